@@ -1,0 +1,39 @@
+"""The ``gateway`` command line.
+
+Each sub-command lives in its own module and registers itself on :data:`app`; this module only
+assembles them and turns :class:`~gateway.errors.GatewayError` into a one-line message and a
+non-zero exit (never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gateway.errors import GatewayError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="gateway",
+    help="Partnership Analytics Gateway: safe, audited access to the police analytical warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _register() -> None:
+    # Imported for their side effect of adding commands to ``app``.
+    from gateway.cli import generate  # noqa: F401
+
+
+def main() -> None:
+    _register()
+    try:
+        app(standalone_mode=True)
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

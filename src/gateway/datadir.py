@@ -1,0 +1,88 @@
+"""The data directory: where one gateway deployment keeps its files.
+
+Layout (tests outside the repository rely on the first two names)::
+
+    DIR/warehouse.duckdb      the analytical warehouse (read-only to the gateway)
+    DIR/basemaps.gpkg         base-map layers: authorities, wards, LSOAs, neighbourhoods, map points
+    DIR/policy.toml           the access policy (its content hash is the policy version)
+    DIR/users.toml            bootstrap principals (the governance store takes over later)
+    DIR/audit.sqlite          the append-only, hash-chained audit log
+    DIR/governance.sqlite     users, access requests, grants and API tokens
+    DIR/secrets/              keys kept apart from the data they protect (mode 0700)
+    DIR/exports/              files produced by exports
+    DIR/demo-tokens.json      demo users' tokens (demo deployments only)
+
+Example:
+    >>> from pathlib import Path
+    >>> DataDir(Path("/srv/gw")).warehouse
+    PosixPath('/srv/gw/warehouse.duckdb')
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DataDir"]
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def basemaps(self) -> Path:
+        return self.root / "basemaps.gpkg"
+
+    @property
+    def policy(self) -> Path:
+        return self.root / "policy.toml"
+
+    @property
+    def users(self) -> Path:
+        return self.root / "users.toml"
+
+    @property
+    def audit(self) -> Path:
+        return self.root / "audit.sqlite"
+
+    @property
+    def governance(self) -> Path:
+        return self.root / "governance.sqlite"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def exports(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def demo_tokens(self) -> Path:
+        return self.root / "demo-tokens.json"
+
+    def secret(self, name: str, *, nbytes: int = 32) -> bytes:
+        """Read the named secret key, creating it (random, mode 0600) on first use."""
+        path = self.secrets_dir / f"{name}.key"
+        if path.exists():
+            return bytes.fromhex(path.read_text("ascii").strip())
+        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        value = secrets.token_bytes(nbytes)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value.hex())
+        try:
+            os.link(tmp, path)  # atomic: the first writer wins, others read its key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return bytes.fromhex(path.read_text("ascii").strip())

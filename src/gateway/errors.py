@@ -1,0 +1,213 @@
+"""Every error the gateway raises on purpose, with a stable machine code and an HTTP status.
+
+Only ``gateway.api`` turns these into HTTP responses; everything else raises them. Third-party
+errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur with
+``raise … from exc``, and a message never echoes data values from the warehouse.
+
+    GatewayError                      500  internal_error
+    ├── ConfigurationError            500  configuration_error     (bad policy/catalog/settings file)
+    ├── InputError                    400  bad_request
+    │   ├── SqlParseError             400  parse_error
+    │   ├── StatementNotAllowed       400  statement_not_allowed
+    │   ├── FunctionNotAllowed        400  function_not_allowed
+    │   ├── SyntaxNotAllowed          400  syntax_not_allowed
+    │   ├── ColumnNotFound            400  column_not_found
+    │   ├── TableNotFound             400  table_not_found
+    │   ├── ParameterError            400  invalid_parameter
+    │   ├── QueryError                400  query_error            (engine refused the query)
+    │   └── PurposeRequired           400  purpose_required
+    ├── AuthenticationError           401  unauthenticated
+    ├── AccessDenied                  403  access_denied
+    │   ├── TableNotPermitted         403  table_not_permitted
+    │   ├── PurposeNotApproved        403  purpose_not_approved
+    │   ├── AccountSuspended          403  account_suspended
+    │   ├── AccessExpired             403  access_expired
+    │   └── NetworkNotPermitted       403  network_not_permitted
+    ├── NotFound                      404  not_found
+    ├── Conflict                      409  conflict
+    ├── TooLarge                      413  too_large
+    │   └── TooManyRows               413  too_many_rows
+    ├── RateLimited                   429  rate_limited
+    ├── QueryTimeout                  504  timeout
+    ├── ResourceLimit                 503  resource_limit          (memory/worker limits hit)
+    └── AuditUnavailable              503  audit_unavailable      (fail closed: nothing ran)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AccessDenied",
+    "AccessExpired",
+    "AccountSuspended",
+    "AuditUnavailable",
+    "AuthenticationError",
+    "ColumnNotFound",
+    "ConfigurationError",
+    "Conflict",
+    "FunctionNotAllowed",
+    "GatewayError",
+    "InputError",
+    "NetworkNotPermitted",
+    "NotFound",
+    "ParameterError",
+    "PurposeNotApproved",
+    "PurposeRequired",
+    "QueryError",
+    "QueryTimeout",
+    "RateLimited",
+    "ResourceLimit",
+    "SqlParseError",
+    "StatementNotAllowed",
+    "SyntaxNotAllowed",
+    "TableNotFound",
+    "TableNotPermitted",
+    "TooLarge",
+    "TooManyRows",
+]
+
+
+class GatewayError(Exception):
+    """Root of the gateway's errors.
+
+    Attributes:
+        code: stable machine-readable code (documented in the module docstring).
+        status: HTTP status the API answers with.
+        message: human explanation, safe to show (never contains warehouse values).
+        position: ``(line, column)`` in the submitted SQL where that applies.
+    """
+
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, position: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+    def __str__(self) -> str:
+        if self.position:
+            return f"{self.message} (line {self.position[0]}, column {self.position[1]})"
+        return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"code": self.code, "message": str(self)}
+        if self.position:
+            out["line"], out["column"] = self.position
+        return out
+
+
+class ConfigurationError(GatewayError):
+    code = "configuration_error"
+    status = 500
+
+
+class InputError(GatewayError):
+    code = "bad_request"
+    status = 400
+
+
+class SqlParseError(InputError):
+    code = "parse_error"
+
+
+class StatementNotAllowed(InputError):
+    code = "statement_not_allowed"
+
+
+class FunctionNotAllowed(InputError):
+    code = "function_not_allowed"
+
+
+class SyntaxNotAllowed(InputError):
+    code = "syntax_not_allowed"
+
+
+class ColumnNotFound(InputError):
+    code = "column_not_found"
+
+
+class TableNotFound(InputError):
+    code = "table_not_found"
+
+
+class ParameterError(InputError):
+    code = "invalid_parameter"
+
+
+class QueryError(InputError):
+    code = "query_error"
+
+
+class PurposeRequired(InputError):
+    code = "purpose_required"
+
+
+class AuthenticationError(GatewayError):
+    code = "unauthenticated"
+    status = 401
+
+
+class AccessDenied(GatewayError):
+    code = "access_denied"
+    status = 403
+
+
+class TableNotPermitted(AccessDenied):
+    code = "table_not_permitted"
+
+
+class PurposeNotApproved(AccessDenied):
+    code = "purpose_not_approved"
+
+
+class AccountSuspended(AccessDenied):
+    code = "account_suspended"
+
+
+class AccessExpired(AccessDenied):
+    code = "access_expired"
+
+
+class NetworkNotPermitted(AccessDenied):
+    code = "network_not_permitted"
+
+
+class NotFound(GatewayError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(GatewayError):
+    code = "conflict"
+    status = 409
+
+
+class TooLarge(GatewayError):
+    code = "too_large"
+    status = 413
+
+
+class TooManyRows(TooLarge):
+    code = "too_many_rows"
+
+
+class RateLimited(GatewayError):
+    code = "rate_limited"
+    status = 429
+
+
+class QueryTimeout(GatewayError):
+    code = "timeout"
+    status = 504
+
+
+class ResourceLimit(GatewayError):
+    code = "resource_limit"
+    status = 503
+
+
+class AuditUnavailable(GatewayError):
+    code = "audit_unavailable"
+    status = 503
