@@ -1,0 +1,78 @@
+"""The audit trail: every query and access decision, durable, hash-chained, reviewable.
+
+Modules, one job each:
+
+    records      AuditEvent, canonical encoding and hash; typed facts (QueryStarted …)
+    store        the AuditStore protocol (append durably, read back, head)
+    sqlite       SQLiteAuditStore: the embedded default (WAL, synchronous=FULL, multi-process)
+    log          AuditLog: typed writes, read views, periodic signed checkpoints
+    checkpoints  HMAC-signed checkpoints in an append-only file outside the database
+    verify       recompute the chain, match checkpoints, name the first bad record
+    views        one QueryView per query (allowed, denied, incomplete)
+    tables       the log as Arrow tables: queries, events, exports, access
+    fingerprint  the result fingerprint recorded with a completed query
+    lookups      find predicates pinning a person identifier to a literal (sqlglot)
+    reports      review reports over the tables (activity, look-ups, out of hours …)
+
+``lookups`` and ``reports`` need the server extra (sqlglot) and are imported from their
+modules; everything else is re-exported here.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from gateway.datadir import DataDir
+    >>> with AuditLog.open(DataDir(pathlib.Path(tempfile.mkdtemp()))) as log:
+    ...     e = log.access_event(AccessEvent("policy.loaded", "system", "", subject="ab12"))
+    >>> e.kind, e.seq
+    ('policy.loaded', 1)
+"""
+
+from gateway.audit.checkpoints import Checkpoint, CheckpointFile
+from gateway.audit.fingerprint import ResultFingerprint, fingerprint_table
+from gateway.audit.log import AuditLog, checkpoint_path
+from gateway.audit.records import (
+    GENESIS_HASH,
+    AccessEvent,
+    AuditEvent,
+    ExportRegistered,
+    QueryCompleted,
+    QueryDenied,
+    QueryRequest,
+    QueryStarted,
+    new_event_id,
+)
+from gateway.audit.sqlite import SQLiteAuditStore
+from gateway.audit.store import AuditStore
+from gateway.audit.tables import SCHEMAS, AuditTables, audit_tables, table_columns
+from gateway.audit.verify import ChainBreak, VerifyReport, verify, verify_data_dir, verify_store
+from gateway.audit.views import QueryView, assemble_queries
+
+__all__ = [
+    "GENESIS_HASH",
+    "SCHEMAS",
+    "AccessEvent",
+    "AuditEvent",
+    "AuditLog",
+    "AuditStore",
+    "AuditTables",
+    "ChainBreak",
+    "Checkpoint",
+    "CheckpointFile",
+    "ExportRegistered",
+    "QueryCompleted",
+    "QueryDenied",
+    "QueryRequest",
+    "QueryStarted",
+    "QueryView",
+    "ResultFingerprint",
+    "SQLiteAuditStore",
+    "VerifyReport",
+    "assemble_queries",
+    "audit_tables",
+    "checkpoint_path",
+    "fingerprint_table",
+    "new_event_id",
+    "table_columns",
+    "verify",
+    "verify_data_dir",
+    "verify_store",
+]

@@ -1,0 +1,333 @@
+"""The embedded audit store: one SQLite file (``DIR/audit.sqlite``), safe for many processes.
+
+Durability and ordering:
+
+- WAL journal with ``synchronous=FULL``: a committed append is on disk when ``append`` returns.
+- ``BEGIN IMMEDIATE`` around "read head, seal, insert": appends from every process are
+  serialised by SQLite's write lock, so the chain stays gap-free and valid; a writer waits up to
+  ``busy_timeout`` seconds for the lock.
+- Triggers refuse ``UPDATE`` and ``DELETE`` (a guard against mistakes, not against someone
+  with write access to the file: that is what :mod:`gateway.audit.verify` is for).
+- One connection per store, guarded by a lock: safe to share between a web server's threads.
+
+Every SQLite failure (read-only file, disk full, locked too long, corrupted file, missing
+directory) becomes :class:`~gateway.errors.AuditUnavailable` with a plain explanation.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "audit.sqlite"
+    >>> with SQLiteAuditStore(path) as store:
+    ...     e = store.append("policy.loaded", "system", "", {"policy_hash": "ab12"})
+    ...     store.head() == (1, e.hash)
+    True
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from gateway.audit.records import (
+    GENESIS_HASH,
+    AuditEvent,
+    StoredRecord,
+    decode,
+    format_time,
+    new_event_id,
+    seal,
+    utc_now,
+)
+from gateway.errors import AuditUnavailable
+
+__all__ = ["SCHEMA_VERSION", "SQLiteAuditStore"]
+
+SCHEMA_VERSION = 1
+_PAGE_ROWS = 1000
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS audit_event (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        time TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        organisation TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_event_kind ON audit_event (kind, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_event_actor ON audit_event (actor, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_event_time ON audit_event (time)",
+    """CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+_COLUMNS = "seq, event_id, time, kind, actor, organisation, details, prev_hash, hash"
+_TEXT_COLUMNS = ", ".join(
+    ["seq"]
+    + [
+        f"CAST({c} AS TEXT)"
+        for c in ("event_id", "time", "kind", "actor", "organisation", "details", "prev_hash")
+    ]
+    + ["CAST(hash AS TEXT)"]
+)
+
+
+def _why(exc: sqlite3.Error, busy_timeout: float) -> str:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_READONLY"):
+        return "the audit database is read-only"
+    if name.startswith("SQLITE_FULL"):
+        return "the disk (or the audit database's size limit) is full"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return f"the audit database stayed locked by another writer for over {busy_timeout:g}s"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return "the audit database is corrupted or is not an audit database"
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return "the audit database cannot be opened (missing directory or no permission)"
+    if name.startswith("SQLITE_IOERR"):
+        return "an I/O error occurred on the audit database"
+    return str(exc)
+
+
+class SQLiteAuditStore:
+    """Append-only, hash-chained audit events in a SQLite file.
+
+    Args:
+        path: the database file (created with its schema unless ``read_only``).
+        read_only: open for reading and verification only; appends raise AuditUnavailable.
+        busy_timeout: seconds an append waits for another process's write lock.
+        max_size_bytes: hard cap on the database size; appends beyond it fail as if the disk
+            were full (keeps the audit log from filling a shared volume).
+
+    Raises:
+        AuditUnavailable: the file cannot be opened, is not an audit log, or is from a newer
+            version of the gateway.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        busy_timeout: float = 10.0,
+        max_size_bytes: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        if read_only and not self.path.exists():
+            raise AuditUnavailable(f"audit log {self.path}: no such file")
+        mode = "ro" if read_only else "rwc"
+        try:
+            conn = sqlite3.connect(
+                f"{self.path.absolute().as_uri()}?mode={mode}",
+                uri=True,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise self._unavailable("open", exc) from exc
+        try:
+            self._prepare(conn, max_size_bytes)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._unavailable("open", exc) from exc
+        except AuditUnavailable:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _unavailable(self, action: str, exc: sqlite3.Error) -> AuditUnavailable:
+        return AuditUnavailable(
+            f"audit log {self.path} unavailable ({action}): {_why(exc, self.busy_timeout)}"
+        )
+
+    def _prepare(self, conn: sqlite3.Connection, max_size_bytes: int | None) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA synchronous = FULL")
+        if max_size_bytes is not None:
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            conn.execute(f"PRAGMA max_page_count = {max(1, max_size_bytes // page_size)}")
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise AuditUnavailable(
+                f"audit log {self.path} has schema version {version}; this gateway reads "
+                f"up to {SCHEMA_VERSION}"
+            )
+        if self.read_only:
+            if version == 0:
+                raise AuditUnavailable(f"audit log {self.path} is not an audit database")
+            return
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        if version == 0:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise AuditUnavailable(f"audit log {self.path} is closed")
+        return self._conn
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def append(
+        self,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+        *,
+        time: datetime | None = None,
+    ) -> AuditEvent:
+        """Append one event, durably; see :meth:`gateway.audit.store.AuditStore.append`."""
+        if self.read_only:
+            raise AuditUnavailable(f"audit log {self.path} was opened read-only")
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = conn.execute(
+                        "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
+                    ).fetchone()
+                    seq, prev_hash = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS_HASH)
+                    when = time if time is not None else utc_now()
+                    event = seal(
+                        seq, new_event_id(when), when, kind, actor, organisation, details, prev_hash
+                    )
+                    conn.execute(
+                        f"INSERT INTO audit_event ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            event.seq,
+                            event.event_id,
+                            format_time(event.time),
+                            event.kind,
+                            event.actor,
+                            event.organisation,
+                            event.details_json,
+                            event.prev_hash,
+                            event.hash,
+                        ),
+                    )
+                    conn.execute("COMMIT")
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise self._unavailable("append", exc) from exc
+        return event
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _page(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._unavailable("read", exc) from exc
+
+    def stored_records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
+        """Every record as stored (text unparsed), in ``seq`` order."""
+        last = after_seq
+        while True:
+            rows = self._page(
+                f"SELECT {_TEXT_COLUMNS} FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, _PAGE_ROWS),
+            )
+            for row in rows:
+                yield StoredRecord(*row)
+            if len(rows) < _PAGE_ROWS:
+                return
+            last = int(rows[-1][0])
+
+    def events(
+        self,
+        after_seq: int = 0,
+        *,
+        kinds: Collection[str] | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[AuditEvent]:
+        """Events in ``seq`` order; see :meth:`gateway.audit.store.AuditStore.events`."""
+        where: list[str] = []
+        params: list[Any] = []
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        if actor is not None:
+            where.append("actor = ?")
+            params.append(actor)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(format_time(since))
+        if until is not None:
+            where.append("time < ?")
+            params.append(format_time(until))
+        condition = "".join(f" AND {w}" for w in where)
+        remaining = limit
+        last = after_seq
+        while remaining is None or remaining > 0:
+            page = _PAGE_ROWS if remaining is None else min(_PAGE_ROWS, remaining)
+            rows = self._page(
+                f"SELECT {_TEXT_COLUMNS} FROM audit_event WHERE seq > ?{condition} "
+                "ORDER BY seq LIMIT ?",
+                (last, *params, page),
+            )
+            for row in rows:
+                yield decode(StoredRecord(*row))
+            if remaining is not None:
+                remaining -= len(rows)
+            if len(rows) < page:
+                return
+            last = int(rows[-1][0])
+
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""
+        rows = self._page("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1", ())
+        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
+
+    # --- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
