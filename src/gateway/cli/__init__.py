@@ -27,7 +27,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from gateway.cli import generate  # noqa: F401
+    from gateway.cli import audit, generate  # noqa: F401
 
 
 def main() -> None:

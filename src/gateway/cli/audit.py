@@ -1,0 +1,197 @@
+"""``gateway audit …``: verify the audit chain, write a checkpoint, print review reports.
+
+    gateway audit verify --data-dir DIR            exit 0 valid, 1 broken (2 = cannot read)
+    gateway audit checkpoint --data-dir DIR        sign the current head now (e.g. from cron)
+    gateway audit report KIND --data-dir DIR [--since … --until … --format table|csv|json]
+
+Report kinds: activity, person-lookups, large-extractions, out-of-hours, denied, exports,
+dormant. Dates without a time zone are read in the working-hours zone (Europe/London).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import typer
+
+from gateway.audit.log import AuditLog
+from gateway.audit.reports import (
+    WorkingHours,
+    activity,
+    denied_attempts,
+    dormant_users,
+    exports_register,
+    large_extractions,
+    out_of_hours,
+    person_lookups,
+    users_seen,
+)
+from gateway.audit.sqlite import SQLiteAuditStore
+from gateway.audit.tables import AuditTables, audit_tables
+from gateway.audit.verify import verify_data_dir
+from gateway.catalog import load_catalog
+from gateway.cli import app
+from gateway.datadir import DataDir
+from gateway.errors import InputError
+
+__all__ = ["audit_app"]
+
+audit_app = typer.Typer(
+    name="audit",
+    help="Verify and review the audit trail.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(audit_app, name="audit")
+
+ReportKind = Literal[
+    "activity",
+    "person-lookups",
+    "large-extractions",
+    "out-of-hours",
+    "denied",
+    "exports",
+    "dormant",
+]
+OutputFormat = Literal["table", "csv", "json"]
+
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
+]
+CheckpointsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoints",
+        help="Checkpoint file (default DIR/audit.checkpoints.jsonl).",
+        dir_okay=False,
+    ),
+]
+
+
+@audit_app.command("verify")
+def verify_command(data_dir: DataDirOption, checkpoints: CheckpointsOption = None) -> None:
+    """Recompute the hash chain and check the signed checkpoints; exit 1 if broken."""
+    report = verify_data_dir(DataDir(data_dir), checkpoints=checkpoints)
+    print(report.summary())
+    for problem in report.checkpoint_problems:
+        print(f"checkpoint problem: {problem}")
+    for warning in report.warnings:
+        print(f"note: {warning}", file=sys.stderr)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_command(data_dir: DataDirOption, checkpoints: CheckpointsOption = None) -> None:
+    """Sign a checkpoint of the current head now (schedule it, and ship the file elsewhere)."""
+    log = AuditLog.open(DataDir(data_dir), checkpoints=checkpoints)
+    try:
+        cp = log.checkpoint()
+    finally:
+        log.store.close()
+    print("audit log is empty: no checkpoint written" if cp is None else f"checkpoint seq {cp.seq}")
+
+
+def parse_when(text: str | None, zone: ZoneInfo) -> datetime | None:
+    """An ISO date or date-time; without a zone it is local time in ``zone``.
+
+    Example:
+        >>> parse_when("2026-07-01", ZoneInfo("Europe/London")).isoformat()
+        '2026-07-01T00:00:00+01:00'
+    """
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{text!r} is not an ISO date or date-time (e.g. 2026-04-01)") from exc
+    return when if when.tzinfo is not None else when.replace(tzinfo=zone)
+
+
+def _parse_clock(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{text!r} is not a time of day (e.g. 08:00)") from exc
+
+
+def _load(data_dir: Path) -> AuditTables:
+    store = SQLiteAuditStore(DataDir(data_dir).audit, read_only=True)
+    try:
+        return audit_tables(store.events())
+    finally:
+        store.close()
+
+
+def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+    lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+    return frame.with_columns(pl.col(name).list.join("; ") for name in lists)
+
+
+def render(frame: pl.DataFrame, output: OutputFormat) -> str:
+    """A report as text: an aligned table, CSV (lists joined by ``; ``) or JSON rows."""
+    if output == "csv":
+        return _flatten(frame).write_csv()
+    if output == "json":
+        return frame.write_json()
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+        return str(frame)
+
+
+@audit_app.command("report")
+def report_command(
+    kind: Annotated[ReportKind, typer.Argument(help="Which report.")],
+    data_dir: DataDirOption,
+    since: Annotated[str | None, typer.Option(help="Start (inclusive), ISO date/time.")] = None,
+    until: Annotated[str | None, typer.Option(help="End (exclusive), ISO date/time.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = "table",
+    min_rows: Annotated[int, typer.Option(help="large-extractions: row threshold.")] = 10_000,
+    work_start: Annotated[str, typer.Option(help="out-of-hours: day starts.")] = "08:00",
+    work_end: Annotated[str, typer.Option(help="out-of-hours: day ends.")] = "18:00",
+    timezone: Annotated[str, typer.Option(help="Zone of working hours and dates.")] = (
+        "Europe/London"
+    ),
+    user: Annotated[
+        list[str] | None, typer.Option(help="dormant: a user with access (repeatable).")
+    ] = None,
+    users_file: Annotated[
+        Path | None, typer.Option(help="dormant: file of users with access, one per line.")
+    ] = None,
+    months: Annotated[int, typer.Option(help="dormant: inactivity period in months.")] = 6,
+) -> None:
+    """Print a review report over the audit log (read-only)."""
+    hours = WorkingHours(
+        start=_parse_clock(work_start), end=_parse_clock(work_end), timezone=timezone
+    )
+    zone = hours.zone()
+    start, end = parse_when(since, zone), parse_when(until, zone)
+    tables = _load(data_dir)
+    q = tables.queries
+    if kind == "activity":
+        frame = activity(q, since=start, until=end)
+    elif kind == "person-lookups":
+        frame = person_lookups(q, load_catalog(), since=start, until=end)
+    elif kind == "large-extractions":
+        frame = large_extractions(q, min_rows=min_rows, since=start, until=end)
+    elif kind == "out-of-hours":
+        frame = out_of_hours(q, hours=hours, since=start, until=end)
+    elif kind == "denied":
+        frame = denied_attempts(q, since=start, until=end)
+    elif kind == "exports":
+        frame = exports_register(tables.exports, q, since=start, until=end)
+    else:
+        users = set(user or ())
+        if users_file is not None:
+            try:
+                lines = users_file.read_text("utf-8").splitlines()
+            except OSError as exc:
+                raise InputError(f"cannot read {users_file}: {exc.strerror}") from exc
+            users.update(line.strip() for line in lines if line.strip())
+        if not users:
+            users.update(users_seen(q))
+        frame = dormant_users(q, users, as_of=end or datetime.now(zone), months=months)
+    print(render(frame, output), end="" if output == "csv" else "\n")
