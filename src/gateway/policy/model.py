@@ -1,0 +1,148 @@
+"""The access policy as data: levels, visible tables, column masks, row filters, grantables.
+
+A :class:`Policy` is loaded from ``policy.toml`` (see :mod:`gateway.policy.load`) and never
+changes while loaded; its ``version`` is the SHA-256 of the file's bytes, recorded in every
+audit record. Deny beats allow: a table or column the level does not mention is not visible,
+and an enhanced grant can only unmask what the level lists as ``unmaskable``.
+
+Example:
+    >>> mask = MaskSpec(kind="grid", options={"metres": 100})
+    >>> mask.label
+    'grid(metres=100)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "MASK_KINDS",
+    "LevelLimits",
+    "LevelPolicy",
+    "MaskSpec",
+    "Policy",
+    "SchemaAccess",
+    "TablePolicy",
+]
+
+#: Mask kinds and the options each accepts (name → required?).
+MASK_KINDS: Mapping[str, Mapping[str, bool]] = {
+    "show": {},
+    "null": {},
+    "redact": {"value": False},
+    "pseudonym": {"domain": True, "prefix": False},
+    "truncate_date": {"unit": True},
+    "age_band": {"bands": False},
+    "postcode_sector": {},
+    "grid": {"metres": True},
+    "map_point": {"field": True},
+    "last_n": {"n": True},
+}
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """How one column is shown to a level.
+
+    Attributes:
+        kind: one of :data:`MASK_KINDS`.
+        options: the kind's options (e.g. ``{"metres": 100}`` for ``grid``).
+        show_when: optional trusted SQL predicate over the base row; when it is TRUE the raw
+            value is shown, otherwise (FALSE or NULL) the mask applies. Deny by default.
+    """
+
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    show_when: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Short description for catalogs and audit records, e.g. ``pseudonym(domain=person)``."""
+        if self.kind == "show":
+            return "show"
+        opts = ", ".join(f"{k}={v}" for k, v in sorted(self.options.items()) if k != "bands")
+        text = f"{self.kind}({opts})" if opts else self.kind
+        return f"{text} unless {self.show_when}" if self.show_when else text
+
+
+@dataclass(frozen=True)
+class TablePolicy:
+    """A table as one level sees it.
+
+    Attributes:
+        name: warehouse table name.
+        columns: visible columns in warehouse order, each with its mask (``show`` = raw).
+        row_filter: trusted SQL predicate over the base table (may use ``$areas``,
+            ``$organisation``, ``$username`` and subqueries over other tables, which are
+            themselves row-filtered as this level sees them); None = every row.
+        requires_grant: only visible to principals holding a grant that names the table.
+    """
+
+    name: str
+    columns: Mapping[str, MaskSpec]
+    row_filter: str | None = None
+    requires_grant: bool = False
+
+
+@dataclass(frozen=True)
+class LevelLimits:
+    """Resource limits for one level's queries."""
+
+    max_rows: int = 1_000_000
+    timeout_s: float = 60.0
+    memory_limit_mb: int = 2048
+    max_result_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LevelPolicy:
+    """What one access level may see.
+
+    Attributes:
+        name: ``general`` or ``enhanced`` (or another configured level).
+        tables: table name → :class:`TablePolicy`.
+        unmaskable: ``"table.column"`` entries (or ``"table.*"``) that an enhanced grant may unmask.
+        limits: resource limits.
+    """
+
+    name: str
+    description: str
+    tables: Mapping[str, TablePolicy]
+    unmaskable: frozenset[str] = frozenset()
+    limits: LevelLimits = field(default_factory=LevelLimits)
+
+    def may_unmask(self, table: str, column: str) -> bool:
+        return f"{table}.{column}" in self.unmaskable or f"{table}.*" in self.unmaskable
+
+
+@dataclass(frozen=True)
+class SchemaAccess:
+    """A non-warehouse schema (e.g. ``audit``) and the roles that may query it."""
+
+    name: str
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated policy file.
+
+    Attributes:
+        version: SHA-256 hex of the policy file's bytes (goes into every audit record).
+        levels: level name → :class:`LevelPolicy`.
+        schemas: extra read-only schemas by name (``audit``) with the roles allowed.
+        settings: other validated sections (``exports``, ``disclosure`` …) kept as data for the
+            modules that own them.
+        source: where it was loaded from (for messages).
+    """
+
+    version: str
+    levels: Mapping[str, LevelPolicy]
+    schemas: Mapping[str, SchemaAccess] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "policy.toml"
+
+    def level(self, name: str) -> LevelPolicy | None:
+        return self.levels.get(name)

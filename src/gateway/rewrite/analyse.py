@@ -1,0 +1,88 @@
+"""Pass 4: resolve columns against what the principal may see, and record what is touched.
+
+This pass works on a copy: sqlglot's qualifier renames output columns, and the query the
+analyst gets back should carry the names DuckDB would give it. Enforcement never depends on
+this pass — after substitution the engine can only reach policy views — but it gives precise
+``column_not_found`` errors and the table/column list the audit record needs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
+
+from gateway.errors import ColumnNotFound, QueryError
+from gateway.rewrite.context import RewriteContext
+
+__all__ = ["analyse_columns"]
+
+_POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
+_COLUMN = re.compile(r"Column '([^']*)' could not be resolved")
+
+
+def _schema(ctx: RewriteContext) -> dict[str, dict[str, dict[str, str]]]:
+    schema: dict[str, dict[str, dict[str, str]]] = {"main": ctx.view.sqlglot_schema()}
+    for name in ctx.view.schemas:
+        if name in ctx.extra_schemas:
+            schema[name] = {t: dict(cols) for t, cols in ctx.extra_schemas[name].items()}
+    return schema
+
+
+def _error(exc: SqlglotError) -> QueryError:
+    text = str(exc)
+    match = _POSITION.search(text)
+    position = (int(match.group(1)), int(match.group(2))) if match else None
+    column = _COLUMN.search(text)
+    if column:
+        return ColumnNotFound(
+            f"column {column.group(1)!r} does not exist or is not visible at your access level",
+            position=position,
+        )
+    summary = _POSITION.sub("", text).strip().rstrip(".")
+    return QueryError(f"could not resolve the query's columns: {summary}", position=position)
+
+
+def analyse_columns(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
+    """Validate column references and record ``table.column`` for every one touched."""
+    schema = _schema(ctx)
+    try:
+        qualified = qualify(
+            tree.copy(),
+            dialect="duckdb",
+            schema=schema,
+            quote_identifiers=False,
+            validate_qualify_columns=True,
+        )
+        scopes = traverse_scope(qualified)
+    except SqlglotError as exc:
+        raise _error(exc) from exc
+    except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise QueryError("could not analyse the query's columns; simplify the query") from exc
+
+    for scope in scopes:
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
+            if not isinstance(source, exp.Table):
+                whole_row = scope.sources.get(column.name)
+                if isinstance(whole_row, exp.Table) and not column.table:
+                    _record_all(whole_row, schema, ctx)  # `SELECT c FROM crime c`
+                continue
+            table = _table_key(source)
+            ctx.columns.add(f"{table}.{column.name}")
+    return tree
+
+
+def _table_key(table: exp.Table) -> str:
+    db = str(table.db)
+    return f"{db}.{table.name}" if db and db != "main" else str(table.name)
+
+
+def _record_all(table: exp.Table, schema: dict[str, dict[str, dict[str, str]]], ctx: RewriteContext) -> None:
+    db = str(table.db) or "main"
+    for column in schema.get(db, {}).get(str(table.name), {}):
+        ctx.columns.add(f"{_table_key(table)}.{column}")
+

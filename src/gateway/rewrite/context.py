@@ -1,0 +1,70 @@
+"""The state one rewrite carries from pass to pass, and what it reports at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gateway.catalog import Catalog
+from gateway.policy.view import PolicyView
+
+__all__ = ["RewriteContext", "RewriteResult"]
+
+
+@dataclass
+class RewriteContext:
+    """Inputs of a rewrite plus facts the passes discover (tables, columns, parameters).
+
+    Attributes:
+        sql: the SQL as submitted.
+        view: the principal's policy view.
+        catalog: the warehouse catalog.
+        params: named parameter values supplied with the query.
+        extra_schemas: read-only non-warehouse schemas (``{"audit": {table: {column: type}}}``)
+            that exist in this deployment; the view says which the principal may use.
+        max_rows: the row cap applied to the result (the engine reports truncation).
+    """
+
+    sql: str
+    view: PolicyView
+    catalog: Catalog
+    params: Mapping[str, object] = field(default_factory=dict)
+    extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    max_rows: int | None = None
+    # discovered by the passes
+    tables: set[str] = field(default_factory=set)
+    schema_tables: set[str] = field(default_factory=set)
+    columns: set[str] = field(default_factory=set)
+    placeholders: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class RewriteResult:
+    """The SQL to execute and what it touched (for the audit record).
+
+    Attributes:
+        sql: the policy-enforced SQL, regenerated from the AST (no comments).
+        tables: warehouse tables referenced, sorted.
+        schema_tables: non-warehouse tables referenced (``audit.queries`` …), sorted.
+        columns: ``table.column`` referenced (stars expanded), sorted.
+        masks: ``table.column=mask`` for each referenced column that is masked.
+        row_filters: ``table: predicate`` for each referenced table that is filtered.
+        params: the validated parameters to bind.
+        max_rows: the cap applied.
+    """
+
+    sql: str
+    tables: tuple[str, ...]
+    schema_tables: tuple[str, ...]
+    columns: tuple[str, ...]
+    masks: tuple[str, ...]
+    row_filters: tuple[str, ...]
+    params: Mapping[str, object]
+    max_rows: int | None
+
+    @property
+    def uses_schema(self) -> str | None:
+        """The extra schema this query reads (e.g. ``audit``), or None for the warehouse."""
+        if not self.schema_tables:
+            return None
+        return self.schema_tables[0].split(".", 1)[0]

@@ -1,0 +1,154 @@
+"""Pass 6: replace every warehouse table reference with its policy subquery.
+
+A policy subquery is::
+
+    (SELECT <mask(col)> AS col, …
+     FROM main.<table> AS __gw_<table>
+     WHERE <row filter, principal attributes bound, other tables filtered in turn>
+     LIMIT 9223372036854775807) AS <the query's alias>
+
+so every user expression — in WHERE, JOIN, GROUP BY, ORDER BY, windows, whole-row references —
+only ever sees masked values of rows the filter kept.
+
+Why the ``LIMIT``: DuckDB's optimiser pushes filters down through projections and joins, so a
+user predicate such as ``CAST(x AS INT) = 1`` could otherwise be evaluated *beside* the row
+filter on rows the filter removes (an error oracle: the query fails only if a hidden row holds
+a non-number). No engine may push a filter below a LIMIT — that would change which rows the
+LIMIT keeps — so the limit is an optimisation barrier that holds by the semantics of SQL, not
+by the current optimiser's habits. Only trusted policy expressions (masks and filters) run
+below it. tests/rewrite/test_oracles.py proves it with error and value oracles.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+from sqlglot import exp
+
+from gateway.errors import ConfigurationError
+from gateway.policy.load import parse_predicate
+from gateway.policy.masks import MaskContext, mask_expression
+from gateway.policy.view import PolicyView, TableView
+from gateway.rewrite.context import RewriteContext
+
+__all__ = ["BARRIER_LIMIT", "policy_subquery", "substitute_tables"]
+
+BARRIER_LIMIT = 9223372036854775807
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(sql: str) -> exp.Expression:
+    return parse_predicate(sql)
+
+
+def _predicate(sql: str) -> exp.Expression:
+    return _parsed(sql).copy()
+
+
+class _Aliases:
+    """Fresh aliases for the tables inside one policy subquery."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def next(self, table: str) -> str:
+        return f"__gw_{table}_{next(self._counter)}"
+
+
+def _bind_principal(tree: exp.Expression, view: PolicyView) -> exp.Expression:
+    for node in list(tree.find_all(exp.Placeholder)):
+        name = str(node.name)
+        if name == "areas":
+            parent = node.parent
+            assert isinstance(parent, exp.In)
+            others = [e for e in parent.expressions if e is not node]
+            areas = [exp.Literal.string(a) for a in view.areas]
+            if not areas and not others:
+                parent.replace(exp.false())
+            else:
+                parent.set("expressions", [*others, *areas])
+        elif name == "organisation":
+            node.replace(exp.Literal.string(view.organisation))
+        elif name == "username":
+            node.replace(exp.Literal.string(view.username))
+        else:  # validated at policy load; refuse rather than guess
+            raise ConfigurationError(f"row filter uses unknown principal attribute ${name}")
+    return tree
+
+
+def _qualify_outer_columns(tree: exp.Expression, alias: str) -> exp.Expression:
+    for column in list(tree.find_all(exp.Column)):
+        if not column.table and column.find_ancestor(exp.Query) is None:
+            column.set("table", exp.to_identifier(alias))
+    return tree
+
+
+def _filtered_rows(table: str, view: PolicyView, aliases: _Aliases, trail: tuple[str, ...]) -> exp.Expression:
+    """``main.<table>`` restricted to the rows its own filter keeps (raw values: trusted use)."""
+    base = exp.Table(this=exp.to_identifier(table), db=exp.to_identifier("main"))
+    table_view = view.tables.get(table)
+    if table_view is None:
+        raise ConfigurationError(f"a row filter refers to {table!r}, which this view cannot see")
+    if not table_view.row_filter:
+        return base
+    if table in trail:
+        raise ConfigurationError(f"row filters refer to each other in a cycle: {' -> '.join(trail)}")
+    alias = aliases.next(table)
+    base.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    condition = _row_filter(table_view, alias, view, aliases, (*trail, table))
+    return exp.Subquery(this=exp.select("*").from_(base).where(condition))
+
+
+def _row_filter(
+    table_view: TableView, alias: str, view: PolicyView, aliases: _Aliases, trail: tuple[str, ...]
+) -> exp.Expression:
+    assert table_view.row_filter is not None
+    tree = _bind_principal(_predicate(table_view.row_filter), view)
+    tree = _qualify_outer_columns(tree, alias)
+    for node in list(tree.find_all(exp.Table)):
+        name = str(node.name).lower()
+        replacement = _filtered_rows(name, view, aliases, trail)
+        replacement.set("alias", exp.TableAlias(this=exp.to_identifier(node.alias_or_name)))
+        node.replace(replacement)
+    return tree
+
+
+def policy_subquery(table_view: TableView, view: PolicyView) -> exp.Select:
+    """The SELECT that is the principal's view of one table (see module docstring)."""
+    aliases = _Aliases()
+    base_alias = f"__gw_{table_view.name}"
+    ctx = MaskContext(base_alias)
+    projections = []
+    for column in table_view.columns:
+        raw = exp.column(column.name, table=base_alias)
+        show_when = None
+        if column.mask.show_when:
+            show_when = _qualify_outer_columns(_predicate(column.mask.show_when), base_alias)
+        value = mask_expression(raw, column.type, column.mask, ctx, show_when)
+        projections.append(exp.alias_(value, column.name))
+    select = exp.select(*projections).from_(
+        exp.Table(
+            this=exp.to_identifier(table_view.name),
+            db=exp.to_identifier("main"),
+            alias=exp.TableAlias(this=exp.to_identifier(base_alias)),
+        )
+    )
+    if table_view.row_filter:
+        select = select.where(_row_filter(table_view, base_alias, view, aliases, (table_view.name,)))
+    return select.limit(BARRIER_LIMIT)
+
+
+def substitute_tables(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
+    """Replace each ``main.<table>`` reference in the user's query with its policy subquery."""
+    for node in list(tree.find_all(exp.Table)):
+        if str(node.db) != "main":
+            continue  # CTE references and permitted schema tables
+        table_view = ctx.view.tables[str(node.name)]
+        alias = node.alias or str(node.name)
+        subquery = exp.Subquery(
+            this=policy_subquery(table_view, ctx.view),
+            alias=exp.TableAlias(this=exp.to_identifier(alias)),
+        )
+        node.replace(subquery)
+    return tree
