@@ -189,7 +189,10 @@ def load_catalog(path: Path | None = None) -> Catalog:
     for table_name, column in catalog.links():
         assert column.references is not None
         target = column.references
-        if target.table not in catalog or target.column not in catalog.table(target.table).column_names:
+        if (
+            target.table not in catalog
+            or target.column not in catalog.table(target.table).column_names
+        ):
             raise ConfigurationError(
                 f"catalog: {table_name}.{column.name} references unknown {target.table}.{target.column}"
             )

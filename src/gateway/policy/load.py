@@ -43,7 +43,17 @@ __all__ = ["PRINCIPAL_PLACEHOLDERS", "load_default_policy", "load_policy", "pars
 PRINCIPAL_PLACEHOLDERS = frozenset({"areas", "organisation", "username"})
 
 _TOP_LEVEL = {"title", "schemas", "levels", "exports", "disclosure"}
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DOUBLE", "FLOAT", "REAL", "DECIMAL")
+_NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "DOUBLE",
+    "FLOAT",
+    "REAL",
+    "DECIMAL",
+)
 _TEMPORAL = ("DATE", "TIMESTAMP")
 
 
@@ -79,7 +89,9 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
         raise ConfigurationError(f"{source}: not valid TOML: {exc}") from exc
     unknown = set(raw) - _TOP_LEVEL
     if unknown:
-        raise problems.fail(sorted(unknown)[0], f"unknown section (expected one of {sorted(_TOP_LEVEL)})")
+        raise problems.fail(
+            sorted(unknown)[0], f"unknown section (expected one of {sorted(_TOP_LEVEL)})"
+        )
     raw_levels = raw.get("levels")
     if not isinstance(raw_levels, dict) or not raw_levels:
         raise problems.fail("levels", "at least one level is required")
@@ -108,7 +120,7 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
             raise problems.fail(f"schemas.{name}.roles", "must be a list of role names")
         schemas[name] = SchemaAccess(name=name, roles=frozenset(roles))
 
-    settings = {k: raw[k] for k in ("exports", "disclosure", "title") if k in raw}
+    settings: dict[str, Any] = {k: raw[k] for k in ("exports", "disclosure", "title") if k in raw}
     return Policy(
         version=hashlib.sha256(data).hexdigest(),
         levels=levels,
@@ -138,12 +150,23 @@ def _parse_level(
 
     for table_name, table in tables.items():
         if table.row_filter:
-            _check_filter(table_name, table.row_filter, tables, catalog, problems, f"{path}.tables.{table_name}.row_filter")
+            _check_filter(
+                table_name,
+                table.row_filter,
+                tables,
+                catalog,
+                problems,
+                f"{path}.tables.{table_name}.row_filter",
+            )
         for column, mask in table.columns.items():
             if mask.show_when:
                 _check_predicate(
-                    mask.show_when, catalog.table(table_name), catalog, problems,
-                    f"{path}.tables.{table_name}.columns.{column}.show_when", allow_subqueries=False,
+                    mask.show_when,
+                    catalog.table(table_name),
+                    catalog,
+                    problems,
+                    f"{path}.tables.{table_name}.columns.{column}.show_when",
+                    allow_subqueries=False,
                 )
     _check_no_filter_cycles(tables, problems, path)
 
@@ -153,7 +176,9 @@ def _parse_level(
     for entry in unmaskable:
         table_name, _, column = str(entry).partition(".")
         if table_name not in tables or (column != "*" and column not in tables[table_name].columns):
-            raise problems.fail(f"{path}.unmaskable", f"{entry!r} is not a visible column of this level")
+            raise problems.fail(
+                f"{path}.unmaskable", f"{entry!r} is not a visible column of this level"
+            )
 
     limits = parent.limits if parent else LevelLimits()
     raw_limits = spec.get("limits")
@@ -180,7 +205,9 @@ def _parse_limits(raw: Any, base: LevelLimits, path: str, problems: _Problems) -
     }
     for key, value in raw.items():
         if key not in values:
-            raise problems.fail(f"{path}.{key}", f"unknown limit (expected one of {sorted(values)})")
+            raise problems.fail(
+                f"{path}.{key}", f"unknown limit (expected one of {sorted(values)})"
+            )
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise problems.fail(f"{path}.{key}", "must be a positive number")
         values[key] = value
@@ -197,7 +224,9 @@ def _parse_table(table: Table, spec: Any, path: str, problems: _Problems) -> Tab
         raise problems.fail(path, "must be a table")
     for key in spec:
         if key not in {"columns", "row_filter", "requires_grant"}:
-            raise problems.fail(f"{path}.{key}", "unknown key (expected columns, row_filter, requires_grant)")
+            raise problems.fail(
+                f"{path}.{key}", "unknown key (expected columns, row_filter, requires_grant)"
+            )
     raw_columns = spec.get("columns")
     if not isinstance(raw_columns, dict) or not raw_columns:
         raise problems.fail(f"{path}.columns", "list at least one visible column")
@@ -205,7 +234,11 @@ def _parse_table(table: Table, spec: Any, path: str, problems: _Problems) -> Tab
     for column in table.columns:  # keep warehouse order
         if column.name in raw_columns:
             columns[column.name] = _parse_mask(
-                raw_columns[column.name], column.type, table, f"{path}.columns.{column.name}", problems
+                raw_columns[column.name],
+                column.type,
+                table,
+                f"{path}.columns.{column.name}",
+                problems,
             )
     for column_name in raw_columns:
         if column_name not in columns:
@@ -224,7 +257,9 @@ def _parse_table(table: Table, spec: Any, path: str, problems: _Problems) -> Tab
     )
 
 
-def _parse_mask(raw: Any, column_type: str, table: Table, path: str, problems: _Problems) -> MaskSpec:
+def _parse_mask(
+    raw: Any, column_type: str, table: Table, path: str, problems: _Problems
+) -> MaskSpec:
     if isinstance(raw, str):
         raw = {"mask": raw}
     if not isinstance(raw, dict) or "mask" not in raw:
@@ -282,7 +317,9 @@ def _check_mask_applies(
                 raise problems.fail(f"{path}.n", "must be a positive whole number")
     elif kind == "map_point":
         if "map_point_id" not in table.column_names:
-            raise problems.fail(path, f"map_point needs a map_point_id column; {table.name} has none")
+            raise problems.fail(
+                path, f"map_point needs a map_point_id column; {table.name} has none"
+            )
         field = options["field"]
         if field not in {"easting", "northing", "name"}:
             raise problems.fail(f"{path}.field", "must be easting, northing or name")
@@ -290,28 +327,34 @@ def _check_mask_applies(
             raise problems.fail(path, "map_point name applies to text columns only")
         if field != "name" and not ctype.startswith(_NUMERIC):
             raise problems.fail(path, "map_point easting/northing applies to numeric columns only")
-    elif kind == "redact":
-        if ctype != "VARCHAR" and "value" in options:
-            raise problems.fail(path, "a redaction value applies to text columns only (use null)")
-    elif kind == "pseudonym":
-        if not isinstance(options["domain"], str) or not options["domain"].isidentifier():
-            raise problems.fail(f"{path}.domain", "must be a simple name such as 'person'")
+    elif kind == "redact" and ctype != "VARCHAR" and "value" in options:
+        raise problems.fail(path, "a redaction value applies to text columns only (use null)")
+    elif kind == "pseudonym" and not str(options["domain"]).isidentifier():
+        raise problems.fail(f"{path}.domain", "must be a simple name such as 'person'")
 
 
-def parse_predicate(sql: str) -> exp.Expression:
+def parse_predicate(sql: str) -> exp.Expr:
     """Parse one trusted SQL predicate (DuckDB dialect)."""
     try:
         parsed = sqlglot.parse(sql, read="duckdb", error_level=sqlglot.ErrorLevel.RAISE)
     except ParseError as exc:
-        raise ConfigurationError(f"not a valid SQL predicate: {exc.errors[0]['description'] if exc.errors else exc}") from exc
+        raise ConfigurationError(
+            f"not a valid SQL predicate: {exc.errors[0]['description'] if exc.errors else exc}"
+        ) from exc
     if len(parsed) != 1 or parsed[0] is None:
         raise ConfigurationError("must be exactly one SQL predicate")
     return parsed[0]
 
 
 def _check_predicate(
-    sql: str, table: Table, catalog: Catalog, problems: _Problems, path: str, *, allow_subqueries: bool
-) -> exp.Expression:
+    sql: str,
+    table: Table,
+    catalog: Catalog,
+    problems: _Problems,
+    path: str,
+    *,
+    allow_subqueries: bool,
+) -> exp.Expr:
     try:
         tree = parse_predicate(sql)
     except ConfigurationError as exc:
@@ -321,7 +364,10 @@ def _check_predicate(
     for placeholder in tree.find_all(exp.Placeholder):
         name = str(placeholder.name)
         if name not in PRINCIPAL_PLACEHOLDERS:
-            raise problems.fail(path, f"unknown principal attribute ${name} (expected {sorted(PRINCIPAL_PLACEHOLDERS)})")
+            raise problems.fail(
+                path,
+                f"unknown principal attribute ${name} (expected {sorted(PRINCIPAL_PLACEHOLDERS)})",
+            )
         if name == "areas" and not isinstance(placeholder.parent, exp.In):
             raise problems.fail(path, "$areas may only be used inside IN (...)")
     if not allow_subqueries and tree.find(exp.Query):
@@ -331,9 +377,9 @@ def _check_predicate(
             raise problems.fail(path, f"refers to unknown table {tbl.name!r}")
     # Unqualified columns outside subqueries must be columns of the table itself.
     for column in tree.find_all(exp.Column):
-        if column.find_ancestor(exp.Query) is None and not column.table:
-            if column.name not in table.column_names:
-                raise problems.fail(path, f"{table.name} has no column {column.name!r}")
+        outer = column.find_ancestor(exp.Query) is None and not column.table
+        if outer and column.name not in table.column_names:
+            raise problems.fail(path, f"{table.name} has no column {column.name!r}")
     return tree
 
 
@@ -345,7 +391,9 @@ def _check_filter(
     problems: _Problems,
     path: str,
 ) -> None:
-    tree = _check_predicate(sql, catalog.table(table_name), catalog, problems, path, allow_subqueries=True)
+    tree = _check_predicate(
+        sql, catalog.table(table_name), catalog, problems, path, allow_subqueries=True
+    )
     for tbl in tree.find_all(exp.Table):
         if tbl.name not in tables:
             raise problems.fail(path, f"refers to {tbl.name!r}, which this level cannot see")
@@ -358,7 +406,9 @@ def filter_dependencies(table: TablePolicy) -> set[str]:
     return {t.name for t in parse_predicate(table.row_filter).find_all(exp.Table)}
 
 
-def _check_no_filter_cycles(tables: Mapping[str, TablePolicy], problems: _Problems, path: str) -> None:
+def _check_no_filter_cycles(
+    tables: Mapping[str, TablePolicy], problems: _Problems, path: str
+) -> None:
     deps = {name: filter_dependencies(t) for name, t in tables.items()}
     state: dict[str, int] = {}
 
@@ -366,8 +416,10 @@ def _check_no_filter_cycles(tables: Mapping[str, TablePolicy], problems: _Proble
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = " -> ".join([*trail[trail.index(name):], name])
-            raise problems.fail(f"{path}.tables", f"row filters refer to each other in a cycle: {cycle}")
+            cycle = " -> ".join([*trail[trail.index(name) :], name])
+            raise problems.fail(
+                f"{path}.tables", f"row filters refer to each other in a cycle: {cycle}"
+            )
         state[name] = 1
         for dep in sorted(deps.get(name, ())):
             visit(dep, [*trail, name])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,23 +68,25 @@ def pseudonym_python(key: bytes, domain: str, value: object, prefix: str = "P") 
     return f"{prefix}{mac[:_PSEUDONYM_HEX_CHARS]}"
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _text(value: str) -> exp.Expression:
+def _text(value: str) -> exp.Expr:
     return exp.Literal.string(value)
 
 
-def _null_of(column_type: str) -> exp.Expression:
+def _null_of(column_type: str) -> exp.Expr:
     return exp.Cast(this=exp.Null(), to=exp.DataType.build(column_type, dialect="duckdb"))
 
 
-def _mask_null(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_null(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     return _null_of(ctype)
 
 
-def _mask_redact(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_redact(
+    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
+) -> exp.Expr:
     if ctype.upper() != "VARCHAR":
         return _null_of(ctype)
     value = str(spec.options.get("value", "[REDACTED]"))
@@ -93,7 +96,9 @@ def _mask_redact(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskConte
     )
 
 
-def _mask_pseudonym(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_pseudonym(
+    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
+) -> exp.Expr:
     domain = str(spec.options["domain"])
     prefix = str(spec.options.get("prefix", "P"))
     message = exp.DPipe(
@@ -104,24 +109,30 @@ def _mask_pseudonym(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskCo
     ipad, opad = (_fn("getvariable", _text(name)) for name in PSEUDONYM_VARIABLES)
     inner = _fn("sha256", exp.DPipe(this=ipad, expression=_fn("encode", message), safe=True))
     outer = _fn("sha256", exp.DPipe(this=opad, expression=_fn("unhex", inner), safe=True))
-    digest = exp.Anonymous(this="left", expressions=[outer, exp.Literal.number(_PSEUDONYM_HEX_CHARS)])
+    digest = exp.Anonymous(
+        this="left", expressions=[outer, exp.Literal.number(_PSEUDONYM_HEX_CHARS)]
+    )
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=col.copy(), expression=exp.Null()), true=exp.Null())],
         default=exp.DPipe(this=_text(prefix), expression=digest, safe=True),
     )
 
 
-def _mask_truncate_date(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_truncate_date(
+    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
+) -> exp.Expr:
     unit = str(spec.options["unit"])
     truncated = _fn("date_trunc", _text(unit), col.copy())
     return exp.Cast(this=truncated, to=exp.DataType.build(ctype, dialect="duckdb"))
 
 
-def _mask_age_band(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_age_band(
+    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
+) -> exp.Expr:
     bands: list[int] = list(spec.options.get("bands", [0, 10, 18, 25, 35, 45, 55, 65]))
     age = _fn("date_sub", _text("year"), col.copy(), exp.CurrentDate())
     ifs = []
-    for low, high in zip(bands, bands[1:], strict=False):
+    for low, high in itertools.pairwise(bands):
         ifs.append(
             exp.If(
                 this=exp.LT(this=age.copy(), expression=exp.Literal.number(high)),
@@ -131,7 +142,10 @@ def _mask_age_band(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskCon
     return exp.Case(
         ifs=[
             exp.If(this=exp.Is(this=col.copy(), expression=exp.Null()), true=exp.Null()),
-            exp.If(this=exp.LT(this=age.copy(), expression=exp.Literal.number(bands[0])), true=exp.Null()),
+            exp.If(
+                this=exp.LT(this=age.copy(), expression=exp.Literal.number(bands[0])),
+                true=exp.Null(),
+            ),
             *ifs,
         ],
         default=_text(f"{bands[-1]}+"),
@@ -141,7 +155,9 @@ def _mask_age_band(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskCon
 _POSTCODE = r"^\s*([A-Za-z]{1,2}[0-9][A-Za-z0-9]?)\s*([0-9])[A-Za-z]{2}\s*$"
 
 
-def _mask_postcode_sector(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_postcode_sector(
+    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
+) -> exp.Expr:
     # Only well-formed postcodes yield a sector; anything else (typos, free text) becomes NULL.
     return exp.Case(
         ifs=[
@@ -156,7 +172,7 @@ def _mask_postcode_sector(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: 
     )
 
 
-def _mask_grid(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_grid(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     metres = int(spec.options["metres"])
     cell = exp.Mul(
         this=exp.Floor(this=exp.Div(this=col.copy(), expression=exp.Literal.number(metres))),
@@ -165,24 +181,36 @@ def _mask_grid(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext
     return exp.Paren(this=exp.Add(this=cell, expression=exp.Literal.number(metres // 2)))
 
 
-def _mask_map_point(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_map_point(
+    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
+) -> exp.Expr:
     field = str(spec.options["field"])
     point = exp.to_identifier("mp")
-    select = exp.select(exp.column(field, table="mp")).from_(
-        exp.Table(this=exp.to_identifier("map_point"), db=exp.to_identifier("main"), alias=exp.TableAlias(this=point))
-    ).where(
-        exp.EQ(
-            this=exp.column("map_point_id", table="mp"),
-            expression=exp.column("map_point_id", table=ctx.base_alias),
+    select = (
+        exp.select(exp.column(field, table="mp"))
+        .from_(
+            exp.Table(
+                this=exp.to_identifier("map_point"),
+                db=exp.to_identifier("main"),
+                alias=exp.TableAlias(this=point),
+            )
+        )
+        .where(
+            exp.EQ(
+                this=exp.column("map_point_id", table="mp"),
+                expression=exp.column("map_point_id", table=ctx.base_alias),
+            )
         )
     )
-    value: exp.Expression = exp.Subquery(this=select)
+    value: exp.Expr = exp.Subquery(this=select)
     if field == "name":
         value = exp.DPipe(this=_text("On or near "), expression=value, safe=True)
     return value
 
 
-def _mask_last_n(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expression:
+def _mask_last_n(
+    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
+) -> exp.Expr:
     n = int(spec.options["n"])
     length = exp.Length(this=col.copy())
     stars = _fn("repeat", _text("*"), exp.Sub(this=length.copy(), expression=exp.Literal.number(n)))
@@ -195,12 +223,14 @@ def _mask_last_n(col: exp.Expression, ctype: str, spec: MaskSpec, ctx: MaskConte
             ),
         ],
         default=exp.DPipe(
-            this=stars, expression=exp.Right(this=col.copy(), expression=exp.Literal.number(n)), safe=True
+            this=stars,
+            expression=exp.Right(this=col.copy(), expression=exp.Literal.number(n)),
+            safe=True,
         ),
     )
 
 
-_BUILDERS: Mapping[str, Callable[[exp.Expression, str, MaskSpec, MaskContext], exp.Expression]] = {
+_BUILDERS: Mapping[str, Callable[[exp.Expr, str, MaskSpec, MaskContext], exp.Expr]] = {
     "null": _mask_null,
     "redact": _mask_redact,
     "pseudonym": _mask_pseudonym,
@@ -214,8 +244,12 @@ _BUILDERS: Mapping[str, Callable[[exp.Expression, str, MaskSpec, MaskContext], e
 
 
 def mask_expression(
-    column: exp.Expression, column_type: str, spec: MaskSpec, ctx: MaskContext, show_when: Any = None
-) -> exp.Expression:
+    column: exp.Expr,
+    column_type: str,
+    spec: MaskSpec,
+    ctx: MaskContext,
+    show_when: Any = None,
+) -> exp.Expr:
     """The SQL expression producing the masked value of ``column``.
 
     ``show_when`` is the parsed ``spec.show_when`` predicate (already qualified to the base

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from gateway.catalog import Catalog
 from gateway.errors import (
@@ -95,9 +95,7 @@ class PolicyView:
 
     def sqlglot_schema(self) -> dict[str, dict[str, str]]:
         """The visible columns with their output types (masks may change a column's type)."""
-        return {
-            t.name: {c.name: _output_type(c) for c in t.columns} for t in self.tables.values()
-        }
+        return {t.name: {c.name: _output_type(c) for c in t.columns} for t in self.tables.values()}
 
 
 def _output_type(column: ColumnView) -> str:
@@ -116,9 +114,13 @@ def check_principal(principal: Principal, purpose: str | None, now: datetime) ->
     if principal.suspended:
         raise AccountSuspended(f"the account {principal.username!r} is suspended")
     if principal.expires_at is not None and principal.expires_at <= now:
-        raise AccessExpired(f"access for {principal.username!r} expired on {principal.expires_at:%Y-%m-%d}")
+        raise AccessExpired(
+            f"access for {principal.username!r} expired on {principal.expires_at:%Y-%m-%d}"
+        )
     if not purpose or not purpose.strip():
-        raise PurposeRequired("every query must name the purpose it is made for (an approved purpose code)")
+        raise PurposeRequired(
+            "every query must name the purpose it is made for (an approved purpose code)"
+        )
     if not principal.may_use_purpose(purpose):
         approved = ", ".join(principal.purposes) or "none"
         raise PurposeNotApproved(
@@ -140,7 +142,7 @@ def view_for(
     Raises:
         AccountSuspended, AccessExpired, PurposeRequired, PurposeNotApproved, AccessDenied.
     """
-    check_principal(principal, purpose, now or datetime.now(timezone.utc))
+    check_principal(principal, purpose, now or datetime.now(UTC))
     schemas = frozenset(
         name for name, access in policy.schemas.items() if access.roles & principal.roles
     )

@@ -46,7 +46,7 @@ from gateway.rewrite.substitute import substitute_tables
 
 __all__ = ["RULES", "RewriteContext", "RewriteResult", "rewrite"]
 
-Rule = Callable[[exp.Expression, RewriteContext], exp.Expression]
+Rule = Callable[[exp.Expr, RewriteContext], exp.Expr]
 
 RULES: tuple[Rule, ...] = (
     guard,

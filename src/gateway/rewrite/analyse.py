@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
@@ -32,7 +32,7 @@ def _schema(ctx: RewriteContext) -> dict[str, dict[str, dict[str, str]]]:
     return schema
 
 
-def _error(exc: SqlglotError) -> QueryError:
+def _error(exc: SqlglotError) -> QueryError | ColumnNotFound:
     text = str(exc)
     match = _POSITION.search(text)
     position = (int(match.group(1)), int(match.group(2))) if match else None
@@ -46,14 +46,14 @@ def _error(exc: SqlglotError) -> QueryError:
     return QueryError(f"could not resolve the query's columns: {summary}", position=position)
 
 
-def analyse_columns(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
+def analyse_columns(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     """Validate column references and record ``table.column`` for every one touched."""
     schema = _schema(ctx)
     try:
         qualified = qualify(
             tree.copy(),
             dialect="duckdb",
-            schema=schema,
+            schema=dict(schema),
             quote_identifiers=False,
             validate_qualify_columns=True,
         )
@@ -81,8 +81,9 @@ def _table_key(table: exp.Table) -> str:
     return f"{db}.{table.name}" if db and db != "main" else str(table.name)
 
 
-def _record_all(table: exp.Table, schema: dict[str, dict[str, dict[str, str]]], ctx: RewriteContext) -> None:
+def _record_all(
+    table: exp.Table, schema: dict[str, dict[str, dict[str, str]]], ctx: RewriteContext
+) -> None:
     db = str(table.db) or "main"
     for column in schema.get(db, {}).get(str(table.name), {}):
         ctx.columns.add(f"{_table_key(table)}.{column}")
-

@@ -14,7 +14,7 @@ from gateway.rewrite.context import RewriteContext
 __all__ = ["cap_rows"]
 
 
-def _literal_limit(tree: exp.Expression) -> int | None | bool:
+def _literal_limit(tree: exp.Expr) -> int | bool | None:
     limit = tree.args.get("limit")
     if limit is None:
         return None
@@ -24,7 +24,7 @@ def _literal_limit(tree: exp.Expression) -> int | None | bool:
     return False  # present but not a literal
 
 
-def cap_rows(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
+def cap_rows(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     if ctx.max_rows is None:
         return tree
     cap = ctx.max_rows + 1
@@ -36,5 +36,7 @@ def cap_rows(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
         if current > cap:
             tree.set("limit", exp.Limit(expression=exp.Literal.number(cap)))
         return tree
-    wrapped = exp.select("*").from_(exp.Subquery(this=tree, alias=exp.TableAlias(this=exp.to_identifier("__gw_capped"))))
+    wrapped = exp.select("*").from_(
+        exp.Subquery(this=tree, alias=exp.TableAlias(this=exp.to_identifier("__gw_capped")))
+    )
     return wrapped.limit(cap, copy=False)

@@ -37,7 +37,7 @@ def _check_value(name: str, value: object) -> None:
         raise ParameterError(f"parameter ${name}: NaN is not a value")
 
 
-def check_parameters(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
+def check_parameters(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     """Refuse positional, unknown or missing parameters and non-plain values."""
     used: set[str] = set()
     for node in tree.find_all(exp.Placeholder):
@@ -55,10 +55,14 @@ def check_parameters(tree: exp.Expression, ctx: RewriteContext) -> exp.Expressio
     supplied = {str(k).lower(): v for k, v in ctx.params.items()}
     missing = sorted(used - set(supplied))
     if missing:
-        raise ParameterError(f"no value supplied for parameter(s): {', '.join('$' + m for m in missing)}")
+        raise ParameterError(
+            f"no value supplied for parameter(s): {', '.join('$' + m for m in missing)}"
+        )
     unused = sorted(set(supplied) - used)
     if unused:
-        raise ParameterError(f"parameter(s) not used by the query: {', '.join('$' + u for u in unused)}")
+        raise ParameterError(
+            f"parameter(s) not used by the query: {', '.join('$' + u for u in unused)}"
+        )
     for name, value in supplied.items():
         _check_value(name, value)
     ctx.placeholders = used

@@ -16,7 +16,7 @@ MAX_SQL_CHARS = 100_000
 MAX_DEPTH = 120
 
 
-def _depth(tree: exp.Expression) -> int:
+def _depth(tree: exp.Expr) -> int:
     deepest = 0
     stack = [(tree, 1)]
     while stack:
@@ -28,7 +28,7 @@ def _depth(tree: exp.Expression) -> int:
     return deepest
 
 
-def parse_statement(sql: str) -> exp.Expression:
+def parse_statement(sql: str) -> exp.Expr:
     """Parse ``sql`` (DuckDB dialect) into one statement's AST.
 
     Raises:
@@ -57,19 +57,21 @@ def parse_statement(sql: str) -> exp.Expression:
         position = (int(line), int(col)) if line and col else None
         raise SqlParseError(f"could not parse the query: {description}", position=position) from exc
     except TokenError as exc:
-        raise SqlParseError("could not parse the query: invalid token (unterminated string or quote?)") from exc
+        raise SqlParseError(
+            "could not parse the query: invalid token (unterminated string or quote?)"
+        ) from exc
     except RecursionError as exc:
         raise SqlParseError("the query is nested too deeply") from exc
     finally:
         logger.setLevel(previous)
-    statements = [s for s in statements if s is not None]
-    if not statements:
+    found = [s for s in statements if s is not None]
+    if not found:
         raise SqlParseError("the query is empty")
-    if len(statements) > 1:
+    if len(found) > 1:
         raise StatementNotAllowed(
-            f"exactly one statement is allowed; found {len(statements)} (remove the ';' separated extras)"
+            f"exactly one statement is allowed; found {len(found)} (remove the ';' separated extras)"
         )
-    tree = statements[0]
+    tree = found[0]
     if _depth(tree) > MAX_DEPTH:
         raise SqlParseError("the query is nested too deeply")
     return tree

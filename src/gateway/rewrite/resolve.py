@@ -20,11 +20,11 @@ __all__ = ["WAREHOUSE_CATALOGS", "resolve_tables"]
 WAREHOUSE_CATALOGS = frozenset({"", "warehouse", "memory"})
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
+def _cte_names(tree: exp.Expr) -> set[str]:
     return {str(cte.alias_or_name).lower() for cte in tree.find_all(exp.CTE)}
 
 
-def _ctes_in_scope(node: exp.Expression) -> set[str]:
+def _ctes_in_scope(node: exp.Expr) -> set[str]:
     """CTE names visible where ``node`` stands (SQL scoping, not just "defined somewhere")."""
     ancestors = set()
     parent = node.parent
@@ -48,7 +48,7 @@ def _ctes_in_scope(node: exp.Expression) -> set[str]:
     return visible
 
 
-def resolve_tables(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
+def resolve_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     """Check and canonicalise table references; record which tables the query reads.
 
     Raises:
@@ -62,9 +62,7 @@ def resolve_tables(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
     }
     for name in ctes:
         if name in ctx.catalog or any(st.endswith(f".{name}") for st in schema_tables):
-            raise SyntaxNotAllowed(
-                f"the CTE name {name!r} shadows a table; choose another name"
-            )
+            raise SyntaxNotAllowed(f"the CTE name {name!r} shadows a table; choose another name")
 
     for node in list(tree.find_all(exp.Table)):
         name = str(node.name).lower()
@@ -85,7 +83,11 @@ def resolve_tables(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
             node.set("db", exp.to_identifier(db))
             ctx.schema_tables.add(f"{db}.{name}")
             continue
-        if db not in {"", "main"} or catalog_name not in WAREHOUSE_CATALOGS or (catalog_name and not db):
+        if (
+            db not in {"", "main"}
+            or catalog_name not in WAREHOUSE_CATALOGS
+            or (catalog_name and not db)
+        ):
             shown = ".".join(p for p in (catalog_name, db, name) if p)
             raise TableNotFound(
                 f"unknown table {shown!r}: name a warehouse table (optionally as main.<table>)",
@@ -104,7 +106,5 @@ def resolve_tables(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
         ctx.tables.add(name)
 
     if ctx.tables and ctx.schema_tables:
-        raise SyntaxNotAllowed(
-            "audit tables cannot be combined with warehouse tables in one query"
-        )
+        raise SyntaxNotAllowed("audit tables cannot be combined with warehouse tables in one query")
     return tree

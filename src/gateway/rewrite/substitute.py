@@ -38,11 +38,11 @@ BARRIER_LIMIT = 9223372036854775807
 
 
 @functools.lru_cache(maxsize=512)
-def _parsed(sql: str) -> exp.Expression:
+def _parsed(sql: str) -> exp.Expr:
     return parse_predicate(sql)
 
 
-def _predicate(sql: str) -> exp.Expression:
+def _predicate(sql: str) -> exp.Expr:
     return _parsed(sql).copy()
 
 
@@ -56,7 +56,7 @@ class _Aliases:
         return f"__gw_{table}_{next(self._counter)}"
 
 
-def _bind_principal(tree: exp.Expression, view: PolicyView) -> exp.Expression:
+def _bind_principal(tree: exp.Expr, view: PolicyView) -> exp.Expr:
     for node in list(tree.find_all(exp.Placeholder)):
         name = str(node.name)
         if name == "areas":
@@ -77,14 +77,16 @@ def _bind_principal(tree: exp.Expression, view: PolicyView) -> exp.Expression:
     return tree
 
 
-def _qualify_outer_columns(tree: exp.Expression, alias: str) -> exp.Expression:
+def _qualify_outer_columns(tree: exp.Expr, alias: str) -> exp.Expr:
     for column in list(tree.find_all(exp.Column)):
         if not column.table and column.find_ancestor(exp.Query) is None:
             column.set("table", exp.to_identifier(alias))
     return tree
 
 
-def _filtered_rows(table: str, view: PolicyView, aliases: _Aliases, trail: tuple[str, ...]) -> exp.Expression:
+def _filtered_rows(
+    table: str, view: PolicyView, aliases: _Aliases, trail: tuple[str, ...]
+) -> exp.Expr:
     """``main.<table>`` restricted to the rows its own filter keeps (raw values: trusted use)."""
     base = exp.Table(this=exp.to_identifier(table), db=exp.to_identifier("main"))
     table_view = view.tables.get(table)
@@ -93,7 +95,9 @@ def _filtered_rows(table: str, view: PolicyView, aliases: _Aliases, trail: tuple
     if not table_view.row_filter:
         return base
     if table in trail:
-        raise ConfigurationError(f"row filters refer to each other in a cycle: {' -> '.join(trail)}")
+        raise ConfigurationError(
+            f"row filters refer to each other in a cycle: {' -> '.join(trail)}"
+        )
     alias = aliases.next(table)
     base.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
     condition = _row_filter(table_view, alias, view, aliases, (*trail, table))
@@ -102,7 +106,7 @@ def _filtered_rows(table: str, view: PolicyView, aliases: _Aliases, trail: tuple
 
 def _row_filter(
     table_view: TableView, alias: str, view: PolicyView, aliases: _Aliases, trail: tuple[str, ...]
-) -> exp.Expression:
+) -> exp.Expr:
     assert table_view.row_filter is not None
     tree = _bind_principal(_predicate(table_view.row_filter), view)
     tree = _qualify_outer_columns(tree, alias)
@@ -135,11 +139,13 @@ def policy_subquery(table_view: TableView, view: PolicyView) -> exp.Select:
         )
     )
     if table_view.row_filter:
-        select = select.where(_row_filter(table_view, base_alias, view, aliases, (table_view.name,)))
+        select = select.where(
+            _row_filter(table_view, base_alias, view, aliases, (table_view.name,))
+        )
     return select.limit(BARRIER_LIMIT)
 
 
-def substitute_tables(tree: exp.Expression, ctx: RewriteContext) -> exp.Expression:
+def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     """Replace each ``main.<table>`` reference in the user's query with its policy subquery."""
     for node in list(tree.find_all(exp.Table)):
         if str(node.db) != "main":
