@@ -1,0 +1,30 @@
+"""Query engines: the second wall of enforcement.
+
+:class:`Engine` is the contract (see :mod:`gateway.engines.base`); :class:`DuckDBEngine` the
+default implementation, running every query in a hardened, killable worker process.
+
+    base         Engine, QueryLimits, QueryResult, EngineStats
+    duckdb       DuckDBEngine (parse check → worker pool → spilled result), EngineTuning
+    hardening    open_hardened: the locked-down, read-only DuckDB connection
+    crosscheck   DuckDB's parser as a second look at generated SQL
+    pool         worker processes, deadlines, memory watchdog, replacement
+    worker       the worker process's loop
+    spill        record batches → Arrow IPC stream file, with row/byte limits
+    translate    DuckDB errors → gateway errors that never echo data values
+    parameters   named parameters checked against the statement
+    messages     what the parent and workers send each other
+"""
+
+from __future__ import annotations
+
+from gateway.engines.base import Engine, EngineStats, QueryLimits, QueryResult
+from gateway.engines.duckdb import DuckDBEngine, EngineTuning
+
+__all__ = [
+    "DuckDBEngine",
+    "Engine",
+    "EngineStats",
+    "EngineTuning",
+    "QueryLimits",
+    "QueryResult",
+]

@@ -1,0 +1,192 @@
+"""The engine contract: what the service asks of any query engine, and what it gets back.
+
+An :class:`Engine` runs SQL the rewriter produced (already policy-enforced) under
+:class:`QueryLimits`, and spills the result to an Arrow IPC stream file in a results directory
+(:class:`QueryResult`). Spilling first lets the service complete the audit record before any row
+leaves, fingerprint exactly the bytes a client will receive, and stream large results without
+holding them in memory.
+
+Example:
+    >>> limits = QueryLimits(timeout_s=5, memory_limit_mb=256, max_rows=1000)
+    >>> limits.max_rows
+    1000
+    >>> QueryLimits(timeout_s=0)
+    Traceback (most recent call last):
+    ...
+    gateway.errors.ConfigurationError: query limit timeout_s must be positive, got 0
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Self
+
+import pyarrow as pa
+
+from gateway.errors import ConfigurationError
+
+__all__ = ["Engine", "EngineStats", "QueryLimits", "QueryResult"]
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """Bounds one query runs under.
+
+    Attributes:
+        timeout_s: wall-clock budget; the engine interrupts the query when it is spent and
+            kills its worker shortly after if the interrupt is not honoured.
+        memory_limit_mb: the engine's memory budget for the query (DuckDB's ``memory_limit``;
+            an operating-system guard above it catches allocations DuckDB does not count).
+        max_rows: rows kept; a result with more is cut to this many and marked truncated.
+        max_result_bytes: size of the spilled result file beyond which the query is refused.
+    """
+
+    timeout_s: float = 30.0
+    memory_limit_mb: int = 1024
+    max_rows: int = 1_000_000
+    max_result_bytes: int = 1024 * 2**20
+
+    def __post_init__(self) -> None:
+        for name in ("timeout_s", "memory_limit_mb", "max_rows", "max_result_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ConfigurationError(f"query limit {name} must be positive, got {value!r}")
+        for name in ("memory_limit_mb", "max_rows", "max_result_bytes"):
+            if not isinstance(getattr(self, name), int):
+                raise ConfigurationError(f"query limit {name} must be a whole number")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A finished query's result, spilled to an Arrow IPC stream file.
+
+    Attributes:
+        query_id: the id the service gave the query (also the file's stem).
+        path: the ``.arrows`` file holding the result (Arrow IPC streaming format).
+        schema: column names and Arrow types.
+        num_rows: rows in the file (at most ``max_rows``).
+        num_bytes: size of the file in bytes.
+        truncated: True when the query produced more than ``max_rows`` rows.
+        fingerprint: SHA-256 (hex) of the file's bytes, i.e. of the IPC stream a client gets.
+        duration_s: time from dispatch to the worker until the file was complete.
+
+    Example:
+        >>> result = engine.execute("SELECT 1 AS x", {}, limits=QueryLimits(), query_id="q1")
+        ... # doctest: +SKIP
+        >>> result.to_table().column("x").to_pylist()  # doctest: +SKIP
+        [1]
+    """
+
+    query_id: str
+    path: Path
+    schema: pa.Schema
+    num_rows: int
+    num_bytes: int
+    truncated: bool
+    fingerprint: str
+    duration_s: float
+
+    def reader(self) -> pa.RecordBatchReader:
+        """Stream the batches from the memory-mapped file (buffers are not copied)."""
+        return pa.ipc.open_stream(pa.memory_map(str(self.path), "r"))
+
+    def to_table(self) -> pa.Table:
+        """The whole result as one table (zero-copy views on the memory-mapped file)."""
+        return self.reader().read_all()
+
+    def iter_bytes(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The raw IPC stream bytes (what the fingerprint covers), in chunks."""
+        with self.path.open("rb") as fh:
+            while chunk := fh.read(chunk_size):
+                yield chunk
+
+    def discard(self) -> None:
+        """Delete the result file (idempotent)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """A snapshot of the engine's workers, for health checks and metrics.
+
+    Attributes:
+        workers: configured pool size.
+        workers_alive: worker processes currently alive.
+        restarts: workers replaced since the engine started (killed or died).
+        queue_depth: callers waiting for a free worker.
+        running: queries executing now.
+        completed: queries that returned a result.
+        failed: queries that ended in an error (including timeouts and limits).
+    """
+
+    workers: int
+    workers_alive: int
+    restarts: int
+    queue_depth: int
+    running: int
+    completed: int
+    failed: int
+
+
+class Engine(abc.ABC):
+    """One query engine behind the gateway (ibis-style: a dialect and a few verbs).
+
+    Engines are context managers: leaving the ``with`` block closes them.
+    """
+
+    dialect: ClassVar[str]
+
+    @abc.abstractmethod
+    def execute(
+        self,
+        sql: str,
+        params: Mapping[str, object],
+        *,
+        limits: QueryLimits,
+        query_id: str,
+    ) -> QueryResult:
+        """Run one SELECT (already policy-enforced) and spill its result.
+
+        Args:
+            sql: the generated SQL; named parameters are written ``$name``.
+            params: values for the named parameters, bound by the engine (never spliced).
+            limits: the bounds this query runs under.
+            query_id: the service's id for the query; names the result file.
+
+        Raises:
+            gateway.errors.GatewayError: a subclass saying why, never echoing data values.
+        """
+
+    @abc.abstractmethod
+    def cross_check(self, sql: str, allowed_tables: Collection[str]) -> None:
+        """Second look at generated SQL with the engine's own parser.
+
+        Raises:
+            gateway.errors.GatewayError: when the SQL is not one SELECT over allowed tables.
+        """
+
+    @abc.abstractmethod
+    def stats(self) -> EngineStats:
+        """Current worker and queue figures."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop all workers; the engine refuses queries afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

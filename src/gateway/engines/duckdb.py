@@ -1,0 +1,305 @@
+"""The DuckDB engine: hardened connections in a pool of killable worker processes.
+
+:class:`DuckDBEngine` is what the service calls. Each :meth:`~DuckDBEngine.execute`
+
+1. re-parses the SQL with DuckDB's parser (one SELECT; no table functions, SHOW, PIVOT …)
+   and checks the ``$name`` parameters against the statement;
+2. hands it to a worker (:mod:`gateway.engines.pool`) whose connection was opened by
+   :func:`~gateway.engines.hardening.open_hardened`;
+3. returns a :class:`~gateway.engines.base.QueryResult` over the spilled Arrow file.
+
+:meth:`~DuckDBEngine.cross_check` adds the table-name check for SQL the rewriter generated.
+
+Example:
+    >>> from pathlib import Path
+    >>> engine = DuckDBEngine(Path("warehouse.duckdb"), Path("results"), workers=2)
+    ... # doctest: +SKIP
+    >>> result = engine.execute("SELECT count(*) AS n FROM crime WHERE lsoa_code = $lsoa",
+    ...                         {"lsoa": "E01012001"}, limits=QueryLimits(), query_id="q-1")
+    ... # doctest: +SKIP
+    >>> result.to_table().column("n").to_pylist()  # doctest: +SKIP
+    [42]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from gateway.engines.base import Engine, EngineStats, QueryLimits, QueryResult
+from gateway.engines.crosscheck import AllowedTables, SqlTreeParser, check_tree
+from gateway.engines.hardening import open_hardened, quote_identifier
+from gateway.engines.messages import RunQuery, TableSnapshot, WorkerConfig
+from gateway.engines.parameters import bind_parameters
+from gateway.engines.pool import PoolSettings, WorkerPool
+from gateway.errors import ConfigurationError, Conflict, ParameterError
+
+__all__ = ["DuckDBEngine", "EngineTuning", "open_hardened"]
+
+_QUERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class EngineTuning:
+    """Knobs most deployments leave alone.
+
+    Attributes:
+        threads_per_worker: DuckDB threads in each worker (parallelism comes from workers).
+        temp_directory: where DuckDB may spill large sorts and joins; None forbids spilling
+            (and disables DuckDB's local file system altogether).
+        max_temp_directory_mb: bound on the spill directory.
+        os_memory_guard: limit each worker's data segment (RLIMIT_DATA) to its size at start
+            plus ``2 × memory_limit_mb + rss_headroom_mb``, so allocations DuckDB does not
+            count fail inside DuckDB; the parent's RSS watchdog applies either way.
+        rss_headroom_mb: resident memory allowed above twice the query's memory limit.
+        max_queue: callers that may wait for a worker beyond those running.
+        queue_timeout_s: how long a caller waits for a free worker.
+        start_timeout_s: how long a new worker may take to start.
+        grace_s: time after a query's timeout before its worker is killed.
+        batch_rows: rows per Arrow batch pulled from DuckDB.
+    """
+
+    threads_per_worker: int = 1
+    temp_directory: Path | None = None
+    max_temp_directory_mb: int = 1024
+    os_memory_guard: bool = True
+    rss_headroom_mb: int = 512
+    max_queue: int = 64
+    queue_timeout_s: float = 30.0
+    start_timeout_s: float = 60.0
+    grace_s: float = 1.0
+    batch_rows: int = 65_536
+
+
+class DuckDBEngine(Engine):
+    """The default engine: a read-only DuckDB warehouse behind hardened, killable workers."""
+
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        warehouse: Path,
+        results_dir: Path,
+        *,
+        workers: int | None = None,
+        limits: QueryLimits | None = None,
+        session_variables: Mapping[str, object] | None = None,
+        extra_tables: Mapping[str, Mapping[str, pa.Table]] | None = None,
+        tuning: EngineTuning | None = None,
+    ) -> None:
+        """Open the warehouse and start the workers.
+
+        Args:
+            warehouse: the DuckDB warehouse file (opened read-only).
+            results_dir: where result files are written (created, mode 0700).
+            workers: worker processes; defaults to the number of CPU cores.
+            limits: default limits (the workers' initial memory limit comes from here).
+            session_variables: ``getvariable()`` values for the policy's SQL (e.g. the
+                pseudonym key); set before the configuration is locked, never in SQL text.
+            extra_tables: read-only tables in extra schemas, ``{schema: {table: arrow}}``,
+                e.g. ``{"audit": {"records": table}}``; replace them with
+                :meth:`publish_tables`.
+            tuning: see :class:`EngineTuning`.
+
+        Raises:
+            gateway.errors.ConfigurationError: missing warehouse, bad names, or a worker
+                that could not open its hardened connection.
+        """
+        warehouse = Path(warehouse).resolve()
+        if not warehouse.is_file():
+            raise ConfigurationError(f"the warehouse {warehouse} does not exist")
+        self.limits = limits or QueryLimits()
+        self.results_dir = Path(results_dir)
+        self.results_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.catalog = warehouse.stem
+        quote_identifier(self.catalog)
+        tuning = tuning or EngineTuning()
+        extra = dict(extra_tables or {})
+        self._snapshot_lock = threading.Lock()
+        self._snapshots = {schema: _snapshot(schema, 1, tables) for schema, tables in extra.items()}
+        self._config = WorkerConfig(
+            warehouse=str(warehouse),
+            catalog=self.catalog,
+            memory_limit_mb=self.limits.memory_limit_mb,
+            threads=tuning.threads_per_worker,
+            temp_directory=None if tuning.temp_directory is None else str(tuning.temp_directory),
+            max_temp_directory_mb=tuning.max_temp_directory_mb,
+            os_memory_headroom_mb=(
+                2 * self.limits.memory_limit_mb + tuning.rss_headroom_mb
+                if tuning.os_memory_guard
+                else None
+            ),
+            batch_rows=tuning.batch_rows,
+            session_variables=tuple((session_variables or {}).items()),
+            extra_schemas=tuple(extra),
+        )
+        self._tables, self._reserved = _catalog_names(self._config)
+        self._parser = SqlTreeParser()
+        try:
+            self._pool = WorkerPool(
+                self._config,
+                PoolSettings(
+                    size=workers or os.cpu_count() or 1,
+                    max_queue=tuning.max_queue,
+                    queue_timeout_s=tuning.queue_timeout_s,
+                    start_timeout_s=tuning.start_timeout_s,
+                    grace_s=tuning.grace_s,
+                    rss_headroom_mb=tuning.rss_headroom_mb,
+                ),
+            )
+        except BaseException:
+            self._parser.close()
+            raise
+
+    @property
+    def warehouse_tables(self) -> frozenset[str]:
+        """Names of the warehouse's tables and views (lower case)."""
+        return self._tables
+
+    def execute(
+        self,
+        sql: str,
+        params: Mapping[str, object],
+        *,
+        limits: QueryLimits,
+        query_id: str,
+    ) -> QueryResult:
+        """Run one SELECT in a worker and spill its result (see :meth:`Engine.execute`).
+
+        Example:
+            >>> engine.execute("SELECT $x AS x", {"x": 1}, limits=QueryLimits(),
+            ...                query_id="q1").num_rows  # doctest: +SKIP
+            1
+        """
+        path = self._result_path(query_id)
+        parsed = self._parser.parse(sql)
+        check_tree(parsed, allowed_tables=None)
+        bound = bind_parameters(params, parsed.parameter_names())
+        request = RunQuery(query_id, sql, bound, limits, str(path))
+        started = time.perf_counter()
+        done = self._pool.run(request, self._snapshots)
+        duration = time.perf_counter() - started
+        with pa.memory_map(str(path), "r") as source:
+            schema = pa.ipc.open_stream(source).schema
+        return QueryResult(
+            query_id=query_id,
+            path=path,
+            schema=schema,
+            num_rows=done.num_rows,
+            num_bytes=done.num_bytes,
+            truncated=done.truncated,
+            fingerprint=done.fingerprint,
+            duration_s=duration,
+        )
+
+    def cross_check(
+        self,
+        sql: str,
+        allowed_tables: Collection[str],
+        *,
+        forbidden_functions: Collection[str] = (),
+    ) -> None:
+        """Check generated SQL with DuckDB's parser (see :mod:`gateway.engines.crosscheck`).
+
+        Args:
+            sql: the SQL the rewriter produced.
+            allowed_tables: warehouse tables (``"crime"``) and extra-schema tables
+                (``"audit.records"``) the statement may reference.
+            forbidden_functions: scalar functions that may not appear (e.g. ``getvariable``
+                when the policy wraps it in a macro).
+
+        Example:
+            >>> engine.cross_check("SELECT * FROM main.crime", {"crime"})  # doctest: +SKIP
+            >>> engine.cross_check("SELECT * FROM person", {"crime"})  # doctest: +SKIP
+            Traceback (most recent call last):
+            ...
+            gateway.errors.TableNotPermitted: table person is not permitted (line 1, column 15)
+        """
+        allowed = AllowedTables.from_names(
+            allowed_tables, catalog=self.catalog, reserved=self._reserved
+        )
+        check_tree(
+            self._parser.parse(sql),
+            allowed_tables=allowed,
+            forbidden_functions=forbidden_functions,
+        )
+
+    def publish_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
+        """Replace the tables of an extra schema; each worker loads them before its next query.
+
+        Example:
+            >>> engine.publish_tables("audit", {"records": records})  # doctest: +SKIP
+        """
+        if schema not in self._config.extra_schemas:
+            raise ConfigurationError(
+                f"{schema!r} is not an extra schema of this engine "
+                f"(declared: {', '.join(self._config.extra_schemas) or 'none'})"
+            )
+        with self._snapshot_lock:
+            version = self._snapshots[schema].version + 1
+            self._snapshots = {**self._snapshots, schema: _snapshot(schema, version, tables)}
+
+    def stats(self) -> EngineStats:
+        """Worker and queue figures (see :class:`~gateway.engines.base.EngineStats`)."""
+        return self._pool.stats()
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers."""
+        return self._pool.worker_pids()
+
+    def close(self) -> None:
+        """Stop the workers and the parser connection."""
+        self._pool.close()
+        self._parser.close()
+
+    def _result_path(self, query_id: str) -> Path:
+        if not _QUERY_ID.match(query_id):
+            raise ParameterError(
+                "a query id is 1-128 letters, digits, '-' or '_', starting with a letter or digit"
+            )
+        path = self.results_dir / f"{query_id}.arrows"
+        if path.exists():
+            raise Conflict(f"a result for query {query_id} already exists")
+        return path
+
+
+def _snapshot(schema: str, version: int, tables: Mapping[str, pa.Table]) -> TableSnapshot:
+    quote_identifier(schema)
+    payloads = []
+    for name, table in tables.items():
+        quote_identifier(name)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        payloads.append((name, sink.getvalue().to_pybytes()))
+    return TableSnapshot(schema, version, tuple(payloads))
+
+
+def _catalog_names(config: WorkerConfig) -> tuple[frozenset[str], frozenset[str]]:
+    """The warehouse's own tables, and every table/view name a bare reference could reach."""
+    con = open_hardened(config)
+    try:
+        own = con.execute(
+            "SELECT lower(table_name) FROM duckdb_tables() WHERE database_name = $catalog "
+            "UNION SELECT lower(view_name) FROM duckdb_views() WHERE database_name = $catalog",
+            {"catalog": config.catalog},
+        ).fetchall()
+        everything = con.execute(
+            "SELECT lower(table_name) FROM duckdb_tables() "
+            "UNION SELECT lower(view_name) FROM duckdb_views()"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise ConfigurationError(
+            f"cannot list the warehouse's tables ({type(exc).__name__})"
+        ) from None
+    finally:
+        con.close()
+    return frozenset(r[0] for r in own), frozenset(r[0] for r in everything)

@@ -1,0 +1,165 @@
+"""The hardened DuckDB connection every worker holds (the engine half of the second wall).
+
+Order matters, because the last step freezes everything before it:
+
+1. connect to an in-memory database with extension autoload/autoinstall, community and
+   unsigned extensions, persistent secrets and Python replacement scans off, and with the
+   memory limit, thread count and spill directory set;
+2. attach the warehouse file ``READ_ONLY`` under its file stem and make it the default
+   catalog (an in-memory primary database is what lets extra read-only schemas such as
+   ``audit`` sit beside the warehouse);
+3. attach one in-memory catalog per extra schema;
+4. switch external access off (no file or network table functions, COPY, ATTACH of files,
+   INSTALL/LOAD) and, unless spilling is allowed, disable the local file system outright;
+5. ``SET VARIABLE`` the session variables, with values bound as parameters so they never
+   appear in SQL text;
+6. ``SET lock_configuration = true`` and read the settings back, failing closed if any did
+   not hold. Only ``memory_limit`` stays changeable (``allowed_configs``), by the worker
+   itself before each query, so every query runs under its own memory limit.
+
+The worker additionally refuses anything but a single SELECT statement, so ``SET``,
+``RESET``, ``PRAGMA``, ``ATTACH``, ``CHECKPOINT``, ``SET VARIABLE`` … never reach DuckDB.
+
+Example:
+    >>> con = open_hardened(WorkerConfig(warehouse="/srv/gw/warehouse.duckdb",
+    ...                                  catalog="warehouse", memory_limit_mb=512))
+    ... # doctest: +SKIP
+    >>> con.sql("SELECT count(*) FROM crime").fetchall()  # doctest: +SKIP
+    [(70211,)]
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from gateway.engines.messages import WorkerConfig
+from gateway.errors import ConfigurationError
+
+__all__ = ["EXPECTED_SETTINGS", "open_hardened", "quote_identifier", "verify_hardening"]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+# Settings read back after the lock; a mismatch means the wall is not there.
+EXPECTED_SETTINGS: dict[str, object] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "allow_persistent_secrets": False,
+    "allow_unredacted_secrets": False,
+    "allow_extension_repositories": "forbidden",
+    "python_enable_replacements": False,
+    "python_scan_all_frames": False,
+    "lock_configuration": True,
+    "allowed_configs": ["max_memory"],  # DuckDB's canonical name for memory_limit
+}
+
+
+def quote_identifier(name: str) -> str:
+    """Double-quote a plain identifier, refusing anything that is not one.
+
+    Example:
+        >>> quote_identifier("warehouse")
+        '"warehouse"'
+    """
+    if not _IDENTIFIER.match(name):
+        raise ConfigurationError(f"{name!r} is not a plain identifier (letters, digits, _)")
+    return f'"{name}"'
+
+
+def open_hardened(config: WorkerConfig) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only in a locked-down DuckDB connection.
+
+    Args:
+        config: where the warehouse is and the limits to apply.
+
+    Returns:
+        A connection whose configuration can no longer be changed by SQL.
+
+    Raises:
+        gateway.errors.ConfigurationError: the warehouse cannot be opened, a name is not a
+            plain identifier, or a setting did not hold after locking.
+    """
+    con = duckdb.connect(":memory:", config=_connect_config(config))
+    try:
+        _attach(con, config)
+        con.execute("SET enable_external_access = false")
+        if config.temp_directory is None:
+            con.execute("SET disabled_filesystems = 'LocalFileSystem'")
+        for name, value in config.session_variables:
+            con.execute(f"SET VARIABLE {quote_identifier(name)} = $value", {"value": value})
+        con.execute("SET lock_configuration = true")
+        verify_hardening(con, config)
+    except duckdb.Error as exc:
+        con.close()
+        raise ConfigurationError(
+            f"cannot open the warehouse {config.warehouse} read-only ({type(exc).__name__})"
+        ) from None
+    except ConfigurationError:
+        con.close()
+        raise
+    return con
+
+
+def verify_hardening(con: duckdb.DuckDBPyConnection, config: WorkerConfig) -> None:
+    """Read the security settings back and fail closed if any is not as expected.
+
+    Raises:
+        gateway.errors.ConfigurationError: naming the first setting that did not hold.
+    """
+    names = list(EXPECTED_SETTINGS)
+    rows = con.execute(
+        "SELECT name, value FROM duckdb_settings() WHERE list_contains($names, name)",
+        {"names": names},
+    ).fetchall()
+    actual = {name: value for name, value in rows}
+    for name, expected in EXPECTED_SETTINGS.items():
+        if _normalise(actual.get(name)) != _normalise(expected):
+            raise ConfigurationError(f"DuckDB setting {name} did not hold after locking")
+    databases = con.execute(
+        "SELECT readonly FROM duckdb_databases() WHERE database_name = $name",
+        {"name": config.catalog},
+    ).fetchall()
+    if databases != [(True,)]:
+        raise ConfigurationError("the warehouse is not attached read-only")
+
+
+def _normalise(value: object) -> str:
+    if isinstance(value, list | tuple):
+        value = "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value).strip().lower()
+
+
+def _connect_config(config: WorkerConfig) -> dict[str, str | bool | int | float | list[str]]:
+    settings: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "allow_unsigned_extensions": False,
+        "allow_persistent_secrets": False,
+        "allow_unredacted_secrets": False,
+        "allow_extension_repositories": "forbidden",
+        "python_enable_replacements": False,
+        "python_scan_all_frames": False,
+        "memory_limit": f"{config.memory_limit_mb}MB",
+        "threads": config.threads,
+        "temp_directory": config.temp_directory or "",
+        # The worker itself sets each query's memory limit; SQL can only ever be one SELECT.
+        "allowed_configs": ["memory_limit"],
+    }
+    if config.temp_directory is not None:
+        settings["max_temp_directory_size"] = f"{config.max_temp_directory_mb}MB"
+    return settings
+
+
+def _attach(con: duckdb.DuckDBPyConnection, config: WorkerConfig) -> None:
+    catalog = quote_identifier(config.catalog)
+    con.execute(f"ATTACH $path AS {catalog} (READ_ONLY)", {"path": config.warehouse})
+    con.execute(f"USE {catalog}")
+    for schema in config.extra_schemas:
+        if schema.lower() == config.catalog.lower():
+            raise ConfigurationError(f"extra schema {schema!r} clashes with the warehouse")
+        con.execute(f"ATTACH ':memory:' AS {quote_identifier(schema)}")

@@ -1,0 +1,110 @@
+"""What the engine and its worker processes say to each other (all frozen, all picklable).
+
+    parent ──WorkerConfig (at start)──► worker
+    parent ◄──────────Ready──────────── worker    (hardened connection open, limits set)
+    parent ──────────RunQuery─────────► worker
+    parent ◄────QueryDone | QueryFailed─ worker    (result file written, or a safe error)
+    parent ──────────Shutdown─────────► worker
+
+Errors cross the process boundary already translated (class name, safe message, position),
+never as DuckDB exceptions, so nothing unvetted reaches the parent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.engines.base import QueryLimits
+
+__all__ = [
+    "QueryDone",
+    "QueryFailed",
+    "Ready",
+    "RunQuery",
+    "Shutdown",
+    "TableSnapshot",
+    "WorkerConfig",
+]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How every worker opens its hardened connection.
+
+    Attributes:
+        warehouse: path of the DuckDB warehouse file (attached read-only).
+        catalog: name the warehouse is attached under (its file stem).
+        memory_limit_mb: DuckDB ``memory_limit`` of each worker.
+        threads: DuckDB ``threads`` of each worker.
+        temp_directory: where DuckDB may spill, or None to forbid spilling.
+        max_temp_directory_mb: bound on that directory's size.
+        os_memory_headroom_mb: the worker's data segment is limited (RLIMIT_DATA) to its size
+            at start plus this; None leaves the OS limit off (the parent's RSS watchdog stays).
+        batch_rows: rows per Arrow batch pulled from DuckDB.
+        session_variables: ``SET VARIABLE`` name/value pairs set before the lock.
+        extra_schemas: names of in-memory catalogs for :class:`TableSnapshot` tables.
+    """
+
+    warehouse: str
+    catalog: str
+    memory_limit_mb: int
+    threads: int = 1
+    temp_directory: str | None = None
+    max_temp_directory_mb: int = 0
+    os_memory_headroom_mb: int | None = None
+    batch_rows: int = 65_536
+    session_variables: tuple[tuple[str, object], ...] = ()
+    extra_schemas: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableSnapshot:
+    """A named set of read-only tables for one extra schema, as Arrow IPC stream bytes."""
+
+    schema: str
+    version: int
+    tables: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Run one SELECT and spill its result to ``result_path``."""
+
+    query_id: str
+    sql: str
+    params: tuple[tuple[str, object], ...]
+    limits: QueryLimits
+    result_path: str
+    snapshots: tuple[TableSnapshot, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The worker is serving; ``pid`` is its process id."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
+class QueryDone:
+    """The result file is complete."""
+
+    num_rows: int
+    num_bytes: int
+    truncated: bool
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class QueryFailed:
+    """The query failed; ``error`` names a :mod:`gateway.errors` class, ``message`` is safe."""
+
+    error: str
+    message: str
+    position: tuple[int, int] | None = None
+    worker_unhealthy: bool = False
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """Close the connection and exit."""

@@ -1,0 +1,244 @@
+"""The worker process: one hardened DuckDB connection, one query at a time.
+
+A worker is started by :mod:`gateway.engines.pool` and talks to it over a pipe (see
+:mod:`gateway.engines.messages`). For each query it
+
+1. refreshes any extra-schema tables whose snapshot changed,
+2. refuses anything but exactly one SELECT statement (``SET VARIABLE``, ``PRAGMA``,
+   ``CHECKPOINT`` … never reach DuckDB, whatever the caller checked before),
+3. runs it with a timer that calls ``con.interrupt()`` when the time limit is spent,
+4. streams Arrow batches into the result file (:func:`~gateway.engines.spill.spill_batches`),
+5. answers with the file's summary or a translated, value-free error.
+
+Any other exception is a bug: it ends the process, and the parent reports the failure and
+starts a replacement.
+
+The worker limits its own data segment (``RLIMIT_DATA``) so allocations DuckDB does not
+count against ``memory_limit`` (``repeat('x', 2e9)``, huge ``range`` lists) fail inside
+DuckDB as out-of-memory errors instead of growing without bound; the parent's RSS watchdog
+and hard deadline remain the last resort. It also asks the kernel to kill it if its parent
+dies, so an abandoned worker never keeps running a query.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+
+from gateway.engines.hardening import open_hardened, quote_identifier
+from gateway.engines.messages import (
+    QueryDone,
+    QueryFailed,
+    Ready,
+    RunQuery,
+    TableSnapshot,
+    WorkerConfig,
+)
+from gateway.engines.spill import spill_batches
+from gateway.engines.translate import describe_failure
+from gateway.errors import GatewayError, ResourceLimit, SqlParseError, StatementNotAllowed
+
+__all__ = ["WorkerSession", "require_single_select", "run_query", "serve"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def serve(conn: Connection, config: WorkerConfig) -> None:
+    """Entry point of a worker process: open the connection, then answer requests.
+
+    Exits when the pipe closes, on :class:`Shutdown`, or after an error that leaves the
+    connection untrustworthy (the parent then starts a replacement).
+    """
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        con = open_hardened(config)
+    except GatewayError as exc:
+        conn.send(QueryFailed(type(exc).__name__, exc.message, worker_unhealthy=True))
+        return
+    if config.os_memory_headroom_mb is not None:
+        _limit_data_segment(config.os_memory_headroom_mb)
+    conn.send(Ready(os.getpid()))
+    session = WorkerSession(con, config)
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:
+                break
+            if not isinstance(message, RunQuery):
+                break
+            reply = run_query(session, message)
+            conn.send(reply)
+            if isinstance(reply, QueryFailed) and reply.worker_unhealthy:
+                break
+    finally:
+        con.close()
+
+
+class WorkerSession:
+    """The worker's connection and what it has loaded (snapshots, current memory limit)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, config: WorkerConfig) -> None:
+        self.con = con
+        self.config = config
+        self.versions: dict[str, int] = {}
+        self.memory_limit_mb = config.memory_limit_mb
+
+    def set_memory_limit(self, memory_limit_mb: int) -> None:
+        """Apply the query's memory limit (the one setting left changeable by the lock)."""
+        if memory_limit_mb != self.memory_limit_mb:
+            try:
+                self.con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
+            except duckdb.Error:
+                raise ResourceLimit(
+                    f"the engine cannot lower its memory to {memory_limit_mb} MB right now"
+                ) from None
+            self.memory_limit_mb = memory_limit_mb
+
+
+def run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFailed:
+    """Run one request in ``session`` and spill its result; never raises for query errors.
+
+    Args:
+        session: the worker's hardened connection and state.
+        request: what to run and under which limits.
+    """
+    con, limits = session.con, request.limits
+    try:
+        _apply_snapshots(con, request.snapshots, session.versions)
+        require_single_select(con, request.sql)
+        session.set_memory_limit(limits.memory_limit_mb)
+    except GatewayError as exc:
+        return _failed(exc)
+    timer = _InterruptTimer(con, limits.timeout_s)
+    try:
+        with timer:
+            relation = con.sql(request.sql, params=dict(request.params) or None)
+            if relation is None:
+                raise StatementNotAllowed("only a SELECT statement may run")
+            summary = spill_batches(
+                relation.to_arrow_reader(session.config.batch_rows),
+                Path(request.result_path),
+                max_rows=limits.max_rows,
+                max_result_bytes=limits.max_result_bytes,
+            )
+    except GatewayError as exc:
+        return _failed(exc)
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        failure = describe_failure(
+            exc,
+            timed_out=timer.fired,
+            timeout_s=limits.timeout_s,
+            memory_limit_mb=limits.memory_limit_mb,
+        )
+        return _failed(failure.error, worker_unhealthy=failure.worker_unhealthy)
+    return QueryDone(summary.num_rows, summary.num_bytes, summary.truncated, summary.fingerprint)
+
+
+def require_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything that is not exactly one SELECT statement.
+
+    Raises:
+        gateway.errors.SqlParseError: DuckDB cannot parse the text.
+        gateway.errors.StatementNotAllowed: zero or several statements, or not a SELECT.
+    """
+    try:
+        statements = duckdb.extract_statements(sql, connection=con)
+    except duckdb.Error:
+        raise SqlParseError("the engine could not parse the query") from None
+    if len(statements) != 1:
+        raise StatementNotAllowed(f"exactly one statement may run, the query has {len(statements)}")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise StatementNotAllowed(f"only SELECT statements may run, not {kind.name}")
+
+
+def _failed(error: GatewayError, *, worker_unhealthy: bool = False) -> QueryFailed:
+    return QueryFailed(type(error).__name__, error.message, error.position, worker_unhealthy)
+
+
+def _apply_snapshots(
+    con: duckdb.DuckDBPyConnection,
+    snapshots: tuple[TableSnapshot, ...],
+    versions: dict[str, int],
+) -> None:
+    for snapshot in snapshots:
+        if versions.get(snapshot.schema) == snapshot.version:
+            continue
+        catalog = quote_identifier(snapshot.schema)
+        existing = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = $catalog",
+            {"catalog": snapshot.schema},
+        ).fetchall()
+        for (name,) in existing:
+            con.execute(f"DROP TABLE {catalog}.main.{quote_identifier(name)}")
+        for name, payload in snapshot.tables:
+            table = pa.ipc.open_stream(payload).read_all()
+            con.register("__gateway_snapshot", table)
+            try:
+                con.execute(
+                    f"CREATE TABLE {catalog}.main.{quote_identifier(name)} AS "
+                    "SELECT * FROM __gateway_snapshot"
+                )
+            finally:
+                con.unregister("__gateway_snapshot")
+        versions[snapshot.schema] = snapshot.version
+
+
+class _InterruptTimer:
+    """Interrupts the connection's running query once ``timeout_s`` has passed."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
+        self._con = con
+        self._timer = threading.Timer(timeout_s, self._fire)
+        self._timer.daemon = True
+        self.fired = False
+
+    def _fire(self) -> None:
+        self.fired = True
+        self._con.interrupt()
+
+    def __enter__(self) -> _InterruptTimer:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._timer.cancel()
+        self._timer.join()
+
+
+def _limit_data_segment(headroom_mb: int) -> None:
+    """Cap the data segment at its current size plus ``headroom_mb`` (Linux /proc)."""
+    try:
+        with open(f"/proc/{os.getpid()}/status", encoding="ascii") as fh:
+            vm_data_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmData:"))
+    except (OSError, StopIteration, ValueError):
+        return  # not Linux: the parent's RSS watchdog is the guard
+    limit = vm_data_kb * 1024 + headroom_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
