@@ -85,6 +85,7 @@ class GatewayError(Exception):
         super().__init__(message)
         self.message = message
         self.position = position
+        self.query_id: str | None = None  # set by the service once the query has an audit id
 
     def __str__(self) -> str:
         if self.position:
@@ -95,6 +96,8 @@ class GatewayError(Exception):
         out: dict[str, object] = {"code": self.code, "message": str(self)}
         if self.position:
             out["line"], out["column"] = self.position
+        if self.query_id:
+            out["query_id"] = self.query_id
         return out
 
 

@@ -409,6 +409,11 @@ def guard(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
 
 
 def _check_table_reference(node: exp.Table) -> None:
+    if isinstance(node.this, exp.Func):
+        raise FunctionNotAllowed(
+            f"table function {_function_name(node.this)}() is not allowed; name a warehouse table",
+            position=position_of(node),
+        )
     if not isinstance(node.this, exp.Identifier):
         raise SyntaxNotAllowed(
             "table functions are not allowed in FROM; name a warehouse table",

@@ -34,7 +34,7 @@ def _ctes_in_scope(node: exp.Expr) -> set[str]:
     visible: set[str] = set()
     parent = node.parent
     while parent is not None:
-        with_ = parent.args.get("with") if isinstance(parent, exp.Query) else None
+        with_ = parent.args.get("with_") if isinstance(parent, exp.Query) else None
         if isinstance(with_, exp.With):
             recursive = bool(with_.args.get("recursive"))
             for cte in with_.expressions:

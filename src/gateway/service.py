@@ -1,0 +1,310 @@
+"""The query service: one request from principal to audited, policy-enforced result.
+
+This is the only place the steps of DESIGN.md's data flow meet::
+
+    1. policy view     principal + purpose + day → what they may see      (policy.view)
+    2. rewrite         SQL → policy-enforced SQL, cross-checked by the engine's own parser
+    3. audit           write-ahead "started" record, durable — no audit, no query
+    4. execute         hardened, killable worker; result spilled to a file
+    5. audit           "completed" record (rows, bytes, duration, fingerprint) — before any
+                       row leaves; if it cannot be written the result is discarded
+    6. return          the spilled result, streamed by the caller
+
+A refusal at steps 1–2 is audited as a denial (with its reason code) and raised. Every error
+raised from here carries ``query_id`` so the analyst can quote it.
+
+Example:
+    >>> service = QueryService.open(Path("demo-data"))            # doctest: +SKIP
+    >>> outcome = service.run_query(principal, "SELECT count(*) FROM crime",
+    ...                             purpose="SA-2026")              # doctest: +SKIP
+    >>> outcome.result.to_table()                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from gateway.audit.log import AuditLog
+from gateway.audit.records import QueryCompleted, QueryDenied, QueryRequest, QueryStarted
+from gateway.catalog import Catalog, load_catalog
+from gateway.datadir import DataDir
+from gateway.engines.base import Engine, QueryLimits, QueryResult
+from gateway.errors import AuditUnavailable, GatewayError
+from gateway.policy import Policy, load_policy
+from gateway.policy.view import PolicyView, view_for
+from gateway.principal import Principal
+from gateway.rewrite import RewriteResult, rewrite
+
+__all__ = ["ClientInfo", "QueryOutcome", "QueryService", "new_query_id"]
+
+Clock = Callable[[], datetime]
+
+
+def new_query_id(now: datetime) -> str:
+    """Sortable, unguessable query id, e.g. ``q20261122T033910Z-5f2a9c0e7d31b4a8``."""
+    return f"q{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a request came from (for the audit record)."""
+
+    address: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """An allowed, executed, fully audited query.
+
+    Attributes:
+        query_id: the audit record id (also the ``X-Query-Id`` header).
+        result: the spilled result (stream it with ``result.reader()``; ``discard()`` after).
+        rewrite: what was executed and what it touched.
+        view: the policy view applied.
+    """
+
+    query_id: str
+    result: QueryResult
+    rewrite: RewriteResult
+    view: PolicyView
+
+    @property
+    def sql_executed(self) -> str:
+        return self.rewrite.sql
+
+
+@dataclass
+class QueryService:
+    """Runs analysts' queries under policy, with audit. Thread-safe (the engine and the audit
+    store are; the rest is immutable).
+
+    Attributes:
+        catalog, policy: the loaded contract and policy.
+        engine: the warehouse engine.
+        audit: the audit log.
+        schema_engines: engines for extra read-only schemas (``audit``) by name.
+        extra_schemas: those schemas' tables and columns, for the rewriter.
+        clock: returns the current UTC time (tests inject a fixed clock).
+    """
+
+    catalog: Catalog
+    policy: Policy
+    engine: Engine
+    audit: AuditLog
+    schema_engines: Mapping[str, Engine] = field(default_factory=dict)
+    extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    clock: Clock = field(default=lambda: datetime.now(UTC))
+
+    @classmethod
+    def open(cls, root: Path, **kwargs: Any) -> QueryService:
+        """Assemble the service for a data directory (see :mod:`gateway.deployment`)."""
+        from gateway.deployment import open_service
+
+        return open_service(DataDir(root), **kwargs)
+
+    # --- the one entry point ------------------------------------------------------------
+
+    def view(self, principal: Principal, purpose: str) -> PolicyView:
+        """The policy view ``principal`` gets for ``purpose`` now (raises if refused)."""
+        now = self.clock()
+        return view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
+
+    def run_query(
+        self,
+        principal: Principal,
+        sql: str,
+        purpose: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        client: ClientInfo | None = None,
+        template: str | None = None,
+        max_rows: int | None = None,
+    ) -> QueryOutcome:
+        """Check, rewrite, audit and execute one query.
+
+        Args:
+            principal: who is asking (already authenticated).
+            sql: the analyst's SQL (one SELECT).
+            purpose: an approved purpose code of the principal.
+            params: values for ``$name`` parameters.
+            client: network address and user agent, for the audit record.
+            template: the template name when the SQL came from the template library.
+            max_rows: a lower row cap than the level's (never a higher one).
+
+        Raises:
+            GatewayError: refused (audited as denied), failed (audited as completed with the
+                error code), or AuditUnavailable (nothing ran). ``query_id`` is set on it.
+        """
+        now = self.clock()
+        query_id = new_query_id(now)
+        client = client or ClientInfo()
+        request = QueryRequest.from_principal(
+            principal,
+            purpose or "",
+            sql if isinstance(sql, str) else "",
+            client_address=client.address,
+            user_agent=client.user_agent,
+            params=_json_params(params),
+            template=template,
+        )
+        try:
+            view = view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
+            cap = view.limits.max_rows if max_rows is None else min(max_rows, view.limits.max_rows)
+            result = rewrite(
+                sql,
+                view,
+                self.catalog,
+                params=params,
+                extra_schemas=self.extra_schemas,
+                max_rows=cap,
+            )
+            engine = self._engine_for(result)
+            engine.cross_check(result.sql, self._allowed_tables(result, view))
+        except GatewayError as exc:
+            self._deny(query_id, request, exc)
+            raise
+        return self._execute(query_id, request, view, result, engine)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _engine_for(self, result: RewriteResult) -> Engine:
+        schema = result.uses_schema
+        if schema is None:
+            return self.engine
+        return self.schema_engines[schema]
+
+    @staticmethod
+    def _allowed_tables(result: RewriteResult, view: PolicyView) -> tuple[str, ...]:
+        if result.uses_schema:
+            return tuple(t.split(".", 1)[1] for t in result.schema_tables)
+        # Policy subqueries also read tables the query did not name (row filters, map
+        # points), but only tables of the principal's view.
+        return tuple(view.tables)
+
+    def _deny(self, query_id: str, request: QueryRequest, exc: GatewayError) -> None:
+        exc.query_id = query_id
+        if isinstance(exc, AuditUnavailable):
+            return
+        self.audit.query_denied(
+            QueryDenied(
+                query_id=query_id,
+                request=request,
+                reason=exc.code,
+                message=str(exc),
+                policy_hash=self.policy.version,
+            )
+        )
+
+    def _execute(
+        self,
+        query_id: str,
+        request: QueryRequest,
+        view: PolicyView,
+        result: RewriteResult,
+        engine: Engine,
+    ) -> QueryOutcome:
+        started = QueryStarted(
+            query_id=query_id,
+            request=request,
+            sql_executed=result.sql,
+            policy_hash=self.policy.version,
+            tables=result.tables or result.schema_tables,
+            columns=result.columns,
+            masks=result.masks,
+            row_filters=result.row_filters,
+        )
+        try:
+            self.audit.query_started(started)  # write-ahead: no record, no query
+        except AuditUnavailable as exc:
+            exc.query_id = query_id
+            raise
+        limits = QueryLimits(
+            timeout_s=view.limits.timeout_s,
+            memory_limit_mb=view.limits.memory_limit_mb,
+            max_rows=result.max_rows or view.limits.max_rows,
+            max_result_bytes=view.limits.max_result_bytes,
+        )
+        began = time.perf_counter()
+        try:
+            spilled = engine.execute(result.sql, result.params, limits=limits, query_id=query_id)
+        except GatewayError as exc:
+            exc.query_id = query_id
+            self._complete(started, outcome=exc.code, began=began, failure=exc)
+            raise
+        try:
+            self._complete(started, outcome="ok", began=began, spilled=spilled)
+        except AuditUnavailable:
+            spilled.discard()  # nothing leaves without its completed record
+            raise
+        return QueryOutcome(query_id=query_id, result=spilled, rewrite=result, view=view)
+
+    def _complete(
+        self,
+        started: QueryStarted,
+        *,
+        outcome: str,
+        began: float,
+        spilled: QueryResult | None = None,
+        failure: GatewayError | None = None,
+    ) -> None:
+        completed = QueryCompleted(
+            query_id=started.query_id,
+            user=started.request.user,
+            organisation=started.request.organisation,
+            outcome=outcome,
+            rows=spilled.num_rows if spilled else 0,
+            bytes=spilled.num_bytes if spilled else 0,
+            duration_ms=round((time.perf_counter() - began) * 1000, 3),
+            fingerprint=spilled.fingerprint if spilled else "",
+            truncated=spilled.truncated if spilled else False,
+        )
+        try:
+            self.audit.query_completed(completed)
+        except AuditUnavailable as exc:
+            exc.query_id = started.query_id
+            if failure is None:
+                raise
+            # The query failed anyway; its started record stays and reads as incomplete.
+
+    def today(self) -> date:
+        return self.clock().date()
+
+    def close(self) -> None:
+        self.engine.close()
+        for engine in self.schema_engines.values():
+            engine.close()
+        self.audit.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _json_params(params: Mapping[str, object] | None) -> dict[str, Any]:
+    """Parameters as JSON-safe values for the audit record (dates as ISO text)."""
+    out: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        if isinstance(value, date | datetime):
+            out[str(key)] = value.isoformat()
+        elif isinstance(value, list | tuple):
+            out[str(key)] = [v.isoformat() if isinstance(v, date | datetime) else v for v in value]
+        elif value is None or isinstance(value, str | int | float | bool):
+            out[str(key)] = value
+        else:
+            out[str(key)] = repr(value)
+    return out
