@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -171,8 +172,7 @@ class SQLiteAuditStore:
             if version == 0:
                 raise AuditUnavailable(f"audit log {self.path} is not an audit database")
             return
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(conn)
         if version == 0:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -182,6 +182,19 @@ class SQLiteAuditStore:
             finally:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        # Changing the journal mode does not wait on SQLite's busy handler: when several
+        # processes open a new log at once, retry until busy_timeout like any other write.
+        deadline = time.monotonic() + self.busy_timeout
+        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+                if not busy or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
