@@ -31,13 +31,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import pyarrow as pa
+
 from gateway.audit.log import AuditLog
 from gateway.audit.records import QueryCompleted, QueryDenied, QueryRequest, QueryStarted
-from gateway.catalog import Catalog, load_catalog
+from gateway.catalog import Catalog
 from gateway.datadir import DataDir
 from gateway.engines.base import Engine, QueryLimits, QueryResult
-from gateway.errors import AuditUnavailable, GatewayError
-from gateway.policy import Policy, load_policy
+from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
+from gateway.policy import Policy
 from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
 from gateway.rewrite import RewriteResult, rewrite
@@ -90,7 +92,8 @@ class QueryService:
         catalog, policy: the loaded contract and policy.
         engine: the warehouse engine.
         audit: the audit log.
-        schema_engines: engines for extra read-only schemas (``audit``) by name.
+        schema_sources: for each extra read-only schema (``audit``), a function returning its
+            current tables; they are published to the engine before a query reads them.
         extra_schemas: those schemas' tables and columns, for the rewriter.
         clock: returns the current UTC time (tests inject a fixed clock).
     """
@@ -99,7 +102,7 @@ class QueryService:
     policy: Policy
     engine: Engine
     audit: AuditLog
-    schema_engines: Mapping[str, Engine] = field(default_factory=dict)
+    schema_sources: Mapping[str, Callable[[], Mapping[str, pa.Table]]] = field(default_factory=dict)
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     clock: Clock = field(default=lambda: datetime.now(UTC))
 
@@ -166,25 +169,18 @@ class QueryService:
                 extra_schemas=self.extra_schemas,
                 max_rows=cap,
             )
-            engine = self._engine_for(result)
-            engine.cross_check(result.sql, self._allowed_tables(result, view))
+            self.engine.cross_check(result.sql, self._allowed_tables(result, view))
         except GatewayError as exc:
             self._deny(query_id, request, exc)
             raise
-        return self._execute(query_id, request, view, result, engine)
+        return self._execute(query_id, request, view, result)
 
     # --- steps ----------------------------------------------------------------------------
-
-    def _engine_for(self, result: RewriteResult) -> Engine:
-        schema = result.uses_schema
-        if schema is None:
-            return self.engine
-        return self.schema_engines[schema]
 
     @staticmethod
     def _allowed_tables(result: RewriteResult, view: PolicyView) -> tuple[str, ...]:
         if result.uses_schema:
-            return tuple(t.split(".", 1)[1] for t in result.schema_tables)
+            return result.schema_tables
         # Policy subqueries also read tables the query did not name (row filters, map
         # points), but only tables of the principal's view.
         return tuple(view.tables)
@@ -209,7 +205,6 @@ class QueryService:
         request: QueryRequest,
         view: PolicyView,
         result: RewriteResult,
-        engine: Engine,
     ) -> QueryOutcome:
         started = QueryStarted(
             query_id=query_id,
@@ -234,7 +229,9 @@ class QueryService:
         )
         began = time.perf_counter()
         try:
-            spilled = engine.execute(result.sql, result.params, limits=limits, query_id=query_id)
+            if result.uses_schema:
+                self._publish(result.uses_schema)
+            spilled = self.engine.execute(result.sql, result.params, limits=limits, query_id=query_id)
         except GatewayError as exc:
             exc.query_id = query_id
             self._complete(started, outcome=exc.code, began=began, failure=exc)
@@ -274,13 +271,17 @@ class QueryService:
                 raise
             # The query failed anyway; its started record stays and reads as incomplete.
 
+    def _publish(self, schema: str) -> None:
+        publish = getattr(self.engine, "publish_tables", None)
+        if publish is None:
+            raise ConfigurationError(f"this engine cannot serve the {schema} schema")
+        publish(schema, self.schema_sources[schema]())
+
     def today(self) -> date:
         return self.clock().date()
 
     def close(self) -> None:
         self.engine.close()
-        for engine in self.schema_engines.values():
-            engine.close()
         self.audit.close()
 
     def __enter__(self) -> Self:

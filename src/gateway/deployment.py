@@ -1,0 +1,123 @@
+"""Assemble a running service from a data directory: the one place that knows which concrete
+parts (DuckDB engine, SQLite audit log, policy file, secrets) a deployment uses.
+
+Example:
+    >>> service = open_service(DataDir(Path("demo-data")))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from gateway.audit.log import AuditLog
+from gateway.audit.records import AccessEvent
+from gateway.audit.tables import audit_tables
+from gateway.catalog import Catalog, load_catalog
+from gateway.datadir import DataDir
+from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
+from gateway.errors import ConfigurationError
+from gateway.policy import Policy, load_default_policy, load_policy
+from gateway.policy.masks import pseudonym_session_variables
+from gateway.service import QueryService
+
+__all__ = ["PSEUDONYM_KEY", "arrow_to_sql_type", "load_deployment_policy", "open_service"]
+
+#: Name of the pseudonym HMAC key under ``DIR/secrets/``.
+PSEUDONYM_KEY = "pseudonym"
+
+
+def arrow_to_sql_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type name for an Arrow type (for the rewriter's view of extra schemas)."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "VARCHAR"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_integer(arrow_type):
+        return "BIGINT"
+    if pa.types.is_floating(arrow_type):
+        return "DOUBLE"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    if pa.types.is_date(arrow_type):
+        return "DATE"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return f"{arrow_to_sql_type(arrow_type.value_type)}[]"
+    return "VARCHAR"
+
+
+def load_deployment_policy(data_dir: DataDir, catalog: Catalog) -> Policy:
+    """The data directory's ``policy.toml``, or the packaged default when there is none."""
+    if data_dir.policy.exists():
+        return load_policy(data_dir.policy, catalog)
+    return load_default_policy(catalog)
+
+
+def open_service(
+    data_dir: DataDir,
+    *,
+    workers: int | None = None,
+    tuning: EngineTuning | None = None,
+    audit_checkpoint_every: int = 100,
+) -> QueryService:
+    """Open the warehouse engine, the audit log and the policy of a data directory.
+
+    Raises:
+        ConfigurationError: no warehouse, an invalid policy, or an unusable directory.
+        AuditUnavailable: the audit log cannot be opened (nothing will run without it).
+    """
+    if not data_dir.warehouse.is_file():
+        raise ConfigurationError(
+            f"no warehouse at {data_dir.warehouse}; run `gateway demo --data-dir {data_dir.root}`"
+            " or `gateway generate` first"
+        )
+    catalog = load_catalog()
+    policy = load_deployment_policy(data_dir, catalog)
+    audit = AuditLog.open(data_dir, checkpoint_every=audit_checkpoint_every)
+    try:
+        audit.access_event(
+            AccessEvent(
+                "policy.loaded",
+                "system",
+                "",
+                subject=policy.source,
+                extra={"policy_hash": policy.version},
+            )
+        )
+
+        def current_audit_tables() -> dict[str, pa.Table]:
+            return audit_tables(audit.events()).by_name()
+
+        initial = current_audit_tables()
+        limits = max((lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb)
+        engine = DuckDBEngine(
+            data_dir.warehouse,
+            data_dir.root / "tmp" / "results",
+            workers=workers,
+            limits=QueryLimits(
+                timeout_s=limits.timeout_s,
+                memory_limit_mb=limits.memory_limit_mb,
+                max_rows=limits.max_rows,
+                max_result_bytes=limits.max_result_bytes,
+            ),
+            session_variables=pseudonym_session_variables(data_dir.secret(PSEUDONYM_KEY)),
+            extra_tables={"audit": initial},
+            tuning=tuning,
+        )
+    except BaseException:
+        audit.close()
+        raise
+    extra_schemas = {
+        "audit": {
+            name: {field.name: arrow_to_sql_type(field.type) for field in table.schema}
+            for name, table in initial.items()
+        }
+    }
+    return QueryService(
+        catalog=catalog,
+        policy=policy,
+        engine=engine,
+        audit=audit,
+        schema_sources={"audit": current_audit_tables},
+        extra_schemas=extra_schemas,
+    )
+
