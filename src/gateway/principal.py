@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
-__all__ = ["LEVELS", "AccessGrant", "Level", "Principal"]
+__all__ = ["LEVELS", "AccessGrant", "Level", "Principal", "PrincipalDirectory"]
 
 Level = Literal["none", "general", "enhanced"]
 LEVELS: tuple[Level, ...] = ("none", "general", "enhanced")
@@ -83,3 +83,19 @@ class Principal:
     def grants_for(self, purpose: str, day: date) -> tuple[AccessGrant, ...]:
         """The enhanced grants that apply to a query for ``purpose`` on ``day``."""
         return tuple(g for g in self.grants if g.covers(purpose, day))
+
+
+class PrincipalDirectory(Protocol):
+    """Where principals come from: ``users.toml`` at bootstrap, the governance store later.
+
+    Implementations resolve a username to its principal as of a moment, so expiry and
+    suspension take effect at once.
+    """
+
+    def principal(self, username: str, at: datetime) -> Principal | None:
+        """The principal for ``username`` at time ``at``, or None if there is no such user."""
+        ...
+
+    def usernames(self) -> list[str]:
+        """Every known username (for access reviews and inactivity reports)."""
+        ...

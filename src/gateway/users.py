@@ -42,7 +42,7 @@ from typing import Any
 from gateway.errors import ConfigurationError
 from gateway.principal import LEVELS, AccessGrant, Principal
 
-__all__ = ["load_users", "parse_users"]
+__all__ = ["UsersFile", "load_users", "parse_users"]
 
 _USER_KEYS = {"organisation", "level", "areas", "purposes", "roles", "expires", "suspended", "grants"}
 _GRANT_KEYS = {"grant_id", "purposes", "starts", "ends", "tables", "unmask", "areas", "reason"}
@@ -129,3 +129,30 @@ def load_users(path: Path) -> dict[str, Principal]:
     if not path.exists():
         return {}
     return parse_users(path.read_text("utf-8"))
+
+
+class UsersFile:
+    """A :class:`~gateway.principal.PrincipalDirectory` over ``users.toml``, re-read when the
+    file changes (so an administrator's edit — e.g. a suspension — applies at once)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[float, int] | None = None
+        self._principals: dict[str, Principal] = {}
+
+    def _current(self) -> dict[str, Principal]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        stamp = (stat.st_mtime, stat.st_size)
+        if stamp != self._stamp:
+            self._principals = load_users(self.path)
+            self._stamp = stamp
+        return self._principals
+
+    def principal(self, username: str, at: datetime) -> Principal | None:
+        return self._current().get(username)
+
+    def usernames(self) -> list[str]:
+        return sorted(self._current())
