@@ -1,0 +1,228 @@
+"""Tamper evidence: each kind of tampering is found, and the first bad record is named.
+
+The log is tampered with directly in the SQLite file, as someone with write access would.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from audit_helpers import FilledLog, Tamper, write_mixed
+
+from gateway.audit import AuditLog, verify_data_dir
+from gateway.audit.log import checkpoint_path
+from gateway.audit.records import format_time, new_event_id, seal, utc_now
+from gateway.datadir import DataDir
+
+
+def test_an_untouched_log_verifies(filled: FilledLog) -> None:
+    report = verify_data_dir(filled.data_dir)
+    assert report.ok
+    assert report.records == 30
+    assert report.head_seq == 30
+    assert report.last_checkpoint_seq == 30
+    assert report.checkpoints_checked == 3
+    assert report.summary() == "audit chain valid: 30 records, last checkpoint seq 30"
+
+
+def test_an_empty_log_verifies(data_dir: DataDir) -> None:
+    AuditLog.open(data_dir).close()
+    report = verify_data_dir(data_dir)
+    assert report.ok
+    assert report.summary() == "audit chain valid: 0 records, no checkpoint yet"
+
+
+def test_an_edited_field_is_found_at_its_record(filled: FilledLog, tamper: Tamper) -> None:
+    tamper(filled.data_dir.audit, "UPDATE audit_event SET actor = 'someone.else' WHERE seq = 12")
+    report = verify_data_dir(filled.data_dir)
+    assert not report.ok
+    assert report.broken is not None
+    assert report.broken.seq == 12
+    assert report.broken.event_id == filled.events[11].event_id
+    assert report.summary().startswith(
+        f"audit chain broken at seq 12 (event {filled.events[11].event_id}): "
+    )
+    assert "do not match its hash" in report.summary()
+
+
+def test_edited_details_are_found(filled: FilledLog, tamper: Tamper) -> None:
+    # Make query Q5's completion claim fewer rows, keeping the JSON valid.
+    target = next(e for e in filled.events if e.kind == "query.completed" and e.seq > 3)
+    edited = json.dumps({**target.details, "rows": 1}, sort_keys=True, separators=(",", ":"))
+    tamper(
+        filled.data_dir.audit,
+        ("UPDATE audit_event SET details = ? WHERE seq = ?", (edited, target.seq)),
+    )
+    report = verify_data_dir(filled.data_dir)
+    assert report.broken is not None
+    assert report.broken.seq == target.seq
+
+
+def test_a_deleted_record_is_found(filled: FilledLog, tamper: Tamper) -> None:
+    tamper(filled.data_dir.audit, "DELETE FROM audit_event WHERE seq = 7")
+    report = verify_data_dir(filled.data_dir)
+    assert report.broken is not None
+    assert report.broken.seq == 7
+    assert "missing" in report.broken.reason
+
+
+def _forge(data_dir: DataDir, seq: int, prev_hash: str) -> tuple[object, ...]:
+    t = utc_now()
+    forged = seal(seq, new_event_id(t), t, "token.issued", "mallory", "", {}, prev_hash)
+    return (
+        forged.seq,
+        forged.event_id,
+        format_time(forged.time),
+        forged.kind,
+        forged.actor,
+        forged.organisation,
+        forged.details_json,
+        forged.prev_hash,
+        forged.hash,
+    )
+
+
+def _make_room_at(seq: int) -> tuple[str, str]:
+    """Renumber records seq.. upwards by one (two steps: the primary key must stay unique)."""
+    return (
+        f"UPDATE audit_event SET seq = -seq WHERE seq >= {seq}",
+        "UPDATE audit_event SET seq = 1 - seq WHERE seq < 0",
+    )
+
+
+def test_an_inserted_record_is_found(filled: FilledLog, tamper: Tamper) -> None:
+    row = list(_forge(filled.data_dir, 15, "f" * 64))
+    row[-1] = "0" * 64  # a careless forgery: its hash is made up
+    tamper(
+        filled.data_dir.audit,
+        *_make_room_at(15),
+        ("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row),
+    )
+    report = verify_data_dir(filled.data_dir)
+    assert report.broken is not None
+    assert report.broken.seq == 15
+    assert report.broken.event_id == row[1]
+
+
+def test_a_carefully_forged_insertion_breaks_the_record_after_it(
+    filled: FilledLog, tamper: Tamper
+) -> None:
+    # The forged record links correctly to seq 14 and hashes correctly: it cannot be told
+    # apart by itself. The record it displaced (now renumbered 16) can.
+    row = _forge(filled.data_dir, 15, filled.events[13].hash)
+    tamper(
+        filled.data_dir.audit,
+        *_make_room_at(15),
+        ("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row),
+    )
+    report = verify_data_dir(filled.data_dir)
+    assert report.broken is not None
+    assert report.broken.seq == 16
+    assert report.broken.event_id == filled.events[14].event_id
+
+
+def test_reordered_records_are_found(filled: FilledLog, tamper: Tamper) -> None:
+    tamper(
+        filled.data_dir.audit,
+        "UPDATE audit_event SET seq = -1 WHERE seq = 21",
+        "UPDATE audit_event SET seq = 21 WHERE seq = 22",
+        "UPDATE audit_event SET seq = 22 WHERE seq = -1",
+    )
+    report = verify_data_dir(filled.data_dir)
+    assert report.broken is not None
+    assert report.broken.seq == 21
+    assert report.broken.event_id == filled.events[21].event_id  # the one moved up
+
+
+def test_a_truncated_tail_is_found_through_the_checkpoints(
+    filled: FilledLog, tamper: Tamper
+) -> None:
+    tamper(filled.data_dir.audit, "DELETE FROM audit_event WHERE seq > 26")
+    report = verify_data_dir(filled.data_dir)
+    assert report.broken is not None
+    assert report.broken.seq == 27
+    assert "tail" in report.broken.reason
+    assert report.summary().startswith("audit chain broken at seq 27: records 27..30 are missing")
+
+
+def test_a_rewritten_and_rehashed_history_is_found_at_the_first_checkpoint_after_it(
+    filled: FilledLog, tamper: Tamper
+) -> None:
+    # Rebuild a perfectly consistent chain from seq 12 onwards with one record altered.
+    statements: list[str | tuple[str, tuple[object, ...]]] = []
+    prev = filled.events[10].hash
+    for original in filled.events[11:]:
+        actor = "someone.else" if original.seq == 12 else original.actor
+        e = seal(
+            original.seq,
+            original.event_id,
+            original.time,
+            original.kind,
+            actor,
+            original.organisation,
+            original.details,
+            prev,
+        )
+        statements.append(
+            (
+                "UPDATE audit_event SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                (e.actor, e.prev_hash, e.hash, e.seq),
+            )
+        )
+        prev = e.hash
+    tamper(filled.data_dir.audit, *statements)
+    report = verify_data_dir(filled.data_dir)
+    assert report.broken is not None
+    assert report.broken.seq == 20  # the first signed checkpoint after the rewrite
+    assert "checkpoint" in report.broken.reason
+
+
+def test_an_edited_checkpoint_line_is_found(filled: FilledLog) -> None:
+    path = checkpoint_path(filled.data_dir)
+    lines = path.read_text().splitlines()
+    raw = json.loads(lines[1])
+    raw["seq"] = 19
+    lines[1] = json.dumps(raw)
+    path.write_text("\n".join(lines) + "\n")
+    report = verify_data_dir(filled.data_dir)
+    assert not report.ok
+    assert report.broken is None
+    assert report.summary() == (
+        "audit checkpoints broken: checkpoint line 2 does not match its signature (line edited)"
+    )
+
+
+def test_checkpoints_signed_with_another_key_are_not_trusted(filled: FilledLog) -> None:
+    (filled.data_dir.secrets_dir / "audit-checkpoint.key").write_text("ab" * 32)
+    report = verify_data_dir(filled.data_dir)
+    assert not report.ok
+    assert len(report.checkpoint_problems) == 3
+    assert all("another key" in p for p in report.checkpoint_problems)
+
+
+def test_records_after_the_last_checkpoint_are_reported_as_uncovered(data_dir: DataDir) -> None:
+    log = AuditLog.open(data_dir, checkpoint_every=10)
+
+    write_mixed(log, 14)
+    report = verify_data_dir(data_dir)  # before close: checkpoint at 10 only
+    assert report.ok
+    assert report.last_checkpoint_seq == 10
+    assert report.warnings == (
+        "4 records after the last checkpoint (seq 10) are not yet covered by a checkpoint",
+    )
+    log.close()
+    assert verify_data_dir(data_dir).last_checkpoint_seq == 14
+
+
+def test_checkpoint_file_can_live_elsewhere(data_dir: DataDir, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "shipped" / "cp.jsonl"
+    elsewhere.parent.mkdir()
+    with AuditLog.open(data_dir, checkpoint_every=5, checkpoints=elsewhere) as log:
+        from conftest import write_mixed
+
+        write_mixed(log, 12)
+    assert not checkpoint_path(data_dir).exists()
+    report = verify_data_dir(data_dir, checkpoints=elsewhere)
+    assert report.ok
+    assert report.checkpoints_checked == 3  # 5, 10 and 12 (on close)
