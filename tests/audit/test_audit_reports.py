@@ -1,0 +1,207 @@
+"""Review reports over the audit tables, from a real log with chosen event times."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+from audit_helpers import make_request, make_started
+
+from gateway.audit import AuditTables, ExportRegistered, QueryDenied, audit_tables
+from gateway.audit.reports import (
+    WorkingHours,
+    activity,
+    denied_attempts,
+    dormant_users,
+    exports_register,
+    large_extractions,
+    months_before,
+    out_of_hours,
+    out_of_hours_reason,
+    person_lookups,
+)
+from gateway.audit.sqlite import SQLiteAuditStore
+from gateway.catalog import Catalog
+from gateway.datadir import DataDir
+from gateway.errors import ConfigurationError, InputError
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+class Writer:
+    """Writes query records at chosen times straight into a real store."""
+
+    def __init__(self, store: SQLiteAuditStore) -> None:
+        self.store = store
+        self.n = 0
+
+    def query(
+        self,
+        when: datetime,
+        user: str = "a.khan",
+        purpose: str = "SA-2026",
+        sql: str = "SELECT count(*) FROM crime",
+        rows: int | None = 10,
+    ) -> str:
+        self.n += 1
+        started = make_started(f"Q{self.n}", make_request(user=user, purpose=purpose, sql=sql))
+        self.store.append(
+            started.kind, started.actor, started.organisation, started.details(), time=when
+        )
+        if rows is not None:
+            done = started.completed(outcome="ok", rows=rows, bytes=rows * 8, duration_ms=2.0)
+            self.store.append(done.kind, done.actor, done.organisation, done.details(), time=when)
+        return started.query_id
+
+    def denied(self, when: datetime, user: str, reason: str) -> str:
+        self.n += 1
+        d = QueryDenied(f"Q{self.n}", make_request(user=user), reason, "refused")
+        self.store.append(d.kind, d.actor, d.organisation, d.details(), time=when)
+        return d.query_id
+
+    def export(self, when: datetime, query_id: str) -> None:
+        e = ExportRegistered(
+            query_id, "a.khan", "MBC", "gpkg", "hot.gpkg", "d" * 64, 512, "OFFICIAL-SENSITIVE"
+        )
+        self.store.append(e.kind, e.actor, e.organisation, e.details(), time=when)
+
+
+def tables_of(data_dir: DataDir, fill: object) -> AuditTables:
+    with SQLiteAuditStore(data_dir.audit) as store:
+        fill(Writer(store))  # type: ignore[operator]
+        return audit_tables(store.events())
+
+
+def test_activity_per_user_and_purpose_within_a_period(data_dir: DataDir) -> None:
+    def fill(w: Writer) -> None:
+        w.query(utc(2026, 1, 5, 10), "a.khan", "SA-2026", rows=5)
+        w.query(utc(2026, 1, 6, 10), "a.khan", "SA-2026", rows=7)
+        w.query(utc(2026, 1, 6, 11), "a.khan", "JAG-12", rows=None)  # incomplete
+        w.denied(utc(2026, 1, 7, 10), "b.lee", "table_not_permitted")
+        w.query(utc(2026, 3, 1, 10), "a.khan", "SA-2026", rows=100)  # outside the period
+
+    q = tables_of(data_dir, fill).queries
+    report = activity(q, since=utc(2026, 1, 1), until=utc(2026, 2, 1))
+    rows = {(r["user"], r["purpose"]): r for r in report.iter_rows(named=True)}
+    assert set(rows) == {("a.khan", "SA-2026"), ("a.khan", "JAG-12"), ("b.lee", "SA-2026")}
+    sa = rows[("a.khan", "SA-2026")]
+    assert (sa["queries"], sa["allowed"], sa["denied"], sa["rows"]) == (2, 2, 0, 12)
+    assert sa["first_at"] == utc(2026, 1, 5, 10)
+    assert sa["last_at"] == utc(2026, 1, 6, 10)
+    assert rows[("a.khan", "JAG-12")]["incomplete"] == 1
+    assert rows[("b.lee", "SA-2026")]["denied"] == 1
+    assert activity(q)["queries"].sum() == 5
+
+
+def test_person_lookups_report(data_dir: DataDir, catalog: Catalog) -> None:
+    def fill(w: Writer) -> None:
+        w.query(utc(2026, 2, 2, 10), sql="SELECT count(*) FROM crime GROUP BY lsoa_code")
+        w.query(utc(2026, 2, 2, 11), "c.odu", sql="SELECT * FROM person WHERE surname = 'Reed'")
+        w.query(utc(2026, 2, 2, 12), sql="SELECT * FROM location WHERE postcode = 'TS5 6AA'")
+
+    report = person_lookups(tables_of(data_dir, fill).queries, catalog)
+    assert report["user"].to_list() == ["c.odu", "a.khan"]
+    assert report["pinned"].to_list() == [["person.surname"], ["location.postcode"]]
+    assert report["predicates"].to_list()[0] == ["surname = 'Reed'"]
+
+
+def test_large_extractions(data_dir: DataDir) -> None:
+    def fill(w: Writer) -> None:
+        for rows in (10, 50_000, 9_999, 120_000):
+            w.query(utc(2026, 2, 2, 10), rows=rows)
+
+    report = large_extractions(tables_of(data_dir, fill).queries, min_rows=10_000)
+    assert report["rows"].to_list() == [120_000, 50_000]
+
+
+# Europe/London: BST began 2026-03-29 01:00 UTC and ends 2026-10-25 01:00 UTC.
+DST_CASES = [
+    (utc(2026, 3, 27, 7, 30), "before 08:00"),  # Fri 07:30 GMT
+    (utc(2026, 3, 27, 17, 30), None),  # Fri 17:30 GMT
+    (utc(2026, 3, 29, 10, 0), "weekend"),  # Sun, the day the clocks change
+    (utc(2026, 3, 30, 7, 30), None),  # Mon 08:30 BST
+    (utc(2026, 3, 30, 17, 30), "after 18:00"),  # Mon 18:30 BST
+    (utc(2026, 10, 23, 7, 30), None),  # Fri 08:30 BST
+    (utc(2026, 10, 23, 17, 15), "after 18:00"),  # Fri 18:15 BST
+    (utc(2026, 10, 26, 7, 30), "before 08:00"),  # Mon 07:30 GMT
+    (utc(2026, 10, 26, 17, 30), None),  # Mon 17:30 GMT
+]
+
+
+@pytest.mark.parametrize(("when", "reason"), DST_CASES)
+def test_working_hours_are_judged_in_london_time_across_dst(
+    when: datetime, reason: str | None
+) -> None:
+    assert out_of_hours_reason(when, WorkingHours()) == reason
+
+
+def test_out_of_hours_report_across_dst_and_a_bank_holiday(data_dir: DataDir) -> None:
+    def fill(w: Writer) -> None:
+        for when, _ in DST_CASES:
+            w.query(when)
+        w.query(utc(2026, 5, 4, 10))  # early May bank holiday, 11:00 BST
+
+    hours = WorkingHours(holidays=frozenset({date(2026, 5, 4)}))
+    report = out_of_hours(tables_of(data_dir, fill).queries, hours=hours)
+    expected = [r for _, r in DST_CASES if r is not None] + ["holiday"]
+    assert report["reason"].to_list() == expected
+    assert "2026-03-30 18:30 BST" in report["local_time"].to_list()
+    assert "2026-10-26 07:30 GMT" in report["local_time"].to_list()
+    # Shorter hours move the boundary.
+    early = WorkingHours(start=time(7, 0), end=time(17, 0))
+    assert out_of_hours_reason(utc(2026, 10, 26, 7, 30), early) is None
+
+
+def test_unknown_time_zone_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        out_of_hours_reason(utc(2026, 1, 5, 10), WorkingHours(timezone="Europe/Atlantis"))
+
+
+def test_naive_period_bounds_are_refused(data_dir: DataDir) -> None:
+    q = tables_of(data_dir, lambda w: w.query(utc(2026, 1, 5, 10))).queries
+    with pytest.raises(InputError):
+        activity(q, since=datetime(2026, 1, 1))
+
+
+def test_denied_attempts_and_exports_register(data_dir: DataDir) -> None:
+    def fill(w: Writer) -> None:
+        qid = w.query(utc(2026, 2, 2, 10), purpose="JAG-12")
+        w.export(utc(2026, 2, 2, 10, 5), qid)
+        w.denied(utc(2026, 2, 3, 10), "b.lee", "purpose_not_approved")
+
+    tables = tables_of(data_dir, fill)
+    denied = denied_attempts(tables.queries)
+    assert denied.select("user", "reason").rows() == [("b.lee", "purpose_not_approved")]
+    exports = exports_register(tables.exports, tables.queries)
+    assert exports.select("query_id", "purpose", "format").rows() == [("Q1", "JAG-12", "gpkg")]
+    assert exports_register(tables.exports, tables.queries, since=utc(2026, 3, 1)).height == 0
+
+
+def test_dormant_users_have_no_query_for_six_months(data_dir: DataDir) -> None:
+    def fill(w: Writer) -> None:
+        w.query(utc(2026, 3, 1, 10), "a.khan")
+        w.query(utc(2026, 6, 1, 10), "b.lee")
+        w.denied(utc(2026, 7, 1, 10), "d.pratt", "table_not_permitted")
+
+    q = tables_of(data_dir, fill).queries
+    report = dormant_users(q, ["a.khan", "b.lee", "c.new", "d.pratt"], as_of=utc(2026, 11, 1))
+    rows = {r["user"]: r for r in report.iter_rows(named=True)}
+    assert set(rows) == {"a.khan", "c.new"}
+    assert rows["c.new"]["last_activity"] is None
+    assert rows["a.khan"]["last_activity"] == utc(2026, 3, 1, 10)
+    assert rows["a.khan"]["days_inactive"] == (utc(2026, 11, 1) - utc(2026, 3, 1, 10)).days
+
+
+@pytest.mark.parametrize(
+    ("when", "months", "expected"),
+    [
+        (utc(2026, 11, 1), 6, utc(2026, 5, 1)),
+        (utc(2026, 8, 31), 6, utc(2026, 2, 28)),
+        (utc(2026, 3, 15), 6, utc(2025, 9, 15)),
+        (utc(2026, 1, 31), 1, utc(2025, 12, 31)),
+    ],
+)
+def test_months_before(when: datetime, months: int, expected: datetime) -> None:
+    assert months_before(when, months) == expected

@@ -1,0 +1,109 @@
+"""The audit log as Arrow tables (what senior analysts query as ``audit.*``)."""
+
+from __future__ import annotations
+
+import json
+
+from audit_helpers import make_request, make_started
+
+from gateway.audit import (
+    SCHEMAS,
+    AccessEvent,
+    AuditLog,
+    ExportRegistered,
+    QueryDenied,
+    audit_tables,
+    table_columns,
+)
+from gateway.datadir import DataDir
+
+
+def test_tables_follow_their_published_schemas(data_dir: DataDir) -> None:
+    with AuditLog.open(data_dir) as log:
+        tables = audit_tables(log.events())  # empty log: still the full column lists
+    for name, table in tables.by_name().items():
+        assert table.schema == SCHEMAS[name]
+        assert table.num_rows == 0
+        assert tuple(table.column_names) == table_columns(name)
+    for required in (
+        "sql_submitted",
+        "sql_executed",
+        "decision",
+        "reason",
+        "complete",
+        "fingerprint",
+        "tables",
+        "columns",
+        "purpose",
+        "duration_ms",
+    ):
+        assert required in table_columns("queries")
+
+
+def test_queries_table_has_one_row_per_query_with_its_decision_and_outcome(
+    data_dir: DataDir,
+) -> None:
+    ok = make_started("Q-ok", make_request(user="a.khan", purpose="SA-2026"))
+    running = make_started("Q-running", make_request(user="b.lee", purpose="JAG-12"))
+    denied_request = make_request(user="c.odu", sql="SELECT * FROM intelligence_report")
+    with AuditLog.open(data_dir) as log:
+        log.query_started(ok)
+        log.query_started(running)
+        log.query_denied(QueryDenied("Q-denied", denied_request, "table_not_permitted", "no"))
+        log.query_completed(
+            ok.completed(
+                outcome="ok", rows=17, bytes=900, duration_ms=3.25, fingerprint="fp", truncated=True
+            )
+        )
+        tables = audit_tables(log.events())
+    rows = {r["query_id"]: r for r in tables.queries.to_pylist()}
+    assert list(rows) == ["Q-ok", "Q-running", "Q-denied"]
+
+    assert rows["Q-ok"]["decision"] == "allowed"
+    assert rows["Q-ok"]["complete"] is True
+    assert rows["Q-ok"]["outcome"] == "ok"
+    assert (rows["Q-ok"]["rows"], rows["Q-ok"]["bytes"]) == (17, 900)
+    assert rows["Q-ok"]["duration_ms"] == 3.25
+    assert rows["Q-ok"]["truncated"] is True
+    assert rows["Q-ok"]["fingerprint"] == "fp"
+    assert rows["Q-ok"]["user"] == "a.khan"
+    assert rows["Q-ok"]["purpose"] == "SA-2026"
+    assert rows["Q-ok"]["tables"] == list(ok.tables)
+    assert rows["Q-ok"]["columns"] == list(ok.columns)
+    assert rows["Q-ok"]["masks"] == list(ok.masks)
+    assert rows["Q-ok"]["sql_executed"] == ok.sql_executed
+    assert rows["Q-ok"]["finished_at"] > rows["Q-ok"]["started_at"]
+    assert (rows["Q-ok"]["first_seq"], rows["Q-ok"]["last_seq"]) == (1, 4)
+
+    assert rows["Q-running"]["complete"] is False
+    assert rows["Q-running"]["outcome"] is None
+    assert rows["Q-running"]["rows"] is None
+
+    assert rows["Q-denied"]["decision"] == "denied"
+    assert rows["Q-denied"]["reason"] == "table_not_permitted"
+    assert rows["Q-denied"]["complete"] is True
+    assert rows["Q-denied"]["sql_submitted"] == "SELECT * FROM intelligence_report"
+    assert rows["Q-denied"]["sql_executed"] is None
+
+
+def test_events_exports_and_access_tables(data_dir: DataDir) -> None:
+    with AuditLog.open(data_dir) as log:
+        log.query_started(make_started("Q1"))
+        log.export_registered(
+            ExportRegistered("Q1", "a.khan", "MBC", "csv", "asb.csv", "c" * 64, 100, "OFFICIAL")
+        )
+        log.access_event(
+            AccessEvent("token.revoked", "admin", "Force", subject="tok-3", extra={"why": "lost"})
+        )
+        tables = audit_tables(log.events())
+    events = tables.events.to_pylist()
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert [e["kind"] for e in events] == ["query.started", "export.registered", "token.revoked"]
+    assert json.loads(events[0]["details"])["query_id"] == "Q1"
+    assert events[1]["prev_hash"] == events[0]["hash"]
+    [export] = tables.exports.to_pylist()
+    assert (export["query_id"], export["file_name"], export["bytes"]) == ("Q1", "asb.csv", 100)
+    assert export["approval"] == "not_required"
+    [access] = tables.access.to_pylist()
+    assert (access["kind"], access["subject"]) == ("token.revoked", "tok-3")
+    assert json.loads(access["details"]) == {"why": "lost"}
