@@ -138,7 +138,14 @@ def render(frame: pl.DataFrame, output: OutputFormat) -> str:
         return _flatten(frame).write_csv()
     if output == "json":
         return frame.write_json()
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        fmt_str_lengths=60,
+        tbl_width_chars=200,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+    ):
         return str(frame)
 
 
