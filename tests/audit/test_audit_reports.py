@@ -26,8 +26,8 @@ from gateway.datadir import DataDir
 from gateway.errors import ConfigurationError, InputError
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 class Writer:
@@ -53,13 +53,13 @@ class Writer:
         if rows is not None:
             done = started.completed(outcome="ok", rows=rows, bytes=rows * 8, duration_ms=2.0)
             self.store.append(done.kind, done.actor, done.organisation, done.details(), time=when)
-        return started.query_id
+        return str(started.query_id)
 
     def denied(self, when: datetime, user: str, reason: str) -> str:
         self.n += 1
         d = QueryDenied(f"Q{self.n}", make_request(user=user), reason, "refused")
         self.store.append(d.kind, d.actor, d.organisation, d.details(), time=when)
-        return d.query_id
+        return str(d.query_id)
 
     def export(self, when: datetime, query_id: str) -> None:
         e = ExportRegistered(
