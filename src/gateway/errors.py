@@ -22,9 +22,15 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── PurposeNotApproved        403  purpose_not_approved
     │   ├── AccountSuspended          403  account_suspended
     │   ├── AccessExpired             403  access_expired
-    │   └── NetworkNotPermitted       403  network_not_permitted
+    │   ├── NetworkNotPermitted       403  network_not_permitted
+    │   ├── WrongRole                 403  wrong_role             (governance step needs another role)
+    │   ├── SeparationOfDuties        403  separation_of_duties   (acting twice in one chain)
+    │   │   └── SelfApproval          403  self_approval          (acting on one's own request)
+    │   └── PreconditionMissing       403  precondition_missing   (vetting, declarations, training …)
+    │       └── VettingExpired        403  vetting_expired
     ├── NotFound                      404  not_found
     ├── Conflict                      409  conflict
+    │   └── StepOutOfOrder            409  step_out_of_order      (request not at that step)
     ├── TooLarge                      413  too_large
     │   └── TooManyRows               413  too_many_rows
     ├── RateLimited                   429  rate_limited
@@ -57,14 +63,20 @@ __all__ = [
     "QueryError",
     "QueryTimeout",
     "RateLimited",
+    "PreconditionMissing",
     "ResourceLimit",
+    "SelfApproval",
+    "SeparationOfDuties",
     "SqlParseError",
     "StatementNotAllowed",
+    "StepOutOfOrder",
     "SyntaxNotAllowed",
     "TableNotFound",
     "TableNotPermitted",
     "TooLarge",
     "TooManyRows",
+    "VettingExpired",
+    "WrongRole",
 ]
 
 
@@ -177,6 +189,26 @@ class NetworkNotPermitted(AccessDenied):
     code = "network_not_permitted"
 
 
+class WrongRole(AccessDenied):
+    code = "wrong_role"
+
+
+class SeparationOfDuties(AccessDenied):
+    code = "separation_of_duties"
+
+
+class SelfApproval(SeparationOfDuties):
+    code = "self_approval"
+
+
+class PreconditionMissing(AccessDenied):
+    code = "precondition_missing"
+
+
+class VettingExpired(PreconditionMissing):
+    code = "vetting_expired"
+
+
 class NotFound(GatewayError):
     code = "not_found"
     status = 404
@@ -185,6 +217,10 @@ class NotFound(GatewayError):
 class Conflict(GatewayError):
     code = "conflict"
     status = 409
+
+
+class StepOutOfOrder(Conflict):
+    code = "step_out_of_order"
 
 
 class TooLarge(GatewayError):
