@@ -160,7 +160,10 @@ class SqlTreeParser:
             gateway.errors.StatementNotAllowed: not exactly one SELECT statement.
         """
         with self._lock:
-            rows = self._con.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchall()
+            try:
+                rows = self._con.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchall()
+            except duckdb.ConnectionException:
+                raise GatewayError("the engine is closed") from None
             serialised = json.loads(rows[0][0])
             if serialised.get("error"):
                 raise self._parse_failure(sql, serialised)

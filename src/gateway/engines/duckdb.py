@@ -40,7 +40,7 @@ from gateway.engines.hardening import open_hardened, quote_identifier
 from gateway.engines.messages import RunQuery, TableSnapshot, WorkerConfig
 from gateway.engines.parameters import bind_parameters
 from gateway.engines.pool import PoolSettings, WorkerPool
-from gateway.errors import ConfigurationError, Conflict, ParameterError
+from gateway.errors import ConfigurationError, Conflict, GatewayError, ParameterError
 
 __all__ = ["DuckDBEngine", "EngineTuning", "open_hardened"]
 
@@ -143,6 +143,7 @@ class DuckDBEngine(Engine):
         )
         self._tables, self._reserved = _catalog_names(self._config)
         self._parser = SqlTreeParser()
+        self._closed = False
         try:
             self._pool = WorkerPool(
                 self._config,
@@ -179,6 +180,7 @@ class DuckDBEngine(Engine):
             ...                query_id="q1").num_rows  # doctest: +SKIP
             1
         """
+        self._require_open()
         path = self._result_path(query_id)
         parsed = self._parser.parse(sql)
         check_tree(parsed, allowed_tables=None)
@@ -223,6 +225,7 @@ class DuckDBEngine(Engine):
             ...
             gateway.errors.TableNotPermitted: table person is not permitted (line 1, column 15)
         """
+        self._require_open()
         allowed = AllowedTables.from_names(
             allowed_tables, catalog=self.catalog, reserved=self._reserved
         )
@@ -256,9 +259,16 @@ class DuckDBEngine(Engine):
         return self._pool.worker_pids()
 
     def close(self) -> None:
-        """Stop the workers and the parser connection."""
+        """Stop the workers and the parser connection (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         self._pool.close()
         self._parser.close()
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise GatewayError("the engine is closed")
 
     def _result_path(self, query_id: str) -> Path:
         if not _QUERY_ID.match(query_id):

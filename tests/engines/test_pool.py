@@ -1,0 +1,278 @@
+"""Runaway queries are stopped, their workers replaced, and the pool keeps serving others."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from gateway.engines import DuckDBEngine, EngineTuning
+from gateway.errors import GatewayError, QueryTimeout, ResourceLimit
+
+from .conftest import CRIMES, LIMITS, TUNING
+
+FAST = replace(LIMITS, timeout_s=0.5)
+# Four-way self join: 1.6e13 rows; DuckDB honours the interrupt between vectors.
+ENDLESS = (
+    "SELECT count(*) FROM crime a, crime b, crime c, crime d "
+    "WHERE hash(a.crime_id, b.crime_id, c.crime_id, d.crime_id) = 42"
+)
+# One scalar call that runs for seconds on one row: the interrupt lands only after it.
+UNINTERRUPTIBLE = "SELECT levenshtein(repeat('a', 90000), repeat('b', 90000)) AS d"
+
+
+def _ok(engine: DuckDBEngine, qid: Callable[[], str]) -> int:
+    result = engine.execute("SELECT count(*) AS n FROM crime", {}, limits=LIMITS, query_id=qid())
+    return int(result.to_table().column("n")[0].as_py())
+
+
+def test_timeout_interrupts_and_the_worker_is_reused(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1)
+    pids = engine.worker_pids()
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        engine.execute(ENDLESS, {}, limits=FAST, query_id=qid())
+    assert time.monotonic() - started < FAST.timeout_s + TUNING.grace_s
+    assert _ok(engine, qid) == CRIMES
+    assert engine.worker_pids() == pids  # the interrupt sufficed: warm worker kept
+    assert engine.stats().restarts == 0
+
+
+def test_ignored_interrupt_means_kill_and_replace(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1)
+    pids = engine.worker_pids()
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        engine.execute(UNINTERRUPTIBLE, {}, limits=replace(FAST, timeout_s=0.3), query_id=qid())
+    assert time.monotonic() - started < 0.3 + TUNING.grace_s + 0.5
+    assert engine.stats().restarts == 1
+    assert _ok(engine, qid) == CRIMES
+    assert engine.worker_pids() != pids
+    assert not list(engine.results_dir.glob("*.part"))
+
+
+BOMBS = [
+    "SELECT repeat('x', 2000000000) AS s",
+    "SELECT length(repeat('x', 2000000000)) AS n",
+    "SELECT list_sum(range(1000000000)) AS s",
+    "SELECT length(range(300000000)) AS n",
+    "SELECT length(string_agg(repeat(a.modus_operandi, 1000), ',')) FROM crime a, crime b",
+    "SELECT list(a.modus_operandi || b.modus_operandi) FROM crime a, crime b",
+    "SELECT * FROM crime a, crime b, crime c ORDER BY a.modus_operandi, b.modus_operandi",
+    "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, s || s FROM r) "
+    "SELECT max(length(s)) FROM r",
+]
+
+
+@pytest.mark.parametrize("bomb", BOMBS)
+def test_memory_bombs_are_stopped(bomb: str, engine: DuckDBEngine, qid: Callable[[], str]) -> None:
+    with pytest.raises((ResourceLimit, QueryTimeout)):
+        engine.execute(bomb, {}, limits=replace(LIMITS, timeout_s=2.0), query_id=qid())
+    assert _ok(engine, qid) == CRIMES
+    assert engine.stats().workers_alive == 2
+
+
+def test_os_guard_turns_huge_allocations_into_errors_without_a_kill(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1)
+    started = time.monotonic()
+    with pytest.raises(ResourceLimit):
+        engine.execute("SELECT repeat('x', 2000000000) AS s", {}, limits=LIMITS, query_id=qid())
+    assert time.monotonic() - started < 2.0
+    assert engine.stats().restarts == 0
+    assert _ok(engine, qid) == CRIMES
+
+
+def test_rss_watchdog_kills_a_worker_without_the_os_guard(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1, tuning=replace(TUNING, os_memory_guard=False))
+    with pytest.raises(ResourceLimit) as err:
+        engine.execute(
+            "SELECT length(repeat('x', 2000000000)) AS n",
+            {},
+            limits=replace(LIMITS, timeout_s=20.0),
+            query_id=qid(),
+        )
+    assert "memory" in err.value.message
+    assert engine.stats().restarts == 1
+    assert _ok(engine, qid) == CRIMES
+
+
+def test_worker_killed_from_outside_mid_query(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1)
+    (pid,) = engine.worker_pids()
+    timer = threading.Timer(0.3, os.kill, (pid, signal.SIGKILL))
+    timer.start()
+    with pytest.raises(ResourceLimit) as err:
+        engine.execute(ENDLESS, {}, limits=replace(LIMITS, timeout_s=10.0), query_id=qid())
+    timer.join()
+    assert "stopped unexpectedly" in err.value.message
+    assert "signal 9" in err.value.message
+    assert _ok(engine, qid) == CRIMES
+    assert engine.worker_pids() != [pid]
+    assert engine.stats().restarts == 1
+
+
+def test_idle_worker_death_is_repaired_before_use(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1)
+    (pid,) = engine.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.1)
+    assert engine.stats().workers_alive == 0
+    assert _ok(engine, qid) == CRIMES
+    assert engine.stats().workers_alive == 1
+
+
+def test_others_are_served_while_a_bomb_runs(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=2)
+    failures: list[BaseException] = []
+
+    def bomb() -> None:
+        try:
+            engine.execute(UNINTERRUPTIBLE, {}, limits=replace(FAST, timeout_s=1.0), query_id=qid())
+        except GatewayError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=bomb)
+    thread.start()
+    time.sleep(0.2)
+    answers = [_ok(engine, qid) for _ in range(5)]
+    thread.join()
+    assert answers == [CRIMES] * 5
+    assert len(failures) == 1
+    assert isinstance(failures[0], QueryTimeout)
+
+
+def test_concurrent_callers_get_their_own_answers(
+    engine: DuckDBEngine, warehouse: Path, qid: Callable[[], str]
+) -> None:
+    direct = duckdb.connect(str(warehouse), read_only=True)
+    expected = {
+        m: direct.execute(
+            "SELECT count(*) FROM crime WHERE crime_id % 7 = $m", {"m": m}
+        ).fetchall()[0][0]
+        for m in range(7)
+    }
+
+    def ask(i: int) -> tuple[int, int]:
+        m = i % 7
+        result = engine.execute(
+            "SELECT $m AS m, count(*) AS n FROM crime WHERE crime_id % 7 = $m",
+            {"m": m},
+            limits=LIMITS,
+            query_id=qid(),
+        )
+        row = result.to_table().to_pylist()[0]
+        result.discard()
+        return row["m"], row["n"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ask, range(40)))
+    assert answers == [(i % 7, expected[i % 7]) for i in range(40)]
+    stats = engine.stats()
+    assert stats.running == 0
+    assert stats.queue_depth == 0
+
+
+def _run_in_background(engine: DuckDBEngine, query_id: str) -> threading.Thread:
+    """Keep the engine's only worker busy for about a second."""
+
+    def occupy() -> None:
+        with pytest.raises(QueryTimeout):
+            engine.execute(ENDLESS, {}, limits=replace(FAST, timeout_s=1.0), query_id=query_id)
+
+    thread = threading.Thread(target=occupy)
+    thread.start()
+    time.sleep(0.2)
+    return thread
+
+
+def test_full_queue_is_refused_at_once(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1, tuning=replace(TUNING, max_queue=0))
+    thread = _run_in_background(engine, qid())
+    assert engine.stats().running == 1
+    started = time.monotonic()
+    with pytest.raises(ResourceLimit):
+        engine.execute("SELECT 1", {}, limits=LIMITS, query_id=qid())
+    assert time.monotonic() - started < 0.2
+    thread.join()
+    assert _ok(engine, qid) == CRIMES
+
+
+def test_queue_wait_is_bounded(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1, tuning=replace(TUNING, queue_timeout_s=0.2))
+    thread = _run_in_background(engine, qid())
+    with pytest.raises(ResourceLimit) as err:
+        engine.execute("SELECT 1", {}, limits=LIMITS, query_id=qid())
+    assert "busy" in err.value.message
+    thread.join()
+
+
+def test_stats_count_outcomes(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=1)
+    _ok(engine, qid)
+    with pytest.raises(GatewayError):
+        engine.execute("SELECT nosuch FROM crime", {}, limits=LIMITS, query_id=qid())
+    stats = engine.stats()
+    assert (stats.workers, stats.workers_alive, stats.completed, stats.failed) == (1, 1, 1, 1)
+
+
+def test_closed_engine_refuses_and_leaves_no_workers(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    engine = make_engine(workers=2)
+    pids = engine.worker_pids()
+    engine.close()
+    with pytest.raises(GatewayError):
+        engine.execute("SELECT 1", {}, limits=LIMITS, query_id=qid())
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_per_query_memory_limit_reaches_duckdb(
+    engine: DuckDBEngine, qid: Callable[[], str]
+) -> None:
+    small = replace(LIMITS, memory_limit_mb=64)
+    value = (
+        engine.execute(
+            "SELECT current_setting('memory_limit') AS m", {}, limits=small, query_id=qid()
+        )
+        .to_table()
+        .column("m")[0]
+        .as_py()
+    )
+    assert value == "61.0 MiB"
+
+
+def test_unusable_warehouse_fails_at_start(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.duckdb"
+    bad.write_bytes(b"not a database")
+    with pytest.raises(GatewayError):
+        DuckDBEngine(bad, tmp_path / "r", workers=1, tuning=EngineTuning(start_timeout_s=10))
