@@ -40,6 +40,7 @@ def test_result_matches_duckdb_and_its_file(
     assert result.path.parent == engine.results_dir
     assert result.path.suffix == ".arrows"
     assert result.duration_s > 0
+    assert result.path.stat().st_mode & 0o777 == 0o600
 
 
 def test_rows_beyond_max_rows_are_cut_and_flagged(

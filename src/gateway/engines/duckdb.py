@@ -10,6 +10,10 @@
 
 :meth:`~DuckDBEngine.cross_check` adds the table-name check for SQL the rewriter generated.
 
+Workers are started with multiprocessing's ``forkserver`` method, which imports the program's
+main module in each worker: a script that creates an engine must keep its top-level code under
+``if __name__ == "__main__":`` (console scripts, ``python -m gateway`` and pytest already do).
+
 Example:
     >>> from pathlib import Path
     >>> engine = DuckDBEngine(Path("warehouse.duckdb"), Path("results"), workers=2)

@@ -61,6 +61,7 @@ def serve(conn: Connection, config: WorkerConfig) -> None:
     """
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.umask(0o077)  # result files (and DuckDB spill files) readable by the service only
     try:
         con = open_hardened(config)
     except GatewayError as exc:
