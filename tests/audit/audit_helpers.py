@@ -49,24 +49,25 @@ def make_started(query_id: str, request: QueryRequest | None = None) -> QuerySta
     )
 
 
-def write_mixed(log: AuditLog, n: int) -> list[AuditEvent]:
-    """Append ``n`` events cycling through every kind the service writes."""
+def write_mixed(log: AuditLog, n: int, prefix: str = "Q") -> list[AuditEvent]:
+    """Append ``n`` events cycling through every kind the service writes (query ids
+    ``{prefix}0``, ``{prefix}1`` …)."""
     events: list[AuditEvent] = []
     i = 0
     while len(events) < n:
         step = i % 5
         if step == 0:
-            events.append(log.query_started(make_started(f"Q{i}")))
+            events.append(log.query_started(make_started(f"{prefix}{i}")))
         elif step == 1:
-            started = make_started(f"Q{i - 1}")
+            started = make_started(f"{prefix}{i - 1}")
             done = started.completed(outcome="ok", rows=i, bytes=10 * i, duration_ms=1.5)
             events.append(log.query_completed(done))
         elif step == 2:
-            denied = QueryDenied(f"Q{i}", make_request(), "table_not_permitted", "no access")
+            denied = QueryDenied(f"{prefix}{i}", make_request(), "table_not_permitted", "no access")
             events.append(log.query_denied(denied))
         elif step == 3:
             export = ExportRegistered(
-                f"Q{i - 3}",
+                f"{prefix}{i - 3}",
                 "a.khan",
                 "Middlesbrough Council",
                 "gpkg",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
-from audit_helpers import make_request, make_started
+import pyarrow as pa
+from audit_helpers import make_request, make_started, write_mixed
 
 from gateway.audit import (
     SCHEMAS,
     AccessEvent,
     AuditLog,
     ExportRegistered,
+    LiveAuditTables,
     QueryDenied,
     audit_tables,
     table_columns,
@@ -107,3 +109,33 @@ def test_events_exports_and_access_tables(data_dir: DataDir) -> None:
     [access] = tables.access.to_pylist()
     assert (access["kind"], access["subject"]) == ("token.revoked", "tok-3")
     assert json.loads(access["details"]) == {"why": "lost"}
+
+
+def _by_key(table: pa.Table, key: str) -> list[dict[str, object]]:
+    return sorted(table.to_pylist(), key=lambda row: str(row[key]))
+
+
+def test_live_tables_match_a_full_rebuild_after_every_refresh(data_dir: DataDir) -> None:
+    with AuditLog.open(data_dir) as log:
+        live = LiveAuditTables(log.store)
+        assert live.refresh().queries.num_rows == 0
+        # A query that starts in one refresh and completes in a later one, one that never
+        # completes, denials, exports and access events, over several refreshes.
+        slow = make_started("Q-slow")
+        log.query_started(slow)
+        write_mixed(log, 12, prefix="A")
+        for round_ in range(3):
+            current = live.refresh()
+            full = audit_tables(log.events())
+            assert current.events.equals(full.events)
+            assert current.exports.equals(full.exports)
+            assert current.access.equals(full.access)
+            assert _by_key(current.queries, "query_id") == _by_key(full.queries, "query_id")
+            write_mixed(log, 7, prefix=f"R{round_}-")
+        log.query_completed(slow.completed(outcome="ok", rows=3, bytes=24, duration_ms=9.0))
+        current, full = live.refresh(), audit_tables(log.events())
+    assert _by_key(current.queries, "query_id") == _by_key(full.queries, "query_id")
+    assert current.queries.schema == full.queries.schema
+    rows = {r["query_id"]: r for r in current.queries.to_pylist()}
+    assert rows["Q-slow"]["complete"] is True
+    assert rows["Q-slow"]["rows"] == 3

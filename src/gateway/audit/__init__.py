@@ -10,6 +10,7 @@ Modules, one job each:
     verify       recompute the chain, match checkpoints, name the first bad record
     views        one QueryView per query (allowed, denied, incomplete)
     tables       the log as Arrow tables: queries, events, exports, access
+    live         the same tables kept up to date incrementally (for serving audit.*)
     fingerprint  the result fingerprint recorded with a completed query
     lookups      find predicates pinning a person identifier to a literal (sqlglot)
     reports      review reports over the tables (activity, look-ups, out of hours …)
@@ -28,6 +29,7 @@ Example:
 
 from gateway.audit.checkpoints import Checkpoint, CheckpointFile
 from gateway.audit.fingerprint import ResultFingerprint, fingerprint_table
+from gateway.audit.live import LiveAuditTables
 from gateway.audit.log import AuditLog, checkpoint_path
 from gateway.audit.records import (
     GENESIS_HASH,
@@ -58,6 +60,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointFile",
     "ExportRegistered",
+    "LiveAuditTables",
     "QueryCompleted",
     "QueryDenied",
     "QueryRequest",

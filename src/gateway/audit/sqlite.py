@@ -48,7 +48,6 @@ from gateway.errors import AuditUnavailable
 __all__ = ["SCHEMA_VERSION", "SQLiteAuditStore"]
 
 SCHEMA_VERSION = 1
-_PAGE_ROWS = 1000
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS audit_event (
@@ -109,6 +108,7 @@ class SQLiteAuditStore:
         busy_timeout: seconds an append waits for another process's write lock.
         max_size_bytes: hard cap on the database size; appends beyond it fail as if the disk
             were full (keeps the audit log from filling a shared volume).
+        page_rows: rows fetched per read while iterating (the lock is held per page only).
 
     Raises:
         AuditUnavailable: the file cannot be opened, is not an audit log, or is from a newer
@@ -122,8 +122,10 @@ class SQLiteAuditStore:
         read_only: bool = False,
         busy_timeout: float = 10.0,
         max_size_bytes: int | None = None,
+        page_rows: int = 1000,
     ) -> None:
         self.path = Path(path)
+        self.page_rows = max(1, page_rows)
         self.read_only = read_only
         self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
@@ -266,11 +268,11 @@ class SQLiteAuditStore:
         while True:
             rows = self._page(
                 f"SELECT {_TEXT_COLUMNS} FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?",
-                (last, _PAGE_ROWS),
+                (last, self.page_rows),
             )
             for row in rows:
                 yield StoredRecord(*row)
-            if len(rows) < _PAGE_ROWS:
+            if len(rows) < self.page_rows:
                 return
             last = int(rows[-1][0])
 
@@ -306,7 +308,7 @@ class SQLiteAuditStore:
         remaining = limit
         last = after_seq
         while remaining is None or remaining > 0:
-            page = _PAGE_ROWS if remaining is None else min(_PAGE_ROWS, remaining)
+            page = self.page_rows if remaining is None else min(self.page_rows, remaining)
             rows = self._page(
                 f"SELECT {_TEXT_COLUMNS} FROM audit_event WHERE seq > ?{condition} "
                 "ORDER BY seq LIMIT ?",

@@ -50,6 +50,7 @@ __all__ = [
     "events_table",
     "exports_table",
     "queries_table",
+    "query_row",
     "table_columns",
 ]
 
@@ -168,7 +169,8 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _query_row(view: QueryView) -> dict[str, Any]:
+def query_row(view: QueryView) -> dict[str, Any]:
+    """One row of the ``queries`` table (a dict keyed by :data:`QUERIES_SCHEMA` names)."""
     request, result = view.request, view.result
     first = view.denied or view.started or view.completed
     last = view.denied or view.completed
@@ -211,7 +213,7 @@ def _query_row(view: QueryView) -> dict[str, Any]:
 
 def queries_table(events: Iterable[AuditEvent]) -> pa.Table:
     """One row per query (see :data:`QUERIES_SCHEMA`), in order of first appearance."""
-    rows = [_query_row(view) for view in assemble_queries(events)]
+    rows = [query_row(view) for view in assemble_queries(events)]
     return pa.Table.from_pylist(rows, schema=QUERIES_SCHEMA)
 
 
