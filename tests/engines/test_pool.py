@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from gateway.engines import DuckDBEngine, EngineTuning
-from gateway.errors import GatewayError, QueryTimeout, ResourceLimit
+from gateway.errors import ConfigurationError, GatewayError, QueryTimeout, ResourceLimit
 
 from .conftest import CRIMES, LIMITS, TUNING
 
@@ -276,3 +276,19 @@ def test_unusable_warehouse_fails_at_start(tmp_path: Path) -> None:
     bad.write_bytes(b"not a database")
     with pytest.raises(GatewayError):
         DuckDBEngine(bad, tmp_path / "r", workers=1, tuning=EngineTuning(start_timeout_s=10))
+
+
+def test_worker_that_cannot_start_gives_a_clear_error(
+    warehouse: Path, tmp_path: Path, qid: Callable[[], str]
+) -> None:
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(warehouse.read_bytes())
+    with DuckDBEngine(copy, tmp_path / "r", workers=1, limits=LIMITS, tuning=TUNING) as engine:
+        assert _ok(engine, qid) == CRIMES
+        copy.unlink()  # the running worker keeps its open file; a new one cannot open it
+        (pid,) = engine.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+        with pytest.raises(ConfigurationError) as err:
+            _ok(engine, qid)
+        assert "could not start" in err.value.message
