@@ -49,7 +49,10 @@ def test_verify_without_an_audit_log_is_a_clear_error(tmp_path: Path) -> None:
     assert run.stderr.startswith("error: audit log ")
     assert "no such file" in run.stderr
     assert "Traceback" not in run.stderr
-    assert not (tmp_path / "audit.sqlite").exists()
+    checkpoint = gateway("audit", "checkpoint", "--data-dir", str(tmp_path))
+    assert checkpoint.returncode == 2
+    assert "no such file" in checkpoint.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing created by either command
 
 
 def test_checkpoint_command_signs_the_head(data_dir: DataDir) -> None:

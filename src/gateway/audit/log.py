@@ -191,11 +191,9 @@ class AuditLog:
             after_seq, kinds=kinds, actor=actor, since=since, until=until, limit=limit
         )
 
-    def queries(
-        self, *, actor: str | None = None, since: datetime | None = None
-    ) -> list[QueryView]:
+    def queries(self, *, actor: str | None = None) -> list[QueryView]:
         """One view per query (allowed, denied or incomplete), in log order."""
-        return assemble_queries(self.store.events(kinds=QUERY_KINDS, actor=actor, since=since))
+        return assemble_queries(self.store.events(kinds=QUERY_KINDS, actor=actor))
 
     def incomplete_queries(self) -> list[QueryView]:
         """Queries that started but never recorded an outcome (killed worker, crash)."""

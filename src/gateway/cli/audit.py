@@ -37,7 +37,7 @@ from gateway.audit.verify import verify_data_dir
 from gateway.catalog import load_catalog
 from gateway.cli import app
 from gateway.datadir import DataDir
-from gateway.errors import InputError
+from gateway.errors import AuditUnavailable, InputError
 
 __all__ = ["audit_app"]
 
@@ -88,7 +88,10 @@ def verify_command(data_dir: DataDirOption, checkpoints: CheckpointsOption = Non
 @audit_app.command("checkpoint")
 def checkpoint_command(data_dir: DataDirOption, checkpoints: CheckpointsOption = None) -> None:
     """Sign a checkpoint of the current head now (schedule it, and ship the file elsewhere)."""
-    log = AuditLog.open(DataDir(data_dir), checkpoints=checkpoints)
+    deployment = DataDir(data_dir)
+    if not deployment.audit.is_file():
+        raise AuditUnavailable(f"audit log {deployment.audit}: no such file")
+    log = AuditLog.open(deployment, checkpoints=checkpoints)
     try:
         cp = log.checkpoint()
     finally:
