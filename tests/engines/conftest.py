@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import duckdb
@@ -81,15 +81,20 @@ def make_engine(warehouse: Path, tmp_path: Path) -> Iterator[Callable[..., DuckD
     """Start a dedicated engine (closed at the end of the test)."""
     started: list[DuckDBEngine] = []
 
-    def make(*, workers: int = 1, tuning: EngineTuning = TUNING, **kwargs: object) -> DuckDBEngine:
+    def make(
+        *,
+        workers: int = 1,
+        tuning: EngineTuning = TUNING,
+        extra_tables: Mapping[str, Mapping[str, pa.Table]] | None = None,
+    ) -> DuckDBEngine:
         eng = DuckDBEngine(
             warehouse,
             tmp_path / f"results{len(started)}",
             workers=workers,
             limits=LIMITS,
             session_variables={KEY_NAME: KEY},
+            extra_tables=extra_tables,
             tuning=tuning,
-            **kwargs,  # type: ignore[arg-type]
         )
         started.append(eng)
         return eng

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.engines import DuckDBEngine
 from gateway.engines.hardening import EXPECTED_SETTINGS, open_hardened, verify_hardening
-from gateway.engines.messages import RunQuery, WorkerConfig
+from gateway.engines.messages import QueryFailed, RunQuery, WorkerConfig
 from gateway.engines.worker import WorkerSession, run_query
 from gateway.errors import ConfigurationError, GatewayError, StatementNotAllowed
 
@@ -203,7 +203,8 @@ def test_worker_runs_only_single_selects(
 ) -> None:
     session = WorkerSession(con, config)
     reply = run_query(session, RunQuery("w1", sql, (), LIMITS, str(tmp_path / "w1.arrows")))
-    assert reply.error == StatementNotAllowed.__name__  # type: ignore[union-attr]
+    assert isinstance(reply, QueryFailed)
+    assert reply.error == StatementNotAllowed.__name__
     assert con.sql(f"SELECT getvariable('{KEY_NAME}')").fetchall() == [(KEY,)]
     assert con.sql("SELECT count(*) FROM duckdb_databases()").fetchall() == [(5,)]
     assert con.sql("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]
