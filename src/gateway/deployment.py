@@ -88,7 +88,9 @@ def open_service(
             return audit_tables(audit.events()).by_name()
 
         initial = current_audit_tables()
-        limits = max((lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb)
+        limits = max(
+            (lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb
+        )
         engine = DuckDBEngine(
             data_dir.warehouse,
             data_dir.root / "tmp" / "results",
@@ -120,4 +122,3 @@ def open_service(
         schema_sources={"audit": current_audit_tables},
         extra_schemas=extra_schemas,
     )
-

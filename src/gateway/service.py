@@ -231,7 +231,9 @@ class QueryService:
         try:
             if result.uses_schema:
                 self._publish(result.uses_schema)
-            spilled = self.engine.execute(result.sql, result.params, limits=limits, query_id=query_id)
+            spilled = self.engine.execute(
+                result.sql, result.params, limits=limits, query_id=query_id
+            )
         except GatewayError as exc:
             exc.query_id = query_id
             self._complete(started, outcome=exc.code, began=began, failure=exc)

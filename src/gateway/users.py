@@ -44,7 +44,16 @@ from gateway.principal import LEVELS, AccessGrant, Principal
 
 __all__ = ["UsersFile", "load_users", "parse_users"]
 
-_USER_KEYS = {"organisation", "level", "areas", "purposes", "roles", "expires", "suspended", "grants"}
+_USER_KEYS = {
+    "organisation",
+    "level",
+    "areas",
+    "purposes",
+    "roles",
+    "expires",
+    "suspended",
+    "grants",
+}
 _GRANT_KEYS = {"grant_id", "purposes", "starts", "ends", "tables", "unmask", "areas", "reason"}
 
 

@@ -69,3 +69,60 @@ def fixture_policy(catalog: Catalog) -> Policy:
 
 def fixture_view(policy: Policy, catalog: Catalog, who: str, purpose: str = "SA") -> PolicyView:
     return view_for(policy, catalog, PRINCIPALS[who], purpose, TODAY)
+
+
+# --- the crafted warehouse behind a real service ------------------------------------------
+
+from collections.abc import Iterator  # noqa: E402
+from importlib import resources  # noqa: E402
+
+import duckdb  # noqa: E402
+
+from gateway.datadir import DataDir  # noqa: E402
+from gateway.deployment import PSEUDONYM_KEY, open_service  # noqa: E402
+from gateway.service import QueryService  # noqa: E402
+from tests.rewrite import crafted  # noqa: E402
+from tests.rewrite.reference import reference_connection  # noqa: E402
+
+ANALYST = Principal(
+    username="m.analyst",
+    organisation="Middlesbrough Council",
+    level="general",
+    areas=(crafted.VISIBLE,),
+    purposes=("SA",),
+    roles=frozenset({"analyst"}),
+)
+
+#: Tight limits so denial-of-service cases end in seconds.
+TEST_LIMITS = {
+    "timeout_s = 60": "timeout_s = 4",
+    "memory_limit_mb = 2048": "memory_limit_mb = 512",
+    "timeout_s = 120": "timeout_s = 4",
+    "memory_limit_mb = 3072": "memory_limit_mb = 512",
+}
+
+
+@pytest.fixture(scope="session")
+def crafted_dir(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Path:
+    root = tmp_path_factory.mktemp("crafted")
+    crafted.build(root / "warehouse.duckdb", catalog)
+    policy = resources.files("gateway.policy").joinpath("default_policy.toml").read_text("utf-8")
+    for old, new in TEST_LIMITS.items():
+        policy = policy.replace(old, new)
+    (root / "policy.toml").write_text(policy, "utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def crafted_service(crafted_dir: Path) -> Iterator[QueryService]:
+    service = open_service(DataDir(crafted_dir), workers=2)
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="session")
+def reference(crafted_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    key = DataDir(crafted_dir).secret(PSEUDONYM_KEY)
+    con = reference_connection(crafted_dir / "warehouse.duckdb", key, ANALYST.areas)
+    yield con
+    con.close()

@@ -10,11 +10,11 @@ from gateway.catalog import Catalog
 from gateway.errors import GatewayError
 from gateway.policy import Policy
 from gateway.rewrite import rewrite
+from gateway.rewrite.analyse import analyse_columns
 from gateway.rewrite.context import RewriteContext
 from gateway.rewrite.guard import guard
 from gateway.rewrite.parse import parse_statement
 from gateway.rewrite.resolve import resolve_tables
-from gateway.rewrite.analyse import analyse_columns
 from tests.rewrite.conftest import FIXTURES, fixture_view
 from tests.rewrite.fixture_files import Case, read_cases
 
@@ -23,12 +23,21 @@ CASES = [case for path in sorted(FIXTURES.glob("*.sql")) for case in read_cases(
 
 
 def run_case(case: Case, policy: Policy, catalog: Catalog) -> str:
-    view = fixture_view(policy, catalog, case.headers.get("as", "general"), case.headers.get("purpose", "SA"))
+    view = fixture_view(
+        policy, catalog, case.headers.get("as", "general"), case.headers.get("purpose", "SA")
+    )
     params = json.loads(case.headers.get("params", "{}"))
     try:
         if case.file == "rewrite":
             max_rows = int(case.headers["max_rows"]) if "max_rows" in case.headers else None
-            return rewrite(case.sql, view, catalog, params=params, extra_schemas=AUDIT_SCHEMA, max_rows=max_rows).sql
+            return rewrite(
+                case.sql,
+                view,
+                catalog,
+                params=params,
+                extra_schemas=AUDIT_SCHEMA,
+                max_rows=max_rows,
+            ).sql
         ctx = RewriteContext(sql=case.sql, view=view, catalog=catalog, extra_schemas=AUDIT_SCHEMA)
         tree = guard(parse_statement(case.sql), ctx)
         if case.file == "guard":

@@ -21,7 +21,7 @@ from gateway.rewrite.context import RewriteContext
 __all__ = ["analyse_columns"]
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
-_COLUMN = re.compile(r"Column '([^']*)' could not be resolved")
+_COLUMN = re.compile(r"Column '([^']*)' could not be resolved|Unknown column: (\S+)")
 
 
 def _schema(ctx: RewriteContext) -> dict[str, dict[str, dict[str, str]]]:
@@ -39,7 +39,8 @@ def _error(exc: SqlglotError) -> QueryError | ColumnNotFound:
     column = _COLUMN.search(text)
     if column:
         return ColumnNotFound(
-            f"column {column.group(1)!r} does not exist or is not visible at your access level",
+            f"column {(column.group(1) or column.group(2))!r} does not exist or is not visible"
+            " at your access level",
             position=position,
         )
     summary = _POSITION.sub("", text).strip().rstrip(".")

@@ -214,6 +214,7 @@ ALLOWED_FUNCTIONS: frozenset[type[exp.Func]] = frozenset(
         exp.Initcap,
         exp.Split,
         exp.MD5,
+        exp.Levenshtein,
         exp.SHA2,
         # dates and times
         exp.TimestampTrunc,
@@ -388,6 +389,12 @@ def guard(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
         kind = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this).upper()
         raise StatementNotAllowed(f"only SELECT queries are allowed; this is a {kind} statement")
     for node in tree.walk():
+        if isinstance(node, exp.Select) and node.args.get("into"):
+            raise StatementNotAllowed("SELECT … INTO is not allowed: queries cannot create tables")
+        if isinstance(node, exp.Table):
+            _check_table_reference(node)
+        if type(node) in ALLOWED_NODES:
+            continue
         if isinstance(node, exp.Func):
             if isinstance(node, exp.Anonymous):
                 allowed = str(node.name).lower() in ALLOWED_ANONYMOUS_FUNCTIONS
@@ -399,12 +406,7 @@ def guard(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
                     position=position_of(node),
                 )
             continue
-        if type(node) not in ALLOWED_NODES:
-            raise SyntaxNotAllowed(_describe(node), position=position_of(node))
-        if isinstance(node, exp.Select) and node.args.get("into"):
-            raise StatementNotAllowed("SELECT … INTO is not allowed: queries cannot create tables")
-        if isinstance(node, exp.Table):
-            _check_table_reference(node)
+        raise SyntaxNotAllowed(_describe(node), position=position_of(node))
     return tree
 
 
