@@ -9,6 +9,7 @@ see" without trusting the code under test.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def _age_band(dob: dt.date | None) -> str | None:
     age = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
     if age < 0:
         return None
-    for low, high in zip(_BANDS, _BANDS[1:], strict=False):
+    for low, high in itertools.pairwise(_BANDS):
         if age < high:
             return f"{low}-{high - 1}"
     return f"{_BANDS[-1]}+"
