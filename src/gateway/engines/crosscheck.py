@@ -66,6 +66,24 @@ class ParsedQuery:
     sql: str
     tree: dict[str, Any]
 
+    def qualifiers(self) -> frozenset[str]:
+        """Catalog and schema names that qualify base-table references (lower case).
+
+        Example:
+            >>> ParsedQuery("", {"from_table": {"type": "BASE_TABLE", "alias": "",
+            ...     "sample": None, "catalog_name": "", "schema_name": "audit",
+            ...     "table_name": "records"}}).qualifiers()
+            frozenset({'audit'})
+        """
+        found: set[str] = set()
+        for node in _dicts(self.tree):
+            if node.get("type") == "BASE_TABLE" and "class" not in node:
+                found.update(
+                    str(node.get(key, "")).lower() for key in ("catalog_name", "schema_name")
+                )
+        found.discard("")
+        return frozenset(found)
+
     def parameter_names(self) -> frozenset[str]:
         """Names of the ``$name`` parameters the statement uses."""
         return frozenset(

@@ -190,8 +190,12 @@ class DuckDBEngine(Engine):
         check_tree(parsed, allowed_tables=None)
         bound = bind_parameters(params, parsed.parameter_names())
         request = RunQuery(query_id, sql, bound, limits, str(path))
+        # Only the extra schemas this query names travel with it; a worker loads a new
+        # snapshot when a query first needs it, so publishing costs warehouse queries nothing.
+        named = parsed.qualifiers()
+        snapshots = {k: v for k, v in self._snapshots.items() if k.lower() in named}
         started = time.perf_counter()
-        done = self._pool.run(request, self._snapshots)
+        done = self._pool.run(request, snapshots)
         duration = time.perf_counter() - started
         with pa.memory_map(str(path), "r") as source:
             schema = pa.ipc.open_stream(source).schema
@@ -240,7 +244,7 @@ class DuckDBEngine(Engine):
         )
 
     def publish_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
-        """Replace the tables of an extra schema; each worker loads them before its next query.
+        """Replace an extra schema's tables; workers load them for the next query naming it.
 
         Example:
             >>> engine.publish_tables("audit", {"records": records})  # doctest: +SKIP
