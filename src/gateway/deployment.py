@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from gateway.audit.live import LiveAuditTables
 from gateway.audit.log import AuditLog
 from gateway.audit.records import AccessEvent
-from gateway.audit.tables import audit_tables
 from gateway.catalog import Catalog, load_catalog
 from gateway.datadir import DataDir
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
@@ -84,8 +84,10 @@ def open_service(
             )
         )
 
+        live = LiveAuditTables(audit.store)  # reads only events added since the last refresh
+
         def current_audit_tables() -> dict[str, pa.Table]:
-            return audit_tables(audit.events()).by_name()
+            return live.refresh().by_name()
 
         initial = current_audit_tables()
         limits = max(

@@ -42,7 +42,7 @@ from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
 from gateway.policy import Policy
 from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
-from gateway.rewrite import RewriteResult, rewrite
+from gateway.rewrite import PolicySql, RewriteResult, rewrite
 
 __all__ = ["ClientInfo", "QueryOutcome", "QueryService", "new_query_id"]
 
@@ -105,6 +105,7 @@ class QueryService:
     schema_sources: Mapping[str, Callable[[], Mapping[str, pa.Table]]] = field(default_factory=dict)
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     clock: Clock = field(default=lambda: datetime.now(UTC))
+    policy_sql: PolicySql = field(default_factory=PolicySql)
 
     @classmethod
     def open(cls, root: Path, **kwargs: Any) -> QueryService:
@@ -168,6 +169,7 @@ class QueryService:
                 params=params,
                 extra_schemas=self.extra_schemas,
                 max_rows=cap,
+                policy_sql=self.policy_sql,
             )
             self.engine.cross_check(result.sql, self._allowed_tables(result, view))
         except GatewayError as exc:

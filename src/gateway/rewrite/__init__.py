@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 
 from sqlglot import exp
@@ -42,9 +43,9 @@ from gateway.rewrite.guard import guard
 from gateway.rewrite.params import check_parameters
 from gateway.rewrite.parse import parse_statement
 from gateway.rewrite.resolve import resolve_tables
-from gateway.rewrite.substitute import substitute_tables
+from gateway.rewrite.substitute import PolicySql, splice, substitute_tables
 
-__all__ = ["RULES", "RewriteContext", "RewriteResult", "rewrite"]
+__all__ = ["RULES", "PolicySql", "RewriteContext", "RewriteResult", "rewrite"]
 
 Rule = Callable[[exp.Expr, RewriteContext], exp.Expr]
 
@@ -66,6 +67,7 @@ def rewrite(
     params: Mapping[str, object] | None = None,
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
     max_rows: int | None = None,
+    policy_sql: PolicySql | None = None,
 ) -> RewriteResult:
     """Rewrite ``sql`` so it returns exactly what ``view`` allows.
 
@@ -80,7 +82,10 @@ def rewrite(
         params=dict(params or {}),
         extra_schemas=dict(extra_schemas or {}),
         max_rows=max_rows,
+        policy_sql=policy_sql or PolicySql(),
     )
+    while ctx.nonce in sql:  # the analyst's text must not contain the placeholder nonce
+        ctx.nonce = secrets.token_hex(8)
     tree = parse_statement(sql)
     for rule in RULES:
         tree = rule(tree, ctx)
@@ -98,7 +103,7 @@ def rewrite(
         if view.tables[t].row_filter
     )
     return RewriteResult(
-        sql=tree.sql(dialect="duckdb", comments=False),
+        sql=splice(tree.sql(dialect="duckdb", comments=False), ctx.splices),
         tables=tuple(sorted(ctx.tables)),
         schema_tables=tuple(sorted(ctx.schema_tables)),
         columns=tuple(sorted(ctx.columns)),

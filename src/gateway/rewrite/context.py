@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gateway.catalog import Catalog
 from gateway.policy.view import PolicyView
+
+if TYPE_CHECKING:
+    from gateway.rewrite.substitute import PolicySql
 
 __all__ = ["RewriteContext", "RewriteResult"]
 
@@ -36,6 +41,10 @@ class RewriteContext:
     schema_tables: set[str] = field(default_factory=set)
     columns: set[str] = field(default_factory=set)
     placeholders: set[str] = field(default_factory=set)
+    # policy subqueries to splice into the generated SQL (placeholder -> SQL)
+    policy_sql: PolicySql | None = None
+    nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    splices: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
+from collections import OrderedDict
 
 from sqlglot import exp
 
@@ -32,7 +34,7 @@ from gateway.policy.masks import MaskContext, mask_expression
 from gateway.policy.view import PolicyView, TableView
 from gateway.rewrite.context import RewriteContext
 
-__all__ = ["BARRIER_LIMIT", "policy_subquery", "substitute_tables"]
+__all__ = ["BARRIER_LIMIT", "PolicySql", "policy_subquery", "splice", "substitute_tables"]
 
 BARRIER_LIMIT = 9223372036854775807
 
@@ -145,16 +147,71 @@ def policy_subquery(table_view: TableView, view: PolicyView) -> exp.Select:
     return select.limit(BARRIER_LIMIT)
 
 
+class PolicySql:
+    """The generated SQL of policy subqueries, cached per principal view and table.
+
+    Building a policy subquery means parsing trusted predicates, building mask expressions
+    and generating SQL: a few milliseconds for tables with linked-record filters. The result
+    depends only on the policy version, the view's level, areas, organisation, username and
+    grants, and the table — so it is cached under exactly that key (bounded, thread-safe).
+    """
+
+    def __init__(self, max_entries: int = 2048) -> None:
+        self._cache: OrderedDict[tuple[object, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def sql(self, table_view: TableView, view: PolicyView) -> str:
+        key = (
+            view.policy_version,
+            view.level,
+            view.areas,
+            view.organisation,
+            view.username,
+            view.grants,
+            table_view.name,
+        )
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        text = policy_subquery(table_view, view).sql(dialect="duckdb", comments=False)
+        with self._lock:
+            self._cache[key] = text
+            if len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return text
+
+
 def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
-    """Replace each ``main.<table>`` reference in the user's query with its policy subquery."""
-    for node in list(tree.find_all(exp.Table)):
+    """Replace each ``main.<table>`` reference in the user's query with its policy subquery.
+
+    Each reference becomes a placeholder table name carrying a per-rewrite random nonce (so no
+    identifier in the analyst's SQL can collide with it); after the query is generated, each
+    placeholder is replaced by its policy subquery's generated SQL (see :func:`splice`).
+    """
+    for index, node in enumerate(list(tree.find_all(exp.Table))):
         if str(node.db) != "main":
             continue  # CTE references and permitted schema tables
         table_view = ctx.view.tables[str(node.name)]
         alias = node.alias or str(node.name)
-        subquery = exp.Subquery(
-            this=policy_subquery(table_view, ctx.view),
-            alias=exp.TableAlias(this=exp.to_identifier(alias)),
+        placeholder = f"__gw_policy_{ctx.nonce}_{index}"
+        compiler = ctx.policy_sql or PolicySql()
+        ctx.splices[placeholder] = compiler.sql(table_view, ctx.view)
+        node.replace(
+            exp.Table(
+                this=exp.to_identifier(placeholder),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
         )
-        node.replace(subquery)
     return tree
+
+
+def splice(sql: str, splices: dict[str, str]) -> str:
+    """Put each policy subquery's SQL where its placeholder stands (exactly once each)."""
+    for placeholder, policy in splices.items():
+        if sql.count(placeholder) != 1:
+            raise ConfigurationError("internal error: a policy placeholder was lost or repeated")
+        sql = sql.replace(placeholder, f"({policy})")
+    return sql
