@@ -55,6 +55,7 @@ EXPECTED_SETTINGS: dict[str, object] = {
     "python_scan_all_frames": False,
     "lock_configuration": True,
     "allowed_configs": ["max_memory"],  # DuckDB's canonical name for memory_limit
+    "allowed_directories": [],
 }
 
 

@@ -285,7 +285,11 @@ class WorkerPool:
         except OSError:
             self._discard(worker, request)
             raise _worker_lost(worker) from None
-        reply, problem = self._await(worker, request.limits)
+        try:
+            reply, problem = self._await(worker, request.limits)
+        except BaseException:  # e.g. KeyboardInterrupt: the worker's state is unknown
+            self._discard(worker, request)
+            raise
         if problem is not None:
             self._discard(worker, request)
             raise problem

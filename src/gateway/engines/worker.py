@@ -117,11 +117,16 @@ def run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFai
     """
     con, limits = session.con, request.limits
     try:
-        _apply_snapshots(con, request.snapshots, session.versions)
         require_single_select(con, request.sql)
         session.set_memory_limit(limits.memory_limit_mb)
+        _apply_snapshots(con, request.snapshots, session.versions)
     except GatewayError as exc:
         return _failed(exc)
+    except duckdb.Error as exc:  # loading a snapshot failed (e.g. out of memory)
+        failure = describe_failure(
+            exc, timed_out=False, timeout_s=limits.timeout_s, memory_limit_mb=limits.memory_limit_mb
+        )
+        return _failed(failure.error, worker_unhealthy=True)
     timer = _InterruptTimer(con, limits.timeout_s)
     try:
         with timer:
