@@ -37,12 +37,13 @@ def _ok(engine: DuckDBEngine, qid: Callable[[], str]) -> int:
 def test_timeout_interrupts_and_the_worker_is_reused(
     make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
 ) -> None:
-    engine = make_engine(workers=1)
+    patient = replace(TUNING, grace_s=3.0)  # room for a slow interrupt on a loaded machine
+    engine = make_engine(workers=1, tuning=patient)
     pids = engine.worker_pids()
     started = time.monotonic()
     with pytest.raises(QueryTimeout):
         engine.execute(ENDLESS, {}, limits=FAST, query_id=qid())
-    assert time.monotonic() - started < FAST.timeout_s + TUNING.grace_s
+    assert time.monotonic() - started < FAST.timeout_s + patient.grace_s
     assert _ok(engine, qid) == CRIMES
     assert engine.worker_pids() == pids  # the interrupt sufficed: warm worker kept
     assert engine.stats().restarts == 0
@@ -56,7 +57,7 @@ def test_ignored_interrupt_means_kill_and_replace(
     started = time.monotonic()
     with pytest.raises(QueryTimeout):
         engine.execute(UNINTERRUPTIBLE, {}, limits=replace(FAST, timeout_s=0.3), query_id=qid())
-    assert time.monotonic() - started < 0.3 + TUNING.grace_s + 0.5
+    assert time.monotonic() - started < 0.3 + TUNING.grace_s + 1.5  # the query alone takes >5 s
     assert engine.stats().restarts == 1
     assert _ok(engine, qid) == CRIMES
     assert engine.worker_pids() != pids
@@ -216,7 +217,7 @@ def test_full_queue_is_refused_at_once(
     started = time.monotonic()
     with pytest.raises(ResourceLimit):
         engine.execute("SELECT 1", {}, limits=LIMITS, query_id=qid())
-    assert time.monotonic() - started < 0.2
+    assert time.monotonic() - started < 1.0  # refused, not queued (queue_timeout_s is 30 s)
     thread.join()
     assert _ok(engine, qid) == CRIMES
 
