@@ -1,0 +1,153 @@
+"""Audit review for senior analysts and auditors: events, reports and chain verification.
+
+What the audit endpoints call. Who may review is the policy's decision (the roles that may
+query the ``audit`` schema, see :func:`gateway.auth.roles.require_audit_reviewer`); every review
+is itself recorded as an ``access.audit_reviewed`` event, so reviewers are reviewed too.
+
+Example:
+    >>> review = AuditReview(data_dir, audit, policy, catalog, directory)    # doctest: +SKIP
+    >>> review.report(senior, "denied").to_pylist()                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from gateway.audit.log import AuditLog
+from gateway.audit.records import AccessEvent, AuditEvent
+from gateway.audit.reports import (
+    REPORTS,
+    activity,
+    denied_attempts,
+    dormant_users,
+    exports_register,
+    large_extractions,
+    out_of_hours,
+    person_lookups,
+)
+from gateway.audit.tables import audit_tables
+from gateway.audit.verify import VerifyReport, verify_data_dir
+from gateway.auth.roles import require_audit_reviewer
+from gateway.catalog import Catalog
+from gateway.datadir import DataDir
+from gateway.errors import NotFound
+from gateway.policy import Policy
+from gateway.principal import Principal, PrincipalDirectory
+
+__all__ = ["AUDIT_REVIEWED", "REPORTS", "AuditReview"]
+
+AUDIT_REVIEWED = "access.audit_reviewed"
+
+
+@dataclass(frozen=True)
+class AuditReview:
+    """Reads of the audit trail on behalf of a reviewer.
+
+    Attributes:
+        data_dir: the deployment (verification reads the log and checkpoints from here).
+        audit: the live audit log.
+        policy: decides who may review.
+        catalog: for the person-lookups report.
+        directory: everyone with access, for the dormant-users report.
+    """
+
+    data_dir: DataDir
+    audit: AuditLog
+    policy: Policy
+    catalog: Catalog
+    directory: PrincipalDirectory
+
+    def _allow(self, principal: Principal, what: str, facts: Mapping[str, object]) -> None:
+        require_audit_reviewer(self.policy, principal)
+        self.audit.access_event(
+            AccessEvent(
+                AUDIT_REVIEWED,
+                principal.username,
+                principal.organisation,
+                subject=what,
+                extra={k: v for k, v in facts.items() if v is not None},
+            )
+        )
+
+    def events(
+        self,
+        principal: Principal,
+        *,
+        kinds: Collection[str] | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEvent]:
+        """Events in log order matching every filter given (at most ``limit``)."""
+        self._allow(
+            principal,
+            "events",
+            {
+                "kinds": sorted(kinds) if kinds else None,
+                "actor": actor,
+                "since": since.isoformat() if since else None,
+                "until": until.isoformat() if until else None,
+                "after_seq": after_seq or None,
+            },
+        )
+        return list(
+            self.audit.events(
+                after_seq, kinds=kinds or None, actor=actor, since=since, until=until, limit=limit
+            )
+        )
+
+    def report(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        min_rows: int = 10_000,
+        months: int = 6,
+    ) -> pa.Table:
+        """One of :data:`REPORTS` over the period, as an Arrow table.
+
+        Raises:
+            NotFound: no report of that name.
+        """
+        if name not in REPORTS:
+            raise NotFound(f"there is no report {name!r}; reports: {', '.join(REPORTS)}")
+        self._allow(
+            principal,
+            f"report:{name}",
+            {
+                "since": since.isoformat() if since else None,
+                "until": until.isoformat() if until else None,
+            },
+        )
+        tables = audit_tables(self.audit.events())
+        q = tables.queries
+        if name == "activity":
+            frame = activity(q, since=since, until=until)
+        elif name == "person-lookups":
+            frame = person_lookups(q, self.catalog, since=since, until=until)
+        elif name == "large-extractions":
+            frame = large_extractions(q, min_rows=min_rows, since=since, until=until)
+        elif name == "out-of-hours":
+            frame = out_of_hours(q, since=since, until=until)
+        elif name == "denied":
+            frame = denied_attempts(q, since=since, until=until)
+        elif name == "exports":
+            frame = exports_register(tables.exports, q, since=since, until=until)
+        else:
+            frame = dormant_users(
+                q, self.directory.usernames(), as_of=until or datetime.now(UTC), months=months
+            )
+        return frame.to_arrow()
+
+    def verify(self, principal: Principal) -> VerifyReport:
+        """Recompute the hash chain and check the signed checkpoints."""
+        self._allow(principal, "verify", {})
+        return verify_data_dir(self.data_dir)

@@ -1,0 +1,118 @@
+"""Audit review for senior analysts and auditors (others get 403).
+
+GET /v1/audit/events            events, filtered by kind, actor, period; paged by after_seq
+GET /v1/audit/reports/{name}    activity, person-lookups, large-extractions, out-of-hours,
+                                denied, exports, dormant
+GET /v1/audit/verify            recompute the hash chain and check the checkpoints
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from gateway.api.deps import PrincipalDep, RuntimeDep
+from gateway.api.encode import column_types, table_rows
+from gateway.api.routes.common import API_PREFIX, errors
+from gateway.api.schemas import ColumnOut, EventOut, EventsPage, ReportOut, VerifyOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
+
+Since = Annotated[
+    datetime | None,
+    Query(description="Start (inclusive), ISO date-time; without a zone it is UTC."),
+]
+Until = Annotated[
+    datetime | None, Query(description="End (exclusive), ISO date-time; without a zone it is UTC.")
+]
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+@router.get("/events", responses=errors(400, 401, 403, 429), summary="Audit events")
+def events(
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    kind: Annotated[
+        list[str] | None, Query(description="Only these kinds (repeatable), e.g. query.denied.")
+    ] = None,
+    actor: Annotated[str | None, Query(max_length=200, description="Only this user.")] = None,
+    since: Since = None,
+    until: Until = None,
+    after_seq: Annotated[int, Query(ge=0, le=2**62, description="Only after this seq.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
+) -> EventsPage:
+    """Events in log order; pass ``next_after_seq`` back as ``after_seq`` for the next page."""
+    found = runtime.review.events(
+        principal,
+        kinds=kind,
+        actor=actor,
+        since=_utc(since),
+        until=_utc(until),
+        after_seq=after_seq,
+        limit=limit,
+    )
+    return EventsPage(
+        events=[
+            EventOut(
+                seq=e.seq,
+                event_id=e.event_id,
+                time=e.time,
+                kind=e.kind,
+                actor=e.actor,
+                organisation=e.organisation,
+                details=dict(e.details),
+            )
+            for e in found
+        ],
+        next_after_seq=found[-1].seq if len(found) == limit else None,
+    )
+
+
+@router.get("/reports/{name}", responses=errors(400, 401, 403, 404, 429), summary="An audit report")
+def report(
+    name: str,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    since: Since = None,
+    until: Until = None,
+    min_rows: Annotated[int, Query(ge=1, le=2**62, description="large-extractions only.")] = 10_000,
+    months: Annotated[int, Query(ge=1, le=120, description="dormant only.")] = 6,
+) -> ReportOut:
+    """One review report: activity, person-lookups, large-extractions, out-of-hours, denied,
+    exports or dormant."""
+    table = runtime.review.report(
+        principal, name, since=_utc(since), until=_utc(until), min_rows=min_rows, months=months
+    )
+    return ReportOut(
+        report=name,
+        columns=[ColumnOut(**c) for c in column_types(table.schema)],
+        rows=table_rows(table),
+        row_count=table.num_rows,
+    )
+
+
+@router.get("/verify", responses=errors(401, 403, 429, 503), summary="Verify the audit chain")
+def verify(principal: PrincipalDep, runtime: RuntimeDep) -> VerifyOut:
+    """Recompute the hash chain and check the signed checkpoints."""
+    result = runtime.review.verify(principal)
+    return VerifyOut(
+        ok=result.ok,
+        summary=result.summary(),
+        records=result.records,
+        head_seq=result.head_seq,
+        last_checkpoint_seq=result.last_checkpoint_seq,
+        checkpoints_checked=result.checkpoints_checked,
+        broken_seq=result.broken.seq if result.broken else None,
+        broken_reason=result.broken.reason if result.broken else None,
+        checkpoint_problems=list(result.checkpoint_problems),
+        warnings=list(result.warnings),
+    )

@@ -1,0 +1,34 @@
+"""What the routers share: the API version prefix and OpenAPI descriptions of error answers.
+
+Example:
+    >>> 401 in errors(401, 403)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.api.schemas import ErrorBody
+
+__all__ = ["API_PREFIX", "errors"]
+
+#: Every data endpoint lives under this prefix (routers carry it in their own prefix, so
+#: route templates in metrics read ``/v1/query``).
+API_PREFIX = "/v1"
+
+_WHY = {
+    400: "Bad request: invalid SQL, parameters or body.",
+    401: "No valid token.",
+    403: "Refused: by policy, a suspended or expired account, or a missing role.",
+    404: "Not found.",
+    413: "Request or result too large.",
+    429: "Rate limit or concurrent-query cap reached (see Retry-After).",
+    503: "The engine or audit log is unavailable (nothing ran).",
+    504: "The query ran out of time.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for these error statuses."""
+    return {s: {"model": ErrorBody, "description": _WHY[s]} for s in statuses}

@@ -1,0 +1,56 @@
+"""``POST /v1/query``: run one SELECT under the caller's policy, stream the result.
+
+Example:
+    curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+         -d '{"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"}' \\
+         http://127.0.0.1:8000/v1/query
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import StreamingResponse
+
+from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
+from gateway.api.routes.common import API_PREFIX, errors
+from gateway.api.schemas import QueryBody, QueryJSON
+from gateway.api.streaming import MEDIA_TYPES, result_response
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=API_PREFIX, tags=["query"])
+
+_CONTENT = {
+    "application/json": {"schema": {"$ref": "#/components/schemas/QueryJSON"}},
+    **{
+        MEDIA_TYPES[f]: {"schema": {"type": "string", "format": "binary"}}
+        for f in ("arrow", "csv", "parquet")
+    },
+}
+
+
+@router.post(
+    "/query",
+    response_class=StreamingResponse,
+    response_model=None,
+    responses={
+        200: {
+            "description": "The result; the X-Query-Id header names its audit record.",
+            "content": _CONTENT,
+            "model": QueryJSON,
+        },
+        **errors(400, 401, 403, 413, 429, 503, 504),
+    },
+    summary="Run a query",
+)
+def run_query(
+    body: QueryBody, principal: PrincipalDep, runtime: RuntimeDep, client: ClientDep
+) -> StreamingResponse:
+    """Run one SELECT for an approved purpose; the result streams in the format asked for."""
+    with runtime.limits.queries.slot(principal.username):
+        outcome = runtime.service.run_query(
+            principal, body.sql, body.purpose, body.params, client=client
+        )
+    return result_response(
+        outcome, body.format, max_json_bytes=runtime.settings.max_json_result_bytes
+    )

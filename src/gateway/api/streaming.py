@@ -1,0 +1,166 @@
+"""Stream a spilled query result to the client in the format asked for.
+
+``arrow`` sends the spilled Arrow IPC stream file unchanged (these bytes are what the audit
+fingerprint covers); ``csv``, ``parquet`` and ``json`` are produced one record batch at a
+time from the memory-mapped file, so no format builds the whole response in memory. JSON is
+refused for results above ``max_json_bytes`` (413 ``too_large``): JSON costs several times the
+Arrow size to build and parse, and analysts should use arrow/csv/parquet for big extracts.
+
+Every response carries ``X-Query-Id``. The spilled file is deleted when the response is done
+(finished, failed or abandoned by the client).
+
+Example:
+    >>> MEDIA_TYPES["arrow"]
+    'application/vnd.apache.arrow.stream'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from starlette.background import BackgroundTask
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import StreamingResponse
+
+from gateway.api.encode import ChunkSink, column_types, csv_safe, json_rows, parquet_safe
+from gateway.engines.base import QueryResult
+from gateway.errors import TooLarge
+from gateway.service import QueryOutcome
+
+__all__ = ["MEDIA_TYPES", "QUERY_ID_HEADER", "ResultFormat", "result_response"]
+
+ResultFormat = Literal["json", "arrow", "csv", "parquet"]
+
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "arrow": "application/vnd.apache.arrow.stream",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+QUERY_ID_HEADER = "X-Query-Id"
+
+
+def arrow_chunks(result: QueryResult) -> Iterator[bytes]:
+    """The spilled IPC stream, byte for byte."""
+    yield from result.iter_bytes()
+
+
+def csv_chunks(result: QueryResult) -> Iterator[bytes]:
+    """CSV with a header line, a record batch at a time."""
+    reader = result.reader()
+    sink = ChunkSink()
+    writer: pacsv.CSVWriter | None = None
+    for batch in reader:
+        safe = csv_safe(batch)
+        if writer is None:
+            writer = pacsv.CSVWriter(sink, safe.schema)
+        writer.write_batch(safe)
+        yield from sink.chunks()
+    if writer is None:  # no batches: header only
+        yield (",".join(json.dumps(name) for name in reader.schema.names) + "\n").encode()
+        return
+    writer.close()
+    yield from sink.chunks()
+
+
+def parquet_chunks(result: QueryResult) -> Iterator[bytes]:
+    """A Parquet file, one row group per record batch."""
+    sink = ChunkSink()
+    writer: pq.ParquetWriter | None = None
+    reader = result.reader()
+    for batch in reader:
+        safe = parquet_safe(batch)
+        if writer is None:
+            writer = pq.ParquetWriter(sink, safe.schema, compression="zstd")
+        writer.write_batch(safe)
+        yield from sink.chunks()
+    if writer is None:  # no batches: a valid file with the schema and no rows
+        empty = parquet_safe(pa.RecordBatch.from_pylist([], schema=reader.schema))
+        writer = pq.ParquetWriter(sink, empty.schema)
+    writer.close()
+    yield from sink.chunks()
+
+
+def json_chunks(outcome: QueryOutcome) -> Iterator[bytes]:
+    """``{"query_id", "columns", "row_count", "truncated", "rows": [[…], …]}``, streamed."""
+    result = outcome.result
+    head = {
+        "query_id": outcome.query_id,
+        "columns": column_types(result.schema),
+        "row_count": result.num_rows,
+        "truncated": result.truncated,
+    }
+    yield (json.dumps(head, separators=(",", ":"))[:-1] + ',"rows":[').encode()
+    first = True
+    for batch in result.reader():
+        text = json_rows(batch)
+        if not text:
+            continue
+        yield (text if first else "," + text).encode("utf-8")
+        first = False
+    yield b"]}"
+
+
+def _chunks(outcome: QueryOutcome, fmt: ResultFormat) -> Iterator[bytes]:
+    if fmt == "json":
+        return json_chunks(outcome)
+    if fmt == "csv":
+        return csv_chunks(outcome.result)
+    if fmt == "parquet":
+        return parquet_chunks(outcome.result)
+    return arrow_chunks(outcome.result)
+
+
+async def _guarded(chunks: Iterator[bytes], result: QueryResult) -> AsyncIterator[bytes]:
+    """Iterate ``chunks`` in the thread pool; always delete the result file afterwards."""
+    try:
+        async for chunk in iterate_in_threadpool(chunks):
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+        await run_in_threadpool(result.discard)
+
+
+def result_response(
+    outcome: QueryOutcome, fmt: ResultFormat, *, max_json_bytes: int
+) -> StreamingResponse:
+    """A streaming response for ``outcome`` in ``fmt``.
+
+    Raises:
+        TooLarge: JSON asked for a result over ``max_json_bytes`` (the result is discarded).
+    """
+    result = outcome.result
+    if fmt == "json" and result.num_bytes > max_json_bytes:
+        result.discard()
+        error = TooLarge(
+            f"the result ({result.num_rows:,} rows, {result.num_bytes:,} bytes) is too large "
+            f"to send as JSON (limit {max_json_bytes:,} bytes); ask for format 'arrow', "
+            "'csv' or 'parquet' instead"
+        )
+        error.query_id = outcome.query_id
+        raise error
+    filename = f"{outcome.query_id}.{'arrows' if fmt == 'arrow' else fmt}"
+    headers = {
+        QUERY_ID_HEADER: outcome.query_id,
+        "X-Row-Count": str(result.num_rows),
+        "X-Truncated": "true" if result.truncated else "false",
+        "Cache-Control": "no-store",
+    }
+    if fmt == "arrow":
+        headers["X-Result-Sha256"] = result.fingerprint
+        headers["Content-Length"] = str(result.num_bytes)
+    if fmt != "json":
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return StreamingResponse(
+        _guarded(_chunks(outcome, fmt), result),
+        media_type=MEDIA_TYPES[fmt],
+        headers=headers,
+        background=BackgroundTask(result.discard),
+    )
