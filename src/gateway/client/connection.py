@@ -1,0 +1,319 @@
+"""A connection to a gateway: queries as polars DataFrames or Arrow tables, over HTTP.
+
+Results travel as an Arrow IPC stream and are read batch by batch as they arrive; the client
+checks the stream against the ``X-Result-Sha256`` header (the audit record's fingerprint).
+
+Example:
+    >>> with connect("http://127.0.0.1:8000", token, purpose="SA-2026") as gw:  # doctest: +SKIP
+    ...     gw.query("SELECT police_uk_category, count(*) AS n FROM crime GROUP BY 1")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+import polars as pl
+import pyarrow as pa
+
+import gateway
+from gateway.client.errors import (
+    ClientError,
+    ConnectionFailed,
+    RequestTimedOut,
+    UnexpectedResponse,
+    error_from_answer,
+)
+from gateway.client.stream import ResponseBody
+from gateway.errors import GatewayError
+
+__all__ = ["Connection", "connect"]
+
+ParamValue = str | int | float | bool | date | datetime | None | list[Any] | tuple[Any, ...]
+_ARROW = "application/vnd.apache.arrow.stream"
+
+
+def _plain(value: ParamValue) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Connection:
+    """A session with one gateway, as one user (their token).
+
+    Args:
+        url: the gateway's base URL, e.g. ``http://127.0.0.1:8000``.
+        token: your API token (``pgw_…``).
+        purpose: default purpose for queries that do not name one.
+        timeout: seconds to wait for an answer (a long query needs a long timeout).
+        connect_timeout: seconds to wait for a connection.
+        transport: an httpx transport (tests, proxies).
+
+    Attributes:
+        last_query_id: the audit id of the last query answered (also on errors that have one).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        purpose: str | None = None,
+        timeout: float = 300.0,
+        connect_timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.purpose = purpose
+        self.last_query_id: str | None = None
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "User-Agent": f"partnership-gateway-client/{gateway.__version__}",
+            },
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            transport=transport,
+        )
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    @contextmanager
+    def _request(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """Send a request and yield the (streaming) response; raise the server's error."""
+        try:
+            with self._http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._error(response)
+                yield response
+        except httpx.TimeoutException as exc:
+            raise RequestTimedOut(f"no answer from {self.url} in time: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"cannot reach the gateway at {self.url}: {exc}") from exc
+
+    def _error(self, response: httpx.Response) -> GatewayError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        exc = error_from_answer(response.status_code, body)
+        if isinstance(exc, UnexpectedResponse):
+            exc = UnexpectedResponse(
+                f"the server at {self.url} answered {response.status_code} "
+                f"{response.reason_phrase} without a gateway error document"
+            )
+        if exc.query_id:
+            self.last_query_id = exc.query_id
+        return exc
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        with self._request(method, path, **kwargs) as response:
+            response.read()
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise UnexpectedResponse(f"{path} did not answer with JSON") from exc
+
+    def _query_body(
+        self, sql: str, purpose: str | None, params: Mapping[str, ParamValue] | None, fmt: str
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"sql": sql, "purpose": purpose or self.purpose or "", "format": fmt}
+        if params:
+            body["params"] = {str(k): _plain(v) for k, v in params.items()}
+        return body
+
+    # --- queries -------------------------------------------------------------------------
+
+    def query_arrow(
+        self,
+        sql: str,
+        *,
+        purpose: str | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> pa.Table:
+        """Run a query; the result as a :class:`pyarrow.Table`.
+
+        Args:
+            sql: one SELECT; parameters are written ``$name``.
+            purpose: an approved purpose code (default: the connection's).
+            params: values for the parameters (dates are sent as ISO text).
+
+        Raises:
+            GatewayError: the server's refusal or failure (its own class), or a ClientError.
+        """
+        body = self._query_body(sql, purpose, params, "arrow")
+        with self._request("POST", "/v1/query", json=body) as response:
+            self.last_query_id = response.headers.get("x-query-id")
+            if response.headers.get("content-type", "").split(";")[0] != _ARROW:
+                raise UnexpectedResponse("the query answer is not an Arrow stream")
+            stream = ResponseBody(response.iter_bytes())
+            try:
+                table = pa.ipc.open_stream(stream).read_all()
+            except pa.ArrowInvalid as exc:
+                raise UnexpectedResponse(f"the result stream is damaged: {exc}") from exc
+            stream.drain()
+            expected = response.headers.get("x-result-sha256")
+            if expected and expected != stream.sha256():
+                raise UnexpectedResponse(
+                    "the result does not match its audit fingerprint (damaged in transit)"
+                )
+        return table
+
+    def query(
+        self,
+        sql: str,
+        *,
+        purpose: str | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> pl.DataFrame:
+        """Run a query; the result as a polars DataFrame (``.to_pandas()`` for pandas).
+
+        Example:
+            >>> gw.query("SELECT count(*) AS n FROM crime WHERE recorded_at >= $since",
+            ...          purpose="SA-2026", params={"since": "2024-01-01"})  # doctest: +SKIP
+        """
+        frame = pl.from_arrow(self.query_arrow(sql, purpose=purpose, params=params))
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def query_bytes(
+        self,
+        sql: str,
+        *,
+        purpose: str | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+        format: str = "csv",
+    ) -> Iterator[bytes]:
+        """Run a query and yield the answer's bytes in ``format`` (csv, parquet, arrow, json),
+        e.g. to write them to a file without holding them in memory."""
+        body = self._query_body(sql, purpose, params, format)
+        with self._request("POST", "/v1/query", json=body) as response:
+            self.last_query_id = response.headers.get("x-query-id")
+            yield from response.iter_bytes()
+
+    # --- about me and my data -------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        """Your level, areas, approved purposes, roles and grants."""
+        answer: dict[str, Any] = self._json("GET", "/v1/me")
+        return answer
+
+    def catalog(self, purpose: str | None = None) -> dict[str, Any]:
+        """The tables and columns you may query for ``purpose``, with each column's mask."""
+        params = {"purpose": purpose or self.purpose} if (purpose or self.purpose) else None
+        answer: dict[str, Any] = self._json("GET", "/v1/catalog", params=params)
+        return answer
+
+    def tables(self, purpose: str | None = None) -> pl.DataFrame:
+        """The catalog as one row per visible column: table, column, type, mask."""
+        rows = [
+            {"table": t["name"], "column": c["name"], "type": c["type"], "mask": c["mask"]}
+            for t in self.catalog(purpose)["tables"]
+            for c in t["columns"]
+        ]
+        return pl.DataFrame(
+            rows,
+            schema={"table": pl.String, "column": pl.String, "type": pl.String, "mask": pl.String},
+        )
+
+    def health(self) -> dict[str, Any]:
+        """The server's health (no token needed)."""
+        answer: dict[str, Any] = self._json("GET", "/healthz")
+        return answer
+
+    # --- audit review (senior analysts, auditors) -----------------------------------------
+
+    def audit_events(
+        self,
+        *,
+        kinds: list[str] | None = None,
+        actor: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """A page of audit events: ``{"events": [...], "next_after_seq": …}``."""
+        params: dict[str, Any] = {"after_seq": after_seq, "limit": limit}
+        if kinds:
+            params["kind"] = kinds
+        for key, value in (("actor", actor), ("since", since), ("until", until)):
+            if value is not None:
+                params[key] = value.isoformat() if isinstance(value, datetime) else value
+        answer: dict[str, Any] = self._json("GET", "/v1/audit/events", params=params)
+        return answer
+
+    def audit_report(
+        self,
+        name: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> pl.DataFrame:
+        """A review report (activity, person-lookups, denied …) as a DataFrame."""
+        params = {
+            k: v.isoformat() if isinstance(v, datetime) else v
+            for k, v in (("since", since), ("until", until))
+            if v is not None
+        }
+        answer = self._json("GET", f"/v1/audit/reports/{name}", params=params)
+        names = [c["name"] for c in answer["columns"]]
+        return pl.DataFrame(answer["rows"], schema=names, orient="row")
+
+    def audit_verify(self) -> dict[str, Any]:
+        """Verify the audit chain on the server: ``{"ok", "summary", …}``."""
+        answer: dict[str, Any] = self._json("GET", "/v1/audit/verify")
+        return answer
+
+    # --- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<gateway.client.Connection {self.url}>"
+
+
+def connect(
+    url: str | None = None,
+    token: str | None = None,
+    *,
+    purpose: str | None = None,
+    timeout: float = 300.0,
+) -> Connection:
+    """Connect to a gateway (``GATEWAY_URL`` / ``GATEWAY_TOKEN`` when not given).
+
+    Example:
+        >>> gw = connect("http://127.0.0.1:8000", "pgw_…", purpose="SA-2026")  # doctest: +SKIP
+        >>> gw.me()["level"]                                                   # doctest: +SKIP
+        'general'
+
+    Raises:
+        ClientError: no URL or token given or found in the environment.
+    """
+    url = url or os.environ.get("GATEWAY_URL")
+    token = token or os.environ.get("GATEWAY_TOKEN")
+    if not url or not token:
+        raise ClientError("give the gateway URL and your token (or set GATEWAY_URL/GATEWAY_TOKEN)")
+    return Connection(url, token, purpose=purpose, timeout=timeout)
