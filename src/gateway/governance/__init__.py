@@ -1,0 +1,104 @@
+"""Access governance: who may use the gateway, at which level, for what purpose, until when.
+
+The force's process for partnership analysts' access, run by the gateway, with its decisions
+driving enforcement directly. Modules, one job each:
+
+    model          organisations, network ranges, people and roles, grants, suspensions
+    requests       access request forms (business case, purposes, enhanced scope) + validation
+    workflow       the request state machine and separation of duties (pure)
+    preconditions  vetting, declarations, training, MoU, SyOPs, code of connection (pure)
+    standing       grants + suspensions + preconditions → Principal, and why not (pure)
+    lifecycle      access reviews, code-of-connection status, inactivity (pure)
+    origin         registered networks and designated workstations (pure)
+    settings       deployment-wide governance settings
+    schema, codec, store    DIR/governance.sqlite (WAL, BEGIN IMMEDIATE, versioned requests)
+    operations     what every operation shares: audit append as the last step (fail closed)
+    register, approvals, oversight   the operations, by concern; service brings them together
+    directory      GovernanceDirectory: the PrincipalDirectory over the register + origin checks
+
+Example:
+    >>> from datetime import date
+    >>> from gateway.governance import next_step
+    >>> next_step("endorsed_superintendent").role
+    'analysis_manager'
+"""
+
+from gateway.governance.directory import GovernanceDirectory, has_register
+from gateway.governance.lifecycle import AccessReview, InactiveUser, ReviewEntry
+from gateway.governance.model import (
+    ROLES,
+    Grant,
+    NetworkRange,
+    Organisation,
+    Person,
+    Suspension,
+)
+from gateway.governance.origin import OriginRules, origin_refusal
+from gateway.governance.preconditions import (
+    CodeOfConnection,
+    Declaration,
+    Memorandum,
+    PreconditionRecords,
+    PreconditionRules,
+    Shortfall,
+    Training,
+    Vetting,
+    shortfalls,
+)
+from gateway.governance.requests import (
+    AccessRequest,
+    Applicant,
+    BusinessCase,
+    EnhancedScope,
+    Purpose,
+    RequestForm,
+    Transition,
+    validate_form,
+)
+from gateway.governance.service import GovernanceService
+from gateway.governance.settings import GovernanceSettings
+from gateway.governance.standing import Standing, standing
+from gateway.governance.store import GovernanceStore
+from gateway.governance.workflow import STEPS, Step, decide, next_step
+
+__all__ = [
+    "ROLES",
+    "STEPS",
+    "AccessRequest",
+    "AccessReview",
+    "Applicant",
+    "BusinessCase",
+    "CodeOfConnection",
+    "Declaration",
+    "EnhancedScope",
+    "GovernanceDirectory",
+    "GovernanceService",
+    "GovernanceSettings",
+    "GovernanceStore",
+    "Grant",
+    "InactiveUser",
+    "Memorandum",
+    "NetworkRange",
+    "Organisation",
+    "OriginRules",
+    "Person",
+    "PreconditionRecords",
+    "PreconditionRules",
+    "Purpose",
+    "RequestForm",
+    "ReviewEntry",
+    "Shortfall",
+    "Standing",
+    "Step",
+    "Suspension",
+    "Training",
+    "Transition",
+    "Vetting",
+    "decide",
+    "has_register",
+    "next_step",
+    "origin_refusal",
+    "shortfalls",
+    "standing",
+    "validate_form",
+]

@@ -1,0 +1,238 @@
+"""Access requests through their workflow: submission, endorsements, reviews, authorisation
+(which issues the grant), refusal and withdrawal; pending lists; a user's standing.
+
+The decision is made on the request as read, and the write succeeds only if the request is
+still at that version, so of two approvers acting on the same request at once exactly one
+succeeds; the other gets :class:`~gateway.errors.Conflict` (409).
+
+Example:
+    >>> request = service.submit("a.khan", form)                              # doctest: +SKIP
+    >>> service.endorse("m.jones", request.request_id, "supports the SA")    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from gateway.errors import (
+    GatewayError,
+    InputError,
+    WrongRole,
+)
+from gateway.governance.model import Grant
+from gateway.governance.operations import Operations, new_id
+from gateway.governance.requests import (
+    AccessRequest,
+    Applicant,
+    RequestForm,
+    Transition,
+    validate_form,
+)
+from gateway.governance.standing import Standing
+from gateway.governance.workflow import Action, decide, next_step, pending_for
+
+__all__ = ["ApprovalOperations", "grant_for"]
+
+
+class ApprovalOperations(Operations):
+    """Submitting and deciding access requests."""
+
+    # --- the request workflow -------------------------------------------------------------------
+
+    def submit(self, actor: str, form: RequestForm) -> AccessRequest:
+        """Submit an access request (by the applicant, or an admin on their behalf).
+
+        Raises:
+            InputError: the form is invalid for the policy (see :func:`validate_form`).
+            WrongRole: someone else submitting who is not an admin.
+        """
+        at = self.clock()
+        with self.store.writing() as tx:
+            submitter = self._acting(tx, actor, at)
+            applicant = self._acting(tx, form.applicant, at)
+            if actor != form.applicant and not submitter.has_role("admin"):
+                raise WrongRole("only the applicant (or an admin on their behalf) may submit")
+            org = tx.require_organisation(applicant.organisation)
+            settings = tx.settings()
+            resolved = validate_form(
+                form,
+                self.policy,
+                org,
+                today=at.date(),
+                enhanced_max_days=settings.enhanced_max_days,
+            )
+            if resolved.deputy_for is not None:
+                principal = tx.require_person(resolved.deputy_for)
+                if principal.username == applicant.username:
+                    raise InputError("an applicant cannot deputise for themselves")
+                if principal.organisation != applicant.organisation:
+                    raise InputError("a deputy must be from the same organisation")
+            request = AccessRequest(
+                request_id=new_id("AR", at),
+                form=resolved,
+                applicant=Applicant(
+                    applicant.username,
+                    applicant.full_name,
+                    applicant.role_title,
+                    org.code,
+                    org.name,
+                    applicant.email,
+                    applicant.phone,
+                ),
+                history=(
+                    Transition(
+                        "submitted", actor, "applicant" if actor == form.applicant else "admin", at
+                    ),
+                ),
+            )
+            tx.insert_request(request)
+            self._event(
+                tx,
+                "access.requested",
+                actor,
+                subject=request.request_id,
+                applicant=applicant.username,
+                level=resolved.level,
+                purposes=list(resolved.purpose_codes),
+                areas=list(resolved.areas),
+                tables=list(resolved.enhanced.tables) if resolved.enhanced else [],
+                unmask=list(resolved.enhanced.unmask) if resolved.enhanced else [],
+                ends=resolved.ends.isoformat() if resolved.ends else None,
+                deputy_for=resolved.deputy_for,
+            )
+        return request
+
+    def act(self, actor: str, request_id: str, action: Action, comment: str = "") -> AccessRequest:
+        """Take ``action`` on a request; on authorisation the grant is issued in the same step.
+
+        The request is read, the decision made on what was read, and the write succeeds only
+        if the request is still at the version read (so of two approvers acting at once on the
+        same request exactly one succeeds; the other gets Conflict).
+
+        Raises:
+            StepOutOfOrder, SelfApproval, SeparationOfDuties, WrongRole, AccountSuspended,
+            NotFound, InputError, Conflict; AuditUnavailable (nothing changed).
+        """
+        at = self.clock()
+        with self.store.reading() as r:
+            request = r.require_request(request_id)
+            person = self._acting(r, actor, at)
+            applicant = r.require_person(request.form.applicant)
+            org = r.require_organisation(request.applicant.organisation)
+        updated = decide(
+            request, action, person, applicant=applicant, organisation=org, at=at, comment=comment
+        )
+        grant = grant_for(updated, at) if updated.state == "authorised" else None
+        with self.store.writing() as tx:
+            tx.update_request(updated, expected_version=request.version)
+            extra: dict[str, Any] = {
+                "state": updated.state,
+                "step_role": updated.history[-1].role,
+                "applicant": applicant.username,
+            }
+            if grant is not None:
+                tx.insert_grant(grant)
+                extra |= {
+                    "grant_id": grant.grant_id,
+                    "level": grant.level,
+                    "purposes": list(grant.purposes),
+                    "areas": list(grant.areas),
+                    "tables": list(grant.tables),
+                    "unmask": list(grant.unmask),
+                    "starts": grant.starts.isoformat(),
+                    "ends": grant.ends.isoformat() if grant.ends else None,
+                }
+            kind = {
+                "endorse": "access.endorsed",
+                "review": "access.reviewed",
+                "authorise": "access.authorised",
+                "refuse": "access.refused",
+                "withdraw": "access.withdrawn",
+            }[action]
+            self._event(tx, kind, actor, subject=request_id, comment=comment, **extra)
+        return updated
+
+    def endorse(self, actor: str, request_id: str, comment: str = "") -> AccessRequest:
+        """Line manager's or superintendent's endorsement (whichever the request needs next)."""
+        return self.act(actor, request_id, "endorse", comment)
+
+    def review(self, actor: str, request_id: str, comment: str = "") -> AccessRequest:
+        """Analysis manager's or information security officer's review."""
+        return self.act(actor, request_id, "review", comment)
+
+    def authorise(self, actor: str, request_id: str, comment: str = "") -> AccessRequest:
+        """Head of intelligence's authorisation: issues the grant."""
+        return self.act(actor, request_id, "authorise", comment)
+
+    def refuse(self, actor: str, request_id: str, comment: str) -> AccessRequest:
+        """Refusal by whoever holds the step the request is waiting for."""
+        return self.act(actor, request_id, "refuse", comment)
+
+    def withdraw(self, actor: str, request_id: str, comment: str = "") -> AccessRequest:
+        """Withdrawal by the applicant."""
+        return self.act(actor, request_id, "withdraw", comment)
+
+    def request(self, request_id: str) -> AccessRequest:
+        with self.store.reading() as r:
+            return r.require_request(request_id)
+
+    def requests(
+        self, *, applicant: str | None = None, open_only: bool = False
+    ) -> list[AccessRequest]:
+        with self.store.reading() as r:
+            return r.requests(applicant=applicant, open_only=open_only)
+
+    def pending(self, role: str, *, actor: str | None = None) -> list[AccessRequest]:
+        """Open requests waiting for ``role``; with ``actor``, only those they may act on."""
+        at = self.clock()
+        with self.store.reading() as r:
+            waiting = pending_for(role, r.requests(open_only=True))
+            if actor is None:
+                return waiting
+            person = r.require_person(actor)
+            out = []
+            for request in waiting:
+                step = next_step(request.state)
+                assert step is not None
+                applicant = r.require_person(request.form.applicant)
+                org = r.require_organisation(request.applicant.organisation)
+                try:
+                    decide(
+                        request, step.action, person, applicant=applicant, organisation=org, at=at
+                    )
+                except GatewayError:  # not theirs to take: own, already acted, wrong role
+                    continue
+                out.append(request)
+            return out
+
+    # --- standing -------------------------------------------------------------------------------
+
+    def standing(self, username: str, at: datetime | None = None) -> Standing:
+        """The user's standing (principal, grants, shortfalls) at ``at`` (default now)."""
+        at = at or self.clock()
+        with self.store.reading() as r:
+            return r.standing(r.require_person(username), at)
+
+
+def grant_for(request: AccessRequest, at: datetime) -> Grant:
+    """The grant an authorised request becomes (starting no earlier than its authorisation)."""
+    form = request.form
+    starts: date = max(form.starts or at.date(), at.date())
+    enhanced = form.enhanced
+    return Grant(
+        grant_id="G-" + request.request_id.removeprefix("AR-"),
+        request_id=request.request_id,
+        username=form.applicant,
+        level=form.level,
+        purposes=form.purpose_codes,
+        areas=form.areas,
+        starts=starts,
+        ends=form.ends,
+        authorised_by=request.history[-1].actor,
+        authorised_at=at,
+        tables=enhanced.tables if enhanced is not None else (),
+        unmask=enhanced.unmask if enhanced is not None else (),
+        extra_areas=enhanced.areas if enhanced is not None else (),
+        reason=enhanced.justification if enhanced is not None else "",
+    )

@@ -1,0 +1,106 @@
+"""The plumbing every governance operation shares: the store, the audit log, the clock, and
+the checks on who is acting.
+
+An operation reads what it needs, decides with the pure functions, then writes in one
+``BEGIN IMMEDIATE`` transaction whose last step is :meth:`Operations._event` — the audit append.
+If that raises (:class:`~gateway.errors.AuditUnavailable`) the transaction rolls back: no
+change without its audit record.
+
+Example:
+    >>> new_id("AR", datetime(2026, 5, 1)).startswith("AR-20260501-")
+    True
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.audit.log import AuditLog
+from gateway.audit.records import AccessEvent
+from gateway.errors import (
+    AccountSuspended,
+    SelfApproval,
+    WrongRole,
+)
+from gateway.governance.model import Person
+from gateway.governance.store import GovernanceStore, Reader, utc_now
+from gateway.policy import Policy
+
+__all__ = ["OVERSIGHT_ROLES", "Clock", "Operations", "holds_access", "new_id"]
+
+Clock = Callable[[], datetime]
+OVERSIGHT_ROLES = frozenset({"admin", "information_security_officer", "head_of_intelligence"})
+
+
+def new_id(prefix: str, at: datetime) -> str:
+    """A short, unguessable id such as ``AR-20260501-3FA9C1``."""
+    return f"{prefix}-{at:%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+@dataclass
+class Operations:
+    """Shared state and checks of the governance operations.
+
+    Attributes:
+        store: the governance database.
+        audit: the audit log every change is appended to.
+        policy: the loaded policy (request validation).
+        clock: current UTC time (tests pass a settable clock).
+    """
+
+    store: GovernanceStore
+    audit: AuditLog
+    policy: Policy
+    clock: Clock = field(default=utc_now)
+
+    def _event(
+        self,
+        tx: Reader,
+        action: str,
+        actor: str,
+        *,
+        subject: str = "",
+        comment: str = "",
+        **extra: Any,
+    ) -> None:
+        """Append the operation's audit event (last step of the transaction: fail closed)."""
+        person = tx.person(actor)
+        organisation = ""
+        if person is not None:
+            org = tx.organisation(person.organisation)
+            organisation = org.name if org is not None else person.organisation
+        self.audit.access_event(
+            AccessEvent(action, actor, organisation, subject=subject, comment=comment, extra=extra)
+        )
+
+    @staticmethod
+    def _acting(tx: Reader, username: str, at: datetime) -> Person:
+        """The actor's record, refusing leavers and suspended people."""
+        person = tx.require_person(username)
+        if not person.in_post(at):
+            raise AccountSuspended(f"{username!r} has left; their account is closed")
+        if any(s.in_force(at) for s in tx.suspensions(username)):
+            raise AccountSuspended(f"{username!r} is suspended and cannot act")
+        return person
+
+    def _need(
+        self, tx: Reader, actor: str, roles: Iterable[str], at: datetime, *, what: str
+    ) -> Person:
+        person = self._acting(tx, actor, at)
+        wanted = frozenset(roles)
+        if not person.roles & wanted:
+            raise WrongRole(f"{what} needs one of the roles {', '.join(sorted(wanted))}")
+        return person
+
+    @staticmethod
+    def _not_self(actor: str, subject: str, what: str) -> None:
+        if actor == subject:
+            raise SelfApproval(f"{actor!r} cannot {what} for themselves")
+
+
+def holds_access(r: Reader, person: Person, at: datetime) -> bool:
+    return person.in_post(at) and any(g.active_at(at) for g in r.grants(person.username))

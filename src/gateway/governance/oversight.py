@@ -1,0 +1,285 @@
+"""Keeping access current: immediate suspension and reinstatement, revocation (leavers),
+six-monthly access reviews, and inactivity flags.
+
+==========================================  ==============================================
+suspend                                      admin, ISO, head of intelligence, or the SPOC
+reinstate, revoke                            admin, ISO or head of intelligence
+access reviews: open, review cycle           admin
+access reviews: confirm / remove a user      the organisation's SPOC
+==========================================  ==============================================
+
+Example:
+    >>> service.suspend("i.sec", "a.khan", "shared their login")         # doctest: +SKIP
+    >>> service.review_cycle("admin")                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from gateway.errors import (
+    Conflict,
+    InputError,
+    NotFound,
+    StepOutOfOrder,
+    WrongRole,
+)
+from gateway.governance.lifecycle import (
+    AccessReview,
+    InactiveUser,
+    ReviewDecision,
+    ReviewEntry,
+    add_months,
+    inactive_users,
+    review_due,
+)
+from gateway.governance.model import (
+    SUSPENSION_KINDS,
+    SuspensionKind,
+)
+from gateway.governance.operations import OVERSIGHT_ROLES, Operations, holds_access, new_id
+from gateway.governance.store import Writer
+
+__all__ = ["OversightOperations"]
+
+_QUERY_KINDS = ("query.started", "query.denied")
+
+
+class OversightOperations(Operations):
+    """Suspension, reinstatement, revocation, access reviews, inactivity."""
+
+    # --- suspension, reinstatement, revocation ---------------------------------------------------
+
+    def suspend(
+        self, actor: str, username: str, reason: str, *, kind: SuspensionKind = "misuse"
+    ) -> int:
+        """Suspend at once (the next query is refused). Returns the suspension id."""
+        if kind not in SUSPENSION_KINDS:
+            raise InputError(f"suspension kind must be one of {', '.join(SUSPENSION_KINDS)}")
+        if not reason.strip():
+            raise InputError("a suspension must give its reason")
+        at = self.clock()
+        with self.store.writing() as tx:
+            person = self._acting(tx, actor, at)
+            target = tx.require_person(username)
+            self._not_self(actor, username, "suspend")
+            spoc_of_org = person.has_role("spoc") and person.organisation == target.organisation
+            if not (person.roles & OVERSIGHT_ROLES or spoc_of_org):
+                raise WrongRole(
+                    "suspension needs admin, information security officer, head of "
+                    "intelligence, or the user's organisation SPOC"
+                )
+            return self._suspend(tx, actor, username, kind, reason, at)
+
+    def _suspend(
+        self, tx: Writer, actor: str, username: str, kind: SuspensionKind, reason: str, at: datetime
+    ) -> int:
+        suspension_id = tx.add_suspension(username, kind=kind, reason=reason, by=actor, at=at)
+        self._event(
+            tx,
+            "access.suspended",
+            actor,
+            subject=username,
+            comment=reason,
+            kind=kind,
+            suspension_id=suspension_id,
+        )
+        return suspension_id
+
+    def reinstate(self, actor: str, username: str, comment: str) -> int:
+        """Lift every suspension in force; returns how many were lifted."""
+        if not comment.strip():
+            raise InputError("a reinstatement must say why")
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, OVERSIGHT_ROLES, at, what="reinstatement")
+            self._not_self(actor, username, "reinstate access")
+            tx.require_person(username)
+            lifted = tx.lift_suspensions(username, by=actor, at=at, comment=comment)
+            if lifted == 0:
+                raise NotFound(f"{username!r} is not suspended")
+            self._event(
+                tx, "access.reinstated", actor, subject=username, comment=comment, lifted=lifted
+            )
+        return lifted
+
+    def revoke(self, actor: str, username: str, reason: str, *, leaver: bool = False) -> list[str]:
+        """Revoke every grant of ``username`` (and with ``leaver``, close the account)."""
+        if not reason.strip():
+            raise InputError("a revocation must give its reason")
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, OVERSIGHT_ROLES, at, what="revocation")
+            self._not_self(actor, username, "revoke access")
+            target = tx.require_person(username)
+            revoked = tx.revoke_grants(username, by=actor, at=at, reason=reason)
+            if leaver:
+                tx.put_person(replace(target, left_on=at), new=False)
+            self._event(
+                tx,
+                "access.revoked",
+                actor,
+                subject=username,
+                comment=reason,
+                grants=revoked,
+                leaver=leaver,
+            )
+        return revoked
+
+    # --- lifecycle: access reviews, inactivity -----------------------------------------------------
+
+    def open_review(self, actor: str, organisation: str) -> AccessReview:
+        """Open an access review listing every user of ``organisation`` with access now."""
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, {"admin"}, at, what="opening an access review")
+            review = self._new_review(tx, actor, organisation, at)
+            self._event(
+                tx,
+                "access.review_opened",
+                actor,
+                subject=review.review_id,
+                organisation_code=organisation,
+                due=review.due.isoformat(),
+                users=[e.username for e in review.entries],
+            )
+        return review
+
+    def _new_review(self, tx: Writer, actor: str, organisation: str, at: datetime) -> AccessReview:
+        tx.require_organisation(organisation)
+        if tx.reviews(organisation, open_only=True):
+            raise Conflict(f"{organisation} already has an open access review")
+        users = [p.username for p in tx.people(organisation) if holds_access(tx, p, at)]
+        review = AccessReview(
+            review_id=new_id(f"RV-{organisation}", at),
+            organisation=organisation,
+            opened_by=actor,
+            opened_at=at,
+            due=at.date() + timedelta(days=tx.settings().review_days),
+            entries=tuple(ReviewEntry(u) for u in users),
+        )
+        tx.insert_review(review)
+        return review
+
+    def confirm_review(
+        self, actor: str, review_id: str, username: str, *, keep: bool, comment: str = ""
+    ) -> None:
+        """The SPOC confirms a user still needs access (``keep``) or asks for removal (their
+        grants are revoked at once)."""
+        at = self.clock()
+        with self.store.writing() as tx:
+            spoc = self._need(tx, actor, {"spoc"}, at, what="access review decisions")
+            review = tx.review(review_id)
+            if review is None:
+                raise NotFound(f"no access review {review_id!r}")
+            if spoc.organisation != review.organisation:
+                raise WrongRole(f"{actor!r} is not the SPOC of {review.organisation}")
+            self._not_self(actor, username, "confirm access")
+            if review.closed_at is not None:
+                raise StepOutOfOrder(f"access review {review_id} is closed")
+            decision: ReviewDecision = "confirmed" if keep else "removed"
+            tx.decide_review_entry(review_id, ReviewEntry(username, decision, actor, at, comment))
+            revoked = (
+                []
+                if keep
+                else tx.revoke_grants(
+                    username, by=actor, at=at, reason=f"access review {review_id}: no longer needed"
+                )
+            )
+            self._event(
+                tx,
+                f"access.review_{decision}",
+                actor,
+                subject=username,
+                comment=comment,
+                review_id=review_id,
+                grants=revoked,
+            )
+
+    def review_cycle(self, actor: str) -> dict[str, list[str]]:
+        """The scheduled lifecycle run (e.g. daily from cron).
+
+        Opens reviews for organisations that are due, enforces overdue reviews (unconfirmed users
+        suspended, review closed), and flags users inactive for ``inactivity_months``. Each
+        change is its own audited operation.
+
+        Returns:
+            ``{"opened": [review ids], "suspended": [usernames], "closed": [review ids],
+            "inactive": [usernames]}``.
+        """
+        at = self.clock()
+        out: dict[str, list[str]] = {"opened": [], "suspended": [], "closed": [], "inactive": []}
+        with self.store.reading() as r:
+            self._need(r, actor, {"admin"}, at, what="the review cycle")
+            settings = r.settings()
+            organisations = r.organisations()
+            reviews = r.reviews()
+        for org in organisations:
+            own = [rv for rv in reviews if rv.organisation == org.code]
+            last = max((rv.opened_at for rv in own), default=None)
+            if not any(rv.closed_at is None for rv in own) and review_due(
+                last, at, settings.review_interval_months
+            ):
+                out["opened"].append(self.open_review(actor, org.code).review_id)
+        for review in reviews:
+            if review.overdue(at.date()):
+                for username in review.unconfirmed():
+                    reason = f"not confirmed by the SPOC in access review {review.review_id}"
+                    with self.store.writing() as tx:
+                        self._suspend(tx, actor, username, "access_review", reason, at)
+                    out["suspended"].append(username)
+                self._close_review(actor, review)
+                out["closed"].append(review.review_id)
+        flagged = self._last_flags()
+        for user in self.inactive(at):
+            since = flagged.get(user.username)
+            if since is None or (user.last_activity is not None and since < user.last_activity):
+                self._flag_inactive(actor, user)
+                out["inactive"].append(user.username)
+        return out
+
+    def _last_flags(self) -> dict[str, datetime]:
+        last: dict[str, datetime] = {}
+        for event in self.audit.events(kinds=("access.inactivity_flagged",)):
+            subject = str(event.details.get("subject", ""))
+            last[subject] = max(event.time, last.get(subject, event.time))
+        return last
+
+    def _close_review(self, actor: str, review: AccessReview) -> None:
+        at = self.clock()
+        with self.store.writing() as tx:
+            tx.close_review(review.review_id, at=at)
+            self._event(
+                tx,
+                "access.review_closed",
+                actor,
+                subject=review.review_id,
+                unconfirmed=list(review.unconfirmed()),
+                removed=list(review.removed()),
+            )
+
+    def _flag_inactive(self, actor: str, user: InactiveUser) -> None:
+        with self.store.reading() as r:
+            self._event(
+                r,
+                "access.inactivity_flagged",
+                actor,
+                subject=user.username,
+                last_activity=user.last_activity.isoformat() if user.last_activity else None,
+            )
+
+    def inactive(self, at: datetime | None = None) -> list[InactiveUser]:
+        """Users holding data access with no query (allowed or denied) in the last
+        ``inactivity_months``, from the audit log; ``last_activity`` None = never."""
+        at = at or self.clock()
+        with self.store.reading() as r:
+            months = r.settings().inactivity_months
+            holders = {p.username for p in r.people() if holds_access(r, p, at)}
+        cutoff = datetime.combine(add_months(at.date(), -months), at.timetz())
+        recent = {e.actor for e in self.audit.events(kinds=_QUERY_KINDS, since=cutoff, until=at)}
+        last: dict[str, datetime] = {}
+        for username in sorted(holders - recent):
+            for event in self.audit.events(kinds=_QUERY_KINDS, actor=username, until=at):
+                last[username] = event.time
+        return inactive_users(holders, last, at, months)

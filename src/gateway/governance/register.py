@@ -1,0 +1,310 @@
+"""Keeping the register: organisations and their networks, people and their roles, the records
+that must be in place before access goes live, and settings.
+
+Who may do what:
+
+==========================================  ==============================================
+bootstrap (first administrator)              anyone, once
+organisations, networks, people, settings    admin
+roles, line managers, workstations           admin (never on their own record)
+vetting, training records                    admin or information security officer (not own)
+declarations (confidentiality, DP, SyOPs)    the person themselves, or an admin
+memorandum of understanding                  admin
+code-of-connection declaration               the organisation's SPOC
+==========================================  ==============================================
+
+Example:
+    >>> service.record_vetting("i.sec", Vetting("a.khan", "NPPV2", date(2026, 1, 5),
+    ...                                         date(2031, 1, 4)))          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from gateway.errors import (
+    Conflict,
+    InputError,
+    WrongRole,
+)
+from gateway.governance.model import (
+    NetworkRange,
+    Organisation,
+    Person,
+)
+from gateway.governance.operations import Operations
+from gateway.governance.preconditions import (
+    DECLARATION_KINDS,
+    TRAINING_KINDS,
+    VETTING_LEVELS,
+    CodeOfConnection,
+    Declaration,
+    Memorandum,
+    Training,
+    Vetting,
+)
+from gateway.governance.settings import GovernanceSettings
+from gateway.governance.store import Reader
+
+__all__ = ["RegisterOperations"]
+
+
+class RegisterOperations(Operations):
+    """Organisations, networks, people, precondition records, settings."""
+
+    # --- bootstrap and settings ---------------------------------------------------------------
+
+    def bootstrap(self, admin: Person, organisation: Organisation) -> Person:
+        """Create the first administrator (and their organisation), once.
+
+        Raises:
+            Conflict: an administrator already exists.
+        """
+        at = self.clock()
+        admin = replace(
+            admin, organisation=organisation.code, roles=frozenset({*admin.roles, "admin"})
+        )
+        with self.store.writing() as tx:
+            if tx.has_admin():
+                raise Conflict("an administrator already exists; bootstrap runs only once")
+            if tx.organisation(organisation.code) is None:
+                tx.add_organisation(organisation, at=at)
+            tx.put_person(admin, new=True)
+            self._event(
+                tx,
+                "user.bootstrap_admin",
+                admin.username,
+                subject=admin.username,
+                organisation_code=organisation.code,
+            )
+        return admin
+
+    def settings(self) -> GovernanceSettings:
+        with self.store.reading() as r:
+            return r.settings()
+
+    def set_settings(self, actor: str, settings: GovernanceSettings, comment: str = "") -> None:
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, {"admin"}, at, what="changing governance settings")
+            before = tx.settings()
+            tx.set_settings(settings)
+            self._event(
+                tx,
+                "access.settings_changed",
+                actor,
+                comment=comment,
+                before=before.to_json(),
+                after=settings.to_json(),
+            )
+
+    # --- register: organisations, networks, people ------------------------------------------
+
+    def add_organisation(self, actor: str, organisation: Organisation) -> None:
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, {"admin"}, at, what="registering an organisation")
+            tx.add_organisation(organisation, at=at)
+            self._event(
+                tx,
+                "access.organisation_added",
+                actor,
+                subject=organisation.code,
+                name=organisation.name,
+                kind=organisation.kind,
+                areas=list(organisation.areas),
+            )
+
+    def add_network(self, actor: str, network: NetworkRange) -> None:
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, {"admin"}, at, what="registering a network range")
+            tx.add_network(network, by=actor, at=at)
+            self._event(
+                tx,
+                "access.network_added",
+                actor,
+                subject=network.organisation,
+                comment=network.description,
+                cidr=network.cidr,
+            )
+
+    def remove_network(self, actor: str, organisation: str, cidr: str, comment: str = "") -> None:
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, {"admin"}, at, what="removing a network range")
+            tx.remove_network(organisation, cidr)
+            self._event(
+                tx,
+                "access.network_removed",
+                actor,
+                subject=organisation,
+                comment=comment,
+                cidr=cidr,
+            )
+
+    def add_person(self, actor: str, person: Person) -> None:
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, {"admin"}, at, what="registering a user")
+            self._check_line_manager(tx, person)
+            tx.put_person(person, new=True)
+            self._event(
+                tx,
+                "user.added",
+                actor,
+                subject=person.username,
+                organisation_code=person.organisation,
+                roles=sorted(person.roles),
+                line_manager=person.line_manager,
+            )
+
+    @staticmethod
+    def _check_line_manager(tx: Reader, person: Person) -> None:
+        if person.line_manager is not None:
+            manager = tx.require_person(person.line_manager)
+            if not manager.has_role("line_manager"):
+                raise WrongRole(f"{manager.username!r} does not hold the line_manager role")
+
+    def update_person(self, actor: str, username: str, comment: str = "", **changes: Any) -> Person:
+        """Change a user's record (roles, line manager, areas, workstations, contact details).
+
+        Raises:
+            SelfApproval: an administrator changing their own record.
+        """
+        allowed = {
+            "full_name",
+            "role_title",
+            "email",
+            "phone",
+            "roles",
+            "line_manager",
+            "areas",
+            "workstations",
+            "organisation",
+        }
+        unknown = sorted(set(changes) - allowed)
+        if unknown:
+            raise InputError(f"cannot change {unknown[0]!r} of a user")
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, {"admin"}, at, what="changing a user's record")
+            self._not_self(actor, username, "change the record")
+            before = tx.require_person(username)
+            after = replace(before, **changes)
+            self._check_line_manager(tx, after)
+            tx.put_person(after, new=False)
+            self._event(
+                tx,
+                "user.updated",
+                actor,
+                subject=username,
+                comment=comment,
+                changes={
+                    k: sorted(v) if isinstance(v, frozenset | tuple) else v
+                    for k, v in changes.items()
+                },
+            )
+        return after
+
+    # --- preconditions --------------------------------------------------------------------------
+
+    def record_vetting(self, actor: str, vetting: Vetting) -> None:
+        if vetting.level not in VETTING_LEVELS:
+            raise InputError(f"vetting level must be one of {', '.join(VETTING_LEVELS)}")
+        if vetting.expires < vetting.granted:
+            raise InputError("vetting cannot expire before it was granted")
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(
+                tx, actor, {"admin", "information_security_officer"}, at, what="recording vetting"
+            )
+            self._not_self(actor, vetting.username, "record vetting")
+            tx.add_vetting(vetting, by=actor, at=at)
+            self._event(
+                tx,
+                "user.vetting_recorded",
+                actor,
+                subject=vetting.username,
+                level=vetting.level,
+                granted=vetting.granted.isoformat(),
+                expires=vetting.expires.isoformat(),
+            )
+
+    def record_declaration(self, actor: str, declaration: Declaration) -> None:
+        if declaration.kind not in DECLARATION_KINDS:
+            raise InputError(f"declaration kind must be one of {', '.join(DECLARATION_KINDS)}")
+        at = self.clock()
+        with self.store.writing() as tx:
+            if actor == declaration.username:
+                self._acting(tx, actor, at)
+            else:
+                self._need(tx, actor, {"admin"}, at, what="recording another user's declaration")
+            tx.add_declaration(declaration, by=actor, at=at)
+            self._event(
+                tx,
+                "user.declaration_signed",
+                actor,
+                subject=declaration.username,
+                kind=declaration.kind,
+                signed=declaration.signed.isoformat(),
+            )
+
+    def record_training(self, actor: str, training: Training) -> None:
+        if training.kind not in TRAINING_KINDS:
+            raise InputError(f"training kind must be one of {', '.join(TRAINING_KINDS)}")
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(
+                tx, actor, {"admin", "information_security_officer"}, at, what="recording training"
+            )
+            self._not_self(actor, training.username, "record training")
+            tx.add_training(training, by=actor, at=at)
+            self._event(
+                tx,
+                "user.training_recorded",
+                actor,
+                subject=training.username,
+                kind=training.kind,
+                completed=training.completed.isoformat(),
+            )
+
+    def record_memorandum(self, actor: str, memorandum: Memorandum) -> None:
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, {"admin"}, at, what="recording a memorandum of understanding")
+            tx.add_memorandum(memorandum, by=actor, at=at)
+            self._event(
+                tx,
+                "access.memorandum_recorded",
+                actor,
+                subject=memorandum.organisation,
+                reference=memorandum.reference,
+                signed=memorandum.signed.isoformat(),
+                expires=memorandum.expires.isoformat() if memorandum.expires else None,
+            )
+
+    def declare_code_of_connection(
+        self, actor: str, organisation: str, comment: str = ""
+    ) -> CodeOfConnection:
+        """The SPOC's annual code-of-connection declaration for their organisation."""
+        at = self.clock()
+        with self.store.writing() as tx:
+            spoc = self._need(tx, actor, {"spoc"}, at, what="the code-of-connection declaration")
+            tx.require_organisation(organisation)
+            if spoc.organisation != organisation:
+                raise WrongRole(f"{actor!r} is not the SPOC of {organisation}")
+            days = tx.settings().coc_valid_days
+            coc = CodeOfConnection(organisation, actor, at.date(), at.date() + timedelta(days=days))
+            tx.add_code_of_connection(coc)
+            self._event(
+                tx,
+                "access.code_of_connection_declared",
+                actor,
+                subject=organisation,
+                comment=comment,
+                valid_until=coc.valid_until.isoformat(),
+            )
+        return coc

@@ -1,0 +1,183 @@
+"""The governance tables in ``DIR/governance.sqlite`` and how connections to it are opened.
+
+The file is shared with the API token table (``api_token``, owned by ``gateway.auth``); the
+governance tables below are this package's, and their schema version is kept in
+``governance_schema`` (not ``PRAGMA user_version``, which would be shared).
+
+Connections: WAL journal, ``synchronous=FULL``, foreign keys on, a busy timeout; one connection
+per operation (cheap for SQLite, and safe across threads and processes).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> con = connect(pathlib.Path(tempfile.mkdtemp()) / "governance.sqlite")
+    >>> con.execute("SELECT version FROM governance_schema").fetchone()[0] == SCHEMA_VERSION
+    True
+    >>> con.close()
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from gateway.errors import ConfigurationError
+
+__all__ = ["SCHEMA_VERSION", "TABLES", "connect"]
+
+SCHEMA_VERSION = 1
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS governance_schema (version INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS organisation (
+        code TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        areas TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS network_range (
+        organisation TEXT NOT NULL REFERENCES organisation (code), cidr TEXT NOT NULL,
+        description TEXT NOT NULL, added_by TEXT NOT NULL, added_at TEXT NOT NULL,
+        PRIMARY KEY (organisation, cidr))""",
+    """CREATE TABLE IF NOT EXISTS person (
+        username TEXT PRIMARY KEY, full_name TEXT NOT NULL,
+        organisation TEXT NOT NULL REFERENCES organisation (code),
+        role_title TEXT NOT NULL, email TEXT NOT NULL, phone TEXT NOT NULL, roles TEXT NOT NULL,
+        line_manager TEXT, areas TEXT NOT NULL, workstations TEXT NOT NULL, left_on TEXT)""",
+    """CREATE TABLE IF NOT EXISTS vetting (
+        id INTEGER PRIMARY KEY, username TEXT NOT NULL REFERENCES person (username),
+        level TEXT NOT NULL, granted TEXT NOT NULL, expires TEXT NOT NULL,
+        reference TEXT NOT NULL, recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS declaration (
+        id INTEGER PRIMARY KEY, username TEXT NOT NULL REFERENCES person (username),
+        kind TEXT NOT NULL, signed TEXT NOT NULL,
+        recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS training (
+        id INTEGER PRIMARY KEY, username TEXT NOT NULL REFERENCES person (username),
+        kind TEXT NOT NULL, completed TEXT NOT NULL,
+        recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS memorandum (
+        id INTEGER PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
+        reference TEXT NOT NULL, signed TEXT NOT NULL, expires TEXT,
+        recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS code_of_connection (
+        id INTEGER PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
+        declared_by TEXT NOT NULL, declared_on TEXT NOT NULL, valid_until TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS access_request (
+        request_id TEXT PRIMARY KEY, applicant TEXT NOT NULL REFERENCES person (username),
+        organisation TEXT NOT NULL, level TEXT NOT NULL, state TEXT NOT NULL,
+        version INTEGER NOT NULL, submitted_at TEXT NOT NULL,
+        form TEXT NOT NULL, applicant_details TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS access_request_state ON access_request (state)",
+    """CREATE TABLE IF NOT EXISTS request_transition (
+        request_id TEXT NOT NULL REFERENCES access_request (request_id), seq INTEGER NOT NULL,
+        state TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL, at TEXT NOT NULL,
+        comment TEXT NOT NULL, PRIMARY KEY (request_id, seq))""",
+    """CREATE TABLE IF NOT EXISTS access_grant (
+        grant_id TEXT PRIMARY KEY, request_id TEXT NOT NULL UNIQUE
+            REFERENCES access_request (request_id),
+        username TEXT NOT NULL REFERENCES person (username), level TEXT NOT NULL,
+        purposes TEXT NOT NULL, areas TEXT NOT NULL, tables TEXT NOT NULL, unmask TEXT NOT NULL,
+        extra_areas TEXT NOT NULL,
+        starts TEXT NOT NULL, ends TEXT, reason TEXT NOT NULL,
+        authorised_by TEXT NOT NULL, authorised_at TEXT NOT NULL,
+        revoked_at TEXT, revoked_by TEXT, revoke_reason TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX IF NOT EXISTS access_grant_user ON access_grant (username)",
+    """CREATE TABLE IF NOT EXISTS suspension (
+        id INTEGER PRIMARY KEY, username TEXT NOT NULL REFERENCES person (username),
+        kind TEXT NOT NULL, reason TEXT NOT NULL,
+        suspended_by TEXT NOT NULL, suspended_at TEXT NOT NULL,
+        lifted_by TEXT, lifted_at TEXT, lift_comment TEXT NOT NULL DEFAULT '')""",
+    """CREATE TABLE IF NOT EXISTS access_review (
+        review_id TEXT PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
+        opened_by TEXT NOT NULL, opened_at TEXT NOT NULL, due TEXT NOT NULL, closed_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS access_review_entry (
+        review_id TEXT NOT NULL REFERENCES access_review (review_id),
+        username TEXT NOT NULL, decision TEXT, decided_by TEXT, decided_at TEXT,
+        comment TEXT NOT NULL DEFAULT '', PRIMARY KEY (review_id, username))""",
+    "CREATE TABLE IF NOT EXISTS governance_setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+#: The tables this package owns.
+TABLES = (
+    "governance_schema",
+    "organisation",
+    "network_range",
+    "person",
+    "vetting",
+    "declaration",
+    "training",
+    "memorandum",
+    "code_of_connection",
+    "access_request",
+    "request_transition",
+    "access_grant",
+    "suspension",
+    "access_review",
+    "access_review_entry",
+    "governance_setting",
+)
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    # journal_mode changes do not wait on the busy handler: retry while other processes
+    # open the same new file.
+    deadline = time.monotonic() + busy_timeout
+    while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            busy = (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _DDL:
+            conn.execute(statement)
+        row = conn.execute("SELECT version FROM governance_schema").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO governance_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the governance database has schema version {row[0]}; this gateway reads up "
+                f"to {SCHEMA_VERSION}"
+            )
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = True) -> sqlite3.Connection:
+    """Open the governance database; with ``create``, also create or check its tables (done
+    once when a store opens; the per-operation connections skip it).
+
+    Raises:
+        ConfigurationError: the file cannot be opened or is from a newer gateway.
+    """
+    mode = "rwc" if create else "rw"
+    try:
+        conn = sqlite3.connect(
+            f"{Path(path).absolute().as_uri()}?mode={mode}",
+            uri=True,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise ConfigurationError(f"cannot open the governance database {path}: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if create:
+            _use_wal(conn, busy_timeout)
+            _create(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise ConfigurationError(f"cannot prepare the governance database {path}: {exc}") from exc
+    except ConfigurationError:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,54 @@
+"""The governance service: every governance action, checked, stored and audited as one operation.
+
+:class:`GovernanceService` brings together the three groups of operations, each in its own
+module with its own table of who may do what:
+
+- :mod:`~gateway.governance.register` — organisations, networks, people, roles, vetting,
+  declarations, training, memoranda, code of connection, settings;
+- :mod:`~gateway.governance.approvals` — access requests through their workflow, the grants
+  they become, pending lists, standing;
+- :mod:`~gateway.governance.oversight` — suspension, reinstatement, revocation, access reviews,
+  inactivity.
+
+Every operation writes in one ``BEGIN IMMEDIATE`` transaction whose last step appends its
+:class:`~gateway.audit.records.AccessEvent`; if that fails, nothing changes (fail closed).
+
+Example:
+    >>> service = GovernanceService.open(DataDir(Path("demo-data")), audit=audit)  # doctest: +SKIP
+    >>> request = service.submit("a.khan", form)                                   # doctest: +SKIP
+    >>> service.endorse("m.jones", request.request_id, "supports the SA")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from gateway.audit.log import AuditLog
+from gateway.catalog import load_catalog
+from gateway.datadir import DataDir
+from gateway.governance.approvals import ApprovalOperations
+from gateway.governance.operations import Clock
+from gateway.governance.oversight import OversightOperations
+from gateway.governance.register import RegisterOperations
+from gateway.governance.store import GovernanceStore, utc_now
+from gateway.policy import Policy
+
+__all__ = ["GovernanceService"]
+
+
+class GovernanceService(RegisterOperations, ApprovalOperations, OversightOperations):
+    """Runs the access-governance process for one deployment (see the module docstring)."""
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: DataDir,
+        *,
+        audit: AuditLog,
+        policy: Policy | None = None,
+        clock: Clock | None = None,
+    ) -> GovernanceService:
+        """The service over ``DIR/governance.sqlite`` with the deployment's policy."""
+        if policy is None:
+            from gateway.deployment import load_deployment_policy
+
+            policy = load_deployment_policy(data_dir, load_catalog())
+        return cls(GovernanceStore(data_dir.governance), audit, policy, clock or utc_now)
