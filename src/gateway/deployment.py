@@ -17,7 +17,7 @@ from gateway.datadir import DataDir
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.errors import ConfigurationError
 from gateway.policy import Policy, load_default_policy, load_policy
-from gateway.policy.masks import pseudonym_session_variables
+from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
 from gateway.service import QueryService
 
 __all__ = ["PSEUDONYM_KEY", "arrow_to_sql_type", "load_deployment_policy", "open_service"]
@@ -104,6 +104,7 @@ def open_service(
                 max_result_bytes=limits.max_result_bytes,
             ),
             session_variables=pseudonym_session_variables(data_dir.secret(PSEUDONYM_KEY)),
+            session_macros=(PSEUDONYM_MACRO,),
             extra_tables={"audit": initial},
             tuning=tuning,
         )

@@ -48,6 +48,10 @@ __all__ = ["ClientInfo", "QueryOutcome", "QueryService", "new_query_id"]
 
 Clock = Callable[[], datetime]
 
+#: Functions no executed statement may call, whatever the rewriter produced: the pseudonym
+#: key is only reachable through the engine's trusted macro.
+FORBIDDEN_IN_EXECUTED_SQL = ("getvariable", "current_setting", "query", "query_table")
+
 
 def new_query_id(now: datetime) -> str:
     """Sortable, unguessable query id, e.g. ``q20261122T033910Z-5f2a9c0e7d31b4a8``."""
@@ -171,7 +175,11 @@ class QueryService:
                 max_rows=cap,
                 policy_sql=self.policy_sql,
             )
-            self.engine.cross_check(result.sql, self._allowed_tables(result, view))
+            self.engine.cross_check(
+                result.sql,
+                self._allowed_tables(result, view),
+                forbidden_functions=FORBIDDEN_IN_EXECUTED_SQL,
+            )
         except GatewayError as exc:
             self._deny(query_id, request, exc)
             raise

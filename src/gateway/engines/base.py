@@ -165,8 +165,16 @@ class Engine(abc.ABC):
         """
 
     @abc.abstractmethod
-    def cross_check(self, sql: str, allowed_tables: Collection[str]) -> None:
+    def cross_check(
+        self,
+        sql: str,
+        allowed_tables: Collection[str],
+        *,
+        forbidden_functions: Collection[str] = (),
+    ) -> None:
         """Second look at generated SQL with the engine's own parser.
+
+        ``forbidden_functions`` are scalar functions the statement may not call at all.
 
         Raises:
             gateway.errors.GatewayError: when the SQL is not one SELECT over allowed tables.

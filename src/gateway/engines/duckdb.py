@@ -31,7 +31,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +96,7 @@ class DuckDBEngine(Engine):
         workers: int | None = None,
         limits: QueryLimits | None = None,
         session_variables: Mapping[str, object] | None = None,
+        session_macros: Sequence[str] = (),
         extra_tables: Mapping[str, Mapping[str, pa.Table]] | None = None,
         tuning: EngineTuning | None = None,
     ) -> None:
@@ -108,6 +109,7 @@ class DuckDBEngine(Engine):
             limits: default limits (the workers' initial memory limit comes from here).
             session_variables: ``getvariable()`` values for the policy's SQL (e.g. the
                 pseudonym key); set before the configuration is locked, never in SQL text.
+            session_macros: trusted ``CREATE TEMP MACRO`` statements defined before the lock.
             extra_tables: read-only tables in extra schemas, ``{schema: {table: arrow}}``,
                 e.g. ``{"audit": {"records": table}}``; replace them with
                 :meth:`publish_tables`.
@@ -143,6 +145,7 @@ class DuckDBEngine(Engine):
             ),
             batch_rows=tuning.batch_rows,
             session_variables=tuple((session_variables or {}).items()),
+            session_macros=tuple(session_macros),
             extra_schemas=tuple(extra),
         )
         self._tables, self._reserved = _catalog_names(self._config)

@@ -92,6 +92,10 @@ def open_hardened(config: WorkerConfig) -> duckdb.DuckDBPyConnection:
             con.execute("SET disabled_filesystems = 'LocalFileSystem'")
         for name, value in config.session_variables:
             con.execute(f"SET VARIABLE {quote_identifier(name)} = $value", {"value": value})
+        for macro in config.session_macros:
+            if not macro.lstrip().upper().startswith("CREATE TEMP MACRO "):
+                raise ConfigurationError("session macros must be CREATE TEMP MACRO statements")
+            con.execute(macro)
         con.execute("SET lock_configuration = true")
         verify_hardening(con, config)
     except duckdb.Error as exc:

@@ -42,6 +42,8 @@ class WorkerConfig:
             at start plus this; None leaves the OS limit off (the parent's RSS watchdog stays).
         batch_rows: rows per Arrow batch pulled from DuckDB.
         session_variables: ``SET VARIABLE`` name/value pairs set before the lock.
+        session_macros: trusted ``CREATE TEMP MACRO`` statements run before the lock (the
+            policy's pseudonym function, which keeps ``getvariable`` out of generated SQL).
         extra_schemas: names of in-memory catalogs for :class:`TableSnapshot` tables.
     """
 
@@ -54,6 +56,7 @@ class WorkerConfig:
     os_memory_headroom_mb: int | None = None
     batch_rows: int = 65_536
     session_variables: tuple[tuple[str, object], ...] = ()
+    session_macros: tuple[str, ...] = ()
     extra_schemas: tuple[str, ...] = ()
 
 

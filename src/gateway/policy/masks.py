@@ -6,8 +6,10 @@ cannot become an error oracle), and their output must not be reversible.
 
 The keyed pseudonym is a real HMAC-SHA256 computed by the engine. The key never appears in SQL
 text: the engine holds the HMAC's inner and outer padded keys as session variables
-(:func:`pseudonym_session_variables`) and the mask reads them with ``getvariable`` — a function
-user SQL may not call.
+(:func:`pseudonym_session_variables`), and a trusted macro defined before the engine's
+configuration is locked (:data:`PSEUDONYM_MACRO`) is the only code that reads them. Generated
+SQL calls the macro, so the engine can refuse ``getvariable`` in every statement it runs — even
+a rewriter bug could not read the key.
 
 Example:
     >>> from sqlglot import exp
@@ -31,6 +33,8 @@ from sqlglot import exp
 from gateway.policy.model import MaskSpec
 
 __all__ = [
+    "PSEUDONYM_FUNCTION",
+    "PSEUDONYM_MACRO",
     "PSEUDONYM_VARIABLES",
     "MaskContext",
     "mask_expression",
@@ -40,6 +44,13 @@ __all__ = [
 
 #: Session variable names holding the HMAC's padded keys (inner, outer).
 PSEUDONYM_VARIABLES = ("gw_pseudonym_ipad", "gw_pseudonym_opad")
+#: The macro computing HMAC-SHA256(key, message) as hex, defined in every engine session.
+PSEUDONYM_FUNCTION = "gw_hmac_sha256"
+PSEUDONYM_MACRO = (
+    f"CREATE TEMP MACRO {PSEUDONYM_FUNCTION}(message) AS "
+    f"sha256(getvariable('{PSEUDONYM_VARIABLES[1]}') || "
+    f"unhex(sha256(getvariable('{PSEUDONYM_VARIABLES[0]}') || encode(message))))"
+)
 _PSEUDONYM_HEX_CHARS = 16
 _BLOCK = 64  # SHA-256 block size
 
@@ -106,12 +117,8 @@ def _mask_pseudonym(
         expression=exp.Cast(this=col.copy(), to=exp.DataType.build("VARCHAR")),
         safe=True,
     )
-    ipad, opad = (_fn("getvariable", _text(name)) for name in PSEUDONYM_VARIABLES)
-    inner = _fn("sha256", exp.DPipe(this=ipad, expression=_fn("encode", message), safe=True))
-    outer = _fn("sha256", exp.DPipe(this=opad, expression=_fn("unhex", inner), safe=True))
-    digest = exp.Anonymous(
-        this="left", expressions=[outer, exp.Literal.number(_PSEUDONYM_HEX_CHARS)]
-    )
+    mac = _fn(PSEUDONYM_FUNCTION, message)
+    digest = exp.Anonymous(this="left", expressions=[mac, exp.Literal.number(_PSEUDONYM_HEX_CHARS)])
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=col.copy(), expression=exp.Null()), true=exp.Null())],
         default=exp.DPipe(this=_text(prefix), expression=digest, safe=True),
