@@ -1,0 +1,147 @@
+"""policy.toml validation: every mistake is reported with its path, before anything runs."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from gateway.catalog import Catalog
+from gateway.errors import ConfigurationError
+from gateway.policy import load_default_policy, parse_policy
+
+MINIMAL = """
+[levels.general]
+description = "x"
+[levels.general.tables.crime]
+row_filter = "local_authority_code IN ($areas)"
+columns = { crime_id = "show", outcome = "show" }
+"""
+
+
+def _error(text: str, catalog: Catalog) -> str:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_policy(text.encode(), catalog)
+    return str(caught.value)
+
+
+def test_default_policy_loads_and_hides_what_design_says(catalog: Catalog) -> None:
+    policy = load_default_policy(catalog)
+    general = policy.levels["general"]
+    assert "intelligence_report" not in general.tables
+    person = general.tables["person"].columns
+    assert {person[c].kind for c in ("forename", "surname", "pnc_id", "home_location_id")} == {
+        "null"
+    }
+    assert person["person_id"].kind == "pseudonym"
+    assert person["date_of_birth"].kind == "age_band"
+    assert general.tables["crime"].columns["modus_operandi"].kind == "null"
+    assert general.tables["location"].columns["easting"].kind == "map_point"
+    assert general.tables["crime"].row_filter and "$areas" in general.tables["crime"].row_filter
+    enhanced = policy.levels["enhanced"]
+    assert enhanced.tables["intelligence_report"].requires_grant
+    assert enhanced.may_unmask("person", "surname")
+    assert not enhanced.may_unmask("crime", "recorded_at")
+
+
+def test_version_is_the_content_hash(catalog: Catalog) -> None:
+    data = resources.files("gateway.policy").joinpath("default_policy.toml").read_bytes()
+    first = parse_policy(data, catalog)
+    assert first.version == parse_policy(data, catalog).version
+    assert parse_policy(data + b"\n# changed\n", catalog).version != first.version
+
+
+def test_minimal_policy_and_unlisted_columns_are_invisible(catalog: Catalog) -> None:
+    policy = parse_policy(MINIMAL.encode(), catalog)
+    assert list(policy.levels["general"].tables["crime"].columns) == ["crime_id", "outcome"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (
+            "[levels.general.tables.nope]\ncolumns = { a = 'show' }",
+            "levels.general.tables.nope: no such table",
+        ),
+        (
+            "[levels.general.tables.crime]\ncolumns = { nope = 'show' }",
+            "levels.general.tables.crime.columns.nope: no such column",
+        ),
+        ("[levels.general.tables.crime]\ncolumns = { crime_id = 'blur' }", "unknown mask 'blur'"),
+        (
+            "[levels.general.tables.crime]\ncolumns = { crime_ref = { mask = 'grid', metres = 100 } }",
+            "grid applies to numeric",
+        ),
+        (
+            "[levels.general.tables.location]\ncolumns = { easting = { mask = 'grid', metres = -5 } }",
+            "metres: must be a positive",
+        ),
+        (
+            "[levels.general.tables.crime]\ncolumns = { crime_ref = { mask = 'pseudonym' } }",
+            "needs option 'domain'",
+        ),
+        (
+            "[levels.general.tables.crime]\ncolumns = { crime_ref = { mask = 'last_n', n = 3, colour = 'red' } }",
+            "takes no option 'colour'",
+        ),
+        (
+            "[levels.general.tables.crime]\ncolumns = { crime_id = { mask = 'map_point', field = 'easting' } }",
+            "needs a map_point_id column",
+        ),
+        (
+            "[levels.general.tables.person]\ncolumns = { gender = { mask = 'age_band' } }",
+            "age_band applies to a date of birth",
+        ),
+        (
+            "[levels.general.tables.crime]\nrow_filter = 'local_authority_code = $areas'\ncolumns = { crime_id = 'show' }",
+            "$areas may only be used inside IN",
+        ),
+        (
+            "[levels.general.tables.crime]\nrow_filter = 'local_authority_code IN ($team)'\ncolumns = { crime_id = 'show' }",
+            "unknown principal attribute $team",
+        ),
+        (
+            "[levels.general.tables.crime]\nrow_filter = 'colour = 1'\ncolumns = { crime_id = 'show' }",
+            "crime has no column 'colour'",
+        ),
+        (
+            "[levels.general.tables.crime]\nrow_filter = 'crime_id IN (SELECT crime_id FROM person)'\ncolumns = { crime_id = 'show' }",
+            "refers to 'person', which this level cannot see",
+        ),
+        (
+            "[levels.general.tables.crime]\nrow_filter = 'SELECT 1'\ncolumns = { crime_id = 'show' }",
+            "must be a predicate",
+        ),
+        (
+            "[levels.general.tables.crime]\nrow_filter = 'crime_id = ('\ncolumns = { crime_id = 'show' }",
+            "not a valid SQL predicate",
+        ),
+        ("[levels.general]\ncolour = 'red'", "levels.general.colour: unknown key"),
+        ("[levels.general.limits]\ntimeout_s = 0", "timeout_s: must be a positive number"),
+        (
+            "[levels.enhanced]\nextends = 'nobody'",
+            "levels.enhanced.extends: unknown level 'nobody'",
+        ),
+        ("[levels.a]\nextends = 'b'\n[levels.b]\nextends = 'a'", "circular 'extends'"),
+        (
+            "[levels.general.tables.crime]\ncolumns = { crime_id = 'show' }\n[levels.general]\nunmaskable = ['crime.outcome']",
+            "not a visible column",
+        ),
+        ("[nonsense]\nx = 1", "nonsense: unknown section"),
+        ("levels = 'x' = 'y'", "not valid TOML"),
+    ],
+)
+def test_precise_errors(text: str, fragment: str, catalog: Catalog) -> None:
+    assert fragment in _error(text, catalog)
+
+
+def test_row_filter_cycles_are_refused(catalog: Catalog) -> None:
+    text = """
+[levels.general.tables.crime]
+row_filter = "crime_id IN (SELECT crime_id FROM crime_person)"
+columns = { crime_id = "show" }
+[levels.general.tables.crime_person]
+row_filter = "crime_id IN (SELECT crime_id FROM crime)"
+columns = { crime_id = "show" }
+"""
+    assert "cycle: crime -> crime_person -> crime" in _error(text, catalog)
