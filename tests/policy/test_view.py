@@ -36,7 +36,8 @@ def policy(catalog: Catalog) -> Policy:
 
 def test_general_view(policy: Policy, catalog: Catalog) -> None:
     view = view_for(policy, catalog, ANALYST, "SA", DAY)
-    assert view.level == "general" and view.areas == ("E06000002",)
+    assert view.level == "general"
+    assert view.areas == ("E06000002",)
     assert "intelligence_report" not in view.tables
     assert view.tables["person"].column("surname").mask.kind == "null"
     assert view.policy_version == policy.version
@@ -66,7 +67,8 @@ def test_grant_cannot_unmask_what_the_level_does_not_allow(
 
 def test_grant_outside_its_dates_does_nothing(policy: Policy, catalog: Catalog) -> None:
     view = view_for(policy, catalog, ENHANCED, "JAG", date(2027, 1, 1))
-    assert "intelligence_report" not in view.tables and view.grants == ()
+    assert "intelligence_report" not in view.tables
+    assert view.grants == ()
 
 
 def test_general_level_ignores_grants(policy: Policy, catalog: Catalog) -> None:
@@ -96,4 +98,5 @@ def test_oversight_role_without_level_sees_only_its_schema(
 ) -> None:
     auditor = Principal("s", "Force", "none", purposes=("AUDIT",), roles=frozenset({"auditor"}))
     view = view_for(policy, catalog, auditor, "AUDIT", DAY)
-    assert view.tables == {} and view.schemas == frozenset({"audit"})
+    assert view.tables == {}
+    assert view.schemas == frozenset({"audit"})
