@@ -258,11 +258,18 @@ class Connection:
         *,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
+        min_rows: int | None = None,
+        months: int | None = None,
     ) -> pl.DataFrame:
         """A review report (activity, person-lookups, denied …) as a DataFrame."""
         params = {
             k: v.isoformat() if isinstance(v, datetime) else v
-            for k, v in (("since", since), ("until", until))
+            for k, v in (
+                ("since", since),
+                ("until", until),
+                ("min_rows", min_rows),
+                ("months", months),
+            )
             if v is not None
         }
         answer = self._json("GET", f"/v1/audit/reports/{name}", params=params)

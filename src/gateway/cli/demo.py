@@ -1,0 +1,307 @@
+"""``gateway demo``: a synthetic warehouse, demo users and their tokens, and a running gateway.
+
+    gateway demo                                   ./demo-data, then serve on 127.0.0.1:8000
+    gateway demo --data-dir DIR --no-serve         prepare only (tests outside the repo use it)
+    gateway demo --years 1 --scale 0.2 --seed 7    a smaller, faster warehouse
+
+It writes into the data directory:
+
+- ``warehouse.duckdb`` (and base maps) through :func:`gateway.generate.ensure` — kept when it
+  is already there with the same parameters;
+- ``policy.toml``: the packaged default policy, if there is none;
+- ``users.toml``: the demo users (below), if there is none — an existing file is kept as it is
+  (an administrator may have edited it) and its users get the tokens;
+- ``demo-tokens.json``: ``{"<username>": {"token", "level", "roles", "organisation", "areas",
+  "purposes"}}`` for every user, tokens issued (and audited) through the token store; tokens
+  still valid from an earlier run are kept, so re-running is quick and changes nothing.
+
+Demo users: one general analyst per local authority, an enhanced analyst with a dated grant
+(``intelligence_report`` and a few unmasked columns, for one JAG purpose), a senior analyst
+(audit review, all four areas) and an administrator.
+
+Example:
+    >>> users = demo_users(date(2026, 5, 1))
+    >>> sorted(u.username for u in users)[:3]
+    ['a.khan', 'e.okafor', 'gw.admin']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli import app
+from gateway.principal import AccessGrant, Principal
+
+__all__ = ["DemoSetup", "demo_users", "examples_text", "prepare_demo", "users_toml"]
+
+DEFAULT_DATA_DIR = Path("demo-data")
+DEMO_TOKEN_DAYS = 365
+_AUTHORITIES = (
+    ("h.lee", "E06000001", "Hartlepool Borough Council", "HPL"),
+    ("a.khan", "E06000002", "Middlesbrough Council", "MBR"),
+    ("r.wilson", "E06000003", "Redcar and Cleveland Borough Council", "RCL"),
+    ("j.taylor", "E06000004", "Stockton-on-Tees Borough Council", "STK"),
+)
+ALL_AREAS = tuple(code for _, code, _, _ in _AUTHORITIES)
+SA_PURPOSE = "SA-2026"
+JAG_PURPOSE = "JAG-2026-07"
+
+
+def demo_users(today: date) -> list[Principal]:
+    """The demo's principals; the enhanced grant runs from a month ago to eleven months ahead."""
+    users = [
+        Principal(
+            username=name,
+            organisation=org,
+            level="general",
+            areas=(code,),
+            purposes=(SA_PURPOSE, f"JAG-2026-{short}"),
+            roles=frozenset({"analyst"}),
+        )
+        for name, code, org, short in _AUTHORITIES
+    ]
+    users.append(
+        Principal(
+            username="e.okafor",
+            organisation="Stockton-on-Tees Borough Council",
+            level="enhanced",
+            areas=("E06000004",),
+            purposes=(SA_PURPOSE, JAG_PURPOSE),
+            roles=frozenset({"analyst"}),
+            grants=(
+                AccessGrant(
+                    grant_id="G-2026-001",
+                    purposes=(JAG_PURPOSE,),
+                    starts=today - timedelta(days=30),
+                    ends=today + timedelta(days=335),
+                    tables=("intelligence_report",),
+                    unmask=("crime.modus_operandi", "incident.narrative", "person.surname"),
+                    reason="JAG problem profile: serious acquisitive crime, Stockton town centre",
+                ),
+            ),
+        )
+    )
+    users.append(
+        Principal(
+            username="s.patel",
+            organisation="Cleveland Police",
+            level="general",
+            areas=ALL_AREAS,
+            purposes=(SA_PURPOSE, "AUDIT-2026"),
+            roles=frozenset({"senior_analyst"}),
+        )
+    )
+    users.append(
+        Principal(
+            username="gw.admin",
+            organisation="Cleveland Police",
+            level="none",
+            roles=frozenset({"admin"}),
+        )
+    )
+    return users
+
+
+def _strings(values: Any) -> str:
+    return json.dumps(list(values))
+
+
+def users_toml(users: list[Principal]) -> str:
+    """``users.toml`` text for ``users`` (see :mod:`gateway.users` for the format)."""
+    lines = ["# Demo users written by `gateway demo` (synthetic people, synthetic data).", ""]
+    for p in users:
+        lines += [
+            f"[users.{json.dumps(p.username)}]",
+            f"organisation = {json.dumps(p.organisation)}",
+            f"level = {json.dumps(p.level)}",
+            f"areas = {_strings(p.areas)}",
+            f"purposes = {_strings(p.purposes)}",
+            f"roles = {_strings(sorted(p.roles))}",
+        ]
+        for g in p.grants:
+            lines += [
+                "",
+                f"[[users.{json.dumps(p.username)}.grants]]",
+                f"grant_id = {json.dumps(g.grant_id)}",
+                f"purposes = {_strings(g.purposes)}",
+                f"starts = {g.starts.isoformat()}",
+                *([f"ends = {g.ends.isoformat()}"] if g.ends else []),
+                f"tables = {_strings(g.tables)}",
+                f"unmask = {_strings(g.unmask)}",
+                f"areas = {_strings(g.areas)}",
+                f"reason = {json.dumps(g.reason)}",
+            ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    """What :func:`prepare_demo` left in the data directory."""
+
+    data_dir: Path
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _install_policy(data_dir: Path) -> str | None:
+    from gateway.datadir import DataDir
+
+    target = DataDir(data_dir).policy
+    if target.exists():
+        return None
+    source = resources.files("gateway.policy").joinpath("default_policy.toml")
+    with resources.as_file(source) as path:
+        shutil.copyfile(path, target)
+    return f"wrote the default policy to {target}"
+
+
+def _previous_tokens(path: Path) -> dict[str, str]:
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        name: entry["token"]
+        for name, entry in raw.items()
+        if isinstance(entry, dict) and isinstance(entry.get("token"), str)
+    }
+
+
+def grant_demo_access(data_dir: Path, *, today: date | None = None) -> DemoSetup:
+    """Policy, users and tokens for an existing warehouse (the demo minus generation)."""
+    from gateway.audit.log import AuditLog
+    from gateway.auth import TokenStore, issue_token
+    from gateway.datadir import DataDir
+    from gateway.users import UsersFile
+
+    dd = DataDir(data_dir)
+    notes = [n for n in [_install_policy(data_dir)] if n]
+    now = datetime.now(UTC)
+    if not dd.users.exists():
+        _write_private(dd.users, users_toml(demo_users(today or now.date())))
+        notes.append(f"wrote the demo users to {dd.users}")
+    else:
+        notes.append(f"kept the existing {dd.users}")
+    directory = UsersFile(dd.users)
+    store = TokenStore(dd.governance)
+    previous = _previous_tokens(dd.demo_tokens)
+    tokens: dict[str, dict[str, Any]] = {}
+    with AuditLog.open(dd) as audit:
+        for name in directory.usernames():
+            principal = directory.principal(name, now)
+            if principal is None:
+                continue
+            token = previous.get(name)
+            record = store.find(token) if token else None
+            if record is None or record.username != name or record.state(now) != "active":
+                token = issue_token(
+                    store,
+                    audit,
+                    name,
+                    issued_by="gateway-demo",
+                    organisation="Cleveland Police",
+                    label="demo",
+                    expires_in=timedelta(days=DEMO_TOKEN_DAYS),
+                ).token
+            tokens[name] = {
+                "token": token,
+                "level": principal.level,
+                "roles": sorted(principal.roles),
+                "organisation": principal.organisation,
+                "areas": list(principal.areas),
+                "purposes": list(principal.purposes),
+            }
+    _write_private(dd.demo_tokens, json.dumps(tokens, indent=2) + "\n")
+    notes.append(f"wrote {len(tokens)} demo tokens to {dd.demo_tokens}")
+    return DemoSetup(data_dir, tokens, tuple(notes))
+
+
+def prepare_demo(
+    data_dir: Path, *, years: int = 3, scale: float = 1.0, seed: int = 2026
+) -> DemoSetup:
+    """Generate (or keep) the warehouse, then :func:`grant_demo_access`."""
+    from gateway import generate
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generate.ensure(data_dir, seed=seed, years=years, scale=scale, progress=True)
+    return grant_demo_access(data_dir)
+
+
+def examples_text(setup: DemoSetup, url: str) -> str:
+    """Ready-to-paste curl and Python examples with a real token."""
+    analyst = setup.tokens.get("h.lee") or next(iter(setup.tokens.values()), None)
+    if analyst is None:
+        return "no demo users: see users.toml"
+    token, purpose = analyst["token"], (analyst["purposes"] or ["SA-2026"])[0]
+    sql = "SELECT police_uk_category, count(*) AS crimes FROM crime GROUP BY 1 ORDER BY 2 DESC"
+    body = json.dumps({"sql": sql, "purpose": purpose})
+    users = "\n".join(
+        f"  {name:<10} {t['level']:<9} {','.join(t['roles']):<15} {','.join(t['areas']) or '-'}"
+        for name, t in setup.tokens.items()
+    )
+    return f"""
+Demo users (tokens in {setup.data_dir / "demo-tokens.json"}):
+{users}
+
+Try it (as {analyst["organisation"]}'s analyst):
+
+  curl -s -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
+       -d '{body}' \\
+       {url}/v1/query
+
+  curl -s -H "Authorization: Bearer {token}" {url}/v1/catalog
+
+  python -c "from gateway.client import connect; \\
+gw = connect('{url}', '{token}', purpose='{purpose}'); \\
+print(gw.query('{sql}'))"
+
+API documentation: {url}/docs
+"""
+
+
+@app.command("demo")
+def demo_command(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Where to put the demo.", file_okay=False)
+    ] = DEFAULT_DATA_DIR,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Run the gateway afterwards.")
+    ] = True,
+    years: Annotated[int, typer.Option(min=1, max=10, help="Years of records.")] = 3,
+    scale: Annotated[float, typer.Option(min=0.001, max=10.0, help="Volume scale.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2026,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Generate a synthetic warehouse with demo users and tokens, then serve it."""
+    print(f"gateway demo: preparing {data_dir} …", file=sys.stderr, flush=True)
+    setup = prepare_demo(data_dir, years=years, scale=scale, seed=seed)
+    for note in setup.notes:
+        print(f"  {note}", file=sys.stderr)
+    url = f"http://{host}:{port}"
+    print(examples_text(setup, url), flush=True)
+    if serve_after:
+        from gateway.cli.serve import serve
+
+        serve(data_dir, host=host, port=port)

@@ -1,0 +1,112 @@
+"""``gateway query "SQL" --purpose P``: run a query on a gateway server and show or save it.
+
+    gateway query "SELECT police_uk_category, count(*) AS n FROM crime GROUP BY 1" --purpose SA-2026
+    gateway query "SELECT * FROM crime WHERE recorded_at >= \\$since" --purpose SA-2026 \\
+        --param since=2024-01-01 --format csv --output crimes.csv
+
+``--param k=v`` values are read as JSON when they parse (numbers, true/false, null, lists) and
+as text otherwise. ``table`` prints an aligned table; csv/json/parquet stream the server's
+answer to ``--output`` (or standard output for csv/json) without holding it in memory.
+
+Example:
+    >>> parse_params(["n=10", "since=2024-01-01", "areas=[\\"E06000001\\"]"])
+    {'n': 10, 'since': '2024-01-01', 'areas': ['E06000001']}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import polars as pl
+import typer
+
+from gateway.cli import app
+from gateway.cli.config import UrlOption, connection
+from gateway.errors import InputError
+
+__all__ = ["parse_params", "query_command"]
+
+OutputFormat = Literal["table", "csv", "json", "parquet"]
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """``["k=v", …]`` → parameters (JSON values where they parse, else text).
+
+    Raises:
+        InputError: an item without ``=``.
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--param {pair!r}: write it as name=value")
+        try:
+            params[key.strip()] = json.loads(value)
+        except ValueError:
+            params[key.strip()] = value
+    return params
+
+
+def show_table(frame: pl.DataFrame, max_rows: int = 50) -> str:
+    """An aligned table of at most ``max_rows`` rows."""
+    with pl.Config(
+        tbl_rows=max_rows,
+        tbl_cols=-1,
+        fmt_str_lengths=40,
+        tbl_width_chars=160,
+        tbl_hide_dataframe_shape=True,
+    ):
+        return str(frame)
+
+
+@app.command("query")
+def query_command(
+    sql: Annotated[str, typer.Argument(help="One SELECT statement (parameters as $name).")],
+    purpose: Annotated[
+        str | None, typer.Option(help="Approved purpose code (default: the config file's).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Parameter value, name=value (repeat).")
+    ] = None,
+    url: UrlOption = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="table, csv, json or parquet.")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.", dir_okay=False)
+    ] = None,
+    max_rows: Annotated[int, typer.Option(help="table: rows to print.")] = 50,
+) -> None:
+    """Run a query on the gateway under your token's policy."""
+    params = parse_params(param or [])
+    if output_format == "parquet" and output is None and sys.stdout.isatty():
+        raise InputError("parquet is binary: give --output FILE")
+    with connection(url, purpose=purpose) as gw:
+        if output_format == "table":
+            frame = gw.query(sql, params=params)
+            if output is not None:
+                output.write_text(show_table(frame, max_rows) + "\n", "utf-8")
+            else:
+                print(show_table(frame, max_rows))
+            shown = min(frame.height, max_rows)
+            note = f"{frame.height:,} rows" + (f", {shown} shown" if shown < frame.height else "")
+            print(f"{note} (query {gw.last_query_id})", file=sys.stderr)
+            return
+        chunks = gw.query_bytes(sql, params=params, format=output_format)
+        written = 0
+        if output is not None:
+            with output.open("wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+                    written += len(chunk)
+            print(
+                f"wrote {written:,} bytes to {output} (query {gw.last_query_id})", file=sys.stderr
+            )
+        else:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            print(f"(query {gw.last_query_id})", file=sys.stderr)

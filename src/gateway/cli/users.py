@@ -1,0 +1,54 @@
+"""``gateway users list --data-dir DIR``: who has access, as the gateway sees them now.
+
+Reads the deployment's principal directory (``DIR/users.toml``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.cli import app
+
+__all__ = ["users_app"]
+
+users_app = typer.Typer(
+    name="users",
+    help="Users and their access (administrators).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("list")
+def list_command(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
+    ],
+) -> None:
+    """One line per user: level, roles, areas, purposes, grants, expiry, suspension."""
+    from gateway.datadir import DataDir
+    from gateway.users import UsersFile
+
+    now = datetime.now(UTC)
+    directory = UsersFile(DataDir(data_dir).users)
+    print(f"{'user':<14} {'level':<9} {'roles':<16} {'areas':<22} {'purposes':<24} status")
+    for name in directory.usernames():
+        p = directory.principal(name, now)
+        if p is None:
+            continue
+        status = (
+            "suspended"
+            if p.suspended
+            else ("expired" if p.expires_at and p.expires_at <= now else "active")
+        )
+        if p.grants:
+            status += f", grants {','.join(g.grant_id for g in p.grants)}"
+        print(
+            f"{p.username:<14} {p.level:<9} {','.join(sorted(p.roles)) or '-':<16} "
+            f"{','.join(p.areas) or '-':<22} {','.join(p.purposes) or '-':<24} {status}"
+        )
