@@ -1,0 +1,404 @@
+"""Recorded crimes for one authority and a run of months, with everything hanging off them.
+
+For each month and offence code the count is Poisson with mean = the authority's monthly
+volume × the code's share × its seasonal factor. Each crime then gets, in whole-array steps:
+when it happened (hour-of-week profile of the code) and when it was recorded (report lag);
+domestic-abuse and hate flags; a victim (heavy-tailed: repeat victims), a suspect (domestic
+abuse: the victim's abuser; otherwise a heavy-tailed draw of known offenders: prolific
+offenders); where (the victim's home for home offences, else a weighted place for the code's
+setting: hotspots); an outcome with its date; property, vehicles, witnesses; and a modus
+operandi that sometimes names the victim or the address.
+
+It also returns the seeds of what follows from a crime: the arrests (for ``custody``) and the
+calls that reported it (for ``incidents``).
+
+Example:
+    >>> from gateway.generate.parameters import GenerationParameters
+    >>> from gateway.generate.reference import load_reference
+    >>> from gateway.generate.world import build_world
+    >>> world = build_world(load_reference(), GenerationParameters(seed=7, years=1, scale=0.02))
+    >>> block = crime_block(world, la_idx=1, months=world.params.months[:2], first_id=1)
+    >>> set(block.crime["local_authority_code"].to_list())
+    {'E06000002'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from gateway.generate.profiles import season
+from gateway.generate.randomness import IntArray, WeightedPicker, lognormal, mix_matrix, choose_rows, stream
+from gateway.generate.text import TemplateSet
+from gateway.generate.timing import DAY, HOUR, MINUTE, WeekCalendar, month_bounds
+from gateway.generate.world import SETTINGS, World
+
+__all__ = ["INCIDENT_LINK", "NAME_SHARE", "CrimeBlock", "crime_block"]
+
+_LAG_MEDIAN = {"prompt": 25 * MINUTE, "same_day": 3 * HOUR, "slow": 2 * DAY, "historic": 60 * DAY}
+_LAG_SIGMA = {"prompt": 1.0, "same_day": 1.0, "slow": 1.2, "historic": 1.5}
+_SOLVABILITY = ("high", "medium", "low")
+INCIDENT_LINK = {
+    "violent-crime": 0.7,
+    "robbery": 0.85,
+    "burglary": 0.8,
+    "vehicle-crime": 0.5,
+    "bicycle-theft": 0.35,
+    "shoplifting": 0.45,
+    "theft-from-the-person": 0.6,
+    "other-theft": 0.4,
+    "criminal-damage-arson": 0.55,
+    "drugs": 0.2,
+    "possession-of-weapons": 0.7,
+    "public-order": 0.75,
+    "other-crime": 0.4,
+}
+_COURT = frozenset({"awaiting-court-result", "sent-to-crown-court"})
+NAME_SHARE = 0.35
+"""Share of free-text person slots that carry the synthetic person's actual name."""
+
+
+@dataclass(frozen=True)
+class CrimeBlock:
+    crime: pl.DataFrame  # catalog columns + sort key ``recorded_s``
+    crime_person: pl.DataFrame
+    crime_vehicle: pl.DataFrame
+    property: pl.DataFrame
+    arrests: pl.DataFrame  # crime_id, person, ho_offence_code, arrested_s, location_id, outcome
+    calls: pl.DataFrame  # crime_id, reported_s, location_id, category, domestic, victim, suspect, vehicle
+
+
+def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]], first_id: int) -> CrimeBlock:
+    """All crimes committed in ``months`` in one authority (recorded within the period)."""
+    ref = world.ref
+    offences = ref.offences
+    rng = stream(world.params.seed, "crime", la_idx, months[0][0] * 12 + months[0][1])
+    calendar = WeekCalendar.of(sorted({o.time_profile for o in offences}))
+    profile_of = np.array([calendar.index(o.time_profile) for o in offences])
+    share = np.array([o.weight for o in offences])
+    share = share / share.sum()
+
+    # 1. How many of each offence, when committed, when recorded.
+    code_parts, time_parts = [], []
+    for year, month in months:
+        start, end = month_bounds(year, month)
+        days = (end - start) / DAY
+        factor = np.array([season(o.season)[month - 1] for o in offences]) * days / 30.4375
+        counts = rng.poisson(world.volumes.crimes[la_idx] * share * factor)
+        codes = np.repeat(np.arange(len(offences)), counts)
+        code_parts.append(codes)
+        time_parts.append(calendar.sample(rng, year, month, profile_of[codes]))
+    code = np.concatenate(code_parts)
+    event = np.concatenate(time_parts)
+    n = len(code)
+    window = np.array([o.window_hours for o in offences])[code] * HOUR * rng.uniform(0.3, 1.0, n)
+    window = (window // MINUTE) * MINUTE
+    lag_kind = np.array([o.report_lag for o in offences])[code]
+    lag = np.zeros(n)
+    for kind, median in _LAG_MEDIAN.items():
+        sel = lag_kind == kind
+        lag[sel] = lognormal(rng, median, _LAG_SIGMA[kind], int(sel.sum()))
+    lag = np.maximum(MINUTE, (lag // MINUTE) * MINUTE).astype(np.int64)
+    historic = lag_kind == "historic"
+    before = rng.random(n)
+    window = window.astype(np.int64)
+    committed_from = np.where(
+        historic, event - lag - window, event - (before * window // MINUTE).astype(np.int64) * MINUTE
+    )
+    committed_to = committed_from + window
+    recorded = np.where(historic, event, committed_to + lag)
+    keep = (recorded >= world.start_second) & (recorded < world.end_second)
+    code, committed_from, committed_to, recorded = code[keep], committed_from[keep], committed_to[keep], recorded[keep]
+    n = len(code)
+    crime_id = np.arange(first_id, first_id + n, dtype=np.int64)
+
+    # 2. Flags, victims, suspects.
+    attr = _attributes(world)
+    domestic = rng.random(n) < attr["domestic_rate"][code]
+    hate = rng.random(n) < attr["hate_rate"][code]
+    has_victim = (rng.random(n) < attr["victim_rate"][code]) | domestic
+    victim = np.full(n, -1, dtype=np.int64)
+    pool = np.where(domestic, "domestic", np.array([o.victim_kind for o in offences])[code])
+    for name in np.unique(pool[has_victim]):
+        sel = np.flatnonzero(has_victim & (pool == name))
+        victim[sel] = world.people.pool(la_idx, str(name)).draw(rng, len(sel))
+    suspect_rate = np.where(domestic, np.maximum(attr["suspect_rate"][code], 0.9), attr["suspect_rate"][code])
+    has_suspect = rng.random(n) < suspect_rate
+    suspect = np.full(n, -1, dtype=np.int64)
+    suspect[has_suspect] = world.people.pool(la_idx, "offender").draw(rng, int(has_suspect.sum()))
+    abuser = np.where(victim >= 0, world.people.partner[np.maximum(victim, 0)], -1)
+    use_abuser = has_suspect & domestic & (abuser >= 0)
+    suspect[use_abuser] = abuser[use_abuser]
+
+    # 3. Where.
+    setting_cum = mix_matrix([o.setting for o in offences], SETTINGS)
+    setting = choose_rows(rng, setting_cum, code)
+    location = np.zeros(n, dtype=np.int64)
+    for s, name in enumerate(SETTINGS):
+        sel = np.flatnonzero(setting == s)
+        location[sel] = world.locations(la_idx, name).draw(rng, len(sel))
+    home_of_victim = np.where(victim >= 0, world.people.home_location_id[np.maximum(victim, 0)], 0)
+    at_home = (setting == SETTINGS.index("home")) & (home_of_victim > 0)
+    location[at_home] = home_of_victim[at_home]
+
+    # 4. Outcome.
+    outcome, outcome_s, offender_named = _outcomes(world, rng, code, recorded, has_suspect)
+
+    # 5. The crime rows.
+    place = world.places.frame[location - 1]
+    offence_codes = pl.Series([o.code for o in offences])
+    year = pl.from_epoch(pl.Series(recorded), time_unit="s").dt.year() % 100
+    crime = pl.DataFrame(
+        {
+            "crime_id": crime_id,
+            "crime_ref": "CL/"
+            + pl.Series(crime_id).cast(pl.String).str.zfill(7)
+            + "/"
+            + year.cast(pl.String).str.zfill(2),
+            "recorded_s": recorded,
+            "committed_from_s": committed_from,
+            "committed_to_s": committed_to,
+            "ho_offence_code": offence_codes.gather(code),
+            "offence_description": pl.Series([o.description for o in offences]).gather(code),
+            "police_uk_category": pl.Series([o.category for o in offences]).gather(code),
+            "location_id": location,
+            "local_authority_code": place["local_authority_code"],
+            "lsoa_code": place["lsoa_code"],
+            "ward_code": place["ward_code"],
+            "neighbourhood_code": place["neighbourhood_code"],
+            "domestic_abuse": domestic,
+            "hate_crime": hate,
+            "outcome": outcome,
+            "outcome_s": outcome_s,
+        }
+    )
+
+    # 6. People, property, vehicles linked to the crimes.
+    witness = np.where(rng.random(n) < 0.12, world.people.pool(la_idx, "any").draw(rng, n), -1)
+    crime_person = _crime_person(crime_id, victim, suspect, offender_named, witness)
+    world.people.mark(crime_person["person_idx"].to_numpy())
+    vehicle = np.where(rng.random(n) < attr["vehicle_rate"][code], world.vehicles.draw(rng, n), -1)
+    roles = pl.Series([o.vehicle_role for o in offences]).gather(code)
+    crime_vehicle = pl.DataFrame({"crime_id": crime_id, "vehicle_idx": vehicle, "role": roles}).filter(
+        pl.col("vehicle_idx") >= 0
+    )
+    world.vehicles.mark(crime_vehicle["vehicle_idx"].to_numpy())
+    prop, first_item = _property(world, rng, crime_id, code, victim, location)
+
+    crime = crime.with_columns(
+        modus_operandi=_modus_operandi(world, rng, crime, victim, suspect, vehicle, first_item)
+    )
+
+    # 7. What follows: arrests and the calls that reported the crimes.
+    arrest_p = np.minimum(1.0, attr["arrest_rate"][code] / np.maximum(attr["suspect_rate"][code], 1e-9))
+    arrested = has_suspect & (rng.random(n) < arrest_p)
+    at_scene = lag_kind[keep] == "prompt"
+    delay = np.where(
+        at_scene & (rng.random(n) < 0.6),
+        lognormal(rng, 40 * MINUTE, 0.8, n),
+        lognormal(rng, 3 * DAY, 1.2, n),
+    ).astype(np.int64)
+    suspect_home = np.where(suspect >= 0, world.people.home_location_id[np.maximum(suspect, 0)], 0)
+    arrest_place = np.where((rng.random(n) < 0.4) & (suspect_home > 0), suspect_home, location)
+    arrests = pl.DataFrame(
+        {
+            "crime_id": crime_id,
+            "person_idx": suspect,
+            "ho_offence_code": crime["ho_offence_code"],
+            "arrested_s": committed_to + (delay // MINUTE) * MINUTE,
+            "location_id": arrest_place,
+            "outcome": outcome,
+        }
+    ).filter(pl.Series(arrested))
+    category = crime["police_uk_category"]
+    link_p = category.replace_strict(INCIDENT_LINK, default=0.3, return_dtype=pl.Float64).to_numpy()
+    link_p = np.where(historic[keep], 0.2, link_p)
+    called = rng.random(n) < link_p
+    reported = committed_to + ((recorded - committed_to) * rng.uniform(0.1, 0.9, n) // MINUTE) * MINUTE
+    calls = pl.DataFrame(
+        {
+            "crime_id": crime_id,
+            "reported_s": reported,
+            "location_id": location,
+            "category": category,
+            "domestic": domestic,
+            "victim_idx": victim,
+            "suspect_idx": suspect,
+            "vehicle_idx": vehicle,
+        }
+    ).filter(pl.Series(called))
+    return CrimeBlock(
+        crime=crime,
+        crime_person=crime_person.drop("person_idx"),
+        crime_vehicle=crime_vehicle.with_columns(vehicle_id=pl.col("vehicle_idx") + 1).drop("vehicle_idx"),
+        property=prop,
+        arrests=arrests,
+        calls=calls,
+    )
+
+
+def _attributes(world: World) -> dict[str, np.ndarray]:
+    offences = world.ref.offences
+    names = ("domestic_rate", "hate_rate", "victim_rate", "suspect_rate", "arrest_rate", "vehicle_rate")
+    return {name: np.array([getattr(o, name) for o in offences]) for name in names}
+
+
+def _outcomes(
+    world: World, rng: np.random.Generator, code: IntArray, recorded: IntArray, has_suspect: np.ndarray
+) -> tuple[pl.Series, pl.Series, np.ndarray]:
+    """Latest outcome, when it was recorded (null while open), and whether an offender is named."""
+    offences, outcomes = world.ref.offences, world.ref.outcomes
+    n = len(code)
+    solvability = np.array([_SOLVABILITY.index(o.solvability) for o in offences])[code]
+    category = np.array([o.category for o in offences])[code]
+    choice = np.full(n, [o.code for o in outcomes].index("no-further-action"), dtype=np.int64)
+    unavailable = [o.code for o in outcomes].index("status-update-unavailable")
+    choice[~has_suspect & (rng.random(n) < 0.03)] = unavailable
+    for s in range(3):
+        for cat in np.unique(category):
+            sel = np.flatnonzero(has_suspect & (solvability == s) & (category == cat))
+            if not len(sel):
+                continue
+            weights = np.array(
+                [
+                    o.weights[s] if o.requires_suspect and (not o.categories or cat in o.categories) else 0.0
+                    for o in outcomes
+                ]
+            )
+            choice[sel] = WeightedPicker(weights).draw(rng, len(sel))
+    lag_days = np.array([o.lag_days for o in outcomes])[choice]
+    lag = lognormal(rng, lag_days * DAY, 0.8, n)
+    at = recorded + (lag // MINUTE).astype(np.int64) * MINUTE
+    final = at < world.end_second
+    pending = np.array([o.pending for o in outcomes])[choice]
+    codes = np.array([o.code for o in outcomes], dtype=object)
+    charged_at = recorded + (lognormal(rng, 20 * DAY, 0.6, n) // MINUTE).astype(np.int64) * MINUTE
+    awaiting = ~final & (pending == "awaiting-court-result") & (charged_at < world.end_second)
+    label = np.where(final, codes[choice], np.where(awaiting, "awaiting-court-result", "under-investigation"))
+    when = np.where(final, at, np.where(awaiting, charged_at, -1))
+    offender_flag = np.array([o.offender for o in outcomes])[choice]
+    named = has_suspect & ((final & offender_flag) | awaiting)
+    outcome_s = pl.Series(when).set(pl.Series(when < 0), None)
+    return pl.Series(label.astype(str)), outcome_s, named
+
+
+def _crime_person(
+    crime_id: IntArray, victim: IntArray, suspect: IntArray, named: np.ndarray, witness: IntArray
+) -> pl.DataFrame:
+    parts = [
+        pl.DataFrame({"crime_id": crime_id, "person_idx": victim, "role": "victim"}),
+        pl.DataFrame(
+            {"crime_id": crime_id, "person_idx": suspect, "role": np.where(named, "offender", "suspect")}
+        ),
+        pl.DataFrame({"crime_id": crime_id, "person_idx": witness, "role": "witness"}),
+    ]
+    return (
+        pl.concat(parts)
+        .filter(pl.col("person_idx") >= 0)
+        .with_columns(person_id=pl.col("person_idx") + 1)
+        .select("crime_id", "person_id", "role", "person_idx")
+    )
+
+
+def _property(
+    world: World,
+    rng: np.random.Generator,
+    crime_id: IntArray,
+    code: IntArray,
+    victim: IntArray,
+    location: IntArray,
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Stolen or seized items, and the first item's wording per crime (for the MO)."""
+    offences = world.ref.offences
+    kinds = list(world.ref.property_kinds.values())
+    kind_names = [k.key for k in kinds]
+    n = len(code)
+    n_kinds = np.array([len(o.property) for o in offences])[code]
+    items = np.where(n_kinds > 0, 1 + (rng.random(n) < 0.35) + (rng.random(n) < 0.1), 0)
+    row = np.repeat(np.arange(n), items)
+    pick = np.floor(rng.random(len(row)) * n_kinds[row]).astype(np.int64)
+    code_kinds = [[kind_names.index(k) for k in o.property] for o in offences]
+    padded = np.array([ks + [0] * (max(map(len, code_kinds)) - len(ks)) for ks in code_kinds])
+    kind = padded[code[row], pick]
+    item_lists = [k.items for k in kinds]
+    item_first = np.concatenate([[0], np.cumsum([len(x) for x in item_lists])[:-1]])
+    item_count = np.array([len(x) for x in item_lists])
+    item = item_first[kind] + np.floor(rng.random(len(row)) * item_count[kind]).astype(np.int64)
+    item_words = pl.Series([i for x in item_lists for i in x]).gather(item)
+    medians = np.array([k.value_median for k in kinds])[kind]
+    sigmas = np.array([k.value_sigma for k in kinds])[kind]
+    value = np.round(medians * np.exp(sigmas * rng.standard_normal(len(row))), 2)
+    recovered = rng.random(len(row)) < np.array([k.recovered for k in kinds])[kind]
+    owner = victim[row]
+    slots = pl.DataFrame(
+        {
+            "item": item_words.str.slice(0, 1).str.to_uppercase() + item_words.str.slice(1),
+            "colour": world.vehicles.colour.gather(rng.integers(0, len(world.vehicles), len(row))).str.to_lowercase(),
+            "owner": _person_slot(world, rng, owner, "the IP"),
+            "address": world.place_column("address", location[row]),
+        }
+    )
+    description = TemplateSet.of([world.ref.texts.property]).render(rng, np.zeros(len(row), dtype=np.int64), slots)
+    prop = pl.DataFrame(
+        {
+            "crime_id": crime_id[row],
+            "property_type": pl.Series([k.property_type for k in kinds]).gather(kind),
+            "description": description,
+            "value_gbp": value,
+            "recovered": recovered,
+        }
+    )
+    first = pl.DataFrame({"row": row, "item": item_words}).unique("row", keep="first", maintain_order=True)
+    words = pl.DataFrame({"row": np.arange(n)}).join(first, on="row", how="left", maintain_order="left")
+    first_item = words["item"].fill_null("property")
+    return prop, first_item
+
+
+def _person_slot(world: World, rng: np.random.Generator, person: IntArray, fallback: str) -> pl.Series:
+    """The person's name for some rows, ``fallback`` for the others and when there is none."""
+    names = world.people.full_names(np.maximum(person, 0))
+    show = (person >= 0) & (rng.random(len(person)) < NAME_SHARE)
+    return names.set(pl.Series(~show), fallback) if len(person) else names
+
+
+def _modus_operandi(
+    world: World,
+    rng: np.random.Generator,
+    crime: pl.DataFrame,
+    victim: IntArray,
+    suspect: IntArray,
+    vehicle: IntArray,
+    first_item: pl.Series,
+) -> pl.Series:
+    texts = world.ref.texts
+    categories = list(texts.modus_operandi)
+    templates = TemplateSet.of([texts.modus_operandi[c] for c in categories])
+    group = crime["police_uk_category"].replace_strict(
+        {c: i for i, c in enumerate(categories)}, return_dtype=pl.Int64
+    ).to_numpy()
+    n = crime.height
+    vocabulary = texts.vocabulary
+    location = crime["location_id"].to_numpy()
+    any_vehicle = np.where(vehicle >= 0, vehicle, world.vehicles.draw(rng, n))
+    slots = pl.DataFrame(
+        {
+            "victim": _person_slot(world, rng, victim, "the IP"),
+            "suspect": _person_slot(world, rng, suspect, "the offender"),
+            "address": world.place_column("address", location),
+            "street": world.place_column("street", location),
+            "town": world.place_column("town", location),
+            "item": first_item,
+            "vrm": world.vehicles.vrm.gather(any_vehicle),
+            "entry": _pick(rng, vocabulary["entry"], n),
+            "weapon": _pick(rng, vocabulary["weapon"], n),
+            "drug": _pick(rng, vocabulary["drug"], n),
+        }
+    )
+    return templates.render(rng, group, slots)
+
+
+def _pick(rng: np.random.Generator, words: Sequence[str], n: int) -> pl.Series:
+    return pl.Series(list(words)).gather(rng.integers(0, len(words), n))
