@@ -27,7 +27,17 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from gateway.cli import audit, generate  # noqa: F401
+    from gateway.cli import (  # noqa: F401
+        audit,
+        catalog,
+        config,
+        demo,
+        generate,
+        query,
+        serve,
+        tokens,
+        users,
+    )
 
 
 def main() -> None:
