@@ -43,7 +43,18 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        app(standalone_mode=True)
+        result = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``gateway``: show the help
+            print(exc.format_message(), file=sys.stderr)
+        else:  # usage errors (unknown option, bad value, missing option): one line, no box
+            print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        print("error: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
     except GatewayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if isinstance(result, int) and not isinstance(result, bool) and result != 0:
+        raise SystemExit(result)
