@@ -243,10 +243,10 @@ def _enhanced_scope(scope: EnhancedScope, policy: Policy, areas: tuple[str, ...]
         table_policy = level.tables.get(table)
         if not column or table_policy is None or column not in table_policy.columns:
             raise InputError(f"{entry!r} is not a visible column (write it as table.column)")
-        if not level.may_unmask(table, column):
-            raise InputError(f"{entry!r} is not unmaskable under the policy")
         if table_policy.columns[column].kind == "show":
             raise InputError(f"{entry!r} is already shown unmasked")
+        if not level.may_unmask(table, column):
+            raise InputError(f"{entry!r} is not unmaskable under the policy")
         if table_policy.requires_grant and table not in scope.tables:
             raise InputError(f"{entry!r} needs its table {table!r} requested as well")
     for area in scope.areas:

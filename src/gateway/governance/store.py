@@ -55,7 +55,7 @@ from gateway.governance.preconditions import (
     Vetting,
 )
 from gateway.governance.requests import AccessRequest, Transition
-from gateway.governance.schema import connect
+from gateway.governance.schema import SCHEMA_VERSION, connect
 from gateway.governance.settings import GovernanceSettings
 from gateway.governance.standing import Standing, standing
 
@@ -664,7 +664,24 @@ class GovernanceStore:
     def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        connect(self.path, busy_timeout=busy_timeout, create=True).close()
+        if not self._ready():
+            connect(self.path, busy_timeout=busy_timeout, create=True).close()
+
+    def _ready(self) -> bool:
+        """The file exists with this schema version (opening then costs one read)."""
+        if not self.path.is_file():
+            return False
+        conn = connect(self.path, busy_timeout=self.busy_timeout, create=False)
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'governance_schema'"
+            ).fetchone()
+            row = (
+                conn.execute("SELECT version FROM governance_schema").fetchone() if found else None
+            )
+        finally:
+            conn.close()
+        return row is not None and int(row[0]) == SCHEMA_VERSION
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,223 @@
+"""Fixtures for the governance tests: a register with every role, on real SQLite files.
+
+The register (organisations, people, records) is built through :class:`GovernanceService`
+itself, so every fixture step is also an audited operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import AuditLog
+from gateway.catalog import Catalog
+from gateway.datadir import DataDir
+from gateway.governance.model import NetworkRange, Organisation, Person
+from gateway.governance.preconditions import (
+    Declaration,
+    DeclarationKind,
+    Memorandum,
+    Training,
+    TrainingKind,
+    Vetting,
+)
+from gateway.governance.requests import BusinessCase, EnhancedScope, Purpose, RequestForm
+from gateway.governance.service import GovernanceService
+from gateway.governance.store import GovernanceStore
+from gateway.governance.workflow import Action
+from gateway.policy import Policy, load_default_policy
+
+MBRO = "E06000002"
+HPOOL = "E06000001"
+START = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+MBC_NETWORK = "192.0.2.0/28"
+
+
+class Clock:
+    """A settable clock (the service asks it for the time; tests move it)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now = self.now + timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def policy(catalog: Catalog) -> Policy:
+    return load_default_policy(catalog)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> DataDir:
+    root = tmp_path / "gw"
+    root.mkdir()
+    return DataDir(root)
+
+
+@pytest.fixture
+def audit(data_dir: DataDir) -> Iterator[AuditLog]:
+    log = AuditLog.open(data_dir)
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def service(data_dir: DataDir, audit: AuditLog, policy: Policy, clock: Clock) -> GovernanceService:
+    return GovernanceService(GovernanceStore(data_dir.governance), audit, policy, clock)
+
+
+def person(
+    username: str,
+    org: str,
+    *roles: str,
+    line_manager: str | None = None,
+    areas: tuple[str, ...] = (),
+    workstations: tuple[str, ...] = (),
+    role_title: str = "Officer",
+) -> Person:
+    return Person(
+        username=username,
+        full_name=username.replace(".", " ").title(),
+        organisation=org,
+        role_title=role_title,
+        email=f"{username}@example.org",
+        roles=frozenset(roles),
+        line_manager=line_manager,
+        areas=areas,
+        workstations=workstations,
+    )
+
+
+def make_ready(service: GovernanceService, username: str, *, vetting: str = "NPPV3") -> None:
+    """Record everything ``username`` needs before access goes live."""
+    day = service.clock().date()
+    service.record_vetting(
+        "i.sec", Vetting(username, vetting, day - timedelta(days=30), day + timedelta(days=3 * 365))
+    )
+    declarations: tuple[DeclarationKind, ...] = (
+        "confidentiality",
+        "data_protection",
+        "security_operating_procedures",
+    )
+    for kind in declarations:
+        service.record_declaration(username, Declaration(username, kind, day))
+    trainings: tuple[TrainingKind, ...] = ("gateway_training", "information_security_induction")
+    for training in trainings:
+        service.record_training("i.sec", Training(username, training, day))
+
+
+@dataclass
+class World:
+    service: GovernanceService
+    clock: Clock
+
+
+@pytest.fixture
+def world(service: GovernanceService, clock: Clock) -> World:
+    """The force (CLE), Middlesbrough Council (MBC) and Hartlepool (HBC), with every role.
+
+    People: root (admin), a.khan (MBC analyst, line manager m.jones), b.lee (MBC analyst),
+    m.jones (MBC line manager), p.spoc (MBC SPOC), s.super and s.super2 (superintendents for
+    Middlesbrough), s.hpool (superintendent for Hartlepool only), a.man (analysis manager),
+    i.sec (information security officer), h.intel (head of intelligence).
+    """
+    force = Organisation(
+        "CLE", "Cleveland Police", "force", (HPOOL, MBRO, "E06000003", "E06000004")
+    )
+    service.bootstrap(person("root", "CLE", "admin"), force)
+    service.add_organisation(
+        "root", Organisation("MBC", "Middlesbrough Council", "local_authority", (MBRO,))
+    )
+    service.add_organisation(
+        "root", Organisation("HBC", "Hartlepool Borough Council", "local_authority", (HPOOL,))
+    )
+    service.add_network("root", NetworkRange("MBC", MBC_NETWORK, "Civic Centre analysts' VLAN"))
+    for who in (
+        person("m.jones", "MBC", "line_manager"),
+        person("p.spoc", "MBC", "spoc"),
+        person(
+            "a.khan",
+            "MBC",
+            "analyst",
+            line_manager="m.jones",
+            role_title="Community Safety Analyst",
+        ),
+        person("b.lee", "MBC", "analyst", line_manager="m.jones"),
+        person("s.super", "CLE", "superintendent", areas=(MBRO,)),
+        person("s.super2", "CLE", "superintendent", areas=(MBRO,)),
+        person("s.hpool", "CLE", "superintendent", areas=(HPOOL,)),
+        person("a.man", "CLE", "analysis_manager"),
+        person("i.sec", "CLE", "information_security_officer"),
+        person("h.intel", "CLE", "head_of_intelligence"),
+    ):
+        service.add_person("root", who)
+    day = clock().date()
+    service.record_memorandum("root", Memorandum("MBC", "MOU-MBC-2026", day - timedelta(days=60)))
+    service.declare_code_of_connection("p.spoc", "MBC")
+    make_ready(service, "a.khan")
+    make_ready(service, "b.lee")
+    return World(service, clock)
+
+
+def general_form(
+    applicant: str = "a.khan", purposes: tuple[str, ...] = ("SA-2026-MBRO",)
+) -> RequestForm:
+    return RequestForm(
+        applicant=applicant,
+        level="general",
+        purposes=tuple(Purpose(code, f"{code} analysis") for code in purposes),
+        business_case=BusinessCase(
+            "Produce the CSP strategic assessment and JAG problem profiles",
+            ("Strategic assessment 2026",),
+            ("Middlesbrough CSP board",),
+        ),
+    )
+
+
+def enhanced_form(
+    applicant: str = "a.khan",
+    *,
+    purpose: str = "JAG-2026-07",
+    unmask: tuple[str, ...] = ("crime.modus_operandi",),
+    tables: tuple[str, ...] = (),
+    ends: date = date(2026, 12, 31),
+) -> RequestForm:
+    return RequestForm(
+        applicant=applicant,
+        level="enhanced",
+        purposes=(Purpose(purpose, "Linthorpe Road burglary JAG problem profile"),),
+        business_case=BusinessCase("JAG analyst", ("Problem profile",), ("JAG members",)),
+        enhanced=EnhancedScope(
+            tables=tables, unmask=unmask, justification="MO themes for the burglary series"
+        ),
+        ends=ends,
+    )
+
+
+#: The approval chain for a Middlesbrough applicant: (actor, action).
+CHAIN: tuple[tuple[str, Action], ...] = (
+    ("m.jones", "endorse"),
+    ("s.super", "endorse"),
+    ("a.man", "review"),
+    ("i.sec", "review"),
+    ("h.intel", "authorise"),
+)
+
+
+def approve(service: GovernanceService, request_id: str) -> None:
+    for actor, action in CHAIN:
+        service.act(actor, request_id, action, f"{action} by {actor}")
