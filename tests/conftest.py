@@ -9,6 +9,9 @@ import pytest
 
 from gateway.catalog import Catalog, load_catalog
 
+# Live gateway servers (session fixtures shared by tests/api, tests/client and tests/cli).
+pytest_plugins = ["tests.gateway_server"]
+
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
