@@ -78,8 +78,7 @@ def intelligence_block(
         }
     )
     text = TemplateSet.of([world.ref.texts.intelligence]).render(rng, np.zeros(n, dtype=np.int64), slots)
-    people.mark(subject)
-    people.mark(associate)
+    people.mark(subject)  # associates are only named in the text
     return pl.DataFrame(
         {
             "report_id": np.arange(first_id, first_id + n, dtype=np.int64),

@@ -30,16 +30,20 @@ from gateway.generate.places import Places, build_places
 from gateway.generate.randomness import IntArray, WeightedPicker, pareto_weights, stream
 from gateway.generate.reference import ReferenceData, load_reference
 
-__all__ = ["GENDERS", "POOLS", "People", "PersonPool", "build_people"]
+__all__ = ["GENDERS", "POOLS", "PROPENSITY", "People", "PersonPool", "build_people"]
 
 GENDERS = ("male", "female", "unknown")
 POOLS = ("any", "adult", "female", "male", "child", "female_child", "domestic", "offender")
 """Who a draw may pick: residents by kind (``any`` … ``female_child``), domestic-abuse victims,
 or known offenders."""
 
-RESIDENT_ALPHA = 1.35  # repeat victimisation: a heavy tail
-DOMESTIC_ALPHA = 1.1  # repeat domestic abuse: heavier still
-OFFENDER_ALPHA = 0.9  # prolific offenders: heaviest
+# Pareto shape and cap of each pool's propensities: (alpha, cap). A capped person is drawn
+# about cap / mean-weight times as often as the average member.
+PROPENSITY = {
+    "resident": (1.15, 80.0),  # repeat victimisation: a heavy tail
+    "domestic": (1.1, 60.0),  # repeat domestic abuse: heavier still
+    "offender": (0.9, 300.0),  # prolific offenders: heaviest
+}
 _PNC_CHECK = "ZABCDEFGHJKLMNPQRTUVWXY"
 
 
@@ -192,9 +196,9 @@ def build_people(
         }
         for name, mask in masks.items():
             members = np.flatnonzero(mask)
-            alpha = {"domestic": DOMESTIC_ALPHA, "offender": OFFENDER_ALPHA}.get(name, RESIDENT_ALPHA)
-            pool_rng = stream(seed, "pool", la, name)
-            pools[(la, name)] = PersonPool(members, WeightedPicker(pareto_weights(pool_rng, len(members), alpha)))
+            alpha, cap = PROPENSITY.get(name, PROPENSITY["resident"])
+            weights = pareto_weights(stream(seed, "pool", la, name), len(members), alpha, cap)
+            pools[(la, name)] = PersonPool(members, WeightedPicker(weights))
 
     return People(
         la_idx=la_idx,

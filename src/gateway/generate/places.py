@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from gateway.generate.geography import Geography, build_geography
-from gateway.generate.randomness import FloatArray, IntArray, stream
+from gateway.generate.randomness import FloatArray, IntArray, pareto_weights, stream
 from gateway.generate.reference import ReferenceData, load_reference
 
 __all__ = ["ADDRESS_TYPES", "LOCATION_TYPES", "Places", "build_places"]
@@ -65,6 +65,15 @@ _KIND_APPEAL = {
     "Nightclub": 4.0,
     "Bar": 2.0,
     "Pub": 1.0,
+}
+_APPEAL = {  # Pareto shape and cap of each type's appeal to offenders: repeat locations
+    "dwelling": (2.5, 20.0),
+    "commercial": (1.15, 40.0),
+    "licensed_premises": (1.3, 30.0),
+    "street": (2.0, 30.0),
+    "public_place": (1.5, 30.0),
+    "education": (2.0, 10.0),
+    "transport": (2.0, 10.0),
 }
 _RETAIL_KINDS = frozenset(
     {"Supermarket", "Shopping Area", "Convenience Store", "Retail Park", "Petrol Station", "Pharmacy", "Takeaway"}
@@ -384,8 +393,9 @@ def _names_and_appeal(
 
     # Appeal to offenders: heavy-tailed per place, scaled by area crime weight and kind.
     lsoa_weight = (geo.lsoa["crime_weight"] / geo.lsoa["population"]).to_numpy()[lsoa_of]
-    alpha = np.array([2.5, 1.15, 1.3, 2.0, 1.5, 2.0, 2.0])[type_idx]
-    appeal = lsoa_weight * (1.0 - rng.random(n)) ** (-1.0 / alpha)
+    alpha = np.array([_APPEAL[t][0] for t in LOCATION_TYPES])[type_idx]
+    cap = np.array([_APPEAL[t][1] for t in LOCATION_TYPES])[type_idx]
+    appeal = lsoa_weight * pareto_weights(rng, n, alpha, cap)
     appeal *= (
         kind.replace_strict(_KIND_APPEAL, default=1.0, return_dtype=pl.Float64)
         .fill_null(1.0)

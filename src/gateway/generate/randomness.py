@@ -93,9 +93,13 @@ def mix_matrix(mixes: Sequence[Sequence[tuple[str, float]]], keys: Sequence[str]
     return np.cumsum(out / totals, axis=1)
 
 
-def pareto_weights(rng: np.random.Generator, n: int, alpha: float) -> FloatArray:
-    """Heavy-tailed propensities (Pareto, minimum 1): a few units get most of the draws."""
-    return np.asarray((1.0 - rng.random(n)) ** (-1.0 / alpha), dtype=np.float64)
+def pareto_weights(
+    rng: np.random.Generator, n: int, alpha: npt.ArrayLike, cap: npt.ArrayLike = np.inf
+) -> FloatArray:
+    """Heavy-tailed propensities (Pareto, minimum 1, at most ``cap``): a few units get many
+    of the draws, but none gets an absurd share."""
+    raw = (1.0 - rng.random(n)) ** (-1.0 / np.asarray(alpha, dtype=np.float64))
+    return np.asarray(np.minimum(raw, cap), dtype=np.float64)
 
 
 def lognormal(rng: np.random.Generator, median: FloatArray | float, sigma: float, n: int) -> FloatArray:
