@@ -127,12 +127,24 @@ def inactive_users(
     last_activity: Mapping[str, datetime],
     at: datetime,
     months: int,
+    holding_since: Mapping[str, datetime] | None = None,
 ) -> list[InactiveUser]:
-    """Users who ran no query in the ``months`` before ``at``, never-active first."""
+    """Users who ran no query in the ``months`` before ``at``, never-active first.
+
+    Someone who has held access for less than ``months`` (``holding_since``) is not flagged
+    for having had no time to use it.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2026, 12, 1, tzinfo=timezone.utc)
+        >>> [u.username for u in inactive_users(["a", "b"], {"a": at.replace(month=11)}, at, 6)]
+        ['b']
+    """
     cutoff = datetime.combine(add_months(at.date(), -months), at.timetz())
-    out = [
-        InactiveUser(u, last_activity.get(u))
-        for u in sorted(set(users))
-        if (seen := last_activity.get(u)) is None or seen < cutoff
-    ]
+    since = holding_since or {}
+    out = []
+    for user in sorted(set(users)):
+        known = [m for m in (last_activity.get(user), since.get(user)) if m is not None]
+        if not known or max(known) < cutoff:
+            out.append(InactiveUser(user, last_activity.get(user)))
     return sorted(out, key=lambda i: (i.last_activity is not None, i.last_activity or at))

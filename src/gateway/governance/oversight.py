@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from gateway.errors import (
     Conflict,
@@ -145,6 +145,19 @@ class OversightOperations(Operations):
                 users=[e.username for e in review.entries],
             )
         return review
+
+    def access_review(self, review_id: str) -> AccessReview:
+        with self.store.reading() as r:
+            review = r.review(review_id)
+        if review is None:
+            raise NotFound(f"no access review {review_id!r}")
+        return review
+
+    def access_reviews(
+        self, organisation: str | None = None, *, open_only: bool = False
+    ) -> list[AccessReview]:
+        with self.store.reading() as r:
+            return r.reviews(organisation, open_only=open_only)
 
     def _new_review(self, tx: Writer, actor: str, organisation: str, at: datetime) -> AccessReview:
         tx.require_organisation(organisation)
@@ -275,11 +288,16 @@ class OversightOperations(Operations):
         at = at or self.clock()
         with self.store.reading() as r:
             months = r.settings().inactivity_months
-            holders = {p.username for p in r.people() if holds_access(r, p, at)}
+            since: dict[str, datetime] = {}
+            for person in r.people():
+                starts = [g.starts for g in r.grants(person.username) if g.active_at(at)]
+                if starts and person.in_post(at):
+                    since[person.username] = datetime.combine(min(starts), time.min, tzinfo=UTC)
+        holders = set(since)
         cutoff = datetime.combine(add_months(at.date(), -months), at.timetz())
         recent = {e.actor for e in self.audit.events(kinds=_QUERY_KINDS, since=cutoff, until=at)}
         last: dict[str, datetime] = {}
         for username in sorted(holders - recent):
             for event in self.audit.events(kinds=_QUERY_KINDS, actor=username, until=at):
                 last[username] = event.time
-        return inactive_users(holders, last, at, months)
+        return inactive_users(holders, last, at, months, since)
