@@ -8,6 +8,7 @@ driving enforcement directly. Modules, one job each:
     workflow       the request state machine and separation of duties (pure)
     preconditions  vetting, declarations, training, MoU, SyOPs, code of connection (pure)
     standing       grants + suspensions + preconditions → Principal, and why not (pure)
+    status         "what is missing before I can start": a user's checklist (pure)
     lifecycle      access reviews, code-of-connection status, inactivity (pure)
     origin         registered networks and designated workstations (pure)
     settings       deployment-wide governance settings
@@ -58,6 +59,7 @@ from gateway.governance.requests import (
 from gateway.governance.service import GovernanceService
 from gateway.governance.settings import GovernanceSettings
 from gateway.governance.standing import Standing, standing
+from gateway.governance.status import AccessStatus, StatusItem, access_status
 from gateway.governance.store import GovernanceStore
 from gateway.governance.workflow import STEPS, Step, decide, next_step
 
@@ -66,6 +68,7 @@ __all__ = [
     "STEPS",
     "AccessRequest",
     "AccessReview",
+    "AccessStatus",
     "Applicant",
     "BusinessCase",
     "CodeOfConnection",
@@ -89,11 +92,13 @@ __all__ = [
     "ReviewEntry",
     "Shortfall",
     "Standing",
+    "StatusItem",
     "Step",
     "Suspension",
     "Training",
     "Transition",
     "Vetting",
+    "access_status",
     "decide",
     "has_register",
     "next_step",

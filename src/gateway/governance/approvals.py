@@ -22,6 +22,7 @@ from gateway.errors import (
 )
 from gateway.governance.model import Grant
 from gateway.governance.operations import Operations, new_id
+from gateway.governance.preconditions import shortfalls
 from gateway.governance.requests import (
     AccessRequest,
     Applicant,
@@ -30,6 +31,7 @@ from gateway.governance.requests import (
     validate_form,
 )
 from gateway.governance.standing import Standing
+from gateway.governance.status import AccessStatus, access_status
 from gateway.governance.workflow import Action, decide, next_step, pending_for
 
 __all__ = ["ApprovalOperations", "grant_for"]
@@ -205,6 +207,22 @@ class ApprovalOperations(Operations):
                     continue
                 out.append(request)
             return out
+
+    def status(self, username: str, at: datetime | None = None) -> AccessStatus:
+        """ "What is missing before I can start": the user's checklist at ``at`` (default now)."""
+        at = at or self.clock()
+        with self.store.reading() as r:
+            person = r.require_person(username)
+            current = r.standing(person, at)
+            open_requests = r.requests(applicant=username, open_only=True)
+            levels = {req.form.level for req in open_requests}
+            wanted = "enhanced" if "enhanced" in levels else "general"
+            records = r.precondition_records(person)
+            rules = r.settings().preconditions
+            organisation = r.require_organisation(person.organisation)
+        return access_status(
+            current, organisation, open_requests, shortfalls(records, wanted, at.date(), rules)
+        )
 
     # --- standing -------------------------------------------------------------------------------
 
