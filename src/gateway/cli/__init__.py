@@ -28,6 +28,7 @@ app = typer.Typer(
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from gateway.cli import (  # noqa: F401
+        access,
         audit,
         catalog,
         config,
