@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 import gateway
 from gateway.api.bodylimit import BodyLimitMiddleware
+from gateway.api.deps import reject_unknown_query
 from gateway.api.errors import install_error_handlers
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.routes import audit, catalog, health, me, query, tokens, users
@@ -80,6 +81,7 @@ def create_app(
         version=gateway.__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
     install_error_handlers(app)

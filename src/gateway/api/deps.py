@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.api.operations import operation_index
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.settings import GatewaySettings
+from gateway.errors import InputError
 from gateway.principal import Principal
 from gateway.service import ClientInfo
 
@@ -34,6 +36,7 @@ __all__ = [
     "client_info",
     "current_principal",
     "get_runtime",
+    "reject_unknown_query",
 ]
 
 _bearer = HTTPBearer(
@@ -87,3 +90,25 @@ def current_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Refuse query parameters the endpoint does not declare (a typo must not be ignored) and
+    repeats of single-valued ones (which one would win is not obvious).
+
+    Raises:
+        InputError: an undeclared or repeated query parameter (400).
+    """
+    if not request.query_params or not isinstance(request.app, FastAPI):
+        return
+    declared = operation_index(request.app).query_names(request.url.path, request.method)
+    if declared is None:
+        return
+    unknown = sorted(set(request.query_params) - set(declared))
+    if unknown:
+        name = unknown[0][:40]
+        accepted = ", ".join(sorted(declared)) or "none"
+        raise InputError(f"unknown query parameter {name!r}; this endpoint accepts: {accepted}")
+    for name, repeatable in declared.items():
+        if not repeatable and len(request.query_params.getlist(name)) > 1:
+            raise InputError(f"query parameter {name!r} may be given only once")

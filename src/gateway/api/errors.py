@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from gateway.api.operations import operation_index
 from gateway.api.streaming import QUERY_ID_HEADER
 from gateway.auth.limits import RateLimitExceeded
 from gateway.errors import GatewayError
@@ -103,15 +104,24 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=400)
 
 
+def _allow(request: Request) -> str | None:
+    """The ``Allow`` header for a 405: every method the path accepts (all routes, not one)."""
+    app = request.app
+    if not isinstance(app, FastAPI):
+        return None
+    return ", ".join(sorted(operation_index(app).methods(request.url.path))) or None
+
+
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "the request failed"))
     _count(request, code, exc.status_code)
     status = exc.status_code if exc.status_code >= 400 else 400
+    headers = dict(exc.headers or {})
+    if status == 405 and (allow := _allow(request)):
+        headers["Allow"] = allow
     return JSONResponse(
-        {"error": {"code": code, "message": message}},
-        status_code=status,
-        headers=dict(exc.headers or {}),
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
 
 

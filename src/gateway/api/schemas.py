@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: Longest SQL text accepted (the request body limit applies as well).
-MAX_SQL_CHARS = 200_000
+MAX_SQL_CHARS = 50_000
 
 Scalar = str | int | float | bool | None
 ParamValue = Scalar | list[Scalar]

@@ -31,13 +31,14 @@ def serve(data_dir: Path, *, host: str, port: int, log_level: str = "info") -> N
             f"no warehouse in {data_dir}: run `gateway demo --data-dir {data_dir} --no-serve` first"
         )
     try:
+        import fastapi  # noqa: F401
         import uvicorn
-
-        from gateway.api import GatewaySettings, create_app
     except ImportError as exc:
         raise ConfigurationError(
             f"serving needs the server extra: pip install 'partnership-gateway[server]' ({exc})"
         ) from exc
+    from gateway.api import GatewaySettings, create_app
+
     settings = GatewaySettings.from_env(os.environ, data_dir=data_dir)
     print(f"gateway: serving {data_dir} on http://{host}:{port} (API docs at /docs)", flush=True)
     uvicorn.run(

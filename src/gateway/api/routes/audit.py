@@ -17,23 +17,39 @@ from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.encode import column_types, table_rows
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.schemas import ColumnOut, EventOut, EventsPage, ReportOut, VerifyOut
+from gateway.errors import InputError
 
 __all__ = ["router"]
 
 router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
 
+_WHEN = {"format": "date-time"}
 Since = Annotated[
-    datetime | None,
-    Query(description="Start (inclusive), ISO date-time; without a zone it is UTC."),
+    str | None,
+    Query(
+        max_length=40,
+        description="Start (inclusive), ISO date or date-time; without a zone it is UTC.",
+        json_schema_extra=_WHEN,
+    ),
 ]
 Until = Annotated[
-    datetime | None, Query(description="End (exclusive), ISO date-time; without a zone it is UTC.")
+    str | None,
+    Query(
+        max_length=40,
+        description="End (exclusive), ISO date or date-time; without a zone it is UTC.",
+        json_schema_extra=_WHEN,
+    ),
 ]
 
 
-def _utc(when: datetime | None) -> datetime | None:
-    if when is None:
+def _utc(text: str | None) -> datetime | None:
+    """An ISO date or date-time (UTC when it has no zone); numbers are not times here."""
+    if text is None:
         return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not an ISO date or date-time (e.g. 2026-04-01)") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 

@@ -1,8 +1,8 @@
 """What the routers share: the API version prefix and OpenAPI descriptions of error answers.
 
 Example:
-    >>> 401 in errors(401, 403)
-    True
+    >>> sorted(errors(404))
+    [400, 401, 403, 404, 429]
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ _WHY = {
 }
 
 
+#: Any authenticated endpoint can answer these (bad parameters, no token, refused, rate limit).
+_ALWAYS = (400, 401, 403, 429)
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` entries for these error statuses."""
-    return {s: {"model": ErrorBody, "description": _WHY[s]} for s in statuses}
+    """``responses=`` entries for the common error statuses and these ones."""
+    return {s: {"model": ErrorBody, "description": _WHY[s]} for s in sorted({*_ALWAYS, *statuses})}
