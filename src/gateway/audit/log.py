@@ -36,6 +36,7 @@ from gateway.audit.checkpoints import Checkpoint, CheckpointFile, sign_checkpoin
 from gateway.audit.records import (
     AccessEvent,
     AuditEvent,
+    ExportAction,
     ExportRegistered,
     QueryCompleted,
     QueryDenied,
@@ -145,6 +146,10 @@ class AuditLog:
     def export_registered(self, export: ExportRegistered) -> AuditEvent:
         """A file produced from a query's result."""
         return self._append(export.kind, export.actor, export.organisation, export.details())
+
+    def export_action(self, action: ExportAction) -> AuditEvent:
+        """An approval, rejection or download of a registered export."""
+        return self._append(action.kind, action.actor, action.organisation, action.details())
 
     def access_event(self, event: AccessEvent) -> AuditEvent:
         """An access-management action (request, approval, suspension, token, policy)."""

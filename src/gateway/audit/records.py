@@ -12,6 +12,7 @@ What goes into ``details`` is described by the typed facts, one frozen dataclass
     QueryCompleted      query.completed  outcome, rows, bytes, duration, result fingerprint
     QueryDenied         query.denied     refused before execution, with the reason code
     ExportRegistered    export.registered  format, file name and hash, marking, approval
+    ExportAction        export.approved / export.rejected / export.downloaded  after registration
     AccessEvent         access.* / token.* / policy.* / user.* / grant.*  governance actions
 
 This module is pure: no clock except :func:`utc_now`, no I/O.
@@ -41,6 +42,7 @@ from gateway.errors import AuditUnavailable, InputError
 from gateway.principal import Principal
 
 __all__ = [
+    "EXPORT_ACTIONS",
     "EXPORT_REGISTERED",
     "GENESIS_HASH",
     "GOVERNANCE_FAMILIES",
@@ -49,6 +51,7 @@ __all__ = [
     "QUERY_STARTED",
     "AccessEvent",
     "AuditEvent",
+    "ExportAction",
     "ExportRegistered",
     "QueryCompleted",
     "QueryDenied",
@@ -73,6 +76,8 @@ QUERY_STARTED = "query.started"
 QUERY_COMPLETED = "query.completed"
 QUERY_DENIED = "query.denied"
 EXPORT_REGISTERED = "export.registered"
+#: What can happen to a registered export: ``export.approved`` … (see :class:`ExportAction`).
+EXPORT_ACTIONS = ("approved", "rejected", "downloaded")
 #: Prefixes of access-management kinds, e.g. ``access.endorsed``, ``token.revoked``.
 GOVERNANCE_FAMILIES = ("access", "token", "policy", "user", "grant")
 
@@ -585,6 +590,50 @@ class ExportRegistered:
             "bytes": int(self.bytes),
             "marking": self.marking,
             "approval": self.approval,
+        }
+
+
+@dataclass(frozen=True)
+class ExportAction:
+    """Something done to a registered export: a senior analyst approved or rejected a held
+    file, or someone downloaded it.
+
+    Example:
+        >>> ExportAction("approved", "q1", "s.patel", "Cleveland Police", owner="a.khan",
+        ...              file_sha256="ab" * 32).kind
+        'export.approved'
+
+    Attributes:
+        action: one of :data:`EXPORT_ACTIONS`.
+        query_id: the export's id (the query it was made from).
+        actor, organisation: who acted.
+        owner: who made the export.
+        file_sha256: the registered hash of the file acted on.
+        comment: the reviewer's reason (approvals and rejections).
+    """
+
+    action: str
+    query_id: str
+    actor: str
+    organisation: str
+    owner: str
+    file_sha256: str
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        if self.action not in EXPORT_ACTIONS:
+            raise InputError(f"export action {self.action!r} must be one of {EXPORT_ACTIONS}")
+
+    @property
+    def kind(self) -> str:
+        return f"export.{self.action}"
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id,
+            "owner": self.owner,
+            "file_sha256": self.file_sha256,
+            "comment": self.comment,
         }
 
 

@@ -1,0 +1,165 @@
+"""Approval rules for exports, and the state of each export as the audit log tells it.
+
+Pure: decisions take the settings, the principal and the export's record; the state is folded
+from audit events (``export.registered`` then ``export.approved`` / ``export.rejected``).
+
+    needs approval     record-level data, a level listed in ``approval_levels`` (general),
+                       and ``require_approval_for_record_level = true`` in ``[exports]``
+    pending ──approve──► approved      by an ``approver_role`` holder who is not the owner
+            └─reject───► rejected
+    download           the owner, once ``not_required`` or ``approved``; an approver at any
+                       time (to check the file before deciding)
+
+Example:
+    >>> from gateway.exports.settings import ExportSettings
+    >>> s = ExportSettings(require_approval_for_record_level=True)
+    >>> needs_approval(s, "general", "record"), needs_approval(s, "general", "aggregate")
+    (True, False)
+    >>> needs_approval(s, "enhanced", "record")
+    False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from gateway.audit.records import EXPORT_REGISTERED, AuditEvent
+from gateway.errors import AccessDenied, NotFound, SelfApproval, StepOutOfOrder, WrongRole
+from gateway.exports.settings import ExportSettings
+from gateway.principal import Principal
+
+__all__ = [
+    "APPROVED",
+    "NOT_REQUIRED",
+    "PENDING",
+    "REJECTED",
+    "ExportRecord",
+    "check_decision",
+    "check_download",
+    "export_records",
+    "needs_approval",
+]
+
+NOT_REQUIRED = "not_required"
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+_DECISIONS = {"export.approved": APPROVED, "export.rejected": REJECTED}
+
+
+def needs_approval(settings: ExportSettings, level: str, data_class: str) -> bool:
+    """Whether an export must be held for a senior analyst's approval."""
+    return (
+        settings.require_approval_for_record_level
+        and data_class == "record"
+        and level in settings.approval_levels
+    )
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One export as the audit log records it.
+
+    Attributes:
+        export_id: the id of the query it was made from.
+        owner, organisation: who made it.
+        format, file_name, file_sha256, bytes, marking: the registered file.
+        approval: ``not_required``, ``pending``, ``approved`` or ``rejected``.
+        registered_at: when it was registered.
+        decided_by, decided_at, comment: the approval decision, if any.
+    """
+
+    export_id: str
+    owner: str
+    organisation: str
+    format: str
+    file_name: str
+    file_sha256: str
+    bytes: int
+    marking: str
+    approval: str
+    registered_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    comment: str = ""
+
+    @property
+    def released(self) -> bool:
+        """The owner may download it."""
+        return self.approval in (NOT_REQUIRED, APPROVED)
+
+
+def export_records(events: Iterable[AuditEvent]) -> dict[str, ExportRecord]:
+    """Fold ``export.*`` events into the current record of each export (by export id)."""
+    records: dict[str, ExportRecord] = {}
+    for event in events:
+        d = event.details
+        export_id = str(d.get("query_id", ""))
+        if event.kind == EXPORT_REGISTERED:
+            records[export_id] = ExportRecord(
+                export_id=export_id,
+                owner=event.actor,
+                organisation=event.organisation,
+                format=str(d.get("format", "")),
+                file_name=str(d.get("file_name", "")),
+                file_sha256=str(d.get("file_sha256", "")),
+                bytes=int(d.get("bytes", 0)),
+                marking=str(d.get("marking", "")),
+                approval=str(d.get("approval", NOT_REQUIRED)),
+                registered_at=event.time,
+            )
+        elif event.kind in _DECISIONS and export_id in records:
+            current = records[export_id]
+            if current.approval == PENDING and d.get("file_sha256") == current.file_sha256:
+                records[export_id] = replace(
+                    current,
+                    approval=_DECISIONS[event.kind],
+                    decided_by=event.actor,
+                    decided_at=event.time,
+                    comment=str(d.get("comment", "")),
+                )
+    return records
+
+
+def _is_approver(principal: Principal, settings: ExportSettings) -> bool:
+    return principal.has_role(settings.approver_role)
+
+
+def check_decision(record: ExportRecord, approver: Principal, settings: ExportSettings) -> None:
+    """Refuse an approval or rejection that the rules do not allow.
+
+    Raises:
+        WrongRole: the approver lacks ``approver_role``.
+        SelfApproval: they made the export themselves.
+        StepOutOfOrder: the export is not pending (never held, or already decided).
+    """
+    if not _is_approver(approver, settings):
+        raise WrongRole(f"approving or rejecting an export needs the {settings.approver_role} role")
+    if approver.username == record.owner:
+        raise SelfApproval("an export cannot be approved or rejected by the analyst who made it")
+    if record.approval != PENDING:
+        raise StepOutOfOrder(
+            f"export {record.export_id} is {record.approval.replace('_', ' ')}, not pending"
+        )
+
+
+def check_download(record: ExportRecord, principal: Principal, settings: ExportSettings) -> None:
+    """Refuse a download the rules do not allow.
+
+    Raises:
+        NotFound: someone else's export (existence is not revealed).
+        AccessDenied: held for approval, or rejected.
+    """
+    if _is_approver(principal, settings):
+        return
+    if principal.username != record.owner:
+        raise NotFound(f"no export {record.export_id}")
+    if record.approval == PENDING:
+        raise AccessDenied(
+            f"export {record.export_id} holds record-level data and is awaiting a "
+            f"{settings.approver_role.replace('_', ' ')}'s approval"
+        )
+    if record.approval == REJECTED:
+        raise AccessDenied(f"export {record.export_id} was rejected by {record.decided_by}")

@@ -1,0 +1,364 @@
+"""Run a query through the service and deliver its result as a governed file.
+
+One export, step by step (the same policy and audit path as any query)::
+
+    options   checked before anything runs (bad format/option → InputError, nothing audited)
+    query     QueryService.run_query: policy view, rewrite, audit started/completed, execute
+    classify  record-level, aggregate or reference (gateway.exports.classify)
+    approval  held ("pending") when the [exports] rules say so, else "not_required"
+    layer     points / areas / grid geometry (gateway.exports.geometry)
+    write     the format's writer, with marking and provenance (gateway.exports.writers)
+    register  SHA-256 of the file → audit ``export.registered``; if that fails the file is
+              deleted (no unregistered file is ever served)
+
+Files live in ``DIR/exports/<export id>/`` (the export id is the query id) with an
+``export.json`` manifest; :mod:`gateway.exports.release` serves them once released.
+
+Example:
+    >>> exported = export_query(service, analyst, "SELECT lsoa_code, count(*) AS n "
+    ...     "FROM crime GROUP BY ALL", "SA-2026", format="gpkg", data_dir=DataDir(root))
+    ...                                                                 # doctest: +SKIP
+    >>> exported.approval, exported.path.name                           # doctest: +SKIP
+    ('not_required', 'export.gpkg')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from gateway.audit.records import ExportRegistered
+from gateway.datadir import DataDir
+from gateway.errors import GatewayError, NotFound
+from gateway.exports.approval import NOT_REQUIRED, PENDING, needs_approval
+from gateway.exports.basemaps import base_layer, force_extent
+from gateway.exports.classify import classify_rewrite
+from gateway.exports.geometry import build_layer
+from gateway.exports.options import parse_options
+from gateway.exports.provenance import Provenance
+from gateway.exports.settings import export_settings
+from gateway.exports.writers import prepare, sha256_file, write
+from gateway.principal import Principal
+from gateway.service import ClientInfo, QueryService
+
+__all__ = [
+    "MANIFEST",
+    "ExportFile",
+    "ExportProgress",
+    "ProgressCallback",
+    "export_base_layer",
+    "export_query",
+    "read_manifest",
+]
+
+MANIFEST = "export.json"
+Stage = Literal["query", "layer", "write", "register", "done"]
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """Where an export has got to: ``stage``, and rows written of ``total`` while writing."""
+
+    stage: Stage
+    done: int = 0
+    total: int = 0
+
+
+ProgressCallback = Callable[[ExportProgress], None]
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A written, registered export.
+
+    Attributes:
+        export_id: its id (the id of the query it was made from).
+        path: the file (``DIR/exports/<id>/<name>``).
+        file_name: the file's name.
+        format: export format name.
+        media_type: HTTP content type.
+        sha256: SHA-256 of the file, as registered in the audit log.
+        bytes: file size.
+        features: data rows / map features in the file.
+        approval: ``not_required`` or ``pending`` (see :mod:`gateway.exports.approval`).
+        data_class, reason: ``record``/``aggregate``/``reference`` and why.
+        provenance: what the file says about itself.
+    """
+
+    export_id: str
+    path: Path
+    file_name: str
+    format: str
+    media_type: str
+    sha256: str
+    bytes: int
+    features: int
+    approval: str
+    data_class: str
+    reason: str
+    provenance: Provenance
+
+    @property
+    def query_id(self) -> str:
+        return self.export_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (no local path)."""
+        return {
+            "export_id": self.export_id,
+            "file_name": self.file_name,
+            "format": self.format,
+            "media_type": self.media_type,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "features": self.features,
+            "approval": self.approval,
+            "data_class": self.data_class,
+            "reason": self.reason,
+            "provenance": self.provenance.to_dict(),
+        }
+
+
+def _stem(name: str | None, template: str | None) -> str:
+    if name:
+        return name
+    if template:
+        safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in template)
+        return safe[:64] or "export"
+    return "export"
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=False)
+
+
+def export_query(
+    service: QueryService,
+    principal: Principal,
+    sql: str,
+    purpose: str,
+    *,
+    format: str,
+    data_dir: DataDir,
+    options: Mapping[str, Any] | None = None,
+    params: Mapping[str, object] | None = None,
+    client: ClientInfo | None = None,
+    template: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ExportFile:
+    """Run ``sql`` for ``principal`` under policy and audit, and write the result as a file.
+
+    Args:
+        service: the query service (policy, rewrite, audit, engine).
+        principal: who is exporting.
+        sql: one SELECT; purpose: an approved purpose of the principal.
+        format: ``csv``, ``parquet``, ``xlsx``, ``gpkg``, ``geojson``, ``shp``, ``tab``,
+            ``mif``, ``fgb``, ``geoparquet`` or ``kml`` (see :mod:`gateway.exports.formats`).
+        data_dir: the deployment (base maps in, files out).
+        options: geometry, CRS and naming options (see :mod:`gateway.exports.options`).
+        params, client, template: as for :meth:`QueryService.run_query`.
+        progress: called as the export moves on (stages, rows written).
+
+    Raises:
+        GatewayError: bad options (nothing ran), any refusal or failure of the query (audited
+            by the service), a result that cannot make the geometry asked for, or
+            AuditUnavailable when the file could not be registered (it is deleted).
+    """
+    report = progress or (lambda _: None)
+    opts = parse_options(format, options)
+    settings = export_settings(service.policy)
+    report(ExportProgress("query"))
+    outcome = service.run_query(principal, sql, purpose, params, client=client, template=template)
+    workdir = data_dir.exports / f".tmp-{outcome.query_id}"
+    try:
+        table = outcome.result.to_table()
+        verdict = classify_rewrite(outcome.rewrite, service.catalog)
+        approval = (
+            PENDING
+            if needs_approval(settings, outcome.view.level, verdict.data_class)
+            else NOT_REQUIRED
+        )
+        report(ExportProgress("layer", 0, table.num_rows))
+        try:
+            layer = build_layer(table, opts, data_dir.basemaps)
+            prepared = prepare(layer, opts.format)
+        except GatewayError as exc:
+            exc.query_id = outcome.query_id
+            raise
+        provenance = Provenance(
+            query_id=outcome.query_id,
+            user=principal.username,
+            organisation=principal.organisation,
+            level=outcome.view.level,
+            purpose=purpose,
+            created_at=service.clock(),
+            policy_hash=service.policy.version,
+            marking=settings.marking,
+            format=opts.format.name,
+            rows=layer.features,
+            crs=f"EPSG:{layer.epsg}" if layer.epsg else None,
+            geometry=layer.geometry.describe(),
+            data_class=verdict.data_class,
+            approval=approval,
+            template=template,
+            result_fingerprint=outcome.result.fingerprint,
+            truncated=outcome.result.truncated,
+            field_names=prepared.renamed,
+        )
+        data_dir.exports.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_dir(workdir)
+        total = layer.features
+        stem = _stem(opts.name, template)
+        written = write(
+            prepared,
+            opts,
+            provenance,
+            workdir,
+            stem,
+            extent=force_extent(data_dir.basemaps, settings),
+            progress=lambda done: report(ExportProgress("write", done, total)),
+        )
+        report(ExportProgress("register", total, total))
+        exported = _register(
+            service,
+            data_dir,
+            written,
+            opts.format.name,
+            opts.format.media_type,
+            provenance,
+            verdict.reason,
+        )
+    finally:
+        outcome.result.discard()
+        shutil.rmtree(workdir, ignore_errors=True)
+    report(ExportProgress("done", total, total))
+    return exported
+
+
+def _register(
+    service: QueryService,
+    data_dir: DataDir,
+    written: Path,
+    format: str,
+    media_type: str,
+    provenance: Provenance,
+    reason: str,
+) -> ExportFile:
+    final_dir = data_dir.exports / provenance.query_id
+    _private_dir(final_dir)
+    target = final_dir / written.name
+    os.replace(written, target)
+    os.chmod(target, 0o600)
+    digest = sha256_file(target)
+    size = target.stat().st_size
+    exported = ExportFile(
+        export_id=provenance.query_id,
+        path=target,
+        file_name=target.name,
+        format=format,
+        media_type=media_type,
+        sha256=digest,
+        bytes=size,
+        features=provenance.rows,
+        approval=provenance.approval,
+        data_class=provenance.data_class,
+        reason=reason,
+        provenance=provenance,
+    )
+    try:
+        service.audit.export_registered(
+            ExportRegistered(
+                query_id=provenance.query_id,
+                user=provenance.user,
+                organisation=provenance.organisation,
+                format=format,
+                file_name=target.name,
+                file_sha256=digest,
+                bytes=size,
+                marking=provenance.marking,
+                approval=provenance.approval,
+            )
+        )
+    except GatewayError as exc:
+        shutil.rmtree(final_dir, ignore_errors=True)  # nothing unregistered stays behind
+        exc.query_id = provenance.query_id
+        raise
+    manifest = final_dir / MANIFEST
+    manifest.write_text(json.dumps(exported.to_dict(), indent=2, ensure_ascii=False), "utf-8")
+    os.chmod(manifest, 0o600)
+    return exported
+
+
+def read_manifest(data_dir: DataDir, export_id: str) -> ExportFile:
+    """The stored description of an export (no access check: see :mod:`~.release`).
+
+    Raises:
+        NotFound: no such export directory or manifest.
+    """
+    if not export_id or "/" in export_id or export_id.startswith("."):
+        raise NotFound(f"no export {export_id!r}")
+    folder = data_dir.exports / export_id
+    try:
+        data = json.loads((folder / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise NotFound(f"no export {export_id!r}") from exc
+    return ExportFile(
+        export_id=str(data["export_id"]),
+        path=folder / str(data["file_name"]),
+        file_name=str(data["file_name"]),
+        format=str(data["format"]),
+        media_type=str(data["media_type"]),
+        sha256=str(data["sha256"]),
+        bytes=int(data["bytes"]),
+        features=int(data["features"]),
+        approval=str(data["approval"]),
+        data_class=str(data["data_class"]),
+        reason=str(data.get("reason", "")),
+        provenance=Provenance.from_dict(data["provenance"]),
+    )
+
+
+def export_base_layer(
+    service: QueryService,
+    principal: Principal,
+    layer: str,
+    purpose: str,
+    *,
+    format: str,
+    data_dir: DataDir,
+    crs: int | str = 27700,
+    client: ClientInfo | None = None,
+    progress: ProgressCallback | None = None,
+) -> ExportFile:
+    """Download a base-map layer in any map format (or CSV/XLSX/Parquet of its attributes).
+
+    The attributes come from the warehouse reference table through the principal's policy
+    (so map-point coordinates are what the policy shows) and the download is audited as a
+    query and an export.
+
+    Raises:
+        NotFound: no such layer; otherwise as :func:`export_query`.
+    """
+    base = base_layer(layer)
+    options: dict[str, Any] = {"name": base.name}
+    fmt = parse_options(format, None).format
+    if fmt.spatial:
+        options.update(base.options())
+        if fmt.fixed_epsg is None:
+            options["crs"] = crs
+    return export_query(
+        service,
+        principal,
+        base.query(),
+        purpose,
+        format=format,
+        data_dir=data_dir,
+        options=options,
+        client=client,
+        progress=progress,
+    )

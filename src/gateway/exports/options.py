@@ -1,0 +1,291 @@
+"""Export options: what the analyst asks for, checked, and the geometry worked out from the
+result's columns.
+
+Options (all optional; the API takes them as a JSON object, the CLI as ``--option key=value``)::
+
+    geometry      auto | points | areas | grid | none     (auto for map formats)
+    x, y          coordinate columns for points/grid (default easting/northing, else
+                  longitude/latitude)
+    source_crs    EPSG code of x/y (default 27700 for easting/northing, 4326 for lon/lat)
+    area_column   lsoa_code | ward_code | neighbourhood_code | local_authority_code (areas;
+                  default: the finest one in the result)
+    cell_size     grid cell size in metres (default 500)
+    cell_shape    square | hex (default square)
+    weight        a numeric column summed per grid cell, besides the count
+    crs           27700 (default) or 4326, also "EPSG:4326"
+    name          file/layer name (default: the template name, else "export")
+    csv_comment   true (default) | false: the leading "# marking | provenance" line in CSV
+
+``auto`` picks points when the result has easting/northing (or longitude/latitude) columns,
+else areas when it has an area code column; a map format with neither is refused.
+
+Example:
+    >>> opts = parse_options("gpkg", {"geometry": "grid", "cell_size": 250, "crs": "EPSG:4326"})
+    >>> opts.geometry.kind, opts.geometry.cell_size, opts.crs
+    ('grid', 250.0, 4326)
+    >>> resolve_geometry(parse_options("gpkg", {}).geometry, ["lsoa_code", "n"]).describe()
+    'areas joined on lsoa_code'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from gateway.errors import InputError
+from gateway.exports.formats import ExportFormat, export_format
+from gateway.exports.grid import CellShape
+
+__all__ = [
+    "AREA_COLUMNS",
+    "CRS_CHOICES",
+    "ExportOptions",
+    "GeometryKind",
+    "GeometrySpec",
+    "parse_options",
+    "resolve_geometry",
+]
+
+GeometryKind = Literal["auto", "none", "points", "areas", "grid"]
+#: Base-map layer for each area code column, finest first.
+AREA_COLUMNS: Mapping[str, str] = {
+    "lsoa_code": "lsoa",
+    "ward_code": "ward",
+    "neighbourhood_code": "neighbourhood",
+    "local_authority_code": "local_authority",
+}
+CRS_CHOICES = (27700, 4326)
+_COORDINATE_PAIRS = (("easting", "northing", 27700), ("longitude", "latitude", 4326))
+_KEYS = (
+    "geometry",
+    "x",
+    "y",
+    "source_crs",
+    "area_column",
+    "cell_size",
+    "cell_shape",
+    "weight",
+    "crs",
+    "name",
+    "csv_comment",
+)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_MIN_CELL_M = 100.0  # smallest grid cell, metres
+
+
+@dataclass(frozen=True)
+class GeometrySpec:
+    """How the layer's geometry is made.
+
+    Attributes:
+        kind: ``points``, ``areas``, ``grid``, ``none`` (or ``auto`` until resolved).
+        x, y: coordinate columns (points, grid).
+        source_crs: EPSG code of the coordinates.
+        area_column: code column joined to a base-map layer (areas).
+        cell_size, cell_shape: the grid (see :mod:`gateway.exports.grid`).
+        weight: a column summed per grid cell.
+    """
+
+    kind: GeometryKind = "auto"
+    x: str | None = None
+    y: str | None = None
+    source_crs: int | None = None
+    area_column: str | None = None
+    cell_size: float = 500.0
+    cell_shape: CellShape = "square"
+    weight: str | None = None
+
+    @property
+    def layer(self) -> str | None:
+        """The base-map layer an ``areas`` geometry joins to."""
+        return AREA_COLUMNS.get(self.area_column or "")
+
+    def describe(self) -> str | None:
+        """For the provenance, e.g. ``points from easting/northing (EPSG:27700)``."""
+        if self.kind == "points":
+            return f"points from {self.x}/{self.y} (EPSG:{self.source_crs})"
+        if self.kind == "areas":
+            return f"areas joined on {self.area_column}"
+        if self.kind == "grid":
+            weight = f", sum of {self.weight}" if self.weight else ""
+            return (
+                f"{self.cell_shape} grid of {self.cell_size:g} m cells counting points from "
+                f"{self.x}/{self.y}{weight}"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """A checked export request (format and options).
+
+    Attributes:
+        format: the export format.
+        geometry: how geometry is made (``none`` for tabular formats).
+        crs: output EPSG code (27700 or 4326; KML is always 4326).
+        name: file and layer name stem.
+        csv_comment: write the leading comment line in CSV.
+    """
+
+    format: ExportFormat
+    geometry: GeometrySpec = GeometrySpec()
+    crs: int = 27700
+    name: str | None = None
+    csv_comment: bool = True
+
+    @property
+    def output_epsg(self) -> int:
+        return self.format.fixed_epsg or self.crs
+
+
+def _epsg(value: Any, key: str, choices: Sequence[int] | None = CRS_CHOICES) -> int:
+    text = str(value).strip().upper()
+    if text.startswith("EPSG:"):
+        text = text[5:]
+    if isinstance(value, bool) or not text.isdigit():
+        raise InputError(f"export option {key}: expected an EPSG code such as 27700 or 4326")
+    code = int(text)
+    if choices is not None and code not in choices:
+        raise InputError(
+            f"export option {key}: EPSG:{code} is not offered; use "
+            + " or ".join(f"EPSG:{c}" for c in choices)
+        )
+    return code
+
+
+def _column_name(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 128:
+        raise InputError(f"export option {key}: expected a column name")
+    return value
+
+
+def _bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no"}:
+        return False
+    raise InputError(f"export option {key}: expected true or false")
+
+
+def parse_options(format: str | ExportFormat, options: Mapping[str, Any] | None) -> ExportOptions:
+    """Check a format name and option mapping (values may be text, as from the CLI).
+
+    Raises:
+        InputError: an unknown format or option, or a value out of range.
+    """
+    fmt = format if isinstance(format, ExportFormat) else export_format(format)
+    raw = dict(options or {})
+    for key in raw:
+        if key not in _KEYS:
+            raise InputError(f"unknown export option {key!r}; expected one of {', '.join(_KEYS)}")
+    kind = str(raw.get("geometry", "auto" if fmt.spatial else "none")).strip().lower()
+    if kind not in ("auto", "none", "points", "areas", "grid"):
+        raise InputError("export option geometry: expected auto, points, areas, grid or none")
+    if fmt.spatial and kind == "none":
+        raise InputError(f"{fmt.label} is a map format: it needs points, areas or a grid")
+    if not fmt.spatial and kind not in ("none", "auto"):
+        raise InputError(
+            f"{fmt.label} carries no geometry; choose a map format (gpkg, geojson, shp, tab, "
+            "mif, fgb, geoparquet, kml) for points, areas or grids"
+        )
+    if not fmt.spatial:
+        kind = "none"
+    cell_size = raw.get("cell_size", 500)
+    try:
+        size = float(cell_size)
+    except (TypeError, ValueError):
+        size = math.nan
+    if isinstance(cell_size, bool) or not (_MIN_CELL_M <= size <= 50_000):
+        raise InputError("export option cell_size: expected 100 to 50000 metres")
+    shape = str(raw.get("cell_shape", "square")).strip().lower()
+    if shape not in ("square", "hex"):
+        raise InputError("export option cell_shape: expected square or hex")
+    area_column = raw.get("area_column")
+    if area_column is not None and area_column not in AREA_COLUMNS:
+        raise InputError(f"export option area_column: expected one of {', '.join(AREA_COLUMNS)}")
+    if ("x" in raw) != ("y" in raw):
+        raise InputError("export options x and y go together")
+    name = raw.get("name")
+    if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
+        raise InputError(
+            "export option name: letters, digits, '_', '-' and '.', at most 64 characters"
+        )
+    geometry = GeometrySpec(
+        kind=kind,  # type: ignore[arg-type]
+        x=_column_name(raw["x"], "x") if "x" in raw else None,
+        y=_column_name(raw["y"], "y") if "y" in raw else None,
+        source_crs=_epsg(raw["source_crs"], "source_crs", None) if "source_crs" in raw else None,
+        area_column=area_column,
+        cell_size=size,
+        cell_shape=shape,  # type: ignore[arg-type]
+        weight=_column_name(raw["weight"], "weight") if "weight" in raw else None,
+    )
+    crs = _epsg(raw.get("crs", 27700), "crs")
+    if fmt.fixed_epsg and "crs" in raw and crs != fmt.fixed_epsg:
+        raise InputError(f"{fmt.label} is always EPSG:{fmt.fixed_epsg}")
+    return ExportOptions(
+        format=fmt,
+        geometry=geometry,
+        crs=crs,
+        name=name,
+        csv_comment=_bool(raw.get("csv_comment", True), "csv_comment"),
+    )
+
+
+def _coordinates(spec: GeometrySpec, columns: Sequence[str]) -> GeometrySpec:
+    if spec.x and spec.y:
+        for column in (spec.x, spec.y):
+            if column not in columns:
+                raise InputError(f"the result has no column {column!r} for coordinates")
+        source = spec.source_crs
+        if source is None:
+            source = 4326 if spec.x.lower() in ("longitude", "lon", "lng") else 27700
+        return replace(spec, source_crs=source)
+    for x, y, crs in _COORDINATE_PAIRS:
+        if x in columns and y in columns:
+            return replace(spec, x=x, y=y, source_crs=spec.source_crs or crs)
+    raise InputError(
+        "points need coordinate columns: easting/northing or longitude/latitude "
+        "(or name them with the x and y options)"
+    )
+
+
+def resolve_geometry(spec: GeometrySpec, columns: Sequence[str]) -> GeometrySpec:
+    """Work out ``auto`` and default columns against the result's column names.
+
+    Raises:
+        InputError: the result lacks the columns the geometry needs.
+    """
+    kind = spec.kind
+    if kind == "none":
+        return spec
+    if kind == "auto":
+        has_xy = (spec.x is not None) or any(
+            x in columns and y in columns for x, y, _ in _COORDINATE_PAIRS
+        )
+        if has_xy:
+            kind = "points"
+        elif spec.area_column or any(c in columns for c in AREA_COLUMNS):
+            kind = "areas"
+        else:
+            raise InputError(
+                "a map export needs easting/northing or longitude/latitude columns (points, "
+                f"grid) or an area code column ({', '.join(AREA_COLUMNS)}) to join to a base map"
+            )
+    if kind in ("points", "grid"):
+        resolved = _coordinates(replace(spec, kind=kind), columns)
+        if kind == "grid" and resolved.weight and resolved.weight not in columns:
+            raise InputError(f"the result has no column {resolved.weight!r} to sum per cell")
+        return resolved
+    area = spec.area_column or next((c for c in AREA_COLUMNS if c in columns), None)
+    if area is None or area not in columns:
+        raise InputError(
+            f"an areas export needs one of the columns {', '.join(AREA_COLUMNS)} in the result"
+        )
+    return replace(spec, kind="areas", area_column=area)

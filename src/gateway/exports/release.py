@@ -1,0 +1,145 @@
+"""Held exports: list them, approve or reject them, and hand files out once released.
+
+The audit log is the register: a file's state is folded from its ``export.registered`` event
+and any later ``export.approved`` / ``export.rejected`` (see :mod:`gateway.exports.approval`).
+Every decision and every download is itself audited (``export.approved``,
+``export.rejected``, ``export.downloaded``). A file whose bytes no longer match the registered
+SHA-256 is never handed out.
+
+Example:
+    >>> record = approve_export(service, senior, "q2026…", comment="checked")  # doctest: +SKIP
+    >>> exported = open_export(service, data_dir, analyst, "q2026…")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gateway.audit.records import EXPORT_ACTIONS, EXPORT_REGISTERED, ExportAction
+from gateway.datadir import DataDir
+from gateway.errors import Conflict, NotFound
+from gateway.exports.approval import (
+    APPROVED,
+    REJECTED,
+    ExportRecord,
+    check_decision,
+    check_download,
+    export_records,
+)
+from gateway.exports.export import ExportFile, read_manifest
+from gateway.exports.settings import export_settings
+from gateway.exports.writers import sha256_file
+from gateway.principal import Principal
+from gateway.service import QueryService
+
+__all__ = [
+    "approve_export",
+    "export_record",
+    "list_exports",
+    "open_export",
+    "reject_export",
+]
+
+_KINDS = (EXPORT_REGISTERED, *(f"export.{a}" for a in EXPORT_ACTIONS))
+_MAX_COMMENT = 500
+
+
+def _records(service: QueryService) -> dict[str, ExportRecord]:
+    return export_records(service.audit.events(kinds=_KINDS))
+
+
+def export_record(service: QueryService, export_id: str) -> ExportRecord:
+    """The current record of one export.
+
+    Raises:
+        NotFound: no such export registered.
+    """
+    record = _records(service).get(export_id)
+    if record is None:
+        raise NotFound(f"no export {export_id!r}")
+    return record
+
+
+def list_exports(
+    service: QueryService, principal: Principal, *, pending_only: bool = False
+) -> list[ExportRecord]:
+    """Exports ``principal`` may see: their own; approvers see everyone's. Newest first."""
+    settings = export_settings(service.policy)
+    approver = principal.has_role(settings.approver_role)
+    out = [
+        r
+        for r in _records(service).values()
+        if (approver or r.owner == principal.username)
+        and (not pending_only or r.approval == "pending")
+    ]
+    return sorted(out, key=lambda r: r.registered_at, reverse=True)
+
+
+def _decide(
+    service: QueryService, approver: Principal, export_id: str, decision: str, comment: str
+) -> ExportRecord:
+    settings = export_settings(service.policy)
+    record = export_record(service, export_id)
+    check_decision(record, approver, settings)
+    comment = " ".join(comment.split())[:_MAX_COMMENT]
+    service.audit.export_action(
+        ExportAction(
+            decision,
+            export_id,
+            approver.username,
+            approver.organisation,
+            owner=record.owner,
+            file_sha256=record.file_sha256,
+            comment=comment,
+        )
+    )
+    state = APPROVED if decision == "approved" else REJECTED
+    return replace(record, approval=state, decided_by=approver.username, comment=comment)
+
+
+def approve_export(
+    service: QueryService, approver: Principal, export_id: str, *, comment: str = ""
+) -> ExportRecord:
+    """Release a held export (audited ``export.approved``).
+
+    Raises:
+        NotFound, WrongRole, SelfApproval, StepOutOfOrder: see
+        :func:`gateway.exports.approval.check_decision`.
+    """
+    return _decide(service, approver, export_id, "approved", comment)
+
+
+def reject_export(
+    service: QueryService, approver: Principal, export_id: str, *, comment: str = ""
+) -> ExportRecord:
+    """Refuse a held export (audited ``export.rejected``); the file is never released."""
+    return _decide(service, approver, export_id, "rejected", comment)
+
+
+def open_export(
+    service: QueryService, data_dir: DataDir, principal: Principal, export_id: str
+) -> ExportFile:
+    """The export's file for ``principal``, once the rules allow it (audited download).
+
+    Raises:
+        NotFound: no such export, or someone else's.
+        AccessDenied: held for approval, or rejected.
+        Conflict: the file on disk no longer matches its registered hash.
+    """
+    settings = export_settings(service.policy)
+    record = export_record(service, export_id)
+    check_download(record, principal, settings)
+    exported = read_manifest(data_dir, export_id)
+    if not exported.path.is_file() or sha256_file(exported.path) != record.file_sha256:
+        raise Conflict(f"export {export_id} no longer matches the file registered in the audit log")
+    service.audit.export_action(
+        ExportAction(
+            "downloaded",
+            export_id,
+            principal.username,
+            principal.organisation,
+            owner=record.owner,
+            file_sha256=record.file_sha256,
+        )
+    )
+    return replace(exported, approval=record.approval)

@@ -1,0 +1,138 @@
+"""Writers: a prepared layer in, one deliverable file out (zipped for multi-file formats).
+
+    columns      types and names each format can hold (pure Arrow)
+    tabular      CSV, Parquet, XLSX
+    gdal         GeoPackage, GeoJSON, Shapefile, MapInfo TAB and MIF/MID, FlatGeobuf, KML
+    geoparquet   GeoParquet 1.1 (pyarrow)
+    package      zip + provenance sidecar, SHA-256
+
+Example:
+    >>> import pyarrow as pa
+    >>> from gateway.exports.geometry import Layer
+    >>> from gateway.exports.options import GeometrySpec
+    >>> from gateway.exports.formats import export_format
+    >>> prepared = prepare(Layer(pa.table({"n": [1]}), GeometrySpec("none")), export_format("csv"))
+    >>> prepared.table.column_names, prepared.renamed
+    (['n'], {})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from gateway.errors import ConfigurationError
+from gateway.exports.formats import ExportFormat
+from gateway.exports.geometry import GEOMETRY_COLUMN, Bounds, Layer
+from gateway.exports.options import ExportOptions
+from gateway.exports.provenance import Provenance
+from gateway.exports.writers.columns import prepare_columns
+from gateway.exports.writers.gdal import mapinfo_bounds, write_gdal
+from gateway.exports.writers.geoparquet import write_geoparquet
+from gateway.exports.writers.package import sha256_file, zip_layer
+from gateway.exports.writers.tabular import write_csv, write_parquet, write_xlsx
+
+__all__ = ["PreparedLayer", "prepare", "sha256_file", "write"]
+
+RowsWritten = Callable[[int], None]
+_RESERVED = (GEOMETRY_COLUMN, "fid", "ogc_fid")
+
+
+@dataclass(frozen=True)
+class PreparedLayer:
+    """A layer with columns converted and renamed for one format.
+
+    Attributes:
+        table: attribute columns (renamed) plus the WKB geometry for map formats.
+        renamed: new name → original column name.
+        layer: the layer it came from.
+    """
+
+    table: pa.Table
+    renamed: dict[str, str]
+    layer: Layer
+
+
+def prepare(layer: Layer, fmt: ExportFormat) -> PreparedLayer:
+    """Convert and rename ``layer``'s attribute columns for ``fmt``."""
+    attributes = layer.table.select(layer.attribute_names)
+    table, renamed = prepare_columns(attributes, fmt, reserved=_RESERVED)
+    if layer.spatial:
+        table = table.append_column(
+            pa.field(GEOMETRY_COLUMN, pa.binary()), layer.table.column(GEOMETRY_COLUMN)
+        )
+    return PreparedLayer(table, renamed, layer)
+
+
+def write(
+    prepared: PreparedLayer,
+    options: ExportOptions,
+    provenance: Provenance,
+    workdir: Path,
+    stem: str,
+    *,
+    extent: Bounds,
+    progress: RowsWritten,
+) -> Path:
+    """Write the deliverable into ``workdir`` and return its path.
+
+    Raises:
+        ConfigurationError: a writer failed (a message naming the format, never data values).
+    """
+    fmt = options.format
+    layer = prepared.layer
+    if fmt.writer == "csv":
+        path = workdir / f"{stem}.csv"
+        comment = provenance.summary() if options.csv_comment else None
+        write_csv(prepared.table, path, comment=comment, progress=progress)
+        return path
+    if fmt.writer == "parquet":
+        path = workdir / f"{stem}.parquet"
+        write_parquet(prepared.table, path, provenance=provenance, progress=progress)
+        return path
+    if fmt.writer == "xlsx":
+        path = workdir / f"{stem}.xlsx"
+        write_xlsx(prepared.table, path, provenance=provenance, progress=progress)
+        return path
+    if layer.geometry_type is None or layer.epsg is None:
+        raise ConfigurationError(f"{fmt.label} needs a layer with geometry")
+    if fmt.writer == "geoparquet":
+        path = workdir / f"{stem}.parquet"
+        write_geoparquet(
+            prepared.table,
+            path,
+            geometry_type=layer.geometry_type,
+            epsg=layer.epsg,
+            bounds=layer.bounds,
+            provenance=provenance,
+            progress=progress,
+        )
+        return path
+    layer_dir = workdir / "layer"
+    layer_dir.mkdir()
+    main = layer_dir / f"{stem}{fmt.layer_extension}"
+    bounds = (
+        mapinfo_bounds(extent, layer.bounds, layer.epsg) if fmt.driver == "MapInfo File" else None
+    )
+    write_gdal(
+        prepared.table,
+        main,
+        fmt=fmt,
+        layer_name=stem,
+        geometry_type=layer.geometry_type,
+        epsg=layer.epsg,
+        provenance=provenance,
+        bounds=bounds,
+        progress=progress,
+    )
+    if not fmt.zipped:
+        target = workdir / main.name
+        main.rename(target)
+        return target
+    files = [p for p in layer_dir.iterdir() if p.is_file() and p.name.startswith(f"{stem}.")]
+    target = workdir / f"{stem}.zip"
+    zip_layer(files, provenance, target, stem)
+    return target

@@ -1,0 +1,138 @@
+"""Columns as each format can hold them: types converted, names shortened, nothing silently lost.
+
+Pure Arrow. What changes, per format flag (see :class:`~gateway.exports.formats.ExportFormat`):
+
+- dictionary columns are decoded; string/binary views and large types become plain ones;
+- nested values (lists, structs, maps) and intervals become JSON text everywhere except
+  Parquet (which keeps lists and structs and writes intervals as ISO 8601 text);
+- binary values become base64 text outside Parquet and GeoPackage;
+- decimals become doubles and unsigned 64-bit integers signed ones in GIS formats;
+- ``naive_times``: zoned timestamps become UTC wall-clock times (no zone);
+- ``datetimes_only`` (MapInfo): dates become datetimes at midnight;
+- ``no_int64`` (MapInfo): 64-bit integers become 32-bit when every value fits, else doubles;
+- ``bool_as_text`` (MapInfo): ``true``/``false`` text, so a missing flag stays missing;
+- GIS formats get legal, unique field names within ``max_field_name`` (see
+  :func:`~gateway.exports.fieldnames.shorten_names`); the renaming is returned for provenance.
+
+Example:
+    >>> import pyarrow as pa
+    >>> from gateway.exports.formats import export_format
+    >>> t = pa.table({"a_very_long_column_name": pa.array([1, 2], pa.int64()), "ok": [True, None]})
+    >>> out, renamed = prepare_columns(t, export_format("shp"), reserved=("geometry",))
+    >>> out.column_names, renamed
+    (['a_very_lon', 'ok'], {'a_very_lon': 'a_very_long_column_name'})
+    >>> prepare_columns(t, export_format("tab"))[0].schema.types
+    [DataType(int32), DataType(string)]
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gateway.api.encode import csv_safe, parquet_safe
+from gateway.exports.fieldnames import shorten_names
+from gateway.exports.formats import ExportFormat
+
+__all__ = ["prepare_columns"]
+
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+def _plain(column: pa.Array) -> pa.Array:
+    t = column.type
+    if pa.types.is_dictionary(t):
+        return _plain(column.dictionary_decode())
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return column.cast(pa.string())
+    if (
+        pa.types.is_large_binary(t)
+        or pa.types.is_binary_view(t)
+        or pa.types.is_fixed_size_binary(t)
+    ):
+        return column.cast(pa.binary())
+    if pa.types.is_null(t):
+        return column.cast(pa.string())
+    if pa.types.is_float16(t):
+        return column.cast(pa.float32())
+    return column
+
+
+def _as_json_text(name: str, column: pa.Array) -> pa.Array:
+    batch = csv_safe(pa.RecordBatch.from_arrays([column], names=[name]))
+    return batch.column(0)
+
+
+def _base64(column: pa.Array) -> pa.Array:
+    values = column.to_pylist()
+    return pa.array(
+        [None if v is None else base64.b64encode(v).decode("ascii") for v in values], pa.string()
+    )
+
+
+def _int64_for_mapinfo(column: pa.Array) -> pa.Array:
+    if column.null_count == len(column):
+        return column.cast(pa.int32())
+    bounds = pc.min_max(column)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is not None and high is not None and _INT32[0] <= low and high <= _INT32[1]:
+        return column.cast(pa.int32())
+    return column.cast(pa.float64())
+
+
+def _convert(name: str, column: pa.Array, fmt: ExportFormat) -> pa.Array:
+    column = _plain(column)
+    t = column.type
+    parquet = fmt.writer in ("parquet", "geoparquet")
+    if parquet:
+        if pa.types.is_interval(t) or (pa.types.is_nested(t) and "interval" in str(t)):
+            return parquet_safe(pa.RecordBatch.from_arrays([column], names=[name])).column(0)
+        return column
+    if pa.types.is_nested(t) or pa.types.is_interval(t):
+        return _as_json_text(name, column)
+    if pa.types.is_binary(t):
+        return column if fmt.name == "gpkg" else _base64(column)
+    gis = fmt.writer == "gdal"
+    if gis and pa.types.is_decimal(t):
+        column = column.cast(pa.float64())
+    elif gis and pa.types.is_uint64(t):
+        column = (
+            column.cast(pa.int64(), safe=False)
+            if _fits_int64(column)
+            else column.cast(pa.float64())
+        )
+    elif gis and pa.types.is_time(t):
+        column = column.cast(pa.string())
+    t = column.type
+    if fmt.naive_times and pa.types.is_timestamp(t) and t.tz is not None:
+        column = column.cast(pa.timestamp(t.unit))
+    if fmt.datetimes_only and pa.types.is_date(t):
+        column = column.cast(pa.timestamp("ms"))
+    if fmt.no_int64 and pa.types.is_int64(column.type):
+        column = _int64_for_mapinfo(column)
+    if fmt.bool_as_text and pa.types.is_boolean(column.type):
+        column = column.cast(pa.string())
+    return column
+
+
+def _fits_int64(column: pa.Array) -> bool:
+    high = pc.max(column).as_py()
+    return high is None or high <= 2**63 - 1
+
+
+def prepare_columns(
+    table: pa.Table, fmt: ExportFormat, *, reserved: Sequence[str] = ()
+) -> tuple[pa.Table, dict[str, str]]:
+    """The attribute columns of ``table`` converted for ``fmt``, and ``{new name: old name}``
+    for every renamed column."""
+    names = list(table.column_names)
+    arrays = [_convert(n, table.column(n).combine_chunks(), fmt) for n in names]
+    if fmt.spatial:
+        new_names = shorten_names(names, fmt.max_field_name, reserved=reserved)
+    else:
+        new_names = names
+    renamed = {new: old for new, old in zip(new_names, names, strict=True) if new != old}
+    return pa.Table.from_arrays(arrays, names=new_names), renamed
