@@ -1,0 +1,66 @@
+"""Statistical disclosure control for aggregate outputs leaving the secure environment.
+
+Pure logic, no I/O: the rules come from the policy's ``[disclosure]`` section, the shape of a
+result from a :class:`DisclosureSpec` (a template header declares one; any aggregate query
+result can be given one), and :func:`protect` returns the protected Arrow table.
+
+    rules.py        DisclosureRules, DisclosureSettings: thresholds and rounding per level
+    spec.py         DisclosureSpec: dimensions, counts, people, totals, derived columns
+    suppression.py  primary and secondary cell suppression for one table of counts
+    apply.py        protect(table, spec, rules): suppress, round, recompute, mark
+
+Example:
+    >>> import pyarrow as pa
+    >>> spec = parse_disclosure_spec({"dimensions": ["ward"], "counts": ["victims"]})
+    >>> out = protect(pa.table({"ward": ["a", "b", "c"], "victims": [12, 3, 40]}), spec,
+    ...               DisclosureRules(min_count=10))
+    >>> out.table.column("victims").to_pylist()
+    [None, None, 40]
+"""
+
+from gateway.disclosure.apply import (
+    FLAG_SUFFIX,
+    METADATA_KEY,
+    DisclosureReport,
+    ProtectedTable,
+    protect,
+    round_count,
+)
+from gateway.disclosure.rules import (
+    DISCLOSURE_MODES,
+    PUBLICATION_RULES,
+    DisclosureMode,
+    DisclosureRules,
+    DisclosureSettings,
+    parse_disclosure_settings,
+)
+from gateway.disclosure.spec import (
+    DERIVED_KINDS,
+    Derived,
+    DisclosureSpec,
+    parse_disclosure_spec,
+)
+from gateway.disclosure.suppression import Cell, Suppression, exposed_cells, suppress_grid
+
+__all__ = [
+    "DERIVED_KINDS",
+    "DISCLOSURE_MODES",
+    "FLAG_SUFFIX",
+    "METADATA_KEY",
+    "PUBLICATION_RULES",
+    "Cell",
+    "Derived",
+    "DisclosureMode",
+    "DisclosureReport",
+    "DisclosureRules",
+    "DisclosureSettings",
+    "DisclosureSpec",
+    "ProtectedTable",
+    "Suppression",
+    "exposed_cells",
+    "parse_disclosure_settings",
+    "parse_disclosure_spec",
+    "protect",
+    "round_count",
+    "suppress_grid",
+]

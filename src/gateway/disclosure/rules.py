@@ -1,0 +1,194 @@
+"""Disclosure-control rules: how strictly an output is protected, per level and for publication.
+
+The policy's ``[disclosure]`` section configures them (validated here, since the policy loader
+passes the section through as raw data)::
+
+    [disclosure.publication]          # outputs marked for publication
+    min_count = 10                    # counts 1..9 suppressed (zeros are shown)
+    round_to = 5                      # published counts rounded to the nearest 5
+
+    [disclosure.levels.general]       # general-level analysts' template outputs and products
+    min_count = 10
+    round_to = 0
+    optional = true                   # may be switched off for working (unshared) outputs
+
+Levels without an entry get no control by default (``min_count = 0``), but publication rules
+always apply to outputs marked for publication.
+
+Example:
+    >>> settings = parse_disclosure_settings({"levels": {"general": {"min_count": 5}}})
+    >>> settings.rules_for("general").min_count, settings.rules_for("general", publication=True)
+    (5, DisclosureRules(min_count=10, round_to=5, secondary=True, label='publication'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gateway.errors import ConfigurationError, ParameterError
+
+__all__ = [
+    "DISCLOSURE_MODES",
+    "PUBLICATION_RULES",
+    "DisclosureMode",
+    "DisclosureRules",
+    "DisclosureSettings",
+    "parse_disclosure_settings",
+]
+
+DisclosureMode = Literal["policy", "publication", "none"]
+DISCLOSURE_MODES: tuple[DisclosureMode, ...] = ("policy", "publication", "none")
+
+
+@dataclass(frozen=True)
+class DisclosureRules:
+    """How one output is protected.
+
+    Attributes:
+        min_count: counts from 1 to ``min_count - 1`` are suppressed (0 or 1 = no suppression).
+            Zeros are shown: an empty cell discloses nothing about a person.
+        round_to: published counts are rounded to the nearest multiple (0 or 1 = exact).
+        secondary: apply secondary suppression, so that totals cannot reveal a suppressed cell.
+        label: where the rules came from (``general``, ``publication``, ``none``), for reports.
+    """
+
+    min_count: int = 0
+    round_to: int = 0
+    secondary: bool = True
+    label: str = "none"
+
+    @property
+    def active(self) -> bool:
+        """Whether these rules change anything at all."""
+        return self.min_count > 1 or self.round_to > 1
+
+    def describe(self) -> str:
+        """One line for a report footer, e.g. ``counts under 10 suppressed; rounded to 5``."""
+        parts = []
+        if self.min_count > 1:
+            second = " (with secondary suppression)" if self.secondary else ""
+            parts.append(f"counts from 1 to {self.min_count - 1} suppressed{second}")
+        if self.round_to > 1:
+            parts.append(f"counts rounded to the nearest {self.round_to}")
+        return "; ".join(parts) if parts else "no disclosure control"
+
+
+#: The rules for outputs marked for publication when the policy does not say otherwise.
+PUBLICATION_RULES = DisclosureRules(min_count=10, round_to=5, label="publication")
+_NONE = DisclosureRules()
+
+
+@dataclass(frozen=True)
+class DisclosureSettings:
+    """The validated ``[disclosure]`` section.
+
+    Attributes:
+        publication: rules for outputs marked for publication.
+        levels: rules per access level for ordinary (not published) outputs.
+        optional: levels whose analysts may switch control off for working outputs.
+    """
+
+    publication: DisclosureRules = PUBLICATION_RULES
+    levels: Mapping[str, DisclosureRules] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()
+
+    def rules_for(self, level: str, *, publication: bool = False) -> DisclosureRules:
+        """The rules for an output made by an analyst of ``level``."""
+        if publication:
+            return self.publication
+        return self.levels.get(level, _NONE)
+
+    def resolve(self, level: str, mode: str) -> DisclosureRules:
+        """The rules for a requested mode (``policy``, ``publication`` or ``none``).
+
+        Raises:
+            ParameterError: an unknown mode, or ``none`` where the policy does not allow it.
+        """
+        if mode == "policy":
+            return self.rules_for(level)
+        if mode == "publication":
+            return self.rules_for(level, publication=True)
+        if mode == "none":
+            if self.rules_for(level).active and level not in self.optional:
+                raise ParameterError(
+                    f"disclosure: the policy does not let {level}-level analysts switch "
+                    "disclosure control off"
+                )
+            return _NONE
+        raise ParameterError(
+            f"disclosure: unknown mode {mode!r}; use one of {', '.join(DISCLOSURE_MODES)}"
+        )
+
+
+_RULE_KEYS = {"min_count", "round_to", "secondary", "optional"}
+
+
+def _rules(raw: Any, path: str, label: str) -> tuple[DisclosureRules, bool]:
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f"policy: {path}: must be a table")
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        raise ConfigurationError(
+            f"policy: {path}.{sorted(unknown)[0]}: unknown key (expected {sorted(_RULE_KEYS)})"
+        )
+    values: dict[str, int] = {}
+    for key in ("min_count", "round_to"):
+        value = raw.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+            raise ConfigurationError(f"policy: {path}.{key}: must be a whole number 0–1000")
+        values[key] = value
+    for key in ("secondary", "optional"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise ConfigurationError(f"policy: {path}.{key}: must be true or false")
+    rules = DisclosureRules(
+        min_count=values["min_count"],
+        round_to=values["round_to"],
+        secondary=bool(raw.get("secondary", True)),
+        label=label,
+    )
+    return rules, bool(raw.get("optional", False))
+
+
+def parse_disclosure_settings(
+    raw: Mapping[str, Any] | None, *, levels: tuple[str, ...] | None = None
+) -> DisclosureSettings:
+    """Validate a policy's raw ``[disclosure]`` section.
+
+    Args:
+        raw: ``Policy.settings.get("disclosure")`` (None: defaults).
+        levels: the policy's level names; entries for other levels are refused.
+
+    Raises:
+        ConfigurationError: ``policy: disclosure.<path>: <problem>``.
+    """
+    if raw is None:
+        return DisclosureSettings()
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError("policy: disclosure: must be a table")
+    unknown = set(raw) - {"publication", "levels"}
+    if unknown:
+        raise ConfigurationError(
+            f"policy: disclosure.{sorted(unknown)[0]}: unknown key (expected levels, publication)"
+        )
+    publication = PUBLICATION_RULES
+    if "publication" in raw:
+        publication, _ = _rules(raw["publication"], "disclosure.publication", "publication")
+    per_level: dict[str, DisclosureRules] = {}
+    optional: set[str] = set()
+    raw_levels = raw.get("levels", {})
+    if not isinstance(raw_levels, Mapping):
+        raise ConfigurationError("policy: disclosure.levels: must be a table of levels")
+    for name, spec in raw_levels.items():
+        if levels is not None and name not in levels:
+            raise ConfigurationError(
+                f"policy: disclosure.levels.{name}: no such level (levels: {', '.join(levels)})"
+            )
+        rules, may_disable = _rules(spec, f"disclosure.levels.{name}", str(name))
+        per_level[str(name)] = rules
+        if may_disable:
+            optional.add(str(name))
+    return DisclosureSettings(
+        publication=publication, levels=per_level, optional=frozenset(optional)
+    )
