@@ -13,9 +13,9 @@ import gateway.cli.access  # noqa: F401  (registers ``gateway access``)
 from gateway.audit import verify_data_dir
 from gateway.cli import app
 from gateway.datadir import DataDir
-from gateway.errors import SelfApproval, StepOutOfOrder
+from gateway.errors import StepOutOfOrder
 
-from .conftest import MBC_NETWORK, MBRO
+from .conftest import MBC_NETWORK, MBRO, World, general_form
 
 runner = CliRunner()
 
@@ -106,14 +106,8 @@ def test_the_whole_process_from_the_command_line(cli: Cli, data_dir: DataDir) ->
     assert verify_data_dir(data_dir).ok
 
 
-def test_a_refusal_is_one_line_and_exit_2(cli: Cli, data_dir: DataDir) -> None:
-    register(cli)
-    request_id = cli(
-        "request", "submit", "--as", "a.khan", "--purpose", "SA=Strategic assessment",
-        "--duties", "d", "--product", "p", "--disseminate", "x",
-    ).strip()  # fmt: skip
-    with pytest.raises(SelfApproval):
-        cli("endorse", request_id, "--as", "a.khan")
+def test_a_refusal_is_one_line_and_exit_2(world: World, data_dir: DataDir) -> None:
+    request_id = world.service.submit("a.khan", general_form()).request_id
     run = subprocess.run(
         [sys.executable, "-m", "gateway", "access", "endorse", request_id, "--as", "a.khan",
          "--data-dir", str(data_dir.root)],
@@ -121,3 +115,4 @@ def test_a_refusal_is_one_line_and_exit_2(cli: Cli, data_dir: DataDir) -> None:
     )  # fmt: skip
     assert run.returncode == 2
     assert run.stderr.strip() == "error: 'a.khan' cannot endorse their own request"
+    assert world.service.request(request_id).state == "submitted"

@@ -21,7 +21,7 @@ from gateway.errors import (
     WrongRole,
 )
 from gateway.governance.model import Grant
-from gateway.governance.operations import Operations, new_id
+from gateway.governance.operations import OVERSIGHT_ROLES, Operations, new_id
 from gateway.governance.preconditions import shortfalls
 from gateway.governance.requests import (
     AccessRequest,
@@ -32,9 +32,13 @@ from gateway.governance.requests import (
 )
 from gateway.governance.standing import Standing
 from gateway.governance.status import AccessStatus, access_status
-from gateway.governance.workflow import Action, decide, next_step, pending_for
+from gateway.governance.workflow import STEPS, Action, decide, next_step, pending_for
 
-__all__ = ["ApprovalOperations", "grant_for"]
+__all__ = ["APPROVER_ROLES", "ApprovalOperations", "grant_for"]
+
+
+#: Roles that take a step in the request workflow.
+APPROVER_ROLES = frozenset(step.role for step in STEPS)
 
 
 class ApprovalOperations(Operations):
@@ -208,6 +212,43 @@ class ApprovalOperations(Operations):
                 out.append(request)
             return out
 
+    def status_as(self, actor: str, username: str) -> AccessStatus:
+        """``username``'s checklist, for themselves, their line manager, their organisation's
+        SPOC, or an administrator / ISO / head of intelligence.
+
+        Raises:
+            WrongRole: anyone else.
+        """
+        with self.store.reading() as r:
+            viewer = r.require_person(actor)
+            subject = r.require_person(username)
+        allowed = (
+            actor == username
+            or subject.line_manager == actor
+            or (viewer.has_role("spoc") and viewer.organisation == subject.organisation)
+            or bool(viewer.roles & OVERSIGHT_ROLES)
+        )
+        if not allowed:
+            raise WrongRole(f"{actor!r} may not see {username!r}'s access status")
+        return self.status(username)
+
+    def request_as(self, actor: str, request_id: str) -> AccessRequest:
+        """A request, for its applicant, anyone who acted on it, approvers and administrators.
+
+        Raises:
+            WrongRole: anyone else; NotFound: no such request.
+        """
+        with self.store.reading() as r:
+            request = r.require_request(request_id)
+            viewer = r.require_person(actor)
+        if not (
+            actor in request.participants
+            or actor == request.form.applicant
+            or viewer.roles & (APPROVER_ROLES | {"admin"})
+        ):
+            raise WrongRole(f"{actor!r} may not see request {request_id}")
+        return request
+
     def status(self, username: str, at: datetime | None = None) -> AccessStatus:
         """ "What is missing before I can start": the user's checklist at ``at`` (default now)."""
         at = at or self.clock()
@@ -223,6 +264,17 @@ class ApprovalOperations(Operations):
         return access_status(
             current, organisation, open_requests, shortfalls(records, wanted, at.date(), rules)
         )
+
+    def waiting_for(self, actor: str, role: str | None = None) -> list[AccessRequest]:
+        """Open requests whose next step ``actor`` may take (for ``role``, or any role they
+        hold), oldest first."""
+        with self.store.reading() as r:
+            roles = [role] if role else sorted(r.require_person(actor).roles)
+        found: dict[str, AccessRequest] = {}
+        for each in roles:
+            for request in self.pending(each, actor=actor):
+                found[request.request_id] = request
+        return sorted(found.values(), key=lambda r: r.submitted_at)
 
     # --- standing -------------------------------------------------------------------------------
 

@@ -159,6 +159,17 @@ class OversightOperations(Operations):
         with self.store.reading() as r:
             return r.reviews(organisation, open_only=open_only)
 
+    def access_reviews_as(self, actor: str, organisation: str | None = None) -> list[AccessReview]:
+        """Access reviews an administrator (all) or a SPOC (their organisation's) may see."""
+        at = self.clock()
+        with self.store.reading() as r:
+            viewer = self._need(r, actor, {"admin", "spoc"}, at, what="seeing access reviews")
+            if not viewer.has_role("admin"):
+                if organisation not in (None, viewer.organisation):
+                    raise WrongRole(f"{actor!r} is not the SPOC of {organisation}")
+                organisation = viewer.organisation
+            return r.reviews(organisation)
+
     def _new_review(self, tx: Writer, actor: str, organisation: str, at: datetime) -> AccessReview:
         tx.require_organisation(organisation)
         if tx.reviews(organisation, open_only=True):

@@ -1,0 +1,105 @@
+"""Admission: the governance checks every authenticated API request passes through.
+
+:class:`GovernedAuthenticator` wraps any authenticator (bearer tokens, later OIDC) — it has
+the same ``authenticate(authorization, client_address)`` shape as
+:class:`gateway.auth.authenticate.Authenticator` — and adds, after the credentials are
+accepted:
+
+1. **origin** — the address must be in the user's organisation's registered ranges (and their
+   designated workstations, if any): otherwise ``network_not_permitted``;
+2. **preconditions** — a user who holds grants but lacks what must be in place (vetting,
+   declarations, training, SyOPs, MoU, code of connection) is refused with the precise reason
+   (``vetting_expired``, ``precondition_missing``). Users with no grant (applicants,
+   approvers) are admitted: they need the API to apply, approve and see what is missing.
+
+Each refusal is recorded as an ``access.denied`` audit event (reason, client address) before
+it is raised.
+
+Example:
+    >>> authenticator = GovernedAuthenticator(inner, directory, audit)   # doctest: +SKIP
+    >>> authenticator.authenticate("Bearer pgw_…", "192.0.2.5")          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import NoReturn, Protocol
+
+from gateway.audit.log import AuditLog
+from gateway.audit.records import AccessEvent
+from gateway.errors import AccessDenied, NetworkNotPermitted
+from gateway.governance.directory import GovernanceDirectory
+from gateway.principal import Principal
+
+__all__ = ["ACCESS_DENIED", "CredentialCheck", "GovernedAuthenticator"]
+
+#: Audit kind of a request refused by governance after its credentials were accepted.
+ACCESS_DENIED = "access.denied"
+
+
+class CredentialCheck(Protocol):
+    """Anything that turns credentials into a principal (see ``gateway.auth.authenticate``)."""
+
+    def authenticate(self, authorization: str | None, client_address: str) -> Principal: ...
+
+
+class GovernedAuthenticator:
+    """Credentials by ``inner``; origin and preconditions by the governance register.
+
+    Args:
+        inner: the credential check (e.g. ``BearerTokenAuthenticator``).
+        directory: the governance directory (origins, standing).
+        audit: where refusals are recorded.
+        clock: current UTC time.
+    """
+
+    def __init__(
+        self,
+        inner: CredentialCheck,
+        directory: GovernanceDirectory,
+        audit: AuditLog,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.inner = inner
+        self.directory = directory
+        self.audit = audit
+        self.clock = clock
+
+    def authenticate(self, authorization: str | None, client_address: str) -> Principal:
+        """The caller's principal, once credentials, origin and preconditions allow it.
+
+        Raises:
+            AuthenticationError, AccessDenied, RateLimited: from ``inner``.
+            NetworkNotPermitted: an address the user may not connect from (audited).
+            PreconditionMissing, VettingExpired: grants held but not live (audited).
+        """
+        principal = self.inner.authenticate(authorization, client_address)
+        now = self.clock()
+        reason = self.directory.origin_refusal(principal.username, client_address, now)
+        if reason is not None:
+            self._refuse(
+                principal,
+                client_address,
+                NetworkNotPermitted(f"connection refused for {principal.username!r}: {reason}"),
+            )
+        standing = self.directory.standing(principal.username, now)
+        if standing is not None and standing.grants and standing.principal.level == "none":
+            refusal = standing.refusal(now)
+            if refusal is not None:
+                self._refuse(principal, client_address, refusal)
+        return principal
+
+    def _refuse(self, principal: Principal, client_address: str, error: AccessDenied) -> NoReturn:
+        self.audit.access_event(
+            AccessEvent(
+                ACCESS_DENIED,
+                principal.username,
+                principal.organisation,
+                subject=principal.username,
+                comment=str(error),
+                extra={"reason": error.code, "client_address": client_address},
+            )
+        )
+        raise error
