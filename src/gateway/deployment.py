@@ -18,9 +18,17 @@ from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.errors import ConfigurationError
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
+from gateway.principal import PrincipalDirectory
 from gateway.service import QueryService
+from gateway.users import UsersFile
 
-__all__ = ["PSEUDONYM_KEY", "arrow_to_sql_type", "load_deployment_policy", "open_service"]
+__all__ = [
+    "PSEUDONYM_KEY",
+    "arrow_to_sql_type",
+    "load_deployment_policy",
+    "open_directory",
+    "open_service",
+]
 
 #: Name of the pseudonym HMAC key under ``DIR/secrets/``.
 PSEUDONYM_KEY = "pseudonym"
@@ -50,6 +58,17 @@ def load_deployment_policy(data_dir: DataDir, catalog: Catalog) -> Policy:
     if data_dir.policy.exists():
         return load_policy(data_dir.policy, catalog)
     return load_default_policy(catalog)
+
+
+def open_directory(data_dir: DataDir) -> PrincipalDirectory:
+    """Where principals come from: the governance register when ``DIR/governance.sqlite`` holds
+    one (grants drive enforcement; ``users.toml`` keeps only its bootstrap administrators),
+    else ``DIR/users.toml``."""
+    from gateway.governance.directory import GovernanceDirectory, has_register
+
+    if has_register(data_dir):
+        return GovernanceDirectory.open(data_dir)
+    return UsersFile(data_dir.users)
 
 
 def open_service(

@@ -131,3 +131,14 @@ def test_bootstrap_admin_from_users_toml_connects_from_loopback_only(
 def test_has_register(world: World, data_dir: DataDir, tmp_path: Path) -> None:
     assert has_register(data_dir)
     assert not has_register(DataDir(tmp_path / "empty"))
+
+
+def test_the_deployment_uses_the_register_once_it_exists(
+    world: World, data_dir: DataDir, tmp_path: Path
+) -> None:
+    from gateway.deployment import open_directory
+
+    assert isinstance(open_directory(data_dir), GovernanceDirectory)
+    empty = DataDir(tmp_path / "bare")
+    empty.root.mkdir()
+    assert isinstance(open_directory(empty), UsersFile)
