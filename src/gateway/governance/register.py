@@ -95,6 +95,7 @@ class RegisterOperations(Operations):
                 tx,
                 "access.settings_changed",
                 actor,
+                subject="governance settings",
                 comment=comment,
                 before=before.to_json(),
                 after=settings.to_json(),
