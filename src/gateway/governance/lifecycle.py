@@ -96,14 +96,29 @@ class AccessReview:
 
 
 def review_due(last_opened: datetime | None, at: datetime, interval_months: int) -> bool:
-    """Whether an organisation needs a new access review at ``at``."""
+    """Whether an organisation needs a new access review at ``at``.
+
+    Example:
+        >>> from datetime import timezone
+        >>> opened = datetime(2026, 1, 10, tzinfo=timezone.utc)
+        >>> review_due(opened, datetime(2026, 7, 9, tzinfo=timezone.utc), 6)
+        False
+        >>> review_due(opened, datetime(2026, 7, 10, tzinfo=timezone.utc), 6)
+        True
+    """
     if last_opened is None:
         return True
     return at.date() >= add_months(last_opened.date(), interval_months)
 
 
 def coc_due(declarations: Iterable[CodeOfConnection], today: date, *, warn_days: int = 30) -> str:
-    """``current``, ``due`` (lapses within ``warn_days``), ``lapsed`` or ``missing``."""
+    """``current``, ``due`` (lapses within ``warn_days``), ``lapsed`` or ``missing``.
+
+    Example:
+        >>> coc = CodeOfConnection("MBC", "p.spoc", date(2026, 1, 5), date(2027, 1, 5))
+        >>> coc_due([coc], date(2026, 6, 1)), coc_due([coc], date(2026, 12, 20)), coc_due([], date(2026, 6, 1))
+        ('current', 'due', 'missing')
+    """
     latest = max(declarations, key=lambda c: c.valid_until, default=None)
     if latest is None:
         return "missing"

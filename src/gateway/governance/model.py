@@ -95,7 +95,12 @@ def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 
 def check_code(value: str, what: str) -> str:
-    """``value`` if it is a short code (letters, digits, ``_ . -``), else InputError."""
+    """``value`` if it is a short code (letters, digits, ``_ . -``), else InputError.
+
+    Example:
+        >>> check_code("SA-2026-MBRO", "purpose code")
+        'SA-2026-MBRO'
+    """
     if not _CODE.match(value):
         raise InputError(
             f"{what} {value!r} must be 1-40 letters, digits, '_', '.' or '-' (starting with a "

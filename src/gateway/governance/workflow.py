@@ -150,7 +150,27 @@ def decide(
         SelfApproval: the actor is the applicant.
         SeparationOfDuties: the actor already acted in this chain.
         WrongRole: the actor lacks the step's role or relation to the applicant.
-        InputError: an unknown action, or no comment on a refusal/withdrawal.
+        InputError: an unknown action, or no comment on a refusal.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from gateway.governance.model import Organisation, Person
+        >>> from gateway.governance.requests import (AccessRequest, Applicant, BusinessCase,
+        ...     Purpose, RequestForm, Transition)
+        >>> t = datetime(2026, 5, 1, tzinfo=timezone.utc)
+        >>> khan = Person("a.khan", "Aisha Khan", "MBC", "Analyst", "a@x.org", line_manager="m.jones")
+        >>> jones = Person("m.jones", "Mo Jones", "MBC", "Manager", "m@x.org", frozenset({"line_manager"}))
+        >>> form = RequestForm("a.khan", "general", (Purpose("SA", "assessment"),),
+        ...                    BusinessCase("duties", ("SA",), ("board",)))
+        >>> request = AccessRequest("AR-1", form, Applicant("a.khan", "Aisha Khan", "Analyst",
+        ...     "MBC", "Middlesbrough Council", "a@x.org"), (Transition("submitted", "a.khan", "applicant", t),))
+        >>> org = Organisation("MBC", "Middlesbrough Council", "local_authority", ("E06000002",))
+        >>> decide(request, "endorse", jones, applicant=khan, organisation=org, at=t).state
+        'endorsed_line_manager'
+        >>> decide(request, "endorse", khan, applicant=khan, organisation=org, at=t)
+        Traceback (most recent call last):
+        ...
+        gateway.errors.SelfApproval: 'a.khan' cannot endorse their own request
     """
     if action not in ACTIONS:
         raise InputError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
