@@ -106,7 +106,7 @@ def _driver_arguments(
             {"provenance": provenance.to_dict()}, ensure_ascii=False
         )
     elif fmt.driver == "MapInfo File":
-        kwargs["encoding"] = "UTF-8"
+        layer_options["ENCODING"] = "UTF-8"  # pyogrio's encoding= does not reach this driver
         layer_options["DESCRIPTION"] = summary[:250]
         if bounds:
             layer_options["BOUNDS"] = bounds

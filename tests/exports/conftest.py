@@ -1,0 +1,26 @@
+"""Fixtures for the export tests: a copy of the small generated warehouse with its own audit
+log, a policy that holds record-level exports for approval, and a real service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.datadir import DataDir
+from gateway.deployment import open_service
+from gateway.service import QueryService
+from tests.exports.helpers import make_data_dir
+
+
+@pytest.fixture(scope="session")
+def export_dir(small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+    return make_data_dir(small_data_dir, tmp_path_factory.mktemp("exports") / "gw")
+
+
+@pytest.fixture(scope="session")
+def service(export_dir: DataDir) -> Iterator[QueryService]:
+    svc = open_service(export_dir, workers=2)
+    yield svc
+    svc.close()

@@ -1,0 +1,84 @@
+"""Principals, queries and data-directory set-up shared by the export and publish tests."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from gateway.datadir import DataDir
+from gateway.principal import AccessGrant, Principal
+
+MIDDLESBROUGH = "E06000002"
+ALL_AREAS = ("E06000001", "E06000002", "E06000003", "E06000004")
+
+EXPORTS_SECTION = """
+[exports]
+marking = "OFFICIAL-SENSITIVE"
+require_approval_for_record_level = true
+"""
+
+ANALYST = Principal(
+    username="a.khan",
+    organisation="Middlesbrough Council",
+    level="general",
+    areas=(MIDDLESBROUGH,),
+    purposes=("SA-2026",),
+    roles=frozenset({"analyst"}),
+)
+SENIOR = Principal(
+    username="s.patel",
+    organisation="Cleveland Police",
+    level="general",
+    areas=ALL_AREAS,
+    purposes=("SA-2026",),
+    roles=frozenset({"analyst", "senior_analyst"}),
+)
+OTHER_SENIOR = Principal(
+    username="r.jones",
+    organisation="Cleveland Police",
+    level="general",
+    areas=ALL_AREAS,
+    purposes=("SA-2026",),
+    roles=frozenset({"senior_analyst"}),
+)
+ENHANCED = Principal(
+    username="e.okafor",
+    organisation="Stockton-on-Tees Borough Council",
+    level="enhanced",
+    areas=(MIDDLESBROUGH,),
+    purposes=("JAG-2026",),
+    roles=frozenset({"analyst"}),
+    grants=(
+        AccessGrant(
+            grant_id="G-1",
+            purposes=("JAG-2026",),
+            starts=date(2020, 1, 1),
+            unmask=("location.easting", "location.northing"),
+        ),
+    ),
+)
+ADMIN = Principal(
+    username="sys.admin",
+    organisation="Cleveland Police",
+    level="none",
+    roles=frozenset({"admin"}),
+)
+
+#: A record-level point query: crimes with their (policy-visible) location coordinates.
+POINTS_SQL = (
+    "SELECT c.crime_id, c.recorded_at, c.police_uk_category, c.domestic_abuse, "
+    "l.easting, l.northing FROM crime AS c JOIN location AS l USING (location_id)"
+)
+#: An aggregate: crimes per LSOA.
+PER_LSOA_SQL = "SELECT lsoa_code, count(*) AS crimes FROM crime GROUP BY ALL"
+
+
+def make_data_dir(source: Path, target: Path, extra_policy: str = EXPORTS_SECTION) -> DataDir:
+    target.mkdir(parents=True)
+    for name in ("warehouse.duckdb", "basemaps.gpkg"):
+        shutil.copy2(source / name, target / name)
+    policy = resources.files("gateway.policy").joinpath("default_policy.toml").read_text("utf-8")
+    (target / "policy.toml").write_text(policy + extra_policy, "utf-8")
+    return DataDir(target)
