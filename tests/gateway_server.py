@@ -185,8 +185,18 @@ def start_gateway(
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "gateway", "serve", "--data-dir", str(data_dir),
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -220,7 +230,9 @@ def generated_source(request: pytest.FixtureRequest) -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def demo_data_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+def demo_data_dir(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> DataDir:
     """A demo data directory (warehouse, default policy, demo users, tokens) of our own."""
     return prepare_data_dir(generated_source(request), tmp_path_factory.mktemp("demo") / "data")
 

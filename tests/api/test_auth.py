@@ -51,7 +51,10 @@ def test_valid_token_in_any_scheme_case(live_gateway):  # type: ignore[no-untype
 def _issue(data_dir, username: str, expires_in: timedelta) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     with AuditLog.open(data_dir) as audit:
         issued = issue_token(
-            TokenStore(data_dir.governance), audit, username, issued_by="test",
+            TokenStore(data_dir.governance),
+            audit,
+            username,
+            issued_by="test",
             expires_in=expires_in,
         )
     return issued.token, issued.record.token_id

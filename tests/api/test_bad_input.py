@@ -21,16 +21,28 @@ BAD_BODIES = {
     "invalid utf-8": (b'{"sql": "SELECT \xff\xfe", "purpose": "SA-2026"}', 400, "UTF-8"),
     "not an object": (b"[1, 2, 3]", 400, "request body"),
     "missing purpose": (b'{"sql": "SELECT 1"}', 400, "purpose"),
-    "unknown format": (b'{"sql": "SELECT 1", "purpose": "SA-2026", "format": "xml"}', 400,
-                       "format"),
+    "unknown format": (
+        b'{"sql": "SELECT 1", "purpose": "SA-2026", "format": "xml"}',
+        400,
+        "format",
+    ),
     "unknown field": (b'{"sql": "SELECT 1", "purpose": "SA-2026", "limit": 5}', 400, "limit"),
     "wrong type": (b'{"sql": 42, "purpose": "SA-2026"}', 400, "sql"),
-    "object param": (b'{"sql": "SELECT $x", "purpose": "SA-2026", "params": {"x": {"a": 1}}}',
-                     400, "params"),
-    "1 MB of SQL": (b'{"sql": "SELECT ' + b"1 + " * 350_000 + b'1", "purpose": "SA-2026"}', 413,
-                    "larger than the limit"),
-    "deeply nested": (b'{"sql": "SELECT ' + b"(" * 5000 + b"1" + b")" * 5000
-                      + b'", "purpose": "SA-2026"}', 400, "nested"),
+    "object param": (
+        b'{"sql": "SELECT $x", "purpose": "SA-2026", "params": {"x": {"a": 1}}}',
+        400,
+        "params",
+    ),
+    "1 MB of SQL": (
+        b'{"sql": "SELECT ' + b"1 + " * 350_000 + b'1", "purpose": "SA-2026"}',
+        413,
+        "larger than the limit",
+    ),
+    "deeply nested": (
+        b'{"sql": "SELECT ' + b"(" * 5000 + b"1" + b")" * 5000 + b'", "purpose": "SA-2026"}',
+        400,
+        "nested",
+    ),
     "empty sql": (b'{"sql": "", "purpose": "SA-2026"}', 400, ""),
     "blank purpose": (b'{"sql": "SELECT 1", "purpose": " "}', 400, "purpose"),
 }
@@ -42,7 +54,8 @@ def test_bad_bodies_get_clear_errors(live_gateway, case):  # type: ignore[no-unt
     answer = _raw(live_gateway, body)
     assert answer.status_code == status, answer.text
     error = answer.json()["error"]
-    assert error["code"] and error["message"]
+    assert error["code"]
+    assert error["message"]
     assert words in error["message"]
     assert "Traceback" not in answer.text
 
@@ -61,8 +74,9 @@ def test_chunked_body_over_the_limit_is_413(live_gateway):  # type: ignore[no-un
         yield b'", "purpose": "SA-2026"}'
 
     headers = {**live_gateway.headers("h.lee"), "Content-Type": "application/json"}
-    answer = httpx.post(live_gateway.url + "/v1/query", content=chunks(), headers=headers,
-                        timeout=60)
+    answer = httpx.post(
+        live_gateway.url + "/v1/query", content=chunks(), headers=headers, timeout=60
+    )
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "too_large"
 
@@ -74,7 +88,8 @@ def test_huge_result_as_json_is_413_pointing_to_arrow(live_gateway):  # type: ig
         streamed = http.post("/v1/query", json={**body, "format": "arrow"})
     assert refused.status_code == 413
     error = refused.json()["error"]
-    assert error["code"] == "too_large" and "arrow" in error["message"]
+    assert error["code"] == "too_large"
+    assert "arrow" in error["message"]
     assert error["query_id"] == refused.headers["x-query-id"]
     assert streamed.status_code == 200
     assert int(streamed.headers["x-row-count"]) > 0
@@ -82,11 +97,16 @@ def test_huge_result_as_json_is_413_pointing_to_arrow(live_gateway):  # type: ig
 
 def test_sql_errors_give_position_and_no_values(live_gateway):  # type: ignore[no-untyped-def]
     with live_gateway.client("h.lee") as http:
-        answer = http.post("/v1/query", json={
-            "sql": "SELECT crime_id FROM crime WHERE CAST(modus_operandi AS INTEGER) > 0",
-            "purpose": "SA-2026"})
-        unknown = http.post("/v1/query", json={"sql": "SELECT nope FROM crime",
-                                               "purpose": "SA-2026"})
+        answer = http.post(
+            "/v1/query",
+            json={
+                "sql": "SELECT crime_id FROM crime WHERE CAST(modus_operandi AS INTEGER) > 0",
+                "purpose": "SA-2026",
+            },
+        )
+        unknown = http.post(
+            "/v1/query", json={"sql": "SELECT nope FROM crime", "purpose": "SA-2026"}
+        )
     assert "MO-SECRET" not in answer.text
     assert unknown.status_code == 400
     assert unknown.json()["error"]["code"] == "column_not_found"
@@ -95,10 +115,13 @@ def test_sql_errors_give_position_and_no_values(live_gateway):  # type: ignore[n
 
 def test_unknown_endpoint_and_method(live_gateway):  # type: ignore[no-untyped-def]
     missing = httpx.get(live_gateway.url + "/v1/nothing-here", timeout=10)
-    wrong = httpx.get(live_gateway.url + "/v1/query", headers=live_gateway.headers("h.lee"),
-                      timeout=10)
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    wrong = httpx.get(
+        live_gateway.url + "/v1/query", headers=live_gateway.headers("h.lee"), timeout=10
+    )
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
 
 
 def test_other_users_keep_being_served_during_bad_input(live_gateway):  # type: ignore[no-untyped-def]

@@ -71,11 +71,13 @@ def test_json_encodes_awkward_values(live_gateway):  # type: ignore[no-untyped-d
     assert answer.status_code == 200, answer.text
     row = json.loads(answer.content)["rows"][0]
     assert row[0] == 12.5
-    assert row[1] is None and row[2] is None
+    assert row[1] is None
+    assert row[2] is None
     assert row[3] == [1, 2]
     assert row[4] == {"a": 1, "b": "x"}
     assert row[5] == "P3D"
-    assert row[6].startswith("2026-01-02T03:04:05") and row[6].endswith("+00:00")
+    assert row[6].startswith("2026-01-02T03:04:05")
+    assert row[6].endswith("+00:00")
     assert row[7] is None
     csv = _post(live_gateway, "h.lee", {"sql": sql, "purpose": "SA-2026", "format": "csv"})
     assert csv.status_code == 200
@@ -89,7 +91,8 @@ def test_empty_results_in_every_format(live_gateway):  # type: ignore[no-untyped
         assert answer.status_code == 200, (fmt, answer.text)
         assert answer.headers["x-row-count"] == "0"
     parquet = pq.read_table(io.BytesIO(answer.content))
-    assert parquet.num_rows == 0 and parquet.schema.names == ["crime_id", "recorded_at"]
+    assert parquet.num_rows == 0
+    assert parquet.schema.names == ["crime_id", "recorded_at"]
 
 
 def test_result_files_are_removed_after_streaming(live_gateway, demo_data_dir):  # type: ignore[no-untyped-def]

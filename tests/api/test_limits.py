@@ -21,7 +21,9 @@ QUICK = {"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"}
 
 
 @pytest.fixture(scope="module")
-def strict_gateway(demo_data_dir: DataDir, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def strict_gateway(
+    demo_data_dir: DataDir, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveGateway]:
     """A second server with tight limits and a 3 s query timeout for general analysts."""
     root = tmp_path_factory.mktemp("strict") / "data"
     root.mkdir()

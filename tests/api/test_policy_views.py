@@ -11,17 +11,19 @@ import pytest
 from gateway.errors import GatewayError
 from gateway.service import QueryService
 
-COUNT_BY_AREA = (
-    "SELECT local_authority_code, count(*) AS n FROM crime GROUP BY 1 ORDER BY 1"
-)
+COUNT_BY_AREA = "SELECT local_authority_code, count(*) AS n FROM crime GROUP BY 1 ORDER BY 1"
 PEOPLE = (
     "SELECT person_id, forename, surname, date_of_birth, pnc_id FROM person "
     "ORDER BY person_id LIMIT 50"
 )
 MO = "SELECT crime_id, modus_operandi FROM crime ORDER BY crime_id LIMIT 20"
 INTEL = "SELECT count(*) AS n FROM intelligence_report"
-ANALYSTS = {"h.lee": "E06000001", "a.khan": "E06000002", "r.wilson": "E06000003",
-            "j.taylor": "E06000004"}
+ANALYSTS = {
+    "h.lee": "E06000001",
+    "a.khan": "E06000002",
+    "r.wilson": "E06000003",
+    "j.taylor": "E06000004",
+}
 
 
 def api_arrow(live_gateway, user: str, sql: str, purpose: str) -> pa.Table:  # type: ignore[no-untyped-def]
@@ -40,8 +42,7 @@ def service_arrow(service: QueryService, principal, sql: str, purpose: str) -> p
         outcome.result.discard()
 
 
-@pytest.mark.parametrize("user", ["h.lee", "a.khan", "r.wilson", "j.taylor", "e.okafor",
-                                  "s.patel"])
+@pytest.mark.parametrize("user", ["h.lee", "a.khan", "r.wilson", "j.taylor", "e.okafor", "s.patel"])
 @pytest.mark.parametrize("sql", [COUNT_BY_AREA, PEOPLE, MO])
 def test_http_result_equals_service_result(live_gateway, service, principal_of, user, sql):  # type: ignore[no-untyped-def]
     purpose = live_gateway.tokens[user]["purposes"][0]

@@ -11,8 +11,8 @@ import pytest
 
 from gateway.client import (
     AccessDenied,
-    ConnectionFailed,
     Connection,
+    ConnectionFailed,
     PurposeNotApproved,
     RequestTimedOut,
     TableNotPermitted,
@@ -57,7 +57,8 @@ def test_query_returns_what_the_service_returns(gw, service, demo_data_dir):  # 
     assert table.equals(direct)
     assert isinstance(frame, pl.DataFrame)
     assert frame.equals(pl.from_arrow(direct))  # type: ignore[arg-type]
-    assert gw.last_query_id and gw.last_query_id.startswith("q")
+    assert gw.last_query_id
+    assert gw.last_query_id.startswith("q")
     assert frame.to_pandas().shape == (direct.num_rows, direct.num_columns)
 
 
@@ -81,7 +82,8 @@ def test_errors_are_the_server_classes(live_gateway, gw):  # type: ignore[no-unt
         gw.query("SELECT 1 AS x", purpose="JAG-2026-07")
     with pytest.raises(ColumnNotFound) as missing:
         gw.query("SELECT nope FROM crime")
-    assert missing.value.position is not None and missing.value.position[0] == 1
+    assert missing.value.position is not None
+    assert missing.value.position[0] == 1
     assert "line 1" in str(missing.value)
     with (
         connect(live_gateway.url, "pgw_" + "Q" * 43) as stranger,
@@ -93,11 +95,16 @@ def test_errors_are_the_server_classes(live_gateway, gw):  # type: ignore[no-unt
 def test_catalog_me_and_tables(gw):  # type: ignore[no-untyped-def]
     assert gw.me()["areas"] == ["E06000002"]
     names = {t["name"] for t in gw.catalog()["tables"]}
-    assert "crime" in names and "intelligence_report" not in names
+    assert "crime" in names
+    assert "intelligence_report" not in names
     tables = gw.tables()
-    masks = dict(zip(
-        tables.filter(pl.col("table") == "person")["column"].to_list(),
-        tables.filter(pl.col("table") == "person")["mask"].to_list(), strict=True))
+    masks = dict(
+        zip(
+            tables.filter(pl.col("table") == "person")["column"].to_list(),
+            tables.filter(pl.col("table") == "person")["mask"].to_list(),
+            strict=True,
+        )
+    )
     assert masks["surname"] == "null"
 
 
@@ -111,7 +118,8 @@ def test_senior_analyst_review_from_the_client(live_gateway):  # type: ignore[no
         assert senior.audit_verify()["ok"] is True
         report = senior.audit_report("activity")
         page = senior.audit_events(kinds=["query.completed"], limit=5)
-    assert "user" in report.columns and report.height > 0
+    assert "user" in report.columns
+    assert report.height > 0
     assert all(e["kind"] == "query.completed" for e in page["events"])
 
 
@@ -119,8 +127,9 @@ def test_timeouts_and_unreachable_servers(live_gateway):  # type: ignore[no-unty
     part = "(SELECT incident_id AS i FROM incident ORDER BY 1 LIMIT 700)"
     slow = f"SELECT count(*) AS n FROM {part} a, {part} b, {part} c WHERE a.i + b.i > c.i"
     with (
-        Connection(live_gateway.url, live_gateway.token("j.taylor"), purpose="SA-2026",
-                   timeout=0.5) as impatient,
+        Connection(
+            live_gateway.url, live_gateway.token("j.taylor"), purpose="SA-2026", timeout=0.5
+        ) as impatient,
         pytest.raises(RequestTimedOut),
     ):
         impatient.query(slow)

@@ -7,8 +7,18 @@ import subprocess
 import sys
 import textwrap
 
-BLOCKED = ("duckdb", "sqlglot", "fastapi", "starlette", "uvicorn", "pydantic", "geopandas",
-           "shapely", "pyogrio", "pyproj")
+BLOCKED = (
+    "duckdb",
+    "sqlglot",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "geopandas",
+    "shapely",
+    "pyogrio",
+    "pyproj",
+)
 
 SCRIPT = textwrap.dedent(
     """
@@ -33,7 +43,8 @@ SCRIPT = textwrap.dedent(
 
 def test_client_imports_and_queries_without_server_packages(live_gateway):  # type: ignore[no-untyped-def]
     script = SCRIPT.format(blocked=BLOCKED, url=live_gateway.url, token=live_gateway.token("h.lee"))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['E06000001'] True []"

@@ -19,7 +19,9 @@ def test_quickstart_notebook_runs(live_gateway, monkeypatch, tmp_path):  # type:
         notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
     ).execute()
     outputs = [
-        o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+        o.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
         for o in cell.get("outputs", [])
     ]
     text = "\n".join(outputs)

@@ -238,13 +238,20 @@ def grant_demo_access(data_dir: Path, *, today: date | None = None) -> DemoSetup
 
 
 def prepare_demo(
-    data_dir: Path, *, years: int = 3, scale: float = 1.0, seed: int = 2026
+    data_dir: Path, *, years: int = 3, scale: float = 1.0, seed: int = 2026, force: bool = False
 ) -> DemoSetup:
-    """Generate (or keep) the warehouse, then :func:`grant_demo_access`."""
+    """Generate (or keep) the warehouse, then :func:`grant_demo_access`.
+
+    Raises:
+        Conflict: a warehouse generated differently is there and ``force`` is not set.
+    """
     from gateway import generate
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    generate.ensure(data_dir, seed=seed, years=years, scale=scale, progress=True)
+    if force:
+        generate.build(data_dir, seed=seed, years=years, scale=scale, progress=True, force=True)
+    else:
+        generate.ensure(data_dir, seed=seed, years=years, scale=scale, progress=True)
     return grant_demo_access(data_dir)
 
 
@@ -293,10 +300,13 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2026,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    force: Annotated[
+        bool, typer.Option(help="Replace a warehouse generated with other parameters.")
+    ] = False,
 ) -> None:
     """Generate a synthetic warehouse with demo users and tokens, then serve it."""
     print(f"gateway demo: preparing {data_dir} …", file=sys.stderr, flush=True)
-    setup = prepare_demo(data_dir, years=years, scale=scale, seed=seed)
+    setup = prepare_demo(data_dir, years=years, scale=scale, seed=seed, force=force)
     for note in setup.notes:
         print(f"  {note}", file=sys.stderr)
     url = f"http://{host}:{port}"
