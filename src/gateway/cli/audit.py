@@ -4,12 +4,20 @@
     gateway audit checkpoint --data-dir DIR        sign the current head now (e.g. from cron)
     gateway audit report KIND --data-dir DIR [--since … --until … --format table|csv|json]
 
+Remote, through a gateway server (senior analysts and auditors; token as for `gateway query`)::
+
+    gateway audit verify --url URL
+    gateway audit report KIND --url URL [--since … --until …]
+    gateway audit events --url URL [--kind … --actor … --since … --until … --limit N]
+
 Report kinds: activity, person-lookups, large-extractions, out-of-hours, denied, exports,
 dormant. Dates without a time zone are read in the working-hours zone (Europe/London).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from datetime import datetime, time
 from pathlib import Path
@@ -36,6 +44,7 @@ from gateway.audit.tables import AuditTables, audit_tables
 from gateway.audit.verify import verify_data_dir
 from gateway.catalog import load_catalog
 from gateway.cli import app
+from gateway.cli.config import UrlOption, connection
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, InputError
 
@@ -73,9 +82,35 @@ CheckpointsOption = Annotated[
 ]
 
 
+OptionalDataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="The deployment's data directory (local).", file_okay=False),
+]
+
+
+def _local(data_dir: Path | None) -> Path:
+    if data_dir is None:
+        raise InputError("give --data-dir DIR (on the gateway's host) or --url URL (remote)")
+    return data_dir
+
+
 @audit_app.command("verify")
-def verify_command(data_dir: DataDirOption, checkpoints: CheckpointsOption = None) -> None:
+def verify_command(
+    data_dir: OptionalDataDir = None,
+    checkpoints: CheckpointsOption = None,
+    url: UrlOption = None,
+) -> None:
     """Recompute the hash chain and check the signed checkpoints; exit 1 if broken."""
+    if data_dir is None and (url or os.environ.get("GATEWAY_URL")):
+        with connection(url) as gw:
+            remote = gw.audit_verify()
+        print(remote["summary"])
+        for problem in remote["checkpoint_problems"]:
+            print(f"checkpoint problem: {problem}")
+        for warning in remote["warnings"]:
+            print(f"note: {warning}", file=sys.stderr)
+        raise typer.Exit(0 if remote["ok"] else 1)
+    data_dir = _local(data_dir)
     report = verify_data_dir(DataDir(data_dir), checkpoints=checkpoints)
     print(report.summary())
     for problem in report.checkpoint_problems:
@@ -155,7 +190,7 @@ def render(frame: pl.DataFrame, output: OutputFormat) -> str:
 @audit_app.command("report")
 def report_command(
     kind: Annotated[ReportKind, typer.Argument(help="Which report.")],
-    data_dir: DataDirOption,
+    data_dir: OptionalDataDir = None,
     since: Annotated[str | None, typer.Option(help="Start (inclusive), ISO date/time.")] = None,
     until: Annotated[str | None, typer.Option(help="End (exclusive), ISO date/time.")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = "table",
@@ -172,6 +207,7 @@ def report_command(
         Path | None, typer.Option(help="dormant: file of users with access, one per line.")
     ] = None,
     months: Annotated[int, typer.Option(help="dormant: inactivity period in months.")] = 6,
+    url: UrlOption = None,
 ) -> None:
     """Print a review report over the audit log (read-only)."""
     hours = WorkingHours(
@@ -179,7 +215,12 @@ def report_command(
     )
     zone = hours.zone()
     start, end = parse_when(since, zone), parse_when(until, zone)
-    tables = _load(data_dir)
+    if data_dir is None and (url or os.environ.get("GATEWAY_URL")):
+        with connection(url) as gw:
+            remote = gw.audit_report(kind, since=start, until=end, min_rows=min_rows, months=months)
+        print(render(remote, output), end="" if output == "csv" else "\n")
+        return
+    tables = _load(_local(data_dir))
     q = tables.queries
     if kind == "activity":
         frame = activity(q, since=start, until=end)
@@ -205,3 +246,51 @@ def report_command(
             users.update(users_seen(q))
         frame = dormant_users(q, users, as_of=end or datetime.now(zone), months=months)
     print(render(frame, output), end="" if output == "csv" else "\n")
+
+
+@audit_app.command("events")
+def events_command(
+    url: UrlOption = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Only this kind (repeatable).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this user.")] = None,
+    since: Annotated[str | None, typer.Option(help="Start (inclusive), ISO date/time.")] = None,
+    until: Annotated[str | None, typer.Option(help="End (exclusive), ISO date/time.")] = None,
+    after_seq: Annotated[int, typer.Option(help="Only events after this seq.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 100,
+    output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = "table",
+) -> None:
+    """List audit events through a gateway server (senior analysts, auditors)."""
+    zone = ZoneInfo("Europe/London")
+    with connection(url) as gw:
+        page = gw.audit_events(
+            kinds=kind,
+            actor=actor,
+            since=parse_when(since, zone),
+            until=parse_when(until, zone),
+            after_seq=after_seq,
+            limit=limit,
+        )
+    frame = pl.DataFrame(
+        [
+            {
+                "seq": e["seq"],
+                "time": e["time"],
+                "kind": e["kind"],
+                "actor": e["actor"],
+                "organisation": e["organisation"],
+                "details": json.dumps(e["details"], sort_keys=True),
+            }
+            for e in page["events"]
+        ],
+        schema={
+            "seq": pl.Int64,
+            "time": pl.String,
+            "kind": pl.String,
+            "actor": pl.String,
+            "organisation": pl.String,
+            "details": pl.String,
+        },
+    )
+    print(render(frame, output), end="" if output == "csv" else "\n")
+    if page.get("next_after_seq"):
+        print(f"more: --after-seq {page['next_after_seq']}", file=sys.stderr)
