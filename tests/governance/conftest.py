@@ -6,6 +6,7 @@ itself, so every fixture step is also an audited operation.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -62,9 +63,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> DataDir:
+def data_dir(tmp_path: Path, request: pytest.FixtureRequest) -> DataDir:
+    """An empty data directory — or, for tests using ``world``, a copy of the world's files
+    (register, audit log, checkpoints, keys) built once per session."""
     root = tmp_path / "gw"
-    root.mkdir()
+    if "world" in request.fixturenames:
+        shutil.copytree(request.getfixturevalue("world_files"), root)
+    else:
+        root.mkdir()
     return DataDir(root)
 
 
@@ -120,20 +126,14 @@ def make_ready(service: GovernanceService, username: str, *, vetting: str = "NPP
         service.record_training("i.sec", Training(username, training, day))
 
 
-@dataclass
-class World:
-    service: GovernanceService
-    clock: Clock
-
-
-@pytest.fixture
-def world(service: GovernanceService, clock: Clock) -> World:
+def build_world(service: GovernanceService, clock: Clock) -> None:
     """The force (CLE), Middlesbrough Council (MBC) and Hartlepool (HBC), with every role.
 
     People: root (admin), a.khan (MBC analyst, line manager m.jones), b.lee (MBC analyst),
     m.jones (MBC line manager), p.spoc (MBC SPOC), s.super and s.super2 (superintendents for
     Middlesbrough), s.hpool (superintendent for Hartlepool only), a.man (analysis manager),
-    i.sec (information security officer), h.intel (head of intelligence).
+    i.sec (information security officer), h.intel (head of intelligence). a.khan and b.lee have
+    every precondition in place; MBC has its memorandum and code of connection.
     """
     force = Organisation(
         "CLE", "Cleveland Police", "force", (HPOOL, MBRO, "E06000003", "E06000004")
@@ -170,6 +170,29 @@ def world(service: GovernanceService, clock: Clock) -> World:
     service.declare_code_of_connection("p.spoc", "MBC")
     make_ready(service, "a.khan")
     make_ready(service, "b.lee")
+
+
+@pytest.fixture(scope="session")
+def world_files(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Path:
+    """The world's data directory, built once through the service (every step audited)."""
+    root = tmp_path_factory.mktemp("world") / "gw"
+    root.mkdir()
+    data_dir = DataDir(root)
+    with AuditLog.open(data_dir) as log:
+        service = GovernanceService(GovernanceStore(data_dir.governance), log, policy, Clock(START))
+        build_world(service, Clock(START))
+    return root
+
+
+@dataclass
+class World:
+    service: GovernanceService
+    clock: Clock
+
+
+@pytest.fixture
+def world(service: GovernanceService, clock: Clock) -> World:
+    """The register of :func:`build_world` (a fresh copy per test), at ``START``."""
     return World(service, clock)
 
 
