@@ -115,7 +115,9 @@ class ProtectedTable:
 # --- reading the table --------------------------------------------------------------------
 
 
-def _check(table: pa.Table, spec: DisclosureSpec) -> None:
+def _check(table: pa.Table, spec: DisclosureSpec) -> pa.Table:
+    """Validate the table against the spec; whole-number decimals (SQL ``sum`` of integers)
+    become 64-bit integers."""
     names = set(table.column_names)
     wanted = [*spec.keys, *spec.protected_columns, *(d.name for d in spec.derived)]
     wanted += [str(d.options["per"]) for d in spec.derived if d.kind == "rate"]
@@ -124,11 +126,15 @@ def _check(table: pa.Table, spec: DisclosureSpec) -> None:
             raise InputError(f"disclosure: column {column!r} is not in the result")
     for column in spec.protected_columns:
         kind = table.schema.field(column).type
-        if not (pa.types.is_integer(kind) or pa.types.is_null(kind)):
+        if pa.types.is_decimal(kind) and kind.scale == 0:
+            index = table.schema.get_field_index(column)
+            table = table.set_column(index, column, table.column(column).cast(pa.int64()))
+        elif not (pa.types.is_integer(kind) or pa.types.is_null(kind)):
             raise InputError(f"disclosure: {column!r} holds {kind}, not whole-number counts")
         clash = column + FLAG_SUFFIX
         if clash in names:
             raise InputError(f"disclosure: the result already has a column {clash!r}")
+    return table
 
 
 def _grids(
@@ -253,7 +259,7 @@ def protect(table: pa.Table, spec: DisclosureSpec, rules: DisclosureRules) -> Pr
         InputError: the spec names a column the table lacks, a count column is not whole
             numbers, or two rows describe the same cell.
     """
-    _check(table, spec)
+    table = _check(table, spec)
     data = table.to_pydict()
     n = table.num_rows
     grids = _grids(data, spec, n)

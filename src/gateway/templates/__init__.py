@@ -1,0 +1,55 @@
+"""The template library: standard analytical products as parameterised, audited queries.
+
+    format.py   the file format (SQL with a TOML header of ``--`` comments) → Template
+    params.py   validation and binding of parameter values → typed ``$name`` values
+    library.py  every template of ``queries/``, parsed and checked against the catalog
+    runner.py   TemplateRunner: level check, binding, QueryService.run_query(template=…),
+                disclosure control of aggregate results
+
+Example:
+    >>> library = load_library()
+    >>> library.get("hour-weekday").chart.kind
+    'heatmap'
+"""
+
+from gateway.templates.format import (
+    CHART_KINDS,
+    OUTPUT_KINDS,
+    PARAMETER_TYPES,
+    ChartSpec,
+    MapSpec,
+    Parameter,
+    ParameterType,
+    Template,
+    parse_template,
+)
+from gateway.templates.library import TemplateLibrary, default_directory, load_library
+from gateway.templates.params import (
+    BindingContext,
+    bind_parameters,
+    parse_assignments,
+    resolve_default,
+)
+from gateway.templates.runner import TemplateRun, TemplateRunner, read_result
+
+__all__ = [
+    "CHART_KINDS",
+    "OUTPUT_KINDS",
+    "PARAMETER_TYPES",
+    "BindingContext",
+    "ChartSpec",
+    "MapSpec",
+    "Parameter",
+    "ParameterType",
+    "Template",
+    "TemplateLibrary",
+    "TemplateRun",
+    "TemplateRunner",
+    "bind_parameters",
+    "default_directory",
+    "load_library",
+    "parse_assignments",
+    "parse_template",
+    "read_result",
+    "resolve_default",
+]

@@ -1,0 +1,267 @@
+"""Run templates through the query service: the same policy and audit path as any query.
+
+:class:`TemplateRunner` checks the caller's level against the template's, binds the
+parameters (against the caller's areas and the reference domains), runs the SQL with
+``QueryService.run_query(..., template=name)`` — so the run is audited like any query, with its
+parameters — and applies disclosure control to aggregate results according to the policy's
+``[disclosure]`` rules for the caller's level (or the publication rules on request).
+
+Example:
+    >>> runner = TemplateRunner(service, load_library())                  # doctest: +SKIP
+    >>> run = runner.run(principal, "crime-rates", {"year": "2025"},
+    ...                  purpose="SA-2026")                                 # doctest: +SKIP
+    >>> run.table.column_names[:3]                                          # doctest: +SKIP
+    ['police_uk_category', 'police_uk_label', 'population']
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from gateway.disclosure import (
+    DisclosureReport,
+    DisclosureRules,
+    DisclosureSettings,
+    parse_disclosure_settings,
+    protect,
+)
+from gateway.errors import AccessDenied, ParameterError
+from gateway.principal import Principal
+from gateway.service import ClientInfo, QueryService
+from gateway.templates.format import LEVEL_ORDER, Template
+from gateway.templates.library import TemplateLibrary
+from gateway.templates.params import BindingContext, bind_parameters
+
+__all__ = ["TemplateRun", "TemplateRunner", "read_result"]
+
+_AREA_CODES_SQL = """
+SELECT lsoa_code AS code, local_authority_code FROM lsoa
+UNION ALL SELECT ward_code, local_authority_code FROM ward
+UNION ALL SELECT neighbourhood_code, local_authority_code FROM neighbourhood
+UNION ALL SELECT local_authority_code, local_authority_code FROM local_authority
+"""
+
+
+@dataclass(frozen=True)
+class TemplateRun:
+    """One audited template run.
+
+    Attributes:
+        template: what ran.
+        query_id: the audit record of the query.
+        params: the bound parameter values (defaults filled in).
+        table: the result, disclosure-controlled when the template is an aggregate.
+        disclosure: what disclosure control did (None: the template lists individuals).
+        username, level, purpose: who ran it, at which level, for what.
+        ran_at: when (the service's clock, UTC).
+        policy_version: hash of the policy applied.
+        truncated: the engine cut the result at the level's row cap.
+    """
+
+    template: Template
+    query_id: str
+    params: Mapping[str, Any]
+    table: pa.Table
+    disclosure: DisclosureReport | None
+    username: str
+    level: str
+    purpose: str
+    ran_at: datetime
+    policy_version: str
+    truncated: bool = False
+
+    def provenance(self) -> dict[str, Any]:
+        """Plain data recording where the result came from."""
+        return {
+            "template": self.template.name,
+            "query_id": self.query_id,
+            "user": self.username,
+            "level": self.level,
+            "purpose": self.purpose,
+            "ran_at": self.ran_at.isoformat(),
+            "policy_version": self.policy_version,
+            "params": {k: _plain(v) for k, v in self.params.items()},
+            "disclosure": self.disclosure.to_dict() if self.disclosure else None,
+            "rows": self.table.num_rows,
+            "truncated": self.truncated,
+        }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def read_result(outcome_result: Any) -> pa.Table:
+    """Read a spilled result into memory and delete its file."""
+    try:
+        data = outcome_result.path.read_bytes()
+    finally:
+        outcome_result.discard()
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+@dataclass
+class TemplateRunner:
+    """Runs library templates for principals through a :class:`QueryService`.
+
+    Attributes:
+        service: the query service (policy, rewrite, audit, engine).
+        library: the templates.
+        settings: disclosure rules (default: the service policy's ``[disclosure]`` section).
+    """
+
+    service: QueryService
+    library: TemplateLibrary
+    settings: DisclosureSettings | None = None
+    _domains: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _areas: dict[str, str] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            policy = self.service.policy
+            self.settings = parse_disclosure_settings(
+                policy.settings.get("disclosure"), levels=tuple(policy.levels)
+            )
+
+    @property
+    def disclosure_settings(self) -> DisclosureSettings:
+        assert self.settings is not None
+        return self.settings
+
+    # --- lookups for parameter checks (reference tables, through the service) ------------
+
+    def _lookup(self, principal: Principal, purpose: str, sql: str, what: str) -> pa.Table:
+        outcome = self.service.run_query(principal, sql, purpose, template=what)
+        return read_result(outcome.result)
+
+    def _context(
+        self, principal: Principal, purpose: str, areas: tuple[str, ...]
+    ) -> BindingContext:
+        def domain(name: str) -> frozenset[str]:
+            with self._lock:
+                if name in self._domains:
+                    return self._domains[name]
+            table, column = name.split(".")
+            result = self._lookup(
+                principal,
+                purpose,
+                f"SELECT DISTINCT {column} AS value FROM {table} WHERE {column} IS NOT NULL",
+                f"domain:{name}",
+            )
+            values = frozenset(str(v) for v in result.column("value").to_pylist())
+            with self._lock:
+                self._domains[name] = values
+            return values
+
+        def area_codes() -> Mapping[str, str]:
+            with self._lock:
+                if self._areas is not None:
+                    return self._areas
+            result = self._lookup(principal, purpose, _AREA_CODES_SQL, "domain:area_codes")
+            codes = dict(
+                zip(
+                    result.column("code").to_pylist(),
+                    result.column("local_authority_code").to_pylist(),
+                    strict=True,
+                )
+            )
+            with self._lock:
+                self._areas = codes
+            return codes
+
+        return BindingContext(
+            today=self.service.today(), areas=areas, domain=domain, area_codes=area_codes
+        )
+
+    # --- running ------------------------------------------------------------------------
+
+    def rules(self, level: str, disclosure: str) -> DisclosureRules:
+        """The rules a run at ``level`` gets for a disclosure mode (policy/publication/none)."""
+        return self.disclosure_settings.resolve(level, disclosure)
+
+    def bind(
+        self, principal: Principal, template: Template, params: Mapping[str, Any], purpose: str
+    ) -> dict[str, Any]:
+        """Check the caller may run ``template`` and bind its parameters (nothing runs).
+
+        Raises:
+            AccessDenied: the template needs a higher level than the caller's.
+            ParameterError: a parameter problem (named).
+            GatewayError: the purpose is not approved, the account is suspended …
+        """
+        view = self.service.view(principal, purpose)
+        if view.level not in LEVEL_ORDER or LEVEL_ORDER.index(view.level) < LEVEL_ORDER.index(
+            template.level
+        ):
+            raise AccessDenied(
+                f"template {template.name} is for {template.level}-level analysts; "
+                f"your level is {view.level}"
+            )
+        return bind_parameters(template, params, self._context(principal, purpose, view.areas))
+
+    def run(
+        self,
+        principal: Principal,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        purpose: str,
+        disclosure: str = "policy",
+        client: ClientInfo | None = None,
+    ) -> TemplateRun:
+        """Run one template for ``principal``.
+
+        Args:
+            principal: who runs it.
+            name: the template's name.
+            params: parameter values (text or JSON values); defaults fill the rest.
+            purpose: an approved purpose code of the principal.
+            disclosure: ``policy`` (the level's rules), ``publication`` (the stricter rules
+                for published outputs) or ``none`` (where the policy lets the level opt out).
+            client: address and user agent for the audit record.
+
+        Raises:
+            NotFound: no such template.
+            AccessDenied: the template needs a higher level.
+            ParameterError: unknown parameter, wrong type, value not allowed, missing value,
+                or publication asked of a template that lists individuals.
+            GatewayError: anything the service refuses (audited as denied).
+        """
+        template = self.library.get(name)
+        view = self.service.view(principal, purpose)
+        rules = self.rules(view.level, disclosure)
+        if template.individuals and disclosure == "publication":
+            raise ParameterError(
+                f"template {template.name} lists individuals (by pseudonym); it cannot be "
+                "prepared for publication"
+            )
+        bound = self.bind(principal, template, params or {}, purpose)
+        outcome = self.service.run_query(
+            principal, template.sql, purpose, bound, client=client, template=template.name
+        )
+        truncated = outcome.result.truncated
+        table = read_result(outcome.result)
+        report = None
+        if template.disclosure is not None:
+            protected = protect(table, template.disclosure, rules)
+            table, report = protected.table, protected.report
+        return TemplateRun(
+            template=template,
+            query_id=outcome.query_id,
+            params=bound,
+            table=table,
+            disclosure=report,
+            username=principal.username,
+            level=view.level,
+            purpose=purpose,
+            ran_at=self.service.clock(),
+            policy_version=self.service.policy.version,
+            truncated=truncated,
+        )
