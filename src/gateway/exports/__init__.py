@@ -35,11 +35,13 @@ from gateway.exports.approval import ExportRecord
 from gateway.exports.basemaps import BASE_LAYERS, BaseLayerInfo, list_base_layers
 from gateway.exports.classify import Classification, classify_rewrite, classify_sql
 from gateway.exports.export import (
+    AuditedResult,
     ExportFile,
     ExportProgress,
     ProgressCallback,
     export_base_layer,
     export_query,
+    export_result,
 )
 from gateway.exports.formats import FORMATS, ExportFormat, export_format
 from gateway.exports.options import ExportOptions, parse_options
@@ -56,6 +58,7 @@ from gateway.exports.settings import ExportSettings, export_settings
 __all__ = [
     "BASE_LAYERS",
     "FORMATS",
+    "AuditedResult",
     "BaseLayerInfo",
     "Classification",
     "ExportFile",
@@ -73,6 +76,7 @@ __all__ = [
     "export_format",
     "export_query",
     "export_record",
+    "export_result",
     "export_settings",
     "list_base_layers",
     "list_exports",

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
+
 from gateway.audit.records import ExportRegistered
 from gateway.datadir import DataDir
 from gateway.errors import GatewayError, NotFound
@@ -39,7 +41,7 @@ from gateway.exports.approval import NOT_REQUIRED, PENDING, needs_approval
 from gateway.exports.basemaps import base_layer, force_extent
 from gateway.exports.classify import classify_rewrite
 from gateway.exports.geometry import build_layer
-from gateway.exports.options import parse_options
+from gateway.exports.options import ExportOptions, parse_options
 from gateway.exports.provenance import Provenance
 from gateway.exports.settings import export_settings
 from gateway.exports.writers import prepare, sha256_file, write
@@ -48,11 +50,13 @@ from gateway.service import ClientInfo, QueryService
 
 __all__ = [
     "MANIFEST",
+    "AuditedResult",
     "ExportFile",
     "ExportProgress",
     "ProgressCallback",
     "export_base_layer",
     "export_query",
+    "export_result",
     "read_manifest",
 ]
 
@@ -137,6 +141,32 @@ def _private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=False)
 
 
+@dataclass(frozen=True)
+class AuditedResult:
+    """A query result that already went through the service (policy and audit), to export.
+
+    Attributes:
+        query_id: its audit id (becomes the export id).
+        table: the rows.
+        level, purpose: the policy level applied and the purpose named.
+        data_class, reason: ``record`` / ``aggregate`` / ``reference`` and why
+            (see :mod:`gateway.exports.classify`).
+        fingerprint: the audited result fingerprint.
+        truncated: the row cap cut the result.
+        template: the template name, when it came from the template library.
+    """
+
+    query_id: str
+    table: pa.Table
+    level: str
+    purpose: str
+    data_class: str
+    reason: str
+    fingerprint: str = ""
+    truncated: bool = False
+    template: str | None = None
+
+
 def export_query(
     service: QueryService,
     principal: Principal,
@@ -171,55 +201,88 @@ def export_query(
     """
     report = progress or (lambda _: None)
     opts = parse_options(format, options)
-    settings = export_settings(service.policy)
+    export_settings(service.policy)  # a bad [exports] section fails before anything runs
     report(ExportProgress("query"))
     outcome = service.run_query(principal, sql, purpose, params, client=client, template=template)
-    workdir = data_dir.exports / f".tmp-{outcome.query_id}"
     try:
-        table = outcome.result.to_table()
         verdict = classify_rewrite(outcome.rewrite, service.catalog)
-        approval = (
-            PENDING
-            if needs_approval(settings, outcome.view.level, verdict.data_class)
-            else NOT_REQUIRED
-        )
-        report(ExportProgress("layer", 0, table.num_rows))
-        try:
-            layer = build_layer(table, opts, data_dir.basemaps)
-            prepared = prepare(layer, opts.format)
-        except GatewayError as exc:
-            exc.query_id = outcome.query_id
-            raise
-        provenance = Provenance(
+        result = AuditedResult(
             query_id=outcome.query_id,
-            user=principal.username,
-            organisation=principal.organisation,
+            table=outcome.result.to_table(),
             level=outcome.view.level,
             purpose=purpose,
-            created_at=service.clock(),
-            policy_hash=service.policy.version,
-            marking=settings.marking,
-            format=opts.format.name,
-            rows=layer.features,
-            crs=f"EPSG:{layer.epsg}" if layer.epsg else None,
-            geometry=layer.geometry.describe(),
             data_class=verdict.data_class,
-            approval=approval,
-            template=template,
-            result_fingerprint=outcome.result.fingerprint,
+            reason=verdict.reason,
+            fingerprint=outcome.result.fingerprint,
             truncated=outcome.result.truncated,
-            field_names=prepared.renamed,
+            template=template,
         )
-        data_dir.exports.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _private_dir(workdir)
-        total = layer.features
-        stem = _stem(opts.name, template)
+        return export_result(
+            service, principal, result, options=opts, data_dir=data_dir, progress=report
+        )
+    finally:
+        outcome.result.discard()
+
+
+def export_result(
+    service: QueryService,
+    principal: Principal,
+    result: AuditedResult,
+    *,
+    options: ExportOptions,
+    data_dir: DataDir,
+    progress: ProgressCallback | None = None,
+) -> ExportFile:
+    """Write an already audited result as a governed file and register it (the second half of
+    :func:`export_query`; template runs come in here with their disclosure-controlled table).
+
+    Raises:
+        GatewayError: the result cannot make the geometry asked for (``query_id`` set), a
+            writer failed, or AuditUnavailable when the file could not be registered.
+    """
+    report = progress or (lambda _: None)
+    settings = export_settings(service.policy)
+    approval = (
+        PENDING if needs_approval(settings, result.level, result.data_class) else NOT_REQUIRED
+    )
+    report(ExportProgress("layer", 0, result.table.num_rows))
+    try:
+        layer = build_layer(result.table, options, data_dir.basemaps)
+        prepared = prepare(layer, options.format)
+    except GatewayError as exc:
+        exc.query_id = result.query_id
+        raise
+    provenance = Provenance(
+        query_id=result.query_id,
+        user=principal.username,
+        organisation=principal.organisation,
+        level=result.level,
+        purpose=result.purpose,
+        created_at=service.clock(),
+        policy_hash=service.policy.version,
+        marking=settings.marking,
+        format=options.format.name,
+        rows=layer.features,
+        crs=f"EPSG:{layer.epsg}" if layer.epsg else None,
+        geometry=layer.geometry.describe(),
+        data_class=result.data_class,
+        approval=approval,
+        template=result.template,
+        result_fingerprint=result.fingerprint,
+        truncated=result.truncated,
+        field_names=prepared.renamed,
+    )
+    data_dir.exports.mkdir(mode=0o700, parents=True, exist_ok=True)
+    workdir = data_dir.exports / f".tmp-{result.query_id}"
+    _private_dir(workdir)
+    total = layer.features
+    try:
         written = write(
             prepared,
-            opts,
+            options,
             provenance,
             workdir,
-            stem,
+            _stem(options.name, result.template),
             extent=force_extent(data_dir.basemaps, settings),
             progress=lambda done: report(ExportProgress("write", done, total)),
         )
@@ -228,13 +291,12 @@ def export_query(
             service,
             data_dir,
             written,
-            opts.format.name,
-            opts.format.media_type,
+            options.format.name,
+            options.format.media_type,
             provenance,
-            verdict.reason,
+            result.reason,
         )
     finally:
-        outcome.result.discard()
         shutil.rmtree(workdir, ignore_errors=True)
     report(ExportProgress("done", total, total))
     return exported
