@@ -44,7 +44,7 @@ from gateway.generate.reference import ReferenceData, load_reference
 from gateway.generate.reference_tables import reference_tables
 from gateway.generate.summary import GenerationSummary
 from gateway.generate.timing import month_bounds
-from gateway.generate.warehouse import INFO_TABLE, RecordQueue, WarehouseWriter, read_info
+from gateway.generate.warehouse import INFO_TABLE, RecordQueue, WarehouseWriter, interruptible, read_info
 from gateway.generate.world import World, build_world
 
 __all__ = ["BLOCK_CRIMES", "build", "ensure"]
@@ -160,7 +160,8 @@ def _build(dirs: DataDir, params: GenerationParameters, *, progress: bool) -> Ge
     basemaps_tmp = _temporary(dirs.basemaps)
     temporaries = (warehouse_tmp, Path(f"{warehouse_tmp}.wal"), basemaps_tmp)
     try:
-        _generate(params, warehouse_tmp, basemaps_tmp, progress=progress)
+        with interruptible():
+            _generate(params, warehouse_tmp, basemaps_tmp, progress=progress)
         stale_wal = Path(f"{dirs.warehouse}.wal")
         if stale_wal.exists():
             stale_wal.unlink()

@@ -195,12 +195,14 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     # 7. What follows: arrests and the calls that reported the crimes.
     arrest_p = np.minimum(1.0, attr["arrest_rate"][code] / np.maximum(attr["suspect_rate"][code], 1e-9))
     arrested = has_suspect & (rng.random(n) < arrest_p)
-    at_scene = lag_kind[keep] == "prompt"
-    delay = np.where(
-        at_scene & (rng.random(n) < 0.6),
-        lognormal(rng, 40 * MINUTE, 0.8, n),
-        lognormal(rng, 3 * DAY, 1.2, n),
-    ).astype(np.int64)
+    # At the scene shortly after a promptly reported crime, or days after it was recorded
+    # (never before the crime's month began: records are written in time order).
+    at_scene = (lag_kind[keep] == "prompt") & (rng.random(n) < 0.6)
+    arrested_at = np.where(
+        at_scene,
+        committed_to + (lognormal(rng, 40 * MINUTE, 0.8, n) // MINUTE).astype(np.int64) * MINUTE,
+        recorded + (lognormal(rng, 3 * DAY, 1.2, n) // MINUTE).astype(np.int64) * MINUTE,
+    )
     suspect_home = np.where(suspect >= 0, world.people.home_location_id[np.maximum(suspect, 0)], 0)
     arrest_place = np.where((rng.random(n) < 0.4) & (suspect_home > 0), suspect_home, location)
     arrests = pl.DataFrame(
@@ -208,7 +210,7 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
             "crime_id": crime_id,
             "person_idx": suspect,
             "ho_offence_code": crime["ho_offence_code"],
-            "arrested_s": committed_to + (delay // MINUTE) * MINUTE,
+            "arrested_s": arrested_at,
             "location_id": arrest_place,
             "outcome": outcome,
         }
@@ -217,7 +219,8 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     link_p = category.replace_strict(INCIDENT_LINK, default=0.3, return_dtype=pl.Float64).to_numpy()
     link_p = np.where(historic[keep], 0.2, link_p)
     called = rng.random(n) < link_p
-    reported = committed_to + ((recorded - committed_to) * rng.uniform(0.1, 0.9, n) // MINUTE) * MINUTE
+    reported = committed_to + ((recorded - committed_to) * rng.uniform(0.1, 0.9, n) // MINUTE).astype(np.int64) * MINUTE
+    reported = np.where(historic[keep], recorded, reported)  # a historic report is the call itself
     calls = pl.DataFrame(
         {
             "crime_id": crime_id,

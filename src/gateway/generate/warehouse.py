@@ -20,7 +20,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -30,7 +31,7 @@ import polars as pl
 from gateway.catalog import Catalog
 from gateway.errors import ConfigurationError
 
-__all__ = ["INFO_TABLE", "RecordQueue", "WarehouseWriter", "read_info"]
+__all__ = ["INFO_TABLE", "RecordQueue", "WarehouseWriter", "interruptible", "read_info"]
 
 INFO_TABLE = "warehouse_info"
 
@@ -91,8 +92,10 @@ class WarehouseWriter:
         return int(row[0]) if row else 0
 
     def close(self) -> None:
-        self._con.execute("CHECKPOINT")
-        self._con.close()
+        try:
+            self._con.execute("CHECKPOINT")
+        finally:
+            self._con.close()
 
 
 class RecordQueue:
@@ -141,3 +144,18 @@ def read_info(path: Path) -> dict[str, str] | None:
         return {str(k): str(v) for k, v in con.execute(f"SELECT key, value FROM {INFO_TABLE}").fetchall()}
     finally:
         con.close()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Map DuckDB's ways of reporting Ctrl-C back to ``KeyboardInterrupt``, and a failed write
+    (disk full, file locked) to a one-line :class:`~gateway.errors.ConfigurationError`."""
+    try:
+        yield
+    except (duckdb.Error, RuntimeError) as exc:
+        text = str(exc)
+        if isinstance(exc, duckdb.InterruptException) or "interrupt" in text.lower():
+            raise KeyboardInterrupt from exc
+        if isinstance(exc, duckdb.IOException):
+            raise ConfigurationError(f"cannot write the warehouse: {text.splitlines()[0]}") from exc
+        raise
