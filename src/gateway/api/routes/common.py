@@ -22,6 +22,7 @@ _WHY = {
     401: "No valid token.",
     403: "Refused: by policy, a suspended or expired account, or a missing role.",
     404: "Not found.",
+    409: "Conflict with the current state (e.g. already approved, already exists).",
     413: "Request or result too large.",
     429: "Rate limit or concurrent-query cap reached (see Retry-After).",
     503: "The engine or audit log is unavailable (nothing ran).",
@@ -35,4 +36,7 @@ _ALWAYS = (400, 401, 403, 429)
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries for the common error statuses and these ones."""
-    return {s: {"model": ErrorBody, "description": _WHY[s]} for s in sorted({*_ALWAYS, *statuses})}
+    return {
+        s: {"model": ErrorBody, "description": _WHY.get(s, "Error.")}
+        for s in sorted({*_ALWAYS, *statuses})
+    }
