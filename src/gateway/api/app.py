@@ -26,7 +26,7 @@ from gateway.api.bodylimit import BodyLimitMiddleware
 from gateway.api.deps import reject_unknown_query
 from gateway.api.errors import install_error_handlers
 from gateway.api.metrics import Metrics, MetricsMiddleware
-from gateway.api.routes import audit, catalog, health, me, query, tokens, users
+from gateway.api.routes import audit, catalog, exports, health, maps, me, query, tokens, users
 from gateway.api.routes.common import API_PREFIX
 from gateway.api.runtime import AuthenticatorFactory, GatewayRuntime, bearer_tokens, open_runtime
 from gateway.api.settings import GatewaySettings, get_settings
@@ -41,7 +41,16 @@ the `X-Query-Id` header of each answer is its audit record id."""
 
 
 def _v1_routers() -> tuple[APIRouter, ...]:
-    return (query.router, catalog.router, me.router, audit.router, tokens.router, users.router)
+    return (
+        query.router,
+        catalog.router,
+        me.router,
+        audit.router,
+        tokens.router,
+        users.router,
+        exports.router,
+        maps.router,
+    )
 
 
 def create_app(

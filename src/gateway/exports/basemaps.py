@@ -120,8 +120,10 @@ def _check(path: Path) -> None:
 
 
 def list_base_layers(path: Path) -> list[BaseLayerInfo]:
-    """The offered layers present in the GeoPackage at ``path``, in :data:`BASE_LAYERS` order."""
-    _check(path)
+    """The offered layers present in the GeoPackage at ``path``, in :data:`BASE_LAYERS` order
+    (none when the deployment has no base maps)."""
+    if not path.is_file():
+        return []
     pyogrio = require("pyogrio")
     present = {str(name) for name, _ in pyogrio.list_layers(path)}
     out = []

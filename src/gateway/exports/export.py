@@ -404,11 +404,14 @@ def export_base_layer(
     query and an export.
 
     Raises:
-        NotFound: no such layer; otherwise as :func:`export_query`.
+        NotFound: no such layer, or no base maps for an area layer; otherwise as
+            :func:`export_query`.
     """
     base = base_layer(layer)
     options: dict[str, Any] = {"name": base.name}
     fmt = parse_options(format, None).format
+    if fmt.spatial and base.kind == "areas" and not data_dir.basemaps.is_file():
+        raise NotFound(f"this deployment has no base maps, so no {base.name} layer")
     if fmt.spatial:
         options.update(base.options())
         if fmt.fixed_epsg is None:

@@ -3,8 +3,8 @@
 Pure Arrow. What changes, per format flag (see :class:`~gateway.exports.formats.ExportFormat`):
 
 - dictionary columns are decoded; string/binary views and large types become plain ones;
-- nested values (lists, structs, maps) and intervals become JSON text everywhere except
-  Parquet (which keeps lists and structs and writes intervals as ISO 8601 text);
+- nested values (lists, structs, maps) become JSON text everywhere except Parquet (which
+  keeps them); intervals become text (Parquet cannot hold them either);
 - binary values become base64 text outside Parquet and GeoPackage;
 - decimals become doubles and unsigned 64-bit integers signed ones in GIS formats;
 - ``naive_times``: zoned timestamps become UTC wall-clock times (no zone);
@@ -28,12 +28,15 @@ Example:
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import decimal
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gateway.api.encode import csv_safe, parquet_safe
 from gateway.exports.fieldnames import shorten_names
 from gateway.exports.formats import ExportFormat
 
@@ -61,9 +64,28 @@ def _plain(column: pa.Array) -> pa.Array:
     return column
 
 
-def _as_json_text(name: str, column: pa.Array) -> pa.Array:
-    batch = csv_safe(pa.RecordBatch.from_arrays([column], names=[name]))
-    return batch.column(0)
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, decimal.Decimal | dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """Nested values as JSON text; intervals as their text form (months, days, nanoseconds)."""
+    interval = pa.types.is_interval(column.type)
+    return pa.array(
+        [
+            None
+            if v is None
+            else (str(v) if interval else json.dumps(v, default=_json_default, ensure_ascii=False))
+            for v in column.to_pylist()
+        ],
+        pa.string(),
+    )
 
 
 def _base64(column: pa.Array) -> pa.Array:
@@ -89,10 +111,10 @@ def _convert(name: str, column: pa.Array, fmt: ExportFormat) -> pa.Array:
     parquet = fmt.writer in ("parquet", "geoparquet")
     if parquet:
         if pa.types.is_interval(t) or (pa.types.is_nested(t) and "interval" in str(t)):
-            return parquet_safe(pa.RecordBatch.from_arrays([column], names=[name])).column(0)
+            return _as_text(column)
         return column
     if pa.types.is_nested(t) or pa.types.is_interval(t):
-        return _as_json_text(name, column)
+        return _as_text(column)
     if pa.types.is_binary(t):
         return column if fmt.name == "gpkg" else _base64(column)
     gis = fmt.writer == "gdal"

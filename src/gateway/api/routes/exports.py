@@ -1,0 +1,356 @@
+"""``/v1/exports``: governed file exports; ``/v1/publish/police-uk``: the public extract.
+
+    POST /v1/exports                       run a query and write it as a file (JSON answer);
+                                           ``?progress=true`` streams NDJSON progress lines
+    GET  /v1/exports                       your exports (approvers: everyone's); ?pending=true
+    GET  /v1/exports/{id}                  one export's state
+    GET  /v1/exports/{id}/file             download it, once released (audited)
+    POST /v1/exports/{id}/approve|reject   senior analysts decide on a held export
+    POST /v1/publish/police-uk             administrators: the month's street-level CSV
+
+Routes only translate HTTP: every decision is made in :mod:`gateway.exports` and
+:mod:`gateway.publish`.
+
+Example:
+    curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+         -d '{"sql": "SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1",
+              "purpose": "SA-2026", "format": "gpkg"}' http://127.0.0.1:8000/v1/exports
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import FileResponse, StreamingResponse
+
+from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
+from gateway.api.routes.common import API_PREFIX, errors
+from gateway.api.runtime import GatewayRuntime
+from gateway.api.schemas import MAX_SQL_CHARS, ErrorBody, ParamValue
+from gateway.api.streaming import QUERY_ID_HEADER
+from gateway.errors import GatewayError, NotFound
+from gateway.exports import (
+    FORMATS,
+    ExportFile,
+    ExportProgress,
+    ExportRecord,
+    approve_export,
+    export_query,
+    export_record,
+    list_exports,
+    open_export,
+    reject_export,
+)
+from gateway.exports.settings import export_settings
+from gateway.principal import Principal
+from gateway.publish import publish_police_uk
+
+__all__ = ["EXPORT_SHA256_HEADER", "FILE_MEDIA_TYPES", "file_response", "router"]
+
+router = APIRouter(prefix=API_PREFIX, tags=["exports"])
+
+EXPORT_SHA256_HEADER = "X-Export-Sha256"
+NDJSON = "application/x-ndjson"
+#: Every media type an export file can have (for the OpenAPI document).
+FILE_MEDIA_TYPES = sorted({f.media_type for f in FORMATS.values()})
+_FILE_CONTENT = {m: {"schema": {"type": "string", "format": "binary"}} for m in FILE_MEDIA_TYPES}
+
+#: 409: the export is not in a state that allows this (decided already; file changed on disk).
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The export is not pending, or its file changed."}
+}
+
+FormatName = Literal[
+    "csv", "parquet", "xlsx", "gpkg", "geojson", "shp", "tab", "mif", "fgb", "geoparquet", "kml"
+]
+OptionValue = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExportBody(_Strict):
+    sql: str = Field(max_length=MAX_SQL_CHARS, description="One SELECT statement.")
+    purpose: str = Field(max_length=200, description="One of your approved purpose codes.")
+    params: dict[str, ParamValue] | None = Field(None, description="Values for $name parameters.")
+    format: FormatName = Field(description="Export format.", examples=["gpkg"])
+    options: dict[str, OptionValue] | None = Field(
+        None,
+        description=(
+            "geometry (auto|points|areas|grid|none), x, y, source_crs, area_column, cell_size, "
+            "cell_shape (square|hex), weight, crs (27700|4326), name, csv_comment"
+        ),
+        examples=[{"geometry": "grid", "cell_size": 500, "crs": 27700}],
+    )
+
+
+class DecisionBody(_Strict):
+    comment: str = Field("", max_length=500, description="The reviewer's reason (recorded).")
+
+
+class PublishBody(_Strict):
+    month: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM", examples=["2026-03"])
+
+
+class ExportOut(BaseModel):
+    export_id: str = Field(description="The export's id: the audit id of its query.")
+    file_name: str
+    format: str
+    media_type: str
+    sha256: str = Field(description="SHA-256 of the file, as registered in the audit log.")
+    bytes: int
+    features: int = Field(description="Rows (map features) in the file.")
+    approval: str = Field(description="not_required, pending, approved or rejected.")
+    data_class: str = Field(description="record, aggregate or reference.")
+    reason: str
+    provenance: dict[str, Any]
+    download: str = Field(description="Where to download it once released.")
+
+
+class ExportRecordOut(BaseModel):
+    export_id: str
+    owner: str
+    organisation: str
+    format: str
+    file_name: str
+    sha256: str
+    bytes: int
+    marking: str
+    approval: str
+    registered_at: str
+    decided_by: str | None = None
+    decided_at: str | None = None
+    comment: str = ""
+    download: str
+
+
+class ExportList(BaseModel):
+    exports: list[ExportRecordOut]
+
+
+def _download(export_id: str) -> str:
+    return f"{API_PREFIX}/exports/{export_id}/file"
+
+
+def _export_out(exported: ExportFile) -> ExportOut:
+    return ExportOut(**exported.to_dict(), download=_download(exported.export_id))
+
+
+def _record_out(record: ExportRecord) -> ExportRecordOut:
+    return ExportRecordOut(
+        export_id=record.export_id,
+        owner=record.owner,
+        organisation=record.organisation,
+        format=record.format,
+        file_name=record.file_name,
+        sha256=record.file_sha256,
+        bytes=record.bytes,
+        marking=record.marking,
+        approval=record.approval,
+        registered_at=record.registered_at.isoformat(),
+        decided_by=record.decided_by,
+        decided_at=record.decided_at.isoformat() if record.decided_at else None,
+        comment=record.comment,
+        download=_download(record.export_id),
+    )
+
+
+def file_response(exported: ExportFile) -> FileResponse:
+    """The export file with its id and registered hash in the headers."""
+    return FileResponse(
+        exported.path,
+        media_type=exported.media_type,
+        filename=exported.file_name,
+        headers={QUERY_ID_HEADER: exported.export_id, EXPORT_SHA256_HEADER: exported.sha256},
+    )
+
+
+def _progress_stream(run: Any) -> Iterator[bytes]:
+    """Run ``run(progress)`` in a thread; yield its progress, then its answer, as NDJSON."""
+    events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def work() -> None:
+        try:
+            exported = run(lambda p: events.put({"progress": _progress(p)}))
+            events.put({"export": _export_out(exported).model_dump()})
+        except GatewayError as exc:
+            events.put({"error": exc.to_dict()})
+        finally:
+            events.put(None)
+
+    threading.Thread(target=work, name="gateway-export", daemon=True).start()
+    last_write = -1
+    while (event := events.get()) is not None:
+        progress = event.get("progress")
+        if progress and progress["stage"] == "write":  # at most ~50 lines for a long write
+            step = max(1, progress["total"] // 50)
+            if progress["done"] < progress["total"] and progress["done"] - last_write < step:
+                continue
+            last_write = progress["done"]
+        yield (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _progress(p: ExportProgress) -> dict[str, Any]:
+    return {"stage": p.stage, "done": p.done, "total": p.total}
+
+
+@router.post(
+    "/exports",
+    response_model=ExportOut,
+    responses={
+        200: {
+            "description": "The export (JSON), or with progress=true an NDJSON stream of "
+            '{"progress": …} lines ending with {"export": …} or {"error": …}.',
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+        },
+        **errors(400, 401, 403, 413, 429, 503, 504),
+    },
+    summary="Export a query's result as a file",
+)
+def create_export(
+    body: ExportBody,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    progress: Annotated[bool, Query(description="Stream progress as NDJSON lines.")] = False,
+) -> Any:
+    """Run the query under your policy (audited) and write it in ``format``; record-level data
+    may be held for a senior analyst's approval before it can be downloaded."""
+
+    def run(report: Any) -> ExportFile:
+        with runtime.limits.queries.slot(principal.username):
+            return export_query(
+                runtime.service,
+                principal,
+                body.sql,
+                body.purpose,
+                format=body.format,
+                data_dir=runtime.data_dir,
+                options=body.options,
+                params=body.params,
+                client=client,
+                progress=report,
+            )
+
+    if progress:
+        return StreamingResponse(_progress_stream(run), media_type=NDJSON)
+    return _export_out(run(None))
+
+
+@router.get(
+    "/exports",
+    response_model=ExportList,
+    responses=errors(400, 401, 403, 429),
+    summary="List exports",
+)
+def get_exports(
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    pending: Annotated[bool, Query(description="Only exports awaiting approval.")] = False,
+) -> ExportList:
+    """Your exports, newest first; senior analysts see everyone's (to review held ones)."""
+    records = list_exports(runtime.service, principal, pending_only=pending)
+    return ExportList(exports=[_record_out(r) for r in records])
+
+
+def _visible(runtime: GatewayRuntime, principal: Principal, export_id: str) -> ExportRecord:
+    record = export_record(runtime.service, export_id)
+    settings = export_settings(runtime.service.policy)
+    if record.owner != principal.username and not principal.has_role(settings.approver_role):
+        raise NotFound(f"no export {export_id!r}")
+    return record
+
+
+@router.get(
+    "/exports/{export_id}",
+    response_model=ExportRecordOut,
+    responses=errors(400, 401, 403, 404, 429),
+    summary="One export's state",
+)
+def get_export(export_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> ExportRecordOut:
+    """Its approval state, hash and marking (yours, or any for senior analysts)."""
+    return _record_out(_visible(runtime, principal, export_id))
+
+
+@router.get(
+    "/exports/{export_id}/file",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The file.", "content": _FILE_CONTENT},
+        **errors(400, 401, 403, 404, 429),
+        **_CONFLICT,
+    },
+    summary="Download an export",
+)
+def download_export(export_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> FileResponse:
+    """The file, once released (senior analysts may download held files to review them)."""
+    return file_response(open_export(runtime.service, runtime.data_dir, principal, export_id))
+
+
+def _decision(
+    decide: Any, export_id: str, body: DecisionBody, principal: Principal, runtime: GatewayRuntime
+) -> ExportRecordOut:
+    return _record_out(decide(runtime.service, principal, export_id, comment=body.comment))
+
+
+@router.post(
+    "/exports/{export_id}/approve",
+    response_model=ExportRecordOut,
+    responses={**errors(400, 401, 403, 404, 429), **_CONFLICT},
+    summary="Approve a held export",
+)
+def approve(
+    export_id: str, body: DecisionBody, principal: PrincipalDep, runtime: RuntimeDep
+) -> ExportRecordOut:
+    """Senior analysts: release a held export (not your own)."""
+    return _decision(approve_export, export_id, body, principal, runtime)
+
+
+@router.post(
+    "/exports/{export_id}/reject",
+    response_model=ExportRecordOut,
+    responses={**errors(400, 401, 403, 404, 429), **_CONFLICT},
+    summary="Reject a held export",
+)
+def reject(
+    export_id: str, body: DecisionBody, principal: PrincipalDep, runtime: RuntimeDep
+) -> ExportRecordOut:
+    """Senior analysts: refuse a held export; it is never released."""
+    return _decision(reject_export, export_id, body, principal, runtime)
+
+
+@router.post(
+    "/publish/police-uk",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The street-level CSV.", "content": {"text/csv": {}}},
+        **errors(400, 401, 403, 413, 429, 503),
+    },
+    tags=["publish"],
+    summary="police.uk street-level extract (administrators)",
+)
+def publish(
+    body: PublishBody, principal: PrincipalDep, runtime: RuntimeDep, client: ClientDep
+) -> FileResponse:
+    """Write the month's police.uk CSV through the service (audited) and send it."""
+    with runtime.limits.queries.slot(principal.username):
+        extract = publish_police_uk(
+            runtime.service, principal, body.month, data_dir=runtime.data_dir, client=client
+        )
+    return FileResponse(
+        extract.path,
+        media_type="text/csv",
+        filename=extract.path.name,
+        headers={
+            QUERY_ID_HEADER: extract.query_ids[1],
+            EXPORT_SHA256_HEADER: extract.sha256,
+            "X-Rows": str(extract.rows),
+        },
+    )
