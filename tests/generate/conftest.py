@@ -23,7 +23,10 @@ def layers(small_data_dir: Path) -> dict[str, Any]:
     import pyogrio
 
     path = small_data_dir / "basemaps.gpkg"
-    return {str(name): pyogrio.read_dataframe(path, layer=str(name)) for name, _ in pyogrio.list_layers(path)}
+    return {
+        str(name): pyogrio.read_dataframe(path, layer=str(name))
+        for name, _ in pyogrio.list_layers(path)
+    }
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:

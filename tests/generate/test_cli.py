@@ -14,7 +14,11 @@ import pytest
 
 def gateway(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -23,20 +27,29 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr and "│" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "│" not in result.stderr
     for word in words:
         assert word in lines[0]
 
 
 def test_generate_then_keep(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = gateway("generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "5")
+    first = gateway(
+        "generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "5"
+    )
     assert first.returncode == 0, first.stderr
-    assert "Generated synthetic warehouse" in first.stdout and "seed 5, 1 year to 2026-10" in first.stdout
+    assert "Generated synthetic warehouse" in first.stdout
+    assert "seed 5, 1 year to 2026-10" in first.stdout
     assert sorted(p.name for p in data.iterdir()) == ["basemaps.gpkg", "warehouse.duckdb"]
-    again = gateway("generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "5")
-    assert again.returncode == 0 and "Kept existing" in again.stdout
-    other = gateway("generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "6")
+    again = gateway(
+        "generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "5"
+    )
+    assert again.returncode == 0
+    assert "Kept existing" in again.stdout
+    other = gateway(
+        "generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "6"
+    )
     assert_one_line_error(other, "seed 5", "--force")
 
 
@@ -51,7 +64,9 @@ def test_generate_then_keep(tmp_path: Path) -> None:
         (["--end-month", "2026-13"], ["end month"]),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, args: list[str], words: list[str]) -> None:
+def test_bad_input_is_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], words: list[str]
+) -> None:
     data = tmp_path / "data"
     assert_one_line_error(gateway("generate", "--data-dir", str(data), *args), *words)
     assert not data.exists()
@@ -81,13 +96,28 @@ def test_unwritable_directory(tmp_path: Path) -> None:
 def test_interrupted_run_leaves_nothing_behind(tmp_path: Path) -> None:
     data = tmp_path / "data"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "generate", "--data-dir", str(data), "--years", "2", "--scale", "1"],
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "generate",
+            "--data-dir",
+            str(data),
+            "--years",
+            "2",
+            "--scale",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not list(data.glob(".warehouse.tmp-*")) and time.monotonic() < deadline and process.poll() is None:
+    while (
+        not list(data.glob(".warehouse.tmp-*"))
+        and time.monotonic() < deadline
+        and process.poll() is None
+    ):
         time.sleep(0.05)
     assert process.poll() is None, "finished before it could be interrupted"
     process.send_signal(signal.SIGINT)

@@ -22,7 +22,9 @@ def fingerprints(path: Path, catalog: Catalog) -> dict[str, str]:
         for table in catalog:
             key = ", ".join(table.primary_key)
             digest = hashlib.sha256()
-            reader = con.sql(f"SELECT * FROM {table.name} ORDER BY {key}").to_arrow_reader(batch_size=50_000)
+            reader = con.sql(f"SELECT * FROM {table.name} ORDER BY {key}").to_arrow_reader(
+                batch_size=50_000
+            )
             for batch in reader:
                 for column in batch.columns:
                     digest.update(repr(column.to_pylist()).encode())
@@ -58,7 +60,9 @@ def test_same_seed_same_physical_order(twin_builds: tuple[Path, Path, Path]) -> 
     assert ids[0] == ids[1]
 
 
-def test_another_seed_gives_other_data(twin_builds: tuple[Path, Path, Path], catalog: Catalog) -> None:
+def test_another_seed_gives_other_data(
+    twin_builds: tuple[Path, Path, Path], catalog: Catalog
+) -> None:
     first, _, other = twin_builds
     a = fingerprints(first / "warehouse.duckdb", catalog)
     c = fingerprints(other / "warehouse.duckdb", catalog)

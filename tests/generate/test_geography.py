@@ -29,9 +29,15 @@ def test_layers_are_in_british_national_grid(layers: dict[str, Any]) -> None:
         assert frame.geometry.is_valid.all(), name
 
 
-def test_authorities_match_the_domain_facts(warehouse: duckdb.DuckDBPyConnection, layers: dict[str, Any]) -> None:
-    table = {code: (name, pop) for code, name, pop in warehouse.execute(
-        "SELECT local_authority_code, name, population FROM local_authority").fetchall()}
+def test_authorities_match_the_domain_facts(
+    warehouse: duckdb.DuckDBPyConnection, layers: dict[str, Any]
+) -> None:
+    table = {
+        code: (name, pop)
+        for code, name, pop in warehouse.execute(
+            "SELECT local_authority_code, name, population FROM local_authority"
+        ).fetchall()
+    }
     assert table == {code: (v[0], v[1]) for code, v in AUTHORITIES.items()}
     shapes = layers["local_authority"].set_index("local_authority_code")
     for code, (_, _, (east, north), area) in AUTHORITIES.items():
@@ -44,11 +50,19 @@ def test_authorities_match_the_domain_facts(warehouse: duckdb.DuckDBPyConnection
 def test_area_counts_codes_and_names(warehouse: duckdb.DuckDBPyConnection) -> None:
     assert 340 <= scalar(warehouse, "SELECT count(*) FROM lsoa") <= 360
     assert scalar(warehouse, "SELECT count(*) FROM ward") == 81
-    names = dict(warehouse.execute("SELECT local_authority_code, name FROM local_authority").fetchall())
-    for code, name, msoa, la in warehouse.execute("SELECT lsoa_code, name, msoa_code, local_authority_code FROM lsoa").fetchall():
-        assert re.fullmatch(r"E01\d{6}", code) and re.fullmatch(r"E02\d{6}", msoa)
+    names = dict(
+        warehouse.execute("SELECT local_authority_code, name FROM local_authority").fetchall()
+    )
+    for code, name, msoa, la in warehouse.execute(
+        "SELECT lsoa_code, name, msoa_code, local_authority_code FROM lsoa"
+    ).fetchall():
+        assert re.fullmatch(r"E01\d{6}", code)
+        assert re.fullmatch(r"E02\d{6}", msoa)
         assert re.fullmatch(rf"{re.escape(names[la])} \d{{3}}[A-Z]", name), name
-    assert all(re.fullmatch(r"E05\d{6}", w) for (w,) in warehouse.execute("SELECT ward_code FROM ward").fetchall())
+    assert all(
+        re.fullmatch(r"E05\d{6}", w)
+        for (w,) in warehouse.execute("SELECT ward_code FROM ward").fetchall()
+    )
     per_lsoa = scalar(warehouse, "SELECT avg(population) FROM lsoa")
     assert 1_300 < per_lsoa < 1_900
 
@@ -63,7 +77,11 @@ def test_nesting_and_populations_in_the_tables(warehouse: duckdb.DuckDBPyConnect
               OR w.local_authority_code <> n.local_authority_code""",
     )
     assert inconsistent == 0
-    for parent, key in (("local_authority", "local_authority_code"), ("ward", "ward_code"), ("neighbourhood", "neighbourhood_code")):
+    for parent, key in (
+        ("local_authority", "local_authority_code"),
+        ("ward", "ward_code"),
+        ("neighbourhood", "neighbourhood_code"),
+    ):
         mismatched = scalar(
             warehouse,
             f"""SELECT count(*) FROM {parent} p JOIN
@@ -80,9 +98,15 @@ def test_nesting_and_populations_in_the_tables(warehouse: duckdb.DuckDBPyConnect
     assert mismatched_records == 0
 
 
-def test_polygons_tile_and_nest(layers: dict[str, Any], warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_polygons_tile_and_nest(
+    layers: dict[str, Any], warehouse: duckdb.DuckDBPyConnection
+) -> None:
     lsoa = layers["lsoa"]
-    for level, key in (("ward", "ward_code"), ("neighbourhood", "neighbourhood_code"), ("local_authority", "local_authority_code")):
+    for level, key in (
+        ("ward", "ward_code"),
+        ("neighbourhood", "neighbourhood_code"),
+        ("local_authority", "local_authority_code"),
+    ):
         parents = layers[level].set_index(key)
         for code, members in lsoa.groupby(key):
             parent = parents.loc[code, "geometry"]
@@ -95,23 +119,30 @@ def test_polygons_tile_and_nest(layers: dict[str, Any], warehouse: duckdb.DuckDB
     force = shapely.union_all(layers["local_authority"].geometry.to_numpy())
     assert abs(force.area - layers["local_authority"].geometry.area.sum()) < 1.0
     # The layers carry the same codes as the tables.
-    assert set(lsoa["lsoa_code"]) == {c for (c,) in warehouse.execute("SELECT lsoa_code FROM lsoa").fetchall()}
+    assert set(lsoa["lsoa_code"]) == {
+        c for (c,) in warehouse.execute("SELECT lsoa_code FROM lsoa").fetchall()
+    }
 
 
 def test_every_location_lies_in_its_lsoa_and_authority(
     warehouse: duckdb.DuckDBPyConnection, layers: dict[str, Any]
 ) -> None:
-    rows = warehouse.execute("SELECT easting, northing, lsoa_code, local_authority_code FROM location").fetchall()
+    rows = warehouse.execute(
+        "SELECT easting, northing, lsoa_code, local_authority_code FROM location"
+    ).fetchall()
     x = np.array([r[0] for r in rows])
     y = np.array([r[1] for r in rows])
     lsoa = layers["lsoa"].set_index("lsoa_code").geometry
     authority = layers["local_authority"].set_index("local_authority_code").geometry
     in_lsoa = shapely.contains_xy(lsoa.loc[[r[2] for r in rows]].to_numpy(), x, y)
     in_authority = shapely.contains_xy(authority.loc[[r[3] for r in rows]].to_numpy(), x, y)
-    assert in_lsoa.all() and in_authority.all()
+    assert in_lsoa.all()
+    assert in_authority.all()
 
 
-def test_record_lsoas_are_where_their_places_are(warehouse: duckdb.DuckDBPyConnection, layers: dict[str, Any]) -> None:
+def test_record_lsoas_are_where_their_places_are(
+    warehouse: duckdb.DuckDBPyConnection, layers: dict[str, Any]
+) -> None:
     rows = warehouse.execute(
         """SELECT l.easting, l.northing, i.lsoa_code FROM incident i JOIN location l USING (location_id)
            UNION ALL
@@ -123,7 +154,9 @@ def test_record_lsoas_are_where_their_places_are(warehouse: duckdb.DuckDBPyConne
         **layers["local_authority"].set_index("local_authority_code").geometry.to_dict(),
     }
     inside = shapely.contains_xy(
-        np.array([shapes[r[2]] for r in rows]), np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+        np.array([shapes[r[2]] for r in rows]),
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows]),
     )
     assert inside.all()
 
@@ -132,8 +165,18 @@ def test_dwellings_are_about_one_per_household(warehouse: duckdb.DuckDBPyConnect
     dwellings = scalar(warehouse, "SELECT count(*) FROM location WHERE location_type = 'dwelling'")
     households = 569_388 / 2.3 * 0.05  # force population / household size × scale
     assert 0.9 * households < dwellings < 1.1 * households
-    types = {t for (t,) in warehouse.execute("SELECT DISTINCT location_type FROM location").fetchall()}
-    assert types == {"dwelling", "commercial", "licensed_premises", "street", "public_place", "education", "transport"}
+    types = {
+        t for (t,) in warehouse.execute("SELECT DISTINCT location_type FROM location").fetchall()
+    }
+    assert types == {
+        "dwelling",
+        "commercial",
+        "licensed_premises",
+        "street",
+        "public_place",
+        "education",
+        "transport",
+    }
     # Licensed premises cluster in the night-time economy: a few LSOAs hold most of them.
     top = scalar(
         warehouse,
@@ -170,6 +213,11 @@ def test_map_points_cover_eight_addresses_and_are_nearest(
     assert layer["map_point_id"].tolist() == ids.tolist()
     assert np.allclose(np.column_stack([layer.geometry.x, layer.geometry.y]), xy)
     lsoa = layers["lsoa"].set_index("lsoa_code").geometry
-    assert shapely.contains_xy(lsoa.loc[[p[4] for p in points]].to_numpy(), xy[:, 0], xy[:, 1]).all()
-    kinds = {k for (k,) in warehouse.execute("SELECT DISTINCT point_type FROM map_point").fetchall()}
-    assert kinds <= {"street", "public_place", "commercial"} and "street" in kinds
+    assert shapely.contains_xy(
+        lsoa.loc[[p[4] for p in points]].to_numpy(), xy[:, 0], xy[:, 1]
+    ).all()
+    kinds = {
+        k for (k,) in warehouse.execute("SELECT DISTINCT point_type FROM map_point").fetchall()
+    }
+    assert kinds <= {"street", "public_place", "commercial"}
+    assert "street" in kinds

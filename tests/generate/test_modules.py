@@ -12,7 +12,9 @@ import pytest
 
 import gateway.generate
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(gateway.generate.__path__, "gateway.generate."))
+MODULES = sorted(
+    m.name for m in pkgutil.iter_modules(gateway.generate.__path__, "gateway.generate.")
+)
 
 
 def test_public_api() -> None:

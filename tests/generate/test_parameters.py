@@ -35,11 +35,13 @@ def test_bad_parameters_are_input_errors_with_one_line(field: str, value: object
 def test_period_is_the_months_ending_with_end_month_never_today() -> None:
     p = GenerationParameters.checked(years=3, end_month="2026-10")
     assert len(p.months) == 36
-    assert p.months[0] == (2023, 11) and p.months[-1] == (2026, 10)
+    assert p.months[0] == (2023, 11)
+    assert p.months[-1] == (2026, 10)
     assert p.period_start.isoformat() == "2023-11-01T00:00:00"
     assert p.period_end.isoformat() == "2026-11-01T00:00:00"
     january = GenerationParameters.checked(years=1, end_month="2025-01")
-    assert january.months[0] == (2024, 2) and january.period_end.isoformat() == "2025-02-01T00:00:00"
+    assert january.months[0] == (2024, 2)
+    assert january.period_end.isoformat() == "2025-02-01T00:00:00"
 
 
 def test_info_round_trip() -> None:

@@ -24,8 +24,12 @@ def share(con: duckdb.DuckDBPyConnection, sql: str) -> float:
 
 
 def test_offence_codes_are_valid_and_mapped(warehouse: duckdb.DuckDBPyConnection) -> None:
-    shipped = {r["ho_offence_code"]: r for r in csv.DictReader((DATASETS / "offence_codes.csv").open())}
-    types = warehouse.execute("SELECT ho_offence_code, police_uk_category, sensitive FROM offence_type").fetchall()
+    shipped = {
+        r["ho_offence_code"]: r for r in csv.DictReader((DATASETS / "offence_codes.csv").open())
+    }
+    types = warehouse.execute(
+        "SELECT ho_offence_code, police_uk_category, sensitive FROM offence_type"
+    ).fetchall()
     assert {code for code, _, _ in types} == set(shipped)
     assert {category for _, category, _ in types} <= POLICE_UK
     assert {code for code, _, sensitive in types if sensitive} >= {"19C", "20A", "88E"}
@@ -65,7 +69,9 @@ def test_violence_peaks_in_summer(warehouse: duckdb.DuckDBPyConnection) -> None:
     assert summer > 1.1 * winter
 
 
-def test_night_time_economy_violence_is_friday_and_saturday_nights(warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_night_time_economy_violence_is_friday_and_saturday_nights(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
     weekend_nights = share(
         warehouse,
         """SELECT avg(CASE WHEN (isodow(committed_from) = 5 AND hour(committed_from) >= 20)
@@ -124,7 +130,10 @@ def test_prolific_offenders(warehouse: duckdb.DuckDBPyConnection) -> None:
     top = counts[: max(1, len(counts) // 20)]
     assert sum(top) / sum(counts) >= 0.25
     assert counts[0] >= 20
-    assert scalar(warehouse, "SELECT count(*) FROM custody GROUP BY person_id ORDER BY 1 DESC LIMIT 1") >= 5
+    assert (
+        scalar(warehouse, "SELECT count(*) FROM custody GROUP BY person_id ORDER BY 1 DESC LIMIT 1")
+        >= 5
+    )
 
 
 def test_repeat_locations_and_hotspots(warehouse: duckdb.DuckDBPyConnection) -> None:
@@ -153,7 +162,8 @@ def test_domestic_abuse_and_hate_flags(warehouse: duckdb.DuckDBPyConnection) -> 
     assert 0.10 <= domestic <= 0.25
     assert 0.01 <= hate <= 0.08
     aggravated = share(
-        warehouse, "SELECT avg(hate_crime::INT) FROM crime WHERE ho_offence_code IN ('8P', '105B', '9B', '58J')"
+        warehouse,
+        "SELECT avg(hate_crime::INT) FROM crime WHERE ho_offence_code IN ('8P', '105B', '9B', '58J')",
     )
     assert aggravated == 1.0
     at_home = share(
@@ -166,7 +176,8 @@ def test_domestic_abuse_and_hate_flags(warehouse: duckdb.DuckDBPyConnection) -> 
 
 def test_sensitive_offences_have_linked_victims(warehouse: duckdb.DuckDBPyConnection) -> None:
     sensitive = scalar(
-        warehouse, "SELECT count(*) FROM crime JOIN offence_type USING (ho_offence_code) WHERE sensitive"
+        warehouse,
+        "SELECT count(*) FROM crime JOIN offence_type USING (ho_offence_code) WHERE sensitive",
     )
     assert sensitive >= 20
     without_victim = scalar(
@@ -181,7 +192,8 @@ def test_sensitive_offences_have_linked_victims(warehouse: duckdb.DuckDBPyConnec
 def test_outcomes_and_their_dates(warehouse: duckdb.DuckDBPyConnection) -> None:
     shipped = {r["outcome"] for r in csv.DictReader((DATASETS / "outcomes.csv").open())}
     outcomes = {o for (o,) in warehouse.execute("SELECT DISTINCT outcome FROM crime").fetchall()}
-    assert outcomes <= shipped and {"charged", "under-investigation", "no-further-action"} <= outcomes
+    assert outcomes <= shipped
+    assert {"charged", "under-investigation", "no-further-action"} <= outcomes
     bad = scalar(
         warehouse,
         """SELECT count(*) FROM crime WHERE (outcome = 'under-investigation') <> (outcome_at IS NULL)
@@ -206,7 +218,13 @@ def test_outcomes_and_their_dates(warehouse: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_committed_and_recorded_times_are_consistent(warehouse: duckdb.DuckDBPyConnection) -> None:
-    assert scalar(warehouse, "SELECT count(*) FROM crime WHERE NOT (committed_from <= committed_to AND committed_to <= recorded_at)") == 0
+    assert (
+        scalar(
+            warehouse,
+            "SELECT count(*) FROM crime WHERE NOT (committed_from <= committed_to AND committed_to <= recorded_at)",
+        )
+        == 0
+    )
 
 
 def test_response_times_honour_the_grades(warehouse: duckdb.DuckDBPyConnection) -> None:
@@ -229,10 +247,19 @@ def test_response_times_honour_the_grades(warehouse: duckdb.DuckDBPyConnection) 
            FROM incident WHERE grade = 3 AND arrived_at IS NOT NULL""",
     )
     assert grade3 > 0.95
-    assert scalar(warehouse, "SELECT count(*) FROM incident WHERE grade = 5 AND arrived_at IS NOT NULL") == 0
-    assert scalar(
-        warehouse, "SELECT count(*) FROM incident WHERE arrived_at < reported_at OR closed_at < coalesce(arrived_at, reported_at)"
-    ) == 0
+    assert (
+        scalar(
+            warehouse, "SELECT count(*) FROM incident WHERE grade = 5 AND arrived_at IS NOT NULL"
+        )
+        == 0
+    )
+    assert (
+        scalar(
+            warehouse,
+            "SELECT count(*) FROM incident WHERE arrived_at < reported_at OR closed_at < coalesce(arrived_at, reported_at)",
+        )
+        == 0
+    )
     medians = dict(
         warehouse.execute(
             "SELECT grade, median(epoch(arrived_at - reported_at)) FROM incident GROUP BY 1"
@@ -242,17 +269,30 @@ def test_response_times_honour_the_grades(warehouse: duckdb.DuckDBPyConnection) 
 
 
 def test_asb_split_and_crime_links(warehouse: duckdb.DuckDBPyConnection) -> None:
-    split = dict(warehouse.execute("SELECT asb_type, count(*) FROM incident WHERE asb_type IS NOT NULL GROUP BY 1").fetchall())
+    split = dict(
+        warehouse.execute(
+            "SELECT asb_type, count(*) FROM incident WHERE asb_type IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
     assert set(split) == {"personal", "nuisance", "environmental"}
     assert split["nuisance"] > split["personal"] > split["environmental"]
-    assert scalar(warehouse, "SELECT count(*) FROM incident WHERE (asb_type IS NULL) = opening_code LIKE 'ASB%'") == 0
+    assert (
+        scalar(
+            warehouse,
+            "SELECT count(*) FROM incident WHERE (asb_type IS NULL) = opening_code LIKE 'ASB%'",
+        )
+        == 0
+    )
     linked = share(warehouse, "SELECT avg((crime_id IS NOT NULL)::INT) FROM incident")
     assert 0.1 < linked < 0.4
-    assert scalar(
-        warehouse,
-        "SELECT count(*) FROM incident i JOIN crime c USING (crime_id) WHERE i.reported_at > c.recorded_at "
-        "OR i.closing_code <> 'CRIME_RECORDED'",
-    ) == 0
+    assert (
+        scalar(
+            warehouse,
+            "SELECT count(*) FROM incident i JOIN crime c USING (crime_id) WHERE i.reported_at > c.recorded_at "
+            "OR i.closing_code <> 'CRIME_RECORDED'",
+        )
+        == 0
+    )
 
 
 def test_volumes_follow_the_scale(warehouse: duckdb.DuckDBPyConnection) -> None:
@@ -263,51 +303,78 @@ def test_volumes_follow_the_scale(warehouse: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_custody_timings_follow_pace(warehouse: duckdb.DuckDBPyConnection) -> None:
-    assert scalar(
-        warehouse,
-        """SELECT count(*) FROM custody WHERE NOT (
+    assert (
+        scalar(
+            warehouse,
+            """SELECT count(*) FROM custody WHERE NOT (
              arrested_at < arrived_at AND arrived_at <= arrested_at + INTERVAL 4 HOUR
              AND (detention_authorised_at IS NULL OR detention_authorised_at BETWEEN arrived_at AND arrived_at + INTERVAL 4 HOUR)
              AND released_at > arrived_at AND released_at <= arrived_at + INTERVAL 96 HOUR)""",
-    ) == 0
-    within_24h = share(warehouse, "SELECT avg((released_at <= arrived_at + INTERVAL 24 HOUR)::INT) FROM custody")
+        )
+        == 0
+    )
+    within_24h = share(
+        warehouse, "SELECT avg((released_at <= arrived_at + INTERVAL 24 HOUR)::INT) FROM custody"
+    )
     assert 0.85 < within_24h < 0.995
-    assert scalar(warehouse, "SELECT count(*) FROM custody WHERE released_at > arrived_at + INTERVAL 36 HOUR") <= scalar(
+    assert scalar(
+        warehouse, "SELECT count(*) FROM custody WHERE released_at > arrived_at + INTERVAL 36 HOUR"
+    ) <= scalar(
         warehouse, "SELECT count(*) FROM custody WHERE released_at > arrived_at + INTERVAL 24 HOUR"
     )
-    disposals = {d for (d,) in warehouse.execute("SELECT DISTINCT disposal FROM custody").fetchall()}
+    disposals = {
+        d for (d,) in warehouse.execute("SELECT DISTINCT disposal FROM custody").fetchall()
+    }
     assert {"charged", "released_under_investigation", "no_further_action", "bailed"} <= disposals
     linked = share(warehouse, "SELECT avg((crime_id IS NOT NULL)::INT) FROM custody")
     assert 0.3 < linked < 0.9
-    assert scalar(
-        warehouse,
-        """SELECT count(*) FROM custody k JOIN crime c USING (crime_id)
+    assert (
+        scalar(
+            warehouse,
+            """SELECT count(*) FROM custody k JOIN crime c USING (crime_id)
            WHERE k.arrested_at < c.committed_to OR k.arrest_offence_code <> c.ho_offence_code
               OR NOT EXISTS (SELECT 1 FROM crime_person p WHERE p.crime_id = k.crime_id
                              AND p.person_id = k.person_id AND p.role IN ('suspect', 'offender'))""",
-    ) == 0
+        )
+        == 0
+    )
 
 
-def test_people_look_real_and_arrested_people_have_pnc_ids(warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_people_look_real_and_arrested_people_have_pnc_ids(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
     forenames = {r["forename"] for r in csv.DictReader((DATASETS / "forenames.csv").open())}
     surnames = {r["surname"] for r in csv.DictReader((DATASETS / "surnames.csv").open())}
-    rows = warehouse.execute("SELECT forename, surname, gender, ethnicity, pnc_id FROM person").fetchall()
-    assert {f for f, *_ in rows} <= forenames and {s for _, s, *_ in rows} <= surnames
+    rows = warehouse.execute(
+        "SELECT forename, surname, gender, ethnicity, pnc_id FROM person"
+    ).fetchall()
+    assert {f for f, *_ in rows} <= forenames
+    assert {s for _, s, *_ in rows} <= surnames
     assert {g for _, _, g, *_ in rows} <= {"male", "female", "unknown"}
     assert {e for *_, e, _ in rows} <= {"IC1", "IC2", "IC3", "IC4", "IC5", "IC6", "IC9"}
     pnc = re.compile(r"^\d{2}/\d{6}[A-Z]$")
     assert all(pnc.match(p) for *_, p in rows if p is not None)
-    assert scalar(warehouse, "SELECT count(*) FROM custody JOIN person USING (person_id) WHERE pnc_id IS NULL") == 0
+    assert (
+        scalar(
+            warehouse,
+            "SELECT count(*) FROM custody JOIN person USING (person_id) WHERE pnc_id IS NULL",
+        )
+        == 0
+    )
     ages = warehouse.execute(
         "SELECT min(date_diff('year', date_of_birth, DATE '2026-10-31')), max(date_diff('year', date_of_birth, DATE '2026-10-31')) FROM person"
     ).fetchone()
-    assert ages is not None and 3 <= ages[0] and ages[1] <= 100
+    assert ages is not None
+    assert ages[0] >= 3
+    assert ages[1] <= 100
 
 
 def test_registrations_and_postcodes_have_uk_formats(warehouse: duckdb.DuckDBPyConnection) -> None:
     vrm = re.compile(r"^[A-Z]{2}\d{2} [A-HJ-PR-Z]{3}$")
     marks = [v for (v,) in warehouse.execute("SELECT vrm FROM vehicle").fetchall()]
-    assert marks and all(vrm.match(v) for v in marks) and len(set(marks)) == len(marks)
+    assert marks
+    assert all(vrm.match(v) for v in marks)
+    assert len(set(marks)) == len(marks)
     postcode = re.compile(r"^TS\d{1,2} \d[ABD-HJLNP-UW-Z]{2}$")
     codes = [p for (p,) in warehouse.execute("SELECT DISTINCT postcode FROM location").fetchall()]
     assert all(postcode.match(p) for p in codes)
@@ -319,8 +386,12 @@ def test_property_values_and_recovery(warehouse: duckdb.DuckDBPyConnection) -> N
     ).fetchone() or (0, 0, 0)
     assert 0 < low < 50 < 1000 < high
     assert 0.02 < recovered < 0.5
-    vehicles_recovered = share(warehouse, "SELECT avg(recovered::INT) FROM property WHERE property_type = 'Vehicle'")
-    cash_recovered = share(warehouse, "SELECT avg(recovered::INT) FROM property WHERE property_type = 'Cash'")
+    vehicles_recovered = share(
+        warehouse, "SELECT avg(recovered::INT) FROM property WHERE property_type = 'Vehicle'"
+    )
+    cash_recovered = share(
+        warehouse, "SELECT avg(recovered::INT) FROM property WHERE property_type = 'Cash'"
+    )
     assert vehicles_recovered > cash_recovered
 
 
@@ -351,9 +422,15 @@ def test_free_text_sometimes_names_a_linked_person_or_the_address(
     assert 0.02 * total < addressed < 0.6 * total
 
 
-def test_intelligence_reports_are_graded_and_name_subjects(warehouse: duckdb.DuckDBPyConnection) -> None:
-    gradings = {g for (g,) in warehouse.execute("SELECT DISTINCT grading FROM intelligence_report").fetchall()}
-    assert gradings <= {f"{s}{a}" for s in "123" for a in "ABCDE"} and len(gradings) >= 10
+def test_intelligence_reports_are_graded_and_name_subjects(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    gradings = {
+        g
+        for (g,) in warehouse.execute("SELECT DISTINCT grading FROM intelligence_report").fetchall()
+    }
+    assert gradings <= {f"{s}{a}" for s in "123" for a in "ABCDE"}
+    assert len(gradings) >= 10
     naming = share(
         warehouse,
         """SELECT avg(contains(r.report_text, p.forename || ' ' || p.surname)::INT)

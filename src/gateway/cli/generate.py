@@ -25,14 +25,24 @@ __all__ = ["generate_command"]
 @app.command("generate")
 def generate_command(
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Data directory to write warehouse.duckdb and basemaps.gpkg into.")
+        Path,
+        typer.Option(
+            "--data-dir", help="Data directory to write warehouse.duckdb and basemaps.gpkg into."
+        ),
     ],
-    seed: Annotated[int, typer.Option(help="Random seed: the same parameters give the same data.")] = 2026,
-    years: Annotated[int, typer.Option(help="Number of years covered, ending with --end-month.")] = 3,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same parameters give the same data.")
+    ] = 2026,
+    years: Annotated[
+        int, typer.Option(help="Number of years covered, ending with --end-month.")
+    ] = 3,
     scale: Annotated[
-        float, typer.Option(help="Multiple of the force's annual volumes (~70k crimes, ~200k incidents).")
+        float,
+        typer.Option(help="Multiple of the force's annual volumes (~70k crimes, ~200k incidents)."),
     ] = 1.0,
-    end_month: Annotated[str, typer.Option("--end-month", help="Last month covered, YYYY-MM.")] = "2026-10",
+    end_month: Annotated[
+        str, typer.Option("--end-month", help="Last month covered, YYYY-MM.")
+    ] = "2026-10",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing warehouse.")] = False,
 ) -> None:
     """Generate the synthetic Cleveland warehouse and base maps."""
@@ -41,7 +51,13 @@ def generate_command(
     progress = sys.stderr.isatty()
     if force:
         summary = generate.build(
-            data_dir, seed=seed, years=years, scale=scale, end_month=end_month, progress=progress, force=True
+            data_dir,
+            seed=seed,
+            years=years,
+            scale=scale,
+            end_month=end_month,
+            progress=progress,
+            force=True,
         )
     else:
         summary = generate.ensure(

@@ -48,7 +48,10 @@ def write_basemaps(path: Path, geography: Geography, map_points: pl.DataFrame) -
     import pyogrio
 
     layers: list[tuple[str, Any]] = [
-        ("local_authority", _polygons(geography.local_authority.drop("short"), geography.authority_shapes)),
+        (
+            "local_authority",
+            _polygons(geography.local_authority.drop("short"), geography.authority_shapes),
+        ),
         ("neighbourhood", _polygons(geography.neighbourhood, geography.neighbourhood_shapes)),
         ("ward", _polygons(geography.ward, geography.ward_shapes)),
         ("lsoa", _polygons(geography.lsoa.select(_LSOA_COLUMNS), geography.lsoa_shapes)),

@@ -44,7 +44,13 @@ from gateway.generate.reference import ReferenceData, load_reference
 from gateway.generate.reference_tables import reference_tables
 from gateway.generate.summary import GenerationSummary
 from gateway.generate.timing import month_bounds
-from gateway.generate.warehouse import INFO_TABLE, RecordQueue, WarehouseWriter, interruptible, read_info
+from gateway.generate.warehouse import (
+    INFO_TABLE,
+    RecordQueue,
+    WarehouseWriter,
+    interruptible,
+    read_info,
+)
 from gateway.generate.world import World, build_world
 
 __all__ = ["BLOCK_CRIMES", "build", "ensure"]
@@ -142,7 +148,9 @@ def _prepare_directory(dirs: DataDir) -> None:
 def _existing_parameters(path: Path) -> GenerationParameters:
     info = read_info(path)
     if info is None:
-        raise Conflict(f"{path} exists and was not made by this generator; move it away or use --force")
+        raise Conflict(
+            f"{path} exists and was not made by this generator; move it away or use --force"
+        )
     if info.get("generator_version") != GENERATOR_VERSION:
         raise Conflict(
             f"{path} was made by generator version {info.get('generator_version')}, "
@@ -151,7 +159,9 @@ def _existing_parameters(path: Path) -> GenerationParameters:
     try:
         return GenerationParameters.from_info(info)
     except (KeyError, ValueError) as exc:
-        raise Conflict(f"{path} has an unreadable {INFO_TABLE} table; use --force to replace it") from exc
+        raise Conflict(
+            f"{path} has an unreadable {INFO_TABLE} table; use --force to replace it"
+        ) from exc
 
 
 def _build(dirs: DataDir, params: GenerationParameters, *, progress: bool) -> GenerationSummary:
@@ -179,7 +189,9 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
 
 
-def _generate(params: GenerationParameters, warehouse: Path, basemaps: Path, *, progress: bool) -> None:
+def _generate(
+    params: GenerationParameters, warehouse: Path, basemaps: Path, *, progress: bool
+) -> None:
     ref = load_reference()
     catalog = load_catalog()
     blocks = _blocks(params, ref)
@@ -209,7 +221,7 @@ def _blocks(
     """(authority, months) runs, each with at most about ``BLOCK_CRIMES`` crimes."""
     shares = np.array([a.population * a.crime_rate for a in ref.authorities])
     monthly = CRIMES_PER_YEAR * params.scale / 12 * shares / shares.sum()
-    out = []
+    out: list[tuple[int, tuple[tuple[int, int], ...]]] = []
     for la, per_month in enumerate(monthly):
         size = int(min(12, max(1, BLOCK_CRIMES // max(per_month, 1.0))))
         months = params.months
@@ -237,7 +249,9 @@ def _write_records(
             world, la_idx=la, months=months, first_id=next_id["incident"], calls=crimes.calls
         )
         next_id["incident"] += incidents.incident.height
-        custody = custody_block(world, la_idx=la, months=months, first_id=next_id["custody"], arrests=crimes.arrests)
+        custody = custody_block(
+            world, la_idx=la, months=months, first_id=next_id["custody"], arrests=crimes.arrests
+        )
         next_id["custody"] += custody.height
         reports = intelligence_block(world, la_idx=la, months=months, first_id=next_id["report"])
         next_id["report"] += reports.height
@@ -277,7 +291,9 @@ def _redraw_basemaps(dirs: DataDir, params: GenerationParameters) -> None:
     """Rebuild missing base maps: areas from the seed, map points from the warehouse."""
     con = duckdb.connect(str(dirs.warehouse), read_only=True)
     try:
-        points = pl.from_arrow(con.sql("SELECT * FROM map_point ORDER BY map_point_id").to_arrow_table())
+        points = pl.from_arrow(
+            con.sql("SELECT * FROM map_point ORDER BY map_point_id").to_arrow_table()
+        )
     finally:
         con.close()
     assert isinstance(points, pl.DataFrame)
@@ -290,7 +306,9 @@ def _redraw_basemaps(dirs: DataDir, params: GenerationParameters) -> None:
             tmp.unlink()
 
 
-def _summary(dirs: DataDir, params: GenerationParameters, seconds: float, *, reused: bool) -> GenerationSummary:
+def _summary(
+    dirs: DataDir, params: GenerationParameters, seconds: float, *, reused: bool
+) -> GenerationSummary:
     catalog = load_catalog()
     con = duckdb.connect(str(dirs.warehouse), read_only=True)
     try:

@@ -31,7 +31,14 @@ import numpy as np
 import polars as pl
 
 from gateway.generate.profiles import season
-from gateway.generate.randomness import IntArray, WeightedPicker, lognormal, mix_matrix, choose_rows, stream
+from gateway.generate.randomness import (
+    IntArray,
+    WeightedPicker,
+    choose_rows,
+    lognormal,
+    mix_matrix,
+    stream,
+)
 from gateway.generate.text import TemplateSet
 from gateway.generate.timing import DAY, HOUR, MINUTE, WeekCalendar, month_bounds
 from gateway.generate.world import SETTINGS, World
@@ -68,10 +75,14 @@ class CrimeBlock:
     crime_vehicle: pl.DataFrame
     property: pl.DataFrame
     arrests: pl.DataFrame  # crime_id, person, ho_offence_code, arrested_s, location_id, outcome
-    calls: pl.DataFrame  # crime_id, reported_s, location_id, category, domestic, victim, suspect, vehicle
+    calls: (
+        pl.DataFrame
+    )  # crime_id, reported_s, location_id, category, domestic, victim, suspect, vehicle
 
 
-def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]], first_id: int) -> CrimeBlock:
+def crime_block(
+    world: World, *, la_idx: int, months: Sequence[tuple[int, int]], first_id: int
+) -> CrimeBlock:
     """All crimes committed in ``months`` in one authority (recorded within the period)."""
     ref = world.ref
     offences = ref.offences
@@ -106,12 +117,19 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     before = rng.random(n)
     window = window.astype(np.int64)
     committed_from = np.where(
-        historic, event - lag - window, event - (before * window // MINUTE).astype(np.int64) * MINUTE
+        historic,
+        event - lag - window,
+        event - (before * window // MINUTE).astype(np.int64) * MINUTE,
     )
     committed_to = committed_from + window
     recorded = np.where(historic, event, committed_to + lag)
     keep = (recorded >= world.start_second) & (recorded < world.end_second)
-    code, committed_from, committed_to, recorded = code[keep], committed_from[keep], committed_to[keep], recorded[keep]
+    code, committed_from, committed_to, recorded = (
+        code[keep],
+        committed_from[keep],
+        committed_to[keep],
+        recorded[keep],
+    )
     n = len(code)
     crime_id = np.arange(first_id, first_id + n, dtype=np.int64)
 
@@ -125,7 +143,9 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     for name in np.unique(pool[has_victim]):
         sel = np.flatnonzero(has_victim & (pool == name))
         victim[sel] = world.people.pool(la_idx, str(name)).draw(rng, len(sel))
-    suspect_rate = np.where(domestic, np.maximum(attr["suspect_rate"][code], 0.9), attr["suspect_rate"][code])
+    suspect_rate = np.where(
+        domestic, np.maximum(attr["suspect_rate"][code], 0.9), attr["suspect_rate"][code]
+    )
     has_suspect = rng.random(n) < suspect_rate
     suspect = np.full(n, -1, dtype=np.int64)
     suspect[has_suspect] = world.people.pool(la_idx, "offender").draw(rng, int(has_suspect.sum()))
@@ -150,14 +170,14 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     # 5. The crime rows.
     place = world.places.frame[location - 1]
     offence_codes = pl.Series([o.code for o in offences])
-    year = pl.from_epoch(pl.Series(recorded), time_unit="s").dt.year() % 100
+    yy = pl.from_epoch(pl.Series(recorded), time_unit="s").dt.year() % 100
     crime = pl.DataFrame(
         {
             "crime_id": crime_id,
             "crime_ref": "CL/"
             + pl.Series(crime_id).cast(pl.String).str.zfill(7)
             + "/"
-            + year.cast(pl.String).str.zfill(2),
+            + yy.cast(pl.String).str.zfill(2),
             "recorded_s": recorded,
             "committed_from_s": committed_from,
             "committed_to_s": committed_to,
@@ -182,9 +202,9 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     world.people.mark(crime_person["person_idx"].to_numpy())
     vehicle = np.where(rng.random(n) < attr["vehicle_rate"][code], world.vehicles.draw(rng, n), -1)
     roles = pl.Series([o.vehicle_role for o in offences]).gather(code)
-    crime_vehicle = pl.DataFrame({"crime_id": crime_id, "vehicle_idx": vehicle, "role": roles}).filter(
-        pl.col("vehicle_idx") >= 0
-    )
+    crime_vehicle = pl.DataFrame(
+        {"crime_id": crime_id, "vehicle_idx": vehicle, "role": roles}
+    ).filter(pl.col("vehicle_idx") >= 0)
     world.vehicles.mark(crime_vehicle["vehicle_idx"].to_numpy())
     prop, first_item = _property(world, rng, crime_id, code, victim, location)
 
@@ -193,7 +213,9 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     )
 
     # 7. What follows: arrests and the calls that reported the crimes.
-    arrest_p = np.minimum(1.0, attr["arrest_rate"][code] / np.maximum(attr["suspect_rate"][code], 1e-9))
+    arrest_p = np.minimum(
+        1.0, attr["arrest_rate"][code] / np.maximum(attr["suspect_rate"][code], 1e-9)
+    )
     arrested = has_suspect & (rng.random(n) < arrest_p)
     # At the scene shortly after a promptly reported crime, or days after it was recorded
     # (never before the crime's month began: records are written in time order).
@@ -219,7 +241,10 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     link_p = category.replace_strict(INCIDENT_LINK, default=0.3, return_dtype=pl.Float64).to_numpy()
     link_p = np.where(historic[keep], 0.2, link_p)
     called = rng.random(n) < link_p
-    reported = committed_to + ((recorded - committed_to) * rng.uniform(0.1, 0.9, n) // MINUTE).astype(np.int64) * MINUTE
+    reported = (
+        committed_to
+        + ((recorded - committed_to) * rng.uniform(0.1, 0.9, n) // MINUTE).astype(np.int64) * MINUTE
+    )
     reported = np.where(historic[keep], recorded, reported)  # a historic report is the call itself
     calls = pl.DataFrame(
         {
@@ -236,7 +261,9 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
     return CrimeBlock(
         crime=crime,
         crime_person=crime_person.drop("person_idx"),
-        crime_vehicle=crime_vehicle.with_columns(vehicle_id=pl.col("vehicle_idx") + 1).drop("vehicle_idx"),
+        crime_vehicle=crime_vehicle.with_columns(vehicle_id=pl.col("vehicle_idx") + 1).drop(
+            "vehicle_idx"
+        ),
         property=prop,
         arrests=arrests,
         calls=calls,
@@ -245,12 +272,23 @@ def crime_block(world: World, *, la_idx: int, months: Sequence[tuple[int, int]],
 
 def _attributes(world: World) -> dict[str, np.ndarray]:
     offences = world.ref.offences
-    names = ("domestic_rate", "hate_rate", "victim_rate", "suspect_rate", "arrest_rate", "vehicle_rate")
+    names = (
+        "domestic_rate",
+        "hate_rate",
+        "victim_rate",
+        "suspect_rate",
+        "arrest_rate",
+        "vehicle_rate",
+    )
     return {name: np.array([getattr(o, name) for o in offences]) for name in names}
 
 
 def _outcomes(
-    world: World, rng: np.random.Generator, code: IntArray, recorded: IntArray, has_suspect: np.ndarray
+    world: World,
+    rng: np.random.Generator,
+    code: IntArray,
+    recorded: IntArray,
+    has_suspect: np.ndarray,
 ) -> tuple[pl.Series, pl.Series, np.ndarray]:
     """Latest outcome, when it was recorded (null while open), and whether an offender is named."""
     offences, outcomes = world.ref.offences, world.ref.outcomes
@@ -267,7 +305,9 @@ def _outcomes(
                 continue
             weights = np.array(
                 [
-                    o.weights[s] if o.requires_suspect and (not o.categories or cat in o.categories) else 0.0
+                    o.weights[s]
+                    if o.requires_suspect and (not o.categories or cat in o.categories)
+                    else 0.0
                     for o in outcomes
                 ]
             )
@@ -280,7 +320,9 @@ def _outcomes(
     codes = np.array([o.code for o in outcomes], dtype=object)
     charged_at = recorded + (lognormal(rng, 20 * DAY, 0.6, n) // MINUTE).astype(np.int64) * MINUTE
     awaiting = ~final & (pending == "awaiting-court-result") & (charged_at < world.end_second)
-    label = np.where(final, codes[choice], np.where(awaiting, "awaiting-court-result", "under-investigation"))
+    label = np.where(
+        final, codes[choice], np.where(awaiting, "awaiting-court-result", "under-investigation")
+    )
     when = np.where(final, at, np.where(awaiting, charged_at, -1))
     offender_flag = np.array([o.offender for o in outcomes])[choice]
     named = has_suspect & ((final & offender_flag) | awaiting)
@@ -294,7 +336,11 @@ def _crime_person(
     parts = [
         pl.DataFrame({"crime_id": crime_id, "person_idx": victim, "role": "victim"}),
         pl.DataFrame(
-            {"crime_id": crime_id, "person_idx": suspect, "role": np.where(named, "offender", "suspect")}
+            {
+                "crime_id": crime_id,
+                "person_idx": suspect,
+                "role": np.where(named, "offender", "suspect"),
+            }
         ),
         pl.DataFrame({"crime_id": crime_id, "person_idx": witness, "role": "witness"}),
     ]
@@ -339,12 +385,16 @@ def _property(
     slots = pl.DataFrame(
         {
             "item": item_words.str.slice(0, 1).str.to_uppercase() + item_words.str.slice(1),
-            "colour": world.vehicles.colour.gather(rng.integers(0, len(world.vehicles), len(row))).str.to_lowercase(),
+            "colour": world.vehicles.colour.gather(
+                rng.integers(0, len(world.vehicles), len(row))
+            ).str.to_lowercase(),
             "owner": _person_slot(world, rng, owner, "the IP"),
             "address": world.place_column("address", location[row]),
         }
     )
-    description = TemplateSet.of([world.ref.texts.property]).render(rng, np.zeros(len(row), dtype=np.int64), slots)
+    description = TemplateSet.of([world.ref.texts.property]).render(
+        rng, np.zeros(len(row), dtype=np.int64), slots
+    )
     prop = pl.DataFrame(
         {
             "crime_id": crime_id[row],
@@ -354,13 +404,19 @@ def _property(
             "recovered": recovered,
         }
     )
-    first = pl.DataFrame({"row": row, "item": item_words}).unique("row", keep="first", maintain_order=True)
-    words = pl.DataFrame({"row": np.arange(n)}).join(first, on="row", how="left", maintain_order="left")
+    first = pl.DataFrame({"row": row, "item": item_words}).unique(
+        "row", keep="first", maintain_order=True
+    )
+    words = pl.DataFrame({"row": np.arange(n)}).join(
+        first, on="row", how="left", maintain_order="left"
+    )
     first_item = words["item"].fill_null("property")
     return prop, first_item
 
 
-def _person_slot(world: World, rng: np.random.Generator, person: IntArray, fallback: str) -> pl.Series:
+def _person_slot(
+    world: World, rng: np.random.Generator, person: IntArray, fallback: str
+) -> pl.Series:
     """The person's name for some rows, ``fallback`` for the others and when there is none."""
     names = world.people.full_names(np.maximum(person, 0))
     show = (person >= 0) & (rng.random(len(person)) < NAME_SHARE)
@@ -379,9 +435,11 @@ def _modus_operandi(
     texts = world.ref.texts
     categories = list(texts.modus_operandi)
     templates = TemplateSet.of([texts.modus_operandi[c] for c in categories])
-    group = crime["police_uk_category"].replace_strict(
-        {c: i for i, c in enumerate(categories)}, return_dtype=pl.Int64
-    ).to_numpy()
+    group = (
+        crime["police_uk_category"]
+        .replace_strict({c: i for i, c in enumerate(categories)}, return_dtype=pl.Int64)
+        .to_numpy()
+    )
     n = crime.height
     vocabulary = texts.vocabulary
     location = crime["location_id"].to_numpy()

@@ -56,7 +56,12 @@ def expected_arrest_share(world: World) -> float:
 
 
 def custody_block(
-    world: World, *, la_idx: int, months: Sequence[tuple[int, int]], first_id: int, arrests: pl.DataFrame
+    world: World,
+    *,
+    la_idx: int,
+    months: Sequence[tuple[int, int]],
+    first_id: int,
+    arrests: pl.DataFrame,
 ) -> pl.DataFrame:
     """Custody records for arrests in ``months`` in one authority (sort key ``arrested_s``)."""
     ref = world.ref
@@ -68,11 +73,16 @@ def custody_block(
     # Arrests not linked to a crime in the warehouse.
     calendar = WeekCalendar.of(("arrest",))
     monthly = max(
-        0.0, world.volumes.custody[la_idx] - world.volumes.crimes[la_idx] * expected_arrest_share(world)
+        0.0,
+        world.volumes.custody[la_idx] - world.volumes.crimes[la_idx] * expected_arrest_share(world),
     )
     offence_codes = [c for c, _ in ref.unlinked_arrest_offences]
     offence_picker = WeightedPicker([w for _, w in ref.unlinked_arrest_offences])
-    parts = [arrests.select("crime_id", "person_idx", "ho_offence_code", "arrested_s", "location_id", "outcome")]
+    parts = [
+        arrests.select(
+            "crime_id", "person_idx", "ho_offence_code", "arrested_s", "location_id", "outcome"
+        )
+    ]
     for year, month in months:
         start, end = month_bounds(year, month)
         n = int(rng.poisson(monthly * (end - start) / DAY / 30.4375))
@@ -112,14 +122,20 @@ def custody_block(
         default=rng.uniform(36 * HOUR, 96 * HOUR, n),
     )
     released = np.where(
-        refused, arrived + _minutes(rng.uniform(30, 90, n) * MINUTE), authorised + _minutes(detained)
+        refused,
+        arrived + _minutes(rng.uniform(30, 90, n) * MINUTE),
+        authorised + _minutes(detained),
     )
     # PACE clocks run from arrival (the relevant time): keep releases within 96 hours of it.
     released = np.minimum(released, arrived + 96 * HOUR - MINUTE)
 
     disposal_names = [d for d, _ in ref.disposals]
-    disposal = pl.Series(disposal_names).gather(WeightedPicker([w for _, w in ref.disposals]).draw(rng, n))
-    charged = rows["outcome"].is_in(list(_COURT_OUTCOMES)).fill_null(False).to_numpy() & (rng.random(n) < 0.7)
+    disposal = pl.Series(disposal_names).gather(
+        WeightedPicker([w for _, w in ref.disposals]).draw(rng, n)
+    )
+    charged = rows["outcome"].is_in(list(_COURT_OUTCOMES)).fill_null(False).to_numpy() & (
+        rng.random(n) < 0.7
+    )
     disposal = disposal.set(pl.Series(charged), "charged")
     disposal = disposal.set(pl.Series(refused), "no_further_action")
 
@@ -130,7 +146,7 @@ def custody_block(
     )
     suite_names = pl.Series(suites).gather(suite)
     custody_id = np.arange(first_id, first_id + n, dtype=np.int64)
-    year = pl.from_epoch(pl.Series(arrested), time_unit="s").dt.year() % 100
+    yy = pl.from_epoch(pl.Series(arrested), time_unit="s").dt.year() % 100
     world.people.mark(rows["person_idx"].to_numpy())
     return pl.DataFrame(
         {
@@ -139,7 +155,7 @@ def custody_block(
             + "/"
             + pl.Series(custody_id).cast(pl.String).str.zfill(7)
             + "/"
-            + year.cast(pl.String).str.zfill(2),
+            + yy.cast(pl.String).str.zfill(2),
             "person_id": rows["person_idx"] + 1,
             "arrested_s": arrested,
             "arrived_s": arrived,
@@ -157,4 +173,4 @@ def custody_block(
 
 def _minutes(seconds: np.ndarray) -> np.ndarray:
     """Whole minutes, at least one."""
-    return np.maximum(1, np.asarray(seconds) // MINUTE).astype(np.int64) * MINUTE
+    return np.asarray(np.maximum(1, np.asarray(seconds) // MINUTE) * MINUTE, dtype=np.int64)

@@ -14,6 +14,7 @@ Populations of the LSOAs add up to the authority's 2021 population. Deprivation 
 crime weights are synthetic: higher near town centres, shifted per authority.
 
 Example:
+    >>> from gateway.generate.reference import load_reference
     >>> geo = build_geography(load_reference(), seed=7)
     >>> geo.lsoa.height, geo.ward.height
     (349, 81)
@@ -32,13 +33,22 @@ import polars as pl
 
 from gateway.errors import ConfigurationError
 from gateway.generate.randomness import FloatArray, IntArray, stream
-from gateway.generate.reference import Authority, ReferenceData, load_reference
+from gateway.generate.reference import Authority, ReferenceData
 
 __all__ = ["Geography", "bisect_groups", "build_geography"]
 
 MIN_SEED_SPACING_M = 180.0
 _DEPRIVATION_FACTOR = np.array([0, 2.2, 1.8, 1.45, 1.2, 1.0, 0.85, 0.72, 0.62, 0.55, 0.5])
-_DIRECTIONS = ("East", "North East", "North", "North West", "West", "South West", "South", "South East")
+_DIRECTIONS = (
+    "East",
+    "North East",
+    "North",
+    "North West",
+    "West",
+    "South West",
+    "South",
+    "South East",
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,9 @@ def build_geography(ref: ReferenceData, seed: int) -> Geography:
     ward = pl.concat(ward_parts).sort("ward_code")
     nbh = pl.concat(nbh_parts).sort("neighbourhood_code")
     lsoa = lsoa.with_columns(
-        ward_idx=pl.col("ward_code").replace_strict(ward["ward_code"], pl.int_range(ward.height, eager=True)),
+        ward_idx=pl.col("ward_code").replace_strict(
+            ward["ward_code"], pl.int_range(ward.height, eager=True)
+        ),
         neighbourhood_idx=pl.col("neighbourhood_code").replace_strict(
             nbh["neighbourhood_code"], pl.int_range(nbh.height, eager=True)
         ),
@@ -117,7 +129,10 @@ def build_geography(ref: ReferenceData, seed: int) -> Geography:
     return Geography(
         local_authority=local_authority,
         neighbourhood=nbh.select(
-            "neighbourhood_code", "name", "local_authority_code", pl.col("population").cast(pl.Int32)
+            "neighbourhood_code",
+            "name",
+            "local_authority_code",
+            pl.col("population").cast(pl.Int32),
         ),
         ward=ward.select(
             "ward_code",
@@ -202,7 +217,9 @@ def _lsoa_seeds(
         xy = np.column_stack([rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n)])
         for i, town in enumerate(towns):
             sel = which == i
-            xy[sel] = np.asarray(town.centre) + rng.standard_normal((int(sel.sum()), 2)) * town.spread_m
+            xy[sel] = (
+                np.asarray(town.centre) + rng.standard_normal((int(sel.sum()), 2)) * town.spread_m
+            )
         xy = xy[shapely.contains_xy(outline, xy[:, 0], xy[:, 1])]
         for x, y in xy:
             if all((x - cx) ** 2 + (y - cy) ** 2 >= MIN_SEED_SPACING_M**2 for cx, cy in chosen):
@@ -224,7 +241,9 @@ def _voronoi_cells(seeds: FloatArray, outline: Any) -> list[Any]:
     clipped = shapely.intersection(cells, outline)
     out = []
     for cell, (x, y) in zip(clipped, seeds, strict=True):
-        polygons = [p for p in shapely.get_parts(cell) if isinstance(p, shapely.Polygon) and p.area > 0]
+        polygons = [
+            p for p in shapely.get_parts(cell) if isinstance(p, shapely.Polygon) and p.area > 0
+        ]
         shape = shapely.MultiPolygon(polygons)
         if not shape.contains(shapely.Point(x, y)):
             raise ConfigurationError("Voronoi cell does not contain its seed")
@@ -292,7 +311,11 @@ def _areas_for_authority(
     nearest_town = d_town.argmin(axis=1)
     night_towns = np.array([t.centre for t in ref.towns if t.night_time])
     d_night = np.sqrt(((centroids[:, None, :] - night_towns[None]) ** 2).sum(axis=2)).min(axis=1)
-    z = 1.1 * (d_town.min(axis=1) / 1000.0 - 1.5) + rng.normal(0, 1.3, n) + authority.deprivation_shift
+    z = (
+        1.1 * (d_town.min(axis=1) / 1000.0 - 1.5)
+        + rng.normal(0, 1.3, n)
+        + authority.deprivation_shift
+    )
     decile = np.clip(np.round(4 + z), 1, 10).astype(np.int64)
     night_time = np.exp(-d_night / 700.0)
     crime_weight = population * _DEPRIVATION_FACTOR[decile] * (1.0 + 4.0 * night_time)
@@ -302,7 +325,9 @@ def _areas_for_authority(
         {
             "lsoa_code": [f"E01{authority.lsoa_code_start + rank:06d}" for rank in range(n)],
             "name": [names[i] for i in order],
-            "msoa_code": [f"E02{authority.msoa_code_start + int(number[i]) - 1:06d}" for i in order],
+            "msoa_code": [
+                f"E02{authority.msoa_code_start + int(number[i]) - 1:06d}" for i in order
+            ],
             "ward_code": [ward_code[int(ward_of[i])] for i in order],
             "neighbourhood_code": [nbh_code[int(nbh_of_ward[ward_of[i]])] for i in order],
             "local_authority_code": [authority.code] * n,
@@ -420,7 +445,7 @@ def _apportion(total: int, weights: FloatArray) -> IntArray:
     out = np.floor(exact).astype(np.int64)
     short = total - int(out.sum())
     out[np.argsort(-(exact - out), kind="stable")[:short]] += 1
-    return out
+    return np.asarray(out, dtype=np.int64)
 
 
 def _unions(shapes: Any, groups: IntArray, n: int) -> Any:
@@ -432,4 +457,3 @@ def _unions(shapes: Any, groups: IntArray, n: int) -> Any:
         polygons = [p for p in shapely.get_parts(merged) if isinstance(p, shapely.Polygon)]
         out[g] = shapely.MultiPolygon(polygons)
     return out
-

@@ -80,7 +80,12 @@ def expected_call_share(world: World) -> float:
 
 
 def incident_block(
-    world: World, *, la_idx: int, months: Sequence[tuple[int, int]], first_id: int, calls: pl.DataFrame
+    world: World,
+    *,
+    la_idx: int,
+    months: Sequence[tuple[int, int]],
+    first_id: int,
+    calls: pl.DataFrame,
 ) -> IncidentBlock:
     """Incidents reported in ``months`` in one authority: ``calls`` plus drawn demand."""
     types = world.ref.incident_types
@@ -91,18 +96,25 @@ def incident_block(
     # Linked calls: the opening code follows the crime.
     by_category = {c: i for i, t in enumerate(types) for c in t.crime_categories}
     linked_type = calls["category"].replace_strict(by_category, return_dtype=pl.Int64).to_numpy()
-    linked_type = np.where(calls["domestic"].to_numpy(), codes.index("DOMESTIC_INCIDENT"), linked_type)
+    linked_type = np.where(
+        calls["domestic"].to_numpy(), codes.index("DOMESTIC_INCIDENT"), linked_type
+    )
 
     # Other demand, topped up to the authority's volume.
     calendar = WeekCalendar.of(sorted({t.time_profile for t in types}))
     profile_of = np.array([calendar.index(t.time_profile) for t in types])
     weights = np.array([t.weight for t in types])
     share = weights / weights.sum()
-    monthly = max(0.0, world.volumes.incidents[la_idx] - world.volumes.crimes[la_idx] * expected_call_share(world))
+    monthly = max(
+        0.0,
+        world.volumes.incidents[la_idx] - world.volumes.crimes[la_idx] * expected_call_share(world),
+    )
     type_parts, time_parts = [linked_type], [calls["reported_s"].to_numpy()]
     for year, month in months:
         start, end = month_bounds(year, month)
-        factor = np.array([season(t.season)[month - 1] for t in types]) * (end - start) / DAY / 30.4375
+        factor = (
+            np.array([season(t.season)[month - 1] for t in types]) * (end - start) / DAY / 30.4375
+        )
         kind = np.repeat(np.arange(len(types)), rng.poisson(monthly * share * factor))
         type_parts.append(kind)
         time_parts.append(calendar.sample(rng, year, month, profile_of[kind]))
@@ -115,7 +127,9 @@ def incident_block(
     incident_id = first_id + np.cumsum(keep) - 1
 
     def pad(column: str, fill: int) -> IntArray:
-        return np.concatenate([calls[column].to_numpy(), np.full(n - n_linked, fill, dtype=np.int64)])
+        return np.concatenate(
+            [calls[column].to_numpy(), np.full(n - n_linked, fill, dtype=np.int64)]
+        )
 
     crime_id = pad("crime_id", -1)
     location = pad("location_id", 0)
@@ -124,14 +138,23 @@ def incident_block(
         sel = np.flatnonzero(~linked & (setting == s))
         location[sel] = world.locations(la_idx, name).draw(rng, len(sel))
 
-    grade = choose_rows(rng, np.cumsum([np.array(t.grades) / sum(t.grades) for t in types], axis=1), kind) + 1
-    urban = world.geography.lsoa["urban"].to_numpy()[world.place_column("lsoa_idx", location).to_numpy()]
+    grade = (
+        choose_rows(
+            rng, np.cumsum([np.array(t.grades) / sum(t.grades) for t in types], axis=1), kind
+        )
+        + 1
+    )
+    urban = world.geography.lsoa["urban"].to_numpy()[
+        world.place_column("lsoa_idx", location).to_numpy()
+    ]
     arrived, closed = _response(rng, grade, urban, reported)
 
     closing = _closing_codes(world, rng, kind, linked)
     persons = _people(world, rng, la_idx, kind, linked, calls, incident_id, keep)
     vehicle = np.where(
-        rng.random(n) < np.array([t.vehicle_rate for t in types])[kind], world.vehicles.draw(rng, n), -1
+        rng.random(n) < np.array([t.vehicle_rate for t in types])[kind],
+        world.vehicles.draw(rng, n),
+        -1,
     )
     vehicle[:n_linked] = calls["vehicle_idx"].to_numpy()
     incident_vehicle = pl.DataFrame({"incident_id": incident_id, "vehicle_idx": vehicle}).filter(
@@ -151,7 +174,9 @@ def incident_block(
             "grade": grade.astype(np.int32),
             "arrived_s": pl.Series(arrived).set(pl.Series(arrived < 0), None),
             "closed_s": closed,
-            "asb_type": pl.Series([t.asb_type or None for t in types], dtype=pl.String).gather(kind),
+            "asb_type": pl.Series([t.asb_type or None for t in types], dtype=pl.String).gather(
+                kind
+            ),
             "location_id": location,
             "local_authority_code": place["local_authority_code"],
             "lsoa_code": place["lsoa_code"],
@@ -166,7 +191,9 @@ def incident_block(
         incident_person=incident_person.with_columns(person_id=pl.col("person_idx") + 1).select(
             "incident_id", "person_id", "role"
         ),
-        incident_vehicle=incident_vehicle.select("incident_id", vehicle_id=pl.col("vehicle_idx") + 1),
+        incident_vehicle=incident_vehicle.select(
+            "incident_id", vehicle_id=pl.col("vehicle_idx") + 1
+        ),
     )
 
 
@@ -190,12 +217,16 @@ def _response(
     attended = (grade <= 4) & ~cancelled
     arrived = np.where(attended, reported + (travel // MINUTE).astype(np.int64) * MINUTE, -1)
     on_scene = (lognormal(rng, 50.0 * MINUTE, 0.7, n) // MINUTE).astype(np.int64) * MINUTE
-    handled = (lognormal(rng, np.where(grade == 5, 40.0, 20.0) * MINUTE, 0.8, n) // MINUTE).astype(np.int64)
+    handled = (lognormal(rng, np.where(grade == 5, 40.0, 20.0) * MINUTE, 0.8, n) // MINUTE).astype(
+        np.int64
+    )
     closed = np.where(attended, arrived + on_scene, reported + np.maximum(1, handled) * MINUTE)
     return arrived.astype(np.int64), closed.astype(np.int64)
 
 
-def _closing_codes(world: World, rng: np.random.Generator, kind: IntArray, linked: np.ndarray) -> pl.Series:
+def _closing_codes(
+    world: World, rng: np.random.Generator, kind: IntArray, linked: np.ndarray
+) -> pl.Series:
     types = world.ref.incident_types
     labels = sorted({c for t in types for c, _ in t.closing} | {"CRIME_RECORDED"})
     cumulative = mix_matrix([t.closing for t in types], labels)
@@ -234,21 +265,30 @@ def _people(
     offender_subject = np.isin(code, ["ASB_PERSONAL", "ASB_NUISANCE", "PRE_PLANNED_EVENT"])
     subject = np.where(
         wants_subject,
-        np.where(offender_subject, people.pool(la_idx, "offender").draw(rng, n), people.pool(la_idx, "any").draw(rng, n)),
+        np.where(
+            offender_subject,
+            people.pool(la_idx, "offender").draw(rng, n),
+            people.pool(la_idx, "any").draw(rng, n),
+        ),
         -1,
     )
     abuser = np.where(domestic & (victim >= 0), people.partner[np.maximum(victim, 0)], -1)
     subject = np.where(abuser >= 0, abuser, subject)
     frames = [
         pl.DataFrame({"row": np.arange(n), "person_idx": who, "role": role})
-        for who, role in ((caller, "caller"), (victim, "victim"), (suspect, "suspect"), (subject, "subject"))
+        for who, role in (
+            (caller, "caller"),
+            (victim, "victim"),
+            (suspect, "suspect"),
+            (subject, "subject"),
+        )
     ]
     rows = pl.concat(frames).filter(pl.col("person_idx") >= 0)
     rows = rows.unique(["row", "person_idx", "role"], maintain_order=True)
     row = rows["row"].to_numpy()
-    return rows.with_columns(incident_id=pl.Series(incident_id[row]), keep=pl.Series(keep[row])).sort(
-        "row", maintain_order=True
-    )
+    return rows.with_columns(
+        incident_id=pl.Series(incident_id[row]), keep=pl.Series(keep[row])
+    ).sort("row", maintain_order=True)
 
 
 def _narrative(
@@ -264,7 +304,9 @@ def _narrative(
     groups = list(texts)
     category = np.array([t.category for t in world.ref.incident_types])[kind]
     category = np.where(linked, "crime", category)
-    group = pl.Series(category).replace_strict({g: i for i, g in enumerate(groups)}, return_dtype=pl.Int64)
+    group = pl.Series(category).replace_strict(
+        {g: i for i, g in enumerate(groups)}, return_dtype=pl.Int64
+    )
     n = len(kind)
     first = persons.unique(["row", "role"], keep="first", maintain_order=True)
 

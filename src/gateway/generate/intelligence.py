@@ -44,7 +44,9 @@ def intelligence_block(
     times = []
     for year, month in months:
         start, end = month_bounds(year, month)
-        n_month = int(rng.poisson(world.volumes.intelligence[la_idx] * (end - start) / DAY / 30.4375))
+        n_month = int(
+            rng.poisson(world.volumes.intelligence[la_idx] * (end - start) / DAY / 30.4375)
+        )
         counts.append(n_month)
         times.append(calendar.sample(rng, year, month, np.zeros(n_month, dtype=np.int64)))
     submitted = np.concatenate(times).astype(np.int64)
@@ -55,7 +57,9 @@ def intelligence_block(
     associate = people.pool(la_idx, "offender").draw(rng, n)
     home = np.where(subject >= 0, people.home_location_id[np.maximum(subject, 0)], 0)
     other_place = np.where(
-        rng.random(n) < 0.5, world.locations(la_idx, "street").draw(rng, n), world.locations(la_idx, "home").draw(rng, n)
+        rng.random(n) < 0.5,
+        world.locations(la_idx, "street").draw(rng, n),
+        world.locations(la_idx, "home").draw(rng, n),
     )
     location = np.where((home > 0) & (rng.random(n) < 0.5), home, other_place)
     has_location = rng.random(n) < 0.7
@@ -68,16 +72,22 @@ def intelligence_block(
     vocabulary = world.ref.texts.vocabulary
     slots = pl.DataFrame(
         {
-            "subject": people.full_names(np.maximum(subject, 0)).set(pl.Series(subject < 0), "an unknown male"),
+            "subject": people.full_names(np.maximum(subject, 0)).set(
+                pl.Series(subject < 0), "an unknown male"
+            ),
             "associate": people.full_names(associate),
             "address": world.place_column("address", text_place),
             "street": world.place_column("street", text_place),
             "town": world.place_column("town", text_place),
             "vrm": world.vehicles.vrm.gather(vehicle),
-            "drug": pl.Series(list(vocabulary["drug"])).gather(rng.integers(0, len(vocabulary["drug"]), n)),
+            "drug": pl.Series(list(vocabulary["drug"])).gather(
+                rng.integers(0, len(vocabulary["drug"]), n)
+            ),
         }
     )
-    text = TemplateSet.of([world.ref.texts.intelligence]).render(rng, np.zeros(n, dtype=np.int64), slots)
+    text = TemplateSet.of([world.ref.texts.intelligence]).render(
+        rng, np.zeros(n, dtype=np.int64), slots
+    )
     people.mark(subject)  # associates are only named in the text
     return pl.DataFrame(
         {
@@ -86,7 +96,9 @@ def intelligence_block(
             "subject_person_id": pl.Series(subject + 1).set(pl.Series(subject < 0), None),
             "location_id": pl.Series(location).set(pl.Series(~has_location), None),
             "grading": grading,
-            "local_authority_code": pl.Series([world.ref.authorities[la_idx].code] * n, dtype=pl.String),
+            "local_authority_code": pl.Series(
+                [world.ref.authorities[la_idx].code] * n, dtype=pl.String
+            ),
             "report_text": text,
         }
     )

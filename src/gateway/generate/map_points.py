@@ -13,6 +13,9 @@ addresses it covers are businesses — the kind of site ("Supermarket", "Nightcl
 place it stands next to ("Parking Area").
 
 Example:
+    >>> from gateway.generate.geography import build_geography
+    >>> from gateway.generate.places import build_places
+    >>> from gateway.generate.reference import load_reference
     >>> ref = load_reference()
     >>> geo = build_geography(ref, 7)
     >>> points = build_map_points(build_places(ref, geo, seed=7, scale=0.05), geo, seed=7)
@@ -30,10 +33,9 @@ import numpy.typing as npt
 import polars as pl
 
 from gateway.errors import ConfigurationError
-from gateway.generate.geography import Geography, build_geography
-from gateway.generate.places import ADDRESS_TYPES, Places, build_places
+from gateway.generate.geography import Geography
+from gateway.generate.places import ADDRESS_TYPES, Places
 from gateway.generate.randomness import FloatArray, IntArray, stream
-from gateway.generate.reference import load_reference
 
 __all__ = ["MIN_ADDRESSES", "MapPoints", "build_map_points", "nearest"]
 
@@ -204,7 +206,8 @@ def _describe(
     )
     public = (
         covered_by.filter(
-            (pl.col("location_type") == "public_place") & (pl.col("distance") <= PUBLIC_PLACE_REACH_M)
+            (pl.col("location_type") == "public_place")
+            & (pl.col("distance") <= PUBLIC_PLACE_REACH_M)
         )
         .sort("point", "distance")
         .group_by("point", maintain_order=True)
@@ -239,5 +242,3 @@ def _describe(
         local_authority_code=geo.lsoa["local_authority_code"].gather(lsoa_idx),
         address_count=pl.col("address_count"),
     )
-
-

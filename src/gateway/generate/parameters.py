@@ -81,7 +81,7 @@ class GenerationParameters:
                 f"scale {scale} over {years} years would make more than {MAX_CRIMES:,} crimes"
             )
         match = _MONTH.match(end_month) if isinstance(end_month, str) else None
-        if not match or not 1 <= int(match.group(2)) <= 12 or not 1900 <= int(match.group(1)):
+        if not match or not 1 <= int(match.group(2)) <= 12 or not int(match.group(1)) >= 1900:
             raise ParameterError(f"end month must look like 2026-10, got {end_month!r}")
         return cls(seed=seed, years=years, scale=float(scale), end_month=end_month)
 

@@ -7,6 +7,10 @@ distributed, which gives the repeat victims and prolific offenders analysts look
 Domestic-abuse victims are a subset of residents, each tied to one offender (their abuser).
 
 Example:
+    >>> from gateway.generate.geography import build_geography
+    >>> from gateway.generate.places import build_places
+    >>> from gateway.generate.randomness import stream
+    >>> from gateway.generate.reference import load_reference
     >>> ref = load_reference()
     >>> geo = build_geography(ref, 7)
     >>> places = build_places(ref, geo, seed=7, scale=0.05)
@@ -25,10 +29,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from gateway.generate.geography import build_geography
-from gateway.generate.places import Places, build_places
+from gateway.generate.places import Places
 from gateway.generate.randomness import IntArray, WeightedPicker, pareto_weights, stream
-from gateway.generate.reference import ReferenceData, load_reference
+from gateway.generate.reference import ReferenceData
 
 __all__ = ["GENDERS", "POOLS", "PROPENSITY", "People", "PersonPool", "build_people"]
 
@@ -89,7 +92,11 @@ class People:
 
     def full_names(self, idx: IntArray) -> pl.Series:
         """``"Forename Surname"`` for the given person indices."""
-        return self.forenames.gather(self.forename[idx]) + " " + self.surnames.gather(self.surname[idx])
+        return (
+            self.forenames.gather(self.forename[idx])
+            + " "
+            + self.surnames.gather(self.surname[idx])
+        )
 
     def mark(self, idx: IntArray) -> None:
         """Record that these people are linked to something written."""
@@ -160,7 +167,9 @@ def build_people(
     birth_day = (reference_day - age_years * 365.25 - rng.uniform(0, 365, n)).astype(np.int64)
 
     urban = np.isin(la_idx, [i for i, a in enumerate(ref.authorities) if a.short == "MB"])
-    eth_w = np.array([[e.weight for e in ref.ethnicities], [e.weight_urban for e in ref.ethnicities]])
+    eth_w = np.array(
+        [[e.weight for e in ref.ethnicities], [e.weight_urban for e in ref.ethnicities]]
+    )
     eth_cum = np.cumsum(eth_w / eth_w.sum(axis=1, keepdims=True), axis=1)
     ethnicity = (rng.random(n)[:, None] >= eth_cum[urban.astype(np.int64)]).sum(axis=1)
     ethnicity = np.minimum(ethnicity, len(ref.ethnicities) - 1).astype(np.int8)
@@ -229,10 +238,12 @@ def _names(
     n = len(ethnicity)
     group_cum = np.zeros((len(ref.ethnicities), len(groups)))
     for i, e in enumerate(ref.ethnicities):
-        for g, w in e.name_groups:
-            group_cum[i, groups.index(g)] = w
+        for name, w in e.name_groups:
+            group_cum[i, groups.index(name)] = w
     group_cum = np.cumsum(group_cum / group_cum.sum(axis=1, keepdims=True), axis=1)
-    group = np.minimum((rng.random(n)[:, None] >= group_cum[ethnicity]).sum(axis=1), len(groups) - 1)
+    group = np.minimum(
+        (rng.random(n)[:, None] >= group_cum[ethnicity]).sum(axis=1), len(groups) - 1
+    )
     forename = np.zeros(n, dtype=np.int64)
     surname = np.zeros(n, dtype=np.int64)
     for g, group_name in enumerate(groups):
@@ -250,5 +261,3 @@ def _names(
         weights = np.array([ref.surnames[i].weight for i in options])
         surname[rows] = np.array(options)[WeightedPicker(weights).draw(rng, len(rows))]
     return forename, surname
-
-

@@ -12,6 +12,8 @@ cluster in town centres (≈ 12,000 and 1,300 × scale); streets, public places,
 stations belong to the geography and do not scale.
 
 Example:
+    >>> from gateway.generate.geography import build_geography
+    >>> from gateway.generate.reference import load_reference
     >>> ref = load_reference()
     >>> places = build_places(ref, build_geography(ref, 7), seed=7, scale=0.05)
     >>> sorted(set(places.frame["location_type"].to_list()))[:3]
@@ -26,9 +28,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gateway.generate.geography import Geography, build_geography
+from gateway.generate.geography import Geography
 from gateway.generate.randomness import FloatArray, IntArray, pareto_weights, stream
-from gateway.generate.reference import ReferenceData, load_reference
+from gateway.generate.reference import ReferenceData
 
 __all__ = ["ADDRESS_TYPES", "LOCATION_TYPES", "Places", "build_places"]
 
@@ -76,7 +78,15 @@ _APPEAL = {  # Pareto shape and cap of each type's appeal to offenders: repeat l
     "transport": (2.0, 10.0),
 }
 _RETAIL_KINDS = frozenset(
-    {"Supermarket", "Shopping Area", "Convenience Store", "Retail Park", "Petrol Station", "Pharmacy", "Takeaway"}
+    {
+        "Supermarket",
+        "Shopping Area",
+        "Convenience Store",
+        "Retail Park",
+        "Petrol Station",
+        "Pharmacy",
+        "Takeaway",
+    }
 )
 
 
@@ -119,8 +129,12 @@ def build_places(ref: ReferenceData, geo: Geography, *, seed: int, scale: float)
     area = lsoa["area_km2"].to_numpy()
     counts = {
         "dwelling": np.maximum(1, np.round(pop / HOUSEHOLD_SIZE * scale)).astype(np.int64),
-        "commercial": rng.multinomial(round(COMMERCIAL_PER_SCALE * scale), _norm(1.0 + 25.0 * night)),
-        "licensed_premises": rng.multinomial(round(LICENSED_PER_SCALE * scale), _norm(0.3 + 30.0 * night**2)),
+        "commercial": rng.multinomial(
+            round(COMMERCIAL_PER_SCALE * scale), _norm(1.0 + 25.0 * night)
+        ),
+        "licensed_premises": rng.multinomial(
+            round(LICENSED_PER_SCALE * scale), _norm(0.3 + 30.0 * night**2)
+        ),
         "public_place": rng.multinomial(PUBLIC_PLACES, _norm(1.0 + np.sqrt(area))),
         "education": rng.multinomial(SCHOOLS, _norm(pop)),
         "transport": _transport_counts(ref, geo),
@@ -288,7 +302,9 @@ def _numbers(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _postcodes(frame: pl.DataFrame, ref: ReferenceData, geo: Geography, scale: float) -> pl.DataFrame:
+def _postcodes(
+    frame: pl.DataFrame, ref: ReferenceData, geo: Geography, scale: float
+) -> pl.DataFrame:
     lsoa = geo.lsoa.with_row_index("lsoa_idx")
     district_of: dict[str, str] = {}
     for authority in ref.authorities:
@@ -312,7 +328,9 @@ def _postcodes(frame: pl.DataFrame, ref: ReferenceData, geo: Geography, scale: f
     frame = frame.with_columns(
         unit=(pl.int_range(pl.len()).over("lsoa_idx", order_by=["street_idx", "t"]) // unit_size)
     )
-    first_of_unit = frame.select("district", "sector", "lsoa_idx", "unit").unique(maintain_order=True)
+    first_of_unit = frame.select("district", "sector", "lsoa_idx", "unit").unique(
+        maintain_order=True
+    )
     first_of_unit = first_of_unit.with_columns(
         counter=pl.int_range(pl.len()).over(["district", "sector"]) % (len(_UNIT_LETTERS) ** 2)
     )
@@ -322,12 +340,12 @@ def _postcodes(frame: pl.DataFrame, ref: ReferenceData, geo: Geography, scale: f
             "{} {}{}{}",
             "district",
             "sector",
-            pl.col("counter").floordiv(len(_UNIT_LETTERS)).map_batches(
-                lambda s: letters.gather(s), return_dtype=pl.String
-            ),
-            pl.col("counter").mod(len(_UNIT_LETTERS)).map_batches(
-                lambda s: letters.gather(s), return_dtype=pl.String
-            ),
+            pl.col("counter")
+            .floordiv(len(_UNIT_LETTERS))
+            .map_batches(lambda s: letters.gather(s), return_dtype=pl.String),
+            pl.col("counter")
+            .mod(len(_UNIT_LETTERS))
+            .map_batches(lambda s: letters.gather(s), return_dtype=pl.String),
         )
     )
     return frame.join(
@@ -452,7 +470,8 @@ def _place_name_expr() -> pl.Expr:
         "Bar": pl.col("venue"),
         "Nightclub": pl.col("venue"),
     }
-    expr = pl.when(kind.is_null()).then(pl.lit(None, dtype=pl.String))
+    expr: Any = pl.when(kind.is_null()).then(pl.lit(None, dtype=pl.String))  # a When/Then chain
     for label, value in fixed.items():
         expr = expr.when(kind == label).then(value)
-    return expr.otherwise(kind).alias("place_name")
+    named: pl.Expr = expr.otherwise(kind).alias("place_name")
+    return named

@@ -78,7 +78,7 @@ def choose_rows(rng: np.random.Generator, cumulative: FloatArray, rows: IntArray
     """
     u = rng.random(len(rows))
     picked = (u[:, None] >= cumulative[rows]).sum(axis=1)
-    return np.minimum(picked, cumulative.shape[1] - 1).astype(np.int64)
+    return np.asarray(np.minimum(picked, cumulative.shape[1] - 1), dtype=np.int64)
 
 
 def mix_matrix(mixes: Sequence[Sequence[tuple[str, float]]], keys: Sequence[str]) -> FloatArray:
@@ -102,6 +102,8 @@ def pareto_weights(
     return np.asarray(np.minimum(raw, cap), dtype=np.float64)
 
 
-def lognormal(rng: np.random.Generator, median: FloatArray | float, sigma: float, n: int) -> FloatArray:
+def lognormal(
+    rng: np.random.Generator, median: FloatArray | float, sigma: float, n: int
+) -> FloatArray:
     """Log-normal values with the given median(s)."""
     return np.asarray(np.asarray(median) * np.exp(sigma * rng.standard_normal(n)), dtype=np.float64)

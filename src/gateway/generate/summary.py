@@ -59,10 +59,13 @@ class GenerationSummary:
             f"  parameters: {self.parameters.describe()} (generator {self.generator_version})",
             "  records: "
             + ", ".join(
-                f"{self.rows(t):,} {t}" for t in ("crime", "incident", "custody", "intelligence_report")
+                f"{self.rows(t):,} {t}"
+                for t in ("crime", "incident", "custody", "intelligence_report")
             ),
             "  entities: "
-            + ", ".join(f"{self.rows(t):,} {t}" for t in ("location", "person", "vehicle", "property")),
+            + ", ".join(
+                f"{self.rows(t):,} {t}" for t in ("location", "person", "vehicle", "property")
+            ),
             f"  base maps: {self.basemaps} ({self.rows('map_point'):,} map points)",
         ]
         return "\n".join(lines)

@@ -115,5 +115,3 @@ def _marks(tag: pl.Series, age_id: IntArray, letters: IntArray) -> pl.Series:
         + alphabet.gather(letters[:, 1])
         + alphabet.gather(letters[:, 2])
     )
-
-

@@ -44,13 +44,18 @@ class WarehouseWriter:
         self._con = duckdb.connect(str(path))
         for table in catalog:
             self._con.execute(table.ddl())
-        self._con.execute(f"CREATE TABLE {INFO_TABLE} (key VARCHAR NOT NULL, value VARCHAR NOT NULL)")
+        self._con.execute(
+            f"CREATE TABLE {INFO_TABLE} (key VARCHAR NOT NULL, value VARCHAR NOT NULL)"
+        )
 
     def __enter__(self) -> WarehouseWriter:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -68,7 +73,9 @@ class WarehouseWriter:
                 columns.append(pl.col(column.name))
             elif seconds in frame.columns and column.type == "TIMESTAMP":
                 columns.append(
-                    pl.from_epoch(pl.col(seconds), time_unit="s").cast(pl.Datetime("us")).alias(column.name)
+                    pl.from_epoch(pl.col(seconds), time_unit="s")
+                    .cast(pl.Datetime("us"))
+                    .alias(column.name)
                 )
             else:
                 raise ConfigurationError(f"generator produced no {table}.{column.name}")
@@ -138,10 +145,15 @@ def read_info(path: Path) -> dict[str, str] | None:
     except duckdb.Error as exc:
         raise ConfigurationError(f"{path} is not a readable DuckDB warehouse: {exc}") from exc
     try:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         if INFO_TABLE not in tables:
             return None
-        return {str(k): str(v) for k, v in con.execute(f"SELECT key, value FROM {INFO_TABLE}").fetchall()}
+        return {
+            str(k): str(v)
+            for k, v in con.execute(f"SELECT key, value FROM {INFO_TABLE}").fetchall()
+        }
     finally:
         con.close()
 

@@ -120,10 +120,15 @@ def build_world(ref: ReferenceData, params: GenerationParameters) -> World:
         intelligence=tuple(INTELLIGENCE_PER_YEAR * scale / 12 * shares),
     )
     months = 12 * years
-    resident_draws = [months * (1.0 * c + 0.75 * i) for c, i in zip(volumes.crimes, volumes.incidents, strict=True)]
+    resident_draws = [
+        months * (1.0 * c + 0.75 * i)
+        for c, i in zip(volumes.crimes, volumes.incidents, strict=True)
+    ]
     offender_draws = [
         months * (0.5 * c + k + 0.8 * n + 0.1 * i)
-        for c, k, n, i in zip(volumes.crimes, volumes.custody, volumes.intelligence, volumes.incidents, strict=True)
+        for c, k, n, i in zip(
+            volumes.crimes, volumes.custody, volumes.intelligence, volumes.incidents, strict=True
+        )
     ]
     reference_day = epoch_seconds(params.period_end) // DAY
     people = build_people(
@@ -136,7 +141,10 @@ def build_world(ref: ReferenceData, params: GenerationParameters) -> World:
     )
     vehicle_draws = months * sum(volumes.crimes) * 0.15 + months * sum(volumes.incidents) * 0.08
     vehicles = build_vehicles(
-        ref, seed=seed, count=max(500, round(0.7 * vehicle_draws)), reference_year=params.period_end.year
+        ref,
+        seed=seed,
+        count=max(500, round(0.7 * vehicle_draws)),
+        reference_year=params.period_end.year,
     )
     return World(
         ref=ref,
@@ -163,7 +171,9 @@ def _samplers(frame: pl.DataFrame, geography: Geography) -> dict[tuple[int, str]
         "business": ((kind == "commercial") & ~pl.col("retail"), pl.col("appeal")),
         "nte": (
             (kind == "licensed_premises") | (kind == "street"),
-            pl.when(kind == "licensed_premises").then(pl.col("appeal") * 3.0).otherwise(pl.col("appeal") * night),
+            pl.when(kind == "licensed_premises")
+            .then(pl.col("appeal") * 3.0)
+            .otherwise(pl.col("appeal") * night),
         ),
         "street": (kind == "street", pl.col("appeal")),
         "public": ((kind == "public_place") | (kind == "transport"), pl.col("appeal")),
@@ -175,9 +185,11 @@ def _samplers(frame: pl.DataFrame, geography: Geography) -> dict[tuple[int, str]
         for setting, (where, weight) in rules.items():
             rows = local.filter(where).select("location_id", weight.alias("w"))
             if rows.height == 0:  # tiny scales: fall back to streets
-                rows = local.filter(kind == "street").select("location_id", pl.col("appeal").alias("w"))
+                rows = local.filter(kind == "street").select(
+                    "location_id", pl.col("appeal").alias("w")
+                )
             out[(la, setting)] = LocationSampler(
-                rows["location_id"].to_numpy().astype(np.int64), WeightedPicker(rows["w"].to_numpy())
+                rows["location_id"].to_numpy().astype(np.int64),
+                WeightedPicker(rows["w"].to_numpy()),
             )
     return out
-
