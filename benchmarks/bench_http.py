@@ -88,8 +88,18 @@ def serve(root: Path) -> tuple[subprocess.Popen[bytes], str]:
         "GATEWAY_MAX_JSON_RESULT_BYTES": str(256 << 20),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--data-dir", str(root), "--port", str(port),
-         "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--data-dir",
+            str(root),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
@@ -122,10 +132,14 @@ def small_latency(url: str, token: str, warehouse: Path, n: int = 200) -> None:
         con.fetchall()
         raw.append(time.perf_counter() - began)
     con.close()
-    print(f"small query over HTTP (JSON), {n} sequential: p50 {percentile(times, 50) * 1e3:.1f} ms,"
-          f" p99 {percentile(times, 99) * 1e3:.1f} ms")
-    print(f"same query, plain DuckDB in-process:  p50 {percentile(raw, 50) * 1e3:.2f} ms,"
-          f" p99 {percentile(raw, 99) * 1e3:.2f} ms")
+    print(
+        f"small query over HTTP (JSON), {n} sequential: p50 {percentile(times, 50) * 1e3:.1f} ms,"
+        f" p99 {percentile(times, 99) * 1e3:.1f} ms"
+    )
+    print(
+        f"same query, plain DuckDB in-process:  p50 {percentile(raw, 50) * 1e3:.2f} ms,"
+        f" p99 {percentile(raw, 99) * 1e3:.2f} ms"
+    )
 
 
 def big_result(url: str, token: str, warehouse: Path) -> None:
@@ -143,11 +157,15 @@ def big_result(url: str, token: str, warehouse: Path) -> None:
     raw = con.sql(BIG).to_arrow_table()
     raw_s = time.perf_counter() - began
     con.close()
-    print(f"1M-row Arrow result over HTTP (policy rewrite, audit, spill, stream, client read): "
-          f"{table.num_rows:,} rows, {size_mb:.1f} MB in {http_s:.2f} s = {size_mb / http_s:.0f} MB/s, "
-          f"{table.num_rows / http_s / 1e6:.2f} M rows/s")
-    print(f"same rows, plain DuckDB to Arrow in-process: {raw.num_rows:,} rows in {raw_s:.2f} s = "
-          f"{size_mb / raw_s:.0f} MB/s")
+    print(
+        f"1M-row Arrow result over HTTP (policy rewrite, audit, spill, stream, client read): "
+        f"{table.num_rows:,} rows, {size_mb:.1f} MB in {http_s:.2f} s = {size_mb / http_s:.0f} MB/s, "
+        f"{table.num_rows / http_s / 1e6:.2f} M rows/s"
+    )
+    print(
+        f"same rows, plain DuckDB to Arrow in-process: {raw.num_rows:,} rows in {raw_s:.2f} s = "
+        f"{size_mb / raw_s:.0f} MB/s"
+    )
 
 
 def concurrent(url: str, tokens: dict[str, str], per_client: int = 25) -> None:
@@ -170,9 +188,11 @@ def concurrent(url: str, tokens: dict[str, str], per_client: int = 25) -> None:
     wall = time.perf_counter() - began
     times = [t for ts, _ in results for t in ts]
     errors = sum(e for _, e in results)
-    print(f"{CLIENTS} concurrent clients x {per_client} small queries: {len(times) / wall:.0f} "
-          f"queries/s, p50 {percentile(times, 50) * 1e3:.0f} ms, "
-          f"p95 {percentile(times, 95) * 1e3:.0f} ms, errors {errors}")
+    print(
+        f"{CLIENTS} concurrent clients x {per_client} small queries: {len(times) / wall:.0f} "
+        f"queries/s, p50 {percentile(times, 50) * 1e3:.0f} ms, "
+        f"p95 {percentile(times, 95) * 1e3:.0f} ms, errors {errors}"
+    )
 
 
 def main() -> None:

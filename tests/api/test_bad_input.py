@@ -139,11 +139,11 @@ def test_other_users_keep_being_served_during_bad_input(live_gateway):  # type: 
         thread.start()
     try:
         with live_gateway.client("a.khan") as http:
-            for _ in range(15):
+            for _ in range(8):
                 statuses.append(http.post("/v1/query", json=GOOD).status_code)
     finally:
         stop.set()
         for thread in attackers:
             thread.join(timeout=60)
-    assert statuses == [200] * 15
+    assert statuses == [200] * 8
     assert httpx.get(live_gateway.url + "/healthz", timeout=10).json()["status"] == "ok"

@@ -25,7 +25,7 @@ EXCLUDED = [positive_data_acceptance]
 
 @schema.parametrize()
 @hypothesis.settings(
-    max_examples=12,
+    max_examples=6,
     deadline=None,
     suppress_health_check=list(hypothesis.HealthCheck),
     phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
@@ -36,7 +36,7 @@ def test_api_contract_as_senior_analyst(case, live_gateway):  # type: ignore[no-
 
 @schema.include(path_regex="^/v1/(tokens|users|me)").parametrize()
 @hypothesis.settings(
-    max_examples=10,
+    max_examples=5,
     deadline=None,
     suppress_health_check=list(hypothesis.HealthCheck),
     phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
