@@ -10,7 +10,7 @@ import pytest
 from gateway.catalog import Catalog, load_catalog
 
 # Live gateway servers (session fixtures shared by tests/api, tests/client and tests/cli).
-pytest_plugins = ["tests.gateway_server"]
+pytest_plugins = ["tests.gateway_server", "tests.templates.fixtures"]
 
 
 @pytest.fixture(scope="session")

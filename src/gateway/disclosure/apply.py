@@ -24,6 +24,7 @@ import math
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -56,6 +57,12 @@ def round_count(value: int, base: int) -> int:
     if base <= 1:
         return value
     return base * math.floor(value / base + 0.5)
+
+
+def _round(value: float, digits: int) -> float:
+    """Halves away from zero, as SQL's ``round`` does (Python's ``round`` halves to even)."""
+    step = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True)
@@ -230,13 +237,13 @@ def _formula(
         count = inputs[0]
         if count is None or not per:
             return None
-        return round(count / float(per) * float(derived.options.get("scale", 1)), digits)
+        return _round(count / float(per) * float(derived.options.get("scale", 1)), digits)
     numerator, denominator = inputs
     if numerator is None or not denominator:
         return None
     if derived.kind == "ratio":
-        return round(numerator / denominator * float(derived.options.get("scale", 100)), digits)
-    return round((numerator - denominator) / denominator * 100.0, digits)  # change
+        return _round(numerator / denominator * float(derived.options.get("scale", 100)), digits)
+    return _round((numerator - denominator) / denominator * 100.0, digits)  # change
 
 
 # --- the entry point --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from gateway.audit.records import QueryDenied, QueryRequest
 from gateway.disclosure import (
     DisclosureReport,
     DisclosureRules,
@@ -31,9 +32,9 @@ from gateway.disclosure import (
     parse_disclosure_settings,
     protect,
 )
-from gateway.errors import AccessDenied, ParameterError
+from gateway.errors import AccessDenied, AuditUnavailable, GatewayError, NotFound, ParameterError
 from gateway.principal import Principal
-from gateway.service import ClientInfo, QueryService
+from gateway.service import ClientInfo, QueryService, new_query_id
 from gateway.templates.format import LEVEL_ORDER, Template
 from gateway.templates.library import TemplateLibrary
 from gateway.templates.params import BindingContext, bind_parameters
@@ -95,6 +96,14 @@ class TemplateRun:
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)
 
 
 def read_result(outcome_result: Any) -> pa.Table:
@@ -206,6 +215,42 @@ class TemplateRunner:
             )
         return bind_parameters(template, params, self._context(principal, purpose, view.areas))
 
+    def _refused(
+        self,
+        principal: Principal,
+        template: Template,
+        purpose: str,
+        params: Mapping[str, Any],
+        client: ClientInfo | None,
+        exc: GatewayError,
+    ) -> None:
+        """Record a template run refused before its query ran, as the service records a
+        refused query (the caller's own values are kept as text)."""
+        if isinstance(exc, AuditUnavailable | NotFound):
+            return
+        now = self.service.clock()
+        query_id = new_query_id(now)
+        client = client or ClientInfo()
+        request = QueryRequest.from_principal(
+            principal,
+            purpose or "",
+            template.sql,
+            client_address=client.address,
+            user_agent=client.user_agent,
+            params={str(k): _json_value(v) for k, v in params.items()},
+            template=template.name,
+        )
+        self.service.audit.query_denied(
+            QueryDenied(
+                query_id=query_id,
+                request=request,
+                reason=exc.code,
+                message=str(exc),
+                policy_hash=self.service.policy.version,
+            )
+        )
+        exc.query_id = query_id
+
     def run(
         self,
         principal: Principal,
@@ -235,14 +280,18 @@ class TemplateRunner:
             GatewayError: anything the service refuses (audited as denied).
         """
         template = self.library.get(name)
-        view = self.service.view(principal, purpose)
-        rules = self.rules(view.level, disclosure)
-        if template.individuals and disclosure == "publication":
-            raise ParameterError(
-                f"template {template.name} lists individuals (by pseudonym); it cannot be "
-                "prepared for publication"
-            )
-        bound = self.bind(principal, template, params or {}, purpose)
+        try:
+            view = self.service.view(principal, purpose)
+            rules = self.rules(view.level, disclosure)
+            if template.individuals and disclosure == "publication":
+                raise ParameterError(
+                    f"template {template.name} lists individuals (by pseudonym); it cannot be "
+                    "prepared for publication"
+                )
+            bound = self.bind(principal, template, params or {}, purpose)
+        except GatewayError as exc:
+            self._refused(principal, template, purpose, params or {}, client, exc)
+            raise
         outcome = self.service.run_query(
             principal, template.sql, purpose, bound, client=client, template=template.name
         )

@@ -1,0 +1,209 @@
+"""Running templates through the service: audited like any query, level checks, pseudonyms
+with no names or identifiers visible, and disclosure control on template outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import polars as pl
+import pytest
+
+from gateway.disclosure import METADATA_KEY, protect, round_count
+from gateway.errors import AccessDenied, NotFound, ParameterError, PurposeNotApproved
+from gateway.principal import Principal
+from gateway.service import QueryService
+from gateway.templates import TemplateLibrary, TemplateRunner
+from tests.templates.fixtures import ANALYSTS, PURPOSE, USERS, Raw
+
+PERIOD = {"start_month": "2025-11", "end_month": "2026-10"}
+analysts = pytest.mark.parametrize("user", ANALYSTS, ids=lambda u: u.username)
+
+
+def params_for(name: str, user: Principal, raw: Raw) -> dict[str, Any]:
+    """Parameters that make every template produce rows for ``user``."""
+    if name == "before-after":
+        wards = raw.frame(
+            "SELECT ward_code FROM ward WHERE local_authority_code = $a ORDER BY 1", a=user.areas[0]
+        )["ward_code"]
+        return {"intervention": wards[0], "comparison": wards[1], "start": "2026-04-01"}
+    if name in ("crime-by-month", "flagged-crime-trends"):
+        return {"end_month": "2026-10"}
+    if name == "crime-rates":
+        return {"year": 2025}
+    if name == "seasonality":
+        return {"start_month": "2024-11", "end_month": "2026-10"}
+    return dict(PERIOD)
+
+
+def test_runs_are_audited_like_any_query(
+    runner: TemplateRunner, template_service: QueryService
+) -> None:
+    user = USERS["a.khan"]
+    run = runner.run(user, "crime-rates", {"year": "2025"}, purpose=PURPOSE)
+    view = {q.query_id: q for q in template_service.audit.queries(actor=user.username)}[
+        run.query_id
+    ]
+    assert view.status == "completed"
+    request = view.request
+    assert request["template"] == "crime-rates"
+    assert request["params"] == {"area": "E06000002", "year": 2025}
+    assert request["purpose"] == PURPOSE
+    assert run.provenance()["query_id"] == run.query_id
+    assert run.provenance()["policy_version"] == template_service.policy.version
+
+
+def test_refusals_are_audited_as_denials(
+    runner: TemplateRunner, template_service: QueryService
+) -> None:
+    user = USERS["a.khan"]
+    with pytest.raises(PurposeNotApproved):
+        runner.run(user, "crime-rates", {}, purpose="NOT-MINE")
+    denied = [
+        q for q in template_service.audit.queries(actor=user.username) if q.status == "denied"
+    ]
+    assert denied
+    assert denied[-1].request["purpose"] == "NOT-MINE"
+
+
+def test_template_level_is_enforced(runner: TemplateRunner) -> None:
+    with pytest.raises(AccessDenied, match="for enhanced-level analysts; your level is general"):
+        runner.run(USERS["a.khan"], "intelligence-by-month", PERIOD, purpose=PURPOSE)
+
+
+def test_enhanced_template_still_needs_the_grant_purpose(runner: TemplateRunner) -> None:
+    """Without the purpose its grant covers, the enhanced analyst has no intelligence table."""
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - any refusal, audited by the service
+        runner.run(USERS["e.okafor"], "intelligence-by-month", PERIOD, purpose=PURPOSE)
+    assert caught.value.__class__.__name__ in {"TableNotPermitted", "TableNotFound"}
+
+
+def test_unknown_template_and_unknown_parameter(runner: TemplateRunner) -> None:
+    with pytest.raises(NotFound, match="no template called 'crime-rate'"):
+        runner.run(USERS["a.khan"], "crime-rate", {}, purpose=PURPOSE)
+    with pytest.raises(ParameterError, match="unknown parameter 'yaer'"):
+        runner.run(USERS["a.khan"], "crime-rates", {"yaer": 2025}, purpose=PURPOSE)
+
+
+def test_lists_of_individuals_cannot_be_prepared_for_publication(runner: TemplateRunner) -> None:
+    with pytest.raises(ParameterError, match="lists individuals"):
+        runner.run(
+            USERS["a.khan"], "repeat-victims", PERIOD, purpose=PURPOSE, disclosure="publication"
+        )
+
+
+def test_senior_analyst_with_several_areas_must_choose(runner: TemplateRunner) -> None:
+    senior = USERS["s.patel"]
+    with pytest.raises(ParameterError, match="you have several areas"):
+        runner.run(senior, "crime-rates", {"year": 2025}, purpose=PURPOSE)
+    run = runner.run(senior, "crime-rates", {"year": 2025, "area": "E06000003"}, purpose=PURPOSE)
+    assert run.table.num_rows > 1
+
+
+# --- people appear only as pseudonyms --------------------------------------------------------
+
+PSEUDONYM = re.compile(r"^P[0-9a-f]{16}$")
+
+
+@pytest.fixture(scope="module")
+def identifiers(raw: Raw) -> set[str]:
+    """Every name, PNC id and raw person id in the warehouse, as text."""
+    people = raw.frame("SELECT person_id, forename, surname, pnc_id, date_of_birth FROM person")
+    values: set[str] = set()
+    for column in ("person_id", "forename", "surname", "pnc_id", "date_of_birth"):
+        values |= {str(v) for v in people[column].to_list() if v is not None}
+    return values
+
+
+@pytest.mark.parametrize("name", ["repeat-victims", "repeat-offenders"])
+@pytest.mark.parametrize(
+    ("who", "purpose"),
+    [*((u.username, PURPOSE) for u in ANALYSTS), ("e.okafor", "JAG-2026-07")],
+)
+def test_people_only_as_pseudonyms(
+    runner: TemplateRunner, identifiers: set[str], name: str, who: str, purpose: str
+) -> None:
+    """Even the enhanced analyst, whose JAG grant unmasks surnames, sees no name here."""
+    run = runner.run(USERS[who], name, {**PERIOD, "min_crimes": 2}, purpose=purpose)
+    frame = pl.from_arrow(run.table)
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.height > 0
+    person = "victim" if name == "repeat-victims" else "offender"
+    assert all(PSEUDONYM.match(v) for v in frame[person].to_list())
+    assert not {"forename", "surname", "pnc_id", "person_id", "date_of_birth"} & set(frame.columns)
+    for row in frame.iter_rows():
+        for value in row:
+            assert value is None or str(value) not in identifiers or isinstance(value, int | float)
+    if name == "repeat-victims":
+        assert set(frame["age_band"].drop_nulls()) <= {
+            "0-9", "10-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+",
+        }  # fmt: skip
+    assert run.disclosure is None  # lists of individuals are not disclosure-controlled
+
+
+def test_same_person_same_pseudonym_across_templates(runner: TemplateRunner) -> None:
+    user = USERS["a.khan"]
+    victims = runner.run(user, "repeat-victims", {**PERIOD, "min_crimes": 2}, purpose=PURPOSE)
+    again = runner.run(user, "repeat-victims", {**PERIOD, "min_crimes": 3}, purpose=PURPOSE)
+    first = dict(
+        zip(victims.table["victim"].to_pylist(), victims.table["crimes"].to_pylist(), strict=True)
+    )
+    for victim, crimes in zip(
+        again.table["victim"].to_pylist(), again.table["crimes"].to_pylist(), strict=True
+    ):
+        assert first[victim] == crimes
+
+
+# --- disclosure control on template outputs -----------------------------------------------------
+
+
+def aggregate_names(library: TemplateLibrary) -> list[str]:
+    return [t.name for t in library if t.disclosure is not None and t.level == "general"]
+
+
+@analysts
+def test_every_aggregate_template_is_protected(
+    runner: TemplateRunner, library: TemplateLibrary, raw: Raw, user: Principal
+) -> None:
+    """With the level's rules (counts under 10 suppressed, through the runner) and the
+    publication rules (also rounded to 5): every published count is 0 or at least 10, equals
+    the unprotected value (rounded where rounding applies), every suppressed value is marked,
+    never dropped, and no suppressed cell is left exposed by the totals."""
+    publication = runner.rules(user.level, "publication")
+    for name in aggregate_names(library):
+        spec = library.get(name).disclosure
+        assert spec is not None
+        params = params_for(name, user, raw)
+        plain = runner.run(user, name, params, purpose=PURPOSE, disclosure="none")
+        unprotected = plain.table.drop_columns(
+            [c for c in plain.table.column_names if c.endswith("_suppressed")]
+        )
+        by_policy = runner.run(user, name, params, purpose=PURPOSE).table
+        for base, table in ((0, by_policy), (5, protect(unprotected, spec, publication).table)):
+            assert table.num_rows == plain.table.num_rows, name
+            assert json.loads(table.schema.metadata[METADATA_KEY])["unprotected"] == 0, name
+            for column in spec.protected_columns:
+                before = plain.table[column].to_pylist()
+                after = table[column].to_pylist()
+                flags = table[f"{column}_suppressed"].to_pylist()
+                for raw_value, shown, hidden in zip(before, after, flags, strict=True):
+                    if hidden:
+                        assert shown is None, (name, column)
+                        continue
+                    expected = None if raw_value is None else round_count(raw_value, base)
+                    assert shown == expected, (name, column)
+                    assert raw_value in (None, 0) or raw_value >= 10, (name, column, raw_value)
+            for derived in spec.derived:
+                flags = table[f"{derived.name}_suppressed"].to_pylist()
+                values = table[derived.name].to_pylist()
+                assert all(v is None for v, f in zip(values, flags, strict=True) if f), name
+
+
+def test_small_counts_are_really_suppressed_somewhere(runner: TemplateRunner) -> None:
+    """The small warehouse has small cells: the protection is not vacuous."""
+    run = runner.run(USERS["a.khan"], "asb-by-type", PERIOD, purpose=PURPOSE)
+    assert run.disclosure is not None
+    assert run.disclosure.primary > 0
+    assert run.disclosure.secondary > 0
+    assert "suppressed" in run.disclosure.summary()
