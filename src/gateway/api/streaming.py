@@ -122,9 +122,8 @@ async def _guarded(chunks: Iterator[bytes], result: QueryResult) -> AsyncIterato
         async for chunk in iterate_in_threadpool(chunks):
             yield chunk
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        # The file may still be memory-mapped by an abandoned reader: unlinking is safe (the
+        # mapping lives until it is collected); the generator itself is closed when collected.
         await run_in_threadpool(result.discard)
 
 
