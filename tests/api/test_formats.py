@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 
+import httpx
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -111,3 +113,20 @@ def test_every_query_answer_names_its_query(live_gateway):  # type: ignore[no-un
     assert ok.headers["x-query-id"] == ok.json()["query_id"]
     assert bad.status_code == 400
     assert bad.headers["x-query-id"] == bad.json()["error"]["query_id"]
+
+
+def test_abandoned_download_leaves_no_result_file(live_gateway, demo_data_dir):  # type: ignore[no-untyped-def]
+    body = {"sql": "SELECT * FROM incident", "purpose": "SA-2026", "format": "csv"}
+    with (
+        live_gateway.client("s.patel") as http,
+        http.stream("POST", "/v1/query", json=body) as answer,
+    ):
+        assert answer.status_code == 200
+        query_id = answer.headers["x-query-id"]
+        next(answer.iter_raw(1024))
+    results = demo_data_dir.root / "tmp" / "results"
+    deadline = time.monotonic() + 10
+    while any(p.name.startswith(query_id) for p in results.glob("*")):
+        assert time.monotonic() < deadline, "result file left behind"
+        time.sleep(0.1)
+    assert httpx.get(live_gateway.url + "/healthz", timeout=10).json()["status"] == "ok"
