@@ -4,47 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyogrio
 import pytest
 
-from gateway.cli.demo import grant_demo_access
-from gateway.datadir import DataDir
 from gateway.publish import HEADER
-from tests.exports.helpers import EXPORTS_SECTION, PER_LSOA_SQL
-from tests.gateway_server import LiveGateway, start_gateway
+from tests.exports.helpers import PER_LSOA_SQL
+from tests.gateway_server import LiveGateway
 
 ANALYST = "a.khan"  # demo users (gateway.cli.demo)
 
 
-@pytest.fixture(scope="module")
-def gateway(
-    small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveGateway]:
-    root = tmp_path_factory.mktemp("exports-api") / "gw"
-    root.mkdir()
-    for name in ("warehouse.duckdb", "basemaps.gpkg"):
-        shutil.copy2(small_data_dir / name, root / name)
-    grant_demo_access(root)
-    policy = DataDir(root).policy
-    policy.write_text(policy.read_text("utf-8") + EXPORTS_SECTION, "utf-8")
-    live = start_gateway(root)
-    yield live
-    live.stop()
+@pytest.fixture
+def gateway(export_gateway: LiveGateway) -> LiveGateway:
+    return export_gateway
 
 
-def _analyst(gateway: LiveGateway) -> tuple[str, str]:
+def analyst(gateway: LiveGateway) -> tuple[str, str]:
     demo = gateway.tokens
     name = next(n for n, t in demo.items() if t["level"] == "general" and "analyst" in t["roles"])
     return name, demo[name]["purposes"][0]
 
 
 def test_list_and_download_base_maps(gateway: LiveGateway, tmp_path: Path) -> None:
-    name, purpose = _analyst(gateway)
+    name, purpose = analyst(gateway)
     with gateway.client(name) as http:
         layers = http.get("/v1/maps").json()["layers"]
         assert [layer["name"] for layer in layers] == [
@@ -73,7 +58,7 @@ def test_list_and_download_base_maps(gateway: LiveGateway, tmp_path: Path) -> No
 
 
 def test_export_then_download(gateway: LiveGateway, tmp_path: Path) -> None:
-    name, purpose = _analyst(gateway)
+    name, purpose = analyst(gateway)
     with gateway.client(name) as http:
         answer = http.post(
             "/v1/exports", json={"sql": PER_LSOA_SQL, "purpose": purpose, "format": "gpkg"}
@@ -99,7 +84,7 @@ def test_export_then_download(gateway: LiveGateway, tmp_path: Path) -> None:
 
 
 def test_progress_stream(gateway: LiveGateway) -> None:
-    name, purpose = _analyst(gateway)
+    name, purpose = analyst(gateway)
     sql = "SELECT l.easting, l.northing FROM crime c JOIN location l USING (location_id)"
     with gateway.client(name) as http:
         answer = http.post(
@@ -129,7 +114,7 @@ def test_progress_stream(gateway: LiveGateway) -> None:
 
 
 def test_held_export_over_http(gateway: LiveGateway) -> None:
-    name, purpose = _analyst(gateway)
+    name, purpose = analyst(gateway)
     with gateway.client(name) as http:
         body = http.post(
             "/v1/exports",
@@ -161,7 +146,7 @@ def test_held_export_over_http(gateway: LiveGateway) -> None:
 
 
 def test_police_uk_extract_for_administrators_only(gateway: LiveGateway) -> None:
-    name, _ = _analyst(gateway)
+    name, _ = analyst(gateway)
     with gateway.client(name) as http:
         refused = http.post("/v1/publish/police-uk", json={"month": "2026-03"})
         assert refused.status_code == 403

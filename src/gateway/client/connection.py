@@ -11,9 +11,10 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,8 +30,9 @@ from gateway.client.errors import (
     UnexpectedResponse,
     error_from_answer,
 )
+from gateway.client.exports import ExportResult, ProgressEvent, download_export, run_export
 from gateway.client.stream import ResponseBody
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InputError
 
 __all__ = ["Connection", "connect"]
 
@@ -199,6 +201,55 @@ class Connection:
         with self._request("POST", "/v1/query", json=body) as response:
             self.last_query_id = response.headers.get("x-query-id")
             yield from response.iter_bytes()
+
+    # --- exports (gateway.client.exports) --------------------------------------------------
+
+    def export(
+        self,
+        sql: str,
+        *,
+        format: str,
+        output: str | os.PathLike[str] | None = None,
+        purpose: str | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+        options: Mapping[str, str | int | float | bool] | None = None,
+        progress: Callable[[ProgressEvent], None] | None = None,
+    ) -> ExportResult:
+        """Export a query's result as a file (csv, xlsx, gpkg, tab, mif, shp, fgb …), saved to
+        ``output`` when released at once; ``progress`` receives the server's progress reports.
+
+        Example:
+            >>> gw.export("SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1",
+            ...           format="tab", output="crime.zip")                  # doctest: +SKIP
+        """
+        return run_export(
+            self,
+            sql,
+            format=format,
+            output=output,
+            purpose=purpose,
+            params=params,
+            options=options,
+            progress=progress,
+        )
+
+    def download_export(self, export_id: str, output: str | os.PathLike[str]) -> Path:
+        """Save a released (or approved) export, checked against its registered hash."""
+        return download_export(self, export_id, output)
+
+    def exports(self, *, pending: bool = False) -> list[dict[str, Any]]:
+        """Your exports (senior analysts: everyone's), newest first."""
+        params = {"pending": "true"} if pending else None
+        answer: dict[str, Any] = self._json("GET", "/v1/exports", params=params)
+        return list(answer["exports"])
+
+    def decide_export(self, export_id: str, decision: str, *, comment: str = "") -> dict[str, Any]:
+        """Senior analysts: ``approve`` or ``reject`` a held export."""
+        if decision not in ("approve", "reject"):
+            raise InputError("decision must be 'approve' or 'reject'")
+        path = f"/v1/exports/{export_id}/{decision}"
+        answer: dict[str, Any] = self._json("POST", path, json={"comment": comment})
+        return answer
 
     # --- about me and my data -------------------------------------------------------------
 

@@ -22,7 +22,9 @@ aggregate exports pass straight through. The rule, applied to the SQL the engine
 Coordinates snapped to anonymous map points by the policy trace to ``map_point`` columns
 (attributes), so counts per map point are aggregate. The rule errs towards "record": a
 mis-classified aggregate only costs an approval. A query that reads only reference tables
-(areas, offence types, map points) is ``reference`` data and never held.
+(areas, offence types, map points) is ``reference`` data and never held. A hotspot-grid export
+is ``aggregate`` whatever its query: the file holds counts per cell (of at least 100 m), not
+rows (:func:`gateway.exports.export.export_result`).
 
 Example:
     >>> from gateway.catalog import load_catalog

@@ -242,9 +242,6 @@ def export_result(
     """
     report = progress or (lambda _: None)
     settings = export_settings(service.policy)
-    approval = (
-        PENDING if needs_approval(settings, result.level, result.data_class) else NOT_REQUIRED
-    )
     report(ExportProgress("layer", 0, result.table.num_rows))
     try:
         layer = build_layer(result.table, options, data_dir.basemaps)
@@ -252,6 +249,11 @@ def export_result(
     except GatewayError as exc:
         exc.query_id = result.query_id
         raise
+    data_class, reason = result.data_class, result.reason
+    if layer.geometry.kind == "grid":  # the file holds counts per cell, not the rows
+        data_class = "aggregate"
+        reason = f"hotspot grid: counts per {layer.geometry.cell_size:g} m cell"
+    approval = PENDING if needs_approval(settings, result.level, data_class) else NOT_REQUIRED
     provenance = Provenance(
         query_id=result.query_id,
         user=principal.username,
@@ -265,7 +267,7 @@ def export_result(
         rows=layer.features,
         crs=f"EPSG:{layer.epsg}" if layer.epsg else None,
         geometry=layer.geometry.describe(),
-        data_class=result.data_class,
+        data_class=data_class,
         approval=approval,
         template=result.template,
         result_fingerprint=result.fingerprint,
@@ -294,7 +296,7 @@ def export_result(
             options.format.name,
             options.format.media_type,
             provenance,
-            result.reason,
+            reason,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -23,7 +23,7 @@ import json
 import queue
 import threading
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,8 +66,15 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The export is not pending, or its file changed."}
 }
 
-FormatName = Literal[
-    "csv", "parquet", "xlsx", "gpkg", "geojson", "shp", "tab", "mif", "fgb", "geoparquet", "kml"
+#: Export format names (aliases such as ``mapinfo`` or ``shapefile`` are accepted too).
+FormatName = Annotated[
+    str,
+    Field(
+        max_length=20,
+        description="csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet or kml "
+        "(aliases: mapinfo, shapefile, geopackage, flatgeobuf, excel).",
+        examples=["gpkg"],
+    ),
 ]
 OptionValue = str | int | float | bool
 
@@ -80,7 +87,7 @@ class ExportBody(_Strict):
     sql: str = Field(max_length=MAX_SQL_CHARS, description="One SELECT statement.")
     purpose: str = Field(max_length=200, description="One of your approved purpose codes.")
     params: dict[str, ParamValue] | None = Field(None, description="Values for $name parameters.")
-    format: FormatName = Field(description="Export format.", examples=["gpkg"])
+    format: FormatName
     options: dict[str, OptionValue] | None = Field(
         None,
         description=(

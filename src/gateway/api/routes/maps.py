@@ -22,7 +22,7 @@ from starlette.responses import FileResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
-from gateway.api.routes.exports import _FILE_CONTENT, FormatName, file_response
+from gateway.api.routes.exports import _FILE_CONTENT, file_response
 from gateway.exports import export_base_layer, list_base_layers, open_export
 
 __all__ = ["router"]
@@ -74,7 +74,7 @@ def get_map(
     purpose: Annotated[
         str, Query(max_length=200, description="One of your approved purpose codes.")
     ],
-    format: Annotated[FormatName, Query(description="Export format.")] = "gpkg",
+    format: Annotated[str, Query(max_length=20, description="Export format.")] = "gpkg",
     crs: Annotated[
         int, Query(description="Output CRS: 27700 or 4326 (KML is always 4326).")
     ] = 27700,

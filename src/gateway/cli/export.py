@@ -1,0 +1,242 @@
+"""``gateway export …``: governed file exports and base maps from a gateway server.
+
+    gateway export query "SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1" \\
+        --purpose SA-2026 --format tab --output crime_by_lsoa.zip
+    gateway export query "SELECT l.easting, l.northing FROM crime c JOIN location l USING (location_id)" \\
+        --format gpkg --option geometry=grid --option cell_size=250 --option cell_shape=hex -o hot.gpkg
+    gateway export layers                                  the base-map layers
+    gateway export layer lsoa --format mif -o lsoa.zip     one base-map layer
+    gateway export list [--pending]                        your exports (senior analysts: all)
+    gateway export download EXPORT_ID -o FILE              once released / approved
+    gateway export approve|reject EXPORT_ID [--comment …]  senior analysts
+
+Formats: csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet, kml. Options are
+``key=value`` (see ``gateway.exports.options``). A progress bar on standard error follows the
+server's progress while the file is written. Record-level exports may be held for a senior
+analyst's approval: the command then says so and saves nothing.
+
+Example:
+    >>> parse_options(["geometry=grid", "cell_size=250", "csv_comment=false"])
+    {'geometry': 'grid', 'cell_size': 250, 'csv_comment': False}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli import app
+from gateway.cli.config import UrlOption, connection
+from gateway.cli.query import parse_params
+from gateway.client.exports import (
+    ProgressEvent,
+    download_export,
+    download_layer,
+    list_layers,
+    run_export,
+)
+from gateway.errors import InputError
+
+__all__ = ["ProgressBar", "export_app", "parse_options"]
+
+export_app = typer.Typer(
+    name="export",
+    help="Export query results and base maps as files (CSV, XLSX, GeoPackage, MapInfo …).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(export_app, name="export")
+
+OutputOption = Annotated[
+    Path, typer.Option("--output", "-o", help="Save to this file.", dir_okay=False)
+]
+PurposeOption = Annotated[
+    str | None, typer.Option(help="Approved purpose code (default: the config file's).")
+]
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        help="csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet or kml.",
+    ),
+]
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``["k=v", …]`` → export options (JSON values where they parse, else text).
+
+    Raises:
+        InputError: an item without ``=``.
+    """
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--option {pair!r}: write it as name=value")
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        options[key.strip()] = parsed if isinstance(parsed, str | int | float | bool) else value
+    return options
+
+
+class ProgressBar:
+    """Shows the server's progress reports on standard error (a bar while rows are written)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._shown = 0
+        self._stage = ""
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.stage == "write" and event.total > 0:
+            if self._bar is None:
+                self._bar = typer.progressbar(
+                    length=event.total, label="writing", file=sys.stderr, show_pos=True
+                )
+                self._bar.__enter__()
+            self._bar.update(event.done - self._shown)
+            self._shown = event.done
+            return
+        if event.stage != self._stage and event.stage in ("query", "layer", "register"):
+            label = {"query": "running the query", "layer": "building the layer",
+                     "register": "registering the file"}[event.stage]  # fmt: skip
+            self.close()
+            print(f"{label} …", file=sys.stderr)
+        self._stage = event.stage
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+@export_app.command("query")
+def export_query_command(
+    sql: Annotated[str, typer.Argument(help="One SELECT statement (parameters as $name).")],
+    output: OutputOption,
+    output_format: FormatOption = "csv",
+    purpose: PurposeOption = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", help="Export option, name=value (repeat).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Parameter value, name=value (repeat).")
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Run a query under your policy and save its result as a governed file."""
+    bar = ProgressBar()
+    with connection(url, purpose=purpose) as gw:
+        try:
+            result = run_export(
+                gw,
+                sql,
+                format=output_format,
+                output=output,
+                params=parse_params(param or []),
+                options=parse_options(option or []),
+                progress=bar,
+            )
+        finally:
+            bar.close()
+    what = f"{result.features:,} rows, {result.data_class}, sha256 {result.sha256[:16]}…"
+    if result.path is not None:
+        print(f"wrote {result.path} ({what}; export {result.export_id})", file=sys.stderr)
+    else:
+        print(
+            f"export {result.export_id} is held for a senior analyst's approval ({what}); "
+            f"once approved: gateway export download {result.export_id} -o {output}",
+            file=sys.stderr,
+        )
+
+
+@export_app.command("layers")
+def layers_command(url: UrlOption = None) -> None:
+    """List the base-map layers."""
+    with connection(url) as gw:
+        for layer in list_layers(gw):
+            print(
+                f"{layer['name']:<16} {layer['kind']:<6} {layer['features']:>7,} features  "
+                f"{layer['title']}"
+            )
+
+
+@export_app.command("layer")
+def layer_command(
+    layer: Annotated[
+        str, typer.Argument(help="local_authority, neighbourhood, ward, lsoa or map_point.")
+    ],
+    output: OutputOption,
+    output_format: FormatOption = "gpkg",
+    crs: Annotated[
+        int, typer.Option(help="27700 (British National Grid) or 4326 (WGS84).")
+    ] = 27700,
+    purpose: PurposeOption = None,
+    url: UrlOption = None,
+) -> None:
+    """Save a base-map layer (attributes as your policy shows them)."""
+    with connection(url, purpose=purpose) as gw:
+        path = download_layer(gw, layer, output, format=output_format, crs=crs)
+        print(f"wrote {path} (export {gw.last_query_id})", file=sys.stderr)
+
+
+@export_app.command("list")
+def list_command(
+    pending: Annotated[bool, typer.Option(help="Only exports awaiting approval.")] = False,
+    url: UrlOption = None,
+) -> None:
+    """Your exports (senior analysts: everyone's), newest first."""
+    with connection(url) as gw:
+        for e in gw.exports(pending=pending):
+            print(
+                f"{e['export_id']}  {e['registered_at'][:19]}  {e['owner']:<12} {e['format']:<10} "
+                f"{e['approval']:<12} {e['file_name']}"
+            )
+
+
+@export_app.command("download")
+def download_command(
+    export_id: Annotated[str, typer.Argument(help="The export's id.")],
+    output: OutputOption,
+    url: UrlOption = None,
+) -> None:
+    """Save a released export (checked against its registered SHA-256)."""
+    with connection(url) as gw:
+        path = download_export(gw, export_id, output)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _decide(export_id: str, decision: str, comment: str, url: str | None) -> None:
+    with connection(url) as gw:
+        record = gw.decide_export(export_id, decision, comment=comment)
+    print(f"export {record['export_id']} by {record['owner']}: {record['approval']}")
+
+
+CommentOption = Annotated[str, typer.Option(help="Your reason (recorded in the audit log).")]
+
+
+@export_app.command("approve")
+def approve_command(
+    export_id: Annotated[str, typer.Argument(help="The held export's id.")],
+    comment: CommentOption = "",
+    url: UrlOption = None,
+) -> None:
+    """Senior analysts: release a held export."""
+    _decide(export_id, "approve", comment, url)
+
+
+@export_app.command("reject")
+def reject_command(
+    export_id: Annotated[str, typer.Argument(help="The held export's id.")],
+    comment: CommentOption = "",
+    url: UrlOption = None,
+) -> None:
+    """Senior analysts: refuse a held export."""
+    _decide(export_id, "reject", comment, url)
