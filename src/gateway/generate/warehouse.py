@@ -34,6 +34,7 @@ from gateway.errors import ConfigurationError
 __all__ = ["INFO_TABLE", "RecordQueue", "WarehouseWriter", "interruptible", "read_info"]
 
 INFO_TABLE = "warehouse_info"
+CHECKPOINT_THRESHOLD = "256MB"
 
 
 class WarehouseWriter:
@@ -42,6 +43,9 @@ class WarehouseWriter:
     def __init__(self, path: Path, catalog: Catalog) -> None:
         self._catalog = catalog
         self._con = duckdb.connect(str(path))
+        # Checkpointing every 16 MB of WAL (the default) rewrites the growing file again and
+        # again; a larger threshold makes the build several times faster.
+        self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         for table in catalog:
             self._con.execute(table.ddl())
         self._con.execute(
