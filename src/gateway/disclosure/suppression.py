@@ -17,11 +17,14 @@ cycle runs through it in a direction that never takes a cell below zero: in the 
 with an arc row→column for every suppressed cell and an arc column→row for every suppressed
 cell above zero, its own arcs close a cycle through the other arcs. Zeros need no protection.
 
-**Secondary suppression** fixes exposed cells one at a time: it hides the smallest count above
-zero that shares a row or column with the exposed cell (preferring one whose other line already
-holds a suppressed cell, so it is likely to close a cycle), then a zero there, then anything
-left. Adding a cell only adds arcs, so a safe cell stays safe and the loop ends. A cell still
-exposed when nothing is left to hide is reported as unprotected.
+**Secondary suppression** fixes exposed cells one at a time. In a two-way table it hides the
+cheapest three cells (smallest total) that close a rectangle with the exposed cell — another
+row and another column — in which the counts can move without going below zero (the classic
+hypercube method). Where there is no such rectangle (one-way tables, single-cell lines) it
+hides the smallest count above zero that shares a row or column with the exposed cell
+(preferring one whose other line already holds a suppressed cell), then a zero there, then
+anything left. Adding a cell only adds arcs, so a safe cell stays safe and the loop ends. A
+cell still exposed when nothing is left to hide is reported as unprotected.
 
 Example:
     >>> cells = {("a", "x"): 3, ("a", "y"): 40, ("b", "x"): 25, ("b", "y"): 50}
@@ -135,6 +138,40 @@ class _Grid:
         other_has = any(c in self.suppressed for c in self.by_node[other])
         return (self.values[cell] == 0, not other_has, self.values[cell], self.order[cell])
 
+    def rectangle(self, cell: Cell) -> list[Cell]:
+        """The cheapest three cells that put ``cell`` on a four-cell cycle (two public rows ×
+        two public columns) that can move without going below zero; [] when there is none."""
+        row, column = cell
+        if row not in self.public_rows or column not in self.public_columns:
+            return []
+        best: tuple[tuple[int, int, int], list[Cell]] | None = None
+        in_column = [c for c in self.by_node[self.column_node(cell)] if c != cell]
+        in_row = [c for c in self.by_node[self.row_node(cell)] if c != cell]
+        for other_row in in_column:
+            if other_row[0] not in self.public_rows:
+                continue
+            for other_column in in_row:
+                if other_column[1] not in self.public_columns:
+                    continue
+                corner = (other_row[0], other_column[1])
+                if corner not in self.values:
+                    continue
+                three = [other_column, corner, other_row]
+                movable = self.values[corner] > 0 or (
+                    self.values[other_column] > 0 and self.values[other_row] > 0
+                )
+                if not movable:
+                    continue
+                new = [c for c in three if c not in self.suppressed]
+                score = (
+                    sum(self.values[c] for c in new),
+                    len(new),
+                    min(self.order[c] for c in three),
+                )
+                if best is None or score < best[0]:
+                    best = (score, new)
+        return best[1] if best is not None else []
+
     def partner(self, cell: Cell) -> Cell | None:
         """The next cell to hide so that ``cell`` stops being exposed (None: nothing left)."""
         best: tuple[tuple[bool, bool, int, int], Cell] | None = None
@@ -192,13 +229,17 @@ def suppress_grid(
     exposed = [c for c in sorted(primary, key=grid.order.__getitem__) if grid.exposed(c)]
     while exposed:
         cell = exposed[0]
-        partner = grid.partner(cell)
-        if partner is None:
-            unprotected.add(cell)
-            exposed.pop(0)
-            continue
-        grid.hide(partner)
-        exposed = [c for c in [*exposed, partner] if grid.exposed(c)]
+        partners = grid.rectangle(cell)
+        if not partners:
+            partner = grid.partner(cell)
+            if partner is None:
+                unprotected.add(cell)
+                exposed.pop(0)
+                continue
+            partners = [partner]
+        for partner in partners:
+            grid.hide(partner)
+        exposed = [c for c in [*exposed, *partners] if grid.exposed(c)]
     return Suppression(
         primary=primary,
         secondary=frozenset(grid.suppressed - primary),
