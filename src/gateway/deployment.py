@@ -19,6 +19,8 @@ from gateway.errors import ConfigurationError
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
 from gateway.principal import PrincipalDirectory
+from gateway.pseudonym_vault import VAULT_CATALOG, ensure_vault, vault_domains
+from gateway.rewrite import PolicySql
 from gateway.service import QueryService
 from gateway.users import UsersFile
 
@@ -112,6 +114,11 @@ def open_service(
         limits = max(
             (lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb
         )
+        key = data_dir.secret(PSEUDONYM_KEY)
+        domains = vault_domains(policy, catalog)
+        vault_path = ensure_vault(
+            data_dir.root / "pseudonyms.duckdb", data_dir.warehouse, key, domains
+        )
         engine = DuckDBEngine(
             data_dir.warehouse,
             data_dir.root / "tmp" / "results",
@@ -122,8 +129,9 @@ def open_service(
                 max_rows=limits.max_rows,
                 max_result_bytes=limits.max_result_bytes,
             ),
-            session_variables=pseudonym_session_variables(data_dir.secret(PSEUDONYM_KEY)),
+            session_variables=pseudonym_session_variables(key),
             session_macros=(PSEUDONYM_MACRO,),
+            attachments={VAULT_CATALOG: vault_path},
             extra_tables={"audit": initial},
             tuning=tuning,
         )
@@ -143,4 +151,6 @@ def open_service(
         audit=audit,
         schema_sources={"audit": current_audit_tables},
         extra_schemas=extra_schemas,
+        policy_sql=PolicySql(vault={d.name: d.value_type for d in domains.values()}),
+        support_tables=tuple(f"{VAULT_CATALOG}.{name}" for name in domains),
     )

@@ -100,6 +100,9 @@ class QueryService:
             current tables; they are published to the engine before a query reads them.
         extra_schemas: those schemas' tables and columns, for the rewriter.
         clock: returns the current UTC time (tests inject a fixed clock).
+        policy_sql: builds (and caches) the policy subqueries.
+        support_tables: non-warehouse tables policy masks may read (the pseudonym vault,
+            ``pseudonyms.person``); never nameable by analysts, only reachable from masks.
     """
 
     catalog: Catalog
@@ -110,6 +113,7 @@ class QueryService:
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     clock: Clock = field(default=lambda: datetime.now(UTC))
     policy_sql: PolicySql = field(default_factory=PolicySql)
+    support_tables: tuple[str, ...] = ()
 
     @classmethod
     def open(cls, root: Path, **kwargs: Any) -> QueryService:
@@ -187,13 +191,12 @@ class QueryService:
 
     # --- steps ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _allowed_tables(result: RewriteResult, view: PolicyView) -> tuple[str, ...]:
+    def _allowed_tables(self, result: RewriteResult, view: PolicyView) -> tuple[str, ...]:
         if result.uses_schema:
             return result.schema_tables
         # Policy subqueries also read tables the query did not name (row filters, map
         # points), but only tables of the principal's view.
-        return tuple(view.tables)
+        return (*view.tables, *self.support_tables)
 
     def _deny(self, query_id: str, request: QueryRequest, exc: GatewayError) -> None:
         exc.query_id = query_id

@@ -160,6 +160,8 @@ ATTACKS = [
         "table_not_permitted",
     ),
     refuse("audit schema", "SELECT * FROM audit.queries", "table_not_permitted"),
+    refuse("pseudonym vault", "SELECT * FROM pseudonyms.main.person", "table_not_found"),
+    refuse("pseudonym vault as schema", "SELECT * FROM pseudonyms.person", "table_not_found"),
     # --- CTE shadowing -------------------------------------------------------------------------
     refuse(
         "cte shadows crime",

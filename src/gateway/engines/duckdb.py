@@ -97,6 +97,7 @@ class DuckDBEngine(Engine):
         limits: QueryLimits | None = None,
         session_variables: Mapping[str, object] | None = None,
         session_macros: Sequence[str] = (),
+        attachments: Mapping[str, Path] | None = None,
         extra_tables: Mapping[str, Mapping[str, pa.Table]] | None = None,
         tuning: EngineTuning | None = None,
     ) -> None:
@@ -110,6 +111,7 @@ class DuckDBEngine(Engine):
             session_variables: ``getvariable()`` values for the policy's SQL (e.g. the
                 pseudonym key); set before the configuration is locked, never in SQL text.
             session_macros: trusted ``CREATE TEMP MACRO`` statements defined before the lock.
+            attachments: other DuckDB files attached read-only by name (the pseudonym vault).
             extra_tables: read-only tables in extra schemas, ``{schema: {table: arrow}}``,
                 e.g. ``{"audit": {"records": table}}``; replace them with
                 :meth:`publish_tables`.
@@ -146,6 +148,7 @@ class DuckDBEngine(Engine):
             batch_rows=tuning.batch_rows,
             session_variables=tuple((session_variables or {}).items()),
             session_macros=tuple(session_macros),
+            attachments=tuple((n, str(Path(p).resolve())) for n, p in (attachments or {}).items()),
             extra_schemas=tuple(extra),
         )
         self._tables, self._reserved = _catalog_names(self._config)

@@ -163,6 +163,10 @@ def _connect_config(config: WorkerConfig) -> dict[str, str | bool | int | float 
 def _attach(con: duckdb.DuckDBPyConnection, config: WorkerConfig) -> None:
     catalog = quote_identifier(config.catalog)
     con.execute(f"ATTACH $path AS {catalog} (READ_ONLY)", {"path": config.warehouse})
+    for name, path in config.attachments:
+        if name.lower() in {config.catalog.lower(), *(e.lower() for e in config.extra_schemas)}:
+            raise ConfigurationError(f"attachment {name!r} clashes with another catalog")
+        con.execute(f"ATTACH $path AS {quote_identifier(name)} (READ_ONLY)", {"path": path})
     con.execute(f"USE {catalog}")
     for schema in config.extra_schemas:
         if schema.lower() == config.catalog.lower():

@@ -44,6 +44,8 @@ class WorkerConfig:
         session_variables: ``SET VARIABLE`` name/value pairs set before the lock.
         session_macros: trusted ``CREATE TEMP MACRO`` statements run before the lock (the
             policy's pseudonym function, which keeps ``getvariable`` out of generated SQL).
+        attachments: other DuckDB files attached read-only, ``(name, path)`` (the pseudonym
+            vault); generated SQL may only reach them where the cross-check allows.
         extra_schemas: names of in-memory catalogs for :class:`TableSnapshot` tables.
     """
 
@@ -57,6 +59,7 @@ class WorkerConfig:
     batch_rows: int = 65_536
     session_variables: tuple[tuple[str, object], ...] = ()
     session_macros: tuple[str, ...] = ()
+    attachments: tuple[tuple[str, str], ...] = ()
     extra_schemas: tuple[str, ...] = ()
 
 

@@ -57,9 +57,18 @@ _BLOCK = 64  # SHA-256 block size
 
 @dataclass(frozen=True)
 class MaskContext:
-    """Where a mask is evaluated: the alias of the base table in the policy subquery."""
+    """Where a mask is evaluated.
+
+    Attributes:
+        base_alias: the alias of the base table in the policy subquery.
+        vault: pseudonym domains available as precomputed lookups, ``{domain: value type}``,
+            in the catalog ``vault_catalog`` (see :mod:`gateway.pseudonym_vault`); other
+            domains are computed per row.
+    """
 
     base_alias: str
+    vault: Mapping[str, str] | None = None
+    vault_catalog: str = "pseudonyms"
 
 
 def pseudonym_session_variables(key: bytes) -> dict[str, bytes]:
@@ -95,9 +104,7 @@ def _mask_null(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> e
     return _null_of(ctype)
 
 
-def _mask_redact(
-    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
-) -> exp.Expr:
+def _mask_redact(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     if ctype.upper() != "VARCHAR":
         return _null_of(ctype)
     value = str(spec.options.get("value", "[REDACTED]"))
@@ -107,9 +114,7 @@ def _mask_redact(
     )
 
 
-def _mask_pseudonym(
-    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
-) -> exp.Expr:
+def _mask_pseudonym(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     domain = str(spec.options["domain"])
     prefix = str(spec.options.get("prefix", "P"))
     message = exp.DPipe(
@@ -117,25 +122,46 @@ def _mask_pseudonym(
         expression=exp.Cast(this=col.copy(), to=exp.DataType.build("VARCHAR")),
         safe=True,
     )
-    mac = _fn(PSEUDONYM_FUNCTION, message)
-    digest = exp.Anonymous(this="left", expressions=[mac, exp.Literal.number(_PSEUDONYM_HEX_CHARS)])
+    digest: exp.Expr
+    if ctx.vault and domain in ctx.vault:
+        lookup = (
+            exp.select(exp.column("digest", table="v"))
+            .from_(
+                exp.Table(
+                    this=exp.to_identifier(domain),
+                    db=exp.to_identifier("main"),
+                    catalog=exp.to_identifier(ctx.vault_catalog),
+                    alias=exp.TableAlias(this=exp.to_identifier("v")),
+                )
+            )
+            .where(
+                exp.EQ(
+                    this=exp.column("value", table="v"),
+                    expression=exp.Cast(
+                        this=col.copy(), to=exp.DataType.build(ctx.vault[domain], dialect="duckdb")
+                    ),
+                )
+            )
+        )
+        digest = exp.Subquery(this=lookup)
+    else:
+        mac = _fn(PSEUDONYM_FUNCTION, message)
+        digest = exp.Anonymous(
+            this="left", expressions=[mac, exp.Literal.number(_PSEUDONYM_HEX_CHARS)]
+        )
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=col.copy(), expression=exp.Null()), true=exp.Null())],
         default=exp.DPipe(this=_text(prefix), expression=digest, safe=True),
     )
 
 
-def _mask_truncate_date(
-    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
-) -> exp.Expr:
+def _mask_truncate_date(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     unit = str(spec.options["unit"])
     truncated = _fn("date_trunc", _text(unit), col.copy())
     return exp.Cast(this=truncated, to=exp.DataType.build(ctype, dialect="duckdb"))
 
 
-def _mask_age_band(
-    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
-) -> exp.Expr:
+def _mask_age_band(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     bands: list[int] = list(spec.options.get("bands", [0, 10, 18, 25, 35, 45, 55, 65]))
     age = _fn("date_sub", _text("year"), col.copy(), exp.CurrentDate())
     ifs = []
@@ -162,9 +188,7 @@ def _mask_age_band(
 _POSTCODE = r"^\s*([A-Za-z]{1,2}[0-9][A-Za-z0-9]?)\s*([0-9])[A-Za-z]{2}\s*$"
 
 
-def _mask_postcode_sector(
-    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
-) -> exp.Expr:
+def _mask_postcode_sector(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     # Only well-formed postcodes yield a sector; anything else (typos, free text) becomes NULL.
     return exp.Case(
         ifs=[
@@ -188,9 +212,7 @@ def _mask_grid(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> e
     return exp.Paren(this=exp.Add(this=cell, expression=exp.Literal.number(metres // 2)))
 
 
-def _mask_map_point(
-    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
-) -> exp.Expr:
+def _mask_map_point(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     field = str(spec.options["field"])
     point = exp.to_identifier("mp")
     select = (
@@ -215,9 +237,7 @@ def _mask_map_point(
     return value
 
 
-def _mask_last_n(
-    col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext
-) -> exp.Expr:
+def _mask_last_n(col: exp.Expr, ctype: str, spec: MaskSpec, ctx: MaskContext) -> exp.Expr:
     n = int(spec.options["n"])
     length = exp.Length(this=col.copy())
     stars = _fn("repeat", _text("*"), exp.Sub(this=length.copy(), expression=exp.Literal.number(n)))

@@ -25,6 +25,7 @@ import functools
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 
 from sqlglot import exp
 
@@ -120,11 +121,17 @@ def _row_filter(
     return tree
 
 
-def policy_subquery(table_view: TableView, view: PolicyView) -> exp.Select:
-    """The SELECT that is the principal's view of one table (see module docstring)."""
+def policy_subquery(
+    table_view: TableView, view: PolicyView, vault: Mapping[str, str] | None = None
+) -> exp.Select:
+    """The SELECT that is the principal's view of one table (see module docstring).
+
+    ``vault`` names the pseudonym domains that may be looked up in the pseudonym vault
+    instead of being computed per row (``{domain: value type}``).
+    """
     aliases = _Aliases()
     base_alias = f"__gw_{table_view.name}"
-    ctx = MaskContext(base_alias)
+    ctx = MaskContext(base_alias, vault=vault)
     projections = []
     for column in table_view.columns:
         raw = exp.column(column.name, table=base_alias)
@@ -156,7 +163,8 @@ class PolicySql:
     grants, and the table — so it is cached under exactly that key (bounded, thread-safe).
     """
 
-    def __init__(self, max_entries: int = 2048) -> None:
+    def __init__(self, max_entries: int = 2048, vault: Mapping[str, str] | None = None) -> None:
+        self.vault = dict(vault or {})
         self._cache: OrderedDict[tuple[object, ...], str] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_entries
@@ -176,7 +184,7 @@ class PolicySql:
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        text = policy_subquery(table_view, view).sql(dialect="duckdb", comments=False)
+        text = policy_subquery(table_view, view, self.vault).sql(dialect="duckdb", comments=False)
         with self._lock:
             self._cache[key] = text
             if len(self._cache) > self._max:
