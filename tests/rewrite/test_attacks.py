@@ -25,6 +25,7 @@ class Attack:
     sql: str
     refuse: frozenset[str] = frozenset()  # empty: must equal the reference result
     reference_sql: str | None = None  # when the reference spells the query differently
+    params: dict[str, object] | None = None
 
 
 def refuse(id: str, sql: str, *codes: str) -> Attack:
@@ -332,6 +333,18 @@ ATTACKS = [
     ),
     same("try_cast probe", "SELECT count(*) FROM crime WHERE try_cast(outcome AS INTEGER) IS NULL"),
     # --- parameters -----------------------------------------------------------------------------
+    Attack(
+        "list parameter holding SQL",
+        "SELECT count(*) FROM crime WHERE outcome IN ($o)",
+        params={"o": ["1", "2' OR '1'='1"]},
+        reference_sql="SELECT count(*) FROM crime WHERE outcome IN ('1', '2'' OR ''1''=''1')",
+    ),
+    Attack(
+        "text parameter holding SQL",
+        "SELECT count(*) FROM crime WHERE outcome = $o",
+        params={"o": "1' OR '1'='1"},
+        reference_sql="SELECT count(*) FROM crime WHERE outcome = '1'' OR ''1''=''1'",
+    ),
     refuse("positional parameter", "SELECT * FROM crime WHERE outcome = ?", "invalid_parameter"),
     refuse("numbered parameter", "SELECT * FROM crime WHERE outcome = $1", "invalid_parameter"),
     refuse("missing parameter", "SELECT * FROM crime WHERE outcome = $o", "invalid_parameter"),
@@ -358,12 +371,12 @@ def test_attack(
 ) -> None:
     if attack.refuse:
         with pytest.raises(GatewayError) as caught:
-            crafted_service.run_query(ANALYST, attack.sql, "SA")
+            crafted_service.run_query(ANALYST, attack.sql, "SA", attack.params)
         assert caught.value.code in attack.refuse, str(caught.value)
         assert crafted.SECRET not in str(caught.value)
         assert caught.value.query_id
         return
-    outcome = crafted_service.run_query(ANALYST, attack.sql, "SA")
+    outcome = crafted_service.run_query(ANALYST, attack.sql, "SA", attack.params)
     try:
         got = _rows(outcome.result.to_table())
     finally:

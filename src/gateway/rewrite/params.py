@@ -65,6 +65,16 @@ def check_parameters(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
         )
     for name, value in supplied.items():
         _check_value(name, value)
+    _list_membership(tree, supplied)
     ctx.placeholders = used
     ctx.params = supplied
     return tree
+
+
+def _list_membership(tree: exp.Expr, supplied: dict[str, object]) -> None:
+    """``x IN ($areas)`` with a list value means membership: bind it as ``list_contains``."""
+    for node in list(tree.find_all(exp.In)):
+        items = node.expressions
+        if len(items) == 1 and isinstance(items[0], exp.Placeholder):
+            if isinstance(supplied.get(str(items[0].name).lower()), list | tuple):
+                node.replace(exp.ArrayContains(this=items[0].copy(), expression=node.this.copy()))
