@@ -75,6 +75,8 @@ def _list_membership(tree: exp.Expr, supplied: dict[str, object]) -> None:
     """``x IN ($areas)`` with a list value means membership: bind it as ``list_contains``."""
     for node in list(tree.find_all(exp.In)):
         items = node.expressions
-        if len(items) == 1 and isinstance(items[0], exp.Placeholder):
-            if isinstance(supplied.get(str(items[0].name).lower()), list | tuple):
-                node.replace(exp.ArrayContains(this=items[0].copy(), expression=node.this.copy()))
+        single = items[0] if len(items) == 1 else None
+        if isinstance(single, exp.Placeholder) and isinstance(
+            supplied.get(str(single.name).lower()), list | tuple
+        ):
+            node.replace(exp.ArrayContains(this=single.copy(), expression=node.this.copy()))
