@@ -26,9 +26,22 @@ from gateway.api.bodylimit import BodyLimitMiddleware
 from gateway.api.deps import reject_unknown_query
 from gateway.api.errors import install_error_handlers
 from gateway.api.metrics import Metrics, MetricsMiddleware
-from gateway.api.routes import audit, catalog, exports, health, maps, me, query, tokens, users
+from gateway.api.routes import (
+    access,
+    audit,
+    catalog,
+    exports,
+    health,
+    maps,
+    me,
+    products,
+    query,
+    templates,
+    tokens,
+    users,
+)
 from gateway.api.routes.common import API_PREFIX
-from gateway.api.runtime import AuthenticatorFactory, GatewayRuntime, bearer_tokens, open_runtime
+from gateway.api.runtime import AuthenticatorFactory, GatewayRuntime, open_runtime
 from gateway.api.settings import GatewaySettings, get_settings
 from gateway.principal import PrincipalDirectory
 
@@ -50,6 +63,9 @@ def _v1_routers() -> tuple[APIRouter, ...]:
         users.router,
         exports.router,
         maps.router,
+        templates.router,
+        products.router,
+        access.router,
     )
 
 
@@ -57,7 +73,7 @@ def create_app(
     settings: GatewaySettings | None = None,
     *,
     directory: PrincipalDirectory | None = None,
-    authenticator: AuthenticatorFactory = bearer_tokens,
+    authenticator: AuthenticatorFactory | None = None,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """Build the gateway's ASGI application.
@@ -65,7 +81,8 @@ def create_app(
     Args:
         settings: how to serve (default: :func:`~gateway.api.settings.get_settings`).
         directory: where principals come from (default: ``DIR/users.toml``).
-        authenticator: builds the authenticator (default: bearer tokens).
+        authenticator: builds the authenticator (default: bearer tokens, plus the governance
+            register's origin and precondition checks when the deployment has a register).
         extra_routers: more routers (exports, templates) using :mod:`gateway.api.deps`; they
             carry their full path prefix, e.g. ``APIRouter(prefix=f"{API_PREFIX}/exports")``.
     """
@@ -76,7 +93,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime: GatewayRuntime = await run_in_threadpool(
             lambda: open_runtime(
-                settings, directory=directory, authenticator=authenticator, metrics=metrics
+                settings,
+                directory=directory,
+                authenticator=authenticator or access.governed_bearer_tokens,
+                metrics=metrics,
             )
         )
         app.state.runtime = runtime

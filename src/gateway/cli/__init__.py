@@ -35,9 +35,11 @@ def _register() -> None:
         demo,
         export,
         generate,
+        product,
         publish,
         query,
         serve,
+        template,
         tokens,
         users,
     )

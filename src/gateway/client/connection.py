@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 
 import gateway
+from gateway.client import templates as template_client
 from gateway.client.errors import (
     ClientError,
     ConnectionFailed,
@@ -32,6 +33,7 @@ from gateway.client.errors import (
 )
 from gateway.client.exports import ExportResult, ProgressEvent, download_export, run_export
 from gateway.client.stream import ResponseBody
+from gateway.client.templates import TemplateResult
 from gateway.errors import GatewayError, InputError
 
 __all__ = ["Connection", "connect"]
@@ -250,6 +252,87 @@ class Connection:
         path = f"/v1/exports/{export_id}/{decision}"
         answer: dict[str, Any] = self._json("POST", path, json={"comment": comment})
         return answer
+
+    # --- templates and products (gateway.client.templates) ----------------------------------
+
+    def templates(self) -> list[dict[str, Any]]:
+        """The template library: each template's name, title, parameters and ``available``."""
+        return template_client.list_templates(self)
+
+    def template(
+        self,
+        name: str,
+        params: Mapping[str, ParamValue] | None = None,
+        *,
+        purpose: str | None = None,
+        disclosure: str = "policy",
+    ) -> pl.DataFrame:
+        """Run a library template; the (disclosure-controlled) result as a DataFrame.
+
+        Example:
+            >>> gw.template("crime-rates", {"year": 2025})                  # doctest: +SKIP
+        """
+        result = self.template_result(name, params, purpose=purpose, disclosure=disclosure)
+        frame = pl.from_arrow(result.table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def template_result(
+        self,
+        name: str,
+        params: Mapping[str, ParamValue] | None = None,
+        *,
+        purpose: str | None = None,
+        disclosure: str = "policy",
+    ) -> TemplateResult:
+        """Run a library template; the Arrow table with its provenance."""
+        return template_client.run_template(
+            self, name, params, purpose=purpose, disclosure=disclosure
+        )
+
+    def template_export(
+        self,
+        name: str,
+        *,
+        format: str,
+        output: str | os.PathLike[str] | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+        purpose: str | None = None,
+        disclosure: str = "policy",
+        options: Mapping[str, str | int | float | bool] | None = None,
+    ) -> ExportResult:
+        """Run a template and export its result as a governed file (saved to ``output``)."""
+        return template_client.export_template(
+            self,
+            name,
+            format=format,
+            output=output,
+            params=params,
+            purpose=purpose,
+            disclosure=disclosure,
+            options=options,
+        )
+
+    def strategic_assessment(
+        self,
+        area: str,
+        year: int,
+        output_dir: str | os.PathLike[str],
+        *,
+        purpose: str | None = None,
+        marking: str | None = None,
+        publication: bool = False,
+    ) -> list[Path]:
+        """Build the strategic assessment pack and save its files in ``output_dir``."""
+        return template_client.strategic_assessment(
+            self,
+            area,
+            year,
+            output_dir,
+            purpose=purpose,
+            marking=marking,
+            publication=publication,
+        )
 
     # --- about me and my data -------------------------------------------------------------
 

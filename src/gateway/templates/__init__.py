@@ -5,6 +5,7 @@
     library.py  every template of ``queries/``, parsed and checked against the catalog
     runner.py   TemplateRunner: level check, binding, QueryService.run_query(template=…),
                 disclosure control of aggregate results
+    exporting.py  export_run(): a run as a governed export file (gateway.exports)
 
 Example:
     >>> library = load_library()
@@ -12,6 +13,7 @@ Example:
     'heatmap'
 """
 
+from gateway.templates.exporting import export_run, map_ready
 from gateway.templates.format import (
     CHART_KINDS,
     OUTPUT_KINDS,
@@ -47,7 +49,9 @@ __all__ = [
     "TemplateRunner",
     "bind_parameters",
     "default_directory",
+    "export_run",
     "load_library",
+    "map_ready",
     "parse_assignments",
     "parse_template",
     "read_result",

@@ -34,6 +34,7 @@ from gateway.disclosure import (
 )
 from gateway.errors import AccessDenied, AuditUnavailable, GatewayError, NotFound, ParameterError
 from gateway.principal import Principal
+from gateway.rewrite import RewriteResult
 from gateway.service import ClientInfo, QueryService, new_query_id
 from gateway.templates.format import LEVEL_ORDER, Template
 from gateway.templates.library import TemplateLibrary
@@ -63,6 +64,8 @@ class TemplateRun:
         ran_at: when (the service's clock, UTC).
         policy_version: hash of the policy applied.
         truncated: the engine cut the result at the level's row cap.
+        fingerprint: the audited fingerprint of the query's result (before disclosure control).
+        rewrite: what the service executed (for classifying exports).
     """
 
     template: Template
@@ -76,6 +79,8 @@ class TemplateRun:
     ran_at: datetime
     policy_version: str
     truncated: bool = False
+    fingerprint: str = ""
+    rewrite: RewriteResult | None = field(default=None, repr=False, compare=False)
 
     def provenance(self) -> dict[str, Any]:
         """Plain data recording where the result came from."""
@@ -296,6 +301,7 @@ class TemplateRunner:
             principal, template.sql, purpose, bound, client=client, template=template.name
         )
         truncated = outcome.result.truncated
+        fingerprint = outcome.result.fingerprint
         table = read_result(outcome.result)
         report = None
         if template.disclosure is not None:
@@ -313,4 +319,6 @@ class TemplateRunner:
             ran_at=self.service.clock(),
             policy_version=self.service.policy.version,
             truncated=truncated,
+            fingerprint=fingerprint,
+            rewrite=outcome.rewrite,
         )
