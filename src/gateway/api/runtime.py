@@ -24,10 +24,9 @@ from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator
 from gateway.auth.limits import UsageLimits
 from gateway.auth.tokens import TokenStore
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import open_directory, open_service
 from gateway.principal import PrincipalDirectory
 from gateway.service import QueryService
-from gateway.users import UsersFile
 
 __all__ = ["AuthenticatorFactory", "GatewayRuntime", "open_runtime"]
 
@@ -98,7 +97,7 @@ def open_runtime(
     service = open_service(data_dir, workers=settings.workers)
     try:
         tokens = TokenStore(data_dir.governance)
-        directory = directory or UsersFile(data_dir.users)
+        directory = directory or open_directory(data_dir)
         limits = UsageLimits.build(
             requests_per_minute=settings.requests_per_minute,
             request_burst=settings.request_burst,

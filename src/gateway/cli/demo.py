@@ -193,7 +193,7 @@ def grant_demo_access(data_dir: Path, *, today: date | None = None) -> DemoSetup
     from gateway.audit.log import AuditLog
     from gateway.auth import TokenStore, issue_token
     from gateway.datadir import DataDir
-    from gateway.users import UsersFile
+    from gateway.deployment import open_directory
 
     dd = DataDir(data_dir)
     notes = [n for n in [_install_policy(data_dir)] if n]
@@ -203,7 +203,7 @@ def grant_demo_access(data_dir: Path, *, today: date | None = None) -> DemoSetup
         notes.append(f"wrote the demo users to {dd.users}")
     else:
         notes.append(f"kept the existing {dd.users}")
-    directory = UsersFile(dd.users)
+    directory = open_directory(dd)
     store = TokenStore(dd.governance)
     previous = _previous_tokens(dd.demo_tokens)
     tokens: dict[str, dict[str, Any]] = {}

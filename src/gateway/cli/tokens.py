@@ -55,12 +55,12 @@ def issue_command(
     from gateway.audit.log import AuditLog
     from gateway.auth import TokenStore, issue_token
     from gateway.datadir import DataDir
+    from gateway.deployment import open_directory
     from gateway.errors import NotFound
-    from gateway.users import UsersFile
 
     dd = DataDir(data_dir)
-    if username not in UsersFile(dd.users).usernames():
-        raise NotFound(f"there is no user {username!r} in {dd.users}")
+    if username not in open_directory(dd).usernames():
+        raise NotFound(f"there is no user {username!r} in this deployment")
     with AuditLog.open(dd) as audit:
         issued = issue_token(
             TokenStore(dd.governance),

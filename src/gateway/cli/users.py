@@ -32,10 +32,10 @@ def list_command(
 ) -> None:
     """One line per user: level, roles, areas, purposes, grants, expiry, suspension."""
     from gateway.datadir import DataDir
-    from gateway.users import UsersFile
+    from gateway.deployment import open_directory
 
     now = datetime.now(UTC)
-    directory = UsersFile(DataDir(data_dir).users)
+    directory = open_directory(DataDir(data_dir))
     print(f"{'user':<14} {'level':<9} {'roles':<16} {'areas':<22} {'purposes':<24} status")
     for name in directory.usernames():
         p = directory.principal(name, now)

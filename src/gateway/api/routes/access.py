@@ -314,7 +314,7 @@ class DoneOut(BaseModel):
 
 
 @router.get(
-    "/status", responses=errors(401, 403, 429), summary="What is missing before I can start"
+    "/status", responses=errors(401, 403, 404, 429), summary="What is missing before I can start"
 )
 def my_status(principal: PrincipalDep, governance: GovernanceDep) -> StatusOut:
     """Your level and purposes now, your open requests and the step each waits for, and every
@@ -341,7 +341,7 @@ def submit(body: RequestIn, principal: PrincipalDep, governance: GovernanceDep) 
     return RequestOut.of(governance.submit(principal.username, body.form(principal.username)))
 
 
-@router.get("/requests", responses=errors(401, 403, 429), summary="Your requests")
+@router.get("/requests", responses=errors(401, 403, 404, 429), summary="Your requests")
 def my_requests(
     principal: PrincipalDep,
     governance: GovernanceDep,
@@ -378,7 +378,7 @@ def act(
     return RequestOut.of(governance.act(principal.username, request_id, action, body.comment))
 
 
-@router.get("/pending", responses=errors(401, 403, 429), summary="Requests waiting for you")
+@router.get("/pending", responses=errors(401, 403, 404, 429), summary="Requests waiting for you")
 def pending(
     principal: PrincipalDep,
     governance: GovernanceDep,
@@ -455,7 +455,7 @@ def declare_coc(
     return DoneOut(detail=f"declared for {code}, valid until {coc.valid_until}")
 
 
-@router.get("/reviews", responses=errors(401, 403, 429), summary="Access reviews")
+@router.get("/reviews", responses=errors(401, 403, 404, 429), summary="Access reviews")
 def reviews(
     principal: PrincipalDep,
     governance: GovernanceDep,
@@ -482,7 +482,7 @@ def review_decision(
     return DoneOut(detail=f"{username} {'confirmed' if body.keep else 'removed'}")
 
 
-@router.post("/review-cycle", responses=errors(401, 403, 429), summary="Run the lifecycle checks")
+@router.post("/review-cycle", responses=errors(401, 403, 404, 429), summary="Run the lifecycle checks")
 def review_cycle(principal: PrincipalDep, governance: GovernanceDep) -> dict[str, list[str]]:
     """Open due access reviews, suspend users unconfirmed past the deadline, flag inactivity."""
     return governance.review_cycle(principal.username)
