@@ -99,6 +99,10 @@ def test_text_values_from_a_command_line_are_typed() -> None:
     }  # fmt: skip
 
 
+def test_a_month_may_be_given_as_its_first_day() -> None:
+    assert bind(month="2025-04-01")["month"] == date(2025, 4, 1)
+
+
 def test_json_values_from_the_api_are_accepted() -> None:
     bound = bind(year=2024, share=1, since=date(2025, 1, 2), flag=True, size=100)
     assert (bound["year"], bound["share"], bound["flag"], bound["size"]) == (2024, 1.0, True, 100)
@@ -118,6 +122,7 @@ def test_json_values_from_the_api_are_accepted() -> None:
         ({"since": "01/04/2025"}, "parameter 'since': expected a date like 2025-04-01"),
         ({"month": "2025-13"}, "parameter 'month': expected a month like 2025-04"),
         ({"month": "April"}, "parameter 'month': expected a month like 2025-04"),
+        ({"month": "2025-04-15"}, "parameter 'month': expected a month like 2025-04"),
         ({"category": "arson"}, "parameter 'category': 'arson' is not allowed; choose one of: all, burglary, robbery"),
         ({"size": 300}, "parameter 'size': 300 is not allowed; choose one of: 100, 250"),
         ({"flag": "maybe"}, "parameter 'flag': expected true or false"),

@@ -93,6 +93,8 @@ def _table(view: TableView) -> str:
                 if cell.suppressed
                 else ""
             )
+            if cell.key is not None:
+                extra += f' data-key="{_attr(cell.key)}"'
             cells.append(
                 f'<td class="{classes}" data-column="{escape(cell.column)}" '
                 f'data-value="{_attr(cell.value)}"{extra}>{escape(cell.text)}</td>'

@@ -65,12 +65,14 @@ class Column:
 
 @dataclass(frozen=True)
 class Cell:
-    """One displayed value: the raw value, its text, and whether it was suppressed."""
+    """One displayed value: the raw value, its text, whether it was suppressed, the result
+    column it comes from and (in a pivot) the key of its column."""
 
     value: Any
     text: str
     suppressed: bool = False
     column: str = ""
+    key: Any = None
 
 
 @dataclass(frozen=True)
@@ -291,11 +293,11 @@ def table_view(table: pa.Table, spec: TableSpec | PivotSpec) -> TableView:
         for c in column_order:
             if (r, c) in grid:
                 v, f = grid[(r, c)]
-                cells.append(Cell(v, spec.value.render(v, suppressed=f), f, spec.value.name))
+                cells.append(Cell(v, spec.value.render(v, suppressed=f), f, spec.value.name, c))
             elif spec.blank_is_zero:
-                cells.append(Cell(0, spec.value.render(0), False, spec.value.name))
+                cells.append(Cell(0, spec.value.render(0), False, spec.value.name, c))
             else:
-                cells.append(Cell(None, "", False, spec.value.name))
+                cells.append(Cell(None, "", False, spec.value.name, c))
         out.append(tuple(cells))
     header = (spec.row_label, *(labels.get(c, str(c)) for c in column_order))
     return TableView(spec.caption, header, tuple(out), kind="pivot")

@@ -162,7 +162,10 @@ def _coerce(parameter: Parameter, value: Any, where: str) -> Any:
     if kind == "month":
         if isinstance(value, date):
             return date(value.year, value.month, 1)
-        match = _MONTH.match(str(value).strip())
+        text = str(value).strip()
+        if len(text) == 10 and text.endswith("-01"):  # the first day of a month, as ISO date
+            text = text[:7]
+        match = _MONTH.match(text)
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise _fail(where, f"expected a month like 2025-04, got {value!r}")
         return date(int(match.group(1)), int(match.group(2)), 1)

@@ -129,6 +129,21 @@ class TemplateList(BaseModel):
     templates: list[TemplateOut]
 
 
+class TemplateExportOut(BaseModel):
+    export_id: str = Field(description="The export's id: the audit id of the template's query.")
+    file_name: str
+    format: str
+    media_type: str
+    sha256: str = Field(description="SHA-256 of the file, as registered in the audit log.")
+    bytes: int
+    features: int
+    approval: str = Field(description="not_required, pending, approved or rejected.")
+    data_class: str
+    reason: str
+    provenance: dict[str, Any]
+    download: str = Field(description="Where to download it once released.")
+
+
 class TemplateRunOut(BaseModel):
     query_id: str
     template: str
@@ -198,7 +213,7 @@ def _run(
 
 @router.post(
     "/{name}/run",
-    response_model=TemplateRunOut,
+    response_model=TemplateRunOut | TemplateExportOut,
     responses={
         200: {
             "description": "The (disclosure-controlled) result, or the export written.",
@@ -229,10 +244,9 @@ def run_template(
             options=body.export.options,
             data_dir=runtime.data_dir,
         )
-        return {
-            **exported.to_dict(),
-            "download": f"{API_PREFIX}/exports/{exported.export_id}/file",
-        }
+        return TemplateExportOut(
+            **exported.to_dict(), download=f"{API_PREFIX}/exports/{exported.export_id}/file"
+        )
     if body.format == "arrow":
         return _arrow(run)
     return TemplateRunOut(
