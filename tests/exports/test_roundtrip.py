@@ -321,3 +321,30 @@ def test_areas_layer_in_every_map_format(service: QueryService, export_dir: Data
         assert len(frame) == exported.features > 10
         assert frame.geometry.notna().all()
         assert set(frame.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+
+
+def test_mapinfo_long_names_and_dates_end_to_end(
+    service: QueryService, export_dir: DataDir, tmp_path: Path
+) -> None:
+    sql = (
+        "SELECT lsoa_code, CAST(min(recorded_at) AS DATE) AS first_recorded_day, "
+        "count(*) FILTER (WHERE domestic_abuse) AS crimes_flagged_as_domestic_abuse_in_period, "
+        "count(*) FILTER (WHERE hate_crime) AS crimes_flagged_as_domestic_abuse_in_period_2 "
+        "FROM crime GROUP BY ALL"
+    )
+    exported = export_query(service, ANALYST, sql, "SA-2026", format="tab", data_dir=export_dir)
+    with zipfile.ZipFile(exported.path) as archive:
+        archive.extractall(tmp_path)
+    header = (tmp_path / "export.tab").read_text("utf-8")
+    assert "first_recorded_day DateTime" in header
+    info = pyogrio.read_info(tmp_path / "export.tab")
+    names = list(info["fields"])
+    assert all(len(n) <= 31 for n in names)
+    assert len({n.lower() for n in names}) == len(names) == 4
+    assert exported.provenance.field_names == {
+        "crimes_flagged_as_domestic_abus": "crimes_flagged_as_domestic_abuse_in_period",
+        "crimes_flagged_as_domestic_ab_2": "crimes_flagged_as_domestic_abuse_in_period_2",
+    }
+    frame = pyogrio.read_dataframe(tmp_path / "export.tab")
+    assert str(frame["first_recorded_day"].dtype).startswith("datetime64")
+    assert (frame["first_recorded_day"].dt.hour == 0).all()

@@ -5,8 +5,9 @@ One export, step by step (the same policy and audit path as any query)::
     options   checked before anything runs (bad format/option → InputError, nothing audited)
     query     QueryService.run_query: policy view, rewrite, audit started/completed, execute
     classify  record-level, aggregate or reference (gateway.exports.classify)
+    layer     points / areas / grid geometry (gateway.exports.geometry); a hotspot grid holds
+              counts per cell, so it is an aggregate whatever the query
     approval  held ("pending") when the [exports] rules say so, else "not_required"
-    layer     points / areas / grid geometry (gateway.exports.geometry)
     write     the format's writer, with marking and provenance (gateway.exports.writers)
     register  SHA-256 of the file → audit ``export.registered``; if that fails the file is
               deleted (no unregistered file is ever served)
@@ -278,6 +279,7 @@ def export_result(
     workdir = data_dir.exports / f".tmp-{result.query_id}"
     _private_dir(workdir)
     total = layer.features
+    report(ExportProgress("write", 0, total))
     try:
         written = write(
             prepared,

@@ -105,7 +105,7 @@ def _int64_for_mapinfo(column: pa.Array) -> pa.Array:
     return column.cast(pa.float64())
 
 
-def _convert(name: str, column: pa.Array, fmt: ExportFormat) -> pa.Array:
+def _convert(column: pa.Array, fmt: ExportFormat) -> pa.Array:
     column = _plain(column)
     t = column.type
     parquet = fmt.writer in ("parquet", "geoparquet")
@@ -151,7 +151,7 @@ def prepare_columns(
     """The attribute columns of ``table`` converted for ``fmt``, and ``{new name: old name}``
     for every renamed column."""
     names = list(table.column_names)
-    arrays = [_convert(n, table.column(n).combine_chunks(), fmt) for n in names]
+    arrays = [_convert(table.column(n).combine_chunks(), fmt) for n in names]
     if fmt.spatial:
         new_names = shorten_names(names, fmt.max_field_name, reserved=reserved)
     else:
