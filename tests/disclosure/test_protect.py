@@ -314,7 +314,7 @@ def long_tables(draw: st.DrawFn) -> pa.Table:
 TWO_WAY = parse_disclosure_spec({"dimensions": ["r", "c"], "counts": ["n"]})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(long_tables(), st.sampled_from([RULES, PUBLISH]))
 def test_random_long_tables(table: pa.Table, rules: DisclosureRules) -> None:
     result = protect(table, TWO_WAY, rules)

@@ -166,7 +166,7 @@ def tables(draw: st.DrawFn, max_rows: int = 4, max_cols: int = 4) -> dict[Cell, 
     return grid(rows)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables(), st.sampled_from([5, 10]))
 def test_random_tables_no_cell_recoverable_by_linear_programming(
     values: dict[Cell, int], min_count: int
@@ -174,7 +174,7 @@ def test_random_tables_no_cell_recoverable_by_linear_programming(
     assert_protected(values, min_count)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(counts, min_size=1, max_size=8))
 def test_random_one_way_tables(values: list[int]) -> None:
     assert_protected(one_way(values))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +327,7 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def screenshot(bundle: ProductFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def screenshot(bundle: ProductFiles, tmp_path_factory: pytest.TempPathFactory) -> Path:
     browser = _chromium()
     if browser is None:
         pytest.skip("Chromium is not installed: the report is validated structurally only")
@@ -338,7 +337,7 @@ def screenshot(bundle: ProductFiles, tmp_path_factory: pytest.TempPathFactory) -
          "--window-size=1100,3000", f"--screenshot={target}", bundle.files[0].path.as_uri()],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
-    yield target
+    return target
 
 
 def test_report_renders_in_a_browser(screenshot: Path) -> None:

@@ -223,11 +223,6 @@ def test_cli_product_locally(local_dir: Path, tmp_path: Path) -> None:
     assert names == [
         f"strategic-assessment-E06000003-2025.{ext}" for ext in ("html", "json", "xlsx")
     ]
-    refused = gateway("product", "strategic-assessment", "--area", "E06000001", "--year", "2025",
-                      "--output", str(out), "--data-dir", str(local_dir), "--user", "r.wilson")  # fmt: skip
-    assert refused.returncode != 0
-    assert "is not one of your areas" in refused.stderr
-    assert "Traceback" not in refused.stderr
 
 
 def test_openapi_lists_the_routes(live_gateway: LiveGateway) -> None:

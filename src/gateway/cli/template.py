@@ -8,7 +8,8 @@
 
 ``run`` talks to a gateway server (``--url``, else ``GATEWAY_URL`` or the config file, with
 your token), or — on the gateway's own machine — opens the data directory directly with
-``--data-dir DIR --user NAME`` (the user from ``DIR/users.toml``; the run is audited as theirs).
+``--data-dir DIR --user NAME`` (the user from the deployment's directory: its governance
+register, else ``DIR/users.toml``; the run is audited as theirs).
 Every run goes through the same policy and audit path as any query; aggregate results are
 disclosure-controlled by your level's rules (``--disclosure publication`` for the stricter
 rules of published outputs, ``none`` where the policy lets your level opt out).
@@ -53,7 +54,7 @@ DataDirOption = Annotated[
     ),
 ]
 UserOption = Annotated[
-    str | None, typer.Option("--user", help="With --data-dir: run as this user (users.toml).")
+    str | None, typer.Option("--user", help="With --data-dir: run as this user.")
 ]
 PurposeOption = Annotated[
     str | None, typer.Option(help="Approved purpose code (default: the config file's).")
@@ -65,16 +66,15 @@ class LocalSession:
 
     def __init__(self, data_dir: Path, user: str | None, purpose: str | None) -> None:
         from gateway.datadir import DataDir
-        from gateway.deployment import open_service
+        from gateway.deployment import open_directory, open_service
         from gateway.templates import TemplateRunner
-        from gateway.users import UsersFile
 
         if not user:
             raise InputError("--data-dir needs --user NAME (a user in the data directory)")
         self.data_dir = DataDir(data_dir)
-        principal = UsersFile(self.data_dir.users).principal(user, datetime.now(UTC))
+        principal = open_directory(self.data_dir).principal(user, datetime.now(UTC))
         if principal is None:
-            raise ConfigurationError(f"no user {user!r} in {self.data_dir.users}")
+            raise ConfigurationError(f"no user {user!r} in this deployment")
         self.principal = principal
         self.purpose = purpose or (principal.purposes[0] if principal.purposes else "")
         self.service = open_service(self.data_dir, workers=1)
