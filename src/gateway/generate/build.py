@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from types import MappingProxyType
 
-import duckdb
 import numpy as np
 import polars as pl
 
@@ -49,6 +48,7 @@ from gateway.generate.warehouse import (
     RecordQueue,
     WarehouseWriter,
     interruptible,
+    open_read_only,
     read_info,
 )
 from gateway.generate.world import World, build_world
@@ -289,7 +289,7 @@ def _write_entities(world: World, writer: WarehouseWriter) -> None:
 
 def _redraw_basemaps(dirs: DataDir, params: GenerationParameters) -> None:
     """Rebuild missing base maps: areas from the seed, map points from the warehouse."""
-    con = duckdb.connect(str(dirs.warehouse), read_only=True)
+    con = open_read_only(dirs.warehouse)
     try:
         points = pl.from_arrow(
             con.sql("SELECT * FROM map_point ORDER BY map_point_id").to_arrow_table()
@@ -310,7 +310,7 @@ def _summary(
     dirs: DataDir, params: GenerationParameters, seconds: float, *, reused: bool
 ) -> GenerationSummary:
     catalog = load_catalog()
-    con = duckdb.connect(str(dirs.warehouse), read_only=True)
+    con = open_read_only(dirs.warehouse)
     try:
         counts = {}
         for table in catalog:

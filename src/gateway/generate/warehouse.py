@@ -20,6 +20,8 @@ Example:
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,18 +29,33 @@ from types import TracebackType
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from gateway.catalog import Catalog
 from gateway.errors import ConfigurationError
 
-__all__ = ["INFO_TABLE", "RecordQueue", "WarehouseWriter", "interruptible", "read_info"]
+__all__ = [
+    "INFO_TABLE",
+    "RecordQueue",
+    "WarehouseWriter",
+    "interruptible",
+    "open_read_only",
+    "read_info",
+]
 
 INFO_TABLE = "warehouse_info"
 CHECKPOINT_THRESHOLD = "256MB"
+MEMORY_LIMIT = "1GB"  # DuckDB's buffer pool while writing (its default is 80% of RAM)
+QUEUE_DEPTH = 6  # frames waiting for the writer thread (bounds the memory they hold)
 
 
 class WarehouseWriter:
-    """An open, new warehouse file being filled (use as a context manager)."""
+    """An open, new warehouse file being filled (use as a context manager).
+
+    Inserts run on a background thread, in submission order, so DuckDB compresses and writes
+    one block while the generator draws the next (DuckDB and polars release the GIL). A failed
+    insert is raised in the caller at its next call.
+    """
 
     def __init__(self, path: Path, catalog: Catalog) -> None:
         self._catalog = catalog
@@ -46,11 +63,17 @@ class WarehouseWriter:
         # Checkpointing every 16 MB of WAL (the default) rewrites the growing file again and
         # again; a larger threshold makes the build several times faster.
         self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self._con.execute("SET enable_progress_bar = false")
         for table in catalog:
             self._con.execute(table.ddl())
         self._con.execute(
             f"CREATE TABLE {INFO_TABLE} (key VARCHAR NOT NULL, value VARCHAR NOT NULL)"
         )
+        self._jobs: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="warehouse-writer", daemon=True)
+        self._thread.start()
 
     def __enter__(self) -> WarehouseWriter:
         return self
@@ -61,13 +84,14 @@ class WarehouseWriter:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(completed=kind is None)
 
     def append(self, table: str, frame: pl.DataFrame) -> None:
         """Insert ``frame``'s rows (catalog columns; ``<col>_s`` seconds become timestamps).
 
         Extra columns in ``frame`` are ignored.
         """
+        self._raise_failure()
         if frame.height == 0:
             return
         columns = []
@@ -83,30 +107,55 @@ class WarehouseWriter:
                 )
             else:
                 raise ConfigurationError(f"generator produced no {table}.{column.name}")
-        rows = frame.select(columns).to_arrow()
+        self._jobs.put((table, frame.select(columns).to_arrow()))
+
+    def write_info(self, info: Mapping[str, str]) -> None:
+        self._raise_failure()
+        rows = pl.DataFrame({"key": list(info), "value": list(info.values())}).to_arrow()
+        self._jobs.put((INFO_TABLE, rows))
+
+    def count(self, table: str) -> int:
+        """Rows in ``table`` once everything submitted so far is written."""
+        self._jobs.join()
+        self._raise_failure()
+        row = self._con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self, *, completed: bool = True) -> None:
+        """Finish the queued inserts and close; checkpoint only a completed warehouse."""
+        self._jobs.put(None)
+        self._thread.join()
+        try:
+            if completed and self._failure is None:
+                self._con.execute("CHECKPOINT")
+        finally:
+            self._con.close()
+        if completed:
+            self._raise_failure()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._failure is None:
+                    self._insert(*job)
+            except BaseException as exc:
+                self._failure = exc
+            finally:
+                self._jobs.task_done()
+
+    def _insert(self, table: str, rows: pa.Table) -> None:
         self._con.register("incoming_rows", rows)
         try:
             self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
         finally:
             self._con.unregister("incoming_rows")
 
-    def write_info(self, info: Mapping[str, str]) -> None:
-        rows = pl.DataFrame({"key": list(info), "value": list(info.values())}).to_arrow()
-        self._con.register("info_rows", rows)
-        try:
-            self._con.execute(f"INSERT INTO {INFO_TABLE} SELECT * FROM info_rows")
-        finally:
-            self._con.unregister("info_rows")
-
-    def count(self, table: str) -> int:
-        row = self._con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
-
-    def close(self) -> None:
-        try:
-            self._con.execute("CHECKPOINT")
-        finally:
-            self._con.close()
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
 
 class RecordQueue:
@@ -138,6 +187,13 @@ class RecordQueue:
         self._pending = [held] if held.height else []
 
 
+def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection that prints no progress bars."""
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def read_info(path: Path) -> dict[str, str] | None:
     """The ``warehouse_info`` key/values of an existing file (None if it is not ours).
 
@@ -145,7 +201,7 @@ def read_info(path: Path) -> dict[str, str] | None:
         ConfigurationError: the file is not a readable DuckDB database.
     """
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = open_read_only(path)
     except duckdb.Error as exc:
         raise ConfigurationError(f"{path} is not a readable DuckDB warehouse: {exc}") from exc
     try:
