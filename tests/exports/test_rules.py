@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -232,3 +233,37 @@ def test_export_state_is_folded_from_audit_events() -> None:
     )
     record = export_records(events)["q1"]
     assert (record.approval, record.decided_by, record.comment) == ("rejected", "s.patel", "no")
+
+
+def test_xlsx_continues_on_new_sheets_and_never_writes_formulas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openpyxl
+    import pyarrow as pa
+
+    from gateway.exports.provenance import Provenance
+    from gateway.exports.writers import tabular
+
+    monkeypatch.setattr(tabular, "XLSX_MAX_ROWS", 10)  # 6 data rows per sheet
+    table = pa.table({"n": list(range(15)), "text": ['=HYPERLINK("x")'] + ["ok"] * 14})
+    provenance = Provenance(
+        query_id="q1", user="a.khan", organisation="MBC", level="general", purpose="SA",
+        created_at=datetime(2026, 5, 1, tzinfo=UTC), policy_hash="ab" * 32,
+        marking="OFFICIAL-SENSITIVE", format="xlsx", rows=15,
+    )  # fmt: skip
+    seen: list[int] = []
+    tabular.write_xlsx(table, tmp_path / "x.xlsx", provenance=provenance, progress=seen.append)
+    book = openpyxl.load_workbook(tmp_path / "x.xlsx")
+    assert book.sheetnames == ["Data", "Data 2", "Data 3", "Provenance"]
+    values = [
+        row[0]
+        for sheet in book.worksheets[:3]
+        for row in sheet.iter_rows(min_row=5, values_only=True)
+    ]
+    assert values == list(range(15))
+    for sheet in book.worksheets:
+        assert sheet["A1"].value == "OFFICIAL-SENSITIVE"
+    cell = book["Data"]["B5"]
+    assert cell.value == '=HYPERLINK("x")'
+    assert cell.data_type == "s"  # text, not a formula
+    assert seen[-1] == 15
