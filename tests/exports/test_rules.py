@@ -267,3 +267,16 @@ def test_xlsx_continues_on_new_sheets_and_never_writes_formulas(
     assert cell.value == '=HYPERLINK("x")'
     assert cell.data_type == "s"  # text, not a formula
     assert seen[-1] == 15
+
+
+def test_gis_libraries_load_only_when_a_map_export_runs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gateway.exports, gateway.publish, gateway.api.routes.exports; "
+        "print(sorted(m for m in ('pyogrio', 'shapely', 'pyproj', 'openpyxl', 'geopandas') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
