@@ -139,10 +139,12 @@ def crime_block(
     hate = rng.random(n) < attr["hate_rate"][code]
     has_victim = (rng.random(n) < attr["victim_rate"][code]) | domestic
     victim = np.full(n, -1, dtype=np.int64)
-    pool = np.where(domestic, "domestic", np.array([o.victim_kind for o in offences])[code])
-    for name in np.unique(pool[has_victim]):
-        sel = np.flatnonzero(has_victim & (pool == name))
-        victim[sel] = world.people.pool(la_idx, str(name)).draw(rng, len(sel))
+    pools = sorted({o.victim_kind for o in offences} | {"domestic"})
+    kind_of = np.array([pools.index(o.victim_kind) for o in offences])
+    pool = np.where(domestic, pools.index("domestic"), kind_of[code])
+    for p in np.unique(pool[has_victim]):
+        sel = np.flatnonzero(has_victim & (pool == p))
+        victim[sel] = world.people.pool(la_idx, pools[p]).draw(rng, len(sel))
     suspect_rate = np.where(
         domestic, np.maximum(attr["suspect_rate"][code], 0.9), attr["suspect_rate"][code]
     )
@@ -293,41 +295,42 @@ def _outcomes(
     """Latest outcome, when it was recorded (null while open), and whether an offender is named."""
     offences, outcomes = world.ref.offences, world.ref.outcomes
     n = len(code)
-    solvability = np.array([_SOLVABILITY.index(o.solvability) for o in offences])[code]
-    category = np.array([o.category for o in offences])[code]
-    choice = np.full(n, [o.code for o in outcomes].index("no-further-action"), dtype=np.int64)
-    unavailable = [o.code for o in outcomes].index("status-update-unavailable")
-    choice[~has_suspect & (rng.random(n) < 0.03)] = unavailable
-    for s in range(3):
-        for cat in np.unique(category):
-            sel = np.flatnonzero(has_suspect & (solvability == s) & (category == cat))
-            if not len(sel):
-                continue
-            weights = np.array(
-                [
-                    o.weights[s]
-                    if o.requires_suspect and (not o.categories or cat in o.categories)
-                    else 0.0
-                    for o in outcomes
-                ]
-            )
-            choice[sel] = WeightedPicker(weights).draw(rng, len(sel))
+    codes = [o.code for o in outcomes]
+    categories = sorted({o.category for o in offences})
+    # One weighted choice per (solvability, category): outcomes that need a suspect.
+    mixes = [
+        tuple(
+            (o.code, o.weights[s] if o.requires_suspect and (not o.categories or c in o.categories) else 0.0)
+            for o in outcomes
+        )
+        for s in range(len(_SOLVABILITY))
+        for c in categories
+    ]
+    key_of = np.array(
+        [_SOLVABILITY.index(o.solvability) * len(categories) + categories.index(o.category) for o in offences]
+    )
+    choice = np.full(n, codes.index("no-further-action"), dtype=np.int64)
+    choice[~has_suspect & (rng.random(n) < 0.03)] = codes.index("status-update-unavailable")
+    suspected = np.flatnonzero(has_suspect)
+    choice[suspected] = choose_rows(rng, mix_matrix(mixes, codes), key_of[code[suspected]])
     lag_days = np.array([o.lag_days for o in outcomes])[choice]
     lag = lognormal(rng, lag_days * DAY, 0.8, n)
     at = recorded + (lag // MINUTE).astype(np.int64) * MINUTE
     final = at < world.end_second
-    pending = np.array([o.pending for o in outcomes])[choice]
-    codes = np.array([o.code for o in outcomes], dtype=object)
+    court_pending = np.array([o.pending == "awaiting-court-result" for o in outcomes])[choice]
     charged_at = recorded + (lognormal(rng, 20 * DAY, 0.6, n) // MINUTE).astype(np.int64) * MINUTE
-    awaiting = ~final & (pending == "awaiting-court-result") & (charged_at < world.end_second)
-    label = np.where(
-        final, codes[choice], np.where(awaiting, "awaiting-court-result", "under-investigation")
+    awaiting = ~final & court_pending & (charged_at < world.end_second)
+    shown = np.where(
+        final,
+        choice,
+        np.where(awaiting, codes.index("awaiting-court-result"), codes.index("under-investigation")),
     )
+    label = pl.Series(codes).gather(shown)
     when = np.where(final, at, np.where(awaiting, charged_at, -1))
     offender_flag = np.array([o.offender for o in outcomes])[choice]
     named = has_suspect & ((final & offender_flag) | awaiting)
     outcome_s = pl.Series(when).set(pl.Series(when < 0), None)
-    return pl.Series(label.astype(str)), outcome_s, named
+    return label, outcome_s, named
 
 
 def _crime_person(

@@ -283,12 +283,9 @@ def _people(
             (subject, "subject"),
         )
     ]
-    rows = pl.concat(frames).filter(pl.col("person_idx") >= 0)
-    rows = rows.unique(["row", "person_idx", "role"], maintain_order=True)
+    rows = pl.concat(frames).filter(pl.col("person_idx") >= 0)  # at most one per role and row
     row = rows["row"].to_numpy()
-    return rows.with_columns(
-        incident_id=pl.Series(incident_id[row]), keep=pl.Series(keep[row])
-    ).sort("row", maintain_order=True)
+    return rows.with_columns(incident_id=pl.Series(incident_id[row]), keep=pl.Series(keep[row]))
 
 
 def _narrative(
@@ -308,11 +305,10 @@ def _narrative(
         {g: i for i, g in enumerate(groups)}, return_dtype=pl.Int64
     )
     n = len(kind)
-    first = persons.unique(["row", "role"], keep="first", maintain_order=True)
 
     def person(role: str, fallback: str) -> pl.Series:
         who = np.full(n, -1, dtype=np.int64)
-        sel = first.filter(pl.col("role") == role)
+        sel = persons.filter(pl.col("role") == role)
         who[sel["row"].to_numpy()] = sel["person_idx"].to_numpy()
         names = world.people.full_names(np.maximum(who, 0))
         show = (who >= 0) & (rng.random(n) < NAME_SHARE)

@@ -66,8 +66,12 @@ class WeightedPicker:
 
     def draw(self, rng: np.random.Generator, n: int) -> IntArray:
         u = rng.random(n) * self._total
-        idx = np.searchsorted(self._cumulative, u, side="right")
-        return np.minimum(idx, len(self._cumulative) - 1).astype(np.int64)
+        # Searching in sorted order walks the (large) cumulative array once: several times
+        # faster than random probes, and the result is the same.
+        order = np.argsort(u)
+        idx = np.empty(n, dtype=np.int64)
+        idx[order] = np.searchsorted(self._cumulative, u[order], side="right")
+        return np.minimum(idx, len(self._cumulative) - 1)
 
 
 def choose_rows(rng: np.random.Generator, cumulative: FloatArray, rows: IntArray) -> IntArray:
@@ -77,8 +81,14 @@ def choose_rows(rng: np.random.Generator, cumulative: FloatArray, rows: IntArray
     ends at 1.
     """
     u = rng.random(len(rows))
-    picked = (u[:, None] >= cumulative[rows]).sum(axis=1)
-    return np.asarray(np.minimum(picked, cumulative.shape[1] - 1), dtype=np.int64)
+    picked = np.empty(len(rows), dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], np.arange(cumulative.shape[0] + 1))
+    for row in range(cumulative.shape[0]):  # one search per kind of row, not per row
+        members = order[bounds[row] : bounds[row + 1]]
+        if len(members):
+            picked[members] = np.searchsorted(cumulative[row], u[members], side="right")
+    return np.minimum(picked, cumulative.shape[1] - 1)
 
 
 def mix_matrix(mixes: Sequence[Sequence[tuple[str, float]]], keys: Sequence[str]) -> FloatArray:
