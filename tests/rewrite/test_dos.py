@@ -28,8 +28,7 @@ def test_runaway_is_stopped_and_service_keeps_answering(
 ) -> None:
     started = time.perf_counter()
     with pytest.raises(GatewayError) as caught:
-        outcome = crafted_service.run_query(ANALYST, RUNAWAYS[name], "SA")
-        outcome.result.discard()
+        crafted_service.run_query(ANALYST, RUNAWAYS[name], "SA")
     elapsed = time.perf_counter() - started
     assert caught.value.code in STOPPED, str(caught.value)
     assert elapsed < 30  # the 4 s budget plus the kill grace and a worker restart
