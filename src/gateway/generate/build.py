@@ -6,7 +6,7 @@ records its parameters and generator version in a ``warehouse_info`` table; :fun
 uses it to keep a matching warehouse (fast) and to refuse to overwrite a different one.
 
 Records are generated per authority, in runs of months small enough to bound memory (about
-150,000 crimes at a time), and written in (authority, time) order.
+100,000 crimes at a time), and written in (authority, time) order.
 
 Example:
     >>> import tempfile, pathlib
@@ -55,7 +55,7 @@ from gateway.generate.world import World, build_world
 
 __all__ = ["BLOCK_CRIMES", "build", "ensure"]
 
-BLOCK_CRIMES = 150_000
+BLOCK_CRIMES = 100_000
 """Upper bound on the crimes generated at once (memory stays flat as volumes grow)."""
 _WRITE_CHUNK = 1_000_000
 

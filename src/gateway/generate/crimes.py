@@ -33,7 +33,6 @@ import polars as pl
 from gateway.generate.profiles import season
 from gateway.generate.randomness import (
     IntArray,
-    WeightedPicker,
     choose_rows,
     lognormal,
     mix_matrix,
@@ -300,14 +299,22 @@ def _outcomes(
     # One weighted choice per (solvability, category): outcomes that need a suspect.
     mixes = [
         tuple(
-            (o.code, o.weights[s] if o.requires_suspect and (not o.categories or c in o.categories) else 0.0)
+            (
+                o.code,
+                o.weights[s]
+                if o.requires_suspect and (not o.categories or c in o.categories)
+                else 0.0,
+            )
             for o in outcomes
         )
         for s in range(len(_SOLVABILITY))
         for c in categories
     ]
     key_of = np.array(
-        [_SOLVABILITY.index(o.solvability) * len(categories) + categories.index(o.category) for o in offences]
+        [
+            _SOLVABILITY.index(o.solvability) * len(categories) + categories.index(o.category)
+            for o in offences
+        ]
     )
     choice = np.full(n, codes.index("no-further-action"), dtype=np.int64)
     choice[~has_suspect & (rng.random(n) < 0.03)] = codes.index("status-update-unavailable")
@@ -323,7 +330,9 @@ def _outcomes(
     shown = np.where(
         final,
         choice,
-        np.where(awaiting, codes.index("awaiting-court-result"), codes.index("under-investigation")),
+        np.where(
+            awaiting, codes.index("awaiting-court-result"), codes.index("under-investigation")
+        ),
     )
     label = pl.Series(codes).gather(shown)
     when = np.where(final, at, np.where(awaiting, charged_at, -1))

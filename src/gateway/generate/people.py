@@ -30,7 +30,13 @@ import numpy.typing as npt
 import polars as pl
 
 from gateway.generate.places import Places
-from gateway.generate.randomness import IntArray, WeightedPicker, pareto_weights, stream
+from gateway.generate.randomness import (
+    IntArray,
+    WeightedPicker,
+    choose_rows,
+    pareto_weights,
+    stream,
+)
 from gateway.generate.reference import ReferenceData
 
 __all__ = ["GENDERS", "POOLS", "PROPENSITY", "People", "PersonPool", "build_people"]
@@ -54,11 +60,11 @@ _PNC_CHECK = "ZABCDEFGHJKLMNPQRTUVWXY"
 class PersonPool:
     """Person indices of one pool in one authority, with their draw weights."""
 
-    members: IntArray
+    members: npt.NDArray[np.int32]
     picker: WeightedPicker
 
     def draw(self, rng: np.random.Generator, n: int) -> IntArray:
-        return self.members[self.picker.draw(rng, n)]
+        return self.members[self.picker.draw(rng, n)].astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,12 @@ class People:
     la_idx: npt.NDArray[np.int8]
     offender: npt.NDArray[np.bool_]
     gender: npt.NDArray[np.int8]
-    birth_day: IntArray  # days since 1970-01-01
+    birth_day: npt.NDArray[np.int32]  # days since 1970-01-01
     ethnicity: npt.NDArray[np.int8]
-    forename: IntArray
-    surname: IntArray
-    home_location_id: IntArray  # 0 = no fixed abode / not known
-    partner: IntArray  # domestic-abuse victims: index of their abuser, else -1
+    forename: npt.NDArray[np.int16]
+    surname: npt.NDArray[np.int16]
+    home_location_id: npt.NDArray[np.int32]  # 0 = no fixed abode / not known
+    partner: npt.NDArray[np.int32]  # domestic-abuse victims: index of their abuser, else -1
     forenames: pl.Series
     surnames: pl.Series
     ethnicity_codes: tuple[str, ...]
@@ -164,18 +170,18 @@ def build_people(
         np.clip(12.0 + rng.gamma(2.2, 7.5, n), 12, 80),
         np.where(child, rng.uniform(4, 16, n), np.clip(16.0 + rng.gamma(2.0, 14.0, n), 16, 95)),
     )
-    birth_day = (reference_day - age_years * 365.25 - rng.uniform(0, 365, n)).astype(np.int64)
+    birth_day = (reference_day - age_years * 365.25 - rng.uniform(0, 365, n)).astype(np.int32)
+    del age_years
 
     urban = np.isin(la_idx, [i for i, a in enumerate(ref.authorities) if a.short == "MB"])
     eth_w = np.array(
         [[e.weight for e in ref.ethnicities], [e.weight_urban for e in ref.ethnicities]]
     )
     eth_cum = np.cumsum(eth_w / eth_w.sum(axis=1, keepdims=True), axis=1)
-    ethnicity = (rng.random(n)[:, None] >= eth_cum[urban.astype(np.int64)]).sum(axis=1)
-    ethnicity = np.minimum(ethnicity, len(ref.ethnicities) - 1).astype(np.int8)
+    ethnicity = choose_rows(rng, eth_cum, urban.astype(np.int64)).astype(np.int8)
     forename, surname = _names(rng, ref, ethnicity, gender)
 
-    home = np.zeros(n, dtype=np.int64)
+    home = np.zeros(n, dtype=np.int32)
     frame = places.frame
     for la in range(len(residents)):
         dwellings = frame.filter((pl.col("la_idx") == la) & (pl.col("location_type") == "dwelling"))
@@ -184,13 +190,14 @@ def build_people(
         has_home = rng.random(len(members)) < np.where(offender[members], 0.88, 0.98)
         home[members[has_home]] = ids[rng.integers(0, len(ids), int(has_home.sum()))]
 
-    partner = np.full(n, -1, dtype=np.int64)
+    partner = np.full(n, -1, dtype=np.int32)
     pools: dict[tuple[int, str], PersonPool] = {}
     adult = ~child & ~offender
+    abused = adult & (rng.random(n) < np.where(gender == 1, 0.16, 0.04))
     for la in range(len(residents)):
         mine = la_idx == la
         resident = mine & ~offender
-        domestic = resident & adult & (rng.random(n) < np.where(gender == 1, 0.16, 0.04))
+        domestic = resident & abused
         abusers = np.flatnonzero(mine & offender)
         partner[domestic] = abusers[rng.integers(0, len(abusers), int(domestic.sum()))]
         masks = {
@@ -204,10 +211,10 @@ def build_people(
             "offender": mine & offender,
         }
         for name, mask in masks.items():
-            members = np.flatnonzero(mask)
+            pool_members = np.flatnonzero(mask).astype(np.int32)
             alpha, cap = PROPENSITY.get(name, PROPENSITY["resident"])
-            weights = pareto_weights(stream(seed, "pool", la, name), len(members), alpha, cap)
-            pools[(la, name)] = PersonPool(members, WeightedPicker(weights))
+            weights = pareto_weights(stream(seed, "pool", la, name), len(pool_members), alpha, cap)
+            pools[(la, name)] = PersonPool(pool_members, WeightedPicker(weights))
 
     return People(
         la_idx=la_idx,
@@ -232,7 +239,7 @@ def _names(
     ref: ReferenceData,
     ethnicity: npt.NDArray[np.int8],
     gender: npt.NDArray[np.int8],
-) -> tuple[IntArray, IntArray]:
+) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
     """Name group by ethnicity, then forename by group and gender, surname by group."""
     groups = sorted({g for e in ref.ethnicities for g, _ in e.name_groups})
     n = len(ethnicity)
@@ -241,11 +248,9 @@ def _names(
         for name, w in e.name_groups:
             group_cum[i, groups.index(name)] = w
     group_cum = np.cumsum(group_cum / group_cum.sum(axis=1, keepdims=True), axis=1)
-    group = np.minimum(
-        (rng.random(n)[:, None] >= group_cum[ethnicity]).sum(axis=1), len(groups) - 1
-    )
-    forename = np.zeros(n, dtype=np.int64)
-    surname = np.zeros(n, dtype=np.int64)
+    group = choose_rows(rng, group_cum, ethnicity.astype(np.int64))
+    forename = np.zeros(n, dtype=np.int16)
+    surname = np.zeros(n, dtype=np.int16)
     for g, group_name in enumerate(groups):
         for sex, sex_name in enumerate(GENDERS):
             rows = np.flatnonzero((group == g) & (gender == sex))

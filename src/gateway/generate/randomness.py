@@ -88,7 +88,7 @@ def choose_rows(rng: np.random.Generator, cumulative: FloatArray, rows: IntArray
         members = order[bounds[row] : bounds[row + 1]]
         if len(members):
             picked[members] = np.searchsorted(cumulative[row], u[members], side="right")
-    return np.minimum(picked, cumulative.shape[1] - 1)
+    return np.asarray(np.minimum(picked, cumulative.shape[1] - 1), dtype=np.int64)
 
 
 def mix_matrix(mixes: Sequence[Sequence[tuple[str, float]]], keys: Sequence[str]) -> FloatArray:

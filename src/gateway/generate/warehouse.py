@@ -45,8 +45,8 @@ __all__ = [
 
 INFO_TABLE = "warehouse_info"
 CHECKPOINT_THRESHOLD = "256MB"
-MEMORY_LIMIT = "1GB"  # DuckDB's buffer pool while writing (its default is 80% of RAM)
-QUEUE_DEPTH = 6  # frames waiting for the writer thread (bounds the memory they hold)
+MEMORY_LIMIT = "512MB"  # DuckDB's buffer pool while writing (its default is 80% of RAM)
+QUEUE_DEPTH = 3  # frames waiting for the writer thread (bounds the memory they hold)
 
 
 class WarehouseWriter:
