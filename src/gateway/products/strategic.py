@@ -130,8 +130,50 @@ def _band_finding(people: str, band: str, noun: str) -> Finding:
     return finding
 
 
+def _area_and_year(request: AssessmentRequest) -> dict[str, Any]:
+    """The area and the assessed calendar year (January to December)."""
+    return {"area": request.area, **request.year_period()}
+
+
+def _area_to_year_end(request: AssessmentRequest) -> dict[str, Any]:
+    """The area and the year's last month (trend templates look back from it)."""
+    return {"area": request.area, "end_month": f"{request.year}-12"}
+
+
+def _repeat_section(
+    key: str,
+    title: str,
+    *,
+    band: Column,
+    people: Column,
+    chart_title: str,
+    noun: str,
+    intro: str = "",
+) -> SectionPlan:
+    """A repeat-linkage section (keyed by its template): people by band (``1``, ``2`` …), as bars."""
+    return SectionPlan(
+        key=key,
+        title=title,
+        template=key,
+        params=_area_and_year,
+        tables=(TableSpec((band, people)),),
+        chart=ChartPlan(
+            kind="bar", x=band.name, y=people.name, title=chart_title, value_label="people"
+        ),
+        finding=_band_finding(people.name, band.name, noun),
+        intro=intro,
+    )
+
+
 _MONTHS = Column("month", "Month", "text")
 _HOURS = tuple(range(24))
+_ASB_TYPES = (
+    ("personal", "Personal"),
+    ("nuisance", "Nuisance"),
+    ("environmental", "Environmental"),
+    ("all", "All ASB"),
+)
+_FLAGS = (("domestic abuse", "Domestic abuse"), ("hate crime", "Hate crime"))
 _GRADES = (("1", "Grade 1"), ("2", "Grade 2"), ("3", "Grade 3"), ("4", "Grade 4"), ("5", "Grade 5"))
 
 SECTIONS: tuple[SectionPlan, ...] = (
@@ -166,7 +208,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
         key="monthly-trend",
         title="Monthly trend",
         template="crime-by-month",
-        params=lambda r: {"area": r.area, "end_month": f"{r.year}-12"},
+        params=_area_to_year_end,
         tables=(
             TableSpec(
                 (
@@ -245,7 +287,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
         key="time-of-day",
         title="When crime happens",
         template="hour-weekday",
-        params=lambda r: {"area": r.area, **r.year_period()},
+        params=_area_and_year,
         tables=(
             PivotSpec(
                 rows="weekday",
@@ -272,7 +314,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
         key="anti-social-behaviour",
         title="Anti-social behaviour",
         template="asb-by-type",
-        params=lambda r: {"area": r.area, **r.year_period()},
+        params=_area_and_year,
         tables=(
             PivotSpec(
                 rows="month",
@@ -280,12 +322,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
                 value=Column("incidents", "Incidents"),
                 row_label="Month",
                 column_order=("personal", "nuisance", "environmental", "all"),
-                column_labels=(
-                    ("personal", "Personal"),
-                    ("nuisance", "Nuisance"),
-                    ("environmental", "Environmental"),
-                    ("all", "All ASB"),
-                ),
+                column_labels=_ASB_TYPES,
                 blank_is_zero=True,
             ),
         ),
@@ -296,12 +333,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
             y="incidents",
             title="ASB incidents per month by type",
             blank_is_zero=True,
-            series_labels=(
-                ("personal", "Personal"),
-                ("nuisance", "Nuisance"),
-                ("environmental", "Environmental"),
-                ("all", "All ASB"),
-            ),
+            series_labels=_ASB_TYPES,
             value_label="incidents",
         ),
     ),
@@ -309,14 +341,14 @@ SECTIONS: tuple[SectionPlan, ...] = (
         key="domestic-abuse-hate-crime",
         title="Domestic abuse and hate crime",
         template="flagged-crime-trends",
-        params=lambda r: {"area": r.area, "end_month": f"{r.year}-12"},
+        params=_area_to_year_end,
         tables=(
             PivotSpec(
                 rows="month",
                 columns="flag",
                 value=Column("crimes", "Crimes"),
                 row_label="Month",
-                column_labels=(("domestic abuse", "Domestic abuse"), ("hate crime", "Hate crime")),
+                column_labels=_FLAGS,
             ),
         ),
         chart=ChartPlan(
@@ -325,7 +357,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
             series="flag",
             y="crimes",
             title="Flagged crimes per month",
-            series_labels=(("domestic abuse", "Domestic abuse"), ("hate crime", "Hate crime")),
+            series_labels=_FLAGS,
             value_label="crimes",
         ),
     ),
@@ -333,7 +365,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
         key="night-time-economy",
         title="Night-time economy violence",
         template="nte-violence",
-        params=lambda r: {"area": r.area, **r.year_period()},
+        params=_area_and_year,
         tables=(
             TableSpec(
                 (
@@ -357,7 +389,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
         key="outcomes",
         title="Outcomes and charge rates",
         template="outcome-rates",
-        params=lambda r: {"area": r.area, **r.year_period()},
+        params=_area_and_year,
         tables=(
             TableSpec(
                 (
@@ -382,57 +414,29 @@ SECTIONS: tuple[SectionPlan, ...] = (
         ),
         finding=_highest("police_uk_category", "charge_rate_pct", "% charged"),
     ),
-    SectionPlan(
-        key="repeat-victimisation",
-        title="Repeat victimisation",
-        template="repeat-victimisation",
-        params=lambda r: {"area": r.area, **r.year_period()},
-        tables=(
-            TableSpec(
-                (
-                    Column("times_victimised", "Times victimised", "text"),
-                    Column("victims", "Victims (people)"),
-                )
-            ),
-        ),
-        chart=ChartPlan(
-            kind="bar",
-            x="times_victimised",
-            y="victims",
-            title="Victims by number of times victimised",
-            value_label="people",
-        ),
-        finding=_band_finding("victims", "times_victimised", "victims"),
+    _repeat_section(
+        "repeat-victimisation",
+        "Repeat victimisation",
+        band=Column("times_victimised", "Times victimised", "text"),
+        people=Column("victims", "Victims (people)"),
+        chart_title="Victims by number of times victimised",
+        noun="victims",
         intro="Victims of sexual offences and domestic abuse are not linkable at general access "
         "and are not counted.",
     ),
-    SectionPlan(
-        key="repeat-offending",
-        title="Repeat offending",
-        template="repeat-offending",
-        params=lambda r: {"area": r.area, **r.year_period()},
-        tables=(
-            TableSpec(
-                (
-                    Column("crimes_linked", "Crimes linked", "text"),
-                    Column("offenders", "Offenders and suspects (people)"),
-                )
-            ),
-        ),
-        chart=ChartPlan(
-            kind="bar",
-            x="crimes_linked",
-            y="offenders",
-            title="Offenders and suspects by number of crimes linked",
-            value_label="people",
-        ),
-        finding=_band_finding("offenders", "crimes_linked", "offenders and suspects"),
+    _repeat_section(
+        "repeat-offending",
+        "Repeat offending",
+        band=Column("crimes_linked", "Crimes linked", "text"),
+        people=Column("offenders", "Offenders and suspects (people)"),
+        chart_title="Offenders and suspects by number of crimes linked",
+        noun="offenders and suspects",
     ),
     SectionPlan(
         key="custody",
         title="Custody throughput and time in custody",
         template="custody-throughput",
-        params=lambda r: {"area": r.area, **r.year_period()},
+        params=_area_and_year,
         tables=(
             TableSpec(
                 (
@@ -459,7 +463,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
         key="incident-response",
         title="Calls for service and response times",
         template="incident-response",
-        params=lambda r: {"area": r.area, **r.year_period()},
+        params=_area_and_year,
         tables=(
             PivotSpec(
                 rows="month",
