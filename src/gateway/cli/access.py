@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar, get_args
 
 import typer
 
@@ -90,6 +90,7 @@ ActorOption = Annotated[
 ]
 CommentOption = Annotated[str, typer.Option("--comment", help="What the actor says (recorded).")]
 Many = Annotated[list[str] | None, typer.Option()]
+Choice = TypeVar("Choice", bound=str)
 
 
 @contextmanager
@@ -119,6 +120,19 @@ def day(text: str | None, what: str) -> date | None:
 
 def _today(service: GovernanceService, text: str | None, what: str) -> date:
     return day(text, what) or service.clock().date()
+
+
+def _one_of(text: str, choices: tuple[Choice, ...], what: str) -> Choice:
+    """``text`` if it is one of ``choices``.
+
+    Example:
+        >>> _one_of("csp", ("local_authority", "csp"), "organisation kind")
+        'csp'
+    """
+    for choice in choices:
+        if choice == text:
+            return choice
+    raise InputError(f"{what} must be one of {', '.join(choices)}")
 
 
 def _purpose(text: str) -> Purpose:
@@ -181,15 +195,7 @@ def bootstrap_command(
 
 
 def _kind(text: str) -> OrganisationKind:
-    kinds: dict[str, OrganisationKind] = {
-        "local_authority": "local_authority",
-        "csp": "csp",
-        "force": "force",
-        "other": "other",
-    }
-    if text not in kinds:
-        raise InputError(f"organisation kind must be one of {', '.join(kinds)}")
-    return kinds[text]
+    return _one_of(text, get_args(OrganisationKind), "organisation kind")
 
 
 @access_app.command("settings")
@@ -402,16 +408,10 @@ def declaration_command(
     signed: Annotated[str | None, typer.Option(help="Date signed (default today).")] = None,
 ) -> None:
     """Record a signed declaration (SyOPs acceptance is renewed yearly)."""
-    kinds: dict[str, DeclarationKind] = {
-        "confidentiality": "confidentiality",
-        "data_protection": "data_protection",
-        "security_operating_procedures": "security_operating_procedures",
-    }
-    if kind not in kinds:
-        raise InputError(f"declaration kind must be one of {', '.join(kinds)}")
+    what: DeclarationKind = _one_of(kind, get_args(DeclarationKind), "declaration kind")
     with governance(data_dir) as service:
         service.record_declaration(
-            actor, Declaration(username, kinds[kind], _today(service, signed, "--signed"))
+            actor, Declaration(username, what, _today(service, signed, "--signed"))
         )
     print(f"{kind} declaration recorded for {username}")
 
@@ -425,15 +425,10 @@ def training_command(
     completed: Annotated[str | None, typer.Option(help="Date completed (default today).")] = None,
 ) -> None:
     """Record completed training or the information-security induction."""
-    kinds: dict[str, TrainingKind] = {
-        "gateway_training": "gateway_training",
-        "information_security_induction": "information_security_induction",
-    }
-    if kind not in kinds:
-        raise InputError(f"training kind must be one of {', '.join(kinds)}")
+    what: TrainingKind = _one_of(kind, get_args(TrainingKind), "training kind")
     with governance(data_dir) as service:
         service.record_training(
-            actor, Training(username, kinds[kind], _today(service, completed, "--completed"))
+            actor, Training(username, what, _today(service, completed, "--completed"))
         )
     print(f"{kind} recorded for {username}")
 
