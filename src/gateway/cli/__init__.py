@@ -13,7 +13,7 @@ import typer
 
 from gateway.errors import GatewayError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "command_group", "main"]
 
 app = typer.Typer(
     name="gateway",
@@ -23,6 +23,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def command_group(name: str, help: str, *, parent: typer.Typer = app) -> typer.Typer:
+    """A group of sub-commands, ``gateway NAME …`` (or under ``parent``); bare NAME shows its help.
+
+    Example:
+        >>> users_app = command_group("users", "Users and their access.")  # doctest: +SKIP
+    """
+    group = typer.Typer(name=name, help=help, no_args_is_help=True, rich_markup_mode=None)
+    parent.add_typer(group, name=name)
+    return group
 
 
 def _register() -> None:

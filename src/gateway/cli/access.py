@@ -36,7 +36,7 @@ from typing import Annotated, TypeVar, get_args
 import typer
 
 from gateway.audit.log import AuditLog
-from gateway.cli import app
+from gateway.cli import command_group
 from gateway.datadir import DataDir
 from gateway.errors import InputError
 from gateway.governance.model import NetworkRange, Organisation, OrganisationKind, Person
@@ -60,27 +60,14 @@ from gateway.governance.workflow import Action, next_step
 
 __all__ = ["access_app"]
 
-access_app = typer.Typer(
-    name="access",
-    help="Access governance: requests, approvals, preconditions, suspensions, reviews.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+access_app = command_group(
+    "access", "Access governance: requests, approvals, preconditions, suspensions, reviews."
 )
-app.add_typer(access_app, name="access")
-org_app = typer.Typer(help="Organisations.", no_args_is_help=True, rich_markup_mode=None)
-network_app = typer.Typer(
-    help="Registered network ranges.", no_args_is_help=True, rich_markup_mode=None
-)
-user_app = typer.Typer(help="People in the register.", no_args_is_help=True, rich_markup_mode=None)
-request_app = typer.Typer(help="Access requests.", no_args_is_help=True, rich_markup_mode=None)
-review_app = typer.Typer(
-    help="Six-monthly access reviews.", no_args_is_help=True, rich_markup_mode=None
-)
-access_app.add_typer(org_app, name="org")
-access_app.add_typer(network_app, name="network")
-access_app.add_typer(user_app, name="user")
-access_app.add_typer(request_app, name="request")
-access_app.add_typer(review_app, name="access-review")
+org_app = command_group("org", "Organisations.", parent=access_app)
+network_app = command_group("network", "Registered network ranges.", parent=access_app)
+user_app = command_group("user", "People in the register.", parent=access_app)
+request_app = command_group("request", "Access requests.", parent=access_app)
+review_app = command_group("access-review", "Six-monthly access reviews.", parent=access_app)
 
 DataDirOption = Annotated[
     Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)

@@ -43,20 +43,14 @@ from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.tables import AuditTables, audit_tables
 from gateway.audit.verify import verify_data_dir
 from gateway.catalog import load_catalog
-from gateway.cli import app
+from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, InputError
 
 __all__ = ["audit_app"]
 
-audit_app = typer.Typer(
-    name="audit",
-    help="Verify and review the audit trail.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-app.add_typer(audit_app, name="audit")
+audit_app = command_group("audit", "Verify and review the audit trail.")
 
 ReportKind = Literal[
     "activity",

@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from gateway.cli import app
+from gateway.cli import app, command_group
 from gateway.client import Connection
 from gateway.errors import ConfigurationError, InputError
 
@@ -53,13 +53,7 @@ UrlOption = Annotated[
     typer.Option("--url", help="Gateway URL (default: GATEWAY_URL, the config file, or local)."),
 ]
 
-config_app = typer.Typer(
-    name="config",
-    help="Show or change the client settings.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-app.add_typer(config_app, name="config")
+config_app = command_group("config", "Show or change the client settings.")
 
 
 @dataclass(frozen=True)

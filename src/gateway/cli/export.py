@@ -29,7 +29,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli import app
+from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.query import parse_params
 from gateway.client.exports import (
@@ -43,13 +43,9 @@ from gateway.errors import InputError
 
 __all__ = ["ProgressBar", "export_app", "parse_options"]
 
-export_app = typer.Typer(
-    name="export",
-    help="Export query results and base maps as files (CSV, XLSX, GeoPackage, MapInfo …).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+export_app = command_group(
+    "export", "Export query results and base maps as files (CSV, XLSX, GeoPackage, MapInfo …)."
 )
-app.add_typer(export_app, name="export")
 
 OutputOption = Annotated[
     Path, typer.Option("--output", "-o", help="Save to this file.", dir_okay=False)

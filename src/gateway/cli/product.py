@@ -19,19 +19,15 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli import app
+from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.template import DataDirOption, PurposeOption, UserOption, local_session
 
 __all__ = ["product_app"]
 
-product_app = typer.Typer(
-    name="product",
-    help="Assemble products (the strategic assessment pack) from the template library.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+product_app = command_group(
+    "product", "Assemble products (the strategic assessment pack) from the template library."
 )
-app.add_typer(product_app, name="product")
 
 
 @product_app.command("strategic-assessment")

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli import app
+from gateway.cli import command_group
 from gateway.datadir import DataDir
 from gateway.deployment import open_service
 from gateway.exports.settings import export_settings
@@ -29,13 +29,7 @@ from gateway.publish.extract import ADMIN_ROLE
 
 __all__ = ["publish_app"]
 
-publish_app = typer.Typer(
-    name="publish",
-    help="Publication extracts (administrators).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-app.add_typer(publish_app, name="publish")
+publish_app = command_group("publish", "Publication extracts (administrators).")
 
 
 @publish_app.command("police-uk")

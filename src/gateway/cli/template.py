@@ -28,19 +28,15 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from gateway.cli import app
+from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
 from gateway.errors import ConfigurationError, InputError
 
 __all__ = ["LocalSession", "local_session", "template_app", "write_table"]
 
-template_app = typer.Typer(
-    name="template",
-    help="List, show and run the analytical templates (strategic assessments, JAG profiles).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+template_app = command_group(
+    "template", "List, show and run the analytical templates (strategic assessments, JAG profiles)."
 )
-app.add_typer(template_app, name="template")
 
 TableFormat = Literal["table", "csv", "json", "parquet", "arrow"]
 Disclosure = Literal["policy", "publication", "none"]

@@ -19,17 +19,11 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli import app
+from gateway.cli import command_group
 
 __all__ = ["tokens_app"]
 
-tokens_app = typer.Typer(
-    name="tokens",
-    help="Issue, list and revoke API tokens (administrators).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-app.add_typer(tokens_app, name="tokens")
+tokens_app = command_group("tokens", "Issue, list and revoke API tokens (administrators).")
 
 DataDirOption = Annotated[
     Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)

@@ -11,17 +11,11 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli import app
+from gateway.cli import command_group
 
 __all__ = ["users_app"]
 
-users_app = typer.Typer(
-    name="users",
-    help="Users and their access (administrators).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-app.add_typer(users_app, name="users")
+users_app = command_group("users", "Users and their access (administrators).")
 
 
 @users_app.command("list")
