@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 from audit_helpers import make_request, make_started
 
-from gateway.audit import AuditTables, ExportRegistered, QueryDenied, audit_tables
+from gateway.audit import AuditTables, ExportAction, ExportRegistered, QueryDenied, audit_tables
 from gateway.audit.reports import (
     WorkingHours,
     activity,
@@ -61,11 +61,16 @@ class Writer:
         self.store.append(d.kind, d.actor, d.organisation, d.details(), time=when)
         return str(d.query_id)
 
-    def export(self, when: datetime, query_id: str) -> None:
+    def export(self, when: datetime, query_id: str, approval: str = "not_required") -> None:
         e = ExportRegistered(
-            query_id, "a.khan", "MBC", "gpkg", "hot.gpkg", "d" * 64, 512, "OFFICIAL-SENSITIVE"
-        )
+            query_id, "a.khan", "MBC", "gpkg", "hot.gpkg", "d" * 64, 512, "OFFICIAL-SENSITIVE",
+            approval,
+        )  # fmt: skip
         self.store.append(e.kind, e.actor, e.organisation, e.details(), time=when)
+
+    def export_action(self, when: datetime, action: str, query_id: str, actor: str) -> None:
+        a = ExportAction(action, query_id, actor, "CP", owner="a.khan", file_sha256="d" * 64)
+        self.store.append(a.kind, a.actor, a.organisation, a.details(), time=when)
 
 
 def tables_of(data_dir: DataDir, fill: object) -> AuditTables:
@@ -177,6 +182,22 @@ def test_denied_attempts_and_exports_register(data_dir: DataDir) -> None:
     exports = exports_register(tables.exports, tables.queries)
     assert exports.select("query_id", "purpose", "format").rows() == [("Q1", "JAG-12", "gpkg")]
     assert exports_register(tables.exports, tables.queries, since=utc(2026, 3, 1)).height == 0
+
+
+def test_exports_register_shows_the_current_state_of_held_exports(data_dir: DataDir) -> None:
+    def fill(w: Writer) -> None:
+        qid = w.query(utc(2026, 2, 2, 10), purpose="JAG-12")
+        w.export(utc(2026, 2, 2, 10, 5), qid, approval="pending")
+        w.export_action(utc(2026, 2, 3, 9), "approved", qid, "s.patel")
+        w.export_action(utc(2026, 2, 3, 11), "downloaded", qid, "a.khan")
+
+    tables = tables_of(data_dir, fill)
+    row = exports_register(tables.exports, tables.queries).row(0, named=True)
+    assert (row["registered_approval"], row["approval"]) == ("pending", "approved")
+    assert (row["decided_by"], row["decided_at"]) == ("s.patel", utc(2026, 2, 3, 9))
+    assert (row["downloads"], row["last_downloaded_at"]) == (1, utc(2026, 2, 3, 11))
+    # The period selects on registration: the later decision does not move the export.
+    assert exports_register(tables.exports, tables.queries, since=utc(2026, 2, 3)).height == 0
 
 
 def test_dormant_users_have_no_query_for_six_months(data_dir: DataDir) -> None:

@@ -11,6 +11,7 @@ from gateway.audit import (
     SCHEMAS,
     AccessEvent,
     AuditLog,
+    ExportAction,
     ExportRegistered,
     LiveAuditTables,
     QueryDenied,
@@ -139,3 +140,88 @@ def test_live_tables_match_a_full_rebuild_after_every_refresh(data_dir: DataDir)
     rows = {r["query_id"]: r for r in current.queries.to_pylist()}
     assert rows["Q-slow"]["complete"] is True
     assert rows["Q-slow"]["rows"] == 3
+
+
+def _export_actions(log: AuditLog) -> None:
+    """Three exports: one held then approved (a late rejection and a decision about another
+    file ignored) and downloaded twice, one held then rejected, one never held."""
+    held = ExportRegistered(
+        "Q-held", "a.khan", "MBC", "gpkg", "p.gpkg", "a" * 64, 10, "OFFICIAL", approval="pending"
+    )
+    log.export_registered(held)
+    log.export_registered(
+        ExportRegistered(
+            "Q-no", "a.khan", "MBC", "csv", "n.csv", "b" * 64, 5, "OFFICIAL", "pending"
+        )
+    )
+    log.export_registered(
+        ExportRegistered("Q-agg", "b.lee", "RCBC", "csv", "agg.csv", "c" * 64, 7, "OFFICIAL")
+    )
+    for action, export_id, actor, sha, comment in [
+        ("approved", "Q-held", "x.y", "f", ""),  # about another file: ignored
+        ("downloaded", "Q-held", "s.patel", "a", ""),  # the reviewer checks it
+        ("approved", "Q-held", "s.patel", "a", "checked"),
+        ("rejected", "Q-held", "r.jones", "a", "too late"),  # decided already: ignored
+        ("downloaded", "Q-held", "a.khan", "a", ""),
+        ("rejected", "Q-no", "r.jones", "b", "names"),
+    ]:
+        log.export_action(
+            ExportAction(
+                action,
+                export_id,
+                actor,
+                "CP",
+                owner="a.khan",
+                file_sha256=sha * 64,
+                comment=comment,
+            )
+        )
+
+
+def test_exports_table_folds_decisions_and_downloads_into_each_export(data_dir: DataDir) -> None:
+    with AuditLog.open(data_dir) as log:
+        _export_actions(log)
+        events = list(log.events())
+        tables = audit_tables(events)
+    rows = {r["query_id"]: r for r in tables.exports.to_pylist()}
+    assert list(rows) == ["Q-held", "Q-no", "Q-agg"]  # one row per export, registration order
+    held = rows["Q-held"]
+    assert (held["registered_approval"], held["approval"]) == ("pending", "approved")
+    approved = next(e for e in events if e.kind == "export.approved" and e.actor == "s.patel")
+    assert (held["decided_by"], held["decided_at"]) == ("s.patel", approved.time)
+    assert held["decision_comment"] == "checked"
+    assert held["downloads"] == 2
+    last = [e for e in events if e.kind == "export.downloaded"][-1]
+    assert (held["last_downloaded_by"], held["last_downloaded_at"]) == ("a.khan", last.time)
+    refused = rows["Q-no"]
+    assert (refused["approval"], refused["decided_by"], refused["decision_comment"]) == (
+        "rejected",
+        "r.jones",
+        "names",
+    )
+    assert (refused["downloads"], refused["last_downloaded_at"]) == (0, None)
+    never_held = rows["Q-agg"]
+    assert (never_held["registered_approval"], never_held["approval"]) == (
+        "not_required",
+        "not_required",
+    )
+    assert (never_held["decided_by"], never_held["decided_at"]) == (None, None)
+
+
+def test_live_exports_table_follows_later_decisions(data_dir: DataDir) -> None:
+    with AuditLog.open(data_dir) as log:
+        live = LiveAuditTables(log.store)
+        log.export_registered(
+            ExportRegistered("Q1", "a.khan", "MBC", "csv", "x.csv", "d" * 64, 1, "O", "pending")
+        )
+        assert live.refresh().exports.column("approval").to_pylist() == ["pending"]
+        write_mixed(log, 6, prefix="M")  # no export action: the table is kept as it is
+        _export_actions(log)
+        log.export_action(
+            ExportAction("approved", "Q1", "s.patel", "CP", owner="a.khan", file_sha256="d" * 64)
+        )
+        current, full = live.refresh(), audit_tables(log.events())
+    assert current.exports.equals(full.exports)
+    rows = {r["query_id"]: r for r in current.exports.to_pylist()}
+    assert rows["Q1"]["approval"] == "approved"
+    assert rows["Q-held"]["downloads"] == 2

@@ -143,6 +143,17 @@ def test_held_export_over_http(gateway: LiveGateway) -> None:
         released = http.get(body["download"])
         assert released.status_code == 200
         assert released.text.splitlines()[0].startswith("# OFFICIAL-SENSITIVE | query ")
+    with gateway.client("s.patel") as senior:
+        report = senior.get("/v1/audit/reports/exports").json()
+        names = [c["name"] for c in report["columns"]]
+        (row,) = [
+            dict(zip(names, r, strict=True))
+            for r in report["rows"]
+            if r[names.index("query_id")] == body["export_id"]
+        ]
+        assert (row["registered_approval"], row["approval"]) == ("pending", "approved")
+        assert (row["decided_by"], row["decision_comment"]) == ("s.patel", "ok for JAG")
+        assert row["downloads"] == 1
 
 
 def test_police_uk_extract_for_administrators_only(gateway: LiveGateway) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pyogrio
 import pytest
 
+from gateway.audit import audit_tables
 from gateway.audit.records import EXPORT_REGISTERED
 from gateway.datadir import DataDir
 from gateway.errors import (
@@ -169,6 +170,16 @@ def test_record_level_export_waits_for_a_senior_analyst(
         ("export.approved", SENIOR.username),
         ("export.downloaded", ANALYST.username),
     ]
+    # The audit exports table shows the current state, not just the state at registration.
+    (row,) = [
+        r
+        for r in audit_tables(service.audit.events()).exports.to_pylist()
+        if r["query_id"] == exported.export_id
+    ]
+    assert (row["registered_approval"], row["approval"]) == ("pending", "approved")
+    assert (row["decided_by"], row["decision_comment"]) == (SENIOR.username, "checked: JAG map")
+    assert row["decided_at"] is not None
+    assert (row["downloads"], row["last_downloaded_by"]) == (2, ANALYST.username)
 
 
 def test_rejected_export_is_never_released(service: QueryService, export_dir: DataDir) -> None:

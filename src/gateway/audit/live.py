@@ -5,7 +5,10 @@ report, slow for a service answering many ``SELECT … FROM audit.queries`` agai
 millions of events. :class:`LiveAuditTables` reads only the events appended since its last
 refresh and keeps the converted rows as Arrow chunks:
 
-- ``events``, ``exports``, ``access``: every new event is final; new chunks are appended;
+- ``events``, ``access``: every new event is final; new chunks are appended;
+- ``exports``: a registered export's row changes when it is approved, rejected or downloaded,
+  so the rows are folded (:class:`~gateway.audit.views.ExportFold`) and the table is rebuilt
+  when an ``export.*`` event arrives (exports are few next to queries);
 - ``queries``: a query's row is final once it is complete (completed or denied) and is then
   added to the finished chunks; queries still running (or never completed) are rebuilt on each
   refresh from a small in-memory set.
@@ -36,14 +39,15 @@ import pyarrow as pa
 from gateway.audit.records import AuditEvent
 from gateway.audit.store import AuditStore
 from gateway.audit.tables import (
+    EXPORTS_SCHEMA,
     QUERIES_SCHEMA,
     AuditTables,
     access_table,
     events_table,
-    exports_table,
+    export_row,
     query_row,
 )
-from gateway.audit.views import QUERY_KINDS, QueryView
+from gateway.audit.views import QUERY_KINDS, ExportFold, QueryView
 
 __all__ = ["LiveAuditTables"]
 
@@ -80,7 +84,8 @@ class LiveAuditTables:
         self._lock = threading.Lock()
         self._seq = 0
         self._events = _Chunks(events_table([]).schema)
-        self._exports = _Chunks(exports_table([]).schema)
+        self._exports = ExportFold()
+        self._exports_table = EXPORTS_SCHEMA.empty_table()
         self._access = _Chunks(access_table([]).schema)
         self._finished = _Chunks(QUERIES_SCHEMA)
         self._open: dict[str, dict[str, AuditEvent]] = {}
@@ -96,7 +101,12 @@ class LiveAuditTables:
             if new:
                 self._seq = new[-1].seq
                 self._events.add(events_table(new))
-                self._exports.add(exports_table(new))
+                changed = False
+                for event in new:
+                    changed = self._exports.add(event) or changed
+                if changed:
+                    rows = [export_row(view) for view in self._exports.views()]
+                    self._exports_table = pa.Table.from_pylist(rows, schema=EXPORTS_SCHEMA)
                 self._access.add(access_table(new))
                 self._track_queries(new)
             running = pa.Table.from_pylist(
@@ -106,7 +116,7 @@ class LiveAuditTables:
             return AuditTables(
                 queries=self._finished.table(running),
                 events=self._events.table(),
-                exports=self._exports.table(),
+                exports=self._exports_table,
                 access=self._access.table(),
             )
 

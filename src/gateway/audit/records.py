@@ -9,7 +9,8 @@ What goes into ``details`` is described by the typed facts, one frozen dataclass
 
     QueryRequest        who asked what, from where (shared by started and denied)
     QueryStarted        query.started    written before the query runs (write-ahead)
-    QueryCompleted      query.completed  outcome, rows, bytes, duration, result fingerprint
+    QueryCompleted      query.completed  outcome, rows, bytes, duration, result fingerprint,
+                                         disclosure control applied (when asked for)
     QueryDenied         query.denied     refused before execution, with the reason code
     ExportRegistered    export.registered  format, file name and hash, marking, approval
     ExportAction        export.approved / export.rejected / export.downloaded  after registration
@@ -484,6 +485,10 @@ class QueryCompleted:
         duration_ms: wall time from start to the last batch.
         fingerprint: hash of the Arrow result (:class:`gateway.audit.ResultFingerprint`).
         truncated: the row cap cut the result.
+        disclosure: the disclosure control applied before release (mode, threshold, rounding,
+            cells suppressed …), when the analyst asked for it; rows, bytes and fingerprint
+            are then those of the protected result. Omitted from the record when None, so
+            records without it read and hash as before.
     """
 
     kind: ClassVar[str] = QUERY_COMPLETED
@@ -497,6 +502,7 @@ class QueryCompleted:
     duration_ms: float
     fingerprint: str = ""
     truncated: bool = False
+    disclosure: JsonObject | None = None
 
     @property
     def actor(self) -> str:
@@ -505,7 +511,7 @@ class QueryCompleted:
     def details(self) -> dict[str, Any]:
         if not self.outcome:
             raise InputError("a completed query needs an outcome ('ok' or an error code)")
-        return {
+        details: dict[str, Any] = {
             "query_id": self.query_id,
             "outcome": self.outcome,
             "rows": int(self.rows),
@@ -514,6 +520,9 @@ class QueryCompleted:
             "fingerprint": self.fingerprint,
             "truncated": bool(self.truncated),
         }
+        if self.disclosure is not None:
+            details["disclosure"] = dict(self.disclosure)
+        return details
 
 
 @dataclass(frozen=True)

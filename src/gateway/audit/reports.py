@@ -8,7 +8,8 @@ Each takes tables from :mod:`gateway.audit.tables` and returns a polars DataFram
     large_extractions   queries returning at least ``min_rows`` rows
     out_of_hours        queries outside working hours (Europe/London by default), weekends, holidays
     denied_attempts     refused queries with their reason
-    exports_register    exports, with the purpose of the query they came from
+    exports_register    exports, with the purpose of the query they came from, their current
+                        approval state, who decided and when, and downloads
     dormant_users       users with access but no query for ``months`` months (review their access)
 
 Example:
@@ -281,7 +282,12 @@ def exports_register(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> pl.DataFrame:
-    """Every export in the period with the purpose of the query it came from."""
+    """Every export registered in the period with the purpose of the query it came from.
+
+    ``approval`` is the current state (``registered_approval`` the state it was registered
+    with); ``decided_by``/``decided_at``/``decision_comment`` the senior analyst's decision, if
+    any; ``downloads`` how often the file was handed out.
+    """
     frame = pl.from_arrow(exports)
     assert isinstance(frame, pl.DataFrame)
     frame = _period(frame, "time", since, until)
@@ -298,6 +304,12 @@ def exports_register(
         "bytes",
         "marking",
         "approval",
+        "registered_approval",
+        "decided_by",
+        "decided_at",
+        "decision_comment",
+        "downloads",
+        "last_downloaded_at",
     )
 
 

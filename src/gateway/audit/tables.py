@@ -4,9 +4,12 @@ Four tables, each with a fixed schema (:data:`SCHEMAS`) so SQL written against t
 working as the log grows:
 
 - ``queries``: one row per query — request, decision (allowed/denied + reason), outcome,
-  rows, bytes, duration, fingerprint, and ``complete`` (false = started, no completion);
+  rows, bytes, duration, fingerprint, ``complete`` (false = started, no completion) and
+  ``disclosure`` (JSON: the disclosure control applied to the released result, if any);
 - ``events``: every event, ``details`` as JSON text;
-- ``exports``: the exports register;
+- ``exports``: the exports register, one row per export: the approval state at registration
+  and the current one (folded from later ``export.approved`` / ``export.rejected``), who
+  decided and when, and how often the file was downloaded;
 - ``access``: access-management events (requests, approvals, suspensions, tokens, policy).
 
 Pure functions over events; the service exposes them as a read-only ``audit`` schema.
@@ -30,13 +33,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from gateway.audit.records import (
-    EXPORT_REGISTERED,
-    GOVERNANCE_FAMILIES,
-    AuditEvent,
-    canonical_json,
-)
-from gateway.audit.views import QueryView, assemble_queries
+from gateway.audit.records import GOVERNANCE_FAMILIES, AuditEvent, canonical_json
+from gateway.audit.views import ExportView, QueryView, assemble_exports, assemble_queries
 
 __all__ = [
     "ACCESS_SCHEMA",
@@ -48,6 +46,7 @@ __all__ = [
     "access_table",
     "audit_tables",
     "events_table",
+    "export_row",
     "exports_table",
     "queries_table",
     "query_row",
@@ -90,6 +89,7 @@ QUERIES_SCHEMA = pa.schema(
         ("truncated", pa.bool_()),
         ("first_seq", pa.int64()),
         ("last_seq", pa.int64()),
+        ("disclosure", pa.string()),
     ]
 )
 
@@ -121,6 +121,13 @@ EXPORTS_SCHEMA = pa.schema(
         ("bytes", pa.int64()),
         ("marking", pa.string()),
         ("approval", pa.string()),
+        ("registered_approval", pa.string()),
+        ("decided_by", pa.string()),
+        ("decided_at", _TIME),
+        ("decision_comment", pa.string()),
+        ("downloads", pa.int64()),
+        ("last_downloaded_at", _TIME),
+        ("last_downloaded_by", pa.string()),
     ]
 )
 
@@ -176,6 +183,7 @@ def query_row(view: QueryView) -> dict[str, Any]:
     last = view.denied or view.completed
     seqs = [e.seq for e in (view.started, view.completed, view.denied) if e is not None]
     duration = result.get("duration_ms")
+    disclosure = result.get("disclosure")
     return {
         "query_id": view.query_id,
         "started_at": first.time if first is not None else None,
@@ -208,6 +216,7 @@ def query_row(view: QueryView) -> dict[str, Any]:
         "truncated": bool(result["truncated"]) if "truncated" in result else None,
         "first_seq": min(seqs),
         "last_seq": max(seqs),
+        "disclosure": canonical_json(disclosure) if isinstance(disclosure, dict) else None,
     }
 
 
@@ -236,29 +245,37 @@ def events_table(events: Iterable[AuditEvent]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA)
 
 
+def export_row(view: ExportView) -> dict[str, Any]:
+    """One row of the ``exports`` table (a dict keyed by :data:`EXPORTS_SCHEMA` names)."""
+    e, d = view.registered, view.registered.details
+    decision, download = view.decision, view.last_download
+    return {
+        "seq": e.seq,
+        "event_id": e.event_id,
+        "time": e.time,
+        "query_id": _text(d.get("query_id")),
+        "user": e.actor,
+        "organisation": e.organisation,
+        "format": _text(d.get("format")),
+        "file_name": _text(d.get("file_name")),
+        "file_sha256": _text(d.get("file_sha256")),
+        "bytes": _int(d.get("bytes")),
+        "marking": _text(d.get("marking")),
+        "approval": view.approval,
+        "registered_approval": view.registered_approval,
+        "decided_by": decision.actor if decision is not None else None,
+        "decided_at": decision.time if decision is not None else None,
+        "decision_comment": _text(decision.details.get("comment")) if decision else None,
+        "downloads": view.downloads,
+        "last_downloaded_at": download.time if download is not None else None,
+        "last_downloaded_by": download.actor if download is not None else None,
+    }
+
+
 def exports_table(events: Iterable[AuditEvent]) -> pa.Table:
-    """The exports register: one row per ``export.registered`` event."""
-    rows = []
-    for e in events:
-        if e.kind != EXPORT_REGISTERED:
-            continue
-        d = e.details
-        rows.append(
-            {
-                "seq": e.seq,
-                "event_id": e.event_id,
-                "time": e.time,
-                "query_id": _text(d.get("query_id")),
-                "user": e.actor,
-                "organisation": e.organisation,
-                "format": _text(d.get("format")),
-                "file_name": _text(d.get("file_name")),
-                "file_sha256": _text(d.get("file_sha256")),
-                "bytes": _int(d.get("bytes")),
-                "marking": _text(d.get("marking")),
-                "approval": _text(d.get("approval")),
-            }
-        )
+    """The exports register: one row per registered export, in order of registration, with
+    its current state folded from later ``export.*`` events (:func:`assemble_exports`)."""
+    rows = [export_row(view) for view in assemble_exports(events)]
     return pa.Table.from_pylist(rows, schema=EXPORTS_SCHEMA)
 
 

@@ -1,8 +1,13 @@
-"""Read views over the event log: one :class:`QueryView` per query, pairing its records.
+"""Read views over the event log: one :class:`QueryView` per query, pairing its records, and
+one :class:`ExportView` per export, folding its later actions into its registration.
 
 A query produces either ``query.denied`` (refused, nothing ran) or ``query.started`` followed by
 ``query.completed``. A started query with no completion reads as *incomplete*: its worker was
 killed, or the service stopped, before the outcome was written.
+
+An export is ``export.registered`` (approval ``not_required`` or ``pending``), then perhaps one
+decision — ``export.approved`` or ``export.rejected``, counted only while the export is pending
+and only for the registered file hash — and any number of ``export.downloaded``.
 
 Example:
     >>> from datetime import datetime, timezone
@@ -17,14 +22,32 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from gateway.audit.records import QUERY_COMPLETED, QUERY_DENIED, QUERY_STARTED, AuditEvent
+from gateway.audit.records import (
+    EXPORT_ACTIONS,
+    EXPORT_REGISTERED,
+    QUERY_COMPLETED,
+    QUERY_DENIED,
+    QUERY_STARTED,
+    AuditEvent,
+)
 
-__all__ = ["QUERY_KINDS", "QueryStatus", "QueryView", "assemble_queries"]
+__all__ = [
+    "EXPORT_KINDS",
+    "QUERY_KINDS",
+    "ExportFold",
+    "ExportView",
+    "QueryStatus",
+    "QueryView",
+    "assemble_exports",
+    "assemble_queries",
+]
 
 QUERY_KINDS = (QUERY_STARTED, QUERY_COMPLETED, QUERY_DENIED)
+EXPORT_KINDS = (EXPORT_REGISTERED, *(f"export.{action}" for action in EXPORT_ACTIONS))
+_DECISIONS = {"export.approved": "approved", "export.rejected": "rejected"}
 QueryStatus = Literal["completed", "incomplete", "denied", "orphan"]
 
 
@@ -97,3 +120,96 @@ def assemble_queries(events: Iterable[AuditEvent]) -> list[QueryView]:
         )
         for query_id, slots in found.items()
     ]
+
+
+@dataclass(frozen=True)
+class ExportView:
+    """Everything the log says about one export.
+
+    Attributes:
+        registered: its ``export.registered`` event (the latest, if the id was registered twice).
+        decision: the ``export.approved`` / ``export.rejected`` event that decided it, if any.
+        downloads: ``export.downloaded`` events for the registered file.
+        last_download: the latest of them.
+    """
+
+    registered: AuditEvent
+    decision: AuditEvent | None = None
+    downloads: int = 0
+    last_download: AuditEvent | None = None
+
+    @property
+    def export_id(self) -> str:
+        return str(self.registered.details.get("query_id", ""))
+
+    @property
+    def file_sha256(self) -> str:
+        return str(self.registered.details.get("file_sha256", ""))
+
+    @property
+    def registered_approval(self) -> str:
+        """The approval state written at registration (``not_required`` or ``pending``)."""
+        return str(self.registered.details.get("approval", "not_required"))
+
+    @property
+    def approval(self) -> str:
+        """The current state: ``not_required``, ``pending``, ``approved`` or ``rejected``."""
+        if self.decision is not None:
+            return _DECISIONS[self.decision.kind]
+        return self.registered_approval
+
+
+class ExportFold:
+    """Folds ``export.*`` events, one at a time, into the current view of each export.
+
+    Example:
+        >>> fold = ExportFold()
+        >>> fold.views()
+        []
+    """
+
+    def __init__(self) -> None:
+        self._views: dict[str, ExportView] = {}
+
+    def add(self, event: AuditEvent) -> bool:
+        """Take one event into account; whether it changed any export's view."""
+        if event.kind not in EXPORT_KINDS:
+            return False
+        export_id = str(event.details.get("query_id", ""))
+        if event.kind == EXPORT_REGISTERED:
+            self._views[export_id] = ExportView(registered=event)
+            return True
+        view = self._views.get(export_id)
+        if view is None or event.details.get("file_sha256") != view.file_sha256:
+            return False  # about another file (or an export never registered)
+        if event.kind in _DECISIONS:
+            if view.approval != "pending":
+                return False  # decided already, or never held: the first decision stands
+            self._views[export_id] = replace(view, decision=event)
+            return True
+        self._views[export_id] = replace(view, downloads=view.downloads + 1, last_download=event)
+        return True
+
+    def views(self) -> list[ExportView]:
+        """One view per export id, in the order exports were first registered."""
+        return list(self._views.values())
+
+
+def assemble_exports(events: Iterable[AuditEvent]) -> list[ExportView]:
+    """One view per export id (events of other kinds are ignored).
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from gateway.audit.records import GENESIS_HASH, seal
+        >>> t = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
+        >>> held = {"query_id": "Q1", "file_sha256": "ab", "approval": "pending"}
+        >>> e1 = seal(1, "E1", t, "export.registered", "a.khan", "MBC", held, GENESIS_HASH)
+        >>> e2 = seal(2, "E2", t, "export.approved", "s.patel", "CP",
+        ...           {"query_id": "Q1", "file_sha256": "ab"}, e1.hash)
+        >>> [(v.registered_approval, v.approval) for v in assemble_exports([e1, e2])]
+        [('pending', 'approved')]
+    """
+    fold = ExportFold()
+    for event in events:
+        fold.add(event)
+    return fold.views()

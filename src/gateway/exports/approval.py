@@ -22,10 +22,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.audit.records import EXPORT_REGISTERED, AuditEvent
+from gateway.audit.records import AuditEvent
+from gateway.audit.views import assemble_exports
 from gateway.errors import AccessDenied, NotFound, SelfApproval, StepOutOfOrder, WrongRole
 from gateway.exports.settings import ExportSettings
 from gateway.principal import Principal
@@ -46,7 +47,6 @@ NOT_REQUIRED = "not_required"
 PENDING = "pending"
 APPROVED = "approved"
 REJECTED = "rejected"
-_DECISIONS = {"export.approved": APPROVED, "export.rejected": REJECTED}
 
 
 def needs_approval(settings: ExportSettings, level: str, data_class: str) -> bool:
@@ -92,34 +92,27 @@ class ExportRecord:
 
 
 def export_records(events: Iterable[AuditEvent]) -> dict[str, ExportRecord]:
-    """Fold ``export.*`` events into the current record of each export (by export id)."""
+    """Fold ``export.*`` events into the current record of each export (by export id), with
+    the audit log's own fold (:func:`gateway.audit.views.assemble_exports`), so the service
+    and the ``audit.exports`` table never disagree about a file's state."""
     records: dict[str, ExportRecord] = {}
-    for event in events:
-        d = event.details
-        export_id = str(d.get("query_id", ""))
-        if event.kind == EXPORT_REGISTERED:
-            records[export_id] = ExportRecord(
-                export_id=export_id,
-                owner=event.actor,
-                organisation=event.organisation,
-                format=str(d.get("format", "")),
-                file_name=str(d.get("file_name", "")),
-                file_sha256=str(d.get("file_sha256", "")),
-                bytes=int(d.get("bytes", 0)),
-                marking=str(d.get("marking", "")),
-                approval=str(d.get("approval", NOT_REQUIRED)),
-                registered_at=event.time,
-            )
-        elif event.kind in _DECISIONS and export_id in records:
-            current = records[export_id]
-            if current.approval == PENDING and d.get("file_sha256") == current.file_sha256:
-                records[export_id] = replace(
-                    current,
-                    approval=_DECISIONS[event.kind],
-                    decided_by=event.actor,
-                    decided_at=event.time,
-                    comment=str(d.get("comment", "")),
-                )
+    for view in assemble_exports(events):
+        d, decision = view.registered.details, view.decision
+        records[view.export_id] = ExportRecord(
+            export_id=view.export_id,
+            owner=view.registered.actor,
+            organisation=view.registered.organisation,
+            format=str(d.get("format", "")),
+            file_name=str(d.get("file_name", "")),
+            file_sha256=view.file_sha256,
+            bytes=int(d.get("bytes", 0)),
+            marking=str(d.get("marking", "")),
+            approval=view.approval,
+            registered_at=view.registered.time,
+            decided_by=decision.actor if decision is not None else None,
+            decided_at=decision.time if decision is not None else None,
+            comment=str(decision.details.get("comment", "")) if decision is not None else "",
+        )
     return records
 
 

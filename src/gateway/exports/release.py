@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway.audit.records import EXPORT_ACTIONS, EXPORT_REGISTERED, ExportAction
+from gateway.audit.records import ExportAction
+from gateway.audit.views import EXPORT_KINDS
 from gateway.datadir import DataDir
 from gateway.errors import Conflict, NotFound
 from gateway.exports.approval import (
@@ -40,12 +41,11 @@ __all__ = [
     "reject_export",
 ]
 
-_KINDS = (EXPORT_REGISTERED, *(f"export.{a}" for a in EXPORT_ACTIONS))
 _MAX_COMMENT = 500
 
 
 def _records(service: QueryService) -> dict[str, ExportRecord]:
-    return export_records(service.audit.events(kinds=_KINDS))
+    return export_records(service.audit.events(kinds=EXPORT_KINDS))
 
 
 def export_record(service: QueryService, export_id: str) -> ExportRecord:
