@@ -37,6 +37,7 @@ import typer
 
 from gateway.audit.log import AuditLog
 from gateway.cli import command_group
+from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
 from gateway.errors import InputError
 from gateway.governance.model import NetworkRange, Organisation, OrganisationKind, Person
@@ -69,9 +70,6 @@ user_app = command_group("user", "People in the register.", parent=access_app)
 request_app = command_group("request", "Access requests.", parent=access_app)
 review_app = command_group("access-review", "Six-monthly access reviews.", parent=access_app)
 
-DataDirOption = Annotated[
-    Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
-]
 ActorOption = Annotated[
     str, typer.Option("--as", help="Who is acting (a username in the register).")
 ]

@@ -45,6 +45,7 @@ from gateway.audit.verify import verify_data_dir
 from gateway.catalog import load_catalog
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
+from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, InputError
 
@@ -63,9 +64,6 @@ ReportKind = Literal[
 ]
 OutputFormat = Literal["table", "csv", "json"]
 
-DataDirOption = Annotated[
-    Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
-]
 CheckpointsOption = Annotated[
     Path | None,
     typer.Option(

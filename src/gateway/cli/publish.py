@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli import command_group
+from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
 from gateway.deployment import open_service
 from gateway.exports.settings import export_settings
@@ -35,9 +36,7 @@ publish_app = command_group("publish", "Publication extracts (administrators).")
 @publish_app.command("police-uk")
 def police_uk_command(
     month: Annotated[str, typer.Option(help="The month to publish, YYYY-MM.")],
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
-    ],
+    data_dir: DataDirOption,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the CSV here.", dir_okay=False)
     ] = None,

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli import app
+from gateway.cli.options import DataDirOption
 from gateway.errors import ConfigurationError
 
 __all__ = ["serve", "serve_command"]
@@ -55,9 +56,7 @@ def serve(data_dir: Path, *, host: str, port: int, log_level: str = "info") -> N
 
 @app.command("serve")
 def serve_command(
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
-    ],
+    data_dir: DataDirOption,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",

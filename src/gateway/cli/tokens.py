@@ -14,20 +14,17 @@ from __future__ import annotations
 import getpass
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gateway.cli import command_group
+from gateway.cli.options import DataDirOption
 
 __all__ = ["tokens_app"]
 
 tokens_app = command_group("tokens", "Issue, list and revoke API tokens (administrators).")
 
-DataDirOption = Annotated[
-    Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
-]
 ByOption = Annotated[
     str | None, typer.Option("--by", help="Who is acting (default: your login name).")
 ]

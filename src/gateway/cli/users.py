@@ -6,12 +6,9 @@ Reads the deployment's principal directory (``DIR/users.toml``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from gateway.cli import command_group
+from gateway.cli.options import DataDirOption
 
 __all__ = ["users_app"]
 
@@ -20,9 +17,7 @@ users_app = command_group("users", "Users and their access (administrators).")
 
 @users_app.command("list")
 def list_command(
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
-    ],
+    data_dir: DataDirOption,
 ) -> None:
     """One line per user: level, roles, areas, purposes, grants, expiry, suspension."""
     from gateway.datadir import DataDir
