@@ -31,6 +31,7 @@ import typer
 
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
+from gateway.cli.options import PurposeOption
 from gateway.cli.query import parse_params
 from gateway.client.exports import (
     ProgressEvent,
@@ -49,9 +50,6 @@ export_app = command_group(
 
 OutputOption = Annotated[
     Path, typer.Option("--output", "-o", help="Save to this file.", dir_okay=False)
-]
-PurposeOption = Annotated[
-    str | None, typer.Option(help="Approved purpose code (default: the config file's).")
 ]
 FormatOption = Annotated[
     str,

@@ -7,9 +7,14 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["DataDirOption"]
+__all__ = ["DataDirOption", "PurposeOption"]
 
 #: ``--data-dir DIR`` (required): the deployment on this machine.
 DataDirOption = Annotated[
     Path, typer.Option("--data-dir", help="The deployment's data directory.", file_okay=False)
+]
+
+#: ``--purpose CODE``: one of the caller's approved purposes (default: the config file's).
+PurposeOption = Annotated[
+    str | None, typer.Option(help="Approved purpose code (default: the config file's).")
 ]

@@ -21,7 +21,8 @@ import typer
 
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
-from gateway.cli.template import DataDirOption, PurposeOption, UserOption, local_session
+from gateway.cli.options import PurposeOption
+from gateway.cli.template import DataDirOption, UserOption, local_session
 
 __all__ = ["product_app"]
 

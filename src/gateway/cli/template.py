@@ -30,6 +30,7 @@ import typer
 
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
+from gateway.cli.options import PurposeOption
 from gateway.errors import ConfigurationError, InputError
 
 __all__ = ["LocalSession", "local_session", "template_app", "write_table"]
@@ -51,9 +52,6 @@ DataDirOption = Annotated[
 ]
 UserOption = Annotated[
     str | None, typer.Option("--user", help="With --data-dir: run as this user.")
-]
-PurposeOption = Annotated[
-    str | None, typer.Option(help="Approved purpose code (default: the config file's).")
 ]
 
 
