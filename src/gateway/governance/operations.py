@@ -14,7 +14,8 @@ Example:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from gateway.errors import (
     WrongRole,
 )
 from gateway.governance.model import Person
-from gateway.governance.store import GovernanceStore, Reader, utc_now
+from gateway.governance.store import GovernanceStore, Reader, Writer, utc_now
 from gateway.policy import Policy
 
 __all__ = ["OVERSIGHT_ROLES", "Clock", "Operations", "holds_access", "new_id"]
@@ -95,6 +96,19 @@ class Operations:
         if not person.roles & wanted:
             raise WrongRole(f"{what} needs one of the roles {', '.join(sorted(wanted))}")
         return person
+
+    @contextmanager
+    def _change_by(
+        self, actor: str, roles: Iterable[str], *, what: str
+    ) -> Iterator[tuple[Writer, datetime]]:
+        """A write transaction by ``actor``, who must hold one of ``roles`` (see :meth:`_need`).
+
+        Yields the transaction and the time of the change (read before the transaction opens).
+        """
+        at = self.clock()
+        with self.store.writing() as tx:
+            self._need(tx, actor, roles, at, what=what)
+            yield tx, at
 
     @staticmethod
     def _not_self(actor: str, subject: str, what: str) -> None:

@@ -91,9 +91,7 @@ class OversightOperations(Operations):
         """Lift every suspension in force; returns how many were lifted."""
         if not comment.strip():
             raise InputError("a reinstatement must say why")
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, OVERSIGHT_ROLES, at, what="reinstatement")
+        with self._change_by(actor, OVERSIGHT_ROLES, what="reinstatement") as (tx, at):
             self._not_self(actor, username, "reinstate access")
             tx.require_person(username)
             lifted = tx.lift_suspensions(username, by=actor, at=at, comment=comment)
@@ -108,9 +106,7 @@ class OversightOperations(Operations):
         """Revoke every grant of ``username`` (and with ``leaver``, close the account)."""
         if not reason.strip():
             raise InputError("a revocation must give its reason")
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, OVERSIGHT_ROLES, at, what="revocation")
+        with self._change_by(actor, OVERSIGHT_ROLES, what="revocation") as (tx, at):
             self._not_self(actor, username, "revoke access")
             target = tx.require_person(username)
             revoked = tx.revoke_grants(username, by=actor, at=at, reason=reason)
@@ -131,9 +127,7 @@ class OversightOperations(Operations):
 
     def open_review(self, actor: str, organisation: str) -> AccessReview:
         """Open an access review listing every user of ``organisation`` with access now."""
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, {"admin"}, at, what="opening an access review")
+        with self._change_by(actor, {"admin"}, what="opening an access review") as (tx, at):
             review = self._new_review(tx, actor, organisation, at)
             self._event(
                 tx,

@@ -86,9 +86,7 @@ class RegisterOperations(Operations):
             return r.settings()
 
     def set_settings(self, actor: str, settings: GovernanceSettings, comment: str = "") -> None:
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, {"admin"}, at, what="changing governance settings")
+        with self._change_by(actor, {"admin"}, what="changing governance settings") as (tx, _):
             before = tx.settings()
             tx.set_settings(settings)
             self._event(
@@ -104,9 +102,7 @@ class RegisterOperations(Operations):
     # --- register: organisations, networks, people ------------------------------------------
 
     def add_organisation(self, actor: str, organisation: Organisation) -> None:
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, {"admin"}, at, what="registering an organisation")
+        with self._change_by(actor, {"admin"}, what="registering an organisation") as (tx, at):
             tx.add_organisation(organisation, at=at)
             self._event(
                 tx,
@@ -119,9 +115,7 @@ class RegisterOperations(Operations):
             )
 
     def add_network(self, actor: str, network: NetworkRange) -> None:
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, {"admin"}, at, what="registering a network range")
+        with self._change_by(actor, {"admin"}, what="registering a network range") as (tx, at):
             tx.add_network(network, by=actor, at=at)
             self._event(
                 tx,
@@ -133,9 +127,7 @@ class RegisterOperations(Operations):
             )
 
     def remove_network(self, actor: str, organisation: str, cidr: str, comment: str = "") -> None:
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, {"admin"}, at, what="removing a network range")
+        with self._change_by(actor, {"admin"}, what="removing a network range") as (tx, _):
             tx.remove_network(organisation, cidr)
             self._event(
                 tx,
@@ -147,9 +139,7 @@ class RegisterOperations(Operations):
             )
 
     def add_person(self, actor: str, person: Person) -> None:
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, {"admin"}, at, what="registering a user")
+        with self._change_by(actor, {"admin"}, what="registering a user") as (tx, _):
             self._check_line_manager(tx, person)
             tx.put_person(person, new=True)
             self._event(
@@ -189,9 +179,7 @@ class RegisterOperations(Operations):
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise InputError(f"cannot change {unknown[0]!r} of a user")
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, {"admin"}, at, what="changing a user's record")
+        with self._change_by(actor, {"admin"}, what="changing a user's record") as (tx, _):
             self._not_self(actor, username, "change the record")
             before = tx.require_person(username)
             after = replace(before, **changes)
@@ -217,11 +205,9 @@ class RegisterOperations(Operations):
             raise InputError(f"vetting level must be one of {', '.join(VETTING_LEVELS)}")
         if vetting.expires < vetting.granted:
             raise InputError("vetting cannot expire before it was granted")
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(
-                tx, actor, {"admin", "information_security_officer"}, at, what="recording vetting"
-            )
+        with self._change_by(
+            actor, {"admin", "information_security_officer"}, what="recording vetting"
+        ) as (tx, at):
             self._not_self(actor, vetting.username, "record vetting")
             tx.add_vetting(vetting, by=actor, at=at)
             self._event(
@@ -256,11 +242,9 @@ class RegisterOperations(Operations):
     def record_training(self, actor: str, training: Training) -> None:
         if training.kind not in TRAINING_KINDS:
             raise InputError(f"training kind must be one of {', '.join(TRAINING_KINDS)}")
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(
-                tx, actor, {"admin", "information_security_officer"}, at, what="recording training"
-            )
+        with self._change_by(
+            actor, {"admin", "information_security_officer"}, what="recording training"
+        ) as (tx, at):
             self._not_self(actor, training.username, "record training")
             tx.add_training(training, by=actor, at=at)
             self._event(
@@ -273,9 +257,8 @@ class RegisterOperations(Operations):
             )
 
     def record_memorandum(self, actor: str, memorandum: Memorandum) -> None:
-        at = self.clock()
-        with self.store.writing() as tx:
-            self._need(tx, actor, {"admin"}, at, what="recording a memorandum of understanding")
+        what = "recording a memorandum of understanding"
+        with self._change_by(actor, {"admin"}, what=what) as (tx, at):
             tx.add_memorandum(memorandum, by=actor, at=at)
             self._event(
                 tx,
