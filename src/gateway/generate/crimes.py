@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from gateway.generate.crime_details import modus_operandi, stolen_property
 from gateway.generate.profiles import season
 from gateway.generate.randomness import (
     IntArray,
@@ -38,11 +39,10 @@ from gateway.generate.randomness import (
     mix_matrix,
     stream,
 )
-from gateway.generate.text import TemplateSet
 from gateway.generate.timing import DAY, HOUR, MINUTE, WeekCalendar, month_bounds
 from gateway.generate.world import SETTINGS, World
 
-__all__ = ["INCIDENT_LINK", "NAME_SHARE", "CrimeBlock", "crime_block"]
+__all__ = ["INCIDENT_LINK", "CrimeBlock", "crime_block"]
 
 _LAG_MEDIAN = {"prompt": 25 * MINUTE, "same_day": 3 * HOUR, "slow": 2 * DAY, "historic": 60 * DAY}
 _LAG_SIGMA = {"prompt": 1.0, "same_day": 1.0, "slow": 1.2, "historic": 1.5}
@@ -63,8 +63,6 @@ INCIDENT_LINK = {
     "other-crime": 0.4,
 }
 _COURT = frozenset({"awaiting-court-result", "sent-to-crown-court"})
-NAME_SHARE = 0.35
-"""Share of free-text person slots that carry the synthetic person's actual name."""
 
 
 @dataclass(frozen=True)
@@ -207,10 +205,10 @@ def crime_block(
         {"crime_id": crime_id, "vehicle_idx": vehicle, "role": roles}
     ).filter(pl.col("vehicle_idx") >= 0)
     world.vehicles.mark(crime_vehicle["vehicle_idx"].to_numpy())
-    prop, first_item = _property(world, rng, crime_id, code, victim, location)
+    prop, first_item = stolen_property(world, rng, crime_id, code, victim, location)
 
     crime = crime.with_columns(
-        modus_operandi=_modus_operandi(world, rng, crime, victim, suspect, vehicle, first_item)
+        modus_operandi=modus_operandi(world, rng, crime, victim, suspect, vehicle, first_item)
     )
 
     # 7. What follows: arrests and the calls that reported the crimes.
@@ -362,116 +360,3 @@ def _crime_person(
         .with_columns(person_id=pl.col("person_idx") + 1)
         .select("crime_id", "person_id", "role", "person_idx")
     )
-
-
-def _property(
-    world: World,
-    rng: np.random.Generator,
-    crime_id: IntArray,
-    code: IntArray,
-    victim: IntArray,
-    location: IntArray,
-) -> tuple[pl.DataFrame, pl.Series]:
-    """Stolen or seized items, and the first item's wording per crime (for the MO)."""
-    offences = world.ref.offences
-    kinds = list(world.ref.property_kinds.values())
-    kind_names = [k.key for k in kinds]
-    n = len(code)
-    n_kinds = np.array([len(o.property) for o in offences])[code]
-    items = np.where(n_kinds > 0, 1 + (rng.random(n) < 0.35) + (rng.random(n) < 0.1), 0)
-    row = np.repeat(np.arange(n), items)
-    pick = np.floor(rng.random(len(row)) * n_kinds[row]).astype(np.int64)
-    code_kinds = [[kind_names.index(k) for k in o.property] for o in offences]
-    padded = np.array([ks + [0] * (max(map(len, code_kinds)) - len(ks)) for ks in code_kinds])
-    kind = padded[code[row], pick]
-    item_lists = [k.items for k in kinds]
-    item_first = np.concatenate([[0], np.cumsum([len(x) for x in item_lists])[:-1]])
-    item_count = np.array([len(x) for x in item_lists])
-    item = item_first[kind] + np.floor(rng.random(len(row)) * item_count[kind]).astype(np.int64)
-    item_words = pl.Series([i for x in item_lists for i in x]).gather(item)
-    medians = np.array([k.value_median for k in kinds])[kind]
-    sigmas = np.array([k.value_sigma for k in kinds])[kind]
-    value = np.round(medians * np.exp(sigmas * rng.standard_normal(len(row))), 2)
-    recovered = rng.random(len(row)) < np.array([k.recovered for k in kinds])[kind]
-    owner = victim[row]
-    slots = pl.DataFrame(
-        {
-            "item": item_words.str.slice(0, 1).str.to_uppercase() + item_words.str.slice(1),
-            "colour": world.vehicles.colour.gather(
-                rng.integers(0, len(world.vehicles), len(row))
-            ).str.to_lowercase(),
-            "owner": _person_slot(world, rng, owner, "the IP"),
-            "address": world.place_column("address", location[row]),
-        }
-    )
-    description = TemplateSet.of([world.ref.texts.property]).render(
-        rng, np.zeros(len(row), dtype=np.int64), slots
-    )
-    prop = pl.DataFrame(
-        {
-            "crime_id": crime_id[row],
-            "property_type": pl.Series([k.property_type for k in kinds]).gather(kind),
-            "description": description,
-            "value_gbp": value,
-            "recovered": recovered,
-        }
-    )
-    first = pl.DataFrame({"row": row, "item": item_words}).unique(
-        "row", keep="first", maintain_order=True
-    )
-    words = pl.DataFrame({"row": np.arange(n)}).join(
-        first, on="row", how="left", maintain_order="left"
-    )
-    first_item = words["item"].fill_null("property")
-    return prop, first_item
-
-
-def _person_slot(
-    world: World, rng: np.random.Generator, person: IntArray, fallback: str
-) -> pl.Series:
-    """The person's name for some rows, ``fallback`` for the others and when there is none."""
-    names = world.people.full_names(np.maximum(person, 0))
-    show = (person >= 0) & (rng.random(len(person)) < NAME_SHARE)
-    return names.set(pl.Series(~show), fallback) if len(person) else names
-
-
-def _modus_operandi(
-    world: World,
-    rng: np.random.Generator,
-    crime: pl.DataFrame,
-    victim: IntArray,
-    suspect: IntArray,
-    vehicle: IntArray,
-    first_item: pl.Series,
-) -> pl.Series:
-    texts = world.ref.texts
-    categories = list(texts.modus_operandi)
-    templates = TemplateSet.of([texts.modus_operandi[c] for c in categories])
-    group = (
-        crime["police_uk_category"]
-        .replace_strict({c: i for i, c in enumerate(categories)}, return_dtype=pl.Int64)
-        .to_numpy()
-    )
-    n = crime.height
-    vocabulary = texts.vocabulary
-    location = crime["location_id"].to_numpy()
-    any_vehicle = np.where(vehicle >= 0, vehicle, world.vehicles.draw(rng, n))
-    slots = pl.DataFrame(
-        {
-            "victim": _person_slot(world, rng, victim, "the IP"),
-            "suspect": _person_slot(world, rng, suspect, "the offender"),
-            "address": world.place_column("address", location),
-            "street": world.place_column("street", location),
-            "town": world.place_column("town", location),
-            "item": first_item,
-            "vrm": world.vehicles.vrm.gather(any_vehicle),
-            "entry": _pick(rng, vocabulary["entry"], n),
-            "weapon": _pick(rng, vocabulary["weapon"], n),
-            "drug": _pick(rng, vocabulary["drug"], n),
-        }
-    )
-    return templates.render(rng, group, slots)
-
-
-def _pick(rng: np.random.Generator, words: Sequence[str], n: int) -> pl.Series:
-    return pl.Series(list(words)).gather(rng.integers(0, len(words), n))

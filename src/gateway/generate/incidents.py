@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from gateway.generate.crimes import INCIDENT_LINK, NAME_SHARE
+from gateway.generate.crime_details import NAME_SHARE
+from gateway.generate.crimes import INCIDENT_LINK
 from gateway.generate.profiles import season
 from gateway.generate.randomness import IntArray, choose_rows, lognormal, mix_matrix, stream
 from gateway.generate.text import TemplateSet
