@@ -28,8 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pyarrow as pa
 
@@ -39,6 +38,7 @@ from gateway.catalog import Catalog
 from gateway.datadir import DataDir
 from gateway.engines.base import Engine, QueryLimits, QueryResult
 from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
+from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy
 from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
@@ -88,7 +88,7 @@ class QueryOutcome:
 
 
 @dataclass
-class QueryService:
+class QueryService(ClosesOnExit):
     """Runs analysts' queries under policy, with audit. Thread-safe (the engine and the audit
     store are; the rest is immutable).
 
@@ -298,17 +298,6 @@ class QueryService:
     def close(self) -> None:
         self.engine.close()
         self.audit.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _json_params(params: Mapping[str, object] | None) -> dict[str, Any]:

@@ -29,8 +29,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from gateway.audit.checkpoints import Checkpoint, CheckpointFile, sign_checkpoint
 from gateway.audit.records import (
@@ -48,6 +47,7 @@ from gateway.audit.store import AuditStore
 from gateway.audit.views import QUERY_KINDS, QueryView, assemble_queries
 from gateway.datadir import DataDir
 from gateway.errors import ConfigurationError
+from gateway.lifetime import ClosesOnExit
 
 __all__ = ["CHECKPOINT_KEY", "DEFAULT_CHECKPOINT_EVERY", "AuditLog", "checkpoint_path"]
 
@@ -61,7 +61,7 @@ def checkpoint_path(data_dir: DataDir) -> Path:
     return data_dir.root / "audit.checkpoints.jsonl"
 
 
-class AuditLog:
+class AuditLog(ClosesOnExit):
     """Typed writes and reads over an :class:`~gateway.audit.store.AuditStore`.
 
     Args:
@@ -222,14 +222,3 @@ class AuditLog:
                     self.checkpoint()
         finally:
             self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -30,8 +30,7 @@ import time
 from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from gateway.audit.records import (
     GENESIS_HASH,
@@ -44,6 +43,7 @@ from gateway.audit.records import (
     utc_now,
 )
 from gateway.errors import AuditUnavailable
+from gateway.lifetime import ClosesOnExit
 
 __all__ = ["SCHEMA_VERSION", "SQLiteAuditStore"]
 
@@ -99,7 +99,7 @@ def _why(exc: sqlite3.Error, busy_timeout: float) -> str:
     return str(exc)
 
 
-class SQLiteAuditStore:
+class SQLiteAuditStore(ClosesOnExit):
     """Append-only, hash-chained audit events in a SQLite file.
 
     Args:
@@ -335,14 +335,3 @@ class SQLiteAuditStore:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -24,12 +24,12 @@ import os
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import pyarrow as pa
 
 from gateway.errors import ConfigurationError
+from gateway.lifetime import ClosesOnExit
 
 __all__ = ["Engine", "EngineStats", "QueryLimits", "QueryResult"]
 
@@ -135,7 +135,7 @@ class EngineStats:
     failed: int
 
 
-class Engine(abc.ABC):
+class Engine(ClosesOnExit):
     """One query engine behind the gateway (ibis-style: a dialect and a few verbs).
 
     Engines are context managers: leaving the ``with`` block closes them.
@@ -187,14 +187,3 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Stop all workers; the engine refuses queries afterwards."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
