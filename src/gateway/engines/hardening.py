@@ -41,9 +41,8 @@ __all__ = ["EXPECTED_SETTINGS", "open_hardened", "quote_identifier", "verify_har
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
-# Settings read back after the lock; a mismatch means the wall is not there.
-EXPECTED_SETTINGS: dict[str, object] = {
-    "enable_external_access": False,
+# Set when the connection opens (step 1) and read back after the lock.
+_OFF_AT_CONNECT: dict[str, str | bool] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "allow_community_extensions": False,
@@ -53,6 +52,12 @@ EXPECTED_SETTINGS: dict[str, object] = {
     "allow_extension_repositories": "forbidden",
     "python_enable_replacements": False,
     "python_scan_all_frames": False,
+}
+
+# Settings read back after the lock; a mismatch means the wall is not there.
+EXPECTED_SETTINGS: dict[str, object] = {
+    "enable_external_access": False,
+    **_OFF_AT_CONNECT,
     "lock_configuration": True,
     "allowed_configs": ["max_memory"],  # DuckDB's canonical name for memory_limit
     "allowed_directories": [],
@@ -140,15 +145,7 @@ def _normalise(value: object) -> str:
 
 def _connect_config(config: WorkerConfig) -> dict[str, str | bool | int | float | list[str]]:
     settings: dict[str, str | bool | int | float | list[str]] = {
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-        "allow_community_extensions": False,
-        "allow_unsigned_extensions": False,
-        "allow_persistent_secrets": False,
-        "allow_unredacted_secrets": False,
-        "allow_extension_repositories": "forbidden",
-        "python_enable_replacements": False,
-        "python_scan_all_frames": False,
+        **_OFF_AT_CONNECT,
         "memory_limit": f"{config.memory_limit_mb}MB",
         "threads": config.threads,
         "temp_directory": config.temp_directory or "",
