@@ -159,6 +159,33 @@ def _wgs84(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
     return list(zip(lon.tolist(), lat.tolist(), strict=True))
 
 
+def _street_record(
+    row: dict[str, Any],
+    point: tuple[float, float],
+    month: str,
+    force: str,
+    *,
+    crime_id: str,
+    crime_type: str,
+    last_outcome: str,
+) -> StreetRecord:
+    """The line for a crime or ASB row: at its map point (WGS84) and in that point's LSOA."""
+    lon, lat = point
+    return StreetRecord(
+        crime_id=crime_id,
+        month=month,
+        reported_by=force,
+        falls_within=force,
+        longitude=lon,
+        latitude=lat,
+        location=location_text(str(row["point_name"])),
+        lsoa_code=str(row["lsoa_code"] or ""),
+        lsoa_name=str(row["lsoa_name"] or ""),
+        crime_type=crime_type,
+        last_outcome=last_outcome,
+    )
+
+
 def _slug(text: str) -> str:
     return "-".join("".join(c.lower() if c.isalnum() else " " for c in text).split())
 
@@ -216,35 +243,21 @@ def publish_police_uk(
     crime_rows = [r for r in _rows(crimes) if point_publishable(r["address_count"])]
     asb_rows = [r for r in _rows(asb) if point_publishable(r["address_count"])]
     left_out = crimes.num_rows - len(crime_rows) + asb.num_rows - len(asb_rows)
-    for row, (lon, lat) in zip(crime_rows, _wgs84(crime_rows), strict=True):
+    for row, point in zip(crime_rows, _wgs84(crime_rows), strict=True):
         label = category_label(str(row["police_uk_category"]))
-        record = StreetRecord(
+        record = _street_record(
+            row,
+            point,
+            month,
+            force,
             crime_id=crime_id_hash(key, int(row["crime_id"])),
-            month=month,
-            reported_by=force,
-            falls_within=force,
-            longitude=lon,
-            latitude=lat,
-            location=location_text(str(row["point_name"])),
-            lsoa_code=str(row["lsoa_code"] or ""),
-            lsoa_name=str(row["lsoa_name"] or ""),
             crime_type=label,
             last_outcome=outcome_label(row["outcome"]),
         )
         records.append(((record.lsoa_code, label, record.crime_id), record))
     for row, (lon, lat) in zip(asb_rows, _wgs84(asb_rows), strict=True):
-        record = StreetRecord(
-            crime_id="",
-            month=month,
-            reported_by=force,
-            falls_within=force,
-            longitude=lon,
-            latitude=lat,
-            location=location_text(str(row["point_name"])),
-            lsoa_code=str(row["lsoa_code"] or ""),
-            lsoa_name=str(row["lsoa_name"] or ""),
-            crime_type=ASB_LABEL,
-            last_outcome="",
+        record = _street_record(
+            row, (lon, lat), month, force, crime_id="", crime_type=ASB_LABEL, last_outcome=""
         )
         records.append(((record.lsoa_code, ASB_LABEL, f"{lon:.6f},{lat:.6f}"), record))
     records.sort(key=lambda item: item[0])
