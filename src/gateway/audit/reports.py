@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -40,6 +41,7 @@ from gateway.errors import ConfigurationError, InputError
 
 __all__ = [
     "REPORTS",
+    "ReportKind",
     "WorkingHours",
     "activity",
     "denied_attempts",
@@ -53,8 +55,7 @@ __all__ = [
     "users_seen",
 ]
 
-#: Report names, as the CLI and service know them.
-REPORTS = (
+ReportKind = Literal[
     "activity",
     "person-lookups",
     "large-extractions",
@@ -62,7 +63,9 @@ REPORTS = (
     "denied",
     "exports",
     "dormant",
-)
+]
+#: Report names, as the CLI and service know them.
+REPORTS: tuple[ReportKind, ...] = get_args(ReportKind)
 
 
 def _period(

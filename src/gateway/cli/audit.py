@@ -29,6 +29,7 @@ import typer
 
 from gateway.audit.log import AuditLog
 from gateway.audit.reports import (
+    ReportKind,
     WorkingHours,
     activity,
     denied_attempts,
@@ -53,15 +54,6 @@ __all__ = ["audit_app"]
 
 audit_app = command_group("audit", "Verify and review the audit trail.")
 
-ReportKind = Literal[
-    "activity",
-    "person-lookups",
-    "large-extractions",
-    "out-of-hours",
-    "denied",
-    "exports",
-    "dormant",
-]
 OutputFormat = Literal["table", "csv", "json"]
 
 CheckpointsOption = Annotated[
