@@ -79,7 +79,7 @@ def test_missing_data_dir_option() -> None:
 def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
     target = tmp_path / "notes.txt"
     target.write_text("keep me")
-    assert_one_line_error(gateway("generate", "--data-dir", str(target)), "not a directory")
+    assert_one_line_error(gateway("generate", "--data-dir", str(target)), str(target), "is a file")
     assert target.read_text() == "keep me"
 
 

@@ -12,24 +12,19 @@ status 2.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gateway.cli import app
+from gateway.cli.options import DataDirOption
 
 __all__ = ["generate_command"]
 
 
 @app.command("generate")
 def generate_command(
-    data_dir: Annotated[
-        Path,
-        typer.Option(
-            "--data-dir", help="Data directory to write warehouse.duckdb and basemaps.gpkg into."
-        ),
-    ],
+    data_dir: DataDirOption,
     seed: Annotated[
         int, typer.Option(help="Random seed: the same parameters give the same data.")
     ] = 2026,
