@@ -12,6 +12,7 @@ Modules, pure logic first::
     settings     the [exports] section of policy.toml
     options      export options; geometry resolved against the result's columns
     fieldnames   deterministic field-name shortening (MapInfo 31, Shapefile 10)
+    formulas     CSV/XLSX formula-injection guard (leading apostrophe, OWASP)
     grid         square / hex hotspot cells
     classify     record-level vs aggregate, from the rewritten query's AST
     approval     approval rules; export state folded from audit events

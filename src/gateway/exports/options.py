@@ -15,6 +15,9 @@ Options (all optional; the API takes them as a JSON object, the CLI as ``--optio
     crs           27700 (default) or 4326, also "EPSG:4326"
     name          file/layer name (default: the template name, else "export")
     csv_comment   true (default) | false: the leading "# marking | provenance" line in CSV
+    formula_guard true (default) | false: in CSV and XLSX, text starting with = + - @ tab or
+                  carriage return gets a leading apostrophe so spreadsheets never run it as a
+                  formula (OWASP CSV injection; see gateway.exports.formulas)
 
 ``auto`` picks points when the result has easting/northing (or longitude/latitude) columns,
 else areas when it has an area code column; a map format with neither is refused.
@@ -71,6 +74,7 @@ _KEYS = (
     "crs",
     "name",
     "csv_comment",
+    "formula_guard",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MIN_CELL_M = 100.0  # smallest grid cell, metres
@@ -128,6 +132,7 @@ class ExportOptions:
         crs: output EPSG code (27700 or 4326; KML is always 4326).
         name: file and layer name stem.
         csv_comment: write the leading comment line in CSV.
+        formula_guard: guard CSV and XLSX text cells against formula injection.
     """
 
     format: ExportFormat
@@ -135,6 +140,7 @@ class ExportOptions:
     crs: int = 27700
     name: str | None = None
     csv_comment: bool = True
+    formula_guard: bool = True
 
     @property
     def output_epsg(self) -> int:
@@ -235,6 +241,7 @@ def parse_options(format: str | ExportFormat, options: Mapping[str, Any] | None)
         crs=crs,
         name=name,
         csv_comment=_bool(raw.get("csv_comment", True), "csv_comment"),
+        formula_guard=_bool(raw.get("formula_guard", True), "formula_guard"),
     )
 
 

@@ -19,13 +19,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from gateway.errors import ConfigurationError
 from gateway.exports.formats import ExportFormat
+from gateway.exports.formulas import guard_formulas
 from gateway.exports.geometry import GEOMETRY_COLUMN, Bounds, Layer
 from gateway.exports.options import ExportOptions
 from gateway.exports.provenance import Provenance
@@ -79,11 +80,16 @@ def write(
 ) -> Path:
     """Write the deliverable into ``workdir`` and return its path.
 
+    CSV and XLSX text cells are guarded against formula injection unless
+    ``options.formula_guard`` is off (:mod:`gateway.exports.formulas`).
+
     Raises:
         ConfigurationError: a writer failed (a message naming the format, never data values).
     """
     fmt = options.format
     layer = prepared.layer
+    if fmt.writer in ("csv", "xlsx") and options.formula_guard:
+        prepared = replace(prepared, table=guard_formulas(prepared.table))
     if fmt.writer == "csv":
         path = workdir / f"{stem}.csv"
         comment = provenance.summary() if options.csv_comment else None
