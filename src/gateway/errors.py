@@ -15,6 +15,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── TableNotFound             400  table_not_found
     │   ├── ParameterError            400  invalid_parameter
     │   ├── QueryError                400  query_error            (engine refused the query)
+    │   ├── NotAggregate              400  not_aggregate          (disclosure control on record-level rows)
     │   └── PurposeRequired           400  purpose_required
     ├── AuthenticationError           401  unauthenticated
     ├── AccessDenied                  403  access_denied
@@ -56,6 +57,7 @@ __all__ = [
     "GatewayError",
     "InputError",
     "NetworkNotPermitted",
+    "NotAggregate",
     "NotFound",
     "ParameterError",
     "PreconditionMissing",
@@ -153,6 +155,10 @@ class ParameterError(InputError):
 
 class QueryError(InputError):
     code = "query_error"
+
+
+class NotAggregate(InputError):
+    code = "not_aggregate"
 
 
 class PurposeRequired(InputError):

@@ -13,6 +13,11 @@ This is the only place the steps of DESIGN.md's data flow meet::
 A refusal at steps 1–2 is audited as a denial (with its reason code) and raised. Every error
 raised from here carries ``query_id`` so the analyst can quote it.
 
+A :class:`ResultControl` (disclosure control, asked for by the analyst) hooks into two places:
+``vet`` after the rewrite (a refusal there is an audited denial: nothing runs) and ``apply``
+between execution and step 5, so the completed record describes the result that is released
+— its rows, bytes and fingerprint, and what the control did (``disclosure``).
+
 Example:
     >>> service = QueryService.open(Path("demo-data"))            # doctest: +SKIP
     >>> outcome = service.run_query(principal, "SELECT count(*) FROM crime",
@@ -28,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -37,6 +42,7 @@ from gateway.audit.records import QueryCompleted, QueryDenied, QueryRequest, Que
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
 from gateway.engines.base import Engine, QueryLimits, QueryResult
+from gateway.engines.spill import spill_batches
 from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
 from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy
@@ -44,7 +50,7 @@ from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
 from gateway.rewrite import PolicySql, RewriteResult, rewrite
 
-__all__ = ["ClientInfo", "QueryOutcome", "QueryService", "new_query_id"]
+__all__ = ["ClientInfo", "QueryOutcome", "QueryService", "ResultControl", "new_query_id"]
 
 Clock = Callable[[], datetime]
 
@@ -66,6 +72,20 @@ class ClientInfo:
     user_agent: str = ""
 
 
+class ResultControl(Protocol):
+    """A check before a query runs and a transformation before its result is released
+    (:class:`gateway.disclosure.control.DisclosureControl`)."""
+
+    #: Rows the result may have for the control to work on (a lower cap than the level's).
+    max_rows: int
+
+    def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
+        """Refuse the query before it runs (raise a GatewayError; audited as denied)."""
+
+    def apply(self, table: pa.Table, *, truncated: bool) -> tuple[pa.Table, dict[str, Any]]:
+        """The table to release and a JSON-ready report for the completed audit record."""
+
+
 @dataclass(frozen=True)
 class QueryOutcome:
     """An allowed, executed, fully audited query.
@@ -75,12 +95,15 @@ class QueryOutcome:
         result: the spilled result (stream it with ``result.reader()``; ``discard()`` after).
         rewrite: what was executed and what it touched.
         view: the policy view applied.
+        disclosure: what disclosure control did to the result, when it was asked for (as
+            recorded in the completed audit record).
     """
 
     query_id: str
     result: QueryResult
     rewrite: RewriteResult
     view: PolicyView
+    disclosure: dict[str, Any] | None = None
 
     @property
     def sql_executed(self) -> str:
@@ -139,6 +162,7 @@ class QueryService(ClosesOnExit):
         client: ClientInfo | None = None,
         template: str | None = None,
         max_rows: int | None = None,
+        control: ResultControl | None = None,
     ) -> QueryOutcome:
         """Check, rewrite, audit and execute one query.
 
@@ -150,6 +174,8 @@ class QueryService(ClosesOnExit):
             client: network address and user agent, for the audit record.
             template: the template name when the SQL came from the template library.
             max_rows: a lower row cap than the level's (never a higher one).
+            control: vets the rewritten query and transforms the result before release
+                (disclosure control); its ``max_rows`` caps the result as ``max_rows`` does.
 
         Raises:
             GatewayError: refused (audited as denied), failed (audited as completed with the
@@ -170,6 +196,8 @@ class QueryService(ClosesOnExit):
         try:
             view = view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
             cap = view.limits.max_rows if max_rows is None else min(max_rows, view.limits.max_rows)
+            if control is not None:
+                cap = min(cap, control.max_rows)
             result = rewrite(
                 sql,
                 view,
@@ -184,10 +212,12 @@ class QueryService(ClosesOnExit):
                 self._allowed_tables(result, view),
                 forbidden_functions=FORBIDDEN_IN_EXECUTED_SQL,
             )
+            if control is not None:
+                control.vet(result, view)
         except GatewayError as exc:
             self._deny(query_id, request, exc)
             raise
-        return self._execute(query_id, request, view, result)
+        return self._execute(query_id, request, view, result, control)
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -218,6 +248,7 @@ class QueryService(ClosesOnExit):
         request: QueryRequest,
         view: PolicyView,
         result: RewriteResult,
+        control: ResultControl | None = None,
     ) -> QueryOutcome:
         started = QueryStarted(
             query_id=query_id,
@@ -251,12 +282,50 @@ class QueryService(ClosesOnExit):
             exc.query_id = query_id
             self._complete(started, outcome=exc.code, began=began, failure=exc)
             raise
+        report: dict[str, Any] | None = None
+        if control is not None:
+            try:
+                spilled, report = self._controlled(spilled, control, limits)
+            except GatewayError as exc:
+                exc.query_id = query_id
+                self._complete(started, outcome=exc.code, began=began, failure=exc)
+                raise
         try:
-            self._complete(started, outcome="ok", began=began, spilled=spilled)
+            self._complete(started, outcome="ok", began=began, spilled=spilled, disclosure=report)
         except AuditUnavailable:
             spilled.discard()  # nothing leaves without its completed record
             raise
-        return QueryOutcome(query_id=query_id, result=spilled, rewrite=result, view=view)
+        return QueryOutcome(
+            query_id=query_id, result=spilled, rewrite=result, view=view, disclosure=report
+        )
+
+    def _controlled(
+        self, spilled: QueryResult, control: ResultControl, limits: QueryLimits
+    ) -> tuple[QueryResult, dict[str, Any]]:
+        """Apply ``control`` to a spilled result: the released result replaces it (a new file
+        beside it, fingerprinted like any result; the engine's file is deleted)."""
+        released_path = spilled.path.with_name(f"{spilled.path.stem}.released.arrows")
+        try:
+            table, report = control.apply(spilled.to_table(), truncated=spilled.truncated)
+            summary = spill_batches(
+                table.to_reader(),
+                released_path,
+                max_rows=max(table.num_rows, 1),
+                max_result_bytes=limits.max_result_bytes,
+            )
+        finally:
+            spilled.discard()
+        released = QueryResult(
+            query_id=spilled.query_id,
+            path=released_path,
+            schema=table.schema,
+            num_rows=summary.num_rows,
+            num_bytes=summary.num_bytes,
+            truncated=spilled.truncated,
+            fingerprint=summary.fingerprint,
+            duration_s=spilled.duration_s,
+        )
+        return released, {**report, "source_fingerprint": spilled.fingerprint}
 
     def _complete(
         self,
@@ -266,6 +335,7 @@ class QueryService(ClosesOnExit):
         began: float,
         spilled: QueryResult | None = None,
         failure: GatewayError | None = None,
+        disclosure: dict[str, Any] | None = None,
     ) -> None:
         completed = QueryCompleted(
             query_id=started.query_id,
@@ -277,6 +347,7 @@ class QueryService(ClosesOnExit):
             duration_ms=round((time.perf_counter() - began) * 1000, 3),
             fingerprint=spilled.fingerprint if spilled else "",
             truncated=spilled.truncated if spilled else False,
+            disclosure=disclosure,
         )
         try:
             self.audit.query_completed(completed)

@@ -3,6 +3,7 @@ JSON encodes dates, decimals and non-finite numbers sensibly; result files are r
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -130,3 +131,21 @@ def test_abandoned_download_leaves_no_result_file(live_gateway, demo_data_dir): 
         assert time.monotonic() < deadline, "result file left behind"
         time.sleep(0.1)
     assert httpx.get(live_gateway.url + "/healthz", timeout=10).json()["status"] == "ok"
+
+
+def test_csv_answers_guard_text_that_spreadsheets_would_run(live_gateway):  # type: ignore[no-untyped-def]
+    body = {
+        "sql": "SELECT $evil AS note, $tab AS tab, 'a-b' AS fine, -5 AS n, -2.5 AS x, "
+        "name FROM local_authority ORDER BY name LIMIT 1",
+        "params": {"evil": '=HYPERLINK("http://evil.example")', "tab": "\t@SUM(A1)"},
+        "purpose": "SA-2026",
+        "format": "csv",
+    }
+    guarded = _post(live_gateway, "a.khan", body)
+    raw = _post(live_gateway, "a.khan", {**body, "formula_guard": False})
+    assert guarded.status_code == raw.status_code == 200, guarded.text
+    header, row = list(csv.reader(io.StringIO(guarded.text)))
+    assert header == ["note", "tab", "fine", "n", "x", "name"]
+    assert row[:5] == ['\'=HYPERLINK("http://evil.example")', "'\t@SUM(A1)", "a-b", "-5", "-2.5"]
+    (_, unguarded) = list(csv.reader(io.StringIO(raw.text)))
+    assert unguarded[:2] == ['=HYPERLINK("http://evil.example")', "\t@SUM(A1)"]

@@ -99,6 +99,33 @@ def test_query_formats_and_parameters(as_user, tmp_path):  # type: ignore[no-unt
     assert str(out) in parquet.stderr
 
 
+def test_query_with_disclosure_control(as_user, tmp_path):  # type: ignore[no-untyped-def]
+    sql = "SELECT police_uk_category, count(*) AS crimes FROM crime GROUP BY 1"
+    out = tmp_path / "protected.csv"
+    done = gateway(
+        "query", sql, "--purpose", "SA-2026", "--disclosure", "publication",
+        "--format", "csv", "--output", str(out), env=as_user("a.khan"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "disclosure control: counts from 1 to 9 suppressed" in done.stderr
+    lines = out.read_text("utf-8").strip().splitlines()
+    assert lines[0] == '"police_uk_category","crimes","crimes_suppressed"'
+    for line in lines[1:]:
+        _, crimes, suppressed = line.split(",")
+        assert (crimes == "") == (suppressed == "true")
+        assert crimes == "" or int(crimes) % 5 == 0
+    alone = gateway(
+        "query", sql, "--purpose", "SA-2026", "--disclosure-count", "crimes",
+        env=as_user("a.khan"),
+    )  # fmt: skip
+    assert_one_line_error(alone, "need --disclosure")
+    refused = gateway(
+        "query", "SELECT crime_id FROM crime", "--purpose", "SA-2026", "--disclosure", "policy",
+        env=as_user("a.khan"),
+    )  # fmt: skip
+    assert_one_line_error(refused, "record-level")
+
+
 def test_query_errors_are_one_line(as_user):  # type: ignore[no-untyped-def]
     refused = gateway(
         "query", "SELECT * FROM intelligence_report", "--purpose", "SA-2026", env=as_user("h.lee")

@@ -20,7 +20,8 @@ from gateway.client import (
 )
 from gateway.datadir import DataDir
 from gateway.deployment import open_service
-from gateway.errors import AuthenticationError, ColumnNotFound, GatewayError
+from gateway.disclosure import round_count
+from gateway.errors import AuthenticationError, ColumnNotFound, GatewayError, NotAggregate
 from gateway.service import QueryService
 from gateway.users import UsersFile
 from tests.gateway_server import free_port
@@ -111,6 +112,39 @@ def test_catalog_me_and_tables(gw):  # type: ignore[no-untyped-def]
 def test_query_bytes_streams_other_formats(gw):  # type: ignore[no-untyped-def]
     text = b"".join(gw.query_bytes("SELECT 1 AS x, 'a' AS y", format="csv")).decode()
     assert text.splitlines() == ['"x","y"', '1,"a"']
+
+
+def test_disclosure_control_from_the_client(gw, live_gateway):  # type: ignore[no-untyped-def]
+    sql = "SELECT police_uk_category, count(*) AS crimes FROM crime GROUP BY 1"
+    true = dict(gw.query(sql).iter_rows())
+    assert gw.last_disclosure is None
+    frame = gw.query(sql, disclosure="publication")
+    query_id = gw.last_query_id
+    assert gw.last_disclosure is not None
+    assert "rounded to the nearest 5" in gw.last_disclosure
+    assert frame.columns == ["police_uk_category", "crimes", "crimes_suppressed"]
+    assert sorted(frame["police_uk_category"]) == sorted(true)  # marked, not dropped
+    assert frame["crimes_suppressed"].any()
+    for category, crimes, suppressed in frame.iter_rows():
+        if suppressed:
+            assert crimes is None
+        else:
+            assert crimes == round_count(true[category], 5)
+            assert crimes % 5 == 0
+            assert not 0 < crimes < 10
+    assert all(s for c, _, s in frame.iter_rows() if 0 < true[c] < 10)
+    with pytest.raises(NotAggregate, match="record-level"):
+        gw.query("SELECT crime_id, police_uk_category FROM crime", disclosure="policy")
+    with live_gateway.client("s.patel") as http:
+        audited = http.get(
+            "/v1/audit/events",
+            params={"kind": "query.completed", "actor": "a.khan", "limit": 1000},
+        )
+    (record,) = [
+        e["details"] for e in audited.json()["events"] if e["details"]["query_id"] == query_id
+    ]
+    applied = record["disclosure"]
+    assert (applied["mode"], applied["min_count"], applied["round_to"]) == ("publication", 10, 5)
 
 
 def test_senior_analyst_review_from_the_client(live_gateway):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -81,6 +82,51 @@ def test_export_then_download(gateway: LiveGateway, tmp_path: Path) -> None:
         assert pyogrio.read_info(path)["features"] == body["features"]
         state = http.get(f"/v1/exports/{body['export_id']}").json()
         assert state["sha256"] == body["sha256"]
+
+
+def test_disclosure_controlled_map_export(gateway: LiveGateway, tmp_path: Path) -> None:
+    name, purpose = analyst(gateway)
+    with gateway.client(name) as http:
+        true = {
+            code: n
+            for code, n in http.post(
+                "/v1/query", json={"sql": PER_LSOA_SQL, "purpose": purpose}
+            ).json()["rows"]
+        }
+        answer = http.post(
+            "/v1/exports",
+            json={
+                "sql": PER_LSOA_SQL,
+                "purpose": purpose,
+                "format": "gpkg",
+                "disclosure": "publication",
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["data_class"] == "aggregate"
+        assert "rounded to the nearest 5" in body["provenance"]["disclosure"]
+        path = tmp_path / "protected.gpkg"
+        path.write_bytes(http.get(body["download"]).content)
+        refused = http.post(
+            "/v1/exports",
+            json={"sql": "SELECT crime_id FROM crime", "purpose": purpose, "format": "csv",
+                  "disclosure": "policy"},
+        )  # fmt: skip
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "not_aggregate"
+    layer = pyogrio.read_dataframe(path, read_geometry=False)
+    assert sorted(layer["lsoa_code"]) == sorted(true)  # every area, suppressed ones marked
+    assert layer["crimes_suppressed"].astype(bool).any()
+    for code, crimes, suppressed in layer[["lsoa_code", "crimes", "crimes_suppressed"]].itertuples(
+        index=False
+    ):
+        if suppressed:
+            assert crimes is None or math.isnan(crimes)  # empty in the layer
+        else:
+            assert crimes % 5 == 0
+            assert not 0 < crimes < 10
+            assert abs(crimes - true[code]) <= 2
 
 
 def test_progress_stream(gateway: LiveGateway) -> None:

@@ -10,16 +10,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from gateway.auth.tokens import TokenRecord
 from gateway.principal import AccessGrant, Principal
 
 __all__ = [
+    "DISCLOSURE_FIELD",
+    "FORMULA_GUARD_FIELD",
     "CatalogColumn",
     "CatalogOut",
     "CatalogTable",
     "ColumnOut",
+    "DisclosureBody",
     "EngineOut",
     "ErrorBody",
     "ErrorDetail",
@@ -36,6 +39,7 @@ __all__ = [
     "TokenOut",
     "UserOut",
     "VerifyOut",
+    "disclosure_data",
 ]
 
 #: Longest SQL text accepted (the request body limit applies as well).
@@ -61,6 +65,51 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class DisclosureBody(_Strict):
+    """Disclosure control on an aggregate result (see :mod:`gateway.disclosure.request`)."""
+
+    mode: Literal["policy", "publication"] = Field(
+        "policy",
+        description="policy: your level's rules; publication: the stricter rules for outputs "
+        "to be published (threshold and rounding from the policy's [disclosure] section).",
+    )
+    counts: list[str] | None = Field(
+        None,
+        description="Aggregate columns that are counts besides the count(…) columns, which are "
+        "always protected (e.g. a sum of flags).",
+    )
+    dimensions: list[str] | None = Field(
+        None,
+        max_length=2,
+        description="At most two grouping columns indexing the cells (default: the last two).",
+    )
+    strata: list[str] | None = Field(
+        None,
+        description="Grouping columns splitting the result into separate tables "
+        "(default: the grouping columns that are not dimensions).",
+    )
+    totals: dict[str, str] | None = Field(
+        None, description="Dimension → the value that marks its total rows (e.g. 'all')."
+    )
+
+
+#: ``disclosure`` in query and export bodies: a mode name or a :class:`DisclosureBody`.
+DISCLOSURE_FIELD: Any = Field(
+    None,
+    description="Disclosure control on an aggregate result: 'policy', 'publication' or an "
+    "object. Counts under the threshold become null with a <column>_suppressed flag, with "
+    "secondary suppression so totals cannot reveal them; record-level results are refused "
+    "(400 not_aggregate).",
+    examples=["publication", {"mode": "policy", "dimensions": ["ward_code", "month"]}],
+)
+#: ``formula_guard``: text cells spreadsheets would run as formulas get a leading apostrophe.
+FORMULA_GUARD_FIELD: Any = Field(
+    True,
+    description="csv: text cells starting with = + - @ tab or carriage return get a leading "
+    "apostrophe so spreadsheets never run them as formulas (false: written as they are).",
+)
+
+
 class QueryBody(_Strict):
     sql: str = Field(
         max_length=MAX_SQL_CHARS,
@@ -76,6 +125,16 @@ class QueryBody(_Strict):
     format: Literal["json", "arrow", "csv", "parquet"] = Field(
         "json", description="json (small results), arrow (Arrow IPC stream), csv or parquet."
     )
+    disclosure: Literal["policy", "publication"] | DisclosureBody | None = DISCLOSURE_FIELD
+    formula_guard: StrictBool = FORMULA_GUARD_FIELD
+
+
+def disclosure_data(value: str | DisclosureBody | None) -> str | dict[str, Any] | None:
+    """A body's ``disclosure`` as plain data for
+    :func:`gateway.disclosure.parse_disclosure_request` (unset fields left out)."""
+    if isinstance(value, DisclosureBody):
+        return value.model_dump(exclude_none=True)
+    return value
 
 
 class ColumnOut(BaseModel):
@@ -89,6 +148,9 @@ class QueryJSON(BaseModel):
     rows: list[list[Any]]
     row_count: int
     truncated: bool = Field(description="True when rows were cut at the level's row cap.")
+    disclosure: dict[str, Any] | None = Field(
+        None, description="The disclosure control applied (when asked for), as audited."
+    )
 
 
 class CatalogColumn(BaseModel):

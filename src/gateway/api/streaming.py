@@ -2,7 +2,9 @@
 
 ``arrow`` sends the spilled Arrow IPC stream file unchanged (these bytes are what the audit
 fingerprint covers); ``csv``, ``parquet`` and ``json`` are produced one record batch at a
-time from the memory-mapped file, so no format builds the whole response in memory. JSON is
+time from the memory-mapped file, so no format builds the whole response in memory. CSV text
+cells that a spreadsheet would run as formulas get a leading apostrophe unless the caller
+turns the guard off (:mod:`gateway.exports.formulas`). JSON is
 refused for results above ``max_json_bytes`` (413 ``too_large``): JSON costs several times the
 Arrow size to build and parse, and analysts should use arrow/csv/parquet for big extracts.
 
@@ -30,9 +32,16 @@ from starlette.responses import StreamingResponse
 from gateway.api.encode import ChunkSink, column_types, csv_safe, json_rows, parquet_safe
 from gateway.engines.base import QueryResult
 from gateway.errors import TooLarge
+from gateway.exports.formulas import guard_formulas, guard_text
 from gateway.service import QueryOutcome
 
-__all__ = ["MEDIA_TYPES", "QUERY_ID_HEADER", "ResultFormat", "result_response"]
+__all__ = [
+    "DISCLOSURE_HEADER",
+    "MEDIA_TYPES",
+    "QUERY_ID_HEADER",
+    "ResultFormat",
+    "result_response",
+]
 
 ResultFormat = Literal["json", "arrow", "csv", "parquet"]
 
@@ -43,6 +52,8 @@ MEDIA_TYPES: dict[str, str] = {
     "parquet": "application/vnd.apache.parquet",
 }
 QUERY_ID_HEADER = "X-Query-Id"
+#: The disclosure control applied to the result, in a line (when it was asked for).
+DISCLOSURE_HEADER = "X-Disclosure"
 
 
 def arrow_chunks(result: QueryResult) -> Iterator[bytes]:
@@ -50,19 +61,23 @@ def arrow_chunks(result: QueryResult) -> Iterator[bytes]:
     yield from result.iter_bytes()
 
 
-def csv_chunks(result: QueryResult) -> Iterator[bytes]:
-    """CSV with a header line, a record batch at a time."""
+def csv_chunks(result: QueryResult, *, formula_guard: bool = True) -> Iterator[bytes]:
+    """CSV with a header line, a record batch at a time; with ``formula_guard`` text cells
+    (and names) a spreadsheet would run as formulas get a leading apostrophe."""
     reader = result.reader()
     sink = ChunkSink()
     writer: pacsv.CSVWriter | None = None
     for batch in reader:
         safe = csv_safe(batch)
+        if formula_guard:
+            safe = guard_formulas(safe)
         if writer is None:
             writer = pacsv.CSVWriter(sink, safe.schema)
         writer.write_batch(safe)
         yield from sink.chunks()
     if writer is None:  # no batches: header only
-        yield (",".join(json.dumps(name) for name in reader.schema.names) + "\n").encode()
+        names = [guard_text(n) if formula_guard else n for n in reader.schema.names]
+        yield (",".join(json.dumps(name) for name in names) + "\n").encode()
         return
     writer.close()
     yield from sink.chunks()
@@ -89,12 +104,14 @@ def parquet_chunks(result: QueryResult) -> Iterator[bytes]:
 def json_chunks(outcome: QueryOutcome) -> Iterator[bytes]:
     """``{"query_id", "columns", "row_count", "truncated", "rows": [[…], …]}``, streamed."""
     result = outcome.result
-    head = {
+    head: dict[str, object] = {
         "query_id": outcome.query_id,
         "columns": column_types(result.schema),
         "row_count": result.num_rows,
         "truncated": result.truncated,
     }
+    if outcome.disclosure is not None:
+        head["disclosure"] = outcome.disclosure
     yield (json.dumps(head, separators=(",", ":"))[:-1] + ',"rows":[').encode()
     first = True
     for batch in result.reader():
@@ -106,11 +123,11 @@ def json_chunks(outcome: QueryOutcome) -> Iterator[bytes]:
     yield b"]}"
 
 
-def _chunks(outcome: QueryOutcome, fmt: ResultFormat) -> Iterator[bytes]:
+def _chunks(outcome: QueryOutcome, fmt: ResultFormat, formula_guard: bool) -> Iterator[bytes]:
     if fmt == "json":
         return json_chunks(outcome)
     if fmt == "csv":
-        return csv_chunks(outcome.result)
+        return csv_chunks(outcome.result, formula_guard=formula_guard)
     if fmt == "parquet":
         return parquet_chunks(outcome.result)
     return arrow_chunks(outcome.result)
@@ -128,9 +145,10 @@ async def _guarded(chunks: Iterator[bytes], result: QueryResult) -> AsyncIterato
 
 
 def result_response(
-    outcome: QueryOutcome, fmt: ResultFormat, *, max_json_bytes: int
+    outcome: QueryOutcome, fmt: ResultFormat, *, max_json_bytes: int, formula_guard: bool = True
 ) -> StreamingResponse:
-    """A streaming response for ``outcome`` in ``fmt``.
+    """A streaming response for ``outcome`` in ``fmt`` (``formula_guard``: see
+    :func:`csv_chunks`).
 
     Raises:
         TooLarge: JSON asked for a result over ``max_json_bytes`` (the result is discarded).
@@ -152,13 +170,15 @@ def result_response(
         "X-Truncated": "true" if result.truncated else "false",
         "Cache-Control": "no-store",
     }
+    if outcome.disclosure is not None:  # e.g. "… suppressed: 3 of 120 cells suppressed"
+        headers[DISCLOSURE_HEADER] = str(outcome.disclosure.get("description", "applied"))
     if fmt == "arrow":
         headers["X-Result-Sha256"] = result.fingerprint
         headers["Content-Length"] = str(result.num_bytes)
     if fmt != "json":
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return StreamingResponse(
-        _guarded(_chunks(outcome, fmt), result),
+        _guarded(_chunks(outcome, fmt, formula_guard), result),
         media_type=MEDIA_TYPES[fmt],
         headers=headers,
         background=BackgroundTask(result.discard),

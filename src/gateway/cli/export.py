@@ -11,9 +11,12 @@
     gateway export approve|reject EXPORT_ID [--comment …]  senior analysts
 
 Formats: csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet, kml. Options are
-``key=value`` (see ``gateway.exports.options``). A progress bar on standard error follows the
-server's progress while the file is written. Record-level exports may be held for a senior
-analyst's approval: the command then says so and saves nothing.
+``key=value`` (see ``gateway.exports.options``; ``--option formula_guard=false`` leaves CSV/XLSX
+text that starts with = + - @ unguarded). ``--disclosure policy|publication`` (and the
+``--disclosure-…`` column options of ``gateway query``) protect an aggregate result's counts
+before the file is written. A progress bar on standard error follows the server's progress
+while the file is written. Record-level exports may be held for a senior analyst's approval:
+the command then says so and saves nothing.
 
 Example:
     >>> parse_options(["geometry=grid", "cell_size=250", "csv_comment=false"])
@@ -32,7 +35,15 @@ import typer
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import PurposeOption
-from gateway.cli.query import parse_params
+from gateway.cli.query import (
+    DisclosureCountOption,
+    DisclosureDimensionOption,
+    DisclosureOption,
+    DisclosureStratumOption,
+    DisclosureTotalOption,
+    disclosure_request,
+    parse_params,
+)
 from gateway.client.exports import (
     ProgressEvent,
     download_export,
@@ -124,8 +135,20 @@ def export_query_command(
         list[str] | None, typer.Option("--param", help="Parameter value, name=value (repeat).")
     ] = None,
     url: UrlOption = None,
+    disclosure: DisclosureOption = None,
+    disclosure_count: DisclosureCountOption = None,
+    disclosure_dimension: DisclosureDimensionOption = None,
+    disclosure_stratum: DisclosureStratumOption = None,
+    disclosure_total: DisclosureTotalOption = None,
 ) -> None:
     """Run a query under your policy and save its result as a governed file."""
+    control = disclosure_request(
+        disclosure,
+        counts=disclosure_count,
+        dimensions=disclosure_dimension,
+        strata=disclosure_stratum,
+        totals=disclosure_total,
+    )
     bar = ProgressBar()
     with connection(url, purpose=purpose) as gw:
         try:
@@ -137,6 +160,7 @@ def export_query_command(
                 params=parse_params(param or []),
                 options=parse_options(option or []),
                 progress=bar,
+                disclosure=control,
             )
         finally:
             bar.close()

@@ -4,13 +4,24 @@
     gateway query "SELECT * FROM crime WHERE recorded_at >= \\$since" --purpose SA-2026 \\
         --param since=2024-01-01 --format csv --output crimes.csv
 
+    gateway query "SELECT ward_code, count(*) AS crimes FROM crime GROUP BY 1" \\
+        --purpose SA-2026 --disclosure publication --format csv -o crimes_by_ward.csv
+
 ``--param k=v`` values are read as JSON when they parse (numbers, true/false, null, lists) and
 as text otherwise. ``table`` prints an aligned table; csv/json/parquet stream the server's
 answer to ``--output`` (or standard output for csv/json) without holding it in memory.
 
+``--disclosure policy|publication`` asks for disclosure control of an aggregate result (small
+counts empty, with ``<column>_suppressed`` flags); ``--disclosure-count``,
+``--disclosure-dimension``, ``--disclosure-stratum`` and ``--disclosure-total dim=marker`` say
+what the query does not make plain (see ``gateway.disclosure.request``). CSV text cells that
+a spreadsheet would run as formulas get a leading apostrophe unless ``--no-formula-guard``.
+
 Example:
     >>> parse_params(["n=10", "since=2024-01-01", "areas=[\\"E06000001\\"]"])
     {'n': 10, 'since': '2024-01-01', 'areas': ['E06000001']}
+    >>> disclosure_request("publication", dimensions=["ward_code"], totals=["ward_code=all"])
+    {'mode': 'publication', 'dimensions': ['ward_code'], 'totals': {'ward_code': 'all'}}
 """
 
 from __future__ import annotations
@@ -27,9 +38,82 @@ from gateway.cli import app
 from gateway.cli.config import UrlOption, connection
 from gateway.errors import InputError
 
-__all__ = ["parse_params", "query_command"]
+__all__ = [
+    "DisclosureCountOption",
+    "DisclosureDimensionOption",
+    "DisclosureOption",
+    "DisclosureStratumOption",
+    "DisclosureTotalOption",
+    "disclosure_request",
+    "parse_params",
+    "query_command",
+]
 
 OutputFormat = Literal["table", "csv", "json", "parquet"]
+
+DisclosureOption = Annotated[
+    str | None,
+    typer.Option(
+        "--disclosure",
+        help="Disclosure control on an aggregate result: policy (your level's rules) or "
+        "publication. Small counts come back empty with a <column>_suppressed flag.",
+    ),
+]
+DisclosureCountOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--disclosure-count",
+        help="An aggregate column that is a count besides the count(…) ones (repeat).",
+    ),
+]
+DisclosureDimensionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--disclosure-dimension", help="A grouping column indexing the cells (at most two)."
+    ),
+]
+DisclosureStratumOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--disclosure-stratum", help="A grouping column splitting the result into tables."
+    ),
+]
+DisclosureTotalOption = Annotated[
+    list[str] | None,
+    typer.Option("--disclosure-total", help="dimension=marker: the value marking its total rows."),
+]
+
+
+def disclosure_request(
+    mode: str | None,
+    *,
+    counts: list[str] | None = None,
+    dimensions: list[str] | None = None,
+    strata: list[str] | None = None,
+    totals: list[str] | None = None,
+) -> dict[str, Any] | None:
+    """The ``disclosure`` request the command-line options describe (None: not asked for).
+
+    Raises:
+        InputError: column options without ``--disclosure``, or a total without ``=``.
+    """
+    if mode is None:
+        if counts or dimensions or strata or totals:
+            raise InputError("--disclosure-… options need --disclosure policy|publication")
+        return None
+    request: dict[str, Any] = {"mode": mode}
+    for key, values in (("counts", counts), ("dimensions", dimensions), ("strata", strata)):
+        if values:
+            request[key] = list(values)
+    if totals:
+        markers = {}
+        for pair in totals:
+            dimension, sep, marker = pair.partition("=")
+            if not sep or not dimension:
+                raise InputError(f"--disclosure-total {pair!r}: write it as dimension=marker")
+            markers[dimension] = marker
+        request["totals"] = markers
+    return request
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -79,14 +163,33 @@ def query_command(
         Path | None, typer.Option("--output", "-o", help="Write to this file.", dir_okay=False)
     ] = None,
     max_rows: Annotated[int, typer.Option(help="table: rows to print.")] = 50,
+    disclosure: DisclosureOption = None,
+    disclosure_count: DisclosureCountOption = None,
+    disclosure_dimension: DisclosureDimensionOption = None,
+    disclosure_stratum: DisclosureStratumOption = None,
+    disclosure_total: DisclosureTotalOption = None,
+    formula_guard: Annotated[
+        bool,
+        typer.Option(
+            help="csv: prefix text cells starting with = + - @ tab or CR with an apostrophe "
+            "so spreadsheets never run them as formulas."
+        ),
+    ] = True,
 ) -> None:
     """Run a query on the gateway under your token's policy."""
     params = parse_params(param or [])
+    control = disclosure_request(
+        disclosure,
+        counts=disclosure_count,
+        dimensions=disclosure_dimension,
+        strata=disclosure_stratum,
+        totals=disclosure_total,
+    )
     if output_format == "parquet" and output is None and sys.stdout.isatty():
         raise InputError("parquet is binary: give --output FILE")
     with connection(url, purpose=purpose) as gw:
         if output_format == "table":
-            frame = gw.query(sql, params=params)
+            frame = gw.query(sql, params=params, disclosure=control)
             if output is not None:
                 output.write_text(show_table(frame, max_rows) + "\n", "utf-8")
             else:
@@ -94,8 +197,16 @@ def query_command(
             shown = min(frame.height, max_rows)
             note = f"{frame.height:,} rows" + (f", {shown} shown" if shown < frame.height else "")
             print(f"{note} (query {gw.last_query_id})", file=sys.stderr)
+            if gw.last_disclosure:
+                print(f"disclosure control: {gw.last_disclosure}", file=sys.stderr)
             return
-        chunks = gw.query_bytes(sql, params=params, format=output_format)
+        chunks = gw.query_bytes(
+            sql,
+            params=params,
+            format=output_format,
+            disclosure=control,
+            formula_guard=formula_guard,
+        )
         written = 0
         if output is not None:
             with output.open("wb") as fh:
@@ -110,3 +221,5 @@ def query_command(
                 sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
             print(f"(query {gw.last_query_id})", file=sys.stderr)
+        if gw.last_disclosure:
+            print(f"disclosure control: {gw.last_disclosure}", file=sys.stderr)

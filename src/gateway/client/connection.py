@@ -39,6 +39,8 @@ from gateway.errors import GatewayError, InputError
 __all__ = ["Connection", "connect"]
 
 ParamValue = str | int | float | bool | date | datetime | None | list[Any] | tuple[Any, ...]
+#: Disclosure control asked of a query or export: a mode name or a request object.
+Disclosure = str | Mapping[str, Any] | None
 _ARROW = "application/vnd.apache.arrow.stream"
 
 
@@ -63,6 +65,8 @@ class Connection:
 
     Attributes:
         last_query_id: the audit id of the last query answered (also on errors that have one).
+        last_disclosure: the disclosure control the server applied to the last query's result,
+            in a line (None when none was asked for).
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class Connection:
         self.url = url.rstrip("/")
         self.purpose = purpose
         self.last_query_id: str | None = None
+        self.last_disclosure: str | None = None
         self._http = httpx.Client(
             base_url=self.url,
             headers={
@@ -128,12 +133,23 @@ class Connection:
                 raise UnexpectedResponse(f"{path} did not answer with JSON") from exc
 
     def _query_body(
-        self, sql: str, purpose: str | None, params: Mapping[str, ParamValue] | None, fmt: str
+        self,
+        sql: str,
+        purpose: str | None,
+        params: Mapping[str, ParamValue] | None,
+        fmt: str,
+        disclosure: Disclosure = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"sql": sql, "purpose": purpose or self.purpose or "", "format": fmt}
         if params:
             body["params"] = {str(k): _plain(v) for k, v in params.items()}
+        if disclosure is not None:
+            body["disclosure"] = disclosure if isinstance(disclosure, str) else dict(disclosure)
         return body
+
+    def _answered(self, response: httpx.Response) -> None:
+        self.last_query_id = response.headers.get("x-query-id")
+        self.last_disclosure = response.headers.get("x-disclosure")
 
     # --- queries -------------------------------------------------------------------------
 
@@ -143,6 +159,7 @@ class Connection:
         *,
         purpose: str | None = None,
         params: Mapping[str, ParamValue] | None = None,
+        disclosure: Disclosure = None,
     ) -> pa.Table:
         """Run a query; the result as a :class:`pyarrow.Table`.
 
@@ -150,13 +167,18 @@ class Connection:
             sql: one SELECT; parameters are written ``$name``.
             purpose: an approved purpose code (default: the connection's).
             params: values for the parameters (dates are sent as ISO text).
+            disclosure: disclosure control on an aggregate result: ``"policy"`` (your level's
+                rules), ``"publication"`` or ``{"mode": …, "counts": […], "dimensions": […],
+                "strata": […], "totals": {…}}``. Small counts come back null with a
+                ``<column>_suppressed`` flag; record-level queries are refused
+                (:class:`~gateway.errors.NotAggregate`).
 
         Raises:
             GatewayError: the server's refusal or failure (its own class), or a ClientError.
         """
-        body = self._query_body(sql, purpose, params, "arrow")
+        body = self._query_body(sql, purpose, params, "arrow", disclosure)
         with self._request("POST", "/v1/query", json=body) as response:
-            self.last_query_id = response.headers.get("x-query-id")
+            self._answered(response)
             if response.headers.get("content-type", "").split(";")[0] != _ARROW:
                 raise UnexpectedResponse("the query answer is not an Arrow stream")
             stream = ResponseBody(response.iter_bytes())
@@ -178,14 +200,19 @@ class Connection:
         *,
         purpose: str | None = None,
         params: Mapping[str, ParamValue] | None = None,
+        disclosure: Disclosure = None,
     ) -> pl.DataFrame:
         """Run a query; the result as a polars DataFrame (``.to_pandas()`` for pandas).
+        ``disclosure`` as for :meth:`query_arrow`.
 
         Example:
             >>> gw.query("SELECT count(*) AS n FROM crime WHERE recorded_at >= $since",
             ...          purpose="SA-2026", params={"since": "2024-01-01"})  # doctest: +SKIP
+            >>> gw.query("SELECT ward_code, count(*) AS crimes FROM crime GROUP BY 1",
+            ...          disclosure="publication")                          # doctest: +SKIP
         """
-        frame = pl.from_arrow(self.query_arrow(sql, purpose=purpose, params=params))
+        table = self.query_arrow(sql, purpose=purpose, params=params, disclosure=disclosure)
+        frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
 
@@ -196,12 +223,18 @@ class Connection:
         purpose: str | None = None,
         params: Mapping[str, ParamValue] | None = None,
         format: str = "csv",
+        disclosure: Disclosure = None,
+        formula_guard: bool = True,
     ) -> Iterator[bytes]:
         """Run a query and yield the answer's bytes in ``format`` (csv, parquet, arrow, json),
-        e.g. to write them to a file without holding them in memory."""
-        body = self._query_body(sql, purpose, params, format)
+        e.g. to write them to a file without holding them in memory. ``disclosure`` as for
+        :meth:`query_arrow`; ``formula_guard=False`` writes CSV text cells that start with
+        ``=``, ``+``, ``-``, ``@`` without the protective leading apostrophe."""
+        body = self._query_body(sql, purpose, params, format, disclosure)
+        if not formula_guard:
+            body["formula_guard"] = False
         with self._request("POST", "/v1/query", json=body) as response:
-            self.last_query_id = response.headers.get("x-query-id")
+            self._answered(response)
             yield from response.iter_bytes()
 
     # --- exports (gateway.client.exports) --------------------------------------------------
@@ -216,9 +249,11 @@ class Connection:
         params: Mapping[str, ParamValue] | None = None,
         options: Mapping[str, str | int | float | bool] | None = None,
         progress: Callable[[ProgressEvent], None] | None = None,
+        disclosure: Disclosure = None,
     ) -> ExportResult:
         """Export a query's result as a file (csv, xlsx, gpkg, tab, mif, shp, fgb …), saved to
-        ``output`` when released at once; ``progress`` receives the server's progress reports.
+        ``output`` when released at once; ``progress`` receives the server's progress reports;
+        ``disclosure`` as for :meth:`query_arrow`.
 
         Example:
             >>> gw.export("SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1",
@@ -233,6 +268,7 @@ class Connection:
             params=params,
             options=options,
             progress=progress,
+            disclosure=disclosure,
         )
 
     def download_export(self, export_id: str, output: str | os.PathLike[str]) -> Path:

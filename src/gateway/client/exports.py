@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.client.errors import UnexpectedResponse, error_from_answer
 
 if TYPE_CHECKING:
-    from gateway.client.connection import Connection, ParamValue
+    from gateway.client.connection import Connection, Disclosure, ParamValue
 
 __all__ = [
     "ExportResult",
@@ -129,9 +129,10 @@ def run_export(
     params: Mapping[str, ParamValue] | None = None,
     options: Mapping[str, str | int | float | bool] | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
+    disclosure: Disclosure = None,
 ) -> ExportResult:
     """Ask for an export; download it to ``output`` when it is released straight away."""
-    body = conn._query_body(sql, purpose, params, "arrow")
+    body = conn._query_body(sql, purpose, params, "arrow", disclosure)
     body["format"] = format
     if options:
         body["options"] = dict(options)

@@ -8,6 +8,9 @@ result can be given one), and :func:`protect` returns the protected Arrow table.
     spec.py         DisclosureSpec: dimensions, counts, people, totals, derived columns
     suppression.py  primary and secondary cell suppression for one table of counts
     apply.py        protect(table, spec, rules): suppress, round, recompute, mark
+    request.py      DisclosureRequest on any aggregate query/export; the spec inferred for it
+    control.py      DisclosureControl: the query service's hook that applies a request
+                    (imported from its module: it needs the rewriter and the classifier)
 
 Example:
     >>> import pyarrow as pa
@@ -26,6 +29,14 @@ from gateway.disclosure.apply import (
     protect,
     round_count,
 )
+from gateway.disclosure.request import (
+    COLUMN_ROLES,
+    REQUEST_MODES,
+    ColumnRole,
+    DisclosureRequest,
+    infer_spec,
+    parse_disclosure_request,
+)
 from gateway.disclosure.rules import (
     DISCLOSURE_MODES,
     PUBLICATION_RULES,
@@ -43,21 +54,27 @@ from gateway.disclosure.spec import (
 from gateway.disclosure.suppression import Cell, Suppression, exposed_cells, suppress_grid
 
 __all__ = [
+    "COLUMN_ROLES",
     "DERIVED_KINDS",
     "DISCLOSURE_MODES",
     "FLAG_SUFFIX",
     "METADATA_KEY",
     "PUBLICATION_RULES",
+    "REQUEST_MODES",
     "Cell",
+    "ColumnRole",
     "Derived",
     "DisclosureMode",
     "DisclosureReport",
+    "DisclosureRequest",
     "DisclosureRules",
     "DisclosureSettings",
     "DisclosureSpec",
     "ProtectedTable",
     "Suppression",
     "exposed_cells",
+    "infer_spec",
+    "parse_disclosure_request",
     "parse_disclosure_settings",
     "parse_disclosure_spec",
     "protect",

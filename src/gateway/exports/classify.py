@@ -49,9 +49,19 @@ from sqlglot.optimizer.scope import Scope, build_scope
 
 from gateway.catalog import Catalog
 from gateway.catalog.model import TableKind
+from gateway.disclosure.request import ColumnRole
+from gateway.errors import ParameterError
 from gateway.rewrite.context import RewriteResult
 
-__all__ = ["IDENTIFYING", "Classification", "DataClass", "classify_rewrite", "classify_sql"]
+__all__ = [
+    "IDENTIFYING",
+    "Classification",
+    "DataClass",
+    "OutputColumn",
+    "classify_rewrite",
+    "classify_sql",
+    "output_roles",
+]
 
 DataClass = Literal["aggregate", "record", "reference"]
 
@@ -107,6 +117,110 @@ def classify_sql(sql: str, catalog: Catalog) -> Classification:
     if scope is None:
         return Classification("record", "the query could not be analysed")
     return _Classifier(catalog).scope(scope, 0)
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column of a query's result as disclosure control reads it.
+
+    Attributes:
+        name: the name the SQL gives it (alias or column), or None when the engine names it.
+        role: ``key`` (grouping column), ``count`` (``count(…)``) or ``aggregate`` (any other
+            aggregate).
+    """
+
+    name: str | None
+    role: ColumnRole
+
+
+def output_roles(sql: str) -> tuple[OutputColumn, ...]:
+    """The result columns of an aggregate query (executed SQL), in order, with their roles.
+
+    A column is a ``count`` when it is ``count(…)`` (also filtered, cast or in parentheses),
+    another ``aggregate`` when it holds any other aggregate call, else a grouping ``key``.
+    Through a pass-through wrapper (the row cap, a filter on an aggregated subquery) the inner
+    query's columns are read; a set operation's columns must have one role in every branch.
+
+    Example:
+        >>> [(c.name, c.role) for c in output_roles(
+        ...     "SELECT ward_code, count(*) AS n, avg(value_gbp) AS mean FROM p GROUP BY 1")]
+        [('ward_code', 'key'), ('n', 'count'), ('mean', 'aggregate')]
+
+    Raises:
+        ParameterError: a column whose role cannot be told safely — a window function (it can
+            carry another row's count), a subquery, or a star over a grouped query.
+    """
+    try:
+        scope = build_scope(sqlglot.parse_one(sql, read="duckdb"))
+    except SqlglotError as exc:
+        raise ParameterError("disclosure: the query could not be analysed") from exc
+    if scope is None:
+        raise ParameterError("disclosure: the query could not be analysed")
+    return tuple(_roles(scope, 0))
+
+
+def _is_count(node: exp.Expr) -> bool:
+    while isinstance(node, exp.Paren | exp.Cast | exp.Filter):
+        node = node.this
+    return isinstance(node, exp.Count | exp.CountIf)
+
+
+def _roles(scope: Scope, depth: int) -> list[OutputColumn]:
+    if depth > _MAX_DEPTH:
+        raise ParameterError("disclosure: the query is nested too deeply to analyse")
+    node = scope.expression
+    if isinstance(node, exp.SetOperation):
+        branches = [_roles(branch, depth + 1) for branch in scope.set_operation_scopes]
+        if not branches or len({len(b) for b in branches}) != 1:
+            raise ParameterError("disclosure: the branches of the set operation do not match")
+        columns = []
+        for position, first in enumerate(branches[0]):
+            roles = {branch[position].role for branch in branches}
+            if len(roles) > 1 and "key" in roles:
+                raise ParameterError(
+                    f"disclosure: column {position + 1} is a grouping column in one branch of "
+                    f"{node.key.upper()} and an aggregate in another"
+                )
+            # a count in every branch stays a count; count here, sum there: an aggregate
+            columns.append(OutputColumn(first.name, first.role if len(roles) == 1 else "aggregate"))
+        return columns
+    if not isinstance(node, exp.Select):
+        raise ParameterError("disclosure: the top level of the query is not a SELECT")
+    inner = _passthrough(node, scope)
+    if inner is not None:
+        below = _roles(inner, depth + 1)
+        named = {c.name: c for c in below if c.name}
+        out: list[OutputColumn] = []
+        for projection in node.expressions:
+            if isinstance(projection, exp.Star):
+                out.extend(below)
+                continue
+            column = projection.this if isinstance(projection, exp.Alias) else projection
+            source = named.get(column.name)
+            if source is None:
+                raise ParameterError(f"disclosure: column {column.name!r} could not be traced")
+            out.append(OutputColumn(projection.alias_or_name, source.role))
+        return out
+    columns = []
+    for position, projection in enumerate(node.expressions, start=1):
+        value = projection.this if isinstance(projection, exp.Alias) else projection
+        label = projection.output_name or f"column {position}"
+        if value.find(exp.Window) is not None:
+            raise ParameterError(
+                f"disclosure: {label} uses a window function, which can carry other rows' "
+                "counts past disclosure control; compute it from the protected result instead"
+            )
+        if value.find(exp.Select) is not None:
+            raise ParameterError(
+                f"disclosure: {label} is a subquery, whose counts disclosure control cannot see"
+            )
+        if isinstance(value, exp.Star):
+            raise ParameterError("disclosure: name the result's columns instead of using *")
+        kind: ColumnRole = "key"
+        if next(_aggregates(value), None) is not None:
+            kind = "count" if _is_count(value) else "aggregate"
+        columns.append(OutputColumn(projection.output_name or None, kind))
+    return columns
 
 
 def _aggregates(node: exp.Expr) -> Iterator[exp.AggFunc]:

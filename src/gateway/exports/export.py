@@ -3,7 +3,9 @@
 One export, step by step (the same policy and audit path as any query)::
 
     options   checked before anything runs (bad format/option → InputError, nothing audited)
-    query     QueryService.run_query: policy view, rewrite, audit started/completed, execute
+    query     QueryService.run_query: policy view, rewrite, audit started/completed, execute;
+              with ``disclosure`` the service refuses a record-level query and protects the
+              aggregate result before its completed record (gateway.disclosure.control)
     classify  record-level, aggregate or reference (gateway.exports.classify)
     layer     points / areas / grid geometry (gateway.exports.geometry); a hotspot grid holds
               counts per cell, so it is an aggregate whatever the query
@@ -37,6 +39,8 @@ import pyarrow as pa
 
 from gateway.audit.records import ExportRegistered
 from gateway.datadir import DataDir
+from gateway.disclosure import DisclosureRequest, parse_disclosure_request
+from gateway.disclosure.control import DisclosureControl
 from gateway.errors import GatewayError, NotFound
 from gateway.exports.approval import NOT_REQUIRED, PENDING, needs_approval
 from gateway.exports.basemaps import base_layer, force_extent
@@ -155,6 +159,7 @@ class AuditedResult:
         fingerprint: the audited result fingerprint.
         truncated: the row cap cut the result.
         template: the template name, when it came from the template library.
+        disclosure: what disclosure control did to the table, in a line (None: not applied).
     """
 
     query_id: str
@@ -166,6 +171,7 @@ class AuditedResult:
     fingerprint: str = ""
     truncated: bool = False
     template: str | None = None
+    disclosure: str | None = None
 
 
 def export_query(
@@ -181,6 +187,7 @@ def export_query(
     client: ClientInfo | None = None,
     template: str | None = None,
     progress: ProgressCallback | None = None,
+    disclosure: str | Mapping[str, Any] | DisclosureRequest | None = None,
 ) -> ExportFile:
     """Run ``sql`` for ``principal`` under policy and audit, and write the result as a file.
 
@@ -194,6 +201,9 @@ def export_query(
         options: geometry, CRS and naming options (see :mod:`gateway.exports.options`).
         params, client, template: as for :meth:`QueryService.run_query`.
         progress: called as the export moves on (stages, rows written).
+        disclosure: disclosure control on an aggregate result (``policy``, ``publication`` or
+            a request object, see :mod:`gateway.disclosure.request`); record-level queries
+            are then refused (``not_aggregate``).
 
     Raises:
         GatewayError: bad options (nothing ran), any refusal or failure of the query (audited
@@ -203,20 +213,27 @@ def export_query(
     report = progress or (lambda _: None)
     opts = parse_options(format, options)
     export_settings(service.policy)  # a bad [exports] section fails before anything runs
+    request = parse_disclosure_request(disclosure)
+    control = None if request is None else DisclosureControl.for_service(service, request)
     report(ExportProgress("query"))
-    outcome = service.run_query(principal, sql, purpose, params, client=client, template=template)
+    outcome = service.run_query(
+        principal, sql, purpose, params, client=client, template=template, control=control
+    )
     try:
         verdict = classify_rewrite(outcome.rewrite, service.catalog)
+        applied = outcome.disclosure
+        summary = str(applied["description"]) if applied is not None else None
         result = AuditedResult(
             query_id=outcome.query_id,
             table=outcome.result.to_table(),
             level=outcome.view.level,
             purpose=purpose,
             data_class=verdict.data_class,
-            reason=verdict.reason,
+            reason=verdict.reason if summary is None else f"{verdict.reason}; {summary}",
             fingerprint=outcome.result.fingerprint,
             truncated=outcome.result.truncated,
             template=template,
+            disclosure=summary,
         )
         return export_result(
             service, principal, result, options=opts, data_dir=data_dir, progress=report
@@ -274,6 +291,7 @@ def export_result(
         result_fingerprint=result.fingerprint,
         truncated=result.truncated,
         field_names=prepared.renamed,
+        disclosure=result.disclosure,
     )
     data_dir.exports.mkdir(mode=0o700, parents=True, exist_ok=True)
     workdir = data_dir.exports / f".tmp-{result.query_id}"

@@ -58,6 +58,7 @@ class Provenance:
         truncated: the level's row cap cut the result (the file holds the first rows only).
         field_names: shortened name → original column name, where a format shortened names.
         source: where the data came from (``warehouse``).
+        disclosure: the disclosure control applied to the data, in a line (None: none).
     """
 
     query_id: str
@@ -79,6 +80,7 @@ class Provenance:
     truncated: bool = False
     field_names: Mapping[str, str] = field(default_factory=dict)
     source: str = "Partnership Analytics Gateway"
+    disclosure: str | None = None
 
     @property
     def created(self) -> str:
@@ -106,6 +108,7 @@ class Provenance:
             "truncated": self.truncated,
             "field_names": dict(self.field_names),
             "source": self.source,
+            "disclosure": self.disclosure,
         }
 
     @classmethod
@@ -132,6 +135,7 @@ class Provenance:
             truncated=bool(data.get("truncated", False)),
             field_names=dict(data.get("field_names") or {}),
             source=str(data.get("source", "")),
+            disclosure=data.get("disclosure"),
         )
 
     def to_json(self) -> str:

@@ -88,5 +88,6 @@ def export_run(
         fingerprint=run.fingerprint,
         truncated=run.truncated,
         template=run.template.name,
+        disclosure=run.disclosure.summary() if run.disclosure is not None else None,
     )
     return export_result(service, principal, result, options=opts, data_dir=data_dir)

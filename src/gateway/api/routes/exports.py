@@ -23,7 +23,7 @@ import json
 import queue
 import threading
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,7 +32,14 @@ from starlette.responses import FileResponse, StreamingResponse
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.runtime import GatewayRuntime
-from gateway.api.schemas import MAX_SQL_CHARS, ErrorBody, ParamValue
+from gateway.api.schemas import (
+    DISCLOSURE_FIELD,
+    MAX_SQL_CHARS,
+    DisclosureBody,
+    ErrorBody,
+    ParamValue,
+    disclosure_data,
+)
 from gateway.api.streaming import QUERY_ID_HEADER
 from gateway.errors import GatewayError, NotFound
 from gateway.exports import (
@@ -92,10 +99,12 @@ class ExportBody(_Strict):
         None,
         description=(
             "geometry (auto|points|areas|grid|none), x, y, source_crs, area_column, cell_size, "
-            "cell_shape (square|hex), weight, crs (27700|4326), name, csv_comment"
+            "cell_shape (square|hex), weight, crs (27700|4326), name, csv_comment, "
+            "formula_guard (csv/xlsx, default true)"
         ),
         examples=[{"geometry": "grid", "cell_size": 500, "crs": 27700}],
     )
+    disclosure: Literal["policy", "publication"] | DisclosureBody | None = DISCLOSURE_FIELD
 
 
 class DecisionBody(_Strict):
@@ -244,6 +253,7 @@ def create_export(
                 params=body.params,
                 client=client,
                 progress=report,
+                disclosure=disclosure_data(body.disclosure),
             )
 
     if progress:

@@ -13,8 +13,10 @@ from starlette.responses import StreamingResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
-from gateway.api.schemas import QueryBody, QueryJSON
+from gateway.api.schemas import QueryBody, QueryJSON, disclosure_data
 from gateway.api.streaming import MEDIA_TYPES, result_response
+from gateway.disclosure import parse_disclosure_request
+from gateway.disclosure.control import DisclosureControl
 
 __all__ = ["router"]
 
@@ -46,11 +48,20 @@ _CONTENT = {
 def run_query(
     body: QueryBody, principal: PrincipalDep, runtime: RuntimeDep, client: ClientDep
 ) -> StreamingResponse:
-    """Run one SELECT for an approved purpose; the result streams in the format asked for."""
+    """Run one SELECT for an approved purpose; the result streams in the format asked for.
+
+    With ``disclosure`` an aggregate result is disclosure-controlled before it leaves (small
+    counts null with ``<column>_suppressed`` flags; what was applied is in the audit record,
+    the ``X-Disclosure`` header and, for JSON, the ``disclosure`` member)."""
+    request = parse_disclosure_request(disclosure_data(body.disclosure))
+    control = None if request is None else DisclosureControl.for_service(runtime.service, request)
     with runtime.limits.queries.slot(principal.username):
         outcome = runtime.service.run_query(
-            principal, body.sql, body.purpose, body.params, client=client
+            principal, body.sql, body.purpose, body.params, client=client, control=control
         )
     return result_response(
-        outcome, body.format, max_json_bytes=runtime.settings.max_json_result_bytes
+        outcome,
+        body.format,
+        max_json_bytes=runtime.settings.max_json_result_bytes,
+        formula_guard=body.formula_guard,
     )

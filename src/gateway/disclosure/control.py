@@ -1,0 +1,151 @@
+"""Disclosure control on any aggregate query: the query service's result control for one request.
+
+The service (:meth:`gateway.service.QueryService.run_query` with ``control=``) calls it twice::
+
+    vet     after the rewrite, before anything runs: the rules for the caller's level and mode;
+            the executed SQL must be an aggregate (gateway.exports.classify — grouped, by no
+            identifying key); its columns' roles must be readable (output_roles) and agree with
+            the request. A refusal is audited as a denial (``not_aggregate`` …): nothing runs.
+    apply   after execution, before the completed audit record: the spec inferred against the
+            result's own column names, :func:`~gateway.disclosure.protect`, and a report of the
+            mode, rules and cells suppressed — which the service writes into the completed
+            record (``disclosure``) with the protected result's rows and fingerprint.
+
+One control serves one query (``vet`` keeps what ``apply`` needs).
+
+Example:
+    >>> control = DisclosureControl.for_service(service, parse_disclosure_request("publication"))
+    ...                                                                     # doctest: +SKIP
+    >>> outcome = service.run_query(analyst, sql, "SA-2026", control=control)  # doctest: +SKIP
+    >>> outcome.disclosure["min_count"], outcome.disclosure["round_to"]       # doctest: +SKIP
+    (10, 5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from gateway.catalog import Catalog
+from gateway.disclosure.apply import protect
+from gateway.disclosure.request import ColumnRole, DisclosureRequest, infer_spec
+from gateway.disclosure.rules import DisclosureRules, DisclosureSettings, parse_disclosure_settings
+from gateway.errors import InputError, NotAggregate, TooManyRows
+from gateway.policy.view import PolicyView
+from gateway.rewrite import RewriteResult
+
+if TYPE_CHECKING:
+    from gateway.service import QueryService
+
+__all__ = ["DISCLOSURE_MAX_ROWS", "DisclosureControl"]
+
+#: Largest result disclosure control works on (cells of a two-way table cost more than rows).
+DISCLOSURE_MAX_ROWS = 20_000
+
+
+@dataclass
+class DisclosureControl:
+    """Disclosure control for one query, as the service's ``control``.
+
+    Attributes:
+        request: what the analyst asked for.
+        settings: the policy's ``[disclosure]`` rules.
+        catalog: the warehouse catalog (to tell aggregate from record-level queries).
+        max_rows: results with more rows are refused (the service caps the query here).
+    """
+
+    request: DisclosureRequest
+    settings: DisclosureSettings
+    catalog: Catalog
+    max_rows: int = DISCLOSURE_MAX_ROWS
+    _rules: DisclosureRules | None = field(default=None, repr=False)
+    _roles: tuple[ColumnRole, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def for_service(cls, service: QueryService, request: DisclosureRequest) -> DisclosureControl:
+        """A control with the rules of ``service``'s policy.
+
+        Raises:
+            ConfigurationError: the policy's ``[disclosure]`` section is invalid.
+        """
+        policy = service.policy
+        settings = parse_disclosure_settings(
+            policy.settings.get("disclosure"), levels=tuple(policy.levels)
+        )
+        return cls(request=request, settings=settings, catalog=service.catalog)
+
+    @property
+    def rules(self) -> DisclosureRules:
+        """The rules resolved by :meth:`vet`."""
+        if self._rules is None:
+            raise RuntimeError("DisclosureControl.vet has not run")
+        return self._rules
+
+    def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
+        """Refuse what disclosure control cannot protect, before the query runs.
+
+        Raises:
+            NotAggregate: the query returns records, not counts per group.
+            ParameterError: an unknown mode, a column whose role cannot be told (window
+                functions, subqueries), or a request that does not fit the columns.
+        """
+        # Imported here: gateway.exports imports this module (exports take disclosure too).
+        from gateway.exports.classify import classify_sql, output_roles
+
+        rules = self.settings.resolve(view.level, self.request.mode)
+        verdict = classify_sql(rewrite.sql, self.catalog)
+        if verdict.data_class != "aggregate":
+            raise NotAggregate(
+                "disclosure control applies to aggregate results (counts per group); this "
+                f"query returns record-level rows ({verdict.reason}). Group and count instead, "
+                "e.g. SELECT ward_code, count(*) AS crimes FROM crime GROUP BY ward_code"
+            )
+        columns = output_roles(rewrite.sql)
+        self._rules, self._roles = rules, tuple(c.role for c in columns)
+        names = [c.name or f"\0column {i}" for i, c in enumerate(columns, start=1)]
+        named = {*self.request.counts, *(self.request.dimensions or ()), *self.request.totals}
+        named |= set(self.request.strata or ())
+        if all(c.name for c in columns) or named <= {c.name for c in columns}:
+            infer_spec(self.request, names, self._roles, rules)  # early: nothing has run yet
+
+    def apply(self, table: pa.Table, *, truncated: bool) -> tuple[pa.Table, dict[str, Any]]:
+        """Protect the result; the report is what the completed audit record keeps.
+
+        Raises:
+            TooManyRows: the result was cut at :attr:`max_rows` (it must be whole).
+            ParameterError, InputError: the request does not fit the result's columns, or a
+                count column does not hold whole numbers.
+        """
+        if truncated:
+            raise TooManyRows(
+                "disclosure control needs the whole table, and this result has more than "
+                f"{self.max_rows:,} rows; group more coarsely or filter"
+            )
+        rules = self.rules
+        spec = infer_spec(self.request, table.column_names, self._roles, rules)
+        protected = protect(table, spec, rules)
+        report = protected.report
+        if report.unprotected:
+            raise InputError(
+                f"disclosure control could not protect {report.unprotected} suppressed cell(s) "
+                "from the totals of this table; group more coarsely"
+            )
+        return protected.table, {
+            "mode": self.request.mode,
+            "rules": rules.label,
+            "min_count": rules.min_count,
+            "round_to": rules.round_to,
+            "secondary": rules.secondary,
+            "description": report.summary(),
+            "counts": list(spec.counts),
+            "dimensions": list(spec.dimensions),
+            "strata": list(spec.strata),
+            "totals": dict(spec.totals),
+            "measures": [d.name for d in spec.derived],
+            "cells": report.cells,
+            "primary": report.primary,
+            "secondary_suppressed": report.secondary,
+            "withheld": report.withheld,
+        }
