@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pyarrow as pa
 from audit_helpers import make_request, make_started, write_mixed
@@ -17,6 +18,7 @@ from gateway.audit import (
     QueryDenied,
     audit_tables,
     table_columns,
+    verify_data_dir,
 )
 from gateway.datadir import DataDir
 
@@ -225,3 +227,24 @@ def test_live_exports_table_follows_later_decisions(data_dir: DataDir) -> None:
     rows = {r["query_id"]: r for r in current.exports.to_pylist()}
     assert rows["Q1"]["approval"] == "approved"
     assert rows["Q-held"]["downloads"] == 2
+
+
+def test_disclosure_applied_is_recorded_with_the_completion(data_dir: DataDir) -> None:
+    controlled, plain = make_started("Q-sdc"), make_started("Q-plain")
+    applied = {"mode": "publication", "min_count": 10, "round_to": 5, "primary": 3}
+    with AuditLog.open(data_dir) as log:
+        for started in (controlled, plain):
+            log.query_started(started)
+        log.query_completed(
+            replace(
+                controlled.completed(outcome="ok", rows=12, bytes=99, duration_ms=1.0),
+                disclosure=applied,
+            )
+        )
+        done = log.query_completed(plain.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
+        tables = audit_tables(log.events())
+    assert "disclosure" not in done.details  # records without it read and hash as before
+    rows = {r["query_id"]: r for r in tables.queries.to_pylist()}
+    assert json.loads(rows["Q-sdc"]["disclosure"]) == applied
+    assert rows["Q-plain"]["disclosure"] is None
+    assert verify_data_dir(data_dir).ok
