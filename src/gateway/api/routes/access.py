@@ -482,7 +482,9 @@ def review_decision(
     return DoneOut(detail=f"{username} {'confirmed' if body.keep else 'removed'}")
 
 
-@router.post("/review-cycle", responses=errors(401, 403, 404, 429), summary="Run the lifecycle checks")
+@router.post(
+    "/review-cycle", responses=errors(401, 403, 404, 429), summary="Run the lifecycle checks"
+)
 def review_cycle(principal: PrincipalDep, governance: GovernanceDep) -> dict[str, list[str]]:
     """Open due access reviews, suspend users unconfirmed past the deadline, flag inactivity."""
     return governance.review_cycle(principal.username)
