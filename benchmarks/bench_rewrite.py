@@ -70,9 +70,13 @@ def _timed(fn: object, reps: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--scale", type=float, default=None, help="generate this scale first if missing")
+    parser.add_argument(
+        "--scale", type=float, default=None, help="generate this scale first if missing"
+    )
     parser.add_argument("--years", type=int, default=1)
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
@@ -86,7 +90,9 @@ def main() -> None:
     policy = load_deployment_policy(data_dir, catalog)
     view = view_for(policy, catalog, PRINCIPAL, "BENCH", date.today())
     raw = duckdb.connect(str(data_dir.warehouse), read_only=True, config={"threads": args.threads})
-    counts = raw.sql("SELECT (SELECT count(*) FROM crime), (SELECT count(*) FROM incident)").fetchall()[0]
+    counts = raw.sql(
+        "SELECT (SELECT count(*) FROM crime), (SELECT count(*) FROM incident)"
+    ).fetchall()[0]
     print(f"warehouse: {data_dir.warehouse} — {counts[0]:,} crimes, {counts[1]:,} incidents")
 
     # --- rewrite time ---------------------------------------------------------------------
@@ -96,24 +102,44 @@ def main() -> None:
     for _ in range(30):
         for sql in QUERIES.values():
             cold.extend(_timed(lambda sql=sql: rewrite(sql, view, catalog, max_rows=1_000_000), 1))
-            warm.extend(_timed(lambda sql=sql: rewrite(sql, view, catalog, max_rows=1_000_000, policy_sql=cache), 1))
-    for label, times in (("rewrite, cold policy cache", cold), ("rewrite, warm policy cache", warm)):
+            warm.extend(
+                _timed(
+                    lambda sql=sql: rewrite(
+                        sql, view, catalog, max_rows=1_000_000, policy_sql=cache
+                    ),
+                    1,
+                )
+            )
+    for label, times in (
+        ("rewrite, cold policy cache", cold),
+        ("rewrite, warm policy cache", warm),
+    ):
         times.sort()
-        print(f"{label:28} median {statistics.median(times) * 1e3:6.2f} ms   p99 {times[int(len(times) * 0.99)] * 1e3:6.2f} ms  (n={len(times)})")
+        print(
+            f"{label:28} median {statistics.median(times) * 1e3:6.2f} ms   p99 {times[int(len(times) * 0.99)] * 1e3:6.2f} ms  (n={len(times)})"
+        )
 
     # --- end to end -------------------------------------------------------------------------
     for name, value in pseudonym_session_variables(data_dir.secret(PSEUDONYM_KEY)).items():
         raw.execute(f"SET VARIABLE {name} = $v", {"v": value})
     raw.execute(PSEUDONYM_MACRO)
-    service = open_service(data_dir, workers=1, tuning=EngineTuning(threads_per_worker=args.threads))
+    service = open_service(
+        data_dir, workers=1, tuning=EngineTuning(threads_per_worker=args.threads)
+    )
     try:
-        print(f"\n{'query':30} {'raw ms':>8} {'policy SQL ms':>14} {'gateway ms':>11} {'gw/raw':>7} {'policySQL/raw':>14}")
+        print(
+            f"\n{'query':30} {'raw ms':>8} {'policy SQL ms':>14} {'gateway ms':>11} {'gw/raw':>7} {'policySQL/raw':>14}"
+        )
         ratios = []
         for name, sql in QUERIES.items():
             policy_sql = rewrite(sql, view, catalog, max_rows=1_000_000, policy_sql=cache).sql
             raw.sql(sql).to_arrow_table()
-            t_raw = statistics.median(_timed(lambda sql=sql: raw.sql(sql).to_arrow_table(), args.reps))
-            t_pol = statistics.median(_timed(lambda s=policy_sql: raw.sql(s).to_arrow_table(), args.reps))
+            t_raw = statistics.median(
+                _timed(lambda sql=sql: raw.sql(sql).to_arrow_table(), args.reps)
+            )
+            t_pol = statistics.median(
+                _timed(lambda s=policy_sql: raw.sql(s).to_arrow_table(), args.reps)
+            )
 
             def through_gateway(sql: str = sql) -> None:
                 outcome = service.run_query(PRINCIPAL, sql, "BENCH")
@@ -123,8 +149,12 @@ def main() -> None:
             through_gateway()
             t_gw = statistics.median(_timed(through_gateway, args.reps))
             ratios.append(t_gw / t_raw)
-            print(f"{name:30} {t_raw * 1e3:8.1f} {t_pol * 1e3:14.1f} {t_gw * 1e3:11.1f} {t_gw / t_raw:7.2f} {t_pol / t_raw:14.2f}")
-        print(f"\nmedian gateway/raw ratio over {len(ratios)} queries: {statistics.median(ratios):.2f}")
+            print(
+                f"{name:30} {t_raw * 1e3:8.1f} {t_pol * 1e3:14.1f} {t_gw * 1e3:11.1f} {t_gw / t_raw:7.2f} {t_pol / t_raw:14.2f}"
+            )
+        print(
+            f"\nmedian gateway/raw ratio over {len(ratios)} queries: {statistics.median(ratios):.2f}"
+        )
     finally:
         service.close()
         raw.close()

@@ -7,9 +7,23 @@ from gateway.catalog import Catalog, Sensitivity, TableKind
 
 def test_contract_tables_present(catalog: Catalog) -> None:
     expected = {
-        "crime", "incident", "custody", "location", "person", "vehicle", "property",
-        "crime_person", "crime_vehicle", "incident_person", "incident_vehicle",
-        "intelligence_report", "offence_type", "local_authority", "ward", "lsoa", "neighbourhood",
+        "crime",
+        "incident",
+        "custody",
+        "location",
+        "person",
+        "vehicle",
+        "property",
+        "crime_person",
+        "crime_vehicle",
+        "incident_person",
+        "incident_vehicle",
+        "intelligence_report",
+        "offence_type",
+        "local_authority",
+        "ward",
+        "lsoa",
+        "neighbourhood",
     }
     assert expected <= set(catalog.tables)
 
