@@ -3,6 +3,7 @@ interpreter where the server's packages cannot be imported at all."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -48,3 +49,36 @@ def test_client_imports_and_queries_without_server_packages(live_gateway):  # ty
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['E06000001'] True []"
+
+
+CLI_SCRIPT = textwrap.dedent(
+    """
+    import sys
+
+    for name in {blocked!r}:
+        sys.modules[name] = None
+    sys.argv = ["gateway", "query", "SELECT count(*) AS n FROM crime", "--purpose", "SA-2026",
+                "--url", {url!r}, "--format", "csv"]
+    from gateway.cli import main
+    main()
+    """
+)
+
+
+def test_query_command_runs_without_server_packages(live_gateway):  # type: ignore[no-untyped-def]
+    # typer itself depends on pydantic, so a light install has it; everything else stays blocked.
+    blocked = (*tuple(b for b in BLOCKED if b != "pydantic"), "openpyxl", "scipy", "numpy")
+    script = CLI_SCRIPT.format(blocked=blocked, url=live_gateway.url)
+    env = {**os.environ, "GATEWAY_TOKEN": live_gateway.token("h.lee")}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].strip('"') == "n"
+    assert int(lines[1]) > 0

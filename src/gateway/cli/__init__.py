@@ -7,6 +7,7 @@ non-zero exit (never a traceback).
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -36,24 +37,51 @@ def command_group(name: str, help: str, *, parent: typer.Typer = app) -> typer.T
     return group
 
 
+#: Command modules, each adding its commands to ``app`` when imported.
+COMMAND_MODULES = (
+    "access",
+    "audit",
+    "catalog",
+    "config",
+    "demo",
+    "export",
+    "generate",
+    "product",
+    "publish",
+    "query",
+    "serve",
+    "template",
+    "tokens",
+    "users",
+)
+#: Packages only the ``[server]`` extra installs: a light (client-only) install skips the
+#: commands that need them instead of failing to start.
+SERVER_PACKAGES = frozenset(
+    {
+        "duckdb",
+        "sqlglot",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "geopandas",
+        "shapely",
+        "pyogrio",
+        "pyproj",
+        "openpyxl",
+        "scipy",
+        "numpy",
+        "pydantic",
+    }
+)
+
+
 def _register() -> None:
-    # Imported for their side effect of adding commands to ``app``.
-    from gateway.cli import (  # noqa: F401
-        access,
-        audit,
-        catalog,
-        config,
-        demo,
-        export,
-        generate,
-        product,
-        publish,
-        query,
-        serve,
-        template,
-        tokens,
-        users,
-    )
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(f"gateway.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
+                raise
 
 
 def main() -> None:
