@@ -64,6 +64,25 @@ def analyse_columns(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise QueryError("could not analyse the query's columns; simplify the query") from exc
 
+    # Whole-row references (`SELECT c FROM crime c` returns a struct of every column): a bare
+    # column name that is a table's alias or name reads all of that table's visible columns.
+    tables_by_alias = {
+        str(t.alias_or_name).lower(): t for t in tree.find_all(exp.Table) if str(t.db)
+    }
+    for column in tree.find_all(exp.Column):
+        if not column.table and str(column.name).lower() in tables_by_alias:
+            _record_all(tables_by_alias[str(column.name).lower()], schema, ctx)
+
+    # `* EXCLUDE (c)` / `* REPLACE (… AS c)` name columns the engine checks exist: keep them.
+    for star in tree.find_all(exp.Star):
+        for key in ("except_", "except", "replace", "rename"):
+            for named in star.args.get(key) or ():
+                name = str(named.alias_or_name).lower()
+                for source_table in tables_by_alias.values():
+                    db = str(source_table.db) or "main"
+                    if name in schema.get(db, {}).get(str(source_table.name), {}):
+                        ctx.columns.add(f"{_table_key(source_table)}.{name}")
+
     for scope in scopes:
         for column in scope.columns:
             source = scope.sources.get(column.table)
@@ -72,8 +91,7 @@ def analyse_columns(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
                 if isinstance(whole_row, exp.Table) and not column.table:
                     _record_all(whole_row, schema, ctx)  # `SELECT c FROM crime c`
                 continue
-            table = _table_key(source)
-            ctx.columns.add(f"{table}.{column.name}")
+            ctx.columns.add(f"{_table_key(source)}.{column.name}")
     return tree
 
 

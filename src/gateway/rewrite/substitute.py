@@ -122,18 +122,24 @@ def _row_filter(
 
 
 def policy_subquery(
-    table_view: TableView, view: PolicyView, vault: Mapping[str, str] | None = None
+    table_view: TableView,
+    view: PolicyView,
+    vault: Mapping[str, str] | None = None,
+    columns: frozenset[str] | None = None,
 ) -> exp.Select:
     """The SELECT that is the principal's view of one table (see module docstring).
 
     ``vault`` names the pseudonym domains that may be looked up in the pseudonym vault
-    instead of being computed per row (``{domain: value type}``).
+    instead of being computed per row (``{domain: value type}``). ``columns`` restricts the
+    projection to the visible columns the query reads (None: all of them); a query that reads
+    none (``count(*)``) gets the first one, so the SELECT stays valid.
     """
     aliases = _Aliases()
     base_alias = f"__gw_{table_view.name}"
     ctx = MaskContext(base_alias, vault=vault)
     projections = []
-    for column in table_view.columns:
+    chosen = [c for c in table_view.columns if columns is None or c.name in columns]
+    for column in chosen or list(table_view.columns[:1]):
         raw = exp.column(column.name, table=base_alias)
         show_when = None
         if column.mask.show_when:
@@ -169,8 +175,11 @@ class PolicySql:
         self._lock = threading.Lock()
         self._max = max_entries
 
-    def sql(self, table_view: TableView, view: PolicyView) -> str:
+    def sql(
+        self, table_view: TableView, view: PolicyView, columns: frozenset[str] | None = None
+    ) -> str:
         key = (
+            columns,
             view.policy_version,
             view.level,
             view.areas,
@@ -184,7 +193,9 @@ class PolicySql:
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        text = policy_subquery(table_view, view, self.vault).sql(dialect="duckdb", comments=False)
+        text = policy_subquery(table_view, view, self.vault, columns).sql(
+            dialect="duckdb", comments=False
+        )
         with self._lock:
             self._cache[key] = text
             if len(self._cache) > self._max:
@@ -198,7 +209,18 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     Each reference becomes a placeholder table name carrying a per-rewrite random nonce (so no
     identifier in the analyst's SQL can collide with it); after the query is generated, each
     placeholder is replaced by its policy subquery's generated SQL (see :func:`splice`).
+
+    Each policy subquery projects only the visible columns the query reads (from
+    :func:`~gateway.rewrite.analyse.analyse_columns`, which expands stars and whole-row
+    references), so masks of unread columns — a pseudonym lookup is a join — cost nothing.
+    NATURAL joins and USING match columns by name, so for those every column is kept. If the
+    analysis ever missed a column, the engine would refuse the query (column not found): the
+    pruning can fail closed, never open.
     """
+    prune = not any(
+        j.args.get("using") or str(j.args.get("method") or "").upper() == "NATURAL"
+        for j in tree.find_all(exp.Join)
+    )
     for index, node in enumerate(list(tree.find_all(exp.Table))):
         if str(node.db) != "main":
             continue  # CTE references and permitted schema tables
@@ -206,7 +228,14 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
         alias = node.alias or str(node.name)
         placeholder = f"__gw_policy_{ctx.nonce}_{index}"
         compiler = ctx.policy_sql or PolicySql()
-        ctx.splices[placeholder] = compiler.sql(table_view, ctx.view)
+        read = (
+            frozenset(
+                c.split(".", 1)[1] for c in ctx.columns if c.split(".", 1)[0] == table_view.name
+            )
+            if prune
+            else None
+        )
+        ctx.splices[placeholder] = compiler.sql(table_view, ctx.view, read)
         node.replace(
             exp.Table(
                 this=exp.to_identifier(placeholder),
