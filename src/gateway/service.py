@@ -48,7 +48,7 @@ from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy
 from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
-from gateway.rewrite import PolicySql, RewriteResult, rewrite
+from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, rewrite
 
 __all__ = ["ClientInfo", "QueryOutcome", "QueryService", "ResultControl", "new_query_id"]
 
@@ -137,6 +137,7 @@ class QueryService(ClosesOnExit):
     clock: Clock = field(default=lambda: datetime.now(UTC))
     policy_sql: PolicySql = field(default_factory=PolicySql)
     support_tables: tuple[str, ...] = ()
+    rewrites: RewriteCache = field(default_factory=RewriteCache)
 
     @classmethod
     def open(cls, root: Path, **kwargs: Any) -> QueryService:
@@ -206,6 +207,7 @@ class QueryService(ClosesOnExit):
                 extra_schemas=self.extra_schemas,
                 max_rows=cap,
                 policy_sql=self.policy_sql,
+                cache=self.rewrites,
             )
             self.engine.cross_check(
                 result.sql,

@@ -93,6 +93,18 @@ class PolicyView:
     limits: LevelLimits
     policy_version: str
 
+    def cache_key(self) -> tuple[object, ...]:
+        """Everything that makes two views differ (for caches of SQL built from a view)."""
+        return (
+            self.policy_version,
+            self.level,
+            self.areas,
+            self.organisation,
+            self.username,
+            self.grants,
+            tuple(sorted(self.schemas)),
+        )
+
     def sqlglot_schema(self) -> dict[str, dict[str, str]]:
         """The visible columns with their output types (masks may change a column's type)."""
         return {t.name: {c.name: _output_type(c) for c in t.columns} for t in self.tables.values()}

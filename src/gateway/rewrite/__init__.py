@@ -31,21 +31,23 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from sqlglot import exp
 
 from gateway.catalog import Catalog
 from gateway.policy.view import PolicyView
 from gateway.rewrite.analyse import analyse_columns
+from gateway.rewrite.cache import RewriteCache
 from gateway.rewrite.cap import cap_rows
 from gateway.rewrite.context import RewriteContext, RewriteResult
 from gateway.rewrite.guard import guard
-from gateway.rewrite.params import check_parameters
+from gateway.rewrite.params import check_parameter_values, check_parameters
 from gateway.rewrite.parse import parse_statement
 from gateway.rewrite.resolve import resolve_tables
 from gateway.rewrite.substitute import PolicySql, splice, substitute_tables
 
-__all__ = ["RULES", "PolicySql", "RewriteContext", "RewriteResult", "rewrite"]
+__all__ = ["RULES", "PolicySql", "RewriteCache", "RewriteContext", "RewriteResult", "rewrite"]
 
 Rule = Callable[[exp.Expr, RewriteContext], exp.Expr]
 
@@ -68,13 +70,43 @@ def rewrite(
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
     max_rows: int | None = None,
     policy_sql: PolicySql | None = None,
+    cache: RewriteCache | None = None,
 ) -> RewriteResult:
     """Rewrite ``sql`` so it returns exactly what ``view`` allows.
+
+    With a ``cache``, a query already rewritten for the same view, schemas, cap and parameter
+    shape is not rewritten again; its parameter values are still validated.
 
     Raises:
         gateway.errors.InputError subclasses for bad or refused SQL, AccessDenied subclasses for
         tables the level does not include.
     """
+    key = None
+    if cache is not None:
+        key = cache.key(
+            sql,
+            (*view.cache_key(), tuple(sorted(extra_schemas or {}))),
+            max_rows,
+            params or {},
+        )
+        hit = cache.get(key)
+        if hit is not None:
+            return replace(hit, params=check_parameter_values(params or {}))
+    result = _rewrite(sql, view, catalog, params, extra_schemas, max_rows, policy_sql)
+    if cache is not None and key is not None:
+        cache.put(key, result)
+    return result
+
+
+def _rewrite(
+    sql: str,
+    view: PolicyView,
+    catalog: Catalog,
+    params: Mapping[str, object] | None,
+    extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] | None,
+    max_rows: int | None,
+    policy_sql: PolicySql | None,
+) -> RewriteResult:
     ctx = RewriteContext(
         sql=sql,
         view=view,

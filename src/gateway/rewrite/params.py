@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from collections.abc import Mapping
 
 from sqlglot import exp
 
@@ -14,7 +15,7 @@ from gateway.errors import ParameterError
 from gateway.rewrite.context import RewriteContext
 from gateway.rewrite.guard import position_of
 
-__all__ = ["check_parameters"]
+__all__ = ["check_parameter_values", "check_parameters"]
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SCALARS = (str, int, float, bool, decimal.Decimal, dt.date, dt.datetime, type(None))
@@ -35,6 +36,14 @@ def _check_value(name: str, value: object) -> None:
         )
     if isinstance(value, float) and value != value:  # NaN
         raise ParameterError(f"parameter ${name}: NaN is not a value")
+
+
+def check_parameter_values(params: Mapping[str, object]) -> dict[str, object]:
+    """Lower-cased names and plain values (raises ParameterError otherwise)."""
+    supplied = {str(k).lower(): v for k, v in params.items()}
+    for name, value in supplied.items():
+        _check_value(name, value)
+    return supplied
 
 
 def check_parameters(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
@@ -63,8 +72,7 @@ def check_parameters(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
         raise ParameterError(
             f"parameter(s) not used by the query: {', '.join('$' + u for u in unused)}"
         )
-    for name, value in supplied.items():
-        _check_value(name, value)
+    check_parameter_values(supplied)
     _list_membership(tree, supplied)
     ctx.placeholders = used
     ctx.params = supplied
