@@ -243,6 +243,34 @@ ATTACKS = [
     refuse("renaming alias", "SELECT b FROM person AS p(a, b)", "syntax_not_allowed"),
     refuse("rowid", "SELECT rowid FROM crime", "column_not_found"),
     refuse("qualified rowid", "SELECT c.rowid FROM crime c", "column_not_found"),
+    # USING/NATURAL joins match by name: the pruned policy subqueries must keep the join
+    # columns (USING) or every column (NATURAL), and a star must still see only masked values.
+    same(
+        "using join, unqualified join column",
+        "SELECT crime_id, role, person_id FROM crime JOIN crime_person USING (crime_id)"
+        " ORDER BY ALL",
+    ),
+    same(
+        "using join star",
+        "SELECT * FROM crime_person JOIN person USING (person_id) ORDER BY crime_id, person_id",
+    ),
+    same(
+        "using join on masked column",
+        "SELECT count(*), count(DISTINCT surname) FROM person p JOIN person q USING (surname)",
+    ),
+    same(
+        "nested using join",
+        "SELECT n FROM (SELECT count(*) AS n FROM crime c JOIN location l USING (location_id)"
+        " WHERE l.easting > 0) s",
+    ),
+    same(
+        "natural join",
+        "SELECT crime_id, person_id FROM crime NATURAL JOIN crime_person ORDER BY ALL",
+    ),
+    same(
+        "natural join on masked columns",
+        "SELECT count(*) FROM person NATURAL JOIN (SELECT * FROM person) q",
+    ),
     same("star", "SELECT * FROM person ORDER BY person_id"),
     same("star exclude", "SELECT * EXCLUDE (gender) FROM person ORDER BY person_id"),
     same(

@@ -213,13 +213,15 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     Each policy subquery projects only the visible columns the query reads (from
     :func:`~gateway.rewrite.analyse.analyse_columns`, which expands stars and whole-row
     references), so masks of unread columns — a pseudonym lookup is a join — cost nothing.
-    NATURAL joins and USING match columns by name, so for those every column is kept. If the
+    A USING join matches the named columns, so each table also keeps every USING name it has;
+    a NATURAL join matches all shared names, so with one anywhere every column is kept. If the
     analysis ever missed a column, the engine would refuse the query (column not found): the
     pruning can fail closed, never open.
     """
-    prune = not any(
-        j.args.get("using") or str(j.args.get("method") or "").upper() == "NATURAL"
-        for j in tree.find_all(exp.Join)
+    joins = list(tree.find_all(exp.Join))
+    prune = not any(str(j.args.get("method") or "").upper() == "NATURAL" for j in joins)
+    using = frozenset(
+        str(name.name).lower() for j in joins for name in (j.args.get("using") or ())
     )
     for index, node in enumerate(list(tree.find_all(exp.Table))):
         if str(node.db) != "main":
@@ -232,6 +234,7 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
             frozenset(
                 c.split(".", 1)[1] for c in ctx.columns if c.split(".", 1)[0] == table_view.name
             )
+            | using
             if prune
             else None
         )
