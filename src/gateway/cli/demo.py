@@ -35,12 +35,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gateway.cli import app
 from gateway.principal import AccessGrant, Principal
+
+if TYPE_CHECKING:
+    from gateway.datadir import DataDir
 
 __all__ = ["DemoSetup", "demo_users", "examples_text", "prepare_demo", "users_toml"]
 
@@ -55,6 +58,7 @@ _AUTHORITIES = (
 ALL_AREAS = tuple(code for _, code, _, _ in _AUTHORITIES)
 SA_PURPOSE = "SA-2026"
 JAG_PURPOSE = "JAG-2026-07"
+FORCE = ("CLE", "Cleveland Police")
 
 
 def demo_users(today: date) -> list[Principal]:
@@ -188,8 +192,37 @@ def _previous_tokens(path: Path) -> dict[str, str]:
     }
 
 
-def grant_demo_access(data_dir: Path, *, today: date | None = None) -> DemoSetup:
-    """Policy, users and tokens for an existing warehouse (the demo minus generation)."""
+def _seed_governance(dd: DataDir, today: date) -> list[str]:
+    """Give the demo users their access through the governance process (once)."""
+    from gateway.audit.log import AuditLog
+    from gateway.governance.demo import DemoOrganisation, seed_register
+    from gateway.governance.directory import has_register
+    from gateway.governance.service import GovernanceService
+
+    if has_register(dd):
+        return [f"kept the existing governance register {dd.governance}"]
+    organisations = [
+        DemoOrganisation(FORCE[0], FORCE[1], "force", ALL_AREAS),
+        *(
+            DemoOrganisation(short, org, "local_authority", (code,))
+            for _, code, org, short in _AUTHORITIES
+        ),
+    ]
+    with AuditLog.open(dd) as audit:
+        service = GovernanceService.open(dd, audit=audit)
+        done = seed_register(service, demo_users(today), organisations)
+    return [f"governance register {dd.governance}: " + line for line in done]
+
+
+def grant_demo_access(
+    data_dir: Path, *, today: date | None = None, governed: bool = False
+) -> DemoSetup:
+    """Policy, users and tokens for an existing warehouse (the demo minus generation).
+
+    With ``governed``, the demo users' access is granted through the governance register
+    (requests, endorsements, reviews, authorisation — every step audited) instead of
+    ``users.toml``, which then keeps only the bootstrap administrator's entry in use.
+    """
     from gateway.audit.log import AuditLog
     from gateway.auth import TokenStore, issue_token
     from gateway.datadir import DataDir
@@ -203,6 +236,8 @@ def grant_demo_access(data_dir: Path, *, today: date | None = None) -> DemoSetup
         notes.append(f"wrote the demo users to {dd.users}")
     else:
         notes.append(f"kept the existing {dd.users}")
+    if governed:
+        notes += _seed_governance(dd, today or now.date())
     directory = open_directory(dd)
     store = TokenStore(dd.governance)
     previous = _previous_tokens(dd.demo_tokens)
@@ -238,7 +273,13 @@ def grant_demo_access(data_dir: Path, *, today: date | None = None) -> DemoSetup
 
 
 def prepare_demo(
-    data_dir: Path, *, years: int = 3, scale: float = 1.0, seed: int = 2026, force: bool = False
+    data_dir: Path,
+    *,
+    years: int = 3,
+    scale: float = 1.0,
+    seed: int = 2026,
+    force: bool = False,
+    governed: bool = False,
 ) -> DemoSetup:
     """Generate (or keep) the warehouse, then :func:`grant_demo_access`.
 
@@ -252,7 +293,7 @@ def prepare_demo(
         generate.build(data_dir, seed=seed, years=years, scale=scale, progress=True, force=True)
     else:
         generate.ensure(data_dir, seed=seed, years=years, scale=scale, progress=True)
-    return grant_demo_access(data_dir)
+    return grant_demo_access(data_dir, governed=governed)
 
 
 def examples_text(setup: DemoSetup, url: str) -> str:
@@ -303,10 +344,19 @@ def demo_command(
     force: Annotated[
         bool, typer.Option(help="Replace a warehouse generated with other parameters.")
     ] = False,
+    governed: Annotated[
+        bool,
+        typer.Option(
+            help="Grant the demo users' access through the governance process (requests, "
+            "endorsements, reviews, authorisation) instead of users.toml."
+        ),
+    ] = False,
 ) -> None:
     """Generate a synthetic warehouse with demo users and tokens, then serve it."""
     print(f"gateway demo: preparing {data_dir} …", file=sys.stderr, flush=True)
-    setup = prepare_demo(data_dir, years=years, scale=scale, seed=seed, force=force)
+    setup = prepare_demo(
+        data_dir, years=years, scale=scale, seed=seed, force=force, governed=governed
+    )
     for note in setup.notes:
         print(f"  {note}", file=sys.stderr)
     url = f"http://{host}:{port}"
