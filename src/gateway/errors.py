@@ -256,3 +256,9 @@ class ResourceLimit(GatewayError):
 class AuditUnavailable(GatewayError):
     code = "audit_unavailable"
     status = 503
+
+
+class ExportExpired(NotFound):
+    """An export whose file was deleted at the end of the ``[exports]`` retention period."""
+
+    code = "export_expired"

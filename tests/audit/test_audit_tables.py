@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pyarrow as pa
 from audit_helpers import make_request, make_started, write_mixed
@@ -14,7 +15,9 @@ from gateway.audit import (
     AuditLog,
     ExportAction,
     ExportRegistered,
+    ExportsPruned,
     LiveAuditTables,
+    PrunedItem,
     QueryDenied,
     audit_tables,
     table_columns,
@@ -227,6 +230,35 @@ def test_live_exports_table_follows_later_decisions(data_dir: DataDir) -> None:
     rows = {r["query_id"]: r for r in current.exports.to_pylist()}
     assert rows["Q1"]["approval"] == "approved"
     assert rows["Q-held"]["downloads"] == 2
+
+
+def test_exports_table_shows_when_retention_deleted_a_file(data_dir: DataDir) -> None:
+    cutoff = datetime(2026, 3, 1, tzinfo=UTC)
+    with AuditLog.open(data_dir) as log:
+        live = LiveAuditTables(log.store)
+        _export_actions(log)
+        pruned = log.exports_pruned(
+            ExportsPruned(
+                "system",
+                "",
+                retention_days=30,
+                cutoff=cutoff,
+                deleted=(
+                    PrunedItem("Q-agg", "Q-agg", "c" * 64, 2, 7),
+                    PrunedItem("Q-no", "Q-no", "f" * 64, 2, 5),  # another file: ignored
+                    PrunedItem("police-uk/old.csv", files=1, bytes=3),  # not an export
+                ),
+            )
+        )
+        current, full = live.refresh(), audit_tables(log.events())
+    assert current.exports.equals(full.exports)
+    rows = {r["query_id"]: r for r in full.exports.to_pylist()}
+    assert rows["Q-agg"]["deleted_at"] == pruned.time
+    assert (rows["Q-no"]["deleted_at"], rows["Q-held"]["deleted_at"]) == (None, None)
+    assert rows["Q-agg"]["approval"] == "not_required"  # its approval state is unchanged
+    assert pruned.details["files"] == 5
+    assert pruned.details["cutoff"] == "2026-03-01T00:00:00.000000Z"
+    assert verify_data_dir(data_dir).ok
 
 
 def test_disclosure_applied_is_recorded_with_the_completion(data_dir: DataDir) -> None:

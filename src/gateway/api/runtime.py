@@ -25,6 +25,7 @@ from gateway.auth.limits import UsageLimits
 from gateway.auth.tokens import TokenStore
 from gateway.datadir import DataDir
 from gateway.deployment import open_directory, open_service
+from gateway.exports.retention import apply_retention
 from gateway.principal import PrincipalDirectory
 from gateway.service import QueryService
 
@@ -96,6 +97,7 @@ def open_runtime(
     data_dir = DataDir(Path(settings.data_dir))
     service = open_service(data_dir, workers=settings.workers)
     try:
+        apply_retention(service, data_dir)  # delete export files past [exports] retention_days
         tokens = TokenStore(data_dir.governance)
         directory = directory or open_directory(data_dir)
         limits = UsageLimits.build(

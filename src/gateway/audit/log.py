@@ -37,6 +37,7 @@ from gateway.audit.records import (
     AuditEvent,
     ExportAction,
     ExportRegistered,
+    ExportsPruned,
     QueryCompleted,
     QueryDenied,
     QueryStarted,
@@ -150,6 +151,10 @@ class AuditLog(ClosesOnExit):
     def export_action(self, action: ExportAction) -> AuditEvent:
         """An approval, rejection or download of a registered export."""
         return self._append(action.kind, action.actor, action.organisation, action.details())
+
+    def exports_pruned(self, pruned: ExportsPruned) -> AuditEvent:
+        """Export files deleted by one retention run (:mod:`gateway.exports.retention`)."""
+        return self._append(pruned.kind, pruned.actor, pruned.organisation, pruned.details())
 
     def access_event(self, event: AccessEvent) -> AuditEvent:
         """An access-management action (request, approval, suspension, token, policy)."""

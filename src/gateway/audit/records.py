@@ -14,6 +14,7 @@ What goes into ``details`` is described by the typed facts, one frozen dataclass
     QueryDenied         query.denied     refused before execution, with the reason code
     ExportRegistered    export.registered  format, file name and hash, marking, approval
     ExportAction        export.approved / export.rejected / export.downloaded  after registration
+    ExportsPruned       export.pruned    files deleted at the end of the retention period (one run)
     AccessEvent         access.* / token.* / policy.* / user.* / grant.*  governance actions
 
 This module is pure: no clock except :func:`utc_now`, no I/O.
@@ -44,6 +45,7 @@ from gateway.principal import Principal
 
 __all__ = [
     "EXPORT_ACTIONS",
+    "EXPORT_PRUNED",
     "EXPORT_REGISTERED",
     "GENESIS_HASH",
     "GOVERNANCE_FAMILIES",
@@ -54,6 +56,8 @@ __all__ = [
     "AuditEvent",
     "ExportAction",
     "ExportRegistered",
+    "ExportsPruned",
+    "PrunedItem",
     "QueryCompleted",
     "QueryDenied",
     "QueryRequest",
@@ -79,6 +83,7 @@ QUERY_DENIED = "query.denied"
 EXPORT_REGISTERED = "export.registered"
 #: What can happen to a registered export: ``export.approved`` … (see :class:`ExportAction`).
 EXPORT_ACTIONS = ("approved", "rejected", "downloaded")
+EXPORT_PRUNED = "export.pruned"
 #: Prefixes of access-management kinds, e.g. ``access.endorsed``, ``token.revoked``.
 GOVERNANCE_FAMILIES = ("access", "token", "policy", "user", "grant")
 
@@ -643,6 +648,74 @@ class ExportAction:
             "owner": self.owner,
             "file_sha256": self.file_sha256,
             "comment": self.comment,
+        }
+
+
+@dataclass(frozen=True)
+class PrunedItem:
+    """One thing a retention run deleted from ``DIR/exports``.
+
+    Attributes:
+        name: its path under ``DIR/exports`` (an export's folder, or one file).
+        export_id: the registered export it held (``""``: none, e.g. a partial file).
+        file_sha256: the registered hash of that export's file (``""`` when none).
+        files: how many files were deleted.
+        bytes: their total size.
+    """
+
+    name: str
+    export_id: str = ""
+    file_sha256: str = ""
+    files: int = 0
+    bytes: int = 0
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "export_id": self.export_id,
+            "file_sha256": self.file_sha256,
+            "files": int(self.files),
+            "bytes": int(self.bytes),
+        }
+
+
+@dataclass(frozen=True)
+class ExportsPruned:
+    """One retention run that deleted export files (see :mod:`gateway.exports.retention`).
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> run = ExportsPruned("system", "", retention_days=30,
+        ...                     cutoff=datetime(2026, 3, 1, tzinfo=timezone.utc),
+        ...                     deleted=(PrunedItem("q1", "q1", "ab" * 32, 2, 4096),))
+        >>> run.kind, run.details()["files"], run.details()["deleted"][0]["export_id"]
+        ('export.pruned', 2, 'q1')
+
+    Attributes:
+        actor, organisation: who ran it (``system`` when the service starts, ``cli:<login>``).
+        retention_days: the ``[exports]`` retention period applied.
+        cutoff: files last written, registered or decided before this were deleted.
+        deleted: what was deleted.
+        failed: ``name: reason`` of what could not be deleted (it is still on disk).
+    """
+
+    kind: ClassVar[str] = EXPORT_PRUNED
+
+    actor: str
+    organisation: str
+    retention_days: int
+    cutoff: datetime
+    deleted: tuple[PrunedItem, ...] = ()
+    failed: tuple[str, ...] = ()
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "retention_days": int(self.retention_days),
+            "cutoff": format_time(self.cutoff),
+            "deleted": [item.details() for item in self.deleted],
+            "files": sum(item.files for item in self.deleted),
+            "bytes": sum(item.bytes for item in self.deleted),
+            "failed": _text_list(self.failed),
         }
 
 

@@ -289,7 +289,8 @@ def exports_register(
 
     ``approval`` is the current state (``registered_approval`` the state it was registered
     with); ``decided_by``/``decided_at``/``decision_comment`` the senior analyst's decision, if
-    any; ``downloads`` how often the file was handed out.
+    any; ``downloads`` how often the file was handed out; ``deleted_at`` when export
+    retention deleted it.
     """
     frame = pl.from_arrow(exports)
     assert isinstance(frame, pl.DataFrame)
@@ -313,6 +314,7 @@ def exports_register(
         "decision_comment",
         "downloads",
         "last_downloaded_at",
+        "deleted_at",
     )
 
 

@@ -9,7 +9,8 @@ working as the log grows:
 - ``events``: every event, ``details`` as JSON text;
 - ``exports``: the exports register, one row per export: the approval state at registration
   and the current one (folded from later ``export.approved`` / ``export.rejected``), who
-  decided and when, and how often the file was downloaded;
+  decided and when, how often the file was downloaded, and when a retention run deleted it
+  (``deleted_at``, from ``export.pruned``);
 - ``access``: access-management events (requests, approvals, suspensions, tokens, policy).
 
 Pure functions over events; the service exposes them as a read-only ``audit`` schema.
@@ -128,6 +129,7 @@ EXPORTS_SCHEMA = pa.schema(
         ("downloads", pa.int64()),
         ("last_downloaded_at", _TIME),
         ("last_downloaded_by", pa.string()),
+        ("deleted_at", _TIME),
     ]
 )
 
@@ -269,6 +271,7 @@ def export_row(view: ExportView) -> dict[str, Any]:
         "downloads": view.downloads,
         "last_downloaded_at": download.time if download is not None else None,
         "last_downloaded_by": download.actor if download is not None else None,
+        "deleted_at": view.deleted.time if view.deleted is not None else None,
     }
 
 

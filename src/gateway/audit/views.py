@@ -7,7 +7,9 @@ killed, or the service stopped, before the outcome was written.
 
 An export is ``export.registered`` (approval ``not_required`` or ``pending``), then perhaps one
 decision — ``export.approved`` or ``export.rejected``, counted only while the export is pending
-and only for the registered file hash — and any number of ``export.downloaded``.
+and only for the registered file hash — and any number of ``export.downloaded``. A retention
+run's ``export.pruned`` lists the exports whose files it deleted; the view keeps it as
+``deleted``.
 
 Example:
     >>> from datetime import datetime, timezone
@@ -27,6 +29,7 @@ from typing import Any, Literal
 
 from gateway.audit.records import (
     EXPORT_ACTIONS,
+    EXPORT_PRUNED,
     EXPORT_REGISTERED,
     QUERY_COMPLETED,
     QUERY_DENIED,
@@ -46,7 +49,11 @@ __all__ = [
 ]
 
 QUERY_KINDS = (QUERY_STARTED, QUERY_COMPLETED, QUERY_DENIED)
-EXPORT_KINDS = (EXPORT_REGISTERED, *(f"export.{action}" for action in EXPORT_ACTIONS))
+EXPORT_KINDS = (
+    EXPORT_REGISTERED,
+    *(f"export.{action}" for action in EXPORT_ACTIONS),
+    EXPORT_PRUNED,
+)
 _DECISIONS = {"export.approved": "approved", "export.rejected": "rejected"}
 QueryStatus = Literal["completed", "incomplete", "denied", "orphan"]
 
@@ -131,12 +138,14 @@ class ExportView:
         decision: the ``export.approved`` / ``export.rejected`` event that decided it, if any.
         downloads: ``export.downloaded`` events for the registered file.
         last_download: the latest of them.
+        deleted: the ``export.pruned`` run that deleted the registered file, if any.
     """
 
     registered: AuditEvent
     decision: AuditEvent | None = None
     downloads: int = 0
     last_download: AuditEvent | None = None
+    deleted: AuditEvent | None = None
 
     @property
     def export_id(self) -> str:
@@ -175,6 +184,8 @@ class ExportFold:
         """Take one event into account; whether it changed any export's view."""
         if event.kind not in EXPORT_KINDS:
             return False
+        if event.kind == EXPORT_PRUNED:
+            return self._pruned(event)
         export_id = str(event.details.get("query_id", ""))
         if event.kind == EXPORT_REGISTERED:
             self._views[export_id] = ExportView(registered=event)
@@ -189,6 +200,22 @@ class ExportFold:
             return True
         self._views[export_id] = replace(view, downloads=view.downloads + 1, last_download=event)
         return True
+
+    def _pruned(self, event: AuditEvent) -> bool:
+        changed = False
+        items = event.details.get("deleted")
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            export_id = str(item.get("export_id", ""))
+            view = self._views.get(export_id)
+            if view is None or view.deleted is not None:
+                continue
+            if item.get("file_sha256") != view.file_sha256:
+                continue  # another file once registered under the same id
+            self._views[export_id] = replace(view, deleted=event)
+            changed = True
+        return changed
 
     def views(self) -> list[ExportView]:
         """One view per export id, in the order exports were first registered."""

@@ -10,6 +10,10 @@
     gateway export download EXPORT_ID -o FILE              once released / approved
     gateway export approve|reject EXPORT_ID [--comment …]  senior analysts
 
+On the gateway's host (administrators, like ``gateway publish``)::
+
+    gateway export prune --data-dir DIR [--dry-run]       delete files past retention_days
+
 Formats: csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet, kml. Options are
 ``key=value`` (see ``gateway.exports.options``; ``--option formula_guard=false`` leaves CSV/XLSX
 text that starts with = + - @ unguarded). ``--disclosure policy|publication`` (and the
@@ -17,6 +21,11 @@ text that starts with = + - @ unguarded). ``--disclosure policy|publication`` (a
 before the file is written. A progress bar on standard error follows the server's progress
 while the file is written. Record-level exports may be held for a senior analyst's approval:
 the command then says so and saves nothing.
+
+``prune`` applies the ``[exports] retention_days`` of the deployment's policy (see
+:mod:`gateway.exports.retention`; the server also prunes when it starts): files older than
+that are deleted, never one still pending approval, and the run is recorded in the audit log
+as ``--by`` or ``cli:<operating-system user>``.
 
 Example:
     >>> parse_options(["geometry=grid", "cell_size=250", "csv_comment=false"])
@@ -34,7 +43,7 @@ import typer
 
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
-from gateway.cli.options import PurposeOption
+from gateway.cli.options import DataDirOption, PurposeOption
 from gateway.cli.query import (
     DisclosureCountOption,
     DisclosureDimensionOption,
@@ -51,7 +60,7 @@ from gateway.client.exports import (
     list_layers,
     run_export,
 )
-from gateway.errors import InputError
+from gateway.errors import AuditUnavailable, InputError
 
 __all__ = ["ProgressBar", "export_app", "parse_options"]
 
@@ -258,3 +267,53 @@ def reject_command(
 ) -> None:
     """Senior analysts: refuse a held export."""
     _decide(export_id, "reject", comment, url)
+
+
+@export_app.command("prune")
+def prune_command(
+    data_dir: DataDirOption,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who prunes (default: cli:<your login>).")
+    ] = None,
+) -> None:
+    """Administrators: delete export files older than the policy's retention_days (audited)."""
+    import getpass
+
+    from gateway.audit.log import AuditLog
+    from gateway.audit.records import utc_now
+    from gateway.catalog import load_catalog
+    from gateway.datadir import DataDir
+    from gateway.deployment import load_deployment_policy
+    from gateway.exports.retention import prune_exports
+    from gateway.exports.settings import export_settings
+
+    dirs = DataDir(data_dir)
+    if not dirs.audit.is_file():  # without the register, pending exports cannot be told apart
+        raise AuditUnavailable(f"audit log {dirs.audit}: no such file")
+    settings = export_settings(load_deployment_policy(dirs, load_catalog()))
+    log = AuditLog.open(dirs)
+    try:
+        report = prune_exports(
+            log,
+            dirs,
+            settings,
+            now=utc_now(),
+            actor=by or f"cli:{getpass.getuser()}",
+            dry_run=dry_run,
+        )
+    finally:
+        if dry_run:
+            log.store.close()  # a dry run writes nothing, not even a checkpoint
+        else:
+            log.close()
+    names = [d.item.name for d in report.expired] if dry_run else [i.name for i in report.deleted]
+    for name in names:
+        print(name)
+    print(report.summary(), file=sys.stderr)
+    for problem in report.failed:
+        print(f"could not delete {problem}", file=sys.stderr)
+    if report.failed:
+        raise typer.Exit(1)

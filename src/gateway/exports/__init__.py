@@ -22,6 +22,7 @@ Modules, pure logic first::
     writers/     one writer per format, zip + sidecar, hashes  (writes files)
     export       export_query / export_base_layer: query → file → audit
     release      list, approve, reject, download (audited)
+    retention    delete files past [exports] retention_days (audited)   (deletes files)
 
 geopandas is never needed; pyogrio, shapely, pyproj and openpyxl are imported only when an
 export that needs them runs (:mod:`gateway.exports.dependencies`).

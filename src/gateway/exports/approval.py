@@ -69,6 +69,7 @@ class ExportRecord:
         approval: ``not_required``, ``pending``, ``approved`` or ``rejected``.
         registered_at: when it was registered.
         decided_by, decided_at, comment: the approval decision, if any.
+        deleted_at: when a retention run deleted the file (see :mod:`~.retention`), if it did.
     """
 
     export_id: str
@@ -84,6 +85,7 @@ class ExportRecord:
     decided_by: str | None = None
     decided_at: datetime | None = None
     comment: str = ""
+    deleted_at: datetime | None = None
 
     @property
     def released(self) -> bool:
@@ -112,6 +114,7 @@ def export_records(events: Iterable[AuditEvent]) -> dict[str, ExportRecord]:
             decided_by=decision.actor if decision is not None else None,
             decided_at=decision.time if decision is not None else None,
             comment=str(decision.details.get("comment", "")) if decision is not None else "",
+            deleted_at=view.deleted.time if view.deleted is not None else None,
         )
     return records
 

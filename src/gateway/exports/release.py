@@ -4,7 +4,8 @@ The audit log is the register: a file's state is folded from its ``export.regist
 and any later ``export.approved`` / ``export.rejected`` (see :mod:`gateway.exports.approval`).
 Every decision and every download is itself audited (``export.approved``,
 ``export.rejected``, ``export.downloaded``). A file whose bytes no longer match the registered
-SHA-256 is never handed out.
+SHA-256 is never handed out, and one deleted at the end of the retention period
+(:mod:`gateway.exports.retention`) answers :class:`~gateway.errors.ExportExpired`.
 
 Example:
     >>> record = approve_export(service, senior, "q2026…", comment="checked")  # doctest: +SKIP
@@ -18,7 +19,7 @@ from dataclasses import replace
 from gateway.audit.records import ExportAction
 from gateway.audit.views import EXPORT_KINDS
 from gateway.datadir import DataDir
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, ExportExpired, NotFound
 from gateway.exports.approval import (
     APPROVED,
     REJECTED,
@@ -124,11 +125,17 @@ def open_export(
     Raises:
         NotFound: no such export, or someone else's.
         AccessDenied: held for approval, or rejected.
+        ExportExpired: its file was deleted at the end of the retention period.
         Conflict: the file on disk no longer matches its registered hash.
     """
     settings = export_settings(service.policy)
     record = export_record(service, export_id)
     check_download(record, principal, settings)
+    if record.deleted_at is not None:
+        raise ExportExpired(
+            f"export {export_id} was deleted on {record.deleted_at:%Y-%m-%d} at the end of the "
+            "retention period for export files; run the query again to make a new file"
+        )
     exported = read_manifest(data_dir, export_id)
     if not exported.path.is_file() or sha256_file(exported.path) != record.file_sha256:
         raise Conflict(f"export {export_id} no longer matches the file registered in the audit log")

@@ -10,6 +10,7 @@ Every key is optional::
     force_name = "Cleveland Police"           # police.uk "Reported by" / "Falls within"
     force_extent = [430000, 503000, 485000, 541000]   # EPSG:27700 bounds for MapInfo layers
     publication_marking = "OFFICIAL"          # marking registered for police.uk extracts
+    retention_days = 30                       # export files are deleted this long after release
 
 The policy loader passes the section through as a raw table; :func:`export_settings` checks it
 and fails with ``ConfigurationError("<policy>: exports.<key>: …")``.
@@ -21,7 +22,7 @@ Example:
     >>> parse_export_settings({"colour": "red"})
     Traceback (most recent call last):
     ...
-    gateway.errors.ConfigurationError: policy.toml: exports.colour: unknown key (expected one of approval_levels, approver_role, force_extent, force_name, marking, publication_marking, require_approval_for_record_level)
+    gateway.errors.ConfigurationError: policy.toml: exports.colour: unknown key (expected one of approval_levels, approver_role, force_extent, force_name, marking, publication_marking, require_approval_for_record_level, retention_days)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = ["DEFAULT_FORCE_EXTENT", "ExportSettings", "export_settings", "parse_e
 #: The Cleveland force area in EPSG:27700 with a margin (DOMAIN.md: E 436–480k, N 507–537.5k).
 DEFAULT_FORCE_EXTENT = (430_000.0, 503_000.0, 485_000.0, 541_000.0)
 _MAX_MARKING = 80
+_MAX_RETENTION_DAYS = 36_500
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ExportSettings:
     force_name: str = "Cleveland Police"
     force_extent: tuple[float, float, float, float] = DEFAULT_FORCE_EXTENT
     publication_marking: str = "OFFICIAL"
+    retention_days: int = 30
 
 
 def _text(raw: Mapping[str, Any], key: str, default: str, source: str) -> str:
@@ -96,6 +99,16 @@ def parse_export_settings(raw: Any, *, source: str = "policy.toml") -> ExportSet
             f"{source}: exports.force_extent: must be [min_easting, min_northing, "
             "max_easting, max_northing] with min < max"
         )
+    retention = raw.get("retention_days", defaults.retention_days)
+    if (
+        isinstance(retention, bool)
+        or not isinstance(retention, int)
+        or not 1 <= retention <= _MAX_RETENTION_DAYS
+    ):
+        raise ConfigurationError(
+            f"{source}: exports.retention_days: must be a whole number of days from 1 to "
+            f"{_MAX_RETENTION_DAYS}"
+        )
     return ExportSettings(
         marking=_text(raw, "marking", defaults.marking, source),
         require_approval_for_record_level=approval,
@@ -104,6 +117,7 @@ def parse_export_settings(raw: Any, *, source: str = "policy.toml") -> ExportSet
         force_name=_text(raw, "force_name", defaults.force_name, source),
         force_extent=(float(extent[0]), float(extent[1]), float(extent[2]), float(extent[3])),
         publication_marking=_text(raw, "publication_marking", defaults.publication_marking, source),
+        retention_days=retention,
     )
 
 
