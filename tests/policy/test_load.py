@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from gateway.catalog import Catalog
+from gateway.datadir import DataDir
+from gateway.deployment import open_service
 from gateway.errors import ConfigurationError
 from gateway.policy import load_default_policy, parse_policy
 
@@ -146,3 +149,57 @@ row_filter = "crime_id IN (SELECT crime_id FROM crime)"
 columns = { crime_id = "show" }
 """
     assert "cycle: crime -> crime_person -> crime" in _error(text, catalog)
+
+
+# --- the optional sections other packages read: checked at load, not at first use -----------
+
+
+@pytest.mark.parametrize(
+    ("section", "fragment"),
+    [
+        ("[exports]\nretention_days = 0", "exports.retention_days: must be a whole number"),
+        ("[exports]\nretention_days = '30'", "exports.retention_days: must be a whole number"),
+        ("[exports]\nmarking = ''", "exports.marking: must be non-empty text"),
+        ("[exports]\nforce_extent = [1, 2, 0, 3]", "exports.force_extent: must be"),
+        ("[exports]\ncolour = 'red'", "exports.colour: unknown key"),
+        ("[exports]\nrequire_approval_for_record_level = 'yes'", "must be true or false"),
+        ("[exports]\napproval_levels = ['genral']", "exports.approval_levels: no such level"),
+        ("[disclosure.levels.general]\nmin_count = -1", "disclosure.levels.general.min_count"),
+        ("[disclosure.levels.enhanced]\nmin_count = 5", "disclosure.levels.enhanced: no such"),
+        ("[disclosure.publication]\nround_to = 'five'", "disclosure.publication.round_to"),
+        ("[disclosure]\nthreshold = 10", "disclosure.threshold: unknown key"),
+    ],
+)
+def test_optional_sections_are_checked_when_the_policy_loads(
+    section: str, fragment: str, catalog: Catalog
+) -> None:
+    message = _error(MINIMAL + section, catalog)
+    assert message.startswith("policy.toml: ")  # the file, then the key, then the problem
+    assert fragment in message
+
+
+def test_top_level_values_are_checked_too(catalog: Catalog) -> None:
+    assert "policy.toml: exports: must be a table" in _error("exports = 'on'\n" + MINIMAL, catalog)
+    assert "policy.toml: title: must be text" in _error("title = 3\n" + MINIMAL, catalog)
+    policy = parse_policy(("title = 'ok'\n" + MINIMAL).encode(), catalog)
+    assert policy.settings["title"] == "ok"
+
+
+def test_good_optional_sections_load_and_are_passed_on(catalog: Catalog) -> None:
+    text = MINIMAL + "[exports]\nretention_days = 14\napproval_levels = ['general']\n"
+    policy = parse_policy(text.encode(), catalog)
+    assert policy.settings["exports"] == {"retention_days": 14, "approval_levels": ["general"]}
+    # default approval_levels name "general"; a policy without that level still loads
+    other = MINIMAL.replace("levels.general", "levels.partner") + "[exports]\nmarking = 'X'\n"
+    assert parse_policy(other.encode(), catalog).settings["exports"] == {"marking": "X"}
+
+
+def test_a_bad_exports_section_stops_the_service_at_start(catalog: Catalog, tmp_path: Path) -> None:
+    data_dir = DataDir(tmp_path)
+    data_dir.warehouse.touch()  # never opened: the policy is refused first
+    policy = resources.files("gateway.policy").joinpath("default_policy.toml").read_text("utf-8")
+    data_dir.policy.write_text(policy + "\n[exports]\nretention_days = -5\n", "utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        open_service(data_dir)
+    assert str(caught.value).startswith(f"{data_dir.policy}: exports.retention_days: ")
+    assert not data_dir.audit.exists()  # refused before anything was opened

@@ -1,7 +1,7 @@
 """Disclosure-control rules: how strictly an output is protected, per level and for publication.
 
-The policy's ``[disclosure]`` section configures them (validated here, since the policy loader
-passes the section through as raw data)::
+The policy's ``[disclosure]`` section configures them (validated here; the policy loader runs
+this check when the policy is loaded, and passes the section on as raw data)::
 
     [disclosure.publication]          # outputs marked for publication
     min_count = 10                    # counts 1..9 suppressed (zeros are shown)
@@ -125,23 +125,23 @@ class DisclosureSettings:
 _RULE_KEYS = {"min_count", "round_to", "secondary", "optional"}
 
 
-def _rules(raw: Any, path: str, label: str) -> tuple[DisclosureRules, bool]:
+def _rules(raw: Any, path: str, label: str, source: str) -> tuple[DisclosureRules, bool]:
     if not isinstance(raw, Mapping):
-        raise ConfigurationError(f"policy: {path}: must be a table")
+        raise ConfigurationError(f"{source}: {path}: must be a table")
     unknown = set(raw) - _RULE_KEYS
     if unknown:
         raise ConfigurationError(
-            f"policy: {path}.{sorted(unknown)[0]}: unknown key (expected {sorted(_RULE_KEYS)})"
+            f"{source}: {path}.{sorted(unknown)[0]}: unknown key (expected {sorted(_RULE_KEYS)})"
         )
     values: dict[str, int] = {}
     for key in ("min_count", "round_to"):
         value = raw.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
-            raise ConfigurationError(f"policy: {path}.{key}: must be a whole number 0–1000")
+            raise ConfigurationError(f"{source}: {path}.{key}: must be a whole number 0–1000")
         values[key] = value
     for key in ("secondary", "optional"):
         if key in raw and not isinstance(raw[key], bool):
-            raise ConfigurationError(f"policy: {path}.{key}: must be true or false")
+            raise ConfigurationError(f"{source}: {path}.{key}: must be true or false")
     rules = DisclosureRules(
         min_count=values["min_count"],
         round_to=values["round_to"],
@@ -152,40 +152,45 @@ def _rules(raw: Any, path: str, label: str) -> tuple[DisclosureRules, bool]:
 
 
 def parse_disclosure_settings(
-    raw: Mapping[str, Any] | None, *, levels: tuple[str, ...] | None = None
+    raw: Mapping[str, Any] | None,
+    *,
+    levels: tuple[str, ...] | None = None,
+    source: str = "policy",
 ) -> DisclosureSettings:
-    """Validate a policy's raw ``[disclosure]`` section.
+    """Validate a policy's raw ``[disclosure]`` section (the policy loader checks it when the
+    policy is loaded, see :mod:`gateway.policy.sections`).
 
     Args:
         raw: ``Policy.settings.get("disclosure")`` (None: defaults).
         levels: the policy's level names; entries for other levels are refused.
+        source: the policy file, for messages.
 
     Raises:
-        ConfigurationError: ``policy: disclosure.<path>: <problem>``.
+        ConfigurationError: ``<source>: disclosure.<path>: <problem>``.
     """
     if raw is None:
         return DisclosureSettings()
     if not isinstance(raw, Mapping):
-        raise ConfigurationError("policy: disclosure: must be a table")
+        raise ConfigurationError(f"{source}: disclosure: must be a table")
     unknown = set(raw) - {"publication", "levels"}
     if unknown:
         raise ConfigurationError(
-            f"policy: disclosure.{sorted(unknown)[0]}: unknown key (expected levels, publication)"
+            f"{source}: disclosure.{sorted(unknown)[0]}: unknown key (expected levels, publication)"
         )
     publication = PUBLICATION_RULES
     if "publication" in raw:
-        publication, _ = _rules(raw["publication"], "disclosure.publication", "publication")
+        publication, _ = _rules(raw["publication"], "disclosure.publication", "publication", source)
     per_level: dict[str, DisclosureRules] = {}
     optional: set[str] = set()
     raw_levels = raw.get("levels", {})
     if not isinstance(raw_levels, Mapping):
-        raise ConfigurationError("policy: disclosure.levels: must be a table of levels")
+        raise ConfigurationError(f"{source}: disclosure.levels: must be a table of levels")
     for name, spec in raw_levels.items():
         if levels is not None and name not in levels:
             raise ConfigurationError(
-                f"policy: disclosure.levels.{name}: no such level (levels: {', '.join(levels)})"
+                f"{source}: disclosure.levels.{name}: no such level (levels: {', '.join(levels)})"
             )
-        rules, may_disable = _rules(spec, f"disclosure.levels.{name}", str(name))
+        rules, may_disable = _rules(spec, f"disclosure.levels.{name}", str(name), source)
         per_level[str(name)] = rules
         if may_disable:
             optional.add(str(name))

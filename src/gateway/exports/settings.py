@@ -1,126 +1,27 @@
 """The ``[exports]`` section of ``policy.toml``, validated.
 
-Every key is optional::
-
-    [exports]
-    marking = "OFFICIAL-SENSITIVE"            # protective marking printed on every export
-    require_approval_for_record_level = false # hold record-level exports by general users
-    approval_levels = ["general"]             # levels whose record-level exports are held
-    approver_role = "senior_analyst"          # who may approve or reject a held export
-    force_name = "Cleveland Police"           # police.uk "Reported by" / "Falls within"
-    force_extent = [430000, 503000, 485000, 541000]   # EPSG:27700 bounds for MapInfo layers
-    publication_marking = "OFFICIAL"          # marking registered for police.uk extracts
-    retention_days = 30                       # export files are deleted this long after release
-
-The policy loader passes the section through as a raw table; :func:`export_settings` checks it
-and fails with ``ConfigurationError("<policy>: exports.<key>: …")``.
+The keys (marking, approval rules, force name and extent, publication marking,
+``retention_days``) and their checks are defined in :mod:`gateway.policy.sections`, so the
+policy loader refuses a bad section when the policy is loaded without importing this package;
+they are re-exported here, where the export code looks for them. :func:`export_settings`
+reads them from a loaded policy.
 
 Example:
-    >>> s = parse_export_settings({"marking": "OFFICIAL", "require_approval_for_record_level": True})
-    >>> s.marking, s.require_approval_for_record_level, s.approver_role
-    ('OFFICIAL', True, 'senior_analyst')
-    >>> parse_export_settings({"colour": "red"})
-    Traceback (most recent call last):
-    ...
-    gateway.errors.ConfigurationError: policy.toml: exports.colour: unknown key (expected one of approval_levels, approver_role, force_extent, force_name, marking, publication_marking, require_approval_for_record_level, retention_days)
+    >>> s = parse_export_settings({"marking": "OFFICIAL", "retention_days": 7})
+    >>> s.marking, s.retention_days, s.approver_role
+    ('OFFICIAL', 7, 'senior_analyst')
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
-from gateway.errors import ConfigurationError
 from gateway.policy import Policy
+from gateway.policy.sections import DEFAULT_FORCE_EXTENT, ExportSettings, parse_export_settings
 
 __all__ = ["DEFAULT_FORCE_EXTENT", "ExportSettings", "export_settings", "parse_export_settings"]
-
-#: The Cleveland force area in EPSG:27700 with a margin (DOMAIN.md: E 436–480k, N 507–537.5k).
-DEFAULT_FORCE_EXTENT = (430_000.0, 503_000.0, 485_000.0, 541_000.0)
-_MAX_MARKING = 80
-_MAX_RETENTION_DAYS = 36_500
-
-
-@dataclass(frozen=True)
-class ExportSettings:
-    """How exports are governed in this deployment (see the module docstring)."""
-
-    marking: str = "OFFICIAL-SENSITIVE"
-    require_approval_for_record_level: bool = False
-    approval_levels: tuple[str, ...] = ("general",)
-    approver_role: str = "senior_analyst"
-    force_name: str = "Cleveland Police"
-    force_extent: tuple[float, float, float, float] = DEFAULT_FORCE_EXTENT
-    publication_marking: str = "OFFICIAL"
-    retention_days: int = 30
-
-
-def _text(raw: Mapping[str, Any], key: str, default: str, source: str) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_MARKING:
-        raise ConfigurationError(
-            f"{source}: exports.{key}: must be non-empty text of at most {_MAX_MARKING} characters"
-        )
-    if any(ord(c) < 32 for c in value):
-        raise ConfigurationError(f"{source}: exports.{key}: must not contain control characters")
-    return value.strip()
-
-
-def parse_export_settings(raw: Any, *, source: str = "policy.toml") -> ExportSettings:
-    """Validate a raw ``[exports]`` table (``None`` = all defaults)."""
-    if raw is None:
-        return ExportSettings()
-    if not isinstance(raw, Mapping):
-        raise ConfigurationError(f"{source}: exports: must be a table")
-    defaults = ExportSettings()
-    known = sorted(ExportSettings.__dataclass_fields__)
-    for key in raw:
-        if key not in known:
-            raise ConfigurationError(
-                f"{source}: exports.{key}: unknown key (expected one of {', '.join(known)})"
-            )
-    approval = raw.get("require_approval_for_record_level", False)
-    if not isinstance(approval, bool):
-        raise ConfigurationError(
-            f"{source}: exports.require_approval_for_record_level: must be true or false"
-        )
-    levels = raw.get("approval_levels", list(defaults.approval_levels))
-    if not isinstance(levels, list) or not all(isinstance(v, str) and v for v in levels):
-        raise ConfigurationError(f"{source}: exports.approval_levels: must be a list of levels")
-    extent = raw.get("force_extent", list(defaults.force_extent))
-    if (
-        not isinstance(extent, list)
-        or len(extent) != 4
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in extent)
-        or not (extent[0] < extent[2] and extent[1] < extent[3])
-    ):
-        raise ConfigurationError(
-            f"{source}: exports.force_extent: must be [min_easting, min_northing, "
-            "max_easting, max_northing] with min < max"
-        )
-    retention = raw.get("retention_days", defaults.retention_days)
-    if (
-        isinstance(retention, bool)
-        or not isinstance(retention, int)
-        or not 1 <= retention <= _MAX_RETENTION_DAYS
-    ):
-        raise ConfigurationError(
-            f"{source}: exports.retention_days: must be a whole number of days from 1 to "
-            f"{_MAX_RETENTION_DAYS}"
-        )
-    return ExportSettings(
-        marking=_text(raw, "marking", defaults.marking, source),
-        require_approval_for_record_level=approval,
-        approval_levels=tuple(levels),
-        approver_role=_text(raw, "approver_role", defaults.approver_role, source),
-        force_name=_text(raw, "force_name", defaults.force_name, source),
-        force_extent=(float(extent[0]), float(extent[1]), float(extent[2]), float(extent[3])),
-        publication_marking=_text(raw, "publication_marking", defaults.publication_marking, source),
-        retention_days=retention,
-    )
 
 
 def export_settings(policy: Policy) -> ExportSettings:
     """The validated ``[exports]`` settings of a loaded policy."""
-    return parse_export_settings(policy.settings.get("exports"), source=policy.source)
+    return parse_export_settings(
+        policy.settings.get("exports"), source=policy.source, levels=tuple(policy.levels)
+    )

@@ -1,7 +1,9 @@
 """Load and validate ``policy.toml`` against the catalog, with precise errors.
 
 Every problem is reported as ``ConfigurationError("<source>: <dotted.path>: <what is wrong>")``
-so an administrator can fix the file without reading code.
+so an administrator can fix the file without reading code. That includes the optional sections
+other packages read (``title``, ``[exports]``, ``[disclosure]``: :mod:`gateway.policy.sections`),
+so a bad value stops the service when it starts, not at the first export.
 
 Example:
     >>> from gateway.catalog import load_catalog
@@ -36,6 +38,7 @@ from gateway.policy.model import (
     SchemaAccess,
     TablePolicy,
 )
+from gateway.policy.sections import check_sections
 
 __all__ = ["PRINCIPAL_PLACEHOLDERS", "load_default_policy", "load_policy", "parse_policy"]
 
@@ -120,6 +123,7 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
             raise problems.fail(f"schemas.{name}.roles", "must be a list of role names")
         schemas[name] = SchemaAccess(name=name, roles=frozenset(roles))
 
+    check_sections(raw, source=source, levels=tuple(levels))
     settings: dict[str, Any] = {k: raw[k] for k in ("exports", "disclosure", "title") if k in raw}
     return Policy(
         version=hashlib.sha256(data).hexdigest(),
