@@ -32,12 +32,18 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     ├── NotFound                      404  not_found
     ├── Conflict                      409  conflict
     │   └── StepOutOfOrder            409  step_out_of_order      (request not at that step)
+    ├── QueryCancelled                409  cancelled              (its client withdrew it; see below)
     ├── TooLarge                      413  too_large
     │   └── TooManyRows               413  too_many_rows
     ├── RateLimited                   429  rate_limited
     ├── QueryTimeout                  504  timeout
     ├── ResourceLimit                 503  resource_limit          (memory/worker limits hit)
     └── AuditUnavailable              503  audit_unavailable      (fail closed: nothing ran)
+
+``QueryCancelled`` ends a query whose caller withdrew it (the HTTP client disconnected). Nobody
+hears that answer, so its status only shows in logs and metrics; 409 (the request's state
+changed under it) keeps cancellations apart from the 400s of bad SQL there. It is not a
+:class:`Conflict`: nothing that handles conflicts should catch it.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ __all__ = [
     "PreconditionMissing",
     "PurposeNotApproved",
     "PurposeRequired",
+    "QueryCancelled",
     "QueryError",
     "QueryTimeout",
     "RateLimited",
@@ -241,6 +248,11 @@ class TooManyRows(TooLarge):
 class RateLimited(GatewayError):
     code = "rate_limited"
     status = 429
+
+
+class QueryCancelled(GatewayError):
+    code = "cancelled"
+    status = 409
 
 
 class QueryTimeout(GatewayError):

@@ -5,7 +5,8 @@ This is the only place the steps of DESIGN.md's data flow meet::
     1. policy view     principal + purpose + day → what they may see      (policy.view)
     2. rewrite         SQL → policy-enforced SQL, cross-checked by the engine's own parser
     3. audit           write-ahead "started" record, durable — no audit, no query
-    4. execute         hardened, killable worker; result spilled to a file
+    4. execute         hardened, killable worker; result spilled to a file (a caller may
+                       withdraw the query with a Cancellation: stopped, audited "cancelled")
     5. audit           "completed" record (rows, bytes, duration, fingerprint) — before any
                        row leaves; if it cannot be written the result is discarded
     6. return          the spilled result, streamed by the caller
@@ -41,7 +42,7 @@ from gateway.audit.log import AuditLog
 from gateway.audit.records import QueryCompleted, QueryDenied, QueryRequest, QueryStarted
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
-from gateway.engines.base import Engine, QueryLimits, QueryResult
+from gateway.engines.base import Cancellation, Engine, QueryLimits, QueryResult
 from gateway.engines.spill import spill_batches
 from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
 from gateway.lifetime import ClosesOnExit
@@ -164,6 +165,7 @@ class QueryService(ClosesOnExit):
         template: str | None = None,
         max_rows: int | None = None,
         control: ResultControl | None = None,
+        cancel: Cancellation | None = None,
     ) -> QueryOutcome:
         """Check, rewrite, audit and execute one query.
 
@@ -177,10 +179,13 @@ class QueryService(ClosesOnExit):
             max_rows: a lower row cap than the level's (never a higher one).
             control: vets the rewritten query and transforms the result before release
                 (disclosure control); its ``max_rows`` caps the result as ``max_rows`` does.
+            cancel: the caller's way to withdraw the query (its HTTP client went away); the
+                engine stops it and it is audited as completed with outcome ``cancelled``.
 
         Raises:
             GatewayError: refused (audited as denied), failed (audited as completed with the
-                error code), or AuditUnavailable (nothing ran). ``query_id`` is set on it.
+                error code: ``cancelled`` for a withdrawn query), or AuditUnavailable (nothing
+                ran). ``query_id`` is set on it.
         """
         now = self.clock()
         query_id = new_query_id(now)
@@ -219,7 +224,7 @@ class QueryService(ClosesOnExit):
         except GatewayError as exc:
             self._deny(query_id, request, exc)
             raise
-        return self._execute(query_id, request, view, result, control)
+        return self._execute(query_id, request, view, result, control, cancel)
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -251,6 +256,7 @@ class QueryService(ClosesOnExit):
         view: PolicyView,
         result: RewriteResult,
         control: ResultControl | None = None,
+        cancel: Cancellation | None = None,
     ) -> QueryOutcome:
         started = QueryStarted(
             query_id=query_id,
@@ -278,7 +284,7 @@ class QueryService(ClosesOnExit):
             if result.uses_schema:
                 self._publish(result.uses_schema)
             spilled = self.engine.execute(
-                result.sql, result.params, limits=limits, query_id=query_id
+                result.sql, result.params, limits=limits, query_id=query_id, cancel=cancel
             )
         except GatewayError as exc:
             exc.query_id = query_id

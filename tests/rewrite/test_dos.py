@@ -1,13 +1,17 @@
 """Denial of service through the whole service: runaway queries are stopped by limits, the
-worker is replaced when needed, the refusal is audited, and other queries keep being answered."""
+worker is replaced when needed, the refusal is audited, and other queries keep being answered.
+A query its caller withdraws (the HTTP client went away) stops at once and is audited as
+cancelled instead of holding a worker until its time limit."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
-from gateway.errors import GatewayError
+from gateway.engines import Cancellation
+from gateway.errors import GatewayError, QueryCancelled
 from gateway.service import QueryService
 from tests.rewrite.conftest import ANALYST
 
@@ -41,3 +45,38 @@ def test_runaway_is_stopped_and_service_keeps_answering(
         after.result.discard()
     stats = crafted_service.engine.stats()
     assert stats.workers_alive == stats.workers
+
+
+def test_withdrawn_query_is_stopped_and_audited_as_cancelled(
+    crafted_service: QueryService,
+) -> None:
+    cancel = Cancellation()
+    timer = threading.Timer(0.3, cancel.cancel)
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(QueryCancelled) as caught:
+        crafted_service.run_query(ANALYST, RUNAWAYS["triple cross join"], "SA", cancel=cancel)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2.0  # the policy's budget is 4 s
+    query_id = caught.value.query_id
+    assert query_id is not None
+    assert caught.value.to_dict()["code"] == "cancelled"
+    events = [
+        e
+        for e in crafted_service.audit.events(kinds=("query.started", "query.completed"))
+        if e.details["query_id"] == query_id
+    ]
+    assert [e.kind for e in events] == ["query.started", "query.completed"]
+    assert events[1].details["outcome"] == "cancelled"
+    assert events[1].details["rows"] == 0
+    (record,) = [q for q in crafted_service.audit.queries() if q.query_id == query_id]
+    assert record.status == "completed"
+    assert record.result.get("outcome") == "cancelled"
+    after = crafted_service.run_query(ANALYST, "SELECT count(*) AS n FROM crime", "SA")
+    try:
+        assert after.result.to_table().column("n").to_pylist() == [1000]
+    finally:
+        after.result.discard()
+    stats = crafted_service.engine.stats()
+    assert stats.workers_alive == stats.workers
+    assert stats.cancelled >= 1

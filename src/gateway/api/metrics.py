@@ -8,6 +8,10 @@
     gateway_engine_worker_restarts_total                   counter from the engine
     gateway_engine_queue_depth                             gauge from the engine
     gateway_engine_queries_total{outcome}                  counter from the engine
+                                                           (completed, failed, cancelled)
+
+A query withdrawn because its client disconnected shows as outcome ``cancelled`` and as
+error code ``cancelled`` (status 409, answered to nobody).
 
 Labels are route templates (``/v1/audit/reports/{name}``), never raw paths or usernames, so
 the series stay few. :class:`MetricsMiddleware` records every request, including the ones
@@ -136,6 +140,7 @@ def _engine_lines(stats: EngineStats) -> list[str]:
         "# TYPE gateway_engine_queries_total counter",
         f'gateway_engine_queries_total{{outcome="completed"}} {stats.completed}',
         f'gateway_engine_queries_total{{outcome="failed"}} {stats.failed}',
+        f'gateway_engine_queries_total{{outcome="cancelled"}} {stats.cancelled}',
     ]
     return out
 

@@ -3,7 +3,7 @@
 :class:`Engine` is the contract (see :mod:`gateway.engines.base`); :class:`DuckDBEngine` the
 default implementation, running every query in a hardened, killable worker process.
 
-    base         Engine, QueryLimits, QueryResult, EngineStats
+    base         Engine, QueryLimits, QueryResult, EngineStats, Cancellation
     duckdb       DuckDBEngine (parse check → worker pool → spilled result), EngineTuning
     hardening    open_hardened: the locked-down, read-only DuckDB connection
     crosscheck   DuckDB's parser as a second look at generated SQL
@@ -17,10 +17,11 @@ default implementation, running every query in a hardened, killable worker proce
 
 from __future__ import annotations
 
-from gateway.engines.base import Engine, EngineStats, QueryLimits, QueryResult
+from gateway.engines.base import Cancellation, Engine, EngineStats, QueryLimits, QueryResult
 from gateway.engines.duckdb import DuckDBEngine, EngineTuning
 
 __all__ = [
+    "Cancellation",
     "DuckDBEngine",
     "Engine",
     "EngineStats",

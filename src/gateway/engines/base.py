@@ -4,7 +4,9 @@ An :class:`Engine` runs SQL the rewriter produced (already policy-enforced) unde
 :class:`QueryLimits`, and spills the result to an Arrow IPC stream file in a results directory
 (:class:`QueryResult`). Spilling first lets the service complete the audit record before any row
 leaves, fingerprint exactly the bytes a client will receive, and stream large results without
-holding them in memory.
+holding them in memory. A :class:`Cancellation` lets the caller withdraw a query while it runs
+(the HTTP client went away): the engine stops it and raises
+:class:`~gateway.errors.QueryCancelled`.
 
 Example:
     >>> limits = QueryLimits(timeout_s=5, memory_limit_mb=256, max_rows=1000)
@@ -21,6 +23,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,7 @@ import pyarrow as pa
 from gateway.errors import ConfigurationError
 from gateway.lifetime import ClosesOnExit
 
-__all__ = ["Engine", "EngineStats", "QueryLimits", "QueryResult"]
+__all__ = ["Cancellation", "Engine", "EngineStats", "QueryLimits", "QueryResult"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,41 @@ class QueryLimits:
         for name in ("memory_limit_mb", "max_rows", "max_result_bytes"):
             if not isinstance(getattr(self, name), int):
                 raise ConfigurationError(f"query limit {name} must be a whole number")
+
+
+class Cancellation:
+    """A request, made from any thread, that a running query stop (a one-way flag).
+
+    The caller keeps it and calls :meth:`cancel` when the answer is no longer wanted; the
+    engine checks it while it waits for a worker and while the query runs.
+
+    Example:
+        >>> cancel = Cancellation()
+        >>> cancel.cancelled
+        False
+        >>> cancel.cancel()
+        >>> cancel.cancelled, cancel.wait(0)
+        (True, True)
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask for the query to stop (idempotent)."""
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._event.is_set()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until cancelled or ``timeout_s`` passed; True when cancelled."""
+        return self._event.wait(timeout_s)
+
+    def __repr__(self) -> str:
+        return f"Cancellation(cancelled={self.cancelled})"
 
 
 @dataclass(frozen=True)
@@ -123,7 +161,9 @@ class EngineStats:
         queue_depth: callers waiting for a free worker.
         running: queries executing now.
         completed: queries that returned a result.
-        failed: queries that ended in an error (including timeouts and limits).
+        failed: queries that ended in an error (including timeouts and limits, not
+            cancellations).
+        cancelled: queries stopped because their caller withdrew them.
     """
 
     workers: int
@@ -133,6 +173,7 @@ class EngineStats:
     running: int
     completed: int
     failed: int
+    cancelled: int = 0
 
 
 class Engine(ClosesOnExit):
@@ -151,6 +192,7 @@ class Engine(ClosesOnExit):
         *,
         limits: QueryLimits,
         query_id: str,
+        cancel: Cancellation | None = None,
     ) -> QueryResult:
         """Run one SELECT (already policy-enforced) and spill its result.
 
@@ -159,8 +201,11 @@ class Engine(ClosesOnExit):
             params: values for the named parameters, bound by the engine (never spliced).
             limits: the bounds this query runs under.
             query_id: the service's id for the query; names the result file.
+            cancel: when it is cancelled, stop the query (waiting or running) promptly.
 
         Raises:
+            gateway.errors.QueryCancelled: ``cancel`` was cancelled before the answer was in
+                (no result file is left behind).
             gateway.errors.GatewayError: a subclass saying why, never echoing data values.
         """
 

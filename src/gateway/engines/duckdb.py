@@ -5,7 +5,8 @@
 1. re-parses the SQL with DuckDB's parser (one SELECT; no table functions, SHOW, PIVOT …)
    and checks the ``$name`` parameters against the statement;
 2. hands it to a worker (:mod:`gateway.engines.pool`) whose connection was opened by
-   :func:`~gateway.engines.hardening.open_hardened`;
+   :func:`~gateway.engines.hardening.open_hardened` (a cancelled
+   :class:`~gateway.engines.base.Cancellation` interrupts it there);
 3. returns a :class:`~gateway.engines.base.QueryResult` over the spilled Arrow file.
 
 :meth:`~DuckDBEngine.cross_check` adds the table-name check for SQL the rewriter generated.
@@ -38,7 +39,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from gateway.engines.base import Engine, EngineStats, QueryLimits, QueryResult
+from gateway.engines.base import Cancellation, Engine, EngineStats, QueryLimits, QueryResult
 from gateway.engines.crosscheck import AllowedTables, SqlTreeParser, check_tree
 from gateway.engines.hardening import open_hardened, quote_identifier
 from gateway.engines.messages import RunQuery, TableSnapshot, WorkerConfig
@@ -182,6 +183,7 @@ class DuckDBEngine(Engine):
         *,
         limits: QueryLimits,
         query_id: str,
+        cancel: Cancellation | None = None,
     ) -> QueryResult:
         """Run one SELECT in a worker and spill its result (see :meth:`Engine.execute`).
 
@@ -189,6 +191,12 @@ class DuckDBEngine(Engine):
             >>> engine.execute("SELECT $x AS x", {"x": 1}, limits=QueryLimits(),
             ...                query_id="q1").num_rows  # doctest: +SKIP
             1
+            >>> cancel = Cancellation()  # another thread calls cancel.cancel()
+            >>> engine.execute(slow_sql, {}, limits=QueryLimits(), query_id="q2",
+            ...                cancel=cancel)  # doctest: +SKIP
+            Traceback (most recent call last):
+            ...
+            gateway.errors.QueryCancelled: the query was cancelled: its caller withdrew it
         """
         self._require_open()
         path = self._result_path(query_id)
@@ -201,7 +209,7 @@ class DuckDBEngine(Engine):
         named = parsed.qualifiers()
         snapshots = {k: v for k, v in self._snapshots.items() if k.lower() in named}
         started = time.perf_counter()
-        done = self._pool.run(request, snapshots)
+        done = self._pool.run(request, snapshots, cancel)
         duration = time.perf_counter() - started
         with pa.memory_map(str(path), "r") as source:
             schema = pa.ipc.open_stream(source).schema

@@ -6,6 +6,12 @@
     parent ◄────QueryDone | QueryFailed─ worker    (result file written, or a safe error)
     parent ──────────Shutdown─────────► worker
 
+    parent ═════Interrupt(query_id)════► worker    (control pipe, read by a listener thread)
+
+The control pipe is one-way and carries only :class:`Interrupt`: the worker's main thread is
+inside DuckDB while a query runs, so a second thread listens there and interrupts the
+connection if, and only if, that query is still the one running.
+
 Errors cross the process boundary already translated (class name, safe message, position),
 never as DuckDB exceptions, so nothing unvetted reaches the parent.
 """
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field
 from gateway.engines.base import QueryLimits
 
 __all__ = [
+    "Interrupt",
     "QueryDone",
     "QueryFailed",
     "Ready",
@@ -109,6 +116,13 @@ class QueryFailed:
     message: str
     position: tuple[int, int] | None = None
     worker_unhealthy: bool = False
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """Stop query ``query_id`` if it is still running: its caller withdrew it."""
+
+    query_id: str
 
 
 @dataclass(frozen=True)

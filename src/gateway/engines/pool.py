@@ -18,6 +18,13 @@ takes the old one's place, so the pool keeps serving everyone else. Workers are 
 the ``forkserver`` method (never forked from a threaded server) and reused across queries,
 keeping DuckDB's buffer cache warm.
 
+A caller may also withdraw its query through a :class:`~gateway.engines.base.Cancellation`
+(the HTTP client went away). Waiting for a worker, it leaves the queue; running, the parent
+sends :class:`~gateway.engines.messages.Interrupt` on the worker's control pipe and waits up
+to ``grace_s`` for the worker's answer, after which the worker is killed and replaced like a
+runaway. Either way the caller gets :class:`~gateway.errors.QueryCancelled`, no result file
+is left, and a worker that answered in time is reused.
+
 Example:
     >>> pool = WorkerPool(config, PoolSettings(size=2))  # doctest: +SKIP
     >>> done = pool.run(request)  # doctest: +SKIP
@@ -39,8 +46,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from gateway import errors
-from gateway.engines.base import EngineStats, QueryLimits
+from gateway.engines.base import Cancellation, EngineStats, QueryLimits
 from gateway.engines.messages import (
+    Interrupt,
     QueryDone,
     QueryFailed,
     Ready,
@@ -51,11 +59,19 @@ from gateway.engines.messages import (
 )
 from gateway.engines.spill import partial_path
 from gateway.engines.worker import serve
-from gateway.errors import ConfigurationError, GatewayError, QueryTimeout, ResourceLimit
+from gateway.errors import (
+    ConfigurationError,
+    GatewayError,
+    QueryCancelled,
+    QueryTimeout,
+    ResourceLimit,
+)
 
 __all__ = ["PoolSettings", "WorkerPool", "rss_limit_bytes"]
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+#: How often a queued caller that can be cancelled checks whether it was.
+_QUEUE_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,8 @@ class PoolSettings:
         max_queue: callers allowed to wait for a worker beyond those running.
         queue_timeout_s: how long a caller waits for a free worker before giving up.
         start_timeout_s: how long a new worker may take to open its connection.
-        grace_s: time after the query's timeout before its worker is killed.
+        grace_s: time after the query's timeout, or after it was cancelled, before its worker
+            is killed.
         poll_interval_s: how often the parent checks a running worker's memory.
         rss_headroom_mb: resident memory allowed above twice the query's memory limit.
     """
@@ -100,9 +117,10 @@ def rss_limit_bytes(limits: QueryLimits, headroom_mb: int) -> int:
 class _Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+    def __init__(self, process: BaseProcess, conn: Connection, control: Connection) -> None:
         self.process = process
         self.conn = conn
+        self.control = control
         self.ready = False
         self.versions: dict[str, int] = {}
 
@@ -128,11 +146,20 @@ class _Worker:
         except (OSError, IndexError, ValueError):
             return 0
 
+    def interrupt(self, query_id: str) -> bool:
+        """Ask the worker to stop ``query_id``; False if the control pipe is broken."""
+        try:
+            self.control.send(Interrupt(query_id))
+        except OSError:
+            return False
+        return True
+
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
         self.conn.close()
+        self.control.close()
 
     def stop(self, timeout_s: float) -> None:
         with contextlib.suppress(OSError):
@@ -161,6 +188,7 @@ class WorkerPool:
         self._restarts = 0
         self._completed = 0
         self._failed = 0
+        self._cancelled = 0
         started = [self._start_worker() for _ in range(settings.size)]
         try:
             for worker in started:
@@ -171,30 +199,39 @@ class WorkerPool:
         for worker in started:
             self._idle.put(worker)
 
-    def run(self, request: RunQuery, snapshots: Mapping[str, TableSnapshot]) -> QueryDone:
+    def run(
+        self,
+        request: RunQuery,
+        snapshots: Mapping[str, TableSnapshot],
+        cancel: Cancellation | None = None,
+    ) -> QueryDone:
         """Run ``request`` on a free worker and return its summary.
 
         Args:
             request: the query (its ``snapshots`` field is filled in per worker).
             snapshots: the current extra-schema tables; a worker gets those it lacks.
+            cancel: withdraws the query when cancelled (queued or running).
 
         Raises:
             gateway.errors.GatewayError: the translated query error, or QueryTimeout /
-                ResourceLimit when a guard stopped the worker.
+                ResourceLimit when a guard stopped the worker, or QueryCancelled.
         """
         self._admit()
         try:
-            worker = self._checkout()
-        except GatewayError:
-            self._leave(ok=False, running=False)
+            worker = self._checkout(cancel)
+        except GatewayError as exc:
+            self._leave(_outcome(exc), running=False)
             raise
-        ok = False
+        outcome = "failed"
         try:
-            done = self._dispatch(worker, request, snapshots)
-            ok = True
+            done = self._dispatch(worker, request, snapshots, cancel)
+            outcome = "completed"
             return done
+        except GatewayError as exc:
+            outcome = _outcome(exc)
+            raise
         finally:
-            self._leave(ok=ok, running=True)
+            self._leave(outcome, running=True)
 
     def stats(self) -> EngineStats:
         """Workers alive, restarts, queue depth and query counts right now."""
@@ -208,6 +245,7 @@ class WorkerPool:
                 running=self._running,
                 completed=self._completed,
                 failed=self._failed,
+                cancelled=self._cancelled,
             )
 
     def worker_pids(self) -> list[int]:
@@ -246,22 +284,21 @@ class WorkerPool:
                 raise ResourceLimit("the engine is at capacity; try again shortly")
             self._waiting += 1
 
-    def _leave(self, *, ok: bool, running: bool) -> None:
+    def _leave(self, outcome: str, *, running: bool) -> None:
         with self._lock:
             if running:
                 self._running -= 1
             else:
                 self._waiting -= 1
-            if ok:
+            if outcome == "completed":
                 self._completed += 1
+            elif outcome == "cancelled":
+                self._cancelled += 1
             else:
                 self._failed += 1
 
-    def _checkout(self) -> _Worker:
-        try:
-            worker = self._idle.get(timeout=self.settings.queue_timeout_s)
-        except queue.Empty:
-            raise ResourceLimit("all engine workers are busy; try again shortly") from None
+    def _checkout(self, cancel: Cancellation | None) -> _Worker:
+        worker = self._next_idle(cancel)
         if not worker.process.is_alive():
             worker = self._replace(worker, checkin=False)
         try:
@@ -274,11 +311,36 @@ class WorkerPool:
             self._running += 1
         return worker
 
+    def _next_idle(self, cancel: Cancellation | None) -> _Worker:
+        """An idle worker, waiting at most ``queue_timeout_s`` (less if cancelled)."""
+        if cancel is None:
+            try:
+                return self._idle.get(timeout=self.settings.queue_timeout_s)
+            except queue.Empty:
+                raise _busy() from None
+        deadline = time.monotonic() + self.settings.queue_timeout_s
+        while not cancel.cancelled:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _busy()
+            try:
+                return self._idle.get(timeout=min(_QUEUE_POLL_S, remaining))
+            except queue.Empty:
+                continue
+        raise QueryCancelled("the query was cancelled before it started")
+
     # -- one query ---------------------------------------------------------------------------
 
     def _dispatch(
-        self, worker: _Worker, request: RunQuery, snapshots: Mapping[str, TableSnapshot]
+        self,
+        worker: _Worker,
+        request: RunQuery,
+        snapshots: Mapping[str, TableSnapshot],
+        cancel: Cancellation | None,
     ) -> QueryDone:
+        if cancel is not None and cancel.cancelled:
+            self._idle.put(worker)
+            raise QueryCancelled("the query was cancelled before it started")
         stale = tuple(s for s in snapshots.values() if worker.versions.get(s.schema) != s.version)
         try:
             worker.conn.send(replace(request, snapshots=stale))
@@ -286,7 +348,7 @@ class WorkerPool:
             self._discard(worker, request)
             raise _worker_lost(worker) from None
         try:
-            reply, problem = self._await(worker, request.limits)
+            reply, problem = self._await(worker, request, cancel)
         except BaseException:  # e.g. KeyboardInterrupt: the worker's state is unknown
             self._discard(worker, request)
             raise
@@ -295,6 +357,17 @@ class WorkerPool:
             raise problem
         if isinstance(reply, QueryDone):
             worker.versions.update({s.schema: s.version for s in stale})
+        if cancel is not None and cancel.cancelled:
+            # Withdrawn before the answer was in: whatever the worker said, nobody wants it.
+            if isinstance(reply, QueryDone) or (
+                isinstance(reply, QueryFailed) and not reply.worker_unhealthy
+            ):
+                self._checkin_or_recycle(worker)
+                Path(request.result_path).unlink(missing_ok=True)
+            else:
+                self._discard(worker, request)
+            raise QueryCancelled("the query was cancelled: its caller withdrew it")
+        if isinstance(reply, QueryDone):
             self._checkin_or_recycle(worker)
             return reply
         if isinstance(reply, QueryFailed):
@@ -306,13 +379,28 @@ class WorkerPool:
         self._discard(worker, request)
         raise GatewayError("an engine worker sent an unexpected reply")
 
-    def _await(self, worker: _Worker, limits: QueryLimits) -> tuple[object, GatewayError | None]:
+    def _await(
+        self, worker: _Worker, request: RunQuery, cancel: Cancellation | None
+    ) -> tuple[object, GatewayError | None]:
+        """The worker's reply, or the guard that stopped waiting for it (worker to discard)."""
+        limits = request.limits
         deadline = time.monotonic() + limits.timeout_s + self.settings.grace_s
         rss_limit = rss_limit_bytes(limits, self.settings.rss_headroom_mb)
         sentinel = worker.process.sentinel
+        withdrawn = False
         while True:
+            if not withdrawn and cancel is not None and cancel.cancelled:
+                withdrawn = True
+                # The worker has grace_s to answer; a broken control pipe means kill now.
+                grace = self.settings.grace_s if worker.interrupt(request.query_id) else 0.0
+                deadline = time.monotonic() + grace
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if withdrawn:
+                    return None, QueryCancelled(
+                        "the query was cancelled: its caller withdrew it (its engine worker "
+                        "did not stop in time and was replaced)"
+                    )
                 return None, QueryTimeout(
                     f"the query ran longer than its time limit of {limits.timeout_s:g} s "
                     "and was stopped"
@@ -337,12 +425,17 @@ class WorkerPool:
 
     def _start_worker(self) -> _Worker:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
+        control_in, control_out = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
-            target=serve, args=(child_end, self.config), name="gateway-engine-worker", daemon=True
+            target=serve,
+            args=(child_end, self.config, control_in),
+            name="gateway-engine-worker",
+            daemon=True,
         )
         process.start()
         child_end.close()
-        worker = _Worker(process, parent_end)
+        control_in.close()
+        worker = _Worker(process, parent_end, control_out)
         with self._lock:
             self._workers.add(worker)
         return worker
@@ -370,6 +463,14 @@ class WorkerPool:
         if checkin:
             self._idle.put(fresh)
         return fresh
+
+
+def _busy() -> ResourceLimit:
+    return ResourceLimit("all engine workers are busy; try again shortly")
+
+
+def _outcome(exc: GatewayError) -> str:
+    return "cancelled" if isinstance(exc, QueryCancelled) else "failed"
 
 
 def _worker_lost(worker: _Worker) -> ResourceLimit:

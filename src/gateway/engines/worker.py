@@ -10,6 +10,12 @@ A worker is started by :mod:`gateway.engines.pool` and talks to it over a pipe (
 4. streams Arrow batches into the result file (:func:`~gateway.engines.spill.spill_batches`),
 5. answers with the file's summary or a translated, value-free error.
 
+A listener thread reads the control pipe: an :class:`~gateway.engines.messages.Interrupt` for
+the query now running calls ``con.interrupt()`` (the main thread is inside DuckDB, where a
+Python signal handler would never run), and the query ends as ``QueryCancelled``. The
+listener repeats the interrupt until the query has ended, because DuckDB forgets an interrupt
+that lands between two of its calls; one for a query that already ended is ignored.
+
 Any other exception is a bug: it ends the process, and the parent reports the failure and
 starts a replacement.
 
@@ -28,6 +34,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +44,7 @@ import pyarrow as pa
 
 from gateway.engines.hardening import open_hardened, quote_identifier
 from gateway.engines.messages import (
+    Interrupt,
     QueryDone,
     QueryFailed,
     Ready,
@@ -46,18 +54,33 @@ from gateway.engines.messages import (
 )
 from gateway.engines.spill import spill_batches
 from gateway.engines.translate import describe_failure
-from gateway.errors import GatewayError, ResourceLimit, SqlParseError, StatementNotAllowed
+from gateway.errors import (
+    GatewayError,
+    QueryCancelled,
+    ResourceLimit,
+    SqlParseError,
+    StatementNotAllowed,
+)
 
-__all__ = ["WorkerSession", "require_single_select", "run_query", "serve"]
+__all__ = [
+    "WorkerSession",
+    "listen_for_interrupts",
+    "require_single_select",
+    "run_query",
+    "serve",
+]
 
 _PR_SET_PDEATHSIG = 1
+#: How often the listener repeats an interrupt while its query is still running.
+_REINTERRUPT_S = 0.05
 
 
-def serve(conn: Connection, config: WorkerConfig) -> None:
+def serve(conn: Connection, config: WorkerConfig, control: Connection | None = None) -> None:
     """Entry point of a worker process: open the connection, then answer requests.
 
     Exits when the pipe closes, on :class:`Shutdown`, or after an error that leaves the
-    connection untrustworthy (the parent then starts a replacement).
+    connection untrustworthy (the parent then starts a replacement). ``control`` is the
+    read end of the control pipe (:class:`Interrupt` messages), served by a listener thread.
     """
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -71,6 +94,13 @@ def serve(conn: Connection, config: WorkerConfig) -> None:
         _limit_data_segment(config.os_memory_headroom_mb)
     conn.send(Ready(os.getpid()))
     session = WorkerSession(con, config)
+    if control is not None:
+        threading.Thread(
+            target=listen_for_interrupts,
+            args=(control, session),
+            name="gateway-interrupt-listener",
+            daemon=True,
+        ).start()
     try:
         while True:
             try:
@@ -87,14 +117,68 @@ def serve(conn: Connection, config: WorkerConfig) -> None:
         con.close()
 
 
+def listen_for_interrupts(control: Connection, session: WorkerSession) -> None:
+    """The listener thread: interrupt the session's query when the parent asks (until EOF)."""
+    while True:
+        try:
+            message = control.recv()
+        except (EOFError, OSError):
+            return
+        if isinstance(message, Interrupt):
+            while session.interrupt(message.query_id):
+                time.sleep(_REINTERRUPT_S)
+
+
 class WorkerSession:
-    """The worker's connection and what it has loaded (snapshots, current memory limit)."""
+    """The worker's connection and what it has loaded (snapshots, current memory limit).
+
+    It also knows which query is running, so an interrupt meant for one query never stops
+    the next (:meth:`interrupt` and the start and end of a query share one lock).
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, config: WorkerConfig) -> None:
         self.con = con
         self.config = config
         self.versions: dict[str, int] = {}
         self.memory_limit_mb = config.memory_limit_mb
+        self._lock = threading.Lock()
+        self._running: str | None = None
+        self._withdrawn: str | None = None  # interrupted before it began
+        self._cancelled = False
+
+    @property
+    def cancelled(self) -> bool:
+        """True when the running (or last) query was interrupted by :meth:`interrupt`."""
+        with self._lock:
+            return self._cancelled
+
+    def begin(self, query_id: str) -> None:
+        """``query_id`` is running from now on (cancelled already if it was withdrawn)."""
+        with self._lock:
+            self._running = query_id
+            self._cancelled = self._withdrawn == query_id
+            self._withdrawn = None
+
+    def end(self) -> None:
+        """No query is running any more; later interrupts are ignored."""
+        with self._lock:
+            self._running = None
+
+    def interrupt(self, query_id: str) -> bool:
+        """Interrupt ``query_id`` if it is the query running; False if it is not (any more).
+
+        Safe from any thread (DuckDB's ``interrupt`` is meant to be called from another one).
+        """
+        with self._lock:
+            if self._running is None:
+                # The request may still be in the other pipe: remember the withdrawal.
+                self._withdrawn = query_id
+                return False
+            if self._running != query_id:
+                return False
+            self._cancelled = True
+            self.con.interrupt()
+            return True
 
     def set_memory_limit(self, memory_limit_mb: int) -> None:
         """Apply the query's memory limit (the one setting left changeable by the lock)."""
@@ -115,6 +199,14 @@ def run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFai
         session: the worker's hardened connection and state.
         request: what to run and under which limits.
     """
+    session.begin(request.query_id)
+    try:
+        return _run_query(session, request)
+    finally:
+        session.end()
+
+
+def _run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFailed:
     con, limits = session.con, request.limits
     try:
         require_single_select(con, request.sql)
@@ -127,6 +219,8 @@ def run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFai
             exc, timed_out=False, timeout_s=limits.timeout_s, memory_limit_mb=limits.memory_limit_mb
         )
         return _failed(failure.error, worker_unhealthy=True)
+    if session.cancelled:
+        return _failed(_cancelled())
     timer = _InterruptTimer(con, limits.timeout_s)
     try:
         with timer:
@@ -148,6 +242,8 @@ def run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFai
             timeout_s=limits.timeout_s,
             memory_limit_mb=limits.memory_limit_mb,
         )
+        if session.cancelled and not failure.worker_unhealthy:
+            return _failed(_cancelled())
         return _failed(failure.error, worker_unhealthy=failure.worker_unhealthy)
     return QueryDone(summary.num_rows, summary.num_bytes, summary.truncated, summary.fingerprint)
 
@@ -168,6 +264,10 @@ def require_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
         raise StatementNotAllowed(f"only SELECT statements may run, not {kind.name}")
+
+
+def _cancelled() -> QueryCancelled:
+    return QueryCancelled("the query was cancelled: its caller withdrew it")
 
 
 def _failed(error: GatewayError, *, worker_unhealthy: bool = False) -> QueryFailed:

@@ -1,5 +1,9 @@
 """``POST /v1/query``: run one SELECT under the caller's policy, stream the result.
 
+The route is ``async`` only to watch the connection: the query itself runs in the thread
+pool as before (:func:`~gateway.api.disconnect.run_until_disconnect`), and is cancelled,
+audited as ``cancelled`` and releases its slot if the client disconnects before the answer.
+
 Example:
     curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
          -d '{"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"}' \\
@@ -8,15 +12,20 @@ Example:
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
+from gateway.api.disconnect import run_until_disconnect
 from gateway.api.routes.common import API_PREFIX, errors
+from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import QueryBody, QueryJSON, disclosure_data
 from gateway.api.streaming import MEDIA_TYPES, result_response
 from gateway.disclosure import parse_disclosure_request
 from gateway.disclosure.control import DisclosureControl
+from gateway.engines.base import Cancellation
+from gateway.principal import Principal
+from gateway.service import ClientInfo
 
 __all__ = ["router"]
 
@@ -45,19 +54,44 @@ _CONTENT = {
     },
     summary="Run a query",
 )
-def run_query(
-    body: QueryBody, principal: PrincipalDep, runtime: RuntimeDep, client: ClientDep
+async def run_query(
+    body: QueryBody,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    request: Request,
 ) -> StreamingResponse:
     """Run one SELECT for an approved purpose; the result streams in the format asked for.
 
     With ``disclosure`` an aggregate result is disclosure-controlled before it leaves (small
     counts null with ``<column>_suppressed`` flags; what was applied is in the audit record,
     the ``X-Disclosure`` header and, for JSON, the ``disclosure`` member)."""
-    request = parse_disclosure_request(disclosure_data(body.disclosure))
-    control = None if request is None else DisclosureControl.for_service(runtime.service, request)
+    return await run_until_disconnect(
+        request, lambda cancel: _answer(body, principal, runtime, client, cancel)
+    )
+
+
+def _answer(
+    body: QueryBody,
+    principal: Principal,
+    runtime: GatewayRuntime,
+    client: ClientInfo,
+    cancel: Cancellation,
+) -> StreamingResponse:
+    """The blocking part (in the thread pool): slot, service, response."""
+    disclosure = parse_disclosure_request(disclosure_data(body.disclosure))
+    control = (
+        None if disclosure is None else DisclosureControl.for_service(runtime.service, disclosure)
+    )
     with runtime.limits.queries.slot(principal.username):
         outcome = runtime.service.run_query(
-            principal, body.sql, body.purpose, body.params, client=client, control=control
+            principal,
+            body.sql,
+            body.purpose,
+            body.params,
+            client=client,
+            control=control,
+            cancel=cancel,
         )
     return result_response(
         outcome,
