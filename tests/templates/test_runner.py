@@ -10,7 +10,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from gateway.disclosure import METADATA_KEY, protect, round_count
+from gateway.disclosure import METADATA_KEY, parse_disclosure_request, protect, round_count
+from gateway.disclosure.control import DisclosureControl
 from gateway.errors import AccessDenied, NotFound, ParameterError, PurposeNotApproved
 from gateway.principal import Principal
 from gateway.service import QueryService
@@ -207,3 +208,85 @@ def test_small_counts_are_really_suppressed_somewhere(runner: TemplateRunner) ->
     assert run.disclosure.primary > 0
     assert run.disclosure.secondary > 0
     assert "suppressed" in run.disclosure.summary()
+
+
+def _completed(service: QueryService, query_id: str) -> dict[str, Any]:
+    view = {q.query_id: q for q in service.audit.queries()}[query_id]
+    assert view.status == "completed"
+    return view.result
+
+
+#: What an ad-hoc query's completed record says about disclosure control (service + control).
+ADHOC_DISCLOSURE_KEYS = {
+    "mode", "rules", "min_count", "round_to", "secondary", "description", "counts",
+    "dimensions", "strata", "totals", "measures", "cells", "primary", "secondary_suppressed",
+    "withheld", "source_fingerprint",
+}  # fmt: skip
+
+
+def test_template_runs_record_their_disclosure_control_like_ad_hoc_queries(
+    runner: TemplateRunner, template_service: QueryService
+) -> None:
+    """The completed record of a template run holds the mode and rules applied and describes
+    the released (protected) result, as an ad-hoc query with ``disclosure`` does."""
+    user = USERS["a.khan"]
+    adhoc = template_service.run_query(
+        user,
+        "SELECT police_uk_category, count(*) AS crimes FROM crime GROUP BY ALL",
+        PURPOSE,
+        control=DisclosureControl.for_service(template_service, parse_disclosure_request("policy")),
+    )
+    adhoc.result.discard()
+    assert set(_completed(template_service, adhoc.query_id)["disclosure"]) == (
+        ADHOC_DISCLOSURE_KEYS
+    )
+
+    run = runner.run(user, "asb-by-type", PERIOD, purpose=PURPOSE)
+    assert run.disclosure is not None
+    assert run.disclosure.primary > 0  # cells really were suppressed
+    record = _completed(template_service, run.query_id)
+    applied = record["disclosure"]
+    assert set(applied) >= ADHOC_DISCLOSURE_KEYS
+    assert (applied["mode"], applied["rules"], applied["min_count"], applied["round_to"]) == (
+        "policy",
+        "general",
+        10,
+        0,
+    )
+    assert applied["spec"] == "template"
+    assert (applied["primary"], applied["secondary_suppressed"]) == (
+        run.disclosure.primary,
+        run.disclosure.secondary,
+    )
+    assert applied["description"] == run.disclosure.summary()
+    # rows and fingerprint are those of the table the analyst got, not of the raw result
+    assert (record["rows"], record["fingerprint"]) == (run.table.num_rows, run.fingerprint)
+    assert applied["source_fingerprint"] != run.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("mode", "rules", "min_count", "round_to"),
+    [("publication", "publication", 10, 5), ("none", "none", 0, 0)],
+)
+def test_template_runs_record_publication_and_switched_off_control(
+    runner: TemplateRunner,
+    template_service: QueryService,
+    mode: str,
+    rules: str,
+    min_count: int,
+    round_to: int,
+) -> None:
+    run = runner.run(USERS["a.khan"], "asb-by-type", PERIOD, purpose=PURPOSE, disclosure=mode)
+    applied = _completed(template_service, run.query_id)["disclosure"]
+    assert (applied["mode"], applied["rules"]) == (mode, rules)
+    assert (applied["min_count"], applied["round_to"]) == (min_count, round_to)
+
+
+def test_templates_listing_individuals_record_no_disclosure_control(
+    runner: TemplateRunner, template_service: QueryService
+) -> None:
+    run = runner.run(USERS["a.khan"], "repeat-victims", PERIOD, purpose=PURPOSE)
+    assert run.disclosure is None
+    record = _completed(template_service, run.query_id)
+    assert "disclosure" not in record  # as an ad-hoc query run without disclosure control
+    assert (record["rows"], record["fingerprint"]) == (run.table.num_rows, run.fingerprint)

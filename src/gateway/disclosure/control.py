@@ -13,6 +13,11 @@ The service (:meth:`gateway.service.QueryService.run_query` with ``control=``) c
 
 One control serves one query (``vet`` keeps what ``apply`` needs).
 
+:class:`DeclaredDisclosure` is the same hook for a query whose spec is declared and whose rules
+are already resolved (a template's header: :class:`gateway.templates.TemplateRunner`): nothing to
+vet, and ``apply`` protects and reports the same way, so a template run's completed record says
+which mode and rules were applied (``none`` included) just as an ad-hoc query's does.
+
 Example:
     >>> control = DisclosureControl.for_service(service, parse_disclosure_request("publication"))
     ...                                                                     # doctest: +SKIP
@@ -23,15 +28,17 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from gateway.catalog import Catalog
-from gateway.disclosure.apply import protect
+from gateway.disclosure.apply import DisclosureReport, protect
 from gateway.disclosure.request import ColumnRole, DisclosureRequest, infer_spec
 from gateway.disclosure.rules import DisclosureRules, DisclosureSettings, parse_disclosure_settings
+from gateway.disclosure.spec import DisclosureSpec
 from gateway.errors import InputError, NotAggregate, TooManyRows
 from gateway.policy.view import PolicyView
 from gateway.rewrite import RewriteResult
@@ -39,7 +46,7 @@ from gateway.rewrite import RewriteResult
 if TYPE_CHECKING:
     from gateway.service import QueryService
 
-__all__ = ["DISCLOSURE_MAX_ROWS", "DisclosureControl"]
+__all__ = ["DISCLOSURE_MAX_ROWS", "DeclaredDisclosure", "DisclosureControl", "audit_report"]
 
 #: Largest result disclosure control works on (cells of a two-way table cost more than rows).
 DISCLOSURE_MAX_ROWS = 20_000
@@ -132,20 +139,76 @@ class DisclosureControl:
                 f"disclosure control could not protect {report.unprotected} suppressed cell(s) "
                 "from the totals of this table; group more coarsely"
             )
+        return protected.table, audit_report(self.request.mode, rules, spec, report)
+
+
+def audit_report(
+    mode: str, rules: DisclosureRules, spec: DisclosureSpec, report: DisclosureReport
+) -> dict[str, Any]:
+    """What a completed audit record keeps about the disclosure control applied (its
+    ``disclosure``; the service adds ``source_fingerprint``).
+
+    Example:
+        >>> from gateway.disclosure.spec import DisclosureSpec
+        >>> rules = DisclosureRules(min_count=10, label="general")
+        >>> out = audit_report("policy", rules, DisclosureSpec(counts=("n",)),
+        ...                    DisclosureReport(rules, cells=4, primary=1))
+        >>> out["mode"], out["rules"], out["min_count"], out["primary"]
+        ('policy', 'general', 10, 1)
+    """
+    return {
+        "mode": mode,
+        "rules": rules.label,
+        "min_count": rules.min_count,
+        "round_to": rules.round_to,
+        "secondary": rules.secondary,
+        "description": report.summary(),
+        "counts": list(spec.counts),
+        "dimensions": list(spec.dimensions),
+        "strata": list(spec.strata),
+        "totals": dict(spec.totals),
+        "measures": [d.name for d in spec.derived],
+        "cells": report.cells,
+        "primary": report.primary,
+        "secondary_suppressed": report.secondary,
+        "withheld": report.withheld,
+    }
+
+
+@dataclass
+class DeclaredDisclosure:
+    """Disclosure control with a declared spec and resolved rules, as the service's
+    ``control`` (template runs: the spec from the template's header, the rules for the
+    caller's level and mode).
+
+    Nothing is refused and no row cap is added (a template's result is protected as it
+    comes); :meth:`apply` keeps the full report in :attr:`report` for the caller.
+
+    Attributes:
+        spec: the result's shape.
+        rules: the rules to apply (``label`` ``none`` when control is switched off).
+        mode: the mode asked for (``policy``, ``publication`` or ``none``), for the record.
+        report: what :meth:`apply` did (None until it has run).
+    """
+
+    spec: DisclosureSpec
+    rules: DisclosureRules
+    mode: str
+    max_rows: int = sys.maxsize
+    report: DisclosureReport | None = field(default=None, repr=False)
+
+    def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
+        """Nothing to check before the run: the template declared its shape."""
+
+    def apply(self, table: pa.Table, *, truncated: bool) -> tuple[pa.Table, dict[str, Any]]:
+        """Protect the result; the report (as :class:`DisclosureControl` writes it, plus the
+        ``people`` columns, ``unprotected`` cells and ``spec: template``) goes into the
+        completed audit record."""
+        protected = protect(table, self.spec, self.rules)
+        self.report = protected.report
         return protected.table, {
-            "mode": self.request.mode,
-            "rules": rules.label,
-            "min_count": rules.min_count,
-            "round_to": rules.round_to,
-            "secondary": rules.secondary,
-            "description": report.summary(),
-            "counts": list(spec.counts),
-            "dimensions": list(spec.dimensions),
-            "strata": list(spec.strata),
-            "totals": dict(spec.totals),
-            "measures": [d.name for d in spec.derived],
-            "cells": report.cells,
-            "primary": report.primary,
-            "secondary_suppressed": report.secondary,
-            "withheld": report.withheld,
+            **audit_report(self.mode, self.rules, self.spec, protected.report),
+            "people": list(self.spec.people),
+            "unprotected": protected.report.unprotected,
+            "spec": "template",
         }

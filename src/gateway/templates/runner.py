@@ -4,7 +4,11 @@
 parameters (against the caller's areas and the reference domains), runs the SQL with
 ``QueryService.run_query(..., template=name)`` — so the run is audited like any query, with its
 parameters — and applies disclosure control to aggregate results according to the policy's
-``[disclosure]`` rules for the caller's level (or the publication rules on request).
+``[disclosure]`` rules for the caller's level (or the publication rules on request). The control
+goes in as the service's ``control`` (:class:`~gateway.disclosure.control.DeclaredDisclosure`),
+as it does for an ad-hoc query with ``disclosure``: the completed audit record then holds the
+mode and rules applied (``none`` included) and the rows and fingerprint of the protected result.
+Templates that list individuals have no disclosure spec; their record has no ``disclosure``.
 
 Example:
     >>> runner = TemplateRunner(service, load_library())                  # doctest: +SKIP
@@ -30,8 +34,8 @@ from gateway.disclosure import (
     DisclosureRules,
     DisclosureSettings,
     parse_disclosure_settings,
-    protect,
 )
+from gateway.disclosure.control import DeclaredDisclosure
 from gateway.errors import AccessDenied, AuditUnavailable, GatewayError, NotFound, ParameterError
 from gateway.principal import Principal
 from gateway.rewrite import RewriteResult
@@ -64,7 +68,7 @@ class TemplateRun:
         ran_at: when (the service's clock, UTC).
         policy_version: hash of the policy applied.
         truncated: the engine cut the result at the level's row cap.
-        fingerprint: the audited fingerprint of the query's result (before disclosure control).
+        fingerprint: the audited fingerprint of the released result (after disclosure control).
         rewrite: what the service executed (for classifying exports).
     """
 
@@ -297,16 +301,22 @@ class TemplateRunner:
         except GatewayError as exc:
             self._refused(principal, template, purpose, params or {}, client, exc)
             raise
+        control = None
+        if template.disclosure is not None:
+            control = DeclaredDisclosure(template.disclosure, rules, disclosure)
         outcome = self.service.run_query(
-            principal, template.sql, purpose, bound, client=client, template=template.name
+            principal,
+            template.sql,
+            purpose,
+            bound,
+            client=client,
+            template=template.name,
+            control=control,
         )
         truncated = outcome.result.truncated
         fingerprint = outcome.result.fingerprint
         table = read_result(outcome.result)
-        report = None
-        if template.disclosure is not None:
-            protected = protect(table, template.disclosure, rules)
-            table, report = protected.table, protected.report
+        report = control.report if control is not None else None
         return TemplateRun(
             template=template,
             query_id=outcome.query_id,
