@@ -220,9 +220,7 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     """
     joins = list(tree.find_all(exp.Join))
     prune = not any(str(j.args.get("method") or "").upper() == "NATURAL" for j in joins)
-    using = frozenset(
-        str(name.name).lower() for j in joins for name in (j.args.get("using") or ())
-    )
+    using = frozenset(str(name.name).lower() for j in joins for name in (j.args.get("using") or ()))
     for index, node in enumerate(list(tree.find_all(exp.Table))):
         if str(node.db) != "main":
             continue  # CTE references and permitted schema tables
