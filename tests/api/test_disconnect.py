@@ -114,3 +114,30 @@ def test_a_query_answered_in_time_is_not_cancelled(lone_gateway: LiveGateway) ->
     for thread in threads:
         thread.join(30)
     assert answers == [200, 200, 200]
+
+
+@pytest.mark.parametrize("progress", [False, True], ids=["export", "export with progress"])
+def test_disconnect_withdraws_an_export_query(lone_gateway: LiveGateway, progress: bool) -> None:
+    """Exports run the same audited query path: a client that leaves withdraws it too (for
+    the NDJSON progress stream, closing the stream does)."""
+    seen = len(_completed(lone_gateway))
+
+    def read_until_idle() -> None:
+        with httpx.stream(
+            "POST",
+            f"{lone_gateway.url}/v1/exports",
+            params={"progress": "true"} if progress else None,
+            json={**SLOW, "format": "csv"},
+            headers=lone_gateway.headers(ANALYST),
+            timeout=httpx.Timeout(10.0, read=0.5),
+        ) as response:
+            for _ in response.iter_lines():  # the first progress line, then nothing for 0.5 s
+                pass
+
+    with pytest.raises(httpx.ReadTimeout):
+        read_until_idle()
+    completed = _wait_for_cancelled(lone_gateway, seen, within_s=3.0)
+    assert completed["details"]["outcome"] == "cancelled"
+    assert completed["details"]["duration_ms"] < 2500
+    with lone_gateway.client(ANALYST, timeout=10) as http:
+        assert http.post("/v1/query", json=QUICK).status_code == 200

@@ -41,6 +41,7 @@ from gateway.audit.records import ExportRegistered
 from gateway.datadir import DataDir
 from gateway.disclosure import DisclosureRequest, parse_disclosure_request
 from gateway.disclosure.control import DisclosureControl
+from gateway.engines.base import Cancellation
 from gateway.errors import GatewayError, NotFound
 from gateway.exports.approval import NOT_REQUIRED, PENDING, needs_approval
 from gateway.exports.basemaps import base_layer, force_extent
@@ -188,6 +189,7 @@ def export_query(
     template: str | None = None,
     progress: ProgressCallback | None = None,
     disclosure: str | Mapping[str, Any] | DisclosureRequest | None = None,
+    cancel: Cancellation | None = None,
 ) -> ExportFile:
     """Run ``sql`` for ``principal`` under policy and audit, and write the result as a file.
 
@@ -204,6 +206,8 @@ def export_query(
         disclosure: disclosure control on an aggregate result (``policy``, ``publication`` or
             a request object, see :mod:`gateway.disclosure.request`); record-level queries
             are then refused (``not_aggregate``).
+        cancel: withdraws the query while it runs (the caller went away); it is then
+            audited as ``cancelled`` and :class:`~gateway.errors.QueryCancelled` is raised.
 
     Raises:
         GatewayError: bad options (nothing ran), any refusal or failure of the query (audited
@@ -217,7 +221,14 @@ def export_query(
     control = None if request is None else DisclosureControl.for_service(service, request)
     report(ExportProgress("query"))
     outcome = service.run_query(
-        principal, sql, purpose, params, client=client, template=template, control=control
+        principal,
+        sql,
+        purpose,
+        params,
+        client=client,
+        template=template,
+        control=control,
+        cancel=cancel,
     )
     try:
         verdict = classify_rewrite(outcome.rewrite, service.catalog)

@@ -36,6 +36,7 @@ from gateway.disclosure import (
     parse_disclosure_settings,
 )
 from gateway.disclosure.control import DeclaredDisclosure
+from gateway.engines.base import Cancellation
 from gateway.errors import AccessDenied, AuditUnavailable, GatewayError, NotFound, ParameterError
 from gateway.principal import Principal
 from gateway.rewrite import RewriteResult
@@ -269,6 +270,7 @@ class TemplateRunner:
         purpose: str,
         disclosure: str = "policy",
         client: ClientInfo | None = None,
+        cancel: Cancellation | None = None,
     ) -> TemplateRun:
         """Run one template for ``principal``.
 
@@ -280,6 +282,7 @@ class TemplateRunner:
             disclosure: ``policy`` (the level's rules), ``publication`` (the stricter rules
                 for published outputs) or ``none`` (where the policy lets the level opt out).
             client: address and user agent for the audit record.
+            cancel: withdraws the query while it runs (audited as ``cancelled``).
 
         Raises:
             NotFound: no such template.
@@ -312,6 +315,7 @@ class TemplateRunner:
             client=client,
             template=template.name,
             control=control,
+            cancel=cancel,
         )
         truncated = outcome.result.truncated
         fingerprint = outcome.result.fingerprint

@@ -22,14 +22,16 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+import anyio
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse, StreamingResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
+from gateway.api.disconnect import run_until_disconnect
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import (
@@ -41,6 +43,7 @@ from gateway.api.schemas import (
     disclosure_data,
 )
 from gateway.api.streaming import QUERY_ID_HEADER
+from gateway.engines.base import Cancellation
 from gateway.errors import GatewayError, NotFound
 from gateway.exports import (
     FORMATS,
@@ -64,6 +67,8 @@ router = APIRouter(prefix=API_PREFIX, tags=["exports"])
 
 EXPORT_SHA256_HEADER = "X-Export-Sha256"
 NDJSON = "application/x-ndjson"
+#: How often the progress stream looks for news of its export (seconds).
+_PROGRESS_POLL_S = 0.02
 #: Every media type an export file can have (for the OpenAPI document).
 FILE_MEDIA_TYPES = sorted({f.media_type for f in FORMATS.values()})
 _FILE_CONTENT = {m: {"schema": {"type": "string", "format": "binary"}} for m in FILE_MEDIA_TYPES}
@@ -188,13 +193,16 @@ def file_response(exported: ExportFile) -> FileResponse:
     )
 
 
-def _progress_stream(run: Any) -> Iterator[bytes]:
-    """Run ``run(progress)`` in a thread; yield its progress, then its answer, as NDJSON."""
+async def _progress_stream(run: Any) -> AsyncIterator[bytes]:
+    """Run ``run(progress, cancel)`` in a thread; yield its progress, then its answer, as
+    NDJSON. If the stream ends before the answer (the client went away and the server stopped
+    the response), the export's query is withdrawn."""
     events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    cancel = Cancellation()
 
     def work() -> None:
         try:
-            exported = run(lambda p: events.put({"progress": _progress(p)}))
+            exported = run(lambda p: events.put({"progress": _progress(p)}), cancel)
             events.put({"export": _export_out(exported).model_dump()})
         except GatewayError as exc:
             events.put({"error": exc.to_dict()})
@@ -203,14 +211,27 @@ def _progress_stream(run: Any) -> Iterator[bytes]:
 
     threading.Thread(target=work, name="gateway-export", daemon=True).start()
     last_write = -1
-    while (event := events.get()) is not None:
-        progress = event.get("progress")
-        if progress and progress["stage"] == "write":  # at most ~50 lines for a long write
-            step = max(1, progress["total"] // 50)
-            if progress["done"] < progress["total"] and progress["done"] - last_write < step:
+    finished = False
+    try:
+        while True:
+            try:
+                event = events.get_nowait()
+            except queue.Empty:
+                await anyio.sleep(_PROGRESS_POLL_S)  # where a disconnect cancels the stream
                 continue
-            last_write = progress["done"]
-        yield (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
+            if event is None:
+                break
+            progress = event.get("progress")
+            if progress and progress["stage"] == "write":  # at most ~50 lines for a long write
+                step = max(1, progress["total"] // 50)
+                if progress["done"] < progress["total"] and progress["done"] - last_write < step:
+                    continue
+                last_write = progress["done"]
+            yield (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
+        finished = True
+    finally:
+        if not finished:
+            cancel.cancel()
 
 
 def _progress(p: ExportProgress) -> dict[str, Any]:
@@ -230,17 +251,19 @@ def _progress(p: ExportProgress) -> dict[str, Any]:
     },
     summary="Export a query's result as a file",
 )
-def create_export(
+async def create_export(
     body: ExportBody,
     principal: PrincipalDep,
     runtime: RuntimeDep,
     client: ClientDep,
+    request: Request,
     progress: Annotated[bool, Query(description="Stream progress as NDJSON lines.")] = False,
 ) -> Any:
     """Run the query under your policy (audited) and write it in ``format``; record-level data
-    may be held for a senior analyst's approval before it can be downloaded."""
+    may be held for a senior analyst's approval before it can be downloaded. A client that
+    goes away while the query runs withdraws it (audited as ``cancelled``)."""
 
-    def run(report: Any) -> ExportFile:
+    def run(report: Any, cancel: Cancellation) -> ExportFile:
         with runtime.limits.queries.slot(principal.username):
             return export_query(
                 runtime.service,
@@ -254,11 +277,12 @@ def create_export(
                 client=client,
                 progress=report,
                 disclosure=disclosure_data(body.disclosure),
+                cancel=cancel,
             )
 
     if progress:
         return StreamingResponse(_progress_stream(run), media_type=NDJSON)
-    return _export_out(run(None))
+    return await run_until_disconnect(request, lambda cancel: _export_out(run(None, cancel)))
 
 
 @router.get(

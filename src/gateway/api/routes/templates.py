@@ -26,11 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
+from gateway.api.disconnect import run_until_disconnect
 from gateway.api.encode import column_types, table_rows
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import ColumnOut, ParamValue
 from gateway.api.streaming import MEDIA_TYPES, QUERY_ID_HEADER
+from gateway.engines.base import Cancellation
 from gateway.principal import Principal
 from gateway.templates import TemplateRun, TemplateRunner, export_run, load_library
 from gateway.templates.format import LEVEL_ORDER
@@ -199,6 +201,7 @@ def _run(
     body: TemplateRunBody,
     principal: Principal,
     client: Any,
+    cancel: Cancellation,
 ) -> TemplateRun:
     with runtime.limits.queries.slot(principal.username):
         return runner.run(
@@ -208,6 +211,7 @@ def _run(
             purpose=body.purpose,
             disclosure=body.disclosure,
             client=client,
+            cancel=cancel,
         )
 
 
@@ -223,18 +227,35 @@ def _run(
     },
     summary="Run a template",
 )
-def run_template(
+async def run_template(
     name: str,
     body: TemplateRunBody,
     principal: PrincipalDep,
     runtime: RuntimeDep,
     client: ClientDep,
     runner: RunnerDep,
+    request: Request,
 ) -> Any:
     """Run a template for an approved purpose: audited like any query, with your level's
     disclosure rules applied to aggregate results. With ``export`` the result is written as a
-    governed file (its download address is in the answer)."""
-    run = _run(runtime, runner, name, body, principal, client)
+    governed file (its download address is in the answer). A client that goes away while the
+    query runs withdraws it (audited as ``cancelled``)."""
+    return await run_until_disconnect(
+        request, lambda cancel: _answer(name, body, principal, runtime, client, runner, cancel)
+    )
+
+
+def _answer(
+    name: str,
+    body: TemplateRunBody,
+    principal: Principal,
+    runtime: GatewayRuntime,
+    client: Any,
+    runner: TemplateRunner,
+    cancel: Cancellation,
+) -> Any:
+    """The blocking part of :func:`run_template` (in the thread pool)."""
+    run = _run(runtime, runner, name, body, principal, client, cancel)
     if body.export is not None:
         exported = export_run(
             runtime.service,
