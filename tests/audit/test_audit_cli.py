@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from audit_helpers import FilledLog, Tamper, make_request, make_started
+from tests.cli_process import run_gateway
 
 from gateway.audit import AuditLog, QueryDenied
 from gateway.audit.checkpoints import CheckpointFile
@@ -17,18 +16,8 @@ from gateway.audit.log import checkpoint_path
 from gateway.datadir import DataDir
 
 
-def gateway(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_verify_exits_0_on_a_valid_log(filled: FilledLog) -> None:
-    run = gateway("audit", "verify", "--data-dir", str(filled.data_dir.root))
+    run = run_gateway("audit", "verify", "--data-dir", str(filled.data_dir.root))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "audit chain valid: 30 records, last checkpoint seq 30"
 
@@ -36,7 +25,7 @@ def test_verify_exits_0_on_a_valid_log(filled: FilledLog) -> None:
 def test_verify_exits_1_and_names_the_first_bad_record(filled: FilledLog, tamper: Tamper) -> None:
     tamper(filled.data_dir.audit, "UPDATE audit_event SET kind = 'token.issued' WHERE seq = 12")
     tamper(filled.data_dir.audit, "DELETE FROM audit_event WHERE seq = 20")
-    run = gateway("audit", "verify", "--data-dir", str(filled.data_dir.root))
+    run = run_gateway("audit", "verify", "--data-dir", str(filled.data_dir.root))
     assert run.returncode == 1
     assert run.stdout.startswith(
         f"audit chain broken at seq 12 (event {filled.events[11].event_id}): "
@@ -44,12 +33,12 @@ def test_verify_exits_1_and_names_the_first_bad_record(filled: FilledLog, tamper
 
 
 def test_verify_without_an_audit_log_is_a_clear_error(tmp_path: Path) -> None:
-    run = gateway("audit", "verify", "--data-dir", str(tmp_path))
+    run = run_gateway("audit", "verify", "--data-dir", str(tmp_path))
     assert run.returncode == 2
     assert run.stderr.startswith("error: audit log ")
     assert "no such file" in run.stderr
     assert "Traceback" not in run.stderr
-    checkpoint = gateway("audit", "checkpoint", "--data-dir", str(tmp_path))
+    checkpoint = run_gateway("audit", "checkpoint", "--data-dir", str(tmp_path))
     assert checkpoint.returncode == 2
     assert "no such file" in checkpoint.stderr
     assert list(tmp_path.iterdir()) == []  # nothing created by either command
@@ -60,7 +49,7 @@ def test_checkpoint_command_signs_the_head(data_dir: DataDir) -> None:
     for i in range(3):
         log.query_started(make_started(f"Q{i}"))
     log.store.close()  # as if the service died: no checkpoint on close
-    run = gateway("audit", "checkpoint", "--data-dir", str(data_dir.root))
+    run = run_gateway("audit", "checkpoint", "--data-dir", str(data_dir.root))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "checkpoint seq 3"
     [line] = CheckpointFile(checkpoint_path(data_dir)).read()
@@ -74,7 +63,9 @@ def test_report_denied_as_csv(data_dir: DataDir) -> None:
         log.query_denied(
             QueryDenied("Q2", make_request(user="b.lee"), "table_not_permitted", "no access")
         )
-    run = gateway("audit", "report", "denied", "--data-dir", str(data_dir.root), "--format", "csv")
+    run = run_gateway(
+        "audit", "report", "denied", "--data-dir", str(data_dir.root), "--format", "csv"
+    )
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
     assert [(r["query_id"], r["user"], r["reason"]) for r in rows] == [
@@ -89,11 +80,11 @@ def test_report_person_lookups_as_json_with_a_period(data_dir: DataDir) -> None:
             make_started("Q2", make_request(sql="SELECT * FROM person WHERE pnc_id = '01/2X'"))
         )
     root = str(data_dir.root)
-    run = gateway("audit", "report", "person-lookups", "--data-dir", root, "--format", "json")
+    run = run_gateway("audit", "report", "person-lookups", "--data-dir", root, "--format", "json")
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)
     assert [(r["query_id"], r["pinned"]) for r in rows] == [("Q2", ["person.pnc_id"])]
-    later = gateway(
+    later = run_gateway(
         "audit",
         "report",
         "person-lookups",
@@ -109,7 +100,7 @@ def test_report_person_lookups_as_json_with_a_period(data_dir: DataDir) -> None:
 
 def test_report_with_a_bad_date_is_a_clear_error(data_dir: DataDir) -> None:
     AuditLog.open(data_dir).close()
-    run = gateway(
+    run = run_gateway(
         "audit", "report", "activity", "--data-dir", str(data_dir.root), "--since", "last tuesday"
     )
     assert run.returncode == 2

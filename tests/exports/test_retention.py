@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +35,7 @@ from gateway.exports.retention import (
     prune_exports,
 )
 from gateway.exports.settings import export_settings, parse_export_settings
+from tests.cli_process import run_gateway
 from tests.exports.helpers import EXPORTS_SECTION, PER_LSOA_SQL, POINTS_SQL
 
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
@@ -268,30 +267,20 @@ def test_prune_deletes_old_exports_keeps_recent_and_pending(deployment: Deployme
     assert deployment.head() == head
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_prune_from_the_command_line(deployment: Deployment) -> None:
     exports = deployment.data_dir.exports
     old = _plant(exports / "police-uk" / "2024-12-cleveland-street.csv", 40 * DAY)
     root = str(deployment.data_dir.root)
     head = deployment.head()
 
-    dry = _cli("export", "prune", "--data-dir", root, "--dry-run")
+    dry = run_gateway("export", "prune", "--data-dir", root, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.split() == ["police-uk/2024-12-cleveland-street.csv"]
     assert "would delete 1 of" in dry.stderr
     assert old.is_file()
     assert deployment.head() == head
 
-    done = _cli("export", "prune", "--data-dir", root, "--by", "ops.admin")
+    done = run_gateway("export", "prune", "--data-dir", root, "--by", "ops.admin")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["police-uk/2024-12-cleveland-street.csv"]
     assert "deleted 1 of" in done.stderr
@@ -303,7 +292,7 @@ def test_prune_from_the_command_line(deployment: Deployment) -> None:
 
 
 def test_prune_refuses_a_directory_without_an_audit_log(tmp_path: Path) -> None:
-    done = _cli("export", "prune", "--data-dir", str(tmp_path))
+    done = run_gateway("export", "prune", "--data-dir", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.startswith("error: audit log")
     assert "Traceback" not in done.stderr

@@ -11,15 +11,7 @@ from pathlib import Path
 
 import pytest
 
-
-def gateway(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+from tests.cli_process import run_gateway
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -35,19 +27,19 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
 
 def test_generate_then_keep(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = gateway(
+    first = run_gateway(
         "generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "5"
     )
     assert first.returncode == 0, first.stderr
     assert "Generated synthetic warehouse" in first.stdout
     assert "seed 5, 1 year to 2026-10" in first.stdout
     assert sorted(p.name for p in data.iterdir()) == ["basemaps.gpkg", "warehouse.duckdb"]
-    again = gateway(
+    again = run_gateway(
         "generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "5"
     )
     assert again.returncode == 0
     assert "Kept existing" in again.stdout
-    other = gateway(
+    other = run_gateway(
         "generate", "--data-dir", str(data), "--years", "1", "--scale", "0.01", "--seed", "6"
     )
     assert_one_line_error(other, "seed 5", "--force")
@@ -68,18 +60,20 @@ def test_bad_input_is_one_line_and_writes_nothing(
     tmp_path: Path, args: list[str], words: list[str]
 ) -> None:
     data = tmp_path / "data"
-    assert_one_line_error(gateway("generate", "--data-dir", str(data), *args), *words)
+    assert_one_line_error(run_gateway("generate", "--data-dir", str(data), *args), *words)
     assert not data.exists()
 
 
 def test_missing_data_dir_option() -> None:
-    assert_one_line_error(gateway("generate"), "--data-dir")
+    assert_one_line_error(run_gateway("generate"), "--data-dir")
 
 
 def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
     target = tmp_path / "notes.txt"
     target.write_text("keep me")
-    assert_one_line_error(gateway("generate", "--data-dir", str(target)), str(target), "is a file")
+    assert_one_line_error(
+        run_gateway("generate", "--data-dir", str(target)), str(target), "is a file"
+    )
     assert target.read_text() == "keep me"
 
 
@@ -90,7 +84,7 @@ def test_unwritable_directory(tmp_path: Path) -> None:
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o555)
         target = locked / "data"
-    assert_one_line_error(gateway("generate", "--data-dir", str(target)), str(target))
+    assert_one_line_error(run_gateway("generate", "--data-dir", str(target)), str(target))
 
 
 def test_interrupted_run_leaves_nothing_behind(tmp_path: Path) -> None:
