@@ -3,7 +3,6 @@ log, a policy that holds record-level exports for approval, and a real service."
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from gateway.cli.demo import grant_demo_access
 from gateway.datadir import DataDir
 from gateway.deployment import open_service
 from gateway.service import QueryService
-from tests.exports.helpers import EXPORTS_SECTION, make_data_dir
+from tests.exports.helpers import make_data_dir
 from tests.gateway_server import LiveGateway, start_gateway
 
 
@@ -34,12 +33,8 @@ def export_gateway(
     small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveGateway]:
     root = tmp_path_factory.mktemp("exports-api") / "gw"
-    root.mkdir()
-    for name in ("warehouse.duckdb", "basemaps.gpkg"):
-        shutil.copy2(small_data_dir / name, root / name)
+    make_data_dir(small_data_dir, root)
     grant_demo_access(root)
-    policy = DataDir(root).policy
-    policy.write_text(policy.read_text("utf-8") + EXPORTS_SECTION, "utf-8")
     live = start_gateway(root)
     yield live
     live.stop()

@@ -8,7 +8,6 @@ warehouse, so moving the clock forward cannot touch other tests' exports."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +35,7 @@ from gateway.exports.retention import (
 )
 from gateway.exports.settings import export_settings, parse_export_settings
 from tests.cli_process import run_gateway
-from tests.exports.helpers import EXPORTS_SECTION, PER_LSOA_SQL, POINTS_SQL
+from tests.exports.helpers import EXPORTS_SECTION, PER_LSOA_SQL, POINTS_SQL, make_data_dir
 
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -150,13 +149,10 @@ def deployment(
     small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("retention") / "gw"
-    root.mkdir()
-    for name in ("warehouse.duckdb", "basemaps.gpkg"):
-        shutil.copy2(small_data_dir / name, root / name)
+    data_dir = make_data_dir(
+        small_data_dir, root, EXPORTS_SECTION + f"retention_days = {RETENTION}\n"
+    )
     setup = grant_demo_access(root)
-    data_dir = DataDir(root)
-    policy = data_dir.policy.read_text("utf-8")
-    data_dir.policy.write_text(policy + EXPORTS_SECTION + f"retention_days = {RETENTION}\n")
     # left behind by a crash long ago: the service deletes it when it starts
     _plant(data_dir.exports / ".tmp-q20250101T000000Z-crashed" / "export.csv", 30 * DAY)
     app = create_app(GatewaySettings(data_dir=root, engine_workers=1))

@@ -34,7 +34,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,7 +42,7 @@ import typer
 
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
-from gateway.cli.options import DataDirOption, PurposeOption
+from gateway.cli.options import DataDirOption, PurposeOption, json_or_text, name_value_pairs
 from gateway.cli.query import (
     DisclosureCountOption,
     DisclosureDimensionOption,
@@ -60,7 +59,7 @@ from gateway.client.exports import (
     list_layers,
     run_export,
 )
-from gateway.errors import AuditUnavailable, InputError
+from gateway.errors import AuditUnavailable
 
 __all__ = ["ProgressBar", "export_app", "parse_options"]
 
@@ -88,15 +87,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         InputError: an item without ``=``.
     """
     options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--option {pair!r}: write it as name=value")
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = value
-        options[key.strip()] = parsed if isinstance(parsed, str | int | float | bool) else value
+    for key, value in name_value_pairs(pairs, "--option"):
+        parsed = json_or_text(value)
+        options[key] = parsed if isinstance(parsed, str | int | float | bool) else value
     return options
 
 

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +35,7 @@ import typer
 
 from gateway.cli import app
 from gateway.cli.config import UrlOption, connection
+from gateway.cli.options import json_or_text, name_value_pairs
 from gateway.errors import InputError
 
 __all__ = [
@@ -122,16 +122,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     Raises:
         InputError: an item without ``=``.
     """
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--param {pair!r}: write it as name=value")
-        try:
-            params[key.strip()] = json.loads(value)
-        except ValueError:
-            params[key.strip()] = value
-    return params
+    return {key: json_or_text(value) for key, value in name_value_pairs(pairs, "--param")}
 
 
 def show_table(frame: pl.DataFrame, max_rows: int = 50) -> str:

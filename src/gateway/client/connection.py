@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import polars as pl
@@ -35,6 +34,7 @@ from gateway.client.exports import ExportResult, ProgressEvent, download_export,
 from gateway.client.stream import ResponseBody
 from gateway.client.templates import TemplateResult
 from gateway.errors import GatewayError, InputError
+from gateway.lifetime import ClosesOnExit
 
 __all__ = ["Connection", "connect"]
 
@@ -52,7 +52,7 @@ def _plain(value: ParamValue) -> Any:
     return value
 
 
-class Connection:
+class Connection(ClosesOnExit):
     """A session with one gateway, as one user (their token).
 
     Args:
@@ -456,17 +456,6 @@ class Connection:
     def close(self) -> None:
         """Close the HTTP connections."""
         self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<gateway.client.Connection {self.url}>"

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit.records import ExportRegistered
+from gateway.exports.writers import sha256_file
 from gateway.products.html import render_html
 from gateway.products.model import Product
 from gateway.products.workbook import write_workbook
@@ -61,14 +61,6 @@ class ProductFiles:
         return {**self.product.provenance(), "files": [f.to_dict() for f in self.files]}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_product(service: QueryService, product: Product, directory: Path) -> ProductFiles:
     """Write the HTML report, the workbook and the manifest into ``directory``.
 
@@ -86,7 +78,7 @@ def write_product(service: QueryService, product: Product, directory: Path) -> P
     files = []
     try:
         for path, fmt in ((html, "html"), (xlsx, "xlsx")):
-            digest, size = _sha256(path), path.stat().st_size
+            digest, size = sha256_file(path), path.stat().st_size
             service.audit.export_registered(
                 ExportRegistered(
                     query_id=product.product_id,

@@ -61,7 +61,14 @@ from gateway.exports.settings import export_settings
 from gateway.principal import Principal
 from gateway.publish import publish_police_uk
 
-__all__ = ["EXPORT_SHA256_HEADER", "FILE_MEDIA_TYPES", "file_response", "router"]
+__all__ = [
+    "EXPORT_SHA256_HEADER",
+    "FILE_MEDIA_TYPES",
+    "ExportOut",
+    "export_out",
+    "file_response",
+    "router",
+]
 
 router = APIRouter(prefix=API_PREFIX, tags=["exports"])
 
@@ -160,7 +167,8 @@ def _download(export_id: str) -> str:
     return f"{API_PREFIX}/exports/{export_id}/file"
 
 
-def _export_out(exported: ExportFile) -> ExportOut:
+def export_out(exported: ExportFile) -> ExportOut:
+    """The API's answer for a written export (also a template run's ``export``)."""
     return ExportOut(**exported.to_dict(), download=_download(exported.export_id))
 
 
@@ -203,7 +211,7 @@ async def _progress_stream(run: Any) -> AsyncIterator[bytes]:
     def work() -> None:
         try:
             exported = run(lambda p: events.put({"progress": _progress(p)}), cancel)
-            events.put({"export": _export_out(exported).model_dump()})
+            events.put({"export": export_out(exported).model_dump()})
         except GatewayError as exc:
             events.put({"error": exc.to_dict()})
         finally:
@@ -282,7 +290,7 @@ async def create_export(
 
     if progress:
         return StreamingResponse(_progress_stream(run), media_type=NDJSON)
-    return await run_until_disconnect(request, lambda cancel: _export_out(run(None, cancel)))
+    return await run_until_disconnect(request, lambda cancel: export_out(run(None, cancel)))
 
 
 @router.get(

@@ -29,6 +29,7 @@ from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.disconnect import run_until_disconnect
 from gateway.api.encode import column_types, table_rows
 from gateway.api.routes.common import API_PREFIX, errors
+from gateway.api.routes.exports import ExportOut, export_out
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import ColumnOut, ParamValue
 from gateway.api.streaming import MEDIA_TYPES, QUERY_ID_HEADER
@@ -131,21 +132,6 @@ class TemplateList(BaseModel):
     templates: list[TemplateOut]
 
 
-class TemplateExportOut(BaseModel):
-    export_id: str = Field(description="The export's id: the audit id of the template's query.")
-    file_name: str
-    format: str
-    media_type: str
-    sha256: str = Field(description="SHA-256 of the file, as registered in the audit log.")
-    bytes: int
-    features: int
-    approval: str = Field(description="not_required, pending, approved or rejected.")
-    data_class: str
-    reason: str
-    provenance: dict[str, Any]
-    download: str = Field(description="Where to download it once released.")
-
-
 class TemplateRunOut(BaseModel):
     query_id: str
     template: str
@@ -217,7 +203,7 @@ def _run(
 
 @router.post(
     "/{name}/run",
-    response_model=TemplateRunOut | TemplateExportOut,
+    response_model=TemplateRunOut | ExportOut,
     responses={
         200: {
             "description": "The (disclosure-controlled) result, or the export written.",
@@ -265,9 +251,7 @@ def _answer(
             options=body.export.options,
             data_dir=runtime.data_dir,
         )
-        return TemplateExportOut(
-            **exported.to_dict(), download=f"{API_PREFIX}/exports/{exported.export_id}/file"
-        )
+        return export_out(exported)
     if body.format == "arrow":
         return _arrow(run)
     return TemplateRunOut(
