@@ -152,5 +152,4 @@ def open_service(
         schema_sources={"audit": current_audit_tables},
         extra_schemas=extra_schemas,
         policy_sql=PolicySql(vault={d.name: d.value_type for d in domains.values()}),
-        support_tables=tuple(f"{VAULT_CATALOG}.{name}" for name in domains),
     )

@@ -16,6 +16,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── ParameterError            400  invalid_parameter
     │   ├── QueryError                400  query_error            (engine refused the query)
     │   ├── NotAggregate              400  not_aggregate          (disclosure control on record-level rows)
+    │   ├── PolicyCheckFailed         400  policy_check_failed    (the SQL to run broke the enforcement invariant)
     │   └── PurposeRequired           400  purpose_required
     ├── AuthenticationError           401  unauthenticated
     ├── AccessDenied                  403  access_denied
@@ -66,6 +67,7 @@ __all__ = [
     "NotAggregate",
     "NotFound",
     "ParameterError",
+    "PolicyCheckFailed",
     "PreconditionMissing",
     "PurposeNotApproved",
     "PurposeRequired",
@@ -166,6 +168,13 @@ class QueryError(InputError):
 
 class NotAggregate(InputError):
     code = "not_aggregate"
+
+
+class PolicyCheckFailed(InputError):
+    """The statement the engine would run does not provably read every table through its
+    policy subquery (see :mod:`gateway.engines.invariant`); nothing ran."""
+
+    code = "policy_check_failed"
 
 
 class PurposeRequired(InputError):

@@ -3,7 +3,8 @@
 This is the only place the steps of DESIGN.md's data flow meet::
 
     1. policy view     principal + purpose + day → what they may see      (policy.view)
-    2. rewrite         SQL → policy-enforced SQL, cross-checked by the engine's own parser
+    2. rewrite         SQL → policy-enforced SQL; the engine verifies the enforcement
+                       invariant on its own parse of that exact text (engines.invariant)
     3. audit           write-ahead "started" record, durable — no audit, no query
     4. execute         hardened, killable worker; result spilled to a file (a caller may
                        withdraw the query with a Cancellation: stopped, audited "cancelled")
@@ -42,22 +43,25 @@ from gateway.audit.log import AuditLog
 from gateway.audit.records import QueryCompleted, QueryDenied, QueryRequest, QueryStarted
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
-from gateway.engines.base import Cancellation, Engine, QueryLimits, QueryResult
+from gateway.engines.base import (
+    Cancellation,
+    Engine,
+    Expectation,
+    QueryLimits,
+    QueryResult,
+    Verified,
+)
 from gateway.engines.spill import spill_batches
 from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
 from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy
 from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
-from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, rewrite
+from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, audited_access, rewrite
 
 __all__ = ["ClientInfo", "QueryOutcome", "QueryService", "ResultControl", "new_query_id"]
 
 Clock = Callable[[], datetime]
-
-#: Functions no executed statement may call, whatever the rewriter produced: the pseudonym
-#: key is only reachable through the engine's trusted macro.
-FORBIDDEN_IN_EXECUTED_SQL = ("getvariable", "current_setting", "query", "query_table")
 
 
 def new_query_id(now: datetime) -> str:
@@ -125,8 +129,6 @@ class QueryService(ClosesOnExit):
         extra_schemas: those schemas' tables and columns, for the rewriter.
         clock: returns the current UTC time (tests inject a fixed clock).
         policy_sql: builds (and caches) the policy subqueries.
-        support_tables: non-warehouse tables policy masks may read (the pseudonym vault,
-            ``pseudonyms.person``); never nameable by analysts, only reachable from masks.
     """
 
     catalog: Catalog
@@ -137,7 +139,6 @@ class QueryService(ClosesOnExit):
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     clock: Clock = field(default=lambda: datetime.now(UTC))
     policy_sql: PolicySql = field(default_factory=PolicySql)
-    support_tables: tuple[str, ...] = ()
     rewrites: RewriteCache = field(default_factory=RewriteCache)
 
     @classmethod
@@ -214,26 +215,15 @@ class QueryService(ClosesOnExit):
                 policy_sql=self.policy_sql,
                 cache=self.rewrites,
             )
-            self.engine.cross_check(
-                result.sql,
-                self._allowed_tables(result, view),
-                forbidden_functions=FORBIDDEN_IN_EXECUTED_SQL,
-            )
+            verified = self.engine.verify(result.sql, _expectation(result))
             if control is not None:
                 control.vet(result, view)
         except GatewayError as exc:
             self._deny(query_id, request, exc)
             raise
-        return self._execute(query_id, request, view, result, control, cancel)
+        return self._execute(query_id, request, view, result, verified, control, cancel)
 
     # --- steps ----------------------------------------------------------------------------
-
-    def _allowed_tables(self, result: RewriteResult, view: PolicyView) -> tuple[str, ...]:
-        if result.uses_schema:
-            return result.schema_tables
-        # Policy subqueries also read tables the query did not name (row filters, map
-        # points), but only tables of the principal's view.
-        return (*view.tables, *self.support_tables)
 
     def _deny(self, query_id: str, request: QueryRequest, exc: GatewayError) -> None:
         exc.query_id = query_id
@@ -255,18 +245,25 @@ class QueryService(ClosesOnExit):
         request: QueryRequest,
         view: PolicyView,
         result: RewriteResult,
+        verified: Verified,
         control: ResultControl | None = None,
         cancel: Cancellation | None = None,
     ) -> QueryOutcome:
+        # What the record says was read and enforced comes from the verified statement: the
+        # policy subqueries the engine found in it, each exactly as the policy produced it.
+        masks, row_filters = audited_access(view, result.policy_subqueries)
         started = QueryStarted(
             query_id=query_id,
             request=request,
             sql_executed=result.sql,
             policy_hash=self.policy.version,
-            tables=result.tables or result.schema_tables,
-            columns=result.columns,
-            masks=result.masks,
-            row_filters=result.row_filters,
+            tables=tuple(sorted(set(verified.tables))) or result.schema_tables,
+            columns=tuple(
+                sorted({f"{r.table}.{c}" for r in result.policy_subqueries for c in r.columns})
+            )
+            or result.columns,
+            masks=masks,
+            row_filters=row_filters,
         )
         try:
             self.audit.query_started(started)  # write-ahead: no record, no query
@@ -377,6 +374,14 @@ class QueryService(ClosesOnExit):
     def close(self) -> None:
         self.engine.close()
         self.audit.close()
+
+
+def _expectation(result: RewriteResult) -> Expectation:
+    """What the engine must find in the statement the rewrite produced."""
+    return Expectation(
+        policy_subqueries=tuple((r.table, r.sql) for r in result.policy_subqueries),
+        schema_tables=result.schema_tables if result.uses_schema else (),
+    )
 
 
 def _json_params(params: Mapping[str, object] | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from gateway.errors import GatewayError
 from gateway.service import QueryService
 from tests.rewrite import crafted
 from tests.rewrite.conftest import ANALYST
+from tests.rewrite.test_fuzz import run_or_refusal
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,34 @@ ATTACKS = [
     refuse("vacuum", "VACUUM", *STMT),
     refuse("empty", "   ", "parse_error"),
     refuse("only a comment", "-- SELECT 1", "parse_error"),
+    # --- generator injection: text sqlglot writes back unquoted (issue 12, finding 1) -------
+    refuse(
+        "quoted user type in cast",
+        'SELECT CAST(1 AS """INTEGER"") AS one, forename, surname, pnc_id FROM person --") AS y '
+        "FROM crime",
+        "syntax_not_allowed",
+        "policy_check_failed",
+    ),
+    refuse(
+        "user type plain",
+        'SELECT CAST(crime_id AS "my_type") FROM crime',
+        "syntax_not_allowed",
+        "policy_check_failed",
+    ),
+    refuse(
+        "extract with raw var",
+        'SELECT EXTRACT("YEAR FROM recorded_at) AS y, (SELECT max(surname) FROM person) AS s, '
+        'EXTRACT(YEAR" FROM recorded_at) FROM crime',
+        "syntax_not_allowed",
+        "policy_check_failed",
+    ),
+    refuse(
+        "struct type with injected field",
+        'SELECT CAST(NULL AS STRUCT("a INT) AS v, surname FROM person --" INT)) FROM crime',
+        "syntax_not_allowed",
+        "policy_check_failed",
+        "parse_error",
+    ),
     # --- files, network, table functions, replacement scans ---------------------------------
     refuse("read_csv", "SELECT * FROM read_csv('/etc/passwd')", "function_not_allowed"),
     refuse("read_csv_auto", "SELECT * FROM read_csv_auto('/etc/passwd')", "function_not_allowed"),
@@ -412,3 +441,29 @@ def test_attack(
     expected = _rows(reference.sql(attack.reference_sql or attack.sql).to_arrow_table())
     assert got == expected
     assert crafted.SECRET not in repr(got) or crafted.SECRET in repr(expected)
+
+
+#: Type and unit text that sqlglot maps to something harmless rather than keeping raw: the
+#: query must be refused or must leak nothing (the reference cannot run these spellings).
+QUIRKS = [
+    'SELECT 1::"INTEGER) AS one, forename FROM person --" AS y FROM crime',
+    'SELECT TRY_CAST(1 AS "INTEGER) AS one, forename FROM person --") AS y FROM crime',
+    'SELECT recorded_at + INTERVAL 1 "DAY) AS y, (SELECT max(surname) FROM person) AS s --" '
+    "FROM crime",
+    'SELECT CAST(crime_id AS "VARCHAR"), CAST(crime_id AS "varchar(3)") FROM crime',
+]
+
+
+@pytest.mark.parametrize("sql", QUIRKS)
+def test_quirky_type_text_never_leaks(sql: str, crafted_service: QueryService) -> None:
+    outcome, refused = run_or_refusal(crafted_service, sql)
+    if refused is not None:
+        assert refused.status < 500
+        assert crafted.SECRET not in str(refused)
+        return
+    assert outcome is not None
+    try:
+        assert crafted.SECRET not in repr(outcome.result.to_table().to_pylist())
+        assert outcome.rewrite.policy_subqueries
+    finally:
+        outcome.result.discard()

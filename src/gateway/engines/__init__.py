@@ -3,7 +3,8 @@
 :class:`Engine` is the contract (see :mod:`gateway.engines.base`); :class:`DuckDBEngine` the
 default implementation, running every query in a hardened, killable worker process.
 
-    base         Engine, QueryLimits, QueryResult, EngineStats, Cancellation
+    base         Engine, QueryLimits, QueryResult, EngineStats, Cancellation, Expectation
+    invariant    THE enforcement invariant, checked on DuckDB's parse of the text that runs
     duckdb       DuckDBEngine (parse check → worker pool → spilled result), EngineTuning
     hardening    open_hardened: the locked-down, read-only DuckDB connection
     crosscheck   DuckDB's parser as a second look at generated SQL
@@ -17,7 +18,15 @@ default implementation, running every query in a hardened, killable worker proce
 
 from __future__ import annotations
 
-from gateway.engines.base import Cancellation, Engine, EngineStats, QueryLimits, QueryResult
+from gateway.engines.base import (
+    Cancellation,
+    Engine,
+    EngineStats,
+    Expectation,
+    QueryLimits,
+    QueryResult,
+    Verified,
+)
 from gateway.engines.duckdb import DuckDBEngine, EngineTuning
 
 __all__ = [
@@ -26,6 +35,8 @@ __all__ = [
     "Engine",
     "EngineStats",
     "EngineTuning",
+    "Expectation",
     "QueryLimits",
     "QueryResult",
+    "Verified",
 ]

@@ -24,7 +24,7 @@ import abc
 import contextlib
 import os
 import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -34,7 +34,15 @@ import pyarrow as pa
 from gateway.errors import ConfigurationError
 from gateway.lifetime import ClosesOnExit
 
-__all__ = ["Cancellation", "Engine", "EngineStats", "QueryLimits", "QueryResult"]
+__all__ = [
+    "Cancellation",
+    "Engine",
+    "EngineStats",
+    "Expectation",
+    "QueryLimits",
+    "QueryResult",
+    "Verified",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,34 @@ class QueryLimits:
         for name in ("memory_limit_mb", "max_rows", "max_result_bytes"):
             if not isinstance(getattr(self, name), int):
                 raise ConfigurationError(f"query limit {name} must be a whole number")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the rewrite promises about the statement it generated.
+
+    Attributes:
+        policy_subqueries: ``(table, sql)`` for each base-table reference of the analyst's
+            query: the policy subquery's SQL that stands in for it (repeats allowed).
+        schema_tables: extra-schema tables (``audit.queries``) the statement may name bare.
+        forbidden_functions: functions the statement may not call outside a policy subquery,
+            beyond those every engine forbids (settings, variables, nested SQL).
+    """
+
+    policy_subqueries: tuple[tuple[str, str], ...] = ()
+    schema_tables: tuple[str, ...] = ()
+    forbidden_functions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A statement that holds the invariant, and which policy subqueries it runs.
+
+    Attributes:
+        tables: the table of each policy subquery found, in the statement's order.
+    """
+
+    tables: tuple[str, ...]
 
 
 class Cancellation:
@@ -210,19 +246,14 @@ class Engine(ClosesOnExit):
         """
 
     @abc.abstractmethod
-    def cross_check(
-        self,
-        sql: str,
-        allowed_tables: Collection[str],
-        *,
-        forbidden_functions: Collection[str] = (),
-    ) -> None:
-        """Second look at generated SQL with the engine's own parser.
-
-        ``forbidden_functions`` are scalar functions the statement may not call at all.
+    def verify(self, sql: str, expected: Expectation) -> Verified:
+        """Check the enforcement invariant on the engine's own parse of ``sql``
+        (:mod:`gateway.engines.invariant`): every stored relation read only through the
+        expected policy subqueries, no table functions, no raw text.
 
         Raises:
-            gateway.errors.GatewayError: when the SQL is not one SELECT over allowed tables.
+            gateway.errors.PolicyCheckFailed: the statement breaks the invariant.
+            gateway.errors.GatewayError: it is not one parseable SELECT.
         """
 
     @abc.abstractmethod

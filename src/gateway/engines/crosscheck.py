@@ -46,7 +46,7 @@ from gateway.errors import (
     TableNotPermitted,
 )
 
-__all__ = ["AllowedTables", "ParsedQuery", "SqlTreeParser", "check_tree"]
+__all__ = ["AllowedTables", "ParsedQuery", "SqlTreeParser", "check_tree", "line_column"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNKNOWN_LOCATION = 2**64 - 1
@@ -174,6 +174,7 @@ class SqlTreeParser:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, ParsedQuery] = OrderedDict()
         self._cache_size = cache_size
+        self._types: frozenset[str] | None = None
 
     def parse(self, sql: str) -> ParsedQuery:
         """Parse ``sql``, which must be exactly one SELECT statement.
@@ -205,13 +206,25 @@ class SqlTreeParser:
                 self._cache.popitem(last=False)
             return parsed
 
+    def builtin_types(self) -> frozenset[str]:
+        """Names (upper case) of the engine's built-in types; the parser's connection has no
+        user-defined ones."""
+        if self._types is None:
+            with self._lock:
+                rows = self._con.execute(
+                    "SELECT DISTINCT upper(type_name) FROM duckdb_types() "
+                    "WHERE database_name = 'system'"
+                ).fetchall()
+            self._types = frozenset(r[0] for r in rows) - {"TYPE", "NULL"}
+        return self._types
+
     def close(self) -> None:
         """Close the parser's connection."""
         self._con.close()
 
     def _parse_failure(self, sql: str, serialised: dict[str, Any]) -> GatewayError:
         if serialised.get("error_type") == "parser":
-            position = _line_column(sql, int(serialised.get("position", _UNKNOWN_LOCATION)))
+            position = line_column(sql, int(serialised.get("position", _UNKNOWN_LOCATION)))
             return SqlParseError("syntax error", position=position)
         if "parameters" in str(serialised.get("error_message", "")):
             return ParameterError("use named parameters ($name) only, not positional ones (?)")
@@ -254,14 +267,14 @@ def check_tree(
             if name in allowed_tables.reserved:
                 raise SyntaxNotAllowed(
                     f'the CTE name "{name}" is the name of a table or view',
-                    position=_line_column(parsed.sql, location),
+                    position=line_column(parsed.sql, location),
                 )
     cte_names = frozenset(name for name, _ in ctes)
     for node in _dicts(parsed.tree):
         kind = node.get("type")
         if not isinstance(kind, str):
             continue
-        position = _line_column(parsed.sql, node.get("query_location", _UNKNOWN_LOCATION))
+        position = line_column(parsed.sql, node.get("query_location", _UNKNOWN_LOCATION))
         if "class" in node:
             if node["class"] == "FUNCTION" and str(node.get("function_name")).lower() in forbidden:
                 raise FunctionNotAllowed(
@@ -340,7 +353,7 @@ def _dicts(node: object) -> Iterator[dict[str, Any]]:
             stack.extend(current)
 
 
-def _line_column(sql: str, offset: object) -> tuple[int, int] | None:
+def line_column(sql: str, offset: object) -> tuple[int, int] | None:
     if not isinstance(offset, int) or offset < 0 or offset >= _UNKNOWN_LOCATION:
         return None
     before = sql.encode("utf-8")[:offset].decode("utf-8", "ignore")

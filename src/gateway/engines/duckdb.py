@@ -9,7 +9,7 @@
    :class:`~gateway.engines.base.Cancellation` interrupts it there);
 3. returns a :class:`~gateway.engines.base.QueryResult` over the spilled Arrow file.
 
-:meth:`~DuckDBEngine.cross_check` adds the table-name check for SQL the rewriter generated.
+:meth:`~DuckDBEngine.verify` checks the enforcement invariant on SQL the rewriter generated.
 
 Workers are started with multiprocessing's ``forkserver`` method, which imports the program's
 main module in each worker: a script that creates an engine must keep its top-level code under
@@ -32,16 +32,25 @@ import os
 import re
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from gateway.engines.base import Cancellation, Engine, EngineStats, QueryLimits, QueryResult
-from gateway.engines.crosscheck import AllowedTables, SqlTreeParser, check_tree
+from gateway.engines.base import (
+    Cancellation,
+    Engine,
+    EngineStats,
+    Expectation,
+    QueryLimits,
+    QueryResult,
+    Verified,
+)
+from gateway.engines.crosscheck import SqlTreeParser, check_tree
 from gateway.engines.hardening import open_hardened, quote_identifier
+from gateway.engines.invariant import verify
 from gateway.engines.messages import RunQuery, TableSnapshot, WorkerConfig
 from gateway.engines.parameters import bind_parameters
 from gateway.engines.pool import PoolSettings, WorkerPool
@@ -50,6 +59,7 @@ from gateway.errors import ConfigurationError, Conflict, GatewayError, Parameter
 __all__ = ["DuckDBEngine", "EngineTuning", "open_hardened"]
 
 _QUERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_MACRO_NAME = re.compile(r"CREATE\s+TEMP\s+MACRO\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,7 @@ class DuckDBEngine(Engine):
             extra_schemas=tuple(extra),
         )
         self._tables, self._reserved = _catalog_names(self._config)
+        self._macros = frozenset(_MACRO_NAME.findall(" ".join(self._config.session_macros)))
         self._parser = SqlTreeParser()
         self._closed = False
         try:
@@ -224,37 +235,24 @@ class DuckDBEngine(Engine):
             duration_s=duration,
         )
 
-    def cross_check(
-        self,
-        sql: str,
-        allowed_tables: Collection[str],
-        *,
-        forbidden_functions: Collection[str] = (),
-    ) -> None:
-        """Check generated SQL with DuckDB's parser (see :mod:`gateway.engines.crosscheck`).
-
-        Args:
-            sql: the SQL the rewriter produced.
-            allowed_tables: warehouse tables (``"crime"``) and extra-schema tables
-                (``"audit.records"``) the statement may reference.
-            forbidden_functions: scalar functions that may not appear (e.g. ``getvariable``
-                when the policy wraps it in a macro).
+    def verify(self, sql: str, expected: Expectation) -> Verified:
+        """Check the enforcement invariant on DuckDB's parse of ``sql``
+        (:func:`gateway.engines.invariant.verify`); this engine's trusted macros are among the
+        functions the statement may not call outside a policy subquery.
 
         Example:
-            >>> engine.cross_check("SELECT * FROM main.crime", {"crime"})  # doctest: +SKIP
-            >>> engine.cross_check("SELECT * FROM person", {"crime"})  # doctest: +SKIP
+            >>> engine.verify("SELECT * FROM main.crime", Expectation())  # doctest: +SKIP
             Traceback (most recent call last):
             ...
-            gateway.errors.TableNotPermitted: table person is not permitted (line 1, column 15)
+            gateway.errors.PolicyCheckFailed: the statement reads table main.crime outside its policy subquery (line 1, column 15)
         """
         self._require_open()
-        allowed = AllowedTables.from_names(
-            allowed_tables, catalog=self.catalog, reserved=self._reserved
-        )
-        check_tree(
-            self._parser.parse(sql),
-            allowed_tables=allowed,
-            forbidden_functions=forbidden_functions,
+        return verify(
+            self._parser,
+            sql,
+            replace(expected, forbidden_functions=expected.forbidden_functions | self._macros),
+            catalog=self.catalog,
+            reserved=self._reserved,
         )
 
     def publish_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:

@@ -10,7 +10,8 @@ One pass per module, run in order by :data:`RULES` (sqlglot-optimizer style)::
     substitute_tables    base tables → policy subqueries behind a barrier    (substitute.py)
     cap_rows             result row cap                                      (cap.py)
 
-The SQL is then regenerated from the AST (never the input string) without comments.
+The SQL is then regenerated from the AST (never the input string) without comments, and
+refused unless it parses back into the same AST (generate.py).
 
 Example:
     >>> from datetime import date
@@ -40,14 +41,24 @@ from gateway.policy.view import PolicyView
 from gateway.rewrite.analyse import analyse_columns
 from gateway.rewrite.cache import RewriteCache
 from gateway.rewrite.cap import cap_rows
-from gateway.rewrite.context import RewriteContext, RewriteResult
+from gateway.rewrite.context import PolicyReference, RewriteContext, RewriteResult
+from gateway.rewrite.generate import generate
 from gateway.rewrite.guard import guard
 from gateway.rewrite.params import check_parameter_values, check_parameters
 from gateway.rewrite.parse import parse_statement
 from gateway.rewrite.resolve import resolve_tables
 from gateway.rewrite.substitute import PolicySql, splice, substitute_tables
 
-__all__ = ["RULES", "PolicySql", "RewriteCache", "RewriteContext", "RewriteResult", "rewrite"]
+__all__ = [
+    "RULES",
+    "PolicyReference",
+    "PolicySql",
+    "RewriteCache",
+    "RewriteContext",
+    "RewriteResult",
+    "audited_access",
+    "rewrite",
+]
 
 Rule = Callable[[exp.Expr, RewriteContext], exp.Expr]
 
@@ -121,26 +132,34 @@ def _rewrite(
     tree = parse_statement(sql)
     for rule in RULES:
         tree = rule(tree, ctx)
-    masks = []
-    for entry in sorted(ctx.columns):
-        table, _, column = entry.partition(".")
-        table_view = view.tables.get(table)
-        if table_view is not None and column in table_view.column_names:
-            mask = table_view.column(column).mask
-            if mask.kind != "show":
-                masks.append(f"{entry}={mask.label}")
-    row_filters = tuple(
-        f"{t}: {' '.join(str(view.tables[t].row_filter).split())}"
-        for t in sorted(ctx.tables)
-        if view.tables[t].row_filter
-    )
+    references = tuple(ctx.splices.values())
+    masks, row_filters = audited_access(view, references)
     return RewriteResult(
-        sql=splice(tree.sql(dialect="duckdb", comments=False), ctx.splices),
+        sql=splice(generate(tree), ctx.splices),
         tables=tuple(sorted(ctx.tables)),
         schema_tables=tuple(sorted(ctx.schema_tables)),
         columns=tuple(sorted(ctx.columns)),
-        masks=tuple(masks),
+        masks=masks,
         row_filters=row_filters,
         params=dict(ctx.params),
         max_rows=max_rows,
+        policy_subqueries=references,
     )
+
+
+def audited_access(
+    view: PolicyView, references: tuple[PolicyReference, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The masks (``table.column=mask``) and row filters (``table: predicate``) that the given
+    policy subqueries apply: what an audit record says was enforced."""
+    masks = []
+    for table, column in sorted({(r.table, c) for r in references for c in r.columns}):
+        mask = view.tables[table].column(column).mask
+        if mask.kind != "show":
+            masks.append(f"{table}.{column}={mask.label}")
+    row_filters = tuple(
+        f"{t}: {' '.join(str(view.tables[t].row_filter).split())}"
+        for t in sorted({r.table for r in references})
+        if view.tables[t].row_filter
+    )
+    return tuple(masks), row_filters

@@ -13,7 +13,22 @@ from gateway.policy.view import PolicyView
 if TYPE_CHECKING:
     from gateway.rewrite.substitute import PolicySql
 
-__all__ = ["RewriteContext", "RewriteResult"]
+__all__ = ["PolicyReference", "RewriteContext", "RewriteResult"]
+
+
+@dataclass(frozen=True)
+class PolicyReference:
+    """One base-table reference of the analyst's query and the policy subquery that replaced it.
+
+    Attributes:
+        table: the warehouse table.
+        columns: the visible columns the policy subquery projects.
+        sql: the policy subquery's generated SQL (what the engine must find, unchanged).
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    sql: str
 
 
 @dataclass
@@ -41,10 +56,10 @@ class RewriteContext:
     schema_tables: set[str] = field(default_factory=set)
     columns: set[str] = field(default_factory=set)
     placeholders: set[str] = field(default_factory=set)
-    # policy subqueries to splice into the generated SQL (placeholder -> SQL)
+    # policy subqueries to splice into the generated SQL (placeholder -> reference)
     policy_sql: PolicySql | None = None
     nonce: str = field(default_factory=lambda: secrets.token_hex(8))
-    splices: dict[str, str] = field(default_factory=dict)
+    splices: dict[str, PolicyReference] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,8 @@ class RewriteResult:
         row_filters: ``table: predicate`` for each referenced table that is filtered.
         params: the validated parameters to bind.
         max_rows: the cap applied.
+        policy_subqueries: each base-table reference and its policy subquery, in order — what
+            the engine's invariant check (:mod:`gateway.engines.invariant`) must find in ``sql``.
     """
 
     sql: str
@@ -70,6 +87,7 @@ class RewriteResult:
     row_filters: tuple[str, ...]
     params: Mapping[str, object]
     max_rows: int | None
+    policy_subqueries: tuple[PolicyReference, ...] = ()
 
     @property
     def uses_schema(self) -> str | None:

@@ -9,6 +9,8 @@ positional columns (``#1``), ``COLUMNS(…)``, table samples, column-renaming ta
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from gateway.errors import FunctionNotAllowed, StatementNotAllowed, SyntaxNotAllowed
@@ -18,6 +20,8 @@ __all__ = [
     "ALLOWED_ANONYMOUS_FUNCTIONS",
     "ALLOWED_FUNCTIONS",
     "ALLOWED_NODES",
+    "ALLOWED_TYPES",
+    "ALLOWED_VARS",
     "guard",
     "position_of",
 ]
@@ -115,6 +119,94 @@ ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(
         exp.HavingMax,
     }
 )
+
+_DT = exp.DataType.Type
+
+#: Type names a CAST may use: built-in types only, never free text (a quoted type name that
+#: sqlglot cannot map is kept as USERDEFINED text and written back unquoted).
+ALLOWED_TYPES: frozenset[object] = frozenset(
+    {
+        _DT.BOOLEAN,
+        _DT.TINYINT,
+        _DT.SMALLINT,
+        _DT.INT,
+        _DT.BIGINT,
+        _DT.INT128,
+        _DT.UTINYINT,
+        _DT.USMALLINT,
+        _DT.UINT,
+        _DT.UBIGINT,
+        _DT.FLOAT,
+        _DT.DOUBLE,
+        _DT.DECIMAL,
+        _DT.VARCHAR,
+        _DT.CHAR,
+        _DT.TEXT,
+        _DT.DATE,
+        _DT.TIME,
+        _DT.TIMETZ,
+        _DT.TIMESTAMP,
+        _DT.TIMESTAMPTZ,
+        _DT.TIMESTAMPNTZ,
+        _DT.TIMESTAMP_S,
+        _DT.TIMESTAMP_MS,
+        _DT.TIMESTAMP_NS,
+        _DT.DATETIME,
+        _DT.INTERVAL,
+        _DT.UUID,
+        _DT.UINT128,
+        _DT.BIT,
+        _DT.VARBINARY,
+        _DT.BLOB,
+        _DT.JSON,
+        _DT.ARRAY,
+        _DT.LIST,
+        _DT.STRUCT,
+        _DT.MAP,
+    }
+)
+
+#: Words sqlglot keeps as ``Var`` text that analysts' queries need: date-part units
+#: (``EXTRACT(YEAR FROM …)``, ``INTERVAL 3 DAY``, ``date_trunc(month, …)``) and ``ALL``.
+ALLOWED_VARS = frozenset(
+    {
+        f"{unit}{plural}"
+        for unit in (
+            "YEAR",
+            "QUARTER",
+            "MONTH",
+            "WEEK",
+            "DAY",
+            "HOUR",
+            "MINUTE",
+            "SECOND",
+            "MILLISECOND",
+            "MICROSECOND",
+            "DECADE",
+        )
+        for plural in ("", "S")
+    }
+    | {
+        "CENTURY",
+        "CENTURIES",
+        "MILLENNIUM",
+        "MILLENNIA",
+        "DOW",
+        "ISODOW",
+        "DOY",
+        "DAYOFWEEK",
+        "DAYOFYEAR",
+        "WEEKDAY",
+        "WEEKOFYEAR",
+        "ISOYEAR",
+        "YEARWEEK",
+        "EPOCH",
+        "ERA",
+        "JULIAN",
+        "ALL",
+    }
+)
+_WORD = re.compile(r"^[A-Za-z_]{1,20}$")
 
 #: Functions (sqlglot classes) allowed: aggregates, windows and scalar functions analysts use.
 ALLOWED_FUNCTIONS: frozenset[type[exp.Func]] = frozenset(
@@ -393,6 +485,17 @@ def guard(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
             raise StatementNotAllowed("SELECT … INTO is not allowed: queries cannot create tables")
         if isinstance(node, exp.Table):
             _check_table_reference(node)
+        if isinstance(node, exp.DataType) and node.this not in ALLOWED_TYPES:
+            raise SyntaxNotAllowed(
+                "only built-in types may be used in a cast (e.g. INTEGER, VARCHAR, DATE, "
+                "TIMESTAMP, DECIMAL(p, s))",
+                position=position_of(node),
+            )
+        if isinstance(node, exp.Var) and not _allowed_word(node.this):
+            raise SyntaxNotAllowed(
+                "a keyword here must be a date part such as YEAR, MONTH or DAY",
+                position=position_of(node),
+            )
         if type(node) in ALLOWED_NODES:
             continue
         if isinstance(node, exp.Func):
@@ -408,6 +511,10 @@ def guard(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
             continue
         raise SyntaxNotAllowed(_describe(node), position=position_of(node))
     return tree
+
+
+def _allowed_word(text: object) -> bool:
+    return isinstance(text, str) and bool(_WORD.match(text)) and text.upper() in ALLOWED_VARS
 
 
 def _check_table_reference(node: exp.Table) -> None:

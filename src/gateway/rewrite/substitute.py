@@ -29,11 +29,11 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, PolicyCheckFailed
 from gateway.policy.load import parse_predicate
 from gateway.policy.masks import MaskContext, mask_expression
 from gateway.policy.view import PolicyView, TableView
-from gateway.rewrite.context import RewriteContext
+from gateway.rewrite.context import PolicyReference, RewriteContext
 
 __all__ = ["BARRIER_LIMIT", "PolicySql", "policy_subquery", "splice", "substitute_tables"]
 
@@ -207,8 +207,10 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     """Replace each ``main.<table>`` reference in the user's query with its policy subquery.
 
     Each reference becomes a placeholder table name carrying a per-rewrite random nonce (so no
-    identifier in the analyst's SQL can collide with it); after the query is generated, each
-    placeholder is replaced by its policy subquery's generated SQL (see :func:`splice`).
+    identifier in the analyst's SQL can collide with it) and a fixed-width index (so no
+    placeholder is a prefix of another); after the query is generated, each placeholder is
+    replaced by its policy subquery's generated SQL (see :func:`splice`). The engine then
+    checks, on its own parse, that the result holds the enforcement invariant.
 
     Each policy subquery projects only the visible columns the query reads (from
     :func:`~gateway.rewrite.analyse.analyse_columns`, which expands stars and whole-row
@@ -226,7 +228,7 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
             continue  # CTE references and permitted schema tables
         table_view = ctx.view.tables[str(node.name)]
         alias = node.alias or str(node.name)
-        placeholder = f"__gw_policy_{ctx.nonce}_{index}"
+        placeholder = f"__gw_policy_{ctx.nonce}_{index:06d}"
         compiler = ctx.policy_sql or PolicySql()
         read = (
             frozenset(
@@ -236,7 +238,12 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
             if prune
             else None
         )
-        ctx.splices[placeholder] = compiler.sql(table_view, ctx.view, read)
+        projected = tuple(c.name for c in table_view.columns if read is None or c.name in read) or (
+            table_view.columns[0].name,
+        )
+        ctx.splices[placeholder] = PolicyReference(
+            table_view.name, projected, compiler.sql(table_view, ctx.view, read)
+        )
         node.replace(
             exp.Table(
                 this=exp.to_identifier(placeholder),
@@ -246,10 +253,15 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     return tree
 
 
-def splice(sql: str, splices: dict[str, str]) -> str:
-    """Put each policy subquery's SQL where its placeholder stands (exactly once each)."""
-    for placeholder, policy in splices.items():
+def splice(sql: str, splices: Mapping[str, PolicyReference]) -> str:
+    """Put each policy subquery's SQL where its placeholder stands (exactly once each).
+
+    Raises:
+        gateway.errors.PolicyCheckFailed: a placeholder is missing or repeated (the generated
+            SQL is not the tree the passes built).
+    """
+    for placeholder, reference in splices.items():
         if sql.count(placeholder) != 1:
-            raise ConfigurationError("internal error: a policy placeholder was lost or repeated")
-        sql = sql.replace(placeholder, f"({policy})")
+            raise PolicyCheckFailed("a policy subquery's place was lost or repeated")
+        sql = sql.replace(placeholder, f"({reference.sql})")
     return sql
