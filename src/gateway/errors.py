@@ -37,9 +37,16 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     ├── TooLarge                      413  too_large
     │   └── TooManyRows               413  too_many_rows
     ├── RateLimited                   429  rate_limited
-    ├── QueryTimeout                  504  timeout
-    ├── ResourceLimit                 503  resource_limit          (memory/worker limits hit)
+    ├── QueryLimitExceeded            422  limit_exceeded         (the query's own limits: the request's fault)
+    │   ├── QueryTimeout              422  timeout                (ran longer than its time limit)
+    │   └── ResourceLimit             422  resource_limit         (needed more memory than its limit)
+    ├── EngineUnavailable             503  engine_unavailable     (a worker failed or could not start)
+    │   └── EngineBusy                503  busy                   (every worker taken: try again, Retry-After)
     └── AuditUnavailable              503  audit_unavailable      (fail closed: nothing ran)
+
+A query stopped by its own limits answers 422: retrying it gives the same answer, so load
+balancers and clients must not retry it and monitoring must not page anyone; 503s are the
+service's own state (retry later).
 
 ``QueryCancelled`` ends a query whose caller withdrew it (the HTTP client disconnected). Nobody
 hears that answer, so its status only shows in logs and metrics; 409 (the request's state
@@ -60,6 +67,8 @@ __all__ = [
     "ColumnNotFound",
     "ConfigurationError",
     "Conflict",
+    "EngineBusy",
+    "EngineUnavailable",
     "FunctionNotAllowed",
     "GatewayError",
     "InputError",
@@ -73,6 +82,7 @@ __all__ = [
     "PurposeRequired",
     "QueryCancelled",
     "QueryError",
+    "QueryLimitExceeded",
     "QueryTimeout",
     "RateLimited",
     "ResourceLimit",
@@ -264,14 +274,32 @@ class QueryCancelled(GatewayError):
     status = 409
 
 
-class QueryTimeout(GatewayError):
+class QueryLimitExceeded(GatewayError):
+    code = "limit_exceeded"
+    status = 422
+
+
+class QueryTimeout(QueryLimitExceeded):
     code = "timeout"
-    status = 504
 
 
-class ResourceLimit(GatewayError):
+class ResourceLimit(QueryLimitExceeded):
     code = "resource_limit"
+
+
+class EngineUnavailable(GatewayError):
+    code = "engine_unavailable"
     status = 503
+
+
+class EngineBusy(EngineUnavailable):
+    """Every engine worker is taken; ``retry_after`` seconds is a fair wait."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class AuditUnavailable(GatewayError):

@@ -94,7 +94,7 @@ def test_slow_query_times_out_without_holding_up_others(strict_gateway):  # type
     thread.join(timeout=60)
     assert second.status_code == 429
     assert "already have" in second.json()["error"]["message"]
-    assert outcome["status"] == 504
+    assert outcome["status"] == 422  # its own limit: not a fault of the service
     assert outcome["body"]["error"]["code"] == "timeout"  # type: ignore[index]
     assert max(quick_times) < 2.5
     assert outcome["seconds"] >= 2.5  # type: ignore[operator]

@@ -15,7 +15,14 @@ import duckdb
 import pytest
 
 from gateway.engines import DuckDBEngine, EngineTuning
-from gateway.errors import ConfigurationError, GatewayError, QueryTimeout, ResourceLimit
+from gateway.errors import (
+    ConfigurationError,
+    EngineBusy,
+    EngineUnavailable,
+    GatewayError,
+    QueryTimeout,
+    ResourceLimit,
+)
 
 from .conftest import CRIMES, LIMITS, TUNING
 
@@ -101,7 +108,7 @@ def test_rss_watchdog_kills_a_worker_without_the_os_guard(
     make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
 ) -> None:
     engine = make_engine(workers=1, tuning=replace(TUNING, os_memory_guard=False))
-    with pytest.raises(ResourceLimit) as err:
+    with pytest.raises(ResourceLimit) as err:  # 422: the query's own memory limit
         engine.execute(
             "SELECT length(repeat('x', 2000000000)) AS n",
             {},
@@ -120,9 +127,10 @@ def test_worker_killed_from_outside_mid_query(
     (pid,) = engine.worker_pids()
     timer = threading.Timer(0.3, os.kill, (pid, signal.SIGKILL))
     timer.start()
-    with pytest.raises(ResourceLimit) as err:
+    with pytest.raises(EngineUnavailable) as err:
         engine.execute(ENDLESS, {}, limits=replace(LIMITS, timeout_s=10.0), query_id=qid())
     timer.join()
+    assert err.value.status == 503  # the service's fault, not the query's
     assert "stopped unexpectedly" in err.value.message
     assert "signal 9" in err.value.message
     assert _ok(engine, qid) == CRIMES
@@ -215,7 +223,7 @@ def test_full_queue_is_refused_at_once(
     thread = _run_in_background(engine, qid())
     assert engine.stats().running == 1
     started = time.monotonic()
-    with pytest.raises(ResourceLimit):
+    with pytest.raises(EngineBusy):
         engine.execute("SELECT 1", {}, limits=LIMITS, query_id=qid())
     assert time.monotonic() - started < 1.0  # refused, not queued (queue_timeout_s is 30 s)
     thread.join()
@@ -227,9 +235,10 @@ def test_queue_wait_is_bounded(
 ) -> None:
     engine = make_engine(workers=1, tuning=replace(TUNING, queue_timeout_s=0.2))
     thread = _run_in_background(engine, qid())
-    with pytest.raises(ResourceLimit) as err:
+    with pytest.raises(EngineBusy) as err:
         engine.execute("SELECT 1", {}, limits=LIMITS, query_id=qid())
     assert "busy" in err.value.message
+    assert err.value.status == 503
     thread.join()
 
 

@@ -4,7 +4,7 @@
                "column": 15}}
 
 - :class:`~gateway.errors.GatewayError`: its own ``status`` and ``code``; ``X-Query-Id`` when the
-  error carries a query id; ``Retry-After`` for rate limits.
+  error carries a query id; ``Retry-After`` for rate limits and a busy engine.
 - request validation (missing field, wrong type, unknown format, invalid JSON): 400
   ``bad_request`` with a message naming the field, never echoing the submitted values.
 - framework HTTP errors: 404 ``not_found``, 405 ``method_not_allowed``, 400 ``bad_request`` for
@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ from starlette.exceptions import HTTPException
 from gateway.api.operations import operation_index
 from gateway.api.streaming import QUERY_ID_HEADER
 from gateway.auth.limits import RateLimitExceeded
-from gateway.errors import GatewayError
+from gateway.errors import EngineBusy, GatewayError
 
 __all__ = ["error_document", "install_error_handlers", "validation_message"]
 
@@ -92,6 +93,8 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {QUERY_ID_HEADER: exc.query_id} if exc.query_id else {}
     if isinstance(exc, RateLimitExceeded):
         headers["Retry-After"] = exc.retry_after_header
+    elif isinstance(exc, EngineBusy):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
     return JSONResponse(error_document(exc), status_code=exc.status, headers=headers)

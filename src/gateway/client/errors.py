@@ -29,12 +29,12 @@ from gateway.errors import (
     AccessDenied,
     AuthenticationError,
     Conflict,
+    EngineUnavailable,
     GatewayError,
     InputError,
     NotFound,
-    QueryTimeout,
+    QueryLimitExceeded,
     RateLimited,
-    ResourceLimit,
     TooLarge,
 )
 
@@ -75,8 +75,8 @@ _BY_STATUS: Mapping[int, type[GatewayError]] = {
     409: Conflict,
     413: TooLarge,
     429: RateLimited,
-    503: ResourceLimit,
-    504: QueryTimeout,
+    422: QueryLimitExceeded,
+    503: EngineUnavailable,
 }
 _POSITION = re.compile(r" \(line \d+, column \d+\)$")
 

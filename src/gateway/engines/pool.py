@@ -61,6 +61,8 @@ from gateway.engines.spill import partial_path
 from gateway.engines.worker import serve
 from gateway.errors import (
     ConfigurationError,
+    EngineBusy,
+    EngineUnavailable,
     GatewayError,
     QueryCancelled,
     QueryTimeout,
@@ -128,15 +130,15 @@ class _Worker:
         if self.ready:
             return
         if not self.conn.poll(timeout_s):
-            raise ResourceLimit("an engine worker did not start in time")
+            raise EngineUnavailable("an engine worker did not start in time")
         try:
             message = self.conn.recv()
         except EOFError:
-            raise ResourceLimit("an engine worker stopped while starting") from None
+            raise EngineUnavailable("an engine worker stopped while starting") from None
         if isinstance(message, QueryFailed):
             raise ConfigurationError(f"an engine worker could not start: {message.message}")
         if not isinstance(message, Ready):
-            raise ResourceLimit("an engine worker sent an unexpected message while starting")
+            raise EngineUnavailable("an engine worker sent an unexpected message while starting")
         self.ready = True
 
     def rss_bytes(self) -> int:
@@ -281,7 +283,7 @@ class WorkerPool:
                 raise GatewayError("the engine is closed")
             if self._waiting + self._running >= self.settings.size + self.settings.max_queue:
                 self._failed += 1
-                raise ResourceLimit("the engine is at capacity; try again shortly")
+                raise EngineBusy("the engine is at capacity; try again shortly")
             self._waiting += 1
 
     def _leave(self, outcome: str, *, running: bool) -> None:
@@ -465,19 +467,19 @@ class WorkerPool:
         return fresh
 
 
-def _busy() -> ResourceLimit:
-    return ResourceLimit("all engine workers are busy; try again shortly")
+def _busy() -> EngineBusy:
+    return EngineBusy("all engine workers are busy; try again shortly")
 
 
 def _outcome(exc: GatewayError) -> str:
     return "cancelled" if isinstance(exc, QueryCancelled) else "failed"
 
 
-def _worker_lost(worker: _Worker) -> ResourceLimit:
+def _worker_lost(worker: _Worker) -> EngineUnavailable:
     worker.process.join(1)
     code = worker.process.exitcode
     how = f" (signal {-code})" if code is not None and code < 0 else ""
-    return ResourceLimit(
+    return EngineUnavailable(
         f"the engine worker running the query stopped unexpectedly{how}; "
         "it has been replaced, try again"
     )

@@ -55,9 +55,9 @@ from gateway.engines.messages import (
 from gateway.engines.spill import spill_batches
 from gateway.engines.translate import describe_failure
 from gateway.errors import (
+    EngineUnavailable,
     GatewayError,
     QueryCancelled,
-    ResourceLimit,
     SqlParseError,
     StatementNotAllowed,
 )
@@ -186,7 +186,7 @@ class WorkerSession:
             try:
                 self.con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
             except duckdb.Error:
-                raise ResourceLimit(
+                raise EngineUnavailable(
                     f"the engine cannot lower its memory to {memory_limit_mb} MB right now"
                 ) from None
             self.memory_limit_mb = memory_limit_mb

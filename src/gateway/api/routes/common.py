@@ -25,8 +25,8 @@ _WHY = {
     409: "Conflict with the current state (e.g. already approved, already exists).",
     413: "Request or result too large.",
     429: "Rate limit or concurrent-query cap reached (see Retry-After).",
-    503: "The engine or audit log is unavailable (nothing ran).",
-    504: "The query ran out of time.",
+    503: "The engine is busy or unavailable, or the audit log is (nothing ran; see Retry-After).",
+    422: "The query was stopped by its own limits (time, memory): retrying gives the same answer.",
 }
 
 

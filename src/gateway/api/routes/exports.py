@@ -255,7 +255,7 @@ def _progress(p: ExportProgress) -> dict[str, Any]:
             '{"progress": …} lines ending with {"export": …} or {"error": …}.',
             "content": {NDJSON: {"schema": {"type": "string"}}},
         },
-        **errors(400, 401, 403, 413, 429, 503, 504),
+        **errors(400, 401, 403, 413, 429, 422, 503),
     },
     summary="Export a query's result as a file",
 )

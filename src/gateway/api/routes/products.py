@@ -58,7 +58,7 @@ class AssessmentBody(BaseModel):
             "description": "A ZIP of the HTML report, the XLSX workbook and the manifest.",
             "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
         },
-        **errors(404, 503, 504),
+        **errors(404, 422, 503),
     },
     summary="Build the strategic assessment pack",
 )

@@ -50,7 +50,7 @@ _CONTENT = {
             "content": _CONTENT,
             "model": QueryJSON,
         },
-        **errors(400, 401, 403, 413, 429, 503, 504),
+        **errors(400, 401, 403, 413, 429, 422, 503),
     },
     summary="Run a query",
 )

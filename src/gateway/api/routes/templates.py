@@ -209,7 +209,7 @@ def _run(
             "description": "The (disclosure-controlled) result, or the export written.",
             "content": {MEDIA_TYPES["arrow"]: {"schema": {"type": "string", "format": "binary"}}},
         },
-        **errors(404, 413, 503, 504),
+        **errors(404, 413, 422, 503),
     },
     summary="Run a template",
 )
