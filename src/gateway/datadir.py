@@ -12,6 +12,11 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/exports/              files produced by exports
     DIR/demo-tokens.json      demo users' tokens (demo deployments only)
 
+Private by default: :meth:`DataDir.make_private` (called by every command and composition root
+that writes the directory) sets the process's umask to 077 and takes group and other access
+off the directory and everything in it (directories 0700, files 0600), whatever the umask the
+operator started with.
+
 Example:
     >>> from pathlib import Path
     >>> DataDir(Path("/srv/gw")).warehouse
@@ -67,6 +72,22 @@ class DataDir:
     @property
     def demo_tokens(self) -> Path:
         return self.root / "demo-tokens.json"
+
+    def make_private(self) -> None:
+        """Create the directory if needed and make it and its contents the owner's only.
+
+        Sets the process umask to 077, so every file the gateway writes from now on (DuckDB
+        and SQLite files and their journals, results, exports) is created 0600/0700.
+        """
+        os.umask(0o077)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder, dirs, files in os.walk(self.root):
+            os.chmod(folder, 0o700)
+            for name in files:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):
+                    os.chmod(path, os.stat(path).st_mode & 0o700)
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
 
     def secret(self, name: str, *, nbytes: int = 32) -> bytes:
         """Read the named secret key, creating it (random, mode 0600) on first use."""

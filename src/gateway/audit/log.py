@@ -103,9 +103,13 @@ class AuditLog(ClosesOnExit):
     ) -> AuditLog:
         """The deployment's audit log: ``DIR/audit.sqlite`` with checkpoints beside it.
 
+        Every composition root that writes the data directory opens its audit log, so this is
+        where the directory is made private (:meth:`DataDir.make_private`).
+
         Raises:
             AuditUnavailable: the database cannot be opened.
         """
+        data_dir.make_private()
         store = SQLiteAuditStore(
             data_dir.audit, busy_timeout=busy_timeout, max_size_bytes=max_size_bytes
         )

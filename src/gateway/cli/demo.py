@@ -287,8 +287,9 @@ def prepare_demo(
         Conflict: a warehouse generated differently is there and ``force`` is not set.
     """
     from gateway import generate
+    from gateway.datadir import DataDir
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    DataDir(data_dir).make_private()
     if force:
         generate.build(data_dir, seed=seed, years=years, scale=scale, progress=True, force=True)
     else:

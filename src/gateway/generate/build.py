@@ -131,7 +131,7 @@ def _prepare_directory(dirs: DataDir) -> None:
     if root.exists() and not root.is_dir():
         raise ParameterError(f"data directory {root} exists and is not a directory")
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        dirs.make_private()
     except OSError as exc:
         raise ConfigurationError(f"cannot create data directory {root}: {exc.strerror}") from exc
     try:
