@@ -45,7 +45,39 @@ BAD_BODIES = {
     ),
     "empty sql": (b'{"sql": "", "purpose": "SA-2026"}', 400, ""),
     "blank purpose": (b'{"sql": "SELECT 1", "purpose": " "}', 400, "purpose"),
+    "lone surrogate in a parameter": (
+        b'{"sql": "SELECT $x AS x", "purpose": "SA-2026", "params": {"x": "\\ud800"}}',
+        400,
+        "lone surrogate",
+    ),
+    "lone surrogate in a parameter name": (
+        b'{"sql": "SELECT 1", "purpose": "SA-2026", "params": {"\\udfff": 1}}',
+        400,
+        "lone surrogate",
+    ),
+    "lone surrogate in disclosure totals": (
+        b'{"sql": "SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1", "purpose": "SA-2026",'
+        b' "disclosure": {"mode": "policy", "totals": ["\\udabc"]}}',
+        400,
+        "lone surrogate",
+    ),
+    "lone surrogate in the sql": (
+        b'{"sql": "SELECT \\ud800", "purpose": "SA-2026"}',
+        400,
+        "lone surrogate",
+    ),
+    "nul in a parameter": (
+        b'{"sql": "SELECT $x AS x", "purpose": "SA-2026", "params": {"x": "a\\u0000b"}}',
+        400,
+        "NUL",
+    ),
 }
+
+
+def test_a_surrogate_pair_is_fine(live_gateway):  # type: ignore[no-untyped-def]
+    body = b'{"sql": "SELECT $x AS x", "purpose": "SA-2026", "params": {"x": "\\ud83d\\ude00"}}'
+    answer = _raw(live_gateway, body)
+    assert answer.status_code == 200, answer.text
 
 
 @pytest.mark.parametrize("case", sorted(BAD_BODIES))

@@ -1,8 +1,13 @@
-"""Refuse request bodies over a size limit with a JSON 413, before any route sees them.
+"""Refuse request bodies over a size limit (JSON 413) or with text no part of the gateway can
+store or bind (JSON 400), before any route sees them.
 
 Pure ASGI middleware. A ``Content-Length`` over the limit is refused at once; a body without
 one (chunked) is read up to the limit and refused as soon as it passes it. Bodies within the
 limit are buffered (they are small: the default limit is 1 MiB) and replayed to the app.
+
+A JSON body whose strings (values or keys, anywhere) hold a lone UTF-16 surrogate
+(``"\ud800"``, which no UTF-8 encoder, SQLite or DuckDB accepts) or a NUL character is
+refused with 400 ``bad_request`` naming the problem, never the value.
 
 Example:
     >>> from starlette.applications import Starlette
@@ -14,10 +19,48 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware", "error_body"]
+__all__ = ["BodyLimitMiddleware", "error_body", "text_problem"]
+
+_SUSPECT = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+
+
+def text_problem(body: bytes) -> str | None:
+    """Why a JSON body's text cannot be accepted, or None.
+
+    Example:
+        >>> "lone surrogate" in text_problem(b'{"params": {"x": "\\\\ud800"}}')
+        True
+        >>> text_problem(b'{"sql": "SELECT 1"}') is None
+        True
+    """
+    if not _SUSPECT.search(body):
+        return None  # fast path: no escape that could decode to either
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON: the route's own validation answers
+    stack: list[object] = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "the request body holds a NUL character (\\u0000), which is not accepted"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return (
+                    "the request body holds a lone surrogate (\\ud800-\\udfff): send valid Unicode"
+                )
+    return None
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -59,6 +102,10 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        problem = text_problem(b"".join(chunks))
+        if problem is not None:
+            await _answer(send, 400, error_body("bad_request", problem))
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -75,18 +122,22 @@ class BodyLimitMiddleware:
             "too_large",
             f"the request body is larger than the limit of {self.max_bytes:,} bytes",
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _answer(send, 413, body)
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:
