@@ -19,6 +19,32 @@ aggregate exports pass straight through. The rule, applied to the SQL the engine
    stands (``GROUP BY recorded_at``, but not ``date_trunc('month', recorded_at)``), makes the
    export record-level. A key that cannot be traced counts as identifying.
 
+5. …and every **output column** is a grouping key or a statistic, never values of the group's
+   records packed into one cell. The aggregates are read against an allow-list:
+
+   - *counts* (``count``, ``count(DISTINCT …)``, ``count_if``, ``approx_count_distinct``,
+     ``grouping``) are statistics whatever they count;
+   - *moments* (``sum``, ``avg``, ``stddev``/``variance``, ``corr``, ``regr_*``, ``entropy`` …)
+     are statistics unless the values they are computed from trace to an identifying column
+     (``sum(crime_id)`` is record-level; a column only tested in a condition,
+     ``sum(CASE WHEN person_id IS NULL THEN 1 END)``, carries no value);
+   - *order statistics and pickers* (``min``/``max``, ``median``, quantiles, ``mode``,
+     ``first``/``last``/``any_value``, ``arg_max``/``arg_min`` …) return one record's value, so
+     they are statistics only when that value is a number, date, time or boolean (by sqlglot's
+     type annotation of the executed SQL) and traces to no identifying or quasi-identifying
+     column: ``min(recorded_at)`` is aggregate, ``max(crime_ref)``, ``first(crime_id)``,
+     ``arg_max(person_id, recorded_at)`` are record-level;
+   - everything else is record-level: ``string_agg``/``group_concat``/``list``/``array_agg``,
+     ``histogram``, ``approx_top_k``, ``bit_or`` …, any unknown or anonymous aggregate, any
+     function not known to be scalar, list/struct/map/JSON constructors (``{'a': x}``,
+     ``struct_pack``, ``map``, ``[x]``) and list functions that keep elements (``flatten``,
+     ``list_distinct``, ``unnest``, ``x[1]`` …), a window function other than a rank or an
+     allowed statistic over the groups, a column that is neither grouped nor aggregated, and a
+     scalar subquery that is itself record-level.
+
+   A grouping key or aggregate argument traced into a derived table (CTE, subquery) whose
+   column is computed by a packing aggregate is record-level too.
+
 Coordinates snapped to anonymous map points by the policy trace to ``map_point`` columns
 (attributes), so counts per map point are aggregate. The rule errs towards "record": a
 mis-classified aggregate only costs an approval. A query that reads only reference tables
@@ -34,10 +60,14 @@ Example:
     >>> r = classify_sql("SELECT crime_id, count(*) AS n FROM main.crime AS c GROUP BY 1", cat)
     >>> r.data_class, r.reason
     ('record', 'grouped by crime.crime_id (key)')
+    >>> r = classify_sql("SELECT lsoa_code, list(crime_id) AS ids FROM main.crime GROUP BY 1", cat)
+    >>> r.data_class, r.reason
+    ('record', 'column 2 (ids): array_agg() packs the records of each group into one value')
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -45,6 +75,7 @@ from typing import Literal
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.scope import Scope, build_scope
 
 from gateway.catalog import Catalog
@@ -54,10 +85,14 @@ from gateway.errors import ParameterError
 from gateway.rewrite.context import RewriteResult
 
 __all__ = [
+    "AGGREGATE_NAMES",
     "IDENTIFYING",
+    "SCALAR_NAMES",
+    "AggregateKind",
     "Classification",
     "DataClass",
     "OutputColumn",
+    "aggregate_kind",
     "classify_rewrite",
     "classify_sql",
     "output_roles",
@@ -67,7 +102,157 @@ DataClass = Literal["aggregate", "record", "reference"]
 
 #: Catalog sensitivity classes that make a grouping key record-level.
 IDENTIFYING = frozenset({"key", "person_key", "direct_identifier", "exact_location", "free_text"})
+#: ... and the classes an order statistic (``max``, ``first`` …) may not return a value of.
+_NOT_PICKED = IDENTIFYING | {"quasi_identifier"}
 _MAX_DEPTH = 64
+
+# --- the aggregate allow-list (rule 5) ----------------------------------------------------------
+# An aggregate call is one of four kinds. sqlglot models most DuckDB aggregates as classes; the
+# rest arrive as ``Anonymous`` calls and are matched by lower-case name. An aggregate in neither
+# list is ``pack``: record-level.
+
+AggregateKind = Literal["count", "moment", "pick", "window", "pack"]
+
+#: Counts of rows or distinct values: statistics over any column.
+_COUNTS: tuple[type[exp.Expr], ...] = (
+    exp.Count,
+    exp.CountIf,
+    exp.ApproxDistinct,
+    exp.RegrCount,
+    exp.Grouping,
+    exp.GroupingId,
+)
+#: Numbers computed from every value of the group: statistics unless the values identify.
+_MOMENTS: tuple[type[exp.Expr], ...] = (
+    exp.Sum,
+    exp.Avg,
+    exp.Stddev,
+    exp.StddevPop,
+    exp.StddevSamp,
+    exp.Variance,
+    exp.VariancePop,
+    exp.Corr,
+    exp.CovarPop,
+    exp.CovarSamp,
+    exp.RegrAvgx,
+    exp.RegrAvgy,
+    exp.RegrIntercept,
+    exp.RegrR2,
+    exp.RegrSlope,
+    exp.RegrSxx,
+    exp.RegrSxy,
+    exp.RegrSyy,
+    exp.Kurtosis,
+    exp.Skewness,
+    exp.LogicalAnd,
+    exp.LogicalOr,
+)
+#: One value of the group (an order statistic or a pick): statistics only for numbers, dates,
+#: times and booleans that identify nobody.
+_PICKS: tuple[type[exp.Expr], ...] = (
+    exp.Min,
+    exp.Max,
+    exp.Median,
+    exp.PercentileCont,
+    exp.PercentileDisc,
+    exp.Quantile,
+    exp.ApproxQuantile,
+    exp.Mode,
+    exp.First,
+    exp.Last,
+    exp.AnyValue,
+    exp.ArgMax,
+    exp.ArgMin,
+)
+#: Window-only functions: ranks carry no values; offsets carry the value they are given.
+_RANKS: tuple[type[exp.Expr], ...] = (
+    exp.RowNumber,
+    exp.Rank,
+    exp.DenseRank,
+    exp.PercentRank,
+    exp.CumeDist,
+    exp.Ntile,
+)
+_OFFSETS: tuple[type[exp.Expr], ...] = (
+    exp.Lag,
+    exp.Lead,
+    exp.FirstValue,
+    exp.LastValue,
+    exp.NthValue,
+)
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_COUNT_NAMES = _names("count_star approx_count_distinct")
+_MOMENT_NAMES = _names(
+    "entropy product fsum favg kahan_sum sumkahan sum_no_overflow mean decimal_average "
+    "kurtosis_pop sem mad geomean geometric_mean wavg weighted_avg bool_and bool_or"
+)
+_PICK_NAMES = _names(
+    "quantile quantile_cont quantile_disc reservoir_quantile approx_quantile arbitrary "
+    "any_value arg_max_null arg_min_null arg_max_nulls_last arg_min_nulls_last max_by "
+    "min_by"
+)
+#: DuckDB aggregates sqlglot leaves anonymous that pack records: recognised as aggregates (for
+#: the "does it aggregate" test and disclosure roles), never allowed.
+_PACK_NAMES = _names(
+    "histogram histogram_exact bitstring_agg combine_aggr lttb variant_group_object "
+    "variant_group_array json_group_array json_group_object json_group_structure list "
+    "array_agg string_agg group_concat listagg approx_top_k bit_and bit_or bit_xor"
+)
+AGGREGATE_NAMES = _COUNT_NAMES | _MOMENT_NAMES | _PICK_NAMES | _PACK_NAMES
+#: Functions sqlglot leaves anonymous that are scalar and keep no list, struct or JSON: over
+#: keys and statistics they give keys and statistics. Any other anonymous call is record-level.
+SCALAR_NAMES = _names(
+    "date_part datepart yearweek date_sub age printf format isodow epoch_ms make_time "
+    "time_bucket bit_count nfc_normalize strip_accents jaccard jaro_winkler_similarity "
+    "damerau_levenshtein levenshtein ceiling to_days to_hours to_minutes to_months to_years "
+    "to_weeks millisecond second era century decade isoyear epoch greatest_common_divisor "
+    "gcd lcm round_even even factorial radians degrees sin cos tan atan2 cot asin acos atan "
+    "cbrt isnan isinf isfinite ascii chr unicode ord instr lcase ucase mismatches hamming "
+    "suffix prefix"
+)
+#: Constructors and list/struct/map/JSON functions that keep the values they are given: an
+#: output column built with one can hold many values in one cell.
+_PACKING: tuple[type[exp.Expr], ...] = (
+    exp.Array,
+    exp.Struct,
+    exp.Map,
+    exp.ToMap,
+    exp.VarMap,
+    exp.MapFromEntries,
+    exp.JSONObject,
+    exp.JSONArray,
+    exp.JSONFormat,
+    exp.ParseJSON,
+    exp.JSONExtract,
+    exp.JSONExtractScalar,
+    exp.Flatten,
+    exp.ArrayConcat,
+    exp.ArrayDistinct,
+    exp.ArraySort,
+    exp.ArrayFilter,
+    exp.ArraySlice,
+    exp.ArrayFirst,
+    exp.ArrayLast,
+    exp.ArrayReverse,
+    exp.ArrayToString,
+    exp.Transform,
+    exp.Explode,
+    exp.Unnest,
+    exp.Bracket,
+    exp.StructExtract,
+)
+#: Types an order statistic may return.
+_STATISTIC_TYPES = (
+    exp.DataType.NUMERIC_TYPES
+    | exp.DataType.TEMPORAL_TYPES
+    | {exp.DataType.Type.BOOLEAN, exp.DataType.Type.INTERVAL}
+)
+_WRAPPERS: tuple[type[exp.Expr], ...] = (exp.Filter, exp.IgnoreNulls, exp.RespectNulls)
 
 
 @dataclass(frozen=True)
@@ -94,6 +279,10 @@ class _Untraceable(Exception):
     pass
 
 
+class _Packed(_Untraceable):
+    """A traced column is computed, in a derived table, by an aggregate that packs records."""
+
+
 def classify_rewrite(result: RewriteResult, catalog: Catalog) -> Classification:
     """Classify a rewritten query: ``reference`` when it reads only reference tables (published
     geography, offence classifications, anonymous map points), else by :func:`classify_sql`.
@@ -109,14 +298,15 @@ def classify_rewrite(result: RewriteResult, catalog: Catalog) -> Classification:
 
 def classify_sql(sql: str, catalog: Catalog) -> Classification:
     """Classify the executed SQL (see the module docstring for the rule)."""
+    classifier = _Classifier(catalog)
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
-        scope = build_scope(tree)
+        scope = build_scope(classifier.annotate(tree))
     except SqlglotError:
         return Classification("record", "the query could not be analysed")
     if scope is None:
         return Classification("record", "the query could not be analysed")
-    return _Classifier(catalog).scope(scope, 0)
+    return classifier.scope(scope, 0)
 
 
 @dataclass(frozen=True)
@@ -157,6 +347,94 @@ def output_roles(sql: str) -> tuple[OutputColumn, ...]:
     if scope is None:
         raise ParameterError("disclosure: the query could not be analysed")
     return tuple(_roles(scope, 0))
+
+
+def aggregate_kind(node: exp.Expr) -> AggregateKind | None:
+    """How the aggregate allow-list reads a call, or None when it is not an aggregate.
+
+    ``count``: a count; ``moment``: a number from all the group's values; ``pick``: one of the
+    group's values (an order statistic); ``window``: a rank or offset (only valid over a
+    window); ``pack``: anything else that aggregates (record-level).
+
+    Example:
+        >>> [aggregate_kind(sqlglot.parse_one(f"SELECT {f}(x)", read="duckdb").expressions[0])
+        ...  for f in ("count", "avg", "max", "string_agg", "histogram", "lower")]
+        ['count', 'moment', 'pick', 'pack', 'pack', None]
+    """
+    if isinstance(node, exp.Anonymous):
+        name = str(node.name).lower()
+        if name in _COUNT_NAMES:
+            return "count"
+        if name in _MOMENT_NAMES:
+            return "moment"
+        if name in _PICK_NAMES:
+            return "pick"
+        return "pack" if name in _PACK_NAMES else None
+    if isinstance(node, _COUNTS):
+        return "count"
+    if isinstance(node, _MOMENTS):
+        return "moment"
+    if isinstance(node, _PICKS):
+        return "pick"
+    if isinstance(node, _RANKS + _OFFSETS):
+        return "window"
+    if isinstance(node, exp.WithinGroup):
+        return aggregate_kind(node.this) if node.this is not None else "pack"
+    if isinstance(node, exp.AggFunc):
+        return "pack"
+    return None
+
+
+def _function_name(node: exp.Expr) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return node.key
+
+
+def _value_parts(node: exp.Expr) -> Iterator[exp.Expr]:
+    """The parts of an aggregate's argument whose values reach its result.
+
+    A condition only decides (``CASE WHEN person_id IS NULL …``, ``x = 5``, ``FILTER``): its
+    operands carry no value. The ordering of ``first(x ORDER BY y)`` decides which value, too.
+    """
+    if isinstance(node, exp.Predicate | exp.Connector | exp.Not | exp.Boolean | exp.Literal):
+        return
+    if isinstance(node, exp.Column | exp.Query | exp.Subquery):
+        yield node
+    elif isinstance(node, exp.Case):
+        for branch in node.args.get("ifs") or ():
+            yield from _value_parts(branch.args["true"])
+        if node.args.get("default") is not None:
+            yield from _value_parts(node.args["default"])
+    elif isinstance(node, exp.If):
+        yield from _value_parts(node.args["true"])
+        if node.args.get("false") is not None:
+            yield from _value_parts(node.args["false"])
+    elif isinstance(node, exp.Filter | exp.Order):
+        if node.this is not None:
+            yield from _value_parts(node.this)
+    else:
+        for child in node.iter_expressions():
+            yield from _value_parts(child)
+
+
+def _picked(call: exp.Expr, within: exp.WithinGroup | None) -> exp.Expr | None:
+    """The argument whose value an order statistic returns."""
+    if within is not None:
+        order = within.expression
+        ordered = order.expressions if isinstance(order, exp.Order) else []
+        return ordered[0].this if len(ordered) == 1 else None
+    value = call.expressions[0] if isinstance(call, exp.Anonymous) and call.expressions else None
+    if not isinstance(call, exp.Anonymous):
+        value = call.this
+    while isinstance(value, exp.Order | exp.Distinct | exp.Paren):
+        if isinstance(value, exp.Distinct):
+            value = value.expressions[0] if len(value.expressions) == 1 else None
+        else:
+            value = value.this
+    return value
 
 
 def _is_count(node: exp.Expr) -> bool:
@@ -223,11 +501,14 @@ def _roles(scope: Scope, depth: int) -> list[OutputColumn]:
     return columns
 
 
-def _aggregates(node: exp.Expr) -> Iterator[exp.AggFunc]:
-    """Aggregate calls in ``node`` outside windows and subqueries."""
+def _aggregates(node: exp.Expr) -> Iterator[exp.Expr]:
+    """Aggregate calls in ``node`` outside windows and subqueries (also the DuckDB aggregates
+    sqlglot leaves anonymous, such as ``histogram``)."""
     if isinstance(node, exp.Window | exp.Subquery | exp.Query):
         return
-    if isinstance(node, exp.AggFunc):
+    if isinstance(node, exp.AggFunc) or (
+        isinstance(node, exp.Anonymous) and aggregate_kind(node) is not None
+    ):
         yield node
         return
     for child in node.iter_expressions():
@@ -277,9 +558,62 @@ def _value_columns(
         yield from _value_columns(child, select)
 
 
+def _lateral_alias(column: exp.Column, scope: Scope) -> exp.Expr | None:
+    """The earlier output column an unqualified name in a SELECT list refers to, if any."""
+    select = scope.expression
+    if column.table or not isinstance(select, exp.Select):
+        return None
+    for projection in select.expressions:
+        if projection is column or column.find_ancestor(exp.Alias) is projection:
+            return None  # only earlier columns
+        if isinstance(projection, exp.Alias) and projection.alias == column.name:
+            value: exp.Expr = projection.this
+            return value
+    return None
+
+
+def _is_key_column(column: exp.Column, keys: list[exp.Expr]) -> bool:
+    """``column`` is (part of) a grouping key: the same column appears in one."""
+    for key in keys:
+        for other in key.find_all(exp.Column):
+            if other.name == column.name and (
+                not column.table or not other.table or column.table == other.table
+            ):
+                return True
+    return False
+
+
 class _Classifier:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+
+    def annotate(self, tree: exp.Expr) -> exp.Expr:
+        """``tree`` with sqlglot's types, so that an order statistic can be told to return a
+        number or a text (warehouse tables are ``main.<table>``).
+
+        The annotator types only qualified columns, so each unqualified column of a SELECT
+        list is first given the one source that has it (where that is unambiguous; the table
+        it names is the one the engine binds it to). Where annotation fails, types stay
+        unknown, which makes every order statistic record-level.
+        """
+        root = build_scope(tree)
+        if root is None:
+            return tree
+        for scope in root.traverse():
+            select = scope.expression
+            if not isinstance(select, exp.Select):
+                continue
+            columns = [c for p in select.expressions for c in p.find_all(exp.Column)]
+            for column in columns:
+                if column.table or column.find_ancestor(exp.Select) is not select:
+                    continue
+                owners = [n for n, s in scope.sources.items() if column.name in self._outputs(s)]
+                if len(owners) == 1:
+                    column.set("table", exp.to_identifier(owners[0]))
+        # A failure leaves types unknown: every order statistic then counts as record-level.
+        with contextlib.suppress(SqlglotError, KeyError, ValueError, TypeError, AttributeError):
+            annotate_types(tree, schema={"main": self.catalog.sqlglot_schema()}, dialect="duckdb")
+        return tree
 
     # --- the top level -------------------------------------------------------------------
 
@@ -309,11 +643,127 @@ class _Classifier:
         has_aggregate = any(next(_aggregates(p), None) is not None for p in node.expressions)
         if group is None and not has_aggregate:
             return Classification("record", "the top-level SELECT does not group or aggregate")
-        for key in self._keys(node):
+        keys = self._keys(node)
+        for key in keys:
             reason = self._identifying(key, scope)
             if reason:
                 return Classification("record", f"grouped by {reason}")
+        for position, projection in enumerate(node.expressions, start=1):
+            value = projection.this if isinstance(projection, exp.Alias) else projection
+            reason = self._carried(value, scope, keys, depth)
+            if reason:
+                name = projection.output_name
+                label = f"column {position}" + (f" ({name})" if name else "")
+                return Classification("record", f"{label}: {reason}")
         return Classification("aggregate", "grouped by non-identifying keys")
+
+    # --- what the output columns carry (rule 5) ----------------------------------------------
+
+    def _carried(self, node: exp.Expr, scope: Scope, keys: list[exp.Expr], depth: int) -> str:
+        """Why ``node``, in an output column of a grouping SELECT, carries record-level values
+        ("" when it carries keys and statistics only)."""
+        if depth > _MAX_DEPTH:
+            return "nested too deeply to analyse"
+        if any(node == key for key in keys) and not any(
+            isinstance(n, exp.Window | exp.Query) or aggregate_kind(n) is not None
+            for n in node.walk()
+        ):
+            return ""  # a plain grouping key: rule 4 traced it
+        if isinstance(node, exp.Query | exp.Subquery):
+            return self._subquery(node, scope, depth)
+        if isinstance(node, exp.Window):
+            return self._window(node, scope, keys, depth)
+        if isinstance(node, _WRAPPERS):
+            return self._carried(node.this, scope, keys, depth + 1)
+        kind = aggregate_kind(node)
+        if kind == "window":
+            return f"{_function_name(node)}() outside a window"
+        if kind is not None:
+            return self._aggregate(node, scope)
+        if isinstance(node, _PACKING):
+            return f"{_function_name(node)}() packs values into one cell"
+        if isinstance(node, exp.Anonymous) and str(node.name).lower() not in SCALAR_NAMES:
+            return f"{_function_name(node)}() is not a known statistic or scalar function"
+        if isinstance(node, exp.Star):
+            return "a star over a grouped query"
+        if isinstance(node, exp.Column):
+            if _is_key_column(node, keys):
+                return ""
+            earlier = _lateral_alias(node, scope)
+            if earlier is not None:  # DuckDB: SELECT count(*) AS n, n * 2 AS twice
+                return self._carried(earlier, scope, keys, depth + 1)
+            return f"column {node.sql()} is neither grouped nor aggregated"
+        for child in node.iter_expressions():
+            reason = self._carried(child, scope, keys, depth + 1)
+            if reason:
+                return reason
+        return ""
+
+    def _subquery(self, node: exp.Expr, scope: Scope, depth: int) -> str:
+        select = node.this if isinstance(node, exp.Subquery) else node
+        for inner in scope.subquery_scopes:
+            if inner.expression is select:
+                verdict = self.scope(inner, depth + 1)
+                return "" if verdict.aggregate else f"a subquery: {verdict.reason}"
+        return "a subquery that could not be analysed"
+
+    def _window(self, node: exp.Window, scope: Scope, keys: list[exp.Expr], depth: int) -> str:
+        """A window over the groups: ranks and offsets carry what they are given; an
+        aggregate must be a statistic (and what it reads keys and statistics)."""
+        call = node.this
+        while isinstance(call, _WRAPPERS):
+            call = call.this
+        kind = aggregate_kind(call)
+        if kind is None or kind == "pack":
+            return f"window function {_function_name(call)}() exposes the rows' values"
+        if kind != "window":
+            reason = self._aggregate(call, scope)
+            if reason:
+                return reason
+        for child in call.iter_expressions():
+            reason = self._carried(child, scope, keys, depth + 1)
+            if reason:
+                return reason
+        return ""
+
+    def _aggregate(self, node: exp.Expr, scope: Scope) -> str:
+        """Why an aggregate call is not on the allow-list with its argument ("" when it is)."""
+        within = node if isinstance(node, exp.WithinGroup) else None
+        call = node.this if within is not None else node
+        name = _function_name(call)
+        kind = aggregate_kind(call)
+        if kind == "count":
+            return ""
+        if kind == "moment":
+            if within is not None:
+                return f"{name}() WITHIN GROUP is not a known statistic"
+            return self._reads_identifying(name, list(_value_parts(call)), scope, IDENTIFYING)
+        if kind == "pick":
+            value = _picked(call, within)
+            if value is None:
+                return f"{name}() over an argument that could not be analysed"
+            reason = self._reads_identifying(name, list(_value_parts(value)), scope, _NOT_PICKED)
+            if reason:
+                return reason
+            if value.type is None or value.type.this not in _STATISTIC_TYPES:
+                return f"{name}() returns one record's value, and not a number or a date"
+            return ""
+        return f"{name}() packs the records of each group into one value"
+
+    def _reads_identifying(
+        self, name: str, parts: list[exp.Expr], scope: Scope, forbidden: frozenset[str]
+    ) -> str:
+        try:
+            sources = [s for part in parts for s in self._trace(part, scope, bare=False, depth=0)]
+        except _Packed as exc:
+            return f"{name}() of {exc}"
+        except _Untraceable as exc:
+            return f"{name}() of a value that cannot be traced ({exc})"
+        for src in sources:
+            sensitivity = self.catalog.table(src.table).column(src.column).sensitivity
+            if sensitivity in forbidden:
+                return f"{name}() of {src.table}.{src.column} ({sensitivity})"
+        return ""
 
     def _keys(self, select: exp.Select) -> list[exp.Expr]:
         projections = select.expressions
@@ -354,6 +804,8 @@ class _Classifier:
         """A description of the identifying column behind ``key``, or None."""
         try:
             sources = list(self._trace(key, scope, bare=True, depth=0))
+        except _Packed as exc:
+            return str(exc)
         except _Untraceable as exc:
             return f"a key that cannot be traced ({exc})"
         for src in sources:
@@ -422,6 +874,11 @@ class _Classifier:
             projection = self._projection(source, column.name)
             if projection is None:
                 raise _Untraceable(f"column {column.name}")
+            for node in projection.walk():
+                if aggregate_kind(node) == "pack":
+                    raise _Packed(
+                        f"{column.name}, which {_function_name(node)}() packs from records"
+                    )
             inner_bare = bare and isinstance(projection, exp.Column)
             yield from self._trace(projection, source, bare=inner_bare, depth=depth + 1)
 
