@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from gateway.audit.records import (
     GENESIS_HASH,
     AccessEvent,
+    LookupAnalysis,
     QueryRequest,
     StoredRecord,
     canonical_bytes,
@@ -145,6 +146,7 @@ def test_decoding_an_unreadable_record_fails_closed() -> None:
         dataclasses.replace(good, details="[1, 2]"),
         dataclasses.replace(good, time="yesterday"),
         dataclasses.replace(good, actor=None),
+        dataclasses.replace(good, details='{"a":' + "[" * 100_000 + "]" * 100_000 + "}"),
     ):
         with pytest.raises(AuditUnavailable, match="seq 3"):
             decode(broken)
@@ -181,3 +183,63 @@ def test_access_events_must_be_governance_kinds(action: str) -> None:
 )
 def test_governance_kinds_are_accepted(action: str) -> None:
     assert AccessEvent(action, "admin", "Force", subject="x").details()["subject"] == "x"
+
+
+# --- the look-up analysis stored with a request ----------------------------------------------
+
+REQUEST_KEYS = {
+    "user",
+    "organisation",
+    "level",
+    "roles",
+    "purpose",
+    "client_address",
+    "user_agent",
+    "sql_submitted",
+    "params",
+    "template",
+}
+
+
+def test_a_request_without_an_analysis_keeps_its_old_shape() -> None:
+    """Records written before look-ups were analysed at query time hash exactly as before."""
+    request = QueryRequest("a.khan", "MBC", "general", ("analyst",), "SA-2026", "SELECT 1")
+    assert set(request.details()) == REQUEST_KEYS
+
+
+def test_a_request_carries_its_analysis() -> None:
+    analysis = LookupAnalysis("ok", ("person.surname",), ("surname = 'Reed'",))
+    principal = Principal("a.khan", "MBC", "general", roles=frozenset({"analyst"}))
+    request = QueryRequest.from_principal(
+        principal, "SA-2026", "SELECT * FROM person WHERE surname = 'Reed'", person_lookups=analysis
+    )
+    details = request.details()
+    assert set(details) == {*REQUEST_KEYS, "person_lookups"}
+    assert details["person_lookups"] == {
+        "status": "ok",
+        "pinned": ["person.surname"],
+        "predicates": ["surname = 'Reed'"],
+        "detail": "",
+    }
+    sealed = seal(1, "E1", T0, "query.denied", "a.khan", "MBC", details, GENESIS_HASH)
+    assert LookupAnalysis.from_details(sealed.details["person_lookups"]) == analysis
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        "ok",
+        [],
+        {},
+        {"status": "fine"},
+        {"status": "ok", "pinned": "person.surname"},
+        {"status": "ok", "pinned": [1]},
+        {"status": "ok", "predicates": [None]},
+        {"status": "too_deep", "detail": 5},
+    ],
+)
+def test_a_malformed_stored_analysis_reads_as_failed(stored: object) -> None:
+    analysis = LookupAnalysis.from_details(stored)
+    assert analysis.status == "failed"
+    assert "malformed" in analysis.detail

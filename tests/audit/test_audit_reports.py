@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time
+from typing import Any
 
+import polars as pl
 import pytest
 from audit_helpers import make_request, make_started
 
 from gateway.audit import AuditTables, ExportAction, ExportRegistered, QueryDenied, audit_tables
+from gateway.audit.lookups import analyse_lookups
+from gateway.audit.records import LookupAnalysis
 from gateway.audit.reports import (
+    REPORTS,
     WorkingHours,
     activity,
     denied_attempts,
@@ -44,9 +50,12 @@ class Writer:
         purpose: str = "SA-2026",
         sql: str = "SELECT count(*) FROM crime",
         rows: int | None = 10,
+        lookups: LookupAnalysis | None = None,
     ) -> str:
         self.n += 1
-        started = make_started(f"Q{self.n}", make_request(user=user, purpose=purpose, sql=sql))
+        request = make_request(user=user, purpose=purpose, sql=sql)
+        request = dataclasses.replace(request, person_lookups=lookups)
+        started = make_started(f"Q{self.n}", request)
         self.store.append(
             started.kind, started.actor, started.organisation, started.details(), time=when
         )
@@ -55,11 +64,24 @@ class Writer:
             self.store.append(done.kind, done.actor, done.organisation, done.details(), time=when)
         return str(started.query_id)
 
-    def denied(self, when: datetime, user: str, reason: str) -> str:
+    def denied(
+        self,
+        when: datetime,
+        user: str,
+        reason: str,
+        sql: str = "SELECT count(*) FROM crime",
+        lookups: LookupAnalysis | None = None,
+    ) -> str:
         self.n += 1
-        d = QueryDenied(f"Q{self.n}", make_request(user=user), reason, "refused")
+        request = dataclasses.replace(make_request(user=user, sql=sql), person_lookups=lookups)
+        d = QueryDenied(f"Q{self.n}", request, reason, "refused")
         self.store.append(d.kind, d.actor, d.organisation, d.details(), time=when)
         return str(d.query_id)
+
+    def raw(self, when: datetime, kind: str, details: dict[str, Any]) -> None:
+        """A record as a buggy or older writer might have left it (still hash-chained)."""
+        self.n += 1
+        self.store.append(kind, "a.khan", "MBC", {"query_id": f"Q{self.n}", **details}, time=when)
 
     def export(self, when: datetime, query_id: str, approval: str = "not_required") -> None:
         e = ExportRegistered(
@@ -226,3 +248,154 @@ def test_dormant_users_have_no_query_for_six_months(data_dir: DataDir) -> None:
 )
 def test_months_before(when: datetime, months: int, expected: datetime) -> None:
     assert months_before(when, months) == expected
+
+
+# --- hostile stored SQL never fails a report ---------------------------------------------------
+
+DEEP_BRACKETS = "SELECT " + "(" * 3000 + "1" + ")" * 3000
+DEEP_SUBQUERIES = "SELECT * FROM " + "(SELECT * FROM " * 3000 + "person" + ") t" * 3000
+LOOKUP = "SELECT * FROM person WHERE surname = 'Reed'"
+
+
+def _row(report: pl.DataFrame, query_id: str) -> dict[str, Any]:
+    [row] = report.filter(pl.col("query_id") == query_id).rows(named=True)
+    return row
+
+
+def test_person_lookups_flag_hostile_sql_and_keep_earlier_lookups(
+    data_dir: DataDir, catalog: Catalog
+) -> None:
+    """Records written before analysis was stored with them: the report analyses them itself,
+    within bounds, and flags what it cannot analyse."""
+    ids: dict[str, str] = {}
+
+    def fill(w: Writer) -> None:
+        ids["lookup"] = w.query(utc(2026, 2, 2, 10), "c.odu", sql=LOOKUP)
+        ids["brackets"] = w.denied(utc(2026, 2, 2, 11), "c.odu", "parse_error", DEEP_BRACKETS)
+        ids["subqueries"] = w.denied(utc(2026, 2, 2, 12), "c.odu", "parse_error", DEEP_SUBQUERIES)
+        ids["typo"] = w.denied(utc(2026, 2, 2, 13), "c.odu", "parse_error", "SELEC * FROM person")
+        ids["plain"] = w.query(utc(2026, 2, 2, 14), "c.odu")
+
+    report = person_lookups(tables_of(data_dir, fill).queries, catalog)
+    assert report["query_id"].to_list() == [
+        ids["lookup"],
+        ids["brackets"],
+        ids["subqueries"],
+        ids["typo"],
+    ]
+    lookup = _row(report, ids["lookup"])
+    assert (lookup["pinned"], lookup["analysis"]) == (["person.surname"], "ok")
+    assert lookup["predicates"] == ["surname = 'Reed'"]
+    for name in ("brackets", "subqueries"):
+        row = _row(report, ids[name])
+        assert (row["analysis"], row["pinned"], row["user"]) == ("too_deep", [], "c.odu")
+        assert (row["decision"], row["analysis_source"]) == ("denied", "report")
+        assert "nested" in row["analysis_detail"]
+        assert row["started_at"] == utc(2026, 2, 2, 11 if name == "brackets" else 12)
+    assert _row(report, ids["typo"])["analysis"] == "unparseable"
+    # A period holding only the hostile record.
+    only = person_lookups(
+        tables_of(data_dir, lambda w: None).queries,
+        catalog,
+        since=utc(2026, 2, 2, 11),
+        until=utc(2026, 2, 2, 12),
+    )
+    assert only["query_id"].to_list() == [ids["brackets"]]
+
+
+def test_person_lookups_use_the_analysis_stored_at_query_time(
+    data_dir: DataDir, catalog: Catalog
+) -> None:
+    ids: dict[str, str] = {}
+
+    def fill(w: Writer) -> None:
+        ids["lookup"] = w.query(
+            utc(2026, 2, 2, 10), sql=LOOKUP, lookups=analyse_lookups(LOOKUP, catalog)
+        )
+        ids["hostile"] = w.denied(
+            utc(2026, 2, 2, 11),
+            "c.odu",
+            "parse_error",
+            DEEP_BRACKETS,
+            lookups=analyse_lookups(DEEP_BRACKETS, catalog),
+        )
+        ids["plain"] = w.query(
+            utc(2026, 2, 2, 12), lookups=analyse_lookups("SELECT count(*) FROM crime", catalog)
+        )
+        # What the record says wins over the SQL: the report does not parse it again.
+        ids["trusted"] = w.query(
+            utc(2026, 2, 2, 13),
+            sql=DEEP_SUBQUERIES,
+            lookups=LookupAnalysis("ok", ("person.pnc_id",), ("pnc_id = '01/2X'",)),
+        )
+
+    tables = tables_of(data_dir, fill)
+    assert tables.queries.column("person_lookups").null_count == 0
+    report = person_lookups(tables.queries, catalog)
+    assert report["query_id"].to_list() == [ids["lookup"], ids["hostile"], ids["trusted"]]
+    assert set(report["analysis_source"].to_list()) == {"stored"}
+    assert _row(report, ids["lookup"])["pinned"] == ["person.surname"]
+    assert _row(report, ids["hostile"])["analysis"] == "too_deep"
+    assert _row(report, ids["trusted"])["pinned"] == ["person.pnc_id"]
+
+
+def test_a_malformed_stored_analysis_is_flagged(data_dir: DataDir, catalog: Catalog) -> None:
+    def fill(w: Writer) -> None:
+        for n, stored in enumerate(["garbage", {"status": "ok", "pinned": [7]}, ["[" * 50]]):
+            w.raw(utc(2026, 2, 2, 10, n), "query.denied", {"person_lookups": stored})
+
+    report = person_lookups(tables_of(data_dir, fill).queries, catalog)
+    assert report["analysis"].to_list() == ["failed"] * 3
+    assert report["analysis_source"].to_list() == ["stored"] * 3
+
+
+HOSTILE_SQL = [
+    DEEP_BRACKETS,
+    DEEP_SUBQUERIES,
+    "SELECT " + "NOT " * 3000 + "1",
+    "SELECT * FROM person WHERE surname = " + "+".join(["1"] * 20_000),
+    "SELECT '" + "x" * 200_000 + "'",
+    "SELECT 'unterminated",
+    "",
+]
+
+
+def _run(report: str, tables: AuditTables, catalog: Catalog) -> pl.DataFrame:
+    q, since = tables.queries, utc(2026, 1, 1)
+    if report == "activity":
+        return activity(q, since=since)
+    if report == "person-lookups":
+        return person_lookups(q, catalog, since=since)
+    if report == "large-extractions":
+        return large_extractions(q, min_rows=1, since=since)
+    if report == "out-of-hours":
+        return out_of_hours(q, since=since)
+    if report == "denied":
+        return denied_attempts(q, since=since)
+    if report == "exports":
+        return exports_register(tables.exports, q, since=since)
+    return dormant_users(q, ["a.khan", "c.odu"], as_of=utc(2026, 12, 1))
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_every_report_answers_over_hostile_records(
+    data_dir: DataDir, catalog: Catalog, report: str
+) -> None:
+    def fill(w: Writer) -> None:
+        w.query(utc(2026, 2, 2, 10), sql=LOOKUP)
+        for n, sql in enumerate(HOSTILE_SQL):
+            when = utc(2026, 2, 3, 10, n)
+            w.denied(when, "c.odu", "parse_error", sql)
+            qid = w.query(when, "c.odu", sql=sql, rows=20_000)
+            w.export(when, qid)
+            w.denied(when, "c.odu", "parse_error", sql, lookups=analyse_lookups(sql, catalog))
+        w.raw(utc(2026, 2, 4, 3), "query.denied", {"person_lookups": "garbage", "user": 5})
+        w.raw(utc(2026, 2, 4, 4), "query.completed", {"rows": "many", "duration_ms": "slow"})
+
+    frame = _run(report, tables_of(data_dir, fill), catalog)
+    assert isinstance(frame, pl.DataFrame)
+    if report == "person-lookups":
+        assert frame.filter(pl.col("analysis") == "ok")["pinned"].to_list() == [["person.surname"]]
+        # Every unanalysable SQL three times (denied and allowed without an analysis, denied
+        # with one), and the malformed stored analysis.
+        assert frame.filter(pl.col("analysis") != "ok").height == 3 * (len(HOSTILE_SQL) - 1) + 1

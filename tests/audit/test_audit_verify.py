@@ -5,14 +5,17 @@ The log is tampered with directly in the SQLite file, as someone with write acce
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
-from audit_helpers import FilledLog, Tamper, write_mixed
+from audit_helpers import FilledLog, Tamper, make_request, make_started, write_mixed
 
-from gateway.audit import AuditLog, verify_data_dir
+from gateway.audit import AuditLog, QueryDenied, verify_data_dir
 from gateway.audit.log import checkpoint_path
+from gateway.audit.lookups import analyse_lookups
 from gateway.audit.records import format_time, new_event_id, seal, utc_now
+from gateway.catalog import load_catalog
 from gateway.datadir import DataDir
 
 
@@ -226,3 +229,22 @@ def test_checkpoint_file_can_live_elsewhere(data_dir: DataDir, tmp_path: Path) -
     report = verify_data_dir(data_dir, checkpoints=elsewhere)
     assert report.ok
     assert report.checkpoints_checked == 3  # 5, 10 and 12 (on close)
+
+
+def test_records_with_and_without_a_lookup_analysis_verify_together(data_dir: DataDir) -> None:
+    """Old records (no ``person_lookups``) and new ones chain and verify as one log."""
+    hostile = "SELECT " + "(" * 3000 + "1" + ")" * 3000
+    with AuditLog.open(data_dir, checkpoint_every=2) as log:
+        write_mixed(log, 5, prefix="OLD")
+        request = make_request(sql=hostile)
+        analysed = dataclasses.replace(
+            request, person_lookups=analyse_lookups(hostile, load_catalog())
+        )
+        log.query_denied(QueryDenied("NEW1", analysed, "parse_error", "nested too deeply"))
+        log.query_started(make_started("NEW2", dataclasses.replace(analysed, sql_submitted="1")))
+        events = list(log.events())
+    assert "person_lookups" not in events[0].details
+    assert events[5].details["person_lookups"]["status"] == "too_deep"
+    report = verify_data_dir(data_dir)
+    assert report.ok, report.summary()
+    assert report.records == 7

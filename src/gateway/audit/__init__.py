@@ -2,7 +2,8 @@
 
 Modules, one job each:
 
-    records      AuditEvent, canonical encoding and hash; typed facts (QueryStarted …)
+    records      AuditEvent, canonical encoding and hash; typed facts (QueryStarted,
+                 LookupAnalysis …)
     store        the AuditStore protocol (append durably, read back, head)
     sqlite       SQLiteAuditStore: the embedded default (WAL, synchronous=FULL, multi-process)
     log          AuditLog: typed writes, read views, periodic signed checkpoints
@@ -12,7 +13,8 @@ Modules, one job each:
     tables       the log as Arrow tables: queries, events, exports, access
     live         the same tables kept up to date incrementally (for serving audit.*)
     fingerprint  the result fingerprint recorded with a completed query
-    lookups      find predicates pinning a person identifier to a literal (sqlglot)
+    lookups      find predicates pinning a person identifier to a literal (sqlglot),
+                 bounded: hostile SQL comes back flagged, never as an exception
     reports      review reports over the tables (activity, look-ups, out of hours …)
 
 ``lookups`` and ``reports`` need the server extra (sqlglot) and are imported from their
@@ -38,6 +40,7 @@ from gateway.audit.records import (
     ExportAction,
     ExportRegistered,
     ExportsPruned,
+    LookupAnalysis,
     PrunedItem,
     QueryCompleted,
     QueryDenied,
@@ -66,6 +69,7 @@ __all__ = [
     "ExportRegistered",
     "ExportsPruned",
     "LiveAuditTables",
+    "LookupAnalysis",
     "PrunedItem",
     "QueryCompleted",
     "QueryDenied",

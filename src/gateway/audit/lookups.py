@@ -18,6 +18,14 @@ Column resolution is deliberately forgiving (the SQL may have been refused): a q
 column whose qualifier is a catalog table or its alias resolves to that table; any other
 column resolves to every catalog table in the query that has a column of that name.
 
+The SQL may be hostile (it was refused, or written to blind reviewers), so analysis is
+bounded before it parses: at most :data:`MAX_ANALYSED_CHARS` characters, brackets at most
+:data:`MAX_BRACKET_DEPTH` deep (counted on the tokens, which needs no recursion), a tree at
+most :data:`MAX_TREE_DEPTH` deep. :func:`analyse_lookups` — what the service calls once, when a
+query arrives, and what reports fall back to for records without it — never raises: SQL it
+cannot analyse comes back as a :class:`~gateway.audit.records.LookupAnalysis` saying why
+(``unparseable``, ``too_large``, ``too_deep``, ``failed``), for reports to flag.
+
 Example:
     >>> from gateway.catalog import load_catalog
     >>> found = pinned_predicates(
@@ -26,20 +34,35 @@ Example:
     [('person.surname', 'direct_identifier')]
     >>> pinned_predicates("SELECT count(*) FROM person WHERE gender = 'female'", load_catalog())
     ()
+    >>> analyse_lookups("SELECT " + "(" * 3000 + "1" + ")" * 3000, load_catalog()).status
+    'too_deep'
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-import sqlglot
-from sqlglot import exp
+from sqlglot import Token, TokenType, exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
+from gateway.audit.records import LookupAnalysis, LookupStatus
 from gateway.catalog import Catalog, Sensitivity
+from gateway.errors import SqlParseError
 
-__all__ = ["GROUP_COLUMNS", "PERSON_SENSITIVITIES", "PinnedPredicate", "pinned_predicates"]
+__all__ = [
+    "GROUP_COLUMNS",
+    "MAX_ANALYSED_CHARS",
+    "MAX_BRACKET_DEPTH",
+    "MAX_PREDICATES",
+    "MAX_PREDICATE_CHARS",
+    "MAX_TREE_DEPTH",
+    "PERSON_SENSITIVITIES",
+    "PinnedPredicate",
+    "analyse_lookups",
+    "pinned_predicates",
+]
 
 PERSON_SENSITIVITIES = frozenset(
     {
@@ -50,6 +73,20 @@ PERSON_SENSITIVITIES = frozenset(
     }
 )
 GROUP_COLUMNS = frozenset({"person.gender", "person.ethnicity"})
+
+#: Longest SQL analysed (the gateway parses nothing longer; the API accepts half of it).
+MAX_ANALYSED_CHARS = 100_000
+#: Deepest nesting of ``(``, ``[`` and ``{`` parsed; sqlglot recurses about ten Python frames
+#: per bracket, so far deeper nesting would exhaust the stack (the gateway refuses it anyway).
+MAX_BRACKET_DEPTH = 64
+#: Deepest syntax tree walked (the gateway runs nothing deeper than 120).
+MAX_TREE_DEPTH = 200
+#: At most this many predicates are kept per query, each cut to this many characters.
+MAX_PREDICATES = 50
+MAX_PREDICATE_CHARS = 500
+_DETAIL_CHARS = 300
+_OPENING = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSING = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
 
 
 @dataclass(frozen=True)
@@ -119,29 +156,80 @@ class _Resolver:
         return [t for t in candidates if name in self.catalog.table(t).column_names]
 
 
-def pinned_predicates(
-    sql: str,
-    catalog: Catalog,
-    *,
-    sensitivities: Collection[Sensitivity] = PERSON_SENSITIVITIES,
-    ignore: Collection[str] = GROUP_COLUMNS,
-) -> tuple[PinnedPredicate, ...]:
-    """Every comparison in ``sql`` that pins an identifying column to a literal.
+class _Unanalysable(Exception):
+    """Why a statement cannot be analysed (internal: callers see a status or SqlParseError)."""
 
-    Args:
-        sql: the SQL as submitted (DuckDB dialect). Unparseable SQL yields nothing.
-        catalog: the warehouse catalog (column sensitivities).
-        sensitivities: which sensitivity classes identify a person.
-        ignore: ``table.column`` names that never count (group-level quasi-identifiers).
-    """
-    try:
-        statements = sqlglot.parse(sql, read="duckdb")
-    except SqlglotError:
-        return ()
+    def __init__(self, status: LookupStatus, detail: str) -> None:
+        super().__init__(detail)
+        self.status: LookupStatus = status
+        self.detail = detail
+
+
+def _bracket_depth(tokens: Sequence[Token]) -> int:
+    deepest = depth = 0
+    for token in tokens:
+        if token.token_type in _OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.token_type in _CLOSING:
+            depth -= 1
+    return deepest
+
+
+def _tree_depth(tree: exp.Expr) -> int:
+    """Depth of ``tree`` (iterative; stops counting past :data:`MAX_TREE_DEPTH`)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack and deepest <= MAX_TREE_DEPTH:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return deepest
+
+
+def _statements(statement: str | exp.Expr) -> list[exp.Expr]:
+    """The statement's trees, within the bounds, or :class:`_Unanalysable` saying why not."""
+    if isinstance(statement, exp.Expr):
+        trees = [statement]
+    else:
+        if len(statement) > MAX_ANALYSED_CHARS:
+            raise _Unanalysable(
+                "too_large", f"the SQL is longer than {MAX_ANALYSED_CHARS:,} characters"
+            )
+        dialect = Dialect.get_or_raise("duckdb")
+        try:
+            tokens = dialect.tokenize(statement)
+        except SqlglotError as exc:
+            raise _Unanalysable("unparseable", _first_line(exc)) from exc
+        if _bracket_depth(tokens) > MAX_BRACKET_DEPTH:
+            raise _Unanalysable(
+                "too_deep", f"brackets are nested more than {MAX_BRACKET_DEPTH} deep"
+            )
+        try:
+            parsed = dialect.parser().parse(tokens, statement)
+        except SqlglotError as exc:
+            raise _Unanalysable("unparseable", _first_line(exc)) from exc
+        except RecursionError as exc:
+            raise _Unanalysable("too_deep", "nested too deeply for the parser") from exc
+        trees = [tree for tree in parsed if tree is not None]
+    if any(_tree_depth(tree) > MAX_TREE_DEPTH for tree in trees):
+        raise _Unanalysable("too_deep", f"the syntax tree is more than {MAX_TREE_DEPTH} deep")
+    return trees
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:_DETAIL_CHARS]
+
+
+def _find_pinned(
+    trees: Sequence[exp.Expr],
+    catalog: Catalog,
+    sensitivities: Collection[Sensitivity],
+    ignore: Collection[str],
+) -> tuple[PinnedPredicate, ...]:
     found: list[PinnedPredicate] = []
-    for tree in statements:
-        if tree is None:
-            continue
+    for tree in trees:
         resolver = _Resolver(tree, catalog)
         for node in tree.find_all(*_OPERATORS):
             predicate = node.sql(dialect="duckdb")
@@ -157,3 +245,73 @@ def pinned_predicates(
                                 )
                             )
     return tuple(dict.fromkeys(found))
+
+
+def pinned_predicates(
+    statement: str | exp.Expr,
+    catalog: Catalog,
+    *,
+    sensitivities: Collection[Sensitivity] = PERSON_SENSITIVITIES,
+    ignore: Collection[str] = GROUP_COLUMNS,
+) -> tuple[PinnedPredicate, ...]:
+    """Every comparison in ``statement`` that pins an identifying column to a literal.
+
+    Args:
+        statement: the SQL as submitted (DuckDB dialect), or its parsed tree (not modified).
+        catalog: the warehouse catalog (column sensitivities).
+        sensitivities: which sensitivity classes identify a person.
+        ignore: ``table.column`` names that never count (group-level quasi-identifiers).
+
+    Raises:
+        SqlParseError: the statement cannot be analysed: not SQL, or beyond the bounds on size
+            and nesting (:func:`analyse_lookups` says which, without raising).
+    """
+    try:
+        return _find_pinned(_statements(statement), catalog, sensitivities, ignore)
+    except _Unanalysable as exc:
+        raise SqlParseError(f"cannot analyse the SQL for look-ups: {exc.detail}") from exc
+    except RecursionError as exc:
+        raise SqlParseError("cannot analyse the SQL for look-ups: nested too deeply") from exc
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_PREDICATE_CHARS else text[: MAX_PREDICATE_CHARS - 1] + "…"
+
+
+def analyse_lookups(
+    statement: str | exp.Expr,
+    catalog: Catalog,
+    *,
+    sensitivities: Collection[Sensitivity] = PERSON_SENSITIVITIES,
+    ignore: Collection[str] = GROUP_COLUMNS,
+) -> LookupAnalysis:
+    """What :func:`pinned_predicates` finds in ``statement``, as a record can hold it.
+
+    Never raises: SQL that cannot be analysed — not SQL, too long, nested too deeply, or any
+    error at all inside the analysis — comes back with that status and the reason in
+    ``detail``, so a review report shows the query as unanalysed instead of failing or
+    passing over it. Call it on the SQL as submitted (the rewritten statement holds the
+    policy's own filters, which are not the analyst's look-ups).
+
+    Example:
+        >>> from gateway.catalog import load_catalog
+        >>> a = analyse_lookups("SELECT * FROM person WHERE pnc_id = $p", load_catalog())
+        >>> a.status, a.pinned, a.predicates
+        ('ok', ('person.pnc_id',), ('pnc_id = $p',))
+        >>> analyse_lookups("SELEC 1 FROM", load_catalog()).status
+        'unparseable'
+    """
+    try:
+        found = _find_pinned(_statements(statement), catalog, sensitivities, ignore)
+    except _Unanalysable as exc:
+        return LookupAnalysis(exc.status, detail=exc.detail)
+    except RecursionError:
+        return LookupAnalysis("too_deep", detail="nested too deeply for the analysis")
+    except Exception as exc:  # reported as a flagged analysis, not hidden
+        return LookupAnalysis("failed", detail=f"{type(exc).__name__}: {_first_line(exc)}")
+    predicates = list(dict.fromkeys(f.predicate for f in found))
+    return LookupAnalysis(
+        "ok",
+        pinned=tuple(dict.fromkeys(f.column for f in found)),
+        predicates=tuple(_cut(p) for p in predicates[:MAX_PREDICATES]),
+    )

@@ -7,7 +7,8 @@ every field except ``hash``, UTF-8 — so the chain can be recomputed by anyone 
 
 What goes into ``details`` is described by the typed facts, one frozen dataclass per kind:
 
-    QueryRequest        who asked what, from where (shared by started and denied)
+    QueryRequest        who asked what, from where (shared by started and denied), and
+                        what the submitted SQL looks up (LookupAnalysis, when analysed)
     QueryStarted        query.started    written before the query runs (write-ahead)
     QueryCompleted      query.completed  outcome, rows, bytes, duration, result fingerprint,
                                          disclosure control applied (when asked for)
@@ -38,7 +39,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 from gateway.errors import AuditUnavailable, InputError
 from gateway.principal import Principal
@@ -49,6 +50,7 @@ __all__ = [
     "EXPORT_REGISTERED",
     "GENESIS_HASH",
     "GOVERNANCE_FAMILIES",
+    "LOOKUP_STATUSES",
     "QUERY_COMPLETED",
     "QUERY_DENIED",
     "QUERY_STARTED",
@@ -57,6 +59,8 @@ __all__ = [
     "ExportAction",
     "ExportRegistered",
     "ExportsPruned",
+    "LookupAnalysis",
+    "LookupStatus",
     "PrunedItem",
     "QueryCompleted",
     "QueryDenied",
@@ -323,7 +327,7 @@ def decode(record: StoredRecord) -> AuditEvent:
         if not isinstance(details, dict):
             raise ValueError("details is not a JSON object")
         time = parse_time(record.time)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested absurdly deep
         raise AuditUnavailable(
             f"audit record seq {record.seq} is unreadable ({exc}); run `gateway audit verify`"
         ) from exc
@@ -347,6 +351,68 @@ def _text_list(values: Sequence[str]) -> list[str]:
     return [str(v) for v in values]
 
 
+#: How an analysis of submitted SQL for person look-ups ended (see :class:`LookupAnalysis`).
+LookupStatus = Literal["ok", "unparseable", "too_large", "too_deep", "failed"]
+LOOKUP_STATUSES: tuple[LookupStatus, ...] = get_args(LookupStatus)
+
+
+@dataclass(frozen=True)
+class LookupAnalysis:
+    """Whether a query's submitted SQL pins a person to a literal, as analysed once.
+
+    Made by :func:`gateway.audit.lookups.analyse_lookups` when the query is submitted and
+    stored with the request, so review reports never re-parse hostile SQL. An analysis that
+    could not finish says why instead of pretending the query found nothing.
+
+    Example:
+        >>> a = LookupAnalysis("ok", pinned=("person.surname",), predicates=("surname = 'X'",))
+        >>> LookupAnalysis.from_details(a.details()) == a
+        True
+        >>> LookupAnalysis.from_details({"status": "exploded"}).status
+        'failed'
+
+    Attributes:
+        status: ``ok`` (analysed: ``pinned`` may be empty) or why not: ``unparseable`` (not
+            SQL that sqlglot reads), ``too_large``, ``too_deep`` (beyond the analyser's bounds
+            on size and nesting) or ``failed`` (any other error).
+        pinned: ``table.column`` pinned to a literal.
+        predicates: those comparisons as SQL (capped in number and length; for reviewers).
+        detail: why the analysis did not finish (``""`` when ``ok``).
+    """
+
+    status: LookupStatus
+    pinned: tuple[str, ...] = ()
+    predicates: tuple[str, ...] = ()
+    detail: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "ok"
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "pinned": _text_list(self.pinned),
+            "predicates": _text_list(self.predicates),
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_details(cls, value: object) -> LookupAnalysis:
+        """Read an analysis back from a record; anything malformed reads as ``failed``."""
+        if isinstance(value, dict):
+            status, pinned = value.get("status"), value.get("pinned", [])
+            predicates, detail = value.get("predicates", []), value.get("detail", "")
+            if (
+                status in LOOKUP_STATUSES
+                and isinstance(pinned, list)
+                and isinstance(predicates, list)
+                and all(isinstance(v, str) for v in (*pinned, *predicates, detail))
+            ):
+                return cls(status, tuple(pinned), tuple(predicates), detail)
+        return cls("failed", detail="the stored look-up analysis is malformed")
+
+
 @dataclass(frozen=True)
 class QueryRequest:
     """Who asked for what, from where: the part of a query record known before any decision.
@@ -357,6 +423,10 @@ class QueryRequest:
         >>> r = QueryRequest.from_principal(p, "SA-2026", "SELECT 1", client_address="10.0.0.5")
         >>> r.user, r.level, r.roles
         ('a.khan', 'general', ('analyst',))
+
+    ``person_lookups`` is the analysis of ``sql_submitted`` made when the query arrived
+    (:func:`gateway.audit.lookups.analyse_lookups`). Omitted from the record when None, so
+    records without it read and hash as before; reports then analyse the SQL themselves.
     """
 
     user: str
@@ -369,6 +439,7 @@ class QueryRequest:
     user_agent: str = ""
     params: JsonObject = field(default_factory=dict)
     template: str | None = None
+    person_lookups: LookupAnalysis | None = None
 
     @classmethod
     def from_principal(
@@ -381,6 +452,7 @@ class QueryRequest:
         user_agent: str = "",
         params: JsonObject | None = None,
         template: str | None = None,
+        person_lookups: LookupAnalysis | None = None,
     ) -> QueryRequest:
         return cls(
             user=principal.username,
@@ -393,10 +465,11 @@ class QueryRequest:
             user_agent=user_agent,
             params=dict(params or {}),
             template=template,
+            person_lookups=person_lookups,
         )
 
     def details(self) -> dict[str, Any]:
-        return {
+        details: dict[str, Any] = {
             "user": self.user,
             "organisation": self.organisation,
             "level": self.level,
@@ -408,6 +481,9 @@ class QueryRequest:
             "params": dict(self.params),
             "template": self.template,
         }
+        if self.person_lookups is not None:
+            details["person_lookups"] = self.person_lookups.details()
+        return details
 
 
 @dataclass(frozen=True)

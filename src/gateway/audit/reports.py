@@ -4,13 +4,19 @@ Each takes tables from :mod:`gateway.audit.tables` and returns a polars DataFram
 ``.to_arrow()`` for Arrow). Periods are half-open, ``since <= started_at < until``, in UTC.
 
     activity            queries per user and purpose: allowed, denied, incomplete, rows, bytes
-    person_lookups      queries whose predicates pin a person identifier/name/address to a literal
+    person_lookups      queries whose predicates pin a person identifier/name/address to a literal,
+                        and queries whose SQL could not be analysed (flagged, never an error)
     large_extractions   queries returning at least ``min_rows`` rows
     out_of_hours        queries outside working hours (Europe/London by default), weekends, holidays
     denied_attempts     refused queries with their reason
     exports_register    exports, with the purpose of the query they came from, their current
                         approval state, who decided and when, and downloads
     dormant_users       users with access but no query for ``months`` months (review their access)
+
+No report parses stored SQL without bounds or lets an error in it escape: person_lookups uses
+the analysis stored with each query when there is one and otherwise
+:func:`~gateway.audit.lookups.analyse_lookups`, which never raises; the other reports read
+only typed columns.
 
 Example:
     >>> from datetime import datetime, timezone
@@ -26,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,7 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 import pyarrow as pa
 
-from gateway.audit.lookups import pinned_predicates
+from gateway.audit.lookups import analyse_lookups
+from gateway.audit.records import LookupAnalysis
 from gateway.catalog import Catalog
 from gateway.errors import ConfigurationError, InputError
 
@@ -119,26 +127,49 @@ def person_lookups(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> pl.DataFrame:
-    """Queries whose submitted SQL pins a person identifier, name or address to a literal.
+    """Queries whose submitted SQL pins a person identifier, name or address to a literal,
+    and queries whose SQL could not be analysed.
 
     See :mod:`gateway.audit.lookups` for what counts. Allowed and denied queries both appear
-    (``decision`` tells them apart): an attempt is worth reviewing too.
+    (``decision`` tells them apart): an attempt is worth reviewing too. Each query's analysis
+    is the one stored when it arrived; records without one (older records) are analysed here,
+    within the same bounds. A query that could not be analysed — not SQL, too long, nested
+    too deeply, any error — is listed with ``analysis`` saying why and ``pinned`` empty:
+    hostile SQL is flagged for review instead of failing the report.
 
     Columns: query_id, started_at, user, organisation, purpose, decision, outcome, rows,
-    pinned (``table.column`` list), predicates (SQL list), sql_submitted.
+    pinned (``table.column`` list), predicates (SQL list), analysis (``ok``, ``unparseable``,
+    ``too_large``, ``too_deep``, ``failed``), analysis_detail, analysis_source (``stored``:
+    made when the query arrived; ``report``: made now), sql_submitted.
     """
     frame = _queries(queries, since, until)
-    pinned: list[list[str]] = []
-    predicates: list[list[str]] = []
-    for sql in frame["sql_submitted"].to_list():
-        found = pinned_predicates(sql or "", catalog)
-        pinned.append(list(dict.fromkeys(f.column for f in found)))
-        predicates.append(list(dict.fromkeys(f.predicate for f in found)))
-    frame = frame.with_columns(
-        pl.Series("pinned", pinned, dtype=pl.List(pl.String)),
-        pl.Series("predicates", predicates, dtype=pl.List(pl.String)),
+    stored_column = (
+        frame["person_lookups"].to_list()
+        if "person_lookups" in frame.columns
+        else [None] * frame.height
     )
-    return frame.filter(pl.col("pinned").list.len() > 0).select(
+    analysed: dict[str, LookupAnalysis] = {}  # the same SQL is analysed once per report
+    analyses: list[LookupAnalysis] = []
+    sources: list[str] = []
+    for sql, stored in zip(frame["sql_submitted"].to_list(), stored_column, strict=True):
+        if stored is not None:
+            analyses.append(_stored_analysis(stored))
+            sources.append("stored")
+        else:
+            text = sql or ""
+            if text not in analysed:
+                analysed[text] = analyse_lookups(text, catalog)
+            analyses.append(analysed[text])
+            sources.append("report")
+    frame = frame.with_columns(
+        pl.Series("pinned", [list(a.pinned) for a in analyses], dtype=pl.List(pl.String)),
+        pl.Series("predicates", [list(a.predicates) for a in analyses], dtype=pl.List(pl.String)),
+        pl.Series("analysis", [a.status for a in analyses], dtype=pl.String),
+        pl.Series("analysis_detail", [a.detail for a in analyses], dtype=pl.String),
+        pl.Series("analysis_source", sources, dtype=pl.String),
+    )
+    flagged = (pl.col("pinned").list.len() > 0) | (pl.col("analysis") != "ok")
+    return frame.filter(flagged).select(
         "query_id",
         "started_at",
         "user",
@@ -149,8 +180,20 @@ def person_lookups(
         "rows",
         "pinned",
         "predicates",
+        "analysis",
+        "analysis_detail",
+        "analysis_source",
         "sql_submitted",
     )
+
+
+def _stored_analysis(text: str) -> LookupAnalysis:
+    """The analysis a record holds (JSON text from the queries table); malformed = failed."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        value = None
+    return LookupAnalysis.from_details(value)
 
 
 def large_extractions(

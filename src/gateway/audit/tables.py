@@ -4,8 +4,10 @@ Four tables, each with a fixed schema (:data:`SCHEMAS`) so SQL written against t
 working as the log grows:
 
 - ``queries``: one row per query — request, decision (allowed/denied + reason), outcome,
-  rows, bytes, duration, fingerprint, ``complete`` (false = started, no completion) and
-  ``disclosure`` (JSON: the disclosure control applied to the released result, if any);
+  rows, bytes, duration, fingerprint, ``complete`` (false = started, no completion),
+  ``disclosure`` (JSON: the disclosure control applied to the released result, if any) and
+  ``person_lookups`` (JSON: the look-up analysis made when the query arrived, if any: see
+  :class:`~gateway.audit.records.LookupAnalysis`);
 - ``events``: every event, ``details`` as JSON text;
 - ``exports``: the exports register, one row per export: the approval state at registration
   and the current one (folded from later ``export.approved`` / ``export.rejected``), who
@@ -34,7 +36,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from gateway.audit.records import GOVERNANCE_FAMILIES, AuditEvent, canonical_json
+from gateway.audit.records import (
+    GOVERNANCE_FAMILIES,
+    AuditEvent,
+    LookupAnalysis,
+    canonical_json,
+)
 from gateway.audit.views import ExportView, QueryView, assemble_exports, assemble_queries
 
 __all__ = [
@@ -91,6 +98,7 @@ QUERIES_SCHEMA = pa.schema(
         ("first_seq", pa.int64()),
         ("last_seq", pa.int64()),
         ("disclosure", pa.string()),
+        ("person_lookups", pa.string()),
     ]
 )
 
@@ -186,6 +194,12 @@ def query_row(view: QueryView) -> dict[str, Any]:
     seqs = [e.seq for e in (view.started, view.completed, view.denied) if e is not None]
     duration = result.get("duration_ms")
     disclosure = result.get("disclosure")
+    # Re-read through the typed fact, so the column only ever holds a well-formed analysis.
+    lookups = (
+        canonical_json(LookupAnalysis.from_details(request["person_lookups"]).details())
+        if "person_lookups" in request
+        else None
+    )
     return {
         "query_id": view.query_id,
         "started_at": first.time if first is not None else None,
@@ -219,6 +233,7 @@ def query_row(view: QueryView) -> dict[str, Any]:
         "first_seq": min(seqs),
         "last_seq": max(seqs),
         "disclosure": canonical_json(disclosure) if isinstance(disclosure, dict) else None,
+        "person_lookups": lookups,
     }
 
 
