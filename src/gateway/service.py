@@ -30,7 +30,9 @@ Example:
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -40,7 +42,14 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from gateway.audit.log import AuditLog
-from gateway.audit.records import QueryCompleted, QueryDenied, QueryRequest, QueryStarted
+from gateway.audit.lookups import analyse_lookups
+from gateway.audit.records import (
+    LookupAnalysis,
+    QueryCompleted,
+    QueryDenied,
+    QueryRequest,
+    QueryStarted,
+)
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
 from gateway.engines.base import (
@@ -140,6 +149,10 @@ class QueryService(ClosesOnExit):
     clock: Clock = field(default=lambda: datetime.now(UTC))
     policy_sql: PolicySql = field(default_factory=PolicySql)
     rewrites: RewriteCache = field(default_factory=RewriteCache)
+    _lookup_cache: OrderedDict[str, LookupAnalysis] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
+    _lookup_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def open(cls, root: Path, **kwargs: Any) -> QueryService:
@@ -199,6 +212,7 @@ class QueryService(ClosesOnExit):
             user_agent=client.user_agent,
             params=_json_params(params),
             template=template,
+            person_lookups=self._lookups(sql if isinstance(sql, str) else ""),
         )
         try:
             view = view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
@@ -224,6 +238,21 @@ class QueryService(ClosesOnExit):
         return self._execute(query_id, request, view, result, verified, control, cancel)
 
     # --- steps ----------------------------------------------------------------------------
+
+    def _lookups(self, sql: str) -> LookupAnalysis:
+        """The person look-ups the submitted SQL pins (stored in the record, so review reports
+        never parse hostile SQL again); cached per SQL text, as templates repeat."""
+        with self._lookup_lock:
+            found = self._lookup_cache.get(sql)
+            if found is not None:
+                self._lookup_cache.move_to_end(sql)
+                return found
+        found = analyse_lookups(sql, self.catalog)
+        with self._lookup_lock:
+            self._lookup_cache[sql] = found
+            if len(self._lookup_cache) > 512:
+                self._lookup_cache.popitem(last=False)
+        return found
 
     def _deny(self, query_id: str, request: QueryRequest, exc: GatewayError) -> None:
         exc.query_id = query_id
