@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,10 @@ from gateway.policy.model import (
     Policy,
     SchemaAccess,
     TablePolicy,
+    UnlinkableVictims,
 )
 from gateway.policy.sections import check_sections
+from gateway.policy.victims import TARGET, victim_filters
 
 __all__ = ["PRINCIPAL_PLACEHOLDERS", "load_default_policy", "load_policy", "parse_policy"]
 
@@ -140,7 +143,7 @@ def _parse_level(
     path = f"levels.{name}"
     if not isinstance(spec, dict):
         raise problems.fail(path, "must be a table")
-    allowed = {"extends", "description", "tables", "unmaskable", "limits"}
+    allowed = {"extends", "description", "tables", "unmaskable", "limits", "unlinkable_victims"}
     for key in spec:
         if key not in allowed:
             raise problems.fail(f"{path}.{key}", f"unknown key (expected one of {sorted(allowed)})")
@@ -152,11 +155,16 @@ def _parse_level(
             raise problems.fail(tpath, "no such table in the warehouse catalog")
         tables[table_name] = _parse_table(catalog.table(table_name), table_spec, tpath, problems)
 
+    victims = parent.unlinkable_victims if parent else None
+    if "unlinkable_victims" in spec:
+        victims = _parse_victims(spec["unlinkable_victims"], tables, catalog, problems, path)
+    tables = _derive_filters(tables, victims, catalog, problems, f"{path}.unlinkable_victims")
+
     for table_name, table in tables.items():
-        if table.row_filter:
+        if table.effective_filter:
             _check_filter(
                 table_name,
-                table.row_filter,
+                table.effective_filter,
                 tables,
                 catalog,
                 problems,
@@ -195,7 +203,48 @@ def _parse_level(
         tables=tables,
         unmaskable=frozenset(str(u) for u in unmaskable),
         limits=limits,
+        unlinkable_victims=victims,
     )
+
+
+def _parse_victims(
+    raw: Any, tables: Mapping[str, TablePolicy], catalog: Catalog, problems: _Problems, path: str
+) -> UnlinkableVictims:
+    path = f"{path}.unlinkable_victims"
+    if not isinstance(raw, dict):
+        raise problems.fail(path, "must be a table with 'sensitive' and 'linkable_roles'")
+    for key in raw:
+        if key not in {"sensitive", "linkable_roles"}:
+            raise problems.fail(f"{path}.{key}", "unknown key (expected sensitive, linkable_roles)")
+    sensitive = raw.get("sensitive")
+    if not isinstance(sensitive, str) or not sensitive.strip():
+        raise problems.fail(f"{path}.sensitive", "must be an SQL predicate over crime")
+    roles = raw.get("linkable_roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+        raise problems.fail(f"{path}.linkable_roles", "must be a list of role names")
+    if TARGET not in catalog:
+        raise problems.fail(path, f"the warehouse catalog has no {TARGET!r} table")
+    _check_filter(TARGET, sensitive, tables, catalog, problems, f"{path}.sensitive")
+    return UnlinkableVictims(sensitive=sensitive.strip(), linkable_roles=tuple(roles))
+
+
+def _derive_filters(
+    tables: Mapping[str, TablePolicy],
+    victims: UnlinkableVictims | None,
+    catalog: Catalog,
+    problems: _Problems,
+    path: str,
+) -> dict[str, TablePolicy]:
+    """The tables with their ``derived_filter`` rebuilt from ``victims`` (None: cleared)."""
+    derived: dict[str, str] = {}
+    if victims is not None:
+        try:
+            derived = victim_filters(catalog, victims, tables.keys())
+        except ConfigurationError as exc:
+            raise problems.fail(path, str(exc)) from exc
+    return {
+        name: replace(table, derived_filter=derived.get(name)) for name, table in tables.items()
+    }
 
 
 def _parse_limits(raw: Any, base: LevelLimits, path: str, problems: _Problems) -> LevelLimits:
@@ -404,10 +453,10 @@ def _check_filter(
 
 
 def filter_dependencies(table: TablePolicy) -> set[str]:
-    """Tables a row filter reads (they are filtered in turn)."""
-    if not table.row_filter:
+    """Tables a row filter (declared or derived) reads (they are filtered in turn)."""
+    if not table.effective_filter:
         return set()
-    return {t.name for t in parse_predicate(table.row_filter).find_all(exp.Table)}
+    return {t.name for t in parse_predicate(table.effective_filter).find_all(exp.Table)}
 
 
 def _check_no_filter_cycles(

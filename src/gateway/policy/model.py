@@ -25,6 +25,7 @@ __all__ = [
     "Policy",
     "SchemaAccess",
     "TablePolicy",
+    "UnlinkableVictims",
 ]
 
 #: Mask kinds and the options each accepts (name → required?).
@@ -78,12 +79,45 @@ class TablePolicy:
             ``$organisation``, ``$username`` and subqueries over other tables, which are
             themselves row-filtered as this level sees them); None = every row.
         requires_grant: only visible to principals holding a grant that names the table.
+        derived_filter: predicate the policy adds to ``row_filter`` by itself (the level's
+            :class:`UnlinkableVictims` rule, built from the catalog's links); None = nothing.
     """
 
     name: str
     columns: Mapping[str, MaskSpec]
     row_filter: str | None = None
     requires_grant: bool = False
+    derived_filter: str | None = None
+
+    @property
+    def effective_filter(self) -> str | None:
+        """The predicate rows must pass: ``row_filter`` AND ``derived_filter``."""
+        parts = [f for f in (self.row_filter, self.derived_filter) if f]
+        if len(parts) < 2:
+            return parts[0] if parts else None
+        return "\nAND ".join(f"({part})" for part in parts)
+
+
+@dataclass(frozen=True)
+class UnlinkableVictims:
+    """Victims of sensitive crimes are not linkable: the rule, as the policy file states it.
+
+    On every path the catalog declares from a person to a crime (see
+    :func:`gateway.catalog.links.link_paths`), a row that ties a person to a sensitive crime is
+    kept only when the person is linked in a capacity listed in ``linkable_roles`` — on the
+    path itself when it has a role, and on the crime's own link table (``crime_person``) when
+    the path is another one (a custody record, an incident's people). Anything unknown fails
+    closed: a crime this level cannot see, or whose ``sensitive`` predicate is NULL, counts as
+    sensitive.
+
+    Attributes:
+        sensitive: trusted SQL predicate over ``crime`` (subqueries allowed): TRUE or NULL for
+            a sensitive crime.
+        linkable_roles: roles in which a person stays linked to a sensitive crime.
+    """
+
+    sensitive: str
+    linkable_roles: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -105,6 +139,8 @@ class LevelPolicy:
         tables: table name → :class:`TablePolicy`.
         unmaskable: ``"table.column"`` entries (or ``"table.*"``) that an enhanced grant may unmask.
         limits: resource limits.
+        unlinkable_victims: the sensitive-victim rule whose predicates are in the tables'
+            ``derived_filter`` (None: no such rule at this level).
     """
 
     name: str
@@ -112,6 +148,7 @@ class LevelPolicy:
     tables: Mapping[str, TablePolicy]
     unmaskable: frozenset[str] = frozenset()
     limits: LevelLimits = field(default_factory=LevelLimits)
+    unlinkable_victims: UnlinkableVictims | None = None
 
     def may_unmask(self, table: str, column: str) -> bool:
         return f"{table}.{column}" in self.unmaskable or f"{table}.*" in self.unmaskable

@@ -190,7 +190,7 @@ def view_for(
             if f"{name}.{column_name}" in unmask and level.may_unmask(name, column_name):
                 mask = _SHOW
             columns.append(ColumnView(column_name, declared.column(column_name).type, mask))
-        tables[name] = TableView(name, tuple(columns), table_policy.row_filter)
+        tables[name] = TableView(name, tuple(columns), table_policy.effective_filter)
 
     return PolicyView(
         username=principal.username,
