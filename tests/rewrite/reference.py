@@ -83,11 +83,23 @@ def reference_connection(
              grade, arrived_at, closed_at, asb_type, location_id, local_authority_code, lsoa_code,
              crime_id, NULL::VARCHAR AS narrative
       FROM src.incident WHERE local_authority_code IN ({area_list});
+    -- crimes in the areas that are not sensitive (unknown counts as sensitive), and the people
+    -- they record in a role that stays linkable on a sensitive crime
+    CREATE TABLE open_crime AS
+      SELECT c.crime_id FROM src.crime c JOIN src.offence_type o USING (ho_offence_code)
+      WHERE c.local_authority_code IN ({area_list}) AND NOT (c.domestic_abuse OR o.sensitive);
+    CREATE TABLE linkable_person AS
+      SELECT cp.crime_id, cp.person_id FROM src.crime_person cp JOIN src.crime c USING (crime_id)
+      WHERE c.local_authority_code IN ({area_list}) AND cp.role IN ('suspect', 'offender', 'witness');
     CREATE TABLE custody AS
       SELECT custody_id, last4(custody_ref) AS custody_ref, pseudo('person', person_id::VARCHAR, 'P') AS person_id,
              arrested_at, arrived_at, detention_authorised_at, released_at, arrest_offence_code,
              custody_suite, disposal, crime_id, arrest_location_id, local_authority_code
-      FROM src.custody WHERE local_authority_code IN ({area_list});
+      FROM src.custody k WHERE local_authority_code IN ({area_list})
+        -- a sensitive crime's detained person only when the crime records them as a suspect,
+        -- offender or witness (a victim detained for it stays unlinkable)
+        AND (k.crime_id IS NULL OR k.crime_id IN (SELECT crime_id FROM open_crime)
+             OR (k.crime_id, k.person_id) IN (SELECT crime_id, person_id FROM linkable_person));
     CREATE TABLE location AS
       SELECT l.location_id, l.location_type,
              CASE WHEN l.location_type <> 'dwelling' THEN l.address ELSE 'On or near ' || m.name END AS address,
@@ -103,7 +115,10 @@ def reference_connection(
     CREATE TABLE incident_person AS
       SELECT ip.incident_id, pseudo('person', ip.person_id::VARCHAR, 'P') AS person_id, ip.role
       FROM src.incident_person ip JOIN src.incident i USING (incident_id)
-      WHERE i.local_authority_code IN ({area_list});
+      WHERE i.local_authority_code IN ({area_list})
+        AND (i.crime_id IS NULL OR i.crime_id IN (SELECT crime_id FROM open_crime)
+             OR (ip.role IN ('suspect', 'offender', 'witness')
+                 AND (i.crime_id, ip.person_id) IN (SELECT crime_id, person_id FROM linkable_person)));
     CREATE TABLE person AS
       SELECT pseudo('person', p.person_id::VARCHAR, 'P') AS person_id, NULL::VARCHAR AS forename,
              NULL::VARCHAR AS surname, age_band(p.date_of_birth) AS date_of_birth, p.gender, p.ethnicity,
@@ -123,6 +138,8 @@ def reference_connection(
     CREATE TABLE property AS
       SELECT property_id, crime_id, property_type, NULL::VARCHAR AS description, value_gbp, recovered
       FROM src.property WHERE crime_id IN (SELECT crime_id FROM crime);
+    DROP TABLE open_crime;
+    DROP TABLE linkable_person;
     DETACH src;
     """
     for statement in statements.split(";"):
