@@ -20,7 +20,8 @@ from gateway.engines.worker import WorkerSession, listen_for_interrupts, run_que
 from gateway.errors import QueryCancelled, QueryTimeout
 
 from .conftest import CRIMES, LIMITS, TUNING
-from .test_pool import ENDLESS, UNINTERRUPTIBLE
+from .faults import frozen_when_busy
+from .test_pool import ENDLESS
 
 #: A time limit the tests never reach: only the cancellation can end ENDLESS.
 LONG = replace(LIMITS, timeout_s=30.0)
@@ -62,13 +63,17 @@ def test_cancel_interrupts_the_query_and_the_worker_is_reused(
 def test_cancel_of_a_query_that_ignores_interrupts_kills_and_replaces_its_worker(
     make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
 ) -> None:
+    # The worker stops answering mid-query (frozen, so the Interrupt is never acted on) and
+    # its caller withdraws the query at that moment.
     engine = make_engine(workers=1)
     pids = engine.worker_pids()
-    cancel = _cancel_after(0.3)
-    started = time.monotonic()
-    with pytest.raises(QueryCancelled) as err:
-        engine.execute(UNINTERRUPTIBLE, {}, limits=LONG, query_id="stubborn", cancel=cancel)
-    assert time.monotonic() - started < 0.3 + TUNING.grace_s + 1.5  # the query alone takes >5 s
+    cancel = Cancellation()
+    with frozen_when_busy(pids[0], then=cancel.cancel) as frozen:
+        with pytest.raises(QueryCancelled) as err:
+            engine.execute(ENDLESS, {}, limits=LONG, query_id="stubborn", cancel=cancel)
+        ended = time.monotonic()
+    assert frozen.at is not None, "the worker never started the query"
+    assert ended - frozen.at < TUNING.grace_s + 1.5  # its time limit is 30 s
     assert "replaced" in err.value.message
     assert engine.stats().restarts == 1
     assert _ok(engine, qid) == CRIMES

@@ -1,10 +1,18 @@
 """Why the policy subquery ends in a LIMIT, and proof that it works.
 
-DuckDB is free to evaluate a user's predicate beside (or before) a row filter when it pushes
-filters down. Then a predicate that fails or is slow only on hidden rows tells the analyst
-something about rows they may not see. The tests below show the engine really does this for a
-policy-shaped subquery without the barrier, that the barrier stops it, and that the gateway's
-queries neither fail nor slow down because of hidden rows.
+The guarantee: no user expression is ever evaluated on a row the row filter removes, so a
+predicate that fails, or is slow, only on hidden rows tells the analyst nothing about them.
+
+An optimiser is free to evaluate a user's predicate beside (or before) a row filter when it
+pushes filters down, and whether it does changes between engine versions (DuckDB 1.2 to 1.5
+push a failing cast past a plain filter under a join, 2.0.0 past a semi-join filter in many
+query shapes, 2.0.1 in none of the shapes below). So the tests assert the guarantee itself,
+with an error oracle (hidden rows hold text that fails a numeric cast) and a value oracle (the
+answer equals the answer over the visible rows alone), for every policy shape and user query
+shape below, on whatever engine is installed. A separate demonstration shows that without the
+barrier the installed engine does evaluate user predicates on hidden rows; it skips, naming the
+version, when this engine pushes nothing in these shapes. Finally the gateway's own queries
+neither fail nor slow down because of hidden rows.
 """
 
 from __future__ import annotations
@@ -19,52 +27,102 @@ from gateway.rewrite.substitute import BARRIER_LIMIT
 from gateway.service import QueryService
 from tests.rewrite.conftest import ANALYST
 
+#: What a hidden row leaks through when a user expression is evaluated on it.
+LEAKED = "evaluated on a hidden row"
+
+#: Row filters shaped like the policy's (area lists, link tables): each keeps only rows whose
+#: ``v`` is a number. ``{barrier}`` is empty or the policy subquery's LIMIT.
+POLICIES = {
+    "range and link": "SELECT id, g, v FROM main.t WHERE id < 2000 AND id IN (SELECT id FROM ok){barrier}",
+    "link": "SELECT id, g, v FROM main.t WHERE id IN (SELECT id FROM ok){barrier}",
+    "area list": "SELECT id, g, v FROM main.t WHERE g IN (0, 4, 8) AND id % 4 = 0{barrier}",
+    "plain": "SELECT id, g, v FROM main.t WHERE id % 4 = 0{barrier}",
+}
+
+#: Analysts' queries over a policy subquery ``{p}``; each casts ``v``, which fails on a hidden
+#: row. Between them they cover every shape some DuckDB version pushes the cast down in.
+QUERIES = {
+    "where": "SELECT count(*) FROM ({p}) s WHERE CAST(s.v AS INTEGER) >= 0",
+    "where and": "SELECT count(*) FROM ({p}) s WHERE s.g = 0 AND CAST(s.v AS INTEGER) >= 0",
+    "join": "SELECT count(*) FROM ({p}) s JOIN other o ON s.id = o.id "
+    "WHERE CAST(s.v AS INTEGER) >= 0",
+    "join condition": "SELECT count(*) FROM ({p}) s JOIN other o "
+    "ON s.id = o.id AND CAST(s.v AS INTEGER) >= 0",
+    "semi join": "SELECT count(*) FROM ({p}) s WHERE s.id IN (SELECT id FROM other) "
+    "AND CAST(s.v AS INTEGER) >= 0",
+    "cross join": "SELECT count(*) FROM ({p}) s, (SELECT 1 AS one) c "
+    "WHERE CAST(s.v AS INTEGER) >= c.one - 1",
+    "union": "SELECT count(*) FROM (SELECT * FROM ({p}) UNION ALL SELECT * FROM ({p})) s "
+    "WHERE CAST(s.v AS INTEGER) >= 0",
+    "materialized cte": "WITH s AS MATERIALIZED ({p}) SELECT count(*) FROM s "
+    "WHERE CAST(s.v AS INTEGER) >= 0",
+}
+
 
 @pytest.fixture(scope="module")
 def engine_only() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     # visible rows (id % 4 = 0) hold numbers; hidden rows hold text that fails a numeric cast
     con.execute(
-        "CREATE TABLE t AS SELECT i AS id, CASE WHEN i % 4 = 0 THEN (i % 7)::VARCHAR ELSE 'x' || i END AS v "
-        "FROM range(200000) r(i)"
+        "CREATE TABLE t AS SELECT i AS id, i % 10 AS g, "
+        "CASE WHEN i % 4 = 0 THEN (i % 7)::VARCHAR ELSE 'x' || i END AS v FROM range(200000) r(i)"
     )
     con.execute("CREATE TABLE ok AS SELECT i AS id FROM range(0, 200000, 4) r(i)")
+    con.execute("CREATE TABLE other AS SELECT i AS id FROM range(200000) r(i)")
+    for n, policy in enumerate(POLICIES.values()):
+        # the value oracle: each policy's visible rows alone, with nothing to leak
+        con.execute(f"CREATE TABLE visible_{n} AS {policy.format(barrier='')}")
     return con
-
-
-SHAPES = {
-    "subquery": "SELECT count(*) FROM (SELECT id, v FROM main.t WHERE id < {n} AND id IN (SELECT id FROM ok){barrier}) "
-    "WHERE CAST(v AS INTEGER) >= 0",
-    "materialized cte": "WITH s AS MATERIALIZED (SELECT id, v FROM main.t WHERE id < {n} AND id IN (SELECT id FROM ok)"
-    "{barrier}) SELECT count(*) FROM s WHERE CAST(v AS INTEGER) >= 0",
-}
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str) -> int | str:
     try:
         return int(con.sql(sql).fetchall()[0][0])
     except duckdb.ConversionException:
-        return "evaluated on a hidden row"
+        return LEAKED
+
+
+def _query(user: str, policy: str, *, barrier: bool) -> str:
+    limit = f" LIMIT {BARRIER_LIMIT}" if barrier else ""
+    return QUERIES[user].format(p=POLICIES[policy].format(barrier=limit))
+
+
+def _over_visible_rows(user: str, policy: str) -> str:
+    table = f"SELECT * FROM visible_{list(POLICIES).index(policy)}"
+    return QUERIES[user].format(p=table)
+
+
+@pytest.mark.parametrize("user", sorted(QUERIES))
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_barrier_keeps_user_predicates_above_the_filter(
+    engine_only: duckdb.DuckDBPyConnection, policy: str, user: str
+) -> None:
+    expected = _run(engine_only, _over_visible_rows(user, policy))
+    assert isinstance(expected, int)  # the visible rows alone never fail
+    assert expected > 0
+    assert _run(engine_only, _query(user, policy, barrier=True)) == expected
 
 
 def test_engine_pushes_user_predicates_past_a_row_filter(
     engine_only: duckdb.DuckDBPyConnection,
 ) -> None:
+    """Without the barrier the engine evaluates user predicates on hidden rows (if it pushes)."""
     outcomes = {
-        (shape, n): _run(engine_only, sql.format(n=n, barrier=""))
-        for shape, sql in SHAPES.items()
-        for n in (2000, 200000)
+        (policy, user): _run(engine_only, _query(user, policy, barrier=False))
+        for policy in POLICIES
+        for user in QUERIES
     }
-    assert "evaluated on a hidden row" in outcomes.values(), outcomes
-
-
-@pytest.mark.parametrize("n", [2000, 200000])
-@pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_barrier_keeps_user_predicates_above_the_filter(
-    engine_only: duckdb.DuckDBPyConnection, shape: str, n: int
-) -> None:
-    sql = SHAPES[shape].format(n=n, barrier=f" LIMIT {BARRIER_LIMIT}")
-    assert _run(engine_only, sql) == n // 4
+    leaks = sorted(shape for shape, outcome in outcomes.items() if outcome == LEAKED)
+    if not leaks:
+        pytest.skip(
+            f"DuckDB {duckdb.__version__} evaluates no user predicate on a hidden row in these "
+            "shapes even without the barrier (it does not push a failing cast past a row "
+            "filter); the guarantee is asserted with the barrier by "
+            "test_barrier_keeps_user_predicates_above_the_filter all the same"
+        )
+    # The oracle is real on this engine: the shapes that leaked are what the barrier stops.
+    for policy, user in leaks:
+        assert _run(engine_only, _query(user, policy, barrier=True)) != LEAKED
 
 
 def _timed(service: QueryService, condition: str) -> float:
