@@ -45,15 +45,22 @@ def _rows(table: object) -> list[str]:
     return sorted(repr(tuple(r.values())) for r in table.to_pylist())  # type: ignore[attr-defined]
 
 
-def _reference_rows(reference: duckdb.DuckDBPyConnection, sql: str) -> list[str] | None:
+def _reference_rows(
+    reference: duckdb.DuckDBPyConnection, sql: str, *, optimise: bool = True
+) -> list[str] | None:
     """The statement over the reference view: as written, else as the gateway's parser read
     it (sqlglot maps some spellings DuckDB rejects, e.g. a quoted date part)."""
-    for spelling in (sql, sqlglot.transpile(sql, read="duckdb", write="duckdb")[0]):
-        try:
-            return _rows(reference.sql(spelling).to_arrow_table())
-        except duckdb.Error:
-            continue
-    return None
+    if not optimise:
+        reference.execute("PRAGMA disable_optimizer")
+    try:
+        for spelling in (sql, sqlglot.transpile(sql, read="duckdb", write="duckdb")[0]):
+            try:
+                return _rows(reference.sql(spelling).to_arrow_table())
+            except duckdb.Error:
+                continue
+        return None
+    finally:
+        reference.execute("PRAGMA enable_optimizer")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -96,6 +103,13 @@ def test_every_statement_is_refused_or_exactly_the_policy_view(
         # table read through its policy subquery), which is all that can be said here.
         TALLY["answered:unchecked"] += 1
         return
+    outcome_kind = "answered:equal"
+    if got != expected:
+        # DuckDB's optimiser has bugs of its own (seen: EXISTS over GROUP BY ALL with a
+        # constant LEFT JOIN condition gives FALSE optimised, TRUE not). The reference
+        # without the optimiser is the tie-breaker: the gateway must match one of them.
+        expected = _reference_rows(reference, sql, optimise=False)
+        outcome_kind = "answered:equal-to-unoptimised-reference"
     assert got == expected, sql
     assert crafted.SECRET not in repr(got) or crafted.SECRET in repr(expected), sql
-    TALLY["answered:equal"] += 1
+    TALLY[outcome_kind] += 1
