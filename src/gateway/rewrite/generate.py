@@ -21,8 +21,13 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from gateway.errors import PolicyCheckFailed
+from gateway.rewrite.guard import ALLOWED_VARS
 
 __all__ = ["generate", "same_tree"]
+
+
+def _is_date_part(text: object) -> bool:
+    return isinstance(text, str) and text.upper() in ALLOWED_VARS
 
 
 def _absent(value: object) -> bool:
@@ -58,7 +63,9 @@ def same_tree(a: exp.Expr, b: exp.Expr) -> bool:
 
     Whether an identifier was quoted is not compared: the generator quotes names that are
     keywords (``AS "struct"``), and DuckDB resolves quoted and unquoted names alike; nor the
-    case of a function name sqlglot does not model (it writes ``to_months`` as ``TO_MONTHS``).
+    case of a function name sqlglot does not model (it writes ``to_months`` as ``TO_MONTHS``);
+    nor the spelling of a date-part keyword the guard allows (``DOW`` is written
+    ``DAYOFWEEK``): such a ``Var`` can only be one of those words.
 
     Example:
         >>> one = sqlglot.parse_one("SELECT 1 AS struct_", dialect="duckdb")
@@ -70,6 +77,11 @@ def same_tree(a: exp.Expr, b: exp.Expr) -> bool:
     stack: list[tuple[object, object]] = [(a, b)]
     while stack:
         left, right = stack.pop()
+        if isinstance(left, exp.Var) and isinstance(right, exp.Var):
+            both_date_parts = _is_date_part(left.this) and _is_date_part(right.this)
+            if not both_date_parts and left.this != right.this:
+                return False
+            continue  # two date-part words: sqlglot spells some its own way (DOW → DAYOFWEEK)
         if isinstance(left, exp.Expr):
             if type(left) is not type(right):
                 return False

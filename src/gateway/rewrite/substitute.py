@@ -16,7 +16,7 @@ filter on rows the filter removes (an error oracle: the query fails only if a hi
 a non-number). No engine may push a filter below a LIMIT — that would change which rows the
 LIMIT keeps — so the limit is an optimisation barrier that holds by the semantics of SQL, not
 by the current optimiser's habits. Only trusted policy expressions (masks and filters) run
-below it. tests/rewrite/test_oracles.py proves it with error and value oracles.
+below it. tests/rewrite/test_barrier.py proves it with error and value oracles.
 """
 
 from __future__ import annotations
