@@ -16,6 +16,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── ParameterError            400  invalid_parameter
     │   ├── QueryError                400  query_error            (engine refused the query)
     │   ├── NotAggregate              400  not_aggregate          (disclosure control on record-level rows)
+    │   ├── NotProtectable            400  not_protectable        (a count disclosure control cannot protect)
     │   ├── PolicyCheckFailed         400  policy_check_failed    (the SQL to run broke the enforcement invariant)
     │   └── PurposeRequired           400  purpose_required
     ├── AuthenticationError           401  unauthenticated
@@ -74,6 +75,7 @@ __all__ = [
     "InputError",
     "NetworkNotPermitted",
     "NotAggregate",
+    "NotProtectable",
     "NotFound",
     "ParameterError",
     "PolicyCheckFailed",
@@ -178,6 +180,13 @@ class QueryError(InputError):
 
 class NotAggregate(InputError):
     code = "not_aggregate"
+
+
+class NotProtectable(InputError):
+    """Disclosure control cannot protect a count in the result (a key or filter computed from
+    counts, a window, a scaled count …) or cannot tell whether a column is one; nothing ran."""
+
+    code = "not_protectable"
 
 
 class PolicyCheckFailed(InputError):

@@ -12,7 +12,7 @@ from gateway.disclosure import (
     infer_spec,
     parse_disclosure_request,
 )
-from gateway.errors import ParameterError
+from gateway.errors import NotProtectable, ParameterError
 from gateway.exports.classify import output_roles
 
 RULES = DisclosureRules(min_count=10, label="general")
@@ -68,7 +68,7 @@ def test_roles_come_from_the_select_list() -> None:
         ("crimes", "count"),
         ("victims", "count"),
         ("again", "count"),
-        ("hate", "aggregate"),
+        ("hate", "count"),  # a sum of an indicator is a count
         ("mean_value", "aggregate"),
     ]
     # An unnamed count is still a count (the engine names it).
@@ -80,10 +80,12 @@ def test_roles_come_from_the_select_list() -> None:
 
 def test_roles_pass_through_wrappers_and_set_operations() -> None:
     inner = "SELECT ward_code, count(*) AS n FROM x GROUP BY 1"
-    assert roles(f"SELECT * FROM ({inner}) AS t WHERE n > 3") == [
+    assert roles(f"SELECT * FROM ({inner}) AS t WHERE ward_code <> 'x'") == [
         ("ward_code", "key"),
         ("n", "count"),
     ]
+    with pytest.raises(NotProtectable, match="filters rows by their exact counts"):
+        output_roles(f"SELECT * FROM ({inner}) AS t WHERE n > 3")
     assert roles(f"SELECT ward_code AS ward, n AS crimes FROM ({inner}) AS t") == [
         ("ward", "key"),
         ("crimes", "count"),
@@ -92,6 +94,107 @@ def test_roles_pass_through_wrappers_and_set_operations() -> None:
     assert roles(union) == [("ward_code", "key"), ("n", "count")]
     with pytest.raises(ParameterError, match="grouping column in one branch"):
         output_roles(f"{inner} UNION ALL SELECT ward_code, 1 FROM x GROUP BY 1")
+    with pytest.raises(NotProtectable, match="a count in one branch only"):
+        output_roles(f"{inner} UNION ALL SELECT ward_code, sum(v) FROM x GROUP BY 1")
+
+
+WEAPONS = "police_uk_category = 'possession-of-weapons'"
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # finding 2: every count-like measure is a count, so it is protected
+        (
+            f"SELECT ward_code, count(*) AS n_all, count(*) FILTER (WHERE NOT {WEAPONS}) AS n_other "
+            "FROM crime GROUP BY 1",
+            [("ward_code", "key"), ("n_all", "count"), ("n_other", "count")],
+        ),
+        (
+            f"SELECT ward_code, sum(CASE WHEN {WEAPONS} THEN 1 ELSE 0 END) AS w FROM crime GROUP BY 1",
+            [("ward_code", "key"), ("w", "count")],
+        ),
+        (
+            f"SELECT ward_code, sum(IF({WEAPONS}, 1, NULL)) AS w, sum(({WEAPONS})::INT) AS v, "
+            f"count_if({WEAPONS}) AS c FROM crime GROUP BY 1",
+            [("ward_code", "key"), ("w", "count"), ("v", "count"), ("c", "count")],
+        ),
+        # a sum of counts computed in a subquery or CTE is a count
+        (
+            "WITH t AS (SELECT ward_code, lsoa_code, count(*) AS n FROM crime GROUP BY 1, 2) "
+            "SELECT ward_code, sum(n) AS crimes FROM t GROUP BY 1",
+            [("ward_code", "key"), ("crimes", "count")],
+        ),
+        # an indicator computed in a subquery, summed outside
+        (
+            f"SELECT ward_code, sum(f) AS w FROM (SELECT ward_code, CASE WHEN {WEAPONS} THEN 1 "
+            "ELSE 0 END AS f FROM crime) AS t GROUP BY 1",
+            [("ward_code", "key"), ("w", "count")],
+        ),
+    ],
+)
+def test_every_count_like_column_is_a_count(sql: str, expected: list[tuple[str, str]]) -> None:
+    assert roles(sql) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        # finding 1: counts surfaced as grouping keys
+        (
+            "SELECT x.lsoa_code, x.n, count(*) AS c FROM (SELECT lsoa_code, count(*) AS n FROM "
+            f"crime WHERE {WEAPONS} GROUP BY 1) AS x GROUP BY ALL",
+            "n is a grouping column computed from counts",
+        ),
+        (
+            "WITH t AS (SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1) "
+            "SELECT n + 0 AS k, count(*) AS c FROM t GROUP BY 1",
+            "k is a grouping column computed from counts",
+        ),
+        (
+            "SELECT n, count(*) AS c FROM (SELECT lsoa_code, count(*) OVER (PARTITION BY "
+            "lsoa_code) AS n FROM crime) AS t GROUP BY 1",
+            "n is a grouping column computed from counts",
+        ),
+        (
+            "SELECT ward_code, count(*) AS c FROM (SELECT ward_code, lsoa_code, count(*) AS n "
+            "FROM crime GROUP BY 1, 2) AS t WHERE n = 3 GROUP BY 1",
+            "filters, joins or groups by counts",
+        ),
+        (
+            "SELECT lsoa_code, count(*) AS c FROM crime WHERE lsoa_code IN (SELECT lsoa_code "
+            "FROM crime GROUP BY 1 HAVING count(*) = 3) GROUP BY 1",
+            "HAVING",
+        ),
+        ("SELECT lsoa_code, count(*) AS c FROM crime GROUP BY 1 HAVING count(*) > 2", "HAVING"),
+        ("SELECT lsoa_code, count(*) AS c FROM crime GROUP BY 1 ORDER BY c LIMIT 5", "LIMIT"),
+        # scaled, combined or averaged counts
+        (
+            f"SELECT ward_code, sum(CASE WHEN {WEAPONS} THEN 7 ELSE 0 END) AS w FROM crime "
+            "GROUP BY 1",
+            "w is computed from counts in a way that is not a count",
+        ),
+        (
+            f"SELECT ward_code, avg(CASE WHEN {WEAPONS} THEN 1 ELSE 0 END) AS p FROM crime "
+            "GROUP BY 1",
+            "p is computed from counts",
+        ),
+        ("SELECT ward_code, count(*) * 3 AS t FROM crime GROUP BY 1", "t combines counts"),
+        (
+            f"SELECT ward_code, count(*) - count(*) FILTER (WHERE NOT {WEAPONS}) AS d FROM crime "
+            "GROUP BY 1",
+            "d combines counts",
+        ),
+        (
+            "WITH t AS (SELECT ward_code, lsoa_code, count(*) AS n FROM crime GROUP BY 1, 2) "
+            "SELECT ward_code, max(n) AS top FROM t GROUP BY 1",
+            "top is computed from counts",
+        ),
+    ],
+)
+def test_counts_that_cannot_be_protected_are_refused(sql: str, message: str) -> None:
+    with pytest.raises(NotProtectable, match=message):
+        output_roles(sql)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +212,7 @@ def test_roles_pass_through_wrappers_and_set_operations() -> None:
     ],
 )
 def test_columns_that_could_carry_other_counts_are_refused(sql: str, message: str) -> None:
-    with pytest.raises(ParameterError, match=message):
+    with pytest.raises(NotProtectable, match=message):
         output_roles(sql)
 
 

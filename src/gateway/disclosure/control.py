@@ -109,7 +109,7 @@ class DisclosureControl:
                 f"query returns record-level rows ({verdict.reason}). Group and count instead, "
                 "e.g. SELECT ward_code, count(*) AS crimes FROM crime GROUP BY ward_code"
             )
-        columns = output_roles(rewrite.sql)
+        columns = output_roles(rewrite.sql, self.catalog)
         self._rules, self._roles = rules, tuple(c.role for c in columns)
         names = [c.name or f"\0column {i}" for i, c in enumerate(columns, start=1)]
         named = {*self.request.counts, *(self.request.dimensions or ()), *self.request.totals}

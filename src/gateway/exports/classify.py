@@ -81,7 +81,7 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from gateway.catalog import Catalog
 from gateway.catalog.model import TableKind
 from gateway.disclosure.request import ColumnRole
-from gateway.errors import ParameterError
+from gateway.errors import NotProtectable, ParameterError
 from gateway.rewrite.context import RewriteResult
 
 __all__ = [
@@ -323,13 +323,21 @@ class OutputColumn:
     role: ColumnRole
 
 
-def output_roles(sql: str) -> tuple[OutputColumn, ...]:
+def output_roles(sql: str, catalog: Catalog | None = None) -> tuple[OutputColumn, ...]:
     """The result columns of an aggregate query (executed SQL), in order, with their roles.
 
-    A column is a ``count`` when it is ``count(…)`` (also filtered, cast or in parentheses),
-    another ``aggregate`` when it holds any other aggregate call, else a grouping ``key``.
-    Through a pass-through wrapper (the row cap, a filter on an aggregated subquery) the inner
-    query's columns are read; a set operation's columns must have one role in every branch.
+    Disclosure control protects every column derived from counting records or people, so a
+    column's role is read from where its value comes from (:class:`_CountFlow`):
+
+    - ``count``: ``count(…)`` (``DISTINCT``, ``FILTER``, cast or in parentheses), ``count_if``,
+      a ``sum`` of an indicator (a boolean, ``CASE``/``IF`` whose values are only 0, 1 or
+      NULL, a cast of one), or a ``sum`` of a count computed in a subquery or CTE;
+    - ``aggregate``: any other aggregate of values that are not counts (``avg(value_gbp)``);
+    - ``key``: a grouping column (``grouping()`` markers too) computed from no aggregate.
+
+    Through a pass-through wrapper (the row cap, a projection of an aggregated subquery) the
+    inner query's columns are read; a set operation's columns must have one role in every
+    branch.
 
     Example:
         >>> [(c.name, c.role) for c in output_roles(
@@ -337,8 +345,15 @@ def output_roles(sql: str) -> tuple[OutputColumn, ...]:
         [('ward_code', 'key'), ('n', 'count'), ('mean', 'aggregate')]
 
     Raises:
-        ParameterError: a column whose role cannot be told safely — a window function (it can
-            carry another row's count), a subquery, or a star over a grouped query.
+        NotProtectable: a count that disclosure control could not protect, or whose nature it
+            cannot tell: a key or a filter computed from counts (a subquery's ``count(*)``
+            surfaced as a grouping column, ``HAVING``, ``WHERE n > 3`` over a grouped
+            subquery), window functions (windowed counts, running totals, ranks), scalar or
+            predicate subqueries that aggregate, scaled or combined counts (``count(*) * 2``,
+            ``sum(CASE … THEN 5 …)``, ``avg(flag)``, ``count(x) / count(*)``), and ``LIMIT``
+            over an ordering by counts.
+        ParameterError: the query cannot be analysed, a star over a grouped query, or set
+            operation branches that do not match.
     """
     try:
         scope = build_scope(sqlglot.parse_one(sql, read="duckdb"))
@@ -346,7 +361,7 @@ def output_roles(sql: str) -> tuple[OutputColumn, ...]:
         raise ParameterError("disclosure: the query could not be analysed") from exc
     if scope is None:
         raise ParameterError("disclosure: the query could not be analysed")
-    return tuple(_roles(scope, 0))
+    return tuple(_CountFlow(catalog).roles(scope, 0))
 
 
 def aggregate_kind(node: exp.Expr) -> AggregateKind | None:
@@ -437,18 +452,113 @@ def _picked(call: exp.Expr, within: exp.WithinGroup | None) -> exp.Expr | None:
     return value
 
 
-def _is_count(node: exp.Expr) -> bool:
-    while isinstance(node, exp.Paren | exp.Cast | exp.Filter):
+# --- disclosure roles: where each output value comes from (output_roles) ----------------------
+
+#: What a value is computed from, as disclosure control reads it: ``None`` (records' values),
+#: ``count`` (a count, or a sum of counts) or ``derived`` (anything else computed from
+#: aggregates or windows).
+_Taint = Literal["count", "derived"] | None
+_SUMS = _names("fsum kahan_sum sumkahan sum_no_overflow")
+_INDICATOR_VALUES = frozenset({0, 1})
+
+
+def _strip(node: exp.Expr) -> exp.Expr:
+    while isinstance(node, exp.Paren | exp.Cast | exp.TryCast) and node.this is not None:
         node = node.this
-    return isinstance(node, exp.Count | exp.CountIf)
+    return node
 
 
-def _roles(scope: Scope, depth: int) -> list[OutputColumn]:
-    if depth > _MAX_DEPTH:
-        raise ParameterError("disclosure: the query is nested too deeply to analyse")
-    node = scope.expression
-    if isinstance(node, exp.SetOperation):
-        branches = [_roles(branch, depth + 1) for branch in scope.set_operation_scopes]
+def _refuse(label: str, why: str) -> NotProtectable:
+    return NotProtectable(
+        f"disclosure: {label} {why}, which disclosure control cannot protect; count per group "
+        "in one SELECT (count(*), count(DISTINCT …), sum(CASE WHEN … THEN 1 ELSE 0 END)) and "
+        "work anything else out from the protected result"
+    )
+
+
+class _CountFlow:
+    """Reads the roles of an aggregate query's output columns, refusing what it cannot tell.
+
+    With a catalog, a warehouse column of type BOOLEAN is an indicator (``sum(hate_crime)``);
+    without one, every bare column summed is read as a value.
+    """
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog
+
+    def _indicator(self, node: exp.Expr, scope: Scope, depth: int = 0) -> bool:
+        """An expression whose value is only 0/1/NULL or true/false: a count when summed
+        (traced through derived tables and CTEs to the warehouse column's type)."""
+        node = _strip(node)
+        if depth > _MAX_DEPTH:
+            return True
+        if isinstance(node, exp.Predicate | exp.Connector | exp.Not | exp.Boolean | exp.Null):
+            return True
+        if isinstance(node, exp.Literal):
+            return not node.is_string and _number(node) in _INDICATOR_VALUES
+        if isinstance(node, exp.Case):
+            branches = [b.args["true"] for b in node.args.get("ifs") or ()]
+            default = node.args.get("default")
+            values = [*branches, *([default] if default else [])]
+            return all(self._indicator(v, scope, depth + 1) for v in values)
+        if isinstance(node, exp.If):
+            false = node.args.get("false")
+            return self._indicator(node.args["true"], scope, depth + 1) and (
+                false is None or self._indicator(false, scope, depth + 1)
+            )
+        if isinstance(node, exp.Column):
+            return self._boolean_column(node, scope, depth)
+        return False
+
+    def _boolean_column(self, column: exp.Column, scope: Scope, depth: int) -> bool:
+        source = _source_of(column, scope)
+        if isinstance(source, exp.Table):
+            if self.catalog is None:
+                return False
+            try:
+                kind = self.catalog.table(source.name).column(column.name).type
+            except (KeyError, LookupError, ValueError):
+                return False
+            return kind.upper() == "BOOLEAN"
+        if isinstance(source, Scope):
+            projection = _projection_named(source.expression, column.name)
+            if projection is not None:
+                value = projection.this if isinstance(projection, exp.Alias) else projection
+                return self._indicator(value, source, depth + 1)
+        return False
+
+    # (a star in a derived table passes its sources' columns through under their own names)
+
+    def roles(self, scope: Scope, depth: int) -> list[OutputColumn]:
+        if depth > _MAX_DEPTH:
+            raise ParameterError("disclosure: the query is nested too deeply to analyse")
+        node = scope.expression
+        if isinstance(node, exp.SetOperation):
+            return self._set_operation(scope, node, depth)
+        if not isinstance(node, exp.Select):
+            raise ParameterError("disclosure: the top level of the query is not a SELECT")
+        self._clauses(node, scope, "the query")
+        inner = _passthrough(node, scope)
+        if inner is not None:
+            return self._through(node, scope, inner, depth)
+        columns = []
+        for position, projection in enumerate(node.expressions, start=1):
+            value = projection.this if isinstance(projection, exp.Alias) else projection
+            label = projection.output_name or f"column {position}"
+            if isinstance(value, exp.Star):
+                raise ParameterError("disclosure: name the result's columns instead of using *")
+            columns.append(
+                OutputColumn(projection.output_name or None, self._role(value, scope, label))
+            )
+        self._nested(scope)
+        return columns
+
+    # --- the shapes around the counting SELECT ----------------------------------------------
+
+    def _set_operation(
+        self, scope: Scope, node: exp.SetOperation, depth: int
+    ) -> list[OutputColumn]:
+        branches = [self.roles(branch, depth + 1) for branch in scope.set_operation_scopes]
         if not branches or len({len(b) for b in branches}) != 1:
             raise ParameterError("disclosure: the branches of the set operation do not match")
         columns = []
@@ -459,15 +569,22 @@ def _roles(scope: Scope, depth: int) -> list[OutputColumn]:
                     f"disclosure: column {position + 1} is a grouping column in one branch of "
                     f"{node.key.upper()} and an aggregate in another"
                 )
-            # a count in every branch stays a count; count here, sum there: an aggregate
-            columns.append(OutputColumn(first.name, first.role if len(roles) == 1 else "aggregate"))
+            if len(roles) > 1:  # a count here, a sum of values there: cannot tell
+                raise _refuse(f"column {position + 1}", "is a count in one branch only")
+            columns.append(OutputColumn(first.name, first.role))
         return columns
-    if not isinstance(node, exp.Select):
-        raise ParameterError("disclosure: the top level of the query is not a SELECT")
-    inner = _passthrough(node, scope)
-    if inner is not None:
-        below = _roles(inner, depth + 1)
+
+    def _through(
+        self, node: exp.Select, scope: Scope, inner: Scope, depth: int
+    ) -> list[OutputColumn]:
+        below = self.roles(inner, depth + 1)
         named = {c.name: c for c in below if c.name}
+        where = node.args.get("where")
+        if where is not None:
+            for column in where.find_all(exp.Column):
+                source = named.get(column.name)
+                if source is None or source.role != "key":
+                    raise _refuse("the outer WHERE", "filters rows by their exact counts")
         out: list[OutputColumn] = []
         for projection in node.expressions:
             if isinstance(projection, exp.Star):
@@ -479,26 +596,215 @@ def _roles(scope: Scope, depth: int) -> list[OutputColumn]:
                 raise ParameterError(f"disclosure: column {column.name!r} could not be traced")
             out.append(OutputColumn(projection.alias_or_name, source.role))
         return out
-    columns = []
-    for position, projection in enumerate(node.expressions, start=1):
-        value = projection.this if isinstance(projection, exp.Alias) else projection
-        label = projection.output_name or f"column {position}"
-        if value.find(exp.Window) is not None:
-            raise ParameterError(
-                f"disclosure: {label} uses a window function, which can carry other rows' "
-                "counts past disclosure control; compute it from the protected result instead"
+
+    def _clauses(self, select: exp.Select, scope: Scope, label: str) -> None:
+        """HAVING, QUALIFY and a LIMIT over an ordering by aggregates pick rows by counts."""
+        if select.args.get("having") is not None:
+            raise _refuse(f"{label}'s HAVING", "keeps or drops groups by their exact counts")
+        if select.args.get("qualify") is not None:
+            raise _refuse(f"{label}'s QUALIFY", "keeps or drops rows by window values")
+        order = select.args.get("order")
+        if order is not None and (select.args.get("limit") or select.args.get("offset")):
+            for key in order.expressions:
+                if next(_aggregates(key), None) is not None or self._taint(key, scope, 0):
+                    raise _refuse(f"{label}'s LIMIT", "picks groups by their exact counts")
+                if isinstance(key.this, exp.Column) and not key.this.table:
+                    alias = _lateral_alias_any(key.this.name, select)
+                    if alias is not None and next(_aggregates(alias), None) is not None:
+                        raise _refuse(f"{label}'s LIMIT", "picks groups by their exact counts")
+
+    def _nested(self, root: Scope) -> None:
+        """Inner queries may count, but only to be summed again: no windows, no HAVING, no
+        aggregating subquery in a condition, no counted column in a join, filter or key."""
+        for scope in root.traverse():
+            select = scope.expression
+            if not isinstance(select, exp.Select):
+                continue
+            if scope is root:
+                continue  # its columns are read one by one (and name the column)
+            for window in select.find_all(exp.Window):
+                if window.find_ancestor(exp.Select) is select:
+                    raise _refuse("a window function", "can carry counts and ranks of rows")
+            self._clauses(select, scope, "a subquery")
+            aggregating = select.args.get("group") is not None or any(
+                next(_aggregates(p), None) is not None for p in select.expressions
             )
+            if aggregating and not (scope.is_derived_table or scope.is_cte):
+                raise _refuse("a subquery in a condition or value", "aggregates")
+            for key in ("where", "joins", "group"):
+                part = select.args.get(key)
+                for item in part if isinstance(part, list) else [part]:
+                    if item is not None and self._taint(item, scope, 0):
+                        raise _refuse("a subquery", "filters, joins or groups by counts")
+        top = root.expression
+        for key in ("where", "joins", "group"):
+            part = top.args.get(key)
+            for item in part if isinstance(part, list) else [part]:
+                if item is not None and self._taint(item, root, 0):
+                    raise _refuse("the query", "filters, joins or groups by counts")
+
+    # --- one output column ------------------------------------------------------------------
+
+    def _role(self, value: exp.Expr, scope: Scope, label: str) -> ColumnRole:
         if value.find(exp.Select) is not None:
-            raise ParameterError(
-                f"disclosure: {label} is a subquery, whose counts disclosure control cannot see"
-            )
-        if isinstance(value, exp.Star):
-            raise ParameterError("disclosure: name the result's columns instead of using *")
-        kind: ColumnRole = "key"
-        if next(_aggregates(value), None) is not None:
-            kind = "count" if _is_count(value) else "aggregate"
-        columns.append(OutputColumn(projection.output_name or None, kind))
-    return columns
+            raise _refuse(label, "is a subquery, whose counts disclosure control cannot see")
+        if value.find(exp.Window) is not None:
+            raise _refuse(label, "uses a window function (windowed counts, ranks)")
+        calls = list(_aggregates(value))
+        bare = _strip(value)
+        if not calls:
+            if self._taint(value, scope, 0):
+                raise _refuse(label, "is a grouping column computed from counts")
+            return "key"
+        if isinstance(bare, exp.Grouping | exp.GroupingId) and not self._taint(bare, scope, 0):
+            return "key"  # the marker of a total row
+        if isinstance(bare, exp.Filter):
+            bare = _strip(bare.this)
+        if len(calls) == 1 and bare is calls[0]:
+            kind = self._aggregate(bare, scope)
+            if kind is None:
+                raise _refuse(label, "is computed from counts in a way that is not a count")
+            return kind
+        if any(self._aggregate(call, scope) != "aggregate" for call in calls):
+            raise _refuse(label, "combines counts (scaled, added, divided)")
+        return "aggregate"
+
+    def _aggregate(self, call: exp.Expr, scope: Scope) -> ColumnRole | None:
+        """``count``, ``aggregate`` (of values that are no counts), or None (computed from
+        counts or indicators in another way: cannot be protected as a count)."""
+        kind = aggregate_kind(call)
+        if kind == "count":
+            return "count"
+        arguments = [a for a in call.iter_expressions() if not isinstance(a, exp.Order)]
+        values = [part for a in arguments for part in _value_parts(a)]
+        tainted = {self._taint(a, scope, 0) for a in arguments}
+        summing = isinstance(call, exp.Sum) or _function_name(call) in _SUMS
+        indicator = any(self._indicator(a, scope) for a in arguments)
+        if summing and len(arguments) == 1:
+            if indicator:
+                return "count"
+            if tainted == {"count"}:
+                return "count"  # a sum of counts is a count
+        if "derived" in tainted or "count" in tainted or indicator:
+            return None
+        if not values and arguments:  # sum(5), avg(CASE … THEN 2 …): scaled counts
+            return None
+        return "aggregate"
+
+    def _taint(self, node: exp.Expr, scope: Scope, depth: int) -> _Taint:
+        """Whether ``node`` reads a column a derived table or CTE computes from aggregates or
+        windows (``count``: a count, ``derived``: anything else)."""
+        if depth > _MAX_DEPTH:
+            return "derived"
+        found: _Taint = None
+        columns = [node] if isinstance(node, exp.Column) else list(node.find_all(exp.Column))
+        for column in columns:
+            if column.find_ancestor(exp.Select) is not scope.expression:
+                continue
+            taint = self._column(column, scope, depth)
+            if taint == "derived":
+                return "derived"
+            if taint == "count":
+                found = "count" if columns == [node] or isinstance(node, exp.Column) else "derived"
+        return found
+
+    def _column(self, column: exp.Column, scope: Scope, depth: int) -> _Taint:
+        source = _source_of(column, scope)
+        if not isinstance(source, Scope):
+            return None
+        inner = source.expression
+        if isinstance(inner, exp.SetOperation):
+            taints = set()
+            for branch in source.set_operation_scopes:
+                projection = _projection_named(branch.expression, column.name)
+                if projection is not None:
+                    taints.add(self._projection(projection, branch, depth))
+            return "derived" if "derived" in taints else ("count" if "count" in taints else None)
+        if not isinstance(inner, exp.Select):
+            return None
+        projection = _projection_named(inner, column.name)
+        if projection is None:
+            return None
+        return self._projection(projection, source, depth)
+
+    def _projection(self, projection: exp.Expr, scope: Scope, depth: int) -> _Taint:
+        value = projection.this if isinstance(projection, exp.Alias) else projection
+        if value.find(exp.Window) is not None:
+            return "derived"
+        calls = list(_aggregates(value))
+        if not calls:
+            return self._taint(value, scope, depth + 1)
+        bare = _strip(value)
+        if isinstance(bare, exp.Filter):
+            bare = _strip(bare.this)
+        if len(calls) == 1 and bare is calls[0] and self._aggregate(bare, scope) == "count":
+            return "count"
+        return "derived"
+
+
+def _source_of(column: exp.Column, scope: Scope) -> exp.Table | Scope | None:
+    """The table or derived table a column is read from (None: cannot tell)."""
+    if column.table:
+        source = scope.sources.get(column.table)
+        return source if isinstance(source, exp.Table | Scope) else None
+    owners = [
+        s for s in scope.sources.values()
+        if isinstance(s, Scope) and ({column.name, "*"} & _projected(s))
+    ]  # fmt: skip
+    if len(owners) == 1:
+        return owners[0]
+    tables = [s for s in scope.sources.values() if isinstance(s, exp.Table)]
+    return tables[0] if len(tables) == 1 and not owners else None
+
+
+def _projected(scope: Scope) -> set[str]:
+    node = scope.expression
+    if isinstance(node, exp.SetOperation):
+        branches = scope.set_operation_scopes
+        return _projected(branches[0]) if branches else set()
+    if isinstance(node, exp.Select):
+        return {"*" if p.is_star else p.alias_or_name for p in node.expressions}
+    return set()
+
+
+def _projection_named(select: exp.Expr, name: str) -> exp.Expr | None:
+    """The projection of ``select`` named ``name``; through ``*``, the column itself (read
+    from the SELECT's own sources)."""
+    if not isinstance(select, exp.Select):
+        return None
+    for projection in select.expressions:
+        if projection.alias_or_name == name:
+            found: exp.Expr = projection
+            return found
+    for projection in select.expressions:
+        if isinstance(projection, exp.Star) or (
+            isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+        ):
+            return _star_column(projection, name)
+    return None
+
+
+def _star_column(star: exp.Expr, name: str) -> exp.Expr:
+    """A column ``name`` standing where ``star`` stands (same parent, so scopes resolve)."""
+    column = exp.column(name, table=star.table if isinstance(star, exp.Column) else None)
+    column.parent = star.parent
+    column.arg_key = star.arg_key
+    return column
+
+
+def _lateral_alias_any(name: str, select: exp.Select) -> exp.Expr | None:
+    for projection in select.expressions:
+        if isinstance(projection, exp.Alias) and projection.alias == name:
+            value: exp.Expr = projection.this
+            return value
+    return None
+
+
+def _number(node: exp.Literal) -> float | None:
+    try:
+        return float(node.this)
+    except ValueError:
+        return None
 
 
 def _aggregates(node: exp.Expr) -> Iterator[exp.Expr]:
