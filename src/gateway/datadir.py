@@ -10,6 +10,7 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/governance.sqlite     users, access requests, grants and API tokens
     DIR/secrets/              keys kept apart from the data they protect (mode 0700)
     DIR/exports/              files produced by exports
+    DIR/tmp/results/          query results while they are sent (temporary, swept)
     DIR/demo-tokens.json      demo users' tokens (demo deployments only)
 
 Private by default: :meth:`DataDir.make_private` (called by every command and composition root
@@ -68,6 +69,10 @@ class DataDir:
     @property
     def exports(self) -> Path:
         return self.root / "exports"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "tmp" / "results"
 
     @property
     def demo_tokens(self) -> Path:

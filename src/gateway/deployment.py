@@ -121,7 +121,7 @@ def open_service(
         )
         engine = DuckDBEngine(
             data_dir.warehouse,
-            data_dir.root / "tmp" / "results",
+            data_dir.results,
             workers=workers,
             limits=QueryLimits(
                 timeout_s=limits.timeout_s,

@@ -15,6 +15,10 @@ This is the only place the steps of DESIGN.md's data flow meet::
 A refusal at steps 1–2 is audited as a denial (with its reason code) and raised. Every error
 raised from here carries ``query_id`` so the analyst can quote it.
 
+A ``deliverable`` check (the caller's: e.g. "JSON only up to 64 MiB") sees the spilled result
+before step 5: when it refuses, the completed record says so (``too_large``) and the result is
+discarded, so the audit never records as delivered what the caller will not send.
+
 A :class:`ResultControl` (disclosure control, asked for by the analyst) hooks into two places:
 ``vet`` after the rewrite (a refusal there is an audited denial: nothing runs) and ``apply``
 between execution and step 5, so the completed record describes the result that is released
@@ -180,6 +184,7 @@ class QueryService(ClosesOnExit):
         max_rows: int | None = None,
         control: ResultControl | None = None,
         cancel: Cancellation | None = None,
+        deliverable: Callable[[QueryResult], None] | None = None,
     ) -> QueryOutcome:
         """Check, rewrite, audit and execute one query.
 
@@ -195,6 +200,9 @@ class QueryService(ClosesOnExit):
                 (disclosure control); its ``max_rows`` caps the result as ``max_rows`` does.
             cancel: the caller's way to withdraw the query (its HTTP client went away); the
                 engine stops it and it is audited as completed with outcome ``cancelled``.
+            deliverable: checks the result (as released) can be delivered the way the caller
+                will send it; the GatewayError it raises is the completed record's outcome
+                (e.g. ``too_large``) and the result is discarded.
 
         Raises:
             GatewayError: refused (audited as denied), failed (audited as completed with the
@@ -235,7 +243,9 @@ class QueryService(ClosesOnExit):
         except GatewayError as exc:
             self._deny(query_id, request, exc)
             raise
-        return self._execute(query_id, request, view, result, verified, control, cancel)
+        return self._execute(
+            query_id, request, view, result, verified, control, cancel, deliverable
+        )
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -277,6 +287,7 @@ class QueryService(ClosesOnExit):
         verified: Verified,
         control: ResultControl | None = None,
         cancel: Cancellation | None = None,
+        deliverable: Callable[[QueryResult], None] | None = None,
     ) -> QueryOutcome:
         # What the record says was read and enforced comes from the verified statement: the
         # policy subqueries the engine found in it, each exactly as the policy produced it.
@@ -329,6 +340,14 @@ class QueryService(ClosesOnExit):
         except AuditUnavailable:
             spilled.discard()  # nothing leaves without its completed record
             raise
+        if deliverable is not None:
+            try:
+                deliverable(spilled)
+            except GatewayError as exc:
+                spilled.discard()  # refused: recorded as such, and nothing of it is kept
+                exc.query_id = query_id
+                self._complete(started, outcome=exc.code, began=began, failure=exc)
+                raise
         return QueryOutcome(
             query_id=query_id, result=spilled, rewrite=result, view=view, disclosure=report
         )

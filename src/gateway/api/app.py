@@ -5,8 +5,11 @@
     /docs  /openapi.json                                                  (the API's description)
 
 The lifespan opens a :class:`~gateway.api.runtime.GatewayRuntime` (engine workers, audit log,
-token store) and closes it on shutdown. Routes are plain ``def`` functions: FastAPI runs them in
-its thread pool, so a slow query holds one thread and one engine worker, never the event loop.
+token store) and the :class:`~gateway.api.resources.ServingResources` (disk quota, encoders,
+sweeper: leftover result files and export work folders are swept at start, periodically and at
+stop). On shutdown it withdraws the work in flight (:mod:`gateway.api.shutdown`), waits for it,
+then closes the runtime. Routes run their blocking work in the thread pool, so a slow query
+holds one thread and one engine worker, never the event loop.
 
 Example:
     >>> app = create_app(GatewaySettings(data_dir=Path("demo-data")))   # doctest: +SKIP
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +30,7 @@ from gateway.api.bodylimit import BodyLimitMiddleware
 from gateway.api.deps import reject_unknown_query
 from gateway.api.errors import install_error_handlers
 from gateway.api.metrics import Metrics, MetricsMiddleware
+from gateway.api.resources import DiskQuota, ResultSweeper, ServingResources
 from gateway.api.routes import (
     access,
     audit,
@@ -43,6 +48,7 @@ from gateway.api.routes import (
 from gateway.api.routes.common import API_PREFIX
 from gateway.api.runtime import AuthenticatorFactory, GatewayRuntime, open_runtime
 from gateway.api.settings import GatewaySettings, get_settings
+from gateway.api.shutdown import Shutdown
 from gateway.principal import PrincipalDirectory
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -88,6 +94,7 @@ def create_app(
     """
     settings = settings or get_settings()
     metrics = Metrics()
+    shutdown = Shutdown()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,10 +107,21 @@ def create_app(
             )
         )
         app.state.runtime = runtime
+        resources = _resources(settings, runtime)
+        app.state.resources = resources
         try:
-            yield
+            await run_in_threadpool(resources.sweeper.at_boundary)
+            async with anyio.create_task_group() as housekeeping:
+                housekeeping.start_soon(resources.sweep_periodically, settings.sweep_interval_s)
+                try:
+                    yield
+                finally:
+                    housekeeping.cancel_scope.cancel()
         finally:
+            shutdown.begin()  # withdraw what still runs (the server began it on a signal)
+            await run_in_threadpool(shutdown.wait_idle, settings.shutdown_grace_s)
             await run_in_threadpool(runtime.close)
+            await run_in_threadpool(resources.sweeper.at_boundary)
 
     app = FastAPI(
         title="Partnership Analytics Gateway",
@@ -113,12 +131,23 @@ def create_app(
         dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
+    app.state.shutdown = shutdown
     install_error_handlers(app)
     for router in (*_v1_routers(), *extra_routers, health.router):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _resources(settings: GatewaySettings, runtime: GatewayRuntime) -> ServingResources:
+    return ServingResources(
+        quota=DiskQuota(settings.result_quota_bytes, retry_after_s=settings.send_timeout_s),
+        encoders=anyio.CapacityLimiter(settings.encoding_threads),
+        sweeper=ResultSweeper.for_policy(
+            runtime.data_dir.results, runtime.data_dir.exports, runtime.service.policy
+        ),
+    )
 
 
 def app_from_environment() -> FastAPI:

@@ -11,6 +11,10 @@ service audits it as ``cancelled``, and the work returns (raising
 :class:`~gateway.errors.QueryCancelled`) so its slot is released. The answer is then sent to
 nobody (the server drops it), but it is still counted in the metrics.
 
+The server stopping (:class:`~gateway.api.shutdown.Shutdown` on ``app.state.shutdown``) cancels
+the work the same way; the client then gets 503 ``engine_unavailable`` ("the gateway is
+shutting down") with the query's id, and the lifespan waits for the work before it closes.
+
 Example:
     >>> @router.post("/v1/query")                                     # doctest: +SKIP
     ... async def run_query(request: Request, ...) -> StreamingResponse:
@@ -26,9 +30,11 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
+from gateway.api.shutdown import Shutdown
 from gateway.engines.base import Cancellation
+from gateway.errors import EngineUnavailable, QueryCancelled
 
-__all__ = ["DISCONNECT_POLL_S", "run_until_disconnect"]
+__all__ = ["DISCONNECT_POLL_S", "run_until_disconnect", "server_shutdown"]
 
 #: How often the client's connection is checked while a query runs (seconds).
 DISCONNECT_POLL_S = 0.05
@@ -53,21 +59,36 @@ async def run_until_disconnect(
         What ``work`` returned; what it raised is raised unchanged.
     """
     cancel = Cancellation()
+    shutdown = server_shutdown(request)
     failure: Exception | None = None
-    async with anyio.create_task_group() as watchers:
-        watchers.start_soon(_watch, request, cancel, poll_s)
-        try:
-            value = await anyio.to_thread.run_sync(work, cancel)
-        except Exception as exc:  # re-raised below, outside the task group (which would
-            failure = exc  # wrap it in an ExceptionGroup the error handlers do not know)
-        finally:
-            watchers.cancel_scope.cancel()
+    with shutdown.working():
+        async with anyio.create_task_group() as watchers:
+            watchers.start_soon(_watch, request, cancel, shutdown, poll_s)
+            try:
+                value = await anyio.to_thread.run_sync(work, cancel)
+            except Exception as exc:  # re-raised below, outside the task group (which would
+                failure = exc  # wrap it in an ExceptionGroup the error handlers do not know)
+            finally:
+                watchers.cancel_scope.cancel()
+    if isinstance(failure, QueryCancelled) and shutdown.started:
+        stopped = EngineUnavailable(
+            "the gateway is shutting down: the query was cancelled (audited as cancelled); "
+            "send it again in a moment"
+        )
+        stopped.query_id = failure.query_id
+        raise stopped from failure
     if failure is not None:
         raise failure
     return value
 
 
-async def _watch(request: Request, cancel: Cancellation, poll_s: float) -> None:
-    while not await request.is_disconnected():
+def server_shutdown(request: Request) -> Shutdown:
+    """The app's shutdown flag (a fresh, never-started one when the app has none)."""
+    shutdown = getattr(request.app.state, "shutdown", None)
+    return shutdown if isinstance(shutdown, Shutdown) else Shutdown()
+
+
+async def _watch(request: Request, cancel: Cancellation, shutdown: Shutdown, poll_s: float) -> None:
+    while not shutdown.started and not await request.is_disconnected():
         await anyio.sleep(poll_s)
     cancel.cancel()

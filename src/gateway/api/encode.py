@@ -2,6 +2,12 @@
 
 Pure functions of Arrow data (no HTTP): :mod:`gateway.api.streaming` wraps them in responses.
 
+Bounded memory: an encoder never takes more than a slice of a batch at a time
+(:func:`byte_slices`: at most ``target`` bytes of Arrow data, or one row), so what it holds is
+a small multiple of the slice, whatever the result's size; :func:`largest_row` finds a row too
+big to encode as text before anything is sent (one 400 MB cell would otherwise be a 400 MB
+string, then its JSON, then its bytes).
+
 JSON values: dates, times and timestamps as ISO 8601 text (timestamps with a zone carry its
 offset); decimals as numbers when they have at most 15 significant digits (exact in a double),
 otherwise as text; NaN and infinities as null; intervals as ISO 8601 durations (``P1M2DT3H``);
@@ -33,7 +39,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["ChunkSink", "column_types", "csv_safe", "json_rows", "parquet_safe", "table_rows"]
+__all__ = [
+    "ChunkSink",
+    "byte_slices",
+    "column_types",
+    "csv_safe",
+    "json_rows",
+    "largest_row",
+    "parquet_safe",
+    "table_rows",
+]
 
 #: Decimals with at most this many digits become JSON numbers (exact as doubles).
 _EXACT_DIGITS = 15
@@ -143,6 +158,52 @@ def json_rows(batch: pa.RecordBatch) -> str:
             separators=(",", ":"),
         )
     return text[1:-1]
+
+
+def byte_slices(batch: pa.RecordBatch, target: int) -> Iterator[pa.RecordBatch]:
+    """Consecutive slices of ``batch`` (zero-copy), each at most ``target`` bytes of Arrow data
+    or a single row, in order.
+
+    Example:
+        >>> batch = pa.record_batch({"n": pa.array(range(1000), pa.int64())})
+        >>> [s.num_rows for s in byte_slices(batch, 2000)]
+        [250, 250, 250, 250]
+    """
+    rows = batch.num_rows
+    if rows == 0:
+        return
+    size = batch.nbytes
+    if size <= target or rows == 1:
+        yield batch
+        return
+    step = max(1, rows * target // size)  # a first guess; skewed rows are halved below
+    for start in range(0, rows, step):
+        piece = batch.slice(start, step)
+        if piece.nbytes <= target or piece.num_rows == 1:
+            yield piece
+        else:
+            half = piece.num_rows // 2
+            yield from byte_slices(piece.slice(0, half), target)
+            yield from byte_slices(piece.slice(half), target)
+
+
+def largest_row(batch: pa.RecordBatch, limit: int) -> int:
+    """The Arrow size of the first row of ``batch`` bigger than ``limit`` bytes (0: none is).
+
+    Halves only the parts over ``limit``, so a batch of ordinary rows costs a few size
+    look-ups and one huge cell is found in about log2(rows) of them.
+
+    Example:
+        >>> batch = pa.record_batch({"s": ["a", "b" * 5000, "c"]})
+        >>> largest_row(batch, 1000) > 5000, largest_row(batch, 10_000)
+        (True, 0)
+    """
+    if batch.num_rows == 0 or batch.nbytes <= limit:
+        return 0
+    if batch.num_rows == 1:
+        return int(batch.nbytes)
+    half = batch.num_rows // 2
+    return largest_row(batch.slice(0, half), limit) or largest_row(batch.slice(half), limit)
 
 
 def table_rows(table: pa.Table) -> list[list[Any]]:

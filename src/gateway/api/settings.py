@@ -14,6 +14,16 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
     GATEWAY_FAILED_LOGIN_BURST          per-address burst of failures (default 30)  → 429
     GATEWAY_ENGINE_WORKERS              engine worker processes (default max(4, cores))
     GATEWAY_TOKEN_DAYS                  lifetime of tokens issued through the API (default 90)
+    GATEWAY_MAX_TEXT_ROW_BYTES          largest row sent as CSV/JSON (default 16 MiB) → 413
+    GATEWAY_SEND_TIMEOUT_S              close a response its client does not read (default 30)
+    GATEWAY_RESULT_QUOTA_BYTES          per-user disk for results/exports in flight (2 GiB) → 429
+    GATEWAY_ENCODING_THREADS            big CSV/JSON/Parquet answers encoded at once (default 2)
+    GATEWAY_HEADER_TIMEOUT_S            a request's head and body must arrive within (default 10)
+    GATEWAY_KEEP_ALIVE_S                idle keep-alive connections closed after (default 5)
+    GATEWAY_MAX_CONNECTIONS             open connections; idle/incomplete ones evicted (1000)
+    GATEWAY_MAX_REQUESTS_IN_FLIGHT      requests handled at once; more get 503 (default 200)
+    GATEWAY_SHUTDOWN_GRACE_S            SIGTERM: wait for work in flight this long (default 10)
+    GATEWAY_SWEEP_INTERVAL_S            look for leftover result files this often (default 60)
 
 Example:
     >>> s = GatewaySettings.from_env({"GATEWAY_DATA_DIR": "/srv/gw", "GATEWAY_REQUEST_BURST": "5"})
@@ -51,6 +61,22 @@ class GatewaySettings:
         failed_logins_per_minute, failed_login_burst: per-address budget of failed logins.
         engine_workers: engine worker processes (None: max(4, CPU cores)).
         token_days: lifetime of tokens issued through the API.
+        max_text_row_bytes: largest row (Arrow bytes) sent as CSV or JSON; results with a
+            bigger one are refused with 413 ``too_large`` (and audited so).
+        send_timeout_s: a response whose client reads nothing for this long is closed and its
+            result file deleted.
+        result_quota_bytes: per user, the disk results and exports in flight may hold (a
+            running query counts at its level's ``max_result_bytes``); beyond it new queries
+            are refused with 429 ``disk_quota``.
+        encoding_threads: big CSV/JSON/Parquet answers encoded at the same time.
+        header_timeout_s: a request's head (and body) must arrive within this; idle new
+            connections are closed after it too.
+        keep_alive_s: idle keep-alive connections are closed after this.
+        max_connections: open connections; past it, the oldest idle or incomplete ones are
+            closed (a busy server refuses the new one).
+        max_requests_in_flight: requests handled at once; more are answered 503.
+        shutdown_grace_s: on SIGTERM, how long work in flight may take to end.
+        sweep_interval_s: how often leftover result files are looked for while serving.
     """
 
     data_dir: Path = Path("demo-data")
@@ -63,6 +89,16 @@ class GatewaySettings:
     failed_login_burst: int = 30
     engine_workers: int | None = None
     token_days: int = 90
+    max_text_row_bytes: int = 16 << 20
+    send_timeout_s: float = 30.0
+    result_quota_bytes: int = 2 << 30
+    encoding_threads: int = 2
+    header_timeout_s: float = 10.0
+    keep_alive_s: int = 5
+    max_connections: int = 1000
+    max_requests_in_flight: int = 200
+    shutdown_grace_s: float = 10.0
+    sweep_interval_s: float = 60.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

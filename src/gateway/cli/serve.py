@@ -1,7 +1,10 @@
 """``gateway serve --data-dir DIR --host 127.0.0.1 --port 8000``: run the HTTP service.
 
-One uvicorn process (the engine runs its own worker processes for queries). Other settings
-come from ``GATEWAY_*`` environment variables (see :mod:`gateway.api.settings`).
+One uvicorn process (the engine runs its own worker processes for queries) with a request
+deadline, a connection cap and a limit on requests in flight (:mod:`gateway.api.server`).
+SIGTERM or Ctrl-C stops it cleanly: running queries are cancelled (audited ``cancelled``),
+temporary files removed, and the process exits with status 0. Other settings come from
+``GATEWAY_*`` environment variables (see :mod:`gateway.api.settings`).
 """
 
 from __future__ import annotations
@@ -33,25 +36,18 @@ def serve(data_dir: Path, *, host: str, port: int, log_level: str = "info") -> N
         )
     try:
         import fastapi  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ConfigurationError(
             f"serving needs the server extra: pip install 'partnership-gateway[server]' ({exc})"
         ) from exc
     from gateway.api import GatewaySettings, create_app
+    from gateway.api.server import run_server
 
     settings = GatewaySettings.from_env(os.environ, data_dir=data_dir)
     print(f"gateway: serving {data_dir} on http://{host}:{port} (API docs at /docs)", flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        workers=1,
-        log_level=log_level,
-        server_header=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-    )
+    run_server(create_app(settings), settings, host=host, port=port, log_level=log_level)
+    print("gateway: stopped", flush=True)
 
 
 @app.command("serve")

@@ -29,6 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from gateway.disclosure.cellkey import PerturbationTable, cell_key
 from gateway.disclosure.rules import DisclosureRules
 from gateway.disclosure.spec import Derived, DisclosureSpec
 from gateway.disclosure.suppression import Cell, suppress_grid
@@ -86,10 +87,15 @@ class DisclosureReport:
     unprotected: int = 0
     withheld: int = 0
     columns: tuple[str, ...] = ()
+    perturbed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rules": self.rules.label,
+            "method": self.rules.method,
+            "max_noise": self.rules.max_noise if self.rules.perturbs else 0,
+            "modulus": self.rules.modulus if self.rules.perturbs else 0,
+            "perturbed": self.perturbed,
             "min_count": self.rules.min_count,
             "round_to": self.rules.round_to,
             "secondary": self.rules.secondary,
@@ -108,6 +114,8 @@ class DisclosureReport:
         text = f"{self.rules.describe()}: {hidden} of {self.cells} cells suppressed"
         if self.secondary:
             text += f" ({self.secondary} to protect totals)"
+        if self.rules.perturbs:
+            text += f"; {self.perturbed} perturbed"
         return text
 
 
@@ -249,13 +257,53 @@ def _formula(
 # --- the entry point --------------------------------------------------------------------------
 
 
-def protect(table: pa.Table, spec: DisclosureSpec, rules: DisclosureRules) -> ProtectedTable:
+def _perturb(
+    raw: Sequence[int | None],
+    data: Mapping[str, list[Any]],
+    spec: DisclosureSpec,
+    rules: DisclosureRules,
+    secret: bytes,
+) -> tuple[list[int | None], list[bool], int, int]:
+    """The cell key method on one count column: published values, suppressed flags, small
+    counts suppressed and cells whose published value differs from the truth."""
+    if not secret:
+        raise InputError("disclosure: the cell key method needs the deployment's secret")
+    table = PerturbationTable(rules.max_noise, rules.modulus)
+    keys = [data[k] for k in spec.keys]
+    values: list[int | None] = []
+    hidden: list[bool] = []
+    small = changed = 0
+    for i, value in enumerate(raw):
+        if value is None:
+            values.append(None)
+            hidden.append(False)
+            continue
+        if value < 0:
+            raise InputError("disclosure: counts must not be negative")
+        if 0 < value < rules.min_count:
+            values.append(None)
+            hidden.append(True)
+            small += 1
+            continue
+        row = tuple(_hashable(column[i]) for column in keys)
+        out = value + table.noise(value, cell_key(secret, row, value, rules.modulus))
+        out = round_count(out, rules.round_to)
+        changed += out != value
+        values.append(out)
+        hidden.append(False)
+    return values, hidden, small, changed
+
+
+def protect(
+    table: pa.Table, spec: DisclosureSpec, rules: DisclosureRules, *, secret: bytes = b""
+) -> ProtectedTable:
     """Apply disclosure control to an aggregate result.
 
     Args:
         table: the result (long format: key columns, counts, derived columns, labels).
         spec: which columns are which.
-        rules: threshold, rounding and secondary suppression.
+        rules: threshold, rounding and secondary suppression, or the cell key method.
+        secret: the deployment's cell key secret (the cell key method only).
 
     Returns:
         The protected table (counts NULL where suppressed, ``<col>_suppressed`` flags after
@@ -273,9 +321,18 @@ def protect(table: pa.Table, spec: DisclosureSpec, rules: DisclosureRules) -> Pr
     published: dict[str, list[int | None]] = {}
     changed: dict[str, list[bool]] = {}
     flags: dict[str, list[bool]] = {}
-    cells = primary = secondary = unprotected = 0
+    cells = primary = secondary = unprotected = perturbed = 0
     for column in spec.protected_columns:
         raw: list[int | None] = data[column]
+        if rules.perturbs:
+            values, hidden, small, moved = _perturb(raw, data, spec, rules, secret)
+            cells += sum(v is not None for v in raw)
+            primary += small
+            perturbed += moved
+            published[column] = values
+            changed[column] = [hidden[i] or values[i] != raw[i] for i in range(n)]
+            flags[column] = hidden
+            continue
         values = list(raw)
         hidden = [False] * n
         for rows in grids.values():
@@ -311,6 +368,7 @@ def protect(table: pa.Table, spec: DisclosureSpec, rules: DisclosureRules) -> Pr
         unprotected=unprotected,
         withheld=withheld,
         columns=spec.protected_columns,
+        perturbed=perturbed,
     )
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []

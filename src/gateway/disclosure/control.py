@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from gateway.catalog import Catalog
+from gateway.datadir import DataDir
 from gateway.disclosure.apply import DisclosureReport, protect
+from gateway.disclosure.cellkey import CELL_KEY_SECRET
 from gateway.disclosure.request import ColumnRole, DisclosureRequest, infer_spec
 from gateway.disclosure.rules import DisclosureRules, DisclosureSettings, parse_disclosure_settings
 from gateway.disclosure.spec import DisclosureSpec
@@ -46,7 +49,13 @@ from gateway.rewrite import RewriteResult
 if TYPE_CHECKING:
     from gateway.service import QueryService
 
-__all__ = ["DISCLOSURE_MAX_ROWS", "DeclaredDisclosure", "DisclosureControl", "audit_report"]
+__all__ = [
+    "DISCLOSURE_MAX_ROWS",
+    "DeclaredDisclosure",
+    "DisclosureControl",
+    "audit_report",
+    "cell_key_secret",
+]
 
 #: Largest result disclosure control works on (cells of a two-way table cost more than rows).
 DISCLOSURE_MAX_ROWS = 20_000
@@ -67,6 +76,7 @@ class DisclosureControl:
     settings: DisclosureSettings
     catalog: Catalog
     max_rows: int = DISCLOSURE_MAX_ROWS
+    secret: bytes = field(default=b"", repr=False)
     _rules: DisclosureRules | None = field(default=None, repr=False)
     _roles: tuple[ColumnRole, ...] = field(default=(), repr=False)
 
@@ -81,7 +91,12 @@ class DisclosureControl:
         settings = parse_disclosure_settings(
             policy.settings.get("disclosure"), levels=tuple(policy.levels)
         )
-        return cls(request=request, settings=settings, catalog=service.catalog)
+        return cls(
+            request=request,
+            settings=settings,
+            catalog=service.catalog,
+            secret=cell_key_secret(service),
+        )
 
     @property
     def rules(self) -> DisclosureRules:
@@ -132,7 +147,7 @@ class DisclosureControl:
             )
         rules = self.rules
         spec = infer_spec(self.request, table.column_names, self._roles, rules)
-        protected = protect(table, spec, rules)
+        protected = protect(table, spec, rules, secret=self.secret)
         report = protected.report
         if report.unprotected:
             raise InputError(
@@ -140,6 +155,23 @@ class DisclosureControl:
                 "from the totals of this table; group more coarsely"
             )
         return protected.table, audit_report(self.request.mode, rules, spec, report)
+
+
+def cell_key_secret(service: QueryService) -> bytes:
+    """The deployment's cell key secret (``DataDir.secret("disclosure-cell-key")``), found
+    from the data directory the service's engine writes results into; empty when the service
+    runs outside a data directory (then the cell key method refuses to run).
+
+    The service does not carry its data directory; the engine's results directory
+    (``DIR/tmp/results``) locates it.
+    """
+    results = getattr(service.engine, "results_dir", None)
+    if results is None:
+        return b""
+    data_dir = DataDir(Path(results).parent.parent)
+    if not data_dir.warehouse.exists():
+        return b""
+    return data_dir.secret(CELL_KEY_SECRET)
 
 
 def audit_report(
@@ -172,6 +204,16 @@ def audit_report(
         "primary": report.primary,
         "secondary_suppressed": report.secondary,
         "withheld": report.withheld,
+        **(
+            {
+                "method": rules.method,
+                "max_noise": rules.max_noise,
+                "modulus": rules.modulus,
+                "perturbed": report.perturbed,
+            }
+            if rules.perturbs
+            else {}
+        ),
     }
 
 
@@ -196,6 +238,7 @@ class DeclaredDisclosure:
     mode: str
     max_rows: int = sys.maxsize
     report: DisclosureReport | None = field(default=None, repr=False)
+    secret: bytes = field(default=b"", repr=False)
 
     def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
         """Nothing to check before the run: the template declared its shape."""
@@ -204,7 +247,7 @@ class DeclaredDisclosure:
         """Protect the result; the report (as :class:`DisclosureControl` writes it, plus the
         ``people`` columns, ``unprotected`` cells and ``spec: template``) goes into the
         completed audit record."""
-        protected = protect(table, self.spec, self.rules)
+        protected = protect(table, self.spec, self.rules, secret=self.secret)
         self.report = protected.report
         return protected.table, {
             **audit_report(self.mode, self.rules, self.spec, protected.report),

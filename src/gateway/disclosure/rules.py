@@ -17,8 +17,8 @@ always apply to outputs marked for publication.
 
 Example:
     >>> settings = parse_disclosure_settings({"levels": {"general": {"min_count": 5}}})
-    >>> settings.rules_for("general").min_count, settings.rules_for("general", publication=True)
-    (5, DisclosureRules(min_count=10, round_to=5, secondary=True, label='publication'))
+    >>> settings.rules_for("general").min_count, settings.rules_for("general", publication=True).label
+    (5, 'publication')
 """
 
 from __future__ import annotations
@@ -52,23 +52,38 @@ class DisclosureRules:
         round_to: published counts are rounded to the nearest multiple (0 or 1 = exact).
         secondary: apply secondary suppression, so that totals cannot reveal a suppressed cell.
         label: where the rules came from (``general``, ``publication``, ``none``), for reports.
+        method: ``suppression`` (primary and secondary cell suppression) or ``cell_key``
+            (every count perturbed by the cell key method, counts 1..min_count-1 suppressed;
+            see :mod:`gateway.disclosure.cellkey`).
+        max_noise: the cell key method's largest change to a count.
+        modulus: the cell key method's number of cell keys.
     """
 
     min_count: int = 0
     round_to: int = 0
     secondary: bool = True
     label: str = "none"
+    method: str = "suppression"
+    max_noise: int = 2
+    modulus: int = 256
 
     @property
     def active(self) -> bool:
         """Whether these rules change anything at all."""
-        return self.min_count > 1 or self.round_to > 1
+        return self.min_count > 1 or self.round_to > 1 or self.perturbs
+
+    @property
+    def perturbs(self) -> bool:
+        """Whether counts are perturbed by the cell key method."""
+        return self.method == "cell_key" and self.max_noise > 0
 
     def describe(self) -> str:
         """One line for a report footer, e.g. ``counts under 10 suppressed; rounded to 5``."""
         parts = []
+        if self.perturbs:
+            parts.append(f"counts perturbed by the cell key method (at most ±{self.max_noise})")
         if self.min_count > 1:
-            second = " (with secondary suppression)" if self.secondary else ""
+            second = " (with secondary suppression)" if self.secondary and not self.perturbs else ""
             parts.append(f"counts from 1 to {self.min_count - 1} suppressed{second}")
         if self.round_to > 1:
             parts.append(f"counts rounded to the nearest {self.round_to}")
@@ -122,7 +137,8 @@ class DisclosureSettings:
         )
 
 
-_RULE_KEYS = {"min_count", "round_to", "secondary", "optional"}
+_RULE_KEYS = {"min_count", "round_to", "secondary", "optional", "method", "max_noise", "modulus"}
+_METHODS = ("suppression", "cell_key")
 
 
 def _rules(raw: Any, path: str, label: str, source: str) -> tuple[DisclosureRules, bool]:
@@ -142,11 +158,28 @@ def _rules(raw: Any, path: str, label: str, source: str) -> tuple[DisclosureRule
     for key in ("secondary", "optional"):
         if key in raw and not isinstance(raw[key], bool):
             raise ConfigurationError(f"{source}: {path}.{key}: must be true or false")
+    method = raw.get("method", "suppression")
+    if method not in _METHODS:
+        raise ConfigurationError(f"{source}: {path}.method: must be one of {', '.join(_METHODS)}")
+    max_noise, modulus = raw.get("max_noise", 2), raw.get("modulus", 256)
+    if isinstance(max_noise, bool) or not isinstance(max_noise, int) or not 0 <= max_noise <= 50:
+        raise ConfigurationError(f"{source}: {path}.max_noise: must be a whole number 0–50")
+    if (
+        isinstance(modulus, bool)
+        or not isinstance(modulus, int)
+        or not 2 * max_noise + 1 <= modulus <= 1 << 20
+    ):
+        raise ConfigurationError(
+            f"{source}: {path}.modulus: must be a whole number from 2*max_noise+1 to 1048576"
+        )
     rules = DisclosureRules(
         min_count=values["min_count"],
         round_to=values["round_to"],
         secondary=bool(raw.get("secondary", True)),
         label=label,
+        method=str(method),
+        max_noise=max_noise,
+        modulus=modulus,
     )
     return rules, bool(raw.get("optional", False))
 

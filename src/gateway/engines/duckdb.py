@@ -54,6 +54,7 @@ from gateway.engines.invariant import verify
 from gateway.engines.messages import RunQuery, TableSnapshot, WorkerConfig
 from gateway.engines.parameters import bind_parameters
 from gateway.engines.pool import PoolSettings, WorkerPool
+from gateway.engines.spill import discard_result_files
 from gateway.errors import ConfigurationError, Conflict, GatewayError, ParameterError
 
 __all__ = ["DuckDBEngine", "EngineTuning", "open_hardened"]
@@ -220,10 +221,16 @@ class DuckDBEngine(Engine):
         named = parsed.qualifiers()
         snapshots = {k: v for k, v in self._snapshots.items() if k.lower() in named}
         started = time.perf_counter()
-        done = self._pool.run(request, snapshots, cancel)
-        duration = time.perf_counter() - started
-        with pa.memory_map(str(path), "r") as source:
-            schema = pa.ipc.open_stream(source).schema
+        try:
+            done = self._pool.run(request, snapshots, cancel)
+            duration = time.perf_counter() - started
+            with pa.memory_map(str(path), "r") as source:
+                schema = pa.ipc.open_stream(source).schema
+        except BaseException:
+            # A worker killed after it finished writing leaves a complete file nobody will
+            # read (a killed one mid-write, a partial file): neither outlives the failure.
+            discard_result_files(path)
+            raise
         return QueryResult(
             query_id=query_id,
             path=path,

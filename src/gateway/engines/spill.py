@@ -5,6 +5,12 @@ so a reader never sees half a result; on any failure the partial file is removed
 fingerprint is the SHA-256 of the finished file, i.e. of the exact bytes a client receives
 when the service streams the file as ``application/vnd.apache.arrow.stream``.
 
+Result files are the results directory's only content, and every one is temporary: a file is
+deleted when its response is done, :func:`discard_result_files` removes a query's files on a
+failure path, and :func:`sweep_results` removes what a killed worker or process left behind
+(complete results of killed workers, partial files) — at server start and stop, and
+periodically while it serves.
+
 Example:
     >>> import pyarrow as pa, tempfile, pathlib
     >>> batches = pa.table({"x": list(range(10))}).to_reader(max_chunksize=4)
@@ -16,8 +22,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import time
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +34,14 @@ import pyarrow as pa
 
 from gateway.errors import TooLarge
 
-__all__ = ["SpillSummary", "partial_path", "spill_batches"]
+__all__ = [
+    "SpillSummary",
+    "SweepReport",
+    "discard_result_files",
+    "partial_path",
+    "spill_batches",
+    "sweep_results",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,89 @@ def partial_path(path: Path) -> Path:
         PosixPath('/r/q1.arrows.part')
     """
     return path.with_name(path.name + ".part")
+
+
+def discard_result_files(path: Path) -> None:
+    """Delete a result file and its partial file, if they exist (a failure path's cleanup).
+
+    Unlinking a file a reader still has open or memory-mapped is safe: its pages live until
+    the reader lets go.
+
+    Example:
+        >>> discard_result_files(Path("/nonexistent/q1.arrows"))
+    """
+    for candidate in (path, partial_path(path)):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            os.unlink(candidate)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What a sweep removed: files and their bytes."""
+
+    files: int = 0
+    bytes: int = 0
+
+    def __add__(self, other: SweepReport) -> SweepReport:
+        return SweepReport(self.files + other.files, self.bytes + other.bytes)
+
+
+def sweep_results(
+    directory: Path,
+    *,
+    complete_after_s: float,
+    partial_after_s: float,
+    held: Container[str] = (),
+    now: float | None = None,
+) -> SweepReport:
+    """Delete leftover result files in ``directory``.
+
+    A complete result (``*.arrows``) goes when nobody holds it (its name is not in ``held``)
+    and it was not modified for ``complete_after_s``; a partial one (``*.part``, still being
+    written by a live worker until its query's time limit) when it was not modified for
+    ``partial_after_s``. Anything else in the directory is not a result and is left alone.
+
+    Args:
+        directory: the results directory (missing: nothing to do).
+        complete_after_s: age (seconds since last modification) at which an unheld complete
+            result is an orphan.
+        partial_after_s: age at which a partial result is an orphan (longer than any query's
+            time limit, so a running query's file is never taken).
+        held: file names a live response still streams.
+        now: the current time (``time.time()``; tests pass their own).
+
+    Returns:
+        The files removed and their bytes.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "q1.arrows").write_bytes(b"12345")
+        >>> sweep_results(folder, complete_after_s=0, partial_after_s=0, now=time.time() + 1)
+        SweepReport(files=1, bytes=5)
+    """
+    now = time.time() if now is None else now
+    removed = SweepReport()
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if entry.name.endswith(".part"):
+            limit = partial_after_s
+        elif entry.name.endswith(".arrows") and entry.name not in held:
+            limit = complete_after_s
+        else:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if now - info.st_mtime < limit or not entry.is_file(follow_symlinks=False):
+                continue
+            os.unlink(entry.path)
+        except FileNotFoundError:  # its owner deleted it meanwhile
+            continue
+        removed += SweepReport(1, info.st_size)
+    return removed
 
 
 def spill_batches(

@@ -27,9 +27,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,9 +66,12 @@ __all__ = [
     "export_query",
     "export_result",
     "read_manifest",
+    "sweep_export_workdirs",
 ]
 
 MANIFEST = "export.json"
+#: An export is written in ``DIR/exports/.tmp-<export id>/`` and moved into place when done.
+WORKDIR_PREFIX = ".tmp-"
 Stage = Literal["query", "layer", "write", "register", "done"]
 
 
@@ -305,11 +310,12 @@ def export_result(
         disclosure=result.disclosure,
     )
     data_dir.exports.mkdir(mode=0o700, parents=True, exist_ok=True)
-    workdir = data_dir.exports / f".tmp-{result.query_id}"
+    workdir = data_dir.exports / f"{WORKDIR_PREFIX}{result.query_id}"
     _private_dir(workdir)
     total = layer.features
-    report(ExportProgress("write", 0, total))
-    try:
+    try:  # from here on, whatever stops the export (a failure, a cancelling progress
+        # callback, an interrupt) removes the work folder
+        report(ExportProgress("write", 0, total))
         written = write(
             prepared,
             options,
@@ -347,10 +353,14 @@ def _register(
     final_dir = data_dir.exports / provenance.query_id
     _private_dir(final_dir)
     target = final_dir / written.name
-    os.replace(written, target)
-    os.chmod(target, 0o600)
-    digest = sha256_file(target)
-    size = target.stat().st_size
+    try:
+        os.replace(written, target)
+        os.chmod(target, 0o600)
+        digest = sha256_file(target)
+        size = target.stat().st_size
+    except BaseException:
+        shutil.rmtree(final_dir, ignore_errors=True)  # nothing unregistered stays behind
+        raise
     exported = ExportFile(
         export_id=provenance.query_id,
         path=target,
@@ -379,14 +389,55 @@ def _register(
                 approval=provenance.approval,
             )
         )
-    except GatewayError as exc:
+    except BaseException as exc:
         shutil.rmtree(final_dir, ignore_errors=True)  # nothing unregistered stays behind
-        exc.query_id = provenance.query_id
+        if isinstance(exc, GatewayError):
+            exc.query_id = provenance.query_id
         raise
     manifest = final_dir / MANIFEST
     manifest.write_text(json.dumps(exported.to_dict(), indent=2, ensure_ascii=False), "utf-8")
     os.chmod(manifest, 0o600)
     return exported
+
+
+def sweep_export_workdirs(
+    exports_dir: Path, *, older_than_s: float, now: float | None = None
+) -> int:
+    """Remove export work folders (``.tmp-*``) nothing was written to for ``older_than_s``:
+    what an export interrupted by a killed process left behind.
+
+    Returns:
+        The number of folders removed.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> (folder / ".tmp-q1").mkdir()
+        >>> sweep_export_workdirs(folder, older_than_s=0, now=time.time() + 1)
+        1
+    """
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = [e for e in os.scandir(exports_dir) if e.name.startswith(WORKDIR_PREFIX)]
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False) or now - _last_write(entry.path) < older_than_s:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _last_write(folder: str) -> float:
+    """The latest modification time of ``folder`` or anything in it (0 when it is gone)."""
+    latest = 0.0
+    for root, _dirs, files in os.walk(folder):
+        for name in (root, *(os.path.join(root, f) for f in files)):
+            with contextlib.suppress(OSError):
+                latest = max(latest, os.lstat(name).st_mtime)
+    return latest
 
 
 def read_manifest(data_dir: DataDir, export_id: str) -> ExportFile:

@@ -35,7 +35,7 @@ from gateway.disclosure import (
     DisclosureSettings,
     parse_disclosure_settings,
 )
-from gateway.disclosure.control import DeclaredDisclosure
+from gateway.disclosure.control import DeclaredDisclosure, cell_key_secret
 from gateway.engines.base import Cancellation
 from gateway.errors import AccessDenied, AuditUnavailable, GatewayError, NotFound, ParameterError
 from gateway.principal import Principal
@@ -306,7 +306,9 @@ class TemplateRunner:
             raise
         control = None
         if template.disclosure is not None:
-            control = DeclaredDisclosure(template.disclosure, rules, disclosure)
+            control = DeclaredDisclosure(
+                template.disclosure, rules, disclosure, secret=cell_key_secret(self.service)
+            )
         outcome = self.service.run_query(
             principal,
             template.sql,

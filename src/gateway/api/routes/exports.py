@@ -9,7 +9,11 @@
     POST /v1/publish/police-uk             administrators: the month's street-level CSV
 
 Routes only translate HTTP: every decision is made in :mod:`gateway.exports` and
-:mod:`gateway.publish`.
+:mod:`gateway.publish`. An export claims its level's ``max_result_bytes`` of the user's disk
+quota while it runs (429 ``disk_quota`` when spent); a client that goes away, or the server
+stopping, withdraws it — while its query runs (audited ``cancelled``) or while its file is
+written (the work folder is removed, nothing is registered). The JSON answer carries
+``X-Query-Id`` (the export id).
 
 Example:
     curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
@@ -26,12 +30,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse, StreamingResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
-from gateway.api.disconnect import run_until_disconnect
+from gateway.api.disconnect import run_until_disconnect, server_shutdown
+from gateway.api.resources import ResourcesDep
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import (
@@ -42,14 +47,16 @@ from gateway.api.schemas import (
     ParamValue,
     disclosure_data,
 )
+from gateway.api.shutdown import Shutdown
 from gateway.api.streaming import QUERY_ID_HEADER
 from gateway.engines.base import Cancellation
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError, NotFound, QueryCancelled
 from gateway.exports import (
     FORMATS,
     ExportFile,
     ExportProgress,
     ExportRecord,
+    ProgressCallback,
     approve_export,
     export_query,
     export_record,
@@ -201,16 +208,30 @@ def file_response(exported: ExportFile) -> FileResponse:
     )
 
 
-async def _progress_stream(run: Any) -> AsyncIterator[bytes]:
+def cancellable(report: ProgressCallback | None, cancel: Cancellation) -> ProgressCallback:
+    """A progress callback that stops the export's file from being written once ``cancel`` is
+    cancelled (the writer calls it as rows go out; the work folder is then removed)."""
+
+    def progress(step: ExportProgress) -> None:
+        if step.stage == "write" and cancel.cancelled:
+            raise QueryCancelled("the export was withdrawn while its file was being written")
+        if report is not None:
+            report(step)
+
+    return progress
+
+
+async def _progress_stream(run: Any, shutdown: Shutdown) -> AsyncIterator[bytes]:
     """Run ``run(progress, cancel)`` in a thread; yield its progress, then its answer, as
     NDJSON. If the stream ends before the answer (the client went away and the server stopped
-    the response), the export's query is withdrawn."""
+    the response), or the server is stopping, the export is withdrawn."""
     events: queue.Queue[dict[str, Any] | None] = queue.Queue()
     cancel = Cancellation()
 
     def work() -> None:
         try:
-            exported = run(lambda p: events.put({"progress": _progress(p)}), cancel)
+            with shutdown.working():
+                exported = run(lambda p: events.put({"progress": _progress(p)}), cancel)
             events.put({"export": export_out(exported).model_dump()})
         except GatewayError as exc:
             events.put({"error": exc.to_dict()})
@@ -225,6 +246,8 @@ async def _progress_stream(run: Any) -> AsyncIterator[bytes]:
             try:
                 event = events.get_nowait()
             except queue.Empty:
+                if shutdown.started:
+                    cancel.cancel()
                 await anyio.sleep(_PROGRESS_POLL_S)  # where a disconnect cancels the stream
                 continue
             if event is None:
@@ -263,34 +286,44 @@ async def create_export(
     body: ExportBody,
     principal: PrincipalDep,
     runtime: RuntimeDep,
+    resources: ResourcesDep,
     client: ClientDep,
     request: Request,
+    response: Response,
     progress: Annotated[bool, Query(description="Stream progress as NDJSON lines.")] = False,
 ) -> Any:
     """Run the query under your policy (audited) and write it in ``format``; record-level data
     may be held for a senior analyst's approval before it can be downloaded. A client that
     goes away while the query runs withdraws it (audited as ``cancelled``)."""
 
-    def run(report: Any, cancel: Cancellation) -> ExportFile:
-        with runtime.limits.queries.slot(principal.username):
-            return export_query(
-                runtime.service,
-                principal,
-                body.sql,
-                body.purpose,
-                format=body.format,
-                data_dir=runtime.data_dir,
-                options=body.options,
-                params=body.params,
-                client=client,
-                progress=report,
-                disclosure=disclosure_data(body.disclosure),
-                cancel=cancel,
-            )
+    def run(report: ProgressCallback | None, cancel: Cancellation) -> ExportFile:
+        claim = resources.quota.claim(
+            principal.username, resources.reservation(runtime.service.policy, principal.level)
+        )
+        try:
+            with runtime.limits.queries.slot(principal.username):
+                return export_query(
+                    runtime.service,
+                    principal,
+                    body.sql,
+                    body.purpose,
+                    format=body.format,
+                    data_dir=runtime.data_dir,
+                    options=body.options,
+                    params=body.params,
+                    client=client,
+                    progress=cancellable(report, cancel),
+                    disclosure=disclosure_data(body.disclosure),
+                    cancel=cancel,
+                )
+        finally:
+            claim.release()
 
     if progress:
-        return StreamingResponse(_progress_stream(run), media_type=NDJSON)
-    return await run_until_disconnect(request, lambda cancel: export_out(run(None, cancel)))
+        return StreamingResponse(_progress_stream(run, server_shutdown(request)), media_type=NDJSON)
+    exported = await run_until_disconnect(request, lambda cancel: run(None, cancel))
+    response.headers[QUERY_ID_HEADER] = exported.export_id
+    return export_out(exported)
 
 
 @router.get(

@@ -4,6 +4,12 @@ The route is ``async`` only to watch the connection: the query itself runs in th
 pool as before (:func:`~gateway.api.disconnect.run_until_disconnect`), and is cancelled,
 audited as ``cancelled`` and releases its slot if the client disconnects before the answer.
 
+Before it runs, the query claims its level's ``max_result_bytes`` of the user's disk quota
+(429 ``disk_quota`` when that is spent); the finished result then holds its real size until its
+response ends. A result that cannot be sent in the format asked for (JSON over its limit, a
+CSV/JSON row too big to encode) is refused inside the service, so its completed audit record
+says ``too_large``, not ``ok``.
+
 Example:
     curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
          -d '{"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"}' \\
@@ -17,15 +23,16 @@ from starlette.responses import StreamingResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.disconnect import run_until_disconnect
+from gateway.api.resources import ResourcesDep, ServingResources
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import QueryBody, QueryJSON, disclosure_data
-from gateway.api.streaming import MEDIA_TYPES, result_response
+from gateway.api.streaming import MEDIA_TYPES, delivery_check, result_response
 from gateway.disclosure import parse_disclosure_request
 from gateway.disclosure.control import DisclosureControl
 from gateway.engines.base import Cancellation
 from gateway.principal import Principal
-from gateway.service import ClientInfo
+from gateway.service import ClientInfo, QueryOutcome
 
 __all__ = ["router"]
 
@@ -58,6 +65,7 @@ async def run_query(
     body: QueryBody,
     principal: PrincipalDep,
     runtime: RuntimeDep,
+    resources: ResourcesDep,
     client: ClientDep,
     request: Request,
 ) -> StreamingResponse:
@@ -67,7 +75,7 @@ async def run_query(
     counts null with ``<column>_suppressed`` flags; what was applied is in the audit record,
     the ``X-Disclosure`` header and, for JSON, the ``disclosure`` member)."""
     return await run_until_disconnect(
-        request, lambda cancel: _answer(body, principal, runtime, client, cancel)
+        request, lambda cancel: _answer(body, principal, runtime, resources, client, cancel)
     )
 
 
@@ -75,27 +83,47 @@ def _answer(
     body: QueryBody,
     principal: Principal,
     runtime: GatewayRuntime,
+    resources: ServingResources,
     client: ClientInfo,
     cancel: Cancellation,
 ) -> StreamingResponse:
-    """The blocking part (in the thread pool): slot, service, response."""
+    """The blocking part (in the thread pool): quota, slot, service, response."""
     disclosure = parse_disclosure_request(disclosure_data(body.disclosure))
     control = (
         None if disclosure is None else DisclosureControl.for_service(runtime.service, disclosure)
     )
-    with runtime.limits.queries.slot(principal.username):
-        outcome = runtime.service.run_query(
-            principal,
-            body.sql,
-            body.purpose,
-            body.params,
-            client=client,
-            control=control,
-            cancel=cancel,
-        )
-    return result_response(
-        outcome,
-        body.format,
-        max_json_bytes=runtime.settings.max_json_result_bytes,
-        formula_guard=body.formula_guard,
+    settings = runtime.settings
+    claim = resources.quota.claim(
+        principal.username, resources.reservation(runtime.service.policy, principal.level)
     )
+    outcome: QueryOutcome | None = None
+    try:
+        with runtime.limits.queries.slot(principal.username):
+            outcome = runtime.service.run_query(
+                principal,
+                body.sql,
+                body.purpose,
+                body.params,
+                client=client,
+                control=control,
+                cancel=cancel,
+                deliverable=delivery_check(
+                    body.format,
+                    max_json_bytes=settings.max_json_result_bytes,
+                    max_row_bytes=settings.max_text_row_bytes,
+                ),
+            )
+        claim.settle(outcome.result)
+        return result_response(
+            outcome,
+            body.format,
+            send_timeout_s=settings.send_timeout_s,
+            formula_guard=body.formula_guard,
+            encoders=resources.encoders,
+            on_close=claim.release,
+        )
+    except BaseException:
+        if outcome is not None:  # audited, but it will not be sent: do not keep it
+            outcome.result.discard()
+        claim.release()
+        raise

@@ -7,7 +7,8 @@
 
 Routes only translate HTTP: the level check, parameter binding, the audited run and disclosure
 control are :class:`gateway.templates.TemplateRunner`'s; exports are
-:func:`gateway.templates.export_run`'s (download them from ``/v1/exports/{id}/file``).
+:func:`gateway.templates.export_run`'s (download them from ``/v1/exports/{id}/file``). Every
+answer of a run carries ``X-Query-Id``; a run claims the user's disk quota like a query.
 
 Example:
     curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
@@ -21,13 +22,13 @@ import json
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import Response
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.disconnect import run_until_disconnect
 from gateway.api.encode import column_types, table_rows
+from gateway.api.resources import ResourcesDep, ServingResources
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.routes.exports import ExportOut, export_out
 from gateway.api.runtime import GatewayRuntime
@@ -218,20 +219,48 @@ async def run_template(
     body: TemplateRunBody,
     principal: PrincipalDep,
     runtime: RuntimeDep,
+    resources: ResourcesDep,
     client: ClientDep,
     runner: RunnerDep,
     request: Request,
+    response: Response,
 ) -> Any:
     """Run a template for an approved purpose: audited like any query, with your level's
     disclosure rules applied to aggregate results. With ``export`` the result is written as a
     governed file (its download address is in the answer). A client that goes away while the
     query runs withdraws it (audited as ``cancelled``)."""
-    return await run_until_disconnect(
-        request, lambda cancel: _answer(name, body, principal, runtime, client, runner, cancel)
+    answer = await run_until_disconnect(
+        request,
+        lambda cancel: _answer(name, body, principal, runtime, resources, client, runner, cancel),
     )
+    if isinstance(answer, ExportOut):
+        response.headers[QUERY_ID_HEADER] = answer.export_id
+    elif isinstance(answer, TemplateRunOut):
+        response.headers[QUERY_ID_HEADER] = answer.query_id
+    return answer
 
 
 def _answer(
+    name: str,
+    body: TemplateRunBody,
+    principal: Principal,
+    runtime: GatewayRuntime,
+    resources: ServingResources,
+    client: Any,
+    runner: TemplateRunner,
+    cancel: Cancellation,
+) -> Any:
+    """The blocking part of :func:`run_template` (in the thread pool)."""
+    claim = resources.quota.claim(
+        principal.username, resources.reservation(runtime.service.policy, principal.level)
+    )
+    try:
+        return _answer_within_quota(name, body, principal, runtime, client, runner, cancel)
+    finally:
+        claim.release()
+
+
+def _answer_within_quota(
     name: str,
     body: TemplateRunBody,
     principal: Principal,
@@ -240,7 +269,6 @@ def _answer(
     runner: TemplateRunner,
     cancel: Cancellation,
 ) -> Any:
-    """The blocking part of :func:`run_template` (in the thread pool)."""
     run = _run(runtime, runner, name, body, principal, client, cancel)
     if body.export is not None:
         exported = export_run(
