@@ -335,11 +335,6 @@ class QueryService(ClosesOnExit):
                 exc.query_id = query_id
                 self._complete(started, outcome=exc.code, began=began, failure=exc)
                 raise
-        try:
-            self._complete(started, outcome="ok", began=began, spilled=spilled, disclosure=report)
-        except AuditUnavailable:
-            spilled.discard()  # nothing leaves without its completed record
-            raise
         if deliverable is not None:
             try:
                 deliverable(spilled)
@@ -348,6 +343,11 @@ class QueryService(ClosesOnExit):
                 exc.query_id = query_id
                 self._complete(started, outcome=exc.code, began=began, failure=exc)
                 raise
+        try:
+            self._complete(started, outcome="ok", began=began, spilled=spilled, disclosure=report)
+        except AuditUnavailable:
+            spilled.discard()  # nothing leaves without its completed record
+            raise
         return QueryOutcome(
             query_id=query_id, result=spilled, rewrite=result, view=view, disclosure=report
         )
