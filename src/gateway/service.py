@@ -321,7 +321,12 @@ class QueryService(ClosesOnExit):
             if result.uses_schema:
                 self._publish(result.uses_schema)
             spilled = self.engine.execute(
-                result.sql, result.params, limits=limits, query_id=query_id, cancel=cancel
+                result.sql,
+                result.params,
+                limits=limits,
+                query_id=query_id,
+                cancel=cancel,
+                user=request.user,
             )
         except GatewayError as exc:
             exc.query_id = query_id

@@ -25,11 +25,12 @@ from gateway.auth.limits import UsageLimits
 from gateway.auth.tokens import TokenStore
 from gateway.datadir import DataDir
 from gateway.deployment import open_directory, open_service
+from gateway.engines import EngineTuning
 from gateway.exports.retention import apply_retention
 from gateway.principal import PrincipalDirectory
 from gateway.service import QueryService
 
-__all__ = ["AuthenticatorFactory", "GatewayRuntime", "open_runtime"]
+__all__ = ["AuthenticatorFactory", "GatewayRuntime", "engine_tuning", "open_runtime"]
 
 #: Builds the authenticator from the opened parts (the default: bearer tokens).
 AuthenticatorFactory = Callable[
@@ -81,6 +82,21 @@ class GatewayRuntime:
         self.service.close()
 
 
+def engine_tuning(settings: GatewaySettings) -> EngineTuning:
+    """The engine's fair-scheduling and liveness knobs from the settings (others default).
+
+    Example:
+        >>> engine_tuning(GatewaySettings(engine_user_share=0.25)).user_share
+        0.25
+    """
+    return EngineTuning(
+        user_share=settings.engine_user_share,
+        reserved_workers=settings.engine_reserved_workers,
+        queue_timeout_s=settings.engine_queue_timeout_s,
+        liveness_deadline_s=settings.engine_liveness_s,
+    )
+
+
 def open_runtime(
     settings: GatewaySettings,
     *,
@@ -95,7 +111,7 @@ def open_runtime(
         AuditUnavailable: the audit log cannot be opened.
     """
     data_dir = DataDir(Path(settings.data_dir))
-    service = open_service(data_dir, workers=settings.workers)
+    service = open_service(data_dir, workers=settings.workers, tuning=engine_tuning(settings))
     try:
         apply_retention(service, data_dir)  # delete export files past [exports] retention_days
         tokens = TokenStore(data_dir.governance)

@@ -18,6 +18,7 @@ from gateway.principal import AccessGrant, Principal
 __all__ = [
     "DISCLOSURE_FIELD",
     "FORMULA_GUARD_FIELD",
+    "AuditHealthOut",
     "CatalogColumn",
     "CatalogOut",
     "CatalogTable",
@@ -34,6 +35,7 @@ __all__ = [
     "MeOut",
     "QueryBody",
     "QueryJSON",
+    "ReadyOut",
     "ReportOut",
     "TokenIssueBody",
     "TokenOut",
@@ -308,14 +310,41 @@ class IssuedTokenOut(TokenOut):
     token: str = Field(description="The secret: shown this once, store it safely.")
 
 
+HealthStatus = Literal["ok", "degraded", "failing"]
+
+
 class EngineOut(BaseModel):
-    workers: int
-    workers_alive: int
+    status: HealthStatus = Field(
+        "ok", description="failing: no worker answers; degraded: some do not, or queue full."
+    )
+    workers: int = Field(description="Configured worker processes.")
+    workers_alive: int = Field(description="Workers alive and answering (a stopped one is not).")
+    workers_stopped: int = Field(0, description="Workers alive but stopped (being replaced).")
+    idle: int = Field(0, description="Workers free to take a query now.")
     restarts: int
-    queue_depth: int
+    queue_depth: int = Field(description="Queries waiting for a worker.")
+    max_queue: int = Field(0, description="Queries that may wait; more are refused (503 busy).")
     running: int
+    per_user_workers: int = Field(0, description="Workers one user may hold at once.")
+    reserved_workers: int = Field(0, description="Free workers kept for users running nothing.")
+
+
+class AuditHealthOut(BaseModel):
+    status: HealthStatus = Field(
+        description="failing: records cannot be written (queries are refused); degraded: "
+        "records are written but tamper evidence (checkpoints, witnesses) is behind."
+    )
+    reasons: list[str] = Field(default_factory=list)
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: HealthStatus = Field(description="The worst of the engine's and the audit log's.")
+    ready: bool = Field(False, description="Whether a query could be served now (/readyz).")
+    reasons: list[str] = Field(default_factory=list, description="Why not ok, one line each.")
     engine: EngineOut
+    audit: AuditHealthOut = Field(default_factory=lambda: AuditHealthOut(status="ok"))
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    reasons: list[str] = Field(default_factory=list, description="Why not ready.")

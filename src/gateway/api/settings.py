@@ -13,6 +13,10 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
     GATEWAY_FAILED_LOGINS_PER_MINUTE    per-address failed logins (default 30)
     GATEWAY_FAILED_LOGIN_BURST          per-address burst of failures (default 30)  → 429
     GATEWAY_ENGINE_WORKERS              engine worker processes (default max(4, cores))
+    GATEWAY_ENGINE_USER_SHARE           fraction of the workers one user may hold (0.5)
+    GATEWAY_ENGINE_RESERVED_WORKERS     workers kept for users running nothing (default 1)
+    GATEWAY_ENGINE_QUEUE_TIMEOUT_S      longest wait for a worker (default 10)      → 503
+    GATEWAY_ENGINE_LIVENESS_S           a stopped/dead idle worker is replaced after (1)
     GATEWAY_TOKEN_DAYS                  lifetime of tokens issued through the API (default 90)
     GATEWAY_MAX_TEXT_ROW_BYTES          largest row sent as CSV/JSON (default 16 MiB) → 413
     GATEWAY_SEND_TIMEOUT_S              close a response its client does not read (default 30)
@@ -60,6 +64,11 @@ class GatewaySettings:
         concurrent_queries: per-user cap on queries running at once.
         failed_logins_per_minute, failed_login_burst: per-address budget of failed logins.
         engine_workers: engine worker processes (None: max(4, CPU cores)).
+        engine_user_share: fraction of the workers one user may hold at once (at least one
+            worker); further queries of theirs wait for one of their own to end.
+        engine_reserved_workers: free workers kept for users who have nothing running.
+        engine_queue_timeout_s: how long a query waits for a worker before 503 ``busy``.
+        engine_liveness_s: an idle worker that is stopped or dead this long is replaced.
         token_days: lifetime of tokens issued through the API.
         max_text_row_bytes: largest row (Arrow bytes) sent as CSV or JSON; results with a
             bigger one are refused with 413 ``too_large`` (and audited so).
@@ -88,6 +97,10 @@ class GatewaySettings:
     failed_logins_per_minute: float = 30.0
     failed_login_burst: int = 30
     engine_workers: int | None = None
+    engine_user_share: float = 0.5
+    engine_reserved_workers: int = 1
+    engine_queue_timeout_s: float = 10.0
+    engine_liveness_s: float = 1.0
     token_days: int = 90
     max_text_row_bytes: int = 16 << 20
     send_timeout_s: float = 30.0

@@ -192,7 +192,7 @@ class EngineStats:
 
     Attributes:
         workers: configured pool size.
-        workers_alive: worker processes currently alive.
+        workers_alive: worker processes alive and able to answer (not stopped).
         restarts: workers replaced since the engine started (killed or died).
         queue_depth: callers waiting for a free worker.
         running: queries executing now.
@@ -200,6 +200,12 @@ class EngineStats:
         failed: queries that ended in an error (including timeouts and limits, not
             cancellations).
         cancelled: queries stopped because their caller withdrew them.
+        workers_stopped: worker processes alive but not running (stopped, e.g. SIGSTOP);
+            not counted in ``workers_alive``.
+        idle: workers alive and free to take a query now.
+        max_queue: callers that may wait for a worker (beyond those running).
+        per_user_workers: workers one user may hold at once (fair scheduling).
+        reserved_workers: free workers kept for users holding none.
     """
 
     workers: int
@@ -210,6 +216,11 @@ class EngineStats:
     completed: int
     failed: int
     cancelled: int = 0
+    workers_stopped: int = 0
+    idle: int = 0
+    max_queue: int = 0
+    per_user_workers: int = 0
+    reserved_workers: int = 0
 
 
 class Engine(ClosesOnExit):
@@ -229,6 +240,7 @@ class Engine(ClosesOnExit):
         limits: QueryLimits,
         query_id: str,
         cancel: Cancellation | None = None,
+        user: str | None = None,
     ) -> QueryResult:
         """Run one SELECT (already policy-enforced) and spill its result.
 
@@ -238,8 +250,11 @@ class Engine(ClosesOnExit):
             limits: the bounds this query runs under.
             query_id: the service's id for the query; names the result file.
             cancel: when it is cancelled, stop the query (waiting or running) promptly.
+            user: whose query it is, for the engine's fair share of workers per user (None:
+                not attributed).
 
         Raises:
+            gateway.errors.EngineBusy: no worker came free for ``user`` in time (503).
             gateway.errors.QueryCancelled: ``cancel`` was cancelled before the answer was in
                 (no result file is left behind).
             gateway.errors.GatewayError: a subclass saying why, never echoing data values.

@@ -81,6 +81,11 @@ class EngineTuning:
         start_timeout_s: how long a new worker may take to start.
         grace_s: time after a query's timeout before its worker is killed.
         batch_rows: rows per Arrow batch pulled from DuckDB.
+        user_share: fraction of the workers one user may hold at once (at least one).
+        reserved_workers: free workers kept for users holding none.
+        fair: False for first-come-first-served with no share or reserve (comparisons).
+        liveness_deadline_s: an idle worker stopped or dead this long is replaced.
+        frozen_query_s: a busy worker stopped this long is killed and replaced.
     """
 
     threads_per_worker: int = 1
@@ -93,6 +98,11 @@ class EngineTuning:
     start_timeout_s: float = 60.0
     grace_s: float = 1.0
     batch_rows: int = 65_536
+    user_share: float = 0.5
+    reserved_workers: int = 1
+    fair: bool = True
+    liveness_deadline_s: float = 1.0
+    frozen_query_s: float = 10.0
 
 
 class DuckDBEngine(Engine):
@@ -177,6 +187,11 @@ class DuckDBEngine(Engine):
                     start_timeout_s=tuning.start_timeout_s,
                     grace_s=tuning.grace_s,
                     rss_headroom_mb=tuning.rss_headroom_mb,
+                    user_share=tuning.user_share,
+                    reserved_workers=tuning.reserved_workers,
+                    fair=tuning.fair,
+                    liveness_deadline_s=tuning.liveness_deadline_s,
+                    frozen_query_s=tuning.frozen_query_s,
                 ),
             )
         except BaseException:
@@ -196,6 +211,7 @@ class DuckDBEngine(Engine):
         limits: QueryLimits,
         query_id: str,
         cancel: Cancellation | None = None,
+        user: str | None = None,
     ) -> QueryResult:
         """Run one SELECT in a worker and spill its result (see :meth:`Engine.execute`).
 
@@ -222,7 +238,7 @@ class DuckDBEngine(Engine):
         snapshots = {k: v for k, v in self._snapshots.items() if k.lower() in named}
         started = time.perf_counter()
         try:
-            done = self._pool.run(request, snapshots, cancel)
+            done = self._pool.run(request, snapshots, cancel, user=user)
             duration = time.perf_counter() - started
             with pa.memory_map(str(path), "r") as source:
                 schema = pa.ipc.open_stream(source).schema

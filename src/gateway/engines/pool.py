@@ -1,8 +1,8 @@
 """A pool of killable worker processes, each holding one hardened DuckDB connection.
 
-Callers (the HTTP server's threads) call :meth:`WorkerPool.run`; each call takes an idle
-worker, sends it the query and waits for the answer while guarding three limits from the
-parent side, where a runaway query cannot interfere:
+Callers (the HTTP server's threads) call :meth:`WorkerPool.run` for a user; each call waits
+for the worker the fair scheduler gives it, sends it the query and waits for the answer while
+guarding three limits from the parent side, where a runaway query cannot interfere:
 
 - **hard deadline**: ``timeout_s + grace_s`` after dispatch the worker is SIGKILLed (the
   worker's own timer interrupts DuckDB at ``timeout_s``; this catches work that does not
@@ -18,6 +18,20 @@ takes the old one's place, so the pool keeps serving everyone else. Workers are 
 the ``forkserver`` method (never forked from a threaded server) and reused across queries,
 keeping DuckDB's buffer cache warm.
 
+**Fair shares.** Who gets a free worker is decided by a
+:class:`~gateway.engines.scheduling.FairQueue`: a user holds at most their share of the pool,
+the last free worker is reserved for users holding none, and the next waiter is the one whose
+user holds the fewest. A caller waits at most ``queue_timeout_s``; a full queue (the pool's or
+the user's own) refuses at once. Both answer :class:`~gateway.errors.EngineBusy` with a
+``retry_after`` by which a worker that caller may use is certain to be free (the soonest hard
+deadline among those workers' queries).
+
+**Liveness.** A watchdog thread reads every worker's process state each
+``liveness_interval_s``. A stopped (SIGSTOP: it would never answer) or dead worker counts as
+not alive at once (:meth:`WorkerPool.stats`) and is never handed a query; an idle one still so
+after ``liveness_deadline_s`` is killed and replaced; a busy one stopped for ``frozen_query_s``
+is killed (its caller gets :class:`~gateway.errors.EngineUnavailable`) and replaced.
+
 A caller may also withdraw its query through a :class:`~gateway.engines.base.Cancellation`
 (the HTTP client went away). Waiting for a worker, it leaves the queue; running, the parent
 sends :class:`~gateway.engines.messages.Interrupt` on the worker's control pipe and waits up
@@ -26,19 +40,20 @@ runaway. Either way the caller gets :class:`~gateway.errors.QueryCancelled`, no 
 is left, and a worker that answered in time is reused.
 
 Example:
-    >>> pool = WorkerPool(config, PoolSettings(size=2))  # doctest: +SKIP
-    >>> done = pool.run(request)  # doctest: +SKIP
+    >>> pool = WorkerPool(config, PoolSettings(size=4, user_share=0.5))  # doctest: +SKIP
+    >>> done = pool.run(request, {}, user="a.khan")  # doctest: +SKIP
     >>> pool.close()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
@@ -57,6 +72,7 @@ from gateway.engines.messages import (
     TableSnapshot,
     WorkerConfig,
 )
+from gateway.engines.scheduling import FairQueue, Ticket
 from gateway.engines.spill import partial_path
 from gateway.engines.worker import serve
 from gateway.errors import (
@@ -74,11 +90,14 @@ __all__ = ["PoolSettings", "WorkerPool", "rss_limit_bytes"]
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: How often a queued caller that can be cancelled checks whether it was.
 _QUEUE_POLL_S = 0.05
+#: Process states (``/proc/<pid>/stat``) of a worker that cannot answer: stopped, traced,
+#: zombie, dead.
+_UNRESPONSIVE_STATES = frozenset("TtZX")
 
 
 @dataclass(frozen=True)
 class PoolSettings:
-    """How many workers, how long callers may queue, and the parent-side guards.
+    """How many workers, who may hold them, how long callers may queue, and the guards.
 
     Attributes:
         size: worker processes.
@@ -89,6 +108,14 @@ class PoolSettings:
             is killed.
         poll_interval_s: how often the parent checks a running worker's memory.
         rss_headroom_mb: resident memory allowed above twice the query's memory limit.
+        user_share: fraction of the workers one user may hold at once (at least one worker).
+        reserved_workers: free workers kept for users who hold none (at most ``size - 1``).
+        max_user_queue: queries one user may have waiting (None: as many as their share).
+        fair: False turns the share, the reserve and the ordering off (first come, first
+            served, as before fair scheduling; for comparisons).
+        liveness_interval_s: how often the watchdog reads the workers' process states.
+        liveness_deadline_s: an idle worker stopped or dead this long is replaced.
+        frozen_query_s: a busy worker stopped this long is killed (its query fails 503).
     """
 
     size: int
@@ -98,12 +125,33 @@ class PoolSettings:
     grace_s: float = 1.0
     poll_interval_s: float = 0.02
     rss_headroom_mb: int = 512
+    user_share: float = 0.5
+    reserved_workers: int = 1
+    max_user_queue: int | None = None
+    fair: bool = True
+    liveness_interval_s: float = 0.25
+    liveness_deadline_s: float = 1.0
+    frozen_query_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.size < 1:
             raise ConfigurationError(f"the engine needs at least one worker, got {self.size}")
         if self.max_queue < 0:
             raise ConfigurationError("max_queue cannot be negative")
+        for name in ("liveness_interval_s", "liveness_deadline_s", "frozen_query_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigurationError(f"{name} must be positive")
+        self.scheduler()  # validates the share settings
+
+    def scheduler(self) -> FairQueue:
+        """A fresh fair queue for a pool with these settings."""
+        return FairQueue(
+            self.size,
+            user_share=self.user_share,
+            reserved=self.reserved_workers,
+            max_user_queue=self.max_user_queue,
+            fair=self.fair,
+        )
 
 
 def rss_limit_bytes(limits: QueryLimits, headroom_mb: int) -> int:
@@ -125,6 +173,14 @@ class _Worker:
         self.control = control
         self.ready = False
         self.versions: dict[str, int] = {}
+        #: When the watchdog first saw the worker stopped or dead (None: answering).
+        self.unwell_since: float | None = None
+        #: Why the watchdog killed it, for the error its caller gets.
+        self.lost_reason = ""
+
+    def responsive(self) -> bool:
+        """Alive and not stopped: it would answer a message now."""
+        return self.process.is_alive() and not _stopped(self.process.pid)
 
     def wait_ready(self, timeout_s: float) -> None:
         if self.ready:
@@ -171,7 +227,7 @@ class _Worker:
 
 
 class WorkerPool:
-    """Worker processes, a bounded queue of callers, and the parent-side guards.
+    """Worker processes, a fair queue of callers, the parent-side guards and a watchdog.
 
     Safe to call from many threads at once.
     """
@@ -182,15 +238,21 @@ class WorkerPool:
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["gateway.engines.worker"])
         self._lock = threading.Lock()
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        #: Notified when workers are handed to waiting callers, or the pool closes.
+        self._granted = threading.Condition(self._lock)
+        self._fair = settings.scheduler()
+        self._idle: deque[_Worker] = deque()
+        self._handed: dict[Ticket, _Worker] = {}
+        self._busy_until: dict[Ticket, float] = {}  # hard deadline of each running query
         self._workers: set[_Worker] = set()
+        self._calls = itertools.count()
         self._closed = False
-        self._waiting = 0
-        self._running = 0
         self._restarts = 0
         self._completed = 0
         self._failed = 0
         self._cancelled = 0
+        self._stop_watching = threading.Event()
+        self._watchdog: threading.Thread | None = None
         started = [self._start_worker() for _ in range(settings.size)]
         try:
             for worker in started:
@@ -199,33 +261,43 @@ class WorkerPool:
             self.close()
             raise
         for worker in started:
-            self._idle.put(worker)
+            self._checkin(worker)
+        self._watchdog = threading.Thread(
+            target=self._watch, name="gateway-engine-watchdog", daemon=True
+        )
+        self._watchdog.start()
 
     def run(
         self,
         request: RunQuery,
         snapshots: Mapping[str, TableSnapshot],
         cancel: Cancellation | None = None,
+        *,
+        user: str | None = None,
     ) -> QueryDone:
-        """Run ``request`` on a free worker and return its summary.
+        """Run ``request`` on the worker the fair queue gives ``user``; return its summary.
 
         Args:
             request: the query (its ``snapshots`` field is filled in per worker).
             snapshots: the current extra-schema tables; a worker gets those it lacks.
             cancel: withdraws the query when cancelled (queued or running).
+            user: whose query it is (its share of the workers is counted under this name);
+                None for a caller of its own, never held back by anyone's share.
 
         Raises:
+            gateway.errors.EngineBusy: the queue (the pool's, or the user's) is full, or no
+                worker came free for this user within ``queue_timeout_s``.
             gateway.errors.GatewayError: the translated query error, or QueryTimeout /
                 ResourceLimit when a guard stopped the worker, or QueryCancelled.
         """
-        self._admit()
-        try:
-            worker = self._checkout(cancel)
-        except GatewayError as exc:
-            self._leave(_outcome(exc), running=False)
-            raise
+        ticket = self._enqueue(user)
         outcome = "failed"
         try:
+            worker = self._prepare(self._wait_for_grant(ticket, cancel))
+            with self._lock:
+                self._busy_until[ticket] = (
+                    time.monotonic() + request.limits.timeout_s + self.settings.grace_s
+                )
             done = self._dispatch(worker, request, snapshots, cancel)
             outcome = "completed"
             return done
@@ -233,22 +305,34 @@ class WorkerPool:
             outcome = _outcome(exc)
             raise
         finally:
-            self._leave(outcome, running=True)
+            self._finish(ticket, outcome)
 
     def stats(self) -> EngineStats:
-        """Workers alive, restarts, queue depth and query counts right now."""
+        """Workers answering, restarts, queue depth and query counts right now."""
         with self._lock:
-            alive = sum(1 for w in self._workers if w.process.is_alive())
-            return EngineStats(
-                workers=self.settings.size,
-                workers_alive=alive,
-                restarts=self._restarts,
-                queue_depth=self._waiting,
-                running=self._running,
-                completed=self._completed,
-                failed=self._failed,
-                cancelled=self._cancelled,
-            )
+            workers = list(self._workers)
+            idle = list(self._idle)
+            counts = (self._restarts, self._completed, self._failed, self._cancelled)
+            waiting, running = self._fair.waiting(), self._fair.running()
+        # Process states are read outside the lock (a /proc read per worker).
+        alive = {w for w in workers if w.process.is_alive()}
+        responsive = {w for w in alive if w.responsive()}
+        restarts, completed, failed, cancelled = counts
+        return EngineStats(
+            workers=self.settings.size,
+            workers_alive=len(responsive),
+            restarts=restarts,
+            queue_depth=waiting,
+            running=running,
+            completed=completed,
+            failed=failed,
+            cancelled=cancelled,
+            workers_stopped=len(alive - responsive),
+            idle=sum(1 for w in idle if w in responsive),
+            max_queue=self.settings.max_queue,
+            per_user_workers=self._fair.per_user_limit,
+            reserved_workers=self._fair.reserve,
+        )
 
     def worker_pids(self) -> list[int]:
         """Process ids of the current workers (for operators and tests)."""
@@ -263,73 +347,121 @@ class WorkerPool:
             self._closed = True
             workers = list(self._workers)
             self._workers.clear()
-        idle: set[_Worker] = set()
-        while True:
-            try:
-                idle.add(self._idle.get_nowait())
-            except queue.Empty:
-                break
+            idle = set(self._idle)
+            self._idle.clear()
+            self._granted.notify_all()  # waiting callers give up at once
+        self._stop_watching.set()
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog is not threading.current_thread():
+            watchdog.join(5)
         for worker in workers:
             if worker in idle:
                 worker.stop(2.0)
             else:
                 worker.kill()
 
-    # -- admission and checkout ------------------------------------------------------------
+    # -- the fair queue --------------------------------------------------------------------
 
-    def _admit(self) -> None:
+    def _enqueue(self, user: str | None) -> Ticket:
+        """A place in the queue for ``user``, granted at once if a worker is free for them."""
+        key = user if user is not None else f"\0call-{next(self._calls)}"
         with self._lock:
             if self._closed:
                 raise GatewayError("the engine is closed")
-            if self._waiting + self._running >= self.settings.size + self.settings.max_queue:
+            ticket = self._fair.enqueue(key)
+            self._grant()
+            if ticket.granted:
+                return ticket
+            refusal: EngineBusy | None = None
+            if self._fair.waiting() > self.settings.max_queue:
+                refusal = EngineBusy(
+                    "the engine is at capacity; try again shortly",
+                    retry_after=self._retry_after(key),
+                )
+            elif self._fair.user_queue_exceeded(key):
+                refusal = EngineBusy(
+                    f"you have {self._fair.holding(key)} queries running and "
+                    f"{self._fair.waiting_for(key) - 1} waiting for the engine (one user may "
+                    f"hold {self._fair.per_user_limit} of its {self.settings.size} workers); "
+                    "try again when one has finished",
+                    retry_after=self._retry_after(key),
+                )
+            if refusal is not None:
+                self._fair.withdraw(ticket)
                 self._failed += 1
-                raise EngineBusy("the engine is at capacity; try again shortly")
-            self._waiting += 1
+                raise refusal
+            return ticket
 
-    def _leave(self, outcome: str, *, running: bool) -> None:
+    def _wait_for_grant(self, ticket: Ticket, cancel: Cancellation | None) -> _Worker:
+        """The worker handed to ``ticket``, waiting at most ``queue_timeout_s``.
+
+        A caller whose ``cancel`` can fire looks at it every ``_QUEUE_POLL_S``.
+        """
+        deadline = time.monotonic() + self.settings.queue_timeout_s
         with self._lock:
-            if running:
-                self._running -= 1
+            while not ticket.granted:
+                if self._closed:
+                    self._fair.withdraw(ticket)
+                    raise EngineUnavailable("the engine closed while the query waited")
+                if cancel is not None and cancel.cancelled:
+                    self._fair.withdraw(ticket)
+                    raise QueryCancelled("the query was cancelled before it started")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._fair.withdraw(ticket)
+                    raise EngineBusy(
+                        "all engine workers this query may use are busy; try again shortly",
+                        retry_after=self._retry_after(ticket.key),
+                    )
+                self._granted.wait(remaining if cancel is None else min(_QUEUE_POLL_S, remaining))
+            return self._handed.pop(ticket)
+
+    def _grant(self) -> None:
+        """Hand the idle workers to the callers the fair queue picks (lock held)."""
+        chosen = self._fair.grant(len(self._idle))
+        for ticket in chosen:
+            self._handed[ticket] = self._idle.popleft()
+        if chosen:
+            self._granted.notify_all()
+
+    def _finish(self, ticket: Ticket, outcome: str) -> None:
+        """The caller is done (or gave up waiting): count it, free its place, grant more."""
+        with self._lock:
+            if ticket.granted:
+                self._fair.release(ticket)
             else:
-                self._waiting -= 1
+                self._fair.withdraw(ticket)
+            self._busy_until.pop(ticket, None)
             if outcome == "completed":
                 self._completed += 1
             elif outcome == "cancelled":
                 self._cancelled += 1
             else:
                 self._failed += 1
+            self._grant()
 
-    def _checkout(self, cancel: Cancellation | None) -> _Worker:
-        worker = self._next_idle(cancel)
-        if not worker.process.is_alive():
+    def _retry_after(self, key: str) -> float:
+        """Seconds until a worker ``key`` may use is certain to be free (lock held).
+
+        A user at their share waits for one of their own queries to end, anyone else for any
+        query to; each ends by its hard deadline. At least 1 s, at most ``queue_timeout_s``.
+        """
+        now = time.monotonic()
+        own = [until for t, until in self._busy_until.items() if t.key == key]
+        candidates = own if own and self._fair.at_share(key) else self._busy_until.values()
+        soonest = min(candidates, default=now) - now
+        return max(1.0, min(soonest, self.settings.queue_timeout_s))
+
+    def _prepare(self, worker: _Worker) -> _Worker:
+        """``worker`` ready to take a query: a dead or stopped one is replaced first."""
+        if not worker.responsive():
             worker = self._replace(worker, checkin=False)
         try:
             worker.wait_ready(self.settings.start_timeout_s)
         except GatewayError:
             self._replace(worker)
             raise
-        with self._lock:
-            self._waiting -= 1
-            self._running += 1
         return worker
-
-    def _next_idle(self, cancel: Cancellation | None) -> _Worker:
-        """An idle worker, waiting at most ``queue_timeout_s`` (less if cancelled)."""
-        if cancel is None:
-            try:
-                return self._idle.get(timeout=self.settings.queue_timeout_s)
-            except queue.Empty:
-                raise _busy() from None
-        deadline = time.monotonic() + self.settings.queue_timeout_s
-        while not cancel.cancelled:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _busy()
-            try:
-                return self._idle.get(timeout=min(_QUEUE_POLL_S, remaining))
-            except queue.Empty:
-                continue
-        raise QueryCancelled("the query was cancelled before it started")
 
     # -- one query ---------------------------------------------------------------------------
 
@@ -341,7 +473,7 @@ class WorkerPool:
         cancel: Cancellation | None,
     ) -> QueryDone:
         if cancel is not None and cancel.cancelled:
-            self._idle.put(worker)
+            self._checkin(worker)
             raise QueryCancelled("the query was cancelled before it started")
         stale = tuple(s for s in snapshots.values() if worker.versions.get(s.schema) != s.version)
         try:
@@ -442,12 +574,18 @@ class WorkerPool:
             self._workers.add(worker)
         return worker
 
+    def _checkin(self, worker: _Worker) -> None:
+        """``worker`` is free: hand it to the next caller the fair queue picks."""
+        with self._lock:
+            self._idle.append(worker)
+            self._grant()
+
     def _checkin_or_recycle(self, worker: _Worker) -> None:
         idle_limit = (2 * self.config.memory_limit_mb + self.settings.rss_headroom_mb) * 2**20
         if worker.rss_bytes() > idle_limit:
             self._replace(worker)
         else:
-            self._idle.put(worker)
+            self._checkin(worker)
 
     def _discard(self, worker: _Worker, request: RunQuery) -> None:
         self._replace(worker)
@@ -463,12 +601,58 @@ class WorkerPool:
             return worker
         fresh = self._start_worker()
         if checkin:
-            self._idle.put(fresh)
+            self._checkin(fresh)
         return fresh
 
+    # -- liveness ----------------------------------------------------------------------------
 
-def _busy() -> EngineBusy:
-    return EngineBusy("all engine workers are busy; try again shortly")
+    def _watch(self) -> None:
+        """The watchdog thread: check every worker each ``liveness_interval_s`` until close."""
+        while not self._stop_watching.wait(self.settings.liveness_interval_s):
+            self._check_liveness()
+
+    def _check_liveness(self) -> None:
+        """Replace idle workers stopped or dead for ``liveness_deadline_s``; kill busy ones
+        stopped for ``frozen_query_s`` (their callers replace them). Run by the watchdog."""
+        now = time.monotonic()
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            alive = worker.process.is_alive()
+            stopped = alive and not worker.responsive()
+            if alive and not stopped:
+                worker.unwell_since = None
+                continue
+            if worker.unwell_since is None:
+                worker.unwell_since = now
+            unwell_for = now - worker.unwell_since
+            if unwell_for >= self.settings.liveness_deadline_s and self._take_idle(worker):
+                self._replace(worker)
+            elif stopped and unwell_for >= self.settings.frozen_query_s:
+                worker.lost_reason = f"stopped for {unwell_for:.0f} s"
+                worker.process.kill()  # the caller waiting on it sees it die and replaces it
+
+    def _take_idle(self, worker: _Worker) -> bool:
+        """Remove ``worker`` from the idle workers; False if it is not idle (busy, gone)."""
+        with self._lock:
+            if self._closed or worker not in self._idle:
+                return False
+            self._idle.remove(worker)
+            return True
+
+
+def _process_state(pid: int | None) -> str:
+    """The kernel's one-letter state of process ``pid`` ("" when unknown: not Linux, gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0].decode("ascii")
+    except (OSError, IndexError, UnicodeDecodeError):
+        return ""
+
+
+def _stopped(pid: int | None) -> bool:
+    """True when process ``pid`` cannot run: stopped (SIGSTOP), traced, or a zombie."""
+    return _process_state(pid) in _UNRESPONSIVE_STATES
 
 
 def _outcome(exc: GatewayError) -> str:
@@ -477,6 +661,11 @@ def _outcome(exc: GatewayError) -> str:
 
 def _worker_lost(worker: _Worker) -> EngineUnavailable:
     worker.process.join(1)
+    if worker.lost_reason:
+        return EngineUnavailable(
+            f"the engine worker running the query stopped responding ({worker.lost_reason}); "
+            "it has been replaced, try again"
+        )
     code = worker.process.exitcode
     how = f" (signal {-code})" if code is not None and code < 0 else ""
     return EngineUnavailable(
