@@ -6,7 +6,10 @@ Prints:
   3. time of a started + completed pair through AuditLog (the per-query audit cost), next to
      a trivial DuckDB query without audit, and the audited-queries-per-second that implies;
   4. verification speed (records per second);
-  5. building the audit tables: a full rebuild vs an incremental refresh after one more query.
+  5. building the audit tables: a full rebuild vs an incremental refresh after one more query;
+  6. checkpoints: appends/s with record MACs (the deployment's keyed store), the latency of
+     one checkpoint (sign, append, fsync), and how long a record waits until a time-based
+     checkpoint covers it (default interval 2 s).
 
 Usage:
     python benchmarks/bench_audit.py [--dir DIR] [--events N]
@@ -36,6 +39,7 @@ from gateway.audit import (
     new_event_id,
     verify_data_dir,
 )
+from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
 from gateway.audit.records import utc_now
 from gateway.datadir import DataDir
 
@@ -65,9 +69,9 @@ def started_record(query_id: str) -> QueryStarted:
     )
 
 
-def appends_single(path: Path, n: int) -> float:
+def appends_single(path: Path, n: int, key: bytes | None = None) -> float:
     details = started_record("Q").details()
-    with SQLiteAuditStore(path) as store:
+    with SQLiteAuditStore(path, record_key=key) as store:
         began = time.perf_counter()
         for _ in range(n):
             store.append("query.started", "a.khan", "Middlesbrough Council", details)
@@ -100,6 +104,34 @@ def appends_parallel(path: Path, n_per_process: int, processes: int) -> float:
         if w.exitcode != 0:
             raise SystemExit(f"worker failed with exit code {w.exitcode}")
     return processes * n_per_process / (time.perf_counter() - began)
+
+
+def checkpoint_ms(data_dir: DataDir, n: int) -> list[float]:
+    times = []
+    with AuditLog.open(data_dir, checkpoint_interval=None) as log:
+        for _ in range(n):
+            began = time.perf_counter()
+            log.checkpoint()
+            times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def coverage_delay_s(data_dir: DataDir, n: int, interval: float) -> list[float]:
+    """Seconds from an append until a time-based checkpoint covers it."""
+    path = checkpoint_path(data_dir)
+    delays = []
+    with AuditLog.open(data_dir, checkpoint_every=10**9, checkpoint_interval=interval) as log:
+        for i in range(n):
+            seq = log.query_started(started_record(f"C{i}")).seq
+            began = time.perf_counter()
+            while not any(
+                line.checkpoint is not None and line.checkpoint.seq >= seq
+                for line in CheckpointFile(path).read_tail(4096)
+            ):
+                time.sleep(0.005)
+            delays.append(time.perf_counter() - began)
+            time.sleep(interval * 0.37)  # land at different points of the timer's cycle
+    return delays
 
 
 def audit_pair_ms(data_dir: DataDir, n: int) -> list[float]:
@@ -138,6 +170,7 @@ def main() -> None:
     n = args.events
 
     single = appends_single(root / "single.sqlite", n)
+    keyed = appends_single(root / "keyed.sqlite", n, key=b"k" * 32)
     parallel = appends_parallel(root / "parallel.sqlite", n // 4, 4)
 
     data_dir = DataDir(root / "gw")
@@ -164,8 +197,16 @@ def main() -> None:
         live.refresh()
         refresh_s = time.perf_counter() - began
 
+    cp_dir = DataDir(root / "cp")
+    cp_dir.root.mkdir(exist_ok=True)
+    with AuditLog.open(cp_dir, checkpoint_interval=None) as log:
+        log.query_started(started_record("Q0"))
+    checkpoints = checkpoint_ms(cp_dir, 200)
+    delays = coverage_delay_s(cp_dir, 6, 2.0)
+
     print(f"directory: {root}")
     print(f"appends/s, 1 process:            {single:,.0f}")
+    print(f"appends/s, 1 process, keyed MAC: {keyed:,.0f}")
     print(f"appends/s, 4 processes together: {parallel:,.0f}")
     print(f"audit pair (started+completed):  median {pair_med:.3f} ms, p95 {pair_p95:.3f} ms")
     print(f"trivial DuckDB query, no audit:  median {plain_med:.3f} ms")
@@ -180,6 +221,14 @@ def main() -> None:
     print(
         f"audit tables for {full.events.num_rows:,} events: full rebuild {full_s * 1000:.1f} ms, "
         f"incremental refresh after one more query {refresh_s * 1000:.1f} ms"
+    )
+    print(
+        f"checkpoint (sign + append + fsync): median {statistics.median(checkpoints):.3f} ms, "
+        f"p95 {statistics.quantiles(checkpoints, n=20)[-1]:.3f} ms"
+    )
+    print(
+        f"record covered by a time-based checkpoint (interval 2 s) after: "
+        f"median {statistics.median(delays):.2f} s, max {max(delays):.2f} s"
     )
 
 

@@ -84,7 +84,10 @@ def open_service(
 
     Raises:
         ConfigurationError: no warehouse, an invalid policy, or an unusable directory.
-        AuditUnavailable: the audit log cannot be opened (nothing will run without it).
+        AuditUnavailable: the audit log cannot be opened (nothing will run without it), or
+            it fails its startup check — cut, rolled back (against the checkpoints and any
+            ``GATEWAY_AUDIT_WITNESS_FILE``), forged or damaged — and no operator has
+            acknowledged that (``gateway audit acknowledge``).
     """
     if not data_dir.warehouse.is_file():
         raise ConfigurationError(

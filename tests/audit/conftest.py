@@ -22,8 +22,9 @@ def data_dir(tmp_path: Path) -> DataDir:
 
 @pytest.fixture
 def filled(data_dir: DataDir) -> FilledLog:
-    """30 events, a checkpoint every 10 (so at 10, 20 and 30), cleanly closed."""
-    with AuditLog.open(data_dir, checkpoint_every=10) as log:
+    """30 events, a checkpoint every 10 (so at 10, 20 and 30, no time-based ones), cleanly
+    closed."""
+    with AuditLog.open(data_dir, checkpoint_every=10, checkpoint_interval=None) as log:
         events = write_mixed(log, 30)
     return FilledLog(data_dir, events)
 

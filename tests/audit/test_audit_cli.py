@@ -45,14 +45,16 @@ def test_verify_without_an_audit_log_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_checkpoint_command_signs_the_head(data_dir: DataDir) -> None:
-    log = AuditLog.open(data_dir, checkpoint_every=1000)
+    log = AuditLog.open(data_dir, checkpoint_every=1000, checkpoint_interval=None)
     for i in range(3):
         log.query_started(make_started(f"Q{i}"))
     log.store.close()  # as if the service died: no checkpoint on close
     run = run_gateway("audit", "checkpoint", "--data-dir", str(data_dir.root))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "checkpoint seq 3"
-    [line] = CheckpointFile(checkpoint_path(data_dir)).read()
+    genesis, line = CheckpointFile(checkpoint_path(data_dir)).read()
+    assert genesis.checkpoint is not None
+    assert genesis.checkpoint.seq == 0  # written when the log was created
     assert line.checkpoint is not None
     assert line.checkpoint.seq == 3
 

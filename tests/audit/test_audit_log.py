@@ -18,6 +18,7 @@ from gateway.audit import (
     ExportRegistered,
     QueryDenied,
     ResultFingerprint,
+    SQLiteAuditStore,
     fingerprint_table,
     verify_data_dir,
 )
@@ -150,34 +151,45 @@ def test_exports_and_access_events_are_recorded(data_dir: DataDir) -> None:
 
 
 def test_checkpoints_are_written_every_n_events_and_on_close(data_dir: DataDir) -> None:
-    log = AuditLog.open(data_dir, checkpoint_every=4)
+    log = AuditLog.open(data_dir, checkpoint_every=4, checkpoint_interval=None)
     for i in range(10):
         log.query_started(make_started(f"Q{i}"))
     lines = CheckpointFile(checkpoint_path(data_dir)).read()
-    assert [line.checkpoint.seq for line in lines if line.checkpoint] == [4, 8]
+    assert [line.checkpoint.seq for line in lines if line.checkpoint] == [0, 4, 8]  # 0: genesis
     log.close()
     log.close()  # idempotent
     lines = CheckpointFile(checkpoint_path(data_dir)).read()
     checkpoints = [line.checkpoint for line in lines if line.checkpoint]
-    assert [cp.seq for cp in checkpoints] == [4, 8, 10]
+    assert [cp.seq for cp in checkpoints] == [0, 4, 8, 10]
     key = data_dir.secret(CHECKPOINT_KEY)
     assert all(checkpoint_valid(key, cp) for cp in checkpoints)
     # The key lives outside the audit database, in the secrets directory.
     assert (data_dir.secrets_dir / f"{CHECKPOINT_KEY}.key").exists()
 
 
-def test_an_unwritable_checkpoint_file_fails_closed(data_dir: DataDir, tmp_path: Path) -> None:
+def test_an_unwritable_checkpoint_file_never_undoes_a_committed_record(
+    data_dir: DataDir, tmp_path: Path
+) -> None:
+    """Issue 13, finding 2: the record at a checkpoint boundary is committed, so the write
+    returns it (the operation goes ahead); the missing checkpoint shows in health."""
     missing_dir = tmp_path / "not-there" / "cp.jsonl"
-    with AuditLog.open(data_dir, checkpoint_every=2, checkpoints=missing_dir) as log:
+    with AuditLog.open(
+        data_dir, checkpoint_every=2, checkpoints=missing_dir, checkpoint_interval=None
+    ) as log:
         log.query_started(make_started("Q1"))
+        second = log.query_started(make_started("Q2"))  # seq 2: its checkpoint fails
+        assert second.seq == 2
+        assert log.health().status == "degraded"
+        assert any("not-there" in reason for reason in log.health().reasons)
         with pytest.raises(AuditUnavailable, match="checkpoint"):
-            log.query_started(make_started("Q2"))
-        with pytest.raises(AuditUnavailable, match="checkpoint"):
-            log.close()
+            log.checkpoint()  # asked for explicitly: told it failed
+        log.close()  # never raises for a checkpoint
+    with AuditLog(SQLiteAuditStore(data_dir.audit, read_only=True)) as reader:
+        assert [q.query_id for q in reader.queries()] == ["Q1", "Q2"]
 
 
 def test_an_unavailable_store_refuses_the_write_ahead_record(data_dir: DataDir) -> None:
-    log = AuditLog.open(data_dir, max_size_bytes=32 * 1024)
+    log = AuditLog.open(data_dir, max_size_bytes=64 * 1024)
     big = make_request(sql="SELECT 1 -- " + "x" * 4000)
     recorded = 0
     failure: AuditUnavailable | None = None

@@ -108,11 +108,11 @@ def test_an_inserted_record_is_found(filled: FilledLog, tamper: Tamper) -> None:
     assert report.broken.event_id == row[1]
 
 
-def test_a_carefully_forged_insertion_breaks_the_record_after_it(
+def test_a_carefully_forged_insertion_is_found_at_the_forged_record(
     filled: FilledLog, tamper: Tamper
 ) -> None:
-    # The forged record links correctly to seq 14 and hashes correctly: it cannot be told
-    # apart by itself. The record it displaced (now renumbered 16) can.
+    # The forged record links correctly to seq 14 and hashes correctly, but its MAC (keyed
+    # with the checkpoint key) cannot be made without the key.
     row = _forge(filled.data_dir, 15, filled.events[13].hash)
     tamper(
         filled.data_dir.audit,
@@ -121,8 +121,9 @@ def test_a_carefully_forged_insertion_breaks_the_record_after_it(
     )
     report = verify_data_dir(filled.data_dir)
     assert report.broken is not None
-    assert report.broken.seq == 16
-    assert report.broken.event_id == filled.events[14].event_id
+    assert report.broken.seq == 15
+    assert report.broken.event_id == row[1]
+    assert "MAC" in report.broken.reason
 
 
 def test_reordered_records_are_found(filled: FilledLog, tamper: Tamper) -> None:
@@ -177,8 +178,12 @@ def test_a_rewritten_and_rehashed_history_is_found_at_the_first_checkpoint_after
     tamper(filled.data_dir.audit, *statements)
     report = verify_data_dir(filled.data_dir)
     assert report.broken is not None
-    assert report.broken.seq == 20  # the first signed checkpoint after the rewrite
-    assert "checkpoint" in report.broken.reason
+    assert report.broken.seq == 12  # the first re-hashed record: its MAC no longer matches
+    assert "MAC" in report.broken.reason
+    # Every rewritten record is found, and so is the signed checkpoint they contradict.
+    everything = verify_data_dir(filled.data_dir, collect=True)
+    assert [b.seq for b in everything.breaks if "MAC" in b.reason] == list(range(12, 31))
+    assert [b.seq for b in everything.breaks if "checkpoint" in b.reason] == [20, 30]
 
 
 def test_an_edited_checkpoint_line_is_found(filled: FilledLog) -> None:
@@ -200,12 +205,14 @@ def test_checkpoints_signed_with_another_key_are_not_trusted(filled: FilledLog) 
     (filled.data_dir.secrets_dir / "audit-checkpoint.key").write_text("ab" * 32)
     report = verify_data_dir(filled.data_dir)
     assert not report.ok
-    assert len(report.checkpoint_problems) == 3
+    assert len(report.checkpoint_problems) == 4  # genesis, 10, 20, 30
     assert all("another key" in p for p in report.checkpoint_problems)
+    assert report.broken is not None  # and the records' MACs were made with the other key
+    assert (report.broken.seq, "MAC" in report.broken.reason) == (1, True)
 
 
 def test_records_after_the_last_checkpoint_are_reported_as_uncovered(data_dir: DataDir) -> None:
-    log = AuditLog.open(data_dir, checkpoint_every=10)
+    log = AuditLog.open(data_dir, checkpoint_every=10, checkpoint_interval=None)
 
     write_mixed(log, 14)
     report = verify_data_dir(data_dir)  # before close: checkpoint at 10 only
@@ -221,7 +228,9 @@ def test_records_after_the_last_checkpoint_are_reported_as_uncovered(data_dir: D
 def test_checkpoint_file_can_live_elsewhere(data_dir: DataDir, tmp_path: Path) -> None:
     elsewhere = tmp_path / "shipped" / "cp.jsonl"
     elsewhere.parent.mkdir()
-    with AuditLog.open(data_dir, checkpoint_every=5, checkpoints=elsewhere) as log:
+    with AuditLog.open(
+        data_dir, checkpoint_every=5, checkpoints=elsewhere, checkpoint_interval=None
+    ) as log:
         from conftest import write_mixed
 
         write_mixed(log, 12)

@@ -6,9 +6,12 @@ Modules, one job each:
                  LookupAnalysis …)
     store        the AuditStore protocol (append durably, read back, head)
     sqlite       SQLiteAuditStore: the embedded default (WAL, synchronous=FULL, multi-process)
-    log          AuditLog: typed writes, read views, periodic signed checkpoints
-    checkpoints  HMAC-signed checkpoints in an append-only file outside the database
-    verify       recompute the chain, match checkpoints, name the first bad record
+    log          AuditLog: typed writes, read views, checkpoints, health
+    checkpoints  HMAC-signed checkpoints in an append-only file; the key's record MACs
+    checkpointer checkpoints on count and every few seconds, retried, never undoing a record
+    witness      external copies of the checkpoints (a second file, syslog, a command)
+    integrity    the startup check: refuse a cut, rolled-back or forged log; acknowledgements
+    verify       recompute the chain and MACs, match checkpoints, name the first bad record
     views        one QueryView per query (allowed, denied, incomplete)
     tables       the log as Arrow tables: queries, events, exports, access
     live         the same tables kept up to date incrementally (for serving audit.*)
@@ -31,8 +34,9 @@ Example:
 
 from gateway.audit.checkpoints import Checkpoint, CheckpointFile
 from gateway.audit.fingerprint import ResultFingerprint, fingerprint_table
+from gateway.audit.integrity import IntegrityCheck, check_log
 from gateway.audit.live import LiveAuditTables
-from gateway.audit.log import AuditLog, checkpoint_path
+from gateway.audit.log import AuditHealth, AuditLog, checkpoint_path
 from gateway.audit.records import (
     GENESIS_HASH,
     AccessEvent,
@@ -53,21 +57,26 @@ from gateway.audit.store import AuditStore
 from gateway.audit.tables import SCHEMAS, AuditTables, audit_tables, table_columns
 from gateway.audit.verify import ChainBreak, VerifyReport, verify, verify_data_dir, verify_store
 from gateway.audit.views import QueryView, assemble_queries
+from gateway.audit.witness import CommandWitness, FileWitness, SyslogWitness, Witness
 
 __all__ = [
     "GENESIS_HASH",
     "SCHEMAS",
     "AccessEvent",
     "AuditEvent",
+    "AuditHealth",
     "AuditLog",
     "AuditStore",
     "AuditTables",
     "ChainBreak",
     "Checkpoint",
     "CheckpointFile",
+    "CommandWitness",
     "ExportAction",
     "ExportRegistered",
     "ExportsPruned",
+    "FileWitness",
+    "IntegrityCheck",
     "LiveAuditTables",
     "LookupAnalysis",
     "PrunedItem",
@@ -78,9 +87,12 @@ __all__ = [
     "QueryView",
     "ResultFingerprint",
     "SQLiteAuditStore",
+    "SyslogWitness",
     "VerifyReport",
+    "Witness",
     "assemble_queries",
     "audit_tables",
+    "check_log",
     "checkpoint_path",
     "fingerprint_table",
     "new_event_id",

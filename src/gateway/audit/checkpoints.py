@@ -9,7 +9,13 @@ shows that the tail was cut; one whose hash differs shows that history was rewri
 
 Each line is written with a single ``O_APPEND`` write and ``fsync``: lines from several
 processes never interleave. Lines may appear out of ``seq`` order (two processes race); readers
-treat the file as a set.
+treat the file as a set. A new log's file starts with a *genesis* checkpoint (``seq`` 0), so a
+missing or emptied file is evidence, never a normal state. A checkpoint also signs
+``keyed_from``: the first ``seq`` whose record carries a :func:`record_mac`, so stripping the
+MACs off records cannot pass them off as an unkeyed log.
+
+The same key signs each record's hash (:func:`record_mac`, stored beside the record): a record
+appended by someone without the key cannot be given a valid MAC, whatever its plain hash.
 
 Example:
     >>> from datetime import datetime, timezone
@@ -22,25 +28,45 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from gateway.audit.records import canonical_json, format_time, parse_time
+from gateway.audit.records import GENESIS_HASH, canonical_json, format_time, parse_time
+from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
 
 __all__ = [
+    "CHECKPOINT_KEY",
+    "TAIL_BYTES",
     "Checkpoint",
     "CheckpointFile",
     "CheckpointLine",
+    "checkpoint_path",
     "checkpoint_valid",
+    "genesis_checkpoint",
     "key_id",
+    "record_mac",
     "sign_checkpoint",
+    "valid_checkpoints",
 ]
+
+#: Name of the HMAC key under ``DIR/secrets/`` (see :meth:`gateway.datadir.DataDir.secret`):
+#: it signs checkpoints and each record's MAC.
+CHECKPOINT_KEY = "audit-checkpoint"
+#: Bytes read from the end of a checkpoint file by :meth:`CheckpointFile.read_tail`.
+TAIL_BYTES = 256 * 1024
+
+
+def checkpoint_path(data_dir: DataDir) -> Path:
+    """Default checkpoint file of a deployment: ``DIR/audit.checkpoints.jsonl``."""
+    return data_dir.root / "audit.checkpoints.jsonl"
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,8 @@ class Checkpoint:
     Attributes:
         key_id: first 16 hex digits of SHA-256 of the signing key (tells keys apart).
         mac: HMAC-SHA256 (hex) over the other fields' canonical JSON.
+        keyed_from: first ``seq`` whose record carries a record MAC (None: not stated, as in
+            checkpoints written before records were keyed; 0 would mean never).
     """
 
     seq: int
@@ -58,6 +86,7 @@ class Checkpoint:
     written_at: datetime
     key_id: str
     mac: str
+    keyed_from: int | None = None
 
     def to_json(self) -> str:
         return canonical_json({**_signed_fields(self), "mac": self.mac})
@@ -77,14 +106,31 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
+def record_mac(key: bytes, record_hash: str) -> str:
+    """The keyed MAC of a record: HMAC-SHA256 of its hash (which covers ``seq``, the link to the
+    previous record and every field), domain-separated from checkpoint signatures.
+
+    Example:
+        >>> record_mac(b"k" * 32, "ab" * 32) == record_mac(b"k" * 32, "ab" * 32)
+        True
+        >>> record_mac(b"k" * 32, "ab" * 32) == record_mac(b"x" * 32, "ab" * 32)
+        False
+    """
+    message = b"gateway-audit-record\x00" + record_hash.encode("ascii", "replace")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 def _signed_fields(cp: Checkpoint) -> dict[str, object]:
-    return {
+    fields: dict[str, object] = {
         "seq": cp.seq,
         "hash": cp.hash,
         "event_id": cp.event_id,
         "written_at": format_time(cp.written_at),
         "key_id": cp.key_id,
     }
+    if cp.keyed_from is not None:  # absent from older checkpoints: their signatures still hold
+        fields["keyed_from"] = cp.keyed_from
+    return fields
 
 
 def _mac(key: bytes, cp: Checkpoint) -> str:
@@ -93,16 +139,39 @@ def _mac(key: bytes, cp: Checkpoint) -> str:
 
 
 def sign_checkpoint(
-    key: bytes, seq: int, hash: str, event_id: str, written_at: datetime
+    key: bytes,
+    seq: int,
+    hash: str,
+    event_id: str,
+    written_at: datetime,
+    *,
+    keyed_from: int | None = None,
 ) -> Checkpoint:
     """A checkpoint for record ``seq`` signed with ``key``."""
-    unsigned = Checkpoint(seq, hash, event_id, written_at, key_id(key), "")
-    return Checkpoint(seq, hash, event_id, written_at, unsigned.key_id, _mac(key, unsigned))
+    unsigned = Checkpoint(seq, hash, event_id, written_at, key_id(key), "", keyed_from)
+    return dataclasses.replace(unsigned, mac=_mac(key, unsigned))
+
+
+def genesis_checkpoint(key: bytes, written_at: datetime, *, keyed_from: int | None) -> Checkpoint:
+    """The first line of a new log's checkpoint file: ``seq`` 0, the genesis hash."""
+    return sign_checkpoint(key, 0, GENESIS_HASH, "", written_at, keyed_from=keyed_from)
 
 
 def checkpoint_valid(key: bytes, cp: Checkpoint) -> bool:
     """Whether ``cp`` was signed with ``key`` and not altered since."""
     return hmac.compare_digest(_mac(key, cp), cp.mac)
+
+
+def valid_checkpoints(lines: Iterable[CheckpointLine], key: bytes) -> list[Checkpoint]:
+    """The checkpoints among ``lines`` signed with ``key`` and unaltered (others skipped)."""
+    kid = key_id(key)
+    return [
+        line.checkpoint
+        for line in lines
+        if line.checkpoint is not None
+        and line.checkpoint.key_id == kid
+        and checkpoint_valid(key, line.checkpoint)
+    ]
 
 
 def _parse_line(line_no: int, text: str) -> CheckpointLine:
@@ -117,6 +186,7 @@ def _parse_line(line_no: int, text: str) -> CheckpointLine:
             written_at=parse_time(str(raw["written_at"])),
             key_id=str(raw["key_id"]),
             mac=str(raw["mac"]),
+            keyed_from=None if raw.get("keyed_from") is None else int(raw["keyed_from"]),
         )
     except (ValueError, KeyError, TypeError) as exc:
         return CheckpointLine(line_no, None, f"unreadable ({exc})")
@@ -148,6 +218,17 @@ class CheckpointFile:
                 f"audit checkpoint file {self.path} cannot be written: {exc.strerror}"
             ) from exc
 
+    def exists(self) -> bool:
+        """Whether the file is there (a directory or anything else in its place is not).
+
+        Raises:
+            AuditUnavailable: whether it exists cannot be told (no permission on the directory).
+        """
+        try:
+            return self.path.is_file()
+        except OSError as exc:
+            raise AuditUnavailable(f"audit checkpoint file {self.path}: {exc.strerror}") from exc
+
     def read(self) -> list[CheckpointLine]:
         """Every line, parsed; an absent file reads as no checkpoints.
 
@@ -160,4 +241,27 @@ class CheckpointFile:
             return []
         except (OSError, UnicodeDecodeError) as exc:
             raise AuditUnavailable(f"audit checkpoint file {self.path}: {exc}") from exc
+        return [_parse_line(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+    def read_tail(self, max_bytes: int = TAIL_BYTES) -> list[CheckpointLine]:
+        """The complete lines among the last ``max_bytes`` of the file (what a startup check
+        needs: the newest checkpoints, without reading a file that grows all year). Line
+        numbers count from the start of what was read.
+
+        Raises:
+            AuditUnavailable: the file exists but cannot be read.
+        """
+        try:
+            with self.path.open("rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                start = max(0, size - max_bytes)
+                f.seek(start)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise AuditUnavailable(f"audit checkpoint file {self.path}: {exc.strerror}") from exc
+        if start > 0:
+            data = data.partition(b"\n")[2]  # drop the partial first line
+        text = data.decode("utf-8", "replace")
         return [_parse_line(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]

@@ -1,4 +1,4 @@
-"""The audit log as the service uses it: typed writes, read views, periodic signed checkpoints.
+"""The audit log as the service uses it: typed writes, read views, signed checkpoints, health.
 
 The service's order of work for one query (fail closed at every step)::
 
@@ -9,9 +9,16 @@ The service's order of work for one query (fail closed at every step)::
 
 A refused query is one call: ``log.query_denied(QueryDenied(query_id, request, code, message))``.
 
-Every ``checkpoint_every``-th event (by ``seq``, so exactly one process writes each) and on
-:meth:`AuditLog.close` the log appends a signed checkpoint of the head to the checkpoint file
-(see :mod:`gateway.audit.checkpoints`).
+Write-ahead, both ways: a write raises :class:`~gateway.errors.AuditUnavailable` only when the
+record was *not* committed (the caller then undoes or refuses its change); once the record is
+committed the write returns it, whatever happens afterwards. Covering records with signed
+checkpoints is the :class:`~gateway.audit.checkpointer.Checkpointer`'s job — every
+``checkpoint_every``-th record, every ``checkpoint_interval`` seconds from a background thread,
+and on :meth:`AuditLog.close` — and its failures show in :meth:`AuditLog.health` (``degraded``)
+and are retried, never raised into the operation that was recorded.
+
+:meth:`AuditLog.open` runs the startup check (:mod:`gateway.audit.integrity`) and refuses a
+rolled-back, truncated, forged or damaged log unless an operator has acknowledged it.
 
 Example:
     >>> import tempfile, pathlib
@@ -20,18 +27,29 @@ Example:
     >>> with AuditLog.open(DataDir(pathlib.Path(tempfile.mkdtemp()))) as log:
     ...     e = log.access_event(AccessEvent("token.issued", "admin", "Cleveland Police",
     ...                                      subject="a.khan"))
-    ...     e.seq, e.details["subject"]
-    (1, 'a.khan')
+    ...     e.seq, e.details["subject"], log.health().status
+    (1, 'a.khan', 'ok')
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+import os
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from gateway.audit.checkpoints import Checkpoint, CheckpointFile, sign_checkpoint
+from gateway.audit.checkpointer import Checkpointer
+from gateway.audit.checkpoints import (
+    CHECKPOINT_KEY,
+    Checkpoint,
+    CheckpointFile,
+    checkpoint_path,
+    genesis_checkpoint,
+)
+from gateway.audit.integrity import IntegrityAcknowledged, check_log
 from gateway.audit.records import (
     AccessEvent,
     AuditEvent,
@@ -46,20 +64,37 @@ from gateway.audit.records import (
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.store import AuditStore
 from gateway.audit.views import QUERY_KINDS, QueryView, assemble_queries
+from gateway.audit.witness import Witness, checkpoint_interval_from_env, witnesses_from_env
 from gateway.datadir import DataDir
-from gateway.errors import ConfigurationError
+from gateway.errors import AuditUnavailable, ConfigurationError
 from gateway.lifetime import ClosesOnExit
 
-__all__ = ["CHECKPOINT_KEY", "DEFAULT_CHECKPOINT_EVERY", "AuditLog", "checkpoint_path"]
+__all__ = [
+    "CHECKPOINT_KEY",
+    "DEFAULT_CHECKPOINT_EVERY",
+    "AuditHealth",
+    "AuditLog",
+    "checkpoint_path",
+]
 
-#: Name of the HMAC key under ``DIR/secrets/`` (see :meth:`gateway.datadir.DataDir.secret`).
-CHECKPOINT_KEY = "audit-checkpoint"
 DEFAULT_CHECKPOINT_EVERY = 100
 
+HealthStatus = Literal["ok", "degraded", "failing"]
 
-def checkpoint_path(data_dir: DataDir) -> Path:
-    """Default checkpoint file of a deployment: ``DIR/audit.checkpoints.jsonl``."""
-    return data_dir.root / "audit.checkpoints.jsonl"
+
+@dataclass(frozen=True)
+class AuditHealth:
+    """How the audit log is doing, for ``/healthz``.
+
+    Attributes:
+        status: ``ok``; ``degraded`` (records are committed but not all covered by checkpoints
+            or witnesses: tamper evidence is behind); ``failing`` (records cannot be written or
+            the log was cut while serving: queries are refused).
+        reasons: why, one line each (empty when ``ok``).
+    """
+
+    status: HealthStatus
+    reasons: tuple[str, ...] = ()
 
 
 class AuditLog(ClosesOnExit):
@@ -69,7 +104,12 @@ class AuditLog(ClosesOnExit):
         store: where events go (owned: closed by :meth:`close`).
         checkpoints: the checkpoint file, or ``None`` to write no checkpoints.
         checkpoint_key: HMAC key for checkpoints (required with ``checkpoints``).
-        checkpoint_every: write a checkpoint when an event's ``seq`` is a multiple of this.
+        checkpoint_every: checkpoint each record whose ``seq`` is a multiple of this.
+        checkpoint_interval: seconds between time-based checkpoints of the head (a background
+            thread); None for none.
+        witnesses: external copies of every checkpoint (:mod:`gateway.audit.witness`).
+        known_checkpoint_seq: highest ``seq`` already vouched for (never signed below).
+        startup_degraded: reasons the startup check found to report ``degraded``.
     """
 
     def __init__(
@@ -79,17 +119,41 @@ class AuditLog(ClosesOnExit):
         checkpoints: CheckpointFile | None = None,
         checkpoint_key: bytes | None = None,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        checkpoint_interval: float | None = None,
+        witnesses: Sequence[Witness] = (),
+        known_checkpoint_seq: int = 0,
+        startup_degraded: Sequence[str] = (),
     ) -> None:
         if checkpoints is not None and not checkpoint_key:
             raise ConfigurationError("audit checkpoints need a signing key")
         if checkpoint_every < 1:
             raise ConfigurationError("audit checkpoint_every must be at least 1")
+        if checkpoint_interval is not None and not checkpoint_interval > 0:
+            raise ConfigurationError("audit checkpoint_interval must be positive")
         self.store = store
         self.checkpoints = checkpoints
-        self._key = checkpoint_key or b""
         self.checkpoint_every = checkpoint_every
-        self._last_checkpoint_seq = 0
+        self.witnesses = tuple(witnesses)
+        self._key = checkpoint_key or b""
+        self._checkpointer = (
+            Checkpointer(
+                store,
+                checkpoints,
+                self._key,
+                witnesses=self.witnesses,
+                every=checkpoint_every,
+                interval=checkpoint_interval,
+                known_seq=known_checkpoint_seq,
+            )
+            if checkpoints is not None
+            else None
+        )
+        self._startup_degraded = tuple(startup_degraded)
+        self._append_failure = ""
+        self._state = threading.Lock()
         self._closed = False
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     @classmethod
     def open(
@@ -100,24 +164,63 @@ class AuditLog(ClosesOnExit):
         checkpoints: Path | None = None,
         busy_timeout: float = 10.0,
         max_size_bytes: int | None = None,
+        checkpoint_interval: float | Literal["environment"] | None = "environment",
+        witnesses: Sequence[Witness] | None = None,
+        check: bool = True,
     ) -> AuditLog:
-        """The deployment's audit log: ``DIR/audit.sqlite`` with checkpoints beside it.
+        """The deployment's audit log: ``DIR/audit.sqlite`` with checkpoints beside it, checked.
 
         Every composition root that writes the data directory opens its audit log, so this is
-        where the directory is made private (:meth:`DataDir.make_private`).
+        where the directory is made private (:meth:`DataDir.make_private`). Witnesses and the
+        checkpoint interval come from ``GATEWAY_AUDIT_*`` (:mod:`gateway.audit.witness`) unless
+        given. A new log's checkpoint file starts with a genesis line.
+
+        Args:
+            check: run the startup check (:func:`gateway.audit.integrity.check_log`); only
+                ``gateway audit acknowledge`` opens a log without it.
 
         Raises:
-            AuditUnavailable: the database cannot be opened.
+            AuditUnavailable: the database cannot be opened, or the log fails the startup
+                check (nothing was written: no checkpoint vouches for a cut log).
+            ConfigurationError: a bad witness or interval setting.
         """
         data_dir.make_private()
-        store = SQLiteAuditStore(
-            data_dir.audit, busy_timeout=busy_timeout, max_size_bytes=max_size_bytes
+        key = data_dir.secret(CHECKPOINT_KEY)
+        if witnesses is None:
+            witnesses = witnesses_from_env(os.environ, data_dir=data_dir.root)
+        interval = (
+            checkpoint_interval_from_env(os.environ)
+            if checkpoint_interval == "environment"
+            else checkpoint_interval
         )
+        store = SQLiteAuditStore(
+            data_dir.audit, busy_timeout=busy_timeout, max_size_bytes=max_size_bytes, record_key=key
+        )
+        file = CheckpointFile(checkpoints or checkpoint_path(data_dir))
+        try:
+            known, degraded = 0, list[str]()
+            if check:
+                result = check_log(store, file, key, witnesses=witnesses)
+                if not result.ok:
+                    raise AuditUnavailable(result.refusal(str(data_dir.root)))
+                known, degraded = result.checkpoint_seq, list(result.degraded)
+            if store.head()[0] == 0 and not file.exists():
+                try:
+                    file.append(genesis_checkpoint(key, utc_now(), keyed_from=store.keyed_from()))
+                except AuditUnavailable as exc:
+                    degraded.append(f"no genesis checkpoint: {exc.message}")
+        except BaseException:
+            store.close()
+            raise
         return cls(
             store,
-            checkpoints=CheckpointFile(checkpoints or checkpoint_path(data_dir)),
-            checkpoint_key=data_dir.secret(CHECKPOINT_KEY),
+            checkpoints=file,
+            checkpoint_key=key,
             checkpoint_every=checkpoint_every,
+            checkpoint_interval=interval,
+            witnesses=witnesses,
+            known_checkpoint_seq=known,
+            startup_degraded=degraded,
         )
 
     # --- writing ---------------------------------------------------------------------------
@@ -125,9 +228,18 @@ class AuditLog(ClosesOnExit):
     def _append(
         self, kind: str, actor: str, organisation: str, details: Mapping[str, Any]
     ) -> AuditEvent:
-        event = self.store.append(kind, actor, organisation, details)
-        if self.checkpoints is not None and event.seq % self.checkpoint_every == 0:
-            self._write_checkpoint(event.seq, event.hash, event.event_id)
+        try:
+            event = self.store.append(kind, actor, organisation, details)
+        except AuditUnavailable as exc:
+            with self._state:
+                self._append_failure = exc.message
+            raise
+        # Committed: from here on nothing may raise into the caller's operation.
+        if self._append_failure:
+            with self._state:
+                self._append_failure = ""
+        if self._checkpointer is not None:
+            self._checkpointer.appended(event)
         return event
 
     def query_started(self, started: QueryStarted) -> AuditEvent:
@@ -164,29 +276,47 @@ class AuditLog(ClosesOnExit):
         """An access-management action (request, approval, suspension, token, policy)."""
         return self._append(event.kind, event.actor, event.organisation, event.details())
 
+    def integrity_acknowledged(self, ack: IntegrityAcknowledged) -> AuditEvent:
+        """An operator's acceptance of integrity problems (``gateway audit acknowledge``)."""
+        return self._append(ack.kind, ack.actor, ack.organisation, ack.details())
+
     # --- checkpoints -----------------------------------------------------------------------
 
-    def _write_checkpoint(self, seq: int, hash: str, event_id: str) -> Checkpoint:
-        assert self.checkpoints is not None
-        cp = sign_checkpoint(self._key, seq, hash, event_id, utc_now())
-        self.checkpoints.append(cp)
-        self._last_checkpoint_seq = max(self._last_checkpoint_seq, seq)
-        return cp
-
     def checkpoint(self) -> Checkpoint | None:
-        """Sign and append a checkpoint of the current head now (``None`` if the log is empty
-        or no checkpoint file is configured).
+        """Sign and append a checkpoint of the current head now, and hand it to the witnesses
+        (``None`` if the log is empty or no checkpoint file is configured).
 
         Raises:
-            AuditUnavailable: the store or checkpoint file cannot be used.
+            AuditUnavailable: the store or the checkpoint file cannot be used, or the head is
+                behind a checkpoint already signed.
         """
-        if self.checkpoints is None:
+        if self._checkpointer is None:
             return None
-        seq, _ = self.store.head()
-        if seq == 0:
-            return None
-        last = next(self.store.events(after_seq=seq - 1, limit=1))
-        return self._write_checkpoint(last.seq, last.hash, last.event_id)
+        return self._checkpointer.checkpoint_now()
+
+    def health(self) -> AuditHealth:
+        """The log's health from what this process has seen (no I/O: cheap for ``/healthz``).
+
+        ``failing`` when the last append failed, the log is closed, or it was cut while
+        serving; ``degraded`` when checkpoints or witnesses are not being written (records are
+        committed, tamper evidence is behind) or a witness could not be read at startup.
+        """
+        failing: list[str] = []
+        degraded: list[str] = list(self._startup_degraded)
+        with self._state:
+            if self._closed:
+                failing.append("the audit log is closed")
+            if self._append_failure:
+                failing.append(f"audit records cannot be written: {self._append_failure}")
+        if self._checkpointer is not None:
+            more_failing, more_degraded = self._checkpointer.problems()
+            failing.extend(more_failing)
+            degraded.extend(more_degraded)
+        if failing:
+            return AuditHealth("failing", tuple(failing + degraded))
+        if degraded:
+            return AuditHealth("degraded", tuple(degraded))
+        return AuditHealth("ok")
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -216,18 +346,17 @@ class AuditLog(ClosesOnExit):
     # --- lifetime --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Checkpoint the head (if it moved since the last checkpoint) and close the store.
+        """Stop the checkpoint thread, checkpoint the head (if it moved) and close the store.
 
-        Idempotent. Raises AuditUnavailable if the final checkpoint cannot be written (the
-        store is closed all the same).
+        Idempotent. Never raises for a checkpoint that cannot be written (it is logged; the
+        records are committed and the next process to open the log covers them).
         """
-        if self._closed:
-            return
-        self._closed = True
+        with self._state:
+            if self._closed:
+                return
+            self._closed = True
         try:
-            if self.checkpoints is not None:
-                seq, _ = self.store.head()
-                if seq > self._last_checkpoint_seq:
-                    self.checkpoint()
+            if self._checkpointer is not None:
+                self._checkpointer.close()
         finally:
             self.store.close()

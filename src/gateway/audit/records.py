@@ -205,6 +205,8 @@ class StoredRecord:
     details: str | None
     prev_hash: str | None
     hash: str | None
+    #: the record's keyed MAC (:func:`gateway.audit.checkpoints.record_mac`); None if unkeyed.
+    mac: str | None = None
 
 
 def _encode(

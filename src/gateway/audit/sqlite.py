@@ -8,6 +8,11 @@ Durability and ordering:
   ``busy_timeout`` seconds for the lock.
 - Triggers refuse ``UPDATE`` and ``DELETE`` (a guard against mistakes, not against someone
   with write access to the file: that is what :mod:`gateway.audit.verify` is for).
+- With a ``record_key`` each record's keyed MAC (:func:`~gateway.audit.checkpoints.record_mac`)
+  is inserted into ``audit_mac`` (keyed by the record's hash) in the same transaction, and
+  ``audit_meta.keyed_from`` names the first keyed ``seq`` (1 for a new log; the next ``seq``
+  when an older log is first opened with a key). A keyed log refuses appends from a store
+  opened without the key.
 - One connection per store, guarded by a lock: safe to share between a web server's threads.
 
 Every SQLite failure (read-only file, disk full, locked too long, corrupted file, missing
@@ -32,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.checkpoints import record_mac
 from gateway.audit.records import (
     GENESIS_HASH,
     AuditEvent,
@@ -71,14 +77,29 @@ _SCHEMA = (
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
+# Added without a schema version change (older gateways ignore them): record MACs and facts
+# about the log. Created when a log is opened for writing.
+_KEYED_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS audit_mac (hash TEXT PRIMARY KEY, mac TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TRIGGER IF NOT EXISTS audit_mac_no_update BEFORE UPDATE ON audit_mac
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_mac_no_delete BEFORE DELETE ON audit_mac
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_meta_no_update BEFORE UPDATE ON audit_meta
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_meta_no_delete BEFORE DELETE ON audit_meta
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+)
+
 _COLUMNS = "seq, event_id, time, kind, actor, organisation, details, prev_hash, hash"
 _TEXT_COLUMNS = ", ".join(
-    ["seq"]
+    ["e.seq"]
     + [
-        f"CAST({c} AS TEXT)"
+        f"CAST(e.{c} AS TEXT)"
         for c in ("event_id", "time", "kind", "actor", "organisation", "details", "prev_hash")
     ]
-    + ["CAST(hash AS TEXT)"]
+    + ["CAST(e.hash AS TEXT)"]
 )
 
 
@@ -109,6 +130,8 @@ class SQLiteAuditStore(ClosesOnExit):
         max_size_bytes: hard cap on the database size; appends beyond it fail as if the disk
             were full (keeps the audit log from filling a shared volume).
         page_rows: rows fetched per read while iterating (the lock is held per page only).
+        record_key: key of the record MACs (``DIR/secrets/audit-checkpoint.key``); without it
+            records are appended unkeyed, which a keyed log refuses.
 
     Raises:
         AuditUnavailable: the file cannot be opened, is not an audit log, or is from a newer
@@ -123,6 +146,7 @@ class SQLiteAuditStore(ClosesOnExit):
         busy_timeout: float = 10.0,
         max_size_bytes: int | None = None,
         page_rows: int = 1000,
+        record_key: bytes | None = None,
     ) -> None:
         self.path = Path(path)
         self.page_rows = max(1, page_rows)
@@ -130,6 +154,9 @@ class SQLiteAuditStore(ClosesOnExit):
         self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._key = record_key or None
+        self._keyed_from: int | None = None
+        self._has_macs = False
         if read_only and not self.path.exists():
             raise AuditUnavailable(f"audit log {self.path}: no such file")
         mode = "ro" if read_only else "rwc"
@@ -173,17 +200,49 @@ class SQLiteAuditStore(ClosesOnExit):
         if self.read_only:
             if version == 0:
                 raise AuditUnavailable(f"audit log {self.path} is not an audit database")
+            self._read_meta(conn)
             return
         self._use_wal(conn)
-        if version == 0:
+        self._read_meta(conn)
+        if version == 0 or not self._has_macs or (self._key and self._keyed_from is None):
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _SCHEMA:
+                if int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                for statement in _KEYED_SCHEMA:
                     conn.execute(statement)
+                if self._key is not None:
+                    # First keyed open: records from the next seq on carry a MAC.
+                    conn.execute(
+                        "INSERT OR IGNORE INTO audit_meta (name, value) "
+                        "SELECT 'keyed_from', CAST(coalesce(max(seq), 0) + 1 AS TEXT) "
+                        "FROM audit_event"
+                    )
                 conn.execute("COMMIT")
             finally:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+        self._read_meta(conn)
+
+    @staticmethod
+    def _keyed_tables(conn: sqlite3.Connection) -> bool:
+        row = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('audit_mac', 'audit_meta')"
+        ).fetchone()
+        return int(row[0]) == 2
+
+    def _read_meta(self, conn: sqlite3.Connection) -> None:
+        self._has_macs = self._keyed_tables(conn)
+        self._keyed_from = None
+        if self._has_macs:
+            row = conn.execute("SELECT value FROM audit_meta WHERE name = 'keyed_from'").fetchone()
+            if row is not None:
+                try:
+                    self._keyed_from = int(row[0])
+                except (TypeError, ValueError):
+                    self._keyed_from = 1  # an edited value: hold every record to a MAC
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:
         # Changing the journal mode does not wait on SQLite's busy handler: when several
@@ -230,6 +289,11 @@ class SQLiteAuditStore(ClosesOnExit):
                     event = seal(
                         seq, new_event_id(when), when, kind, actor, organisation, details, prev_hash
                     )
+                    if self._key is None and self._has_macs and self._log_is_keyed(conn):
+                        raise AuditUnavailable(
+                            f"audit log {self.path} signs its records: open it with its key "
+                            "(AuditLog.open), not as a bare store"
+                        )
                     conn.execute(
                         f"INSERT INTO audit_event ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
@@ -244,6 +308,11 @@ class SQLiteAuditStore(ClosesOnExit):
                             event.hash,
                         ),
                     )
+                    if self._key is not None:
+                        conn.execute(
+                            "INSERT INTO audit_mac (hash, mac) VALUES (?, ?)",
+                            (event.hash, record_mac(self._key, event.hash)),
+                        )
                     conn.execute("COMMIT")
                 finally:
                     if conn.in_transaction:
@@ -251,6 +320,13 @@ class SQLiteAuditStore(ClosesOnExit):
             except sqlite3.Error as exc:
                 raise self._unavailable("append", exc) from exc
         return event
+
+    @staticmethod
+    def _log_is_keyed(conn: sqlite3.Connection) -> bool:
+        return (
+            conn.execute("SELECT 1 FROM audit_meta WHERE name = 'keyed_from'").fetchone()
+            is not None
+        )
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -262,13 +338,21 @@ class SQLiteAuditStore(ClosesOnExit):
             except sqlite3.Error as exc:
                 raise self._unavailable("read", exc) from exc
 
+    def _stored_select(self) -> str:
+        if self._has_macs:
+            return (
+                f"SELECT {_TEXT_COLUMNS}, CAST(m.mac AS TEXT) FROM audit_event e "
+                "LEFT JOIN audit_mac m ON m.hash = e.hash"
+            )
+        return f"SELECT {_TEXT_COLUMNS}, NULL FROM audit_event e"
+
     def stored_records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
-        """Every record as stored (text unparsed), in ``seq`` order."""
+        """Every record as stored (text unparsed, with its MAC), in ``seq`` order."""
         last = after_seq
+        select = self._stored_select()
         while True:
             rows = self._page(
-                f"SELECT {_TEXT_COLUMNS} FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?",
-                (last, self.page_rows),
+                f"{select} WHERE e.seq > ? ORDER BY e.seq LIMIT ?", (last, self.page_rows)
             )
             for row in rows:
                 yield StoredRecord(*row)
@@ -310,7 +394,7 @@ class SQLiteAuditStore(ClosesOnExit):
         while remaining is None or remaining > 0:
             page = self.page_rows if remaining is None else min(self.page_rows, remaining)
             rows = self._page(
-                f"SELECT {_TEXT_COLUMNS} FROM audit_event WHERE seq > ?{condition} "
+                f"SELECT {_TEXT_COLUMNS} FROM audit_event e WHERE seq > ?{condition} "
                 "ORDER BY seq LIMIT ?",
                 (last, *params, page),
             )
@@ -326,6 +410,28 @@ class SQLiteAuditStore(ClosesOnExit):
         """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""
         rows = self._page("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1", ())
         return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
+
+    def stored_record(self, seq: int) -> StoredRecord | None:
+        """The record at ``seq`` as stored, or None if there is none."""
+        rows = self._page(f"{self._stored_select()} WHERE e.seq = ?", (seq,))
+        return StoredRecord(*rows[0]) if rows else None
+
+    def keyed_from(self) -> int | None:
+        """The first ``seq`` that must carry a record MAC (None: the log is unkeyed), as the
+        database says; signed checkpoints carry the value verification trusts."""
+        return self._keyed_from
+
+    def check_integrity(self, *, quick: bool = True) -> tuple[str, ...]:
+        """SQLite's own consistency check (``quick_check`` or the full ``integrity_check``):
+        the problems it names, or ``()``.
+
+        Raises:
+            AuditUnavailable: the check could not run (the file is not a database at all, say).
+        """
+        pragma = "quick_check" if quick else "integrity_check"
+        rows = self._page(f"PRAGMA {pragma}", ())
+        problems = tuple(str(row[0]) for row in rows)
+        return () if problems == ("ok",) else problems
 
     # --- lifetime --------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """The audit store interface: where events are durably appended and read back.
 
-A store only knows its database. It assigns ``seq``, ``event_id``, ``time`` and the hash
-inside one serialised transaction, so several processes appending at once still build one
-gap-free, valid chain. Every failure to persist or read raises
+A store only knows its database. It assigns ``seq``, ``event_id``, ``time``, the hash and
+(given the key) the record's keyed MAC inside one serialised transaction, so several processes
+appending at once still build one gap-free, valid chain. Every failure to persist or read raises
 :class:`~gateway.errors.AuditUnavailable`; the caller must then refuse the query (fail closed).
 
 Implementations: :class:`gateway.audit.sqlite.SQLiteAuditStore` (embedded default). A
@@ -76,6 +76,22 @@ class AuditStore(Protocol):
 
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""
+        ...
+
+    def stored_record(self, seq: int) -> StoredRecord | None:
+        """The record at ``seq`` exactly as stored, or None if there is none."""
+        ...
+
+    def keyed_from(self) -> int | None:
+        """The first ``seq`` whose record carries a keyed MAC (None: the log is unkeyed)."""
+        ...
+
+    def check_integrity(self, *, quick: bool = True) -> tuple[str, ...]:
+        """The database's own consistency check: the problems found, or ``()``.
+
+        Raises:
+            AuditUnavailable: the check could not run.
+        """
         ...
 
     def close(self) -> None:

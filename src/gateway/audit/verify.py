@@ -1,4 +1,5 @@
-"""Tamper evidence: recompute the hash chain and check it against the signed checkpoints.
+"""Tamper evidence: recompute the hash chain and record MACs, check them against the signed
+checkpoints (and their external witnesses), name the first bad record.
 
 What verification finds, and the first record it names:
 
@@ -7,27 +8,35 @@ What verification finds, and the first record it names:
 - **insertion** (renumbering the records after it): the inserted or renumbered record fails
   its hash or its link to the previous one;
 - **reordering**: ``seq`` is inside the hash, so a moved record fails its hash;
-- **rewriting** a stretch and re-hashing everything after it: the chain is consistent again,
-  but the first signed checkpoint inside the stretch no longer matches;
-- **truncation** of the tail (the last records removed): a checkpoint names a ``seq`` that is
-  no longer there.
+- **rewriting and re-hashing** any stretch, even in the tail no checkpoint covers yet: each
+  record carries a MAC of its hash under the checkpoint key, which a rewriter without the key
+  cannot recompute; the first signed checkpoint inside the stretch no longer matches either;
+- **a forged record appended** with a correct plain hash: it has no valid MAC;
+- **truncation** of the tail (also through WAL damage, which drops committed transactions
+  silently): a checkpoint names a ``seq`` that is no longer there. Checkpoints are written
+  every few seconds (:mod:`gateway.audit.checkpointer`), so at most that much can go unseen;
+- **rollback** of the database *and* its checkpoint file together: a checkpoint in an external
+  witness (:mod:`gateway.audit.witness`) names a ``seq`` the log no longer has, or a different
+  record there;
+- **a deleted or emptied checkpoint file**: a log with records always has one (a new log's file
+  starts with a genesis line);
+- **physical damage**: SQLite's ``integrity_check``.
+
+Problems an operator has acknowledged (``gateway audit acknowledge``, itself an authentic
+``audit.acknowledged`` record naming the breaks and checkpoints it accepts) are reported as
+notes, not failures; anything new still fails.
 
 Threat model and limits (read before relying on it):
 
-- The hash chain needs no secret: it shows that the log is *internally consistent*, not that
-  nobody rewrote it. Someone able to write the database can rebuild a consistent chain;
-  checkpoints signed with a key kept outside the database (``DIR/secrets/``) are what expose
-  that, back to the last checkpoint.
-- Records appended after the last checkpoint are protected against edits (by the chain) but
-  not against removal: up to ``checkpoint_every - 1`` trailing records (plus any written since
-  the last clean close) can be cut without trace.
-- Someone with write access to the database, the checkpoint file **and** the key can rewrite
-  everything undetectably. Ship checkpoints (or the head hash) somewhere they cannot write —
-  a different host, a WORM bucket, the SIEM — and keep the key off the gateway host if you can.
-- Deleting the checkpoint file's last lines together with the database tail is not detected
-  here; copies shipped elsewhere detect it.
-- A forged record appended at the end with a correct hash is indistinguishable from a real
-  one without an external reference.
+- The chain needs no secret and shows the log is *internally consistent*; the record MACs and
+  checkpoints need the key (``DIR/secrets/audit-checkpoint.key``). Someone who can read that
+  key can forge records and checkpoints alike: keep ``DIR/secrets`` unreadable to anyone but
+  the gateway's account.
+- Records written after the last checkpoint (at most ``checkpoint_interval`` seconds' worth, or
+  more while the checkpoint file is failing — health says ``degraded``) can be cut from the end
+  without trace, e.g. after a crash.
+- Without an external witness, rolling back the database and the checkpoint file together to
+  an earlier consistent state is not detected; with a readable witness file it is.
 
 Example:
     >>> from datetime import datetime, timezone
@@ -46,39 +55,88 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.audit.checkpoints import (
+    CHECKPOINT_KEY,
     Checkpoint,
     CheckpointFile,
     CheckpointLine,
+    checkpoint_path,
     checkpoint_valid,
     key_id,
+    record_mac,
 )
-from gateway.audit.log import CHECKPOINT_KEY, checkpoint_path
 from gateway.audit.records import GENESIS_HASH, StoredRecord, stored_hash
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.store import AuditStore
+from gateway.audit.witness import Witness, readable_files, witnesses_from_env
 from gateway.datadir import DataDir
+from gateway.errors import AuditUnavailable
 
-__all__ = ["ChainBreak", "VerifyReport", "verify", "verify_data_dir", "verify_store"]
+__all__ = [
+    "INTEGRITY_ACKNOWLEDGED",
+    "Acknowledgements",
+    "ChainBreak",
+    "ChainWalk",
+    "CheckpointProblem",
+    "SignedCheckpoint",
+    "VerifyReport",
+    "load_acknowledgements",
+    "signed_checkpoints",
+    "verify",
+    "verify_data_dir",
+    "verify_store",
+]
+
+#: Kind of the record an operator writes to accept a found problem (``gateway audit acknowledge``).
+INTEGRITY_ACKNOWLEDGED = "audit.acknowledged"
 
 
 @dataclass(frozen=True)
 class ChainBreak:
-    """The first place the log fails verification.
+    """A place the log fails verification.
 
     Attributes:
         seq: the first bad (or missing) record's position.
         event_id: its id when a record is there to name.
         reason: what is wrong, in plain words.
+        key: identity of a break in the chain itself, as an acknowledgement names it.
+        checkpoints: MACs of the signed checkpoints the log contradicts (a truncation or
+            rewrite found through checkpoints), as an acknowledgement names them.
     """
 
     seq: int
     event_id: str | None
     reason: str
+    key: str = ""
+    checkpoints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Acknowledgements:
+    """Problems operators have accepted, from authentic ``audit.acknowledged`` records.
+
+    Attributes:
+        breaks: :attr:`ChainBreak.key` of accepted chain breaks.
+        checkpoints: MACs of checkpoints the log may contradict (superseded history).
+        notes: one line per acknowledgement (who, when, why) for reports.
+    """
+
+    breaks: frozenset[str] = frozenset()
+    checkpoints: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A validly signed checkpoint and where it was read (``line 3``, ``witness file … line 9``)."""
+
+    source: str
+    checkpoint: Checkpoint
 
 
 @dataclass(frozen=True)
@@ -91,8 +149,13 @@ class VerifyReport:
         last_checkpoint_seq: highest ``seq`` vouched for by a valid checkpoint.
         checkpoints_checked: valid checkpoints matched against records.
         broken: the first break in the chain, if any.
-        checkpoint_problems: checkpoint lines that are unreadable or badly signed.
-        warnings: limits of what this run could prove (not failures).
+        checkpoint_problems: checkpoint lines that are unreadable or badly signed; a missing
+            checkpoint file or an unreadable witness.
+        warnings: limits of what this run could prove, and acknowledged problems (not failures).
+        breaks: every break found (only the first unless collecting, see :func:`verify`).
+        damage: what the database's own integrity check found.
+        problem_keys: identities of the untrustworthy checkpoint lines among
+            ``checkpoint_problems``, as an acknowledgement names them.
     """
 
     records: int
@@ -102,13 +165,18 @@ class VerifyReport:
     broken: ChainBreak | None
     checkpoint_problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    breaks: tuple[ChainBreak, ...] = ()
+    damage: tuple[str, ...] = ()
+    problem_keys: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.broken is None and not self.checkpoint_problems
+        return self.broken is None and not self.checkpoint_problems and not self.damage
 
     def summary(self) -> str:
         """One line: ``audit chain valid: …`` or ``audit chain broken at seq K (event …): …``."""
+        if self.damage:
+            return f"audit database damaged: {self.damage[0]}"
         if self.broken is not None:
             event = f" (event {self.broken.event_id})" if self.broken.event_id else ""
             return f"audit chain broken at seq {self.broken.seq}{event}: {self.broken.reason}"
@@ -122,153 +190,399 @@ class VerifyReport:
         return f"audit chain valid: {self.records} records, {checkpoint}"
 
 
-def _signed_checkpoints(
-    lines: Sequence[CheckpointLine], key: bytes | None
-) -> tuple[dict[int, list[tuple[int, Checkpoint]]], list[str]]:
-    by_seq: dict[int, list[tuple[int, Checkpoint]]] = {}
-    problems: list[str] = []
+@dataclass(frozen=True)
+class CheckpointProblem:
+    """A checkpoint line that cannot be trusted, and the identity an acknowledgement names."""
+
+    key: str
+    message: str
+
+
+def signed_checkpoints(
+    lines: Sequence[CheckpointLine], key: bytes | None, *, source: str = ""
+) -> tuple[list[SignedCheckpoint], list[CheckpointProblem]]:
+    """The validly signed checkpoints among ``lines``, and what is wrong with the others."""
+    found: list[SignedCheckpoint] = []
+    problems: list[CheckpointProblem] = []
+    prefix = f"{source} " if source else ""
     for line in lines:
         cp = line.checkpoint
+        where = f"{prefix}line {line.line_no}"
         if cp is None:
-            problems.append(f"checkpoint line {line.line_no} is {line.problem}")
+            problems.append(
+                CheckpointProblem(f"line:{where}", f"checkpoint {where} is {line.problem}")
+            )
         elif key is None:
             continue
         elif cp.key_id != key_id(key):
             problems.append(
-                f"checkpoint line {line.line_no} is signed with another key (key id "
-                f"{cp.key_id}, expected {key_id(key)})"
+                CheckpointProblem(
+                    f"line:{cp.mac}",
+                    f"checkpoint {where} is signed with another key (key id "
+                    f"{cp.key_id}, expected {key_id(key)})",
+                )
             )
         elif not checkpoint_valid(key, cp):
             problems.append(
-                f"checkpoint line {line.line_no} does not match its signature (line edited)"
+                CheckpointProblem(
+                    f"line:{cp.mac}",
+                    f"checkpoint {where} does not match its signature (line edited)",
+                )
+            )
+        elif cp.seq == 0 and cp.hash != GENESIS_HASH:
+            problems.append(
+                CheckpointProblem(
+                    f"line:{cp.mac}", f"checkpoint {where} is a genesis line with a wrong hash"
+                )
             )
         else:
-            by_seq.setdefault(cp.seq, []).append((line.line_no, cp))
-    return by_seq, problems
+            found.append(SignedCheckpoint(where, cp))
+    return found, problems
 
 
-def _record_problem(record: StoredRecord, expected_seq: int, prev_hash: str) -> ChainBreak | None:
-    if record.seq > expected_seq:
-        return ChainBreak(
-            expected_seq,
-            None,
-            f"record missing: seq jumps from {expected_seq - 1} to {record.seq} "
-            f"(event {record.event_id} follows the gap)",
-        )
-    if record.seq < expected_seq:
-        return ChainBreak(record.seq, record.event_id, f"seq out of order after {expected_seq - 1}")
-    recomputed = stored_hash(record)
-    if recomputed is None:
-        return ChainBreak(record.seq, record.event_id, "a field is empty (record blanked)")
-    if recomputed != record.hash:
-        return ChainBreak(
-            record.seq, record.event_id, "its contents do not match its hash (edited or moved)"
-        )
-    if record.prev_hash != prev_hash:
-        return ChainBreak(
-            record.seq,
-            record.event_id,
-            f"prev_hash does not match the hash of seq {record.seq - 1} "
-            "(a record before it was inserted, removed or rewritten)",
-        )
-    return None
+def _keyed_from(checkpoints: Iterable[SignedCheckpoint], stored: int | None) -> int | None:
+    """The first ``seq`` that must carry a MAC: what signed checkpoints say, else the store."""
+    signed = [s.checkpoint.keyed_from for s in checkpoints if s.checkpoint.keyed_from is not None]
+    return min(signed) if signed else stored
+
+
+@dataclass
+class ChainWalk:
+    """Walks records in ``seq`` order, checking each one's link, hash and MAC.
+
+    Feed it records with :meth:`feed`; it returns the break a record reveals (``None`` when the
+    record is sound or its break was acknowledged) and resynchronises on the record, so a
+    collecting caller can go on to find the next one.
+
+    Args:
+        key: the record-MAC key (None: MACs are not checked).
+        keyed_from: first ``seq`` that must carry a MAC (None: from the first record that has one).
+        acknowledged: breaks accepted by an operator.
+        expected_seq, prev_hash: where the walk starts (the record after a trusted anchor).
+    """
+
+    key: bytes | None = None
+    keyed_from: int | None = None
+    acknowledged: Acknowledgements = field(default_factory=Acknowledgements)
+    expected_seq: int = 1
+    prev_hash: str = GENESIS_HASH
+    notes: list[str] = field(default_factory=list)
+    _seen_mac: bool = False
+
+    def feed(self, record: StoredRecord) -> ChainBreak | None:
+        """Check one record; see the class docstring."""
+        found = self._problem(record)
+        if found is not None and found.seq != record.seq:  # a gap: then check the record itself
+            self.expected_seq, self.prev_hash = record.seq, record.prev_hash or ""
+            found = self._accepted(found, record) or self._problem(record)
+        self.expected_seq = record.seq + 1
+        self.prev_hash = record.hash or ""
+        return self._accepted(found, record) if found is not None else None
+
+    def _accepted(self, found: ChainBreak, record: StoredRecord) -> ChainBreak | None:
+        key = f"{found.seq}:{record.seq}:{record.event_id}"
+        if key in self.acknowledged.breaks:
+            self.notes.append(f"acknowledged break at seq {found.seq}: {found.reason}")
+            return None
+        return ChainBreak(found.seq, found.event_id, found.reason, key=key)
+
+    def _problem(self, record: StoredRecord) -> ChainBreak | None:
+        expected = self.expected_seq
+        if record.seq > expected:
+            return ChainBreak(
+                expected,
+                None,
+                f"record missing: seq jumps from {expected - 1} to {record.seq} "
+                f"(event {record.event_id} follows the gap)",
+            )
+        if record.seq < expected:
+            return ChainBreak(record.seq, record.event_id, f"seq out of order after {expected - 1}")
+        recomputed = stored_hash(record)
+        if recomputed is None:
+            return ChainBreak(record.seq, record.event_id, "a field is empty (record blanked)")
+        if recomputed != record.hash:
+            return ChainBreak(
+                record.seq, record.event_id, "its contents do not match its hash (edited or moved)"
+            )
+        if record.prev_hash != self.prev_hash:
+            return ChainBreak(
+                record.seq,
+                record.event_id,
+                f"prev_hash does not match the hash of seq {record.seq - 1} "
+                "(a record before it was inserted, removed or rewritten)",
+            )
+        return self._mac_problem(record)
+
+    def _mac_problem(self, record: StoredRecord) -> ChainBreak | None:
+        if self.key is None:
+            return None
+        required = record.seq >= self.keyed_from if self.keyed_from is not None else self._seen_mac
+        if record.mac is None:
+            if required:
+                return ChainBreak(
+                    record.seq,
+                    record.event_id,
+                    "it has no record MAC: appended by someone without the key (forged), or "
+                    "its MAC was removed",
+                )
+            return None
+        self._seen_mac = True
+        if record.mac != record_mac(self.key, record.hash or ""):
+            return ChainBreak(
+                record.seq,
+                record.event_id,
+                "its MAC does not match: forged, or rewritten and re-hashed without the key",
+            )
+        return None
 
 
 def verify(
     records: Iterable[StoredRecord],
     checkpoints: Sequence[CheckpointLine] = (),
     key: bytes | None = None,
+    *,
+    witnesses: Sequence[tuple[str, Sequence[CheckpointLine]]] = (),
+    acknowledged: Acknowledgements | None = None,
+    keyed_from: int | None = None,
+    collect: bool = False,
 ) -> VerifyReport:
-    """Recompute the chain over ``records`` (in ``seq`` order) and match the checkpoints.
+    """Recompute the chain and MACs over ``records`` (in ``seq`` order) and match checkpoints.
 
-    Stops at the first break. Pure: reads only what it is given.
+    Stops at the first break unless ``collect``. Pure: reads only what it is given.
 
     Args:
         records: the log exactly as stored (:meth:`AuditStore.stored_records`).
         checkpoints: lines of the checkpoint file.
-        key: the checkpoint key; without it checkpoints are not used.
+        key: the checkpoint key; without it neither checkpoints nor MACs are checked.
+        witnesses: ``(name, lines)`` of each readable witness.
+        acknowledged: problems operators accepted (see :func:`load_acknowledgements`).
+        keyed_from: the store's own idea of the first keyed ``seq`` (signed checkpoints win).
+        collect: go on after a break (resynchronising) to find every one, e.g. to
+            acknowledge them all.
     """
-    by_seq, problems = _signed_checkpoints(checkpoints, key)
+    acks = acknowledged or Acknowledgements()
+    local, bad_lines = signed_checkpoints(checkpoints, key)
+    witnessed: list[SignedCheckpoint] = []
+    for name, lines in witnesses:
+        found, bad = signed_checkpoints(lines, key, source=name)
+        witnessed.extend(found)
+        bad_lines.extend(bad)
+    accepted = [b for b in bad_lines if b.key in acks.checkpoints]
+    bad_lines = [b for b in bad_lines if b.key not in acks.checkpoints]
+    problems = [b.message for b in bad_lines]
+    every = local + witnessed
+    by_seq: dict[int, list[SignedCheckpoint]] = {}
+    for signed in every:
+        if signed.checkpoint.seq > 0:
+            by_seq.setdefault(signed.checkpoint.seq, []).append(signed)
     warnings: list[str] = []
-    if key is None and checkpoints:
-        warnings.append("checkpoint signatures not checked (no key given)")
-    expected_seq, prev_hash, count, checked = 1, GENESIS_HASH, 0, 0
-    broken: ChainBreak | None = None
+    if key is None and (checkpoints or witnesses):
+        warnings.append("checkpoint signatures and record MACs not checked (no key given)")
+    walk = ChainWalk(key, _keyed_from(every, keyed_from), acks)
+    walk.notes.extend(f"acknowledged: {b.message}" for b in accepted)
+    breaks: list[ChainBreak] = []
+    count, checked, head = 0, 0, 0
     for record in records:
         count += 1
-        broken = _record_problem(record, expected_seq, prev_hash)
-        if broken is not None:
-            break
-        for line_no, cp in by_seq.get(record.seq, []):
+        chain_break = walk.feed(record)
+        if chain_break is not None:
+            breaks.append(chain_break)
+        for signed in by_seq.get(record.seq, []):
             checked += 1
-            if cp.hash != record.hash or cp.event_id != record.event_id:
-                broken = ChainBreak(
+            cp = signed.checkpoint
+            if cp.hash == record.hash and cp.event_id == record.event_id:
+                continue
+            if cp.mac in acks.checkpoints:
+                walk.notes.append(f"acknowledged: seq {cp.seq} differs from {signed.source}")
+                continue
+            breaks.append(
+                ChainBreak(
                     record.seq,
                     record.event_id,
-                    f"differs from the signed checkpoint on line {line_no}: the log up to this "
-                    "record was rewritten",
+                    f"differs from the signed checkpoint on {signed.source}: the log up to this "
+                    "record was rewritten or rolled back",
+                    checkpoints=(cp.mac,),
                 )
-                break
-        if broken is not None:
-            break
-        prev_hash = record.hash or ""
-        expected_seq += 1
-    head = expected_seq - 1
-    vouched = [seq for seq in by_seq if seq <= head]
-    if broken is None:
-        beyond = [cp for seq, cps in by_seq.items() if seq > head for _, cp in cps]
-        if beyond:
-            far = max(beyond, key=lambda cp: cp.seq)
-            broken = ChainBreak(
-                head + 1,
-                far.event_id if far.seq == head + 1 else None,
-                f"records {head + 1}..{far.seq} are missing: the tail of the log was removed "
-                f"(a signed checkpoint vouches for seq {far.seq})",
             )
+        if breaks and not collect:
+            break
+        head = record.seq
+    if breaks and not collect:
+        head = max(0, breaks[0].seq - 1)
+    else:
+        beyond = [s for seqs in by_seq.values() for s in seqs if s.checkpoint.seq > head]
+        for s in beyond:
+            if s.checkpoint.mac in acks.checkpoints:
+                walk.notes.append(
+                    f"acknowledged: seq {s.checkpoint.seq} of {s.source} is beyond the log"
+                )
+        beyond = [s for s in beyond if s.checkpoint.mac not in acks.checkpoints]
+        if beyond:
+            far = max(beyond, key=lambda s: s.checkpoint.seq)
+            breaks.append(
+                ChainBreak(
+                    head + 1,
+                    far.checkpoint.event_id if far.checkpoint.seq == head + 1 else None,
+                    f"records {head + 1}..{far.checkpoint.seq} are missing: the tail of the log "
+                    f"was removed or rolled back (a signed checkpoint on {far.source} vouches "
+                    f"for seq {far.checkpoint.seq})",
+                    checkpoints=tuple(sorted({s.checkpoint.mac for s in beyond})),
+                )
+            )
+    vouched = [seq for seq in by_seq if seq <= head]
     last_cp = max(vouched) if vouched else None
-    if broken is None and key is not None and head:
-        if last_cp is None:
-            warnings.append("no signed checkpoint: removal of the tail cannot be detected")
+    if not breaks and key is not None and head:
+        if not every:
+            problems.append(
+                f"no signed checkpoint at all, though the log has {head} records: the "
+                "checkpoint file was emptied or replaced"
+            )
+        elif last_cp is None:
+            warnings.append("no signed checkpoint covers a record yet: removal cannot be detected")
         elif last_cp < head:
             warnings.append(
                 f"{head - last_cp} records after the last checkpoint (seq {last_cp}) are not yet "
                 "covered by a checkpoint"
+            )
+    local_macs = {s.checkpoint.mac for s in local}
+    for name, _ in witnesses:
+        held = [s for s in witnessed if s.source.startswith(f"{name} ")]
+        missing = [s for s in held if s.checkpoint.mac not in local_macs]
+        if not held and head:
+            warnings.append(f"{name} holds no checkpoint yet")
+        elif missing:
+            top = max(s.checkpoint.seq for s in missing)
+            warnings.append(
+                f"the checkpoint file lacks {len(missing)} checkpoints that {name} holds (up to "
+                f"seq {top}): lines lost, or the file was rolled back"
             )
     return VerifyReport(
         records=count,
         head_seq=head,
         last_checkpoint_seq=last_cp,
         checkpoints_checked=checked,
-        broken=broken,
+        broken=breaks[0] if breaks else None,
         checkpoint_problems=tuple(problems),
-        warnings=tuple(warnings),
+        warnings=tuple([*warnings, *acks.notes, *walk.notes]),
+        breaks=tuple(breaks),
+        problem_keys=tuple(b.key for b in bad_lines),
     )
 
 
+def load_acknowledgements(store: AuditStore, key: bytes | None) -> Acknowledgements:
+    """The problems accepted by ``audit.acknowledged`` records whose MAC proves them authentic.
+
+    Raises:
+        AuditUnavailable: the store cannot be read.
+    """
+    if key is None:
+        return Acknowledgements()
+    breaks: set[str] = set()
+    checkpoints: set[str] = set()
+    notes: list[str] = []
+    for event in store.events(kinds=(INTEGRITY_ACKNOWLEDGED,)):
+        stored = store.stored_record(event.seq)
+        if (
+            stored is None
+            or stored.mac is None
+            or stored_hash(stored) != stored.hash
+            or stored.mac != record_mac(key, stored.hash or "")
+        ):
+            continue  # not authentic: verification reports the record itself
+        details: Mapping[str, object] = event.details
+        breaks.update(str(b) for b in _list(details.get("breaks")))
+        checkpoints.update(str(c) for c in _list(details.get("checkpoints")))
+        notes.append(
+            f"acknowledged at seq {event.seq} by {event.actor} "
+            f"({event.time:%Y-%m-%d %H:%M} UTC): {details.get('reason', '')}"
+        )
+    return Acknowledgements(frozenset(breaks), frozenset(checkpoints), tuple(notes))
+
+
+def _list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
 def verify_store(
-    store: AuditStore, checkpoints: CheckpointFile | None = None, key: bytes | None = None
+    store: AuditStore,
+    checkpoints: CheckpointFile | None = None,
+    key: bytes | None = None,
+    *,
+    witnesses: Sequence[Witness] = (),
+    collect: bool = False,
 ) -> VerifyReport:
-    """:func:`verify` over a store's records and a checkpoint file.
+    """:func:`verify` over a store's records, its checkpoint file and readable witnesses, plus
+    the database's own integrity check and the checkpoint file's presence.
 
     Raises:
         AuditUnavailable: the store or checkpoint file cannot be read.
     """
+    try:
+        damage = store.check_integrity(quick=False)
+    except AuditUnavailable as exc:
+        damage = (exc.message,)
+    if damage:
+        return VerifyReport(0, 0, None, 0, None, damage=damage)
     lines = checkpoints.read() if checkpoints is not None else []
-    return verify(store.stored_records(), lines, key)
+    witness_lines: list[tuple[str, Sequence[CheckpointLine]]] = []
+    unreadable: list[str] = []
+    for name, file in readable_files(witnesses):
+        try:
+            witness_lines.append((name, file.read()))
+        except AuditUnavailable as exc:
+            unreadable.append(f"{name} cannot be read: {exc.message}")
+    report = verify(
+        store.stored_records(),
+        lines,
+        key,
+        witnesses=witness_lines,
+        acknowledged=load_acknowledgements(store, key),
+        keyed_from=store.keyed_from(),
+        collect=collect,
+    )
+    problems = list(report.checkpoint_problems) + unreadable
+    if checkpoints is not None and report.records and not checkpoints.exists():
+        problems.insert(
+            0,
+            f"the checkpoint file {checkpoints.path} is missing, though the log has "
+            f"{report.records} records (deleted?)",
+        )
+    return VerifyReport(
+        records=report.records,
+        head_seq=report.head_seq,
+        last_checkpoint_seq=report.last_checkpoint_seq,
+        checkpoints_checked=report.checkpoints_checked,
+        broken=report.broken,
+        checkpoint_problems=tuple(problems),
+        warnings=report.warnings,
+        breaks=report.breaks,
+        problem_keys=report.problem_keys,
+    )
 
 
-def verify_data_dir(data_dir: DataDir, *, checkpoints: Path | None = None) -> VerifyReport:
-    """Verify a deployment's audit log (opened read-only) against its checkpoint file.
+def verify_data_dir(
+    data_dir: DataDir,
+    *,
+    checkpoints: Path | None = None,
+    witnesses: Sequence[Witness] | None = None,
+    collect: bool = False,
+) -> VerifyReport:
+    """Verify a deployment's audit log (opened read-only) against its checkpoint file and the
+    witnesses (by default those ``GATEWAY_AUDIT_WITNESS_*`` configure).
 
     Raises:
         AuditUnavailable: no audit log there, or it cannot be read.
     """
+    if witnesses is None:
+        witnesses = witnesses_from_env(os.environ, data_dir=data_dir.root)
     store = SQLiteAuditStore(data_dir.audit, read_only=True)
     try:
         return verify_store(
             store,
             CheckpointFile(checkpoints or checkpoint_path(data_dir)),
             data_dir.secret(CHECKPOINT_KEY),
+            witnesses=witnesses,
+            collect=collect,
         )
     finally:
         store.close()

@@ -1,7 +1,11 @@
 """Token administration, audited: issue and revoke go into the audit log as ``token.*`` events.
 
-The token is stored first and then audited; if the audit record cannot be written the new
-token is revoked again and the error raised, so no working token exists without its record.
+Write-ahead: the audit record is appended inside the token store's transaction, after the row
+is written and before it commits. If the record cannot be written the transaction rolls back
+and the error is raised — no token exists without its record, no revocation without its
+record. Once the record is committed the audit log never raises (checkpoint trouble shows in
+its health), so a recorded token is never silently taken back. Should the token store fail to
+commit after the record was written, a ``token.issue_failed`` record says so.
 
 Example:
     >>> import tempfile, pathlib
@@ -20,11 +24,12 @@ from datetime import timedelta
 
 from gateway.audit.log import AuditLog
 from gateway.audit.records import AccessEvent
-from gateway.auth.tokens import IssuedToken, TokenRecord, TokenStore
+from gateway.auth.tokens import IssuedToken, TokenRecord, TokenStore, TokenStoreUnavailable
 
-__all__ = ["TOKEN_ISSUED", "TOKEN_REVOKED", "issue_token", "revoke_token"]
+__all__ = ["TOKEN_ISSUED", "TOKEN_ISSUE_FAILED", "TOKEN_REVOKED", "issue_token", "revoke_token"]
 
 TOKEN_ISSUED = "token.issued"  # noqa: S105 (an audit kind)
+TOKEN_ISSUE_FAILED = "token.issue_failed"  # noqa: S105 (an audit kind)
 TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an audit kind)
 
 
@@ -41,11 +46,12 @@ def issue_token(
     """Issue a token for ``username`` and audit it (the secret is never recorded).
 
     Raises:
-        AuditUnavailable: not audited (the token has been revoked again).
+        AuditUnavailable: not audited, so no token was created.
+        TokenStoreUnavailable: the token could not be stored.
     """
-    issued = store.issue(username, issued_by=issued_by, label=label, expires_in=expires_in)
-    record = issued.record
-    try:
+    recorded: list[str] = []
+
+    def record(new: TokenRecord) -> None:
         audit.access_event(
             AccessEvent(
                 TOKEN_ISSUED,
@@ -54,15 +60,30 @@ def issue_token(
                 subject=username,
                 comment=label,
                 extra={
-                    "token_id": record.token_id,
-                    "expires_at": record.expires_at.isoformat() if record.expires_at else None,
+                    "token_id": new.token_id,
+                    "expires_at": new.expires_at.isoformat() if new.expires_at else None,
                 },
             )
         )
-    except BaseException:
-        store.revoke(record.token_id, revoked_by=issued_by)
+        recorded.append(new.token_id)
+
+    try:
+        return store.issue(
+            username, issued_by=issued_by, label=label, expires_in=expires_in, record=record
+        )
+    except TokenStoreUnavailable as exc:
+        if recorded:  # the record says issued, but the token never committed: say so
+            audit.access_event(
+                AccessEvent(
+                    TOKEN_ISSUE_FAILED,
+                    issued_by,
+                    organisation,
+                    subject=username,
+                    comment=str(exc),
+                    extra={"token_id": recorded[0]},
+                )
+            )
         raise
-    return issued
 
 
 def revoke_token(
@@ -78,17 +99,19 @@ def revoke_token(
 
     Raises:
         NotFound: no such token.
-        AuditUnavailable: revoked, but the audit record could not be written.
+        AuditUnavailable: not audited, so not revoked (the token still works).
     """
-    record = store.revoke(token_id, revoked_by=revoked_by)
-    audit.access_event(
-        AccessEvent(
-            TOKEN_REVOKED,
-            revoked_by,
-            organisation,
-            subject=record.username,
-            comment=reason,
-            extra={"token_id": token_id},
+
+    def record(revoked: TokenRecord) -> None:
+        audit.access_event(
+            AccessEvent(
+                TOKEN_REVOKED,
+                revoked_by,
+                organisation,
+                subject=revoked.username,
+                comment=reason,
+                extra={"token_id": token_id},
+            )
         )
-    )
-    return record
+
+    return store.revoke(token_id, revoked_by=revoked_by, record=record)

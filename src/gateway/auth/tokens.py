@@ -6,8 +6,10 @@ governance store keeps its own tables in the same file). A presented token is ha
 with that hash is looked up, and the stored hash is compared with :func:`hmac.compare_digest`.
 
 Tokens have an id (``tok_…``, safe to show and log), an owner, an optional expiry and may be
-revoked. Issuing and revoking are audited by :mod:`gateway.auth.admin`, not here: this module
-only knows its table.
+revoked. Issuing and revoking are audited by :mod:`gateway.auth.admin`, write-ahead: it passes
+a ``record`` callback that appends the audit record *inside* this store's transaction, after
+the row is written and before it commits. If the record cannot be written the transaction rolls
+back — no token exists without its record, and no revocation without its record.
 
 Example:
     >>> import tempfile, pathlib
@@ -168,10 +170,14 @@ class TokenStore:
             con.executescript(_SCHEMA)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection in a transaction committed on leaving the block (rolled back on any
+        exception); ``write`` takes the write lock at once (``BEGIN IMMEDIATE``)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(sqlite3.connect(self.path, timeout=self.busy_timeout)) as con, con:
+                if write:
+                    con.execute("BEGIN IMMEDIATE")
                 yield con
         except sqlite3.Error as exc:
             raise TokenStoreUnavailable(f"the token store cannot be used: {exc}") from exc
@@ -185,11 +191,21 @@ class TokenStore:
         issued_by: str,
         label: str = "",
         expires_in: timedelta | None = timedelta(days=90),
+        record: Callable[[TokenRecord], object] | None = None,
     ) -> IssuedToken:
-        """Create a token for ``username``; the returned secret is not stored anywhere."""
+        """Create a token for ``username``; the returned secret is not stored anywhere.
+
+        Args:
+            record: called with the new token's record inside the transaction, before it
+                commits (write the audit record here); if it raises, no token is created.
+
+        Raises:
+            TokenStoreUnavailable: the token could not be stored (if ``record`` already ran,
+                its record describes a token that does not exist).
+        """
         now = self.clock()
         token = new_token()
-        record = TokenRecord(
+        new = TokenRecord(
             token_id=f"tok_{secrets.token_hex(6)}",
             username=username,
             label=label,
@@ -197,38 +213,55 @@ class TokenStore:
             issued_by=issued_by,
             expires_at=now + expires_in if expires_in is not None else None,
         )
-        with self._connect() as con:
+        with self._connect(write=True) as con:
             con.execute(
                 "INSERT INTO api_token (token_id, token_hash, username, label, issued_at,"
                 " issued_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    record.token_id,
+                    new.token_id,
                     hash_token(token),
                     username,
                     label,
                     _time(now),
                     issued_by,
-                    _time(record.expires_at) if record.expires_at else None,
+                    _time(new.expires_at) if new.expires_at else None,
                 ),
             )
-        return IssuedToken(token, record)
+            if record is not None:
+                record(new)  # write-ahead: raising here rolls the token back
+        return IssuedToken(token, new)
 
-    def revoke(self, token_id: str, *, revoked_by: str) -> TokenRecord:
+    def revoke(
+        self,
+        token_id: str,
+        *,
+        revoked_by: str,
+        record: Callable[[TokenRecord], object] | None = None,
+    ) -> TokenRecord:
         """Revoke a token by id (revoking a revoked token keeps the first revocation).
+
+        Args:
+            record: called with the revoked token's record inside the transaction, before it
+                commits; if it raises, the token is not revoked.
 
         Raises:
             NotFound: there is no token with that id.
         """
-        with self._connect() as con:
+        with self._connect(write=True) as con:
             con.execute(
                 "UPDATE api_token SET revoked_at = ?, revoked_by = ?"
                 " WHERE token_id = ? AND revoked_at IS NULL",
                 (_time(self.clock()), revoked_by, token_id),
             )
-        record = self.get(token_id)
-        if record is None:
-            raise NotFound(f"there is no token {token_id!r}")
-        return record
+            row = con.execute(
+                f"SELECT {self._COLUMNS} FROM api_token WHERE token_id = ?", (token_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"there is no token {token_id!r}")
+            revoked = self._record(row)
+            if record is not None:
+                record(revoked)  # write-ahead: raising here keeps the token active
+        return revoked
 
     # --- reading -------------------------------------------------------------------------
 

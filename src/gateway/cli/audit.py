@@ -1,8 +1,13 @@
 """``gateway audit …``: verify the audit chain, write a checkpoint, print review reports.
 
-    gateway audit verify --data-dir DIR            exit 0 valid, 1 broken (2 = cannot read)
+    gateway audit verify --data-dir DIR [--witness FILE]   exit 0 valid, 1 broken (2 = unreadable)
     gateway audit checkpoint --data-dir DIR        sign the current head now (e.g. from cron)
+    gateway audit acknowledge --data-dir DIR --reason TEXT [--by NAME]
+                                                   accept what verify found (audited), so the
+                                                   server starts again
     gateway audit report KIND --data-dir DIR [--since … --until … --format table|csv|json]
+
+The witness file defaults to ``GATEWAY_AUDIT_WITNESS_FILE`` (see :mod:`gateway.audit.witness`).
 
 Remote, through a gateway server (senior analysts and auditors; token as for `gateway query`)::
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -27,6 +33,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import typer
 
+from gateway.audit.checkpoints import CHECKPOINT_KEY
+from gateway.audit.integrity import acknowledgement_of, operator_name
 from gateway.audit.log import AuditLog
 from gateway.audit.reports import (
     ReportKind,
@@ -43,6 +51,7 @@ from gateway.audit.reports import (
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.tables import AuditTables, audit_tables
 from gateway.audit.verify import verify_data_dir
+from gateway.audit.witness import FileWitness, Witness, witnesses_from_env
 from gateway.catalog import load_catalog
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
@@ -71,6 +80,22 @@ OptionalDataDir = Annotated[
     typer.Option("--data-dir", help="The deployment's data directory (local).", file_okay=False),
 ]
 
+WitnessOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--witness",
+        help="A witness checkpoint file to compare with (repeatable; default: "
+        "GATEWAY_AUDIT_WITNESS_FILE and the other GATEWAY_AUDIT_WITNESS_* settings).",
+        dir_okay=False,
+    ),
+]
+
+
+def _witnesses(data_dir: Path, given: list[Path] | None) -> Sequence[Witness]:
+    if given:
+        return tuple(FileWitness(path) for path in given)
+    return witnesses_from_env(os.environ, data_dir=data_dir)
+
 
 def _local(data_dir: Path | None) -> Path:
     if data_dir is None:
@@ -82,9 +107,11 @@ def _local(data_dir: Path | None) -> Path:
 def verify_command(
     data_dir: OptionalDataDir = None,
     checkpoints: CheckpointsOption = None,
+    witness: WitnessOption = None,
     url: UrlOption = None,
 ) -> None:
-    """Recompute the hash chain and check the signed checkpoints; exit 1 if broken."""
+    """Recompute the hash chain and record MACs, check the signed checkpoints (and witnesses)
+    and the database; exit 1 if anything is wrong."""
     if data_dir is None and (url or os.environ.get("GATEWAY_URL")):
         with connection(url) as gw:
             remote = gw.audit_verify()
@@ -95,8 +122,12 @@ def verify_command(
             print(f"note: {warning}", file=sys.stderr)
         raise typer.Exit(0 if remote["ok"] else 1)
     data_dir = _local(data_dir)
-    report = verify_data_dir(DataDir(data_dir), checkpoints=checkpoints)
+    report = verify_data_dir(
+        DataDir(data_dir), checkpoints=checkpoints, witnesses=_witnesses(data_dir, witness)
+    )
     print(report.summary())
+    for damage in report.damage[1:]:
+        print(f"damage: {damage}")
     for problem in report.checkpoint_problems:
         print(f"checkpoint problem: {problem}")
     for warning in report.warnings:
@@ -104,18 +135,65 @@ def verify_command(
     raise typer.Exit(0 if report.ok else 1)
 
 
-@audit_app.command("checkpoint")
-def checkpoint_command(data_dir: DataDirOption, checkpoints: CheckpointsOption = None) -> None:
-    """Sign a checkpoint of the current head now (schedule it, and ship the file elsewhere)."""
+def _existing(data_dir: Path) -> DataDir:
     deployment = DataDir(data_dir)
     if not deployment.audit.is_file():
         raise AuditUnavailable(f"audit log {deployment.audit}: no such file")
-    log = AuditLog.open(deployment, checkpoints=checkpoints)
-    try:
+    return deployment
+
+
+@audit_app.command("checkpoint")
+def checkpoint_command(data_dir: DataDirOption, checkpoints: CheckpointsOption = None) -> None:
+    """Sign a checkpoint of the current head now (the server also does every few seconds)."""
+    with AuditLog.open(_existing(data_dir), checkpoints=checkpoints) as log:
         cp = log.checkpoint()
-    finally:
-        log.store.close()
     print("audit log is empty: no checkpoint written" if cp is None else f"checkpoint seq {cp.seq}")
+
+
+@audit_app.command("acknowledge")
+def acknowledge_command(
+    data_dir: DataDirOption,
+    reason: Annotated[str, typer.Option(help="Why the loss is accepted (an incident reference).")],
+    by: Annotated[
+        str | None, typer.Option(help="Who acknowledges (default: operator:<login>).")
+    ] = None,
+    checkpoints: CheckpointsOption = None,
+    witness: WitnessOption = None,
+) -> None:
+    """Accept what verification finds (a cut tail, a rollback, a forged or lost record) after
+    investigating it: appends an audited ``audit.acknowledged`` record naming exactly those
+    problems and checkpoints it, so the gateway serves again. New problems still fail."""
+    if not reason.strip():
+        raise InputError("give a --reason (what happened, an incident reference)")
+    deployment = _existing(data_dir)
+    witnesses = _witnesses(data_dir, witness)
+    with AuditLog.open(
+        deployment,
+        checkpoints=checkpoints,
+        witnesses=witnesses,
+        checkpoint_interval=None,
+        check=False,
+    ) as log:
+        assert log.checkpoints is not None
+        ack = acknowledgement_of(
+            log.store,
+            log.checkpoints,
+            deployment.secret(CHECKPOINT_KEY),
+            actor=operator_name(by),
+            reason=reason.strip(),
+            witnesses=witnesses,
+        )
+        if not ack.needed:
+            print("nothing to acknowledge: " + ack.report.summary())
+            return
+        for found in ack.details()["findings"]:
+            print(f"acknowledging: {found}")
+        event = log.integrity_acknowledged(ack)
+        cp = log.checkpoint()
+    print(
+        f"acknowledged at seq {event.seq} by {event.actor}"
+        + (f"; checkpoint seq {cp.seq}" if cp is not None else "")
+    )
 
 
 def parse_when(text: str | None, zone: ZoneInfo) -> datetime | None:
