@@ -17,10 +17,8 @@ PURPOSE = "SA-2026"
 INJECTIONS = [
     'SELECT CAST(1 AS """INTEGER"") AS one, forename, surname, pnc_id FROM person --") AS y '
     "FROM crime",
-    'SELECT TRY_CAST(1 AS """INTEGER"") AS one, forename, surname FROM person --") AS y '
-    "FROM crime",
-    'SELECT 1::"""INTEGER"") AS one, address, easting, northing FROM location --" AS y '
-    "FROM crime",
+    'SELECT TRY_CAST(1 AS """INTEGER"") AS one, forename, surname FROM person --") AS y FROM crime',
+    'SELECT 1::"""INTEGER"") AS one, address, easting, northing FROM location --" AS y FROM crime',
     'SELECT EXTRACT("YEAR FROM recorded_at) AS y, (SELECT max(narrative) FROM incident) AS n, '
     'EXTRACT(YEAR" FROM recorded_at) FROM crime',
     'SELECT CAST(1 AS """INTEGER"") AS one, * FROM pseudonyms.person --") AS y FROM crime',
@@ -39,9 +37,9 @@ def test_generator_injection_is_refused_and_audited(live_gateway, sql: str) -> N
     error = answer.json()["error"]
     assert error["code"] in {"syntax_not_allowed", "policy_check_failed"}
     with live_gateway.client("s.patel") as http:
-        events = http.get(
-            "/v1/audit/events", params={"actor": "h.lee", "limit": 1000}
-        ).json()["events"]
+        events = http.get("/v1/audit/events", params={"actor": "h.lee", "limit": 1000}).json()[
+            "events"
+        ]
     mine = [e for e in events if e["details"].get("query_id") == error["query_id"]]
     assert [e["kind"] for e in mine] == ["query.denied"]
     assert mine[0]["details"]["reason"] == error["code"]
