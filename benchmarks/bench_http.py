@@ -51,56 +51,51 @@ CLIENTS = 16
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
-def prepare(root: Path, years: int, scale: float) -> dict[str, str]:
-    """Warehouse, demo users, 16 benchmark analysts; returns username → token."""
+def prepare(
+    root: Path, years: int, scale: float, *, clients: int = CLIENTS, prefix: str = "bench"
+) -> dict[str, str]:
+    """Warehouse, demo users and ``clients`` benchmark analysts (``<prefix>00`` …);
+    returns username → token."""
     ensure(root, years=years, scale=scale)
     dd = DataDir(root)
     users = dd.users.read_text("utf-8") if dd.users.exists() else ""
-    if "bench00" not in users:
+    if f'"{prefix}{clients - 1:02d}"' not in users:
         grant_demo_access(root)
         extra = "".join(
-            f'\n[users."bench{i:02d}"]\norganisation = "Benchmark"\nlevel = "general"\n'
+            f'\n[users."{prefix}{i:02d}"]\norganisation = "Benchmark"\nlevel = "general"\n'
             f'areas = ["{AREAS[i % 4]}"]\npurposes = ["SA-2026"]\nroles = ["analyst"]\n'
-            for i in range(CLIENTS)
+            for i in range(clients)
         )
         dd.users.write_text(dd.users.read_text("utf-8") + extra, "utf-8")
     tokens = {name: t["token"] for name, t in json.loads(dd.demo_tokens.read_text()).items()}
     store = TokenStore(dd.governance)
     with AuditLog.open(dd) as audit:
-        for i in range(CLIENTS):
-            tokens[f"bench{i:02d}"] = issue_token(
-                store, audit, f"bench{i:02d}", issued_by="bench", expires_in=timedelta(hours=2)
+        for i in range(clients):
+            tokens[f"{prefix}{i:02d}"] = issue_token(
+                store, audit, f"{prefix}{i:02d}", issued_by="bench", expires_in=timedelta(hours=4)
             ).token
     return tokens
 
 
-def serve(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(
+    root: Path, env: dict[str, str] | None = None, log_level: str = "warning"
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``gateway serve`` on a free loopback port with rate limits lifted (plus ``env``)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {
+    settings = {
         **os.environ,
         "GATEWAY_REQUESTS_PER_MINUTE": "1000000",
         "GATEWAY_REQUEST_BURST": "100000",
-        "GATEWAY_MAX_JSON_RESULT_BYTES": str(256 << 20),
+        **(env or {}),
     }
+    command = [sys.executable, "-m", "gateway", "serve", "--data-dir", str(root)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "serve",
-            "--data-dir",
-            str(root),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
+        [*command, "--port", str(port), "--log-level", log_level], env=settings
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -203,7 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-http-")) / "data"
     tokens = prepare(root, args.years, args.scale)
-    process, url = serve(root)
+    process, url = serve(root, {"GATEWAY_MAX_JSON_RESULT_BYTES": str(256 << 20)})
     try:
         print(f"gateway on {url}, data {root} ({os.cpu_count()} cores)")
         warehouse = DataDir(root).warehouse

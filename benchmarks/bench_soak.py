@@ -32,26 +32,19 @@ import os
 import random
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from bench_http import percentile, prepare, serve  # same folder: users, tokens, server
 
-from gateway.audit.log import AuditLog
-from gateway.auth import TokenStore, issue_token
-from gateway.cli.demo import grant_demo_access
 from gateway.datadir import DataDir
-from gateway.generate import ensure
 
-AREAS = ("E06000001", "E06000002", "E06000003", "E06000004")
 PURPOSE = "SA-2026"
 MIX: tuple[tuple[str, float, dict[str, str]], ...] = (
     ("small", 0.70, {"sql": "SELECT count(*) AS n FROM crime"}),
@@ -75,58 +68,6 @@ MIX: tuple[tuple[str, float, dict[str, str]], ...] = (
     ),
 )
 UNREAD_SQL = "SELECT crime_ref || repeat('x', 50000) AS s FROM crime LIMIT 400"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
-
-
-def prepare(root: Path, clients: int, years: int, scale: float) -> dict[str, str]:
-    """Warehouse, demo users and ``clients`` benchmark analysts; username → token."""
-    ensure(root, years=years, scale=scale)
-    dd = DataDir(root)
-    users = dd.users.read_text("utf-8") if dd.users.exists() else ""
-    if f'"soak{clients - 1:02d}"' not in users:
-        grant_demo_access(root)
-        extra = "".join(
-            f'\n[users."soak{i:02d}"]\norganisation = "Benchmark"\nlevel = "general"\n'
-            f'areas = ["{AREAS[i % 4]}"]\npurposes = ["{PURPOSE}"]\nroles = ["analyst"]\n'
-            for i in range(clients)
-        )
-        dd.users.write_text(dd.users.read_text("utf-8") + extra, "utf-8")
-    tokens = {name: t["token"] for name, t in json.loads(dd.demo_tokens.read_text()).items()}
-    store = TokenStore(dd.governance)
-    with AuditLog.open(dd) as audit:
-        for i in range(clients):
-            tokens[f"soak{i:02d}"] = issue_token(
-                store, audit, f"soak{i:02d}", issued_by="bench", expires_in=timedelta(hours=4)
-            ).token
-    return tokens
-
-
-def serve(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "GATEWAY_REQUESTS_PER_MINUTE": "1000000",
-        "GATEWAY_REQUEST_BURST": "100000",
-        "GATEWAY_SEND_TIMEOUT_S": "5",
-        "GATEWAY_HEADER_TIMEOUT_S": "5",
-    }
-    command = [sys.executable, "-m", "gateway", "serve", "--data-dir", str(root)]
-    process = subprocess.Popen([*command, "--port", str(port), "--log-level", "error"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the gateway did not start")
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -318,8 +259,10 @@ def main(argv: list[str] | None = None, on_phase: Callable[[Phase], None] | None
     parser.add_argument("--scale", type=float, default=0.1)
     args = parser.parse_args(argv)
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-soak-")) / "data"
-    tokens = prepare(root, max(args.clients), args.years, args.scale)
-    process, url = serve(root)
+    tokens = prepare(root, args.years, args.scale, clients=max(args.clients), prefix="soak")
+    process, url = serve(
+        root, {"GATEWAY_SEND_TIMEOUT_S": "5", "GATEWAY_HEADER_TIMEOUT_S": "5"}, log_level="error"
+    )
     results = DataDir(root).results
     try:
         rss, anon = memory_mb(process.pid)
