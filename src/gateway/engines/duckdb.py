@@ -32,6 +32,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -175,6 +176,8 @@ class DuckDBEngine(Engine):
         )
         self._tables, self._reserved = _catalog_names(self._config)
         self._macros = frozenset(_MACRO_NAME.findall(" ".join(self._config.session_macros)))
+        self._verified: OrderedDict[tuple[str, Expectation], Verified] = OrderedDict()
+        self._verified_lock = threading.Lock()
         self._parser = SqlTreeParser()
         self._closed = False
         try:
@@ -270,13 +273,24 @@ class DuckDBEngine(Engine):
             gateway.errors.PolicyCheckFailed: the statement reads table main.crime outside its policy subquery (line 1, column 15)
         """
         self._require_open()
-        return verify(
+        key = (sql, expected)
+        with self._verified_lock:  # a pure function of the text and the expectation: cached
+            known = self._verified.get(key)
+            if known is not None:
+                self._verified.move_to_end(key)
+                return known
+        found = verify(
             self._parser,
             sql,
             replace(expected, forbidden_functions=expected.forbidden_functions | self._macros),
             catalog=self.catalog,
             reserved=self._reserved,
         )
+        with self._verified_lock:
+            self._verified[key] = found
+            if len(self._verified) > 256:
+                self._verified.popitem(last=False)
+        return found
 
     def publish_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
         """Replace an extra schema's tables; workers load them for the next query naming it.
