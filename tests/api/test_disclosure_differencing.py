@@ -6,25 +6,9 @@ record keeps the method, its parameters and the cells protected."""
 
 from __future__ import annotations
 
-from typing import Any
+from tests.api.test_disclosure import _completed, _query
 
-ANALYST = "a.khan"
 WEAPONS = "police_uk_category = 'possession-of-weapons'"
-
-
-def _query(live_gateway, body: dict[str, Any]):  # type: ignore[no-untyped-def]
-    with live_gateway.client(ANALYST) as http:
-        return http.post("/v1/query", json={"purpose": "SA-2026", **body})
-
-
-def _completed(live_gateway, query_id: str, kind: str = "query.completed") -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    with live_gateway.client("s.patel") as http:
-        events = http.get(
-            "/v1/audit/events", params={"kind": kind, "actor": ANALYST, "limit": 1000}
-        ).json()["events"]
-    (event,) = [e for e in events if e["details"].get("query_id") == query_id]
-    details: dict[str, Any] = event["details"]
-    return details
 
 
 def test_counts_as_grouping_keys_are_refused(live_gateway):  # type: ignore[no-untyped-def]
