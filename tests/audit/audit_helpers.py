@@ -14,6 +14,7 @@ from gateway.audit import (
     QueryRequest,
     QueryStarted,
 )
+from gateway.audit.records import format_time, new_event_id, seal, utc_now
 from gateway.datadir import DataDir
 
 
@@ -93,3 +94,20 @@ class FilledLog:
 
 
 Tamper = Callable[..., None]
+
+
+def forged_row(data_dir: DataDir, seq: int, prev_hash: str) -> tuple[object, ...]:
+    """An audit_event row for a record forged with a valid plain hash (no MAC)."""
+    t = utc_now()
+    forged = seal(seq, new_event_id(t), t, "token.issued", "mallory", "", {}, prev_hash)
+    return (
+        forged.seq,
+        forged.event_id,
+        format_time(forged.time),
+        forged.kind,
+        forged.actor,
+        forged.organisation,
+        forged.details_json,
+        forged.prev_hash,
+        forged.hash,
+    )

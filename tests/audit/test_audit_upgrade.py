@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from audit_helpers import Tamper, write_mixed
+from audit_helpers import Tamper, forged_row, write_mixed
 
 from gateway.audit import AuditLog, SQLiteAuditStore, verify_data_dir
 from gateway.audit.checkpoints import (
@@ -15,7 +15,7 @@ from gateway.audit.checkpoints import (
     checkpoint_path,
     sign_checkpoint,
 )
-from gateway.audit.records import format_time, new_event_id, seal, utc_now
+from gateway.audit.records import utc_now
 from gateway.datadir import DataDir
 
 
@@ -50,19 +50,7 @@ def test_an_older_log_is_keyed_from_its_next_record(data_dir: DataDir, tamper: T
     with SQLiteAuditStore(data_dir.audit, read_only=True) as store:
         assert store.keyed_from() == 6
         assert [r.mac is not None for r in store.stored_records()] == [False] * 5 + [True] * 4
-    t = utc_now()
-    forged = seal(10, new_event_id(t), t, "token.issued", "mallory", "", {}, events[-1].hash)
-    row = (
-        forged.seq,
-        forged.event_id,
-        format_time(forged.time),
-        forged.kind,
-        forged.actor,
-        forged.organisation,
-        forged.details_json,
-        forged.prev_hash,
-        forged.hash,
-    )
+    row = forged_row(data_dir, 10, events[-1].hash)
     tamper(data_dir.audit, ("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row))
     broken = verify_data_dir(data_dir).broken
     assert broken is not None

@@ -9,12 +9,12 @@ import dataclasses
 import json
 from pathlib import Path
 
-from audit_helpers import FilledLog, Tamper, make_request, make_started, write_mixed
+from audit_helpers import FilledLog, Tamper, forged_row, make_request, make_started, write_mixed
 
 from gateway.audit import AuditLog, QueryDenied, verify_data_dir
 from gateway.audit.log import checkpoint_path
 from gateway.audit.lookups import analyse_lookups
-from gateway.audit.records import format_time, new_event_id, seal, utc_now
+from gateway.audit.records import seal
 from gateway.catalog import load_catalog
 from gateway.datadir import DataDir
 
@@ -70,22 +70,6 @@ def test_a_deleted_record_is_found(filled: FilledLog, tamper: Tamper) -> None:
     assert "missing" in report.broken.reason
 
 
-def _forge(data_dir: DataDir, seq: int, prev_hash: str) -> tuple[object, ...]:
-    t = utc_now()
-    forged = seal(seq, new_event_id(t), t, "token.issued", "mallory", "", {}, prev_hash)
-    return (
-        forged.seq,
-        forged.event_id,
-        format_time(forged.time),
-        forged.kind,
-        forged.actor,
-        forged.organisation,
-        forged.details_json,
-        forged.prev_hash,
-        forged.hash,
-    )
-
-
 def _make_room_at(seq: int) -> tuple[str, str]:
     """Renumber records seq.. upwards by one (two steps: the primary key must stay unique)."""
     return (
@@ -95,7 +79,7 @@ def _make_room_at(seq: int) -> tuple[str, str]:
 
 
 def test_an_inserted_record_is_found(filled: FilledLog, tamper: Tamper) -> None:
-    row = list(_forge(filled.data_dir, 15, "f" * 64))
+    row = list(forged_row(filled.data_dir, 15, "f" * 64))
     row[-1] = "0" * 64  # a careless forgery: its hash is made up
     tamper(
         filled.data_dir.audit,
@@ -113,7 +97,7 @@ def test_a_carefully_forged_insertion_is_found_at_the_forged_record(
 ) -> None:
     # The forged record links correctly to seq 14 and hashes correctly, but its MAC (keyed
     # with the checkpoint key) cannot be made without the key.
-    row = _forge(filled.data_dir, 15, filled.events[13].hash)
+    row = forged_row(filled.data_dir, 15, filled.events[13].hash)
     tamper(
         filled.data_dir.audit,
         *_make_room_at(15),
