@@ -437,3 +437,48 @@ def test_intelligence_reports_are_graded_and_name_subjects(
            FROM intelligence_report r JOIN person p ON p.person_id = r.subject_person_id""",
     )
     assert naming > 0.75  # one template in eight is about a vehicle, not a person
+
+
+# Home Office "Crime outcomes in England and Wales" (years ending March 2023 and 2024):
+# charged/summonsed share of recorded crimes, by offence group, with bands wide enough for a
+# small synthetic sample. England and Wales overall: about 6–7 %.
+CHARGE_SUMMONS_BANDS = {
+    "violent-crime": (0.03, 0.09),
+    "shoplifting": (0.10, 0.22),
+    "criminal-damage-arson": (0.02, 0.08),
+    "public-order": (0.03, 0.10),
+    "other-theft": (0.01, 0.06),
+    "vehicle-crime": (0.0, 0.05),
+    "burglary": (0.015, 0.08),
+    "drugs": (0.12, 0.40),
+    "other-crime": (0.03, 0.25),
+}
+COURT_OUTCOMES = (
+    "charged", "awaiting-court-result", "sent-to-crown-court", "imprisoned", "community-penalty",
+    "fined", "conditional-discharge", "suspended-sentence", "not-guilty",
+)  # fmt: skip
+
+
+def test_charge_rates_match_home_office_outcome_statistics(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    court = ", ".join(f"'{o}'" for o in COURT_OUTCOMES)
+    settled = "recorded_at < TIMESTAMP '2026-01-01'"  # outcomes mostly final by the data's end
+    overall = share(
+        warehouse, f"SELECT avg((outcome IN ({court}))::INT) FROM crime WHERE {settled}"
+    )
+    assert 0.05 <= overall <= 0.085
+    by_group = {
+        category: (n, rate)
+        for category, n, rate in warehouse.execute(
+            f"""SELECT police_uk_category, count(*), avg((outcome IN ({court}))::INT)
+                FROM crime WHERE {settled} GROUP BY 1"""
+        ).fetchall()
+    }
+    for category, (low, high) in CHARGE_SUMMONS_BANDS.items():
+        n, rate = by_group[category]
+        assert n >= 100, category
+        assert low <= rate <= high, (category, rate)
+    # Offences found by the police (drugs, weapons) are charged far more often than volume crime.
+    assert by_group["drugs"][1] > 3 * by_group["violent-crime"][1]
+    assert by_group["possession-of-weapons"][1] > 3 * by_group["vehicle-crime"][1]

@@ -289,35 +289,56 @@ def _outcomes(
     recorded: IntArray,
     has_suspect: np.ndarray,
 ) -> tuple[pl.Series, pl.Series, np.ndarray]:
-    """Latest outcome, when it was recorded (null while open), and whether an offender is named."""
+    """Latest outcome, when it was recorded (null while open), and whether an offender is named.
+
+    Whether a crime ends in a charge or summons is calibrated per police.uk category to the Home
+    Office outcome statistics (``outcome_rates.csv``): a crime with a suspect is charged with
+    probability ``rate / suspect_rate`` of its offence, so the category's share of charged
+    crimes is ``rate`` whatever its suspect rate. The charge outcome (court result) and the
+    other outcomes (evidential difficulties, cautions, local resolutions …) are then drawn from
+    the solvability mixes of ``outcomes.csv``.
+    """
     offences, outcomes = world.ref.offences, world.ref.outcomes
     n = len(code)
     codes = [o.code for o in outcomes]
     categories = sorted({o.category for o in offences})
-    # One weighted choice per (solvability, category): outcomes that need a suspect.
-    mixes = [
-        tuple(
-            (
-                o.code,
-                o.weights[s]
-                if o.requires_suspect and (not o.categories or c in o.categories)
-                else 0.0,
+
+    def mixes(charge: bool) -> list[tuple[tuple[str, float], ...]]:
+        """One weighted choice per (solvability, category): outcomes that need a suspect."""
+        return [
+            tuple(
+                (
+                    o.code,
+                    o.weights[s]
+                    if o.requires_suspect
+                    and o.charge_summons == charge
+                    and (not o.categories or c in o.categories)
+                    else 0.0,
+                )
+                for o in outcomes
             )
-            for o in outcomes
-        )
-        for s in range(len(_SOLVABILITY))
-        for c in categories
-    ]
+            for s in range(len(_SOLVABILITY))
+            for c in categories
+        ]
+
     key_of = np.array(
         [
             _SOLVABILITY.index(o.solvability) * len(categories) + categories.index(o.category)
             for o in offences
         ]
     )
+    charge_given_suspect = np.array(
+        [
+            min(0.95, world.ref.charge_rates[o.category] / max(o.suspect_rate, 0.01))
+            for o in offences
+        ]
+    )
     choice = np.full(n, codes.index("no-further-action"), dtype=np.int64)
     choice[~has_suspect & (rng.random(n) < 0.03)] = codes.index("status-update-unavailable")
-    suspected = np.flatnonzero(has_suspect)
-    choice[suspected] = choose_rows(rng, mix_matrix(mixes, codes), key_of[code[suspected]])
+    charged = has_suspect & (rng.random(n) < charge_given_suspect[code])
+    for outcome_rows, charge in ((charged, True), (has_suspect & ~charged, False)):
+        rows = np.flatnonzero(outcome_rows)
+        choice[rows] = choose_rows(rng, mix_matrix(mixes(charge), codes), key_of[code[rows]])
     lag_days = np.array([o.lag_days for o in outcomes])[choice]
     lag = lognormal(rng, lag_days * DAY, 0.8, n)
     at = recorded + (lag // MINUTE).astype(np.int64) * MINUTE

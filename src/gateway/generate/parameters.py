@@ -29,7 +29,7 @@ __all__ = [
     "GenerationParameters",
 ]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bumped whenever the same parameters would produce different contents."""
 
 CRIMES_PER_YEAR = 70_000

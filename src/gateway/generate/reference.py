@@ -6,6 +6,7 @@ Everything here is plain data (frozen dataclasses); nothing is random. Files:
     wards.csv            ward names per authority
     offence_codes.csv    Home Office codes, police.uk categories and how each offence behaves
     outcomes.csv         police.uk outcome codes and their mix by solvability
+    outcome_rates.csv    charge/summons rate per police.uk category (Home Office outcomes)
     incident_types.csv   command-and-control opening codes, grades and closing codes
     forenames.csv        synthetic forenames by gender and name group
     surnames.csv         synthetic surnames by name group
@@ -118,6 +119,7 @@ class Outcome:
     label: str
     requires_suspect: bool
     offender: bool
+    charge_summons: bool  # in the Home Office "charged/summonsed" outcome group
     pending: str
     lag_days: float
     categories: tuple[str, ...]
@@ -203,6 +205,7 @@ class ReferenceData:
     ward_names: Mapping[str, tuple[str, ...]]  # authority code -> names, town-centre ward first
     offences: tuple[OffenceCode, ...]
     outcomes: tuple[Outcome, ...]
+    charge_rates: Mapping[str, float]  # police.uk category -> share of crimes charged/summonsed
     incident_types: tuple[IncidentType, ...]
     forenames: tuple[NameEntry, ...]
     surnames: tuple[NameEntry, ...]
@@ -275,6 +278,7 @@ def load_reference(directory: Path | None = None) -> ReferenceData:
             ward_names=_ward_names(_csv(root / "wards.csv")),
             offences=tuple(_offence(r) for r in _csv(root / "offence_codes.csv")),
             outcomes=tuple(_outcome(r) for r in _csv(root / "outcomes.csv")),
+            charge_rates=_charge_rates(_csv(root / "outcome_rates.csv")),
             incident_types=tuple(_incident_type(r) for r in _csv(root / "incident_types.csv")),
             forenames=tuple(
                 NameEntry(r["forename"], r["gender"], r["name_group"], float(r["weight"]))
@@ -454,11 +458,19 @@ def _outcome(r: Mapping[str, str]) -> Outcome:
         label=r["label"],
         requires_suspect=_bool(r["requires_suspect"]),
         offender=_bool(r["offender"]),
+        charge_summons=_bool(r["charge_summons"]),
         pending=r["pending"],
         lag_days=float(r["lag_days"]),
         categories=_list(r["categories"]),
         weights=(float(r["w_high"]), float(r["w_medium"]), float(r["w_low"])),
     )
+
+
+def _charge_rates(rows: list[dict[str, str]]) -> dict[str, float]:
+    rates = {r["police_uk_category"]: float(r["charge_summons_rate"]) for r in rows}
+    if not all(0.0 < rate < 1.0 for rate in rates.values()):
+        raise ValueError("charge/summons rates must lie between 0 and 1")
+    return rates
 
 
 def _incident_type(r: Mapping[str, str]) -> IncidentType:
@@ -486,6 +498,9 @@ def _check(ref: ReferenceData) -> None:
     codes = [o.code for o in ref.offences]
     if len(set(codes)) != len(codes):
         raise ConfigurationError("offence_codes.csv: duplicate Home Office codes")
+    uncalibrated = {o.category for o in ref.offences} - set(ref.charge_rates)
+    if uncalibrated:
+        raise ConfigurationError(f"outcome_rates.csv: no charge rate for {sorted(uncalibrated)}")
     known_kinds = set(ref.property_kinds)
     for offence in ref.offences:
         missing = set(offence.property) - known_kinds
