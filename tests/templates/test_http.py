@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -230,3 +231,49 @@ def test_openapi_lists_the_routes(live_gateway: LiveGateway) -> None:
     for path in ("/v1/templates", "/v1/templates/{name}", "/v1/templates/{name}/run",
                  "/v1/products/strategic-assessment"):  # fmt: skip
         assert path in paths
+
+
+def last_month_with_data(raw: Raw) -> str:
+    """The last complete month of crime in the warehouse (the small one ends with October)."""
+    last_day = raw.frame("SELECT CAST(max(recorded_at) AS DATE) AS d FROM crime").item()
+    month = last_day.replace(day=1)
+    if (last_day + timedelta(days=1)).month == last_day.month:  # part-month: the one before
+        month = (month - timedelta(days=1)).replace(day=1)
+    return month.strftime("%Y-%m")
+
+
+def test_default_periods_end_with_the_last_month_that_has_data(
+    live_gateway: LiveGateway, raw: Raw
+) -> None:
+    # The server runs on today's clock; the data ends earlier. Relative defaults count back
+    # from the data, so the default twelve months are twelve full months of data.
+    through = last_month_with_data(raw)
+    with live_gateway.client("a.khan") as http:
+        answer = http.post(
+            "/v1/templates/crime-by-area/run", json={"purpose": SA_PURPOSE, "params": {}}
+        )
+    assert answer.status_code == 200, answer.text
+    provenance = answer.json()["provenance"]
+    end = date.fromisoformat(through + "-01")
+    start = date(end.year - 1, end.month, 1) + timedelta(days=31)
+    assert provenance["periods"] == {
+        "start_month": start.strftime("%Y-%m"),
+        "end_month": through,
+    }
+    assert provenance["data_through"] == through
+    with live_gateway.client("a.khan") as http:
+        http_run = http.post(
+            "/v1/templates/crime-by-area/run", json={"purpose": SA_PURPOSE, "params": PERIOD}
+        )
+    given = http_run.json()["provenance"]
+    assert given["periods"] == PERIOD
+    assert given["data_through"] is None  # every period was given: nothing counted back
+
+
+def test_cli_says_which_periods_it_compared(local_dir: Path, raw: Raw) -> None:
+    done = gateway("template", "run", "crime-by-area", "--data-dir", str(local_dir),
+                   "--user", "r.wilson", "--format", "json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    through = last_month_with_data(raw)
+    assert f"end_month {through}" in done.stderr
+    assert f"count back from {through}, the last complete month with data" in done.stderr

@@ -163,6 +163,14 @@ def _summary(provenance: dict[str, Any]) -> str:
         text += f"; {disclosure['description']}: {hidden} of {disclosure['cells']} cells suppressed"
     elif disclosure is None and provenance.get("template"):
         text += "; lists individuals by pseudonym: not disclosure-controlled, not for publication"
+    periods = provenance.get("periods") or {}
+    if periods:
+        text += "\nperiods: " + ", ".join(f"{k} {v}" for k, v in periods.items())
+        if provenance.get("data_through"):
+            text += (
+                f" (defaults count back from {provenance['data_through']}, "
+                "the last complete month with data)"
+            )
     return text
 
 

@@ -29,6 +29,7 @@ from gateway.templates.library import TemplateLibrary, default_directory, load_l
 from gateway.templates.params import (
     BindingContext,
     bind_parameters,
+    data_month_after,
     parse_assignments,
     resolve_default,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "TemplateRun",
     "TemplateRunner",
     "bind_parameters",
+    "data_month_after",
     "default_directory",
     "export_run",
     "load_library",

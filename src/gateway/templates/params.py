@@ -5,9 +5,12 @@ Every problem is a :class:`~gateway.errors.ParameterError` that names the templa
 parameter: unknown parameter, wrong type, value not allowed, value out of range, missing
 required value.
 
-Relative defaults are resolved against the service's date: ``@today``, ``@month`` (first day of
-this month), ``@month-N`` (N months earlier), ``@year``, ``@year-N``, and ``@my_area`` (the
-caller's local authority, when they have exactly one).
+Relative defaults count back from the *data month*: the month after the last complete month
+that has data (``@month-1`` is that last complete month, so a default period never compares a
+part-month or a month without data against full ones). ``@month`` (first day of the data month),
+``@month-N`` (N months earlier), ``@year`` and ``@year-N`` use it; ``@today`` is the service's
+date, and ``@my_area`` the caller's local authority, when they have exactly one. Without a data
+month (no warehouse to ask) the service's current month is used.
 
 Example:
     >>> from datetime import date
@@ -20,6 +23,14 @@ Example:
     >>> ctx = BindingContext(today=date(2026, 11, 22), areas=("E06000002",))
     >>> bind_parameters(t, {}, ctx), bind_parameters(t, {"year": "2024"}, ctx)
     ({'year': 2025}, {'year': 2024})
+    >>> data_ends_october = BindingContext(today=date(2026, 12, 4), data_month=lambda: date(2026, 11, 1))
+    >>> m = parse_template("m", '''-- title = "M"
+    ... -- [parameters.end_month]
+    ... -- type = "month"
+    ... -- default = "@month-1"
+    ... SELECT $end_month AS m''')
+    >>> bind_parameters(m, {}, data_ends_october)
+    {'end_month': datetime.date(2026, 10, 1)}
 """
 
 from __future__ import annotations
@@ -28,13 +39,19 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from gateway.errors import ParameterError
 from gateway.templates.format import Parameter, Template
 
-__all__ = ["BindingContext", "bind_parameters", "parse_assignments", "resolve_default"]
+__all__ = [
+    "BindingContext",
+    "bind_parameters",
+    "data_month_after",
+    "parse_assignments",
+    "resolve_default",
+]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _AREA = re.compile(r"^[A-Z0-9]{2,16}$")
@@ -57,16 +74,23 @@ class BindingContext:
     """What binding needs to know about the caller and the warehouse.
 
     Attributes:
-        today: the service's date (for relative defaults).
+        today: the service's date (``@today``).
         areas: local authority codes the caller may see for this purpose.
         domain: ``"table.column"`` → the values of that reference column.
         area_codes: every LSOA, ward, neighbourhood and authority code → its authority.
+        data_month: first day of the month after the last complete month with data (asked
+            only when a month or year default needs it); None: the month of ``today``.
     """
 
     today: date
     areas: tuple[str, ...] = ()
     domain: Callable[[str], frozenset[str]] = field(default=_no_domain)
     area_codes: Callable[[], Mapping[str, str]] = field(default=_no_areas)
+    data_month: Callable[[], date] | None = None
+
+    def anchor_month(self) -> date:
+        """The month relative defaults count back from (its first day)."""
+        return self.data_month() if self.data_month is not None else _month_start(self.today, 0)
 
 
 def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
@@ -92,6 +116,24 @@ def _month_start(today: date, back: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def data_month_after(last_day: date | None, today: date) -> date:
+    """The data month for data whose last recorded day is ``last_day``: the month after the
+    last complete month with data, never later than the month of ``today``.
+
+    Example:
+        >>> data_month_after(date(2026, 10, 31), date(2026, 12, 4))  # October is complete
+        datetime.date(2026, 11, 1)
+        >>> data_month_after(date(2026, 11, 15), date(2026, 12, 4))  # November is not
+        datetime.date(2026, 11, 1)
+        >>> data_month_after(None, date(2026, 12, 4))  # no data: the calendar
+        datetime.date(2026, 12, 1)
+    """
+    current = _month_start(today, 0)
+    if last_day is None:
+        return current
+    return min(current, _month_start(last_day + timedelta(days=1), 0))
+
+
 def resolve_default(parameter: Parameter, context: BindingContext, where: str) -> Any:
     """The parameter's default, with relative tokens resolved."""
     value = parameter.default
@@ -104,9 +146,9 @@ def resolve_default(parameter: Parameter, context: BindingContext, where: str) -
     if anchor == "today":
         return context.today
     if anchor == "month":
-        return _month_start(context.today, back)
+        return _month_start(context.anchor_month(), back)
     if anchor == "year":
-        return context.today.year - back
+        return context.anchor_month().year - back
     if len(context.areas) == 1:
         return context.areas[0]
     listed = ", ".join(context.areas) or "none"

@@ -21,9 +21,9 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -43,7 +43,7 @@ from gateway.rewrite import RewriteResult
 from gateway.service import ClientInfo, QueryService, new_query_id
 from gateway.templates.format import LEVEL_ORDER, Template
 from gateway.templates.library import TemplateLibrary
-from gateway.templates.params import BindingContext, bind_parameters
+from gateway.templates.params import BindingContext, bind_parameters, data_month_after
 
 __all__ = ["TemplateRun", "TemplateRunner", "read_result"]
 
@@ -53,6 +53,8 @@ UNION ALL SELECT ward_code, local_authority_code FROM ward
 UNION ALL SELECT neighbourhood_code, local_authority_code FROM neighbourhood
 UNION ALL SELECT local_authority_code, local_authority_code FROM local_authority
 """
+# The last day with recorded crime the caller can see: relative periods end at its month.
+_LAST_DAY_SQL = "SELECT CAST(max(recorded_at) AS DATE) AS last_day FROM crime"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class TemplateRun:
         truncated: the engine cut the result at the level's row cap.
         fingerprint: the audited fingerprint of the released result (after disclosure control).
         rewrite: what the service executed (for classifying exports).
+        data_through: first day of the last complete month with data, when a relative month or
+            year default was counted back from it (None: every period was given).
     """
 
     template: Template
@@ -86,6 +90,15 @@ class TemplateRun:
     truncated: bool = False
     fingerprint: str = ""
     rewrite: RewriteResult | None = field(default=None, repr=False, compare=False)
+    data_through: date | None = None
+
+    def periods(self) -> dict[str, str]:
+        """The months and dates the run covered (``YYYY-MM`` for month parameters)."""
+        return {
+            p.name: _period(self.params[p.name], p.type)
+            for p in self.template.parameters
+            if p.type in ("month", "date") and p.name in self.params
+        }
 
     def provenance(self) -> dict[str, Any]:
         """Plain data recording where the result came from."""
@@ -98,10 +111,18 @@ class TemplateRun:
             "ran_at": self.ran_at.isoformat(),
             "policy_version": self.policy_version,
             "params": {k: _plain(v) for k, v in self.params.items()},
+            "periods": self.periods(),
+            "data_through": self.data_through.strftime("%Y-%m") if self.data_through else None,
             "disclosure": self.disclosure.to_dict() if self.disclosure else None,
             "rows": self.table.num_rows,
             "truncated": self.truncated,
         }
+
+
+def _period(value: Any, kind: str) -> str:
+    if isinstance(value, date):
+        return value.strftime("%Y-%m") if kind == "month" else value.isoformat()
+    return str(value)
 
 
 def _plain(value: Any) -> Any:
@@ -140,6 +161,7 @@ class TemplateRunner:
     settings: DisclosureSettings | None = None
     _domains: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _areas: dict[str, str] | None = field(default=None, repr=False)
+    _last_days: dict[tuple[str, ...], date | None] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -160,8 +182,28 @@ class TemplateRunner:
         outcome = self.service.run_query(principal, sql, purpose, template=what)
         return read_result(outcome.result)
 
+    def _data_month(self, principal: Principal, purpose: str, areas: tuple[str, ...]) -> date:
+        """The month after the last complete month of crime data the caller can see."""
+        with self._lock:
+            known = areas in self._last_days
+            last_day = self._last_days.get(areas)
+        if not known:
+            try:
+                result = self._lookup(principal, purpose, _LAST_DAY_SQL, "domain:last_day")
+            except GatewayError:  # no crime table at this level: count back from the calendar
+                last_day = None
+            else:
+                last_day = result.column("last_day")[0].as_py()
+            with self._lock:
+                self._last_days[areas] = last_day
+        return data_month_after(last_day, self.service.today())
+
     def _context(
-        self, principal: Principal, purpose: str, areas: tuple[str, ...]
+        self,
+        principal: Principal,
+        purpose: str,
+        areas: tuple[str, ...],
+        data_month: Callable[[], date] | None = None,
     ) -> BindingContext:
         def domain(name: str) -> frozenset[str]:
             with self._lock:
@@ -196,7 +238,11 @@ class TemplateRunner:
             return codes
 
         return BindingContext(
-            today=self.service.today(), areas=areas, domain=domain, area_codes=area_codes
+            today=self.service.today(),
+            areas=areas,
+            domain=domain,
+            area_codes=area_codes,
+            data_month=data_month,
         )
 
     # --- running ------------------------------------------------------------------------
@@ -215,6 +261,13 @@ class TemplateRunner:
             ParameterError: a parameter problem (named).
             GatewayError: the purpose is not approved, the account is suspended …
         """
+        return self._bind(principal, template, params, purpose)[0]
+
+    def _bind(
+        self, principal: Principal, template: Template, params: Mapping[str, Any], purpose: str
+    ) -> tuple[dict[str, Any], date | None]:
+        """:meth:`bind`, also giving the last complete month with data when a relative
+        default counted back from it."""
         view = self.service.view(principal, purpose)
         if view.level not in LEVEL_ORDER or LEVEL_ORDER.index(view.level) < LEVEL_ORDER.index(
             template.level
@@ -223,7 +276,17 @@ class TemplateRunner:
                 f"template {template.name} is for {template.level}-level analysts; "
                 f"your level is {view.level}"
             )
-        return bind_parameters(template, params, self._context(principal, purpose, view.areas))
+        used: list[date] = []
+
+        def data_month() -> date:
+            month = self._data_month(principal, purpose, view.areas)
+            used.append(month)
+            return month
+
+        context = self._context(principal, purpose, view.areas, data_month)
+        bound = bind_parameters(template, params, context)
+        through = (used[0] - timedelta(days=1)).replace(day=1) if used else None
+        return bound, through
 
     def _refused(
         self,
@@ -300,7 +363,7 @@ class TemplateRunner:
                     f"template {template.name} lists individuals (by pseudonym); it cannot be "
                     "prepared for publication"
                 )
-            bound = self.bind(principal, template, params or {}, purpose)
+            bound, through = self._bind(principal, template, params or {}, purpose)
         except GatewayError as exc:
             self._refused(principal, template, purpose, params or {}, client, exc)
             raise
@@ -337,4 +400,5 @@ class TemplateRunner:
             truncated=truncated,
             fingerprint=fingerprint,
             rewrite=outcome.rewrite,
+            data_through=through,
         )
