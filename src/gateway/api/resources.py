@@ -22,7 +22,7 @@ Example:
     >>> quota.claim("a.khan", 40)
     Traceback (most recent call last):
     ...
-    gateway.api.resources.DiskQuotaExceeded: your results and exports in flight hold 80 bytes of your disk quota of 100 bytes (this request needs up to 40 more): read or close your open answers, or wait for them to finish, then try again
+    gateway.api.resources.DiskQuotaExceeded: your results and exports in flight hold 80 bytes of your disk quota of 100 bytes (this request needs up to 40 bytes more): read or close your open answers, or wait for them to finish, then try again
     >>> first.release(); quota.held("a.khan")
     0
 """

@@ -18,7 +18,7 @@ Example:
     >>> month_bounds("2026-03")
     (datetime.datetime(2026, 3, 1, 0, 0), datetime.datetime(2026, 4, 1, 0, 0))
     >>> crime_id_hash(b"k", 42)[:16], len(crime_id_hash(b"k", 42))
-    ('31a3fa36e8a4e5e9', 64)
+    ('87ada2e845b80857', 64)
     >>> location_text("Linthorpe Road")
     'On or near Linthorpe Road'
 """
