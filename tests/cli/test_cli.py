@@ -303,3 +303,51 @@ def test_demo_prepares_a_data_dir_and_reruns_quickly(tmp_path):  # type: ignore[
     assert other.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "generated with" in other.stderr
     assert "Traceback" not in other.stderr
+
+
+CONNECT_SCRIPT = """
+from gateway.client import ClientError, connect
+with connect() as gw:
+    me = gw.me()
+    frame = gw.query("SELECT count(*) AS n FROM crime")  # the purpose comes from the profile
+print(me["username"], frame["n"][0] > 0)
+try:
+    connect("http://127.0.0.1:9")  # another server: the saved token is never sent there
+except ClientError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_one_login_for_every_client_entry_point(live_gateway, tmp_path):  # type: ignore[no-untyped-def]
+    config = tmp_path / "config.toml"
+    login = gateway(
+        "login",
+        "--url",
+        live_gateway.url,
+        env={"GATEWAY_CONFIG": str(config), "GATEWAY_TOKEN": live_gateway.token("s.patel")},
+    )
+    assert login.returncode == 0, login.stderr
+    profile_only = {"GATEWAY_CONFIG": str(config)}  # no GATEWAY_URL, no GATEWAY_TOKEN
+    # connect() in a notebook: the same profile (URL, token and purpose).
+    env = {k: v for k, v in os.environ.items() if k not in ("GATEWAY_URL", "GATEWAY_TOKEN")}
+    done = subprocess.run(
+        [sys.executable, "-c", CONNECT_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, **profile_only},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first, refused = done.stdout.strip().splitlines()
+    assert first == "s.patel True"
+    assert refused.startswith("refused: no token for http://127.0.0.1:9")
+    assert live_gateway.token("s.patel") not in refused
+    # audit report and audit events: through the server the profile names.
+    report = gateway("audit", "report", "activity", "--format", "json", env=profile_only)
+    assert report.returncode == 0, report.stderr
+    assert "s.patel" in report.stdout  # the query connect() ran
+    events = gateway("audit", "events", "--format", "json", env=profile_only)
+    assert events.returncode == 0, events.stderr
+    verify = gateway("audit", "verify", env=profile_only)
+    assert verify.returncode == 0, verify.stderr

@@ -175,8 +175,9 @@ def test_timeouts_and_unreachable_servers(live_gateway):  # type: ignore[no-unty
     assert isinstance(failed.value, GatewayError)
 
 
-def test_connect_needs_url_and_token(monkeypatch):  # type: ignore[no-untyped-def]
+def test_connect_needs_a_token(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     monkeypatch.delenv("GATEWAY_URL", raising=False)
     monkeypatch.delenv("GATEWAY_TOKEN", raising=False)
-    with pytest.raises(GatewayError, match="GATEWAY_URL"):
+    monkeypatch.setenv("GATEWAY_CONFIG", str(tmp_path / "no-profile.toml"))
+    with pytest.raises(GatewayError, match="gateway login"):
         connect()

@@ -54,7 +54,7 @@ from gateway.audit.verify import verify_data_dir
 from gateway.audit.witness import FileWitness, Witness, witnesses_from_env
 from gateway.catalog import load_catalog
 from gateway.cli import command_group
-from gateway.cli.config import UrlOption, connection
+from gateway.cli.config import UrlOption, configured_url, connection
 from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, InputError
@@ -112,7 +112,7 @@ def verify_command(
 ) -> None:
     """Recompute the hash chain and record MACs, check the signed checkpoints (and witnesses)
     and the database; exit 1 if anything is wrong."""
-    if data_dir is None and (url or os.environ.get("GATEWAY_URL")):
+    if data_dir is None and configured_url(url):
         with connection(url) as gw:
             remote = gw.audit_verify()
         print(remote["summary"])
@@ -277,7 +277,7 @@ def report_command(
     )
     zone = hours.zone()
     start, end = parse_when(since, zone), parse_when(until, zone)
-    if data_dir is None and (url or os.environ.get("GATEWAY_URL")):
+    if data_dir is None and configured_url(url):
         with connection(url) as gw:
             remote = gw.audit_report(kind, since=start, until=end, min_rows=min_rows, months=months)
         print(render(remote, output), end="" if output == "csv" else "\n")

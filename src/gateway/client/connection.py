@@ -31,9 +31,10 @@ from gateway.client.errors import (
     error_from_answer,
 )
 from gateway.client.exports import ExportResult, ProgressEvent, download_export, run_export
+from gateway.client.profile import resolve_profile
 from gateway.client.stream import ResponseBody
 from gateway.client.templates import TemplateResult
-from gateway.errors import GatewayError, InputError
+from gateway.errors import ConfigurationError, GatewayError, InputError
 from gateway.lifetime import ClosesOnExit
 
 __all__ = ["Connection", "connect"]
@@ -468,18 +469,21 @@ def connect(
     purpose: str | None = None,
     timeout: float = 300.0,
 ) -> Connection:
-    """Connect to a gateway (``GATEWAY_URL`` / ``GATEWAY_TOKEN`` when not given).
+    """Connect to a gateway with the values given, else ``GATEWAY_URL`` / ``GATEWAY_TOKEN``,
+    else the profile ``gateway login`` saved (URL, token and purpose: the same one every
+    ``gateway`` command reads; see :mod:`gateway.client.profile`).
 
     Example:
         >>> gw = connect("http://127.0.0.1:8000", "pgw_…", purpose="SA-2026")  # doctest: +SKIP
+        >>> gw = connect()                 # after `gateway login`            # doctest: +SKIP
         >>> gw.me()["level"]                                                   # doctest: +SKIP
         'general'
 
     Raises:
-        ClientError: no URL or token given or found in the environment.
+        ClientError: no token given, in the environment or saved for that URL.
     """
-    url = url or os.environ.get("GATEWAY_URL")
-    token = token or os.environ.get("GATEWAY_TOKEN")
-    if not url or not token:
-        raise ClientError("give the gateway URL and your token (or set GATEWAY_URL/GATEWAY_TOKEN)")
-    return Connection(url, token, purpose=purpose, timeout=timeout)
+    try:
+        profile = resolve_profile(url, token, purpose)
+    except ConfigurationError as exc:
+        raise ClientError(exc.message) from exc
+    return Connection(profile.url, profile.token, purpose=profile.purpose, timeout=timeout)
