@@ -16,6 +16,8 @@ from gateway.catalog import Catalog, load_catalog
 from gateway.datadir import DataDir
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.errors import ConfigurationError
+from gateway.governance.directory import GovernanceDirectory, has_register
+from gateway.governance.service import GovernanceService
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
 from gateway.principal import PrincipalDirectory
@@ -29,6 +31,7 @@ __all__ = [
     "arrow_to_sql_type",
     "load_deployment_policy",
     "open_directory",
+    "open_governance",
     "open_service",
 ]
 
@@ -66,11 +69,16 @@ def open_directory(data_dir: DataDir) -> PrincipalDirectory:
     """Where principals come from: the governance register when ``DIR/governance.sqlite`` holds
     one (grants drive enforcement; ``users.toml`` keeps only its bootstrap administrators),
     else ``DIR/users.toml``."""
-    from gateway.governance.directory import GovernanceDirectory, has_register
-
     if has_register(data_dir):
         return GovernanceDirectory.open(data_dir)
     return UsersFile(data_dir.users)
+
+
+def open_governance(data_dir: DataDir, audit: AuditLog) -> GovernanceService:
+    """The governance service over ``DIR/governance.sqlite`` with the deployment's policy."""
+    return GovernanceService.open(
+        data_dir, audit=audit, policy=load_deployment_policy(data_dir, load_catalog())
+    )
 
 
 def open_service(

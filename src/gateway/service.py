@@ -25,7 +25,7 @@ between execution and step 5, so the completed record describes the result that 
 — its rows, bytes and fingerprint, and what the control did (``disclosure``).
 
 Example:
-    >>> service = QueryService.open(Path("demo-data"))            # doctest: +SKIP
+    >>> service = open_service(DataDir(Path("demo-data")))       # doctest: +SKIP
     >>> outcome = service.run_query(principal, "SELECT count(*) FROM crime",
     ...                             purpose="SA-2026")              # doctest: +SKIP
     >>> outcome.result.to_table()                                   # doctest: +SKIP
@@ -40,7 +40,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -55,7 +54,6 @@ from gateway.audit.records import (
     QueryStarted,
 )
 from gateway.catalog import Catalog
-from gateway.datadir import DataDir
 from gateway.engines.base import (
     Cancellation,
     Engine,
@@ -157,13 +155,6 @@ class QueryService(ClosesOnExit):
         default_factory=OrderedDict, init=False, repr=False
     )
     _lookup_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    @classmethod
-    def open(cls, root: Path, **kwargs: Any) -> QueryService:
-        """Assemble the service for a data directory (see :mod:`gateway.deployment`)."""
-        from gateway.deployment import open_service
-
-        return open_service(DataDir(root), **kwargs)
 
     # --- the one entry point ------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.analysis.classify import output_roles
 from gateway.disclosure import (
     PUBLICATION_RULES,
     DisclosureRequest,
@@ -13,7 +14,6 @@ from gateway.disclosure import (
     parse_disclosure_request,
 )
 from gateway.errors import NotProtectable, ParameterError
-from gateway.exports.classify import output_roles
 
 RULES = DisclosureRules(min_count=10, label="general")
 

@@ -3,7 +3,7 @@
 A record-level export waits for a senior analyst; the same records packed into one cell per
 group (``string_agg``, ``list``, a struct, ``histogram``, ``first(crime_id)`` …) must wait too.
 The rule: every output column is a grouping key or a statistic from an allow-list
-(:mod:`gateway.exports.classify`, rule 5). Unit tests classify the SQL the rewrite produces for
+(:mod:`gateway.analysis.classify`, rule 5). Unit tests classify the SQL the rewrite produces for
 a general analyst; the HTTP tests export through a real ``gateway serve`` with approval on.
 """
 
@@ -17,8 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from gateway.catalog import Catalog
-from gateway.exports.classify import (
+from gateway.analysis.classify import (
     AGGREGATE_NAMES,
     SCALAR_NAMES,
     aggregate_kind,
@@ -26,6 +25,7 @@ from gateway.exports.classify import (
     classify_sql,
     output_roles,
 )
+from gateway.catalog import Catalog
 from gateway.policy import load_default_policy
 from gateway.policy.view import view_for
 from gateway.rewrite import rewrite

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.analysis.classify import classify_rewrite
 from gateway.audit.records import GENESIS_HASH, seal
 from gateway.catalog import Catalog
 from gateway.errors import ConfigurationError, InputError
-from gateway.exports import classify_rewrite, parse_options
+from gateway.exports import parse_options
 from gateway.exports.approval import export_records, needs_approval
 from gateway.exports.fieldnames import shorten_names
 from gateway.exports.options import resolve_geometry

@@ -39,6 +39,7 @@ from gateway.audit.log import AuditLog
 from gateway.cli import command_group
 from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
+from gateway.deployment import open_governance
 from gateway.errors import InputError
 from gateway.governance.model import NetworkRange, Organisation, OrganisationKind, Person
 from gateway.governance.preconditions import (
@@ -85,7 +86,7 @@ def governance(data_dir: Path) -> Iterator[GovernanceService]:
     if not deployment.root.is_dir():
         raise InputError(f"no data directory at {deployment.root}")
     with AuditLog.open(deployment) as audit:
-        yield GovernanceService.open(deployment, audit=audit)
+        yield open_governance(deployment, audit)
 
 
 def day(text: str | None, what: str) -> date | None:

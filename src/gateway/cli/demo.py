@@ -195,9 +195,9 @@ def _previous_tokens(path: Path) -> dict[str, str]:
 def _seed_governance(dd: DataDir, today: date) -> list[str]:
     """Give the demo users their access through the governance process (once)."""
     from gateway.audit.log import AuditLog
+    from gateway.deployment import open_governance
     from gateway.governance.demo import DemoOrganisation, seed_register
     from gateway.governance.directory import has_register
-    from gateway.governance.service import GovernanceService
 
     if has_register(dd):
         return [f"kept the existing governance register {dd.governance}"]
@@ -209,7 +209,7 @@ def _seed_governance(dd: DataDir, today: date) -> list[str]:
         ),
     ]
     with AuditLog.open(dd) as audit:
-        service = GovernanceService.open(dd, audit=audit)
+        service = open_governance(dd, audit)
         done = seed_register(service, demo_users(today), organisations)
     return [f"governance register {dd.governance}: " + line for line in done]
 

@@ -30,9 +30,7 @@ from gateway.disclosure.apply import (
     round_count,
 )
 from gateway.disclosure.request import (
-    COLUMN_ROLES,
     REQUEST_MODES,
-    ColumnRole,
     DisclosureRequest,
     infer_spec,
     parse_disclosure_request,
@@ -54,7 +52,6 @@ from gateway.disclosure.spec import (
 from gateway.disclosure.suppression import Cell, Suppression, exposed_cells, suppress_grid
 
 __all__ = [
-    "COLUMN_ROLES",
     "DERIVED_KINDS",
     "DISCLOSURE_MODES",
     "FLAG_SUFFIX",
@@ -62,7 +59,6 @@ __all__ = [
     "PUBLICATION_RULES",
     "REQUEST_MODES",
     "Cell",
-    "ColumnRole",
     "Derived",
     "DisclosureMode",
     "DisclosureReport",

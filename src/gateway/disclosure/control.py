@@ -3,7 +3,7 @@
 The service (:meth:`gateway.service.QueryService.run_query` with ``control=``) calls it twice::
 
     vet     after the rewrite, before anything runs: the rules for the caller's level and mode;
-            the executed SQL must be an aggregate (gateway.exports.classify — grouped, by no
+            the executed SQL must be an aggregate (gateway.analysis.classify — grouped, by no
             identifying key); its columns' roles must be readable (output_roles) and agree with
             the request. A refusal is audited as a denial (``not_aggregate`` …): nothing runs.
     apply   after execution, before the completed audit record: the spec inferred against the
@@ -35,11 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from gateway.analysis.classify import ColumnRole, classify_sql, output_roles
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
 from gateway.disclosure.apply import DisclosureReport, protect
 from gateway.disclosure.cellkey import CELL_KEY_SECRET
-from gateway.disclosure.request import ColumnRole, DisclosureRequest, infer_spec
+from gateway.disclosure.request import DisclosureRequest, infer_spec
 from gateway.disclosure.rules import DisclosureRules, DisclosureSettings, parse_disclosure_settings
 from gateway.disclosure.spec import DisclosureSpec
 from gateway.errors import InputError, NotAggregate, TooManyRows
@@ -113,9 +114,6 @@ class DisclosureControl:
             ParameterError: an unknown mode, a column whose role cannot be told (window
                 functions, subqueries), or a request that does not fit the columns.
         """
-        # Imported here: gateway.exports imports this module (exports take disclosure too).
-        from gateway.exports.classify import classify_sql, output_roles
-
         rules = self.settings.resolve(view.level, self.request.mode)
         verdict = classify_sql(rewrite.sql, self.catalog)
         if verdict.data_class != "aggregate":

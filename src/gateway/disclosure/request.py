@@ -19,7 +19,7 @@ each read from the SQL as a grouping ``key``, a ``count`` (``count(…)``) or an
   withheld wherever the first count of their row is suppressed. Under rounding they are
   refused: computed from the exact counts, they would give those away.
 
-Pure: no I/O, no SQL parsing (the roles come from :func:`gateway.exports.classify.output_roles`).
+Pure: no I/O, no SQL parsing (the roles come from :func:`gateway.analysis.classify.output_roles`).
 
 Example:
     >>> request = parse_disclosure_request({"mode": "policy"})
@@ -33,23 +33,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from gateway.analysis.classify import ColumnRole
 from gateway.disclosure.rules import DisclosureRules
 from gateway.disclosure.spec import DisclosureSpec, parse_disclosure_spec
 from gateway.errors import InputError, ParameterError
 
 __all__ = [
-    "COLUMN_ROLES",
     "REQUEST_MODES",
-    "ColumnRole",
     "DisclosureRequest",
     "infer_spec",
     "parse_disclosure_request",
 ]
 
-ColumnRole = Literal["key", "count", "aggregate"]
-COLUMN_ROLES: tuple[ColumnRole, ...] = ("key", "count", "aggregate")
 #: Modes an ad-hoc query may ask for (without the option there is no control to switch off).
 REQUEST_MODES = ("policy", "publication")
 _KEYS = ("mode", "counts", "dimensions", "strata", "totals")

@@ -14,7 +14,6 @@ Modules, pure logic first::
     fieldnames   deterministic field-name shortening (MapInfo 31, Shapefile 10)
     formulas     CSV/XLSX formula-injection guard (leading apostrophe, OWASP)
     grid         square / hex hotspot cells
-    classify     record-level vs aggregate, from the rewritten query's AST
     approval     approval rules; export state folded from audit events
     provenance   what each file says about itself
     basemaps     base-map layers (DIR/basemaps.gpkg)          (reads files)
@@ -35,7 +34,6 @@ Example:
 
 from gateway.exports.approval import ExportRecord
 from gateway.exports.basemaps import BASE_LAYERS, BaseLayerInfo, list_base_layers
-from gateway.exports.classify import Classification, classify_rewrite, classify_sql
 from gateway.exports.export import (
     AuditedResult,
     ExportFile,
@@ -62,7 +60,6 @@ __all__ = [
     "FORMATS",
     "AuditedResult",
     "BaseLayerInfo",
-    "Classification",
     "ExportFile",
     "ExportFormat",
     "ExportOptions",
@@ -72,8 +69,6 @@ __all__ = [
     "ProgressCallback",
     "Provenance",
     "approve_export",
-    "classify_rewrite",
-    "classify_sql",
     "export_base_layer",
     "export_format",
     "export_query",

@@ -6,7 +6,7 @@ One export, step by step (the same policy and audit path as any query)::
     query     QueryService.run_query: policy view, rewrite, audit started/completed, execute;
               with ``disclosure`` the service refuses a record-level query and protects the
               aggregate result before its completed record (gateway.disclosure.control)
-    classify  record-level, aggregate or reference (gateway.exports.classify)
+    classify  record-level, aggregate or reference (gateway.analysis.classify)
     layer     points / areas / grid geometry (gateway.exports.geometry); a hotspot grid holds
               counts per cell, so it is an aggregate whatever the query
     approval  held ("pending") when the [exports] rules say so, else "not_required"
@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from gateway.analysis.classify import classify_rewrite
 from gateway.audit.records import ExportRegistered
 from gateway.datadir import DataDir
 from gateway.disclosure import DisclosureRequest, parse_disclosure_request
@@ -47,7 +48,6 @@ from gateway.engines.base import Cancellation
 from gateway.errors import GatewayError, NotFound
 from gateway.exports.approval import NOT_REQUIRED, PENDING, needs_approval
 from gateway.exports.basemaps import base_layer, force_extent
-from gateway.exports.classify import classify_rewrite
 from gateway.exports.geometry import build_layer
 from gateway.exports.options import ExportOptions, parse_options
 from gateway.exports.provenance import Provenance
@@ -161,7 +161,7 @@ class AuditedResult:
         table: the rows.
         level, purpose: the policy level applied and the purpose named.
         data_class, reason: ``record`` / ``aggregate`` / ``reference`` and why
-            (see :mod:`gateway.exports.classify`).
+            (see :mod:`gateway.analysis.classify`).
         fingerprint: the audited result fingerprint.
         truncated: the row cap cut the result.
         template: the template name, when it came from the template library.

@@ -51,7 +51,7 @@ class Provenance:
         rows: data rows (features) in the file.
         crs: ``EPSG:27700`` / ``EPSG:4326`` for map layers, None otherwise.
         geometry: how geometry was made (``points from easting/northing``, …), or None.
-        data_class: ``aggregate`` or ``record`` (see :mod:`gateway.exports.classify`).
+        data_class: ``aggregate`` or ``record`` (see :mod:`gateway.analysis.classify`).
         approval: ``not_required`` or ``pending`` when the file was written.
         template: the template name when the SQL came from the template library.
         result_fingerprint: the audited query result's fingerprint.

@@ -14,7 +14,7 @@ Every operation writes in one ``BEGIN IMMEDIATE`` transaction whose last step ap
 :class:`~gateway.audit.records.AccessEvent`; if that fails, nothing changes (fail closed).
 
 Example:
-    >>> service = GovernanceService.open(DataDir(Path("demo-data")), audit=audit)  # doctest: +SKIP
+    >>> service = open_governance(DataDir(Path("demo-data")), audit)      # doctest: +SKIP
     >>> request = service.submit("a.khan", form)                                   # doctest: +SKIP
     >>> service.endorse("m.jones", request.request_id, "supports the SA")         # doctest: +SKIP
 """
@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 from gateway.audit.log import AuditLog
-from gateway.catalog import load_catalog
 from gateway.datadir import DataDir
 from gateway.governance.approvals import ApprovalOperations
 from gateway.governance.operations import Clock
@@ -43,12 +42,9 @@ class GovernanceService(RegisterOperations, ApprovalOperations, OversightOperati
         data_dir: DataDir,
         *,
         audit: AuditLog,
-        policy: Policy | None = None,
+        policy: Policy,
         clock: Clock | None = None,
     ) -> GovernanceService:
-        """The service over ``DIR/governance.sqlite`` with the deployment's policy."""
-        if policy is None:
-            from gateway.deployment import load_deployment_policy
-
-            policy = load_deployment_policy(data_dir, load_catalog())
+        """The service over ``DIR/governance.sqlite`` with the deployment's policy
+        (:func:`gateway.deployment.open_governance` opens it for a data directory)."""
         return cls(GovernanceStore(data_dir.governance), audit, policy, clock or utc_now)

@@ -4,7 +4,7 @@ The run's table — already disclosure-controlled — goes to
 :func:`gateway.exports.export_result`, which writes it in the format asked for with the
 marking and provenance, registers the file's hash in the audit log and applies the approval
 rules. Whether the file is aggregate or record-level is decided from the SQL the service
-executed (:func:`gateway.exports.classify_rewrite`), as for any export.
+executed (:func:`gateway.analysis.classify.classify_rewrite`), as for any export.
 
 Area results whose code column is generic (``area_code`` with a ``geography`` column, as in
 ``crime-by-area``) get the column name the map exports join on (``ward_code`` …).
@@ -17,17 +17,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
+from gateway.analysis.classify import classify_rewrite
 from gateway.datadir import DataDir
+from gateway.exports import AuditedResult, ExportFile, export_result, parse_options
 from gateway.principal import Principal
 from gateway.service import QueryService
 from gateway.templates.runner import TemplateRun
-
-if TYPE_CHECKING:
-    from gateway.exports import ExportFile
 
 __all__ = ["export_run", "map_ready"]
 
@@ -68,8 +67,6 @@ def export_run(
         InputError: an unknown format or option, or a geometry the result cannot make.
         AuditUnavailable: the file could not be registered (it is removed).
     """
-    from gateway.exports import AuditedResult, classify_rewrite, export_result, parse_options
-
     opts = parse_options(format, {"name": run.template.name, **dict(options or {})})
     if run.rewrite is not None:
         verdict = classify_rewrite(run.rewrite, service.catalog)

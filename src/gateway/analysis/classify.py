@@ -70,7 +70,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import sqlglot
 from sqlglot import exp
@@ -80,18 +80,19 @@ from sqlglot.optimizer.scope import Scope, build_scope
 
 from gateway.catalog import Catalog
 from gateway.catalog.model import TableKind
-from gateway.disclosure.request import ColumnRole
 from gateway.errors import NotProtectable, ParameterError
-from gateway.rewrite.context import RewriteResult
 
 __all__ = [
     "AGGREGATE_NAMES",
+    "COLUMN_ROLES",
     "IDENTIFYING",
     "SCALAR_NAMES",
     "AggregateKind",
     "Classification",
+    "ColumnRole",
     "DataClass",
     "OutputColumn",
+    "Rewritten",
     "aggregate_kind",
     "classify_rewrite",
     "classify_sql",
@@ -99,6 +100,10 @@ __all__ = [
 ]
 
 DataClass = Literal["aggregate", "record", "reference"]
+#: What an output column is to disclosure control: a grouping ``key``, a ``count`` or another
+#: ``aggregate`` (:func:`output_roles`).
+ColumnRole = Literal["key", "count", "aggregate"]
+COLUMN_ROLES: tuple[ColumnRole, ...] = ("key", "count", "aggregate")
 
 #: Catalog sensitivity classes that make a grouping key record-level.
 IDENTIFYING = frozenset({"key", "person_key", "direct_identifier", "exact_location", "free_text"})
@@ -283,7 +288,18 @@ class _Packed(_Untraceable):
     """A traced column is computed, in a derived table, by an aggregate that packs records."""
 
 
-def classify_rewrite(result: RewriteResult, catalog: Catalog) -> Classification:
+class Rewritten(Protocol):
+    """What classification reads of a rewrite (:class:`gateway.rewrite.RewriteResult`)."""
+
+    @property
+    def sql(self) -> str: ...
+    @property
+    def tables(self) -> tuple[str, ...]: ...
+    @property
+    def schema_tables(self) -> tuple[str, ...]: ...
+
+
+def classify_rewrite(result: Rewritten, catalog: Catalog) -> Classification:
     """Classify a rewritten query: ``reference`` when it reads only reference tables (published
     geography, offence classifications, anonymous map points), else by :func:`classify_sql`.
     """
