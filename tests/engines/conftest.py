@@ -20,9 +20,9 @@ KEY_NAME = "gw_key"
 KEY = b"KEY-SECRET-0042"
 CRIMES = 2000
 LIMITS = QueryLimits(
-    timeout_s=5.0, memory_limit_mb=128, max_rows=10_000, max_result_bytes=10 * 2**20
+    timeout_s=5.0, memory_limit_mb=256, max_rows=10_000, max_result_bytes=10 * 2**20
 )
-TUNING = EngineTuning(grace_s=0.5, rss_headroom_mb=256, start_timeout_s=30.0)
+TUNING = EngineTuning(grace_s=0.5, start_timeout_s=30.0)
 
 
 def build_warehouse(path: Path) -> Path:

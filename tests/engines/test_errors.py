@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
-from decimal import Decimal
 
 import duckdb
 import pytest
@@ -14,7 +12,6 @@ from gateway.engines.translate import error_kind, translate_error
 from gateway.errors import (
     ColumnNotFound,
     GatewayError,
-    ParameterError,
     QueryError,
     QueryTimeout,
     ResourceLimit,
@@ -150,46 +147,3 @@ def test_parameter_values_are_bound_as_data(
         f"SELECT getvariable('{KEY_NAME}') AS k", {}, limits=LIMITS, query_id=qid()
     )
     assert key.to_table().to_pylist() == [{"k": KEY}]
-
-
-def test_parameter_types_round_trip(engine: DuckDBEngine, qid: Callable[[], str]) -> None:
-    params = {
-        "i": 7,
-        "f": 1.5,
-        "s": "E06000002",
-        "b": True,
-        "d": dt.date(2024, 2, 29),
-        "t": dt.datetime(2024, 2, 29, 12, 30),
-        "m": Decimal("12.50"),
-        "l": ["E06000001", "E06000003"],
-        "n": None,
-    }
-    sql = "SELECT " + ", ".join(f"${k} AS {k}" for k in params)
-    row = engine.execute(sql, params, limits=LIMITS, query_id=qid()).to_table().to_pylist()[0]
-    assert row == params
-    areas = engine.execute(
-        "SELECT count(*) AS n FROM crime WHERE list_contains($areas, local_authority_code)",
-        {"areas": ("E06000001", "E06000003")},
-        limits=LIMITS,
-        query_id=qid(),
-    )
-    assert areas.to_table().to_pylist() == [{"n": 1000}]
-
-
-@pytest.mark.parametrize(
-    ("sql", "params"),
-    [
-        ("SELECT $a AS a", {}),
-        ("SELECT 1 AS a", {"a": 1}),
-        ("SELECT $a AS a", {"a": 1, "b": 2}),
-        ("SELECT $a AS a", {"a": object()}),
-        ("SELECT $a AS a", {"a": {"nested": "dict"}}),
-        ("SELECT ? AS a", {"1": 1}),
-        ("SELECT $a AS a, ? AS b", {"a": 1}),
-    ],
-)
-def test_parameter_mismatches_are_clear_errors(
-    sql: str, params: dict[str, object], engine: DuckDBEngine, qid: Callable[[], str]
-) -> None:
-    with pytest.raises(ParameterError):
-        engine.execute(sql, params, limits=LIMITS, query_id=qid())

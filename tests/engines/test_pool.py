@@ -101,34 +101,6 @@ def test_memory_bombs_are_stopped(bomb: str, engine: DuckDBEngine, qid: Callable
     assert engine.stats().workers_alive == 2
 
 
-def test_os_guard_turns_huge_allocations_into_errors_without_a_kill(
-    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
-) -> None:
-    engine = make_engine(workers=1)
-    started = time.monotonic()
-    with pytest.raises(ResourceLimit):
-        engine.execute("SELECT repeat('x', 2000000000) AS s", {}, limits=LIMITS, query_id=qid())
-    assert time.monotonic() - started < 2.0
-    assert engine.stats().restarts == 0
-    assert _ok(engine, qid) == CRIMES
-
-
-def test_rss_watchdog_kills_a_worker_without_the_os_guard(
-    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
-) -> None:
-    engine = make_engine(workers=1, tuning=replace(TUNING, os_memory_guard=False))
-    with pytest.raises(ResourceLimit) as err:  # 422: the query's own memory limit
-        engine.execute(
-            "SELECT length(repeat('x', 2000000000)) AS n",
-            {},
-            limits=replace(LIMITS, timeout_s=20.0),
-            query_id=qid(),
-        )
-    assert "memory" in err.value.message
-    assert engine.stats().restarts == 1
-    assert _ok(engine, qid) == CRIMES
-
-
 def test_worker_killed_from_outside_mid_query(
     make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
 ) -> None:
@@ -273,21 +245,6 @@ def test_closed_engine_refuses_and_leaves_no_workers(
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-
-
-def test_per_query_memory_limit_reaches_duckdb(
-    engine: DuckDBEngine, qid: Callable[[], str]
-) -> None:
-    small = replace(LIMITS, memory_limit_mb=64)
-    value = (
-        engine.execute(
-            "SELECT current_setting('memory_limit') AS m", {}, limits=small, query_id=qid()
-        )
-        .to_table()
-        .column("m")[0]
-        .as_py()
-    )
-    assert value == "61.0 MiB"
 
 
 def test_unusable_warehouse_fails_at_start(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ default implementation, running every query in a hardened, killable worker proce
     hardening    open_hardened: the locked-down, read-only DuckDB connection
     crosscheck   DuckDB's parser as a second look at generated SQL
     pool         worker processes, deadlines, memory watchdog, replacement
+    memory       one memory limit per query: DuckDB's share, the OS guard, the peak watch
     worker       the worker process's loop
     spill        record batches → Arrow IPC stream file, with row/byte limits
     translate    DuckDB errors → gateway errors that never echo data values

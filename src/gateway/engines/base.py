@@ -52,8 +52,9 @@ class QueryLimits:
     Attributes:
         timeout_s: wall-clock budget; the engine interrupts the query when it is spent and
             kills its worker shortly after if the interrupt is not honoured.
-        memory_limit_mb: the engine's memory budget for the query (DuckDB's ``memory_limit``;
-            an operating-system guard above it catches allocations DuckDB does not count).
+        memory_limit_mb: the most resident memory the process running the query may hold,
+            everything included (see :mod:`gateway.engines.memory`); a query that needs more
+            is stopped with :class:`~gateway.errors.ResourceLimit`.
         max_rows: rows kept; a result with more is cut to this many and marked truncated.
         max_result_bytes: size of the spilled result file beyond which the query is refused.
     """

@@ -70,13 +70,15 @@ class EngineTuning:
 
     Attributes:
         threads_per_worker: DuckDB threads in each worker (parallelism comes from workers).
-        temp_directory: where DuckDB may spill large sorts and joins; None forbids spilling
-            (and disables DuckDB's local file system altogether).
-        max_temp_directory_mb: bound on the spill directory.
-        os_memory_guard: limit each worker's data segment (RLIMIT_DATA) to its size at start
-            plus ``2 × memory_limit_mb + rss_headroom_mb``, so allocations DuckDB does not
-            count fail inside DuckDB; the parent's RSS watchdog applies either way.
-        rss_headroom_mb: resident memory allowed above twice the query's memory limit.
+        temp_directory: where DuckDB spills sorts, joins and aggregates larger than its share
+            of a query's memory limit (each worker in its own ``worker-<pid>`` folder, removed
+            when the worker ends); None forbids spilling (and disables DuckDB's local file
+            system altogether), so such queries fail with ``resource_limit`` instead.
+        max_temp_directory_mb: bound on each worker's spill folder.
+        os_memory_guard: while a query runs, limit the worker's data segment (RLIMIT_DATA) to
+            what the query's memory limit leaves, so most allocations DuckDB does not count
+            fail inside the worker without a kill; the parent's watchdog on the worker's peak
+            resident memory applies either way (see :mod:`gateway.engines.memory`).
         max_queue: callers that may wait for a worker beyond those running.
         queue_timeout_s: how long a caller waits for a free worker.
         start_timeout_s: how long a new worker may take to start.
@@ -93,7 +95,6 @@ class EngineTuning:
     temp_directory: Path | None = None
     max_temp_directory_mb: int = 1024
     os_memory_guard: bool = True
-    rss_headroom_mb: int = 512
     max_queue: int = 64
     queue_timeout_s: float = 30.0
     start_timeout_s: float = 60.0
@@ -153,6 +154,8 @@ class DuckDBEngine(Engine):
         self.catalog = warehouse.stem
         quote_identifier(self.catalog)
         tuning = tuning or EngineTuning()
+        if tuning.temp_directory is not None:
+            Path(tuning.temp_directory).mkdir(mode=0o700, parents=True, exist_ok=True)
         extra = dict(extra_tables or {})
         self._snapshot_lock = threading.Lock()
         self._snapshots = {schema: _snapshot(schema, 1, tables) for schema, tables in extra.items()}
@@ -161,13 +164,13 @@ class DuckDBEngine(Engine):
             catalog=self.catalog,
             memory_limit_mb=self.limits.memory_limit_mb,
             threads=tuning.threads_per_worker,
-            temp_directory=None if tuning.temp_directory is None else str(tuning.temp_directory),
-            max_temp_directory_mb=tuning.max_temp_directory_mb,
-            os_memory_headroom_mb=(
-                2 * self.limits.memory_limit_mb + tuning.rss_headroom_mb
-                if tuning.os_memory_guard
-                else None
+            temp_directory=(
+                None
+                if tuning.temp_directory is None
+                else str(Path(tuning.temp_directory).resolve())
             ),
+            max_temp_directory_mb=tuning.max_temp_directory_mb,
+            os_memory_guard=tuning.os_memory_guard,
             batch_rows=tuning.batch_rows,
             session_variables=tuple((session_variables or {}).items()),
             session_macros=tuple(session_macros),
@@ -189,7 +192,6 @@ class DuckDBEngine(Engine):
                     queue_timeout_s=tuning.queue_timeout_s,
                     start_timeout_s=tuning.start_timeout_s,
                     grace_s=tuning.grace_s,
-                    rss_headroom_mb=tuning.rss_headroom_mb,
                     user_share=tuning.user_share,
                     reserved_workers=tuning.reserved_workers,
                     fair=tuning.fair,

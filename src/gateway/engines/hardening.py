@@ -15,7 +15,8 @@ Order matters, because the last step freezes everything before it:
    appear in SQL text;
 6. ``SET lock_configuration = true`` and read the settings back, failing closed if any did
    not hold. Only ``memory_limit`` stays changeable (``allowed_configs``), by the worker
-   itself before each query, so every query runs under its own memory limit.
+   itself before each query, so DuckDB gets its share of every query's own memory limit
+   (:mod:`gateway.engines.memory`).
 
 The worker additionally refuses anything but a single SELECT statement, so ``SET``,
 ``RESET``, ``PRAGMA``, ``ATTACH``, ``CHECKPOINT``, ``SET VARIABLE`` … never reach DuckDB.
@@ -92,6 +93,7 @@ def open_hardened(config: WorkerConfig) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config=_connect_config(config))
     try:
         _attach(con, config)
+        con.execute("SET enable_progress_bar = false")  # a worker's output is no terminal
         con.execute("SET enable_external_access = false")
         if config.temp_directory is None:
             con.execute("SET disabled_filesystems = 'LocalFileSystem'")
@@ -126,7 +128,10 @@ def verify_hardening(con: duckdb.DuckDBPyConnection, config: WorkerConfig) -> No
         {"names": names},
     ).fetchall()
     actual = {name: value for name, value in rows}
-    for name, expected in EXPECTED_SETTINGS.items():
+    expected_settings = dict(EXPECTED_SETTINGS)
+    if config.temp_directory is not None:  # DuckDB lets itself into its spill folder only
+        expected_settings["allowed_directories"] = [config.temp_directory.rstrip("/") + "/"]
+    for name, expected in expected_settings.items():
         if _normalise(actual.get(name)) != _normalise(expected):
             raise ConfigurationError(f"DuckDB setting {name} did not hold after locking")
     databases = con.execute(

@@ -41,12 +41,14 @@ class WorkerConfig:
     Attributes:
         warehouse: path of the DuckDB warehouse file (attached read-only).
         catalog: name the warehouse is attached under (its file stem).
-        memory_limit_mb: DuckDB ``memory_limit`` of each worker.
+        memory_limit_mb: the engine's default query memory limit (DuckDB's ``memory_limit``
+            until the first query sets its own share, see :mod:`gateway.engines.memory`).
         threads: DuckDB ``threads`` of each worker.
-        temp_directory: where DuckDB may spill, or None to forbid spilling.
-        max_temp_directory_mb: bound on that directory's size.
-        os_memory_headroom_mb: the worker's data segment is limited (RLIMIT_DATA) to its size
-            at start plus this; None leaves the OS limit off (the parent's RSS watchdog stays).
+        temp_directory: where DuckDB may spill (each worker in its own ``worker-<pid>``
+            folder under it), or None to forbid spilling.
+        max_temp_directory_mb: bound on each worker's spill folder.
+        os_memory_guard: limit the data segment (RLIMIT_DATA) while a query runs to what its
+            memory limit leaves; False leaves the OS limit off (the parent's watchdog stays).
         batch_rows: rows per Arrow batch pulled from DuckDB.
         session_variables: ``SET VARIABLE`` name/value pairs set before the lock.
         session_macros: trusted ``CREATE TEMP MACRO`` statements run before the lock (the
@@ -62,7 +64,7 @@ class WorkerConfig:
     threads: int = 1
     temp_directory: str | None = None
     max_temp_directory_mb: int = 0
-    os_memory_headroom_mb: int | None = None
+    os_memory_guard: bool = True
     batch_rows: int = 65_536
     session_variables: tuple[tuple[str, object], ...] = ()
     session_macros: tuple[str, ...] = ()

@@ -7,8 +7,12 @@ guarding three limits from the parent side, where a runaway query cannot interfe
 - **hard deadline**: ``timeout_s + grace_s`` after dispatch the worker is SIGKILLed (the
   worker's own timer interrupts DuckDB at ``timeout_s``; this catches work that does not
   honour the interrupt, such as one huge allocation);
-- **memory**: the worker's resident set is polled from ``/proc/<pid>/statm``; above
-  ``2 × memory_limit_mb + rss_headroom_mb`` the worker is SIGKILLed;
+- **memory**: the query's ``memory_limit_mb`` bounds the worker's resident memory
+  (:mod:`gateway.engines.memory`). The worker's peak resident set is reset before the query
+  is sent and read (``VmHWM``) every ``poll_interval_s``; the moment it passes the limit the
+  worker is SIGKILLed, and a reply from a worker that peaked above it is refused the same way.
+  A worker holding more than a query may start with (memory a finished query left behind) is
+  replaced before it gets the query;
 - **death**: a worker that exits for any reason (crash, OOM killer, a signal from outside) is
   noticed at once through its process sentinel.
 
@@ -50,7 +54,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import multiprocessing
-import os
 import threading
 import time
 from collections import deque
@@ -62,6 +65,14 @@ from pathlib import Path
 
 from gateway import errors
 from gateway.engines.base import Cancellation, EngineStats, QueryLimits
+from gateway.engines.memory import (
+    MemoryBudget,
+    ProcessMemory,
+    process_memory,
+    remove_spill_directory,
+    reset_peak,
+    sweep_spill_directories,
+)
 from gateway.engines.messages import (
     Interrupt,
     QueryDone,
@@ -85,9 +96,8 @@ from gateway.errors import (
     ResourceLimit,
 )
 
-__all__ = ["PoolSettings", "WorkerPool", "rss_limit_bytes"]
+__all__ = ["PoolSettings", "WorkerPool"]
 
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: How often a queued caller that can be cancelled checks whether it was.
 _QUEUE_POLL_S = 0.05
 #: Process states (``/proc/<pid>/stat``) of a worker that cannot answer: stopped, traced,
@@ -106,8 +116,8 @@ class PoolSettings:
         start_timeout_s: how long a new worker may take to open its connection.
         grace_s: time after the query's timeout, or after it was cancelled, before its worker
             is killed.
-        poll_interval_s: how often the parent checks a running worker's memory.
-        rss_headroom_mb: resident memory allowed above twice the query's memory limit.
+        poll_interval_s: how often the parent checks a running worker's peak memory (what a
+            worker can allocate in this time beyond the limit is the limit's tolerance).
         user_share: fraction of the workers one user may hold at once (at least one worker).
         reserved_workers: free workers kept for users who hold none (at most ``size - 1``).
         max_user_queue: queries one user may have waiting (None: as many as their share).
@@ -123,8 +133,7 @@ class PoolSettings:
     queue_timeout_s: float = 30.0
     start_timeout_s: float = 60.0
     grace_s: float = 1.0
-    poll_interval_s: float = 0.02
-    rss_headroom_mb: int = 512
+    poll_interval_s: float = 0.01
     user_share: float = 0.5
     reserved_workers: int = 1
     max_user_queue: int | None = None
@@ -154,16 +163,6 @@ class PoolSettings:
         )
 
 
-def rss_limit_bytes(limits: QueryLimits, headroom_mb: int) -> int:
-    """Resident memory above which a worker running a query with ``limits`` is killed.
-
-    Example:
-        >>> rss_limit_bytes(QueryLimits(memory_limit_mb=256), 512) // 2**20
-        1024
-    """
-    return (2 * limits.memory_limit_mb + headroom_mb) * 2**20
-
-
 class _Worker:
     """The parent's handle on one worker process."""
 
@@ -177,6 +176,8 @@ class _Worker:
         self.unwell_since: float | None = None
         #: Why the watchdog killed it, for the error its caller gets.
         self.lost_reason = ""
+        #: Resident memory once it was ready (its own footprint), in bytes.
+        self.baseline_bytes = 0
 
     def responsive(self) -> bool:
         """Alive and not stopped: it would answer a message now."""
@@ -196,13 +197,13 @@ class _Worker:
         if not isinstance(message, Ready):
             raise EngineUnavailable("an engine worker sent an unexpected message while starting")
         self.ready = True
+        self.baseline_bytes = self.memory().resident
 
-    def rss_bytes(self) -> int:
-        try:
-            with open(f"/proc/{self.process.pid}/statm", "rb") as fh:
-                return int(fh.read().split()[1]) * _PAGE_SIZE
-        except (OSError, IndexError, ValueError):
-            return 0
+    def memory(self) -> ProcessMemory:
+        return process_memory(self.process.pid)
+
+    def budget(self, limits: QueryLimits) -> MemoryBudget:
+        return MemoryBudget(limits.memory_limit_mb, -(-self.baseline_bytes // 2**20))
 
     def interrupt(self, query_id: str) -> bool:
         """Ask the worker to stop ``query_id``; False if the control pipe is broken."""
@@ -212,18 +213,20 @@ class _Worker:
             return False
         return True
 
-    def kill(self) -> None:
+    def kill(self, spill_root: str | None = None) -> None:
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
         self.conn.close()
         self.control.close()
+        if spill_root is not None:
+            remove_spill_directory(spill_root, self.process.pid)
 
-    def stop(self, timeout_s: float) -> None:
+    def stop(self, timeout_s: float, spill_root: str | None = None) -> None:
         with contextlib.suppress(OSError):
             self.conn.send(Shutdown())
         self.process.join(timeout_s)
-        self.kill()
+        self.kill(spill_root)
 
 
 class WorkerPool:
@@ -253,6 +256,8 @@ class WorkerPool:
         self._cancelled = 0
         self._stop_watching = threading.Event()
         self._watchdog: threading.Thread | None = None
+        if config.temp_directory is not None:
+            sweep_spill_directories(config.temp_directory)
         started = [self._start_worker() for _ in range(settings.size)]
         try:
             for worker in started:
@@ -293,7 +298,7 @@ class WorkerPool:
         ticket = self._enqueue(user)
         outcome = "failed"
         try:
-            worker = self._prepare(self._wait_for_grant(ticket, cancel))
+            worker = self._prepare(self._wait_for_grant(ticket, cancel), request.limits)
             with self._lock:
                 self._busy_until[ticket] = (
                     time.monotonic() + request.limits.timeout_s + self.settings.grace_s
@@ -356,9 +361,9 @@ class WorkerPool:
             watchdog.join(5)
         for worker in workers:
             if worker in idle:
-                worker.stop(2.0)
+                worker.stop(2.0, self.config.temp_directory)
             else:
-                worker.kill()
+                worker.kill(self.config.temp_directory)
 
     # -- the fair queue --------------------------------------------------------------------
 
@@ -452,9 +457,12 @@ class WorkerPool:
         soonest = min(candidates, default=now) - now
         return max(1.0, min(soonest, self.settings.queue_timeout_s))
 
-    def _prepare(self, worker: _Worker) -> _Worker:
-        """``worker`` ready to take a query: a dead or stopped one is replaced first."""
-        if not worker.responsive():
+    def _prepare(self, worker: _Worker, limits: QueryLimits) -> _Worker:
+        """``worker`` ready to take a query under ``limits``: a dead or stopped one, or one
+        holding more memory than the query may start with, is replaced first."""
+        if not worker.responsive() or (
+            worker.ready and not worker.budget(limits).may_start(worker.memory().resident)
+        ):
             worker = self._replace(worker, checkin=False)
         try:
             worker.wait_ready(self.settings.start_timeout_s)
@@ -475,14 +483,18 @@ class WorkerPool:
         if cancel is not None and cancel.cancelled:
             self._checkin(worker)
             raise QueryCancelled("the query was cancelled before it started")
+        if (too_small := worker.budget(request.limits).problem()) is not None:
+            self._checkin(worker)
+            raise ResourceLimit(too_small)
         stale = tuple(s for s in snapshots.values() if worker.versions.get(s.schema) != s.version)
+        peak_resets = reset_peak(worker.process.pid)
         try:
             worker.conn.send(replace(request, snapshots=stale))
         except OSError:
             self._discard(worker, request)
             raise _worker_lost(worker) from None
         try:
-            reply, problem = self._await(worker, request, cancel)
+            reply, problem = self._await(worker, request, cancel, peak_resets=peak_resets)
         except BaseException:  # e.g. KeyboardInterrupt: the worker's state is unknown
             self._discard(worker, request)
             raise
@@ -514,12 +526,32 @@ class WorkerPool:
         raise GatewayError("an engine worker sent an unexpected reply")
 
     def _await(
-        self, worker: _Worker, request: RunQuery, cancel: Cancellation | None
+        self,
+        worker: _Worker,
+        request: RunQuery,
+        cancel: Cancellation | None,
+        *,
+        peak_resets: bool,
     ) -> tuple[object, GatewayError | None]:
-        """The worker's reply, or the guard that stopped waiting for it (worker to discard)."""
+        """The worker's reply, or the guard that stopped waiting for it (worker to discard).
+
+        ``peak_resets`` says the worker's peak was reset for this query; when the kernel does
+        not allow that, the resident set sampled now is what is watched.
+        """
         limits = request.limits
         deadline = time.monotonic() + limits.timeout_s + self.settings.grace_s
-        rss_limit = rss_limit_bytes(limits, self.settings.rss_headroom_mb)
+        budget = worker.budget(limits)
+
+        def over_memory() -> ResourceLimit | None:
+            memory = worker.memory()
+            used = memory.peak if peak_resets else memory.resident
+            if used <= budget.limit_bytes:
+                return None
+            return ResourceLimit(
+                f"the query needed more memory than its limit of {limits.memory_limit_mb} MB "
+                f"(its engine worker reached {used // 2**20} MB) and was stopped"
+            )
+
         sentinel = worker.process.sentinel
         withdrawn = False
         while True:
@@ -544,16 +576,15 @@ class WorkerPool:
             )
             if worker.conn in ready:
                 try:
-                    return worker.conn.recv(), None
+                    reply = worker.conn.recv()
                 except (EOFError, OSError):
                     return None, _worker_lost(worker)
+                # A peak above the limit between two samples still fails the query.
+                return reply, over_memory()
             if sentinel in ready:
-                return None, _worker_lost(worker)
-            if worker.rss_bytes() > rss_limit:
-                return None, ResourceLimit(
-                    f"the query used more memory than allowed ({rss_limit // 2**20} MB) "
-                    "and was stopped"
-                )
+                return None, over_memory() or _worker_lost(worker)
+            if (exceeded := over_memory()) is not None:
+                return None, exceeded
 
     # -- worker lifecycle --------------------------------------------------------------------
 
@@ -581,18 +612,20 @@ class WorkerPool:
             self._grant()
 
     def _checkin_or_recycle(self, worker: _Worker) -> None:
-        idle_limit = (2 * self.config.memory_limit_mb + self.settings.rss_headroom_mb) * 2**20
-        if worker.rss_bytes() > idle_limit:
-            self._replace(worker)
-        else:
+        """Reuse ``worker`` unless it holds more than a query at the engine's default limit
+        may start with (a query with another limit checks again before it runs)."""
+        default = QueryLimits(memory_limit_mb=self.config.memory_limit_mb)
+        if worker.budget(default).may_start(worker.memory().resident):
             self._checkin(worker)
+        else:
+            self._replace(worker)
 
     def _discard(self, worker: _Worker, request: RunQuery) -> None:
         self._replace(worker)
         partial_path(Path(request.result_path)).unlink(missing_ok=True)
 
     def _replace(self, worker: _Worker, *, checkin: bool = True) -> _Worker:
-        worker.kill()
+        worker.kill(self.config.temp_directory)
         with self._lock:
             self._workers.discard(worker)
             self._restarts += 1

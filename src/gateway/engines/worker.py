@@ -19,22 +19,27 @@ that lands between two of its calls; one for a query that already ended is ignor
 Any other exception is a bug: it ends the process, and the parent reports the failure and
 starts a replacement.
 
-The worker limits its own data segment (``RLIMIT_DATA``) so allocations DuckDB does not
-count against ``memory_limit`` (``repeat('x', 2e9)``, huge ``range`` lists) fail inside
-DuckDB as out-of-memory errors instead of growing without bound; the parent's RSS watchdog
-and hard deadline remain the last resort. It also asks the kernel to kill it if its parent
-dies, so an abandoned worker never keeps running a query.
+Each query runs under one memory limit, the worker's resident memory
+(:mod:`gateway.engines.memory`): DuckDB gets a share of what the limit leaves above the idle
+worker, and the data segment (``RLIMIT_DATA``) may grow only by what the limit leaves above the
+worker's current resident memory, so allocations DuckDB does not count (``repeat('x', 2e9)``,
+huge ``range`` lists, list and string aggregates) fail inside the worker as
+:class:`~gateway.errors.ResourceLimit` instead of growing without bound. The parent's watchdog
+on the worker's peak resident set and its hard deadline remain the last resort. The worker
+spills to its own folder (``worker-<pid>`` under the engine's spill directory) and asks the
+kernel to kill it if its parent dies, so an abandoned worker never keeps running a query.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
-import resource
 import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -42,7 +47,14 @@ from types import TracebackType
 import duckdb
 import pyarrow as pa
 
+from gateway.engines.base import QueryLimits
 from gateway.engines.hardening import open_hardened, quote_identifier
+from gateway.engines.memory import (
+    MemoryBudget,
+    limit_data_segment,
+    process_memory,
+    worker_spill_directory,
+)
 from gateway.engines.messages import (
     Interrupt,
     QueryDone,
@@ -53,11 +65,12 @@ from gateway.engines.messages import (
     WorkerConfig,
 )
 from gateway.engines.spill import spill_batches
-from gateway.engines.translate import describe_failure
+from gateway.engines.translate import EngineFailure, describe_failure
 from gateway.errors import (
     EngineUnavailable,
     GatewayError,
     QueryCancelled,
+    ResourceLimit,
     SqlParseError,
     StatementNotAllowed,
 )
@@ -85,15 +98,16 @@ def serve(conn: Connection, config: WorkerConfig, control: Connection | None = N
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.umask(0o077)  # result files (and DuckDB spill files) readable by the service only
+    if config.temp_directory is not None:
+        spill = worker_spill_directory(config.temp_directory, os.getpid())
+        config = replace(config, temp_directory=str(spill))
     try:
         con = open_hardened(config)
     except GatewayError as exc:
         conn.send(QueryFailed(type(exc).__name__, exc.message, worker_unhealthy=True))
         return
-    if config.os_memory_headroom_mb is not None:
-        _limit_data_segment(config.os_memory_headroom_mb)
+    session = WorkerSession(con, config, baseline_bytes=process_memory().resident)
     conn.send(Ready(os.getpid()))
-    session = WorkerSession(con, config)
     if control is not None:
         threading.Thread(
             target=listen_for_interrupts,
@@ -130,17 +144,24 @@ def listen_for_interrupts(control: Connection, session: WorkerSession) -> None:
 
 
 class WorkerSession:
-    """The worker's connection and what it has loaded (snapshots, current memory limit).
+    """The worker's connection and what it has loaded (snapshots, DuckDB's memory limit).
 
     It also knows which query is running, so an interrupt meant for one query never stops
     the next (:meth:`interrupt` and the start and end of a query share one lock).
+
+    Attributes:
+        baseline_mb: the worker's resident memory when it was ready (its own footprint,
+            which every query's memory limit includes).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, config: WorkerConfig) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, config: WorkerConfig, *, baseline_bytes: int = 0
+    ) -> None:
         self.con = con
         self.config = config
         self.versions: dict[str, int] = {}
-        self.memory_limit_mb = config.memory_limit_mb
+        self.baseline_mb = -(-baseline_bytes // 2**20)
+        self.duckdb_memory_mb = config.memory_limit_mb
         self._lock = threading.Lock()
         self._running: str | None = None
         self._withdrawn: str | None = None  # interrupted before it began
@@ -180,16 +201,26 @@ class WorkerSession:
             self.con.interrupt()
             return True
 
-    def set_memory_limit(self, memory_limit_mb: int) -> None:
-        """Apply the query's memory limit (the one setting left changeable by the lock)."""
-        if memory_limit_mb != self.memory_limit_mb:
+    def budget(self, memory_limit_mb: int) -> MemoryBudget:
+        """How a query limited to ``memory_limit_mb`` divides in this worker."""
+        return MemoryBudget(limit_mb=memory_limit_mb, baseline_mb=self.baseline_mb)
+
+    def set_duckdb_memory(self, duckdb_mb: int) -> None:
+        """Set DuckDB's ``memory_limit`` (the one setting left changeable by the lock)."""
+        if duckdb_mb != self.duckdb_memory_mb:
             try:
-                self.con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
+                self.con.execute(f"SET memory_limit = '{int(duckdb_mb)}MB'")
             except duckdb.Error:
                 raise EngineUnavailable(
-                    f"the engine cannot lower its memory to {memory_limit_mb} MB right now"
+                    f"the engine cannot lower its memory to {duckdb_mb} MB right now"
                 ) from None
-            self.memory_limit_mb = memory_limit_mb
+            self.duckdb_memory_mb = duckdb_mb
+
+    def memory_guard(self, budget: MemoryBudget) -> contextlib.AbstractContextManager[None]:
+        """The OS limit on the data segment for a query under ``budget`` (if configured)."""
+        if not self.config.os_memory_guard:
+            return contextlib.nullcontext()
+        return limit_data_segment(budget.data_segment_growth(process_memory().resident))
 
 
 def run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFailed:
@@ -208,22 +239,24 @@ def run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFai
 
 def _run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFailed:
     con, limits = session.con, request.limits
+    budget = session.budget(limits.memory_limit_mb)
     try:
         require_single_select(con, request.sql)
-        session.set_memory_limit(limits.memory_limit_mb)
-        _apply_snapshots(con, request.snapshots, session.versions)
+        if (problem := budget.problem()) is not None:
+            raise ResourceLimit(problem)
+        session.set_duckdb_memory(budget.duckdb_mb)
     except GatewayError as exc:
         return _failed(exc)
-    except duckdb.Error as exc:  # loading a snapshot failed (e.g. out of memory)
-        failure = describe_failure(
-            exc, timed_out=False, timeout_s=limits.timeout_s, memory_limit_mb=limits.memory_limit_mb
-        )
-        return _failed(failure.error, worker_unhealthy=True)
-    if session.cancelled:
-        return _failed(_cancelled())
     timer = _InterruptTimer(con, limits.timeout_s)
     try:
-        with timer:
+        with timer, session.memory_guard(budget):
+            try:
+                _apply_snapshots(con, request.snapshots, session.versions)
+            except duckdb.Error as exc:  # loading a snapshot failed (e.g. out of memory)
+                failure = _describe(exc, limits, timed_out=timer.fired)
+                return _failed(failure.error, worker_unhealthy=True)
+            if session.cancelled:
+                return _failed(_cancelled())
             relation = con.sql(request.sql, params=dict(request.params) or None)
             if relation is None:
                 raise StatementNotAllowed("only a SELECT statement may run")
@@ -235,17 +268,26 @@ def _run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFa
             )
     except GatewayError as exc:
         return _failed(exc)
+    except (MemoryError, pa.ArrowMemoryError):
+        # Python or Arrow could not allocate under the data-segment limit: the worker's heap
+        # may be in any state, so it is replaced.
+        return _failed(_out_of_memory(limits.memory_limit_mb), worker_unhealthy=True)
     except (duckdb.Error, pa.ArrowException, OSError) as exc:
-        failure = describe_failure(
-            exc,
-            timed_out=timer.fired,
-            timeout_s=limits.timeout_s,
-            memory_limit_mb=limits.memory_limit_mb,
-        )
+        failure = _describe(exc, limits, timed_out=timer.fired)
         if session.cancelled and not failure.worker_unhealthy:
             return _failed(_cancelled())
         return _failed(failure.error, worker_unhealthy=failure.worker_unhealthy)
     return QueryDone(summary.num_rows, summary.num_bytes, summary.truncated, summary.fingerprint)
+
+
+def _describe(exc: BaseException, limits: QueryLimits, *, timed_out: bool) -> EngineFailure:
+    return describe_failure(
+        exc, timed_out=timed_out, timeout_s=limits.timeout_s, memory_limit_mb=limits.memory_limit_mb
+    )
+
+
+def _out_of_memory(memory_limit_mb: int) -> ResourceLimit:
+    return ResourceLimit(f"the query needed more memory than its limit of {memory_limit_mb} MB")
 
 
 def require_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -327,17 +369,6 @@ class _InterruptTimer:
     ) -> None:
         self._timer.cancel()
         self._timer.join()
-
-
-def _limit_data_segment(headroom_mb: int) -> None:
-    """Cap the data segment at its current size plus ``headroom_mb`` (Linux /proc)."""
-    try:
-        with open(f"/proc/{os.getpid()}/status", encoding="ascii") as fh:
-            vm_data_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmData:"))
-    except (OSError, StopIteration, ValueError):
-        return  # not Linux: the parent's RSS watchdog is the guard
-    limit = vm_data_kb * 1024 + headroom_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def _die_with_parent() -> None:
