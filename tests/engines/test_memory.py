@@ -119,8 +119,9 @@ def test_without_a_spill_directory_a_big_sort_is_refused_not_grown(
 
 
 def test_a_limit_below_the_workers_own_footprint_is_refused_clearly(
-    engine: DuckDBEngine, qid: Callable[[], str]
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
 ) -> None:
+    engine = make_engine(workers=1)
     restarts = engine.stats().restarts
     with pytest.raises(ResourceLimit) as err:
         engine.execute(
