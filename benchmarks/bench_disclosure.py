@@ -15,7 +15,8 @@ import time
 
 import pyarrow as pa
 
-from gateway.disclosure import DisclosureRules, parse_disclosure_spec, protect
+from gateway.disclosure import parse_disclosure_spec, protect
+from gateway.policy.disclosure import DisclosureRules
 
 CELL_KEY = DisclosureRules(min_count=10, label="cell_key", method="cell_key", max_noise=2)
 SUPPRESSION = DisclosureRules(min_count=10, label="suppression")

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from gateway.disclosure import (
-    DisclosureRules,
-    parse_disclosure_settings,
-    parse_disclosure_spec,
-    protect,
-)
+from gateway.disclosure import parse_disclosure_spec, protect
 from gateway.disclosure.cellkey import PerturbationTable, cell_key
+from gateway.policy.disclosure import DisclosureRules, parse_disclosure_settings
 
 RULES = DisclosureRules(min_count=10, label="publication", method="cell_key", max_noise=2)
 SPEC = parse_disclosure_spec({"dimensions": ["area"], "counts": ["n"]})

@@ -10,14 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.disclosure import (
-    METADATA_KEY,
-    DisclosureRules,
-    parse_disclosure_spec,
-    protect,
-    round_count,
-)
+from gateway.disclosure import METADATA_KEY, parse_disclosure_spec, protect, round_count
 from gateway.errors import InputError
+from gateway.policy.disclosure import DisclosureRules
 from tests.disclosure.solver import lp_range
 
 RULES = DisclosureRules(min_count=10, label="test")

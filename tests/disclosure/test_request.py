@@ -6,14 +6,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.analysis.classify import output_roles
-from gateway.disclosure import (
-    PUBLICATION_RULES,
-    DisclosureRequest,
-    DisclosureRules,
-    infer_spec,
-    parse_disclosure_request,
-)
+from gateway.disclosure import DisclosureRequest, infer_spec, parse_disclosure_request
 from gateway.errors import NotProtectable, ParameterError
+from gateway.policy.disclosure import PUBLICATION_RULES, DisclosureRules
 
 RULES = DisclosureRules(min_count=10, label="general")
 

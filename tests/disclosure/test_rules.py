@@ -5,21 +5,19 @@ from __future__ import annotations
 import pytest
 
 from gateway.catalog import Catalog
-from gateway.disclosure import (
+from gateway.errors import ConfigurationError, ParameterError
+from gateway.policy import load_default_policy
+from gateway.policy.disclosure import (
     PUBLICATION_RULES,
     DisclosureRules,
     DisclosureSettings,
     parse_disclosure_settings,
 )
-from gateway.errors import ConfigurationError, ParameterError
-from gateway.policy import load_default_policy
 
 
 def test_default_policy_section(catalog: Catalog) -> None:
     policy = load_default_policy(catalog)
-    settings = parse_disclosure_settings(
-        policy.settings.get("disclosure"), levels=tuple(policy.levels)
-    )
+    settings = policy.disclosure
     assert settings.rules_for("general") == DisclosureRules(min_count=10, label="general")
     assert settings.rules_for("general", publication=True) == PUBLICATION_RULES
     assert settings.publication.round_to == 5

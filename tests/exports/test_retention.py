@@ -33,7 +33,7 @@ from gateway.exports.retention import (
     plan_retention,
     prune_exports,
 )
-from gateway.exports.settings import export_settings, parse_export_settings
+from gateway.policy.exports import parse_export_settings
 from tests.cli_process import run_gateway
 from tests.exports.helpers import EXPORTS_SECTION, PER_LSOA_SQL, POINTS_SQL, make_data_dir
 
@@ -128,7 +128,7 @@ class Deployment:
 
     def prune(self, now: datetime, *, dry_run: bool = False) -> PruneReport:
         service = self.runtime.service
-        settings = export_settings(service.policy)
+        settings = service.policy.exports
         return prune_exports(service.audit, self.data_dir, settings, now=now, dry_run=dry_run)
 
     def head(self) -> int:

@@ -17,8 +17,8 @@ from gateway.exports import parse_options
 from gateway.exports.approval import export_records, needs_approval
 from gateway.exports.fieldnames import shorten_names
 from gateway.exports.options import resolve_geometry
-from gateway.exports.settings import ExportSettings, parse_export_settings
 from gateway.policy import load_default_policy
+from gateway.policy.exports import ExportSettings, parse_export_settings
 from gateway.policy.view import view_for
 from gateway.principal import AccessGrant
 from gateway.rewrite import rewrite

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from importlib import resources
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from gateway.datadir import DataDir
 from gateway.deployment import open_service
 from gateway.errors import ConfigurationError
 from gateway.policy import load_default_policy, parse_policy
+from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
+from gateway.policy.exports import ExportSettings
 
 MINIMAL = """
 [levels.general]
@@ -182,16 +185,28 @@ def test_top_level_values_are_checked_too(catalog: Catalog) -> None:
     assert "policy.toml: exports: must be a table" in _error("exports = 'on'\n" + MINIMAL, catalog)
     assert "policy.toml: title: must be text" in _error("title = 3\n" + MINIMAL, catalog)
     policy = parse_policy(("title = 'ok'\n" + MINIMAL).encode(), catalog)
-    assert policy.settings["title"] == "ok"
+    assert policy.title == "ok"
 
 
-def test_good_optional_sections_load_and_are_passed_on(catalog: Catalog) -> None:
-    text = MINIMAL + "[exports]\nretention_days = 14\napproval_levels = ['general']\n"
+def test_good_optional_sections_load_as_frozen_typed_objects(catalog: Catalog) -> None:
+    text = (
+        MINIMAL
+        + "[exports]\nretention_days = 14\napproval_levels = ['general']\n"
+        + "[disclosure.levels.general]\nmin_count = 5\noptional = true\n"
+    )
     policy = parse_policy(text.encode(), catalog)
-    assert policy.settings["exports"] == {"retention_days": 14, "approval_levels": ["general"]}
+    assert policy.exports == ExportSettings(retention_days=14, approval_levels=("general",))
+    assert policy.disclosure.rules_for("general") == DisclosureRules(min_count=5, label="general")
+    assert policy.disclosure.optional == frozenset({"general"})
+    assert policy.title is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.exports.marking = "UNMARKED"  # type: ignore[misc]
     # default approval_levels name "general"; a policy without that level still loads
     other = MINIMAL.replace("levels.general", "levels.partner") + "[exports]\nmarking = 'X'\n"
-    assert parse_policy(other.encode(), catalog).settings["exports"] == {"marking": "X"}
+    assert parse_policy(other.encode(), catalog).exports.marking == "X"
+    # absent sections are the defaults
+    bare = parse_policy(MINIMAL.encode(), catalog)
+    assert (bare.exports, bare.disclosure) == (ExportSettings(), DisclosureSettings())
 
 
 def test_a_bad_exports_section_stops_the_service_at_start(catalog: Catalog, tmp_path: Path) -> None:

@@ -281,12 +281,11 @@ def prune_command(
     from gateway.datadir import DataDir
     from gateway.deployment import load_deployment_policy
     from gateway.exports.retention import prune_exports
-    from gateway.exports.settings import export_settings
 
     dirs = DataDir(data_dir)
     if not dirs.audit.is_file():  # without the register, pending exports cannot be told apart
         raise AuditUnavailable(f"audit log {dirs.audit}: no such file")
-    settings = export_settings(load_deployment_policy(dirs, load_catalog()))
+    settings = load_deployment_policy(dirs, load_catalog()).exports
     log = AuditLog.open(dirs)
     try:
         report = prune_exports(

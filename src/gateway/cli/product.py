@@ -53,7 +53,6 @@ def strategic_assessment_command(
     """Build the strategic assessment pack: an HTML report and an XLSX workbook, marked."""
     area = area.strip().upper()
     if data_dir is not None:
-        from gateway.exports.settings import export_settings
         from gateway.products import AssessmentRequest, build_strategic_assessment, write_product
 
         with local_session(data_dir, user, purpose) as session:
@@ -61,7 +60,7 @@ def strategic_assessment_command(
                 area=area,
                 year=year,
                 purpose=session.purpose,
-                marking=marking or export_settings(session.service.policy).marking,
+                marking=marking or session.service.policy.exports.marking,
                 publication=for_publication,
             )
             product = build_strategic_assessment(session.runner, session.principal, request)

@@ -23,7 +23,6 @@ from gateway.cli import command_group
 from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
 from gateway.deployment import open_service
-from gateway.exports.settings import export_settings
 from gateway.principal import Principal
 from gateway.publish import publish_police_uk
 from gateway.publish.extract import ADMIN_ROLE
@@ -49,7 +48,7 @@ def police_uk_command(
     with open_service(dirs, workers=1) as service:
         admin = Principal(
             username=by or f"cli:{getpass.getuser()}",
-            organisation=export_settings(service.policy).force_name,
+            organisation=service.policy.exports.force_name,
             level="none",
             roles=frozenset({ADMIN_ROLE}),
         )

@@ -1,10 +1,10 @@
 """Statistical disclosure control for aggregate outputs leaving the secure environment.
 
-Pure logic, no I/O: the rules come from the policy's ``[disclosure]`` section, the shape of a
+Pure logic, no I/O: the rules come from the policy's ``[disclosure]`` section
+(:class:`gateway.policy.disclosure.DisclosureRules`, parsed when the policy loads), the shape of a
 result from a :class:`DisclosureSpec` (a template header declares one; any aggregate query
 result can be given one), and :func:`protect` returns the protected Arrow table.
 
-    rules.py        DisclosureRules, DisclosureSettings: thresholds and rounding per level
     spec.py         DisclosureSpec: dimensions, counts, people, totals, derived columns
     suppression.py  primary and secondary cell suppression for one table of counts
     apply.py        protect(table, spec, rules): suppress, round, recompute, mark
@@ -14,6 +14,7 @@ result can be given one), and :func:`protect` returns the protected Arrow table.
 
 Example:
     >>> import pyarrow as pa
+    >>> from gateway.policy.disclosure import DisclosureRules
     >>> spec = parse_disclosure_spec({"dimensions": ["ward"], "counts": ["victims"]})
     >>> out = protect(pa.table({"ward": ["a", "b", "c"], "victims": [12, 3, 40]}), spec,
     ...               DisclosureRules(min_count=10))
@@ -35,14 +36,6 @@ from gateway.disclosure.request import (
     infer_spec,
     parse_disclosure_request,
 )
-from gateway.disclosure.rules import (
-    DISCLOSURE_MODES,
-    PUBLICATION_RULES,
-    DisclosureMode,
-    DisclosureRules,
-    DisclosureSettings,
-    parse_disclosure_settings,
-)
 from gateway.disclosure.spec import (
     DERIVED_KINDS,
     Derived,
@@ -53,25 +46,19 @@ from gateway.disclosure.suppression import Cell, Suppression, exposed_cells, sup
 
 __all__ = [
     "DERIVED_KINDS",
-    "DISCLOSURE_MODES",
     "FLAG_SUFFIX",
     "METADATA_KEY",
-    "PUBLICATION_RULES",
     "REQUEST_MODES",
     "Cell",
     "Derived",
-    "DisclosureMode",
     "DisclosureReport",
     "DisclosureRequest",
-    "DisclosureRules",
-    "DisclosureSettings",
     "DisclosureSpec",
     "ProtectedTable",
     "Suppression",
     "exposed_cells",
     "infer_spec",
     "parse_disclosure_request",
-    "parse_disclosure_settings",
     "parse_disclosure_spec",
     "protect",
     "round_count",

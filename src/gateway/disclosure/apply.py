@@ -1,7 +1,7 @@
 """Disclosure control over an Arrow table: suppress, round and recompute, marking every change.
 
 :func:`protect` is a pure function of a table, a :class:`~gateway.disclosure.spec.DisclosureSpec`
-and :class:`~gateway.disclosure.rules.DisclosureRules`. Every protected column keeps its rows:
+and :class:`~gateway.policy.disclosure.DisclosureRules`. Every protected column keeps its rows:
 a suppressed value becomes NULL and its ``<column>_suppressed`` flag is true (presentations show
 ``*``). Derived columns are recomputed from the published (suppressed, rounded) counts wherever
 those changed, and withheld where a count they need is suppressed. The schema of the output
@@ -9,7 +9,8 @@ does not depend on the data: flag columns are always added.
 
 Example:
     >>> import pyarrow as pa
-    >>> from gateway.disclosure import DisclosureRules, parse_disclosure_spec
+    >>> from gateway.disclosure import parse_disclosure_spec
+    >>> from gateway.policy.disclosure import DisclosureRules
     >>> table = pa.table({"area": ["a", "b", "c"], "crimes": [4, 30, 51]})
     >>> spec = parse_disclosure_spec({"dimensions": ["area"], "counts": ["crimes"]})
     >>> out = protect(table, spec, DisclosureRules(min_count=10, round_to=5))
@@ -30,10 +31,10 @@ from typing import Any
 import pyarrow as pa
 
 from gateway.disclosure.cellkey import PerturbationTable, cell_key
-from gateway.disclosure.rules import DisclosureRules
 from gateway.disclosure.spec import Derived, DisclosureSpec
 from gateway.disclosure.suppression import Cell, suppress_grid
 from gateway.errors import InputError
+from gateway.policy.disclosure import DisclosureRules
 
 __all__ = [
     "FLAG_SUFFIX",

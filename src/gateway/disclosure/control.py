@@ -41,9 +41,9 @@ from gateway.datadir import DataDir
 from gateway.disclosure.apply import DisclosureReport, protect
 from gateway.disclosure.cellkey import CELL_KEY_SECRET
 from gateway.disclosure.request import DisclosureRequest, infer_spec
-from gateway.disclosure.rules import DisclosureRules, DisclosureSettings, parse_disclosure_settings
 from gateway.disclosure.spec import DisclosureSpec
 from gateway.errors import InputError, NotAggregate, TooManyRows
+from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
 from gateway.policy.view import PolicyView
 from gateway.rewrite import RewriteResult
 
@@ -83,18 +83,10 @@ class DisclosureControl:
 
     @classmethod
     def for_service(cls, service: QueryService, request: DisclosureRequest) -> DisclosureControl:
-        """A control with the rules of ``service``'s policy.
-
-        Raises:
-            ConfigurationError: the policy's ``[disclosure]`` section is invalid.
-        """
-        policy = service.policy
-        settings = parse_disclosure_settings(
-            policy.settings.get("disclosure"), levels=tuple(policy.levels)
-        )
+        """A control with the rules of ``service``'s policy."""
         return cls(
             request=request,
-            settings=settings,
+            settings=service.policy.disclosure,
             catalog=service.catalog,
             secret=cell_key_secret(service),
         )

@@ -6,7 +6,7 @@ An analyst asks for it with a mode and, where the query does not make it plain, 
     {"mode": "policy", "counts": ["victims"], "dimensions": ["ward_code", "month"]}
 
 (``"policy"`` or ``"publication"`` alone is short for ``{"mode": …}``.) The mode picks the rules
-(:meth:`~gateway.disclosure.rules.DisclosureSettings.resolve`); the query's top-level columns,
+(:meth:`~gateway.policy.disclosure.DisclosureSettings.resolve`); the query's top-level columns,
 each read from the SQL as a grouping ``key``, a ``count`` (``count(…)``) or another
 ``aggregate`` (``sum``, ``avg`` …), give the :class:`~gateway.disclosure.spec.DisclosureSpec`:
 
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.analysis.classify import ColumnRole
-from gateway.disclosure.rules import DisclosureRules
 from gateway.disclosure.spec import DisclosureSpec, parse_disclosure_spec
 from gateway.errors import InputError, ParameterError
+from gateway.policy.disclosure import DisclosureRules
 
 __all__ = [
     "REQUEST_MODES",

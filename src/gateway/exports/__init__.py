@@ -9,7 +9,6 @@ can be held for a senior analyst's approval.
 Modules, pure logic first::
 
     formats      the formats and their quirks (data)
-    settings     the [exports] section of policy.toml
     options      export options; geometry resolved against the result's columns
     fieldnames   deterministic field-name shortening (MapInfo 31, Shapefile 10)
     formulas     CSV/XLSX formula-injection guard (leading apostrophe, OWASP)
@@ -53,7 +52,6 @@ from gateway.exports.release import (
     open_export,
     reject_export,
 )
-from gateway.exports.settings import ExportSettings, export_settings
 
 __all__ = [
     "BASE_LAYERS",
@@ -65,7 +63,6 @@ __all__ = [
     "ExportOptions",
     "ExportProgress",
     "ExportRecord",
-    "ExportSettings",
     "ProgressCallback",
     "Provenance",
     "approve_export",
@@ -74,7 +71,6 @@ __all__ = [
     "export_query",
     "export_record",
     "export_result",
-    "export_settings",
     "list_base_layers",
     "list_exports",
     "open_export",

@@ -11,7 +11,7 @@ from audit events (``export.registered`` then ``export.approved`` / ``export.rej
                        time (to check the file before deciding)
 
 Example:
-    >>> from gateway.exports.settings import ExportSettings
+    >>> from gateway.policy.exports import ExportSettings
     >>> s = ExportSettings(require_approval_for_record_level=True)
     >>> needs_approval(s, "general", "record"), needs_approval(s, "general", "aggregate")
     (True, False)
@@ -28,7 +28,7 @@ from datetime import datetime
 from gateway.audit.records import AuditEvent
 from gateway.audit.views import assemble_exports
 from gateway.errors import AccessDenied, NotFound, SelfApproval, StepOutOfOrder, WrongRole
-from gateway.exports.settings import ExportSettings
+from gateway.policy.exports import ExportSettings
 from gateway.principal import Principal
 
 __all__ = [

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from gateway.errors import ConfigurationError, NotFound
 from gateway.exports.dependencies import require
-from gateway.exports.settings import ExportSettings
+from gateway.policy.exports import ExportSettings
 
 __all__ = [
     "BASE_LAYERS",

@@ -51,7 +51,6 @@ from gateway.exports.basemaps import base_layer, force_extent
 from gateway.exports.geometry import build_layer
 from gateway.exports.options import ExportOptions, parse_options
 from gateway.exports.provenance import Provenance
-from gateway.exports.settings import export_settings
 from gateway.exports.writers import prepare, sha256_file, write
 from gateway.principal import Principal
 from gateway.service import ClientInfo, QueryService
@@ -221,7 +220,6 @@ def export_query(
     """
     report = progress or (lambda _: None)
     opts = parse_options(format, options)
-    export_settings(service.policy)  # a bad [exports] section fails before anything runs
     request = parse_disclosure_request(disclosure)
     control = None if request is None else DisclosureControl.for_service(service, request)
     report(ExportProgress("query"))
@@ -275,7 +273,7 @@ def export_result(
             writer failed, or AuditUnavailable when the file could not be registered.
     """
     report = progress or (lambda _: None)
-    settings = export_settings(service.policy)
+    settings = service.policy.exports
     report(ExportProgress("layer", 0, result.table.num_rows))
     try:
         layer = build_layer(result.table, options, data_dir.basemaps)

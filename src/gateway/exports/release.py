@@ -29,7 +29,6 @@ from gateway.exports.approval import (
     export_records,
 )
 from gateway.exports.export import ExportFile, read_manifest
-from gateway.exports.settings import export_settings
 from gateway.exports.writers import sha256_file
 from gateway.principal import Principal
 from gateway.service import QueryService
@@ -65,7 +64,7 @@ def list_exports(
     service: QueryService, principal: Principal, *, pending_only: bool = False
 ) -> list[ExportRecord]:
     """Exports ``principal`` may see: their own; approvers see everyone's. Newest first."""
-    settings = export_settings(service.policy)
+    settings = service.policy.exports
     approver = principal.has_role(settings.approver_role)
     out = [
         r
@@ -79,7 +78,7 @@ def list_exports(
 def _decide(
     service: QueryService, approver: Principal, export_id: str, decision: str, comment: str
 ) -> ExportRecord:
-    settings = export_settings(service.policy)
+    settings = service.policy.exports
     record = export_record(service, export_id)
     check_decision(record, approver, settings)
     comment = " ".join(comment.split())[:_MAX_COMMENT]
@@ -128,7 +127,7 @@ def open_export(
         ExportExpired: its file was deleted at the end of the retention period.
         Conflict: the file on disk no longer matches its registered hash.
     """
-    settings = export_settings(service.policy)
+    settings = service.policy.exports
     record = export_record(service, export_id)
     check_download(record, principal, settings)
     if record.deleted_at is not None:

@@ -49,7 +49,7 @@ from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
 from gateway.exports.approval import PENDING, ExportRecord, export_records
 from gateway.exports.export import MANIFEST
-from gateway.exports.settings import ExportSettings, export_settings
+from gateway.policy.exports import ExportSettings
 from gateway.service import QueryService
 
 __all__ = [
@@ -355,9 +355,7 @@ def apply_retention(service: QueryService, data_dir: DataDir) -> PruneReport:
     Raises:
         AuditUnavailable: as :func:`prune_exports`.
     """
-    report = prune_exports(
-        service.audit, data_dir, export_settings(service.policy), now=service.clock()
-    )
+    report = prune_exports(service.audit, data_dir, service.policy.exports, now=service.clock())
     if report.deleted or report.failed:
         log.info("export retention: %s", report.summary())
     for problem in report.failed:

@@ -1,9 +1,11 @@
 """Load and validate ``policy.toml`` against the catalog, with precise errors.
 
 Every problem is reported as ``ConfigurationError("<source>: <dotted.path>: <what is wrong>")``
-so an administrator can fix the file without reading code. That includes the optional sections
-other packages read (``title``, ``[exports]``, ``[disclosure]``: :mod:`gateway.policy.sections`),
-so a bad value stops the service when it starts, not at the first export.
+so an administrator can fix the file without reading code. That includes the sections other
+packages use — ``[exports]`` (:mod:`gateway.policy.exports`) and ``[disclosure]``
+(:mod:`gateway.policy.disclosure`) — parsed once, here, into frozen objects on the
+:class:`Policy` (``policy.exports``, ``policy.disclosure``): a bad value stops the service when
+it starts, not at the first export, and nothing parses a section again.
 
 Example:
     >>> from gateway.catalog import load_catalog
@@ -12,6 +14,8 @@ Example:
     ['enhanced', 'general']
     >>> policy.levels["general"].tables["person"].columns["surname"].kind
     'null'
+    >>> policy.exports.marking, policy.disclosure.rules_for("general").min_count
+    ('OFFICIAL-SENSITIVE', 10)
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from sqlglot.errors import ParseError
 
 from gateway.catalog import Catalog, Table
 from gateway.errors import ConfigurationError
+from gateway.policy.disclosure import parse_disclosure_settings
+from gateway.policy.exports import parse_export_settings
 from gateway.policy.model import (
     MASK_KINDS,
     LevelLimits,
@@ -40,7 +46,6 @@ from gateway.policy.model import (
     TablePolicy,
     UnlinkableVictims,
 )
-from gateway.policy.sections import check_sections
 from gateway.policy.victims import TARGET, victim_filters
 
 __all__ = ["PRINCIPAL_PLACEHOLDERS", "load_default_policy", "load_policy", "parse_policy"]
@@ -49,6 +54,7 @@ __all__ = ["PRINCIPAL_PLACEHOLDERS", "load_default_policy", "load_policy", "pars
 PRINCIPAL_PLACEHOLDERS = frozenset({"areas", "organisation", "username"})
 
 _TOP_LEVEL = {"title", "schemas", "levels", "exports", "disclosure"}
+_MAX_TITLE = 200
 _NUMERIC = (
     "TINYINT",
     "SMALLINT",
@@ -126,13 +132,17 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
             raise problems.fail(f"schemas.{name}.roles", "must be a list of role names")
         schemas[name] = SchemaAccess(name=name, roles=frozenset(roles))
 
-    check_sections(raw, source=source, levels=tuple(levels))
-    settings: dict[str, Any] = {k: raw[k] for k in ("exports", "disclosure", "title") if k in raw}
+    title = raw.get("title")
+    if title is not None and (not isinstance(title, str) or len(title) > _MAX_TITLE):
+        raise problems.fail("title", f"must be text of at most {_MAX_TITLE} characters")
+    names = tuple(levels)
     return Policy(
         version=hashlib.sha256(data).hexdigest(),
         levels=levels,
         schemas=schemas,
-        settings=settings,
+        exports=parse_export_settings(raw.get("exports"), source=source, levels=names),
+        disclosure=parse_disclosure_settings(raw.get("disclosure"), levels=names, source=source),
+        title=title,
         source=source,
     )
 

@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.policy.disclosure import DisclosureSettings
+from gateway.policy.exports import ExportSettings
+
 __all__ = [
     "MASK_KINDS",
     "LevelLimits",
@@ -170,15 +173,19 @@ class Policy:
         version: SHA-256 hex of the policy file's bytes (goes into every audit record).
         levels: level name → :class:`LevelPolicy`.
         schemas: extra read-only schemas by name (``audit``) with the roles allowed.
-        settings: other validated sections (``exports``, ``disclosure`` …) kept as data for the
-            modules that own them.
+        exports: the ``[exports]`` section (:class:`~gateway.policy.exports.ExportSettings`).
+        disclosure: the ``[disclosure]`` section
+            (:class:`~gateway.policy.disclosure.DisclosureSettings`).
+        title: the ``title`` shown to administrators, if any.
         source: where it was loaded from (for messages).
     """
 
     version: str
     levels: Mapping[str, LevelPolicy]
     schemas: Mapping[str, SchemaAccess] = field(default_factory=dict)
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    exports: ExportSettings = field(default_factory=ExportSettings)
+    disclosure: DisclosureSettings = field(default_factory=DisclosureSettings)
+    title: str | None = None
     source: str = "policy.toml"
 
     def level(self, name: str) -> LevelPolicy | None:

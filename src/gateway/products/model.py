@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from gateway.disclosure import FLAG_SUFFIX, DisclosureRules
+from gateway.disclosure import FLAG_SUFFIX
+from gateway.policy.disclosure import DisclosureRules
 from gateway.templates import TemplateRun
 
 __all__ = [

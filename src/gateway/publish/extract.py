@@ -40,7 +40,6 @@ from gateway.audit.records import ExportRegistered
 from gateway.datadir import DataDir
 from gateway.errors import GatewayError, InputError, WrongRole
 from gateway.exports.geometry import transform_xy
-from gateway.exports.settings import export_settings
 from gateway.exports.writers import sha256_file
 from gateway.principal import Principal
 from gateway.publish.policeuk import (
@@ -212,7 +211,7 @@ def publish_police_uk(
         raise WrongRole("publishing the police.uk extract needs the admin role")
     start, end = month_bounds(month)
     month = f"{start:%Y-%m}"
-    settings = export_settings(service.policy)
+    settings = service.policy.exports
     key = data_dir.secret(CRIME_ID_KEY)
 
     def run(

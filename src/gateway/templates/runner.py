@@ -29,15 +29,11 @@ from typing import Any
 import pyarrow as pa
 
 from gateway.audit.records import QueryDenied, QueryRequest
-from gateway.disclosure import (
-    DisclosureReport,
-    DisclosureRules,
-    DisclosureSettings,
-    parse_disclosure_settings,
-)
+from gateway.disclosure import DisclosureReport
 from gateway.disclosure.control import DeclaredDisclosure, cell_key_secret
 from gateway.engines.base import Cancellation
 from gateway.errors import AccessDenied, AuditUnavailable, GatewayError, NotFound, ParameterError
+from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
 from gateway.principal import Principal
 from gateway.rewrite import RewriteResult
 from gateway.service import ClientInfo, QueryService, new_query_id
@@ -153,28 +149,19 @@ class TemplateRunner:
     Attributes:
         service: the query service (policy, rewrite, audit, engine).
         library: the templates.
-        settings: disclosure rules (default: the service policy's ``[disclosure]`` section).
     """
 
     service: QueryService
     library: TemplateLibrary
-    settings: DisclosureSettings | None = None
     _domains: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _areas: dict[str, str] | None = field(default=None, repr=False)
     _last_days: dict[tuple[str, ...], date | None] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.settings is None:
-            policy = self.service.policy
-            self.settings = parse_disclosure_settings(
-                policy.settings.get("disclosure"), levels=tuple(policy.levels)
-            )
-
     @property
     def disclosure_settings(self) -> DisclosureSettings:
-        assert self.settings is not None
-        return self.settings
+        """The policy's ``[disclosure]`` rules."""
+        return self.service.policy.disclosure
 
     # --- lookups for parameter checks (reference tables, through the service) ------------
 

@@ -64,7 +64,6 @@ from gateway.exports import (
     open_export,
     reject_export,
 )
-from gateway.exports.settings import export_settings
 from gateway.principal import Principal
 from gateway.publish import publish_police_uk
 
@@ -344,7 +343,7 @@ def get_exports(
 
 def _visible(runtime: GatewayRuntime, principal: Principal, export_id: str) -> ExportRecord:
     record = export_record(runtime.service, export_id)
-    settings = export_settings(runtime.service.policy)
+    settings = runtime.service.policy.exports
     if record.owner != principal.username and not principal.has_role(settings.approver_role):
         raise NotFound(f"no export {export_id!r}")
     return record

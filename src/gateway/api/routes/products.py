@@ -26,7 +26,6 @@ from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.routes.templates import RunnerDep
 from gateway.api.streaming import QUERY_ID_HEADER
-from gateway.exports.settings import export_settings
 from gateway.products import AssessmentRequest, build_strategic_assessment, write_product
 
 __all__ = ["PRODUCT_ID_HEADER", "router"]
@@ -73,7 +72,7 @@ def strategic_assessment(
         area=body.area.strip().upper(),
         year=body.year,
         purpose=body.purpose,
-        marking=body.marking or export_settings(runtime.service.policy).marking,
+        marking=body.marking or runtime.service.policy.exports.marking,
         publication=body.publication,
     )
     with runtime.limits.queries.slot(principal.username):

@@ -1,7 +1,7 @@
 """Disclosure-control rules: how strictly an output is protected, per level and for publication.
 
-The policy's ``[disclosure]`` section configures them (validated here; the policy loader runs
-this check when the policy is loaded, and passes the section on as raw data)::
+The policy's ``[disclosure]`` section configures them, parsed when the policy is loaded
+(``Policy.disclosure``)::
 
     [disclosure.publication]          # outputs marked for publication
     min_count = 10                    # counts 1..9 suppressed (zeros are shown)
@@ -190,11 +190,11 @@ def parse_disclosure_settings(
     levels: tuple[str, ...] | None = None,
     source: str = "policy",
 ) -> DisclosureSettings:
-    """Validate a policy's raw ``[disclosure]`` section (the policy loader checks it when the
-    policy is loaded, see :mod:`gateway.policy.sections`).
+    """Validate a policy's raw ``[disclosure]`` section (the policy loader parses it when the
+    policy is loaded: ``Policy.disclosure``).
 
     Args:
-        raw: ``Policy.settings.get("disclosure")`` (None: defaults).
+        raw: the policy file's ``[disclosure]`` table (None: defaults).
         levels: the policy's level names; entries for other levels are refused.
         source: the policy file, for messages.
 

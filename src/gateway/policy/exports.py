@@ -1,17 +1,6 @@
-"""The optional sections of ``policy.toml``, checked when the policy is loaded.
-
-``[levels]`` and ``[schemas]`` are the policy itself (:mod:`gateway.policy.load`). The other
-sections configure other packages, which read them from ``Policy.settings`` as raw tables::
-
-    title          text shown to administrators
-    [exports]      ExportSettings, defined here (see below; used by gateway.exports)
-    [disclosure]   DisclosureSettings (gateway.disclosure.rules)
-
-:func:`check_sections` runs each section's own parser when the policy is loaded, so a bad value
-stops the service at start with ``ConfigurationError("<policy>: exports.<key>: …")`` rather
-than failing the first export. The packages parse the same table again when they use it.
-The ``[exports]`` schema lives here, not in ``gateway.exports``, so that loading a policy never
-imports the export machinery (writers, the query service).
+"""The ``[exports]`` section of ``policy.toml``: :class:`ExportSettings`, parsed when the policy
+is loaded (``Policy.exports``), so a bad value stops the service at start with
+``ConfigurationError("<policy>: exports.<key>: …")`` rather than failing the first export.
 
 Every ``[exports]`` key is optional::
 
@@ -33,8 +22,8 @@ Example:
     Traceback (most recent call last):
     ...
     gateway.errors.ConfigurationError: policy.toml: exports.colour: unknown key (expected one of approval_levels, approver_role, force_extent, force_name, marking, publication_marking, require_approval_for_record_level, retention_days)
-    >>> check_sections({"exports": {"approval_levels": ["genral"]}}, source="p.toml",
-    ...                levels=("general", "enhanced"))
+    >>> parse_export_settings({"approval_levels": ["genral"]}, source="p.toml",
+    ...                       levels=("general", "enhanced"))
     Traceback (most recent call last):
     ...
     gateway.errors.ConfigurationError: p.toml: exports.approval_levels: no such level 'genral' (levels: general, enhanced)
@@ -46,13 +35,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.disclosure.rules import parse_disclosure_settings
 from gateway.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_FORCE_EXTENT",
     "ExportSettings",
-    "check_sections",
     "parse_export_settings",
 ]
 
@@ -60,7 +47,6 @@ __all__ = [
 DEFAULT_FORCE_EXTENT = (430_000.0, 503_000.0, 485_000.0, 541_000.0)
 _MAX_MARKING = 80
 _MAX_RETENTION_DAYS = 36_500
-_MAX_TITLE = 200
 
 
 @dataclass(frozen=True)
@@ -94,7 +80,7 @@ def parse_export_settings(
     """Validate a raw ``[exports]`` table (``None`` = all defaults).
 
     Args:
-        raw: ``Policy.settings.get("exports")``.
+        raw: the policy file's ``[exports]`` table.
         source: the policy file, for messages.
         levels: the policy's level names; ``approval_levels``, when given, may only name these
             (None: not checked).
@@ -160,24 +146,3 @@ def parse_export_settings(
         publication_marking=_text(raw, "publication_marking", defaults.publication_marking, source),
         retention_days=retention,
     )
-
-
-def check_sections(raw: Mapping[str, Any], *, source: str, levels: tuple[str, ...]) -> None:
-    """Check the optional sections of a parsed policy file (``title``, ``[exports]``,
-    ``[disclosure]``) with the parsers their packages use.
-
-    Args:
-        raw: the policy file's top-level table (other sections are ignored here).
-        source: the policy file, for messages.
-        levels: the policy's level names (sections may only name these).
-
-    Raises:
-        ConfigurationError: ``<source>: <section>.<key>: <problem>``.
-    """
-    title = raw.get("title")
-    if title is not None and (not isinstance(title, str) or len(title) > _MAX_TITLE):
-        raise ConfigurationError(
-            f"{source}: title: must be text of at most {_MAX_TITLE} characters"
-        )
-    parse_export_settings(raw.get("exports"), source=source, levels=levels)
-    parse_disclosure_settings(raw.get("disclosure"), levels=levels, source=source)
