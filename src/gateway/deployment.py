@@ -14,6 +14,7 @@ from gateway.audit.log import AuditLog
 from gateway.audit.records import AccessEvent
 from gateway.catalog import Catalog, load_catalog
 from gateway.datadir import DataDir
+from gateway.disclosure.cellkey import CELL_KEY_SECRET
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.errors import ConfigurationError
 from gateway.governance.directory import GovernanceDirectory, has_register
@@ -163,4 +164,5 @@ def open_service(
         schema_sources={"audit": current_audit_tables},
         extra_schemas=extra_schemas,
         policy_sql=PolicySql(vault={d.name: d.value_type for d in domains.values()}),
+        disclosure_secret=data_dir.secret(CELL_KEY_SECRET),
     )

@@ -98,8 +98,17 @@ class ResultControl(Protocol):
     def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
         """Refuse the query before it runs (raise a GatewayError; audited as denied)."""
 
-    def apply(self, table: pa.Table, *, truncated: bool) -> tuple[pa.Table, dict[str, Any]]:
-        """The table to release and a JSON-ready report for the completed audit record."""
+    def apply(
+        self,
+        table: pa.Table,
+        *,
+        truncated: bool,
+        deadline: float,
+        cancelled: Callable[[], bool],
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """The table to release and a JSON-ready report for the completed audit record,
+        within the query's ``deadline`` (:func:`time.monotonic`), stopping (raising
+        QueryTimeout or QueryCancelled) once out of time or ``cancelled``."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,9 @@ class QueryService(ClosesOnExit):
         extra_schemas: those schemas' tables and columns, for the rewriter.
         clock: returns the current UTC time (tests inject a fixed clock).
         policy_sql: builds (and caches) the policy subqueries.
+        disclosure_secret: the deployment's cell key secret, handed to disclosure control
+            (``DataDir.secret("disclosure-cell-key")``: :func:`gateway.deployment.open_service`);
+            empty: the cell key method refuses to run.
     """
 
     catalog: Catalog
@@ -151,6 +163,7 @@ class QueryService(ClosesOnExit):
     clock: Clock = field(default=lambda: datetime.now(UTC))
     policy_sql: PolicySql = field(default_factory=PolicySql)
     rewrites: RewriteCache = field(default_factory=RewriteCache)
+    disclosure_secret: bytes = field(default=b"", repr=False)
     _lookup_cache: OrderedDict[str, LookupAnalysis] = field(
         default_factory=OrderedDict, init=False, repr=False
     )
@@ -308,6 +321,7 @@ class QueryService(ClosesOnExit):
             max_result_bytes=view.limits.max_result_bytes,
         )
         began = time.perf_counter()
+        deadline = time.monotonic() + limits.timeout_s  # the query's whole budget
         try:
             if result.uses_schema:
                 self._publish(result.uses_schema)
@@ -326,7 +340,7 @@ class QueryService(ClosesOnExit):
         report: dict[str, Any] | None = None
         if control is not None:
             try:
-                spilled, report = self._controlled(spilled, control, limits)
+                spilled, report = self._controlled(spilled, control, limits, deadline, cancel)
             except GatewayError as exc:
                 exc.query_id = query_id
                 self._complete(started, outcome=exc.code, began=began, failure=exc)
@@ -349,13 +363,28 @@ class QueryService(ClosesOnExit):
         )
 
     def _controlled(
-        self, spilled: QueryResult, control: ResultControl, limits: QueryLimits
+        self,
+        spilled: QueryResult,
+        control: ResultControl,
+        limits: QueryLimits,
+        deadline: float,
+        cancel: Cancellation | None,
     ) -> tuple[QueryResult, dict[str, Any]]:
-        """Apply ``control`` to a spilled result: the released result replaces it (a new file
-        beside it, fingerprinted like any result; the engine's file is deleted)."""
+        """Apply ``control`` to a spilled result within the query's deadline, withdrawn with
+        it: the released result replaces it (a new file beside it, fingerprinted like any
+        result; the engine's file is deleted)."""
         released_path = spilled.path.with_name(f"{spilled.path.stem}.released.arrows")
+
+        def cancelled() -> bool:
+            return cancel is not None and cancel.cancelled
+
         try:
-            table, report = control.apply(spilled.to_table(), truncated=spilled.truncated)
+            table, report = control.apply(
+                spilled.to_table(),
+                truncated=spilled.truncated,
+                deadline=deadline,
+                cancelled=cancelled,
+            )
             summary = spill_batches(
                 table.to_reader(),
                 released_path,

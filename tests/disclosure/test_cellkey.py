@@ -17,8 +17,26 @@ def test_noise_is_bounded_centred_and_never_negative() -> None:
     noises = [table.noise(50, k) for k in range(256)]
     assert set(noises) == {-2, -1, 0, 1, 2}
     assert abs(sum(noises)) <= 8  # centred
-    assert all(1 + table.noise(1, k) >= 0 for k in range(256))
+    assert all(v + table.noise(v, k) >= 1 for v in (1, 2, 3) for k in range(256))  # never 0
     assert table.noise(0, 5) == 0
+
+
+def test_a_published_value_never_narrows_its_truth_below_the_noise() -> None:
+    """Whatever the cell key, a published ``p`` is consistent with every true value from
+    ``p - max_noise`` to ``p + max_noise`` (the threshold is applied to the perturbed value,
+    so publishing ``min_count - max_noise`` cannot mean exactly ``min_count``), and a
+    suppressed cell with every true value from 1 to ``min_count - 1 + max_noise``."""
+    table = PerturbationTable(max_noise=2, modulus=256)
+    truths: dict[int | None, set[int]] = {}
+    for value in range(0, 40):
+        for key in range(256):
+            truths.setdefault(table.publish(value, key, 10, 0), set()).add(value)
+    assert truths.pop(0) == {0}  # zeros are kept, and only zeros are published as zero
+    assert truths.pop(None) == set(range(1, 12))
+    for published, values in truths.items():
+        assert published >= 10
+        if published <= 37:  # away from the end of the values tried
+            assert values == set(range(published - 2, published + 3)), published
 
 
 def test_same_cell_same_value_different_secret_different_keys() -> None:
@@ -36,16 +54,21 @@ def test_protect_perturbs_every_count_and_suppresses_small_ones() -> None:
     again = protect(table.slice(0, 150), SPEC, RULES, secret=b"s").table
     shown = out.column("n").to_pylist()
     assert shown[:150] == again.column("n").to_pylist()  # consistent across outputs
-    moved = 0
+    moved = hidden = 0
     for true, value in zip(counts, shown, strict=True):
-        if 0 < true < 10:
-            assert value is None
-        elif true == 0:
+        if true == 0:
             assert value == 0
+        elif value is None:  # suppressed: the perturbed value was from 1 to 9
+            assert true < 10 + 2
+            hidden += 1
         else:
+            assert value >= 10
             assert abs(value - true) <= 2
             moved += value != true
+        if 0 < true < 10 - 2:
+            assert value is None
     assert moved > 50
+    assert hidden >= sum(0 < t < 8 for t in counts)
     report = protect(table, SPEC, RULES, secret=b"s").report
     assert report.perturbed == moved
     assert report.to_dict()["method"] == "cell_key"

@@ -18,8 +18,12 @@ from gateway.policy.disclosure import (
 def test_default_policy_section(catalog: Catalog) -> None:
     policy = load_default_policy(catalog)
     settings = policy.disclosure
-    assert settings.rules_for("general") == DisclosureRules(min_count=10, label="general")
+    # the cell key method in both modes (issue 14), zeros shown, small counts suppressed
+    assert settings.rules_for("general") == DisclosureRules(
+        min_count=10, label="general", method="cell_key", max_noise=2, modulus=256
+    )
     assert settings.rules_for("general", publication=True) == PUBLICATION_RULES
+    assert PUBLICATION_RULES.method == "cell_key" and PUBLICATION_RULES.perturbs
     assert settings.publication.round_to == 5
     assert "general" in settings.optional
 
@@ -64,6 +68,10 @@ def test_validation_errors_name_the_setting(raw: dict, message: str) -> None:
 
 def test_describe() -> None:
     assert PUBLICATION_RULES.describe() == (
+        "counts perturbed by the cell key method (at most ±2); "
+        "counts from 1 to 9 after perturbation suppressed; counts rounded to the nearest 5"
+    )
+    assert DisclosureRules(min_count=10, round_to=5).describe() == (
         "counts from 1 to 9 suppressed (with secondary suppression); "
         "counts rounded to the nearest 5"
     )

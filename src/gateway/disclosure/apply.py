@@ -30,6 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from gateway.disclosure.budget import Budget
 from gateway.disclosure.cellkey import PerturbationTable, cell_key
 from gateway.disclosure.spec import Derived, DisclosureSpec
 from gateway.disclosure.suppression import Cell, suppress_grid
@@ -46,6 +47,9 @@ __all__ = [
 ]
 
 FLAG_SUFFIX = "_suppressed"
+#: Cells perturbed between two looks at the budget (~1 ms of work).
+_CHECK_EVERY = 128
+UNLIMITED = Budget()
 METADATA_KEY = b"gateway.disclosure"
 
 
@@ -203,12 +207,22 @@ def _derive(
     data: Mapping[str, list[Any]],
     spec: DisclosureSpec,
     rules: DisclosureRules,
+    keyed: _CellKeys | None,
 ) -> tuple[list[Any], list[bool]]:
-    """New values and withheld flags of one derived column."""
+    """New values and withheld flags of one derived column. Under the cell key method a
+    rolling total is a count in its own right, perturbed as a cell (never the exact sum)."""
     n = len(original)
     sources = derived.sources
     values: list[Any] = list(original)
     withheld = [False] * n
+    if derived.kind == "rolling" and keyed is not None:
+        label = f"{derived.name}: rolling {derived.options['window']}"
+        for i in range(n):
+            if values[i] is not None:
+                cell = (*(_hashable(data[k][i]) for k in spec.keys), label)
+                values[i] = keyed.publish(int(values[i]), cell)
+                withheld[i] = values[i] is None
+        return values, withheld
     if derived.kind == "rolling":
         source = sources[0]
         window = int(derived.options["window"])
@@ -261,16 +275,13 @@ def _formula(
 def _perturb(
     raw: Sequence[int | None],
     data: Mapping[str, list[Any]],
-    spec: DisclosureSpec,
-    rules: DisclosureRules,
-    secret: bytes,
+    keys: Sequence[str],
+    cells: _CellKeys,
+    budget: Budget,
 ) -> tuple[list[int | None], list[bool], int, int]:
-    """The cell key method on one count column: published values, suppressed flags, small
-    counts suppressed and cells whose published value differs from the truth."""
-    if not secret:
-        raise InputError("disclosure: the cell key method needs the deployment's secret")
-    table = PerturbationTable(rules.max_noise, rules.modulus)
-    keys = [data[k] for k in spec.keys]
+    """The cell key method on one count column: published values, suppressed flags, cells
+    suppressed and cells whose published value differs from the truth."""
+    columns = [data[k] for k in keys]
     values: list[int | None] = []
     hidden: list[bool] = []
     small = changed = 0
@@ -279,24 +290,40 @@ def _perturb(
             values.append(None)
             hidden.append(False)
             continue
-        if value < 0:
-            raise InputError("disclosure: counts must not be negative")
-        if 0 < value < rules.min_count:
-            values.append(None)
-            hidden.append(True)
-            small += 1
-            continue
-        row = tuple(_hashable(column[i]) for column in keys)
-        out = value + table.noise(value, cell_key(secret, row, value, rules.modulus))
-        out = round_count(out, rules.round_to)
-        changed += out != value
+        if i % _CHECK_EVERY == 0:
+            budget.check()
+        out = cells.publish(value, tuple(_hashable(column[i]) for column in columns))
         values.append(out)
-        hidden.append(False)
+        hidden.append(out is None)
+        small += out is None
+        changed += out is not None and out != value
     return values, hidden, small, changed
 
 
+class _CellKeys:
+    """The cell key method with its secret and rules, for one output."""
+
+    def __init__(self, secret: bytes, rules: DisclosureRules) -> None:
+        if not secret:
+            raise InputError("disclosure: the cell key method needs the deployment's secret")
+        self.secret, self.rules = secret, rules
+        self.table = PerturbationTable(rules.max_noise, rules.modulus)
+
+    def publish(self, value: int, keys: Sequence[Hashable]) -> int | None:
+        """The published value of the cell ``keys`` of true ``value`` (None: suppressed)."""
+        if value < 0:
+            raise InputError("disclosure: counts must not be negative")
+        key = cell_key(self.secret, keys, value, self.rules.modulus)
+        return self.table.publish(value, key, self.rules.min_count, self.rules.round_to)
+
+
 def protect(
-    table: pa.Table, spec: DisclosureSpec, rules: DisclosureRules, *, secret: bytes = b""
+    table: pa.Table,
+    spec: DisclosureSpec,
+    rules: DisclosureRules,
+    *,
+    secret: bytes = b"",
+    budget: Budget = UNLIMITED,
 ) -> ProtectedTable:
     """Apply disclosure control to an aggregate result.
 
@@ -305,6 +332,7 @@ def protect(
         spec: which columns are which.
         rules: threshold, rounding and secondary suppression, or the cell key method.
         secret: the deployment's cell key secret (the cell key method only).
+        budget: the query's deadline and withdrawal, checked between cells.
 
     Returns:
         The protected table (counts NULL where suppressed, ``<col>_suppressed`` flags after
@@ -314,6 +342,7 @@ def protect(
     Raises:
         InputError: the spec names a column the table lacks, a count column is not whole
             numbers, or two rows describe the same cell.
+        QueryTimeout, QueryCancelled: the budget ran out or the query was withdrawn.
     """
     table = _check(table, spec)
     data = table.to_pydict()
@@ -323,10 +352,11 @@ def protect(
     changed: dict[str, list[bool]] = {}
     flags: dict[str, list[bool]] = {}
     cells = primary = secondary = unprotected = perturbed = 0
+    keyed = _CellKeys(secret, rules) if rules.perturbs else None
     for column in spec.protected_columns:
         raw: list[int | None] = data[column]
-        if rules.perturbs:
-            values, hidden, small, moved = _perturb(raw, data, spec, rules, secret)
+        if keyed is not None:
+            values, hidden, small, moved = _perturb(raw, data, spec.keys, keyed, budget)
             cells += sum(v is not None for v in raw)
             primary += small
             perturbed += moved
@@ -342,7 +372,9 @@ def protect(
             if any(v < 0 for v in counts.values()):
                 raise InputError(f"disclosure: {column!r} holds negative counts")
             cells += len(counts)
-            result = suppress_grid(counts, rules.min_count, secondary=rules.secondary)
+            result = suppress_grid(
+                counts, rules.min_count, secondary=rules.secondary, check=budget.check
+            )
             primary += len(result.primary)
             secondary += len(result.secondary)
             unprotected += len(result.unprotected)
@@ -358,7 +390,9 @@ def protect(
     withheld = 0
     derived_values: dict[str, tuple[list[Any], list[bool]]] = {}
     for derived in spec.derived:
-        new, gone = _derive(derived, data[derived.name], published, changed, data, spec, rules)
+        new, gone = _derive(
+            derived, data[derived.name], published, changed, data, spec, rules, keyed
+        )
         derived_values[derived.name] = (new, gone)
         withheld += sum(gone)
     report = DisclosureReport(

@@ -15,7 +15,11 @@ order and aliases do not matter). Hence:
 
 The perturbation table gives noise from ``-max_noise`` to ``+max_noise`` with triangular
 probabilities (``max_noise + 1 - |e|``), spread over ``modulus`` slots; zeros stay zero (an
-empty cell discloses nothing about a person) and no count is published below zero. The
+empty cell discloses nothing about a person) and no count above zero is published as zero or
+below (so a published zero means an empty cell, nothing else). Which counts are too small to
+publish is decided on the *perturbed* value (:meth:`PerturbationTable.publish`): deciding on the
+true value would tell whoever sees a published ``min_count - max_noise`` that the truth is
+``min_count`` exactly. The
 parameters are in the policy's ``[disclosure]`` section (``method``, ``max_noise``,
 ``modulus``), recorded in every audit record with the number of cells perturbed.
 
@@ -84,10 +88,29 @@ class PerturbationTable:
         object.__setattr__(self, "_slots", tuple(slots))
 
     def noise(self, value: int, key: int) -> int:
-        """The noise for a cell of true ``value`` and cell key ``key`` (never below -value)."""
+        """The noise for a cell of true ``value`` and cell key ``key`` (zero for a zero; a
+        count above zero stays above zero)."""
         if value <= 0:
             return 0
-        return max(self._slots[key % self.modulus], -value)
+        return max(self._slots[key % self.modulus], 1 - value)
+
+    def publish(self, value: int, key: int, min_count: int, round_to: int) -> int | None:
+        """The published value of a cell, or None when it is suppressed: the perturbed value,
+        suppressed when from 1 to ``min_count - 1``, then rounded to ``round_to``.
+
+        Example:
+            >>> table = PerturbationTable(max_noise=2, modulus=256)
+            >>> table.publish(0, 5, 10, 0), table.publish(3, 5, 10, 0)
+            (0, None)
+            >>> all(abs(table.publish(40, k, 10, 0) - 40) <= 2 for k in range(256))
+            True
+        """
+        out = value + self.noise(value, key)
+        if 0 < out < min_count:
+            return None
+        if round_to > 1:
+            out = round_to * ((2 * out + round_to) // (2 * round_to))  # nearest, halves up
+        return out
 
     def to_dict(self) -> dict[str, int]:
         return {"max_noise": self.max_noise, "modulus": self.modulus}

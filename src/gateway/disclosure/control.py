@@ -29,17 +29,17 @@ Example:
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from gateway.analysis.classify import ColumnRole, classify_sql, output_roles
 from gateway.catalog import Catalog
-from gateway.datadir import DataDir
 from gateway.disclosure.apply import DisclosureReport, protect
-from gateway.disclosure.cellkey import CELL_KEY_SECRET
+from gateway.disclosure.budget import Budget
 from gateway.disclosure.request import DisclosureRequest, infer_spec
 from gateway.disclosure.spec import DisclosureSpec
 from gateway.errors import InputError, NotAggregate, TooManyRows
@@ -52,14 +52,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISCLOSURE_MAX_ROWS",
+    "DISCLOSURE_MAX_SECONDS",
     "DeclaredDisclosure",
     "DisclosureControl",
     "audit_report",
-    "cell_key_secret",
 ]
 
 #: Largest result disclosure control works on (cells of a two-way table cost more than rows).
 DISCLOSURE_MAX_ROWS = 20_000
+#: The most time disclosure control may take for one request (within the query's own budget):
+#: the cell key method protects DISCLOSURE_MAX_ROWS cells in about a tenth of this.
+DISCLOSURE_MAX_SECONDS = 1.0
+
+
+def _budget(deadline: float, cancelled: Callable[[], bool], max_seconds: float) -> Budget:
+    return Budget(deadline=min(deadline, time.monotonic() + max_seconds), cancelled=cancelled)
 
 
 @dataclass
@@ -71,6 +78,9 @@ class DisclosureControl:
         settings: the policy's ``[disclosure]`` rules.
         catalog: the warehouse catalog (to tell aggregate from record-level queries).
         max_rows: results with more rows are refused (the service caps the query here).
+        secret: the deployment's cell key secret (the service's ``disclosure_secret``).
+        max_seconds: the most time :meth:`apply` may take (less if the query's own deadline
+            comes first).
     """
 
     request: DisclosureRequest
@@ -78,6 +88,7 @@ class DisclosureControl:
     catalog: Catalog
     max_rows: int = DISCLOSURE_MAX_ROWS
     secret: bytes = field(default=b"", repr=False)
+    max_seconds: float = DISCLOSURE_MAX_SECONDS
     _rules: DisclosureRules | None = field(default=None, repr=False)
     _roles: tuple[ColumnRole, ...] = field(default=(), repr=False)
 
@@ -88,7 +99,7 @@ class DisclosureControl:
             request=request,
             settings=service.policy.disclosure,
             catalog=service.catalog,
-            secret=cell_key_secret(service),
+            secret=service.disclosure_secret,
         )
 
     @property
@@ -122,13 +133,28 @@ class DisclosureControl:
         if all(c.name for c in columns) or named <= {c.name for c in columns}:
             infer_spec(self.request, names, self._roles, rules)  # early: nothing has run yet
 
-    def apply(self, table: pa.Table, *, truncated: bool) -> tuple[pa.Table, dict[str, Any]]:
+    def apply(
+        self,
+        table: pa.Table,
+        *,
+        truncated: bool,
+        deadline: float = float("inf"),
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> tuple[pa.Table, dict[str, Any]]:
         """Protect the result; the report is what the completed audit record keeps.
+
+        Args:
+            table: the query's result.
+            truncated: whether the result was cut at :attr:`max_rows`.
+            deadline: the query's deadline (:func:`time.monotonic`).
+            cancelled: true once the query is withdrawn.
 
         Raises:
             TooManyRows: the result was cut at :attr:`max_rows` (it must be whole).
             ParameterError, InputError: the request does not fit the result's columns, or a
                 count column does not hold whole numbers.
+            QueryTimeout, QueryCancelled: out of time (:attr:`max_seconds` or the query's
+                deadline), or withdrawn; it stops between cells.
         """
         if truncated:
             raise TooManyRows(
@@ -137,7 +163,8 @@ class DisclosureControl:
             )
         rules = self.rules
         spec = infer_spec(self.request, table.column_names, self._roles, rules)
-        protected = protect(table, spec, rules, secret=self.secret)
+        budget = _budget(deadline, cancelled, self.max_seconds)
+        protected = protect(table, spec, rules, secret=self.secret, budget=budget)
         report = protected.report
         if report.unprotected:
             raise InputError(
@@ -145,23 +172,6 @@ class DisclosureControl:
                 "from the totals of this table; group more coarsely"
             )
         return protected.table, audit_report(self.request.mode, rules, spec, report)
-
-
-def cell_key_secret(service: QueryService) -> bytes:
-    """The deployment's cell key secret (``DataDir.secret("disclosure-cell-key")``), found
-    from the data directory the service's engine writes results into; empty when the service
-    runs outside a data directory (then the cell key method refuses to run).
-
-    The service does not carry its data directory; the engine's results directory
-    (``DIR/tmp/results``) locates it.
-    """
-    results = getattr(service.engine, "results_dir", None)
-    if results is None:
-        return b""
-    data_dir = DataDir(Path(results).parent.parent)
-    if not data_dir.warehouse.exists():
-        return b""
-    return data_dir.secret(CELL_KEY_SECRET)
 
 
 def audit_report(
@@ -194,9 +204,9 @@ def audit_report(
         "primary": report.primary,
         "secondary_suppressed": report.secondary,
         "withheld": report.withheld,
+        "method": rules.method,
         **(
             {
-                "method": rules.method,
                 "max_noise": rules.max_noise,
                 "modulus": rules.modulus,
                 "perturbed": report.perturbed,
@@ -229,15 +239,24 @@ class DeclaredDisclosure:
     max_rows: int = sys.maxsize
     report: DisclosureReport | None = field(default=None, repr=False)
     secret: bytes = field(default=b"", repr=False)
+    max_seconds: float = DISCLOSURE_MAX_SECONDS
 
     def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
         """Nothing to check before the run: the template declared its shape."""
 
-    def apply(self, table: pa.Table, *, truncated: bool) -> tuple[pa.Table, dict[str, Any]]:
-        """Protect the result; the report (as :class:`DisclosureControl` writes it, plus the
-        ``people`` columns, ``unprotected`` cells and ``spec: template``) goes into the
-        completed audit record."""
-        protected = protect(table, self.spec, self.rules, secret=self.secret)
+    def apply(
+        self,
+        table: pa.Table,
+        *,
+        truncated: bool,
+        deadline: float = float("inf"),
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """Protect the result within the budget (as :meth:`DisclosureControl.apply`); the
+        report (as :class:`DisclosureControl` writes it, plus the ``people`` columns,
+        ``unprotected`` cells and ``spec: template``) goes into the completed audit record."""
+        budget = _budget(deadline, cancelled, self.max_seconds)
+        protected = protect(table, self.spec, self.rules, secret=self.secret, budget=budget)
         self.report = protected.report
         return protected.table, {
             **audit_report(self.mode, self.rules, self.spec, protected.report),

@@ -36,7 +36,7 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["Cell", "Suppression", "exposed_cells", "suppress_grid"]
@@ -205,7 +205,11 @@ def exposed_cells(values: Mapping[Cell, int], suppressed: Iterable[Cell]) -> fro
 
 
 def suppress_grid(
-    values: Mapping[Cell, int], min_count: int, *, secondary: bool = True
+    values: Mapping[Cell, int],
+    min_count: int,
+    *,
+    secondary: bool = True,
+    check: Callable[[], None] = lambda: None,
 ) -> Suppression:
     """Primary and secondary suppression for one table of counts.
 
@@ -213,6 +217,8 @@ def suppress_grid(
         values: ``(row, column) → count`` (counts are whole numbers ≥ 0).
         min_count: counts from 1 to ``min_count - 1`` are primary-suppressed.
         secondary: also hide cells until no suppressed cell is exposed by the totals.
+        check: called between steps of the search (it raises to stop it: the query's
+            :class:`~gateway.disclosure.budget.Budget`).
 
     Raises:
         ValueError: a negative count.
@@ -226,8 +232,18 @@ def suppress_grid(
     for cell in sorted(primary, key=grid.order.__getitem__):
         grid.hide(cell)
     unprotected: set[Cell] = set()
-    exposed = [c for c in sorted(primary, key=grid.order.__getitem__) if grid.exposed(c)]
+
+    def still_exposed(cells: Iterable[Cell]) -> list[Cell]:
+        out = []
+        for c in cells:
+            check()
+            if grid.exposed(c):
+                out.append(c)
+        return out
+
+    exposed = still_exposed(sorted(primary, key=grid.order.__getitem__))
     while exposed:
+        check()
         cell = exposed[0]
         partners = grid.rectangle(cell)
         if not partners:
@@ -239,7 +255,7 @@ def suppress_grid(
             partners = [partner]
         for partner in partners:
             grid.hide(partner)
-        exposed = [c for c in [*exposed, *partners] if grid.exposed(c)]
+        exposed = still_exposed([*exposed, *partners])
     return Suppression(
         primary=primary,
         secondary=frozenset(grid.suppressed - primary),

@@ -4,7 +4,10 @@ The policy's ``[disclosure]`` section configures them, parsed when the policy is
 (``Policy.disclosure``)::
 
     [disclosure.publication]          # outputs marked for publication
-    min_count = 10                    # counts 1..9 suppressed (zeros are shown)
+    method = "cell_key"               # the default: every count perturbed (cellkey.py)
+    max_noise = 2                     # by at most ±2, the same cell always by the same amount
+    modulus = 256                     # cell keys 0..255 over the perturbation table
+    min_count = 10                    # perturbed counts 1..9 suppressed (zeros are shown)
     round_to = 5                      # published counts rounded to the nearest 5
 
     [disclosure.levels.general]       # general-level analysts' template outputs and products
@@ -12,8 +15,10 @@ The policy's ``[disclosure]`` section configures them, parsed when the policy is
     round_to = 0
     optional = true                   # may be switched off for working (unshared) outputs
 
-Levels without an entry get no control by default (``min_count = 0``), but publication rules
-always apply to outputs marked for publication.
+``method = "suppression"`` is cell suppression instead (exact published values, secondary
+suppression within one table; nothing links the protection of different outputs). Levels
+without an entry get no control by default (``min_count = 0``, no method), but publication
+rules always apply to outputs marked for publication.
 
 Example:
     >>> settings = parse_disclosure_settings({"levels": {"general": {"min_count": 5}}})
@@ -31,6 +36,7 @@ from gateway.errors import ConfigurationError, ParameterError
 
 __all__ = [
     "DISCLOSURE_MODES",
+    "NO_RULES",
     "PUBLICATION_RULES",
     "DisclosureMode",
     "DisclosureRules",
@@ -52,9 +58,10 @@ class DisclosureRules:
         round_to: published counts are rounded to the nearest multiple (0 or 1 = exact).
         secondary: apply secondary suppression, so that totals cannot reveal a suppressed cell.
         label: where the rules came from (``general``, ``publication``, ``none``), for reports.
-        method: ``suppression`` (primary and secondary cell suppression) or ``cell_key``
-            (every count perturbed by the cell key method, counts 1..min_count-1 suppressed;
-            see :mod:`gateway.disclosure.cellkey`).
+        method: ``cell_key`` (the policy's default: every count perturbed by the cell key
+            method, perturbed counts 1..min_count-1 suppressed; see
+            :mod:`gateway.disclosure.cellkey`), ``suppression`` (primary and secondary cell
+            suppression; this class's default, exact values) or ``none``.
         max_noise: the cell key method's largest change to a count.
         modulus: the cell key method's number of cell keys.
     """
@@ -84,15 +91,19 @@ class DisclosureRules:
             parts.append(f"counts perturbed by the cell key method (at most ±{self.max_noise})")
         if self.min_count > 1:
             second = " (with secondary suppression)" if self.secondary and not self.perturbs else ""
-            parts.append(f"counts from 1 to {self.min_count - 1} suppressed{second}")
+            after = " after perturbation" if self.perturbs else ""
+            parts.append(f"counts from 1 to {self.min_count - 1}{after} suppressed{second}")
         if self.round_to > 1:
             parts.append(f"counts rounded to the nearest {self.round_to}")
         return "; ".join(parts) if parts else "no disclosure control"
 
 
 #: The rules for outputs marked for publication when the policy does not say otherwise.
-PUBLICATION_RULES = DisclosureRules(min_count=10, round_to=5, label="publication")
-_NONE = DisclosureRules()
+PUBLICATION_RULES = DisclosureRules(
+    min_count=10, round_to=5, label="publication", method="cell_key", max_noise=2, modulus=256
+)
+#: No control at all (a level without rules, or ``none`` where the policy allows it).
+NO_RULES = DisclosureRules(method="none")
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,7 @@ class DisclosureSettings:
         """The rules for an output made by an analyst of ``level``."""
         if publication:
             return self.publication
-        return self.levels.get(level, _NONE)
+        return self.levels.get(level, NO_RULES)
 
     def resolve(self, level: str, mode: str) -> DisclosureRules:
         """The rules for a requested mode (``policy``, ``publication`` or ``none``).
@@ -131,7 +142,7 @@ class DisclosureSettings:
                     f"disclosure: the policy does not let {level}-level analysts switch "
                     "disclosure control off"
                 )
-            return _NONE
+            return NO_RULES
         raise ParameterError(
             f"disclosure: unknown mode {mode!r}; use one of {', '.join(DISCLOSURE_MODES)}"
         )
@@ -158,7 +169,7 @@ def _rules(raw: Any, path: str, label: str, source: str) -> tuple[DisclosureRule
     for key in ("secondary", "optional"):
         if key in raw and not isinstance(raw[key], bool):
             raise ConfigurationError(f"{source}: {path}.{key}: must be true or false")
-    method = raw.get("method", "suppression")
+    method = raw.get("method", "cell_key")
     if method not in _METHODS:
         raise ConfigurationError(f"{source}: {path}.method: must be one of {', '.join(_METHODS)}")
     max_noise, modulus = raw.get("max_noise", 2), raw.get("modulus", 256)

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from gateway.audit.records import QueryDenied, QueryRequest
 from gateway.disclosure import DisclosureReport
-from gateway.disclosure.control import DeclaredDisclosure, cell_key_secret
+from gateway.disclosure.control import DeclaredDisclosure
 from gateway.engines.base import Cancellation
 from gateway.errors import AccessDenied, AuditUnavailable, GatewayError, NotFound, ParameterError
 from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
@@ -357,7 +357,7 @@ class TemplateRunner:
         control = None
         if template.disclosure is not None:
             control = DeclaredDisclosure(
-                template.disclosure, rules, disclosure, secret=cell_key_secret(self.service)
+                template.disclosure, rules, disclosure, secret=self.service.disclosure_secret
             )
         outcome = self.service.run_query(
             principal,
