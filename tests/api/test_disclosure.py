@@ -1,6 +1,7 @@
 """Disclosure control on ad-hoc aggregate queries over real HTTP: no published count under the
 threshold, suppressed cells marked (never dropped) and not recoverable from the totals, record-
-level results refused, and the control applied recorded in the audit trail."""
+level results refused, and the control applied recorded in the audit trail. The default policy
+protects by the cell key method: every count within ±2, the same cell always the same."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from tests.disclosure.solver import lp_range
+from tests.disclosure.guarantee import GENERAL, check_column
 
 ANALYST = "a.khan"  # general level: the policy's general rules suppress counts from 1 to 9
 #: A two-way table (category × year) with small cells in some rows and columns.
@@ -35,7 +36,7 @@ def _completed(live_gateway, query_id: str, kind: str = "query.completed") -> di
     return details
 
 
-def test_policy_control_suppresses_small_counts_so_totals_cannot_reveal_them(live_gateway):  # type: ignore[no-untyped-def]
+def test_policy_control_perturbs_every_count_and_suppresses_small_ones(live_gateway):  # type: ignore[no-untyped-def]
     raw = _query(live_gateway, {"sql": TWO_WAY}).json()
     answer = _query(live_gateway, {"sql": TWO_WAY, "disclosure": "policy"})
     assert answer.status_code == 200, answer.text
@@ -49,20 +50,16 @@ def test_policy_control_suppresses_small_counts_so_totals_cannot_reveal_them(liv
     true = {(r[0], r[1]): r[2] for r in raw["rows"]}
     published = {(r[0], r[1]): (r[2], r[3]) for r in body["rows"]}
     assert published.keys() == true.keys()  # every cell is still there: marked, not dropped
-    hidden = {cell for cell, (_, flag) in published.items() if flag}
-    for cell, (value, flag) in published.items():
-        assert (value is None) == flag
-        if not flag:
-            assert value == true[cell]
-            assert not 0 < value < 10  # no published count under the threshold
-    small = {cell for cell, n in true.items() if 0 < n < 10}
-    assert small, "the test table needs small cells"
-    assert small <= hidden
-    # An attacker with every row and column total and the published cells: each suppressed
-    # count above zero can still take more than one value.
-    for cell, (low, high) in lp_range(true, hidden).items():
-        if true[cell] > 0:
-            assert high - low >= 1, f"{cell} is pinned to {low} by the totals"
+    cells = list(true)
+    hidden, moved = check_column(
+        [true[c] for c in cells],
+        [published[c][0] for c in cells],
+        [published[c][1] for c in cells],
+        GENERAL,
+    )
+    assert any(0 < n < 10 for n in true.values()), "the test table needs small cells"
+    assert hidden
+    assert moved
     report = body["disclosure"]
     assert (report["mode"], report["rules"], report["min_count"], report["round_to"]) == (
         "policy",
@@ -70,8 +67,10 @@ def test_policy_control_suppresses_small_counts_so_totals_cannot_reveal_them(liv
         10,
         0,
     )
-    assert report["primary"] == len(small)
-    assert report["primary"] + report["secondary_suppressed"] == len(hidden)
+    assert (report["method"], report["max_noise"], report["modulus"]) == ("cell_key", 2, 256)
+    assert (report["primary"], report["perturbed"]) == (hidden, moved)
+    assert report["secondary_suppressed"] == 0
+    assert report["cells"] == len(cells)
     assert answer.headers["x-disclosure"] == report["description"]
 
     # The audit trail records what was applied, with the released result's rows.
@@ -80,12 +79,43 @@ def test_policy_control_suppresses_small_counts_so_totals_cannot_reveal_them(liv
     assert audited["rows"] == len(published)
     recorded = audited["disclosure"]
     assert (recorded["mode"], recorded["min_count"], recorded["round_to"]) == ("policy", 10, 0)
+    assert (recorded["method"], recorded["max_noise"], recorded["modulus"]) == ("cell_key", 2, 256)
     assert (recorded["counts"], recorded["dimensions"]) == (
         ["crimes"],
         ["police_uk_category", "year"],
     )
-    assert recorded["primary"] == report["primary"]
-    assert recorded["secondary_suppressed"] == report["secondary_suppressed"]
+    assert (recorded["cells"], recorded["primary"], recorded["perturbed"]) == (
+        len(cells),
+        hidden,
+        moved,
+    )
+
+
+def test_the_same_cell_gets_the_same_value_whatever_query_produced_it(live_gateway):  # type: ignore[no-untyped-def]
+    """Asking again, in another spelling, or for a part of the table gives the same published
+    value for the same cell: nothing new to average or subtract."""
+    whole = _query(live_gateway, {"sql": TWO_WAY, "disclosure": "policy"}).json()
+    published = {(r[0], r[1]): (r[2], r[3]) for r in whole["rows"]}
+    category = next(c for c, _ in published)
+    variants = [
+        TWO_WAY,
+        "SELECT date_part('year', recorded_at) AS y, police_uk_category AS cat, count(1) AS n "
+        "FROM crime GROUP BY 2, 1",
+        "SELECT police_uk_category, date_part('year', recorded_at) AS year, count(*) AS crimes "
+        f"FROM crime WHERE police_uk_category = '{category}' GROUP BY ALL",
+    ]
+    for sql in variants:
+        body = _query(live_gateway, {"sql": sql, "disclosure": "policy"}).json()
+        names = [c["name"] for c in body["columns"]]
+        for row in body["rows"]:
+            record = dict(zip(names, row, strict=True))
+            key = (
+                record.get("police_uk_category", record.get("cat")),
+                record.get("year", record.get("y")),
+            )
+            count = record.get("crimes", record.get("n"))
+            flag = record.get("crimes_suppressed", record.get("n_suppressed"))
+            assert (count, flag) == published[key], (sql, key)
 
 
 def test_arrow_answers_carry_the_flags_and_the_audited_fingerprint(live_gateway):  # type: ignore[no-untyped-def]

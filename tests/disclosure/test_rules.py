@@ -23,7 +23,8 @@ def test_default_policy_section(catalog: Catalog) -> None:
         min_count=10, label="general", method="cell_key", max_noise=2, modulus=256
     )
     assert settings.rules_for("general", publication=True) == PUBLICATION_RULES
-    assert PUBLICATION_RULES.method == "cell_key" and PUBLICATION_RULES.perturbs
+    assert PUBLICATION_RULES.method == "cell_key"
+    assert PUBLICATION_RULES.perturbs
     assert settings.publication.round_to == 5
     assert "general" in settings.optional
 

@@ -10,12 +10,13 @@ from typing import Any
 import polars as pl
 import pytest
 
-from gateway.disclosure import METADATA_KEY, parse_disclosure_request, protect, round_count
+from gateway.disclosure import METADATA_KEY, parse_disclosure_request, protect
 from gateway.disclosure.control import DisclosureControl
 from gateway.errors import AccessDenied, NotFound, ParameterError, PurposeNotApproved
 from gateway.principal import Principal
 from gateway.service import QueryService
 from gateway.templates import TemplateLibrary, TemplateRunner
+from tests.disclosure.guarantee import check_column
 from tests.templates.fixtures import ANALYSTS, PURPOSE, USERS, Raw
 
 PERIOD = {"start_month": "2025-11", "end_month": "2026-10"}
@@ -167,11 +168,13 @@ def aggregate_names(library: TemplateLibrary) -> list[str]:
 def test_every_aggregate_template_is_protected(
     runner: TemplateRunner, library: TemplateLibrary, raw: Raw, user: Principal
 ) -> None:
-    """With the level's rules (counts under 10 suppressed, through the runner) and the
-    publication rules (also rounded to 5): every published count is 0 or at least 10, equals
-    the unprotected value (rounded where rounding applies), every suppressed value is marked,
-    never dropped, and no suppressed cell is left exposed by the totals."""
+    """With the level's rules (through the runner) and the publication rules (also rounded
+    to 5), both the cell key method: every count is within ±max_noise of the unprotected value
+    (plus the rounding), zeros stay zero, every perturbed value from 1 to 9 is suppressed and
+    marked, never dropped; derived values are withheld with their counts."""
+    by_level = runner.rules(user.level, "policy")
     publication = runner.rules(user.level, "publication")
+    secret = runner.service.disclosure_secret
     for name in aggregate_names(library):
         spec = library.get(name).disclosure
         assert spec is not None
@@ -181,24 +184,29 @@ def test_every_aggregate_template_is_protected(
             [c for c in plain.table.column_names if c.endswith("_suppressed")]
         )
         by_policy = runner.run(user, name, params, purpose=PURPOSE).table
-        for base, table in ((0, by_policy), (5, protect(unprotected, spec, publication).table)):
+        published = protect(unprotected, spec, publication, secret=secret).table
+        for rules, table in ((by_level, by_policy), (publication, published)):
             assert table.num_rows == plain.table.num_rows, name
-            assert json.loads(table.schema.metadata[METADATA_KEY])["unprotected"] == 0, name
+            assert json.loads(table.schema.metadata[METADATA_KEY])["method"] == "cell_key"
             for column in spec.protected_columns:
-                before = plain.table[column].to_pylist()
-                after = table[column].to_pylist()
-                flags = table[f"{column}_suppressed"].to_pylist()
-                for raw_value, shown, hidden in zip(before, after, flags, strict=True):
-                    if hidden:
-                        assert shown is None, (name, column)
-                        continue
-                    expected = None if raw_value is None else round_count(raw_value, base)
-                    assert shown == expected, (name, column)
-                    assert raw_value in (None, 0) or raw_value >= 10, (name, column, raw_value)
+                check_column(
+                    plain.table[column].to_pylist(),
+                    table[column].to_pylist(),
+                    table[f"{column}_suppressed"].to_pylist(),
+                    rules,
+                )
             for derived in spec.derived:
                 flags = table[f"{derived.name}_suppressed"].to_pylist()
                 values = table[derived.name].to_pylist()
                 assert all(v is None for v, f in zip(values, flags, strict=True) if f), name
+
+
+def test_the_same_cell_gets_the_same_value_in_every_run(runner: TemplateRunner) -> None:
+    """Asking again gives nothing new to average: two runs, the same published table."""
+    user = USERS["a.khan"]
+    first = runner.run(user, "asb-by-type", PERIOD, purpose=PURPOSE)
+    again = runner.run(user, "asb-by-type", PERIOD, purpose=PURPOSE)
+    assert first.table.equals(again.table)
 
 
 def test_small_counts_are_really_suppressed_somewhere(runner: TemplateRunner) -> None:
@@ -206,8 +214,10 @@ def test_small_counts_are_really_suppressed_somewhere(runner: TemplateRunner) ->
     run = runner.run(USERS["a.khan"], "asb-by-type", PERIOD, purpose=PURPOSE)
     assert run.disclosure is not None
     assert run.disclosure.primary > 0
-    assert run.disclosure.secondary > 0
+    assert run.disclosure.perturbed > 0
+    assert run.disclosure.secondary == 0  # the cell key method needs no secondary suppression
     assert "suppressed" in run.disclosure.summary()
+    assert "perturbed" in run.disclosure.summary()
 
 
 def _completed(service: QueryService, query_id: str) -> dict[str, Any]:
@@ -220,7 +230,7 @@ def _completed(service: QueryService, query_id: str) -> dict[str, Any]:
 ADHOC_DISCLOSURE_KEYS = {
     "mode", "rules", "min_count", "round_to", "secondary", "description", "counts",
     "dimensions", "strata", "totals", "measures", "cells", "primary", "secondary_suppressed",
-    "withheld", "source_fingerprint",
+    "withheld", "source_fingerprint", "method", "max_noise", "modulus", "perturbed",
 }  # fmt: skip
 
 
@@ -254,6 +264,8 @@ def test_template_runs_record_their_disclosure_control_like_ad_hoc_queries(
         0,
     )
     assert applied["spec"] == "template"
+    assert (applied["method"], applied["max_noise"], applied["modulus"]) == ("cell_key", 2, 256)
+    assert applied["perturbed"] == run.disclosure.perturbed > 0
     assert (applied["primary"], applied["secondary_suppressed"]) == (
         run.disclosure.primary,
         run.disclosure.secondary,

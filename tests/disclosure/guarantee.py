@@ -1,0 +1,59 @@
+"""What the cell key method promises for one published count, checked against the truth.
+
+Used by every test that compares a protected output with the raw warehouse: they assert the
+guarantee, never a value.
+
+- a zero is published as zero, and only a zero is;
+- a published count differs from the truth by at most ``max_noise`` (plus half the rounding
+  step) and is at least ``min_count``;
+- a suppressed count is above zero and at most ``min_count - 1 + max_noise``, and every count
+  from 1 to ``min_count - 1 - max_noise`` is suppressed (whatever its noise);
+- a suppressed count is NULL and flagged; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.disclosure import DisclosureRules, round_count
+
+
+def check_count(true: int | None, shown: int | None, hidden: bool, rules: DisclosureRules) -> None:
+    """Assert the guarantee for one cell (``hidden``: its ``_suppressed`` flag)."""
+    assert rules.perturbs, rules
+    if true is None:
+        assert shown is None
+        assert not hidden
+        return
+    if hidden:
+        assert shown is None
+        assert 0 < true < rules.min_count + rules.max_noise, (true, rules)
+        return
+    assert shown is not None
+    if true == 0:
+        assert shown == 0
+        return
+    slack = rules.max_noise + (rules.round_to // 2 if rules.round_to > 1 else 0)
+    assert abs(shown - true) <= slack, (true, shown, rules)
+    assert shown >= round_count(rules.min_count, rules.round_to), (true, shown)
+    assert not 0 < true < rules.min_count - rules.max_noise, (true, shown)
+
+
+def check_column(
+    true: list[Any], shown: list[Any], flags: list[bool], rules: DisclosureRules
+) -> tuple[int, int]:
+    """Assert the guarantee for a column; returns (cells suppressed, cells changed)."""
+    assert len(true) == len(shown) == len(flags)
+    hidden = moved = 0
+    for t, s, f in zip(true, shown, flags, strict=True):
+        check_count(t, s, f, rules)
+        hidden += f
+        moved += not f and s != t
+    return hidden, moved
+
+
+#: The default policy's rules for general-level outputs (tests/disclosure/test_rules.py checks
+#: the default policy says exactly this).
+GENERAL = DisclosureRules(
+    min_count=10, label="general", method="cell_key", max_noise=2, modulus=256
+)
