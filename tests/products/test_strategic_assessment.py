@@ -241,7 +241,8 @@ def test_key_figures_quote_the_templates(
 def test_suppression_is_shown_and_explained(report: ReportParser) -> None:
     assert any(c.suppressed for s in report.sections for t in s.tables for r in t.rows for c in r)
     notes = " ".join(s.text for s in report.sections)
-    assert "counts from 1 to 9 suppressed" in notes.lower()
+    assert "counts perturbed by the cell key method (at most ±2)" in notes.lower()
+    assert "counts from 1 to 9 after perturbation suppressed" in notes.lower()
 
 
 # --- the workbook -----------------------------------------------------------------------------
