@@ -1,11 +1,12 @@
 """``gateway product strategic-assessment``: the strategic assessment pack for a CSP board.
 
-    gateway product strategic-assessment --area E06000002 --year 2025 --output sa-2025
+    gateway product strategic-assessment --area E06000002 --year 2025     # into the current folder
     gateway product strategic-assessment --area E06000002 --year 2025 --output sa-2025 \\
         --data-dir demo-data --user a.khan            # on the gateway's own machine
 
 Writes ``strategic-assessment-<area>-<year>.html`` (the report: SVG charts, tables, key
-figures), ``….xlsx`` (one sheet per section) and ``….json`` (the manifest) into ``--output``.
+figures), ``….xlsx`` (one sheet per section) and ``….json`` (the manifest: provenance and the
+files' SHA-256) into ``--output`` (default: the current directory).
 Every page and sheet carries the protective marking (default: the policy's, usually
 OFFICIAL-SENSITIVE) and the provenance: the query id of every section, who made it, when and
 under which policy. ``--for-publication`` applies the publication disclosure rules.
@@ -36,8 +37,14 @@ def strategic_assessment_command(
     area: Annotated[str, typer.Option(help="Local authority code, e.g. E06000002.")],
     year: Annotated[int, typer.Option(help="Calendar year assessed, e.g. 2025.")],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Directory for the files.", file_okay=False)
-    ],
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory for the files (default: the current directory).",
+            file_okay=False,
+        ),
+    ] = Path("."),
     purpose: PurposeOption = None,
     marking: Annotated[
         str | None, typer.Option(help="Protective marking (default: the policy's).")
