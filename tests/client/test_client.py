@@ -20,8 +20,8 @@ from gateway.client import (
 )
 from gateway.datadir import DataDir
 from gateway.deployment import open_service
-from gateway.disclosure import PUBLICATION_RULES
 from gateway.errors import AuthenticationError, ColumnNotFound, GatewayError, NotAggregate
+from gateway.policy.disclosure import PUBLICATION_RULES
 from gateway.service import QueryService
 from gateway.users import UsersFile
 from tests.disclosure.guarantee import check_count

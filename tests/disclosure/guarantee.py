@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.disclosure import DisclosureRules, round_count
+from gateway.disclosure import round_count
+from gateway.policy.disclosure import DisclosureRules
 
 
 def check_count(true: int | None, shown: int | None, hidden: bool, rules: DisclosureRules) -> None:

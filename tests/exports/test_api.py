@@ -11,7 +11,7 @@ from pathlib import Path
 import pyogrio
 import pytest
 
-from gateway.disclosure import PUBLICATION_RULES
+from gateway.policy.disclosure import PUBLICATION_RULES
 from gateway.publish import HEADER
 from tests.disclosure.guarantee import check_count
 from tests.exports.helpers import PER_LSOA_SQL
