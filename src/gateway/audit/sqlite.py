@@ -2,7 +2,8 @@
 
 Durability and ordering:
 
-- WAL journal with ``synchronous=FULL``: a committed append is on disk when ``append`` returns.
+- Opened by :func:`gateway.sqlite.connect`: WAL journal with ``synchronous=FULL``, so a
+  committed append is on disk when ``append`` returns.
 - ``BEGIN IMMEDIATE`` around "read head, seal, insert": appends from every process are
   serialised by SQLite's write lock, so the chain stays gap-free and valid; a writer waits up to
   ``busy_timeout`` seconds for the lock.
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +50,7 @@ from gateway.audit.records import (
 )
 from gateway.errors import AuditUnavailable
 from gateway.lifetime import ClosesOnExit
+from gateway.sqlite import connect
 
 __all__ = ["SCHEMA_VERSION", "SQLiteAuditStore"]
 
@@ -159,15 +160,8 @@ class SQLiteAuditStore(ClosesOnExit):
         self._has_macs = False
         if read_only and not self.path.exists():
             raise AuditUnavailable(f"audit log {self.path}: no such file")
-        mode = "ro" if read_only else "rwc"
         try:
-            conn = sqlite3.connect(
-                f"{self.path.absolute().as_uri()}?mode={mode}",
-                uri=True,
-                timeout=busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = connect(self.path, mode="ro" if read_only else "rwc", busy_timeout=busy_timeout)
         except sqlite3.Error as exc:
             raise self._unavailable("open", exc) from exc
         try:
@@ -186,8 +180,6 @@ class SQLiteAuditStore(ClosesOnExit):
         )
 
     def _prepare(self, conn: sqlite3.Connection, max_size_bytes: int | None) -> None:
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA synchronous = FULL")
         if max_size_bytes is not None:
             page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
             conn.execute(f"PRAGMA max_page_count = {max(1, max_size_bytes // page_size)}")
@@ -202,7 +194,6 @@ class SQLiteAuditStore(ClosesOnExit):
                 raise AuditUnavailable(f"audit log {self.path} is not an audit database")
             self._read_meta(conn)
             return
-        self._use_wal(conn)
         self._read_meta(conn)
         if version == 0 or not self._has_macs or (self._key and self._keyed_from is None):
             conn.execute("BEGIN IMMEDIATE")
@@ -243,19 +234,6 @@ class SQLiteAuditStore(ClosesOnExit):
                     self._keyed_from = int(row[0])
                 except (TypeError, ValueError):
                     self._keyed_from = 1  # an edited value: hold every record to a MAC
-
-    def _use_wal(self, conn: sqlite3.Connection) -> None:
-        # Changing the journal mode does not wait on SQLite's busy handler: when several
-        # processes open a new log at once, retry until busy_timeout like any other write.
-        deadline = time.monotonic() + self.busy_timeout
-        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as exc:
-                busy = (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
-                if not busy or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.errors import GatewayError, NotFound
+from gateway.sqlite import connect
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -56,20 +57,20 @@ MAX_TOKEN_LENGTH = 128
 
 TokenState = Literal["active", "expired", "revoked"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_token (
-    token_id    TEXT PRIMARY KEY,
-    token_hash  TEXT NOT NULL UNIQUE,
-    username    TEXT NOT NULL,
-    label       TEXT NOT NULL DEFAULT '',
-    issued_at   TEXT NOT NULL,
-    issued_by   TEXT NOT NULL,
-    expires_at  TEXT,
-    revoked_at  TEXT,
-    revoked_by  TEXT
-);
-CREATE INDEX IF NOT EXISTS api_token_username ON api_token (username);
-"""
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS api_token (
+        token_id    TEXT PRIMARY KEY,
+        token_hash  TEXT NOT NULL UNIQUE,
+        username    TEXT NOT NULL,
+        label       TEXT NOT NULL DEFAULT '',
+        issued_at   TEXT NOT NULL,
+        issued_by   TEXT NOT NULL,
+        expires_at  TEXT,
+        revoked_at  TEXT,
+        revoked_by  TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS api_token_username ON api_token (username)",
+)
 
 
 class TokenStoreUnavailable(GatewayError):
@@ -148,7 +149,8 @@ class IssuedToken:
 
 class TokenStore:
     """The ``api_token`` table: issue, find, list and revoke tokens. Thread-safe (one SQLite
-    connection per call) and safe for several processes (SQLite's own locking).
+    connection per call, opened by :func:`gateway.sqlite.connect`) and safe for several
+    processes (SQLite's own locking).
 
     Args:
         path: the SQLite file (``DIR/governance.sqlite``); created with the table if absent.
@@ -166,8 +168,9 @@ class TokenStore:
         self.path = path
         self.clock = clock
         self.busy_timeout = busy_timeout
-        with self._connect() as con:
-            con.executescript(_SCHEMA)
+        with self._connect(write=True) as con:
+            for statement in _SCHEMA:
+                con.execute(statement)
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -175,10 +178,14 @@ class TokenStore:
         exception); ``write`` takes the write lock at once (``BEGIN IMMEDIATE``)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(sqlite3.connect(self.path, timeout=self.busy_timeout)) as con, con:
-                if write:
-                    con.execute("BEGIN IMMEDIATE")
-                yield con
+            with closing(connect(self.path, busy_timeout=self.busy_timeout)) as con:
+                con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                finally:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise TokenStoreUnavailable(f"the token store cannot be used: {exc}") from exc
 

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import ipaddress
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -34,6 +35,7 @@ from gateway.governance.origin import origin_refusal
 from gateway.governance.standing import Standing
 from gateway.governance.store import GovernanceStore
 from gateway.principal import Principal, PrincipalDirectory
+from gateway.sqlite import connect
 from gateway.users import UsersFile
 
 __all__ = ["GovernanceDirectory", "has_register"]
@@ -44,12 +46,13 @@ def has_register(data_dir: DataDir) -> bool:
 
     The file may exist for API tokens alone; then ``users.toml`` stays the directory.
     """
-    import sqlite3
-
     path = data_dir.governance
     if not path.is_file():
         return False
-    con = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        con = connect(path, mode="ro")
+    except sqlite3.Error:
+        return False
     try:
         found = con.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'person'"

@@ -4,8 +4,9 @@ The file is shared with the API token table (``api_token``, owned by ``gateway.a
 governance tables below are this package's, and their schema version is kept in
 ``governance_schema`` (not ``PRAGMA user_version``, which would be shared).
 
-Connections: WAL journal, ``synchronous=FULL``, foreign keys on, a busy timeout; one connection
-per operation (cheap for SQLite, and safe across threads and processes).
+Connections are opened by :func:`gateway.sqlite.connect` (WAL, ``synchronous=FULL``, foreign
+keys on, a busy timeout), one per operation (cheap for SQLite, and safe across threads and
+processes).
 
 Example:
     >>> import tempfile, pathlib
@@ -18,10 +19,10 @@ Example:
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 from gateway.errors import ConfigurationError
+from gateway.sqlite import connect as open_sqlite
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "connect"]
 
@@ -116,20 +117,6 @@ TABLES = (
 )
 
 
-def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
-    # journal_mode changes do not wait on the busy handler: retry while other processes
-    # open the same new file.
-    deadline = time.monotonic() + busy_timeout
-    while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError as exc:
-            busy = (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
-            if not busy or time.monotonic() > deadline:
-                raise
-            time.sleep(0.005)
-
-
 def _create(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -156,28 +143,19 @@ def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = True) -> s
     Raises:
         ConfigurationError: the file cannot be opened or is from a newer gateway.
     """
-    mode = "rwc" if create else "rw"
     try:
-        conn = sqlite3.connect(
-            f"{Path(path).absolute().as_uri()}?mode={mode}",
-            uri=True,
-            timeout=busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        conn = open_sqlite(path, mode="rwc" if create else "rw", busy_timeout=busy_timeout)
     except sqlite3.Error as exc:
         raise ConfigurationError(f"cannot open the governance database {path}: {exc}") from exc
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if create:
-            _use_wal(conn, busy_timeout)
+    if create:
+        try:
             _create(conn)
-    except sqlite3.Error as exc:
-        conn.close()
-        raise ConfigurationError(f"cannot prepare the governance database {path}: {exc}") from exc
-    except ConfigurationError:
-        conn.close()
-        raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise ConfigurationError(
+                f"cannot prepare the governance database {path}: {exc}"
+            ) from exc
+        except ConfigurationError:
+            conn.close()
+            raise
     return conn
