@@ -15,11 +15,11 @@ import pytest
 import shapely
 
 from gateway.audit.records import EXPORT_REGISTERED
+from gateway.catalog.police_uk import CATEGORY_LABELS, OUTCOME_LABELS
 from gateway.datadir import DataDir
 from gateway.deployment import open_service
 from gateway.errors import ParameterError, WrongRole
 from gateway.publish import HEADER, PUBLICATION_PURPOSE, PoliceUkExtract, publish_police_uk
-from gateway.publish.policeuk import CATEGORY_LABELS, OUTCOME_LABELS
 from gateway.service import QueryService
 from tests.exports.helpers import ADMIN, ANALYST, make_data_dir
 

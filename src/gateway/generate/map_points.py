@@ -32,14 +32,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from gateway.catalog.police_uk import MIN_ADDRESSES
 from gateway.errors import ConfigurationError
 from gateway.generate.geography import Geography
 from gateway.generate.places import ADDRESS_TYPES, Places
 from gateway.generate.randomness import FloatArray, IntArray, stream
 
-__all__ = ["MIN_ADDRESSES", "MapPoints", "build_map_points", "nearest"]
+__all__ = ["MapPoints", "build_map_points", "nearest"]
 
-MIN_ADDRESSES = 8
 PUBLIC_PLACE_REACH_M = 40.0
 MAX_ROUNDS = 200
 RESAMPLE_TRIES = 128

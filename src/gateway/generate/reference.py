@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.catalog.police_uk import CATEGORY_LABELS, OUTCOME_LABELS
 from gateway.errors import ConfigurationError
 
 __all__ = [
@@ -115,8 +116,7 @@ class OffenceCode:
 
 @dataclass(frozen=True)
 class Outcome:
-    code: str
-    label: str
+    code: str  # a police.uk outcome code (labels: gateway.catalog.police_uk)
     requires_suspect: bool
     offender: bool
     charge_summons: bool  # in the Home Office "charged/summonsed" outcome group
@@ -455,7 +455,6 @@ def _offence(r: Mapping[str, str]) -> OffenceCode:
 def _outcome(r: Mapping[str, str]) -> Outcome:
     return Outcome(
         code=r["outcome"],
-        label=r["label"],
         requires_suspect=_bool(r["requires_suspect"]),
         offender=_bool(r["offender"]),
         charge_summons=_bool(r["charge_summons"]),
@@ -498,6 +497,12 @@ def _check(ref: ReferenceData) -> None:
     codes = [o.code for o in ref.offences]
     if len(set(codes)) != len(codes):
         raise ConfigurationError("offence_codes.csv: duplicate Home Office codes")
+    unknown = {o.category for o in ref.offences} - set(CATEGORY_LABELS)
+    if unknown:
+        raise ConfigurationError(f"offence_codes.csv: not police.uk categories {sorted(unknown)}")
+    unknown = {o.code for o in ref.outcomes} - set(OUTCOME_LABELS)
+    if unknown:
+        raise ConfigurationError(f"outcomes.csv: not police.uk outcomes {sorted(unknown)}")
     uncalibrated = {o.category for o in ref.offences} - set(ref.charge_rates)
     if uncalibrated:
         raise ConfigurationError(f"outcome_rates.csv: no charge rate for {sorted(uncalibrated)}")

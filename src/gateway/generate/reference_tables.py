@@ -15,27 +15,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from gateway.catalog.police_uk import CATEGORY_LABELS
 from gateway.generate.world import World
 
-__all__ = ["POLICE_UK_LABELS", "reference_tables"]
-
-POLICE_UK_LABELS = {
-    "anti-social-behaviour": "Anti-social behaviour",
-    "bicycle-theft": "Bicycle theft",
-    "burglary": "Burglary",
-    "criminal-damage-arson": "Criminal damage and arson",
-    "drugs": "Drugs",
-    "other-theft": "Other theft",
-    "possession-of-weapons": "Possession of weapons",
-    "public-order": "Public order",
-    "robbery": "Robbery",
-    "shoplifting": "Shoplifting",
-    "theft-from-the-person": "Theft from the person",
-    "vehicle-crime": "Vehicle crime",
-    "violent-crime": "Violence and sexual offences",
-    "other-crime": "Other crime",
-}
-"""police.uk's street-level categories: slug → label."""
+__all__ = ["reference_tables"]
 
 
 def reference_tables(world: World) -> dict[str, pl.DataFrame]:
@@ -47,7 +30,7 @@ def reference_tables(world: World) -> dict[str, pl.DataFrame]:
             "ho_offence_code": [o.code for o in offences],
             "description": [o.description for o in offences],
             "police_uk_category": [o.category for o in offences],
-            "police_uk_label": [POLICE_UK_LABELS[o.category] for o in offences],
+            "police_uk_label": [CATEGORY_LABELS[o.category] for o in offences],
             "sensitive": [o.sensitive for o in offences],
         }
     )

@@ -37,13 +37,13 @@ import numpy as np
 import pyarrow as pa
 
 from gateway.audit.records import ExportRegistered
+from gateway.catalog.police_uk import ASB_LABEL
 from gateway.datadir import DataDir
 from gateway.errors import GatewayError, InputError, WrongRole
 from gateway.exports.geometry import transform_xy
 from gateway.exports.writers import sha256_file
 from gateway.principal import Principal
 from gateway.publish.policeuk import (
-    ASB_LABEL,
     HEADER,
     StreetRecord,
     category_label,

@@ -12,7 +12,8 @@ Pure: no I/O. The layout (DOMAIN.md)::
 - **Longitude/Latitude**: the anonymous map point (WGS84, 6 decimals), never the place.
 - **Location**: ``On or near <map point name>``; **LSOA**: the one the map point is in.
 - **Crime type**: police.uk's category label; **Last outcome category**: the outcome label
-  (empty for anti-social behaviour); **Context**: empty.
+  (empty for anti-social behaviour); **Context**: empty. The labels are the catalog's
+  (:mod:`gateway.catalog.police_uk`), the ones the generator writes.
 
 Example:
     >>> month_bounds("2026-03")
@@ -31,14 +32,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.catalog.police_uk import CATEGORY_LABELS, MIN_ADDRESSES, OUTCOME_LABELS
 from gateway.errors import ConfigurationError, ParameterError
 
 __all__ = [
-    "ASB_LABEL",
-    "CATEGORY_LABELS",
     "HEADER",
-    "MIN_ADDRESSES",
-    "OUTCOME_LABELS",
     "StreetRecord",
     "category_label",
     "crime_id_hash",
@@ -62,55 +60,6 @@ HEADER = (
     "Last outcome category",
     "Context",
 )
-
-#: A map point covers at least this many postal addresses, or none (police.uk).
-MIN_ADDRESSES = 8
-
-ASB_LABEL = "Anti-social behaviour"
-
-#: police.uk's 14 street-level categories (slug → label).
-CATEGORY_LABELS = {
-    "anti-social-behaviour": ASB_LABEL,
-    "bicycle-theft": "Bicycle theft",
-    "burglary": "Burglary",
-    "criminal-damage-arson": "Criminal damage and arson",
-    "drugs": "Drugs",
-    "other-theft": "Other theft",
-    "possession-of-weapons": "Possession of weapons",
-    "public-order": "Public order",
-    "robbery": "Robbery",
-    "shoplifting": "Shoplifting",
-    "theft-from-the-person": "Theft from the person",
-    "vehicle-crime": "Vehicle crime",
-    "violent-crime": "Violence and sexual offences",
-    "other-crime": "Other crime",
-}
-
-#: police.uk outcome codes → the labels published in "Last outcome category".
-OUTCOME_LABELS = {
-    "under-investigation": "Under investigation",
-    "no-further-action": "Investigation complete; no suspect identified",
-    "unable-to-prosecute": "Unable to prosecute suspect",
-    "local-resolution": "Local resolution",
-    "cautioned": "Offender given a caution",
-    "charged": "Suspect charged",
-    "penalty-notice-issued": "Offender given penalty notice",
-    "drugs-possession-warning": "Offender given a drugs possession warning",
-    "action-taken-by-another-organisation": "Action to be taken by another organisation",
-    "formal-action-not-in-public-interest": "Formal action is not in the public interest",
-    "further-investigation-not-in-public-interest": (
-        "Further investigation is not in the public interest"
-    ),
-    "awaiting-court-result": "Awaiting court outcome",
-    "imprisoned": "Offender sent to prison",
-    "community-penalty": "Offender given community sentence",
-    "fined": "Offender fined",
-    "conditional-discharge": "Offender given conditional discharge",
-    "suspended-sentence": "Offender given suspended prison sentence",
-    "not-guilty": "Defendant found not guilty",
-    "sent-to-crown-court": "Suspect sent to Crown Court",
-    "status-update-unavailable": "Status update unavailable",
-}
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
