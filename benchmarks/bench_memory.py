@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> None:
         for limit in args.limits:
             tuning = EngineTuning(
                 os_memory_guard=os_guard,
-                temp_directory=None if args.no_spill else root / "spill",
+                spill=not args.no_spill,
+                temp_directory=root / "spill",
                 max_temp_directory_mb=4 * limit,
                 start_timeout_s=60,
             )
@@ -109,7 +110,7 @@ def main() -> None:
     )
     parser.add_argument("--shapes", nargs="+", default=list(HEAVY), choices=list(HEAVY))
     parser.add_argument("--dir", help="working directory (default: a new temporary one)")
-    parser.add_argument("--no-spill", action="store_true", help="no spill directory")
+    parser.add_argument("--no-spill", action="store_true", help="DuckDB may not spill")
     parser.add_argument(
         "--watchdog-only",
         action="store_true",

@@ -133,7 +133,10 @@ def test_an_uncancelled_token_changes_nothing(engine: DuckDBEngine, qid: Callabl
 
 @pytest.fixture
 def session(warehouse: Path) -> Iterator[WorkerSession]:
-    config = WorkerConfig(warehouse=str(warehouse), catalog="warehouse", memory_limit_mb=128)
+    # In the test process itself: no data-segment limit on pytest, no footprint to count.
+    config = WorkerConfig(
+        warehouse=str(warehouse), catalog="warehouse", memory_limit_mb=128, os_memory_guard=False
+    )
     con: duckdb.DuckDBPyConnection = open_hardened(config)
     yield WorkerSession(con, config)
     con.close()

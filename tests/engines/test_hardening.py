@@ -26,6 +26,7 @@ def config(warehouse: Path) -> WorkerConfig:
         memory_limit_mb=128,
         session_variables=((KEY_NAME, KEY),),
         extra_schemas=("audit",),
+        os_memory_guard=False,  # sessions here run in the test process itself
     )
 
 

@@ -70,10 +70,12 @@ class EngineTuning:
 
     Attributes:
         threads_per_worker: DuckDB threads in each worker (parallelism comes from workers).
-        temp_directory: where DuckDB spills sorts, joins and aggregates larger than its share
-            of a query's memory limit (each worker in its own ``worker-<pid>`` folder, removed
-            when the worker ends); None forbids spilling (and disables DuckDB's local file
-            system altogether), so such queries fail with ``resource_limit`` instead.
+        spill: let DuckDB spill sorts, joins and aggregates larger than its share of a
+            query's memory limit to disk; False refuses them (``resource_limit``) and disables
+            DuckDB's local file system altogether.
+        temp_directory: where it spills (each worker in its own ``worker-<pid>`` folder,
+            removed when the worker ends); None: a ``spill`` folder beside the results
+            directory (``DIR/tmp/spill`` in a data directory).
         max_temp_directory_mb: bound on each worker's spill folder.
         os_memory_guard: while a query runs, limit the worker's data segment (RLIMIT_DATA) to
             what the query's memory limit leaves, so most allocations DuckDB does not count
@@ -92,6 +94,7 @@ class EngineTuning:
     """
 
     threads_per_worker: int = 1
+    spill: bool = True
     temp_directory: Path | None = None
     max_temp_directory_mb: int = 1024
     os_memory_guard: bool = True
@@ -154,8 +157,10 @@ class DuckDBEngine(Engine):
         self.catalog = warehouse.stem
         quote_identifier(self.catalog)
         tuning = tuning or EngineTuning()
-        if tuning.temp_directory is not None:
-            Path(tuning.temp_directory).mkdir(mode=0o700, parents=True, exist_ok=True)
+        spill_dir = None
+        if tuning.spill:
+            spill_dir = Path(tuning.temp_directory or self.results_dir.parent / "spill").resolve()
+            spill_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         extra = dict(extra_tables or {})
         self._snapshot_lock = threading.Lock()
         self._snapshots = {schema: _snapshot(schema, 1, tables) for schema, tables in extra.items()}
@@ -164,11 +169,7 @@ class DuckDBEngine(Engine):
             catalog=self.catalog,
             memory_limit_mb=self.limits.memory_limit_mb,
             threads=tuning.threads_per_worker,
-            temp_directory=(
-                None
-                if tuning.temp_directory is None
-                else str(Path(tuning.temp_directory).resolve())
-            ),
+            temp_directory=None if spill_dir is None else str(spill_dir),
             max_temp_directory_mb=tuning.max_temp_directory_mb,
             os_memory_guard=tuning.os_memory_guard,
             batch_rows=tuning.batch_rows,

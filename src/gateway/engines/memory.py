@@ -43,6 +43,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.errors import ResourceLimit
+
 __all__ = [
     "DUCKDB_SHARE",
     "MIN_QUERY_MB",
@@ -50,6 +52,7 @@ __all__ = [
     "PeakWatch",
     "ProcessMemory",
     "limit_data_segment",
+    "memory_exceeded",
     "process_memory",
     "remove_spill_directory",
     "reset_peak",
@@ -103,15 +106,17 @@ class MemoryBudget:
 
     def may_start(self, resident_bytes: int) -> bool:
         """Whether a worker holding ``resident_bytes`` may take the query: at most the idle
-        footprint plus DuckDB's share (its buffer cache), so what DuckDB does not count still
-        has its room. A worker holding more is replaced first.
+        footprint, DuckDB's share (a full buffer cache, which DuckDB evicts as it needs) and
+        half of the rest, so what DuckDB does not count still has room. A worker holding more
+        is replaced first.
 
         Example:
             >>> budget = MemoryBudget(256, 80)
-            >>> budget.may_start(160 * 2**20), budget.may_start(200 * 2**20)
+            >>> budget.may_start(200 * 2**20), budget.may_start(220 * 2**20)
             (True, False)
         """
-        return resident_bytes <= (self.baseline_mb + self.duckdb_mb) * _MB
+        spare = (self.query_mb - self.duckdb_mb) // 2
+        return resident_bytes <= (self.baseline_mb + self.duckdb_mb + spare) * _MB
 
     def problem(self) -> str | None:
         """Why no query can run under this limit (None when one can)."""
@@ -122,6 +127,21 @@ class MemoryBudget:
             f"{self.baseline_mb} MB of its own, so the limit must be at least "
             f"{self.baseline_mb + MIN_QUERY_MB} MB"
         )
+
+
+def memory_exceeded(limit_mb: int, reached_bytes: int | None = None) -> ResourceLimit:
+    """The one error for a query stopped for memory, however it was stopped.
+
+    Example:
+        >>> memory_exceeded(256).message
+        'the query needed more memory than its limit of 256 MB'
+        >>> memory_exceeded(256, 300 * 2**20).message
+        'the query needed more memory than its limit of 256 MB (its engine worker reached 300 MB) and was stopped'
+    """
+    message = f"the query needed more memory than its limit of {limit_mb} MB"
+    if reached_bytes is not None:
+        message += f" (its engine worker reached {reached_bytes // _MB} MB) and was stopped"
+    return ResourceLimit(message)
 
 
 @dataclass(frozen=True)

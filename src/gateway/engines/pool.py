@@ -68,6 +68,7 @@ from gateway.engines.base import Cancellation, EngineStats, QueryLimits
 from gateway.engines.memory import (
     MemoryBudget,
     ProcessMemory,
+    memory_exceeded,
     process_memory,
     remove_spill_directory,
     reset_peak,
@@ -547,10 +548,7 @@ class WorkerPool:
             used = memory.peak if peak_resets else memory.resident
             if used <= budget.limit_bytes:
                 return None
-            return ResourceLimit(
-                f"the query needed more memory than its limit of {limits.memory_limit_mb} MB "
-                f"(its engine worker reached {used // 2**20} MB) and was stopped"
-            )
+            return memory_exceeded(limits.memory_limit_mb, used)
 
         sentinel = worker.process.sentinel
         withdrawn = False

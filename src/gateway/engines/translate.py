@@ -33,12 +33,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway.engines.memory import memory_exceeded
 from gateway.errors import (
     ColumnNotFound,
     GatewayError,
     QueryError,
     QueryTimeout,
-    ResourceLimit,
     SqlParseError,
     StatementNotAllowed,
     TableNotFound,
@@ -156,10 +156,7 @@ def describe_failure(
             QueryTimeout(f"the query ran longer than its time limit of {timeout_s:g} s"), False
         )
     if kind == "OutOfMemory":
-        return EngineFailure(
-            ResourceLimit(f"the query needed more memory than its limit of {memory_limit_mb} MB"),
-            False,
-        )
+        return EngineFailure(memory_exceeded(memory_limit_mb), False)
     if kind in ("Fatal", "Internal"):
         return EngineFailure(
             GatewayError("the engine failed internally; its worker has been replaced"), True

@@ -52,6 +52,7 @@ from gateway.engines.hardening import open_hardened, quote_identifier
 from gateway.engines.memory import (
     MemoryBudget,
     limit_data_segment,
+    memory_exceeded,
     process_memory,
     worker_spill_directory,
 )
@@ -271,7 +272,7 @@ def _run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFa
     except (MemoryError, pa.ArrowMemoryError):
         # Python or Arrow could not allocate under the data-segment limit: the worker's heap
         # may be in any state, so it is replaced.
-        return _failed(_out_of_memory(limits.memory_limit_mb), worker_unhealthy=True)
+        return _failed(memory_exceeded(limits.memory_limit_mb), worker_unhealthy=True)
     except (duckdb.Error, pa.ArrowException, OSError) as exc:
         failure = _describe(exc, limits, timed_out=timer.fired)
         if session.cancelled and not failure.worker_unhealthy:
@@ -284,10 +285,6 @@ def _describe(exc: BaseException, limits: QueryLimits, *, timed_out: bool) -> En
     return describe_failure(
         exc, timed_out=timed_out, timeout_s=limits.timeout_s, memory_limit_mb=limits.memory_limit_mb
     )
-
-
-def _out_of_memory(memory_limit_mb: int) -> ResourceLimit:
-    return ResourceLimit(f"the query needed more memory than its limit of {memory_limit_mb} MB")
 
 
 def require_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
