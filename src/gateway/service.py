@@ -1,6 +1,10 @@
 """The query service: one request from principal to audited, policy-enforced result.
 
-This is the only place the steps of DESIGN.md's data flow meet::
+Every query the gateway runs (the API, the CLI, templates, products, exports, police.uk
+extracts) comes through :meth:`QueryService.run_query`, the only place the steps of DESIGN.md's
+data flow meet. The principal arrives resolved (DESIGN.md's step 1 is the directory's:
+``users.toml`` or the governance register, :func:`gateway.deployment.open_directory`); from
+there::
 
     1. policy view     principal + purpose + day → what they may see      (policy.view)
     2. rewrite         SQL → policy-enforced SQL; the engine verifies the enforcement

@@ -1,8 +1,12 @@
 """The FastAPI application: ``create_app(settings)``.
 
-    /v1/query  /v1/catalog  /v1/me  /v1/audit/…  /v1/tokens  /v1/users   (bearer token)
-    /healthz  /metrics                                                    (open)
-    /docs  /openapi.json                                                  (the API's description)
+One router per resource (:mod:`gateway.api.routes`)::
+
+    /v1/query  /v1/catalog  /v1/me  /v1/maps/…  /v1/templates/…     (bearer token)
+    /v1/exports/…  /v1/publish/police-uk  /v1/products/…
+    /v1/audit/…  /v1/tokens/…  /v1/users  /v1/access/…
+    /healthz  /readyz  /metrics                                      (open)
+    /docs  /openapi.json                                             (the API's description)
 
 The lifespan opens a :class:`~gateway.api.runtime.GatewayRuntime` (engine workers, audit log,
 token store) and the :class:`~gateway.api.resources.ServingResources` (disk quota, encoders,
@@ -12,6 +16,8 @@ then closes the runtime. Routes run their blocking work in the thread pool, so a
 holds one thread and one engine worker, never the event loop.
 
 Example:
+    >>> sorted({route.path.split("/")[2] for router in _v1_routers() for route in router.routes})
+    ['access', 'audit', 'catalog', 'exports', 'maps', 'me', 'products', 'publish', 'query', 'templates', 'tokens', 'users']
     >>> app = create_app(GatewaySettings(data_dir=Path("demo-data")))   # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8000)                  # doctest: +SKIP
 """
@@ -86,11 +92,14 @@ def create_app(
 
     Args:
         settings: how to serve (default: :func:`~gateway.api.settings.get_settings`).
-        directory: where principals come from (default: ``DIR/users.toml``).
+        directory: where principals come from (default:
+            :func:`~gateway.deployment.open_directory`: the governance register when the
+            deployment has one, else ``DIR/users.toml``).
         authenticator: builds the authenticator (default: bearer tokens, plus the governance
             register's origin and precondition checks when the deployment has a register).
-        extra_routers: more routers (exports, templates) using :mod:`gateway.api.deps`; they
-            carry their full path prefix, e.g. ``APIRouter(prefix=f"{API_PREFIX}/exports")``.
+        extra_routers: routers added after the gateway's own (a deployment's extensions, or a
+            test's), using :mod:`gateway.api.deps`; they carry their full path prefix, e.g.
+            ``APIRouter(prefix=f"{API_PREFIX}/reports")``.
     """
     settings = settings or get_settings()
     metrics = Metrics()
