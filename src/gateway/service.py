@@ -43,7 +43,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -58,6 +58,7 @@ from gateway.audit.records import (
     QueryStarted,
 )
 from gateway.catalog import Catalog
+from gateway.clock import Clock, utc_now
 from gateway.engines.base import (
     Cancellation,
     Engine,
@@ -75,8 +76,6 @@ from gateway.principal import Principal
 from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, audited_access, rewrite
 
 __all__ = ["ClientInfo", "QueryOutcome", "QueryService", "ResultControl", "new_query_id"]
-
-Clock = Callable[[], datetime]
 
 
 def new_query_id(now: datetime) -> str:
@@ -164,7 +163,7 @@ class QueryService(ClosesOnExit):
     audit: AuditLog
     schema_sources: Mapping[str, Callable[[], Mapping[str, pa.Table]]] = field(default_factory=dict)
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
-    clock: Clock = field(default=lambda: datetime.now(UTC))
+    clock: Clock = field(default=utc_now)
     policy_sql: PolicySql = field(default_factory=PolicySql)
     rewrites: RewriteCache = field(default_factory=RewriteCache)
     disclosure_secret: bytes = field(default=b"", repr=False)

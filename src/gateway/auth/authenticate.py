@@ -25,15 +25,15 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from gateway.audit.log import AuditLog
 from gateway.audit.records import AccessEvent
 from gateway.auth.limits import RateLimitExceeded, TokenBucket
 from gateway.auth.tokens import MAX_TOKEN_LENGTH, TokenRecord, TokenStore
+from gateway.clock import Clock, utc_now
 from gateway.errors import AccessExpired, AccountSuspended, AuthenticationError, GatewayError
 from gateway.principal import Principal, PrincipalDirectory
 
@@ -102,7 +102,7 @@ class BearerTokenAuthenticator:
         audit: AuditLog,
         *,
         failed_logins: TokenBucket | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.tokens = tokens
         self.directory = directory

@@ -30,10 +30,11 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from gateway.clock import Clock, from_time, to_time, utc_now
 from gateway.errors import GatewayError, NotFound
 from gateway.sqlite import connect
 
@@ -100,14 +101,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 @dataclass(frozen=True)
 class TokenRecord:
     """A stored token (without its secret).
@@ -162,7 +155,7 @@ class TokenStore:
         self,
         path: Path,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         busy_timeout: float = 10.0,
     ) -> None:
         self.path = path
@@ -229,9 +222,9 @@ class TokenStore:
                     hash_token(token),
                     username,
                     label,
-                    _time(now),
+                    to_time(now),
                     issued_by,
-                    _time(new.expires_at) if new.expires_at else None,
+                    to_time(new.expires_at),
                 ),
             )
             if record is not None:
@@ -258,7 +251,7 @@ class TokenStore:
             con.execute(
                 "UPDATE api_token SET revoked_at = ?, revoked_by = ?"
                 " WHERE token_id = ? AND revoked_at IS NULL",
-                (_time(self.clock()), revoked_by, token_id),
+                (to_time(self.clock()), revoked_by, token_id),
             )
             row = con.execute(
                 f"SELECT {self._COLUMNS} FROM api_token WHERE token_id = ?", (token_id,)
@@ -276,7 +269,7 @@ class TokenStore:
 
     @staticmethod
     def _record(row: tuple[str, ...]) -> TokenRecord:
-        issued_at = _parse_time(row[3])
+        issued_at = from_time(row[3])
         assert issued_at is not None
         return TokenRecord(
             token_id=row[0],
@@ -284,8 +277,8 @@ class TokenStore:
             label=row[2],
             issued_at=issued_at,
             issued_by=row[4],
-            expires_at=_parse_time(row[5]),
-            revoked_at=_parse_time(row[6]),
+            expires_at=from_time(row[5]),
+            revoked_at=from_time(row[6]),
             revoked_by=row[7],
         )
 

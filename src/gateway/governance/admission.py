@@ -22,12 +22,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import NoReturn, Protocol
 
 from gateway.audit.log import AuditLog
 from gateway.audit.records import AccessEvent
+from gateway.clock import Clock, utc_now
 from gateway.errors import AccessDenied, NetworkNotPermitted
 from gateway.governance.directory import GovernanceDirectory
 from gateway.principal import Principal
@@ -60,7 +59,7 @@ class GovernedAuthenticator:
         directory: GovernanceDirectory,
         audit: AuditLog,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.inner = inner
         self.directory = directory

@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from gateway.errors import ConfigurationError
@@ -30,24 +30,9 @@ __all__ = [
     "encode_form",
     "from_day",
     "from_json_list",
-    "from_time",
     "to_day",
     "to_json_list",
-    "to_time",
 ]
-
-
-def to_time(value: datetime | None) -> str | None:
-    """UTC ISO text (naive datetimes are refused: every time in the gateway is aware)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ConfigurationError("governance times must carry a time zone")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def to_day(value: date | None) -> str | None:

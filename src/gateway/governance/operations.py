@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,18 +22,18 @@ from typing import Any
 
 from gateway.audit.log import AuditLog
 from gateway.audit.records import AccessEvent
+from gateway.clock import Clock, utc_now
 from gateway.errors import (
     AccountSuspended,
     SelfApproval,
     WrongRole,
 )
 from gateway.governance.model import Person
-from gateway.governance.store import GovernanceStore, Reader, Writer, utc_now
+from gateway.governance.store import GovernanceStore, Reader, Writer
 from gateway.policy import Policy
 
-__all__ = ["OVERSIGHT_ROLES", "Clock", "Operations", "holds_access", "new_id"]
+__all__ = ["OVERSIGHT_ROLES", "Operations", "holds_access", "new_id"]
 
-Clock = Callable[[], datetime]
 OVERSIGHT_ROLES = frozenset({"admin", "information_security_officer", "head_of_intelligence"})
 
 

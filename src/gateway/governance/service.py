@@ -22,12 +22,12 @@ Example:
 from __future__ import annotations
 
 from gateway.audit.log import AuditLog
+from gateway.clock import Clock, utc_now
 from gateway.datadir import DataDir
 from gateway.governance.approvals import ApprovalOperations
-from gateway.governance.operations import Clock
 from gateway.governance.oversight import OversightOperations
 from gateway.governance.register import RegisterOperations
-from gateway.governance.store import GovernanceStore, utc_now
+from gateway.governance.store import GovernanceStore
 from gateway.policy import Policy
 
 __all__ = ["GovernanceService"]

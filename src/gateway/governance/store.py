@@ -12,6 +12,7 @@ request and act at once cannot both succeed (the second gets :class:`~gateway.er
 
 Example:
     >>> import tempfile, pathlib
+    >>> from gateway.clock import utc_now
     >>> from gateway.governance.model import Organisation
     >>> store = GovernanceStore(pathlib.Path(tempfile.mkdtemp()) / "governance.sqlite")
     >>> with store.writing() as tx:
@@ -27,10 +28,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.clock import from_time, to_time
 from gateway.errors import ConfigurationError, Conflict, NotFound
 from gateway.governance.codec import (
     decode_applicant,
@@ -39,10 +41,8 @@ from gateway.governance.codec import (
     encode_form,
     from_day,
     from_json_list,
-    from_time,
     to_day,
     to_json_list,
-    to_time,
 )
 from gateway.governance.lifecycle import AccessReview, ReviewEntry
 from gateway.governance.model import Grant, NetworkRange, Organisation, Person, Suspension
@@ -59,13 +59,9 @@ from gateway.governance.schema import SCHEMA_VERSION, connect
 from gateway.governance.settings import GovernanceSettings
 from gateway.governance.standing import Standing, standing
 
-__all__ = ["GovernanceStore", "Reader", "Writer", "utc_now"]
+__all__ = ["GovernanceStore", "Reader", "Writer"]
 
 _SETTINGS_KEY = "settings"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _day(text: str) -> Any:
