@@ -1,6 +1,6 @@
 """The FastAPI application: ``create_app(settings)``.
 
-One router per resource (:mod:`gateway.api.routes`)::
+One router per resource (:func:`gateway.api.routes.v1_routers`, then ``health``)::
 
     /v1/query  /v1/catalog  /v1/me  /v1/maps/…  /v1/templates/…     (bearer token)
     /v1/exports/…  /v1/publish/police-uk  /v1/products/…
@@ -16,7 +16,7 @@ then closes the runtime. Routes run their blocking work in the thread pool, so a
 holds one thread and one engine worker, never the event loop.
 
 Example:
-    >>> sorted({route.path.split("/")[2] for router in _v1_routers() for route in router.routes})
+    >>> sorted({route.path.split("/")[2] for router in v1_routers() for route in router.routes})
     ['access', 'audit', 'catalog', 'exports', 'maps', 'me', 'products', 'publish', 'query', 'templates', 'tokens', 'users']
     >>> app = create_app(GatewaySettings(data_dir=Path("demo-data")))   # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8000)                  # doctest: +SKIP
@@ -37,20 +37,7 @@ from gateway.api.deps import reject_unknown_query
 from gateway.api.errors import install_error_handlers
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.resources import DiskQuota, ResultSweeper, ServingResources
-from gateway.api.routes import (
-    access,
-    audit,
-    catalog,
-    exports,
-    health,
-    maps,
-    me,
-    products,
-    query,
-    templates,
-    tokens,
-    users,
-)
+from gateway.api.routes import access, health, v1_routers
 from gateway.api.routes.common import API_PREFIX
 from gateway.api.runtime import AuthenticatorFactory, GatewayRuntime, open_runtime
 from gateway.api.settings import GatewaySettings, get_settings
@@ -63,22 +50,6 @@ _DESCRIPTION = """Safe, read-only, audited access to the police analytical wareh
 Community Safety Partnership analysts. Every query names an approved purpose, runs under your
 access policy (row filters and column masks) and is recorded in a tamper-evident audit log;
 the `X-Query-Id` header of each answer is its audit record id."""
-
-
-def _v1_routers() -> tuple[APIRouter, ...]:
-    return (
-        query.router,
-        catalog.router,
-        me.router,
-        audit.router,
-        tokens.router,
-        users.router,
-        exports.router,
-        maps.router,
-        templates.router,
-        products.router,
-        access.router,
-    )
 
 
 def create_app(
@@ -142,7 +113,7 @@ def create_app(
     app.state.settings = settings
     app.state.shutdown = shutdown
     install_error_handlers(app)
-    for router in (*_v1_routers(), *extra_routers, health.router):
+    for router in (*v1_routers(), *extra_routers, health.router):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
