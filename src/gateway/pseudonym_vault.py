@@ -14,8 +14,9 @@ analysts (no policy names it; the engine's cross-check admits it only inside pol
 and a missing or stale vault falls back to computing the HMAC per row.
 
 Example:
-    >>> domains = vault_domains(load_default_policy(load_catalog()), load_catalog())  # doctest: +SKIP
-    >>> sorted(domains)                                                               # doctest: +SKIP
+    >>> from gateway.catalog import load_catalog
+    >>> from gateway.policy import load_default_policy
+    >>> sorted(vault_domains(load_default_policy(load_catalog()), load_catalog()))
     ['person', 'vehicle']
 """
 

@@ -30,7 +30,9 @@ def command_group(name: str, help: str, *, parent: typer.Typer = app) -> typer.T
     """A group of sub-commands, ``gateway NAME …`` (or under ``parent``); bare NAME shows its help.
 
     Example:
-        >>> users_app = command_group("users", "Users and their access.")  # doctest: +SKIP
+        >>> group = command_group("users", "Users and their access.", parent=typer.Typer())
+        >>> group.info.name, group.info.no_args_is_help
+        ('users', True)
     """
     group = typer.Typer(name=name, help=help, no_args_is_help=True, rich_markup_mode=None)
     parent.add_typer(group, name=name)

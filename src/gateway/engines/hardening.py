@@ -22,11 +22,23 @@ The worker additionally refuses anything but a single SELECT statement, so ``SET
 ``RESET``, ``PRAGMA``, ``ATTACH``, ``CHECKPOINT``, ``SET VARIABLE`` … never reach DuckDB.
 
 Example:
-    >>> con = open_hardened(WorkerConfig(warehouse="/srv/gw/warehouse.duckdb",
-    ...                                  catalog="warehouse", memory_limit_mb=512))
-    ... # doctest: +SKIP
-    >>> con.sql("SELECT count(*) FROM crime").fetchall()  # doctest: +SKIP
-    [(70211,)]
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "warehouse.duckdb"
+    >>> with duckdb.connect(str(path)) as w:
+    ...     _ = w.execute("CREATE TABLE crime AS SELECT range AS crime_id FROM range(3)")
+    >>> con = open_hardened(WorkerConfig(warehouse=str(path), catalog="warehouse",
+    ...                                  memory_limit_mb=512))
+    >>> con.sql("SELECT count(*) FROM crime").fetchall()
+    [(3,)]
+    >>> con.sql("SELECT * FROM read_csv('/etc/passwd')")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    _duckdb.PermissionException: Permission Error: File system LocalFileSystem has been disabled by configuration
+    >>> con.execute("SET enable_external_access = true")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    _duckdb.InvalidInputException: Invalid Input Error: Cannot change configuration option "enable_external_access" - the configuration has been locked
+    >>> con.close()
 """
 
 from __future__ import annotations

@@ -4,7 +4,12 @@ The light client never imports them; a server without the ``server`` extra gets 
 :class:`~gateway.errors.ConfigurationError` instead of an ``ImportError`` traceback.
 
 Example:
-    >>> pyogrio = require("pyogrio")     # doctest: +SKIP
+    >>> require("pyogrio").__name__
+    'pyogrio'
+    >>> require("no_such_library")
+    Traceback (most recent call last):
+    ...
+    gateway.errors.ConfigurationError: map and spreadsheet exports need no_such_library: pip install 'partnership-gateway[server]'
 """
 
 from __future__ import annotations

@@ -13,10 +13,12 @@
 Each writer takes ``progress(rows_written)`` and calls it after every batch.
 
 Example:
-    >>> import pyarrow as pa, tempfile, pathlib        # doctest: +SKIP
-    >>> write_csv(pa.table({"n": [1]}), pathlib.Path(tempfile.mkdtemp()) / "x.csv",
-    ...           comment="OFFICIAL | query q1", progress=print)   # doctest: +SKIP
+    >>> import pyarrow as pa, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> write_csv(pa.table({"n": [1]}), path, comment="OFFICIAL | query q1", progress=print)
     1
+    >>> path.read_text().splitlines()
+    ['# OFFICIAL | query q1', '"n"', '1']
 """
 
 from __future__ import annotations
