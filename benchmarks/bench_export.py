@@ -33,7 +33,7 @@ import duckdb
 
 from gateway.catalog import load_catalog
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import Deployment
 from gateway.exports import ExportProgress, export_query
 from gateway.exports.formats import export_format
 from gateway.principal import Principal
@@ -171,7 +171,8 @@ def main() -> None:
     import geopandas as gpd
     import pyogrio
 
-    with open_service(data_dir, workers=1) as service:
+    with Deployment.open(data_dir, workers=1) as deployment:
+        service = deployment.service
         # The same rows the export writes, as a GeoDataFrame, for the direct-GDAL limit.
         outcome = service.run_query(ANALYST, SQL, "BENCH")
         frame = outcome.result.to_table().to_pandas()

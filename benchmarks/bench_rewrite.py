@@ -27,7 +27,7 @@ import duckdb
 
 from gateway.catalog import load_catalog
 from gateway.datadir import DataDir
-from gateway.deployment import PSEUDONYM_KEY, load_deployment_policy, open_service
+from gateway.deployment import PSEUDONYM_KEY, Deployment, load_deployment_policy
 from gateway.engines import EngineTuning
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
 from gateway.policy.view import view_for
@@ -133,9 +133,10 @@ def main() -> None:
     for name, value in pseudonym_session_variables(data_dir.secret(PSEUDONYM_KEY)).items():
         raw.execute(f"SET VARIABLE {name} = $v", {"v": value})
     raw.execute(PSEUDONYM_MACRO)
-    service = open_service(
+    deployment = Deployment.open(
         data_dir, workers=1, tuning=EngineTuning(threads_per_worker=args.threads)
     )
+    service = deployment.service
     try:
         print(
             f"\n{'query':30} {'raw ms':>8} {'policy SQL ms':>14} {'gateway ms':>11} {'gw/raw':>7}"
@@ -175,7 +176,7 @@ def main() -> None:
             f"{statistics.median(one_ratios):.2f}"
         )
     finally:
-        service.close()
+        deployment.close()
         raw.close()
 
 

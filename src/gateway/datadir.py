@@ -7,9 +7,12 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/policy.toml           the access policy (its content hash is the policy version)
     DIR/users.toml            bootstrap principals (the governance store takes over later)
     DIR/audit.sqlite          the append-only, hash-chained audit log
+    DIR/audit.checkpoints.jsonl  HMAC-signed checkpoints of the audit log (append-only)
     DIR/governance.sqlite     users, access requests, grants and API tokens
+    DIR/pseudonyms.duckdb     the pseudonym vault (keyed pseudonyms of identifying values)
     DIR/secrets/              keys kept apart from the data they protect (mode 0700)
     DIR/exports/              files produced by exports
+    DIR/exports/police-uk/    police.uk street-level extracts
     DIR/tmp/results/          query results while they are sent (temporary, swept)
     DIR/demo-tokens.json      demo users' tokens (demo deployments only)
 
@@ -43,6 +46,10 @@ class DataDir:
         return self.root / "warehouse.duckdb"
 
     @property
+    def pseudonyms(self) -> Path:
+        return self.root / "pseudonyms.duckdb"
+
+    @property
     def basemaps(self) -> Path:
         return self.root / "basemaps.gpkg"
 
@@ -59,6 +66,10 @@ class DataDir:
         return self.root / "audit.sqlite"
 
     @property
+    def audit_checkpoints(self) -> Path:
+        return self.root / "audit.checkpoints.jsonl"
+
+    @property
     def governance(self) -> Path:
         return self.root / "governance.sqlite"
 
@@ -69,6 +80,10 @@ class DataDir:
     @property
     def exports(self) -> Path:
         return self.root / "exports"
+
+    @property
+    def police_uk(self) -> Path:
+        return self.exports / "police-uk"
 
     @property
     def results(self) -> Path:

@@ -1,24 +1,41 @@
-"""Assemble a running service from a data directory: the one place that knows which concrete
-parts (DuckDB engine, SQLite audit log, policy file, secrets) a deployment uses.
+"""The composition root: the one place that opens a deployment's parts from its data directory —
+catalog, policy, audit log, principal directory, token store, governance and the query service
+with its DuckDB engine — and closes them once.
+
+The API's lifespan, every CLI command that needs more than a file, and the tests open a
+:class:`Deployment`; nothing else assembles these parts. Commands that only administer (tokens,
+access governance, retention) open it without the engine (``engine=False``): the warehouse need
+not exist, and no worker process starts.
 
 Example:
-    >>> service = open_service(DataDir(Path("demo-data")))   # doctest: +SKIP
+    >>> with Deployment.open(DataDir(Path("demo-data")), workers=1) as deployment:  # doctest: +SKIP
+    ...     deployment.service.run_query(principal, "SELECT 1", purpose="SA-2026")
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
 
 import pyarrow as pa
 
 from gateway.audit.live import LiveAuditTables
 from gateway.audit.log import AuditLog
 from gateway.audit.records import AccessEvent
+from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator
+from gateway.auth.limits import TokenBucket
+from gateway.auth.tokens import TokenStore
 from gateway.catalog import Catalog, load_catalog
 from gateway.datadir import DataDir
 from gateway.disclosure.cellkey import CELL_KEY_SECRET
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.errors import ConfigurationError
+from gateway.governance.admission import GovernedAuthenticator
 from gateway.governance.directory import GovernanceDirectory, has_register
 from gateway.governance.service import GovernanceService
+from gateway.governance.store import GovernanceStore
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
 from gateway.principal import PrincipalDirectory
@@ -29,11 +46,9 @@ from gateway.users import UsersFile
 
 __all__ = [
     "PSEUDONYM_KEY",
+    "Deployment",
     "arrow_to_sql_type",
     "load_deployment_policy",
-    "open_directory",
-    "open_governance",
-    "open_service",
 ]
 
 #: Name of the pseudonym HMAC key under ``DIR/secrets/``.
@@ -66,90 +81,180 @@ def load_deployment_policy(data_dir: DataDir, catalog: Catalog) -> Policy:
     return load_default_policy(catalog)
 
 
-def open_directory(data_dir: DataDir) -> PrincipalDirectory:
-    """Where principals come from: the governance register when ``DIR/governance.sqlite`` holds
-    one (grants drive enforcement; ``users.toml`` keeps only its bootstrap administrators),
-    else ``DIR/users.toml``."""
-    if has_register(data_dir):
-        return GovernanceDirectory.open(data_dir)
-    return UsersFile(data_dir.users)
+class Deployment:
+    """A data directory's parts, opened once by :meth:`open` and closed once by :meth:`close`.
+
+    Attributes:
+        data_dir: the deployment's files.
+        catalog, policy: the warehouse contract and the policy (``DIR/policy.toml`` or the
+            packaged default).
+        audit: the audit log (every part writes to this one).
+        directory: where principals come from: the governance register when
+            ``DIR/governance.sqlite`` holds one (grants drive enforcement; ``users.toml`` keeps
+            only its bootstrap administrators), else ``DIR/users.toml``.
+    """
+
+    def __init__(
+        self,
+        data_dir: DataDir,
+        catalog: Catalog,
+        policy: Policy,
+        audit: AuditLog,
+        service: QueryService | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.catalog = catalog
+        self.policy = policy
+        self.audit = audit
+        self._service = service
+        self.directory: PrincipalDirectory = (
+            GovernanceDirectory.open(data_dir)
+            if has_register(data_dir)
+            else UsersFile(data_dir.users)
+        )
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: DataDir | Path,
+        *,
+        engine: bool = True,
+        workers: int | None = None,
+        tuning: EngineTuning | None = None,
+        audit_checkpoint_every: int = 100,
+    ) -> Deployment:
+        """Open a data directory: the policy, the audit log and, with ``engine``, the query
+        service over the warehouse.
+
+        Raises:
+            ConfigurationError: no warehouse (with ``engine``), an invalid policy or users file,
+                or an unusable directory.
+            AuditUnavailable: the audit log cannot be opened (nothing will run without it), or
+                it fails its startup check — cut, rolled back (against the checkpoints and any
+                ``GATEWAY_AUDIT_WITNESS_FILE``), forged or damaged — and no operator has
+                acknowledged that (``gateway audit acknowledge``).
+        """
+        data_dir = data_dir if isinstance(data_dir, DataDir) else DataDir(data_dir)
+        if engine and not data_dir.warehouse.is_file():
+            raise ConfigurationError(
+                f"no warehouse at {data_dir.warehouse}; run `gateway demo --data-dir "
+                f"{data_dir.root}` or `gateway generate` first"
+            )
+        catalog = load_catalog()
+        policy = load_deployment_policy(data_dir, catalog)
+        audit = AuditLog.open(data_dir, checkpoint_every=audit_checkpoint_every)
+        try:
+            service = (
+                _open_service(data_dir, catalog, policy, audit, workers=workers, tuning=tuning)
+                if engine
+                else None
+            )
+            return cls(data_dir, catalog, policy, audit, service)
+        except BaseException:
+            audit.close()
+            raise
+
+    @property
+    def service(self) -> QueryService:
+        """The query service (policy, rewrite, audit, engine)."""
+        if self._service is None:
+            raise ConfigurationError("this deployment was opened without its engine")
+        return self._service
+
+    @cached_property
+    def tokens(self) -> TokenStore:
+        """The API token store (``DIR/governance.sqlite``)."""
+        return TokenStore(self.data_dir.governance)
+
+    @cached_property
+    def governance(self) -> GovernanceService:
+        """The access-governance process over ``DIR/governance.sqlite`` (on the service's
+        clock when the engine is open)."""
+        service = self._service
+
+        def clock() -> datetime:
+            return service.clock() if service is not None else datetime.now(UTC)
+
+        return GovernanceService(
+            GovernanceStore(self.data_dir.governance), self.audit, self.policy, clock
+        )
+
+    def authenticator(self, failed_logins: TokenBucket | None = None) -> Authenticator:
+        """Bearer tokens from the token store, plus the governance register's origin and
+        precondition checks when the directory is the register."""
+        inner = BearerTokenAuthenticator(
+            self.tokens, self.directory, self.audit, failed_logins=failed_logins
+        )
+        if not isinstance(self.directory, GovernanceDirectory):
+            return inner
+        return GovernedAuthenticator(inner, self.directory, self.audit, clock=self.service.clock)
+
+    def close(self) -> None:
+        """Stop the engine's workers, then close the audit log."""
+        if self._service is not None:
+            self._service.engine.close()
+        self.audit.close()
+
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
-def open_governance(data_dir: DataDir, audit: AuditLog) -> GovernanceService:
-    """The governance service over ``DIR/governance.sqlite`` with the deployment's policy."""
-    return GovernanceService.open(
-        data_dir, audit=audit, policy=load_deployment_policy(data_dir, load_catalog())
+def _open_service(
+    data_dir: DataDir,
+    catalog: Catalog,
+    policy: Policy,
+    audit: AuditLog,
+    *,
+    workers: int | None,
+    tuning: EngineTuning | None,
+) -> QueryService:
+    """The query service over the warehouse, with the engine's workers started."""
+    audit.access_event(
+        AccessEvent(
+            "policy.loaded",
+            "system",
+            "",
+            subject=policy.source,
+            extra={"policy_hash": policy.version},
+        )
     )
 
+    live = LiveAuditTables(audit.store)  # reads only events added since the last refresh
 
-def open_service(
-    data_dir: DataDir,
-    *,
-    workers: int | None = None,
-    tuning: EngineTuning | None = None,
-    audit_checkpoint_every: int = 100,
-) -> QueryService:
-    """Open the warehouse engine, the audit log and the policy of a data directory.
+    def current_audit_tables() -> dict[str, pa.Table]:
+        return live.refresh().by_name()
 
-    Raises:
-        ConfigurationError: no warehouse, an invalid policy, or an unusable directory.
-        AuditUnavailable: the audit log cannot be opened (nothing will run without it), or
-            it fails its startup check — cut, rolled back (against the checkpoints and any
-            ``GATEWAY_AUDIT_WITNESS_FILE``), forged or damaged — and no operator has
-            acknowledged that (``gateway audit acknowledge``).
-    """
-    if not data_dir.warehouse.is_file():
-        raise ConfigurationError(
-            f"no warehouse at {data_dir.warehouse}; run `gateway demo --data-dir {data_dir.root}`"
-            " or `gateway generate` first"
-        )
-    catalog = load_catalog()
-    policy = load_deployment_policy(data_dir, catalog)
-    audit = AuditLog.open(data_dir, checkpoint_every=audit_checkpoint_every)
-    try:
-        audit.access_event(
-            AccessEvent(
-                "policy.loaded",
-                "system",
-                "",
-                subject=policy.source,
-                extra={"policy_hash": policy.version},
-            )
-        )
-
-        live = LiveAuditTables(audit.store)  # reads only events added since the last refresh
-
-        def current_audit_tables() -> dict[str, pa.Table]:
-            return live.refresh().by_name()
-
-        initial = current_audit_tables()
-        limits = max(
-            (lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb
-        )
-        key = data_dir.secret(PSEUDONYM_KEY)
-        domains = vault_domains(policy, catalog)
-        vault_path = ensure_vault(
-            data_dir.root / "pseudonyms.duckdb", data_dir.warehouse, key, domains
-        )
-        engine = DuckDBEngine(
-            data_dir.warehouse,
-            data_dir.results,
-            workers=workers,
-            limits=QueryLimits(
-                timeout_s=limits.timeout_s,
-                memory_limit_mb=limits.memory_limit_mb,
-                max_rows=limits.max_rows,
-                max_result_bytes=limits.max_result_bytes,
-            ),
-            session_variables=pseudonym_session_variables(key),
-            session_macros=(PSEUDONYM_MACRO,),
-            attachments={VAULT_CATALOG: vault_path},
-            extra_tables={"audit": initial},
-            tuning=tuning,
-        )
-    except BaseException:
-        audit.close()
-        raise
+    initial = current_audit_tables()
+    limits = max(
+        (lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb
+    )
+    key = data_dir.secret(PSEUDONYM_KEY)
+    domains = vault_domains(policy, catalog)
+    vault_path = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
+    engine = DuckDBEngine(
+        data_dir.warehouse,
+        data_dir.results,
+        workers=workers,
+        limits=QueryLimits(
+            timeout_s=limits.timeout_s,
+            memory_limit_mb=limits.memory_limit_mb,
+            max_rows=limits.max_rows,
+            max_result_bytes=limits.max_result_bytes,
+        ),
+        session_variables=pseudonym_session_variables(key),
+        session_macros=(PSEUDONYM_MACRO,),
+        attachments={VAULT_CATALOG: vault_path},
+        extra_tables={"audit": initial},
+        tuning=tuning,
+    )
     extra_schemas = {
         "audit": {
             name: {field.name: arrow_to_sql_type(field.type) for field in table.schema}

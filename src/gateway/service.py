@@ -29,7 +29,7 @@ between execution and step 5, so the completed record describes the result that 
 — its rows, bytes and fingerprint, and what the control did (``disclosure``).
 
 Example:
-    >>> service = open_service(DataDir(Path("demo-data")))       # doctest: +SKIP
+    >>> service = Deployment.open(DataDir(Path("demo-data"))).service  # doctest: +SKIP
     >>> outcome = service.run_query(principal, "SELECT count(*) FROM crime",
     ...                             purpose="SA-2026")              # doctest: +SKIP
     >>> outcome.result.to_table()                                   # doctest: +SKIP

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import Deployment
 from gateway.principal import Principal
 from gateway.service import QueryService
 from gateway.users import UsersFile
@@ -18,8 +18,8 @@ from gateway.users import UsersFile
 @pytest.fixture(scope="session")
 def service(demo_data_dir: DataDir) -> Iterator[QueryService]:
     """The service layer itself, on the live server's data directory."""
-    with open_service(demo_data_dir, workers=1) as svc:
-        yield svc
+    with Deployment.open(demo_data_dir, workers=1) as deployment:
+        yield deployment.service
 
 
 @pytest.fixture(scope="session")

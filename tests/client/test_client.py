@@ -19,7 +19,7 @@ from gateway.client import (
     connect,
 )
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import Deployment
 from gateway.errors import AuthenticationError, ColumnNotFound, GatewayError, NotAggregate
 from gateway.policy.disclosure import PUBLICATION_RULES
 from gateway.service import QueryService
@@ -36,8 +36,8 @@ SQL = (
 
 @pytest.fixture(scope="module")
 def service(demo_data_dir: DataDir) -> Iterator[QueryService]:
-    with open_service(demo_data_dir, workers=1) as svc:
-        yield svc
+    with Deployment.open(demo_data_dir, workers=1) as deployment:
+        yield deployment.service
 
 
 @pytest.fixture

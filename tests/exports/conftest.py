@@ -10,7 +10,7 @@ import pytest
 
 from gateway.cli.demo import grant_demo_access
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import Deployment
 from gateway.service import QueryService
 from tests.exports.helpers import make_data_dir
 from tests.gateway_server import LiveGateway, start_gateway
@@ -23,9 +23,8 @@ def export_dir(small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="session")
 def service(export_dir: DataDir) -> Iterator[QueryService]:
-    svc = open_service(export_dir, workers=2)
-    yield svc
-    svc.close()
+    with Deployment.open(export_dir, workers=2) as deployment:
+        yield deployment.service
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,6 @@ from gateway.audit import AuditLog, verify_data_dir
 from gateway.auth.tokens import TokenStore
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
-from gateway.governance.directory import GovernanceDirectory
 from gateway.governance.model import NetworkRange
 from gateway.governance.preconditions import Vetting
 
@@ -49,12 +48,7 @@ def tokens(app_dir: DataDir) -> dict[str, str]:
 @pytest.fixture
 def app(app_dir: DataDir) -> Any:
     settings = GatewaySettings(data_dir=app_dir.root, engine_workers=1)
-    return create_app(
-        settings,
-        directory=GovernanceDirectory.open(app_dir),
-        authenticator=access.governed_bearer_tokens,
-        extra_routers=[access.router],
-    )
+    return create_app(settings, extra_routers=[access.router])
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from gateway.audit import AuditLog, verify_data_dir
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import Deployment
 from gateway.errors import GatewayError
 from gateway.governance.directory import GovernanceDirectory
 from gateway.governance.preconditions import Declaration, Training, Vetting
@@ -49,9 +49,8 @@ def warehouse_dir(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) ->
 
 @pytest.fixture(scope="module")
 def query_service(warehouse_dir: Path) -> Iterator[QueryService]:
-    service = open_service(DataDir(warehouse_dir), workers=1)
-    yield service
-    service.close()
+    with Deployment.open(DataDir(warehouse_dir), workers=1) as deployment:
+        yield deployment.service
 
 
 @pytest.fixture

@@ -136,9 +136,11 @@ def test_has_register(world: World, data_dir: DataDir, tmp_path: Path) -> None:
 def test_the_deployment_uses_the_register_once_it_exists(
     world: World, data_dir: DataDir, tmp_path: Path
 ) -> None:
-    from gateway.deployment import open_directory
+    from gateway.deployment import Deployment
 
-    assert isinstance(open_directory(data_dir), GovernanceDirectory)
+    with Deployment.open(data_dir, engine=False) as deployment:
+        assert isinstance(deployment.directory, GovernanceDirectory)
     empty = DataDir(tmp_path / "bare")
     empty.root.mkdir()
-    assert isinstance(open_directory(empty), UsersFile)
+    with Deployment.open(empty, engine=False) as deployment:
+        assert isinstance(deployment.directory, UsersFile)

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import Deployment
 from gateway.errors import ConfigurationError
 from gateway.policy import load_default_policy, parse_policy
 from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
@@ -215,6 +215,6 @@ def test_a_bad_exports_section_stops_the_service_at_start(catalog: Catalog, tmp_
     policy = resources.files("gateway.policy").joinpath("default_policy.toml").read_text("utf-8")
     data_dir.policy.write_text(policy + "\n[exports]\nretention_days = -5\n", "utf-8")
     with pytest.raises(ConfigurationError) as caught:
-        open_service(data_dir)
+        Deployment.open(data_dir)
     assert str(caught.value).startswith(f"{data_dir.policy}: exports.retention_days: ")
     assert not data_dir.audit.exists()  # refused before anything was opened

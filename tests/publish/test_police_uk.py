@@ -17,7 +17,7 @@ import shapely
 from gateway.audit.records import EXPORT_REGISTERED
 from gateway.catalog.police_uk import CATEGORY_LABELS, OUTCOME_LABELS
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import Deployment
 from gateway.errors import ParameterError, WrongRole
 from gateway.publish import HEADER, PUBLICATION_PURPOSE, PoliceUkExtract, publish_police_uk
 from gateway.service import QueryService
@@ -35,9 +35,8 @@ def data_dir(small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def service(data_dir: DataDir) -> Iterator[QueryService]:
-    svc = open_service(data_dir, workers=2)
-    yield svc
-    svc.close()
+    with Deployment.open(data_dir, workers=2) as deployment:
+        yield deployment.service
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ from importlib import resources  # noqa: E402
 import duckdb  # noqa: E402
 
 from gateway.datadir import DataDir  # noqa: E402
-from gateway.deployment import PSEUDONYM_KEY, open_service  # noqa: E402
+from gateway.deployment import PSEUDONYM_KEY, Deployment  # noqa: E402
 from gateway.service import QueryService  # noqa: E402
 from tests.rewrite import crafted  # noqa: E402
 from tests.rewrite.reference import reference_connection  # noqa: E402
@@ -115,9 +115,8 @@ def crafted_dir(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> P
 
 @pytest.fixture(scope="session")
 def crafted_service(crafted_dir: Path) -> Iterator[QueryService]:
-    service = open_service(DataDir(crafted_dir), workers=2)
-    yield service
-    service.close()
+    with Deployment.open(DataDir(crafted_dir), workers=2) as deployment:
+        yield deployment.service
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ import pytest
 
 from gateway.catalog import Catalog, LinkPath, load_catalog
 from gateway.datadir import DataDir
-from gateway.deployment import PSEUDONYM_KEY, open_service
+from gateway.deployment import PSEUDONYM_KEY, Deployment
 from gateway.policy.masks import pseudonym_python
 from gateway.policy.victims import victim_paths
 from gateway.principal import Principal
@@ -147,11 +147,8 @@ class Gateway:
 
 
 def _gateway(data_dir: DataDir) -> Iterator[Gateway]:
-    service = open_service(data_dir, workers=2)
-    try:
-        yield Gateway(service, data_dir.secret(PSEUDONYM_KEY))
-    finally:
-        service.close()
+    with Deployment.open(data_dir, workers=2) as deployment:
+        yield Gateway(deployment.service, data_dir.secret(PSEUDONYM_KEY))
 
 
 @pytest.fixture(scope="module")

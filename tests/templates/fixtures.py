@@ -23,7 +23,7 @@ import pytest
 
 from gateway.cli.demo import SA_PURPOSE, demo_users
 from gateway.datadir import DataDir
-from gateway.deployment import PSEUDONYM_KEY, open_service
+from gateway.deployment import PSEUDONYM_KEY, Deployment
 from gateway.principal import Principal
 from gateway.service import QueryService
 from gateway.templates import TemplateLibrary, TemplateRunner, load_library
@@ -61,10 +61,9 @@ def template_data_dir(small_data_dir: Path, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="session")
 def template_service(template_data_dir: Path) -> Iterator[QueryService]:
-    service = open_service(DataDir(template_data_dir), workers=2)
-    service.clock = lambda: NOW
-    yield service
-    service.close()
+    with Deployment.open(DataDir(template_data_dir), workers=2) as deployment:
+        deployment.service.clock = lambda: NOW
+        yield deployment.service
 
 
 @pytest.fixture(scope="session")

@@ -37,12 +37,11 @@ from gateway.api.deps import reject_unknown_query
 from gateway.api.errors import install_error_handlers
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.resources import DiskQuota, ResultSweeper, ServingResources
-from gateway.api.routes import access, health, v1_routers
+from gateway.api.routes import health, v1_routers
 from gateway.api.routes.common import API_PREFIX
-from gateway.api.runtime import AuthenticatorFactory, GatewayRuntime, open_runtime
+from gateway.api.runtime import GatewayRuntime, open_runtime
 from gateway.api.settings import GatewaySettings, get_settings
 from gateway.api.shutdown import Shutdown
-from gateway.principal import PrincipalDirectory
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -55,19 +54,12 @@ the `X-Query-Id` header of each answer is its audit record id."""
 def create_app(
     settings: GatewaySettings | None = None,
     *,
-    directory: PrincipalDirectory | None = None,
-    authenticator: AuthenticatorFactory | None = None,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """Build the gateway's ASGI application.
 
     Args:
         settings: how to serve (default: :func:`~gateway.api.settings.get_settings`).
-        directory: where principals come from (default:
-            :func:`~gateway.deployment.open_directory`: the governance register when the
-            deployment has one, else ``DIR/users.toml``).
-        authenticator: builds the authenticator (default: bearer tokens, plus the governance
-            register's origin and precondition checks when the deployment has a register).
         extra_routers: routers added after the gateway's own (a deployment's extensions, or a
             test's), using :mod:`gateway.api.deps`; they carry their full path prefix, e.g.
             ``APIRouter(prefix=f"{API_PREFIX}/reports")``.
@@ -79,12 +71,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime: GatewayRuntime = await run_in_threadpool(
-            lambda: open_runtime(
-                settings,
-                directory=directory,
-                authenticator=authenticator or access.governed_bearer_tokens,
-                metrics=metrics,
-            )
+            lambda: open_runtime(settings, metrics=metrics)
         )
         app.state.runtime = runtime
         resources = _resources(settings, runtime)

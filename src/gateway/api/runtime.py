@@ -1,8 +1,9 @@
-"""Everything one serving process holds: the query service and the parts around it.
+"""Everything one serving process holds: the deployment and the parts the API adds around it.
 
 Opened once by the app's lifespan and kept on ``app.state.runtime`` (no module-level state).
-The principal directory and the authenticator are parameters, so the governance store (a
-grant-backed directory) or an OIDC authenticator can be put in without changing the API.
+The deployment (:class:`~gateway.deployment.Deployment`, the composition root) opens the
+service, audit log, directory, tokens and governance; the runtime adds the HTTP side: limits,
+the authenticator, audit review and metrics.
 
 Example:
     >>> runtime = open_runtime(GatewaySettings(data_dir=Path("demo-data")))  # doctest: +SKIP
@@ -12,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,31 +20,18 @@ from pathlib import Path
 from gateway.api.metrics import Metrics
 from gateway.api.review import AuditReview
 from gateway.api.settings import GatewaySettings
-from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator
+from gateway.auth.authenticate import Authenticator
 from gateway.auth.limits import UsageLimits
 from gateway.auth.tokens import TokenStore
 from gateway.datadir import DataDir
-from gateway.deployment import open_directory, open_service
+from gateway.deployment import Deployment
 from gateway.engines import EngineTuning
 from gateway.exports.retention import apply_retention
+from gateway.governance.service import GovernanceService
 from gateway.principal import PrincipalDirectory
 from gateway.service import QueryService
 
-__all__ = ["AuthenticatorFactory", "GatewayRuntime", "engine_tuning", "open_runtime"]
-
-#: Builds the authenticator from the opened parts (the default: bearer tokens).
-AuthenticatorFactory = Callable[
-    [TokenStore, PrincipalDirectory, QueryService, UsageLimits], Authenticator
-]
-
-
-def bearer_tokens(
-    tokens: TokenStore, directory: PrincipalDirectory, service: QueryService, limits: UsageLimits
-) -> Authenticator:
-    """The default authenticator: ``pgw_`` bearer tokens from the token store."""
-    return BearerTokenAuthenticator(
-        tokens, directory, service.audit, failed_logins=limits.failed_logins
-    )
+__all__ = ["GatewayRuntime", "engine_tuning", "open_runtime"]
 
 
 @dataclass(frozen=True)
@@ -53,10 +40,7 @@ class GatewayRuntime:
 
     Attributes:
         settings: how it serves.
-        data_dir: the deployment's files.
-        service: the query service (policy, rewrite, audit, engine).
-        tokens: the API token store.
-        directory: resolves usernames to principals (users.toml by default).
+        deployment: the data directory's parts (service, audit, directory, tokens, governance).
         authenticator: turns credentials into principals.
         limits: per-user rate and concurrency limits.
         review: audit review for senior analysts.
@@ -64,14 +48,31 @@ class GatewayRuntime:
     """
 
     settings: GatewaySettings
-    data_dir: DataDir
-    service: QueryService
-    tokens: TokenStore
-    directory: PrincipalDirectory
+    deployment: Deployment
     authenticator: Authenticator
     limits: UsageLimits
     review: AuditReview
     metrics: Metrics
+
+    @property
+    def data_dir(self) -> DataDir:
+        return self.deployment.data_dir
+
+    @property
+    def service(self) -> QueryService:
+        return self.deployment.service
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self.deployment.tokens
+
+    @property
+    def directory(self) -> PrincipalDirectory:
+        return self.deployment.directory
+
+    @property
+    def governance(self) -> GovernanceService:
+        return self.deployment.governance
 
     @property
     def token_lifetime(self) -> timedelta:
@@ -79,7 +80,7 @@ class GatewayRuntime:
 
     def close(self) -> None:
         """Stop the engine's workers and close the audit log."""
-        self.service.close()
+        self.deployment.close()
 
 
 def engine_tuning(settings: GatewaySettings) -> EngineTuning:
@@ -97,25 +98,19 @@ def engine_tuning(settings: GatewaySettings) -> EngineTuning:
     )
 
 
-def open_runtime(
-    settings: GatewaySettings,
-    *,
-    directory: PrincipalDirectory | None = None,
-    authenticator: AuthenticatorFactory = bearer_tokens,
-    metrics: Metrics | None = None,
-) -> GatewayRuntime:
-    """Open the service for ``settings.data_dir`` and everything the API needs around it.
+def open_runtime(settings: GatewaySettings, *, metrics: Metrics | None = None) -> GatewayRuntime:
+    """Open the deployment at ``settings.data_dir`` and everything the API needs around it.
 
     Raises:
         ConfigurationError: no warehouse, an invalid policy or users file.
         AuditUnavailable: the audit log cannot be opened.
     """
-    data_dir = DataDir(Path(settings.data_dir))
-    service = open_service(data_dir, workers=settings.workers, tuning=engine_tuning(settings))
+    deployment = Deployment.open(
+        Path(settings.data_dir), workers=settings.workers, tuning=engine_tuning(settings)
+    )
     try:
-        apply_retention(service, data_dir)  # delete export files past [exports] retention_days
-        tokens = TokenStore(data_dir.governance)
-        directory = directory or open_directory(data_dir)
+        service = deployment.service
+        apply_retention(service, deployment.data_dir)  # export files past retention_days
         limits = UsageLimits.build(
             requests_per_minute=settings.requests_per_minute,
             request_burst=settings.request_burst,
@@ -123,18 +118,21 @@ def open_runtime(
             failed_logins_per_minute=settings.failed_logins_per_minute,
             failed_login_burst=settings.failed_login_burst,
         )
-        review = AuditReview(data_dir, service.audit, service.policy, service.catalog, directory)
+        review = AuditReview(
+            deployment.data_dir,
+            service.audit,
+            service.policy,
+            service.catalog,
+            deployment.directory,
+        )
         return GatewayRuntime(
             settings=settings,
-            data_dir=data_dir,
-            service=service,
-            tokens=tokens,
-            directory=directory,
-            authenticator=authenticator(tokens, directory, service, limits),
+            deployment=deployment,
+            authenticator=deployment.authenticator(limits.failed_logins),
             limits=limits,
             review=review,
             metrics=metrics or Metrics(),
         )
     except BaseException:
-        service.close()
+        deployment.close()
         raise

@@ -66,7 +66,7 @@ TAIL_BYTES = 256 * 1024
 
 def checkpoint_path(data_dir: DataDir) -> Path:
     """Default checkpoint file of a deployment: ``DIR/audit.checkpoints.jsonl``."""
-    return data_dir.root / "audit.checkpoints.jsonl"
+    return data_dir.audit_checkpoints
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,10 @@ from typing import Annotated, TypeVar, get_args
 
 import typer
 
-from gateway.audit.log import AuditLog
 from gateway.cli import command_group
 from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
-from gateway.deployment import open_governance
+from gateway.deployment import Deployment
 from gateway.errors import InputError
 from gateway.governance.model import NetworkRange, Organisation, OrganisationKind, Person
 from gateway.governance.preconditions import (
@@ -82,11 +81,10 @@ Choice = TypeVar("Choice", bound=str)
 @contextmanager
 def governance(data_dir: Path) -> Iterator[GovernanceService]:
     """The deployment's governance service, with its audit log closed afterwards."""
-    deployment = DataDir(data_dir)
-    if not deployment.root.is_dir():
-        raise InputError(f"no data directory at {deployment.root}")
-    with AuditLog.open(deployment) as audit:
-        yield open_governance(deployment, audit)
+    if not DataDir(data_dir).root.is_dir():
+        raise InputError(f"no data directory at {data_dir}")
+    with Deployment.open(data_dir, engine=False) as deployment:
+        yield deployment.governance
 
 
 def day(text: str | None, what: str) -> date | None:

@@ -194,8 +194,7 @@ def _previous_tokens(path: Path) -> dict[str, str]:
 
 def _seed_governance(dd: DataDir, today: date) -> list[str]:
     """Give the demo users their access through the governance process (once)."""
-    from gateway.audit.log import AuditLog
-    from gateway.deployment import open_governance
+    from gateway.deployment import Deployment
     from gateway.governance.demo import DemoOrganisation, seed_register
     from gateway.governance.directory import has_register
 
@@ -208,9 +207,8 @@ def _seed_governance(dd: DataDir, today: date) -> list[str]:
             for _, code, org, short in _AUTHORITIES
         ),
     ]
-    with AuditLog.open(dd) as audit:
-        service = open_governance(dd, audit)
-        done = seed_register(service, demo_users(today), organisations)
+    with Deployment.open(dd, engine=False) as deployment:
+        done = seed_register(deployment.governance, demo_users(today), organisations)
     return [f"governance register {dd.governance}: " + line for line in done]
 
 
@@ -223,10 +221,9 @@ def grant_demo_access(
     (requests, endorsements, reviews, authorisation — every step audited) instead of
     ``users.toml``, which then keeps only the bootstrap administrator's entry in use.
     """
-    from gateway.audit.log import AuditLog
-    from gateway.auth import TokenStore, issue_token
+    from gateway.auth import issue_token
     from gateway.datadir import DataDir
-    from gateway.deployment import open_directory
+    from gateway.deployment import Deployment
 
     dd = DataDir(data_dir)
     notes = [n for n in [_install_policy(data_dir)] if n]
@@ -238,11 +235,10 @@ def grant_demo_access(
         notes.append(f"kept the existing {dd.users}")
     if governed:
         notes += _seed_governance(dd, today or now.date())
-    directory = open_directory(dd)
-    store = TokenStore(dd.governance)
     previous = _previous_tokens(dd.demo_tokens)
     tokens: dict[str, dict[str, Any]] = {}
-    with AuditLog.open(dd) as audit:
+    with Deployment.open(dd, engine=False) as deployment:  # after seeding: the register decides
+        directory, store, audit = deployment.directory, deployment.tokens, deployment.audit
         for name in directory.usernames():
             principal = directory.principal(name, now)
             if principal is None:
@@ -299,6 +295,8 @@ def prepare_demo(
 
 def examples_text(setup: DemoSetup, url: str) -> str:
     """Ready-to-paste curl and Python examples with a real token."""
+    from gateway.datadir import DataDir
+
     analyst = setup.tokens.get("h.lee") or next(iter(setup.tokens.values()), None)
     if analyst is None:
         return "no demo users: see users.toml"
@@ -310,7 +308,7 @@ def examples_text(setup: DemoSetup, url: str) -> str:
         for name, t in setup.tokens.items()
     )
     return f"""
-Demo users (tokens in {setup.data_dir / "demo-tokens.json"}):
+Demo users (tokens in {DataDir(setup.data_dir).demo_tokens}):
 {users}
 
 Try it (as {analyst["organisation"]}'s analyst):

@@ -22,7 +22,7 @@ import typer
 from gateway.cli import command_group
 from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
+from gateway.deployment import Deployment
 from gateway.principal import Principal
 from gateway.publish import publish_police_uk
 from gateway.publish.extract import ADMIN_ROLE
@@ -45,7 +45,8 @@ def police_uk_command(
 ) -> None:
     """Write the police.uk street-level CSV for one month (audited)."""
     dirs = DataDir(data_dir)
-    with open_service(dirs, workers=1) as service:
+    with Deployment.open(dirs, workers=1) as deployment:
+        service = deployment.service
         admin = Principal(
             username=by or f"cli:{getpass.getuser()}",
             organisation=service.policy.exports.force_name,

@@ -56,26 +56,30 @@ UserOption = Annotated[
 
 
 class LocalSession:
-    """A query service and template runner on a data directory, as one user."""
+    """A deployment and template runner on a data directory, as one user."""
 
     def __init__(self, data_dir: Path, user: str | None, purpose: str | None) -> None:
-        from gateway.datadir import DataDir
-        from gateway.deployment import open_directory, open_service
+        from gateway.deployment import Deployment
         from gateway.templates import TemplateRunner
 
         if not user:
             raise InputError("--data-dir needs --user NAME (a user in the data directory)")
-        self.data_dir = DataDir(data_dir)
-        principal = open_directory(self.data_dir).principal(user, datetime.now(UTC))
-        if principal is None:
-            raise ConfigurationError(f"no user {user!r} in this deployment")
+        self.deployment = Deployment.open(data_dir, workers=1)
+        try:
+            principal = self.deployment.directory.principal(user, datetime.now(UTC))
+            if principal is None:
+                raise ConfigurationError(f"no user {user!r} in this deployment")
+        except BaseException:
+            self.deployment.close()
+            raise
+        self.data_dir = self.deployment.data_dir
         self.principal = principal
         self.purpose = purpose or (principal.purposes[0] if principal.purposes else "")
-        self.service = open_service(self.data_dir, workers=1)
+        self.service = self.deployment.service
         self.runner = TemplateRunner(self.service, _library())
 
     def close(self) -> None:
-        self.service.close()
+        self.deployment.close()
 
 
 @contextlib.contextmanager

@@ -43,19 +43,16 @@ def issue_command(
     by: ByOption = None,
 ) -> None:
     """Issue a token; it is printed once and never stored."""
-    from gateway.audit.log import AuditLog
-    from gateway.auth import TokenStore, issue_token
-    from gateway.datadir import DataDir
-    from gateway.deployment import open_directory
+    from gateway.auth import issue_token
+    from gateway.deployment import Deployment
     from gateway.errors import NotFound
 
-    dd = DataDir(data_dir)
-    if username not in open_directory(dd).usernames():
-        raise NotFound(f"there is no user {username!r} in this deployment")
-    with AuditLog.open(dd) as audit:
+    with Deployment.open(data_dir, engine=False) as deployment:
+        if username not in deployment.directory.usernames():
+            raise NotFound(f"there is no user {username!r} in this deployment")
         issued = issue_token(
-            TokenStore(dd.governance),
-            audit,
+            deployment.tokens,
+            deployment.audit,
             username,
             issued_by=_actor(by),
             label=label,
@@ -78,13 +75,11 @@ def revoke_command(
     by: ByOption = None,
 ) -> None:
     """Revoke a token at once."""
-    from gateway.audit.log import AuditLog
-    from gateway.auth import TokenStore, revoke_token
-    from gateway.datadir import DataDir
+    from gateway.auth import revoke_token
+    from gateway.deployment import Deployment
 
-    dd = DataDir(data_dir)
-    with AuditLog.open(dd) as audit:
-        record = revoke_token(TokenStore(dd.governance), audit, token_id, revoked_by=_actor(by))
+    with Deployment.open(data_dir, engine=False) as deployment:
+        record = revoke_token(deployment.tokens, deployment.audit, token_id, revoked_by=_actor(by))
     print(f"revoked {record.token_id} ({record.username})")
 
 
@@ -94,11 +89,11 @@ def list_command(
     user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
 ) -> None:
     """List tokens (ids, owners, states; never the secrets)."""
-    from gateway.auth import TokenStore
-    from gateway.datadir import DataDir
+    from gateway.deployment import Deployment
 
     now = datetime.now(UTC)
-    records = TokenStore(DataDir(data_dir).governance).list(user)
+    with Deployment.open(data_dir, engine=False) as deployment:
+        records = deployment.tokens.list(user)
     print(f"{'token_id':<18} {'user':<16} {'state':<8} {'issued':<10} {'expires':<10} label")
     for r in records:
         expires = f"{r.expires_at:%Y-%m-%d}" if r.expires_at else "never"

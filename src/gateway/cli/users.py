@@ -20,11 +20,11 @@ def list_command(
     data_dir: DataDirOption,
 ) -> None:
     """One line per user: level, roles, areas, purposes, grants, expiry, suspension."""
-    from gateway.datadir import DataDir
-    from gateway.deployment import open_directory
+    from gateway.deployment import Deployment
 
     now = datetime.now(UTC)
-    directory = open_directory(DataDir(data_dir))
+    with Deployment.open(data_dir, engine=False) as deployment:
+        directory = deployment.directory
     print(f"{'user':<14} {'level':<9} {'roles':<16} {'areas':<22} {'purposes':<24} status")
     for name in directory.usernames():
         p = directory.principal(name, now)

@@ -262,7 +262,7 @@ def publish_police_uk(
     records.sort(key=lambda item: item[0])
 
     say("writing")
-    target = output or data_dir.exports / "police-uk" / f"{month}-{_slug(force)}-street.csv"
+    target = output or data_dir.police_uk / f"{month}-{_slug(force)}-street.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     with tmp.open("w", encoding="utf-8", newline="") as fh:

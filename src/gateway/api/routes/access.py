@@ -19,15 +19,8 @@
 Routes are thin: the caller's username is the actor, and
 :class:`~gateway.governance.service.GovernanceService` decides whether they may act (roles,
 separation of duties, state). The register itself (organisations, networks, people, vetting,
-training, settings) is kept with ``gateway access …`` on the gateway's host.
-
-:func:`governed_bearer_tokens` is the authenticator factory for ``create_app`` when the
-governance register is the directory: bearer tokens, then origin and precondition checks
-(:class:`~gateway.governance.admission.GovernedAuthenticator`).
-
-Example:
-    >>> app = create_app(settings, directory=GovernanceDirectory.open(data_dir),  # doctest: +SKIP
-    ...                  authenticator=governed_bearer_tokens, extra_routers=[router])
+training, settings) is kept with ``gateway access …`` on the gateway's host. The governance
+service is the deployment's (:attr:`gateway.deployment.Deployment.governance`), opened once.
 """
 
 from __future__ import annotations
@@ -40,12 +33,6 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
-from gateway.api.runtime import bearer_tokens
-from gateway.auth.authenticate import Authenticator
-from gateway.auth.limits import UsageLimits
-from gateway.auth.tokens import TokenStore
-from gateway.governance.admission import GovernedAuthenticator
-from gateway.governance.directory import GovernanceDirectory
 from gateway.governance.lifecycle import AccessReview
 from gateway.governance.preconditions import Declaration
 from gateway.governance.requests import (
@@ -57,37 +44,19 @@ from gateway.governance.requests import (
 )
 from gateway.governance.service import GovernanceService
 from gateway.governance.status import AccessStatus
-from gateway.governance.store import GovernanceStore
 from gateway.governance.workflow import Action, next_step
-from gateway.principal import PrincipalDirectory
-from gateway.service import QueryService
 
-__all__ = ["governed_bearer_tokens", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix=f"{API_PREFIX}/access", tags=["access governance"])
 
 
-def governed_bearer_tokens(
-    tokens: TokenStore, directory: PrincipalDirectory, service: QueryService, limits: UsageLimits
-) -> Authenticator:
-    """Bearer tokens, plus origin and precondition checks when ``directory`` is the register."""
-    inner = bearer_tokens(tokens, directory, service, limits)
-    if not isinstance(directory, GovernanceDirectory):
-        return inner
-    return GovernedAuthenticator(inner, directory, service.audit, clock=service.clock)
+def deployment_governance(runtime: RuntimeDep) -> GovernanceService:
+    """The deployment's governance service (opened once, with the deployment)."""
+    return runtime.governance
 
 
-def get_governance(runtime: RuntimeDep) -> GovernanceService:
-    """The governance service over the deployment's register and audit log."""
-    return GovernanceService(
-        GovernanceStore(runtime.data_dir.governance),
-        runtime.service.audit,
-        runtime.service.policy,
-        runtime.service.clock,
-    )
-
-
-GovernanceDep = Annotated[GovernanceService, Depends(get_governance)]
+GovernanceDep = Annotated[GovernanceService, Depends(deployment_governance)]
 
 _Text = Annotated[str, Field(max_length=2000)]
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
