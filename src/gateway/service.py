@@ -3,7 +3,7 @@
 Every query the gateway runs (the API, the CLI, templates, products, exports, police.uk
 extracts) comes through :meth:`QueryService.run_query`, the only place the steps of DESIGN.md's
 data flow meet. The principal arrives resolved (DESIGN.md's step 1 is the directory's:
-``users.toml`` or the governance register, :func:`gateway.deployment.open_directory`); from
+``users.toml`` or the governance register, :attr:`gateway.deployment.Deployment.directory`); from
 there::
 
     1. policy view     principal + purpose + day → what they may see      (policy.view)
@@ -153,7 +153,7 @@ class QueryService(ClosesOnExit):
         clock: returns the current UTC time (tests inject a fixed clock).
         policy_sql: builds (and caches) the policy subqueries.
         disclosure_secret: the deployment's cell key secret, handed to disclosure control
-            (``DataDir.secret("disclosure-cell-key")``: :func:`gateway.deployment.open_service`);
+            (``DataDir.secret("disclosure-cell-key")``: :meth:`gateway.deployment.Deployment.open`);
             empty: the cell key method refuses to run.
     """
 
