@@ -196,7 +196,9 @@ def test_good_optional_sections_load_as_frozen_typed_objects(catalog: Catalog) -
     )
     policy = parse_policy(text.encode(), catalog)
     assert policy.exports == ExportSettings(retention_days=14, approval_levels=("general",))
-    assert policy.disclosure.rules_for("general") == DisclosureRules(min_count=5, label="general")
+    general = policy.disclosure.rules_for("general")
+    assert isinstance(general, DisclosureRules)
+    assert (general.min_count, general.label) == (5, "general")
     assert policy.disclosure.optional == frozenset({"general"})
     assert policy.title is None
     with pytest.raises(dataclasses.FrozenInstanceError):
