@@ -56,6 +56,7 @@ from gateway.catalog import load_catalog
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, configured_url, connection
 from gateway.cli.options import DataDirOption
+from gateway.clock import parse_when
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, InputError
 
@@ -194,22 +195,6 @@ def acknowledge_command(
         f"acknowledged at seq {event.seq} by {event.actor}"
         + (f"; checkpoint seq {cp.seq}" if cp is not None else "")
     )
-
-
-def parse_when(text: str | None, zone: ZoneInfo) -> datetime | None:
-    """An ISO date or date-time; without a zone it is local time in ``zone``.
-
-    Example:
-        >>> parse_when("2026-07-01", ZoneInfo("Europe/London")).isoformat()
-        '2026-07-01T00:00:00+01:00'
-    """
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError(f"{text!r} is not an ISO date or date-time (e.g. 2026-04-01)") from exc
-    return when if when.tzinfo is not None else when.replace(tzinfo=zone)
 
 
 def _parse_clock(text: str) -> time:

@@ -8,7 +8,6 @@ GET /v1/audit/verify            recompute the hash chain and check the checkpoin
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -17,7 +16,7 @@ from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.encode import column_types, table_rows
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.schemas import ColumnOut, EventOut, EventsPage, ReportOut, VerifyOut
-from gateway.errors import InputError
+from gateway.clock import parse_when
 
 __all__ = ["router"]
 
@@ -42,17 +41,6 @@ Until = Annotated[
 ]
 
 
-def _utc(text: str | None) -> datetime | None:
-    """An ISO date or date-time (UTC when it has no zone); numbers are not times here."""
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{text!r} is not an ISO date or date-time (e.g. 2026-04-01)") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 @router.get("/events", responses=errors(400, 401, 403, 429), summary="Audit events")
 def events(
     principal: PrincipalDep,
@@ -71,8 +59,8 @@ def events(
         principal,
         kinds=kind,
         actor=actor,
-        since=_utc(since),
-        until=_utc(until),
+        since=parse_when(since),
+        until=parse_when(until),
         after_seq=after_seq,
         limit=limit,
     )
@@ -106,7 +94,12 @@ def report(
     """One review report: activity, person-lookups, large-extractions, out-of-hours, denied,
     exports or dormant."""
     table = runtime.review.report(
-        principal, name, since=_utc(since), until=_utc(until), min_rows=min_rows, months=months
+        principal,
+        name,
+        since=parse_when(since),
+        until=parse_when(until),
+        min_rows=min_rows,
+        months=months,
     )
     return ReportOut(
         report=name,
