@@ -210,18 +210,31 @@ def _derive(
     keyed: _CellKeys | None,
 ) -> tuple[list[Any], list[bool]]:
     """New values and withheld flags of one derived column. Under the cell key method a
-    rolling total is a count in its own right, perturbed as a cell (never the exact sum)."""
+    rolling total is the sum of the published counts of its window."""
     n = len(original)
     sources = derived.sources
     values: list[Any] = list(original)
     withheld = [False] * n
     if derived.kind == "rolling" and keyed is not None:
-        label = f"{derived.name}: rolling {derived.options['window']}"
+        # From the published counts, never the exact sum: a perturbed total of its own would
+        # be a second draw for the same records (and windows a month apart differ by the
+        # exact change); withheld where its window is not all in the table or not all shown.
+        source, window = sources[0], int(derived.options["window"])
+        order = str(derived.options["order"])
+        series: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for i in range(n):
-            if values[i] is not None:
-                cell = (*(_hashable(data[k][i]) for k in spec.keys), label)
-                values[i] = keyed.publish(int(values[i]), cell)
-                withheld[i] = values[i] is None
+            series[tuple(_hashable(data[c][i]) for c in spec.keys if c != order)].append(i)
+        for rows in series.values():
+            rows.sort(key=lambda i: (data[order][i] is None, data[order][i]))
+            for position, i in enumerate(rows):
+                span = rows[position - window + 1 : position + 1] if position + 1 >= window else []
+                shown = [counts[source][j] for j in span]
+                if values[i] is None:
+                    continue
+                if len(span) < window or any(v is None for v in shown):
+                    values[i], withheld[i] = None, True
+                else:
+                    values[i] = sum(v for v in shown if v is not None)
         return values, withheld
     if derived.kind == "rolling":
         source = sources[0]
