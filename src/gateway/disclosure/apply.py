@@ -221,10 +221,10 @@ def _derive(
         # exact change); withheld where its window is not all in the table or not all shown.
         source, window = sources[0], int(derived.options["window"])
         order = str(derived.options["order"])
-        series: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        by_series: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for i in range(n):
-            series[tuple(_hashable(data[c][i]) for c in spec.keys if c != order)].append(i)
-        for rows in series.values():
+            by_series[tuple(_hashable(data[c][i]) for c in spec.keys if c != order)].append(i)
+        for rows in by_series.values():
             rows.sort(key=lambda i: (data[order][i] is None, data[order][i]))
             for position, i in enumerate(rows):
                 span = rows[position - window + 1 : position + 1] if position + 1 >= window else []
