@@ -14,10 +14,9 @@ Example:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from types import TracebackType
 
 import pyarrow as pa
 
@@ -28,6 +27,7 @@ from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator
 from gateway.auth.limits import TokenBucket
 from gateway.auth.tokens import TokenStore
 from gateway.catalog import Catalog, load_catalog
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.disclosure.cellkey import CELL_KEY_SECRET
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
@@ -36,6 +36,7 @@ from gateway.governance.admission import GovernedAuthenticator
 from gateway.governance.directory import GovernanceDirectory, has_register
 from gateway.governance.service import GovernanceService
 from gateway.governance.store import GovernanceStore
+from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
 from gateway.principal import PrincipalDirectory
@@ -81,7 +82,7 @@ def load_deployment_policy(data_dir: DataDir, catalog: Catalog) -> Policy:
     return load_default_policy(catalog)
 
 
-class Deployment:
+class Deployment(ClosesOnExit):
     """A data directory's parts, opened once by :meth:`open` and closed once by :meth:`close`.
 
     Attributes:
@@ -173,7 +174,7 @@ class Deployment:
         service = self._service
 
         def clock() -> datetime:
-            return service.clock() if service is not None else datetime.now(UTC)
+            return service.clock() if service is not None else utc_now()
 
         return GovernanceService(
             GovernanceStore(self.data_dir.governance), self.audit, self.policy, clock
@@ -194,17 +195,6 @@ class Deployment:
         if self._service is not None:
             self._service.engine.close()
         self.audit.close()
-
-    def __enter__(self) -> Deployment:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _open_service(
