@@ -57,8 +57,20 @@ def contract_engine(
     request: pytest.FixtureRequest, warehouse: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
     factory = IMPLEMENTATIONS[request.param]
-    with factory(warehouse, tmp_path_factory.mktemp(f"contract-{request.param}")) as engine:
+    results = tmp_path_factory.mktemp(f"contract-{request.param}")
+    with factory(warehouse, results) as engine:
+        _RESULTS[id(engine)] = results
         yield engine
+    del _RESULTS[id(engine)]
+
+
+#: Each engine's results directory (the factory's argument; not part of the interface).
+_RESULTS: dict[int, Path] = {}
+
+
+def _left_behind(engine: Engine, query_id: str) -> list[Path]:
+    """Files of ``query_id`` still in ``engine``'s results directory."""
+    return sorted(_RESULTS[id(engine)].glob(f"{query_id}*"))
 
 
 def _expected(warehouse: Path, sql: str) -> list[dict[str, object]]:
@@ -127,14 +139,19 @@ def test_rows_beyond_max_rows_are_cut_and_flagged(
     assert (exact.truncated, exact.num_rows) == (False, CRIMES)
 
 
-def test_a_result_larger_than_max_bytes_is_refused(
+def test_a_result_larger_than_max_bytes_is_refused_and_nothing_kept(
     contract_engine: Engine, qid: Callable[[], str]
 ) -> None:
+    query_id = qid()
     with pytest.raises(TooLarge) as err:
         contract_engine.execute(
-            "SELECT * FROM crime", {}, limits=replace(LIMITS, max_result_bytes=4096), query_id=qid()
+            "SELECT * FROM crime",
+            {},
+            limits=replace(LIMITS, max_result_bytes=4096),
+            query_id=query_id,
         )
     assert err.value.code == "too_large"
+    assert _left_behind(contract_engine, query_id) == []
 
 
 def test_an_empty_result_keeps_its_schema(contract_engine: Engine, qid: Callable[[], str]) -> None:
@@ -220,11 +237,13 @@ def test_a_query_over_its_memory_limit_is_stopped_with_422(
     contract_engine: Engine, qid: Callable[[], str]
 ) -> None:
     limit_mb = LIMITS.memory_limit_mb
+    query_id = qid()
     with pytest.raises(ResourceLimit) as err:
         contract_engine.execute(
-            HEAVY["range_list"](2 * limit_mb * 2**20), {}, limits=LIMITS, query_id=qid()
+            HEAVY["range_list"](2 * limit_mb * 2**20), {}, limits=LIMITS, query_id=query_id
         )
     assert (err.value.code, err.value.status) == ("resource_limit", 422)
+    assert _left_behind(contract_engine, query_id) == []
     assert f"{limit_mb} MB" in err.value.message
     assert contract_engine.execute("SELECT 1 AS x", {}, limits=LIMITS, query_id=qid()).num_rows
 
@@ -240,6 +259,7 @@ def test_a_withdrawn_query_is_cancelled_and_leaves_no_result(
             ENDLESS, {}, limits=replace(LIMITS, timeout_s=30), query_id=query_id, cancel=cancel
         )
     assert err.value.code == "cancelled"
+    assert _left_behind(contract_engine, query_id) == []
     stats = contract_engine.stats()
     assert stats.cancelled >= 1
     assert stats.workers_alive >= 1

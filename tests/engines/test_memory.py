@@ -34,7 +34,7 @@ from .heavy_queries import HEAVY, SPILLABLE
 LIMIT_MB = 256
 SMALL = replace(LIMITS, memory_limit_mb=LIMIT_MB, timeout_s=30.0, max_result_bytes=2**33)
 #: What a worker may hold above the limit: growth between two of the watchdog's samples
-#: (benchmarks/bench_memory.py measured at most 3 MB); generous for a loaded test machine.
+#: (benchmarks/bench_memory.py measured at most 9 MB); generous for a loaded test machine.
 TOLERANCE_MB = 32
 _MB = 2**20
 

