@@ -39,8 +39,8 @@ from gateway.audit import (
     new_event_id,
     verify_data_dir,
 )
+from gateway.audit.chain import utc_now
 from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
-from gateway.audit.records import utc_now
 from gateway.datadir import DataDir
 
 SQL = "SELECT lsoa_code, count(*) AS crimes FROM crime GROUP BY lsoa_code"
@@ -122,7 +122,7 @@ def coverage_delay_s(data_dir: DataDir, n: int, interval: float) -> list[float]:
     delays = []
     with AuditLog.open(data_dir, checkpoint_every=10**9, checkpoint_interval=interval) as log:
         for i in range(n):
-            seq = log.query_started(started_record(f"C{i}")).seq
+            seq = log.record(started_record(f"C{i}")).seq
             began = time.perf_counter()
             while not any(
                 line.checkpoint is not None and line.checkpoint.seq >= seq
@@ -140,10 +140,8 @@ def audit_pair_ms(data_dir: DataDir, n: int) -> list[float]:
         for _ in range(n):
             began = time.perf_counter()
             started = started_record(new_event_id(utc_now()))
-            log.query_started(started)
-            log.query_completed(
-                started.completed(outcome="ok", rows=350, bytes=5600, duration_ms=1.0)
-            )
+            log.record(started)
+            log.record(started.completed(outcome="ok", rows=350, bytes=5600, duration_ms=1.0))
             times.append((time.perf_counter() - began) * 1000)
     return times
 
@@ -191,8 +189,8 @@ def main() -> None:
         live = LiveAuditTables(log.store)
         live.refresh()
         started = started_record(new_event_id(utc_now()))
-        log.query_started(started)
-        log.query_completed(started.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
+        log.record(started)
+        log.record(started.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
         began = time.perf_counter()
         live.refresh()
         refresh_s = time.perf_counter() - began
@@ -200,7 +198,7 @@ def main() -> None:
     cp_dir = DataDir(root / "cp")
     cp_dir.root.mkdir(exist_ok=True)
     with AuditLog.open(cp_dir, checkpoint_interval=None) as log:
-        log.query_started(started_record("Q0"))
+        log.record(started_record("Q0"))
     checkpoints = checkpoint_ms(cp_dir, 200)
     delays = coverage_delay_s(cp_dir, 6, 2.0)
 

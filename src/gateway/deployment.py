@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from gateway.audit.facts import AccessEvent
+from gateway.audit.kinds import EventKind
 from gateway.audit.live import LiveAuditTables
 from gateway.audit.log import AuditLog
-from gateway.audit.records import AccessEvent
 from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator
 from gateway.auth.limits import TokenBucket
 from gateway.auth.tokens import TokenStore
@@ -207,9 +208,9 @@ def _open_service(
     tuning: EngineTuning | None,
 ) -> QueryService:
     """The query service over the warehouse, with the engine's workers started."""
-    audit.access_event(
+    audit.record(
         AccessEvent(
-            "policy.loaded",
+            EventKind.POLICY_LOADED,
             "system",
             "",
             subject=policy.source,

@@ -48,15 +48,15 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from gateway.audit.log import AuditLog
-from gateway.audit.lookups import analyse_lookups
-from gateway.audit.records import (
+from gateway.audit.facts import (
     LookupAnalysis,
     QueryCompleted,
     QueryDenied,
     QueryRequest,
     QueryStarted,
 )
+from gateway.audit.log import AuditLog
+from gateway.audit.lookups import analyse_lookups
 from gateway.catalog import Catalog
 from gateway.clock import Clock, utc_now
 from gateway.engines.base import (
@@ -275,7 +275,7 @@ class QueryService(ClosesOnExit):
         exc.query_id = query_id
         if isinstance(exc, AuditUnavailable):
             return
-        self.audit.query_denied(
+        self.audit.record(
             QueryDenied(
                 query_id=query_id,
                 request=request,
@@ -313,7 +313,7 @@ class QueryService(ClosesOnExit):
             row_filters=row_filters,
         )
         try:
-            self.audit.query_started(started)  # write-ahead: no record, no query
+            self.audit.record(started)  # write-ahead: no record, no query
         except AuditUnavailable as exc:
             exc.query_id = query_id
             raise
@@ -431,7 +431,7 @@ class QueryService(ClosesOnExit):
             disclosure=disclosure,
         )
         try:
-            self.audit.query_completed(completed)
+            self.audit.record(completed)
         except AuditUnavailable as exc:
             exc.query_id = started.query_id
             if failure is None:

@@ -14,7 +14,7 @@ from gateway.audit import (
     QueryRequest,
     QueryStarted,
 )
-from gateway.audit.records import format_time, new_event_id, seal, utc_now
+from gateway.audit.chain import format_time, new_event_id, seal, utc_now
 from gateway.datadir import DataDir
 
 
@@ -58,14 +58,14 @@ def write_mixed(log: AuditLog, n: int, prefix: str = "Q") -> list[AuditEvent]:
     while len(events) < n:
         step = i % 5
         if step == 0:
-            events.append(log.query_started(make_started(f"{prefix}{i}")))
+            events.append(log.record(make_started(f"{prefix}{i}")))
         elif step == 1:
             started = make_started(f"{prefix}{i - 1}")
             done = started.completed(outcome="ok", rows=i, bytes=10 * i, duration_ms=1.5)
-            events.append(log.query_completed(done))
+            events.append(log.record(done))
         elif step == 2:
             denied = QueryDenied(f"{prefix}{i}", make_request(), "table_not_permitted", "no access")
-            events.append(log.query_denied(denied))
+            events.append(log.record(denied))
         elif step == 3:
             export = ExportRegistered(
                 f"{prefix}{i - 3}",
@@ -77,12 +77,12 @@ def write_mixed(log: AuditLog, n: int, prefix: str = "Q") -> list[AuditEvent]:
                 4096,
                 "OFFICIAL-SENSITIVE",
             )
-            events.append(log.export_registered(export))
+            events.append(log.record(export))
         else:
             action = AccessEvent(
                 "access.endorsed", "m.jones", "Middlesbrough Council", subject="a.khan"
             )
-            events.append(log.access_event(action))
+            events.append(log.record(action))
         i += 1
     return events
 

@@ -193,7 +193,7 @@ def test_a_failed_append_is_failing_and_a_later_one_clears_it(data_dir: DataDir)
     big = make_request(sql="SELECT 1 -- " + "x" * 4000)
     with pytest.raises(AuditUnavailable):  # noqa: PT012 (fill the log until it refuses)
         for i in range(200):
-            log.query_started(make_started(f"Q{i}", big))
+            log.record(make_started(f"Q{i}", big))
     health = log.health()
     assert health.status == "failing"
     assert "cannot be written" in health.reasons[0]
@@ -203,7 +203,7 @@ def test_a_failed_append_is_failing_and_a_later_one_clears_it(data_dir: DataDir)
 
 def test_health_is_ok_for_a_log_without_checkpoints(tmp_path: Path) -> None:
     with AuditLog(SQLiteAuditStore(tmp_path / "audit.sqlite")) as log:
-        log.query_started(make_started("Q1"))
+        log.record(make_started("Q1"))
         assert log.health() == AuditHealth("ok", ())
 
 

@@ -47,7 +47,7 @@ def test_verify_without_an_audit_log_is_a_clear_error(tmp_path: Path) -> None:
 def test_checkpoint_command_signs_the_head(data_dir: DataDir) -> None:
     log = AuditLog.open(data_dir, checkpoint_every=1000, checkpoint_interval=None)
     for i in range(3):
-        log.query_started(make_started(f"Q{i}"))
+        log.record(make_started(f"Q{i}"))
     log.store.close()  # as if the service died: no checkpoint on close
     run = run_gateway("audit", "checkpoint", "--data-dir", str(data_dir.root))
     assert run.returncode == 0, run.stderr
@@ -61,8 +61,8 @@ def test_checkpoint_command_signs_the_head(data_dir: DataDir) -> None:
 
 def test_report_denied_as_csv(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
-        log.query_started(make_started("Q1"))
-        log.query_denied(
+        log.record(make_started("Q1"))
+        log.record(
             QueryDenied("Q2", make_request(user="b.lee"), "table_not_permitted", "no access")
         )
     run = run_gateway(
@@ -77,8 +77,8 @@ def test_report_denied_as_csv(data_dir: DataDir) -> None:
 
 def test_report_person_lookups_as_json_with_a_period(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
-        log.query_started(make_started("Q1", make_request(sql="SELECT count(*) FROM crime")))
-        log.query_started(
+        log.record(make_started("Q1", make_request(sql="SELECT count(*) FROM crime")))
+        log.record(
             make_started("Q2", make_request(sql="SELECT * FROM person WHERE pnc_id = '01/2X'"))
         )
     root = str(data_dir.root)

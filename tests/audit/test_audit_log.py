@@ -31,8 +31,8 @@ from gateway.errors import AuditUnavailable, ConfigurationError
 def test_a_completed_query_reads_as_one_complete_record(data_dir: DataDir) -> None:
     started = make_started("Q1")
     with AuditLog.open(data_dir) as log:
-        first = log.query_started(started)
-        log.query_completed(
+        first = log.record(started)
+        log.record(
             started.completed(outcome="ok", rows=42, bytes=1234, duration_ms=12.5, fingerprint="f")
         )
         [view] = log.queries()
@@ -51,9 +51,7 @@ def test_a_completed_query_reads_as_one_complete_record(data_dir: DataDir) -> No
 
 def test_a_denied_query_is_one_complete_record_with_its_reason(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
-        log.query_denied(
-            QueryDenied("Q9", make_request(), "table_not_permitted", "intelligence_report")
-        )
+        log.record(QueryDenied("Q9", make_request(), "table_not_permitted", "intelligence_report"))
         [view] = log.queries()
     assert view.status == "denied"
     assert view.complete
@@ -63,9 +61,9 @@ def test_a_denied_query_is_one_complete_record_with_its_reason(data_dir: DataDir
 def test_a_started_query_without_completion_reads_as_incomplete(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
         done = make_started("Q1")
-        log.query_started(done)
-        log.query_completed(done.completed(outcome="timeout", rows=0, bytes=0, duration_ms=30e3))
-        log.query_started(make_started("Q2"))
+        log.record(done)
+        log.record(done.completed(outcome="timeout", rows=0, bytes=0, duration_ms=30e3))
+        log.record(make_started("Q2"))
         assert [q.query_id for q in log.incomplete_queries()] == ["Q2"]
         statuses = {q.query_id: q.status for q in log.queries()}
     assert statuses == {"Q1": "completed", "Q2": "incomplete"}
@@ -79,7 +77,7 @@ from audit_helpers import make_started
 from gateway.audit import AuditLog
 from gateway.datadir import DataDir
 log = AuditLog.open(DataDir(Path(sys.argv[1])), checkpoint_every=1000)
-log.query_started(make_started("Q-killed"))
+log.record(make_started("Q-killed"))
 print("started", flush=True)
 time.sleep(60)  # "running the query" when it is killed
 """
@@ -90,8 +88,8 @@ def test_a_worker_killed_mid_query_leaves_a_valid_chain_and_an_incomplete_query(
 ) -> None:
     with AuditLog.open(data_dir, checkpoint_every=1000) as log:
         before = make_started("Q-before")
-        log.query_started(before)
-        log.query_completed(before.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
+        log.record(before)
+        log.record(before.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
     worker = subprocess.Popen(
         [sys.executable, "-c", _KILLED_WORKER, str(data_dir.root), str(Path(__file__).parent)],
         stdout=subprocess.PIPE,
@@ -107,14 +105,14 @@ def test_a_worker_killed_mid_query_leaves_a_valid_chain_and_an_incomplete_query(
     with AuditLog.open(data_dir) as log:
         assert [q.query_id for q in log.incomplete_queries()] == ["Q-killed"]
         after = make_started("Q-after")  # the log carries on after the crash
-        log.query_started(after)
-        log.query_completed(after.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
+        log.record(after)
+        log.record(after.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
     assert verify_data_dir(data_dir).ok
 
 
 def test_exports_and_access_events_are_recorded(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
-        export = log.export_registered(
+        export = log.record(
             ExportRegistered(
                 "Q1",
                 "a.khan",
@@ -127,7 +125,7 @@ def test_exports_and_access_events_are_recorded(data_dir: DataDir) -> None:
                 "pending",
             )
         )
-        access = log.access_event(
+        access = log.record(
             AccessEvent(
                 "access.suspended",
                 "sec.officer",
@@ -153,7 +151,7 @@ def test_exports_and_access_events_are_recorded(data_dir: DataDir) -> None:
 def test_checkpoints_are_written_every_n_events_and_on_close(data_dir: DataDir) -> None:
     log = AuditLog.open(data_dir, checkpoint_every=4, checkpoint_interval=None)
     for i in range(10):
-        log.query_started(make_started(f"Q{i}"))
+        log.record(make_started(f"Q{i}"))
     lines = CheckpointFile(checkpoint_path(data_dir)).read()
     assert [line.checkpoint.seq for line in lines if line.checkpoint] == [0, 4, 8]  # 0: genesis
     log.close()
@@ -176,8 +174,8 @@ def test_an_unwritable_checkpoint_file_never_undoes_a_committed_record(
     with AuditLog.open(
         data_dir, checkpoint_every=2, checkpoints=missing_dir, checkpoint_interval=None
     ) as log:
-        log.query_started(make_started("Q1"))
-        second = log.query_started(make_started("Q2"))  # seq 2: its checkpoint fails
+        log.record(make_started("Q1"))
+        second = log.record(make_started("Q2"))  # seq 2: its checkpoint fails
         assert second.seq == 2
         assert log.health().status == "degraded"
         assert any("not-there" in reason for reason in log.health().reasons)
@@ -195,7 +193,7 @@ def test_an_unavailable_store_refuses_the_write_ahead_record(data_dir: DataDir) 
     failure: AuditUnavailable | None = None
     for i in range(100):
         try:
-            log.query_started(make_started(f"Q{i}", big))
+            log.record(make_started(f"Q{i}", big))
         except AuditUnavailable as exc:
             failure = exc
             break
@@ -230,8 +228,8 @@ def test_many_short_lived_logs_keep_appending_to_one_chain(data_dir: DataDir) ->
     """Each CLI run or worker opens and closes the log; the chain continues across them."""
     for i in range(5):
         with AuditLog.open(data_dir, checkpoint_every=3) as log:
-            log.query_started(make_started(f"Q{i}"))
-            log.query_started(make_started(f"Q{i}b"))
+            log.record(make_started(f"Q{i}"))
+            log.record(make_started(f"Q{i}b"))
     report = verify_data_dir(data_dir)
     assert report.ok
     assert report.records == 10

@@ -8,6 +8,7 @@ import threading
 import pytest
 import sqlglot
 
+from gateway.audit.facts import LookupAnalysis
 from gateway.audit.lookups import (
     MAX_ANALYSED_CHARS,
     MAX_PREDICATE_CHARS,
@@ -15,7 +16,6 @@ from gateway.audit.lookups import (
     analyse_lookups,
     pinned_predicates,
 )
-from gateway.audit.records import LookupAnalysis
 from gateway.catalog import Catalog
 from gateway.errors import SqlParseError
 

@@ -11,11 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.audit.records import (
+from gateway.audit.chain import (
     GENESIS_HASH,
-    AccessEvent,
-    LookupAnalysis,
-    QueryRequest,
     StoredRecord,
     canonical_bytes,
     decode,
@@ -25,6 +22,7 @@ from gateway.audit.records import (
     seal,
     stored_hash,
 )
+from gateway.audit.facts import AccessEvent, LookupAnalysis, QueryRequest
 from gateway.errors import AuditUnavailable, InputError
 from gateway.principal import Principal
 
@@ -172,14 +170,17 @@ def test_query_request_from_principal_copies_who_is_asking() -> None:
     assert details["client_address"] == "10.0.0.9"
 
 
-@pytest.mark.parametrize("action", ["query.started", "export.registered", "access", "hacked.x"])
+@pytest.mark.parametrize(
+    "action",
+    ["query.started", "export.registered", "access", "hacked.x", "access.request_submitted"],
+)
 def test_access_events_must_be_governance_kinds(action: str) -> None:
     with pytest.raises(InputError):
         AccessEvent(action, "admin", "Force")
 
 
 @pytest.mark.parametrize(
-    "action", ["access.request_submitted", "access.authorised", "token.revoked", "policy.loaded"]
+    "action", ["access.requested", "access.authorised", "token.revoked", "policy.loaded"]
 )
 def test_governance_kinds_are_accepted(action: str) -> None:
     assert AccessEvent(action, "admin", "Force", subject="x").details()["subject"] == "x"

@@ -11,8 +11,8 @@ import pytest
 from audit_helpers import make_request, make_started
 
 from gateway.audit import AuditTables, ExportAction, ExportRegistered, QueryDenied, audit_tables
+from gateway.audit.facts import LookupAnalysis
 from gateway.audit.lookups import analyse_lookups
-from gateway.audit.records import LookupAnalysis
 from gateway.audit.reports import (
     REPORTS,
     WorkingHours,

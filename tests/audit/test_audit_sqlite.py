@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit import GENESIS_HASH, SQLiteAuditStore, verify_store
-from gateway.audit.records import event_hash
+from gateway.audit.chain import event_hash
 from gateway.errors import AuditUnavailable, InputError
 
 

@@ -55,10 +55,10 @@ def test_queries_table_has_one_row_per_query_with_its_decision_and_outcome(
     running = make_started("Q-running", make_request(user="b.lee", purpose="JAG-12"))
     denied_request = make_request(user="c.odu", sql="SELECT * FROM intelligence_report")
     with AuditLog.open(data_dir) as log:
-        log.query_started(ok)
-        log.query_started(running)
-        log.query_denied(QueryDenied("Q-denied", denied_request, "table_not_permitted", "no"))
-        log.query_completed(
+        log.record(ok)
+        log.record(running)
+        log.record(QueryDenied("Q-denied", denied_request, "table_not_permitted", "no"))
+        log.record(
             ok.completed(
                 outcome="ok", rows=17, bytes=900, duration_ms=3.25, fingerprint="fp", truncated=True
             )
@@ -96,11 +96,11 @@ def test_queries_table_has_one_row_per_query_with_its_decision_and_outcome(
 
 def test_events_exports_and_access_tables(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
-        log.query_started(make_started("Q1"))
-        log.export_registered(
+        log.record(make_started("Q1"))
+        log.record(
             ExportRegistered("Q1", "a.khan", "MBC", "csv", "asb.csv", "c" * 64, 100, "OFFICIAL")
         )
-        log.access_event(
+        log.record(
             AccessEvent("token.revoked", "admin", "Force", subject="tok-3", extra={"why": "lost"})
         )
         tables = audit_tables(log.events())
@@ -128,7 +128,7 @@ def test_live_tables_match_a_full_rebuild_after_every_refresh(data_dir: DataDir)
         # A query that starts in one refresh and completes in a later one, one that never
         # completes, denials, exports and access events, over several refreshes.
         slow = make_started("Q-slow")
-        log.query_started(slow)
+        log.record(slow)
         write_mixed(log, 12, prefix="A")
         for round_ in range(3):
             current = live.refresh()
@@ -138,7 +138,7 @@ def test_live_tables_match_a_full_rebuild_after_every_refresh(data_dir: DataDir)
             assert current.access.equals(full.access)
             assert _by_key(current.queries, "query_id") == _by_key(full.queries, "query_id")
             write_mixed(log, 7, prefix=f"R{round_}-")
-        log.query_completed(slow.completed(outcome="ok", rows=3, bytes=24, duration_ms=9.0))
+        log.record(slow.completed(outcome="ok", rows=3, bytes=24, duration_ms=9.0))
         current, full = live.refresh(), audit_tables(log.events())
     assert _by_key(current.queries, "query_id") == _by_key(full.queries, "query_id")
     assert current.queries.schema == full.queries.schema
@@ -153,13 +153,13 @@ def _export_actions(log: AuditLog) -> None:
     held = ExportRegistered(
         "Q-held", "a.khan", "MBC", "gpkg", "p.gpkg", "a" * 64, 10, "OFFICIAL", approval="pending"
     )
-    log.export_registered(held)
-    log.export_registered(
+    log.record(held)
+    log.record(
         ExportRegistered(
             "Q-no", "a.khan", "MBC", "csv", "n.csv", "b" * 64, 5, "OFFICIAL", "pending"
         )
     )
-    log.export_registered(
+    log.record(
         ExportRegistered("Q-agg", "b.lee", "RCBC", "csv", "agg.csv", "c" * 64, 7, "OFFICIAL")
     )
     for action, export_id, actor, sha, comment in [
@@ -170,7 +170,7 @@ def _export_actions(log: AuditLog) -> None:
         ("downloaded", "Q-held", "a.khan", "a", ""),
         ("rejected", "Q-no", "r.jones", "b", "names"),
     ]:
-        log.export_action(
+        log.record(
             ExportAction(
                 action,
                 export_id,
@@ -216,13 +216,13 @@ def test_exports_table_folds_decisions_and_downloads_into_each_export(data_dir: 
 def test_live_exports_table_follows_later_decisions(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
         live = LiveAuditTables(log.store)
-        log.export_registered(
+        log.record(
             ExportRegistered("Q1", "a.khan", "MBC", "csv", "x.csv", "d" * 64, 1, "O", "pending")
         )
         assert live.refresh().exports.column("approval").to_pylist() == ["pending"]
         write_mixed(log, 6, prefix="M")  # no export action: the table is kept as it is
         _export_actions(log)
-        log.export_action(
+        log.record(
             ExportAction("approved", "Q1", "s.patel", "CP", owner="a.khan", file_sha256="d" * 64)
         )
         current, full = live.refresh(), audit_tables(log.events())
@@ -237,7 +237,7 @@ def test_exports_table_shows_when_retention_deleted_a_file(data_dir: DataDir) ->
     with AuditLog.open(data_dir) as log:
         live = LiveAuditTables(log.store)
         _export_actions(log)
-        pruned = log.exports_pruned(
+        pruned = log.record(
             ExportsPruned(
                 "system",
                 "",
@@ -266,14 +266,14 @@ def test_disclosure_applied_is_recorded_with_the_completion(data_dir: DataDir) -
     applied = {"mode": "publication", "min_count": 10, "round_to": 5, "primary": 3}
     with AuditLog.open(data_dir) as log:
         for started in (controlled, plain):
-            log.query_started(started)
-        log.query_completed(
+            log.record(started)
+        log.record(
             replace(
                 controlled.completed(outcome="ok", rows=12, bytes=99, duration_ms=1.0),
                 disclosure=applied,
             )
         )
-        done = log.query_completed(plain.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
+        done = log.record(plain.completed(outcome="ok", rows=1, bytes=8, duration_ms=1.0))
         tables = audit_tables(log.events())
     assert "disclosure" not in done.details  # records without it read and hash as before
     rows = {r["query_id"]: r for r in tables.queries.to_pylist()}

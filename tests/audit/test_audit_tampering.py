@@ -22,9 +22,9 @@ from audit_helpers import Tamper, write_mixed
 from tests.cli_process import run_gateway
 
 from gateway.audit import AuditEvent, AuditLog, verify_data_dir
+from gateway.audit.chain import GENESIS_HASH, format_time, new_event_id, seal, utc_now
 from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
-from gateway.audit.records import GENESIS_HASH, format_time, new_event_id, seal, utc_now
-from gateway.audit.verify import INTEGRITY_ACKNOWLEDGED
+from gateway.audit.kinds import EventKind
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
 
@@ -340,7 +340,7 @@ def test_an_acknowledged_cut_lets_the_log_serve_and_anything_new_still_fails(
     assert run.returncode == 0, run.stdout
     assert "INC-7: restored from the 02:00 backup" in run.stderr  # reported as a note
     with AuditLog.open(data_dir, checkpoint_every=5, checkpoint_interval=None) as log:
-        [recorded] = log.events(kinds=(INTEGRITY_ACKNOWLEDGED,))
+        [recorded] = log.events(kinds=(EventKind.AUDIT_ACKNOWLEDGED,))
         assert recorded.actor == "j.ops"
         assert recorded.details["reason"] == "INC-7: restored from the 02:00 backup"
         assert recorded.details["head_seq"] == 8
@@ -375,7 +375,7 @@ def test_a_forged_acknowledgement_is_not_honoured(data_dir: DataDir, tamper: Tam
         7,
         new_event_id(t),
         t,
-        INTEGRITY_ACKNOWLEDGED,
+        EventKind.AUDIT_ACKNOWLEDGED,
         "mallory",
         "",
         {"reason": "nothing to see", "breaks": [], "checkpoints": macs},

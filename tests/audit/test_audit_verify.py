@@ -12,9 +12,9 @@ from pathlib import Path
 from audit_helpers import FilledLog, Tamper, forged_row, make_request, make_started, write_mixed
 
 from gateway.audit import AuditLog, QueryDenied, verify_data_dir
+from gateway.audit.chain import seal
 from gateway.audit.log import checkpoint_path
 from gateway.audit.lookups import analyse_lookups
-from gateway.audit.records import seal
 from gateway.catalog import load_catalog
 from gateway.datadir import DataDir
 
@@ -233,8 +233,8 @@ def test_records_with_and_without_a_lookup_analysis_verify_together(data_dir: Da
         analysed = dataclasses.replace(
             request, person_lookups=analyse_lookups(hostile, load_catalog())
         )
-        log.query_denied(QueryDenied("NEW1", analysed, "parse_error", "nested too deeply"))
-        log.query_started(make_started("NEW2", dataclasses.replace(analysed, sql_submitted="1")))
+        log.record(QueryDenied("NEW1", analysed, "parse_error", "nested too deeply"))
+        log.record(make_started("NEW2", dataclasses.replace(analysed, sql_submitted="1")))
         events = list(log.events())
     assert "person_lookups" not in events[0].details
     assert events[5].details["person_lookups"]["status"] == "too_deep"

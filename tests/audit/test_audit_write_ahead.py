@@ -16,7 +16,8 @@ from audit_helpers import make_started
 
 from gateway.audit import AuditLog, SQLiteAuditStore
 from gateway.audit.checkpoints import CHECKPOINT_KEY, CheckpointFile, checkpoint_path
-from gateway.auth.admin import TOKEN_ISSUE_FAILED, TOKEN_ISSUED, issue_token, revoke_token
+from gateway.audit.kinds import EventKind
+from gateway.auth.admin import issue_token, revoke_token
 from gateway.auth.tokens import TokenRecord, TokenStore, TokenStoreUnavailable
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
@@ -57,7 +58,7 @@ def test_a_token_recorded_as_issued_stays_issued_when_checkpoints_fail(
     found = tokens.find(issued.token)
     assert found is not None
     assert found.state(found.issued_at) == "active"
-    assert kinds(data_dir) == [TOKEN_ISSUED]
+    assert kinds(data_dir) == [EventKind.TOKEN_ISSUED]
 
 
 def test_a_revocation_recorded_stays_revoked_when_checkpoints_fail(data_dir: DataDir) -> None:
@@ -107,7 +108,7 @@ def test_a_token_whose_commit_fails_after_its_record_is_recorded_as_failed(
     ):
         issue_token(tokens, log, "a.khan", issued_by="admin", expires_in=timedelta(days=1))
     assert tokens.list() == []
-    assert kinds(data_dir) == [TOKEN_ISSUED, TOKEN_ISSUE_FAILED]
+    assert kinds(data_dir) == [EventKind.TOKEN_ISSUED, EventKind.TOKEN_ISSUE_FAILED]
     with SQLiteAuditStore(data_dir.audit, read_only=True) as store:
         issued, failed = store.events()
     assert issued.details["details"]["token_id"] == failed.details["details"]["token_id"]
@@ -117,8 +118,8 @@ def test_queries_recorded_at_a_checkpoint_boundary_are_not_refused(data_dir: Dat
     with broken_checkpoints(data_dir) as log:
         for i in range(3):  # every one is at a checkpoint boundary (checkpoint_every=1)
             started = make_started(f"Q{i}")
-            log.query_started(started)
-            log.query_completed(started.completed(outcome="ok", rows=1, bytes=8, duration_ms=1))
+            log.record(started)
+            log.record(started.completed(outcome="ok", rows=1, bytes=8, duration_ms=1))
         assert [q.status for q in log.queries()] == ["completed"] * 3
 
 

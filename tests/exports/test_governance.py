@@ -9,7 +9,7 @@ import pyogrio
 import pytest
 
 from gateway.audit import audit_tables
-from gateway.audit.records import EXPORT_REGISTERED
+from gateway.audit.kinds import EventKind
 from gateway.datadir import DataDir
 from gateway.errors import (
     AccessDenied,
@@ -113,7 +113,7 @@ def test_export_is_registered_with_the_file_hash(
     )
     events = [
         e
-        for e in service.audit.events(kinds=[EXPORT_REGISTERED])
+        for e in service.audit.events(kinds=[EventKind.EXPORT_REGISTERED])
         if e.details["query_id"] == exported.export_id
     ]
     assert len(events) == 1

@@ -21,7 +21,8 @@ from gateway.api.app import create_app
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.settings import GatewaySettings
 from gateway.audit import audit_tables, verify_data_dir
-from gateway.audit.records import EXPORT_PRUNED, utc_now
+from gateway.audit.chain import utc_now
+from gateway.audit.kinds import EventKind
 from gateway.cli.demo import grant_demo_access
 from gateway.client.errors import error_class
 from gateway.datadir import DataDir
@@ -158,7 +159,7 @@ def deployment(
     app = create_app(GatewaySettings(data_dir=root, engine_workers=1))
     with TestClient(app) as http:
         runtime: GatewayRuntime = app.state.runtime
-        pruned = [e for e in runtime.service.audit.events(kinds=(EXPORT_PRUNED,))]
+        pruned = [e for e in runtime.service.audit.events(kinds=(EventKind.EXPORT_PRUNED,))]
         startup = dict(pruned[0].details, actor=pruned[0].actor) if pruned else None
         yield Deployment(data_dir, http, runtime, setup.tokens, startup)
 
@@ -227,7 +228,7 @@ def test_prune_deletes_old_exports_keeps_recent_and_pending(deployment: Deployme
 
     # One audit event lists what went, with the registered hash; the chain still verifies.
     assert report.event is not None
-    assert report.event.kind == EXPORT_PRUNED
+    assert report.event.kind == EventKind.EXPORT_PRUNED
     assert deployment.head() == head + 1
     listed = {d["name"]: d for d in report.event.details["deleted"]}
     assert listed[done["export_id"]]["export_id"] == done["export_id"]
@@ -283,7 +284,7 @@ def test_prune_from_the_command_line(deployment: Deployment) -> None:
     assert "older than 7 days" in done.stderr
     assert not old.exists()
     last = list(deployment.runtime.service.audit.events(after_seq=head))
-    assert [(e.kind, e.actor) for e in last] == [(EXPORT_PRUNED, "ops.admin")]
+    assert [(e.kind, e.actor) for e in last] == [(EventKind.EXPORT_PRUNED, "ops.admin")]
     assert verify_data_dir(deployment.data_dir).ok
 
 

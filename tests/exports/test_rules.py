@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.analysis.classify import classify_rewrite
-from gateway.audit.records import GENESIS_HASH, seal
+from gateway.audit.chain import GENESIS_HASH, seal
 from gateway.catalog import Catalog
 from gateway.errors import ConfigurationError, InputError
 from gateway.exports import parse_options

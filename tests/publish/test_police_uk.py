@@ -14,7 +14,7 @@ import pyproj
 import pytest
 import shapely
 
-from gateway.audit.records import EXPORT_REGISTERED
+from gateway.audit.kinds import EventKind
 from gateway.catalog.police_uk import CATEGORY_LABELS, OUTCOME_LABELS
 from gateway.datadir import DataDir
 from gateway.deployment import Deployment
@@ -156,7 +156,7 @@ def test_extract_is_audited_as_the_admin_through_the_service(
     assert {q.request["level"] for q in queries} == {"general"}
     (registered,) = [
         e
-        for e in service.audit.events(kinds=[EXPORT_REGISTERED])
+        for e in service.audit.events(kinds=[EventKind.EXPORT_REGISTERED])
         if e.details["file_name"] == extract.path.name
     ]
     assert registered.details["file_sha256"] == extract.sha256

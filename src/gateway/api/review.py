@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from gateway.audit.chain import AuditEvent
+from gateway.audit.facts import AccessEvent
+from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
-from gateway.audit.records import AccessEvent, AuditEvent
 from gateway.audit.reports import (
     REPORTS,
     activity,
@@ -38,9 +40,7 @@ from gateway.errors import NotFound
 from gateway.policy import Policy
 from gateway.principal import Principal, PrincipalDirectory
 
-__all__ = ["AUDIT_REVIEWED", "REPORTS", "AuditReview"]
-
-AUDIT_REVIEWED = "access.audit_reviewed"
+__all__ = ["REPORTS", "AuditReview"]
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,9 @@ class AuditReview:
 
     def _allow(self, principal: Principal, what: str, facts: Mapping[str, object]) -> None:
         require_audit_reviewer(self.policy, principal)
-        self.audit.access_event(
+        self.audit.record(
             AccessEvent(
-                AUDIT_REVIEWED,
+                EventKind.ACCESS_AUDIT_REVIEWED,
                 principal.username,
                 principal.organisation,
                 subject=what,

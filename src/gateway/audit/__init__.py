@@ -2,11 +2,13 @@
 
 Modules, one job each:
 
-    records      AuditEvent, canonical encoding and hash; typed facts (QueryStarted,
-                 LookupAnalysis …)
+    kinds        EventKind: every kind of record (``query.started``, ``access.denied`` …)
+    chain        AuditEvent, its canonical encoding and hash (the hash chain)
+    facts        typed facts, one per kind (QueryStarted, AccessEvent …), written by
+                 AuditLog.record
     store        the AuditStore protocol (append durably, read back, head)
     sqlite       SQLiteAuditStore: the embedded default (WAL, synchronous=FULL, multi-process)
-    log          AuditLog: typed writes, read views, checkpoints, health
+    log          AuditLog: record(fact), read views, checkpoints, health
     checkpoints  HMAC-signed checkpoints in an append-only file; the key's record MACs
     checkpointer checkpoints on count and every few seconds, retried, never undoing a record
     witness      external copies of the checkpoints (a second file, syslog, a command)
@@ -27,20 +29,16 @@ Example:
     >>> import tempfile, pathlib
     >>> from gateway.datadir import DataDir
     >>> with AuditLog.open(DataDir(pathlib.Path(tempfile.mkdtemp()))) as log:
-    ...     e = log.access_event(AccessEvent("policy.loaded", "system", "", subject="ab12"))
+    ...     e = log.record(AccessEvent(EventKind.POLICY_LOADED, "system", "", subject="ab12"))
     >>> e.kind, e.seq
     ('policy.loaded', 1)
 """
 
+from gateway.audit.chain import GENESIS_HASH, AuditEvent, new_event_id
 from gateway.audit.checkpoints import Checkpoint, CheckpointFile
-from gateway.audit.fingerprint import ResultFingerprint, fingerprint_table
-from gateway.audit.integrity import IntegrityCheck, check_log
-from gateway.audit.live import LiveAuditTables
-from gateway.audit.log import AuditHealth, AuditLog, checkpoint_path
-from gateway.audit.records import (
-    GENESIS_HASH,
+from gateway.audit.facts import (
     AccessEvent,
-    AuditEvent,
+    AuditFact,
     ExportAction,
     ExportRegistered,
     ExportsPruned,
@@ -50,8 +48,12 @@ from gateway.audit.records import (
     QueryDenied,
     QueryRequest,
     QueryStarted,
-    new_event_id,
 )
+from gateway.audit.fingerprint import ResultFingerprint, fingerprint_table
+from gateway.audit.integrity import IntegrityCheck, check_log
+from gateway.audit.kinds import EventKind
+from gateway.audit.live import LiveAuditTables
+from gateway.audit.log import AuditHealth, AuditLog, checkpoint_path
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.store import AuditStore
 from gateway.audit.tables import SCHEMAS, AuditTables, audit_tables, table_columns
@@ -64,6 +66,7 @@ __all__ = [
     "SCHEMAS",
     "AccessEvent",
     "AuditEvent",
+    "AuditFact",
     "AuditHealth",
     "AuditLog",
     "AuditStore",
@@ -72,6 +75,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointFile",
     "CommandWitness",
+    "EventKind",
     "ExportAction",
     "ExportRegistered",
     "ExportsPruned",

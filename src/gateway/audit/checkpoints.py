@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from gateway.audit.records import GENESIS_HASH, canonical_json, format_time, parse_time
+from gateway.audit.chain import GENESIS_HASH, canonical_json, format_time, parse_time
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
 

@@ -36,12 +36,12 @@ from __future__ import annotations
 import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from gateway.audit.checkpoints import CheckpointFile, CheckpointLine
+from gateway.audit.kinds import EventKind
 from gateway.audit.store import AuditStore
 from gateway.audit.verify import (
-    INTEGRITY_ACKNOWLEDGED,
     Acknowledgements,
     ChainWalk,
     SignedCheckpoint,
@@ -244,8 +244,8 @@ class IntegrityAcknowledged:
     reason: str
     report: VerifyReport
 
-    kind = INTEGRITY_ACKNOWLEDGED
-    organisation = ""
+    kind: ClassVar[EventKind] = EventKind.AUDIT_ACKNOWLEDGED
+    organisation: ClassVar[str] = ""
 
     def details(self) -> dict[str, Any]:
         return {

@@ -36,7 +36,8 @@ import threading
 
 import pyarrow as pa
 
-from gateway.audit.records import AuditEvent
+from gateway.audit.chain import AuditEvent
+from gateway.audit.kinds import QUERY_KINDS, EventKind
 from gateway.audit.store import AuditStore
 from gateway.audit.tables import (
     EXPORTS_SCHEMA,
@@ -47,7 +48,7 @@ from gateway.audit.tables import (
     export_row,
     query_row,
 )
-from gateway.audit.views import QUERY_KINDS, ExportFold, QueryView
+from gateway.audit.views import ExportFold, QueryView
 
 __all__ = ["LiveAuditTables"]
 
@@ -124,9 +125,9 @@ class LiveAuditTables:
     def _view(query_id: str, slots: dict[str, AuditEvent]) -> QueryView:
         return QueryView(
             query_id,
-            started=slots.get("query.started"),
-            completed=slots.get("query.completed"),
-            denied=slots.get("query.denied"),
+            started=slots.get(EventKind.QUERY_STARTED),
+            completed=slots.get(EventKind.QUERY_COMPLETED),
+            denied=slots.get(EventKind.QUERY_DENIED),
         )
 
     def _track_queries(self, new: list[AuditEvent]) -> None:

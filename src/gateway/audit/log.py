@@ -1,13 +1,14 @@
-"""The audit log as the service uses it: typed writes, read views, signed checkpoints, health.
+"""The audit log as the service uses it: one typed write, read views, signed checkpoints, health.
 
 The service's order of work for one query (fail closed at every step)::
 
     started = QueryStarted(query_id, request, sql_executed, policy_hash, tables, …)
-    log.query_started(started)            # AuditUnavailable here → refuse, run nothing
+    log.record(started)                   # AuditUnavailable here → refuse, run nothing
     … execute …
-    log.query_completed(started.completed(outcome="ok", rows=…, bytes=…, duration_ms=…))
+    log.record(started.completed(outcome="ok", rows=…, bytes=…, duration_ms=…))
 
-A refused query is one call: ``log.query_denied(QueryDenied(query_id, request, code, message))``.
+A refused query is one call: ``log.record(QueryDenied(query_id, request, code, message))``.
+Every fact goes through :meth:`AuditLog.record` (kinds in :mod:`gateway.audit.kinds`).
 
 Write-ahead, both ways: a write raises :class:`~gateway.errors.AuditUnavailable` only when the
 record was *not* committed (the caller then undoes or refuses its change); once the record is
@@ -23,10 +24,10 @@ rolled-back, truncated, forged or damaged log unless an operator has acknowledge
 Example:
     >>> import tempfile, pathlib
     >>> from gateway.datadir import DataDir
-    >>> from gateway.audit.records import AccessEvent
+    >>> from gateway.audit.facts import AccessEvent
     >>> with AuditLog.open(DataDir(pathlib.Path(tempfile.mkdtemp()))) as log:
-    ...     e = log.access_event(AccessEvent("token.issued", "admin", "Cleveland Police",
-    ...                                      subject="a.khan"))
+    ...     e = log.record(AccessEvent(EventKind.TOKEN_ISSUED, "admin", "Cleveland Police",
+    ...                                subject="a.khan"))
     ...     e.seq, e.details["subject"], log.health().status
     (1, 'a.khan', 'ok')
 """
@@ -41,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from gateway.audit.chain import AuditEvent, utc_now
 from gateway.audit.checkpointer import Checkpointer
 from gateway.audit.checkpoints import (
     CHECKPOINT_KEY,
@@ -49,21 +51,12 @@ from gateway.audit.checkpoints import (
     checkpoint_path,
     genesis_checkpoint,
 )
-from gateway.audit.integrity import IntegrityAcknowledged, check_log
-from gateway.audit.records import (
-    AccessEvent,
-    AuditEvent,
-    ExportAction,
-    ExportRegistered,
-    ExportsPruned,
-    QueryCompleted,
-    QueryDenied,
-    QueryStarted,
-    utc_now,
-)
+from gateway.audit.facts import AuditFact
+from gateway.audit.integrity import check_log
+from gateway.audit.kinds import QUERY_KINDS, EventKind
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.store import AuditStore
-from gateway.audit.views import QUERY_KINDS, QueryView, assemble_queries
+from gateway.audit.views import QueryView, assemble_queries
 from gateway.audit.witness import Witness, checkpoint_interval_from_env, witnesses_from_env
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, ConfigurationError
@@ -242,43 +235,18 @@ class AuditLog(ClosesOnExit):
             self._checkpointer.appended(event)
         return event
 
-    def query_started(self, started: QueryStarted) -> AuditEvent:
-        """Write-ahead record of an allowed query; the query may run once this returns.
+    def record(self, fact: AuditFact) -> AuditEvent:
+        """Append one fact (:mod:`gateway.audit.facts`) and return the record as committed.
+
+        Write-ahead: a query may run once its :class:`~gateway.audit.facts.QueryStarted` is
+        recorded; a governance change commits only if its record does.
 
         Raises:
-            AuditUnavailable: not recorded: the caller must not run the query.
+            AuditUnavailable: not recorded: the caller must not go on (run the query, keep the
+                change, hand out the file).
         """
-        return self._append(started.kind, started.actor, started.organisation, started.details())
-
-    def query_completed(self, completed: QueryCompleted) -> AuditEvent:
-        """Outcome of a started query (also for failures: timeout, resource_limit …)."""
-        return self._append(
-            completed.kind, completed.actor, completed.organisation, completed.details()
-        )
-
-    def query_denied(self, denied: QueryDenied) -> AuditEvent:
-        """A refused query (nothing ran)."""
-        return self._append(denied.kind, denied.actor, denied.organisation, denied.details())
-
-    def export_registered(self, export: ExportRegistered) -> AuditEvent:
-        """A file produced from a query's result."""
-        return self._append(export.kind, export.actor, export.organisation, export.details())
-
-    def export_action(self, action: ExportAction) -> AuditEvent:
-        """An approval, rejection or download of a registered export."""
-        return self._append(action.kind, action.actor, action.organisation, action.details())
-
-    def exports_pruned(self, pruned: ExportsPruned) -> AuditEvent:
-        """Export files deleted by one retention run (:mod:`gateway.exports.retention`)."""
-        return self._append(pruned.kind, pruned.actor, pruned.organisation, pruned.details())
-
-    def access_event(self, event: AccessEvent) -> AuditEvent:
-        """An access-management action (request, approval, suspension, token, policy)."""
-        return self._append(event.kind, event.actor, event.organisation, event.details())
-
-    def integrity_acknowledged(self, ack: IntegrityAcknowledged) -> AuditEvent:
-        """An operator's acceptance of integrity problems (``gateway audit acknowledge``)."""
-        return self._append(ack.kind, ack.actor, ack.organisation, ack.details())
+        kind, details = EventKind(fact.kind), fact.details()
+        return self._append(kind.value, fact.actor, fact.organisation, details)
 
     # --- checkpoints -----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ only typed columns.
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from gateway.audit.records import GENESIS_HASH, seal
+    >>> from gateway.audit.chain import GENESIS_HASH, seal
     >>> from gateway.audit.tables import queries_table
     >>> t = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
     >>> e = seal(1, "E1", t, "query.denied", "a.khan", "MBC",
@@ -42,8 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 import pyarrow as pa
 
+from gateway.audit.facts import LookupAnalysis
 from gateway.audit.lookups import analyse_lookups
-from gateway.audit.records import LookupAnalysis
 from gateway.catalog import Catalog
 from gateway.errors import ConfigurationError, InputError
 

@@ -37,8 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.checkpoints import record_mac
-from gateway.audit.records import (
+from gateway.audit.chain import (
     GENESIS_HASH,
     AuditEvent,
     StoredRecord,
@@ -48,6 +47,7 @@ from gateway.audit.records import (
     seal,
     utc_now,
 )
+from gateway.audit.checkpoints import record_mac
 from gateway.errors import AuditUnavailable
 from gateway.lifetime import ClosesOnExit
 from gateway.sqlite import connect

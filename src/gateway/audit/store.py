@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from gateway.audit.records import AuditEvent, StoredRecord
+from gateway.audit.chain import AuditEvent, StoredRecord
 
 __all__ = ["AuditStore"]
 

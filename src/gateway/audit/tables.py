@@ -7,7 +7,7 @@ working as the log grows:
   rows, bytes, duration, fingerprint, ``complete`` (false = started, no completion),
   ``disclosure`` (JSON: the disclosure control applied to the released result, if any) and
   ``person_lookups`` (JSON: the look-up analysis made when the query arrived, if any: see
-  :class:`~gateway.audit.records.LookupAnalysis`);
+  :class:`~gateway.audit.facts.LookupAnalysis`);
 - ``events``: every event, ``details`` as JSON text;
 - ``exports``: the exports register, one row per export: the approval state at registration
   and the current one (folded from later ``export.approved`` / ``export.rejected``), who
@@ -19,7 +19,7 @@ Pure functions over events; the service exposes them as a read-only ``audit`` sc
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from gateway.audit.records import GENESIS_HASH, seal
+    >>> from gateway.audit.chain import GENESIS_HASH, seal
     >>> t = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
     >>> e = seal(1, "E1", t, "query.denied", "a.khan", "MBC",
     ...          {"query_id": "Q1", "reason": "table_not_permitted"}, GENESIS_HASH)
@@ -36,12 +36,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from gateway.audit.records import (
-    GOVERNANCE_FAMILIES,
-    AuditEvent,
-    LookupAnalysis,
-    canonical_json,
-)
+from gateway.audit.chain import AuditEvent, canonical_json
+from gateway.audit.facts import LookupAnalysis
+from gateway.audit.kinds import GOVERNANCE_FAMILIES
 from gateway.audit.views import ExportView, QueryView, assemble_exports, assemble_queries
 
 __all__ = [

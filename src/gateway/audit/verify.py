@@ -40,7 +40,7 @@ Threat model and limits (read before relying on it):
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from gateway.audit.records import GENESIS_HASH, StoredRecord, format_time, seal
+    >>> from gateway.audit.chain import GENESIS_HASH, StoredRecord, format_time, seal
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
     >>> e = seal(1, "E1", t, "policy.loaded", "system", "", {}, GENESIS_HASH)
     >>> rec = StoredRecord(1, "E1", format_time(t), "policy.loaded", "system", "", "{}",
@@ -60,6 +60,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.audit.chain import GENESIS_HASH, StoredRecord, stored_hash
 from gateway.audit.checkpoints import (
     CHECKPOINT_KEY,
     Checkpoint,
@@ -70,7 +71,7 @@ from gateway.audit.checkpoints import (
     key_id,
     record_mac,
 )
-from gateway.audit.records import GENESIS_HASH, StoredRecord, stored_hash
+from gateway.audit.kinds import EventKind
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.store import AuditStore
 from gateway.audit.witness import Witness, readable_files, witnesses_from_env
@@ -78,7 +79,6 @@ from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
 
 __all__ = [
-    "INTEGRITY_ACKNOWLEDGED",
     "Acknowledgements",
     "ChainBreak",
     "ChainWalk",
@@ -91,9 +91,6 @@ __all__ = [
     "verify_data_dir",
     "verify_store",
 ]
-
-#: Kind of the record an operator writes to accept a found problem (``gateway audit acknowledge``).
-INTEGRITY_ACKNOWLEDGED = "audit.acknowledged"
 
 
 @dataclass(frozen=True)
@@ -480,7 +477,7 @@ def load_acknowledgements(store: AuditStore, key: bytes | None) -> Acknowledgeme
     breaks: set[str] = set()
     checkpoints: set[str] = set()
     notes: list[str] = []
-    for event in store.events(kinds=(INTEGRITY_ACKNOWLEDGED,)):
+    for event in store.events(kinds=(EventKind.AUDIT_ACKNOWLEDGED,)):
         stored = store.stored_record(event.seq)
         if (
             stored is None

@@ -13,7 +13,7 @@ run's ``export.pruned`` lists the exports whose files it deleted; the view keeps
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from gateway.audit.records import GENESIS_HASH, seal
+    >>> from gateway.audit.chain import GENESIS_HASH, seal
     >>> t = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
     >>> started = seal(1, "E1", t, "query.started", "a.khan", "MBC", {"query_id": "Q1"},
     ...                GENESIS_HASH)
@@ -27,19 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from gateway.audit.records import (
-    EXPORT_ACTIONS,
-    EXPORT_PRUNED,
-    EXPORT_REGISTERED,
-    QUERY_COMPLETED,
-    QUERY_DENIED,
-    QUERY_STARTED,
-    AuditEvent,
-)
+from gateway.audit.chain import AuditEvent
+from gateway.audit.kinds import EXPORT_DECISIONS, EXPORT_KINDS, QUERY_KINDS, EventKind
 
 __all__ = [
-    "EXPORT_KINDS",
-    "QUERY_KINDS",
     "ExportFold",
     "ExportView",
     "QueryStatus",
@@ -48,13 +39,6 @@ __all__ = [
     "assemble_queries",
 ]
 
-QUERY_KINDS = (QUERY_STARTED, QUERY_COMPLETED, QUERY_DENIED)
-EXPORT_KINDS = (
-    EXPORT_REGISTERED,
-    *(f"export.{action}" for action in EXPORT_ACTIONS),
-    EXPORT_PRUNED,
-)
-_DECISIONS = {"export.approved": "approved", "export.rejected": "rejected"}
 QueryStatus = Literal["completed", "incomplete", "denied", "orphan"]
 
 
@@ -121,9 +105,9 @@ def assemble_queries(events: Iterable[AuditEvent]) -> list[QueryView]:
     return [
         QueryView(
             query_id,
-            started=slots.get(QUERY_STARTED),
-            completed=slots.get(QUERY_COMPLETED),
-            denied=slots.get(QUERY_DENIED),
+            started=slots.get(EventKind.QUERY_STARTED),
+            completed=slots.get(EventKind.QUERY_COMPLETED),
+            denied=slots.get(EventKind.QUERY_DENIED),
         )
         for query_id, slots in found.items()
     ]
@@ -164,7 +148,7 @@ class ExportView:
     def approval(self) -> str:
         """The current state: ``not_required``, ``pending``, ``approved`` or ``rejected``."""
         if self.decision is not None:
-            return _DECISIONS[self.decision.kind]
+            return EXPORT_DECISIONS[self.decision.kind]
         return self.registered_approval
 
 
@@ -184,16 +168,16 @@ class ExportFold:
         """Take one event into account; whether it changed any export's view."""
         if event.kind not in EXPORT_KINDS:
             return False
-        if event.kind == EXPORT_PRUNED:
+        if event.kind == EventKind.EXPORT_PRUNED:
             return self._pruned(event)
         export_id = str(event.details.get("query_id", ""))
-        if event.kind == EXPORT_REGISTERED:
+        if event.kind == EventKind.EXPORT_REGISTERED:
             self._views[export_id] = ExportView(registered=event)
             return True
         view = self._views.get(export_id)
         if view is None or event.details.get("file_sha256") != view.file_sha256:
             return False  # about another file (or an export never registered)
-        if event.kind in _DECISIONS:
+        if event.kind in EXPORT_DECISIONS:
             if view.approval != "pending":
                 return False  # decided already, or never held: the first decision stands
             self._views[export_id] = replace(view, decision=event)
@@ -227,7 +211,7 @@ def assemble_exports(events: Iterable[AuditEvent]) -> list[ExportView]:
 
     Example:
         >>> from datetime import datetime, timezone
-        >>> from gateway.audit.records import GENESIS_HASH, seal
+        >>> from gateway.audit.chain import GENESIS_HASH, seal
         >>> t = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
         >>> held = {"query_id": "Q1", "file_sha256": "ab", "approval": "pending"}
         >>> e1 = seal(1, "E1", t, "export.registered", "a.khan", "MBC", held, GENESIS_HASH)

@@ -22,15 +22,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from gateway.audit.facts import AccessEvent
+from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
-from gateway.audit.records import AccessEvent
 from gateway.auth.tokens import IssuedToken, TokenRecord, TokenStore, TokenStoreUnavailable
 
-__all__ = ["TOKEN_ISSUED", "TOKEN_ISSUE_FAILED", "TOKEN_REVOKED", "issue_token", "revoke_token"]
-
-TOKEN_ISSUED = "token.issued"  # noqa: S105 (an audit kind)
-TOKEN_ISSUE_FAILED = "token.issue_failed"  # noqa: S105 (an audit kind)
-TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an audit kind)
+__all__ = ["issue_token", "revoke_token"]
 
 
 def issue_token(
@@ -52,9 +49,9 @@ def issue_token(
     recorded: list[str] = []
 
     def record(new: TokenRecord) -> None:
-        audit.access_event(
+        audit.record(
             AccessEvent(
-                TOKEN_ISSUED,
+                EventKind.TOKEN_ISSUED,
                 issued_by,
                 organisation,
                 subject=username,
@@ -73,9 +70,9 @@ def issue_token(
         )
     except TokenStoreUnavailable as exc:
         if recorded:  # the record says issued, but the token never committed: say so
-            audit.access_event(
+            audit.record(
                 AccessEvent(
-                    TOKEN_ISSUE_FAILED,
+                    EventKind.TOKEN_ISSUE_FAILED,
                     issued_by,
                     organisation,
                     subject=username,
@@ -103,9 +100,9 @@ def revoke_token(
     """
 
     def record(revoked: TokenRecord) -> None:
-        audit.access_event(
+        audit.record(
             AccessEvent(
-                TOKEN_REVOKED,
+                EventKind.TOKEN_REVOKED,
                 revoked_by,
                 organisation,
                 subject=revoked.username,

@@ -29,18 +29,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gateway.audit.facts import AccessEvent
+from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
-from gateway.audit.records import AccessEvent
 from gateway.auth.limits import RateLimitExceeded, TokenBucket
 from gateway.auth.tokens import MAX_TOKEN_LENGTH, TokenRecord, TokenStore
 from gateway.clock import Clock, utc_now
 from gateway.errors import AccessExpired, AccountSuspended, AuthenticationError, GatewayError
 from gateway.principal import Principal, PrincipalDirectory
 
-__all__ = ["AUTH_FAILED", "Authenticator", "BearerTokenAuthenticator", "parse_bearer"]
+__all__ = ["Authenticator", "BearerTokenAuthenticator", "parse_bearer"]
 
-#: Audit kind of a refused authentication.
-AUTH_FAILED = "access.authentication_failed"
 
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -179,9 +178,9 @@ class BearerTokenAuthenticator:
                     f"retry in {math.ceil(wait)} s",
                     retry_after=wait,
                 ) from None
-        self.audit.access_event(
+        self.audit.record(
             AccessEvent(
-                AUTH_FAILED,
+                EventKind.ACCESS_AUTHENTICATION_FAILED,
                 failure.username or "anonymous",
                 failure.organisation,
                 subject=failure.token_id,

@@ -189,7 +189,7 @@ def acknowledge_command(
             return
         for found in ack.details()["findings"]:
             print(f"acknowledging: {found}")
-        event = log.integrity_acknowledged(ack)
+        event = log.record(ack)
         cp = log.checkpoint()
     print(
         f"acknowledged at seq {event.seq} by {event.actor}"

@@ -275,8 +275,8 @@ def prune_command(
     """Administrators: delete export files older than the policy's retention_days (audited)."""
     import getpass
 
+    from gateway.audit.chain import utc_now
     from gateway.audit.log import AuditLog
-    from gateway.audit.records import utc_now
     from gateway.catalog import load_catalog
     from gateway.datadir import DataDir
     from gateway.deployment import load_deployment_policy

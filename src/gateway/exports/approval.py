@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.audit.records import AuditEvent
+from gateway.audit.chain import AuditEvent
 from gateway.audit.views import assemble_exports
 from gateway.errors import AccessDenied, NotFound, SelfApproval, StepOutOfOrder, WrongRole
 from gateway.policy.exports import ExportSettings

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from gateway.analysis.classify import classify_rewrite
-from gateway.audit.records import ExportRegistered
+from gateway.audit.facts import ExportRegistered
 from gateway.datadir import DataDir
 from gateway.disclosure import DisclosureRequest, parse_disclosure_request
 from gateway.disclosure.control import DisclosureControl
@@ -374,7 +374,7 @@ def _register(
         provenance=provenance,
     )
     try:
-        service.audit.export_registered(
+        service.audit.record(
             ExportRegistered(
                 query_id=provenance.query_id,
                 user=provenance.user,

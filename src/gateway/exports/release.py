@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway.audit.records import ExportAction
-from gateway.audit.views import EXPORT_KINDS
+from gateway.audit.facts import ExportAction
+from gateway.audit.kinds import EXPORT_KINDS
 from gateway.datadir import DataDir
 from gateway.errors import Conflict, ExportExpired, NotFound
 from gateway.exports.approval import (
@@ -82,7 +82,7 @@ def _decide(
     record = export_record(service, export_id)
     check_decision(record, approver, settings)
     comment = " ".join(comment.split())[:_MAX_COMMENT]
-    service.audit.export_action(
+    service.audit.record(
         ExportAction(
             decision,
             export_id,
@@ -138,7 +138,7 @@ def open_export(
     exported = read_manifest(data_dir, export_id)
     if not exported.path.is_file() or sha256_file(exported.path) != record.file_sha256:
         raise Conflict(f"export {export_id} no longer matches the file registered in the audit log")
-    service.audit.export_action(
+    service.audit.record(
         ExportAction(
             "downloaded",
             export_id,

@@ -42,9 +42,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from gateway.audit.chain import AuditEvent
+from gateway.audit.facts import ExportsPruned, PrunedItem
+from gateway.audit.kinds import EXPORT_KINDS
 from gateway.audit.log import AuditLog
-from gateway.audit.records import AuditEvent, ExportsPruned, PrunedItem
-from gateway.audit.views import EXPORT_KINDS
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
 from gateway.exports.approval import PENDING, ExportRecord, export_records
@@ -338,7 +339,7 @@ def prune_exports(
             failed=tuple(failed),
         )
         try:
-            event = audit.exports_pruned(run)
+            event = audit.record(run)
         except AuditUnavailable as exc:
             names = ", ".join(item.name for item in gone) or "nothing"
             raise AuditUnavailable(

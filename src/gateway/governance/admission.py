@@ -24,17 +24,15 @@ from __future__ import annotations
 
 from typing import NoReturn, Protocol
 
+from gateway.audit.facts import AccessEvent
+from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
-from gateway.audit.records import AccessEvent
 from gateway.clock import Clock, utc_now
 from gateway.errors import AccessDenied, NetworkNotPermitted
 from gateway.governance.directory import GovernanceDirectory
 from gateway.principal import Principal
 
-__all__ = ["ACCESS_DENIED", "CredentialCheck", "GovernedAuthenticator"]
-
-#: Audit kind of a request refused by governance after its credentials were accepted.
-ACCESS_DENIED = "access.denied"
+__all__ = ["CredentialCheck", "GovernedAuthenticator"]
 
 
 class CredentialCheck(Protocol):
@@ -91,9 +89,9 @@ class GovernedAuthenticator:
         return principal
 
     def _refuse(self, principal: Principal, client_address: str, error: AccessDenied) -> NoReturn:
-        self.audit.access_event(
+        self.audit.record(
             AccessEvent(
-                ACCESS_DENIED,
+                EventKind.ACCESS_DENIED,
                 principal.username,
                 principal.organisation,
                 subject=principal.username,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from gateway.audit.kinds import EventKind
 from gateway.errors import (
     GatewayError,
     InputError,
@@ -95,7 +96,7 @@ class ApprovalOperations(Operations):
             tx.insert_request(request)
             self._event(
                 tx,
-                "access.requested",
+                EventKind.ACCESS_REQUESTED,
                 actor,
                 subject=request.request_id,
                 applicant=applicant.username,
@@ -150,11 +151,11 @@ class ApprovalOperations(Operations):
                     "ends": grant.ends.isoformat() if grant.ends else None,
                 }
             kind = {
-                "endorse": "access.endorsed",
-                "review": "access.reviewed",
-                "authorise": "access.authorised",
-                "refuse": "access.refused",
-                "withdraw": "access.withdrawn",
+                "endorse": EventKind.ACCESS_ENDORSED,
+                "review": EventKind.ACCESS_REVIEWED,
+                "authorise": EventKind.ACCESS_AUTHORISED,
+                "refuse": EventKind.ACCESS_REFUSED,
+                "withdraw": EventKind.ACCESS_WITHDRAWN,
             }[action]
             self._event(tx, kind, actor, subject=request_id, comment=comment, **extra)
         return updated

@@ -27,8 +27,9 @@ import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from gateway.audit.facts import AccessEvent
+from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
-from gateway.audit.records import AccessEvent
 from gateway.datadir import DataDir
 from gateway.errors import AccessDenied, NetworkNotPermitted
 from gateway.governance.origin import origin_refusal
@@ -162,9 +163,9 @@ class GovernanceDirectory:
             return
         error = NetworkNotPermitted(f"connection refused for {username!r}: {reason}")
         if self.audit is not None:
-            self.audit.access_event(
+            self.audit.record(
                 AccessEvent(
-                    "access.denied",
+                    EventKind.ACCESS_DENIED,
                     username,
                     self._organisation_name(username),
                     subject=username,

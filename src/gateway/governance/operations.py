@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.audit.facts import AccessEvent
+from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
-from gateway.audit.records import AccessEvent
 from gateway.clock import Clock, utc_now
 from gateway.errors import (
     AccountSuspended,
@@ -61,7 +62,7 @@ class Operations:
     def _event(
         self,
         tx: Reader,
-        action: str,
+        action: EventKind,
         actor: str,
         *,
         subject: str = "",
@@ -74,7 +75,7 @@ class Operations:
         if person is not None:
             org = tx.organisation(person.organisation)
             organisation = org.name if org is not None else person.organisation
-        self.audit.access_event(
+        self.audit.record(
             AccessEvent(action, actor, organisation, subject=subject, comment=comment, extra=extra)
         )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
+from gateway.audit.kinds import EventKind
 from gateway.errors import (
     Conflict,
     InputError,
@@ -43,7 +44,7 @@ from gateway.governance.store import Writer
 
 __all__ = ["OversightOperations"]
 
-_QUERY_KINDS = ("query.started", "query.denied")
+_QUERY_KINDS = (EventKind.QUERY_STARTED, EventKind.QUERY_DENIED)
 
 
 class OversightOperations(Operations):
@@ -78,7 +79,7 @@ class OversightOperations(Operations):
         suspension_id = tx.add_suspension(username, kind=kind, reason=reason, by=actor, at=at)
         self._event(
             tx,
-            "access.suspended",
+            EventKind.ACCESS_SUSPENDED,
             actor,
             subject=username,
             comment=reason,
@@ -98,7 +99,12 @@ class OversightOperations(Operations):
             if lifted == 0:
                 raise NotFound(f"{username!r} is not suspended")
             self._event(
-                tx, "access.reinstated", actor, subject=username, comment=comment, lifted=lifted
+                tx,
+                EventKind.ACCESS_REINSTATED,
+                actor,
+                subject=username,
+                comment=comment,
+                lifted=lifted,
             )
         return lifted
 
@@ -114,7 +120,7 @@ class OversightOperations(Operations):
                 tx.put_person(replace(target, left_on=at), new=False)
             self._event(
                 tx,
-                "access.revoked",
+                EventKind.ACCESS_REVOKED,
                 actor,
                 subject=username,
                 comment=reason,
@@ -131,7 +137,7 @@ class OversightOperations(Operations):
             review = self._new_review(tx, actor, organisation, at)
             self._event(
                 tx,
-                "access.review_opened",
+                EventKind.ACCESS_REVIEW_OPENED,
                 actor,
                 subject=review.review_id,
                 organisation_code=organisation,
@@ -207,7 +213,7 @@ class OversightOperations(Operations):
             )
             self._event(
                 tx,
-                f"access.review_{decision}",
+                EventKind.ACCESS_REVIEW_CONFIRMED if keep else EventKind.ACCESS_REVIEW_REMOVED,
                 actor,
                 subject=username,
                 comment=comment,
@@ -259,7 +265,7 @@ class OversightOperations(Operations):
 
     def _last_flags(self) -> dict[str, datetime]:
         last: dict[str, datetime] = {}
-        for event in self.audit.events(kinds=("access.inactivity_flagged",)):
+        for event in self.audit.events(kinds=(EventKind.ACCESS_INACTIVITY_FLAGGED,)):
             subject = str(event.details.get("subject", ""))
             last[subject] = max(event.time, last.get(subject, event.time))
         return last
@@ -270,7 +276,7 @@ class OversightOperations(Operations):
             tx.close_review(review.review_id, at=at)
             self._event(
                 tx,
-                "access.review_closed",
+                EventKind.ACCESS_REVIEW_CLOSED,
                 actor,
                 subject=review.review_id,
                 unconfirmed=list(review.unconfirmed()),
@@ -281,7 +287,7 @@ class OversightOperations(Operations):
         with self.store.reading() as r:
             self._event(
                 r,
-                "access.inactivity_flagged",
+                EventKind.ACCESS_INACTIVITY_FLAGGED,
                 actor,
                 subject=user.username,
                 last_activity=user.last_activity.isoformat() if user.last_activity else None,

@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from gateway.audit.kinds import EventKind
 from gateway.errors import (
     Conflict,
     InputError,
@@ -74,7 +75,7 @@ class RegisterOperations(Operations):
             tx.put_person(admin, new=True)
             self._event(
                 tx,
-                "user.bootstrap_admin",
+                EventKind.USER_BOOTSTRAP_ADMIN,
                 admin.username,
                 subject=admin.username,
                 organisation_code=organisation.code,
@@ -91,7 +92,7 @@ class RegisterOperations(Operations):
             tx.set_settings(settings)
             self._event(
                 tx,
-                "access.settings_changed",
+                EventKind.ACCESS_SETTINGS_CHANGED,
                 actor,
                 subject="governance settings",
                 comment=comment,
@@ -106,7 +107,7 @@ class RegisterOperations(Operations):
             tx.add_organisation(organisation, at=at)
             self._event(
                 tx,
-                "access.organisation_added",
+                EventKind.ACCESS_ORGANISATION_ADDED,
                 actor,
                 subject=organisation.code,
                 name=organisation.name,
@@ -119,7 +120,7 @@ class RegisterOperations(Operations):
             tx.add_network(network, by=actor, at=at)
             self._event(
                 tx,
-                "access.network_added",
+                EventKind.ACCESS_NETWORK_ADDED,
                 actor,
                 subject=network.organisation,
                 comment=network.description,
@@ -131,7 +132,7 @@ class RegisterOperations(Operations):
             tx.remove_network(organisation, cidr)
             self._event(
                 tx,
-                "access.network_removed",
+                EventKind.ACCESS_NETWORK_REMOVED,
                 actor,
                 subject=organisation,
                 comment=comment,
@@ -144,7 +145,7 @@ class RegisterOperations(Operations):
             tx.put_person(person, new=True)
             self._event(
                 tx,
-                "user.added",
+                EventKind.USER_ADDED,
                 actor,
                 subject=person.username,
                 organisation_code=person.organisation,
@@ -187,7 +188,7 @@ class RegisterOperations(Operations):
             tx.put_person(after, new=False)
             self._event(
                 tx,
-                "user.updated",
+                EventKind.USER_UPDATED,
                 actor,
                 subject=username,
                 comment=comment,
@@ -212,7 +213,7 @@ class RegisterOperations(Operations):
             tx.add_vetting(vetting, by=actor, at=at)
             self._event(
                 tx,
-                "user.vetting_recorded",
+                EventKind.USER_VETTING_RECORDED,
                 actor,
                 subject=vetting.username,
                 level=vetting.level,
@@ -232,7 +233,7 @@ class RegisterOperations(Operations):
             tx.add_declaration(declaration, by=actor, at=at)
             self._event(
                 tx,
-                "user.declaration_signed",
+                EventKind.USER_DECLARATION_SIGNED,
                 actor,
                 subject=declaration.username,
                 kind=declaration.kind,
@@ -249,7 +250,7 @@ class RegisterOperations(Operations):
             tx.add_training(training, by=actor, at=at)
             self._event(
                 tx,
-                "user.training_recorded",
+                EventKind.USER_TRAINING_RECORDED,
                 actor,
                 subject=training.username,
                 kind=training.kind,
@@ -262,7 +263,7 @@ class RegisterOperations(Operations):
             tx.add_memorandum(memorandum, by=actor, at=at)
             self._event(
                 tx,
-                "access.memorandum_recorded",
+                EventKind.ACCESS_MEMORANDUM_RECORDED,
                 actor,
                 subject=memorandum.organisation,
                 reference=memorandum.reference,
@@ -285,7 +286,7 @@ class RegisterOperations(Operations):
             tx.add_code_of_connection(coc)
             self._event(
                 tx,
-                "access.code_of_connection_declared",
+                EventKind.ACCESS_CODE_OF_CONNECTION_DECLARED,
                 actor,
                 subject=organisation,
                 comment=comment,

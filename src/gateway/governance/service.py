@@ -11,7 +11,7 @@ module with its own table of who may do what:
   inactivity.
 
 Every operation writes in one ``BEGIN IMMEDIATE`` transaction whose last step appends its
-:class:`~gateway.audit.records.AccessEvent`; if that fails, nothing changes (fail closed).
+:class:`~gateway.audit.facts.AccessEvent`; if that fails, nothing changes (fail closed).
 
 Example:
     >>> service = Deployment.open(DataDir(Path("demo-data"))).governance  # doctest: +SKIP

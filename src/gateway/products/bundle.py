@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.records import ExportRegistered
+from gateway.audit.facts import ExportRegistered
 from gateway.exports.writers import sha256_file
 from gateway.products.html import render_html
 from gateway.products.model import Product
@@ -79,7 +79,7 @@ def write_product(service: QueryService, product: Product, directory: Path) -> P
     try:
         for path, fmt in ((html, "html"), (xlsx, "xlsx")):
             digest, size = sha256_file(path), path.stat().st_size
-            service.audit.export_registered(
+            service.audit.record(
                 ExportRegistered(
                     query_id=product.product_id,
                     user=product.user,

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from gateway.audit.records import ExportRegistered
+from gateway.audit.facts import ExportRegistered
 from gateway.catalog.police_uk import ASB_LABEL
 from gateway.datadir import DataDir
 from gateway.errors import GatewayError, InputError, WrongRole
@@ -274,7 +274,7 @@ def publish_police_uk(
     digest = sha256_file(target)
     size = target.stat().st_size
     try:
-        service.audit.export_registered(
+        service.audit.record(
             ExportRegistered(
                 query_id=crimes_id,
                 user=admin.username,

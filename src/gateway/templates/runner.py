@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from gateway.audit.records import QueryDenied, QueryRequest
+from gateway.audit.facts import QueryDenied, QueryRequest
 from gateway.disclosure import DisclosureReport
 from gateway.disclosure.control import DeclaredDisclosure
 from gateway.engines.base import Cancellation
@@ -300,7 +300,7 @@ class TemplateRunner:
             params={str(k): _json_value(v) for k, v in params.items()},
             template=template.name,
         )
-        self.service.audit.query_denied(
+        self.service.audit.record(
             QueryDenied(
                 query_id=query_id,
                 request=request,

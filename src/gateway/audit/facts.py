@@ -1,11 +1,8 @@
-"""Audit records as data: the event, its canonical encoding and hash, and the typed facts.
+"""Audit facts: what each kind of record says, one frozen dataclass per kind, and the
+:class:`AuditFact` shape :meth:`gateway.audit.log.AuditLog.record` writes.
 
-The audit log is an append-only sequence of :class:`AuditEvent`. Each event carries the hash of
-the one before it; the hash is SHA-256 over a canonical encoding — compact, sorted-key JSON of
-every field except ``hash``, UTF-8 — so the chain can be recomputed by anyone with the records
-(see :mod:`gateway.audit.verify`). The first event's ``prev_hash`` is :data:`GENESIS_HASH`.
-
-What goes into ``details`` is described by the typed facts, one frozen dataclass per kind:
+A fact knows its :class:`~gateway.audit.kinds.EventKind`, who acted (``actor``,
+``organisation``) and its ``details()`` — the JSON object stored in the record:
 
     QueryRequest        who asked what, from where (shared by started and denied), and
                         what the submitted SQL looks up (LookupAnalysis, when analysed)
@@ -17,45 +14,34 @@ What goes into ``details`` is described by the typed facts, one frozen dataclass
     ExportAction        export.approved / export.rejected / export.downloaded  after registration
     ExportsPruned       export.pruned    files deleted at the end of the retention period (one run)
     AccessEvent         access.* / token.* / policy.* / user.* / grant.*  governance actions
+    IntegrityAcknowledged  audit.acknowledged  (in :mod:`gateway.audit.integrity`, beside the
+                        verification it accepts)
 
-This module is pure: no clock except :func:`utc_now`, no I/O.
+Pure: no clock, no I/O.
 
 Example:
-    >>> from datetime import datetime, timezone
-    >>> t = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
-    >>> e = seal(1, new_event_id(t), t, "policy.loaded", "system", "", {"hash": "ab"}, GENESIS_HASH)
-    >>> e.seq, e.prev_hash == GENESIS_HASH, len(e.hash)
-    (1, True, 64)
-    >>> e.hash == event_hash(e)
-    True
+    >>> fact = AccessEvent(EventKind.TOKEN_ISSUED, "admin", "Cleveland Police", subject="a.khan")
+    >>> isinstance(fact, AuditFact), fact.kind.value, fact.details()["subject"]
+    (True, 'token.issued', 'a.khan')
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, get_args
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
-from gateway.errors import AuditUnavailable, InputError
+from gateway.audit.chain import JsonObject, format_time
+from gateway.audit.kinds import GOVERNANCE_FAMILIES, GOVERNANCE_KINDS, EventKind
+from gateway.errors import InputError
 from gateway.principal import Principal
 
 __all__ = [
     "EXPORT_ACTIONS",
-    "EXPORT_PRUNED",
-    "EXPORT_REGISTERED",
-    "GENESIS_HASH",
-    "GOVERNANCE_FAMILIES",
     "LOOKUP_STATUSES",
-    "QUERY_COMPLETED",
-    "QUERY_DENIED",
-    "QUERY_STARTED",
     "AccessEvent",
-    "AuditEvent",
+    "AuditFact",
     "ExportAction",
     "ExportRegistered",
     "ExportsPruned",
@@ -66,287 +52,32 @@ __all__ = [
     "QueryDenied",
     "QueryRequest",
     "QueryStarted",
-    "StoredRecord",
-    "canonical_bytes",
-    "canonical_json",
-    "decode",
-    "event_hash",
-    "format_time",
-    "new_event_id",
-    "parse_time",
-    "seal",
-    "stored_hash",
-    "utc_now",
 ]
 
-GENESIS_HASH = "0" * 64
 
-QUERY_STARTED = "query.started"
-QUERY_COMPLETED = "query.completed"
-QUERY_DENIED = "query.denied"
-EXPORT_REGISTERED = "export.registered"
-#: What can happen to a registered export: ``export.approved`` … (see :class:`ExportAction`).
-EXPORT_ACTIONS = ("approved", "rejected", "downloaded")
-EXPORT_PRUNED = "export.pruned"
-#: Prefixes of access-management kinds, e.g. ``access.endorsed``, ``token.revoked``.
-GOVERNANCE_FAMILIES = ("access", "token", "policy", "user", "grant")
-
-_KIND = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-_GOVERNANCE_KIND = re.compile(rf"^({'|'.join(GOVERNANCE_FAMILIES)})\.[a-z][a-z0-9_]*$")
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-JsonObject = Mapping[str, Any]
-
-
-# --- time, ids and canonical JSON -------------------------------------------------------------
-
-
-def utc_now() -> datetime:
-    """The current time in UTC, microsecond precision."""
-    return datetime.now(UTC)
-
-
-def format_time(time: datetime) -> str:
-    """The stored (and hashed) text of a time: UTC, microseconds, ``Z`` suffix.
-
-    Example:
-        >>> from datetime import datetime, timezone
-        >>> format_time(datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc))
-        '2026-03-29T01:00:00.000000Z'
-    """
-    if time.tzinfo is None:
-        raise InputError("audit times must be timezone-aware")
-    return time.astimezone(UTC).strftime(_TIME_FORMAT)
-
-
-def parse_time(text: str) -> datetime:
-    """Inverse of :func:`format_time`."""
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
-
-
-def new_event_id(time: datetime) -> str:
-    """A unique id that sorts by time: 52 bits of microseconds + 76 random bits, base32.
-
-    Example:
-        >>> from datetime import datetime, timezone
-        >>> a = new_event_id(datetime(2026, 1, 1, tzinfo=timezone.utc))
-        >>> b = new_event_id(datetime(2026, 1, 2, tzinfo=timezone.utc))
-        >>> len(a), a < b
-        (26, True)
-    """
-    micros = int(time.timestamp() * 1_000_000) & ((1 << 52) - 1)
-    value = (micros << 76) | secrets.randbits(76)
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
-
-
-def canonical_json(value: Any) -> str:
-    """Compact, sorted-key JSON; refuses NaN/infinity and non-JSON values.
-
-    Example:
-        >>> canonical_json({"b": [1, 2], "a": "é"})
-        '{"a":"é","b":[1,2]}'
-    """
-    try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"audit details must be plain JSON: {exc}") from exc
-
-
-# --- the event ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """One record of the audit log.
-
-    Attributes:
-        seq: position in the log, 1-based and gap-free.
-        event_id: unique, time-sortable id (:func:`new_event_id`).
-        time: when it was appended (UTC, microseconds).
-        kind: what happened, ``family.verb`` (``query.started``, ``access.endorsed`` …).
-        actor: username, or ``system``.
-        organisation: the actor's organisation (may be empty for ``system``).
-        details: the kind-specific facts (a JSON object).
-        prev_hash: ``hash`` of the previous event (:data:`GENESIS_HASH` for seq 1).
-        hash: SHA-256 of :func:`canonical_bytes` of this event.
-    """
-
-    seq: int
-    event_id: str
-    time: datetime
-    kind: str
-    actor: str
-    organisation: str
-    details: JsonObject
-    prev_hash: str
-    hash: str
+@runtime_checkable
+class AuditFact(Protocol):
+    """Anything :meth:`~gateway.audit.log.AuditLog.record` can write: a kind, who acted, and
+    the record's details (plain JSON)."""
 
     @property
-    def details_json(self) -> str:
-        return canonical_json(self.details)
+    def kind(self) -> EventKind: ...
+
+    @property
+    def actor(self) -> str: ...
+
+    @property
+    def organisation(self) -> str: ...
+
+    def details(self) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class StoredRecord:
-    """A record exactly as a store holds it: text unparsed, so verification trusts nothing.
-
-    Any field may be ``None`` if someone blanked it in the database.
-    """
-
-    seq: int
-    event_id: str | None
-    time: str | None
-    kind: str | None
-    actor: str | None
-    organisation: str | None
-    details: str | None
-    prev_hash: str | None
-    hash: str | None
-    #: the record's keyed MAC (:func:`gateway.audit.checkpoints.record_mac`); None if unkeyed.
-    mac: str | None = None
-
-
-def _encode(
-    seq: int,
-    event_id: str,
-    time_text: str,
-    kind: str,
-    actor: str,
-    organisation: str,
-    details_json: str,
-    prev_hash: str,
-) -> bytes:
-    # Keys in sorted order; ``details`` spliced in as its own canonical JSON text, which equals
-    # canonical_json() of the whole object with details nested (JSON encoding is compositional).
-    parts = [
-        ("actor", json.dumps(actor, ensure_ascii=False)),
-        ("details", details_json),
-        ("event_id", json.dumps(event_id, ensure_ascii=False)),
-        ("kind", json.dumps(kind, ensure_ascii=False)),
-        ("organisation", json.dumps(organisation, ensure_ascii=False)),
-        ("prev_hash", json.dumps(prev_hash, ensure_ascii=False)),
-        ("seq", json.dumps(seq)),
-        ("time", json.dumps(time_text, ensure_ascii=False)),
-    ]
-    return ("{" + ",".join(f'"{k}":{v}' for k, v in parts) + "}").encode("utf-8")
-
-
-def canonical_bytes(event: AuditEvent) -> bytes:
-    """The bytes that are hashed: every field except ``hash``, compact sorted-key JSON, UTF-8.
-
-    Example:
-        >>> from datetime import datetime, timezone
-        >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        >>> e = seal(1, "ID", t, "token.issued", "admin", "Force", {}, GENESIS_HASH)
-        >>> canonical_bytes(e)[:40]
-        b'{"actor":"admin","details":{},"event_id"'
-    """
-    return _encode(
-        event.seq,
-        event.event_id,
-        format_time(event.time),
-        event.kind,
-        event.actor,
-        event.organisation,
-        event.details_json,
-        event.prev_hash,
-    )
-
-
-def event_hash(event: AuditEvent) -> str:
-    """SHA-256 (hex) of :func:`canonical_bytes`."""
-    return hashlib.sha256(canonical_bytes(event)).hexdigest()
-
-
-def stored_hash(record: StoredRecord) -> str | None:
-    """The hash a stored record should carry, or ``None`` if a field is missing."""
-    fields = (
-        record.event_id,
-        record.time,
-        record.kind,
-        record.actor,
-        record.organisation,
-        record.details,
-        record.prev_hash,
-    )
-    if any(f is None for f in fields):
-        return None
-    encoded = _encode(record.seq, *fields)  # type: ignore[arg-type]
-    return hashlib.sha256(encoded).hexdigest()
-
-
-def seal(
-    seq: int,
-    event_id: str,
-    time: datetime,
-    kind: str,
-    actor: str,
-    organisation: str,
-    details: JsonObject,
-    prev_hash: str,
-) -> AuditEvent:
-    """Build an event and compute its hash (what a store does inside its append transaction).
-
-    Raises:
-        InputError: a malformed kind, an empty actor, a naive time or non-JSON details.
-    """
-    if not _KIND.match(kind):
-        raise InputError(f"audit kind {kind!r} is not of the form family.verb")
-    if not actor:
-        raise InputError("audit events need an actor (a username or 'system')")
-    # Normalise details through JSON so what is returned is exactly what is stored and hashed.
-    format_time(time)  # rejects naive times
-    time = time.astimezone(UTC)
-    details = json.loads(canonical_json(dict(details)))
-    unsealed = AuditEvent(seq, event_id, time, kind, actor, organisation, details, prev_hash, "")
-    return AuditEvent(
-        seq, event_id, time, kind, actor, organisation, details, prev_hash, event_hash(unsealed)
-    )
-
-
-def decode(record: StoredRecord) -> AuditEvent:
-    """Turn a stored record back into an event (no hash check: that is verify's job).
-
-    Raises:
-        AuditUnavailable: the record is unreadable (blanked field, bad time, bad JSON).
-    """
-    try:
-        if (
-            record.event_id is None
-            or record.time is None
-            or record.kind is None
-            or record.actor is None
-            or record.organisation is None
-            or record.details is None
-            or record.prev_hash is None
-            or record.hash is None
-        ):
-            raise ValueError("a field is empty")
-        details = json.loads(record.details)
-        if not isinstance(details, dict):
-            raise ValueError("details is not a JSON object")
-        time = parse_time(record.time)
-    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested absurdly deep
-        raise AuditUnavailable(
-            f"audit record seq {record.seq} is unreadable ({exc}); run `gateway audit verify`"
-        ) from exc
-    return AuditEvent(
-        record.seq,
-        record.event_id,
-        time,
-        record.kind,
-        record.actor,
-        record.organisation,
-        details,
-        record.prev_hash,
-        record.hash,
-    )
-
-
-# --- typed facts -------------------------------------------------------------------------------
+#: What can happen to a registered export (see :class:`ExportAction`), and the kind it records.
+EXPORT_ACTIONS: dict[str, EventKind] = {
+    "approved": EventKind.EXPORT_APPROVED,
+    "rejected": EventKind.EXPORT_REJECTED,
+    "downloaded": EventKind.EXPORT_DOWNLOADED,
+}
 
 
 def _text_list(values: Sequence[str]) -> list[str]:
@@ -503,7 +234,7 @@ class QueryStarted:
         row_filters: ``table: predicate`` applied.
     """
 
-    kind: ClassVar[str] = QUERY_STARTED
+    kind: ClassVar[EventKind] = EventKind.QUERY_STARTED
 
     query_id: str
     request: QueryRequest
@@ -574,7 +305,7 @@ class QueryCompleted:
             records without it read and hash as before.
     """
 
-    kind: ClassVar[str] = QUERY_COMPLETED
+    kind: ClassVar[EventKind] = EventKind.QUERY_COMPLETED
 
     query_id: str
     user: str
@@ -618,7 +349,7 @@ class QueryDenied:
         policy_hash: the policy that refused it, when known.
     """
 
-    kind: ClassVar[str] = QUERY_DENIED
+    kind: ClassVar[EventKind] = EventKind.QUERY_DENIED
 
     query_id: str
     request: QueryRequest
@@ -657,7 +388,7 @@ class ExportRegistered:
         approval: ``not_required``, ``pending``, ``approved`` or ``rejected``.
     """
 
-    kind: ClassVar[str] = EXPORT_REGISTERED
+    kind: ClassVar[EventKind] = EventKind.EXPORT_REGISTERED
 
     query_id: str
     user: str
@@ -692,7 +423,7 @@ class ExportAction:
 
     Example:
         >>> ExportAction("approved", "q1", "s.patel", "Cleveland Police", owner="a.khan",
-        ...              file_sha256="ab" * 32).kind
+        ...              file_sha256="ab" * 32).kind.value
         'export.approved'
 
     Attributes:
@@ -714,11 +445,13 @@ class ExportAction:
 
     def __post_init__(self) -> None:
         if self.action not in EXPORT_ACTIONS:
-            raise InputError(f"export action {self.action!r} must be one of {EXPORT_ACTIONS}")
+            raise InputError(
+                f"export action {self.action!r} must be one of {tuple(EXPORT_ACTIONS)}"
+            )
 
     @property
-    def kind(self) -> str:
-        return f"export.{self.action}"
+    def kind(self) -> EventKind:
+        return EXPORT_ACTIONS[self.action]
 
     def details(self) -> dict[str, Any]:
         return {
@@ -766,7 +499,7 @@ class ExportsPruned:
         >>> run = ExportsPruned("system", "", retention_days=30,
         ...                     cutoff=datetime(2026, 3, 1, tzinfo=timezone.utc),
         ...                     deleted=(PrunedItem("q1", "q1", "ab" * 32, 2, 4096),))
-        >>> run.kind, run.details()["files"], run.details()["deleted"][0]["export_id"]
+        >>> run.kind.value, run.details()["files"], run.details()["deleted"][0]["export_id"]
         ('export.pruned', 2, 'q1')
 
     Attributes:
@@ -777,7 +510,7 @@ class ExportsPruned:
         failed: ``name: reason`` of what could not be deleted (it is still on disk).
     """
 
-    kind: ClassVar[str] = EXPORT_PRUNED
+    kind: ClassVar[EventKind] = EventKind.EXPORT_PRUNED
 
     actor: str
     organisation: str
@@ -802,17 +535,20 @@ class AccessEvent:
     """An access-management action: a request, approval, suspension, token or policy change.
 
     Example:
-        >>> AccessEvent("access.endorsed", "m.jones", "Middlesbrough Council",
+        >>> AccessEvent(EventKind.ACCESS_ENDORSED, "m.jones", "Middlesbrough Council",
         ...             subject="a.khan", comment="line manager").kind
-        'access.endorsed'
+        <EventKind.ACCESS_ENDORSED: 'access.endorsed'>
+        >>> AccessEvent("access.endorsed", "m.jones", "MBC").kind is EventKind.ACCESS_ENDORSED
+        True
 
     Attributes:
-        action: the event kind, in one of :data:`GOVERNANCE_FAMILIES` (``access.suspended``).
+        kind: one of :data:`~gateway.audit.kinds.GOVERNANCE_KINDS` (``access.suspended``); its
+            text is accepted too (records read back, the command line).
         actor: who did it (``system`` for automatic expiry).
         subject: whom or what it concerns (a username, request id, token id, policy hash).
     """
 
-    action: str
+    kind: EventKind
     actor: str
     organisation: str
     subject: str = ""
@@ -820,13 +556,14 @@ class AccessEvent:
     extra: JsonObject = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not _GOVERNANCE_KIND.match(self.action):
+        try:
+            kind = EventKind(self.kind)
+        except ValueError:
+            kind = None
+        if kind not in GOVERNANCE_KINDS:
             families = ", ".join(f"{f}.*" for f in GOVERNANCE_FAMILIES)
-            raise InputError(f"access action {self.action!r} must be one of {families}")
-
-    @property
-    def kind(self) -> str:
-        return self.action
+            raise InputError(f"access action {self.kind!r} is not a known kind of {families}")
+        object.__setattr__(self, "kind", kind)
 
     def details(self) -> dict[str, Any]:
         return {"subject": self.subject, "comment": self.comment, "details": dict(self.extra)}

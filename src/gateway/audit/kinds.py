@@ -1,0 +1,115 @@
+"""Every kind of audit record, in one enumeration.
+
+A record's ``kind`` is ``family.verb``. The values are the strings stored (and hashed) in the
+log, so they never change; a new kind is a new member here. Code names kinds only through
+:class:`EventKind`; only read paths meet plain strings (records written by any version).
+
+    query.*       one query: started (write-ahead), completed, denied
+    export.*      one export: registered, approved, rejected, downloaded; retention runs: pruned
+    audit.*       the log itself: an operator's acknowledgement of integrity problems
+    access.*, token.*, policy.*, user.*, grant.*
+                  access management (:data:`GOVERNANCE_FAMILIES`): requests and their steps,
+                  suspensions, reviews, refused sign-ins, tokens, the policy loaded, the register
+
+Example:
+    >>> EventKind.QUERY_DENIED == "query.denied", EventKind("token.issued").family
+    (True, 'token')
+    >>> sorted(k.value for k in QUERY_KINDS)
+    ['query.completed', 'query.denied', 'query.started']
+    >>> EventKind.ACCESS_DENIED in GOVERNANCE_KINDS, EventKind.EXPORT_PRUNED in GOVERNANCE_KINDS
+    (True, False)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "EXPORT_DECISIONS",
+    "EXPORT_KINDS",
+    "GOVERNANCE_FAMILIES",
+    "GOVERNANCE_KINDS",
+    "QUERY_KINDS",
+    "EventKind",
+]
+
+
+class EventKind(StrEnum):
+    """What an audit record says happened (its value is the stored ``kind``)."""
+
+    # --- queries ----------------------------------------------------------------------------
+    QUERY_STARTED = "query.started"
+    QUERY_COMPLETED = "query.completed"
+    QUERY_DENIED = "query.denied"
+    # --- exports ----------------------------------------------------------------------------
+    EXPORT_REGISTERED = "export.registered"
+    EXPORT_APPROVED = "export.approved"
+    EXPORT_REJECTED = "export.rejected"
+    EXPORT_DOWNLOADED = "export.downloaded"
+    EXPORT_PRUNED = "export.pruned"
+    # --- the log itself ---------------------------------------------------------------------
+    AUDIT_ACKNOWLEDGED = "audit.acknowledged"
+    # --- the service, sign-in and review ----------------------------------------------------
+    POLICY_LOADED = "policy.loaded"
+    ACCESS_AUTHENTICATION_FAILED = "access.authentication_failed"
+    ACCESS_DENIED = "access.denied"
+    ACCESS_AUDIT_REVIEWED = "access.audit_reviewed"
+    # --- tokens -----------------------------------------------------------------------------
+    TOKEN_ISSUED = "token.issued"  # noqa: S105 (a kind, not a secret)
+    TOKEN_ISSUE_FAILED = "token.issue_failed"  # noqa: S105
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105
+    # --- access requests and their approval steps -------------------------------------------
+    ACCESS_REQUESTED = "access.requested"
+    ACCESS_ENDORSED = "access.endorsed"
+    ACCESS_REVIEWED = "access.reviewed"
+    ACCESS_AUTHORISED = "access.authorised"
+    ACCESS_REFUSED = "access.refused"
+    ACCESS_WITHDRAWN = "access.withdrawn"
+    # --- oversight --------------------------------------------------------------------------
+    ACCESS_SUSPENDED = "access.suspended"
+    ACCESS_REINSTATED = "access.reinstated"
+    ACCESS_REVOKED = "access.revoked"
+    ACCESS_REVIEW_OPENED = "access.review_opened"
+    ACCESS_REVIEW_CONFIRMED = "access.review_confirmed"
+    ACCESS_REVIEW_REMOVED = "access.review_removed"
+    ACCESS_REVIEW_CLOSED = "access.review_closed"
+    ACCESS_INACTIVITY_FLAGGED = "access.inactivity_flagged"
+    # --- the register: organisations, agreements, people ------------------------------------
+    ACCESS_SETTINGS_CHANGED = "access.settings_changed"
+    ACCESS_ORGANISATION_ADDED = "access.organisation_added"
+    ACCESS_NETWORK_ADDED = "access.network_added"
+    ACCESS_NETWORK_REMOVED = "access.network_removed"
+    ACCESS_MEMORANDUM_RECORDED = "access.memorandum_recorded"
+    ACCESS_CODE_OF_CONNECTION_DECLARED = "access.code_of_connection_declared"
+    USER_BOOTSTRAP_ADMIN = "user.bootstrap_admin"
+    USER_ADDED = "user.added"
+    USER_UPDATED = "user.updated"
+    USER_VETTING_RECORDED = "user.vetting_recorded"
+    USER_DECLARATION_SIGNED = "user.declaration_signed"
+    USER_TRAINING_RECORDED = "user.training_recorded"
+
+    @property
+    def family(self) -> str:
+        """The part before the dot (``query``, ``export``, ``access`` …)."""
+        return self.value.split(".", 1)[0]
+
+
+#: Families of access-management kinds, e.g. ``access.endorsed``, ``token.revoked``.
+GOVERNANCE_FAMILIES = ("access", "token", "policy", "user", "grant")
+#: The access-management kinds (what :class:`~gateway.audit.facts.AccessEvent` records).
+GOVERNANCE_KINDS = frozenset(k for k in EventKind if k.family in GOVERNANCE_FAMILIES)
+#: The records of one query (see :mod:`gateway.audit.views`).
+QUERY_KINDS = (EventKind.QUERY_STARTED, EventKind.QUERY_COMPLETED, EventKind.QUERY_DENIED)
+#: A senior analyst's decision on a held export, and the approval state it leads to.
+EXPORT_DECISIONS: dict[str, str] = {
+    EventKind.EXPORT_APPROVED: "approved",
+    EventKind.EXPORT_REJECTED: "rejected",
+}
+#: The records of one export, and of retention runs.
+EXPORT_KINDS = (
+    EventKind.EXPORT_REGISTERED,
+    EventKind.EXPORT_APPROVED,
+    EventKind.EXPORT_REJECTED,
+    EventKind.EXPORT_DOWNLOADED,
+    EventKind.EXPORT_PRUNED,
+)
