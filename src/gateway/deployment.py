@@ -109,11 +109,16 @@ class Deployment(ClosesOnExit):
         self.policy = policy
         self.audit = audit
         self._service = service
-        self.directory: PrincipalDirectory = (
-            GovernanceDirectory.open(data_dir)
-            if has_register(data_dir)
-            else UsersFile(data_dir.users)
-        )
+        self.directory = self.principal_directory(data_dir)
+
+    @staticmethod
+    def principal_directory(data_dir: DataDir) -> PrincipalDirectory:
+        """Where principals come from: the governance register when ``DIR/governance.sqlite``
+        holds one, else ``DIR/users.toml`` (also for read-only tools that need no more of the
+        deployment, e.g. the dormant-users report)."""
+        if has_register(data_dir):
+            return GovernanceDirectory.open(data_dir)
+        return UsersFile(data_dir.users)
 
     @classmethod
     def open(

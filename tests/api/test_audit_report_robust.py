@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.audit.reports import REPORTS
+from gateway.audit.reporting import REPORTS
 from tests.gateway_server import LiveGateway, prepare_data_dir, start_gateway
 
 LOOKUP = "SELECT person_id, gender FROM person WHERE surname = 'SURNAME-7'"

@@ -52,9 +52,9 @@ def _string_constants(path: Path) -> list[tuple[int, str]]:
     }
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in docstrings:
-                found.append((node.lineno, node.value))
+        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if is_text and id(node) not in docstrings:
+            found.append((node.lineno, node.value))
         if isinstance(node, ast.JoinedStr):  # f"access.review_{x}": a kind built from parts
             head = node.values[0] if node.values else None
             if isinstance(head, ast.Constant) and isinstance(head.value, str):

@@ -13,8 +13,8 @@ from audit_helpers import make_request, make_started
 from gateway.audit import AuditTables, ExportAction, ExportRegistered, QueryDenied, audit_tables
 from gateway.audit.facts import LookupAnalysis
 from gateway.audit.lookups import analyse_lookups
+from gateway.audit.reporting import REPORTS, ReportArguments, ReportSources, run_report
 from gateway.audit.reports import (
-    REPORTS,
     WorkingHours,
     activity,
     denied_attempts,
@@ -361,20 +361,8 @@ HOSTILE_SQL = [
 
 
 def _run(report: str, tables: AuditTables, catalog: Catalog) -> pl.DataFrame:
-    q, since = tables.queries, utc(2026, 1, 1)
-    if report == "activity":
-        return activity(q, since=since)
-    if report == "person-lookups":
-        return person_lookups(q, catalog, since=since)
-    if report == "large-extractions":
-        return large_extractions(q, min_rows=1, since=since)
-    if report == "out-of-hours":
-        return out_of_hours(q, since=since)
-    if report == "denied":
-        return denied_attempts(q, since=since)
-    if report == "exports":
-        return exports_register(tables.exports, q, since=since)
-    return dormant_users(q, ["a.khan", "c.odu"], as_of=utc(2026, 12, 1))
+    sources = ReportSources(tables, catalog, lambda: ["a.khan", "c.odu"], utc(2026, 12, 1))
+    return run_report(report, sources, ReportArguments(since=utc(2026, 1, 1), min_rows=1))
 
 
 @pytest.mark.parametrize("report", REPORTS)

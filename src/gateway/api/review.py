@@ -21,16 +21,7 @@ from gateway.audit.chain import AuditEvent
 from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
-from gateway.audit.reports import (
-    REPORTS,
-    activity,
-    denied_attempts,
-    dormant_users,
-    exports_register,
-    large_extractions,
-    out_of_hours,
-    person_lookups,
-)
+from gateway.audit.reporting import REPORTS, ReportArguments, ReportSources, run_report
 from gateway.audit.tables import audit_tables
 from gateway.audit.verify import VerifyReport, verify_data_dir
 from gateway.auth.roles import require_audit_reviewer
@@ -40,7 +31,7 @@ from gateway.errors import NotFound
 from gateway.policy import Policy
 from gateway.principal import Principal, PrincipalDirectory
 
-__all__ = ["REPORTS", "AuditReview"]
+__all__ = ["AuditReview"]
 
 
 @dataclass(frozen=True)
@@ -102,23 +93,16 @@ class AuditReview:
             )
         )
 
-    def report(
-        self,
-        principal: Principal,
-        name: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        min_rows: int = 10_000,
-        months: int = 6,
-    ) -> pa.Table:
-        """One of :data:`REPORTS` over the period, as an Arrow table.
+    def report(self, principal: Principal, name: str, arguments: ReportArguments) -> pa.Table:
+        """One of :data:`~gateway.audit.reporting.REPORTS` as an Arrow table (dormant users:
+        everyone in the directory unless ``arguments.users`` names them).
 
         Raises:
             NotFound: no report of that name.
         """
         if name not in REPORTS:
             raise NotFound(f"there is no report {name!r}; reports: {', '.join(REPORTS)}")
+        since, until = arguments.since, arguments.until
         self._allow(
             principal,
             f"report:{name}",
@@ -127,25 +111,13 @@ class AuditReview:
                 "until": until.isoformat() if until else None,
             },
         )
-        tables = audit_tables(self.audit.events())
-        q = tables.queries
-        if name == "activity":
-            frame = activity(q, since=since, until=until)
-        elif name == "person-lookups":
-            frame = person_lookups(q, self.catalog, since=since, until=until)
-        elif name == "large-extractions":
-            frame = large_extractions(q, min_rows=min_rows, since=since, until=until)
-        elif name == "out-of-hours":
-            frame = out_of_hours(q, since=since, until=until)
-        elif name == "denied":
-            frame = denied_attempts(q, since=since, until=until)
-        elif name == "exports":
-            frame = exports_register(tables.exports, q, since=since, until=until)
-        else:
-            frame = dormant_users(
-                q, self.directory.usernames(), as_of=until or datetime.now(UTC), months=months
-            )
-        return frame.to_arrow()
+        sources = ReportSources(
+            audit_tables(self.audit.events()),
+            self.catalog,
+            self.directory.usernames,
+            datetime.now(UTC),
+        )
+        return run_report(name, sources, arguments).to_arrow()
 
     def verify(self, principal: Principal) -> VerifyReport:
         """Recompute the hash chain and check the signed checkpoints."""

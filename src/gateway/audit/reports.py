@@ -1,7 +1,8 @@
 """Review reports for senior analysts: pure functions over the audit tables.
 
 Each takes tables from :mod:`gateway.audit.tables` and returns a polars DataFrame (call
-``.to_arrow()`` for Arrow). Periods are half-open, ``since <= started_at < until``, in UTC.
+``.to_arrow()`` for Arrow). The API and the CLI offer them through one table of names and
+parameters, :data:`gateway.audit.reporting.REPORTS`. Periods are half-open, ``since <= started_at < until``, in UTC.
 
     activity            queries per user and purpose: allowed, denied, incomplete, rows, bytes
     person_lookups      queries whose predicates pin a person identifier/name/address to a literal,
@@ -36,7 +37,6 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -48,8 +48,6 @@ from gateway.catalog import Catalog
 from gateway.errors import ConfigurationError, InputError
 
 __all__ = [
-    "REPORTS",
-    "ReportKind",
     "WorkingHours",
     "activity",
     "denied_attempts",
@@ -62,18 +60,6 @@ __all__ = [
     "person_lookups",
     "users_seen",
 ]
-
-ReportKind = Literal[
-    "activity",
-    "person-lookups",
-    "large-extractions",
-    "out-of-hours",
-    "denied",
-    "exports",
-    "dormant",
-]
-#: Report names, as the CLI and service know them.
-REPORTS: tuple[ReportKind, ...] = get_args(ReportKind)
 
 
 def _period(

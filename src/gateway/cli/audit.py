@@ -16,7 +16,8 @@ Remote, through a gateway server (senior analysts and auditors; token as for `ga
     gateway audit events --url URL [--kind … --actor … --since … --until … --limit N]
 
 Report kinds: activity, person-lookups, large-extractions, out-of-hours, denied, exports,
-dormant. Dates without a time zone are read in the working-hours zone (Europe/London).
+dormant — the table :data:`gateway.audit.reporting.REPORTS`, offered with the same parameters
+by the API. Dates without a time zone are read in ``--timezone`` (Europe/London).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
-from datetime import datetime, time
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -36,18 +37,16 @@ import typer
 from gateway.audit.checkpoints import CHECKPOINT_KEY
 from gateway.audit.integrity import acknowledgement_of, operator_name
 from gateway.audit.log import AuditLog
-from gateway.audit.reports import (
-    ReportKind,
-    WorkingHours,
-    activity,
-    denied_attempts,
-    dormant_users,
-    exports_register,
-    large_extractions,
-    out_of_hours,
-    person_lookups,
-    users_seen,
+from gateway.audit.reporting import (
+    REPORT_PARAMETERS,
+    ReportArguments,
+    ReportName,
+    ReportSources,
+    parse_clock,
+    report_zone,
+    run_report,
 )
+from gateway.audit.reports import users_seen
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.tables import AuditTables, audit_tables
 from gateway.audit.verify import verify_data_dir
@@ -58,7 +57,9 @@ from gateway.cli.config import UrlOption, configured_url, connection
 from gateway.cli.options import DataDirOption
 from gateway.clock import parse_when
 from gateway.datadir import DataDir
+from gateway.deployment import Deployment
 from gateway.errors import AuditUnavailable, InputError
+from gateway.governance.directory import has_register
 
 __all__ = ["audit_app"]
 
@@ -197,13 +198,6 @@ def acknowledge_command(
     )
 
 
-def _parse_clock(text: str) -> time:
-    try:
-        return time.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError(f"{text!r} is not a time of day (e.g. 08:00)") from exc
-
-
 def _load(data_dir: Path) -> AuditTables:
     store = SQLiteAuditStore(DataDir(data_dir).audit, read_only=True)
     try:
@@ -234,64 +228,83 @@ def render(frame: pl.DataFrame, output: OutputFormat) -> str:
         return str(frame)
 
 
+def _help(name: str) -> str:
+    return REPORT_PARAMETERS[name].help
+
+
+def _users(given: list[str] | None, users_file: Path | None) -> tuple[str, ...]:
+    users = set(given or ())
+    if users_file is not None:
+        try:
+            lines = users_file.read_text("utf-8").splitlines()
+        except OSError as exc:
+            raise InputError(f"cannot read {users_file}: {exc.strerror}") from exc
+        users.update(line.strip() for line in lines if line.strip())
+    return tuple(sorted(users))
+
+
+def _local_sources(data_dir: Path, now: datetime) -> ReportSources:
+    """The sources of a report run on the gateway's host: the log read-only, the packaged
+    catalog, and everyone with access in the deployment's directory (users seen in the log
+    when the directory has no users file or register)."""
+    deployment = DataDir(data_dir)
+    tables = _load(data_dir)
+
+    def users_with_access() -> Collection[str]:
+        if deployment.users.is_file() or has_register(deployment):
+            return Deployment.principal_directory(deployment).usernames()
+        return users_seen(tables.queries)
+
+    return ReportSources(tables, load_catalog(), users_with_access, now)
+
+
 @audit_app.command("report")
 def report_command(
-    kind: Annotated[ReportKind, typer.Argument(help="Which report.")],
+    kind: Annotated[ReportName, typer.Argument(help="Which report.")],
     data_dir: OptionalDataDir = None,
-    since: Annotated[str | None, typer.Option(help="Start (inclusive), ISO date/time.")] = None,
-    until: Annotated[str | None, typer.Option(help="End (exclusive), ISO date/time.")] = None,
+    since: Annotated[str | None, typer.Option(help=_help("since"))] = None,
+    until: Annotated[str | None, typer.Option(help=_help("until"))] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = "table",
-    min_rows: Annotated[int, typer.Option(help="large-extractions: row threshold.")] = 10_000,
-    work_start: Annotated[str, typer.Option(help="out-of-hours: day starts.")] = "08:00",
-    work_end: Annotated[str, typer.Option(help="out-of-hours: day ends.")] = "18:00",
-    timezone: Annotated[str, typer.Option(help="Zone of working hours and dates.")] = (
-        "Europe/London"
-    ),
-    user: Annotated[
-        list[str] | None, typer.Option(help="dormant: a user with access (repeatable).")
-    ] = None,
+    min_rows: Annotated[int, typer.Option(help=_help("min_rows"))] = 10_000,
+    work_start: Annotated[str, typer.Option(help=_help("work_start"))] = "08:00",
+    work_end: Annotated[str, typer.Option(help=_help("work_end"))] = "18:00",
+    timezone: Annotated[str, typer.Option(help=_help("timezone"))] = "Europe/London",
+    users: Annotated[list[str] | None, typer.Option("--user", help=_help("users"))] = None,
     users_file: Annotated[
-        Path | None, typer.Option(help="dormant: file of users with access, one per line.")
+        Path | None, typer.Option(help="dormant: file of users to check, one per line.")
     ] = None,
-    months: Annotated[int, typer.Option(help="dormant: inactivity period in months.")] = 6,
+    months: Annotated[int, typer.Option(help=_help("months"))] = 6,
     url: UrlOption = None,
 ) -> None:
-    """Print a review report over the audit log (read-only)."""
-    hours = WorkingHours(
-        start=_parse_clock(work_start), end=_parse_clock(work_end), timezone=timezone
+    """Print a review report over the audit log (read-only); the same reports and parameters
+    as ``GET /v1/audit/reports/{name}`` (:data:`gateway.audit.reporting.REPORTS`)."""
+    zone = report_zone(timezone)
+    arguments = ReportArguments(
+        since=parse_when(since, zone),
+        until=parse_when(until, zone),
+        min_rows=min_rows,
+        work_start=parse_clock(work_start),
+        work_end=parse_clock(work_end),
+        timezone=timezone,
+        months=months,
+        users=_users(users, users_file),
     )
-    zone = hours.zone()
-    start, end = parse_when(since, zone), parse_when(until, zone)
     if data_dir is None and configured_url(url):
         with connection(url) as gw:
-            remote = gw.audit_report(kind, since=start, until=end, min_rows=min_rows, months=months)
-        print(render(remote, output), end="" if output == "csv" else "\n")
-        return
-    tables = _load(_local(data_dir))
-    q = tables.queries
-    if kind == "activity":
-        frame = activity(q, since=start, until=end)
-    elif kind == "person-lookups":
-        frame = person_lookups(q, load_catalog(), since=start, until=end)
-    elif kind == "large-extractions":
-        frame = large_extractions(q, min_rows=min_rows, since=start, until=end)
-    elif kind == "out-of-hours":
-        frame = out_of_hours(q, hours=hours, since=start, until=end)
-    elif kind == "denied":
-        frame = denied_attempts(q, since=start, until=end)
-    elif kind == "exports":
-        frame = exports_register(tables.exports, q, since=start, until=end)
+            frame = gw.audit_report(
+                kind,
+                since=arguments.since,
+                until=arguments.until,
+                min_rows=min_rows,
+                work_start=arguments.work_start,
+                work_end=arguments.work_end,
+                timezone=timezone,
+                months=months,
+                users=arguments.users,
+            )
     else:
-        users = set(user or ())
-        if users_file is not None:
-            try:
-                lines = users_file.read_text("utf-8").splitlines()
-            except OSError as exc:
-                raise InputError(f"cannot read {users_file}: {exc.strerror}") from exc
-            users.update(line.strip() for line in lines if line.strip())
-        if not users:
-            users.update(users_seen(q))
-        frame = dormant_users(q, users, as_of=end or datetime.now(zone), months=months)
+        sources = _local_sources(_local(data_dir), datetime.now(zone))
+        frame = run_report(kind, sources, arguments)
     print(render(frame, output), end="" if output == "csv" else "\n")
 
 

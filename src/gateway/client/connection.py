@@ -11,9 +11,9 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -431,18 +431,28 @@ class Connection(ClosesOnExit):
         until: datetime | str | None = None,
         min_rows: int | None = None,
         months: int | None = None,
+        work_start: time | str | None = None,
+        work_end: time | str | None = None,
+        timezone: str | None = None,
+        users: Sequence[str] = (),
     ) -> pl.DataFrame:
-        """A review report (activity, person-lookups, denied …) as a DataFrame."""
-        params = {
-            k: v.isoformat() if isinstance(v, datetime) else v
+        """A review report (activity, person-lookups, denied …) as a DataFrame; the parameters
+        are those of ``gateway audit report`` (``users``: the dormant report's users)."""
+        params: dict[str, Any] = {
+            k: v.isoformat() if isinstance(v, datetime | time) else v
             for k, v in (
                 ("since", since),
                 ("until", until),
                 ("min_rows", min_rows),
                 ("months", months),
+                ("work_start", work_start),
+                ("work_end", work_end),
+                ("timezone", timezone),
             )
             if v is not None
         }
+        if users:
+            params["user"] = list(users)
         answer = self._json("GET", f"/v1/audit/reports/{name}", params=params)
         names = [c["name"] for c in answer["columns"]]
         return pl.DataFrame(answer["rows"], schema=names, orient="row")

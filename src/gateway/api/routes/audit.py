@@ -2,7 +2,8 @@
 
 GET /v1/audit/events            events, filtered by kind, actor, period; paged by after_seq
 GET /v1/audit/reports/{name}    activity, person-lookups, large-extractions, out-of-hours,
-                                denied, exports, dormant
+                                denied, exports, dormant (the table in gateway.audit.reporting,
+                                the same reports and parameters as ``gateway audit report``)
 GET /v1/audit/verify            recompute the hash chain and check the checkpoints
 """
 
@@ -16,6 +17,7 @@ from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.encode import column_types, table_rows
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.schemas import ColumnOut, EventOut, EventsPage, ReportOut, VerifyOut
+from gateway.audit.reporting import REPORT_PARAMETERS, ReportArguments, parse_clock
 from gateway.clock import parse_when
 
 __all__ = ["router"]
@@ -81,6 +83,14 @@ def events(
     )
 
 
+def _described(name: str) -> str:
+    return REPORT_PARAMETERS[name].help
+
+
+def _bounds(name: str) -> dict[str, int | None]:
+    return {"ge": REPORT_PARAMETERS[name].minimum, "le": REPORT_PARAMETERS[name].maximum}
+
+
 @router.get("/reports/{name}", responses=errors(400, 401, 403, 404, 429), summary="An audit report")
 def report(
     name: str,
@@ -88,19 +98,32 @@ def report(
     runtime: RuntimeDep,
     since: Since = None,
     until: Until = None,
-    min_rows: Annotated[int, Query(ge=1, le=2**62, description="large-extractions only.")] = 10_000,
-    months: Annotated[int, Query(ge=1, le=120, description="dormant only.")] = 6,
+    min_rows: Annotated[
+        int, Query(**_bounds("min_rows"), description=_described("min_rows"))
+    ] = 10_000,
+    work_start: Annotated[
+        str, Query(max_length=15, description=_described("work_start"))
+    ] = "08:00",
+    work_end: Annotated[str, Query(max_length=15, description=_described("work_end"))] = "18:00",
+    timezone: Annotated[
+        str, Query(max_length=64, description=_described("timezone"))
+    ] = "Europe/London",
+    months: Annotated[int, Query(**_bounds("months"), description=_described("months"))] = 6,
+    users: Annotated[list[str] | None, Query(alias="user", description=_described("users"))] = None,
 ) -> ReportOut:
-    """One review report: activity, person-lookups, large-extractions, out-of-hours, denied,
-    exports or dormant."""
-    table = runtime.review.report(
-        principal,
-        name,
+    """One review report (see ``gateway.audit.reporting.REPORTS``): activity, person-lookups,
+    large-extractions, out-of-hours, denied, exports or dormant."""
+    arguments = ReportArguments(
         since=parse_when(since),
         until=parse_when(until),
         min_rows=min_rows,
+        work_start=parse_clock(work_start),
+        work_end=parse_clock(work_end),
+        timezone=timezone,
         months=months,
+        users=tuple(users or ()),
     )
+    table = runtime.review.report(principal, name, arguments)
     return ReportOut(
         report=name,
         columns=[ColumnOut(**c) for c in column_types(table.schema)],
