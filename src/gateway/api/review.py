@@ -1,7 +1,7 @@
 """Audit review for senior analysts and auditors: events, reports and chain verification.
 
 What the audit endpoints call. Who may review is the policy's decision (the roles that may
-query the ``audit`` schema, see :func:`gateway.auth.roles.require_audit_reviewer`); every review
+query the ``audit`` schema, see :data:`gateway.auth.permissions.Action.REVIEW_AUDIT`); every review
 is itself recorded as an ``access.audit_reviewed`` event, so reviewers are reviewed too.
 
 Example:
@@ -24,7 +24,7 @@ from gateway.audit.log import AuditLog
 from gateway.audit.reporting import REPORTS, ReportArguments, ReportSources, run_report
 from gateway.audit.tables import audit_tables
 from gateway.audit.verify import VerifyReport, verify_data_dir
-from gateway.auth.roles import require_audit_reviewer
+from gateway.auth.permissions import Action, Permissions
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
 from gateway.errors import NotFound
@@ -53,7 +53,7 @@ class AuditReview:
     directory: PrincipalDirectory
 
     def _allow(self, principal: Principal, what: str, facts: Mapping[str, object]) -> None:
-        require_audit_reviewer(self.policy, principal)
+        Permissions.of(self.policy).require(principal, Action.REVIEW_AUDIT)
         self.audit.record(
             AccessEvent(
                 EventKind.ACCESS_AUDIT_REVIEWED,

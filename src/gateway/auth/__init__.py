@@ -4,7 +4,7 @@
     admin          issue_token / revoke_token: the same, audited as ``token.*`` events
     authenticate   Authenticator protocol; BearerTokenAuthenticator (token → principal)
     limits         per-user request rate and concurrent-query cap; failed-login throttling
-    roles          who may review the audit trail or administer access
+    permissions    the one permission point: named actions, require(actor, action, resource)
 
 Example:
     >>> import tempfile, pathlib
@@ -16,7 +16,7 @@ Example:
 from gateway.auth.admin import issue_token, revoke_token
 from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator, parse_bearer
 from gateway.auth.limits import ConcurrencyCap, RateLimitExceeded, TokenBucket, UsageLimits
-from gateway.auth.roles import require_admin, require_audit_reviewer, require_role
+from gateway.auth.permissions import Action, Permissions, Subject, require
 from gateway.auth.tokens import (
     TOKEN_PREFIX,
     IssuedToken,
@@ -27,11 +27,14 @@ from gateway.auth.tokens import (
 
 __all__ = [
     "TOKEN_PREFIX",
+    "Action",
     "Authenticator",
     "BearerTokenAuthenticator",
     "ConcurrencyCap",
     "IssuedToken",
+    "Permissions",
     "RateLimitExceeded",
+    "Subject",
     "TokenBucket",
     "TokenRecord",
     "TokenStore",
@@ -39,8 +42,6 @@ __all__ = [
     "UsageLimits",
     "issue_token",
     "parse_bearer",
-    "require_admin",
-    "require_audit_reviewer",
-    "require_role",
+    "require",
     "revoke_token",
 ]

@@ -19,13 +19,13 @@ from typing import Annotated
 
 import typer
 
+from gateway.auth.permissions import ADMIN_ROLE
 from gateway.cli import command_group
 from gateway.cli.options import DataDirOption
 from gateway.datadir import DataDir
 from gateway.deployment import Deployment
 from gateway.principal import Principal
 from gateway.publish import publish_police_uk
-from gateway.publish.extract import ADMIN_ROLE
 
 __all__ = ["publish_app"]
 

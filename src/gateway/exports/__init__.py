@@ -51,6 +51,7 @@ from gateway.exports.release import (
     list_exports,
     open_export,
     reject_export,
+    visible_export,
 )
 
 __all__ = [
@@ -76,4 +77,5 @@ __all__ = [
     "open_export",
     "parse_options",
     "reject_export",
+    "visible_export",
 ]

@@ -1,7 +1,8 @@
 """Approval rules for exports, and the state of each export as the audit log tells it.
 
-Pure: decisions take the settings, the principal and the export's record; the state is folded
-from audit events (``export.registered`` then ``export.approved`` / ``export.rejected``).
+Pure: whether an export is held is decided from the settings; who may see, download, approve
+or reject it is decided at the permission point (:mod:`gateway.auth.permissions`); the state
+is folded from audit events (``export.registered`` then ``export.approved`` / ``export.rejected``).
 
     needs approval     record-level data, a level listed in ``approval_levels`` (general),
                        and ``require_approval_for_record_level = true`` in ``[exports]``
@@ -27,9 +28,7 @@ from datetime import datetime
 
 from gateway.audit.chain import AuditEvent
 from gateway.audit.views import assemble_exports
-from gateway.errors import AccessDenied, NotFound, SelfApproval, StepOutOfOrder, WrongRole
 from gateway.policy.exports import ExportSettings
-from gateway.principal import Principal
 
 __all__ = [
     "APPROVED",
@@ -37,8 +36,6 @@ __all__ = [
     "PENDING",
     "REJECTED",
     "ExportRecord",
-    "check_decision",
-    "check_download",
     "export_records",
     "needs_approval",
 ]
@@ -117,45 +114,3 @@ def export_records(events: Iterable[AuditEvent]) -> dict[str, ExportRecord]:
             deleted_at=view.deleted.time if view.deleted is not None else None,
         )
     return records
-
-
-def _is_approver(principal: Principal, settings: ExportSettings) -> bool:
-    return principal.has_role(settings.approver_role)
-
-
-def check_decision(record: ExportRecord, approver: Principal, settings: ExportSettings) -> None:
-    """Refuse an approval or rejection that the rules do not allow.
-
-    Raises:
-        WrongRole: the approver lacks ``approver_role``.
-        SelfApproval: they made the export themselves.
-        StepOutOfOrder: the export is not pending (never held, or already decided).
-    """
-    if not _is_approver(approver, settings):
-        raise WrongRole(f"approving or rejecting an export needs the {settings.approver_role} role")
-    if approver.username == record.owner:
-        raise SelfApproval("an export cannot be approved or rejected by the analyst who made it")
-    if record.approval != PENDING:
-        raise StepOutOfOrder(
-            f"export {record.export_id} is {record.approval.replace('_', ' ')}, not pending"
-        )
-
-
-def check_download(record: ExportRecord, principal: Principal, settings: ExportSettings) -> None:
-    """Refuse a download the rules do not allow.
-
-    Raises:
-        NotFound: someone else's export (existence is not revealed).
-        AccessDenied: held for approval, or rejected.
-    """
-    if _is_approver(principal, settings):
-        return
-    if principal.username != record.owner:
-        raise NotFound(f"no export {record.export_id}")
-    if record.approval == PENDING:
-        raise AccessDenied(
-            f"export {record.export_id} holds record-level data and is awaiting a "
-            f"{settings.approver_role.replace('_', ' ')}'s approval"
-        )
-    if record.approval == REJECTED:
-        raise AccessDenied(f"export {record.export_id} was rejected by {record.decided_by}")

@@ -18,14 +18,13 @@ from dataclasses import replace
 
 from gateway.audit.facts import ExportAction
 from gateway.audit.kinds import EXPORT_KINDS
+from gateway.auth.permissions import Action, Permissions
 from gateway.datadir import DataDir
 from gateway.errors import Conflict, ExportExpired, NotFound
 from gateway.exports.approval import (
     APPROVED,
     REJECTED,
     ExportRecord,
-    check_decision,
-    check_download,
     export_records,
 )
 from gateway.exports.export import ExportFile, read_manifest
@@ -39,6 +38,7 @@ __all__ = [
     "list_exports",
     "open_export",
     "reject_export",
+    "visible_export",
 ]
 
 _MAX_COMMENT = 500
@@ -60,16 +60,26 @@ def export_record(service: QueryService, export_id: str) -> ExportRecord:
     return record
 
 
+def visible_export(service: QueryService, principal: Principal, export_id: str) -> ExportRecord:
+    """One export's record, if ``principal`` may see it (:data:`Action.SEE_EXPORT`).
+
+    Raises:
+        NotFound: no such export, or someone else's (existence is not revealed).
+    """
+    record = export_record(service, export_id)
+    Permissions.of(service.policy).require(principal, Action.SEE_EXPORT, record)
+    return record
+
+
 def list_exports(
     service: QueryService, principal: Principal, *, pending_only: bool = False
 ) -> list[ExportRecord]:
     """Exports ``principal`` may see: their own; approvers see everyone's. Newest first."""
-    settings = service.policy.exports
-    approver = principal.has_role(settings.approver_role)
+    permissions = Permissions.of(service.policy)
     out = [
         r
         for r in _records(service).values()
-        if (approver or r.owner == principal.username)
+        if permissions.allows(principal, Action.SEE_EXPORT, r)
         and (not pending_only or r.approval == "pending")
     ]
     return sorted(out, key=lambda r: r.registered_at, reverse=True)
@@ -78,9 +88,8 @@ def list_exports(
 def _decide(
     service: QueryService, approver: Principal, export_id: str, decision: str, comment: str
 ) -> ExportRecord:
-    settings = service.policy.exports
     record = export_record(service, export_id)
-    check_decision(record, approver, settings)
+    Permissions.of(service.policy).require(approver, Action.DECIDE_EXPORT, record)
     comment = " ".join(comment.split())[:_MAX_COMMENT]
     service.audit.record(
         ExportAction(
@@ -104,7 +113,7 @@ def approve_export(
 
     Raises:
         NotFound, WrongRole, SelfApproval, StepOutOfOrder: see
-        :func:`gateway.exports.approval.check_decision`.
+        :data:`gateway.auth.permissions.Action.DECIDE_EXPORT`.
     """
     return _decide(service, approver, export_id, "approved", comment)
 
@@ -127,9 +136,8 @@ def open_export(
         ExportExpired: its file was deleted at the end of the retention period.
         Conflict: the file on disk no longer matches its registered hash.
     """
-    settings = service.policy.exports
     record = export_record(service, export_id)
-    check_download(record, principal, settings)
+    Permissions.of(service.policy).require(principal, Action.DOWNLOAD_EXPORT, record)
     if record.deleted_at is not None:
         raise ExportExpired(
             f"export {export_id} was deleted on {record.deleted_at:%Y-%m-%d} at the end of the "

@@ -16,13 +16,14 @@ from datetime import date, datetime
 from typing import Any
 
 from gateway.audit.kinds import EventKind
+from gateway.auth import permissions
+from gateway.auth.permissions import Subject, require
 from gateway.errors import (
     GatewayError,
     InputError,
-    WrongRole,
 )
 from gateway.governance.model import Grant
-from gateway.governance.operations import OVERSIGHT_ROLES, Operations, new_id
+from gateway.governance.operations import Operations, new_id
 from gateway.governance.preconditions import shortfalls
 from gateway.governance.requests import (
     AccessRequest,
@@ -33,13 +34,9 @@ from gateway.governance.requests import (
 )
 from gateway.governance.standing import Standing
 from gateway.governance.status import AccessStatus, access_status
-from gateway.governance.workflow import STEPS, Action, decide, next_step, pending_for
+from gateway.governance.workflow import Action, decide, next_step, pending_for
 
-__all__ = ["APPROVER_ROLES", "ApprovalOperations", "grant_for"]
-
-
-#: Roles that take a step in the request workflow.
-APPROVER_ROLES = frozenset(step.role for step in STEPS)
+__all__ = ["ApprovalOperations", "grant_for"]
 
 
 class ApprovalOperations(Operations):
@@ -58,8 +55,7 @@ class ApprovalOperations(Operations):
         with self.store.writing() as tx:
             submitter = self._acting(tx, actor, at)
             applicant = self._acting(tx, form.applicant, at)
-            if actor != form.applicant and not submitter.has_role("admin"):
-                raise WrongRole("only the applicant (or an admin on their behalf) may submit")
+            require(submitter, permissions.Action.SUBMIT_REQUEST, Subject(form.applicant))
             org = tx.require_organisation(applicant.organisation)
             settings = tx.settings()
             resolved = validate_form(
@@ -223,14 +219,10 @@ class ApprovalOperations(Operations):
         with self.store.reading() as r:
             viewer = r.require_person(actor)
             subject = r.require_person(username)
-        allowed = (
-            actor == username
-            or subject.line_manager == actor
-            or (viewer.has_role("spoc") and viewer.organisation == subject.organisation)
-            or bool(viewer.roles & OVERSIGHT_ROLES)
+        related = frozenset({subject.line_manager} if subject.line_manager else set[str]())
+        require(
+            viewer, permissions.Action.SEE_STATUS, Subject(username, subject.organisation, related)
         )
-        if not allowed:
-            raise WrongRole(f"{actor!r} may not see {username!r}'s access status")
         return self.status(username)
 
     def request_as(self, actor: str, request_id: str) -> AccessRequest:
@@ -242,12 +234,10 @@ class ApprovalOperations(Operations):
         with self.store.reading() as r:
             request = r.require_request(request_id)
             viewer = r.require_person(actor)
-        if not (
-            actor in request.participants
-            or actor == request.form.applicant
-            or viewer.roles & (APPROVER_ROLES | {"admin"})
-        ):
-            raise WrongRole(f"{actor!r} may not see request {request_id}")
+        seen_by = Subject(
+            request.form.applicant, related=frozenset(request.participants), name=request_id
+        )
+        require(viewer, permissions.Action.SEE_REQUEST, seen_by)
         return request
 
     def status(self, username: str, at: datetime | None = None) -> AccessStatus:

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,19 +23,19 @@ from typing import Any
 from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
+from gateway.auth.permissions import Action, Subject, require
 from gateway.clock import Clock, utc_now
 from gateway.errors import (
     AccountSuspended,
-    SelfApproval,
-    WrongRole,
 )
 from gateway.governance.model import Person
 from gateway.governance.store import GovernanceStore, Reader, Writer
 from gateway.policy import Policy
 
-__all__ = ["OVERSIGHT_ROLES", "Operations", "holds_access", "new_id"]
+__all__ = ["Operations", "holds_access", "new_id"]
 
-OVERSIGHT_ROLES = frozenset({"admin", "information_security_officer", "head_of_intelligence"})
+#: The subject of an action that concerns no one in particular (the register's settings).
+_NOBODY = Subject()
 
 
 def new_id(prefix: str, at: datetime) -> str:
@@ -90,31 +90,26 @@ class Operations:
         return person
 
     def _need(
-        self, tx: Reader, actor: str, roles: Iterable[str], at: datetime, *, what: str
+        self, tx: Reader, actor: str, action: Action, at: datetime, subject: Subject = _NOBODY
     ) -> Person:
+        """The acting person, if in post, not suspended and allowed ``action`` on ``subject``
+        (:func:`gateway.auth.permissions.require`)."""
         person = self._acting(tx, actor, at)
-        wanted = frozenset(roles)
-        if not person.roles & wanted:
-            raise WrongRole(f"{what} needs one of the roles {', '.join(sorted(wanted))}")
+        require(person, action, subject)
         return person
 
     @contextmanager
     def _change_by(
-        self, actor: str, roles: Iterable[str], *, what: str
+        self, actor: str, action: Action, subject: Subject = _NOBODY
     ) -> Iterator[tuple[Writer, datetime]]:
-        """A write transaction by ``actor``, who must hold one of ``roles`` (see :meth:`_need`).
+        """A write transaction by ``actor``, who must be allowed ``action`` (see :meth:`_need`).
 
         Yields the transaction and the time of the change (read before the transaction opens).
         """
         at = self.clock()
         with self.store.writing() as tx:
-            self._need(tx, actor, roles, at, what=what)
+            self._need(tx, actor, action, at, subject)
             yield tx, at
-
-    @staticmethod
-    def _not_self(actor: str, subject: str, what: str) -> None:
-        if actor == subject:
-            raise SelfApproval(f"{actor!r} cannot {what} for themselves")
 
 
 def holds_access(r: Reader, person: Person, at: datetime) -> bool:

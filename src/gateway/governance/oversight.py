@@ -19,12 +19,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from gateway.audit.kinds import EventKind
+from gateway.auth.permissions import Action, Subject, allows, require
 from gateway.errors import (
     Conflict,
     InputError,
     NotFound,
     StepOutOfOrder,
-    WrongRole,
 )
 from gateway.governance.lifecycle import (
     AccessReview,
@@ -39,7 +39,7 @@ from gateway.governance.model import (
     SUSPENSION_KINDS,
     SuspensionKind,
 )
-from gateway.governance.operations import OVERSIGHT_ROLES, Operations, holds_access, new_id
+from gateway.governance.operations import Operations, holds_access, new_id
 from gateway.governance.store import Writer
 
 __all__ = ["OversightOperations"]
@@ -62,15 +62,8 @@ class OversightOperations(Operations):
             raise InputError("a suspension must give its reason")
         at = self.clock()
         with self.store.writing() as tx:
-            person = self._acting(tx, actor, at)
             target = tx.require_person(username)
-            self._not_self(actor, username, "suspend")
-            spoc_of_org = person.has_role("spoc") and person.organisation == target.organisation
-            if not (person.roles & OVERSIGHT_ROLES or spoc_of_org):
-                raise WrongRole(
-                    "suspension needs admin, information security officer, head of "
-                    "intelligence, or the user's organisation SPOC"
-                )
+            self._need(tx, actor, Action.SUSPEND, at, Subject(username, target.organisation))
             return self._suspend(tx, actor, username, kind, reason, at)
 
     def _suspend(
@@ -92,8 +85,7 @@ class OversightOperations(Operations):
         """Lift every suspension in force; returns how many were lifted."""
         if not comment.strip():
             raise InputError("a reinstatement must say why")
-        with self._change_by(actor, OVERSIGHT_ROLES, what="reinstatement") as (tx, at):
-            self._not_self(actor, username, "reinstate access")
+        with self._change_by(actor, Action.REINSTATE, Subject(username)) as (tx, at):
             tx.require_person(username)
             lifted = tx.lift_suspensions(username, by=actor, at=at, comment=comment)
             if lifted == 0:
@@ -112,8 +104,7 @@ class OversightOperations(Operations):
         """Revoke every grant of ``username`` (and with ``leaver``, close the account)."""
         if not reason.strip():
             raise InputError("a revocation must give its reason")
-        with self._change_by(actor, OVERSIGHT_ROLES, what="revocation") as (tx, at):
-            self._not_self(actor, username, "revoke access")
+        with self._change_by(actor, Action.REVOKE, Subject(username)) as (tx, at):
             target = tx.require_person(username)
             revoked = tx.revoke_grants(username, by=actor, at=at, reason=reason)
             if leaver:
@@ -133,7 +124,7 @@ class OversightOperations(Operations):
 
     def open_review(self, actor: str, organisation: str) -> AccessReview:
         """Open an access review listing every user of ``organisation`` with access now."""
-        with self._change_by(actor, {"admin"}, what="opening an access review") as (tx, at):
+        with self._change_by(actor, Action.OPEN_ACCESS_REVIEW) as (tx, at):
             review = self._new_review(tx, actor, organisation, at)
             self._event(
                 tx,
@@ -163,11 +154,11 @@ class OversightOperations(Operations):
         """Access reviews an administrator (all) or a SPOC (their organisation's) may see."""
         at = self.clock()
         with self.store.reading() as r:
-            viewer = self._need(r, actor, {"admin", "spoc"}, at, what="seeing access reviews")
-            if not viewer.has_role("admin"):
-                if organisation not in (None, viewer.organisation):
-                    raise WrongRole(f"{actor!r} is not the SPOC of {organisation}")
-                organisation = viewer.organisation
+            viewer = self._acting(r, actor, at)
+            if organisation is None and allows(viewer, Action.SEE_ACCESS_REVIEWS, Subject()):
+                return r.reviews(None)  # every organisation's (administrators)
+            organisation = organisation or viewer.organisation
+            require(viewer, Action.SEE_ACCESS_REVIEWS, Subject(organisation=organisation))
             return r.reviews(organisation)
 
     def _new_review(self, tx: Writer, actor: str, organisation: str, at: datetime) -> AccessReview:
@@ -193,13 +184,11 @@ class OversightOperations(Operations):
         grants are revoked at once)."""
         at = self.clock()
         with self.store.writing() as tx:
-            spoc = self._need(tx, actor, {"spoc"}, at, what="access review decisions")
             review = tx.review(review_id)
             if review is None:
                 raise NotFound(f"no access review {review_id!r}")
-            if spoc.organisation != review.organisation:
-                raise WrongRole(f"{actor!r} is not the SPOC of {review.organisation}")
-            self._not_self(actor, username, "confirm access")
+            subject = Subject(username, review.organisation)
+            self._need(tx, actor, Action.DECIDE_REVIEW_ENTRY, at, subject)
             if review.closed_at is not None:
                 raise StepOutOfOrder(f"access review {review_id} is closed")
             decision: ReviewDecision = "confirmed" if keep else "removed"
@@ -235,7 +224,7 @@ class OversightOperations(Operations):
         at = self.clock()
         out: dict[str, list[str]] = {"opened": [], "suspended": [], "closed": [], "inactive": []}
         with self.store.reading() as r:
-            self._need(r, actor, {"admin"}, at, what="the review cycle")
+            self._need(r, actor, Action.RUN_REVIEW_CYCLE, at)
             settings = r.settings()
             organisations = r.organisations()
             reviews = r.reviews()

@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from gateway.audit.kinds import EventKind
+from gateway.auth.permissions import Action, Subject
 from gateway.errors import (
     Conflict,
     InputError,
@@ -87,7 +88,7 @@ class RegisterOperations(Operations):
             return r.settings()
 
     def set_settings(self, actor: str, settings: GovernanceSettings, comment: str = "") -> None:
-        with self._change_by(actor, {"admin"}, what="changing governance settings") as (tx, _):
+        with self._change_by(actor, Action.CHANGE_SETTINGS) as (tx, _):
             before = tx.settings()
             tx.set_settings(settings)
             self._event(
@@ -103,7 +104,7 @@ class RegisterOperations(Operations):
     # --- register: organisations, networks, people ------------------------------------------
 
     def add_organisation(self, actor: str, organisation: Organisation) -> None:
-        with self._change_by(actor, {"admin"}, what="registering an organisation") as (tx, at):
+        with self._change_by(actor, Action.REGISTER_ORGANISATION) as (tx, at):
             tx.add_organisation(organisation, at=at)
             self._event(
                 tx,
@@ -116,7 +117,7 @@ class RegisterOperations(Operations):
             )
 
     def add_network(self, actor: str, network: NetworkRange) -> None:
-        with self._change_by(actor, {"admin"}, what="registering a network range") as (tx, at):
+        with self._change_by(actor, Action.ADD_NETWORK) as (tx, at):
             tx.add_network(network, by=actor, at=at)
             self._event(
                 tx,
@@ -128,7 +129,7 @@ class RegisterOperations(Operations):
             )
 
     def remove_network(self, actor: str, organisation: str, cidr: str, comment: str = "") -> None:
-        with self._change_by(actor, {"admin"}, what="removing a network range") as (tx, _):
+        with self._change_by(actor, Action.REMOVE_NETWORK) as (tx, _):
             tx.remove_network(organisation, cidr)
             self._event(
                 tx,
@@ -140,7 +141,7 @@ class RegisterOperations(Operations):
             )
 
     def add_person(self, actor: str, person: Person) -> None:
-        with self._change_by(actor, {"admin"}, what="registering a user") as (tx, _):
+        with self._change_by(actor, Action.REGISTER_USER) as (tx, _):
             self._check_line_manager(tx, person)
             tx.put_person(person, new=True)
             self._event(
@@ -180,8 +181,7 @@ class RegisterOperations(Operations):
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise InputError(f"cannot change {unknown[0]!r} of a user")
-        with self._change_by(actor, {"admin"}, what="changing a user's record") as (tx, _):
-            self._not_self(actor, username, "change the record")
+        with self._change_by(actor, Action.CHANGE_USER, Subject(username)) as (tx, _):
             before = tx.require_person(username)
             after = replace(before, **changes)
             self._check_line_manager(tx, after)
@@ -206,10 +206,7 @@ class RegisterOperations(Operations):
             raise InputError(f"vetting level must be one of {', '.join(VETTING_LEVELS)}")
         if vetting.expires < vetting.granted:
             raise InputError("vetting cannot expire before it was granted")
-        with self._change_by(
-            actor, {"admin", "information_security_officer"}, what="recording vetting"
-        ) as (tx, at):
-            self._not_self(actor, vetting.username, "record vetting")
+        with self._change_by(actor, Action.RECORD_VETTING, Subject(vetting.username)) as (tx, at):
             tx.add_vetting(vetting, by=actor, at=at)
             self._event(
                 tx,
@@ -226,10 +223,7 @@ class RegisterOperations(Operations):
             raise InputError(f"declaration kind must be one of {', '.join(DECLARATION_KINDS)}")
         at = self.clock()
         with self.store.writing() as tx:
-            if actor == declaration.username:
-                self._acting(tx, actor, at)
-            else:
-                self._need(tx, actor, {"admin"}, at, what="recording another user's declaration")
+            self._need(tx, actor, Action.RECORD_DECLARATION, at, Subject(declaration.username))
             tx.add_declaration(declaration, by=actor, at=at)
             self._event(
                 tx,
@@ -243,10 +237,7 @@ class RegisterOperations(Operations):
     def record_training(self, actor: str, training: Training) -> None:
         if training.kind not in TRAINING_KINDS:
             raise InputError(f"training kind must be one of {', '.join(TRAINING_KINDS)}")
-        with self._change_by(
-            actor, {"admin", "information_security_officer"}, what="recording training"
-        ) as (tx, at):
-            self._not_self(actor, training.username, "record training")
+        with self._change_by(actor, Action.RECORD_TRAINING, Subject(training.username)) as (tx, at):
             tx.add_training(training, by=actor, at=at)
             self._event(
                 tx,
@@ -258,8 +249,7 @@ class RegisterOperations(Operations):
             )
 
     def record_memorandum(self, actor: str, memorandum: Memorandum) -> None:
-        what = "recording a memorandum of understanding"
-        with self._change_by(actor, {"admin"}, what=what) as (tx, at):
+        with self._change_by(actor, Action.RECORD_MEMORANDUM) as (tx, at):
             tx.add_memorandum(memorandum, by=actor, at=at)
             self._event(
                 tx,
@@ -277,10 +267,9 @@ class RegisterOperations(Operations):
         """The SPOC's annual code-of-connection declaration for their organisation."""
         at = self.clock()
         with self.store.writing() as tx:
-            spoc = self._need(tx, actor, {"spoc"}, at, what="the code-of-connection declaration")
+            subject = Subject(organisation=organisation)
+            self._need(tx, actor, Action.DECLARE_CODE_OF_CONNECTION, at, subject)
             tx.require_organisation(organisation)
-            if spoc.organisation != organisation:
-                raise WrongRole(f"{actor!r} is not the SPOC of {organisation}")
             days = tx.settings().coc_valid_days
             coc = CodeOfConnection(organisation, actor, at.date(), at.date() + timedelta(days=days))
             tx.add_code_of_connection(coc)

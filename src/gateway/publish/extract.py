@@ -37,9 +37,10 @@ import numpy as np
 import pyarrow as pa
 
 from gateway.audit.facts import ExportRegistered
+from gateway.auth.permissions import Action, require
 from gateway.catalog.police_uk import ASB_LABEL
 from gateway.datadir import DataDir
-from gateway.errors import GatewayError, InputError, WrongRole
+from gateway.errors import GatewayError, InputError
 from gateway.exports.geometry import transform_xy
 from gateway.exports.writers import sha256_file
 from gateway.principal import Principal
@@ -56,7 +57,6 @@ from gateway.publish.policeuk import (
 from gateway.service import ClientInfo, QueryService
 
 __all__ = [
-    "ADMIN_ROLE",
     "CRIME_ID_KEY",
     "PUBLICATION_PURPOSE",
     "PoliceUkExtract",
@@ -64,7 +64,6 @@ __all__ = [
     "publish_police_uk",
 ]
 
-ADMIN_ROLE = "admin"
 PUBLICATION_PURPOSE = "police-uk-publication"
 #: Name of the HMAC key for published Crime IDs under ``DIR/secrets/``.
 CRIME_ID_KEY = "police-uk-crime-id"
@@ -207,8 +206,7 @@ def publish_police_uk(
         GatewayError: a query refused or failed (audited), or the audit log is unavailable.
     """
     say = progress or (lambda _: None)
-    if not admin.has_role(ADMIN_ROLE):
-        raise WrongRole("publishing the police.uk extract needs the admin role")
+    require(admin, Action.PUBLISH)
     start, end = month_bounds(month)
     month = f"{start:%Y-%m}"
     settings = service.policy.exports

@@ -50,7 +50,7 @@ from gateway.api.schemas import (
 from gateway.api.shutdown import Shutdown
 from gateway.api.streaming import QUERY_ID_HEADER
 from gateway.engines.base import Cancellation
-from gateway.errors import GatewayError, NotFound, QueryCancelled
+from gateway.errors import GatewayError, QueryCancelled
 from gateway.exports import (
     FORMATS,
     ExportFile,
@@ -59,10 +59,10 @@ from gateway.exports import (
     ProgressCallback,
     approve_export,
     export_query,
-    export_record,
     list_exports,
     open_export,
     reject_export,
+    visible_export,
 )
 from gateway.principal import Principal
 from gateway.publish import publish_police_uk
@@ -341,14 +341,6 @@ def get_exports(
     return ExportList(exports=[_record_out(r) for r in records])
 
 
-def _visible(runtime: GatewayRuntime, principal: Principal, export_id: str) -> ExportRecord:
-    record = export_record(runtime.service, export_id)
-    settings = runtime.service.policy.exports
-    if record.owner != principal.username and not principal.has_role(settings.approver_role):
-        raise NotFound(f"no export {export_id!r}")
-    return record
-
-
 @router.get(
     "/exports/{export_id}",
     response_model=ExportRecordOut,
@@ -357,7 +349,7 @@ def _visible(runtime: GatewayRuntime, principal: Principal, export_id: str) -> E
 )
 def get_export(export_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> ExportRecordOut:
     """Its approval state, hash and marking (yours, or any for senior analysts)."""
-    return _record_out(_visible(runtime, principal, export_id))
+    return _record_out(visible_export(runtime.service, principal, export_id))
 
 
 @router.get(

@@ -16,7 +16,7 @@ from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.schemas import IssuedTokenOut, TokenIssueBody, TokenOut
 from gateway.auth.admin import issue_token, revoke_token
-from gateway.auth.roles import require_admin
+from gateway.auth.permissions import Action, require
 from gateway.errors import NotFound
 
 __all__ = ["router"]
@@ -29,7 +29,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/tokens", tags=["administration"])
 )
 def issue(body: TokenIssueBody, principal: PrincipalDep, runtime: RuntimeDep) -> IssuedTokenOut:
     """Issue a token for a known user; the secret is shown in this answer only."""
-    require_admin(principal)
+    require(principal, Action.ADMINISTER)
     if body.username not in runtime.directory.usernames():
         raise NotFound(f"there is no user {body.username!r}")
     days = body.expires_in_days
@@ -53,7 +53,7 @@ def list_tokens(
     username: Annotated[str | None, Query(max_length=200, description="Only this user's.")] = None,
 ) -> list[TokenOut]:
     """Every token (never the secrets), oldest first."""
-    require_admin(principal)
+    require(principal, Action.ADMINISTER)
     now = runtime.service.clock()
     return [TokenOut.of(r, now) for r in runtime.tokens.list(username)]
 
@@ -61,7 +61,7 @@ def list_tokens(
 @router.delete("/{token_id}", responses=errors(401, 403, 404, 429), summary="Revoke a token")
 def revoke(token_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> TokenOut:
     """Revoke a token at once (it fails authentication from the next request)."""
-    require_admin(principal)
+    require(principal, Action.ADMINISTER)
     record = revoke_token(
         runtime.tokens,
         runtime.service.audit,

@@ -1,0 +1,436 @@
+"""The one permission point: named actions and ``require(actor, action, resource)``.
+
+Every allow/deny decision beyond querying is made here — reviewing the audit trail,
+administration, seeing, downloading and deciding on exports, and each step of access
+governance — and raises the error the caller has always raised (same HTTP status and code):
+
+    Action                          who may                                        refused with
+    audit.review                    the policy's ``[schemas.audit] roles``         AccessDenied
+    admin.administer                ``admin``                                      AccessDenied
+    admin.publish                   ``admin`` (the police.uk extract)              WrongRole
+    export.see                      its owner; the ``[exports] approver_role``     NotFound
+    export.download                 an approver at any time; the owner once        NotFound,
+                                    released (not pending, not rejected)           AccessDenied
+    export.decide                   an approver, not the owner, while pending      WrongRole,
+                                                                                   SelfApproval,
+                                                                                   StepOutOfOrder
+    access.* / register.*           the governance roles of :data:`RULES`          WrongRole,
+                                    (some for their own organisation only,         SelfApproval
+                                    never on themselves)
+
+An actor is anyone with a ``username``, ``organisation`` and ``roles`` (a
+:class:`~gateway.principal.Principal`, a governance ``Person``). Resources are an export record
+(:class:`ExportResource`) or the person or organisation acted on (:class:`Subject`).
+Deny is the default: an action with no rule is refused.
+
+Example:
+    >>> from gateway.principal import Principal
+    >>> senior = Principal("s.patel", "Cleveland Police", "general",
+    ...                    roles=frozenset({"senior_analyst"}))
+    >>> analyst = Principal("a.khan", "MBC", "general", roles=frozenset({"analyst"}))
+    >>> rules = Permissions()
+    >>> rules.allows(senior, Action.REVIEW_AUDIT), rules.allows(analyst, Action.REVIEW_AUDIT)
+    (True, False)
+    >>> require(analyst, Action.ADMINISTER)
+    Traceback (most recent call last):
+    ...
+    gateway.errors.AccessDenied: this needs the admin role
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from gateway.errors import (
+    AccessDenied,
+    GatewayError,
+    NotFound,
+    SelfApproval,
+    StepOutOfOrder,
+    WrongRole,
+)
+from gateway.policy import Policy
+
+__all__ = [
+    "ADMIN_ROLE",
+    "AUDIT_REVIEW_ROLES",
+    "DEFAULT_APPROVER_ROLE",
+    "OVERSIGHT_ROLES",
+    "RULES",
+    "Action",
+    "Actor",
+    "ExportResource",
+    "Permissions",
+    "Rule",
+    "Subject",
+    "allows",
+    "require",
+]
+
+ADMIN_ROLE = "admin"
+#: Who reviews the audit trail when the policy does not say (no ``[schemas.audit]``).
+AUDIT_REVIEW_ROLES = frozenset({"senior_analyst", "auditor"})
+#: Who approves held exports when ``[exports] approver_role`` does not say.
+DEFAULT_APPROVER_ROLE = "senior_analyst"
+#: Who oversees access (suspends, reinstates, revokes, sees everyone's status).
+OVERSIGHT_ROLES = frozenset({"admin", "information_security_officer", "head_of_intelligence"})
+#: The roles of the access-request approval chain (they may see the requests they act on).
+ACCESS_APPROVER_ROLES = frozenset(
+    {
+        "line_manager",
+        "superintendent",
+        "analysis_manager",
+        "information_security_officer",
+        "head_of_intelligence",
+    }
+)
+_PENDING, _REJECTED = "pending", "rejected"
+
+
+class Action(StrEnum):
+    """What an actor asks to do."""
+
+    # --- the audit trail and administration -------------------------------------------------
+    REVIEW_AUDIT = "audit.review"
+    ADMINISTER = "admin.administer"
+    PUBLISH = "admin.publish"
+    # --- exports ----------------------------------------------------------------------------
+    SEE_EXPORT = "export.see"
+    DOWNLOAD_EXPORT = "export.download"
+    DECIDE_EXPORT = "export.decide"
+    # --- access requests --------------------------------------------------------------------
+    SUBMIT_REQUEST = "access.submit"
+    SEE_REQUEST = "access.see_request"
+    SEE_STATUS = "access.see_status"
+    # --- oversight --------------------------------------------------------------------------
+    SUSPEND = "access.suspend"
+    REINSTATE = "access.reinstate"
+    REVOKE = "access.revoke"
+    OPEN_ACCESS_REVIEW = "access.open_review"
+    SEE_ACCESS_REVIEWS = "access.see_reviews"
+    DECIDE_REVIEW_ENTRY = "access.decide_review_entry"
+    RUN_REVIEW_CYCLE = "access.review_cycle"
+    # --- the register -----------------------------------------------------------------------
+    CHANGE_SETTINGS = "register.settings"
+    REGISTER_ORGANISATION = "register.organisation"
+    ADD_NETWORK = "register.add_network"
+    REMOVE_NETWORK = "register.remove_network"
+    REGISTER_USER = "register.user"
+    CHANGE_USER = "register.change_user"
+    RECORD_VETTING = "register.vetting"
+    RECORD_TRAINING = "register.training"
+    RECORD_DECLARATION = "register.declaration"
+    RECORD_MEMORANDUM = "register.memorandum"
+    DECLARE_CODE_OF_CONNECTION = "register.code_of_connection"
+
+
+class Actor(Protocol):
+    """Who acts: a principal, or a person in the governance register."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def organisation(self) -> str: ...
+
+    @property
+    def roles(self) -> frozenset[str]: ...
+
+
+class ExportResource(Protocol):
+    """A registered export as the permission point needs it (an ``ExportRecord``)."""
+
+    @property
+    def export_id(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def approval(self) -> str: ...
+
+    @property
+    def decided_by(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whom or what a governance action concerns.
+
+    Attributes:
+        username: the person acted on (``""``: none, e.g. an organisation's affairs).
+        organisation: their organisation, or the organisation acted on.
+        related: people with a standing in the matter (the line manager; a request's
+            participants) who may see it.
+        name: what to call it in a refusal (a request id); the username when empty.
+    """
+
+    username: str = ""
+    organisation: str = ""
+    related: frozenset[str] = frozenset()
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may take a governance or administrative action.
+
+    Attributes:
+        what: the action in words, for refusals (``registering a user``).
+        roles: any of these roles allows it.
+        organisation_roles: these roles allow it for the actor's own organisation only.
+        subject_may: the subject may act on themselves (declarations, their own status).
+        related_may: anyone in :attr:`Subject.related` may.
+        not_on_self: never on oneself (``SelfApproval: 'x' cannot VERB for themselves``).
+        refusal: the message when refused (``{actor}``, ``{subject}``, ``{organisation}``);
+            default ``WHAT needs one of the roles …``.
+        error: the error raised when refused.
+    """
+
+    what: str
+    roles: frozenset[str] = frozenset()
+    organisation_roles: frozenset[str] = frozenset()
+    subject_may: bool = False
+    related_may: bool = False
+    not_on_self: str = ""
+    refusal: str = ""
+    error: type[AccessDenied] = WrongRole
+
+
+def _rule(what: str, *roles: str, **more: object) -> Rule:
+    return Rule(what, frozenset(roles), **more)  # type: ignore[arg-type]
+
+
+_ADMIN_OR_ISO = ("admin", "information_security_officer")
+#: The rules of the governance and administrative actions (exports and audit review take
+#: their roles from the policy: see :class:`Permissions`).
+RULES: dict[Action, Rule] = {
+    Action.ADMINISTER: _rule(
+        "administration", ADMIN_ROLE, refusal="this needs the admin role", error=AccessDenied
+    ),
+    Action.PUBLISH: _rule(
+        "publishing the police.uk extract",
+        ADMIN_ROLE,
+        refusal="publishing the police.uk extract needs the admin role",
+    ),
+    Action.SUBMIT_REQUEST: _rule(
+        "submitting an access request",
+        ADMIN_ROLE,
+        subject_may=True,
+        refusal="only the applicant (or an admin on their behalf) may submit",
+    ),
+    Action.SEE_REQUEST: _rule(
+        "seeing an access request",
+        ADMIN_ROLE,
+        *ACCESS_APPROVER_ROLES,
+        subject_may=True,
+        related_may=True,
+        refusal="{actor!r} may not see request {subject}",
+    ),
+    Action.SEE_STATUS: _rule(
+        "seeing an access status",
+        *OVERSIGHT_ROLES,
+        organisation_roles=frozenset({"spoc"}),
+        subject_may=True,
+        related_may=True,
+        refusal="{actor!r} may not see {subject!r}'s access status",
+    ),
+    Action.SUSPEND: _rule(
+        "suspension",
+        *OVERSIGHT_ROLES,
+        organisation_roles=frozenset({"spoc"}),
+        not_on_self="suspend",
+        refusal="suspension needs admin, information security officer, head of "
+        "intelligence, or the user's organisation SPOC",
+    ),
+    Action.REINSTATE: _rule("reinstatement", *OVERSIGHT_ROLES, not_on_self="reinstate access"),
+    Action.REVOKE: _rule("revocation", *OVERSIGHT_ROLES, not_on_self="revoke access"),
+    Action.OPEN_ACCESS_REVIEW: _rule("opening an access review", ADMIN_ROLE),
+    Action.SEE_ACCESS_REVIEWS: _rule(
+        "seeing access reviews", ADMIN_ROLE, organisation_roles=frozenset({"spoc"})
+    ),
+    Action.DECIDE_REVIEW_ENTRY: _rule(
+        "access review decisions",
+        organisation_roles=frozenset({"spoc"}),
+        not_on_self="confirm access",
+    ),
+    Action.RUN_REVIEW_CYCLE: _rule("the review cycle", ADMIN_ROLE),
+    Action.CHANGE_SETTINGS: _rule("changing governance settings", ADMIN_ROLE),
+    Action.REGISTER_ORGANISATION: _rule("registering an organisation", ADMIN_ROLE),
+    Action.ADD_NETWORK: _rule("registering a network range", ADMIN_ROLE),
+    Action.REMOVE_NETWORK: _rule("removing a network range", ADMIN_ROLE),
+    Action.REGISTER_USER: _rule("registering a user", ADMIN_ROLE),
+    Action.CHANGE_USER: _rule(
+        "changing a user's record", ADMIN_ROLE, not_on_self="change the record"
+    ),
+    Action.RECORD_VETTING: _rule("recording vetting", *_ADMIN_OR_ISO, not_on_self="record vetting"),
+    Action.RECORD_TRAINING: _rule(
+        "recording training", *_ADMIN_OR_ISO, not_on_self="record training"
+    ),
+    Action.RECORD_DECLARATION: _rule(
+        "recording another user's declaration", ADMIN_ROLE, subject_may=True
+    ),
+    Action.RECORD_MEMORANDUM: _rule("recording a memorandum of understanding", ADMIN_ROLE),
+    Action.DECLARE_CODE_OF_CONNECTION: _rule(
+        "the code-of-connection declaration", organisation_roles=frozenset({"spoc"})
+    ),
+}
+
+
+def _refuse(rule: Rule, actor: Actor, subject: Subject) -> GatewayError:
+    if rule.refusal:
+        message = rule.refusal.format(
+            actor=actor.username,
+            subject=subject.name or subject.username,
+            organisation=subject.organisation,
+        )
+    elif actor.roles & rule.organisation_roles:  # the right role, the wrong organisation
+        role = sorted(actor.roles & rule.organisation_roles)[0]
+        message = f"{actor.username!r} is not the {role.upper()} of {subject.organisation}"
+    else:
+        needed = ", ".join(sorted(rule.roles | rule.organisation_roles))
+        message = f"{rule.what} needs one of the roles {needed}"
+    return rule.error(message)
+
+
+def _check_rule(rule: Rule, actor: Actor, subject: Subject) -> None:
+    allowed = (
+        bool(actor.roles & rule.roles)
+        or bool(
+            actor.roles & rule.organisation_roles and actor.organisation == subject.organisation
+        )
+        or (rule.subject_may and bool(subject.username) and actor.username == subject.username)
+        or (rule.related_may and actor.username in subject.related)
+    )
+    if not allowed:
+        raise _refuse(rule, actor, subject)
+    if rule.not_on_self and subject.username == actor.username:
+        raise SelfApproval(f"{actor.username!r} cannot {rule.not_on_self} for themselves")
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """The decisions, with the roles the policy names.
+
+    Attributes:
+        approver_role: who approves held exports (``[exports] approver_role``).
+        audit_roles: who reviews the audit trail (``[schemas.audit] roles``).
+        rules: the governance and administrative rules (:data:`RULES`).
+    """
+
+    approver_role: str = DEFAULT_APPROVER_ROLE
+    audit_roles: frozenset[str] = AUDIT_REVIEW_ROLES
+    rules: dict[Action, Rule] = field(default_factory=lambda: RULES)
+
+    @classmethod
+    def of(cls, policy: Policy) -> Permissions:
+        """The permissions under ``policy``: export approvers from ``[exports]``, audit
+        reviewers from ``[schemas.audit]``."""
+        access = policy.schemas.get("audit")
+        audit_roles = access.roles if access is not None else AUDIT_REVIEW_ROLES
+        return cls(policy.exports.approver_role, audit_roles)
+
+    def require(self, actor: Actor, action: Action, resource: object = None) -> None:
+        """Refuse unless ``actor`` may take ``action`` on ``resource``.
+
+        Raises:
+            AccessDenied, WrongRole, NotFound, SelfApproval, StepOutOfOrder: refused (which,
+            for each action, in the module's table).
+        """
+        check = _STATEFUL.get(action)
+        if check is not None:
+            check(self, actor, resource)
+            return
+        rule = self.rules.get(action)
+        if rule is None:
+            raise AccessDenied(f"no one may {action.value}")
+        subject = resource if isinstance(resource, Subject) else Subject()
+        _check_rule(rule, actor, subject)
+
+    def allows(self, actor: Actor, action: Action, resource: object = None) -> bool:
+        """Whether :meth:`require` would let ``actor`` take ``action`` on ``resource``."""
+        try:
+            self.require(actor, action, resource)
+        except (AccessDenied, NotFound, SelfApproval, StepOutOfOrder):
+            return False
+        return True
+
+    # --- decisions that read the policy or the resource's state -----------------------------
+
+    def _review_audit(self, actor: Actor, _: object) -> None:
+        if not actor.roles & self.audit_roles:
+            needed = " or ".join(sorted(self.audit_roles))
+            raise AccessDenied(f"reviewing the audit trail needs the {needed} role")
+
+    def _see_export(self, actor: Actor, export: object) -> None:
+        record = _export(export)
+        if record.owner != actor.username and self.approver_role not in actor.roles:
+            raise NotFound(f"no export {record.export_id!r}")
+
+    def _download_export(self, actor: Actor, export: object) -> None:
+        record = _export(export)
+        if self.approver_role in actor.roles:
+            return
+        if actor.username != record.owner:
+            raise NotFound(f"no export {record.export_id}")
+        if record.approval == _PENDING:
+            raise AccessDenied(
+                f"export {record.export_id} holds record-level data and is awaiting a "
+                f"{self.approver_role.replace('_', ' ')}'s approval"
+            )
+        if record.approval == _REJECTED:
+            raise AccessDenied(f"export {record.export_id} was rejected by {record.decided_by}")
+
+    def _decide_export(self, actor: Actor, export: object) -> None:
+        record = _export(export)
+        if self.approver_role not in actor.roles:
+            raise WrongRole(f"approving or rejecting an export needs the {self.approver_role} role")
+        if actor.username == record.owner:
+            raise SelfApproval(
+                "an export cannot be approved or rejected by the analyst who made it"
+            )
+        if record.approval != _PENDING:
+            raise StepOutOfOrder(
+                f"export {record.export_id} is {record.approval.replace('_', ' ')}, not pending"
+            )
+
+
+#: The decisions that read the policy's roles or the resource's state.
+_STATEFUL: dict[Action, Callable[[Permissions, Actor, object], None]] = {
+    Action.REVIEW_AUDIT: Permissions._review_audit,
+    Action.SEE_EXPORT: Permissions._see_export,
+    Action.DOWNLOAD_EXPORT: Permissions._download_export,
+    Action.DECIDE_EXPORT: Permissions._decide_export,
+}
+
+
+def _export(resource: object) -> ExportResource:
+    for name in ("export_id", "owner", "approval", "decided_by"):
+        if not hasattr(resource, name):
+            raise TypeError(f"an export action needs an export record, not {resource!r}")
+    return resource  # type: ignore[return-value]
+
+
+def allows(
+    actor: Actor,
+    action: Action,
+    resource: object = None,
+    *,
+    permissions: Permissions | None = None,
+) -> bool:
+    """:meth:`Permissions.allows` under ``permissions`` (default roles when None)."""
+    return (permissions or Permissions()).allows(actor, action, resource)
+
+
+def require(
+    actor: Actor,
+    action: Action,
+    resource: object = None,
+    *,
+    permissions: Permissions | None = None,
+) -> None:
+    """:meth:`Permissions.require` under ``permissions`` (default roles when None)."""
+    (permissions or Permissions()).require(actor, action, resource)

@@ -1,0 +1,233 @@
+"""The permission point as a table: actor × action × resource → allowed, or the error raised.
+
+Each row is one decision made today somewhere in routes, exports or governance, now made by
+:mod:`gateway.auth.permissions`; the error classes carry the HTTP status the API answers with.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from gateway.auth.permissions import (
+    ACCESS_APPROVER_ROLES,
+    RULES,
+    Action,
+    Permissions,
+    Subject,
+    allows,
+    require,
+)
+from gateway.errors import (
+    AccessDenied,
+    GatewayError,
+    NotFound,
+    SelfApproval,
+    StepOutOfOrder,
+    WrongRole,
+)
+from gateway.governance.workflow import STEPS
+from gateway.principal import Principal
+
+
+def actor(username: str, organisation: str, *roles: str) -> Principal:
+    return Principal(username, organisation, "general", roles=frozenset(roles))
+
+
+ANALYST = actor("a.khan", "MBC", "analyst")
+OTHER = actor("b.lee", "MBC", "analyst")
+SENIOR = actor("s.patel", "CP", "senior_analyst")
+AUDITOR = actor("r.audit", "CP", "auditor")
+ADMIN = actor("root", "CP", "admin")
+ISO = actor("i.so", "CP", "information_security_officer")
+HEAD = actor("h.int", "CP", "head_of_intelligence")
+SPOC_MBC = actor("m.spoc", "MBC", "spoc")
+SPOC_RCBC = actor("r.spoc", "RCBC", "spoc")
+MANAGER = actor("l.man", "MBC", "line_manager")
+SUPERINTENDENT = actor("s.int", "CP", "superintendent")
+
+
+@dataclass(frozen=True)
+class Export:
+    export_id: str
+    owner: str
+    approval: str
+    decided_by: str | None = None
+
+
+def export(approval: str, owner: str = "a.khan") -> Export:
+    return Export("q1", owner, approval, "s.patel" if approval == "rejected" else None)
+
+
+KHAN = Subject("a.khan", "MBC")
+KHAN_STATUS = Subject("a.khan", "MBC", related=frozenset({"l.man"}))
+KHAN_REQUEST = Subject("a.khan", related=frozenset({"l.man", "s.int"}), name="AR-1")
+ALLOW = None
+
+TABLE: list[tuple[Principal, Action, object, type[GatewayError] | None]] = [
+    # the audit trail (default roles: senior analysts and auditors) and administration
+    (SENIOR, Action.REVIEW_AUDIT, None, ALLOW),
+    (AUDITOR, Action.REVIEW_AUDIT, None, ALLOW),
+    (ANALYST, Action.REVIEW_AUDIT, None, AccessDenied),
+    (ADMIN, Action.REVIEW_AUDIT, None, AccessDenied),
+    (ADMIN, Action.ADMINISTER, None, ALLOW),
+    (SENIOR, Action.ADMINISTER, None, AccessDenied),
+    (ADMIN, Action.PUBLISH, None, ALLOW),
+    (ANALYST, Action.PUBLISH, None, WrongRole),
+    # exports: see
+    (ANALYST, Action.SEE_EXPORT, export("pending"), ALLOW),
+    (SENIOR, Action.SEE_EXPORT, export("pending"), ALLOW),
+    (OTHER, Action.SEE_EXPORT, export("not_required"), NotFound),
+    # exports: download
+    (ANALYST, Action.DOWNLOAD_EXPORT, export("not_required"), ALLOW),
+    (ANALYST, Action.DOWNLOAD_EXPORT, export("approved"), ALLOW),
+    (ANALYST, Action.DOWNLOAD_EXPORT, export("pending"), AccessDenied),
+    (ANALYST, Action.DOWNLOAD_EXPORT, export("rejected"), AccessDenied),
+    (OTHER, Action.DOWNLOAD_EXPORT, export("approved"), NotFound),
+    (SENIOR, Action.DOWNLOAD_EXPORT, export("pending"), ALLOW),
+    # exports: approve or reject
+    (SENIOR, Action.DECIDE_EXPORT, export("pending"), ALLOW),
+    (SENIOR, Action.DECIDE_EXPORT, export("not_required"), StepOutOfOrder),
+    (SENIOR, Action.DECIDE_EXPORT, export("approved"), StepOutOfOrder),
+    (SENIOR, Action.DECIDE_EXPORT, export("pending", owner="s.patel"), SelfApproval),
+    (ANALYST, Action.DECIDE_EXPORT, export("pending", owner="b.lee"), WrongRole),
+    (ADMIN, Action.DECIDE_EXPORT, export("pending"), WrongRole),
+    # access requests
+    (ANALYST, Action.SUBMIT_REQUEST, Subject("a.khan"), ALLOW),
+    (ADMIN, Action.SUBMIT_REQUEST, Subject("a.khan"), ALLOW),
+    (OTHER, Action.SUBMIT_REQUEST, Subject("a.khan"), WrongRole),
+    (ANALYST, Action.SEE_REQUEST, KHAN_REQUEST, ALLOW),
+    (MANAGER, Action.SEE_REQUEST, KHAN_REQUEST, ALLOW),
+    (SUPERINTENDENT, Action.SEE_REQUEST, Subject("b.lee", name="AR-2"), ALLOW),
+    (OTHER, Action.SEE_REQUEST, KHAN_REQUEST, WrongRole),
+    (ANALYST, Action.SEE_STATUS, KHAN_STATUS, ALLOW),
+    (MANAGER, Action.SEE_STATUS, KHAN_STATUS, ALLOW),
+    (SPOC_MBC, Action.SEE_STATUS, KHAN_STATUS, ALLOW),
+    (HEAD, Action.SEE_STATUS, KHAN_STATUS, ALLOW),
+    (SPOC_RCBC, Action.SEE_STATUS, KHAN_STATUS, WrongRole),
+    (OTHER, Action.SEE_STATUS, KHAN_STATUS, WrongRole),
+    # oversight
+    (ADMIN, Action.SUSPEND, KHAN, ALLOW),
+    (ISO, Action.SUSPEND, KHAN, ALLOW),
+    (SPOC_MBC, Action.SUSPEND, KHAN, ALLOW),
+    (SPOC_RCBC, Action.SUSPEND, KHAN, WrongRole),
+    (OTHER, Action.SUSPEND, KHAN, WrongRole),
+    (ADMIN, Action.SUSPEND, Subject("root", "CP"), SelfApproval),
+    (HEAD, Action.REINSTATE, KHAN, ALLOW),
+    (SPOC_MBC, Action.REINSTATE, KHAN, WrongRole),
+    (ISO, Action.REVOKE, Subject("i.so"), SelfApproval),
+    (ISO, Action.REVOKE, KHAN, ALLOW),
+    (SPOC_MBC, Action.REVOKE, KHAN, WrongRole),
+    (ADMIN, Action.OPEN_ACCESS_REVIEW, None, ALLOW),
+    (ISO, Action.OPEN_ACCESS_REVIEW, None, WrongRole),
+    (ADMIN, Action.SEE_ACCESS_REVIEWS, Subject(organisation="RCBC"), ALLOW),
+    (SPOC_MBC, Action.SEE_ACCESS_REVIEWS, Subject(organisation="MBC"), ALLOW),
+    (SPOC_MBC, Action.SEE_ACCESS_REVIEWS, Subject(organisation="RCBC"), WrongRole),
+    (ANALYST, Action.SEE_ACCESS_REVIEWS, Subject(organisation="MBC"), WrongRole),
+    (SPOC_MBC, Action.DECIDE_REVIEW_ENTRY, KHAN, ALLOW),
+    (SPOC_MBC, Action.DECIDE_REVIEW_ENTRY, Subject("m.spoc", "MBC"), SelfApproval),
+    (SPOC_RCBC, Action.DECIDE_REVIEW_ENTRY, KHAN, WrongRole),
+    (ADMIN, Action.DECIDE_REVIEW_ENTRY, KHAN, WrongRole),
+    (ADMIN, Action.RUN_REVIEW_CYCLE, None, ALLOW),
+    # the register
+    (ADMIN, Action.REGISTER_USER, None, ALLOW),
+    (ISO, Action.REGISTER_USER, None, WrongRole),
+    (ADMIN, Action.CHANGE_USER, KHAN, ALLOW),
+    (ADMIN, Action.CHANGE_USER, Subject("root"), SelfApproval),
+    (ISO, Action.RECORD_VETTING, KHAN, ALLOW),
+    (ISO, Action.RECORD_VETTING, Subject("i.so"), SelfApproval),
+    (ANALYST, Action.RECORD_TRAINING, KHAN, WrongRole),
+    (ADMIN, Action.RECORD_TRAINING, KHAN, ALLOW),
+    (SENIOR, Action.RECORD_VETTING, KHAN, WrongRole),
+    (ANALYST, Action.RECORD_DECLARATION, Subject("a.khan"), ALLOW),
+    (ADMIN, Action.RECORD_DECLARATION, Subject("a.khan"), ALLOW),
+    (OTHER, Action.RECORD_DECLARATION, Subject("a.khan"), WrongRole),
+    (SPOC_MBC, Action.DECLARE_CODE_OF_CONNECTION, Subject(organisation="MBC"), ALLOW),
+    (SPOC_RCBC, Action.DECLARE_CODE_OF_CONNECTION, Subject(organisation="MBC"), WrongRole),
+    (ADMIN, Action.DECLARE_CODE_OF_CONNECTION, Subject(organisation="MBC"), WrongRole),
+    (ADMIN, Action.CHANGE_SETTINGS, None, ALLOW),
+    (ISO, Action.CHANGE_SETTINGS, None, WrongRole),
+    (ADMIN, Action.REGISTER_ORGANISATION, None, ALLOW),
+    (SPOC_MBC, Action.REGISTER_ORGANISATION, None, WrongRole),
+    (ADMIN, Action.ADD_NETWORK, None, ALLOW),
+    (SPOC_MBC, Action.ADD_NETWORK, None, WrongRole),
+    (ADMIN, Action.REMOVE_NETWORK, None, ALLOW),
+    (HEAD, Action.REMOVE_NETWORK, None, WrongRole),
+    (ADMIN, Action.RECORD_MEMORANDUM, None, ALLOW),
+    (SPOC_MBC, Action.RECORD_MEMORANDUM, None, WrongRole),
+    (ANALYST, Action.RUN_REVIEW_CYCLE, None, WrongRole),
+]
+
+
+def _row_id(row: tuple[Principal, Action, object, type[GatewayError] | None]) -> str:
+    who, action, _, outcome = row
+    return f"{who.username}-{action.value}-{outcome.__name__ if outcome else 'allow'}"
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[_row_id(r) for r in TABLE])
+def test_the_permission_table(
+    row: tuple[Principal, Action, object, type[GatewayError] | None],
+) -> None:
+    who, action, resource, outcome = row
+    if outcome is None:
+        require(who, action, resource)
+        assert allows(who, action, resource)
+        return
+    with pytest.raises(outcome) as refused:
+        require(who, action, resource)
+    assert type(refused.value) is outcome  # not a broader or narrower error: same HTTP answer
+    assert not allows(who, action, resource)
+
+
+def test_every_action_is_decided_and_covered_by_the_table() -> None:
+    decided = set(RULES) | {
+        Action.REVIEW_AUDIT,
+        Action.SEE_EXPORT,
+        Action.DOWNLOAD_EXPORT,
+        Action.DECIDE_EXPORT,
+    }
+    assert decided == set(Action)
+    assert {action for _, action, _, _ in TABLE} == set(Action)
+    for action in Action:  # every action both allowed and refused somewhere in the table
+        outcomes = {outcome is None for _, a, _, outcome in TABLE if a == action}
+        assert outcomes == {True, False}, action
+
+
+def test_statuses_match_what_the_api_answered_before() -> None:
+    assert (AccessDenied.status, WrongRole.status, SelfApproval.status) == (403, 403, 403)
+    assert (NotFound.status, StepOutOfOrder.status) == (404, 409)
+
+
+def test_policy_roles_decide_audit_review_and_export_approval() -> None:
+    custom = Permissions(approver_role="analysis_manager", audit_roles=frozenset({"auditor"}))
+    manager = actor("m.gr", "CP", "analysis_manager")
+    assert not custom.allows(SENIOR, Action.REVIEW_AUDIT)
+    assert custom.allows(AUDITOR, Action.REVIEW_AUDIT)
+    assert custom.allows(manager, Action.DECIDE_EXPORT, export("pending"))
+    assert custom.allows(manager, Action.SEE_EXPORT, export("pending"))
+    with pytest.raises(WrongRole, match="analysis_manager"):
+        custom.require(SENIOR, Action.DECIDE_EXPORT, export("pending"))
+
+
+def test_refusals_say_what_was_needed() -> None:
+    with pytest.raises(WrongRole, match="registering a user needs one of the roles admin"):
+        require(ISO, Action.REGISTER_USER)
+    with pytest.raises(WrongRole, match=re.escape("'r.spoc' is not the SPOC of MBC")):
+        require(SPOC_RCBC, Action.DECLARE_CODE_OF_CONNECTION, Subject(organisation="MBC"))
+    with pytest.raises(
+        SelfApproval, match=re.escape("'root' cannot change the record for themselves")
+    ):
+        require(ADMIN, Action.CHANGE_USER, Subject("root"))
+    with pytest.raises(WrongRole, match=re.escape("'b.lee' may not see request AR-1")):
+        require(OTHER, Action.SEE_REQUEST, KHAN_REQUEST)
+
+
+def test_an_export_action_without_an_export_is_a_programming_error() -> None:
+    with pytest.raises(TypeError):
+        require(SENIOR, Action.SEE_EXPORT, KHAN)
+
+
+def test_the_request_approver_roles_are_the_workflow_step_roles() -> None:
+    assert frozenset(step.role for step in STEPS) == ACCESS_APPROVER_ROLES
