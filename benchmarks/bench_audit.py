@@ -39,8 +39,8 @@ from gateway.audit import (
     new_event_id,
     verify_data_dir,
 )
-from gateway.audit.chain import utc_now
 from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 
 SQL = "SELECT lsoa_code, count(*) AS crimes FROM crime GROUP BY lsoa_code"

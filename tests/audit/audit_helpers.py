@@ -14,7 +14,8 @@ from gateway.audit import (
     QueryRequest,
     QueryStarted,
 )
-from gateway.audit.chain import format_time, new_event_id, seal, utc_now
+from gateway.audit.chain import format_time, new_event_id, seal
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 
 

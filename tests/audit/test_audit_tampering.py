@@ -22,9 +22,10 @@ from audit_helpers import Tamper, write_mixed
 from tests.cli_process import run_gateway
 
 from gateway.audit import AuditEvent, AuditLog, verify_data_dir
-from gateway.audit.chain import GENESIS_HASH, format_time, new_event_id, seal, utc_now
+from gateway.audit.chain import GENESIS_HASH, format_time, new_event_id, seal
 from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
 from gateway.audit.kinds import EventKind
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
 

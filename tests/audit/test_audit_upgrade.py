@@ -9,13 +9,13 @@ import sqlite3
 from audit_helpers import Tamper, forged_row, write_mixed
 
 from gateway.audit import AuditLog, SQLiteAuditStore, verify_data_dir
-from gateway.audit.chain import utc_now
 from gateway.audit.checkpoints import (
     CHECKPOINT_KEY,
     CheckpointFile,
     checkpoint_path,
     sign_checkpoint,
 )
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 
 

@@ -21,10 +21,10 @@ from gateway.api.app import create_app
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.settings import GatewaySettings
 from gateway.audit import audit_tables, verify_data_dir
-from gateway.audit.chain import utc_now
 from gateway.audit.kinds import EventKind
 from gateway.cli.demo import grant_demo_access
 from gateway.client.errors import error_class
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.errors import ConfigurationError, ExportExpired, NotFound
 from gateway.exports.approval import APPROVED, NOT_REQUIRED, PENDING, ExportRecord

@@ -7,7 +7,7 @@ every field except ``hash``, UTF-8 — so the chain can be recomputed by anyone 
 
 What goes into a record's ``kind`` and ``details`` is the business of the typed facts
 (:mod:`gateway.audit.facts`, kinds in :mod:`gateway.audit.kinds`); this module treats them as
-text and JSON. It is pure: no clock except :func:`utc_now`, no I/O.
+text and JSON. It is pure: no clock, no I/O.
 
 Example:
     >>> from datetime import datetime, timezone
@@ -46,7 +46,6 @@ __all__ = [
     "parse_time",
     "seal",
     "stored_hash",
-    "utc_now",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -59,11 +58,6 @@ JsonObject = Mapping[str, Any]
 
 
 # --- time, ids and canonical JSON -------------------------------------------------------------
-
-
-def utc_now() -> datetime:
-    """The current time in UTC, microsecond precision."""
-    return datetime.now(UTC)
 
 
 def format_time(time: datetime) -> str:

@@ -39,10 +39,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.audit.chain import AuditEvent, utc_now
+from gateway.audit.chain import AuditEvent
 from gateway.audit.checkpoints import Checkpoint, CheckpointFile, sign_checkpoint
 from gateway.audit.store import AuditStore
 from gateway.audit.witness import Witness
+from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable
 
 __all__ = ["Checkpointer"]

@@ -42,7 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.audit.chain import AuditEvent, utc_now
+from gateway.audit.chain import AuditEvent
 from gateway.audit.checkpointer import Checkpointer
 from gateway.audit.checkpoints import (
     CHECKPOINT_KEY,
@@ -58,6 +58,7 @@ from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.store import AuditStore
 from gateway.audit.views import QueryView, assemble_queries
 from gateway.audit.witness import Witness, checkpoint_interval_from_env, witnesses_from_env
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, ConfigurationError
 from gateway.lifetime import ClosesOnExit

@@ -45,9 +45,9 @@ from gateway.audit.chain import (
     format_time,
     new_event_id,
     seal,
-    utc_now,
 )
 from gateway.audit.checkpoints import record_mac
+from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable
 from gateway.lifetime import ClosesOnExit
 from gateway.sqlite import connect

@@ -275,9 +275,9 @@ def prune_command(
     """Administrators: delete export files older than the policy's retention_days (audited)."""
     import getpass
 
-    from gateway.audit.chain import utc_now
     from gateway.audit.log import AuditLog
     from gateway.catalog import load_catalog
+    from gateway.clock import utc_now
     from gateway.datadir import DataDir
     from gateway.deployment import load_deployment_policy
     from gateway.exports.retention import prune_exports
