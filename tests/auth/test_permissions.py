@@ -15,6 +15,7 @@ from gateway.auth.permissions import (
     ACCESS_APPROVER_ROLES,
     RULES,
     Action,
+    ApprovalStep,
     Permissions,
     Subject,
     allows,
@@ -65,6 +66,15 @@ KHAN = Subject("a.khan", "MBC")
 KHAN_STATUS = Subject("a.khan", "MBC", related=frozenset({"l.man"}))
 KHAN_REQUEST = Subject("a.khan", related=frozenset({"l.man", "s.int"}), name="AR-1")
 ALLOW = None
+POLICING_MBC = Principal(
+    "p.sup", "CP", "general", areas=("E06000002",), roles=frozenset({"superintendent"})
+)
+ENDORSE_AS_MANAGER = ApprovalStep(
+    "endorsement by the line manager", "line_manager", "a.khan", "l.man", "MBC", ("E06000002",)
+)
+ENDORSE_AS_SUPERINTENDENT = ApprovalStep(
+    "endorsement by a superintendent", "superintendent", "a.khan", "l.man", "MBC", ("E06000002",)
+)
 
 TABLE: list[tuple[Principal, Action, object, type[GatewayError] | None]] = [
     # the audit trail (default roles: senior analysts and auditors) and administration
@@ -108,6 +118,20 @@ TABLE: list[tuple[Principal, Action, object, type[GatewayError] | None]] = [
     (HEAD, Action.SEE_STATUS, KHAN_STATUS, ALLOW),
     (SPOC_RCBC, Action.SEE_STATUS, KHAN_STATUS, WrongRole),
     (OTHER, Action.SEE_STATUS, KHAN_STATUS, WrongRole),
+    (ANALYST, Action.WITHDRAW_REQUEST, Subject("a.khan", name="AR-1"), ALLOW),
+    (ADMIN, Action.WITHDRAW_REQUEST, Subject("a.khan", name="AR-1"), WrongRole),
+    # the approval chain: the step's role, the applicant's own line manager, a superintendent
+    # policing one of the organisation's areas
+    (MANAGER, Action.TAKE_APPROVAL_STEP, ENDORSE_AS_MANAGER, ALLOW),
+    (
+        actor("x.man", "MBC", "line_manager"),
+        Action.TAKE_APPROVAL_STEP,
+        ENDORSE_AS_MANAGER,
+        WrongRole,
+    ),
+    (SENIOR, Action.TAKE_APPROVAL_STEP, ENDORSE_AS_MANAGER, WrongRole),
+    (POLICING_MBC, Action.TAKE_APPROVAL_STEP, ENDORSE_AS_SUPERINTENDENT, ALLOW),
+    (SUPERINTENDENT, Action.TAKE_APPROVAL_STEP, ENDORSE_AS_SUPERINTENDENT, WrongRole),
     # oversight
     (ADMIN, Action.SUSPEND, KHAN, ALLOW),
     (ISO, Action.SUSPEND, KHAN, ALLOW),
@@ -187,6 +211,7 @@ def test_every_action_is_decided_and_covered_by_the_table() -> None:
         Action.SEE_EXPORT,
         Action.DOWNLOAD_EXPORT,
         Action.DECIDE_EXPORT,
+        Action.TAKE_APPROVAL_STEP,
     }
     assert decided == set(Action)
     assert {action for _, action, _, _ in TABLE} == set(Action)
@@ -227,6 +252,14 @@ def test_refusals_say_what_was_needed() -> None:
 def test_an_export_action_without_an_export_is_a_programming_error() -> None:
     with pytest.raises(TypeError):
         require(SENIOR, Action.SEE_EXPORT, KHAN)
+
+
+def test_refusals_of_an_approval_step_name_the_missing_relation() -> None:
+    other_manager = actor("x.man", "MBC", "line_manager")
+    with pytest.raises(WrongRole, match=re.escape("is not the line manager of 'a.khan'")):
+        require(other_manager, Action.TAKE_APPROVAL_STEP, ENDORSE_AS_MANAGER)
+    with pytest.raises(WrongRole, match="does not police any area of MBC"):
+        require(SUPERINTENDENT, Action.TAKE_APPROVAL_STEP, ENDORSE_AS_SUPERINTENDENT)
 
 
 def test_the_request_approver_roles_are_the_workflow_step_roles() -> None:

@@ -14,6 +14,9 @@ governance — and raises the error the caller has always raised (same HTTP stat
     export.decide                   an approver, not the owner, while pending      WrongRole,
                                                                                    SelfApproval,
                                                                                    StepOutOfOrder
+    access.take_step                the step's role; the applicant's own line      WrongRole
+                                    manager; a superintendent policing one of the
+                                    applicant organisation's areas
     access.* / register.*           the governance roles of :data:`RULES`          WrongRole,
                                     (some for their own organisation only,         SelfApproval
                                     never on themselves)
@@ -62,6 +65,7 @@ __all__ = [
     "RULES",
     "Action",
     "Actor",
+    "ApprovalStep",
     "ExportResource",
     "Permissions",
     "Rule",
@@ -103,6 +107,8 @@ class Action(StrEnum):
     DECIDE_EXPORT = "export.decide"
     # --- access requests --------------------------------------------------------------------
     SUBMIT_REQUEST = "access.submit"
+    WITHDRAW_REQUEST = "access.withdraw"
+    TAKE_APPROVAL_STEP = "access.take_step"
     SEE_REQUEST = "access.see_request"
     SEE_STATUS = "access.see_status"
     # --- oversight --------------------------------------------------------------------------
@@ -139,6 +145,9 @@ class Actor(Protocol):
     @property
     def roles(self) -> frozenset[str]: ...
 
+    @property
+    def areas(self) -> tuple[str, ...]: ...
+
 
 class ExportResource(Protocol):
     """A registered export as the permission point needs it (an ``ExportRecord``)."""
@@ -172,6 +181,27 @@ class Subject:
     organisation: str = ""
     related: frozenset[str] = frozenset()
     name: str = ""
+
+
+@dataclass(frozen=True)
+class ApprovalStep:
+    """The next step of an access request's approval chain, as the permission point needs it.
+
+    Attributes:
+        title: the step in words (``endorsement by the line manager``).
+        role: the role that takes it.
+        applicant: who applied.
+        line_manager: the applicant's recorded line manager (None: none recorded).
+        organisation: the applicant's organisation's name.
+        areas: the local authority codes that organisation covers.
+    """
+
+    title: str
+    role: str
+    applicant: str
+    line_manager: str | None
+    organisation: str
+    areas: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -221,6 +251,11 @@ RULES: dict[Action, Rule] = {
         ADMIN_ROLE,
         subject_may=True,
         refusal="only the applicant (or an admin on their behalf) may submit",
+    ),
+    Action.WITHDRAW_REQUEST: _rule(
+        "withdrawing a request",
+        subject_may=True,
+        refusal="only the applicant may withdraw request {subject}",
     ),
     Action.SEE_REQUEST: _rule(
         "seeing an access request",
@@ -384,6 +419,23 @@ class Permissions:
         if record.approval == _REJECTED:
             raise AccessDenied(f"export {record.export_id} was rejected by {record.decided_by}")
 
+    def _take_step(self, actor: Actor, resource: object) -> None:
+        if not isinstance(resource, ApprovalStep):
+            raise TypeError(f"an approval step action needs an ApprovalStep, not {resource!r}")
+        step, who = resource, actor.username
+        if step.role not in actor.roles:
+            raise WrongRole(f"{step.title} needs the {step.role} role, which {who!r} does not hold")
+        if step.role == "line_manager" and step.line_manager != who:
+            raise WrongRole(
+                f"{who!r} is not the line manager of {step.applicant!r} "
+                f"(recorded line manager: {step.line_manager or 'none'})"
+            )
+        if step.role == "superintendent" and not set(actor.areas) & set(step.areas):
+            raise WrongRole(
+                f"superintendent {who!r} does not police any area of "
+                f"{step.organisation} ({', '.join(step.areas) or 'no areas'})"
+            )
+
     def _decide_export(self, actor: Actor, export: object) -> None:
         record = _export(export)
         if self.approver_role not in actor.roles:
@@ -404,6 +456,7 @@ _STATEFUL: dict[Action, Callable[[Permissions, Actor, object], None]] = {
     Action.SEE_EXPORT: Permissions._see_export,
     Action.DOWNLOAD_EXPORT: Permissions._download_export,
     Action.DECIDE_EXPORT: Permissions._decide_export,
+    Action.TAKE_APPROVAL_STEP: Permissions._take_step,
 }
 
 

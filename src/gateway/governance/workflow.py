@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
+from gateway.auth import permissions
+from gateway.auth.permissions import ApprovalStep, Subject, require
 from gateway.errors import (
     InputError,
     SelfApproval,
     SeparationOfDuties,
     StepOutOfOrder,
-    WrongRole,
 )
 from gateway.governance.model import Organisation, Person
 from gateway.governance.requests import AccessRequest, RequestState, Transition
@@ -106,22 +107,18 @@ def next_step(state: RequestState) -> Step | None:
 
 
 def _check_step_actor(
-    step: Step, request: AccessRequest, actor: Person, applicant: Person, organisation: Organisation
+    step: Step, actor: Person, applicant: Person, organisation: Organisation
 ) -> None:
-    if not actor.has_role(step.role):
-        raise WrongRole(
-            f"{step.title} needs the {step.role} role, which {actor.username!r} does not hold"
-        )
-    if step.role == "line_manager" and applicant.line_manager != actor.username:
-        raise WrongRole(
-            f"{actor.username!r} is not the line manager of {applicant.username!r} "
-            f"(recorded line manager: {applicant.line_manager or 'none'})"
-        )
-    if step.role == "superintendent" and not set(actor.areas) & set(organisation.areas):
-        raise WrongRole(
-            f"superintendent {actor.username!r} does not police any area of "
-            f"{organisation.name} ({', '.join(organisation.areas) or 'no areas'})"
-        )
+    """The step's role and relation to the applicant (:mod:`gateway.auth.permissions`)."""
+    taken = ApprovalStep(
+        step.title,
+        step.role,
+        applicant.username,
+        applicant.line_manager,
+        organisation.name,
+        organisation.areas,
+    )
+    require(actor, permissions.Action.TAKE_APPROVAL_STEP, taken)
 
 
 def decide(
@@ -177,8 +174,8 @@ def decide(
     if request.final:
         raise StepOutOfOrder(f"request {request.request_id} is already {request.state}")
     if action == "withdraw":
-        if actor.username != request.form.applicant:
-            raise WrongRole(f"only the applicant may withdraw request {request.request_id}")
+        applicant_of = Subject(request.form.applicant, name=request.request_id)
+        require(actor, permissions.Action.WITHDRAW_REQUEST, applicant_of)
         return request.with_transition(
             Transition("withdrawn", actor.username, "applicant", at, comment.strip())
         )
@@ -197,7 +194,7 @@ def decide(
             f"{actor.username!r} has already acted on request {request.request_id}; each step "
             "needs a different person"
         )
-    _check_step_actor(step, request, actor, applicant, organisation)
+    _check_step_actor(step, actor, applicant, organisation)
     if action == "refuse":
         if not comment.strip():
             raise InputError("a refusal must give its reason")
