@@ -126,7 +126,10 @@ def test_disclosure_control_from_the_client(gw, live_gateway):  # type: ignore[n
     assert "cell key method" in gw.last_disclosure
     assert frame.columns == ["police_uk_category", "crimes", "crimes_suppressed"]
     assert sorted(frame["police_uk_category"]) == sorted(true)  # marked, not dropped
-    assert frame["crimes_suppressed"].any()
+    # a category near the threshold is in the data, so suppression is exercised (whether it is
+    # hidden depends on its noise; check_count asserts which outcomes are allowed)
+    rules = PUBLICATION_RULES
+    assert any(0 < n < rules.min_count + rules.max_noise for n in true.values()), true
     for category, crimes, suppressed in frame.iter_rows():
         check_count(true[category], crimes, suppressed, PUBLICATION_RULES)  # ±2, then to 5
         assert crimes is None or crimes % 5 == 0
