@@ -8,6 +8,7 @@ demo users and tokens (:func:`gateway.cli.demo.grant_demo_access`), and runs
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -171,6 +172,11 @@ def prepare_data_dir(source: Path | None, target: Path) -> DataDir:
     else:
         build_tiny_warehouse(dd.warehouse)
     grant_demo_access(target)
+    # A fixed cell-key secret: the live server's disclosure noise is the same in every run, so
+    # a disclosure test that fails once fails again (and can be replayed) instead of flaking.
+    dd.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = hashlib.sha256(b"tests: live gateway cell key").hexdigest()
+    (dd.secrets_dir / "disclosure-cell-key.key").write_text(key, "ascii")
     return dd
 
 
