@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pyarrow as pa
 
@@ -26,6 +26,7 @@ from gateway.audit.tables import audit_tables
 from gateway.audit.verify import VerifyReport, verify_data_dir
 from gateway.auth.permissions import Action, Permissions
 from gateway.catalog import Catalog
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.errors import NotFound
 from gateway.policy import Policy
@@ -115,7 +116,7 @@ class AuditReview:
             audit_tables(self.audit.events()),
             self.catalog,
             self.directory.usernames,
-            datetime.now(UTC),
+            utc_now(),
         )
         return run_report(name, sources, arguments).to_arrow()
 

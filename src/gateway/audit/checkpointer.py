@@ -37,13 +37,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from gateway.audit.chain import AuditEvent
 from gateway.audit.checkpoints import Checkpoint, CheckpointFile, sign_checkpoint
 from gateway.audit.store import AuditStore
 from gateway.audit.witness import Witness
-from gateway.clock import utc_now
+from gateway.clock import Clock, utc_now
 from gateway.errors import AuditUnavailable
 
 __all__ = ["Checkpointer"]
@@ -88,7 +87,7 @@ class Checkpointer:
         every: int = 100,
         interval: float | None = None,
         known_seq: int = 0,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.file = file

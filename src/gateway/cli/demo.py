@@ -32,7 +32,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from gateway.cli import app
+from gateway.clock import utc_now
 from gateway.principal import AccessGrant, Principal
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def grant_demo_access(
 
     dd = DataDir(data_dir)
     notes = [n for n in [_install_policy(data_dir)] if n]
-    now = datetime.now(UTC)
+    now = utc_now()
     if not dd.users.exists():
         _write_private(dd.users, users_toml(demo_users(today or now.date())))
         notes.append(f"wrote the demo users to {dd.users}")

@@ -22,7 +22,6 @@ import json
 import shutil
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +30,7 @@ import typer
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import PurposeOption
+from gateway.clock import utc_now
 from gateway.errors import ConfigurationError, InputError
 
 __all__ = ["LocalSession", "local_session", "template_app", "write_table"]
@@ -66,7 +66,7 @@ class LocalSession:
             raise InputError("--data-dir needs --user NAME (a user in the data directory)")
         self.deployment = Deployment.open(data_dir, workers=1)
         try:
-            principal = self.deployment.directory.principal(user, datetime.now(UTC))
+            principal = self.deployment.directory.principal(user, utc_now())
             if principal is None:
                 raise ConfigurationError(f"no user {user!r} in this deployment")
         except BaseException:

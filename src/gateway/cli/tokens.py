@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import getpass
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
 from gateway.cli import command_group
 from gateway.cli.options import DataDirOption
+from gateway.clock import utc_now
 
 __all__ = ["tokens_app"]
 
@@ -91,7 +92,7 @@ def list_command(
     """List tokens (ids, owners, states; never the secrets)."""
     from gateway.deployment import Deployment
 
-    now = datetime.now(UTC)
+    now = utc_now()
     with Deployment.open(data_dir, engine=False) as deployment:
         records = deployment.tokens.list(user)
     print(f"{'token_id':<18} {'user':<16} {'state':<8} {'issued':<10} {'expires':<10} label")

@@ -5,10 +5,9 @@ Reads the deployment's principal directory (``DIR/users.toml``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from gateway.cli import command_group
 from gateway.cli.options import DataDirOption
+from gateway.clock import utc_now
 
 __all__ = ["users_app"]
 
@@ -22,7 +21,7 @@ def list_command(
     """One line per user: level, roles, areas, purposes, grants, expiry, suspension."""
     from gateway.deployment import Deployment
 
-    now = datetime.now(UTC)
+    now = utc_now()
     with Deployment.open(data_dir, engine=False) as deployment:
         directory = deployment.directory
     print(f"{'user':<14} {'level':<9} {'roles':<16} {'areas':<22} {'purposes':<24} status")

@@ -25,11 +25,12 @@ from __future__ import annotations
 import ipaddress
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.errors import AccessDenied, NetworkNotPermitted
 from gateway.governance.origin import origin_refusal
@@ -123,8 +124,7 @@ class GovernanceDirectory:
             names |= {
                 u
                 for u in self.bootstrap.usernames()
-                if (p := self.bootstrap.principal(u, datetime.now(UTC))) is not None
-                and p.has_role("admin")
+                if (p := self.bootstrap.principal(u, utc_now())) is not None and p.has_role("admin")
             }
         return sorted(names)
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from gateway.catalog import Catalog
+from gateway.clock import utc_now
 from gateway.errors import (
     AccessDenied,
     AccessExpired,
@@ -154,7 +155,7 @@ def view_for(
     Raises:
         AccountSuspended, AccessExpired, PurposeRequired, PurposeNotApproved, AccessDenied.
     """
-    check_principal(principal, purpose, now or datetime.now(UTC))
+    check_principal(principal, purpose, now or utc_now())
     schemas = frozenset(
         name for name, access in policy.schemas.items() if access.roles & principal.roles
     )
