@@ -8,6 +8,7 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/users.toml            bootstrap principals (the governance store takes over later)
     DIR/audit.sqlite          the append-only, hash-chained audit log
     DIR/audit.checkpoints.jsonl  HMAC-signed checkpoints of the audit log (append-only)
+    DIR/audit-tables.duckdb   the audit log as tables for SQL (derived from the log, rebuilt at will)
     DIR/governance.sqlite     users, access requests, grants and API tokens
     DIR/pseudonyms.duckdb     the pseudonym vault (keyed pseudonyms of identifying values)
     DIR/secrets/              keys kept apart from the data they protect (mode 0700)
@@ -68,6 +69,10 @@ class DataDir:
     @property
     def audit_checkpoints(self) -> Path:
         return self.root / "audit.checkpoints.jsonl"
+
+    @property
+    def audit_tables(self) -> Path:
+        return self.root / "audit-tables.duckdb"
 
     @property
     def governance(self) -> Path:

@@ -24,6 +24,7 @@ from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.live import LiveAuditTables
 from gateway.audit.log import AuditLog
+from gateway.audit.tables import SCHEMAS as AUDIT_SCHEMAS
 from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator
 from gateway.auth.limits import TokenBucket
 from gateway.auth.tokens import TokenStore
@@ -223,12 +224,8 @@ def _open_service(
         )
     )
 
-    live = LiveAuditTables(audit.store)  # reads only events added since the last refresh
-
-    def current_audit_tables() -> dict[str, pa.Table]:
-        return live.refresh().by_name()
-
-    initial = current_audit_tables()
+    # The audit tables live in a derived DuckDB file, caught up before each audit query.
+    live = LiveAuditTables(audit.store, data_dir.audit_tables)
     limits = max(
         (lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb
     )
@@ -248,13 +245,16 @@ def _open_service(
         session_variables=pseudonym_session_variables(key),
         session_macros=(PSEUDONYM_MACRO,),
         attachments={VAULT_CATALOG: vault_path},
-        extra_tables={"audit": initial},
+        schema_files={"audit": data_dir.audit_tables},
         tuning=tuning,
     )
+    # Built (a long log, once) or caught up in the background: the service answers at once,
+    # audit queries wait their turn (503 engine_unavailable if that takes over a minute).
+    live.catch_up_in_background(lambda: engine.update_schema_file("audit", live.catch_up))
     extra_schemas = {
         "audit": {
-            name: {field.name: arrow_to_sql_type(field.type) for field in table.schema}
-            for name, table in initial.items()
+            name: {field.name: arrow_to_sql_type(field.type) for field in schema}
+            for name, schema in AUDIT_SCHEMAS.items()
         }
     }
     return QueryService(
@@ -262,7 +262,7 @@ def _open_service(
         policy=policy,
         engine=engine,
         audit=audit,
-        schema_sources={"audit": current_audit_tables},
+        schema_sources={"audit": live.catch_up},
         extra_schemas=extra_schemas,
         policy_sql=PolicySql(vault={d.name: d.value_type for d in domains.values()}),
         disclosure_secret=data_dir.secret(CELL_KEY_SECRET),

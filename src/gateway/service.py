@@ -147,8 +147,9 @@ class QueryService(ClosesOnExit):
         catalog, policy: the loaded contract and policy.
         engine: the warehouse engine.
         audit: the audit log.
-        schema_sources: for each extra read-only schema (``audit``), a function returning its
-            current tables; they are published to the engine before a query reads them.
+        schema_sources: for each extra read-only schema (``audit``), a function that brings
+            the schema's file up to date (:meth:`gateway.audit.live.LiveAuditTables.catch_up`);
+            the engine runs it, while no query has the file open, before a query reads it.
         extra_schemas: those schemas' tables and columns, for the rewriter.
         clock: returns the current UTC time (tests inject a fixed clock).
         policy_sql: builds (and caches) the policy subqueries.
@@ -161,7 +162,7 @@ class QueryService(ClosesOnExit):
     policy: Policy
     engine: Engine
     audit: AuditLog
-    schema_sources: Mapping[str, Callable[[], Mapping[str, pa.Table]]] = field(default_factory=dict)
+    schema_sources: Mapping[str, Callable[[], object]] = field(default_factory=dict)
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     clock: Clock = field(default=utc_now)
     policy_sql: PolicySql = field(default_factory=PolicySql)
@@ -439,10 +440,10 @@ class QueryService(ClosesOnExit):
             # The query failed anyway; its started record stays and reads as incomplete.
 
     def _publish(self, schema: str) -> None:
-        publish = getattr(self.engine, "publish_tables", None)
-        if publish is None:
+        update = getattr(self.engine, "update_schema_file", None)
+        if update is None:
             raise ConfigurationError(f"this engine cannot serve the {schema} schema")
-        publish(schema, self.schema_sources[schema]())
+        update(schema, self.schema_sources[schema])
 
     def today(self) -> date:
         return self.clock().date()

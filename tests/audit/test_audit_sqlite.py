@@ -1,40 +1,22 @@
-"""The SQLite store: durable, chained, gap-free across threads and processes; fails closed."""
+"""What is particular to the SQLite store: WAL and durability, triggers, paging, and each way
+the file can fail (always AuditUnavailable). The contract every store passes (chain, reads,
+MACs, checkpoints, concurrent writers, a killed writer) is ``contract.py``."""
 
 from __future__ import annotations
 
-import itertools
-import multiprocessing
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from gateway.audit import GENESIS_HASH, SQLiteAuditStore, verify_store
-from gateway.audit.chain import event_hash
-from gateway.errors import AuditUnavailable, InputError
-
-
-def test_appends_are_chained_gap_free_and_hashed(tmp_path: Path) -> None:
-    with SQLiteAuditStore(tmp_path / "audit.sqlite") as store:
-        assert store.head() == (0, GENESIS_HASH)
-        written = [store.append("token.issued", f"u{i}", "Org", {"i": i}) for i in range(20)]
-        read = list(store.events())
-        assert read == written
-        assert [e.seq for e in read] == list(range(1, 21))
-        assert read[0].prev_hash == GENESIS_HASH
-        for before, after in itertools.pairwise(read):
-            assert after.prev_hash == before.hash
-        assert all(event_hash(e) == e.hash for e in read)
-        assert store.head() == (20, read[-1].hash)
+from gateway.audit import SQLiteAuditStore, verify_store
+from gateway.errors import AuditUnavailable
 
 
 def test_an_append_is_durable_when_it_returns(tmp_path: Path) -> None:
@@ -53,21 +35,6 @@ def test_an_append_is_durable_when_it_returns(tmp_path: Path) -> None:
     assert store.read_only is False
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
-
-
-def test_events_can_be_filtered(tmp_path: Path) -> None:
-    t0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
-    with SQLiteAuditStore(tmp_path / "audit.sqlite") as store:
-        for i in range(10):
-            kind = "query.started" if i % 2 else "token.issued"
-            store.append(kind, f"user{i % 3}", "Org", {"i": i}, time=t0 + timedelta(hours=i))
-        assert [e.details["i"] for e in store.events(kinds=["query.started"])] == [1, 3, 5, 7, 9]
-        assert [e.details["i"] for e in store.events(actor="user1")] == [1, 4, 7]
-        window = store.events(since=t0 + timedelta(hours=2), until=t0 + timedelta(hours=5))
-        assert [e.details["i"] for e in window] == [2, 3, 4]
-        assert [e.seq for e in store.events(after_seq=7)] == [8, 9, 10]
-        assert [e.seq for e in store.events(limit=3)] == [1, 2, 3]
-        assert list(store.events(kinds=[])) == []
 
 
 def test_reads_page_through_long_logs(tmp_path: Path) -> None:
@@ -91,17 +58,6 @@ def test_the_database_refuses_updates_and_deletes(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         con.execute("DELETE FROM audit_event")
     con.close()
-
-
-def test_a_malformed_event_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    with SQLiteAuditStore(tmp_path / "audit.sqlite") as store:
-        store.append("token.issued", "admin", "Force", {})
-        with pytest.raises(InputError):
-            store.append("not a kind", "admin", "Force", {})
-        with pytest.raises(InputError):
-            store.append("token.issued", "admin", "Force", {"bad": float("inf")})
-        assert store.head()[0] == 1
-        assert store.append("token.revoked", "admin", "Force", {}).seq == 2
 
 
 # --- failure modes: every one is AuditUnavailable --------------------------------------------
@@ -205,69 +161,3 @@ def test_missing_file_is_not_created_when_reading(tmp_path: Path) -> None:
     with pytest.raises(AuditUnavailable, match="no such file"):
         SQLiteAuditStore(tmp_path / "audit.sqlite", read_only=True)
     assert not (tmp_path / "audit.sqlite").exists()
-
-
-def test_closed_store_fails_closed(tmp_path: Path) -> None:
-    store = SQLiteAuditStore(tmp_path / "audit.sqlite")
-    store.close()
-    store.close()
-    with pytest.raises(AuditUnavailable, match="closed"):
-        store.append("token.issued", "admin", "Force", {})
-
-
-# --- concurrency -----------------------------------------------------------------------------
-
-
-def test_threads_sharing_one_store_build_one_chain(tmp_path: Path) -> None:
-    with SQLiteAuditStore(tmp_path / "audit.sqlite") as store:
-
-        def work(n: int) -> None:
-            for i in range(40):
-                store.append("query.started", f"thread{n}", "Org", {"i": i})
-
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        report = verify_store(store)
-        assert report.ok
-        assert report.records == 240
-        per_thread = {f"thread{n}": 0 for n in range(6)}
-        for e in store.events():
-            per_thread[e.actor] += 1
-        assert set(per_thread.values()) == {40}
-
-
-def _append_from_process(path: str, worker: int, count: int, start: object) -> None:
-    start.wait()  # type: ignore[attr-defined]  # all workers open and append at once
-    store = SQLiteAuditStore(Path(path))
-    for i in range(count):
-        store.append("query.started", f"worker{worker}", "Org", {"worker": worker, "i": i})
-        time.sleep(0.001)  # a query's worth of work between appends, as in the service
-    store.close()
-
-
-def test_processes_appending_at_once_build_one_valid_gap_free_chain(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"  # created by the workers themselves, concurrently
-    ctx = multiprocessing.get_context("spawn")
-    start = ctx.Barrier(4)
-    workers = [
-        ctx.Process(target=_append_from_process, args=(str(path), w, 50, start)) for w in range(4)
-    ]
-    for p in workers:
-        p.start()
-    for p in workers:
-        p.join(timeout=120)
-        assert p.exitcode == 0
-    with SQLiteAuditStore(path, read_only=True) as store:
-        report = verify_store(store)
-        assert report.ok, report.summary()
-        events = list(store.events())
-    assert [e.seq for e in events] == list(range(1, 201))
-    for w in range(4):
-        mine = [e.details["i"] for e in events if e.actor == f"worker{w}"]
-        assert mine == list(range(50))  # each worker's events, all there, in its own order
-    # The workers really interleaved (not one after another).
-    actors = [e.actor for e in events]
-    assert sum(a != b for a, b in itertools.pairwise(actors)) > 3

@@ -123,7 +123,7 @@ def _by_key(table: pa.Table, key: str) -> list[dict[str, object]]:
 
 def test_live_tables_match_a_full_rebuild_after_every_refresh(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
-        live = LiveAuditTables(log.store)
+        live = LiveAuditTables(log.store, data_dir.audit_tables)
         assert live.refresh().queries.num_rows == 0
         # A query that starts in one refresh and completes in a later one, one that never
         # completes, denials, exports and access events, over several refreshes.
@@ -215,7 +215,7 @@ def test_exports_table_folds_decisions_and_downloads_into_each_export(data_dir: 
 
 def test_live_exports_table_follows_later_decisions(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir) as log:
-        live = LiveAuditTables(log.store)
+        live = LiveAuditTables(log.store, data_dir.audit_tables)
         log.record(
             ExportRegistered("Q1", "a.khan", "MBC", "csv", "x.csv", "d" * 64, 1, "O", "pending")
         )
@@ -235,7 +235,7 @@ def test_live_exports_table_follows_later_decisions(data_dir: DataDir) -> None:
 def test_exports_table_shows_when_retention_deleted_a_file(data_dir: DataDir) -> None:
     cutoff = datetime(2026, 3, 1, tzinfo=UTC)
     with AuditLog.open(data_dir) as log:
-        live = LiveAuditTables(log.store)
+        live = LiveAuditTables(log.store, data_dir.audit_tables)
         _export_actions(log)
         pruned = log.record(
             ExportsPruned(

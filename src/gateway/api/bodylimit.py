@@ -9,6 +9,9 @@ A JSON body whose strings (values or keys, anywhere) hold a lone UTF-16 surrogat
 (``"\ud800"``, which no UTF-8 encoder, SQLite or DuckDB accepts) or a NUL character is
 refused with 400 ``bad_request`` naming the problem, never the value.
 
+Every refusal is judged after the caller is authenticated and leaves its audit record
+(:func:`gateway.api.refusals.record_refusal`): without valid credentials the answer is 401.
+
 Example:
     >>> from starlette.applications import Starlette
     >>> app = BodyLimitMiddleware(Starlette(), max_bytes=1024)
@@ -21,7 +24,11 @@ from __future__ import annotations
 import json
 import re
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.api.refusals import Refused, record_refusal
 
 __all__ = ["BodyLimitMiddleware", "error_body", "text_problem"]
 
@@ -86,7 +93,7 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+            await _refuse(scope, send, self._too_large())
             return
         chunks: list[bytes] = []
         size = 0
@@ -97,14 +104,14 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await _refuse(scope, send, self._too_large())
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         problem = text_problem(b"".join(chunks))
         if problem is not None:
-            await _answer(send, 400, error_body("bad_request", problem))
+            await _refuse(scope, send, Refused(400, "bad_request", problem))
             return
         replayed = False
 
@@ -117,23 +124,30 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = error_body(
+    def _too_large(self) -> Refused:
+        return Refused(
+            413,
             "too_large",
             f"the request body is larger than the limit of {self.max_bytes:,} bytes",
         )
-        await _answer(send, 413, body)
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
+async def _refuse(scope: Scope, send: Send, refused: Refused) -> None:
+    """Authenticate and audit (off the event loop), then answer and close the connection."""
+    answer = await run_in_threadpool(record_refusal, HTTPConnection(scope), refused)
+    body = error_body(answer.code, answer.message)
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": answer.status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *(
+                    (k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in answer.headers.items()
+                ),
             ],
         }
     )

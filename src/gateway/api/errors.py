@@ -12,6 +12,10 @@
 - anything else: 500 ``internal_error`` with a generic message; the traceback is logged for
   the administrators, never sent.
 
+A request refused for its input (validation, invalid JSON, an unreadable or oversized body) is
+audited with the authenticated caller (:func:`gateway.api.refusals.record_refusal`); a caller
+without valid credentials gets 401 instead.
+
 Example:
     >>> from gateway.errors import TableNotPermitted
     >>> error_document(TableNotPermitted("no"))
@@ -31,6 +35,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from gateway.api.operations import operation_index
+from gateway.api.refusals import Refused, record_refusal
 from gateway.api.streaming import QUERY_ID_HEADER
 from gateway.auth.limits import RateLimitExceeded
 from gateway.errors import EngineBusy, GatewayError
@@ -47,6 +52,10 @@ _HTTP_CODES = {
     405: ("method_not_allowed", "this endpoint does not accept that HTTP method"),
     413: ("too_large", "the request body is too large"),
 }
+
+
+#: Framework errors that refuse a request's body (unreadable, too large).
+_BODY_REFUSALS = frozenset({400, 413})
 
 
 def error_document(exc: GatewayError) -> dict[str, Any]:
@@ -100,11 +109,15 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_document(exc), status_code=exc.status, headers=headers)
 
 
+def _refusal(request: Request, refused: Refused) -> JSONResponse:
+    answer = record_refusal(request, refused)
+    _count(request, answer.code, answer.status)
+    return JSONResponse(answer.document(), status_code=answer.status, headers=answer.headers)
+
+
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    _count(request, "bad_request", 400)
-    body = {"error": {"code": "bad_request", "message": validation_message(exc.errors())}}
-    return JSONResponse(body, status_code=400)
+    return _refusal(request, Refused(400, "bad_request", validation_message(exc.errors())))
 
 
 def _allow(request: Request) -> str | None:
@@ -118,9 +131,11 @@ def _allow(request: Request) -> str | None:
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "the request failed"))
-    _count(request, code, exc.status_code)
     status = exc.status_code if exc.status_code >= 400 else 400
     headers = dict(exc.headers or {})
+    if status in _BODY_REFUSALS:  # the body could not be read: its caller's refusal is audited
+        return _refusal(request, Refused(status, code, message, headers))
+    _count(request, code, exc.status_code)
     if status == 405 and (allow := _allow(request)):
         headers["Allow"] = allow
     return JSONResponse(

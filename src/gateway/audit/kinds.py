@@ -54,6 +54,7 @@ class EventKind(StrEnum):
     ACCESS_AUTHENTICATION_FAILED = "access.authentication_failed"
     ACCESS_DENIED = "access.denied"
     ACCESS_AUDIT_REVIEWED = "access.audit_reviewed"
+    ACCESS_REQUEST_REFUSED = "access.request_refused"  # a request refused for its input
     # --- tokens -----------------------------------------------------------------------------
     TOKEN_ISSUED = "token.issued"  # noqa: S105 (a kind, not a secret)
     TOKEN_ISSUE_FAILED = "token.issue_failed"  # noqa: S105

@@ -33,9 +33,11 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -55,10 +57,13 @@ from gateway.engines.invariant import verify
 from gateway.engines.messages import RunQuery, TableSnapshot, WorkerConfig
 from gateway.engines.parameters import bind_parameters
 from gateway.engines.pool import PoolSettings, WorkerPool
+from gateway.engines.schema_files import SchemaFileLock
 from gateway.engines.spill import discard_result_files
 from gateway.errors import ConfigurationError, Conflict, GatewayError, ParameterError
 
 __all__ = ["DuckDBEngine", "EngineTuning", "open_hardened"]
+
+T = TypeVar("T")
 
 _QUERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _MACRO_NAME = re.compile(r"CREATE\s+TEMP\s+MACRO\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
@@ -126,6 +131,7 @@ class DuckDBEngine(Engine):
         session_macros: Sequence[str] = (),
         attachments: Mapping[str, Path] | None = None,
         extra_tables: Mapping[str, Mapping[str, pa.Table]] | None = None,
+        schema_files: Mapping[str, Path] | None = None,
         tuning: EngineTuning | None = None,
     ) -> None:
         """Open the warehouse and start the workers.
@@ -142,6 +148,9 @@ class DuckDBEngine(Engine):
             extra_tables: read-only tables in extra schemas, ``{schema: {table: arrow}}``,
                 e.g. ``{"audit": {"records": table}}``; replace them with
                 :meth:`publish_tables`.
+            schema_files: read-only extra schemas kept in DuckDB files that the service
+                appends to, ``{schema: path}`` (the audit tables); a query naming one reads
+                the file as it is after :meth:`update_schema_file`.
             tuning: see :class:`EngineTuning`.
 
         Raises:
@@ -162,6 +171,12 @@ class DuckDBEngine(Engine):
             spill_dir = Path(tuning.temp_directory or self.results_dir.parent / "spill").resolve()
             spill_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         extra = dict(extra_tables or {})
+        files = {name: str(Path(path).resolve()) for name, path in (schema_files or {}).items()}
+        for name in files:
+            quote_identifier(name)
+            if name.lower() in {e.lower() for e in extra}:
+                raise ConfigurationError(f"{name!r} is both an extra schema and a schema file")
+        self._file_locks = {name.lower(): SchemaFileLock() for name in files}
         self._snapshot_lock = threading.Lock()
         self._snapshots = {schema: _snapshot(schema, 1, tables) for schema, tables in extra.items()}
         self._config = WorkerConfig(
@@ -177,6 +192,7 @@ class DuckDBEngine(Engine):
             session_macros=tuple(session_macros),
             attachments=tuple((n, str(Path(p).resolve())) for n, p in (attachments or {}).items()),
             extra_schemas=tuple(extra),
+            schema_files=tuple(files.items()),
         )
         self._tables, self._reserved = _catalog_names(self._config)
         self._macros = frozenset(_MACRO_NAME.findall(" ".join(self._config.session_macros)))
@@ -242,9 +258,14 @@ class DuckDBEngine(Engine):
         # snapshot when a query first needs it, so publishing costs warehouse queries nothing.
         named = parsed.qualifiers()
         snapshots = {k: v for k, v in self._snapshots.items() if k.lower() in named}
+        attach = tuple(name for name, _ in self._config.schema_files if name.lower() in named)
+        request = replace(request, attach=attach)
         started = time.perf_counter()
         try:
-            done = self._pool.run(request, snapshots, cancel, user=user)
+            with ExitStack() as held:
+                for name in attach:  # the writer waits until this query is done with the file
+                    held.enter_context(self._file_locks[name.lower()].reading())
+                done = self._pool.run(request, snapshots, cancel, user=user)
             duration = time.perf_counter() - started
             with pa.memory_map(str(path), "r") as source:
                 schema = pa.ipc.open_stream(source).schema
@@ -309,6 +330,25 @@ class DuckDBEngine(Engine):
         with self._snapshot_lock:
             version = self._snapshots[schema].version + 1
             self._snapshots = {**self._snapshots, schema: _snapshot(schema, version, tables)}
+
+    def update_schema_file(
+        self, schema: str, update: Callable[[], T], *, timeout_s: float = 60.0
+    ) -> T:
+        """Run ``update`` (which writes the schema's file) while no query has the file open.
+
+        Example:
+            >>> engine.update_schema_file("audit", live.catch_up)  # doctest: +SKIP
+            1042
+
+        Raises:
+            ConfigurationError: ``schema`` is not a schema file of this engine.
+            EngineUnavailable: running queries held the file longer than ``timeout_s``.
+        """
+        lock = self._file_locks.get(schema.lower())
+        if lock is None:
+            raise ConfigurationError(f"{schema!r} is not a schema file of this engine")
+        with lock.writing(timeout_s):
+            return update()
 
     def stats(self) -> EngineStats:
         """Worker and queue figures (see :class:`~gateway.engines.base.EngineStats`)."""

@@ -56,6 +56,10 @@ class WorkerConfig:
         attachments: other DuckDB files attached read-only, ``(name, path)`` (the pseudonym
             vault); generated SQL may only reach them where the cross-check allows.
         extra_schemas: names of in-memory catalogs for :class:`TableSnapshot` tables.
+        schema_files: extra schemas kept in DuckDB files that the service appends to,
+            ``(name, path)``; never attached to the worker's own connection (a writer could
+            not open the file then), but to a hardened connection opened for each query that
+            names one (:attr:`RunQuery.attach`) and closed after it.
     """
 
     warehouse: str
@@ -70,6 +74,7 @@ class WorkerConfig:
     session_macros: tuple[str, ...] = ()
     attachments: tuple[tuple[str, str], ...] = ()
     extra_schemas: tuple[str, ...] = ()
+    schema_files: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class RunQuery:
     limits: QueryLimits
     result_path: str
     snapshots: tuple[TableSnapshot, ...] = ()
+    #: names of :attr:`WorkerConfig.schema_files` the query reads (attached for it alone).
+    attach: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 A worker is started by :mod:`gateway.engines.pool` and talks to it over a pipe (see
 :mod:`gateway.engines.messages`). For each query it
 
-1. refreshes any extra-schema tables whose snapshot changed,
+1. refreshes any extra-schema tables whose snapshot changed (or, for a query naming a schema
+   kept in a DuckDB file, opens a hardened connection with that file attached read-only for
+   this query alone, so the service can append to the file between queries),
 2. refuses anything but exactly one SELECT statement (``SET VARIABLE``, ``PRAGMA``,
    ``CHECKPOINT`` … never reach DuckDB, whatever the caller checked before),
 3. runs it with a timer that calls ``con.interrupt()`` when the time limit is spent,
@@ -39,6 +41,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -68,6 +71,7 @@ from gateway.engines.messages import (
 from gateway.engines.spill import spill_batches
 from gateway.engines.translate import EngineFailure, describe_failure
 from gateway.errors import (
+    ConfigurationError,
     EngineUnavailable,
     GatewayError,
     QueryCancelled,
@@ -79,6 +83,7 @@ from gateway.errors import (
 __all__ = [
     "WorkerSession",
     "listen_for_interrupts",
+    "open_for_schema_files",
     "require_single_select",
     "run_query",
     "serve",
@@ -87,6 +92,8 @@ __all__ = [
 _PR_SET_PDEATHSIG = 1
 #: How often the listener repeats an interrupt while its query is still running.
 _REINTERRUPT_S = 0.05
+#: How long a query waits for a schema file another process is writing.
+_SCHEMA_FILE_WAIT_S = 5.0
 
 
 def serve(conn: Connection, config: WorkerConfig, control: Connection | None = None) -> None:
@@ -204,6 +211,20 @@ class WorkerSession:
             self.con.interrupt()
             return True
 
+    @contextlib.contextmanager
+    def borrowed(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Run the next query on ``con`` (interrupts reach it; its memory limit is set as on
+        the worker's own), then close it and return to the worker's own connection."""
+        with self._lock:
+            own = (self.con, self.duckdb_memory_mb)
+            self.con, self.duckdb_memory_mb = con, -1  # unknown: set before the query
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.con, self.duckdb_memory_mb = own
+            con.close()
+
     def budget(self, memory_limit_mb: int) -> MemoryBudget:
         """How a query limited to ``memory_limit_mb`` divides in this worker."""
         return MemoryBudget(limit_mb=memory_limit_mb, baseline_mb=self.baseline_mb)
@@ -233,6 +254,46 @@ def run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFai
         session: the worker's hardened connection and state.
         request: what to run and under which limits.
     """
+    if not request.attach:
+        return _run_begun(session, request)
+    try:
+        con = open_for_schema_files(session.config, request)
+    except GatewayError as exc:
+        return _failed(exc)
+    with session.borrowed(con):
+        return _run_begun(session, request)
+
+
+def open_for_schema_files(config: WorkerConfig, request: RunQuery) -> duckdb.DuckDBPyConnection:
+    """A hardened connection like the worker's own, with the schema files the request names
+    attached read-only before the lock (as the warehouse is).
+
+    Raises:
+        gateway.errors.EngineUnavailable: a file is not a schema file of this worker, or it
+            cannot be opened now (missing, or held by its writer).
+    """
+    files = dict(config.schema_files)
+    unknown = sorted(set(request.attach) - set(files))
+    if unknown:
+        raise EngineUnavailable(f"{', '.join(unknown)} is not a schema this engine serves")
+    attached = replace(
+        config,
+        attachments=config.attachments + tuple((name, files[name]) for name in request.attach),
+    )
+    deadline = time.monotonic() + _SCHEMA_FILE_WAIT_S
+    while True:
+        try:
+            return open_hardened(attached)
+        except ConfigurationError:
+            # Another process (a CLI command on the same directory) may be writing the file.
+            if time.monotonic() > deadline:
+                raise EngineUnavailable(
+                    f"the {', '.join(request.attach)} tables cannot be opened right now; try again"
+                ) from None
+            time.sleep(0.05)
+
+
+def _run_begun(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFailed:
     session.begin(request.query_id)
     try:
         return _run_query(session, request)
