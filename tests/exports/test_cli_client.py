@@ -31,7 +31,7 @@ def test_client_export_with_progress(export_gateway: LiveGateway, tmp_path: Path
         assert result.released
         assert result.path == tmp_path / "lsoa.zip"
         assert gw.last_query_id == result.export_id
-        frame = pyogrio.read_dataframe(f"/vsizip/{result.path}/export.shp")
+        frame = pyogrio.read_dataframe(f"/vsizip/{result.path}/lsoa.shp")  # named as asked
         assert len(frame) == result.features
         assert events[0].stage == "query"
         assert events[-1].stage == "done"
@@ -89,7 +89,7 @@ def test_export_command(export_gateway: LiveGateway, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "wrote" in run.stderr
     assert "running the query" in run.stderr
-    frame = pyogrio.read_dataframe(f"/vsizip/{target}/export.mif")
+    frame = pyogrio.read_dataframe(f"/vsizip/{target}/grid.mif")
     assert int(frame["count"].sum()) > 0
 
     held = _cli(

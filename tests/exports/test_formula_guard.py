@@ -61,9 +61,8 @@ def test_only_text_that_could_start_a_formula_is_guarded() -> None:
 
 
 def _csv_rows(path) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-    text = path.read_text("utf-8")
-    body = text.split("\n", 1)[1]  # after the "# marking | provenance" comment line
-    return list(csv.DictReader(io.StringIO(body, newline="")))
+    text = path.read_text("utf-8")  # no comment line: a plain RFC 4180 file
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def test_csv_export_guards_crafted_text(service: QueryService, export_dir: DataDir) -> None:

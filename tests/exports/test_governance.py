@@ -123,7 +123,7 @@ def test_export_is_registered_with_the_file_hash(
     assert event.details["file_sha256"] == sha256_file(exported.path) == exported.sha256
     assert event.details["bytes"] == exported.path.stat().st_size
     assert event.details["format"] == "tab"
-    assert event.details["file_name"] == "export.zip"
+    assert event.details["file_name"] == f"export_{exported.export_id}.zip"  # names its query
     assert event.details["marking"] == "OFFICIAL-SENSITIVE"
     assert event.details["approval"] == "not_required"
     # The query itself went through the audited path, with the same id.

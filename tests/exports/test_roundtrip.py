@@ -147,8 +147,14 @@ def test_zips_hold_the_layer_files_and_a_provenance_sidecar(
     }[fmt]
     with zipfile.ZipFile(exported.path) as archive:
         names = archive.namelist()
-        sidecar = json.loads(archive.read("export.provenance.json"))
-    assert {Path(n).suffix for n in names if not n.endswith(".json")} == expected
+        stem = Path(exported.file_name).stem
+        sidecar = json.loads(archive.read(f"{stem}.provenance.json"))
+        fields = archive.read(f"{stem}.fieldnames.csv").decode("utf-8").splitlines()
+    assert {Path(n).suffix for n in names if not n.endswith((".json", ".csv"))} == expected
+    assert fields[0] == "field,column"  # every field of the layer, and the column it holds
+    listed = dict(line.split(",", 1) for line in fields[1:])
+    assert list(listed) == list(pyogrio.read_info(_gdal_path(exported))["fields"])
+    assert {k: v for k, v in listed.items() if k != v} == dict(exported.provenance.field_names)
     assert sidecar == exported.provenance.to_dict()
     assert sidecar["query_id"] == exported.export_id
     assert sidecar["marking"] == "OFFICIAL-SENSITIVE"
@@ -164,8 +170,9 @@ def test_mapinfo_specifics(
     exported = written[(fmt, 27700)]
     with zipfile.ZipFile(exported.path) as archive:
         archive.extractall(tmp_path)
-    header = (tmp_path / f"export.{fmt}").read_text("utf-8")
-    assert re.search(r'Charset "UTF-8"', header)
+    stem = Path(exported.file_name).stem
+    header = (tmp_path / f"{stem}.{fmt}").read_text("cp1252")
+    assert re.search(r'Charset "WindowsLatin1"', header)  # any MapInfo opens it
     if fmt == "mif":  # TAB keeps its bounds in the binary .map (see the precision check above)
         bounds = re.search(r"Bounds \(([-\d.]+), ([-\d.]+)\) \(([-\d.]+), ([-\d.]+)\)", header)
         assert bounds, header[:400]
@@ -190,8 +197,9 @@ def test_mapinfo_opens_with_ogrinfo_as_epsg_27700(
     exported = written[(fmt, 27700)]
     with zipfile.ZipFile(exported.path) as archive:
         archive.extractall(tmp_path)
+    stem = Path(exported.file_name).stem
     run = subprocess.run(
-        [ogrinfo, "-so", str(tmp_path / f"export.{fmt}"), "export"],
+        [ogrinfo, "-so", str(tmp_path / f"{stem}.{fmt}"), stem],
         capture_output=True,
         text=True,
         check=True,
@@ -244,7 +252,7 @@ def test_geoparquet(service: QueryService, export_dir: DataDir, reference: pd.Da
 def test_csv_with_and_without_the_comment_line(
     service: QueryService, export_dir: DataDir, reference: pd.DataFrame
 ) -> None:
-    marked = _export(service, export_dir, "csv")
+    marked = _export(service, export_dir, "csv", csv_comment=True)
     first, header = marked.path.read_text("utf-8").splitlines()[:2]
     assert first.startswith(f"# OFFICIAL-SENSITIVE | query {marked.export_id} | a.khan")
     assert (
@@ -252,7 +260,7 @@ def test_csv_with_and_without_the_comment_line(
         == "crime_id,recorded_at,police_uk_category,domestic_abuse,easting,northing"
     )
 
-    bare = _export(service, export_dir, "csv", csv_comment=False)
+    bare = _export(service, export_dir, "csv")  # the default: no comment line
     frame = pyogrio.read_dataframe(bare.path)  # GDAL's CSV driver
     assert list(frame.columns[:6]) == [
         "crime_id",
@@ -335,16 +343,17 @@ def test_mapinfo_long_names_and_dates_end_to_end(
     exported = export_query(service, ANALYST, sql, "SA-2026", format="tab", data_dir=export_dir)
     with zipfile.ZipFile(exported.path) as archive:
         archive.extractall(tmp_path)
-    header = (tmp_path / "export.tab").read_text("utf-8")
+    main = tmp_path / f"{Path(exported.file_name).stem}.tab"
+    header = main.read_text("cp1252")
     assert "first_recorded_day DateTime" in header
-    info = pyogrio.read_info(tmp_path / "export.tab")
+    info = pyogrio.read_info(main)
     names = list(info["fields"])
     assert all(len(n) <= 31 for n in names)
     assert len({n.lower() for n in names}) == len(names) == 4
     assert exported.provenance.field_names == {
-        "crimes_flagged_as_domestic_abus": "crimes_flagged_as_domestic_abuse_in_period",
-        "crimes_flagged_as_domestic_ab_2": "crimes_flagged_as_domestic_abuse_in_period_2",
+        "crm_flagged_as_dom_abuse_period": "crimes_flagged_as_domestic_abuse_in_period",
+        "crm_flagge_as_dom_abuse_perio_2": "crimes_flagged_as_domestic_abuse_in_period_2",
     }
-    frame = pyogrio.read_dataframe(tmp_path / "export.tab")
+    frame = pyogrio.read_dataframe(main)
     assert str(frame["first_recorded_day"].dtype).startswith("datetime64")
     assert (frame["first_recorded_day"].dt.hour == 0).all()

@@ -35,9 +35,9 @@ def test_mapinfo_names_are_cut_to_31_without_collisions() -> None:
         "n",
     ]
     out = shorten_names(names, 31)
-    assert out == [
-        "offence_description_recorded__2",
-        "offence_description_recorded__3",
+    assert out == [  # readable: words shortened, the years kept whole, no "__2"
+        "off_desc_recorded_2025",
+        "off_desc_recorded_2026",
         "offence_description_recorded_in",
         "n",
     ]

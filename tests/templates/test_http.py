@@ -127,10 +127,10 @@ def test_export_a_template_run(gw: Connection, tmp_path: Path) -> None:
     assert result.path == target
     assert hashlib.sha256(target.read_bytes()).hexdigest() == result.sha256
     assert result.provenance["template"] == "hotspot-lsoas"
-    table = pacsv.read_csv(
-        target, parse_options=pacsv.ParseOptions(), read_options=pacsv.ReadOptions(skip_rows=1)
-    )
+    table = pacsv.read_csv(target)  # a plain CSV; the marking is in the sidecar beside it
     assert table.num_rows == 5
+    sidecar = json.loads((tmp_path / "hotspots.provenance.json").read_text("utf-8"))
+    assert sidecar["marking"] == "OFFICIAL-SENSITIVE"
 
 
 def test_strategic_assessment_through_the_client(gw: Connection, tmp_path: Path) -> None:
@@ -215,7 +215,9 @@ def test_cli_run_locally_with_export(local_dir: Path, tmp_path: Path) -> None:
                    "--user", "r.wilson", "--export", "csv", "--output", str(target))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "(not_required)" in done.stdout
-    assert target.read_text("utf-8").startswith("# OFFICIAL-SENSITIVE")
+    assert target.read_text("utf-8").startswith('"geography","lsoa_code"')  # readers read it
+    sidecar = json.loads((tmp_path / "areas.provenance.json").read_text("utf-8"))
+    assert sidecar["marking"] == "OFFICIAL-SENSITIVE"
     missing_user = gateway("template", "run", "crime-rates", "--data-dir", str(local_dir))
     assert missing_user.returncode != 0
     assert "--data-dir needs --user" in missing_user.stderr

@@ -41,7 +41,8 @@ CATEGORY_LABELS: Final = {
     "other-crime": "Other crime",
 }
 
-#: police.uk outcome codes → the labels published in "Last outcome category".
+#: police.uk's outcome categories (code → the label published in "Last outcome category"):
+#: the whole published list; the generator uses some of them, a force's feed may carry any.
 OUTCOME_LABELS: Final = {
     "under-investigation": "Under investigation",
     "no-further-action": "Investigation complete; no suspect identified",
@@ -49,6 +50,7 @@ OUTCOME_LABELS: Final = {
     "local-resolution": "Local resolution",
     "cautioned": "Offender given a caution",
     "charged": "Suspect charged",
+    "sentenced-in-another-case": "Suspect charged as part of another case",
     "penalty-notice-issued": "Offender given penalty notice",
     "drugs-possession-warning": "Offender given a drugs possession warning",
     "action-taken-by-another-organisation": "Action to be taken by another organisation",
@@ -56,13 +58,20 @@ OUTCOME_LABELS: Final = {
     "further-investigation-not-in-public-interest": (
         "Further investigation is not in the public interest"
     ),
+    "further-action-not-in-public-interest": "Further action is not in the public interest",
     "awaiting-court-result": "Awaiting court outcome",
+    "court-result-unavailable": "Court result unavailable",
+    "unable-to-proceed": "Court case unable to proceed",
     "imprisoned": "Offender sent to prison",
     "community-penalty": "Offender given community sentence",
     "fined": "Offender fined",
+    "absolute-discharge": "Offender given absolute discharge",
     "conditional-discharge": "Offender given conditional discharge",
     "suspended-sentence": "Offender given suspended prison sentence",
+    "compensation": "Offender ordered to pay compensation",
+    "deprived-of-property": "Offender deprived of property",
+    "other-court-disposal": "Offender otherwise dealt with",
     "not-guilty": "Defendant found not guilty",
-    "sent-to-crown-court": "Suspect sent to Crown Court",
+    "sent-to-crown-court": "Defendant sent to Crown Court",
     "status-update-unavailable": "Status update unavailable",
 }

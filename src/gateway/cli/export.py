@@ -1,11 +1,11 @@
 """``gateway export …``: governed file exports and base maps from a gateway server.
 
     gateway export query "SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1" \\
-        --purpose SA-2026 --format tab --output crime_by_lsoa.zip
+        --purpose SA-2026 --output crime_by_lsoa.tab
     gateway export query "SELECT l.easting, l.northing FROM crime c JOIN location l USING (location_id)" \\
         --format gpkg --option geometry=grid --option cell_size=250 --option cell_shape=hex -o hot.gpkg
     gateway export layers                                  the base-map layers
-    gateway export layer lsoa --format mif -o lsoa.zip     one base-map layer
+    gateway export layer lsoa -o lsoa.mif                  one base-map layer
     gateway export list [--pending]                        your exports (senior analysts: all)
     gateway export download EXPORT_ID -o FILE              once released / approved
     gateway export approve|reject EXPORT_ID [--comment …]  senior analysts
@@ -14,9 +14,13 @@ On the gateway's host (administrators, like ``gateway publish``)::
 
     gateway export prune --data-dir DIR [--dry-run]       delete files past retention_days
 
-Formats: csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet, kml. Options are
-``key=value`` (see ``gateway.exports.options``; ``--option formula_guard=false`` leaves CSV/XLSX
-text that starts with = + - @ unguarded). ``--disclosure policy|publication`` (and the
+Formats: csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet, kml; without
+``--format`` the output's extension names it (``-o x.tab`` is MapInfo TAB). Files land under
+the name asked for: ``-o x.shp`` / ``x.tab`` / ``x.mif`` writes the layer's files ``x.*``
+side by side (layer ``x``, with ``x.provenance.json`` and ``x.fieldnames.csv``); ``-o x.zip``
+keeps them zipped (give ``--format``); a CSV gets ``x.provenance.json`` (its marking) beside
+it. Options are ``--option key=value``, listed in :data:`EXPORT_OPTIONS_HELP` (and
+``gateway.exports.options.OPTION_DOCS``). ``--disclosure policy|publication`` (and the
 ``--disclosure-…`` column options of ``gateway query``) protect an aggregate result's counts
 before the file is written. A progress bar on standard error follows the server's progress
 while the file is written. Record-level exports may be held for a senior analyst's approval:
@@ -59,25 +63,69 @@ from gateway.client.exports import (
     list_layers,
     run_export,
 )
-from gateway.errors import AuditUnavailable
+from gateway.errors import AuditUnavailable, InputError
 
-__all__ = ["ProgressBar", "export_app", "parse_options"]
+__all__ = ["EXPORT_OPTIONS_HELP", "ProgressBar", "export_app", "format_for_output", "parse_options"]
 
 export_app = command_group(
     "export", "Export query results and base maps as files (CSV, XLSX, GeoPackage, MapInfo …)."
 )
 
 OutputOption = Annotated[
-    Path, typer.Option("--output", "-o", help="Save to this file.", dir_okay=False)
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Save here. x.shp / x.tab / x.mif: the layer's files x.* side by side; x.zip: zipped.",
+        dir_okay=False,
+    ),
 ]
 FormatOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--format",
         "-f",
-        help="csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet or kml.",
+        help="csv, parquet, xlsx, gpkg, geojson, shp, tab, mif, fgb, geoparquet or kml "
+        "(default: the output's extension).",
     ),
 ]
+#: The export options as ``--help`` shows them (checked against OPTION_DOCS by the tests; the
+#: light CLI does not import the server's export package).
+EXPORT_OPTIONS_HELP = (
+    "Export option name=value (repeat): "
+    "geometry=auto|points|areas|grid|none; "
+    "x=COLUMN, y=COLUMN, source_crs=EPSG (points/grid coordinates); "
+    "area_column=lsoa_code|ward_code|neighbourhood_code|local_authority_code; "
+    "all_areas=true|false (every area of your geography, 0 where none; default true); "
+    "cell_size=100..50000 metres (default 500); cell_shape=square|hex; "
+    "weight=COLUMN (summed per cell); "
+    "crs=27700|4326 (default 27700, GeoJSON 4326); "
+    "encoding=WindowsLatin1|UTF-8 (MapInfo; default WindowsLatin1, UTF-8 needs 15.2+); "
+    "name=NAME (file and layer name; default: the output's name); "
+    "csv_comment=true|false (a '# marking' first line; default false); "
+    "formula_guard=true|false (CSV/XLSX; default true)."
+)
+
+
+def format_for_output(chosen: str | None, output: Path) -> str:
+    """The format asked for, else the one the output's extension names.
+
+    Raises:
+        InputError: no ``--format`` and an extension that names none (``.zip``, none).
+
+    Example:
+        >>> format_for_output(None, Path("hot.tab")), format_for_output("gpkg", Path("x.gpkg"))
+        ('tab', 'gpkg')
+    """
+    if chosen:
+        return chosen
+    suffix = output.suffix.lower().lstrip(".")
+    if not suffix or suffix == "zip":
+        raise InputError(
+            f"say which format {output.name} should be with --format (csv, xlsx, gpkg, "
+            "geojson, shp, tab, mif, fgb, parquet, geoparquet or kml)"
+        )
+    return {"json": "geojson"}.get(suffix, suffix)
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -128,11 +176,9 @@ class ProgressBar:
 def export_query_command(
     sql: Annotated[str, typer.Argument(help="One SELECT statement (parameters as $name).")],
     output: OutputOption,
-    output_format: FormatOption = "csv",
+    output_format: FormatOption = None,
     purpose: PurposeOption = None,
-    option: Annotated[
-        list[str] | None, typer.Option("--option", help="Export option, name=value (repeat).")
-    ] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", help=EXPORT_OPTIONS_HELP)] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", help="Parameter value, name=value (repeat).")
     ] = None,
@@ -157,7 +203,7 @@ def export_query_command(
             result = run_export(
                 gw,
                 sql,
-                format=output_format,
+                format=format_for_output(output_format, output),
                 output=output,
                 params=parse_params(param or []),
                 options=parse_options(option or []),
@@ -194,16 +240,21 @@ def layer_command(
         str, typer.Argument(help="local_authority, neighbourhood, ward, lsoa or map_point.")
     ],
     output: OutputOption,
-    output_format: FormatOption = "gpkg",
+    output_format: FormatOption = None,
     crs: Annotated[
-        int, typer.Option(help="27700 (British National Grid) or 4326 (WGS84).")
-    ] = 27700,
+        int | None,
+        typer.Option(
+            help="27700 (British National Grid) or 4326 (WGS84). Default 27700; GeoJSON 4326."
+        ),
+    ] = None,
     purpose: PurposeOption = None,
     url: UrlOption = None,
 ) -> None:
     """Save a base-map layer (attributes as your policy shows them)."""
     with connection(url, purpose=purpose) as gw:
-        path = download_layer(gw, layer, output, format=output_format, crs=crs)
+        path = download_layer(
+            gw, layer, output, format=format_for_output(output_format, output), crs=crs
+        )
         print(f"wrote {path} (export {gw.last_query_id})", file=sys.stderr)
 
 

@@ -30,6 +30,7 @@ import typer
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import PurposeOption
+from gateway.client.deliver import save_delivered
 from gateway.clock import utc_now
 from gateway.errors import ConfigurationError, InputError
 
@@ -312,8 +313,15 @@ def run_command(
                 )
                 target = exported.path
                 if output is not None and exported.approval == "not_required":
-                    shutil.copyfile(exported.path, output)
-                    target = output
+                    copy = output.with_name(f".{output.name}.part")
+                    shutil.copyfile(exported.path, copy)
+                    target = save_delivered(
+                        copy,
+                        exported.file_name,
+                        output,
+                        format=exported.format,
+                        provenance=exported.provenance.to_dict(),
+                    )
                 print(_summary(provenance), file=sys.stderr)
                 print(f"export {exported.export_id} ({exported.approval}): {target}")
                 return

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,7 @@ __all__ = [
     "BASE_LAYERS",
     "BaseLayer",
     "BaseLayerInfo",
+    "area_codes",
     "area_geometries",
     "base_layer",
     "force_extent",
@@ -168,6 +170,30 @@ def area_geometries(path: Path, layer: str, code_column: str, codes: pa.Array) -
     polygons = table.column(geometry_name).combine_chunks().cast(pa.binary())
     positions = pc.index_in(codes.cast(pa.string()), value_set=layer_codes)
     return pc.take(polygons, positions)
+
+
+def area_codes(path: Path, layer: str, code_column: str, within: Sequence[str]) -> list[str]:
+    """The codes of ``layer``'s areas in the local authorities ``within`` (sorted).
+
+    Raises:
+        ConfigurationError: no base maps, or the layer lacks the columns.
+    """
+    _check(path)
+    pyogrio = require("pyogrio")
+    errors = require("pyogrio.errors")
+    columns = list(dict.fromkeys([code_column, "local_authority_code"]))
+    try:
+        _, table = pyogrio.raw.read_arrow(path, layer=layer, columns=columns, read_geometry=False)
+    except (errors.DataLayerError, errors.FieldError) as exc:
+        raise ConfigurationError(f"base layer {layer} cannot be read for its codes") from exc
+    if not set(columns) <= set(table.column_names):
+        raise ConfigurationError(f"base layer {layer} lacks {' or '.join(columns)}")
+    wanted = pc.is_in(
+        table.column("local_authority_code").cast(pa.string()),
+        value_set=pa.array(list(within), pa.string()),
+    )
+    codes = table.filter(wanted).column(code_column).cast(pa.string()).to_pylist()
+    return sorted(str(c) for c in codes if c is not None)
 
 
 def force_extent(path: Path, settings: ExportSettings) -> tuple[float, float, float, float]:

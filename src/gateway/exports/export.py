@@ -22,7 +22,7 @@ Example:
     ...     "FROM crime GROUP BY ALL", "SA-2026", format="gpkg", data_dir=DataDir(root))
     ...                                                                 # doctest: +SKIP
     >>> exported.approval, exported.path.name                           # doctest: +SKIP
-    ('not_required', 'export.gpkg')
+    ('not_required', 'export_<query id>.gpkg')
 """
 
 from __future__ import annotations
@@ -138,13 +138,16 @@ class ExportFile:
         }
 
 
-def _stem(name: str | None, template: str | None) -> str:
+def _stem(name: str | None, template: str | None, query_id: str) -> str:
+    """The file and layer name: the ``name`` option, else the template's name, else
+    ``export_<query id>`` (so the layer says which audited query it came from)."""
     if name:
         return name
     if template:
         safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in template)
         return safe[:64] or "export"
-    return "export"
+    safe_id = "".join(c for c in query_id if c.isalnum() or c in "_-")[:40]
+    return f"export_{safe_id}" if safe_id else "export"
 
 
 def _private_dir(path: Path) -> None:
@@ -165,6 +168,8 @@ class AuditedResult:
         truncated: the row cap cut the result.
         template: the template name, when it came from the template library.
         disclosure: what disclosure control did to the table, in a line (None: not applied).
+        areas: the local authorities the query could see (an areas layer holds all their
+            areas); empty: the principal's own areas.
     """
 
     query_id: str
@@ -177,6 +182,7 @@ class AuditedResult:
     truncated: bool = False
     template: str | None = None
     disclosure: str | None = None
+    areas: tuple[str, ...] = ()
 
 
 def export_query(
@@ -248,6 +254,7 @@ def export_query(
             truncated=outcome.result.truncated,
             template=template,
             disclosure=summary,
+            areas=tuple(outcome.view.areas),
         )
         return export_result(
             service, principal, result, options=opts, data_dir=data_dir, progress=report
@@ -276,7 +283,9 @@ def export_result(
     settings = service.policy.exports
     report(ExportProgress("layer", 0, result.table.num_rows))
     try:
-        layer = build_layer(result.table, options, data_dir.basemaps)
+        layer = build_layer(
+            result.table, options, data_dir.basemaps, result.areas or principal.areas
+        )
         prepared = prepare(layer, options.format)
     except GatewayError as exc:
         exc.query_id = result.query_id
@@ -319,7 +328,7 @@ def export_result(
             options,
             provenance,
             workdir,
-            _stem(options.name, result.template),
+            _stem(options.name, result.template, result.query_id),
             extent=force_extent(data_dir.basemaps, settings),
             progress=lambda done: report(ExportProgress("write", done, total)),
         )
@@ -475,7 +484,7 @@ def export_base_layer(
     *,
     format: str,
     data_dir: DataDir,
-    crs: int | str = 27700,
+    crs: int | str | None = None,
     client: ClientInfo | None = None,
     progress: ProgressCallback | None = None,
 ) -> ExportFile:
@@ -496,7 +505,7 @@ def export_base_layer(
         raise NotFound(f"this deployment has no base maps, so no {base.name} layer")
     if fmt.spatial:
         options.update(base.options())
-        if fmt.fixed_epsg is None:
+        if fmt.fixed_epsg is None and crs is not None:
             options["crs"] = crs
     return export_query(
         service,

@@ -10,12 +10,20 @@ to the next:
    (or empty) gets an ``f_`` prefix;
 2. names that already fit and are unique keep their place first (so a short name is never
    displaced by a shortened long one);
-3. the others are cut to the limit; on a collision the tail is replaced by ``_2``, ``_3`` …
+3. the others are *abbreviated*, word by word, so they stay readable: filler words (``in``,
+   ``of``, ``per`` …) go, common words take their usual short form (``category`` → ``cat``,
+   ``crimes`` → ``crm``, ``description`` → ``desc``), numbers are kept whole (they are what
+   tells ``crimes_in_2024`` from ``crimes_in_2025``), and the longest remaining word loses
+   letters until the name fits; only then, on a collision, the tail becomes ``_2``, ``_3`` …
    (the smallest free number), in column order.
+
+The mapping goes beside the file (``<name>.fieldnames.csv``) and into its provenance.
 
 Example:
     >>> shorten_names(["offence_description_2025", "offence_description_2026", "n"], 10)
-    ['offence_de', 'offence__2', 'n']
+    ['offde_2025', 'offde_2026', 'n']
+    >>> shorten_names(["police_uk_category", "crimes_in_2024", "crimes_in_2025"], 10)
+    ['pol_uk_cat', 'crm_2024', 'crm_2025']
     >>> shorten_names(["Count", "count", "2024"], None)
     ['Count', 'count_2', 'f_2024']
 """
@@ -28,6 +36,72 @@ from collections.abc import Collection, Sequence
 __all__ = ["shorten_names"]
 
 _ILLEGAL = re.compile(r"[^A-Za-z0-9_]")
+#: Words left out of a name that has to be shortened.
+_FILLER = frozenset({"a", "an", "and", "at", "by", "for", "in", "of", "on", "per", "the", "to"})
+#: Usual short forms (British policing and statistics), used only when a name must shrink.
+_SHORT = {
+    "authority": "auth",
+    "average": "avg",
+    "category": "cat",
+    "change": "chg",
+    "code": "cd",
+    "count": "cnt",
+    "crime": "crm",
+    "crimes": "crm",
+    "description": "desc",
+    "difference": "diff",
+    "domestic": "dom",
+    "incident": "inc",
+    "incidents": "inc",
+    "local": "loc",
+    "maximum": "max",
+    "minimum": "min",
+    "month": "mth",
+    "neighbourhood": "nbhd",
+    "number": "num",
+    "offence": "off",
+    "offences": "off",
+    "outcome": "outc",
+    "percent": "pct",
+    "percentage": "pct",
+    "population": "pop",
+    "previous": "prev",
+    "total": "tot",
+    "year": "yr",
+}
+
+
+def _abbreviate(name: str, limit: int) -> str:
+    """``name`` cut word by word to at most ``limit`` characters (see the module docstring)."""
+    words = [w for w in name.split("_") if w]
+    if len(words) > 1:
+        kept = [w for w in words if w.lower() not in _FILLER]
+        words = kept or words
+    words = [_SHORT.get(w.lower(), w) if not w.isdigit() else w for w in words]
+
+    def joined(separator: str) -> str:
+        out = ""
+        for word in words:  # a number always keeps its "_", so 2024 and 2025 stay apart
+            out += ("_" if out and (word.isdigit() or separator) else "") + word
+        return out
+
+    def shrink(floor: int, separator: str) -> None:
+        while len(joined(separator)) > limit:
+            letters = [i for i, w in enumerate(words) if not w.isdigit() and len(w) > floor]
+            if not letters:
+                return
+            longest = max(letters, key=lambda i: (len(words[i]), i))
+            words[longest] = words[longest][:-1]
+
+    shrink(3, "_")  # words down to three letters, kept apart by "_"
+    separator = "_" if len(joined("_")) <= limit else ""
+    shrink(1, separator)  # then run together, and shorter still
+    text = joined(separator)
+    if len(text) > limit:  # numbers alone overflow: drop the separators, then cut
+        text = "".join(words)[:limit]
+    if not (text[:1].isalpha() or text[:1] == "_"):
+        text = f"f{text}"[:limit]
+    return text
 
 
 def _legal(name: str) -> str:
@@ -61,10 +135,10 @@ def shorten_names(
         if (limit is None or len(name) <= limit) and name.lower() not in taken:
             out[i] = name
             taken.add(name.lower())
-    for i, name in enumerate(legal):  # pass 2: cut, then number on collision
+    for i, name in enumerate(legal):  # pass 2: abbreviate, then number on collision
         if out[i] is not None:
             continue
-        base = name if limit is None else name[:limit]
+        base = name if limit is None or len(name) <= limit else _abbreviate(name, limit)
         candidate, n = base, 1
         while candidate.lower() in taken:
             n += 1

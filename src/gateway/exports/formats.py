@@ -8,8 +8,8 @@ Example:
     >>> fmt = export_format("MapInfo")
     >>> fmt.name, fmt.extension, fmt.zipped, fmt.max_field_name
     ('tab', '.zip', True, 31)
-    >>> export_format("kml").fixed_epsg
-    4326
+    >>> export_format("kml").fixed_epsg, export_format("geojson").default_epsg
+    (4326, 4326)
 """
 
 from __future__ import annotations
@@ -43,9 +43,14 @@ class ExportFormat:
         naive_times: time zones are dropped (times converted to UTC first).
         no_int64: 64-bit integers are written as 32-bit when they fit, else as reals
             (MapInfo before 15.2 and GDAL before 3.8 cannot read ``LargeInt``).
-        bool_as_text: booleans are written as ``true``/``false`` text (MapInfo's logical
-            fields have no null: GDAL would turn a missing flag into ``F``).
+        bool_as_text: booleans with missing values are written as ``true``/``false`` text
+            (MapInfo's Logical fields have no null: GDAL would turn a missing flag into
+            ``F``); booleans without missing values stay Logical.
+        sized_text: text fields are declared as wide as their longest value (MapInfo Char
+            and dBASE fields are fixed-width: 254 bytes a field otherwise).
         fixed_epsg: the only CRS the format allows (KML: WGS84).
+        default_epsg: the CRS written unless another is asked for (GeoJSON: WGS84, as
+            RFC 7946 requires; the GIS formats: British National Grid).
         dataset_options, layer_options: fixed GDAL creation options.
         aliases: other names accepted for it.
     """
@@ -65,6 +70,8 @@ class ExportFormat:
     no_int64: bool = False
     bool_as_text: bool = False
     fixed_epsg: int | None = None
+    default_epsg: int = 27700
+    sized_text: bool = False
     dataset_options: tuple[tuple[str, str], ...] = ()
     layer_options: tuple[tuple[str, str], ...] = ()
     aliases: tuple[str, ...] = field(default=())
@@ -110,6 +117,7 @@ FORMATS: dict[str, ExportFormat] = {
             spatial=True,
             driver="GeoJSON",
             layer_extension=".geojson",
+            default_epsg=4326,
         ),
         ExportFormat(
             "shp",
@@ -123,6 +131,7 @@ FORMATS: dict[str, ExportFormat] = {
             zipped=True,
             max_field_name=10,
             naive_times=True,
+            sized_text=True,
             aliases=("shapefile",),
         ),
         ExportFormat(
@@ -140,6 +149,7 @@ FORMATS: dict[str, ExportFormat] = {
             naive_times=True,
             no_int64=True,
             bool_as_text=True,
+            sized_text=True,
             aliases=("mapinfo", "mapinfo-tab"),
         ),
         ExportFormat(
@@ -157,6 +167,7 @@ FORMATS: dict[str, ExportFormat] = {
             naive_times=True,
             no_int64=True,
             bool_as_text=True,
+            sized_text=True,
             dataset_options=(("FORMAT", "MIF"),),
             aliases=("mapinfo-mif", "mid"),
         ),
@@ -190,6 +201,7 @@ FORMATS: dict[str, ExportFormat] = {
             layer_extension=".kml",
             naive_times=True,
             fixed_epsg=4326,
+            default_epsg=4326,
         ),
     )
 }

@@ -9,7 +9,9 @@ in between, which keeps a million-point export close to the speed of GDAL itself
   location coordinates are already snapped to anonymous map points by the rewrite.
 - **areas**: one feature per row, its polygon joined from the base-map layer on the code
   column (null where the code is unknown); every result row is kept, so the sum of a count
-  column over the layer equals the query's total.
+  column over the layer equals the query's total; and every area of the user's geography
+  the result lacks is added with 0 in whole-number columns (``all_areas``, default on), so a
+  choropleth of the layer has no holes.
 - **grid**: one feature per occupied cell with ``cell_id`` and ``count`` (and ``sum_<weight>``);
   the counts add up to the number of rows with coordinates.
 
@@ -24,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +36,19 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from gateway.errors import InputError
-from gateway.exports.basemaps import area_geometries
+from gateway.exports.basemaps import area_codes, area_geometries
 from gateway.exports.dependencies import require
 from gateway.exports.grid import cell_polygons, count_cells
 from gateway.exports.options import ExportOptions, GeometrySpec, resolve_geometry
 
-__all__ = ["GEOMETRY_COLUMN", "Layer", "build_layer", "point_wkb", "transform_xy"]
+__all__ = [
+    "GEOMETRY_COLUMN",
+    "Layer",
+    "build_layer",
+    "point_wkb",
+    "transform_xy",
+    "with_missing_areas",
+]
 
 GEOMETRY_COLUMN = "geometry"
 FloatArray = npt.NDArray[np.float64]
@@ -178,11 +188,48 @@ def _points(table: pa.Table, spec: GeometrySpec, epsg: int) -> Layer:
     return Layer(_with_geometry(table, point_wkb(x, y)), spec, "Point", epsg, _point_bounds(x, y))
 
 
-def _areas(table: pa.Table, spec: GeometrySpec, epsg: int, basemaps: Path | None) -> Layer:
+def with_missing_areas(table: pa.Table, area_column: str, codes: Sequence[str]) -> pa.Table:
+    """``table`` plus a row for each code in ``codes`` it lacks: whole-number columns 0 (no
+    records there), every other column empty.
+
+    Example:
+        >>> t = pa.table({"lsoa_code": ["A"], "crimes": [3], "rate": [1.5]})
+        >>> with_missing_areas(t, "lsoa_code", ["A", "B"]).to_pylist()[1]
+        {'lsoa_code': 'B', 'crimes': 0, 'rate': None}
+    """
+    present = {str(c) for c in table.column(area_column).to_pylist() if c is not None}
+    missing = [c for c in codes if c not in present]
+    if not missing:
+        return table
+    columns = []
+    for field in table.schema:
+        if field.name == area_column:
+            columns.append(pa.array(missing, pa.string()).cast(field.type))
+        elif pa.types.is_integer(field.type):
+            columns.append(pa.array([0] * len(missing), field.type))
+        else:
+            columns.append(pa.nulls(len(missing), field.type))
+    filler = pa.Table.from_arrays(columns, schema=table.schema)
+    return pa.concat_tables([table, filler]).combine_chunks()
+
+
+def _areas(
+    table: pa.Table,
+    spec: GeometrySpec,
+    epsg: int,
+    basemaps: Path | None,
+    geography: Sequence[str],
+) -> Layer:
     if not (spec.area_column and spec.layer):
         raise InputError("an areas export needs an area code column")
     if basemaps is None:
         raise InputError("area exports need the deployment's base maps")
+    if spec.all_areas and geography:
+        table = with_missing_areas(
+            table,
+            spec.area_column,
+            area_codes(basemaps, spec.layer, spec.area_column, geography),
+        )
     codes = table.column(spec.area_column).combine_chunks()
     wkb = area_geometries(basemaps, spec.layer, spec.area_column, codes)
     shapely = require("shapely")
@@ -214,8 +261,15 @@ def _grid(table: pa.Table, spec: GeometrySpec, epsg: int) -> Layer:
     return Layer(out, spec, "Polygon", epsg, _geometry_bounds(geoms))
 
 
-def build_layer(table: pa.Table, options: ExportOptions, basemaps: Path | None) -> Layer:
-    """Make the layer ``options`` asks for from a result table.
+def build_layer(
+    table: pa.Table,
+    options: ExportOptions,
+    basemaps: Path | None,
+    geography: Sequence[str] = (),
+) -> Layer:
+    """Make the layer ``options`` asks for from a result table; an areas layer holds every
+    area of ``geography`` (local authority codes: the user's areas) unless
+    ``all_areas`` is off.
 
     Raises:
         InputError: the result lacks the columns the geometry needs, or they are not numeric.
@@ -228,5 +282,5 @@ def build_layer(table: pa.Table, options: ExportOptions, basemaps: Path | None) 
     if spec.kind == "points":
         return _points(table, spec, epsg)
     if spec.kind == "areas":
-        return _areas(table, spec, epsg, basemaps)
+        return _areas(table, spec, epsg, basemaps, geography)
     return _grid(table, spec, epsg)

@@ -1,7 +1,9 @@
 """Export options: what the analyst asks for, checked, and the geometry worked out from the
 result's columns.
 
-Options (all optional; the API takes them as a JSON object, the CLI as ``--option key=value``)::
+Options (all optional; the API takes them as a JSON object, the CLI as ``--option key=value``)
+are listed, with their values and defaults, in :data:`OPTION_DOCS` — the one table the
+OpenAPI document (``/docs``), the README and the CLI help are checked against::
 
     geometry      auto | points | areas | grid | none     (auto for map formats)
     x, y          coordinate columns for points/grid (default easting/northing, else
@@ -9,12 +11,17 @@ Options (all optional; the API takes them as a JSON object, the CLI as ``--optio
     source_crs    EPSG code of x/y (default 27700 for easting/northing, 4326 for lon/lat)
     area_column   lsoa_code | ward_code | neighbourhood_code | local_authority_code (areas;
                   default: the finest one in the result)
-    cell_size     grid cell size in metres (default 500)
+    all_areas     true (default) | false: an areas layer holds every area of your geography,
+                  those missing from the result with 0 counts, so a choropleth has no holes
+    cell_size     grid cell size in metres, 100 to 50000 (default 500)
     cell_shape    square | hex (default square)
     weight        a numeric column summed per grid cell, besides the count
-    crs           27700 (default) or 4326, also "EPSG:4326"
-    name          file/layer name (default: the template name, else "export")
-    csv_comment   true (default) | false: the leading "# marking | provenance" line in CSV
+    crs           27700 or 4326, also "EPSG:4326" (default 27700; GeoJSON 4326, RFC 7946)
+    encoding      MapInfo TAB and MIF: WindowsLatin1 (default; version 300, any MapInfo) |
+                  UTF-8 (MapInfo 15.2 or later)
+    name          file/layer name (default: the template name, else export_<query id>)
+    csv_comment   false (default) | true: a leading "# marking | provenance" line in CSV
+                  (pandas, polars, DuckDB and GDAL then need to be told to skip it)
     formula_guard true (default) | false: in CSV and XLSX, text starting with = + - @ tab or
                   carriage return gets a leading apostrophe so spreadsheets never run it as a
                   formula (OWASP CSV injection; see gateway.exports.formulas)
@@ -26,6 +33,8 @@ Example:
     >>> opts = parse_options("gpkg", {"geometry": "grid", "cell_size": 250, "crs": "EPSG:4326"})
     >>> opts.geometry.kind, opts.geometry.cell_size, opts.crs
     ('grid', 250.0, 4326)
+    >>> parse_options("geojson", {}).crs, parse_options("tab", {}).encoding
+    (4326, 'WindowsLatin1')
     >>> resolve_geometry(parse_options("gpkg", {}).geometry, ["lsoa_code", "n"]).describe()
     'areas joined on lsoa_code'
 """
@@ -45,9 +54,13 @@ from gateway.exports.grid import CellShape
 __all__ = [
     "AREA_COLUMNS",
     "CRS_CHOICES",
+    "MAPINFO_ENCODINGS",
+    "OPTION_DOCS",
     "ExportOptions",
     "GeometryKind",
     "GeometrySpec",
+    "OptionDoc",
+    "options_markdown",
     "parse_options",
     "resolve_geometry",
 ]
@@ -62,20 +75,101 @@ AREA_COLUMNS: Mapping[str, str] = {
 }
 CRS_CHOICES = (27700, 4326)
 _COORDINATE_PAIRS = (("easting", "northing", 27700), ("longitude", "latitude", 4326))
-_KEYS = (
-    "geometry",
-    "x",
-    "y",
-    "source_crs",
-    "area_column",
-    "cell_size",
-    "cell_shape",
-    "weight",
-    "crs",
-    "name",
-    "csv_comment",
-    "formula_guard",
+#: MapInfo charsets offered (name → GDAL's ENCODING): WindowsLatin1 is written as a version
+#: 300 table every MapInfo reads; UTF-8 makes GDAL write version 1520 (MapInfo 15.2+).
+MAPINFO_ENCODINGS: Mapping[str, str] = {"WindowsLatin1": "CP1252", "UTF-8": "UTF-8"}
+_ENCODING_ALIASES = {
+    "windowslatin1": "WindowsLatin1",
+    "cp1252": "WindowsLatin1",
+    "windows-1252": "WindowsLatin1",
+    "utf-8": "UTF-8",
+    "utf8": "UTF-8",
+}
+
+
+@dataclass(frozen=True)
+class OptionDoc:
+    """One export option as users read about it: ``name``, its ``values`` and what it does."""
+
+    name: str
+    values: str
+    description: str
+
+
+OPTION_DOCS: tuple[OptionDoc, ...] = (
+    OptionDoc(
+        "geometry",
+        "auto | points | areas | grid | none",
+        "How map features are made: points from coordinates, areas joined to base-map "
+        "polygons on an area code, a hotspot grid counting points per cell. Default auto "
+        "(points when the result has easting/northing or longitude/latitude, else areas).",
+    ),
+    OptionDoc("x", "column", "Coordinate column for points/grid (default easting or longitude)."),
+    OptionDoc("y", "column", "Coordinate column for points/grid (default northing or latitude)."),
+    OptionDoc(
+        "source_crs", "EPSG code", "CRS of x/y (default 27700 for easting, 4326 for longitude)."
+    ),
+    OptionDoc(
+        "area_column",
+        " | ".join(AREA_COLUMNS),
+        "Area code column joined to the base map (default: the finest one in the result).",
+    ),
+    OptionDoc(
+        "all_areas",
+        "true | false",
+        "Areas layers hold every area of your geography; areas missing from the result get 0 "
+        "in whole-number columns (empty elsewhere), so a choropleth has no holes. Default true.",
+    ),
+    OptionDoc("cell_size", "100 to 50000", "Grid cell size in metres (default 500)."),
+    OptionDoc("cell_shape", "square | hex", "Grid cell shape (default square)."),
+    OptionDoc("weight", "column", "A numeric column summed per grid cell, besides the count."),
+    OptionDoc(
+        "crs",
+        "27700 | 4326",
+        "Output CRS, also written EPSG:4326. Default 27700 (British National Grid); GeoJSON "
+        "defaults to 4326 (RFC 7946); KML is always 4326.",
+    ),
+    OptionDoc(
+        "encoding",
+        " | ".join(MAPINFO_ENCODINGS),
+        "MapInfo TAB and MIF/MID charset. Default WindowsLatin1 (a version 300 table every "
+        "MapInfo opens); UTF-8 needs MapInfo 15.2 or later.",
+    ),
+    OptionDoc(
+        "name",
+        "letters, digits, _ - .",
+        "File and layer name (default: the template name, else export_<query id>; the CLI "
+        "and client use the output file's name).",
+    ),
+    OptionDoc(
+        "csv_comment",
+        "true | false",
+        "CSV: a leading '# marking | provenance' line. Default false, so pandas, polars, "
+        "DuckDB and GDAL read the file as it is; the marking travels in the file name and "
+        "the provenance sidecar.",
+    ),
+    OptionDoc(
+        "formula_guard",
+        "true | false",
+        "CSV and XLSX: text starting with = + - @ tab or carriage return gets a leading "
+        "apostrophe so spreadsheets never run it as a formula. Default true.",
+    ),
 )
+_KEYS = tuple(doc.name for doc in OPTION_DOCS)
+
+
+def options_markdown() -> str:
+    """:data:`OPTION_DOCS` as a Markdown table (the OpenAPI description of ``options``).
+
+    Example:
+        >>> options_markdown().splitlines()[2].startswith("| `geometry` |")
+        True
+    """
+    lines = ["| option | values | what it does |", "|---|---|---|"]
+    lines += [f"| `{d.name}` | {d.values} | {d.description} |" for d in OPTION_DOCS]
+    return "\n".join(lines)
+
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MIN_CELL_M = 100.0  # smallest grid cell, metres
 
@@ -91,6 +185,7 @@ class GeometrySpec:
         area_column: code column joined to a base-map layer (areas).
         cell_size, cell_shape: the grid (see :mod:`gateway.exports.grid`).
         weight: a column summed per grid cell.
+        all_areas: an areas layer holds every area of the user's geography (no holes).
     """
 
     kind: GeometryKind = "auto"
@@ -101,6 +196,7 @@ class GeometrySpec:
     cell_size: float = 500.0
     cell_shape: CellShape = "square"
     weight: str | None = None
+    all_areas: bool = True
 
     @property
     def layer(self) -> str | None:
@@ -131,6 +227,7 @@ class ExportOptions:
         geometry: how geometry is made (``none`` for tabular formats).
         crs: output EPSG code (27700 or 4326; KML is always 4326).
         name: file and layer name stem.
+        encoding: MapInfo charset (a key of :data:`MAPINFO_ENCODINGS`).
         csv_comment: write the leading comment line in CSV.
         formula_guard: guard CSV and XLSX text cells against formula injection.
     """
@@ -139,7 +236,8 @@ class ExportOptions:
     geometry: GeometrySpec = GeometrySpec()
     crs: int = 27700
     name: str | None = None
-    csv_comment: bool = True
+    encoding: str = "WindowsLatin1"
+    csv_comment: bool = False
     formula_guard: bool = True
 
     @property
@@ -177,6 +275,23 @@ def _bool(value: Any, key: str) -> bool:
     if text in {"false", "0", "no"}:
         return False
     raise InputError(f"export option {key}: expected true or false")
+
+
+def _encoding(fmt: ExportFormat, value: Any) -> str:
+    if value is None:
+        return "WindowsLatin1"
+    if fmt.driver != "MapInfo File":
+        raise InputError(
+            f"export option encoding: only MapInfo TAB and MIF take an encoding ({fmt.label} "
+            "is always UTF-8)"
+        )
+    found = _ENCODING_ALIASES.get(str(value).strip().lower())
+    if found is None:
+        raise InputError(
+            f"export option encoding: expected {' or '.join(MAPINFO_ENCODINGS)} "
+            "(UTF-8 needs MapInfo 15.2 or later)"
+        )
+    return found
 
 
 def parse_options(format: str | ExportFormat, options: Mapping[str, Any] | None) -> ExportOptions:
@@ -231,8 +346,9 @@ def parse_options(format: str | ExportFormat, options: Mapping[str, Any] | None)
         cell_size=size,
         cell_shape=shape,  # type: ignore[arg-type]
         weight=_column_name(raw["weight"], "weight") if "weight" in raw else None,
+        all_areas=_bool(raw.get("all_areas", True), "all_areas"),
     )
-    crs = _epsg(raw.get("crs", 27700), "crs")
+    crs = _epsg(raw.get("crs", fmt.default_epsg), "crs")
     if fmt.fixed_epsg and "crs" in raw and crs != fmt.fixed_epsg:
         raise InputError(f"{fmt.label} is always EPSG:{fmt.fixed_epsg}")
     return ExportOptions(
@@ -240,7 +356,8 @@ def parse_options(format: str | ExportFormat, options: Mapping[str, Any] | None)
         geometry=geometry,
         crs=crs,
         name=name,
-        csv_comment=_bool(raw.get("csv_comment", True), "csv_comment"),
+        encoding=_encoding(fmt, raw.get("encoding")),
+        csv_comment=_bool(raw.get("csv_comment", False), "csv_comment"),
         formula_guard=_bool(raw.get("formula_guard", True), "formula_guard"),
     )
 

@@ -13,15 +13,19 @@ registered in the audit log like any export.
 Rules applied on top of the layout (:mod:`gateway.publish.policeuk`):
 
 - crimes by ``recorded_at`` in the month; ASB = incidents with an ``asb_type`` reported in it;
-- a record whose location has no map point, or whose map point covers 1–7 addresses, is
-  left out (counted in the summary) — published points cover 8+ addresses or none;
+- a record with no location, whose location has no map point, or whose map point covers 1–7
+  addresses is published as police.uk publishes it: ``No location``, empty coordinates and
+  LSOA (counted in the summary) — published points cover 8+ addresses or none;
+- a month with no crimes and no anti-social behaviour is refused (``not_found``): an empty
+  file would read as a month without crime;
+- the file is named as in police.uk's archive, ``YYYY-MM-<force>-street.csv``;
 - rows are ordered by LSOA, category and Crime ID, so the order reveals nothing about time.
 
 Example:
     >>> extract = publish_police_uk(service, admin, "2026-03", data_dir=DataDir(root))
     ...                                                                 # doctest: +SKIP
     >>> extract.rows, extract.path.name                                 # doctest: +SKIP
-    (6120, '2026-03-cleveland-police-street.csv')
+    (6120, '2026-03-cleveland-street.csv')
 """
 
 from __future__ import annotations
@@ -40,12 +44,13 @@ from gateway.audit.facts import ExportRegistered
 from gateway.auth.permissions import Action, require
 from gateway.catalog.police_uk import ASB_LABEL
 from gateway.datadir import DataDir
-from gateway.errors import GatewayError, InputError
+from gateway.errors import GatewayError, InputError, NotFound
 from gateway.exports.geometry import transform_xy
 from gateway.exports.writers import sha256_file
 from gateway.principal import Principal
 from gateway.publish.policeuk import (
     HEADER,
+    NO_LOCATION,
     StreetRecord,
     category_label,
     crime_id_hash,
@@ -53,6 +58,7 @@ from gateway.publish.policeuk import (
     month_bounds,
     outcome_label,
     point_publishable,
+    street_file_name,
 )
 from gateway.service import ClientInfo, QueryService
 
@@ -76,7 +82,7 @@ _POINT_COLUMNS = """
 _CRIMES_SQL = f"""
 SELECT c.crime_id, c.police_uk_category, c.outcome, l.map_point_id,{_POINT_COLUMNS}
 FROM crime AS c
-JOIN location AS l ON l.location_id = c.location_id
+LEFT JOIN location AS l ON l.location_id = c.location_id
 LEFT JOIN map_point AS m ON m.map_point_id = l.map_point_id
 LEFT JOIN lsoa AS a ON a.lsoa_code = m.lsoa_code
 WHERE c.recorded_at >= $start AND c.recorded_at < $end
@@ -84,7 +90,7 @@ WHERE c.recorded_at >= $start AND c.recorded_at < $end
 _ASB_SQL = f"""
 SELECT i.incident_id, l.map_point_id,{_POINT_COLUMNS}
 FROM incident AS i
-JOIN location AS l ON l.location_id = i.location_id
+LEFT JOIN location AS l ON l.location_id = i.location_id
 LEFT JOIN map_point AS m ON m.map_point_id = l.map_point_id
 LEFT JOIN lsoa AS a ON a.lsoa_code = m.lsoa_code
 WHERE i.asb_type IS NOT NULL AND i.reported_at >= $start AND i.reported_at < $end
@@ -99,7 +105,7 @@ class PoliceUkExtract:
         path: the CSV.
         month: ``YYYY-MM``.
         crimes, asb: lines of each kind.
-        left_out: records without a publishable map point.
+        no_location: lines published as ``No location`` (no publishable map point).
         sha256, bytes: the registered file.
         query_ids: the audited queries it was made from (areas, crimes, ASB).
     """
@@ -108,7 +114,7 @@ class PoliceUkExtract:
     month: str
     crimes: int
     asb: int
-    left_out: int
+    no_location: int
     sha256: str
     bytes: int
     query_ids: tuple[str, ...]
@@ -124,7 +130,7 @@ class PoliceUkExtract:
             "rows": self.rows,
             "crimes": self.crimes,
             "asb": self.asb,
-            "left_out": self.left_out,
+            "no_location": self.no_location,
             "sha256": self.sha256,
             "bytes": self.bytes,
             "query_ids": list(self.query_ids),
@@ -148,18 +154,25 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return rows
 
 
-def _wgs84(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    if not rows:
-        return []
-    x = np.array([float(r["easting"]) for r in rows])
-    y = np.array([float(r["northing"]) for r in rows])
+def _located(row: dict[str, Any]) -> bool:
+    return row["map_point_id"] is not None and point_publishable(row["address_count"])
+
+
+def _wgs84(rows: list[dict[str, Any]]) -> list[tuple[float, float] | None]:
+    """Each row's map point in WGS84, None for a row police.uk publishes as ``No location``."""
+    located = [r for r in rows if _located(r)]
+    if not located:
+        return [None] * len(rows)
+    x = np.array([float(r["easting"]) for r in located])
+    y = np.array([float(r["northing"]) for r in located])
     lon, lat = transform_xy(x, y, 27700, 4326)
-    return list(zip(lon.tolist(), lat.tolist(), strict=True))
+    points = iter(zip(lon.tolist(), lat.tolist(), strict=True))
+    return [next(points) if _located(r) else None for r in rows]
 
 
 def _street_record(
     row: dict[str, Any],
-    point: tuple[float, float],
+    point: tuple[float, float] | None,
     month: str,
     force: str,
     *,
@@ -167,8 +180,9 @@ def _street_record(
     crime_type: str,
     last_outcome: str,
 ) -> StreetRecord:
-    """The line for a crime or ASB row: at its map point (WGS84) and in that point's LSOA."""
-    lon, lat = point
+    """The line for a crime or ASB row: at its map point (WGS84) and in that point's LSOA, or
+    ``No location`` without coordinates or LSOA."""
+    lon, lat = point if point is not None else (None, None)
     return StreetRecord(
         crime_id=crime_id,
         month=month,
@@ -176,16 +190,12 @@ def _street_record(
         falls_within=force,
         longitude=lon,
         latitude=lat,
-        location=location_text(str(row["point_name"])),
-        lsoa_code=str(row["lsoa_code"] or ""),
-        lsoa_name=str(row["lsoa_name"] or ""),
+        location=location_text(None if point is None else str(row["point_name"])),
+        lsoa_code="" if point is None else str(row["lsoa_code"] or ""),
+        lsoa_name="" if point is None else str(row["lsoa_name"] or ""),
         crime_type=crime_type,
         last_outcome=last_outcome,
     )
-
-
-def _slug(text: str) -> str:
-    return "-".join("".join(c.lower() if c.isalnum() else " " for c in text).split())
 
 
 def publish_police_uk(
@@ -198,11 +208,13 @@ def publish_police_uk(
     client: ClientInfo | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PoliceUkExtract:
-    """Write ``month``'s street-level CSV (default ``DIR/exports/police-uk/<month>-<force>-street.csv``).
+    """Write ``month``'s street-level CSV (default
+    ``DIR/exports/police-uk/<month>-<force>-street.csv``, police.uk's archive name).
 
     Raises:
         WrongRole: ``admin`` lacks the administrator role.
         ParameterError: ``month`` is not ``YYYY-MM``.
+        NotFound: the month has no crimes and no anti-social behaviour (nothing is written).
         GatewayError: a query refused or failed (audited), or the audit log is unavailable.
     """
     say = progress or (lambda _: None)
@@ -236,10 +248,13 @@ def publish_police_uk(
     asb_id, asb = run(publisher, _ASB_SQL, {"start": start, "end": end})
 
     force = settings.force_name
+    if crimes.num_rows + asb.num_rows == 0:
+        raise NotFound(
+            f"no crimes or anti-social behaviour are recorded in {month}: nothing to publish "
+            "(an empty file would read as a month without crime)"
+        )
     records: list[tuple[tuple[str, str, str], StreetRecord]] = []
-    crime_rows = [r for r in _rows(crimes) if point_publishable(r["address_count"])]
-    asb_rows = [r for r in _rows(asb) if point_publishable(r["address_count"])]
-    left_out = crimes.num_rows - len(crime_rows) + asb.num_rows - len(asb_rows)
+    crime_rows, asb_rows = _rows(crimes), _rows(asb)
     for row, point in zip(crime_rows, _wgs84(crime_rows), strict=True):
         label = category_label(str(row["police_uk_category"]))
         record = _street_record(
@@ -252,15 +267,17 @@ def publish_police_uk(
             last_outcome=outcome_label(row["outcome"]),
         )
         records.append(((record.lsoa_code, label, record.crime_id), record))
-    for row, (lon, lat) in zip(asb_rows, _wgs84(asb_rows), strict=True):
+    for row, point in zip(asb_rows, _wgs84(asb_rows), strict=True):
         record = _street_record(
-            row, (lon, lat), month, force, crime_id="", crime_type=ASB_LABEL, last_outcome=""
+            row, point, month, force, crime_id="", crime_type=ASB_LABEL, last_outcome=""
         )
-        records.append(((record.lsoa_code, ASB_LABEL, f"{lon:.6f},{lat:.6f}"), record))
+        where = "" if point is None else f"{point[0]:.6f},{point[1]:.6f}"
+        records.append(((record.lsoa_code, ASB_LABEL, where), record))
     records.sort(key=lambda item: item[0])
+    no_location = sum(1 for _, r in records if r.location == NO_LOCATION)
 
     say("writing")
-    target = output or data_dir.police_uk / f"{month}-{_slug(force)}-street.csv"
+    target = output or data_dir.police_uk / street_file_name(month, force)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
@@ -292,7 +309,7 @@ def publish_police_uk(
         month=month,
         crimes=len(crime_rows),
         asb=len(asb_rows),
-        left_out=left_out,
+        no_location=no_location,
         sha256=digest,
         bytes=size,
         query_ids=(areas_id, crimes_id, asb_id),

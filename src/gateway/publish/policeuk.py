@@ -10,7 +10,9 @@ Pure: no I/O. The layout (DOMAIN.md)::
   the deployment's key; empty for anti-social behaviour.
 - **Month**: ``YYYY-MM`` only.
 - **Longitude/Latitude**: the anonymous map point (WGS84, 6 decimals), never the place.
-- **Location**: ``On or near <map point name>``; **LSOA**: the one the map point is in.
+- **Location**: ``On or near <map point name>``; **LSOA**: the one the map point is in. A record
+  with no publishable map point is published as police.uk does: Location ``No location``,
+  empty coordinates and LSOA.
 - **Crime type**: police.uk's category label; **Last outcome category**: the outcome label
   (empty for anti-social behaviour); **Context**: empty. The labels are the catalog's
   (:mod:`gateway.catalog.police_uk`), the ones the generator writes.
@@ -20,8 +22,8 @@ Example:
     (datetime.datetime(2026, 3, 1, 0, 0), datetime.datetime(2026, 4, 1, 0, 0))
     >>> crime_id_hash(b"k", 42)[:16], len(crime_id_hash(b"k", 42))
     ('87ada2e845b80857', 64)
-    >>> location_text("Linthorpe Road")
-    'On or near Linthorpe Road'
+    >>> location_text("Linthorpe Road"), location_text(None)
+    ('On or near Linthorpe Road', 'No location')
 """
 
 from __future__ import annotations
@@ -37,13 +39,16 @@ from gateway.errors import ConfigurationError, ParameterError
 
 __all__ = [
     "HEADER",
+    "NO_LOCATION",
     "StreetRecord",
     "category_label",
     "crime_id_hash",
+    "force_id",
     "location_text",
     "month_bounds",
     "outcome_label",
     "point_publishable",
+    "street_file_name",
 ]
 
 HEADER = (
@@ -60,6 +65,13 @@ HEADER = (
     "Last outcome category",
     "Context",
 )
+
+#: What police.uk writes in "Location" for a record it cannot place on a map point (the
+#: coordinates and LSOA are then empty).
+NO_LOCATION = "No location"
+#: Words of a force's name that police.uk's force identifier leaves out
+#: ("Cleveland Police" → ``cleveland``, "Avon and Somerset Constabulary" → ``avon-and-somerset``).
+_FORCE_WORDS = frozenset({"police", "constabulary", "service"})
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -84,8 +96,33 @@ def crime_id_hash(key: bytes, crime_id: int) -> str:
     return hmac.new(key, f"crime:{int(crime_id)}".encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def location_text(point_name: str) -> str:
-    return f"On or near {point_name}"
+def location_text(point_name: str | None) -> str:
+    """``On or near <map point>``, or police.uk's ``No location`` when there is no point."""
+    return NO_LOCATION if point_name is None else f"On or near {point_name}"
+
+
+def force_id(force_name: str) -> str:
+    """police.uk's identifier for a force, as in its archive's file names.
+
+    Example:
+        >>> force_id("Cleveland Police"), force_id("Avon and Somerset Constabulary")
+        ('cleveland', 'avon-and-somerset')
+    """
+    words = "".join(c.lower() if c.isalnum() else " " for c in force_name).split()
+    kept = [w for w in words if w not in _FORCE_WORDS]
+    while kept and kept[0] == "of":  # "Police Service of Northern Ireland"
+        kept.pop(0)
+    return "-".join(kept or words)
+
+
+def street_file_name(month: str, force_name: str) -> str:
+    """The street-level file's name in police.uk's archive: ``YYYY-MM-<force>-street.csv``.
+
+    Example:
+        >>> street_file_name("2026-03", "Cleveland Police")
+        '2026-03-cleveland-street.csv'
+    """
+    return f"{month}-{force_id(force_name)}-street.csv"
 
 
 def category_label(slug: str) -> str:
@@ -135,8 +172,8 @@ class StreetRecord:
     month: str
     reported_by: str
     falls_within: str
-    longitude: float
-    latitude: float
+    longitude: float | None
+    latitude: float | None
     location: str
     lsoa_code: str
     lsoa_name: str
@@ -150,8 +187,8 @@ class StreetRecord:
             self.month,
             self.reported_by,
             self.falls_within,
-            f"{self.longitude:.6f}",
-            f"{self.latitude:.6f}",
+            "" if self.longitude is None else f"{self.longitude:.6f}",
+            "" if self.latitude is None else f"{self.latitude:.6f}",
             self.location,
             self.lsoa_code,
             self.lsoa_name,

@@ -64,6 +64,7 @@ from gateway.exports import (
     reject_export,
     visible_export,
 )
+from gateway.exports.options import options_markdown
 from gateway.principal import Principal
 from gateway.publish import publish_police_uk
 
@@ -115,11 +116,8 @@ class ExportBody(_Strict):
     format: FormatName
     options: dict[str, OptionValue] | None = Field(
         None,
-        description=(
-            "geometry (auto|points|areas|grid|none), x, y, source_crs, area_column, cell_size, "
-            "cell_shape (square|hex), weight, crs (27700|4326), name, csv_comment, "
-            "formula_guard (csv/xlsx, default true)"
-        ),
+        description="Export options (each optional; an unknown one or a bad value is a 400 "
+        "`bad_request` naming it):\n\n" + options_markdown(),
         examples=[{"geometry": "grid", "cell_size": 500, "crs": 27700}],
     )
     disclosure: Literal["policy", "publication"] | DisclosureBody | None = DISCLOSURE_FIELD

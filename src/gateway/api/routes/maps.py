@@ -76,8 +76,12 @@ def get_map(
     ],
     format: Annotated[str, Query(max_length=20, description="Export format.")] = "gpkg",
     crs: Annotated[
-        int, Query(description="Output CRS: 27700 or 4326 (KML is always 4326).")
-    ] = 27700,
+        int | None,
+        Query(
+            description="Output CRS: 27700 or 4326. Default 27700; GeoJSON 4326 (RFC 7946); "
+            "KML is always 4326."
+        ),
+    ] = None,
 ) -> FileResponse:
     """The layer in ``format``; its attributes as your policy shows them."""
     with runtime.limits.queries.slot(principal.username):

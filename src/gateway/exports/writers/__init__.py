@@ -4,7 +4,7 @@
     tabular      CSV, Parquet, XLSX
     gdal         GeoPackage, GeoJSON, Shapefile, MapInfo TAB and MIF/MID, FlatGeobuf, KML
     geoparquet   GeoParquet 1.1 (pyarrow)
-    package      zip + provenance sidecar, SHA-256
+    package      zip + provenance and field-name sidecars, SHA-256
 
 Example:
     >>> import pyarrow as pa
@@ -28,12 +28,18 @@ from gateway.errors import ConfigurationError
 from gateway.exports.formats import ExportFormat
 from gateway.exports.formulas import guard_formulas
 from gateway.exports.geometry import GEOMETRY_COLUMN, Bounds, Layer
-from gateway.exports.options import ExportOptions
+from gateway.exports.options import MAPINFO_ENCODINGS, ExportOptions
 from gateway.exports.provenance import Provenance
 from gateway.exports.writers.columns import prepare_columns
 from gateway.exports.writers.gdal import mapinfo_bounds, write_gdal
 from gateway.exports.writers.geoparquet import write_geoparquet
-from gateway.exports.writers.package import sha256_file, zip_layer
+from gateway.exports.writers.package import (
+    csv_file_name,
+    field_names_name,
+    sha256_file,
+    write_field_names,
+    zip_layer,
+)
 from gateway.exports.writers.tabular import write_csv, write_parquet, write_xlsx
 
 __all__ = ["PreparedLayer", "prepare", "sha256_file", "write"]
@@ -55,6 +61,16 @@ class PreparedLayer:
     table: pa.Table
     renamed: dict[str, str]
     layer: Layer
+
+    @property
+    def field_names(self) -> list[tuple[str, str]]:
+        """``(field, column)`` for every attribute field: its name in the file and the
+        result column it holds."""
+        return [
+            (name, self.renamed.get(name, name))
+            for name in self.table.column_names
+            if not (self.layer.spatial and name == GEOMETRY_COLUMN)
+        ]
 
 
 def prepare(layer: Layer, fmt: ExportFormat) -> PreparedLayer:
@@ -91,7 +107,7 @@ def write(
     if fmt.writer in ("csv", "xlsx") and options.formula_guard:
         prepared = replace(prepared, table=guard_formulas(prepared.table))
     if fmt.writer == "csv":
-        path = workdir / f"{stem}.csv"
+        path = workdir / csv_file_name(stem, provenance.marking)
         comment = provenance.summary() if options.csv_comment else None
         write_csv(prepared.table, path, comment=comment, progress=progress)
         return path
@@ -133,11 +149,14 @@ def write(
         provenance=provenance,
         bounds=bounds,
         progress=progress,
+        encoding=MAPINFO_ENCODINGS[options.encoding],
     )
     if not fmt.zipped:
         target = workdir / main.name
         main.rename(target)
         return target
+    if fmt.max_field_name is not None:
+        write_field_names(prepared.field_names, layer_dir / field_names_name(stem))
     files = [p for p in layer_dir.iterdir() if p.is_file() and p.name.startswith(f"{stem}.")]
     target = workdir / f"{stem}.zip"
     zip_layer(files, provenance, target, stem)

@@ -10,19 +10,26 @@ Pure Arrow. What changes, per format flag (see :class:`~gateway.exports.formats.
 - ``naive_times``: zoned timestamps become UTC wall-clock times (no zone);
 - ``datetimes_only`` (MapInfo): dates become datetimes at midnight;
 - ``no_int64`` (MapInfo): 64-bit integers become 32-bit when every value fits, else doubles;
-- ``bool_as_text`` (MapInfo): ``true``/``false`` text, so a missing flag stays missing;
-- GIS formats get legal, unique field names within ``max_field_name`` (see
+- ``bool_as_text`` (MapInfo): a flag column with missing values becomes ``true``/``false``
+  text, so a missing flag stays missing; one without stays boolean (a MapInfo Logical);
+- ``sized_text`` (MapInfo, Shapefile): each text field is declared as wide as its longest
+  value in UTF-8 bytes (``GDAL:OGR:width`` field metadata, which GDAL's Arrow writer reads),
+  at least 1 and at most 254, instead of 254 bytes a field;
+- GIS formats get legal, unique, readable field names within ``max_field_name`` (see
   :func:`~gateway.exports.fieldnames.shorten_names`); the renaming is returned for provenance.
 
 Example:
     >>> import pyarrow as pa
     >>> from gateway.exports.formats import export_format
-    >>> t = pa.table({"a_very_long_column_name": pa.array([1, 2], pa.int64()), "ok": [True, None]})
+    >>> t = pa.table({"offence_description": pa.array([1, 2], pa.int64()), "ok": [True, None]})
     >>> out, renamed = prepare_columns(t, export_format("shp"), reserved=("geometry",))
     >>> out.column_names, renamed
-    (['a_very_lon', 'ok'], {'a_very_lon': 'a_very_long_column_name'})
+    (['off_desc', 'ok'], {'off_desc': 'offence_description'})
     >>> prepare_columns(t, export_format("tab"))[0].schema.types
     [DataType(int32), DataType(string)]
+    >>> out, _ = prepare_columns(pa.table({"s": ["ab", "café"]}), export_format("tab"))
+    >>> out.schema.field("s").metadata
+    {b'GDAL:OGR:width': b'5'}
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ import pyarrow.compute as pc
 from gateway.exports.fieldnames import shorten_names
 from gateway.exports.formats import ExportFormat
 
-__all__ = ["prepare_columns"]
+__all__ = ["WIDTH_KEY", "prepare_columns"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 
@@ -135,9 +142,23 @@ def _convert(column: pa.Array, fmt: ExportFormat) -> pa.Array:
         column = column.cast(pa.timestamp("ms"))
     if fmt.no_int64 and pa.types.is_int64(column.type):
         column = _int64_for_mapinfo(column)
-    if fmt.bool_as_text and pa.types.is_boolean(column.type):
+    if fmt.bool_as_text and pa.types.is_boolean(column.type) and column.null_count:
         column = column.cast(pa.string())
     return column
+
+
+#: GDAL's Arrow writer takes a field's width from this field metadata key.
+WIDTH_KEY = b"GDAL:OGR:width"
+_MAX_TEXT_WIDTH = 254
+
+
+def _field(name: str, column: pa.Array, fmt: ExportFormat) -> pa.Field:
+    """The output field; text fields of fixed-width formats carry their width."""
+    if not (fmt.sized_text and pa.types.is_string(column.type)):
+        return pa.field(name, column.type)
+    longest = pc.max(pc.binary_length(column)).as_py() if len(column) else None
+    width = min(max(int(longest or 0), 1), _MAX_TEXT_WIDTH)
+    return pa.field(name, column.type, metadata={WIDTH_KEY: str(width).encode("ascii")})
 
 
 def _fits_int64(column: pa.Array) -> bool:
@@ -157,4 +178,7 @@ def prepare_columns(
     else:
         new_names = names
     renamed = {new: old for new, old in zip(new_names, names, strict=True) if new != old}
-    return pa.Table.from_arrays(arrays, names=new_names), renamed
+    schema = pa.schema(
+        [_field(name, array, fmt) for name, array in zip(new_names, arrays, strict=True)]
+    )
+    return pa.Table.from_arrays(arrays, schema=schema), renamed

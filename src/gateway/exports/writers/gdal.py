@@ -8,8 +8,12 @@ wrapping reader reports progress as GDAL consumes them. Per driver:
                   JSON; layer description = the one-line summary
     FlatGeobuf    TITLE = marking, DESCRIPTION = summary, layer metadata = provenance
     GeoJSON       top-level ``"provenance"`` member, description = summary
-    MapInfo       ENCODING=UTF-8, BOUNDS = force extent ∪ data extent (so coordinates keep
-                  sub-millimetre precision and none falls outside), DESCRIPTION = summary
+    MapInfo       ENCODING from the ``encoding`` option: WindowsLatin1 (GDAL's CP1252; a
+                  version 300 table, ``!charset WindowsLatin1``, that every MapInfo and GDAL
+                  3.6 read) or UTF-8 (version 1520, MapInfo 15.2+); text Windows Latin-1
+                  cannot hold is refused rather than written as ``?``; BOUNDS = force extent
+                  ∪ data extent (so coordinates keep sub-millimetre precision and none falls
+                  outside), DESCRIPTION = summary
     Shapefile     UTF-8 (.cpg); provenance in the zip sidecar
     KML (LIBKML)  document name and description = summary (always EPSG:4326)
 
@@ -28,14 +32,15 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, InputError
 from gateway.exports.dependencies import require
 from gateway.exports.formats import ExportFormat
 from gateway.exports.geometry import GEOMETRY_COLUMN, Bounds, transform_xy
 from gateway.exports.provenance import Provenance
 
-__all__ = ["mapinfo_bounds", "write_gdal"]
+__all__ = ["check_encodable", "mapinfo_bounds", "write_gdal"]
 
 RowsWritten = Callable[[int], None]
 _BATCH_ROWS = 65_536
@@ -72,6 +77,33 @@ def mapinfo_bounds(extent: Bounds, data: Bounds | None, epsg: int) -> str:
     )
 
 
+def check_encodable(table: pa.Table, encoding: str) -> None:
+    """Refuse text ``encoding`` (a Python codec name) cannot hold, naming the column only.
+
+    Raises:
+        InputError: a value of a text column (or a column name) is not encodable.
+
+    Example:
+        >>> check_encodable(pa.table({"street": ["Café Row"]}), "cp1252")
+        >>> check_encodable(pa.table({"street": ["Łódź"]}), "cp1252")
+        Traceback (most recent call last):
+        gateway.errors.InputError: column 'street' holds characters MapInfo's WindowsLatin1 cannot hold; export with --option encoding=UTF-8 (MapInfo 15.2 or later)
+    """
+    for name in table.column_names:
+        column = table.column(name)
+        values = [name]
+        if pa.types.is_string(column.type):
+            values += [v for v in pc.unique(column.combine_chunks()).to_pylist() if v is not None]
+        try:
+            for value in values:
+                value.encode(encoding)
+        except UnicodeEncodeError:
+            raise InputError(
+                f"column {name!r} holds characters MapInfo's WindowsLatin1 cannot hold; export "
+                "with --option encoding=UTF-8 (MapInfo 15.2 or later)"
+            ) from None
+
+
 def _counting_reader(table: pa.Table, progress: RowsWritten) -> pa.RecordBatchReader:
     def batches() -> Iterator[pa.RecordBatch]:
         done = 0
@@ -86,7 +118,11 @@ def _counting_reader(table: pa.Table, progress: RowsWritten) -> pa.RecordBatchRe
 
 
 def _driver_arguments(
-    fmt: ExportFormat, provenance: Provenance, layer_name: str, bounds: str | None
+    fmt: ExportFormat,
+    provenance: Provenance,
+    layer_name: str,
+    bounds: str | None,
+    encoding: str,
 ) -> dict[str, Any]:
     summary = provenance.summary()
     dataset_options: dict[str, str] = dict(fmt.dataset_options)
@@ -106,7 +142,7 @@ def _driver_arguments(
             {"provenance": provenance.to_dict()}, ensure_ascii=False
         )
     elif fmt.driver == "MapInfo File":
-        layer_options["ENCODING"] = "UTF-8"  # pyogrio's encoding= does not reach this driver
+        layer_options["ENCODING"] = encoding  # pyogrio's encoding= does not reach this driver
         layer_options["DESCRIPTION"] = summary[:250]
         if bounds:
             layer_options["BOUNDS"] = bounds
@@ -131,17 +167,22 @@ def write_gdal(
     provenance: Provenance,
     bounds: str | None,
     progress: RowsWritten,
+    encoding: str = "UTF-8",
 ) -> None:
-    """Write ``table`` (attributes + WKB ``geometry``) as one layer with ``fmt``'s driver.
+    """Write ``table`` (attributes + WKB ``geometry``) as one layer with ``fmt``'s driver;
+    ``encoding`` (GDAL's name: ``UTF-8`` or ``CP1252``) is MapInfo's charset.
 
     Raises:
+        InputError: MapInfo text ``encoding`` cannot hold.
         ConfigurationError: GDAL refused to write (the message names the driver, not values).
     """
     pyogrio = require("pyogrio")
     errors = require("pyogrio.errors")
     if fmt.driver is None:
         raise ConfigurationError(f"{fmt.label} is not written with GDAL")
-    arguments = _driver_arguments(fmt, provenance, layer_name, bounds)
+    if fmt.driver == "MapInfo File" and encoding != "UTF-8":
+        check_encodable(table.drop_columns([GEOMETRY_COLUMN]), encoding.lower())
+    arguments = _driver_arguments(fmt, provenance, layer_name, bounds, encoding)
     try:
         pyogrio.raw.write_arrow(
             _counting_reader(table, progress),

@@ -1,8 +1,10 @@
 """CSV, Parquet and XLSX writers, each carrying the marking and provenance where it fits.
 
-- **CSV**: an optional first line ``# <marking> | query … | user … | time | purpose | policy``
-  (a comment: Excel shows it above the header, so the marking is visible; ``csv_comment=false``
-  leaves a bare RFC 4180 file), then the header and rows, UTF-8.
+- **CSV**: the header and rows, UTF-8, RFC 4180 — a file pandas, polars, DuckDB and GDAL read
+  as it is; the marking travels in the file name (``<name>_<MARKING>.csv``) and in the
+  ``.provenance.json`` sidecar the client saves beside it. ``csv_comment=true`` adds a first
+  line ``# <marking> | query … | user … | time | purpose | policy`` (readers must then be told
+  to skip it: ``comment="#"``, ``skip_rows=1``).
 - **Parquet**: file metadata ``gateway:marking`` and ``gateway:provenance`` (JSON), zstd.
 - **XLSX**: every data sheet starts with the marking (row 1, bold red), the provenance summary
   (row 2) and the header (row 4, frozen); the print header and footer repeat the marking; a
