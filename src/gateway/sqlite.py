@@ -14,8 +14,9 @@ only through :func:`connect`, so every connection to the same file behaves the s
 - ``foreign_keys=ON``: SQLite leaves them off per connection unless asked; the governance
   tables rely on them.
 - ``busy_timeout``: a writer waits this long for another process's write lock before failing.
-- Autocommit (``isolation_level=None``): callers open their own transactions, ``BEGIN
-  IMMEDIATE`` when they will write, so the write lock is taken up front rather than on upgrade.
+- Autocommit (``isolation_level=None``): callers open their own transactions with
+  :func:`transaction`, ``BEGIN IMMEDIATE`` when they will write, so the write lock is taken up
+  front rather than on upgrade.
 - ``check_same_thread=False``: a caller that shares a connection between threads guards it
   itself.
 
@@ -27,6 +28,16 @@ Example:
     >>> [con.execute(f"PRAGMA {p}").fetchone()[0] for p in ("journal_mode", "synchronous",
     ...                                                     "foreign_keys", "busy_timeout")]
     ['wal', 2, 1, 10000]
+    >>> with transaction(con):
+    ...     _ = con.execute("CREATE TABLE t (x INTEGER)")
+    >>> with transaction(con):
+    ...     _ = con.execute("INSERT INTO t VALUES (1)")
+    ...     raise ValueError("changed my mind")
+    Traceback (most recent call last):
+    ...
+    ValueError: changed my mind
+    >>> con.execute("SELECT count(*) FROM t").fetchone()[0], con.in_transaction
+    (0, False)
     >>> con.close()
 """
 
@@ -34,10 +45,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["OpenMode", "connect"]
+__all__ = ["OpenMode", "connect", "transaction"]
 
 #: ``ro``: read only (the file must exist); ``rw``: read and write an existing file; ``rwc``:
 #: create it if missing.
@@ -75,6 +88,24 @@ def connect(
         conn.close()
         raise
     return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """One transaction on a :func:`connect` connection: ``BEGIN IMMEDIATE`` (``write``: the
+    write lock at once, waiting up to the busy timeout) or ``BEGIN`` (a read snapshot);
+    ``COMMIT`` when the block completes, ``ROLLBACK`` if it raises or the commit fails.
+
+    Raises:
+        sqlite3.Error: the transaction could not begin or commit.
+    """
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
 
 def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:

@@ -50,7 +50,7 @@ from gateway.audit.checkpoints import record_mac
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable
 from gateway.lifetime import ClosesOnExit
-from gateway.sqlite import connect
+from gateway.sqlite import connect, transaction
 
 __all__ = ["SCHEMA_VERSION", "SQLiteAuditStore"]
 
@@ -196,8 +196,7 @@ class SQLiteAuditStore(ClosesOnExit):
             return
         self._read_meta(conn)
         if version == 0 or not self._has_macs or (self._key and self._keyed_from is None):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(conn):
                 if int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0:
                     for statement in _SCHEMA:
                         conn.execute(statement)
@@ -210,10 +209,6 @@ class SQLiteAuditStore(ClosesOnExit):
                         "SELECT 'keyed_from', CAST(coalesce(max(seq), 0) + 1 AS TEXT) "
                         "FROM audit_event"
                     )
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
         self._read_meta(conn)
 
     @staticmethod
@@ -257,8 +252,7 @@ class SQLiteAuditStore(ClosesOnExit):
         with self._lock:
             conn = self._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with transaction(conn):
                     row = conn.execute(
                         "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
                     ).fetchone()
@@ -291,10 +285,6 @@ class SQLiteAuditStore(ClosesOnExit):
                             "INSERT INTO audit_mac (hash, mac) VALUES (?, ?)",
                             (event.hash, record_mac(self._key, event.hash)),
                         )
-                    conn.execute("COMMIT")
-                finally:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
             except sqlite3.Error as exc:
                 raise self._unavailable("append", exc) from exc
         return event

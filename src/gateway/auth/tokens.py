@@ -36,7 +36,7 @@ from typing import Literal
 
 from gateway.clock import Clock, from_time, to_time, utc_now
 from gateway.errors import GatewayError, NotFound
-from gateway.sqlite import connect
+from gateway.sqlite import connect, transaction
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -171,14 +171,11 @@ class TokenStore:
         exception); ``write`` takes the write lock at once (``BEGIN IMMEDIATE``)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(connect(self.path, busy_timeout=self.busy_timeout)) as con:
-                con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield con
-                    con.execute("COMMIT")
-                finally:
-                    if con.in_transaction:
-                        con.execute("ROLLBACK")
+            with (
+                closing(connect(self.path, busy_timeout=self.busy_timeout)) as con,
+                transaction(con, write=write),
+            ):
+                yield con
         except sqlite3.Error as exc:
             raise TokenStoreUnavailable(f"the token store cannot be used: {exc}") from exc
 

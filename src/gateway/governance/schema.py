@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gateway.errors import ConfigurationError
 from gateway.sqlite import connect as open_sqlite
+from gateway.sqlite import transaction
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "connect"]
 
@@ -118,8 +119,7 @@ TABLES = (
 
 
 def _create(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for statement in _DDL:
             conn.execute(statement)
         row = conn.execute("SELECT version FROM governance_schema").fetchone()
@@ -130,10 +130,6 @@ def _create(conn: sqlite3.Connection) -> None:
                 f"the governance database has schema version {row[0]}; this gateway reads up "
                 f"to {SCHEMA_VERSION}"
             )
-        conn.execute("COMMIT")
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
 
 
 def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = True) -> sqlite3.Connection:
