@@ -48,15 +48,15 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from gateway.analysis.lookups import analyse_lookups
+from gateway.analysis.results import LookupAnalysis
 from gateway.audit.facts import (
-    LookupAnalysis,
     QueryCompleted,
     QueryDenied,
     QueryRequest,
     QueryStarted,
 )
 from gateway.audit.log import AuditLog
-from gateway.audit.lookups import analyse_lookups
 from gateway.catalog import Catalog
 from gateway.clock import Clock, utc_now
 from gateway.engines.base import (

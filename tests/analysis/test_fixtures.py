@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.analysis.classify import classify_sql, output_roles
+from gateway.analysis.lookups import analyse_lookups, pinned_predicates
 from gateway.catalog import Catalog, load_catalog
 from gateway.errors import GatewayError
 
@@ -33,10 +34,21 @@ def _roles(sql: str) -> str:
     return ", ".join(f"{c.name} {c.role}" for c in columns)
 
 
-#: fixture file → the analysis rendered as one line of text.
+def _lookups(sql: str) -> str:
+    analysis = analyse_lookups(sql, CATALOG)
+    if not analysis.complete:
+        return analysis.status
+    found = pinned_predicates(sql, CATALOG)
+    assert analysis.pinned == tuple(dict.fromkeys(f.column for f in found))
+    lines = [f"{f.operator} {f.column} ({f.sensitivity.value}): {f.predicate}" for f in found]
+    return "\n".join(lines) or "none"
+
+
+#: fixture file → the analysis rendered as text.
 ANALYSES: dict[str, Callable[[str], str]] = {
     "classify.sql": _classification,
     "output_roles.sql": _roles,
+    "lookups.sql": _lookups,
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.analysis.results import LookupAnalysis
 from gateway.audit.chain import (
     GENESIS_HASH,
     StoredRecord,
@@ -22,7 +23,7 @@ from gateway.audit.chain import (
     seal,
     stored_hash,
 )
-from gateway.audit.facts import AccessEvent, LookupAnalysis, QueryRequest
+from gateway.audit.facts import AccessEvent, QueryRequest
 from gateway.errors import AuditUnavailable, InputError
 from gateway.principal import Principal
 

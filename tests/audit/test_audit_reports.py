@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from audit_helpers import make_request, make_started
 
+from gateway.analysis.lookups import analyse_lookups
+from gateway.analysis.results import LookupAnalysis
 from gateway.audit import AuditTables, ExportAction, ExportRegistered, QueryDenied, audit_tables
-from gateway.audit.facts import LookupAnalysis
-from gateway.audit.lookups import analyse_lookups
 from gateway.audit.reporting import REPORTS, ReportArguments, ReportSources, run_report
 from gateway.audit.reports import (
     WorkingHours,

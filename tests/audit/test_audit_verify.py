@@ -11,10 +11,10 @@ from pathlib import Path
 
 from audit_helpers import FilledLog, Tamper, forged_row, make_request, make_started, write_mixed
 
+from gateway.analysis.lookups import analyse_lookups
 from gateway.audit import AuditLog, QueryDenied, verify_data_dir
 from gateway.audit.chain import seal
 from gateway.audit.log import checkpoint_path
-from gateway.audit.lookups import analyse_lookups
 from gateway.catalog import load_catalog
 from gateway.datadir import DataDir
 

@@ -10,6 +10,8 @@ can ask without importing the others::
                control (key / count / aggregate), refusing counts it cannot protect
     lookups    predicates pinning a person identifier to a literal (for audit review),
                bounded: hostile SQL comes back flagged, never as an exception
+    results    what the analyses report as plain values a record holds (LookupAnalysis):
+               no sqlglot, so the audit log reads them back without the server extra
 
 Each analysis is tested from one SQL-in/facts-out fixture file (``tests/analysis/fixtures``).
 The enforcement check on what runs is engine-specific and lives with the engines

@@ -18,12 +18,12 @@ Modules, one job each:
     tables       the log as Arrow tables: queries, events, exports, access
     live         the same tables kept up to date incrementally (for serving audit.*)
     fingerprint  the result fingerprint recorded with a completed query
-    lookups      find predicates pinning a person identifier to a literal (sqlglot),
-                 bounded: hostile SQL comes back flagged, never as an exception
     reports      review reports over the tables (activity, look-ups, out of hours …)
 
-``lookups`` and ``reports`` need the server extra (sqlglot) and are imported from their
-modules; everything else is re-exported here.
+``reports`` needs the server extra (sqlglot) and is imported from its module; everything
+else is re-exported here and imports without it. What a query's SQL looks up is analysed by
+:mod:`gateway.analysis.lookups` when the query arrives and stored with it
+(:class:`gateway.analysis.results.LookupAnalysis`).
 
 Example:
     >>> import tempfile, pathlib
@@ -42,7 +42,6 @@ from gateway.audit.facts import (
     ExportAction,
     ExportRegistered,
     ExportsPruned,
-    LookupAnalysis,
     PrunedItem,
     QueryCompleted,
     QueryDenied,
@@ -82,7 +81,6 @@ __all__ = [
     "FileWitness",
     "IntegrityCheck",
     "LiveAuditTables",
-    "LookupAnalysis",
     "PrunedItem",
     "QueryCompleted",
     "QueryDenied",

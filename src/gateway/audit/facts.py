@@ -30,8 +30,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from gateway.analysis.results import LookupAnalysis
 from gateway.audit.chain import JsonObject, format_time
 from gateway.audit.kinds import GOVERNANCE_FAMILIES, GOVERNANCE_KINDS, EventKind
 from gateway.errors import InputError
@@ -39,14 +40,11 @@ from gateway.principal import Principal
 
 __all__ = [
     "EXPORT_ACTIONS",
-    "LOOKUP_STATUSES",
     "AccessEvent",
     "AuditFact",
     "ExportAction",
     "ExportRegistered",
     "ExportsPruned",
-    "LookupAnalysis",
-    "LookupStatus",
     "PrunedItem",
     "QueryCompleted",
     "QueryDenied",
@@ -84,68 +82,6 @@ def _text_list(values: Sequence[str]) -> list[str]:
     return [str(v) for v in values]
 
 
-#: How an analysis of submitted SQL for person look-ups ended (see :class:`LookupAnalysis`).
-LookupStatus = Literal["ok", "unparseable", "too_large", "too_deep", "failed"]
-LOOKUP_STATUSES: tuple[LookupStatus, ...] = get_args(LookupStatus)
-
-
-@dataclass(frozen=True)
-class LookupAnalysis:
-    """Whether a query's submitted SQL pins a person to a literal, as analysed once.
-
-    Made by :func:`gateway.audit.lookups.analyse_lookups` when the query is submitted and
-    stored with the request, so review reports never re-parse hostile SQL. An analysis that
-    could not finish says why instead of pretending the query found nothing.
-
-    Example:
-        >>> a = LookupAnalysis("ok", pinned=("person.surname",), predicates=("surname = 'X'",))
-        >>> LookupAnalysis.from_details(a.details()) == a
-        True
-        >>> LookupAnalysis.from_details({"status": "exploded"}).status
-        'failed'
-
-    Attributes:
-        status: ``ok`` (analysed: ``pinned`` may be empty) or why not: ``unparseable`` (not
-            SQL that sqlglot reads), ``too_large``, ``too_deep`` (beyond the analyser's bounds
-            on size and nesting) or ``failed`` (any other error).
-        pinned: ``table.column`` pinned to a literal.
-        predicates: those comparisons as SQL (capped in number and length; for reviewers).
-        detail: why the analysis did not finish (``""`` when ``ok``).
-    """
-
-    status: LookupStatus
-    pinned: tuple[str, ...] = ()
-    predicates: tuple[str, ...] = ()
-    detail: str = ""
-
-    @property
-    def complete(self) -> bool:
-        return self.status == "ok"
-
-    def details(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "pinned": _text_list(self.pinned),
-            "predicates": _text_list(self.predicates),
-            "detail": self.detail,
-        }
-
-    @classmethod
-    def from_details(cls, value: object) -> LookupAnalysis:
-        """Read an analysis back from a record; anything malformed reads as ``failed``."""
-        if isinstance(value, dict):
-            status, pinned = value.get("status"), value.get("pinned", [])
-            predicates, detail = value.get("predicates", []), value.get("detail", "")
-            if (
-                status in LOOKUP_STATUSES
-                and isinstance(pinned, list)
-                and isinstance(predicates, list)
-                and all(isinstance(v, str) for v in (*pinned, *predicates, detail))
-            ):
-                return cls(status, tuple(pinned), tuple(predicates), detail)
-        return cls("failed", detail="the stored look-up analysis is malformed")
-
-
 @dataclass(frozen=True)
 class QueryRequest:
     """Who asked for what, from where: the part of a query record known before any decision.
@@ -158,7 +94,7 @@ class QueryRequest:
         ('a.khan', 'general', ('analyst',))
 
     ``person_lookups`` is the analysis of ``sql_submitted`` made when the query arrived
-    (:func:`gateway.audit.lookups.analyse_lookups`). Omitted from the record when None, so
+    (:func:`gateway.analysis.lookups.analyse_lookups`). Omitted from the record when None, so
     records without it read and hash as before; reports then analyse the SQL themselves.
     """
 

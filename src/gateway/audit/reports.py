@@ -16,7 +16,7 @@ parameters, :data:`gateway.audit.reporting.REPORTS`. Periods are half-open, ``si
 
 No report parses stored SQL without bounds or lets an error in it escape: person_lookups uses
 the analysis stored with each query when there is one and otherwise
-:func:`~gateway.audit.lookups.analyse_lookups`, which never raises; the other reports read
+:func:`~gateway.analysis.lookups.analyse_lookups`, which never raises; the other reports read
 only typed columns.
 
 Example:
@@ -42,8 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 import pyarrow as pa
 
-from gateway.audit.facts import LookupAnalysis
-from gateway.audit.lookups import analyse_lookups
+from gateway.analysis.lookups import analyse_lookups
+from gateway.analysis.results import LookupAnalysis
 from gateway.catalog import Catalog
 from gateway.errors import ConfigurationError, InputError
 
@@ -116,7 +116,7 @@ def person_lookups(
     """Queries whose submitted SQL pins a person identifier, name or address to a literal,
     and queries whose SQL could not be analysed.
 
-    See :mod:`gateway.audit.lookups` for what counts. Allowed and denied queries both appear
+    See :mod:`gateway.analysis.lookups` for what counts. Allowed and denied queries both appear
     (``decision`` tells them apart): an attempt is worth reviewing too. Each query's analysis
     is the one stored when it arrived; records without one (older records) are analysed here,
     within the same bounds. A query that could not be analysed — not SQL, too long, nested

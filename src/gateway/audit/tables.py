@@ -7,7 +7,7 @@ working as the log grows:
   rows, bytes, duration, fingerprint, ``complete`` (false = started, no completion),
   ``disclosure`` (JSON: the disclosure control applied to the released result, if any) and
   ``person_lookups`` (JSON: the look-up analysis made when the query arrived, if any: see
-  :class:`~gateway.audit.facts.LookupAnalysis`);
+  :class:`~gateway.analysis.results.LookupAnalysis`);
 - ``events``: every event, ``details`` as JSON text;
 - ``exports``: the exports register, one row per export: the approval state at registration
   and the current one (folded from later ``export.approved`` / ``export.rejected``), who
@@ -36,8 +36,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from gateway.analysis.results import LookupAnalysis
 from gateway.audit.chain import AuditEvent, canonical_json
-from gateway.audit.facts import LookupAnalysis
 from gateway.audit.kinds import GOVERNANCE_FAMILIES
 from gateway.audit.views import ExportView, QueryView, assemble_exports, assemble_queries
 

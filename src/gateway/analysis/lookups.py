@@ -23,7 +23,7 @@ bounded before it parses: at most :data:`MAX_ANALYSED_CHARS` characters, bracket
 :data:`MAX_BRACKET_DEPTH` deep (counted on the tokens, which needs no recursion), a tree at
 most :data:`MAX_TREE_DEPTH` deep. :func:`analyse_lookups` — what the service calls once, when a
 query arrives, and what reports fall back to for records without it — never raises: SQL it
-cannot analyse comes back as a :class:`~gateway.audit.facts.LookupAnalysis` saying why
+cannot analyse comes back as a :class:`~gateway.analysis.results.LookupAnalysis` saying why
 (``unparseable``, ``too_large``, ``too_deep``, ``failed``), for reports to flag.
 
 Example:
@@ -47,7 +47,7 @@ from sqlglot import Token, TokenType, exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
-from gateway.audit.facts import LookupAnalysis, LookupStatus
+from gateway.analysis.results import LookupAnalysis, LookupStatus
 from gateway.catalog import Catalog, Sensitivity
 from gateway.errors import SqlParseError
 
