@@ -383,3 +383,20 @@ def test_geojson_defaults_to_wgs84_and_gis_formats_to_the_national_grid(
     )  # fmt: skip
     assert layer.returncode == 0, layer.stderr
     assert pyogrio.read_info(tmp_path / "wards.geojson")["crs"] == "EPSG:4326"
+
+
+@pytest.mark.parametrize("suffix", [".tab", ".shp"])
+def test_text_too_long_for_a_fixed_width_field_is_refused_not_cut(
+    suffix: str, as_analyst: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    sql = "SELECT lsoa_code, repeat('x', 300) AS long_note, count(*) AS n FROM crime GROUP BY ALL"
+    done = _export(tmp_path, as_analyst, sql, f"long{suffix}")
+    assert done.returncode != 0
+    assert "column 'long_note' holds text longer than 254 characters" in done.stderr
+    assert "x" * 50 not in done.stderr  # never the value
+    assert "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("long*"))
+    fits = _export(tmp_path, as_analyst, sql.replace("300", "254"), f"long{suffix}")
+    assert fits.returncode == 0, fits.stderr
+    frame = pyogrio.read_dataframe(tmp_path / f"long{suffix}")
+    assert set(frame[frame.columns[1]].str.len()) == {254}  # whole, not cut

@@ -14,7 +14,8 @@ Pure Arrow. What changes, per format flag (see :class:`~gateway.exports.formats.
   text, so a missing flag stays missing; one without stays boolean (a MapInfo Logical);
 - ``sized_text`` (MapInfo, Shapefile): each text field is declared as wide as its longest
   value in UTF-8 bytes (``GDAL:OGR:width`` field metadata, which GDAL's Arrow writer reads),
-  at least 1 and at most 254, instead of 254 bytes a field;
+  at least 1 and at most 254, instead of 254 bytes a field; longer text is refused (GDAL would
+  cut it, and log the value) rather than truncated;
 - GIS formats get legal, unique, readable field names within ``max_field_name`` (see
   :func:`~gateway.exports.fieldnames.shorten_names`); the renaming is returned for provenance.
 
@@ -44,6 +45,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gateway.errors import InputError
 from gateway.exports.fieldnames import shorten_names
 from gateway.exports.formats import ExportFormat
 
@@ -152,10 +154,17 @@ WIDTH_KEY = b"GDAL:OGR:width"
 _MAX_TEXT_WIDTH = 254
 
 
-def _field(name: str, column: pa.Array, fmt: ExportFormat) -> pa.Field:
+def _field(name: str, original: str, column: pa.Array, fmt: ExportFormat) -> pa.Field:
     """The output field; text fields of fixed-width formats carry their width."""
     if not (fmt.sized_text and pa.types.is_string(column.type)):
         return pa.field(name, column.type)
+    if len(column) and (pc.max(pc.utf8_length(column)).as_py() or 0) > _MAX_TEXT_WIDTH:
+        # GDAL would cut the text (and log the value): refuse, naming the column only.
+        raise InputError(
+            f"column {original!r} holds text longer than {_MAX_TEXT_WIDTH} characters, the most a "
+            f"{fmt.label} field holds; export GeoPackage or FlatGeobuf, or shorten it in the "
+            f"SQL (left({original}, {_MAX_TEXT_WIDTH}))"
+        )
     longest = pc.max(pc.binary_length(column)).as_py() if len(column) else None
     width = min(max(int(longest or 0), 1), _MAX_TEXT_WIDTH)
     return pa.field(name, column.type, metadata={WIDTH_KEY: str(width).encode("ascii")})
@@ -179,6 +188,9 @@ def prepare_columns(
         new_names = names
     renamed = {new: old for new, old in zip(new_names, names, strict=True) if new != old}
     schema = pa.schema(
-        [_field(name, array, fmt) for name, array in zip(new_names, arrays, strict=True)]
+        [
+            _field(name, original, array, fmt)
+            for name, original, array in zip(new_names, names, arrays, strict=True)
+        ]
     )
     return pa.Table.from_arrays(arrays, schema=schema), renamed
