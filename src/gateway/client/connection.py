@@ -252,13 +252,15 @@ class Connection(ClosesOnExit):
         progress: Callable[[ProgressEvent], None] | None = None,
         disclosure: Disclosure = None,
     ) -> ExportResult:
-        """Export a query's result as a file (csv, xlsx, gpkg, tab, mif, shp, fgb …), saved to
-        ``output`` when released at once; ``progress`` receives the server's progress reports;
-        ``disclosure`` as for :meth:`query_arrow`.
+        """Export a query's result as a file (csv, xlsx, gpkg, tab, mif, shp, fgb …), saved at
+        ``output`` when released at once (``crime.tab``: the MapInfo files ``crime.*`` side by
+        side, layer ``crime``; ``crime.zip``: zipped; see :mod:`gateway.client.deliver`);
+        ``progress`` receives the server's progress reports; ``disclosure`` as for
+        :meth:`query_arrow`.
 
         Example:
             >>> gw.export("SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1",
-            ...           format="tab", output="crime.zip")                  # doctest: +SKIP
+            ...           format="tab", output="crime.tab")                  # doctest: +SKIP
         """
         return run_export(
             self,
