@@ -40,7 +40,7 @@ from gateway.audit import (
     new_event_id,
     verify_data_dir,
 )
-from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
+from gateway.audit.checkpoints import CheckpointFile
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
 
@@ -119,7 +119,7 @@ def checkpoint_ms(data_dir: DataDir, n: int) -> list[float]:
 
 def coverage_delay_s(data_dir: DataDir, n: int, interval: float) -> list[float]:
     """Seconds from an append until a time-based checkpoint covers it."""
-    path = checkpoint_path(data_dir)
+    path = data_dir.audit_checkpoints
     delays = []
     with AuditLog.open(data_dir, checkpoint_every=10**9, checkpoint_interval=interval) as log:
         for i in range(n):

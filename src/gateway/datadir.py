@@ -15,6 +15,7 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/exports/              files produced by exports
     DIR/exports/police-uk/    police.uk street-level extracts
     DIR/tmp/results/          query results while they are sent (temporary, swept)
+    DIR/tmp/spill/            DuckDB's spill files for queries larger than memory (per worker)
     DIR/demo-tokens.json      demo users' tokens (demo deployments only)
 
 Private by default: :meth:`DataDir.make_private` (called by every command and composition root
@@ -93,6 +94,10 @@ class DataDir:
     @property
     def results(self) -> Path:
         return self.root / "tmp" / "results"
+
+    @property
+    def spill(self) -> Path:
+        return self.root / "tmp" / "spill"
 
     @property
     def demo_tokens(self) -> Path:

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -232,6 +233,9 @@ def _open_service(
     key = data_dir.secret(PSEUDONYM_KEY)
     domains = vault_domains(policy, catalog)
     vault_path = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
+    tuning = tuning or EngineTuning()
+    if tuning.temp_directory is None:
+        tuning = replace(tuning, temp_directory=data_dir.spill)
     engine = DuckDBEngine(
         data_dir.warehouse,
         data_dir.results,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit import SQLiteAuditStore
-from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
+from gateway.audit.checkpoints import CheckpointFile
 from gateway.cli.demo import grant_demo_access
 from gateway.datadir import DataDir
 from tests.cli_process import run_gateway
@@ -98,7 +98,7 @@ def test_queries_answer_and_stay_recorded_while_the_checkpoint_file_is_unwritabl
 ) -> None:
     witness = tmp_path / "witness" / "checkpoints.jsonl"
     witness.parent.mkdir()
-    path = checkpoint_path(own_data_dir)
+    path = own_data_dir.audit_checkpoints
     gateway = serve(own_data_dir, witness)
     try:
         ask(gateway, 1)
@@ -139,10 +139,10 @@ def test_the_server_refuses_a_cut_log_until_an_operator_acknowledges_it(
     con.execute(f"DELETE FROM audit_event WHERE seq > {head - 2}")
     con.commit()
     con.close()
-    checkpoints = checkpoint_path(own_data_dir).read_bytes()
+    checkpoints = own_data_dir.audit_checkpoints.read_bytes()
     with pytest.raises(RuntimeError, match="failed its integrity check"):
         serve(own_data_dir)
-    assert checkpoint_path(own_data_dir).read_bytes() == checkpoints  # nothing vouched for
+    assert own_data_dir.audit_checkpoints.read_bytes() == checkpoints  # nothing vouched for
     verify = run_gateway("audit", "verify", "--data-dir", str(own_data_dir.root))
     assert verify.returncode == 1
     assert f"records {head - 1}..{head} are missing" in verify.stdout
@@ -170,7 +170,7 @@ def test_the_server_refuses_a_rollback_its_witness_contradicts(
         gateway.stop()
     backup = tmp_path / "backup"
     backup.mkdir()
-    saved = [own_data_dir.audit, checkpoint_path(own_data_dir)]
+    saved = [own_data_dir.audit, own_data_dir.audit_checkpoints]
     for file in saved:
         shutil.copy2(file, backup / file.name)
     gateway = serve(own_data_dir, witness)

@@ -24,7 +24,7 @@ from gateway.audit import (
     SQLiteAuditStore,
     verify_data_dir,
 )
-from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
+from gateway.audit.checkpoints import CheckpointFile
 from gateway.audit.witness import checkpoint_interval_from_env, witnesses_from_env
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, ConfigurationError
@@ -64,13 +64,13 @@ def mend_file(path: Path, aside: Path) -> None:
 def test_every_record_is_covered_within_the_interval_without_closing(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir, checkpoint_every=1000, checkpoint_interval=0.3) as log:
         write_mixed(log, 7)
-        took = wait_for(lambda: 7 in checkpointed_seqs(checkpoint_path(data_dir)))
+        took = wait_for(lambda: 7 in checkpointed_seqs(data_dir.audit_checkpoints))
         assert took < 2.0
         assert verify_data_dir(data_dir).warnings == ()  # nothing uncovered
         write_mixed(log, 3, prefix="B")
-        wait_for(lambda: 10 in checkpointed_seqs(checkpoint_path(data_dir)))
+        wait_for(lambda: 10 in checkpointed_seqs(data_dir.audit_checkpoints))
         time.sleep(0.8)  # an idle log writes no more checkpoints
-        assert checkpointed_seqs(checkpoint_path(data_dir)).count(10) == 1
+        assert checkpointed_seqs(data_dir.audit_checkpoints).count(10) == 1
 
 
 def test_the_default_interval_is_two_seconds_and_configurable() -> None:
@@ -83,7 +83,7 @@ def test_the_default_interval_is_two_seconds_and_configurable() -> None:
 def test_an_unwritable_checkpoint_file_degrades_health_and_recovers(data_dir: DataDir) -> None:
     """Records keep committing and returning; health says degraded; once the file is
     writable again the head is checkpointed within the interval and health is ok."""
-    path = checkpoint_path(data_dir)
+    path = data_dir.audit_checkpoints
     with AuditLog.open(data_dir, checkpoint_every=4, checkpoint_interval=0.2) as log:
         write_mixed(log, 3)
         wait_for(lambda: 3 in checkpointed_seqs(path))
@@ -115,7 +115,7 @@ def test_a_failing_witness_degrades_health_but_never_the_records(
         write_mixed(log, 5)
         wait_for(lambda: log.health().status == "degraded")
         assert "witness file" in log.health().reasons[0]
-        wait_for(lambda: 5 in checkpointed_seqs(checkpoint_path(data_dir)))  # local is fine
+        wait_for(lambda: 5 in checkpointed_seqs(data_dir.audit_checkpoints))  # local is fine
         witness.path.parent.mkdir()
         wait_for(lambda: 5 in checkpointed_seqs(witness.path), timeout=3)
         wait_for(lambda: log.health().status == "ok", timeout=3)
@@ -169,7 +169,7 @@ def test_the_log_opened_by_the_service_uses_the_environment_witness(
 
 
 def test_a_log_cut_while_open_is_failing_and_never_vouched_for(data_dir: DataDir) -> None:
-    path = checkpoint_path(data_dir)
+    path = data_dir.audit_checkpoints
     log = AuditLog.open(data_dir, checkpoint_every=1000, checkpoint_interval=0.2)
     write_mixed(log, 10)
     wait_for(lambda: 10 in checkpointed_seqs(path))
@@ -215,14 +215,14 @@ def test_count_checkpoints_go_to_witnesses_from_the_thread(
         data_dir, witnesses=(witness,), checkpoint_every=3, checkpoint_interval=30
     ) as log:
         write_mixed(log, 3)
-        assert 3 in checkpointed_seqs(checkpoint_path(data_dir))  # at once, on the append
+        assert 3 in checkpointed_seqs(data_dir.audit_checkpoints)  # at once, on the append
         wait_for(lambda: 3 in checkpointed_seqs(witness.path), timeout=3)
 
 
 def test_checkpoint_files_are_private(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir, checkpoint_interval=None) as log:
         write_mixed(log, 2)
-    assert os.stat(checkpoint_path(data_dir)).st_mode & 0o077 == 0
+    assert os.stat(data_dir.audit_checkpoints).st_mode & 0o077 == 0
 
 
 def test_a_syslog_witness_sends_one_message_per_checkpoint(data_dir: DataDir) -> None:

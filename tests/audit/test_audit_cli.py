@@ -12,7 +12,6 @@ from tests.cli_process import run_gateway
 
 from gateway.audit import AuditLog, QueryDenied
 from gateway.audit.checkpoints import CheckpointFile
-from gateway.audit.log import checkpoint_path
 from gateway.datadir import DataDir
 
 
@@ -52,7 +51,7 @@ def test_checkpoint_command_signs_the_head(data_dir: DataDir) -> None:
     run = run_gateway("audit", "checkpoint", "--data-dir", str(data_dir.root))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "checkpoint seq 3"
-    genesis, line = CheckpointFile(checkpoint_path(data_dir)).read()
+    genesis, line = CheckpointFile(data_dir.audit_checkpoints).read()
     assert genesis.checkpoint is not None
     assert genesis.checkpoint.seq == 0  # written when the log was created
     assert line.checkpoint is not None

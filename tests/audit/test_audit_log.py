@@ -23,7 +23,7 @@ from gateway.audit import (
     verify_data_dir,
 )
 from gateway.audit.checkpoints import CheckpointFile, checkpoint_valid
-from gateway.audit.log import CHECKPOINT_KEY, checkpoint_path
+from gateway.audit.log import CHECKPOINT_KEY
 from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable, ConfigurationError
 
@@ -152,11 +152,11 @@ def test_checkpoints_are_written_every_n_events_and_on_close(data_dir: DataDir) 
     log = AuditLog.open(data_dir, checkpoint_every=4, checkpoint_interval=None)
     for i in range(10):
         log.record(make_started(f"Q{i}"))
-    lines = CheckpointFile(checkpoint_path(data_dir)).read()
+    lines = CheckpointFile(data_dir.audit_checkpoints).read()
     assert [line.checkpoint.seq for line in lines if line.checkpoint] == [0, 4, 8]  # 0: genesis
     log.close()
     log.close()  # idempotent
-    lines = CheckpointFile(checkpoint_path(data_dir)).read()
+    lines = CheckpointFile(data_dir.audit_checkpoints).read()
     checkpoints = [line.checkpoint for line in lines if line.checkpoint]
     assert [cp.seq for cp in checkpoints] == [0, 4, 8, 10]
     key = data_dir.secret(CHECKPOINT_KEY)

@@ -23,7 +23,7 @@ from tests.cli_process import run_gateway
 
 from gateway.audit import AuditEvent, AuditLog, verify_data_dir
 from gateway.audit.chain import GENESIS_HASH, format_time, new_event_id, seal
-from gateway.audit.checkpoints import CheckpointFile, checkpoint_path
+from gateway.audit.checkpoints import CheckpointFile
 from gateway.audit.kinds import EventKind
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
@@ -36,7 +36,7 @@ def _verify(data_dir: DataDir, *extra: str) -> subprocess.CompletedProcess[str]:
 
 def _refused(data_dir: DataDir, *, witness: Path | None = None) -> str:
     """Open the log for writing as the server does; return why it was refused."""
-    checkpoints = checkpoint_path(data_dir)
+    checkpoints = data_dir.audit_checkpoints
     before = checkpoints.read_bytes() if checkpoints.is_file() else None
     witnesses = () if witness is None else (_file_witness(witness),)
     with pytest.raises(AuditUnavailable) as refused:
@@ -95,7 +95,7 @@ _INSERT = "INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 def test_a_deleted_checkpoint_file_fails_verify_and_startup(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir, checkpoint_interval=None) as log:
         write_mixed(log, 5)
-    checkpoint_path(data_dir).unlink()
+    data_dir.audit_checkpoints.unlink()
     run = _verify(data_dir)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "checkpoint file" in run.stdout
@@ -106,7 +106,7 @@ def test_a_deleted_checkpoint_file_fails_verify_and_startup(data_dir: DataDir) -
 def test_an_emptied_checkpoint_file_fails_verify_and_startup(data_dir: DataDir) -> None:
     with AuditLog.open(data_dir, checkpoint_interval=None) as log:
         write_mixed(log, 5)
-    checkpoint_path(data_dir).write_bytes(b"")
+    data_dir.audit_checkpoints.write_bytes(b"")
     run = _verify(data_dir)
     assert run.returncode == 1
     assert "no signed checkpoint at all" in run.stdout
@@ -115,7 +115,7 @@ def test_an_emptied_checkpoint_file_fails_verify_and_startup(data_dir: DataDir) 
 
 def test_a_new_log_starts_its_checkpoint_file_with_a_genesis_line(data_dir: DataDir) -> None:
     AuditLog.open(data_dir).close()
-    [genesis] = CheckpointFile(checkpoint_path(data_dir)).read()
+    [genesis] = CheckpointFile(data_dir.audit_checkpoints).read()
     assert genesis.checkpoint is not None
     assert (genesis.checkpoint.seq, genesis.checkpoint.hash) == (0, GENESIS_HASH)
     assert genesis.checkpoint.keyed_from == 1
@@ -368,7 +368,7 @@ def test_a_forged_acknowledgement_is_not_honoured(data_dir: DataDir, tamper: Tam
     tamper(data_dir.audit, "DELETE FROM audit_event WHERE seq > 6")
     macs = [
         line.checkpoint.mac
-        for line in CheckpointFile(checkpoint_path(data_dir)).read()
+        for line in CheckpointFile(data_dir.audit_checkpoints).read()
         if line.checkpoint is not None
     ]
     t = utc_now()

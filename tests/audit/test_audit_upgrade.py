@@ -12,7 +12,6 @@ from gateway.audit import AuditLog, SQLiteAuditStore, verify_data_dir
 from gateway.audit.checkpoints import (
     CHECKPOINT_KEY,
     CheckpointFile,
-    checkpoint_path,
     sign_checkpoint,
 )
 from gateway.clock import utc_now
@@ -34,7 +33,7 @@ def legacy_log(data_dir: DataDir, n: int) -> None:
     assert last is not None
     assert last.event_id is not None
     key = data_dir.secret(CHECKPOINT_KEY)
-    CheckpointFile(checkpoint_path(data_dir)).append(
+    CheckpointFile(data_dir.audit_checkpoints).append(
         sign_checkpoint(key, seq, head, last.event_id, utc_now())  # no keyed_from
     )
 

@@ -14,7 +14,6 @@ from audit_helpers import FilledLog, Tamper, forged_row, make_request, make_star
 from gateway.analysis.lookups import analyse_lookups
 from gateway.audit import AuditLog, QueryDenied, verify_data_dir
 from gateway.audit.chain import seal
-from gateway.audit.log import checkpoint_path
 from gateway.catalog import load_catalog
 from gateway.datadir import DataDir
 
@@ -171,7 +170,7 @@ def test_a_rewritten_and_rehashed_history_is_found_at_the_first_checkpoint_after
 
 
 def test_an_edited_checkpoint_line_is_found(filled: FilledLog) -> None:
-    path = checkpoint_path(filled.data_dir)
+    path = filled.data_dir.audit_checkpoints
     lines = path.read_text().splitlines()
     raw = json.loads(lines[1])
     raw["seq"] = 19
@@ -218,7 +217,7 @@ def test_checkpoint_file_can_live_elsewhere(data_dir: DataDir, tmp_path: Path) -
         from conftest import write_mixed
 
         write_mixed(log, 12)
-    assert not checkpoint_path(data_dir).exists()
+    assert not data_dir.audit_checkpoints.exists()
     report = verify_data_dir(data_dir, checkpoints=elsewhere)
     assert report.ok
     assert report.checkpoints_checked == 3  # 5, 10 and 12 (on close)

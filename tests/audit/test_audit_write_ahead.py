@@ -15,7 +15,7 @@ import pytest
 from audit_helpers import make_started
 
 from gateway.audit import AuditLog, SQLiteAuditStore
-from gateway.audit.checkpoints import CHECKPOINT_KEY, CheckpointFile, checkpoint_path
+from gateway.audit.checkpoints import CHECKPOINT_KEY, CheckpointFile
 from gateway.audit.kinds import EventKind
 from gateway.auth.admin import issue_token, revoke_token
 from gateway.auth.tokens import TokenRecord, TokenStore, TokenStoreUnavailable
@@ -26,7 +26,7 @@ from gateway.errors import AuditUnavailable
 def broken_checkpoints(data_dir: DataDir) -> AuditLog:
     """The deployment's log, checkpointing every record, with a directory where its checkpoint
     file should be: every checkpoint write fails, every record commits."""
-    path = checkpoint_path(data_dir)
+    path = data_dir.audit_checkpoints
     AuditLog.open(data_dir).close()
     path.unlink()
     path.mkdir()
@@ -128,7 +128,7 @@ def test_the_checkpoint_is_written_once_the_file_is_writable_again(
 ) -> None:
     log = broken_checkpoints(data_dir)
     issue_token(TokenStore(data_dir.governance), log, "a.khan", issued_by="admin")
-    path = checkpoint_path(data_dir)
+    path = data_dir.audit_checkpoints
     path.rmdir()
     log.close()  # the closing checkpoint goes through now
     [line] = CheckpointFile(path).read()

@@ -4,7 +4,7 @@ the audit checkpoint file cannot be written (h.lee must not keep querying)."""
 from __future__ import annotations
 
 from gateway.audit import AuditLog, SQLiteAuditStore
-from gateway.audit.checkpoints import CHECKPOINT_KEY, CheckpointFile, checkpoint_path
+from gateway.audit.checkpoints import CHECKPOINT_KEY, CheckpointFile
 from gateway.datadir import DataDir
 from gateway.governance.service import GovernanceService
 
@@ -14,7 +14,7 @@ from .conftest import World
 def test_a_suspension_recorded_while_checkpoints_fail_takes_effect(
     world: World, data_dir: DataDir
 ) -> None:
-    path = checkpoint_path(data_dir)
+    path = data_dir.audit_checkpoints
     path.rename(path.with_name("moved-aside.jsonl"))
     path.mkdir()  # checkpoint writes fail from now on
     key = data_dir.secret(CHECKPOINT_KEY)

@@ -52,7 +52,7 @@ from gateway.audit.fingerprint import ResultFingerprint, fingerprint_table
 from gateway.audit.integrity import IntegrityCheck, check_log
 from gateway.audit.kinds import EventKind
 from gateway.audit.live import LiveAuditTables
-from gateway.audit.log import AuditHealth, AuditLog, checkpoint_path
+from gateway.audit.log import AuditHealth, AuditLog
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.store import AuditStore
 from gateway.audit.tables import SCHEMAS, AuditTables, audit_tables, table_columns
@@ -95,7 +95,6 @@ __all__ = [
     "assemble_queries",
     "audit_tables",
     "check_log",
-    "checkpoint_path",
     "fingerprint_table",
     "new_event_id",
     "table_columns",

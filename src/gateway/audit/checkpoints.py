@@ -39,7 +39,6 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway.audit.chain import GENESIS_HASH, canonical_json, format_time, parse_time
-from gateway.datadir import DataDir
 from gateway.errors import AuditUnavailable
 
 __all__ = [
@@ -48,7 +47,6 @@ __all__ = [
     "Checkpoint",
     "CheckpointFile",
     "CheckpointLine",
-    "checkpoint_path",
     "checkpoint_valid",
     "genesis_checkpoint",
     "key_id",
@@ -62,11 +60,6 @@ __all__ = [
 CHECKPOINT_KEY = "audit-checkpoint"
 #: Bytes read from the end of a checkpoint file by :meth:`CheckpointFile.read_tail`.
 TAIL_BYTES = 256 * 1024
-
-
-def checkpoint_path(data_dir: DataDir) -> Path:
-    """Default checkpoint file of a deployment: ``DIR/audit.checkpoints.jsonl``."""
-    return data_dir.audit_checkpoints
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ from gateway.audit.checkpoints import (
     CHECKPOINT_KEY,
     Checkpoint,
     CheckpointFile,
-    checkpoint_path,
     genesis_checkpoint,
 )
 from gateway.audit.facts import AuditFact
@@ -68,7 +67,6 @@ __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
     "AuditHealth",
     "AuditLog",
-    "checkpoint_path",
 ]
 
 DEFAULT_CHECKPOINT_EVERY = 100
@@ -190,7 +188,7 @@ class AuditLog(ClosesOnExit):
         store = SQLiteAuditStore(
             data_dir.audit, busy_timeout=busy_timeout, max_size_bytes=max_size_bytes, record_key=key
         )
-        file = CheckpointFile(checkpoints or checkpoint_path(data_dir))
+        file = CheckpointFile(checkpoints or data_dir.audit_checkpoints)
         try:
             known, degraded = 0, list[str]()
             if check:

@@ -66,7 +66,6 @@ from gateway.audit.checkpoints import (
     Checkpoint,
     CheckpointFile,
     CheckpointLine,
-    checkpoint_path,
     checkpoint_valid,
     key_id,
     record_mac,
@@ -576,7 +575,7 @@ def verify_data_dir(
     try:
         return verify_store(
             store,
-            CheckpointFile(checkpoints or checkpoint_path(data_dir)),
+            CheckpointFile(checkpoints or data_dir.audit_checkpoints),
             data_dir.secret(CHECKPOINT_KEY),
             witnesses=witnesses,
             collect=collect,

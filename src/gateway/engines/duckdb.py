@@ -80,7 +80,7 @@ class EngineTuning:
             DuckDB's local file system altogether.
         temp_directory: where it spills (each worker in its own ``worker-<pid>`` folder,
             removed when the worker ends); None: a ``spill`` folder beside the results
-            directory (``DIR/tmp/spill`` in a data directory).
+            directory (a deployment passes :attr:`gateway.datadir.DataDir.spill`).
         max_temp_directory_mb: bound on each worker's spill folder.
         os_memory_guard: while a query runs, limit the worker's data segment (RLIMIT_DATA) to
             what the query's memory limit leaves, so most allocations DuckDB does not count
