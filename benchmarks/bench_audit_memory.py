@@ -4,7 +4,7 @@ For each log size (default 10k, 100k, 300k records: query started/completed pair
 denials, access events and exports), it fills a data directory's audit log, then in a fresh
 process opens the service (``open_service``) and prints:
 
-  - ``open s``: time to open the service (with a derived audit-tables file to build: ``cold``;
+  - ``open s``: time to open the deployment (with a derived audit-tables file to build: ``cold``;
     with one already up to date from an earlier run: ``warm``);
   - ``api MB``: the API process's RSS after opening, and after the audit queries;
   - ``first ms``: the first audit query (``SELECT … FROM audit.queries``), retried while the
@@ -12,7 +12,8 @@ process opens the service (``open_service``) and prints:
   - ``next ms``: median of 10 audit queries, each after one more analyst query;
   - ``workers MB``: the workers' RSS after the audit queries.
 
-Run it against another checkout to compare (only ``open_service`` and ``run_query`` are used)::
+Run it against another checkout to compare (only ``Deployment.open`` — or the older
+``open_service`` — and ``run_query`` are used)::
 
     PYTHONPATH=src python benchmarks/bench_audit_memory.py [--sizes 10000,100000] [--dir DIR]
     PYTHONPATH=/path/to/other/src python benchmarks/bench_audit_memory.py --dir DIR --reuse
@@ -136,8 +137,13 @@ _PROBE = r"""
 import json, os, statistics, sys, time
 from pathlib import Path
 from gateway.datadir import DataDir
-from gateway.deployment import open_service
 from gateway.errors import GatewayError
+try:  # the composition root (older checkouts: open_service)
+    from gateway.deployment import Deployment
+    def open_service(data_dir, workers):
+        return Deployment.open(data_dir, workers=workers)
+except ImportError:
+    from gateway.deployment import open_service
 from gateway.principal import Principal
 
 def rss_mb(pid):
@@ -159,7 +165,7 @@ audit_sql = sys.argv[2]
 
 def timed(principal, sql, purpose):
     t = time.perf_counter()
-    outcome = service.run_query(principal, sql, purpose)
+    outcome = getattr(service, "service", service).run_query(principal, sql, purpose)
     outcome.result.path.unlink(missing_ok=True)
     return (time.perf_counter() - t) * 1000
 
@@ -176,7 +182,8 @@ nexts = []
 for _ in range(10):
     timed(analyst, "SELECT count(*) AS n FROM crime", "SA-2026")
     nexts.append(timed(senior, audit_sql, "AUDIT-2026"))
-workers = sum(rss_mb(pid) for pid in service.engine.worker_pids())
+engine = getattr(service, "service", service).engine
+workers = sum(rss_mb(pid) for pid in engine.worker_pids())
 print(json.dumps({"open_s": opened, "api_open_mb": api_open, "api_after_mb": rss_mb(os.getpid()),
                   "first_ms": first, "next_ms": statistics.median(nexts), "workers_mb": workers}))
 service.close()
@@ -187,10 +194,12 @@ def probe(data_dir: DataDir) -> dict[str, float]:
     """Open the service in a fresh process and measure it (see the module docstring)."""
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, str(data_dir.root), AUDIT_SQL],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if out.returncode:
+        raise SystemExit(f"the probe failed:\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
