@@ -1,4 +1,5 @@
-"""The architecture contract (``[tool.importlinter]`` in pyproject.toml, docs/ARCHITECTURE.md).
+"""The architecture contract (``[tool.importlinter]`` in pyproject.toml, listed in README.md's
+Layout section).
 
 import-linter checks the layers and that no two subpackages import each other, counting
 function-local imports. The second test shows the check has teeth: a copy of the package with
@@ -11,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,3 +57,19 @@ def test_an_upward_import_breaks_the_contract(tmp_path: Path) -> None:
     assert "gateway.policy.model -> gateway.cli" in run.stdout
     # the CLI imports the policy (through the deployment), so this is a cycle as well
     assert "No import cycles between the subpackages of gateway BROKEN" in run.stdout
+
+
+def readme_layers() -> list[str]:
+    """The layers as README.md's Layout section lists them (the unindented lines of its first
+    code block, up to the first run of two spaces)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("\n## Layout\n", 1)[1].split("```", 2)[1]
+    return [line.split("  ", 1)[0].strip() for line in block.splitlines()[1:] if line[:1].strip()]
+
+
+def test_the_readme_lists_the_layers_of_the_contract() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [layers] = [
+        c["layers"] for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
+    ]
+    assert readme_layers() == [layer for layer in layers if layer != "__main__"]
