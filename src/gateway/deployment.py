@@ -105,12 +105,14 @@ class Deployment(ClosesOnExit):
         policy: Policy,
         audit: AuditLog,
         service: QueryService | None = None,
+        audit_tables: LiveAuditTables | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.catalog = catalog
         self.policy = policy
         self.audit = audit
         self._service = service
+        self._audit_tables = audit_tables
         self.directory = self.principal_directory(data_dir)
 
     @staticmethod
@@ -131,9 +133,11 @@ class Deployment(ClosesOnExit):
         workers: int | None = None,
         tuning: EngineTuning | None = None,
         audit_checkpoint_every: int = 100,
+        warm_audit_tables: bool = False,
     ) -> Deployment:
         """Open a data directory: the policy, the audit log and, with ``engine``, the query
-        service over the warehouse.
+        service over the warehouse. ``warm_audit_tables`` (a server) builds or catches up the
+        ``audit.*`` tables file in the background at once; otherwise the first audit query does.
 
         Raises:
             ConfigurationError: no warehouse (with ``engine``), an invalid policy or users file,
@@ -153,12 +157,20 @@ class Deployment(ClosesOnExit):
         policy = load_deployment_policy(data_dir, catalog)
         audit = AuditLog.open(data_dir, checkpoint_every=audit_checkpoint_every)
         try:
-            service = (
-                _open_service(data_dir, catalog, policy, audit, workers=workers, tuning=tuning)
-                if engine
-                else None
+            if not engine:
+                return cls(data_dir, catalog, policy, audit)
+            live = LiveAuditTables(audit.store, data_dir.audit_tables)
+            service = _open_service(
+                data_dir,
+                catalog,
+                policy,
+                audit,
+                live,
+                workers=workers,
+                tuning=tuning,
+                warm_audit_tables=warm_audit_tables,
             )
-            return cls(data_dir, catalog, policy, audit, service)
+            return cls(data_dir, catalog, policy, audit, service, live)
         except BaseException:
             audit.close()
             raise
@@ -199,7 +211,10 @@ class Deployment(ClosesOnExit):
         return GovernedAuthenticator(inner, self.directory, self.audit, clock=self.service.clock)
 
     def close(self) -> None:
-        """Stop the engine's workers, then close the audit log."""
+        """Stop catching up the audit tables, stop the engine's workers, then close the
+        audit log."""
+        if self._audit_tables is not None:
+            self._audit_tables.stop()
         if self._service is not None:
             self._service.engine.close()
         self.audit.close()
@@ -210,9 +225,11 @@ def _open_service(
     catalog: Catalog,
     policy: Policy,
     audit: AuditLog,
+    live: LiveAuditTables,
     *,
     workers: int | None,
     tuning: EngineTuning | None,
+    warm_audit_tables: bool,
 ) -> QueryService:
     """The query service over the warehouse, with the engine's workers started."""
     audit.record(
@@ -225,8 +242,8 @@ def _open_service(
         )
     )
 
-    # The audit tables live in a derived DuckDB file, caught up before each audit query.
-    live = LiveAuditTables(audit.store, data_dir.audit_tables)
+    # The audit tables live in a derived DuckDB file (``live``), caught up before each audit
+    # query.
     limits = max(
         (lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb
     )
@@ -252,9 +269,10 @@ def _open_service(
         schema_files={"audit": data_dir.audit_tables},
         tuning=tuning,
     )
-    # Built (a long log, once) or caught up in the background: the service answers at once,
-    # audit queries wait their turn (503 engine_unavailable if that takes over a minute).
-    live.catch_up_in_background(lambda: engine.update_schema_file("audit", live.catch_up))
+    if warm_audit_tables:
+        # Built (a long log, once) or caught up in the background: the service answers at once,
+        # audit queries wait their turn (503 engine_unavailable if that takes over a minute).
+        live.catch_up_in_background(lambda: engine.update_schema_file("audit", live.catch_up))
     extra_schemas = {
         "audit": {
             name: {field.name: arrow_to_sql_type(field.type) for field in schema}

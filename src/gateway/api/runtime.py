@@ -106,7 +106,10 @@ def open_runtime(settings: GatewaySettings, *, metrics: Metrics | None = None) -
         AuditUnavailable: the audit log cannot be opened.
     """
     deployment = Deployment.open(
-        Path(settings.data_dir), workers=settings.workers, tuning=engine_tuning(settings)
+        Path(settings.data_dir),
+        workers=settings.workers,
+        tuning=engine_tuning(settings),
+        warm_audit_tables=True,
     )
     try:
         service = deployment.service

@@ -110,6 +110,8 @@ class LiveAuditTables:
         self.lock_timeout_s = lock_timeout_s
         self.memory_limit_mb = memory_limit_mb
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._background: threading.Thread | None = None
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -129,7 +131,9 @@ class LiveAuditTables:
                     con = self._open()
                     seq = 0
                 records = iter(self.store.events(after_seq=seq))
-                while batch := list(islice(records, self.batch_events)):
+                while not self._stopping.is_set() and (
+                    batch := list(islice(records, self.batch_events))
+                ):
                     self._apply(con, batch)
                     seq = batch[-1].seq
                 return seq
@@ -251,7 +255,16 @@ class LiveAuditTables:
 
         thread = threading.Thread(target=work, name="gateway-audit-tables", daemon=True)
         thread.start()
+        self._background = thread
         return thread
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop catching up after the batch in hand and wait for a background catch-up to
+        end, so no thread is inside DuckDB when the process exits (the file keeps every batch
+        applied; the next catch-up goes on from there)."""
+        self._stopping.set()
+        if self._background is not None:
+            self._background.join(timeout_s)
 
     # --- reading (tests, reports) ----------------------------------------------------------
 
