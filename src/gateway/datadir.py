@@ -13,6 +13,7 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/pseudonyms.duckdb     the pseudonym vault (keyed pseudonyms of identifying values)
     DIR/secrets/              keys kept apart from the data they protect (mode 0700)
     DIR/exports/              files produced by exports
+    DIR/exports/ID/           one export (or product bundle): its files and manifest
     DIR/exports/police-uk/    police.uk street-level extracts
     DIR/tmp/results/          query results while they are sent (temporary, swept)
     DIR/tmp/spill/            DuckDB's spill files for queries larger than memory (per worker)
@@ -86,6 +87,24 @@ class DataDir:
     @property
     def exports(self) -> Path:
         return self.root / "exports"
+
+    def export_folder(self, export_id: str) -> Path:
+        """``DIR/exports/ID``: the folder of one export (or product bundle).
+
+        Raises:
+            ValueError: ``export_id`` is not one plain path component (empty, hidden, or with a
+                separator), so it could name no folder of its own under ``exports``.
+
+        Example:
+            >>> DataDir(Path("/srv/gw")).export_folder("Q1")
+            PosixPath('/srv/gw/exports/Q1')
+            >>> DataDir(Path("/srv/gw")).export_folder("../audit.sqlite")
+            Traceback (most recent call last):
+            ValueError: not an export id: '../audit.sqlite'
+        """
+        if not export_id or export_id.startswith(".") or any(c in export_id for c in "/\\\0"):
+            raise ValueError(f"not an export id: {export_id!r}")
+        return self.exports / export_id
 
     @property
     def police_uk(self) -> Path:

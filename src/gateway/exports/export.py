@@ -357,7 +357,7 @@ def _register(
     provenance: Provenance,
     reason: str,
 ) -> ExportFile:
-    final_dir = data_dir.exports / provenance.query_id
+    final_dir = data_dir.export_folder(provenance.query_id)
     _private_dir(final_dir)
     target = final_dir / written.name
     try:
@@ -453,9 +453,10 @@ def read_manifest(data_dir: DataDir, export_id: str) -> ExportFile:
     Raises:
         NotFound: no such export directory or manifest.
     """
-    if not export_id or "/" in export_id or export_id.startswith("."):
-        raise NotFound(f"no export {export_id!r}")
-    folder = data_dir.exports / export_id
+    try:
+        folder = data_dir.export_folder(export_id)
+    except ValueError as exc:
+        raise NotFound(f"no export {export_id!r}") from exc
     try:
         data = json.loads((folder / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError) as exc:

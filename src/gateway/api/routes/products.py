@@ -77,7 +77,9 @@ def strategic_assessment(
     )
     with runtime.limits.queries.slot(principal.username):
         product = build_strategic_assessment(runner, principal, request)
-    bundle = write_product(runtime.service, product, runtime.data_dir.exports / product.product_id)
+    bundle = write_product(
+        runtime.service, product, runtime.data_dir.export_folder(product.product_id)
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in (*(f.path for f in bundle.files), bundle.manifest):
