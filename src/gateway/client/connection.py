@@ -32,7 +32,7 @@ from gateway.client.errors import (
 )
 from gateway.client.exports import ExportResult, ProgressEvent, download_export, run_export
 from gateway.client.profile import resolve_profile
-from gateway.client.stream import ResponseBody
+from gateway.client.stream import ArrowResult
 from gateway.client.templates import TemplateResult
 from gateway.errors import ConfigurationError, GatewayError, InputError
 from gateway.lifetime import ClosesOnExit
@@ -99,16 +99,26 @@ class Connection(ClosesOnExit):
     @contextmanager
     def _request(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
         """Send a request and yield the (streaming) response; raise the server's error."""
+        with self._transport_errors(), self._http.stream(method, path, **kwargs) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise self._error(response)
+            yield response
+
+    @contextmanager
+    def _transport_errors(self) -> Iterator[None]:
+        """httpx's failures to get (or finish reading) an answer, as the client's errors."""
         try:
-            with self._http.stream(method, path, **kwargs) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise self._error(response)
-                yield response
+            yield
         except httpx.TimeoutException as exc:
             raise RequestTimedOut(f"no answer from {self.url} in time: {exc}") from exc
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"cannot reach the gateway at {self.url}: {exc}") from exc
+
+    def _body(self, response: httpx.Response) -> Iterator[bytes]:
+        """The response's bytes as they arrive (a failure mid-way is the client's error)."""
+        with self._transport_errors():
+            yield from response.iter_bytes()
 
     def _error(self, response: httpx.Response) -> GatewayError:
         try:
@@ -177,23 +187,39 @@ class Connection(ClosesOnExit):
         Raises:
             GatewayError: the server's refusal or failure (its own class), or a ClientError.
         """
+        with self.query_stream(
+            sql, purpose=purpose, params=params, disclosure=disclosure
+        ) as result:
+            return result.read_all()
+
+    @contextmanager
+    def query_stream(
+        self,
+        sql: str,
+        *,
+        purpose: str | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+        disclosure: Disclosure = None,
+    ) -> Iterator[ArrowResult]:
+        """Run a query; its result read batch by batch while the block lasts (the DB-API
+        cursor's way in: :mod:`gateway.client.dbapi`). Arguments as for :meth:`query_arrow`.
+
+        Example:
+            >>> with gw.query_stream("SELECT crime_id FROM crime") as result:  # doctest: +SKIP
+            ...     first = result.next_batch()
+        """
         body = self._query_body(sql, purpose, params, "arrow", disclosure)
         with self._request("POST", "/v1/query", json=body) as response:
             self._answered(response)
             if response.headers.get("content-type", "").split(";")[0] != _ARROW:
                 raise UnexpectedResponse("the query answer is not an Arrow stream")
-            stream = ResponseBody(response.iter_bytes())
-            try:
-                table = pa.ipc.open_stream(stream).read_all()
-            except pa.ArrowInvalid as exc:
-                raise UnexpectedResponse(f"the result stream is damaged: {exc}") from exc
-            stream.drain()
-            expected = response.headers.get("x-result-sha256")
-            if expected and expected != stream.sha256():
-                raise UnexpectedResponse(
-                    "the result does not match its audit fingerprint (damaged in transit)"
-                )
-        return table
+            rows = response.headers.get("x-row-count", "")
+            yield ArrowResult(
+                self._body(response),
+                query_id=self.last_query_id,
+                row_count=int(rows) if rows.isdigit() else None,
+                expected_sha256=response.headers.get("x-result-sha256"),
+            )
 
     def query(
         self,

@@ -1,4 +1,5 @@
-"""Read an HTTP response body as a file, for pyarrow's IPC reader, checking its SHA-256.
+"""Read an HTTP response body as a file, for pyarrow's IPC reader, checking its SHA-256;
+:class:`ArrowResult` reads an Arrow answer batch by batch as it arrives.
 
 Example:
     >>> import pyarrow as pa, io, hashlib
@@ -18,7 +19,11 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ResponseBody"]
+import pyarrow as pa
+
+from gateway.client.errors import UnexpectedResponse
+
+__all__ = ["ArrowResult", "ResponseBody"]
 
 
 class ResponseBody(io.RawIOBase):
@@ -76,3 +81,75 @@ class ResponseBody(io.RawIOBase):
     def sha256(self) -> str:
         """Hex SHA-256 of the bytes read so far."""
         return self._hash.hexdigest()
+
+
+class ArrowResult:
+    """An Arrow IPC answer read batch by batch as it arrives, never all at once; at its end the
+    bytes read are checked against the audit record's fingerprint.
+
+    Args:
+        chunks: the response body's byte chunks.
+        query_id: the audit record's id (``X-Query-Id``).
+        row_count: the rows the server says it sends (``X-Row-Count``), when it says.
+        expected_sha256: the audit record's fingerprint (``X-Result-Sha256``), when sent.
+
+    Raises:
+        UnexpectedResponse: the stream is damaged or does not match its fingerprint.
+
+    Example:
+        >>> sink = io.BytesIO()
+        >>> with pa.ipc.new_stream(sink, pa.schema([("x", pa.int64())])) as w:
+        ...     w.write_table(pa.table({"x": [1, 2, 3]}), max_chunksize=2)
+        >>> data = sink.getvalue()
+        >>> result = ArrowResult(iter([data]), query_id="q1", row_count=3,
+        ...                      expected_sha256=hashlib.sha256(data).hexdigest())
+        >>> [b.num_rows for b in iter(result.next_batch, None)], result.finished
+        ([2, 1], True)
+    """
+
+    def __init__(
+        self,
+        chunks: Iterator[bytes],
+        *,
+        query_id: str | None,
+        row_count: int | None = None,
+        expected_sha256: str | None = None,
+    ) -> None:
+        self.query_id = query_id
+        self.row_count = row_count
+        self.finished = False
+        self._expected = expected_sha256
+        self._body = ResponseBody(chunks)
+        try:
+            self._reader = pa.ipc.open_stream(self._body)
+        except pa.ArrowInvalid as exc:
+            raise UnexpectedResponse(f"the result stream is damaged: {exc}") from exc
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The result's columns (known before any row arrives)."""
+        return self._reader.schema
+
+    def next_batch(self) -> pa.RecordBatch | None:
+        """The next record batch; None at the end (the fingerprint checked by then)."""
+        if self.finished:
+            return None
+        try:
+            return self._reader.read_next_batch()
+        except StopIteration:
+            self._finish()
+            return None
+        except pa.ArrowInvalid as exc:
+            raise UnexpectedResponse(f"the result stream is damaged: {exc}") from exc
+
+    def read_all(self) -> pa.Table:
+        """The rest of the result as one table."""
+        return pa.Table.from_batches(list(iter(self.next_batch, None)), schema=self.schema)
+
+    def _finish(self) -> None:
+        self._body.drain()
+        self.finished = True
+        if self._expected and self._expected != self._body.sha256():
+            raise UnexpectedResponse(
+                "the result does not match its audit fingerprint (damaged in transit)"
+            )
