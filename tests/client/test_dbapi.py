@@ -5,6 +5,8 @@ errors with the gateway's code, and every statement audited with its purpose."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -12,9 +14,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from gateway import errors
 from gateway.client import connect as client_connect
 from gateway.client import dbapi
+from gateway.client.errors import ConnectionFailed, RequestTimedOut, UnexpectedResponse
 from gateway.client.profile import ClientConfig, save_config
+from gateway.client.stream import ArrowResult
 
 SQL = (
     "SELECT crime_id, recorded_at, police_uk_category, domestic_abuse FROM crime "
@@ -239,3 +244,57 @@ def test_translate_parameters_leaves_text_alone() -> None:
         "SELECT ':a' AS \":a\", x::INT /* :a */ FROM t WHERE a = $a AND b = $B -- :b"
     )
     assert dbapi.translate_parameters(sql, []) == sql
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (errors.PolicyCheckFailed("x"), dbapi.ProgrammingError),
+        (errors.NotProtectable("x"), dbapi.ProgrammingError),
+        (errors.TableNotPermitted("x"), dbapi.ProgrammingError),
+        (errors.SqlParseError("x"), dbapi.ProgrammingError),
+        (errors.QueryTimeout("x"), dbapi.OperationalError),
+        (errors.ResourceLimit("x"), dbapi.OperationalError),
+        (errors.EngineBusy("x"), dbapi.OperationalError),
+        (errors.AuditUnavailable("x"), dbapi.OperationalError),
+        (errors.TooManyRows("x"), dbapi.OperationalError),
+        (errors.AuthenticationError("x"), dbapi.OperationalError),
+        (RequestTimedOut("x"), dbapi.OperationalError),
+        (ConnectionFailed("x"), dbapi.OperationalError),
+        (UnexpectedResponse("x"), dbapi.InterfaceError),
+        (errors.GatewayError("x"), dbapi.InternalError),
+        (errors.Conflict("x"), dbapi.DatabaseError),
+    ],
+)
+def test_gateway_errors_map_to_pep_249_classes(error, expected):  # type: ignore[no-untyped-def]
+    error.query_id = "q123"
+    mapped = dbapi.dbapi_error(error)
+    assert type(mapped) is expected
+    assert (mapped.code, mapped.query_id) == (error.code, "q123")
+
+
+def test_the_result_is_read_as_it_is_fetched():
+    """Only the bytes of the batches fetched so far are taken from the wire."""
+    sink = io.BytesIO()
+    table = pa.table({"x": list(range(10_000))})
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=1_000)
+    data = sink.getvalue()
+    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
+    taken = 0
+
+    def wire() -> Iterator[bytes]:
+        nonlocal taken
+        for chunk in chunks:
+            taken += 1
+            yield chunk
+
+    result = ArrowResult(wire(), query_id="q1", expected_sha256=hashlib.sha256(data).hexdigest())
+    assert result.next_batch().num_rows == 1_000
+    assert taken < len(chunks) / 3
+    assert result.read_all().num_rows == 9_000
+    assert taken == len(chunks)
+    assert result.finished
+    damaged = ArrowResult(iter(chunks), query_id="q1", expected_sha256="0" * 64)
+    with pytest.raises(UnexpectedResponse, match="fingerprint"):
+        damaged.read_all()
