@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -20,6 +22,7 @@ from gateway.client import dbapi
 from gateway.client.errors import ConnectionFailed, RequestTimedOut, UnexpectedResponse
 from gateway.client.profile import ClientConfig, save_config
 from gateway.client.stream import ArrowResult
+from tests.client.test_light_install import BLOCKED
 
 SQL = (
     "SELECT crime_id, recorded_at, police_uk_category, domestic_abuse FROM crime "
@@ -298,3 +301,26 @@ def test_the_result_is_read_as_it_is_fetched():
     damaged = ArrowResult(iter(chunks), query_id="q1", expected_sha256="0" * 64)
     with pytest.raises(UnexpectedResponse, match="fingerprint"):
         damaged.read_all()
+
+
+DBAPI_SCRIPT = """
+import sys
+for name in {blocked!r}:
+    sys.modules[name] = None
+from gateway.client import dbapi
+with dbapi.connect({url!r}, {token!r}, purpose="SA-2026") as con:
+    cur = con.cursor().execute("SELECT DISTINCT local_authority_code FROM crime")
+    print(cur.fetchall(), sorted(m for m in sys.modules if m.split(".")[0] in {blocked!r}
+                                 and sys.modules[m] is not None))
+"""
+
+
+def test_the_driver_needs_no_server_packages(live_gateway):  # type: ignore[no-untyped-def]
+    script = DBAPI_SCRIPT.format(
+        blocked=BLOCKED, url=live_gateway.url, token=live_gateway.token("h.lee")
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[('E06000001',)] []"

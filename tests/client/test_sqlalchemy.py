@@ -72,6 +72,8 @@ def test_the_inspector_lists_only_the_users_view(engine, live_gateway):  # type:
     assert tables == visible
     assert "crime" in tables
     assert "intelligence_report" not in tables
+    assert inspector.get_schema_names() == ["main"]
+    assert inspector.get_table_names(schema="main") == tables
     assert not inspector.has_table("intelligence_report")
     assert inspector.has_table("crime")
     columns = {c["name"]: c for c in inspector.get_columns("person")}
