@@ -74,6 +74,7 @@ from gateway.policy import Policy
 from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
 from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, audited_access, rewrite
+from gateway.rewrite.explain import explain_engine_error
 
 __all__ = ["ClientInfo", "QueryOutcome", "QueryService", "ResultControl", "new_query_id"]
 
@@ -338,9 +339,12 @@ class QueryService(ClosesOnExit):
                 user=request.user,
             )
         except GatewayError as exc:
-            exc.query_id = query_id
-            self._complete(started, outcome=exc.code, began=began, failure=exc)
-            raise
+            # The engine spoke of the SQL it ran: keep only names the analyst may see or wrote,
+            # with a position in their SQL and hints (gateway.rewrite.explain).
+            explained = explain_engine_error(exc, request.sql_submitted, view)
+            explained.query_id = query_id
+            self._complete(started, outcome=explained.code, began=began, failure=explained)
+            raise explained from exc
         report: dict[str, Any] | None = None
         if control is not None:
             try:

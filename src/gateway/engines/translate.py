@@ -3,7 +3,12 @@
 DuckDB's messages quote the values they choke on ("Could not convert string 'x122881' to
 INT32", ``error(<column>)`` raises the column's value as its message), so a message is never
 passed through. What survives is an allowlist: the error's kind, a fixed explanation, and for
-binder and catalog errors the identifiers named in a few known message shapes.
+binder and catalog errors the identifiers named in a few known message shapes — or, for other
+binder errors ("Cannot mix aggregates with non-aggregated columns", "Cannot compare values of
+type TIMESTAMP and type INTEGER_LITERAL"), the engine's first sentence scrubbed by
+:func:`scrub_message`: every quoted string that is not an identifier or a function signature
+becomes ``'…'``, every number outside a type name goes, and candidate lists are dropped. The
+service then keeps only names the analyst may see (:mod:`gateway.rewrite.explain`).
 
     DuckDB error (class, or message prefix when it surfaced through Arrow)   gateway error
     ─────────────────────────────────────────────────────────────────────   ──────────────
@@ -44,7 +49,7 @@ from gateway.errors import (
     TableNotFound,
 )
 
-__all__ = ["EngineFailure", "describe_failure", "error_kind", "translate_error"]
+__all__ = ["EngineFailure", "describe_failure", "error_kind", "scrub_message", "translate_error"]
 
 # Message prefixes DuckDB puts before every error text; an error raised while Arrow pulls
 # batches arrives as a pyarrow OSError/ArrowInvalid that keeps only this text.
@@ -93,6 +98,40 @@ _TABLE_SHAPE = re.compile(rf"^Table with name {_IDENT} does not exist")
 _FUNCTION_MISSING = re.compile(rf"^(?:Scalar |Aggregate |Table )?Function with name {_IDENT} does")
 _FUNCTION_TYPES = re.compile(rf"^No function matches the given name and argument types '{_IDENT}\(")
 _GROUP_BY = re.compile(rf"^column {_IDENT} must appear in the GROUP BY clause")
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_TYPE = r"[A-Z][A-Z0-9_]*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])?"
+_SIGNATURE = re.compile(rf"^[A-Za-z_+\-*/%<>=!|&^~]{{1,40}}\(({_TYPE}(?:, {_TYPE})*)?\)$")
+_SINGLE = re.compile(r"'([^']*)'")
+_DOUBLE = re.compile(r'"([^"]*)"')
+_NUMBER = re.compile(r"(?<![A-Za-z_(,])\b\d+(?:\.\d+)?\b")
+_MAX_MESSAGE = 240
+
+
+def scrub_message(text: str) -> str:
+    r"""The engine's message with no values in it: its first line, quoted strings kept only when
+    they are identifiers or function signatures, numbers dropped, candidate lists cut.
+
+    Example:
+        >>> scrub_message("Cannot compare values of type TIMESTAMP and type INTEGER_LITERAL - an "
+        ...               "explicit cast is required")
+        'Cannot compare values of type TIMESTAMP and type INTEGER_LITERAL - an explicit cast is required'
+        >>> scrub_message("Could not choose a best candidate function for the function call "
+        ...               '"+(STRING_LITERAL, INTEGER_LITERAL)". In order to select one, please add')
+        'Could not choose a best candidate function for the function call "+(STRING_LITERAL, INTEGER_LITERAL)"'
+        >>> scrub_message('value \'x1228\' in column "my secret" at 42 is bad')
+        'value \'…\' in column "…" at … is bad'
+    """
+    first = text.split("\n", 1)[0]
+    for cut in (". In order to", ". You might need", " Candidate", ". Either add"):
+        first = first.split(cut, 1)[0]
+    first = _SINGLE.sub(lambda m: m.group(0) if _SIGNATURE.match(m.group(1)) else "'…'", first)
+    first = _DOUBLE.sub(
+        lambda m: m.group(0) if _NAME.match(m.group(1)) or _SIGNATURE.match(m.group(1)) else '"…"',
+        first,
+    )
+    first = _NUMBER.sub("…", first).strip().rstrip("!.")
+    return first if len(first) <= _MAX_MESSAGE else first[: _MAX_MESSAGE - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -194,6 +233,4 @@ def _binder_error(text: str) -> GatewayError:
         return QueryError(
             f'column "{m.group(1)}" must appear in the GROUP BY clause or inside an aggregate'
         )
-    return QueryError(
-        "the engine could not bind the query (a name, type or clause in it does not fit)"
-    )
+    return QueryError(f"the engine could not bind the query: {scrub_message(text)}")

@@ -17,6 +17,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from gateway.errors import ColumnNotFound, QueryError
 from gateway.rewrite.context import RewriteContext
+from gateway.rewrite.explain import did_you_mean, double_quote_hint
 
 __all__ = ["analyse_columns"]
 
@@ -32,15 +33,24 @@ def _schema(ctx: RewriteContext) -> dict[str, dict[str, dict[str, str]]]:
     return schema
 
 
-def _error(exc: SqlglotError) -> QueryError | ColumnNotFound:
+def _error(
+    exc: SqlglotError, tree: exp.Expr, schema: dict[str, dict[str, dict[str, str]]]
+) -> QueryError | ColumnNotFound:
     text = str(exc)
     match = _POSITION.search(text)
     position = (int(match.group(1)), int(match.group(2))) if match else None
     column = _COLUMN.search(text)
     if column:
+        name = column.group(1) or column.group(2)
+        # Suggestions only from the columns this analyst may see in the tables they named.
+        named = {str(t.name).lower() for t in tree.find_all(exp.Table)}
+        visible = schema["main"]
+        candidates = [c for t in named & set(visible) for c in visible[t]] or [
+            c for columns in visible.values() for c in columns
+        ]
+        hint = double_quote_hint(tree, name) or did_you_mean(name, candidates)
         return ColumnNotFound(
-            f"column {(column.group(1) or column.group(2))!r} does not exist or is not visible"
-            " at your access level",
+            f"column {name!r} does not exist or is not visible at your access level{hint}",
             position=position,
         )
     summary = _POSITION.sub("", text).strip().rstrip(".")
@@ -60,7 +70,7 @@ def analyse_columns(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
         )
         scopes = traverse_scope(qualified)
     except SqlglotError as exc:
-        raise _error(exc) from exc
+        raise _error(exc, tree, schema) from exc
     except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise QueryError("could not analyse the query's columns; simplify the query") from exc
 

@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from gateway.errors import SyntaxNotAllowed, TableNotFound, TableNotPermitted
 from gateway.rewrite.context import RewriteContext
+from gateway.rewrite.explain import did_you_mean
 from gateway.rewrite.guard import position_of
 
 __all__ = ["WAREHOUSE_CATALOGS", "resolve_tables"]
@@ -94,7 +95,9 @@ def resolve_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
                 position=position,
             )
         if name not in ctx.catalog:
-            raise TableNotFound(f"unknown table {name!r}", position=position)
+            # Suggestions only from the tables this analyst may see (and their CTEs).
+            hint = did_you_mean(name, [*ctx.view.tables, *_ctes_in_scope(node)])
+            raise TableNotFound(f"unknown table {name!r}{hint}", position=position)
         if name not in ctx.view.tables:
             raise TableNotPermitted(
                 f"table {name!r} is not available at your access level ({ctx.view.level})",
