@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,6 +37,7 @@ import typer
 from gateway.cli import app
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import json_or_text, name_value_pairs
+from gateway.cli.waiting import CANCELLED_EXIT, Waiting
 from gateway.errors import InputError
 
 __all__ = [
@@ -178,9 +180,32 @@ def query_command(
     )
     if output_format == "parquet" and output is None and sys.stdout.isatty():
         raise InputError("parquet is binary: give --output FILE")
+    try:
+        _run(sql, params, control, url, purpose, output_format, output, max_rows, formula_guard)
+    except KeyboardInterrupt:
+        # The connection is closed on the way out: the server sees the client go, stops the
+        # query and audits it as cancelled.
+        print(
+            "\ncancelled: the gateway stops the query and records it as cancelled", file=sys.stderr
+        )
+        raise typer.Exit(CANCELLED_EXIT) from None
+
+
+def _run(
+    sql: str,
+    params: dict[str, Any],
+    control: dict[str, Any] | None,
+    url: str | None,
+    purpose: str | None,
+    output_format: OutputFormat,
+    output: Path | None,
+    max_rows: int,
+    formula_guard: bool,
+) -> None:
     with connection(url, purpose=purpose) as gw:
         if output_format == "table":
-            frame = gw.query(sql, params=params, disclosure=control)
+            with Waiting():
+                frame = gw.query(sql, params=params, disclosure=control)
             if output is not None:
                 output.write_text(show_table(frame, max_rows) + "\n", "utf-8")
             else:
@@ -191,13 +216,18 @@ def query_command(
             if gw.last_disclosure:
                 print(f"disclosure control: {gw.last_disclosure}", file=sys.stderr)
             return
-        chunks = gw.query_bytes(
-            sql,
-            params=params,
-            format=output_format,
-            disclosure=control,
-            formula_guard=formula_guard,
-        )
+        waiting = Waiting()
+        with waiting:
+            chunks = _first_chunk_ends(
+                gw.query_bytes(
+                    sql,
+                    params=params,
+                    format=output_format,
+                    disclosure=control,
+                    formula_guard=formula_guard,
+                ),
+                waiting,
+            )
         written = 0
         if output is not None:
             with output.open("wb") as fh:
@@ -214,3 +244,19 @@ def query_command(
             print(f"(query {gw.last_query_id})", file=sys.stderr)
         if gw.last_disclosure:
             print(f"disclosure control: {gw.last_disclosure}", file=sys.stderr)
+
+
+def _first_chunk_ends(chunks: Iterator[bytes], waiting: Waiting) -> Iterator[bytes]:
+    """``chunks``, with ``waiting`` stopped once the answer starts (or fails)."""
+    try:
+        first = next(chunks, None)
+    finally:
+        waiting.done()
+    if first is None:
+        return iter(())
+    return _chain(first, chunks)
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest

@@ -230,7 +230,8 @@ class Connection(ClosesOnExit):
         disclosure: Disclosure = None,
     ) -> pl.DataFrame:
         """Run a query; the result as a polars DataFrame (``.to_pandas()`` for pandas).
-        ``disclosure`` as for :meth:`query_arrow`.
+        ``disclosure`` as for :meth:`query_arrow`. Interrupting it (Ctrl-C, a notebook's stop
+        button) closes the connection: the server stops the query and audits it as cancelled.
 
         Example:
             >>> gw.query("SELECT count(*) AS n FROM crime WHERE recorded_at >= $since",
