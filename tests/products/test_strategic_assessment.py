@@ -11,8 +11,10 @@ installed the report is also rendered to a PNG, as a person would see it.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from gateway.products import (
     build_strategic_assessment,
     write_product,
 )
+from gateway.products.workbook import header_label
 from gateway.service import QueryService
 from gateway.templates import TemplateRun, TemplateRunner
 from tests.products.report_parser import ParsedCell, ReportParser, parse_report
@@ -252,6 +255,7 @@ def test_workbook_one_marked_sheet_per_section_with_the_templates_numbers(
     bundle: ProductFiles, fresh: dict[str, TemplateRun]
 ) -> None:
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
 
     book = load_workbook(bundle.files[1].path)
     sections = bundle.product.sections
@@ -267,21 +271,38 @@ def test_workbook_one_marked_sheet_per_section_with_the_templates_numbers(
         assert section.run.query_id in flat
     for name, section in zip(book.sheetnames[1:], sections, strict=True):
         sheet = book[name]
+        assert len(name) <= 31
+        rest, title = name.split(" ", 1)[1], section.title.replace(":", "")
+        assert title.startswith(rest), (name, title)
+        assert len(title) == len(rest) or title[len(rest)] in " -,;", (name, title)  # at a word
+        assert name == name.strip()
         table = fresh[section.key].table
         columns = [c for c in table.column_names if not c.endswith("_suppressed")]
         rows = list(sheet.iter_rows(min_row=4, values_only=True))
-        assert list(rows[0]) == columns
+        assert list(rows[0]) == [header_label(c) for c in columns]
         assert section.run.query_id in str(sheet["A2"].value)
         assert len(rows) - 1 == table.num_rows
+        # one Excel table with filters over the header and every row, ready to pivot
+        (excel,) = sheet.tables.values()
+        assert excel.ref == f"A4:{get_column_letter(len(columns))}{4 + table.num_rows}"
         for i, row in enumerate(rows[1:]):
-            for column, value in zip(columns, row, strict=True):
+            for j, (column, value) in enumerate(zip(columns, row, strict=True), start=1):
                 expected = table[column][i].as_py()
+                cell = sheet.cell(row=5 + i, column=j)
                 if flags(table, column)[i]:
-                    assert value == "*", (name, column, i)
+                    assert value is None, (name, column, i)  # empty, never "*" in numbers
+                    assert cell.comment is not None
+                    assert "suppressed" in cell.comment.text
                 elif isinstance(expected, float):
                     assert value == pytest.approx(expected), (name, column, i)
+                elif isinstance(expected, str) and re.fullmatch(r"\d{4}-\d{2}", expected):
+                    assert value == datetime(int(expected[:4]), int(expected[5:]), 1)  # a date
+                    assert cell.number_format == "mmm yyyy"
                 else:
                     assert value == expected, (name, column, i)
+        for j, column in enumerate(columns, start=1):  # wide enough for header and values
+            width = sheet.column_dimensions[get_column_letter(j)].width
+            assert width >= min(len(header_label(column)) + 2, 60), (name, column, width)
 
 
 # --- who can build it, and for publication ---------------------------------------------------
