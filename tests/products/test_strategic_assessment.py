@@ -368,3 +368,13 @@ def test_report_renders_in_a_browser(screenshot: Path) -> None:
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1100, 3000)
     assert len(data) > 100_000  # a page of charts and tables, not a blank one
+
+
+def test_chart_labels_and_legends_are_never_cut_mid_word(bundle: ProductFiles) -> None:
+    texts = [
+        text
+        for section in bundle.product.sections
+        for text in re.findall(r"<text[^>]*>([^<]*)</text>", section.chart_svg)
+    ]
+    assert "same month a year earlier" in texts  # the legend the review found cut
+    assert not [t for t in texts if re.search(r"\w…$", t)]

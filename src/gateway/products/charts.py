@@ -77,8 +77,19 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
     )
 
 
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _label(text: str, limit: int = 40) -> str:
+    """A label in full, or cut at a word past ``limit`` characters (never mid-word).
+
+    Example:
+        >>> _label("Anti-social behaviour and criminal damage in the town centre", 30)
+        'Anti-social behaviour and…'
+    """
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _margin(labels: Sequence[str], least: int) -> int:
+    """A left margin wide enough for the longest label (~7 px a character)."""
+    return max(least, max((len(_label(str(t))) for t in labels), default=0) * 7 + 16)
 
 
 def bar_chart(
@@ -97,7 +108,8 @@ def bar_chart(
     """
     if len(labels) != len(values):
         raise ValueError("labels and values differ in length")
-    row, top_margin, left = 22, 36, 190
+    row, top_margin, left = 22, 36, _margin(labels, 120)
+    width = max(width, left + 330)
     plot_w = width - left - 70
     height = top_margin + row * max(len(labels), 1) + 34
     shown = [v for v in values if v is not None]
@@ -117,7 +129,7 @@ def bar_chart(
         y = top_margin + i * row
         body.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(_truncate(str(label), 30))}</text>"
+            f"{escape(_label(str(label)))}</text>"
         )
         if value is None:
             body.append(
@@ -139,6 +151,18 @@ def bar_chart(
     return _svg(width, height, title, body)
 
 
+def _legend_name(name: str, values: Sequence[Number | None]) -> str:
+    """A series' legend text: its name (cut at a word past 40 characters), marked when every
+    value is suppressed.
+
+    Example:
+        >>> _legend_name("same month a year earlier", [1, 2])
+        'same month a year earlier'
+    """
+    shown = name if len(name) <= 40 else name[:40].rsplit(" ", 1)[0] + "…"
+    return shown + (" (suppressed)" if values and all(v is None for v in values) else "")
+
+
 def line_chart(
     x_labels: Sequence[str],
     series: Mapping[str, Sequence[Number | None]],
@@ -158,7 +182,11 @@ def line_chart(
     for name, values in series.items():
         if len(values) != len(x_labels):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(x_labels)} labels")
-    left, right, top, bottom = 60, 20 + (170 if len(series) > 1 else 0), 34, 48
+    # The legend is as wide as its longest name (12 px swatch + gap + ~7 px a character), so
+    # no name is cut ("same month a year earlier"); names past 40 characters are cut at a word.
+    legend = [_legend_name(name, values) for name, values in series.items()]
+    legend_w = max((len(text) for text in legend), default=0) * 7 + 40
+    left, right, top, bottom = 60, 20 + (legend_w if len(series) > 1 else 0), 34, 48
     plot_w, plot_h = width - left - right, height - top - bottom
     shown = [v for values in series.values() for v in values if v is not None]
     ticks = nice_ticks(max(shown, default=0))
@@ -208,12 +236,9 @@ def line_chart(
         if len(series) > 1:
             ly = top + 6 + k * 18
             lx = left + plot_w + 14
-            shown_name = _truncate(name, 24)
-            if all(v is None for v in values):
-                shown_name += " (suppressed)"
             body.append(
                 f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{colour}"/>'
-                f'<text x="{lx + 18}" y="{ly + 11}">{escape(shown_name)}</text>'
+                f'<text x="{lx + 18}" y="{ly + 11}">{escape(legend[k])}</text>'
             )
     if value_label:
         body.append(
@@ -246,7 +271,7 @@ def heatmap(
     """
     if len(values) != len(row_labels) or any(len(r) != len(column_labels) for r in values):
         raise ValueError("values must be rows × columns")
-    left, top = 90, 34
+    left, top = _margin(row_labels, 90), 34
     cell_w = (width - left - 20) / max(len(column_labels), 1)
     cell_h = 24
     height = top + cell_h * len(row_labels) + 46
@@ -261,7 +286,7 @@ def heatmap(
         y = top + r * cell_h
         body.append(
             f'<text x="{left - 6}" y="{y + cell_h / 2 + 4:.1f}" text-anchor="end">'
-            f"{escape(_truncate(str(label), 14))}</text>"
+            f"{escape(_label(str(label)))}</text>"
         )
         for c, value in enumerate(values[r]):
             x = left + c * cell_w
