@@ -113,7 +113,7 @@ def _section(number: int, section: Section) -> str:
     ]
     if run.disclosure is not None:
         summary = run.disclosure.summary()
-        notes.append(escape(summary[:1].upper() + summary[1:]) + ". * = suppressed.")
+        notes.append(escape(summary[:1].upper() + summary[1:]) + ".")
     if run.truncated:
         notes.append("The result was cut at the row limit.")
     params = ", ".join(f"{k}={v}" for k, v in run.provenance()["params"].items())
@@ -175,9 +175,10 @@ def render_html(product: Product) -> str:
         f'<dl class="provenance">{details}</dl>'
         f'<p class="notes">Figures come from the police analytical warehouse through the '
         f"Partnership Analytics Gateway: each section is one audited query (its id is given), "
-        f"run under the access policy of the person who prepared this report. Numbers marked * "
-        f"are suppressed to protect small counts; other cells in the same row or column may be "
-        f"suppressed too so that totals cannot reveal them.</p>"
+        f"run under the access policy of the person who prepared this report. Each section's note "
+        f"says how its counts are protected (for example perturbed by the cell key method); "
+        f"a count shown as * is suppressed to protect a small "
+        f"number.</p>"
         f"<nav><h2>Contents</h2><ol>{contents}</ol></nav>{body}"
         f'<script type="application/json" id="provenance">{data}</script>'
         f'</main><div class="marking bottom">{marking}</div></body></html>\n'

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from gateway.catalog.police_uk import CATEGORY_LABELS
 from gateway.disclosure import FLAG_SUFFIX
 from gateway.policy.disclosure import DisclosureRules
 from gateway.templates import TemplateRun
@@ -37,10 +38,22 @@ __all__ = [
     "Section",
     "TableSpec",
     "TableView",
+    "category_label",
     "table_view",
 ]
 
-Format = Literal["count", "decimal1", "decimal2", "text"]
+Format = Literal["count", "decimal1", "decimal2", "text", "category"]
+
+
+def category_label(value: Any) -> str:
+    """A police.uk category slug as police.uk labels it (``all``: every category).
+
+    Example:
+        >>> category_label("criminal-damage-arson"), category_label("all")
+        ('Criminal damage and arson', 'All crime')
+    """
+    text = str(value)
+    return "All crime" if text == "all" else CATEGORY_LABELS.get(text, text)
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,8 @@ class Column:
             return "*"
         if value is None:
             return ""
+        if self.format == "category":
+            return category_label(value)
         if self.format == "text" or isinstance(value, str):
             return str(value)
         if self.format == "count":
@@ -308,7 +323,12 @@ def chart_data(table: pa.Table, plan: ChartPlan) -> tuple[list[str], dict[str, l
     """Labels and series values for a chart (suppressed values as None, excluded rows out)."""
     keep = _kept(table, plan.exclude)
     x = table.column(plan.x).to_pylist()
-    labels_col = table.column(plan.label).to_pylist() if plan.label else x
+    if plan.label:
+        labels_col = table.column(plan.label).to_pylist()
+    elif plan.x == "police_uk_category":  # labels, never slugs, whatever the template returns
+        labels_col = [category_label(v) for v in x]
+    else:
+        labels_col = x
     y = table.column(plan.y).to_pylist()
     if plan.series is None:
         labels = [str(labels_col[i]) for i in keep]

@@ -27,6 +27,7 @@ from gateway.products.model import (
     Product,
     Section,
     TableSpec,
+    category_label,
     chart_data,
     table_view,
 )
@@ -112,8 +113,16 @@ def _highest(label: str, value: str, unit: str) -> Finding:
         if not rows:
             return ""
         best = max(rows, key=lambda r: r[value])
-        shown = f"{best[value]:,.2f}" if isinstance(best[value], float) else _count(best[value])
-        return f"Highest: {best[label]} ({shown} {unit})."
+        # Percentages as the tables show them (one decimal: "63.8% charged", not "63.80 %");
+        # categories by their police.uk label, never the slug.
+        if unit.startswith("%"):
+            shown = f"{best[value]:.1f}{unit}"
+        elif isinstance(best[value], float):
+            shown = f"{best[value]:,.2f} {unit}"
+        else:
+            shown = f"{_count(best[value])} {unit}"
+        name = category_label(best[label]) if label == "police_uk_category" else best[label]
+        return f"Highest: {name} ({shown})."
 
     return finding
 
@@ -393,7 +402,7 @@ SECTIONS: tuple[SectionPlan, ...] = (
         tables=(
             TableSpec(
                 (
-                    Column("police_uk_category", "Category", "text"),
+                    Column("police_uk_category", "Category", "category"),
                     Column("crimes", "Crimes"),
                     Column("charged", "Charged or summonsed"),
                     Column("charge_rate_pct", "Charge rate (%)", "decimal1"),
