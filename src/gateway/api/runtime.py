@@ -76,7 +76,9 @@ class GatewayRuntime:
 
     @property
     def token_lifetime(self) -> timedelta:
-        return timedelta(days=self.settings.token_days)
+        """The server's default lifetime, within the policy's cap."""
+        cap = self.service.policy.tokens.max_lifetime
+        return min(timedelta(days=self.settings.token_days), cap)
 
     def close(self) -> None:
         """Stop the engine's workers and close the audit log."""

@@ -26,6 +26,7 @@ from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
 from gateway.auth.tokens import IssuedToken, TokenRecord, TokenStore, TokenStoreUnavailable
+from gateway.errors import InputError
 
 __all__ = ["issue_token", "revoke_token"]
 
@@ -39,13 +40,25 @@ def issue_token(
     organisation: str = "",
     label: str = "",
     expires_in: timedelta | None = timedelta(days=90),
+    max_lifetime: timedelta | None = None,
 ) -> IssuedToken:
     """Issue a token for ``username`` and audit it (the secret is never recorded).
 
+    Args:
+        max_lifetime: the policy's cap (``[tokens] max_lifetime_days``): a token without an
+            end, or asked to last longer, is refused — never quietly shortened.
+
     Raises:
+        InputError: the lifetime asked for is over the policy's cap.
         AuditUnavailable: not audited, so no token was created.
         TokenStoreUnavailable: the token could not be stored.
     """
+    if max_lifetime is not None and (expires_in is None or expires_in > max_lifetime):
+        asked = "no end" if expires_in is None else f"{expires_in.days} days"
+        raise InputError(
+            f"a token may last at most {max_lifetime.days} days under the policy "
+            f"([tokens] max_lifetime_days); {asked} was asked for"
+        )
     recorded: list[str] = []
 
     def record(new: TokenRecord) -> None:

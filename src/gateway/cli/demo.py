@@ -254,7 +254,10 @@ def grant_demo_access(
                     issued_by="gateway-demo",
                     organisation="Cleveland Police",
                     label="demo",
-                    expires_in=timedelta(days=DEMO_TOKEN_DAYS),
+                    expires_in=min(
+                        timedelta(days=DEMO_TOKEN_DAYS), deployment.policy.tokens.max_lifetime
+                    ),
+                    max_lifetime=deployment.policy.tokens.max_lifetime,
                 ).token
             tokens[name] = {
                 "token": token,

@@ -39,7 +39,15 @@ def _actor(by: str | None) -> str:
 def issue_command(
     username: Annotated[str, typer.Argument(help="The user the token is for.")],
     data_dir: DataDirOption,
-    days: Annotated[int, typer.Option(min=1, max=3650, help="Lifetime in days.")] = 90,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=3650,
+            help="Lifetime in days (at most the policy's [tokens] max_lifetime_days, "
+            "default 90; longer is refused).",
+        ),
+    ] = 90,
     label: Annotated[str, typer.Option(help="What the token is for.")] = "",
     by: ByOption = None,
 ) -> None:
@@ -58,6 +66,7 @@ def issue_command(
             issued_by=_actor(by),
             label=label,
             expires_in=timedelta(days=days),
+            max_lifetime=deployment.policy.tokens.max_lifetime,
         )
     record = issued.record
     expires = f"{record.expires_at:%Y-%m-%d}" if record.expires_at else "never"

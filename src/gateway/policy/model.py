@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.policy.disclosure import DisclosureSettings
 from gateway.policy.exports import ExportSettings
+from gateway.policy.tokens import TokenSettings
 
 __all__ = [
     "MASK_KINDS",
@@ -185,6 +186,7 @@ class Policy:
     schemas: Mapping[str, SchemaAccess] = field(default_factory=dict)
     exports: ExportSettings = field(default_factory=ExportSettings)
     disclosure: DisclosureSettings = field(default_factory=DisclosureSettings)
+    tokens: TokenSettings = field(default_factory=TokenSettings)
     title: str | None = None
     source: str = "policy.toml"
 

@@ -41,6 +41,7 @@ def issue(body: TokenIssueBody, principal: PrincipalDep, runtime: RuntimeDep) ->
         organisation=principal.organisation,
         label=body.label,
         expires_in=timedelta(days=days) if days else runtime.token_lifetime,
+        max_lifetime=runtime.service.policy.tokens.max_lifetime,
     )
     out = TokenOut.of(issued.record, runtime.service.clock())
     return IssuedTokenOut(**out.model_dump(), token=issued.token)
