@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from gateway.audit.kinds import EventKind
@@ -201,11 +201,23 @@ class RegisterOperations(Operations):
 
     # --- preconditions --------------------------------------------------------------------------
 
+    def _not_in_future(self, what: str, day: date) -> None:
+        """A signature, grant or completion is a fact of the past: one dated after today (a
+        yearly SyOPs "signed" for 2027–2030 in advance) is refused.
+
+        Raises:
+            InputError: ``day`` is after today.
+        """
+        today = self.clock().date()
+        if day > today:
+            raise InputError(f"{what} {day.isoformat()} is in the future (today is {today})")
+
     def record_vetting(self, actor: str, vetting: Vetting) -> None:
         if vetting.level not in VETTING_LEVELS:
             raise InputError(f"vetting level must be one of {', '.join(VETTING_LEVELS)}")
         if vetting.expires < vetting.granted:
             raise InputError("vetting cannot expire before it was granted")
+        self._not_in_future("vetting granted", vetting.granted)
         with self._change_by(actor, Action.RECORD_VETTING, Subject(vetting.username)) as (tx, at):
             tx.add_vetting(vetting, by=actor, at=at)
             self._event(
@@ -221,6 +233,7 @@ class RegisterOperations(Operations):
     def record_declaration(self, actor: str, declaration: Declaration) -> None:
         if declaration.kind not in DECLARATION_KINDS:
             raise InputError(f"declaration kind must be one of {', '.join(DECLARATION_KINDS)}")
+        self._not_in_future("declaration signed", declaration.signed)
         at = self.clock()
         with self.store.writing() as tx:
             self._need(tx, actor, Action.RECORD_DECLARATION, at, Subject(declaration.username))
@@ -237,6 +250,7 @@ class RegisterOperations(Operations):
     def record_training(self, actor: str, training: Training) -> None:
         if training.kind not in TRAINING_KINDS:
             raise InputError(f"training kind must be one of {', '.join(TRAINING_KINDS)}")
+        self._not_in_future("training completed", training.completed)
         with self._change_by(actor, Action.RECORD_TRAINING, Subject(training.username)) as (tx, at):
             tx.add_training(training, by=actor, at=at)
             self._event(
@@ -249,6 +263,7 @@ class RegisterOperations(Operations):
             )
 
     def record_memorandum(self, actor: str, memorandum: Memorandum) -> None:
+        self._not_in_future("memorandum signed", memorandum.signed)
         with self._change_by(actor, Action.RECORD_MEMORANDUM) as (tx, at):
             tx.add_memorandum(memorandum, by=actor, at=at)
             self._event(
