@@ -30,16 +30,30 @@ def _completed(gateway: LiveGateway) -> list[dict[str, Any]]:
     return events
 
 
-def test_a_long_query_shows_its_time_and_ctrl_c_cancels_it(
-    live_gateway: LiveGateway, tmp_path: Path
-) -> None:
-    seen = len(_completed(live_gateway))
-    env = {
+def _analyst_env(live_gateway: LiveGateway, tmp_path: Path) -> dict[str, str]:
+    """The environment of a client process acting as the analyst (no saved profile)."""
+    return {
         **os.environ,
         "GATEWAY_URL": live_gateway.url,
         "GATEWAY_TOKEN": live_gateway.token(ANALYST),
         "GATEWAY_CONFIG": str(tmp_path / "config.toml"),
     }
+
+
+def _next_completed(live_gateway: LiveGateway, seen: int) -> dict[str, Any]:
+    """The one completed record after the first ``seen`` (waiting up to 10 s for it)."""
+    deadline = time.monotonic() + 10
+    while len(events := _completed(live_gateway)) == seen and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (record,) = events[seen:]
+    return record
+
+
+def test_a_long_query_shows_its_time_and_ctrl_c_cancels_it(
+    live_gateway: LiveGateway, tmp_path: Path
+) -> None:
+    seen = len(_completed(live_gateway))
+    env = _analyst_env(live_gateway, tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "query", SLOW, "--purpose", "SA-2026"],
         stdout=subprocess.PIPE,
@@ -57,11 +71,7 @@ def test_a_long_query_shows_its_time_and_ctrl_c_cancels_it(
     assert process.returncode == CANCELLED_EXIT, rest
     assert "cancelled" in rest
     assert "Traceback" not in rest
-    deadline = time.monotonic() + 10
-    while len(events := _completed(live_gateway)) == seen and time.monotonic() < deadline:
-        time.sleep(0.1)
-    (record,) = events[seen:]
-    assert record["details"]["outcome"] == "cancelled"
+    assert _next_completed(live_gateway, seen)["details"]["outcome"] == "cancelled"
     assert time.monotonic() - began < 10  # not the 60 s time limit
 
 
@@ -70,12 +80,7 @@ def test_interrupting_the_client_library_cancels_the_query(
 ) -> None:
     """A notebook's stop button (KeyboardInterrupt) closes the connection the same way."""
     seen = len(_completed(live_gateway))
-    env = {
-        **os.environ,
-        "GATEWAY_URL": live_gateway.url,
-        "GATEWAY_TOKEN": live_gateway.token(ANALYST),
-        "GATEWAY_CONFIG": str(tmp_path / "config.toml"),
-    }
+    env = _analyst_env(live_gateway, tmp_path)
     script = (
         "import sys\n"
         "from gateway.client import connect\n"
@@ -97,9 +102,5 @@ def test_interrupting_the_client_library_cancels_the_query(
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=30)
     assert process.returncode == 3, out
-    deadline = time.monotonic() + 10
-    while len(events := _completed(live_gateway)) == seen and time.monotonic() < deadline:
-        time.sleep(0.1)
-    (record,) = events[seen:]
-    assert record["details"]["outcome"] == "cancelled"
+    assert _next_completed(live_gateway, seen)["details"]["outcome"] == "cancelled"
     assert time.monotonic() - began < 10
