@@ -18,7 +18,8 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── NotAggregate              400  not_aggregate          (disclosure control on record-level rows)
     │   ├── NotProtectable            400  not_protectable        (a count disclosure control cannot protect)
     │   ├── PolicyCheckFailed         400  policy_check_failed    (the SQL to run broke the enforcement invariant)
-    │   └── PurposeRequired           400  purpose_required
+    │   ├── PurposeRequired           400  purpose_required
+    │   └── CommentRequired           400  comment_required       (an authorisation or QA decision without a comment)
     ├── AuthenticationError           401  unauthenticated
     ├── AccessDenied                  403  access_denied
     │   ├── TableNotPermitted         403  table_not_permitted
@@ -29,9 +30,12 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── WrongRole                 403  wrong_role             (governance step needs another role)
     │   ├── SeparationOfDuties        403  separation_of_duties   (acting twice in one chain)
     │   │   └── SelfApproval          403  self_approval          (acting on one's own request)
-    │   └── PreconditionMissing       403  precondition_missing   (vetting, declarations, training …)
-    │       └── VettingExpired        403  vetting_expired
+    │   ├── PreconditionMissing       403  precondition_missing   (vetting, declarations, training …)
+    │   │   └── VettingExpired        403  vetting_expired
+    │   ├── ExportRequired            403  export_required        (a large record-level result: request an export)
+    │   └── ReleaseHeld               403  release_held           (a product awaiting or returned by QA)
     ├── NotFound                      404  not_found
+    │   └── ExportExpired             404  export_expired         (deleted at the end of its retention)
     ├── Conflict                      409  conflict
     │   └── StepOutOfOrder            409  step_out_of_order      (request not at that step)
     ├── QueryCancelled                409  cancelled              (its client withdrew it; see below)
@@ -66,10 +70,13 @@ __all__ = [
     "AuditUnavailable",
     "AuthenticationError",
     "ColumnNotFound",
+    "CommentRequired",
     "ConfigurationError",
     "Conflict",
     "EngineBusy",
     "EngineUnavailable",
+    "ExportExpired",
+    "ExportRequired",
     "FunctionNotAllowed",
     "GatewayError",
     "InputError",
@@ -87,6 +94,7 @@ __all__ = [
     "QueryLimitExceeded",
     "QueryTimeout",
     "RateLimited",
+    "ReleaseHeld",
     "ResourceLimit",
     "SelfApproval",
     "SeparationOfDuties",
@@ -320,3 +328,23 @@ class ExportExpired(NotFound):
     """An export whose file was deleted at the end of the ``[exports]`` retention period."""
 
     code = "export_expired"
+
+
+class ExportRequired(AccessDenied):
+    """A record-level query result larger than ``[exports] query_record_max_rows`` /
+    ``query_record_max_bytes``: it may leave only as an export, held for the analyst's
+    designated senior analyst (policy 198 appendix 2)."""
+
+    code = "export_required"
+
+
+class ReleaseHeld(AccessDenied):
+    """A product that awaits its senior analyst's quality assurance, or was returned by it."""
+
+    code = "release_held"
+
+
+class CommentRequired(InputError):
+    """An authorisation or QA decision given without the comment that records why."""
+
+    code = "comment_required"

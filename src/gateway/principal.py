@@ -62,6 +62,10 @@ class Principal:
         grants: enhanced grants (additive, per purpose, dated).
         expires_at: when their access ends (None = until reviewed).
         suspended: suspended users are refused at once.
+        senior_analysts: their designated senior analyst first, then that senior analyst's
+            deputies: who authorise their record-level releases and QA their products (policy
+            198 appendix 2 and 3.2). Empty: none recorded, so nothing of theirs that needs
+            authorisation can be released until an administrator records one.
     """
 
     username: str
@@ -73,6 +77,7 @@ class Principal:
     grants: tuple[AccessGrant, ...] = ()
     expires_at: datetime | None = None
     suspended: bool = False
+    senior_analysts: tuple[str, ...] = ()
 
     def may_use_purpose(self, purpose: str) -> bool:
         return purpose in self.purposes

@@ -193,7 +193,7 @@ class QueryService(ClosesOnExit):
         max_rows: int | None = None,
         control: ResultControl | None = None,
         cancel: Cancellation | None = None,
-        deliverable: Callable[[QueryResult], None] | None = None,
+        deliverable: Callable[[QueryResult, RewriteResult], None] | None = None,
     ) -> QueryOutcome:
         """Check, rewrite, audit and execute one query.
 
@@ -209,9 +209,10 @@ class QueryService(ClosesOnExit):
                 (disclosure control); its ``max_rows`` caps the result as ``max_rows`` does.
             cancel: the caller's way to withdraw the query (its HTTP client went away); the
                 engine stops it and it is audited as completed with outcome ``cancelled``.
-            deliverable: checks the result (as released) can be delivered the way the caller
-                will send it; the GatewayError it raises is the completed record's outcome
-                (e.g. ``too_large``) and the result is discarded.
+            deliverable: checks the result (as released, with the rewrite that made it) may
+                and can be delivered the way the caller will send it; the GatewayError it
+                raises is the completed record's outcome (e.g. ``too_large``,
+                ``export_required``) and the result is discarded.
 
         Raises:
             GatewayError: refused (audited as denied), failed (audited as completed with the
@@ -296,7 +297,7 @@ class QueryService(ClosesOnExit):
         verified: Verified,
         control: ResultControl | None = None,
         cancel: Cancellation | None = None,
-        deliverable: Callable[[QueryResult], None] | None = None,
+        deliverable: Callable[[QueryResult, RewriteResult], None] | None = None,
     ) -> QueryOutcome:
         # What the record says was read and enforced comes from the verified statement: the
         # policy subqueries the engine found in it, each exactly as the policy produced it.
@@ -355,7 +356,7 @@ class QueryService(ClosesOnExit):
                 raise
         if deliverable is not None:
             try:
-                deliverable(spilled)
+                deliverable(spilled, result)
             except GatewayError as exc:
                 spilled.discard()  # refused: recorded as such, and nothing of it is kept
                 exc.query_id = query_id

@@ -10,6 +10,8 @@ Format::
     roles = ["analyst"]
     expires = 2027-03-31              # optional
     suspended = false                 # optional
+    senior_analyst = "s.patel"        # designated senior analyst: authorises releases, QA
+    deputies = ["m.hughes"]           # optional: who may act for the senior analyst
 
     [[users."e.okafor".grants]]       # enhanced grants (optional)
     grant_id = "G-2026-001"
@@ -53,6 +55,8 @@ _USER_KEYS = {
     "expires",
     "suspended",
     "grants",
+    "senior_analyst",
+    "deputies",
 }
 _GRANT_KEYS = {"grant_id", "purposes", "starts", "ends", "tables", "unmask", "areas", "reason"}
 
@@ -91,6 +95,24 @@ def _grant(raw: Any, path: str) -> AccessGrant:
     )
 
 
+def _designation(spec: dict[str, Any], name: str, path: str) -> tuple[str, ...]:
+    """The designated senior analyst, then the deputies (never the user themselves)."""
+    senior = spec.get("senior_analyst")
+    deputies = _strings(spec.get("deputies", []), f"{path}.deputies")
+    if senior is None:
+        if deputies:
+            raise ConfigurationError(f"users.toml: {path}.deputies: needs a senior_analyst")
+        return ()
+    if not isinstance(senior, str) or not senior.strip():
+        raise ConfigurationError(f"users.toml: {path}.senior_analyst: must be a username")
+    chain = (senior.strip(), *(d.strip() for d in deputies))
+    if name in chain:
+        raise ConfigurationError(
+            f"users.toml: {path}: a user cannot be their own senior analyst or deputy"
+        )
+    return tuple(dict.fromkeys(chain))
+
+
 def parse_users(text: str) -> dict[str, Principal]:
     """Principals by username from users.toml text (validated, precise errors)."""
     try:
@@ -118,6 +140,7 @@ def parse_users(text: str) -> dict[str, Principal]:
             else None
         )
         principals[name] = Principal(
+            senior_analysts=_designation(spec, name, path),
             username=name,
             organisation=str(spec.get("organisation", "")),
             level=level,
@@ -130,6 +153,13 @@ def parse_users(text: str) -> dict[str, Principal]:
             expires_at=expires_at,
             suspended=bool(spec.get("suspended", False)),
         )
+    for principal in principals.values():
+        for designated in principal.senior_analysts:
+            if designated not in principals:
+                raise ConfigurationError(
+                    f"users.toml: users.{principal.username}: senior analyst or deputy "
+                    f"{designated!r} is not a user in this file"
+                )
     return principals
 
 

@@ -40,6 +40,9 @@ def actor(username: str, organisation: str, *roles: str) -> Principal:
 ANALYST = actor("a.khan", "MBC", "analyst")
 OTHER = actor("b.lee", "MBC", "analyst")
 SENIOR = actor("s.patel", "CP", "senior_analyst")
+DEPUTY = actor("m.hughes", "CP", "senior_analyst")
+#: A senior analyst who is neither a.khan's designated senior analyst nor a deputy.
+OTHER_SENIOR = actor("r.jones", "CP", "senior_analyst")
 AUDITOR = actor("r.audit", "CP", "auditor")
 ADMIN = actor("root", "CP", "admin")
 ISO = actor("i.so", "CP", "information_security_officer")
@@ -56,10 +59,14 @@ class Export:
     owner: str
     approval: str
     decided_by: str | None = None
+    authorisers: tuple[str, ...] = ("s.patel", "m.hughes")
 
 
-def export(approval: str, owner: str = "a.khan") -> Export:
-    return Export("q1", owner, approval, "s.patel" if approval == "rejected" else None)
+def export(
+    approval: str, owner: str = "a.khan", authorisers: tuple[str, ...] = ("s.patel", "m.hughes")
+) -> Export:
+    """An export of ``owner``'s, held for s.patel (designated) or m.hughes (deputy)."""
+    return Export("q1", owner, approval, "s.patel" if approval == "rejected" else None, authorisers)
 
 
 KHAN = Subject("a.khan", "MBC")
@@ -97,8 +104,23 @@ TABLE: list[tuple[Principal, Action, object, type[GatewayError] | None]] = [
     (ANALYST, Action.DOWNLOAD_EXPORT, export("rejected"), AccessDenied),
     (OTHER, Action.DOWNLOAD_EXPORT, export("approved"), NotFound),
     (SENIOR, Action.DOWNLOAD_EXPORT, export("pending"), ALLOW),
-    # exports: approve or reject
+    (DEPUTY, Action.DOWNLOAD_EXPORT, export("pending"), ALLOW),
+    (OTHER_SENIOR, Action.DOWNLOAD_EXPORT, export("pending"), AccessDenied),
+    (OTHER_SENIOR, Action.DOWNLOAD_EXPORT, export("rejected"), AccessDenied),
+    (OTHER_SENIOR, Action.DOWNLOAD_EXPORT, export("approved"), ALLOW),
+    (SENIOR, Action.DOWNLOAD_EXPORT, export("pending", owner="s.patel"), AccessDenied),
+    (OTHER_SENIOR, Action.SEE_EXPORT, export("pending"), ALLOW),
+    # exports: approve or reject (only the owner's designated senior analyst or a deputy)
     (SENIOR, Action.DECIDE_EXPORT, export("pending"), ALLOW),
+    (DEPUTY, Action.DECIDE_EXPORT, export("pending"), ALLOW),
+    (OTHER_SENIOR, Action.DECIDE_EXPORT, export("pending"), WrongRole),
+    (SENIOR, Action.DECIDE_EXPORT, export("pending", authorisers=()), WrongRole),
+    (
+        SENIOR,
+        Action.DECIDE_EXPORT,
+        export("pending", owner="s.patel", authorisers=("s.patel",)),
+        SelfApproval,
+    ),
     (SENIOR, Action.DECIDE_EXPORT, export("not_required"), StepOutOfOrder),
     (SENIOR, Action.DECIDE_EXPORT, export("approved"), StepOutOfOrder),
     (SENIOR, Action.DECIDE_EXPORT, export("pending", owner="s.patel"), SelfApproval),
@@ -227,7 +249,7 @@ def test_statuses_match_what_the_api_answered_before() -> None:
 
 def test_policy_roles_decide_audit_review_and_export_approval() -> None:
     custom = Permissions(approver_role="analysis_manager", audit_roles=frozenset({"auditor"}))
-    manager = actor("m.gr", "CP", "analysis_manager")
+    manager = actor("s.patel", "CP", "analysis_manager")
     assert not custom.allows(SENIOR, Action.REVIEW_AUDIT)
     assert custom.allows(AUDITOR, Action.REVIEW_AUDIT)
     assert custom.allows(manager, Action.DECIDE_EXPORT, export("pending"))

@@ -19,6 +19,9 @@ marking = "OFFICIAL-SENSITIVE"
 require_approval_for_record_level = true
 """
 
+#: Designations (policy 198: each analyst's designated senior analyst, and a deputy):
+#: a.khan and e.okafor → s.patel (deputy m.hughes); s.patel → r.jones. d.brown is a senior
+#: analyst designated for no one here.
 ANALYST = Principal(
     username="a.khan",
     organisation="Middlesbrough Council",
@@ -26,6 +29,7 @@ ANALYST = Principal(
     areas=(MIDDLESBROUGH,),
     purposes=("SA-2026",),
     roles=frozenset({"analyst"}),
+    senior_analysts=("s.patel", "m.hughes"),
 )
 SENIOR = Principal(
     username="s.patel",
@@ -34,9 +38,26 @@ SENIOR = Principal(
     areas=ALL_AREAS,
     purposes=("SA-2026",),
     roles=frozenset({"analyst", "senior_analyst"}),
+    senior_analysts=("r.jones",),
 )
 OTHER_SENIOR = Principal(
     username="r.jones",
+    organisation="Cleveland Police",
+    level="general",
+    areas=ALL_AREAS,
+    purposes=("SA-2026",),
+    roles=frozenset({"senior_analyst"}),
+)
+DEPUTY = Principal(
+    username="m.hughes",
+    organisation="Cleveland Police",
+    level="general",
+    areas=ALL_AREAS,
+    purposes=("SA-2026",),
+    roles=frozenset({"senior_analyst"}),
+)
+UNDESIGNATED_SENIOR = Principal(
+    username="d.brown",
     organisation="Cleveland Police",
     level="general",
     areas=ALL_AREAS,
@@ -50,6 +71,7 @@ ENHANCED = Principal(
     areas=(MIDDLESBROUGH,),
     purposes=("JAG-2026",),
     roles=frozenset({"analyst"}),
+    senior_analysts=("s.patel", "m.hughes"),
     grants=(
         AccessGrant(
             grant_id="G-1",

@@ -53,7 +53,10 @@ def test_client_export_with_progress(export_gateway: LiveGateway, tmp_path: Path
 
     with connect(export_gateway.url, export_gateway.token("s.patel")) as senior:
         assert held.export_id in {e["export_id"] for e in senior.exports(pending=True)}
-        assert senior.decide_export(held.export_id, "approve")["approval"] == "approved"
+        with pytest.raises(InputError, match="needs a comment"):
+            senior.decide_export(held.export_id, "approve")
+        decided = senior.decide_export(held.export_id, "approve", comment="checked the points")
+        assert decided["approval"] == "approved"
     with connect(export_gateway.url, export_gateway.token(name)) as gw:
         saved = gw.download_export(held.export_id, tmp_path / "points.gpkg")
         assert pyogrio.read_info(saved)["features"] == held.features
@@ -97,7 +100,7 @@ def test_export_command(export_gateway: LiveGateway, tmp_path: Path) -> None:
         "-o", str(tmp_path / "held.csv"), env=env,
     )  # fmt: skip
     assert held.returncode == 0, held.stderr
-    assert "held for a senior analyst's approval" in held.stderr
+    assert "held for authorisation by s.patel" in held.stderr
     assert not (tmp_path / "held.csv").exists()
 
     bad = _cli(

@@ -1,7 +1,10 @@
 """Governed exports: policy applies, the audit log registers the file's hash, record-level
-exports by general users wait for a senior analyst, and nothing leaves unapproved."""
+exports by general and enhanced users wait for the analyst's designated senior analyst (or a
+deputy), and nothing leaves unapproved."""
 
 from __future__ import annotations
+
+import re
 
 import duckdb
 import numpy as np
@@ -13,6 +16,7 @@ from gateway.audit.kinds import EventKind
 from gateway.datadir import DataDir
 from gateway.errors import (
     AccessDenied,
+    CommentRequired,
     Conflict,
     GatewayError,
     InputError,
@@ -34,12 +38,14 @@ from gateway.exports.writers import sha256_file
 from gateway.service import QueryService
 from tests.exports.helpers import (
     ANALYST,
+    DEPUTY,
     ENHANCED,
     MIDDLESBROUGH,
     OTHER_SENIOR,
     PER_LSOA_SQL,
     POINTS_SQL,
     SENIOR,
+    UNDESIGNATED_SENIOR,
 )
 
 ADDRESS_TYPES = ("dwelling", "commercial", "licensed_premises", "education", "transport")
@@ -141,11 +147,12 @@ def test_record_level_export_waits_for_a_senior_analyst(
     )
     assert exported.data_class == "record"
     assert exported.approval == "pending"
+    assert exported.authorisers == ("s.patel", "m.hughes")
     assert exported.provenance.approval == "pending"
-    with pytest.raises(AccessDenied, match="awaiting"):
+    with pytest.raises(AccessDenied, match=re.escape("awaiting authorisation by 's.patel'")):
         open_export(service, export_dir, ANALYST, exported.export_id)
     with pytest.raises(WrongRole):
-        approve_export(service, ANALYST, exported.export_id)
+        approve_export(service, ANALYST, exported.export_id, comment="mine")
     assert exported.export_id in {
         r.export_id for r in list_exports(service, SENIOR, pending_only=True)
     }
@@ -159,7 +166,7 @@ def test_record_level_export_waits_for_a_senior_analyst(
     assert released.path == exported.path
     assert released.approval == "approved"
     with pytest.raises(StepOutOfOrder):
-        reject_export(service, OTHER_SENIOR, exported.export_id)
+        reject_export(service, DEPUTY, exported.export_id, comment="too late")
     kinds = [
         (e.kind, e.actor)
         for e in service.audit.events(kinds=["export.approved", "export.downloaded"])
@@ -196,7 +203,7 @@ def test_rejected_export_is_never_released(service: QueryService, export_dir: Da
     with pytest.raises(AccessDenied, match="rejected"):
         open_export(service, export_dir, ANALYST, exported.export_id)
     with pytest.raises(StepOutOfOrder):
-        approve_export(service, OTHER_SENIOR, exported.export_id)
+        approve_export(service, DEPUTY, exported.export_id, comment="second opinion")
 
 
 def test_senior_analyst_cannot_approve_their_own_export(
@@ -212,9 +219,36 @@ def test_senior_analyst_cannot_approve_their_own_export(
     )
     assert exported.approval == "pending"
     with pytest.raises(SelfApproval):
-        approve_export(service, SENIOR, exported.export_id)
-    approve_export(service, OTHER_SENIOR, exported.export_id)
+        approve_export(service, SENIOR, exported.export_id, comment="my own")
+    with pytest.raises(AccessDenied, match="awaiting"):  # nor download it while held
+        open_export(service, export_dir, SENIOR, exported.export_id)
+    approve_export(service, OTHER_SENIOR, exported.export_id, comment="checked the five ids")
     assert open_export(service, export_dir, SENIOR, exported.export_id).approval == "approved"
+
+
+def test_only_the_designated_senior_analyst_or_a_deputy_decides(
+    service: QueryService, export_dir: DataDir
+) -> None:
+    exported = export_query(
+        service, ANALYST, POINTS_SQL, "SA-2026", format="csv", data_dir=export_dir
+    )
+    with pytest.raises(WrongRole, match="not the designated senior analyst"):
+        approve_export(service, UNDESIGNATED_SENIOR, exported.export_id, comment="looks fine")
+    with pytest.raises(AccessDenied, match=re.escape("only 's.patel' or a deputy")):
+        open_export(service, export_dir, UNDESIGNATED_SENIOR, exported.export_id)
+    with pytest.raises(CommentRequired, match="needs a comment"):
+        approve_export(service, DEPUTY, exported.export_id, comment="  ")
+    assert export_record(service, exported.export_id).approval == "pending"
+    record = approve_export(service, DEPUTY, exported.export_id, comment="deputising: checked")
+    assert (record.approval, record.decided_by) == ("approved", DEPUTY.username)
+    # once released, oversight may open it
+    open_export(service, export_dir, UNDESIGNATED_SENIOR, exported.export_id)
+    decisions = [
+        e.actor
+        for e in service.audit.events(kinds=[EventKind.EXPORT_APPROVED])
+        if e.details["query_id"] == exported.export_id
+    ]
+    assert decisions == [DEPUTY.username]
 
 
 def test_aggregates_and_reference_layers_pass_straight_through(
@@ -232,13 +266,19 @@ def test_aggregates_and_reference_layers_pass_straight_through(
     open_export(service, export_dir, ANALYST, layer.export_id)
 
 
-def test_enhanced_exports_are_not_held_but_stay_in_their_grant(
+def test_enhanced_exports_are_held_too_and_stay_in_their_grant(
     service: QueryService, export_dir: DataDir
 ) -> None:
     exported = export_query(
         service, ENHANCED, POINTS_SQL, "JAG-2026", format="fgb", data_dir=export_dir
     )
-    assert (exported.data_class, exported.approval) == ("record", "not_required")
+    assert (exported.data_class, exported.approval) == ("record", "pending")
+    with pytest.raises(AccessDenied, match=re.escape("awaiting authorisation by 's.patel'")):
+        open_export(service, export_dir, ENHANCED, exported.export_id)
+    with pytest.raises(WrongRole):
+        approve_export(service, OTHER_SENIOR, exported.export_id, comment="not theirs")
+    approve_export(service, SENIOR, exported.export_id, comment="JAG map: grant G-1")
+    open_export(service, export_dir, ENHANCED, exported.export_id)
     frame = pyogrio.read_dataframe(exported.path)
     exact = set(
         _warehouse(

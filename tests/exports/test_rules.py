@@ -179,7 +179,18 @@ def test_export_settings_validation() -> None:
         "enhanced",
         "record",
     )
-    assert not needs_approval(ExportSettings(), "general", "record")  # off by default
+    # on by default, for both levels (policy 198 appendix 2); aggregates never held
+    assert needs_approval(ExportSettings(), "general", "record")
+    assert needs_approval(ExportSettings(), "enhanced", "record")
+    assert not needs_approval(ExportSettings(), "enhanced", "aggregate")
+    assert not needs_approval(
+        ExportSettings(require_approval_for_record_level=False), "general", "record"
+    )
+    with pytest.raises(ConfigurationError, match="query_record_max_rows"):
+        parse_export_settings({"query_record_max_rows": -1})
+    with pytest.raises(ConfigurationError, match="query_record_max_bytes"):
+        parse_export_settings({"query_record_max_bytes": True})
+    assert parse_export_settings({"query_record_max_rows": 0}).query_record_max_rows == 0
 
 
 def test_export_state_is_folded_from_audit_events() -> None:

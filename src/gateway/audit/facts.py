@@ -322,6 +322,8 @@ class ExportRegistered:
         file_sha256: SHA-256 of the file as written.
         marking: protective marking printed on it (e.g. ``OFFICIAL-SENSITIVE``).
         approval: ``not_required``, ``pending``, ``approved`` or ``rejected``.
+        authorisers: for a held file, who may authorise its release: the owner's designated
+            senior analyst, then their deputies (recorded only when held).
     """
 
     kind: ClassVar[EventKind] = EventKind.EXPORT_REGISTERED
@@ -335,13 +337,14 @@ class ExportRegistered:
     bytes: int
     marking: str
     approval: str = "not_required"
+    authorisers: tuple[str, ...] = ()
 
     @property
     def actor(self) -> str:
         return self.user
 
     def details(self) -> dict[str, Any]:
-        return {
+        details: dict[str, Any] = {
             "query_id": self.query_id,
             "format": self.format,
             "file_name": self.file_name,
@@ -350,6 +353,9 @@ class ExportRegistered:
             "marking": self.marking,
             "approval": self.approval,
         }
+        if self.approval == "pending":
+            details["authorisers"] = list(self.authorisers)
+        return details
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ governance — and raises the error the caller has always raised (same HTTP stat
     audit.review                    the policy's ``[schemas.audit] roles``         AccessDenied
     admin.administer                ``admin``                                      AccessDenied
     admin.publish                   ``admin`` (the police.uk extract)              WrongRole
-    export.see                      its owner; the ``[exports] approver_role``     NotFound
-    export.download                 an approver at any time; the owner once        NotFound,
-                                    released (not pending, not rejected)           AccessDenied
-    export.decide                   an approver, not the owner, while pending      WrongRole,
-                                                                                   SelfApproval,
-                                                                                   StepOutOfOrder
+    export.see                      its owner; its authorisers; the ``[exports]    NotFound
+                                    approver_role``
+    export.download                 the owner once released (not pending, not      NotFound,
+                                    rejected); its authorisers at any time; other  AccessDenied
+                                    approvers once released
+    export.decide                   an authoriser holding the approver role (the   WrongRole,
+                                    owner's designated senior analyst or a         SelfApproval,
+                                    deputy), never the owner, while pending        StepOutOfOrder
     access.take_step                the step's role; the applicant's own line      WrongRole
                                     manager; a superintendent policing one of the
                                     applicant organisation's areas
@@ -163,6 +165,12 @@ class ExportResource(Protocol):
 
     @property
     def decided_by(self) -> str | None: ...
+
+    @property
+    def authorisers(self) -> tuple[str, ...]:
+        """Who may authorise it while held: the owner's designated senior analyst, then
+        their deputies."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -402,22 +410,32 @@ class Permissions:
 
     def _see_export(self, actor: Actor, export: object) -> None:
         record = _export(export)
-        if record.owner != actor.username and self.approver_role not in actor.roles:
+        if (
+            record.owner != actor.username
+            and actor.username not in record.authorisers
+            and self.approver_role not in actor.roles
+        ):
             raise NotFound(f"no export {record.export_id!r}")
 
     def _download_export(self, actor: Actor, export: object) -> None:
         record = _export(export)
-        if self.approver_role in actor.roles:
+        held = record.approval in (_PENDING, _REJECTED)
+        if actor.username == record.owner:  # never their own file before it is released
+            if record.approval == _PENDING:
+                raise AccessDenied(
+                    f"export {record.export_id} holds record-level data and is awaiting "
+                    f"authorisation by {_authorisers(record)}"
+                )
+            if record.approval == _REJECTED:
+                raise AccessDenied(f"export {record.export_id} was rejected by {record.decided_by}")
             return
-        if actor.username != record.owner:
+        if self.approver_role not in actor.roles:
             raise NotFound(f"no export {record.export_id}")
-        if record.approval == _PENDING:
+        if held and actor.username not in record.authorisers:
             raise AccessDenied(
-                f"export {record.export_id} holds record-level data and is awaiting a "
-                f"{self.approver_role.replace('_', ' ')}'s approval"
+                f"export {record.export_id} is not released; only {_authorisers(record)} "
+                "may open it"
             )
-        if record.approval == _REJECTED:
-            raise AccessDenied(f"export {record.export_id} was rejected by {record.decided_by}")
 
     def _take_step(self, actor: Actor, resource: object) -> None:
         if not isinstance(resource, ApprovalStep):
@@ -444,6 +462,11 @@ class Permissions:
             raise SelfApproval(
                 "an export cannot be approved or rejected by the analyst who made it"
             )
+        if actor.username not in record.authorisers:
+            raise WrongRole(
+                f"{actor.username!r} is not the designated senior analyst (or a deputy) of "
+                f"{record.owner!r}: export {record.export_id} awaits {_authorisers(record)}"
+            )
         if record.approval != _PENDING:
             raise StepOutOfOrder(
                 f"export {record.export_id} is {record.approval.replace('_', ' ')}, not pending"
@@ -460,8 +483,21 @@ _STATEFUL: dict[Action, Callable[[Permissions, Actor, object], None]] = {
 }
 
 
+def _authorisers(record: ExportResource) -> str:
+    """Who may authorise a held file, in words."""
+    if not record.authorisers:
+        return (
+            f"a designated senior analyst, and none is recorded for {record.owner!r} (an "
+            "administrator records one: users.toml senior_analyst)"
+        )
+    designated, *deputies = record.authorisers
+    return f"{designated!r}" + (
+        f" or a deputy ({', '.join(repr(d) for d in deputies)})" if deputies else ""
+    )
+
+
 def _export(resource: object) -> ExportResource:
-    for name in ("export_id", "owner", "approval", "decided_by"):
+    for name in ("export_id", "owner", "approval", "decided_by", "authorisers"):
         if not hasattr(resource, name):
             raise TypeError(f"an export action needs an export record, not {resource!r}")
     return resource  # type: ignore[return-value]

@@ -17,7 +17,8 @@ It writes into the data directory:
 
 Demo users: one general analyst per local authority, an enhanced analyst with a dated grant
 (``intelligence_report`` and a few unmasked columns, for one JAG purpose), a senior analyst
-(audit review, all four areas) and an administrator.
+(audit review, all four areas; every analyst's designated senior analyst, who authorises their
+record-level releases and QAs their products) and an administrator.
 
 Example:
     >>> users = demo_users(date(2026, 5, 1))
@@ -60,6 +61,8 @@ ALL_AREAS = tuple(code for _, code, _, _ in _AUTHORITIES)
 SA_PURPOSE = "SA-2026"
 JAG_PURPOSE = "JAG-2026-07"
 FORCE = ("CLE", "Cleveland Police")
+#: The demo analysts' designated senior analyst (authorises their releases, QAs products).
+SENIOR_ANALYST = "s.patel"
 
 
 def demo_users(today: date) -> list[Principal]:
@@ -72,6 +75,7 @@ def demo_users(today: date) -> list[Principal]:
             areas=(code,),
             purposes=(SA_PURPOSE, f"JAG-2026-{short}"),
             roles=frozenset({"analyst"}),
+            senior_analysts=(SENIOR_ANALYST,),
         )
         for name, code, org, short in _AUTHORITIES
     ]
@@ -83,6 +87,7 @@ def demo_users(today: date) -> list[Principal]:
             areas=("E06000004",),
             purposes=(SA_PURPOSE, JAG_PURPOSE),
             roles=frozenset({"analyst"}),
+            senior_analysts=(SENIOR_ANALYST,),
             grants=(
                 AccessGrant(
                     grant_id="G-2026-001",
@@ -98,7 +103,7 @@ def demo_users(today: date) -> list[Principal]:
     )
     users.append(
         Principal(
-            username="s.patel",
+            username=SENIOR_ANALYST,
             organisation="Cleveland Police",
             level="general",
             areas=ALL_AREAS,
@@ -133,6 +138,10 @@ def users_toml(users: list[Principal]) -> str:
             f"purposes = {_strings(p.purposes)}",
             f"roles = {_strings(sorted(p.roles))}",
         ]
+        if p.senior_analysts:
+            lines.append(f"senior_analyst = {json.dumps(p.senior_analysts[0])}")
+        if p.senior_analysts[1:]:
+            lines.append(f"deputies = {_strings(p.senior_analysts[1:])}")
         for g in p.grants:
             lines += [
                 "",

@@ -8,7 +8,8 @@
     gateway export layer lsoa -o lsoa.mif                  one base-map layer
     gateway export list [--pending]                        your exports (senior analysts: all)
     gateway export download EXPORT_ID -o FILE              once released / approved
-    gateway export approve|reject EXPORT_ID [--comment …]  senior analysts
+    gateway export approve|reject EXPORT_ID --comment …    the owner's designated senior
+                                                           analyst or a deputy
 
 On the gateway's host (administrators, like ``gateway publish``)::
 
@@ -23,8 +24,8 @@ it. Options are ``--option key=value``, listed in :data:`EXPORT_OPTIONS_HELP` (a
 ``gateway.exports.options.OPTION_DOCS``). ``--disclosure policy|publication`` (and the
 ``--disclosure-…`` column options of ``gateway query``) protect an aggregate result's counts
 before the file is written. A progress bar on standard error follows the server's progress
-while the file is written. Record-level exports may be held for a senior analyst's approval:
-the command then says so and saves nothing.
+while the file is written. Record-level exports are held (by default) for the analyst's
+designated senior analyst: the command then says so and saves nothing.
 
 ``prune`` applies the ``[exports] retention_days`` of the deployment's policy (see
 :mod:`gateway.exports.retention`; the server also prunes when it starts): files older than
@@ -216,8 +217,9 @@ def export_query_command(
     if result.path is not None:
         print(f"wrote {result.path} ({what}; export {result.export_id})", file=sys.stderr)
     else:
+        held_for = " or ".join(result.authorisers) or "your designated senior analyst"
         print(
-            f"export {result.export_id} is held for a senior analyst's approval ({what}); "
+            f"export {result.export_id} is held for authorisation by {held_for} ({what}); "
             f"once approved: gateway export download {result.export_id} -o {output}",
             file=sys.stderr,
         )
@@ -290,7 +292,9 @@ def _decide(export_id: str, decision: str, comment: str, url: str | None) -> Non
     print(f"export {record['export_id']} by {record['owner']}: {record['approval']}")
 
 
-CommentOption = Annotated[str, typer.Option(help="Your reason (recorded in the audit log).")]
+CommentOption = Annotated[
+    str, typer.Option(help="What you checked (required; recorded in the audit log).")
+]
 
 
 @export_app.command("approve")
@@ -299,7 +303,7 @@ def approve_command(
     comment: CommentOption = "",
     url: UrlOption = None,
 ) -> None:
-    """Senior analysts: release a held export."""
+    """The owner's designated senior analyst or a deputy: release a held export."""
     _decide(export_id, "approve", comment, url)
 
 
@@ -309,7 +313,7 @@ def reject_command(
     comment: CommentOption = "",
     url: UrlOption = None,
 ) -> None:
-    """Senior analysts: refuse a held export."""
+    """The owner's designated senior analyst or a deputy: refuse a held export."""
     _decide(export_id, "reject", comment, url)
 
 

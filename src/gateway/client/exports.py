@@ -65,6 +65,7 @@ class ExportResult:
         data_class: ``record``, ``aggregate`` or ``reference``.
         provenance: what the file says about itself (marking, user, policy hash …).
         path: where it was saved, when it was downloaded.
+        authorisers: a held file's authorisers: your designated senior analyst, then deputies.
     """
 
     export_id: str
@@ -78,6 +79,7 @@ class ExportResult:
     data_class: str
     provenance: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    authorisers: tuple[str, ...] = ()
 
     @property
     def released(self) -> bool:
@@ -97,6 +99,7 @@ class ExportResult:
                 approval=str(body["approval"]),
                 data_class=str(body["data_class"]),
                 provenance=dict(body.get("provenance") or {}),
+                authorisers=tuple(str(v) for v in body.get("authorisers") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponse(f"the export answer is incomplete: {exc}") from exc

@@ -102,6 +102,8 @@ class ExportFile:
         approval: ``not_required`` or ``pending`` (see :mod:`gateway.exports.approval`).
         data_class, reason: ``record``/``aggregate``/``reference`` and why.
         provenance: what the file says about itself.
+        authorisers: for a held file, who may authorise its release (the owner's designated
+            senior analyst, then their deputies).
     """
 
     export_id: str
@@ -116,6 +118,7 @@ class ExportFile:
     data_class: str
     reason: str
     provenance: Provenance
+    authorisers: tuple[str, ...] = ()
 
     @property
     def query_id(self) -> str:
@@ -135,6 +138,7 @@ class ExportFile:
             "data_class": self.data_class,
             "reason": self.reason,
             "provenance": self.provenance.to_dict(),
+            "authorisers": list(self.authorisers),
         }
 
 
@@ -341,6 +345,7 @@ def export_result(
             options.format.media_type,
             provenance,
             reason,
+            principal.senior_analysts if approval == PENDING else (),
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -356,6 +361,7 @@ def _register(
     media_type: str,
     provenance: Provenance,
     reason: str,
+    authorisers: tuple[str, ...],
 ) -> ExportFile:
     final_dir = data_dir.export_folder(provenance.query_id)
     _private_dir(final_dir)
@@ -381,6 +387,7 @@ def _register(
         data_class=provenance.data_class,
         reason=reason,
         provenance=provenance,
+        authorisers=authorisers,
     )
     try:
         service.audit.record(
@@ -394,6 +401,7 @@ def _register(
                 bytes=size,
                 marking=provenance.marking,
                 approval=provenance.approval,
+                authorisers=authorisers,
             )
         )
     except BaseException as exc:
@@ -474,6 +482,7 @@ def read_manifest(data_dir: DataDir, export_id: str) -> ExportFile:
         data_class=str(data["data_class"]),
         reason=str(data.get("reason", "")),
         provenance=Provenance.from_dict(data["provenance"]),
+        authorisers=tuple(str(v) for v in data.get("authorisers", [])),
     )
 
 

@@ -20,7 +20,7 @@ from gateway.audit.facts import ExportAction
 from gateway.audit.kinds import EXPORT_KINDS
 from gateway.auth.permissions import Action, Permissions
 from gateway.datadir import DataDir
-from gateway.errors import Conflict, ExportExpired, NotFound
+from gateway.errors import CommentRequired, Conflict, ExportExpired, NotFound
 from gateway.exports.approval import (
     APPROVED,
     REJECTED,
@@ -34,6 +34,7 @@ from gateway.service import QueryService
 
 __all__ = [
     "approve_export",
+    "decision_comment",
     "export_record",
     "list_exports",
     "open_export",
@@ -85,12 +86,28 @@ def list_exports(
     return sorted(out, key=lambda r: r.registered_at, reverse=True)
 
 
+def decision_comment(comment: str, what: str) -> str:
+    """The reviewer's comment, tidied (whitespace folded, at most 500 characters).
+
+    Example:
+        >>> decision_comment("  checked:  JAG map ", "approving export q1")
+        'checked: JAG map'
+
+    Raises:
+        CommentRequired: no comment: every authorisation and QA decision records why.
+    """
+    tidy = " ".join(comment.split())[:_MAX_COMMENT]
+    if not tidy:
+        raise CommentRequired(f"{what} needs a comment saying what was checked")
+    return tidy
+
+
 def _decide(
     service: QueryService, approver: Principal, export_id: str, decision: str, comment: str
 ) -> ExportRecord:
     record = export_record(service, export_id)
     Permissions.of(service.policy).require(approver, Action.DECIDE_EXPORT, record)
-    comment = " ".join(comment.split())[:_MAX_COMMENT]
+    comment = decision_comment(comment, f"{decision.removesuffix('d')}ing export {export_id}")
     service.audit.record(
         ExportAction(
             decision,
@@ -109,11 +126,13 @@ def _decide(
 def approve_export(
     service: QueryService, approver: Principal, export_id: str, *, comment: str = ""
 ) -> ExportRecord:
-    """Release a held export (audited ``export.approved``).
+    """Release a held export (audited ``export.approved``), as the owner's designated
+    senior analyst or a deputy.
 
     Raises:
         NotFound, WrongRole, SelfApproval, StepOutOfOrder: see
         :data:`gateway.auth.permissions.Action.DECIDE_EXPORT`.
+        CommentRequired: no comment.
     """
     return _decide(service, approver, export_id, "approved", comment)
 

@@ -6,22 +6,25 @@ Every ``[exports]`` key is optional::
 
     [exports]
     marking = "OFFICIAL-SENSITIVE"            # protective marking printed on every export
-    require_approval_for_record_level = false # hold record-level exports by general users
-    approval_levels = ["general"]             # levels whose record-level exports are held
-    approver_role = "senior_analyst"          # who may approve or reject a held export
+    require_approval_for_record_level = true  # hold record-level releases for the analyst's
+                                              # designated senior analyst (policy 198 app. 2)
+    approval_levels = ["general", "enhanced"] # levels whose record-level releases are held
+    approver_role = "senior_analyst"          # the role a designated approver must hold
+    query_record_max_rows = 1000              # a record-level /v1/query result above this many
+    query_record_max_bytes = 1048576          # rows or bytes is refused: request an export
     force_name = "Cleveland Police"           # police.uk "Reported by" / "Falls within"
     force_extent = [430000, 503000, 485000, 541000]   # EPSG:27700 bounds for MapInfo layers
     publication_marking = "OFFICIAL"          # marking registered for police.uk extracts
     retention_days = 30                       # export files are deleted this long after release
 
 Example:
-    >>> s = parse_export_settings({"marking": "OFFICIAL", "require_approval_for_record_level": True})
-    >>> s.marking, s.require_approval_for_record_level, s.approver_role
-    ('OFFICIAL', True, 'senior_analyst')
+    >>> s = parse_export_settings({"marking": "OFFICIAL"})
+    >>> s.marking, s.require_approval_for_record_level, s.approval_levels, s.query_record_max_rows
+    ('OFFICIAL', True, ('general', 'enhanced'), 1000)
     >>> parse_export_settings({"colour": "red"})
     Traceback (most recent call last):
     ...
-    gateway.errors.ConfigurationError: policy.toml: exports.colour: unknown key (expected one of approval_levels, approver_role, force_extent, force_name, marking, publication_marking, require_approval_for_record_level, retention_days)
+    gateway.errors.ConfigurationError: policy.toml: exports.colour: unknown key (expected one of approval_levels, approver_role, force_extent, force_name, marking, publication_marking, query_record_max_bytes, query_record_max_rows, require_approval_for_record_level, retention_days)
     >>> parse_export_settings({"approval_levels": ["genral"]}, source="p.toml",
     ...                       levels=("general", "enhanced"))
     Traceback (most recent call last):
@@ -47,6 +50,7 @@ __all__ = [
 DEFAULT_FORCE_EXTENT = (430_000.0, 503_000.0, 485_000.0, 541_000.0)
 _MAX_MARKING = 80
 _MAX_RETENTION_DAYS = 36_500
+_MAX_RELEASE_SIZE = 10**12
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,28 @@ class ExportSettings:
     """How exports are governed in this deployment (see the module docstring)."""
 
     marking: str = "OFFICIAL-SENSITIVE"
-    require_approval_for_record_level: bool = False
-    approval_levels: tuple[str, ...] = ("general",)
+    require_approval_for_record_level: bool = True
+    approval_levels: tuple[str, ...] = ("general", "enhanced")
     approver_role: str = "senior_analyst"
     force_name: str = "Cleveland Police"
     force_extent: tuple[float, float, float, float] = DEFAULT_FORCE_EXTENT
     publication_marking: str = "OFFICIAL"
     retention_days: int = 30
+    query_record_max_rows: int = 1000
+    query_record_max_bytes: int = 1_048_576
+
+
+def _count(raw: Mapping[str, Any], key: str, default: int, source: str, least: int) -> int:
+    value = raw.get(key, default)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not least <= value <= _MAX_RELEASE_SIZE
+    ):
+        raise ConfigurationError(
+            f"{source}: exports.{key}: must be a whole number from {least} to {_MAX_RELEASE_SIZE}"
+        )
+    return value
 
 
 def _text(raw: Mapping[str, Any], key: str, default: str, source: str) -> str:
@@ -99,7 +118,7 @@ def parse_export_settings(
             raise ConfigurationError(
                 f"{source}: exports.{key}: unknown key (expected one of {', '.join(known)})"
             )
-    approval = raw.get("require_approval_for_record_level", False)
+    approval = raw.get("require_approval_for_record_level", True)
     if not isinstance(approval, bool):
         raise ConfigurationError(
             f"{source}: exports.require_approval_for_record_level: must be true or false"
@@ -145,4 +164,10 @@ def parse_export_settings(
         force_extent=(float(extent[0]), float(extent[1]), float(extent[2]), float(extent[3])),
         publication_marking=_text(raw, "publication_marking", defaults.publication_marking, source),
         retention_days=retention,
+        query_record_max_rows=_count(
+            raw, "query_record_max_rows", defaults.query_record_max_rows, source, 0
+        ),
+        query_record_max_bytes=_count(
+            raw, "query_record_max_bytes", defaults.query_record_max_bytes, source, 0
+        ),
     )

@@ -5,7 +5,8 @@
     GET  /v1/exports                       your exports (approvers: everyone's); ?pending=true
     GET  /v1/exports/{id}                  one export's state
     GET  /v1/exports/{id}/file             download it, once released (audited)
-    POST /v1/exports/{id}/approve|reject   senior analysts decide on a held export
+    POST /v1/exports/{id}/approve|reject   the owner's designated senior analyst (or a deputy)
+                                           decides on a held export, with a comment
     POST /v1/publish/police-uk             administrators: the month's street-level CSV
 
 Routes only translate HTTP: every decision is made in :mod:`gateway.exports` and
@@ -124,7 +125,11 @@ class ExportBody(_Strict):
 
 
 class DecisionBody(_Strict):
-    comment: str = Field("", max_length=500, description="The reviewer's reason (recorded).")
+    comment: str = Field(
+        "",
+        max_length=500,
+        description="What was checked (recorded; required: 400 `comment_required` without).",
+    )
 
 
 class PublishBody(_Strict):
@@ -143,6 +148,11 @@ class ExportOut(BaseModel):
     data_class: str = Field(description="record, aggregate or reference.")
     reason: str
     provenance: dict[str, Any]
+    authorisers: list[str] = Field(
+        default_factory=list,
+        description="A held file: who may authorise its release (your designated senior "
+        "analyst, then their deputies).",
+    )
     download: str = Field(description="Where to download it once released.")
 
 
@@ -160,6 +170,9 @@ class ExportRecordOut(BaseModel):
     decided_by: str | None = None
     decided_at: str | None = None
     comment: str = ""
+    authorisers: list[str] = Field(
+        default_factory=list, description="A held file: who may authorise its release."
+    )
     download: str
 
 
@@ -191,6 +204,7 @@ def _record_out(record: ExportRecord) -> ExportRecordOut:
         decided_by=record.decided_by,
         decided_at=record.decided_at.isoformat() if record.decided_at else None,
         comment=record.comment,
+        authorisers=list(record.authorisers),
         download=_download(record.export_id),
     )
 
@@ -361,7 +375,8 @@ def get_export(export_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> 
     summary="Download an export",
 )
 def download_export(export_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> FileResponse:
-    """The file, once released (senior analysts may download held files to review them)."""
+    """The file, once released (the designated senior analyst and deputies may download a
+    held file to review it; its owner never can)."""
     return file_response(open_export(runtime.service, runtime.data_dir, principal, export_id))
 
 
@@ -380,7 +395,8 @@ def _decision(
 def approve(
     export_id: str, body: DecisionBody, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ExportRecordOut:
-    """Senior analysts: release a held export (not your own)."""
+    """The owner's designated senior analyst or a deputy: release a held export (never your
+    own), with a comment saying what was checked."""
     return _decision(approve_export, export_id, body, principal, runtime)
 
 
@@ -393,7 +409,8 @@ def approve(
 def reject(
     export_id: str, body: DecisionBody, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ExportRecordOut:
-    """Senior analysts: refuse a held export; it is never released."""
+    """The owner's designated senior analyst or a deputy: refuse a held export (with a
+    comment); it is never released."""
     return _decision(reject_export, export_id, body, principal, runtime)
 
 

@@ -8,7 +8,10 @@ Before it runs, the query claims its level's ``max_result_bytes`` of the user's 
 (429 ``disk_quota`` when that is spent); the finished result then holds its real size until its
 response ends. A result that cannot be sent in the format asked for (JSON over its limit, a
 CSV/JSON row too big to encode) is refused inside the service, so its completed audit record
-says ``too_large``, not ``ok``.
+says ``too_large``, not ``ok``. So is a record-level result larger than ``[exports]
+query_record_max_rows`` / ``query_record_max_bytes`` (403 ``export_required``): that is a
+release, which must be requested as an export and authorised by the analyst's designated senior
+analyst (:func:`gateway.exports.approval.query_release_check`).
 
 Example:
     curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
@@ -30,8 +33,10 @@ from gateway.api.schemas import QueryBody, QueryJSON, disclosure_data
 from gateway.api.streaming import MEDIA_TYPES, delivery_check, result_response
 from gateway.disclosure import parse_disclosure_request
 from gateway.disclosure.control import DisclosureControl
-from gateway.engines.base import Cancellation
+from gateway.engines.base import Cancellation, QueryResult
+from gateway.exports.approval import query_release_check
 from gateway.principal import Principal
+from gateway.rewrite import RewriteResult
 from gateway.service import ClientInfo, QueryOutcome
 
 __all__ = ["router"]
@@ -93,6 +98,18 @@ def _answer(
         None if disclosure is None else DisclosureControl.for_service(runtime.service, disclosure)
     )
     settings = runtime.settings
+    service = runtime.service
+    released = query_release_check(service.policy.exports, service.catalog, principal.level)
+    sendable = delivery_check(
+        body.format,
+        max_json_bytes=settings.max_json_result_bytes,
+        max_row_bytes=settings.max_text_row_bytes,
+    )
+
+    def deliverable(result: QueryResult, rewrite: RewriteResult) -> None:
+        released(result, rewrite)
+        sendable(result)
+
     claim = resources.quota.claim(
         principal.username, resources.reservation(runtime.service.policy, principal.level)
     )
@@ -107,11 +124,7 @@ def _answer(
                 client=client,
                 control=control,
                 cancel=cancel,
-                deliverable=delivery_check(
-                    body.format,
-                    max_json_bytes=settings.max_json_result_bytes,
-                    max_row_bytes=settings.max_text_row_bytes,
-                ),
+                deliverable=deliverable,
             )
         claim.settle(outcome.result)
         return result_response(
