@@ -45,6 +45,16 @@ SERVER_ENV = {
 }
 
 
+#: An aggregate answer of a few MB (a long note per LSOA and ASB type): larger than the shared
+#: server's JSON cap and than one read of a stream, and not a record-level release, so it is
+#: sent under the default release rules (a record-level answer that big must be exported).
+BIG_AGGREGATE = {
+    "sql": "SELECT lsoa_code, asb_type, count(*) AS incidents, repeat(asb_type, 200) AS note "
+    "FROM incident GROUP BY ALL",
+    "purpose": "SA-2026",
+}
+
+
 def build_tiny_warehouse(path: Path) -> None:
     """A small warehouse with every catalog table, records spread over the four authorities."""
     catalog = load_catalog()
@@ -247,5 +257,40 @@ def demo_data_dir(
 def live_gateway(demo_data_dir: DataDir) -> Iterator[LiveGateway]:
     """One gateway server for the session, on loopback."""
     gateway = start_gateway(demo_data_dir.root)
+    yield gateway
+    gateway.stop()
+
+
+#: A senior analyst who is nobody's designated senior analyst or deputy (release tests).
+UNDESIGNATED_SENIOR = "d.brown"
+
+
+@pytest.fixture(scope="session")
+def release_gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveGateway]:
+    """A gateway with the demo users (analysts → s.patel, deputy m.hughes; s.patel → m.hughes)
+    and one more senior analyst, d.brown, designated for no one: for release control and
+    product QA under the default policy."""
+    from datetime import date
+
+    from gateway.cli.demo import ALL_AREAS, SA_PURPOSE, demo_users, users_toml
+    from gateway.principal import Principal
+
+    root = tmp_path_factory.mktemp("release") / "data"
+    root.mkdir(parents=True)
+    other = Principal(
+        UNDESIGNATED_SENIOR,
+        "Cleveland Police",
+        "general",
+        areas=ALL_AREAS,
+        purposes=(SA_PURPOSE,),
+        roles=frozenset({"senior_analyst"}),
+        senior_analysts=("s.patel",),
+    )
+    users = [*demo_users(date.today()), other]
+    DataDir(root).users.write_text(users_toml(users), "utf-8")
+    prepare_data_dir(generated_source(request), root)
+    gateway = start_gateway(root)
     yield gateway
     gateway.stop()

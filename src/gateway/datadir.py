@@ -15,6 +15,7 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/exports/              files produced by exports
     DIR/exports/ID/           one export (or product bundle): its files and manifest
     DIR/exports/police-uk/    police.uk street-level extracts
+    DIR/products/ID.json      each product's manifest, kept for [products] manifest_retention_days
     DIR/tmp/results/          query results while they are sent (temporary, swept)
     DIR/tmp/spill/            DuckDB's spill files for queries larger than memory (per worker)
     DIR/demo-tokens.json      demo users' tokens (demo deployments only)
@@ -105,6 +106,11 @@ class DataDir:
         if not export_id or export_id.startswith(".") or any(c in export_id for c in "/\\\0"):
             raise ValueError(f"not an export id: {export_id!r}")
         return self.exports / export_id
+
+    @property
+    def products(self) -> Path:
+        """``DIR/products``: products' manifests, kept beyond their files (seven years)."""
+        return self.root / "products"
 
     @property
     def police_uk(self) -> Path:

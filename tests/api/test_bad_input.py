@@ -8,6 +8,8 @@ import threading
 import httpx
 import pytest
 
+from tests.gateway_server import BIG_AGGREGATE
+
 GOOD = {"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"}
 
 
@@ -114,7 +116,7 @@ def test_chunked_body_over_the_limit_is_413(live_gateway):  # type: ignore[no-un
 
 
 def test_huge_result_as_json_is_413_pointing_to_arrow(live_gateway):  # type: ignore[no-untyped-def]
-    body = {"sql": "SELECT * FROM incident", "purpose": "SA-2026"}
+    body = BIG_AGGREGATE
     with live_gateway.client("s.patel") as http:
         refused = http.post("/v1/query", json=body)
         streamed = http.post("/v1/query", json={**body, "format": "arrow"})

@@ -14,6 +14,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tests.gateway_server import BIG_AGGREGATE
+
 SQL = (
     "SELECT crime_id, recorded_at, CAST(recorded_at AS DATE) AS day, domestic_abuse, "
     "police_uk_category FROM crime ORDER BY crime_id LIMIT 300"
@@ -117,7 +119,7 @@ def test_every_query_answer_names_its_query(live_gateway):  # type: ignore[no-un
 
 
 def test_abandoned_download_leaves_no_result_file(live_gateway, demo_data_dir):  # type: ignore[no-untyped-def]
-    body = {"sql": "SELECT * FROM incident", "purpose": "SA-2026", "format": "csv"}
+    body = {**BIG_AGGREGATE, "format": "csv"}
     with (
         live_gateway.client("s.patel") as http,
         http.stream("POST", "/v1/query", json=body) as answer,

@@ -22,6 +22,7 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +35,11 @@ from gateway.cli.demo import grant_demo_access
 from gateway.datadir import DataDir
 from gateway.engines.spill import sweep_results
 from gateway.exports.export import sweep_export_workdirs
-from tests.gateway_server import LiveGateway, start_gateway
+from tests.gateway_server import BIG_AGGREGATE, LiveGateway, start_gateway
+
+DEFAULT_POLICY = (
+    resources.files("gateway.policy").joinpath("default_policy.toml").read_text("utf-8")
+)
 
 ANALYST = "a.khan"
 #: 20 MB of Arrow (400 rows of 50 KB): more than loopback socket buffers hold.
@@ -48,6 +53,16 @@ MANY_ROWS_SQL = (
     "FROM crime c, crime d LIMIT 1000000"
 )
 QUICK = {"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"}
+#: These tests measure how the server copes with very large answers, which are record-level:
+#: their server's policy raises the query release limits (a record-level result above them
+#: must otherwise be requested as an export — tests/exports/test_release_control.py). Said
+#: here, in the policy the server loads, never by switching release control off.
+RESOURCE_TEST_RELEASE_LIMITS = """
+[exports]
+query_record_max_rows = 10000000
+query_record_max_bytes = 1000000000000
+"""
+BIG_AGGREGATE_SQL = BIG_AGGREGATE["sql"]
 SEND_TIMEOUT_S = 2.0
 HEADER_TIMEOUT_S = 2.0
 MAX_CONNECTIONS = 64
@@ -82,6 +97,7 @@ def leftovers(demo_data_dir: DataDir, tmp_path_factory: pytest.TempPathFactory) 
     root = tmp_path_factory.mktemp("resources") / "data"
     root.mkdir()
     shutil.copyfile(demo_data_dir.warehouse, DataDir(root).warehouse)
+    DataDir(root).policy.write_text(DEFAULT_POLICY + RESOURCE_TEST_RELEASE_LIMITS, "utf-8")
     grant_demo_access(root)
     return _plant_leftovers(DataDir(root))
 
@@ -284,7 +300,7 @@ def test_disk_quota_counts_and_gives_back() -> None:
 
 
 def test_json_refused_for_its_size_is_audited_as_refused(live_gateway: LiveGateway) -> None:
-    body = {"sql": "SELECT * FROM incident", "purpose": "SA-2026"}
+    body = {"sql": BIG_AGGREGATE_SQL, "purpose": "SA-2026"}
     with live_gateway.client("s.patel") as http:
         refused = http.post("/v1/query", json=body)
     assert refused.status_code == 413

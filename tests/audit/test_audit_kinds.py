@@ -15,6 +15,8 @@ from gateway.audit.kinds import (
     EXPORT_KINDS,
     GOVERNANCE_FAMILIES,
     GOVERNANCE_KINDS,
+    PRODUCT_DECISIONS,
+    PRODUCT_KINDS,
     QUERY_KINDS,
     EventKind,
 )
@@ -34,8 +36,10 @@ def test_the_groups_partition_the_kinds_by_family() -> None:
     assert {k.family for k in QUERY_KINDS} == {"query"}
     assert {k.family for k in EXPORT_KINDS} == {"export"}
     assert set(EXPORT_DECISIONS) <= set(EXPORT_KINDS)
+    assert {k.family for k in PRODUCT_KINDS} == {"product"}
+    assert set(PRODUCT_DECISIONS) <= set(PRODUCT_KINDS)
     assert all(k.family in GOVERNANCE_FAMILIES for k in GOVERNANCE_KINDS)
-    grouped = set(QUERY_KINDS) | set(EXPORT_KINDS) | GOVERNANCE_KINDS
+    grouped = set(QUERY_KINDS) | set(EXPORT_KINDS) | set(PRODUCT_KINDS) | GOVERNANCE_KINDS
     assert set(EventKind) - grouped == {EventKind.AUDIT_ACKNOWLEDGED}
 
 

@@ -25,6 +25,7 @@ from gateway.errors import (
     AccessDenied,
     GatewayError,
     NotFound,
+    ReleaseHeld,
     SelfApproval,
     StepOutOfOrder,
     WrongRole,
@@ -67,6 +68,20 @@ def export(
 ) -> Export:
     """An export of ``owner``'s, held for s.patel (designated) or m.hughes (deputy)."""
     return Export("q1", owner, approval, "s.patel" if approval == "rejected" else None, authorisers)
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: str
+    owner: str
+    qa: str
+    decided_by: str | None = None
+    authorisers: tuple[str, ...] = ("s.patel", "m.hughes")
+
+
+def product(qa: str, owner: str = "a.khan") -> Product:
+    """A product of ``owner``'s, QA'd by s.patel (designated) or m.hughes (deputy)."""
+    return Product("p1", owner, qa, "s.patel" if qa == "returned" else None)
 
 
 KHAN = Subject("a.khan", "MBC")
@@ -126,6 +141,26 @@ TABLE: list[tuple[Principal, Action, object, type[GatewayError] | None]] = [
     (SENIOR, Action.DECIDE_EXPORT, export("pending", owner="s.patel"), SelfApproval),
     (ANALYST, Action.DECIDE_EXPORT, export("pending", owner="b.lee"), WrongRole),
     (ADMIN, Action.DECIDE_EXPORT, export("pending"), WrongRole),
+    # products: see, download (released when not sampled or passed), QA
+    (ANALYST, Action.SEE_PRODUCT, product("pending"), ALLOW),
+    (OTHER_SENIOR, Action.SEE_PRODUCT, product("pending"), ALLOW),
+    (OTHER, Action.SEE_PRODUCT, product("passed"), NotFound),
+    (ANALYST, Action.DOWNLOAD_PRODUCT, product("not_sampled"), ALLOW),
+    (ANALYST, Action.DOWNLOAD_PRODUCT, product("passed"), ALLOW),
+    (ANALYST, Action.DOWNLOAD_PRODUCT, product("pending"), ReleaseHeld),
+    (ANALYST, Action.DOWNLOAD_PRODUCT, product("returned"), ReleaseHeld),
+    (OTHER, Action.DOWNLOAD_PRODUCT, product("passed"), NotFound),
+    (SENIOR, Action.DOWNLOAD_PRODUCT, product("pending"), ALLOW),
+    (OTHER_SENIOR, Action.DOWNLOAD_PRODUCT, product("pending"), ReleaseHeld),
+    (OTHER_SENIOR, Action.DOWNLOAD_PRODUCT, product("passed"), ALLOW),
+    (SENIOR, Action.DOWNLOAD_PRODUCT, product("pending", owner="s.patel"), ReleaseHeld),
+    (SENIOR, Action.QA_PRODUCT, product("pending"), ALLOW),
+    (DEPUTY, Action.QA_PRODUCT, product("pending"), ALLOW),
+    (OTHER_SENIOR, Action.QA_PRODUCT, product("pending"), WrongRole),
+    (SENIOR, Action.QA_PRODUCT, product("passed"), StepOutOfOrder),
+    (SENIOR, Action.QA_PRODUCT, product("returned"), StepOutOfOrder),
+    (SENIOR, Action.QA_PRODUCT, product("pending", owner="s.patel"), SelfApproval),
+    (ANALYST, Action.QA_PRODUCT, product("pending", owner="b.lee"), WrongRole),
     # access requests
     (ANALYST, Action.SUBMIT_REQUEST, Subject("a.khan"), ALLOW),
     (ADMIN, Action.SUBMIT_REQUEST, Subject("a.khan"), ALLOW),
@@ -233,6 +268,9 @@ def test_every_action_is_decided_and_covered_by_the_table() -> None:
         Action.SEE_EXPORT,
         Action.DOWNLOAD_EXPORT,
         Action.DECIDE_EXPORT,
+        Action.SEE_PRODUCT,
+        Action.DOWNLOAD_PRODUCT,
+        Action.QA_PRODUCT,
         Action.TAKE_APPROVAL_STEP,
     }
     assert decided == set(Action)
@@ -274,6 +312,17 @@ def test_refusals_say_what_was_needed() -> None:
 def test_an_export_action_without_an_export_is_a_programming_error() -> None:
     with pytest.raises(TypeError):
         require(SENIOR, Action.SEE_EXPORT, KHAN)
+    with pytest.raises(TypeError):
+        require(SENIOR, Action.QA_PRODUCT, export("pending"))
+
+
+def test_a_held_release_names_who_may_authorise_it() -> None:
+    with pytest.raises(WrongRole, match=re.escape("awaits 's.patel' or a deputy ('m.hughes')")):
+        require(OTHER_SENIOR, Action.DECIDE_EXPORT, export("pending"))
+    with pytest.raises(WrongRole, match=re.escape("none is recorded for 'a.khan'")):
+        require(SENIOR, Action.DECIDE_EXPORT, export("pending", authorisers=()))
+    with pytest.raises(ReleaseHeld, match=re.escape("awaits quality assurance by 's.patel'")):
+        require(ANALYST, Action.DOWNLOAD_PRODUCT, product("pending"))
 
 
 def test_refusals_of_an_approval_step_name_the_missing_relation() -> None:

@@ -276,6 +276,7 @@ def test_demo_prepares_a_data_dir_and_reruns_quickly(tmp_path):  # type: ignore[
         "j.taylor",
         "e.okafor",
         "s.patel",
+        "m.hughes",
         "gw.admin",
     }
     for entry in tokens.values():

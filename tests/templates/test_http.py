@@ -133,8 +133,21 @@ def test_export_a_template_run(gw: Connection, tmp_path: Path) -> None:
     assert sidecar["marking"] == "OFFICIAL-SENSITIVE"
 
 
-def test_strategic_assessment_through_the_client(gw: Connection, tmp_path: Path) -> None:
-    files = gw.strategic_assessment("E06000002", 2025, tmp_path / "sa")
+def test_strategic_assessment_through_the_client(
+    gw: Connection, live_gateway: LiveGateway, tmp_path: Path
+) -> None:
+    # Held for QA by a.khan's designated senior analyst (every product, by default), then
+    # passed by her and downloaded.
+    assert gw.strategic_assessment("E06000002", 2025, tmp_path / "sa") == []
+    held = gw.last_product
+    assert held is not None
+    assert (held["qa"], held["authorisers"]) == ("pending", ["s.patel", "m.hughes"])
+    with pytest.raises(AccessDenied, match="awaits quality assurance"):
+        gw.download_product(held["product_id"], tmp_path / "sa")
+    with connect(live_gateway.url, live_gateway.token("s.patel")) as senior:
+        passed = senior.decide_product(held["product_id"], "pass", comment="figures checked")
+    assert (passed["qa"], passed["decided_by"]) == ("passed", "s.patel")
+    files = gw.download_product(held["product_id"], tmp_path / "sa")
     assert sorted(p.suffix for p in files) == [".html", ".json", ".xlsx"]
     html = next(p for p in files if p.suffix == ".html").read_text("utf-8")
     assert html.count("OFFICIAL-SENSITIVE") >= 2
@@ -214,7 +227,7 @@ def test_cli_run_locally_with_export(local_dir: Path, tmp_path: Path) -> None:
     done = gateway("template", "run", "crime-by-area", "--param", "geography=lsoa", "--data-dir", str(local_dir),
                    "--user", "r.wilson", "--export", "csv", "--output", str(target))  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "(not_required)" in done.stdout
+    assert "(not_required)" in done.stdout  # an aggregate under disclosure control
     assert target.read_text("utf-8").startswith('"geography","lsoa_code"')  # readers read it
     sidecar = json.loads((tmp_path / "areas.provenance.json").read_text("utf-8"))
     assert sidecar["marking"] == "OFFICIAL-SENSITIVE"
@@ -228,10 +241,12 @@ def test_cli_product_locally(local_dir: Path, tmp_path: Path) -> None:
     done = gateway("product", "strategic-assessment", "--area", "E06000003", "--year", "2025",
                    "--output", str(out), "--data-dir", str(local_dir), "--user", "r.wilson")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        f"strategic-assessment-E06000003-2025.{ext}" for ext in ("html", "json", "xlsx")
-    ]
+    # Built on the gateway's machine it is still held for QA (policy 198 3.2): kept and
+    # registered in the data directory, nothing written where the user asked.
+    assert "is held for quality assurance by s.patel or m.hughes" in done.stderr
+    assert not out.exists() or not list(out.iterdir())
+    kept = list((local_dir / "products").glob("p*.json"))
+    assert len(kept) == 1
 
 
 def test_openapi_lists_the_routes(live_gateway: LiveGateway) -> None:

@@ -31,7 +31,7 @@ class OperationIndex:
     def from_openapi(cls, document: Mapping[str, Any]) -> OperationIndex:
         paths = []
         for template, operations in document.get("paths", {}).items():
-            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+            pattern = _path_regex(template, _path_patterns(operations))
             methods = {
                 method.upper(): {
                     p["name"]: _repeatable(p.get("schema", {}))
@@ -57,6 +57,30 @@ class OperationIndex:
             if method.upper() in methods:
                 return methods[method.upper()]
         return None
+
+
+def _path_regex(template: str, shapes: Mapping[str, str]) -> re.Pattern[str]:
+    """The regex of a path template: each ``{name}`` its shape, else one path segment."""
+    parts = re.split(r"\{([^}]+)\}", template)
+    return re.compile(
+        "^"
+        + "".join(
+            shapes.get(part, "[^/]+") if i % 2 else re.escape(part) for i, part in enumerate(parts)
+        )
+        + "$"
+    )
+
+
+def _path_patterns(operations: Mapping[str, Any]) -> dict[str, str]:
+    """Path parameters whose schema gives their shape (``pattern``), as regex fragments: so
+    ``/v1/products/{product_id}`` does not claim ``/v1/products/strategic-assessment``."""
+    found: dict[str, str] = {}
+    for operation in operations.values():
+        for p in operation.get("parameters", []):
+            shape = p.get("schema", {}).get("pattern") if p.get("in") == "path" else None
+            if isinstance(shape, str):
+                found[p["name"]] = f"(?:{shape.removeprefix('^').removesuffix('$')})"
+    return found
 
 
 def _repeatable(schema: Mapping[str, Any]) -> bool:

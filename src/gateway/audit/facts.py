@@ -13,6 +13,8 @@ A fact knows its :class:`~gateway.audit.kinds.EventKind`, who acted (``actor``,
     ExportRegistered    export.registered  format, file name and hash, marking, approval
     ExportAction        export.approved / export.rejected / export.downloaded  after registration
     ExportsPruned       export.pruned    files deleted at the end of the retention period (one run)
+    ProductRegistered   product.registered  its files and manifest hashes, QA sampling
+    ProductAction       product.qa_passed / product.qa_returned / product.downloaded
     AccessEvent         access.* / token.* / policy.* / user.* / grant.*  governance actions
     IntegrityAcknowledged  audit.acknowledged  (in :mod:`gateway.audit.integrity`, beside the
                         verification it accepts)
@@ -40,11 +42,14 @@ from gateway.principal import Principal
 
 __all__ = [
     "EXPORT_ACTIONS",
+    "PRODUCT_ACTIONS",
     "AccessEvent",
     "AuditFact",
     "ExportAction",
     "ExportRegistered",
     "ExportsPruned",
+    "ProductAction",
+    "ProductRegistered",
     "PrunedItem",
     "QueryCompleted",
     "QueryDenied",
@@ -400,6 +405,119 @@ class ExportAction:
             "query_id": self.query_id,
             "owner": self.owner,
             "file_sha256": self.file_sha256,
+            "comment": self.comment,
+        }
+
+
+#: What can happen to a registered product (see :class:`ProductAction`), and the kind it records.
+PRODUCT_ACTIONS: dict[str, EventKind] = {
+    "passed": EventKind.PRODUCT_QA_PASSED,
+    "returned": EventKind.PRODUCT_QA_RETURNED,
+    "downloaded": EventKind.PRODUCT_DOWNLOADED,
+}
+
+
+@dataclass(frozen=True)
+class ProductRegistered:
+    """A product (e.g. the strategic assessment pack) written and kept, with the QA it needs.
+
+    Example:
+        >>> fact = ProductRegistered("p1", "a.khan", "MBC", "strategic-assessment",
+        ...     files=(("sa.html", "html", "ab" * 32, 10),), manifest_sha256="cd" * 32,
+        ...     marking="OFFICIAL-SENSITIVE", qa="pending", qa_sample=0.42, qa_sample_rate=1.0,
+        ...     authorisers=("s.patel",))
+        >>> fact.kind.value, fact.details()["qa"], fact.details()["files"][0]["file_name"]
+        ('product.registered', 'pending', 'sa.html')
+
+    Attributes:
+        product_id: its id.
+        user, organisation: who made it.
+        product_kind: which product (``strategic-assessment``).
+        files: ``(file_name, format, sha256, bytes)`` of each file.
+        manifest_sha256: SHA-256 of its manifest (provenance and the files' hashes).
+        marking: the protective marking on it.
+        qa: ``pending`` (sampled: held for QA) or ``not_sampled`` (released without).
+        qa_sample, qa_sample_rate: the product's sample value (from its id's hash) and the
+            ``[products] qa_sample_rate`` it was compared with (held when sample < rate).
+        authorisers: who may QA it: the owner's designated senior analyst, then deputies.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.PRODUCT_REGISTERED
+
+    product_id: str
+    user: str
+    organisation: str
+    product_kind: str
+    files: tuple[tuple[str, str, str, int], ...]
+    manifest_sha256: str
+    marking: str
+    qa: str
+    qa_sample: float
+    qa_sample_rate: float
+    authorisers: tuple[str, ...] = ()
+
+    @property
+    def actor(self) -> str:
+        return self.user
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "product_id": self.product_id,
+            "product_kind": self.product_kind,
+            "files": [
+                {"file_name": n, "format": f, "sha256": h, "bytes": int(b)}
+                for n, f, h, b in self.files
+            ],
+            "manifest_sha256": self.manifest_sha256,
+            "marking": self.marking,
+            "qa": self.qa,
+            "qa_sample": float(self.qa_sample),
+            "qa_sample_rate": float(self.qa_sample_rate),
+            "authorisers": list(self.authorisers),
+        }
+
+
+@dataclass(frozen=True)
+class ProductAction:
+    """Something done to a registered product: its QA passed or returned, or a download.
+
+    Example:
+        >>> ProductAction("returned", "p1", "s.patel", "CP", owner="a.khan",
+        ...               manifest_sha256="cd" * 32, comment="table 3 misread").kind.value
+        'product.qa_returned'
+
+    Attributes:
+        action: one of :data:`PRODUCT_ACTIONS`.
+        product_id: the product's id.
+        actor, organisation: who acted.
+        owner: who made the product.
+        manifest_sha256: the registered hash of the manifest acted on.
+        comment: the QA comment (passes and returns).
+    """
+
+    action: str
+    product_id: str
+    actor: str
+    organisation: str
+    owner: str
+    manifest_sha256: str
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        if self.action not in PRODUCT_ACTIONS:
+            raise InputError(
+                f"product action {self.action!r} must be one of {tuple(PRODUCT_ACTIONS)}"
+            )
+
+    @property
+    def kind(self) -> EventKind:
+        return PRODUCT_ACTIONS[self.action]
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "product_id": self.product_id,
+            "owner": self.owner,
+            "manifest_sha256": self.manifest_sha256,
             "comment": self.comment,
         }
 

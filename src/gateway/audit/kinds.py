@@ -6,6 +6,8 @@ log, so they never change; a new kind is a new member here. Code names kinds onl
 
     query.*       one query: started (write-ahead), completed, denied
     export.*      one export: registered, approved, rejected, downloaded; retention runs: pruned
+    product.*     one product: registered (with its QA sampling), QA passed or returned,
+                  downloaded
     audit.*       the log itself: an operator's acknowledgement of integrity problems
     access.*, token.*, policy.*, user.*, grant.*
                   access management (:data:`GOVERNANCE_FAMILIES`): requests and their steps,
@@ -29,6 +31,8 @@ __all__ = [
     "EXPORT_KINDS",
     "GOVERNANCE_FAMILIES",
     "GOVERNANCE_KINDS",
+    "PRODUCT_DECISIONS",
+    "PRODUCT_KINDS",
     "QUERY_KINDS",
     "EventKind",
 ]
@@ -47,6 +51,11 @@ class EventKind(StrEnum):
     EXPORT_REJECTED = "export.rejected"
     EXPORT_DOWNLOADED = "export.downloaded"
     EXPORT_PRUNED = "export.pruned"
+    # --- products (policy 198 3.2: QA by the designated senior analyst) ----------------------
+    PRODUCT_REGISTERED = "product.registered"
+    PRODUCT_QA_PASSED = "product.qa_passed"
+    PRODUCT_QA_RETURNED = "product.qa_returned"
+    PRODUCT_DOWNLOADED = "product.downloaded"
     # --- the log itself ---------------------------------------------------------------------
     AUDIT_ACKNOWLEDGED = "audit.acknowledged"
     # --- the service, sign-in and review ----------------------------------------------------
@@ -113,4 +122,16 @@ EXPORT_KINDS = (
     EventKind.EXPORT_REJECTED,
     EventKind.EXPORT_DOWNLOADED,
     EventKind.EXPORT_PRUNED,
+)
+#: A senior analyst's QA decision on a held product, and the QA state it leads to.
+PRODUCT_DECISIONS: dict[str, str] = {
+    EventKind.PRODUCT_QA_PASSED: "passed",
+    EventKind.PRODUCT_QA_RETURNED: "returned",
+}
+#: The records of one product.
+PRODUCT_KINDS = (
+    EventKind.PRODUCT_REGISTERED,
+    EventKind.PRODUCT_QA_PASSED,
+    EventKind.PRODUCT_QA_RETURNED,
+    EventKind.PRODUCT_DOWNLOADED,
 )

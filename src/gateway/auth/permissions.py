@@ -16,6 +16,13 @@ governance — and raises the error the caller has always raised (same HTTP stat
     export.decide                   an authoriser holding the approver role (the   WrongRole,
                                     owner's designated senior analyst or a         SelfApproval,
                                     deputy), never the owner, while pending        StepOutOfOrder
+    product.see                     its owner; its authorisers; approvers          NotFound
+    product.download                the owner once released (not sampled for QA,   NotFound,
+                                    or passed); its authorisers at any time;       ReleaseHeld
+                                    other approvers once released
+    product.qa                      an authoriser holding the approver role,       WrongRole,
+                                    never the owner, while awaiting QA             SelfApproval,
+                                                                                   StepOutOfOrder
     access.take_step                the step's role; the applicant's own line      WrongRole
                                     manager; a superintendent policing one of the
                                     applicant organisation's areas
@@ -25,7 +32,10 @@ governance — and raises the error the caller has always raised (same HTTP stat
 
 An actor is anyone with a ``username``, ``organisation`` and ``roles`` (a
 :class:`~gateway.principal.Principal`, a governance ``Person``). Resources are an export record
-(:class:`ExportResource`) or the person or organisation acted on (:class:`Subject`).
+(:class:`ExportResource`), a product record (:class:`ProductResource`) or the person or
+organisation acted on (:class:`Subject`). A held export or product is authorised only by the
+owner's designated senior analyst or a deputy (policy 198 appendix 2 and 3.2), recorded with it
+as its ``authorisers``.
 Deny is the default: an action with no rule is refused.
 
 Example:
@@ -53,6 +63,7 @@ from gateway.errors import (
     AccessDenied,
     GatewayError,
     NotFound,
+    ReleaseHeld,
     SelfApproval,
     StepOutOfOrder,
     WrongRole,
@@ -70,6 +81,7 @@ __all__ = [
     "ApprovalStep",
     "ExportResource",
     "Permissions",
+    "ProductResource",
     "Rule",
     "Subject",
     "allows",
@@ -93,7 +105,7 @@ ACCESS_APPROVER_ROLES = frozenset(
         "head_of_intelligence",
     }
 )
-_PENDING, _REJECTED = "pending", "rejected"
+_PENDING, _REJECTED, _RETURNED = "pending", "rejected", "returned"
 
 
 class Action(StrEnum):
@@ -107,6 +119,10 @@ class Action(StrEnum):
     SEE_EXPORT = "export.see"
     DOWNLOAD_EXPORT = "export.download"
     DECIDE_EXPORT = "export.decide"
+    # --- products ---------------------------------------------------------------------------
+    SEE_PRODUCT = "product.see"
+    DOWNLOAD_PRODUCT = "product.download"
+    QA_PRODUCT = "product.qa"
     # --- access requests --------------------------------------------------------------------
     SUBMIT_REQUEST = "access.submit"
     WITHDRAW_REQUEST = "access.withdraw"
@@ -171,6 +187,27 @@ class ExportResource(Protocol):
         """Who may authorise it while held: the owner's designated senior analyst, then
         their deputies."""
         ...
+
+
+class ProductResource(Protocol):
+    """A registered product as the permission point needs it (a ``ProductRecord``)."""
+
+    @property
+    def product_id(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def qa(self) -> str:
+        """``not_sampled``, ``pending``, ``passed`` or ``returned``."""
+        ...
+
+    @property
+    def decided_by(self) -> str | None: ...
+
+    @property
+    def authorisers(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -456,20 +493,77 @@ class Permissions:
 
     def _decide_export(self, actor: Actor, export: object) -> None:
         record = _export(export)
-        if self.approver_role not in actor.roles:
-            raise WrongRole(f"approving or rejecting an export needs the {self.approver_role} role")
-        if actor.username == record.owner:
-            raise SelfApproval(
-                "an export cannot be approved or rejected by the analyst who made it"
-            )
-        if actor.username not in record.authorisers:
-            raise WrongRole(
-                f"{actor.username!r} is not the designated senior analyst (or a deputy) of "
-                f"{record.owner!r}: export {record.export_id} awaits {_authorisers(record)}"
-            )
+        self._check_authoriser(
+            actor,
+            record.owner,
+            record.authorisers,
+            f"export {record.export_id}",
+            "approving or rejecting an export",
+        )
         if record.approval != _PENDING:
             raise StepOutOfOrder(
                 f"export {record.export_id} is {record.approval.replace('_', ' ')}, not pending"
+            )
+
+    def _see_product(self, actor: Actor, product: object) -> None:
+        record = _product(product)
+        if (
+            record.owner != actor.username
+            and actor.username not in record.authorisers
+            and self.approver_role not in actor.roles
+        ):
+            raise NotFound(f"no product {record.product_id!r}")
+
+    def _download_product(self, actor: Actor, product: object) -> None:
+        record = _product(product)
+        held = record.qa in (_PENDING, _RETURNED)
+        if actor.username == record.owner:  # never their own product before it is released
+            if record.qa == _PENDING:
+                raise ReleaseHeld(
+                    f"product {record.product_id} awaits quality assurance by "
+                    f"{_names(record.owner, record.authorisers)}"
+                )
+            if record.qa == _RETURNED:
+                raise ReleaseHeld(
+                    f"product {record.product_id} was returned by {record.decided_by} after "
+                    "quality assurance; it is not released"
+                )
+            return
+        if self.approver_role not in actor.roles:
+            raise NotFound(f"no product {record.product_id!r}")
+        if held and actor.username not in record.authorisers:
+            raise ReleaseHeld(
+                f"product {record.product_id} is not released; only "
+                f"{_names(record.owner, record.authorisers)} may open it"
+            )
+
+    def _qa_product(self, actor: Actor, product: object) -> None:
+        record = _product(product)
+        self._check_authoriser(
+            actor,
+            record.owner,
+            record.authorisers,
+            f"product {record.product_id}",
+            "quality assurance of a product",
+        )
+        if record.qa != _PENDING:
+            raise StepOutOfOrder(
+                f"product {record.product_id} is {record.qa.replace('_', ' ')}, not awaiting QA"
+            )
+
+    def _check_authoriser(
+        self, actor: Actor, owner: str, authorisers: tuple[str, ...], what: str, doing: str
+    ) -> None:
+        """The rule shared by export approval and product QA: the approver role, never the
+        owner, and only the owner's designated senior analyst or a deputy."""
+        if self.approver_role not in actor.roles:
+            raise WrongRole(f"{doing} needs the {self.approver_role} role")
+        if actor.username == owner:
+            raise SelfApproval(f"{what} cannot be authorised by the analyst who made it")
+        if actor.username not in authorisers:
+            raise WrongRole(
+                f"{actor.username!r} is not the designated senior analyst (or a deputy) of "
+                f"{owner!r}: {what} awaits {_names(owner, authorisers)}"
             )
 
 
@@ -479,21 +573,36 @@ _STATEFUL: dict[Action, Callable[[Permissions, Actor, object], None]] = {
     Action.SEE_EXPORT: Permissions._see_export,
     Action.DOWNLOAD_EXPORT: Permissions._download_export,
     Action.DECIDE_EXPORT: Permissions._decide_export,
+    Action.SEE_PRODUCT: Permissions._see_product,
+    Action.DOWNLOAD_PRODUCT: Permissions._download_product,
+    Action.QA_PRODUCT: Permissions._qa_product,
     Action.TAKE_APPROVAL_STEP: Permissions._take_step,
 }
 
 
 def _authorisers(record: ExportResource) -> str:
     """Who may authorise a held file, in words."""
-    if not record.authorisers:
+    return _names(record.owner, record.authorisers)
+
+
+def _names(owner: str, authorisers: tuple[str, ...]) -> str:
+    """The designated senior analyst and deputies, in words."""
+    if not authorisers:
         return (
-            f"a designated senior analyst, and none is recorded for {record.owner!r} (an "
+            f"a designated senior analyst, and none is recorded for {owner!r} (an "
             "administrator records one: users.toml senior_analyst)"
         )
-    designated, *deputies = record.authorisers
+    designated, *deputies = authorisers
     return f"{designated!r}" + (
         f" or a deputy ({', '.join(repr(d) for d in deputies)})" if deputies else ""
     )
+
+
+def _product(resource: object) -> ProductResource:
+    for name in ("product_id", "owner", "qa", "decided_by", "authorisers"):
+        if not hasattr(resource, name):
+            raise TypeError(f"a product action needs a product record, not {resource!r}")
+    return resource  # type: ignore[return-value]
 
 
 def _export(resource: object) -> ExportResource:

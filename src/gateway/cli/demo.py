@@ -18,7 +18,8 @@ It writes into the data directory:
 Demo users: one general analyst per local authority, an enhanced analyst with a dated grant
 (``intelligence_report`` and a few unmasked columns, for one JAG purpose), a senior analyst
 (audit review, all four areas; every analyst's designated senior analyst, who authorises their
-record-level releases and QAs their products) and an administrator.
+record-level releases and QAs their products), her deputy (who may act for her, and authorises
+her own releases) and an administrator.
 
 Example:
     >>> users = demo_users(date(2026, 5, 1))
@@ -61,8 +62,10 @@ ALL_AREAS = tuple(code for _, code, _, _ in _AUTHORITIES)
 SA_PURPOSE = "SA-2026"
 JAG_PURPOSE = "JAG-2026-07"
 FORCE = ("CLE", "Cleveland Police")
-#: The demo analysts' designated senior analyst (authorises their releases, QAs products).
+#: The demo analysts' designated senior analyst (authorises their releases, QAs products),
+#: and the deputy who may act for her (and is her own designated senior analyst).
 SENIOR_ANALYST = "s.patel"
+DEPUTY_SENIOR_ANALYST = "m.hughes"
 
 
 def demo_users(today: date) -> list[Principal]:
@@ -75,7 +78,7 @@ def demo_users(today: date) -> list[Principal]:
             areas=(code,),
             purposes=(SA_PURPOSE, f"JAG-2026-{short}"),
             roles=frozenset({"analyst"}),
-            senior_analysts=(SENIOR_ANALYST,),
+            senior_analysts=(SENIOR_ANALYST, DEPUTY_SENIOR_ANALYST),
         )
         for name, code, org, short in _AUTHORITIES
     ]
@@ -87,7 +90,7 @@ def demo_users(today: date) -> list[Principal]:
             areas=("E06000004",),
             purposes=(SA_PURPOSE, JAG_PURPOSE),
             roles=frozenset({"analyst"}),
-            senior_analysts=(SENIOR_ANALYST,),
+            senior_analysts=(SENIOR_ANALYST, DEPUTY_SENIOR_ANALYST),
             grants=(
                 AccessGrant(
                     grant_id="G-2026-001",
@@ -109,6 +112,18 @@ def demo_users(today: date) -> list[Principal]:
             areas=ALL_AREAS,
             purposes=(SA_PURPOSE, "AUDIT-2026"),
             roles=frozenset({"senior_analyst"}),
+            senior_analysts=(DEPUTY_SENIOR_ANALYST,),
+        )
+    )
+    users.append(
+        Principal(
+            username=DEPUTY_SENIOR_ANALYST,
+            organisation="Cleveland Police",
+            level="general",
+            areas=ALL_AREAS,
+            purposes=(SA_PURPOSE, "AUDIT-2026"),
+            roles=frozenset({"senior_analyst"}),
+            senior_analysts=(SENIOR_ANALYST,),
         )
     )
     users.append(

@@ -68,6 +68,8 @@ class Connection(ClosesOnExit):
         last_query_id: the audit id of the last query answered (also on errors that have one).
         last_disclosure: the disclosure control the server applied to the last query's result,
             in a line (None when none was asked for).
+        last_product: the record of the last product built when it was held for quality
+            assurance (None when it came back at once).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Connection(ClosesOnExit):
         self.purpose = purpose
         self.last_query_id: str | None = None
         self.last_disclosure: str | None = None
+        self.last_product: dict[str, Any] | None = None
         self._http = httpx.Client(
             base_url=self.url,
             headers={
@@ -399,6 +402,25 @@ class Connection(ClosesOnExit):
             marking=marking,
             publication=publication,
         )
+
+    def products(self, *, pending: bool = False) -> list[dict[str, Any]]:
+        """Your products (senior analysts: everyone's); ``pending``: the QA queue."""
+        params = {"pending": "true"} if pending else None
+        answer: dict[str, Any] = self._json("GET", "/v1/products", params=params)
+        return list(answer["products"])
+
+    def download_product(self, product_id: str, output_dir: str | os.PathLike[str]) -> list[Path]:
+        """Save a released product's files (report, workbook, manifest) in ``output_dir``."""
+        return template_client.download_product(self, product_id, output_dir)
+
+    def decide_product(self, product_id: str, decision: str, *, comment: str) -> dict[str, Any]:
+        """Your analyst's senior analyst (or a deputy): ``pass`` or ``return`` a product held
+        for quality assurance, with a comment."""
+        if decision not in ("pass", "return"):
+            raise InputError("decision must be 'pass' or 'return'")
+        path = f"/v1/products/{product_id}/{decision}"
+        answer: dict[str, Any] = self._json("POST", path, json={"comment": comment})
+        return answer
 
     # --- about me and my data -------------------------------------------------------------
 

@@ -152,7 +152,9 @@ def strategic_assessment(
     publication: bool = False,
 ) -> list[Path]:
     """Build the strategic assessment pack on the gateway and save its files in ``output_dir``
-    (the HTML report, the workbook and the manifest)."""
+    (the HTML report, the workbook and the manifest) — or nothing, when the product is held
+    for quality assurance by your senior analyst (``conn.last_product`` then holds its record;
+    download it with :func:`download_product` once passed)."""
     body: dict[str, Any] = {
         "area": area,
         "year": int(year),
@@ -164,7 +166,34 @@ def strategic_assessment(
     with conn._request("POST", "/v1/products/strategic-assessment", json=body) as response:
         conn.last_query_id = response.headers.get("x-product-id")
         data = response.read()
-    target = Path(output_dir)
+        held = response.status_code == 202
+    if held:
+        conn.last_product = _json_object(data)
+        return []
+    conn.last_product = None
+    return _save_zip(data, Path(output_dir))
+
+
+def download_product(
+    conn: Connection, product_id: str, output_dir: str | os.PathLike[str]
+) -> list[Path]:
+    """Save a released product's files in ``output_dir``."""
+    with conn._request("GET", f"/v1/products/{product_id}/file") as response:
+        data = response.read()
+    return _save_zip(data, Path(output_dir))
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise UnexpectedResponse("the product answer is not JSON") from exc
+    if not isinstance(value, dict):
+        raise UnexpectedResponse("the product answer is not a JSON object")
+    return value
+
+
+def _save_zip(data: bytes, target: Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     saved = []
     try:

@@ -115,6 +115,8 @@ def query_release_check(
     def check(result: QueryResult, rewrite: RewriteResult) -> None:
         if not needs_approval(settings, level, "record"):
             return  # nothing this level sends is held: no need to classify
+        if not rewrite.tables and not rewrite.schema_tables:
+            return  # reads no table (``SELECT 1``, ``range()``): releases no data
         refusal = query_release_refusal(
             settings,
             level,

@@ -46,6 +46,7 @@ from gateway.policy.model import (
     TablePolicy,
     UnlinkableVictims,
 )
+from gateway.policy.products import parse_product_settings
 from gateway.policy.tokens import parse_token_settings
 from gateway.policy.victims import TARGET, victim_filters
 
@@ -54,7 +55,7 @@ __all__ = ["PRINCIPAL_PLACEHOLDERS", "load_default_policy", "load_policy", "pars
 #: Principal attributes a row filter may use.
 PRINCIPAL_PLACEHOLDERS = frozenset({"areas", "organisation", "username"})
 
-_TOP_LEVEL = {"title", "schemas", "levels", "exports", "disclosure", "tokens"}
+_TOP_LEVEL = {"title", "schemas", "levels", "exports", "disclosure", "tokens", "products"}
 _MAX_TITLE = 200
 _NUMERIC = (
     "TINYINT",
@@ -143,6 +144,7 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
         schemas=schemas,
         exports=parse_export_settings(raw.get("exports"), source=source, levels=names),
         tokens=parse_token_settings(raw.get("tokens"), source=source),
+        products=parse_product_settings(raw.get("products"), source=source),
         disclosure=parse_disclosure_settings(raw.get("disclosure"), levels=names, source=source),
         title=title,
         source=source,

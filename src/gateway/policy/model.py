@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.policy.disclosure import DisclosureSettings
 from gateway.policy.exports import ExportSettings
+from gateway.policy.products import ProductSettings
 from gateway.policy.tokens import TokenSettings
 
 __all__ = [
@@ -177,6 +178,8 @@ class Policy:
         exports: the ``[exports]`` section (:class:`~gateway.policy.exports.ExportSettings`).
         disclosure: the ``[disclosure]`` section
             (:class:`~gateway.policy.disclosure.DisclosureSettings`).
+        products: the ``[products]`` section: QA sampling and manifest retention
+            (:class:`~gateway.policy.products.ProductSettings`).
         title: the ``title`` shown to administrators, if any.
         source: where it was loaded from (for messages).
     """
@@ -187,6 +190,7 @@ class Policy:
     exports: ExportSettings = field(default_factory=ExportSettings)
     disclosure: DisclosureSettings = field(default_factory=DisclosureSettings)
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    products: ProductSettings = field(default_factory=ProductSettings)
     title: str | None = None
     source: str = "policy.toml"
 

@@ -4,7 +4,11 @@ The run's table — already disclosure-controlled — goes to
 :func:`gateway.exports.export_result`, which writes it in the format asked for with the
 marking and provenance, registers the file's hash in the audit log and applies the approval
 rules. Whether the file is aggregate or record-level is decided from the SQL the service
-executed (:func:`gateway.analysis.classify.classify_rewrite`), as for any export.
+executed (:func:`gateway.analysis.classify.classify_rewrite`), as for any export — except that a
+run disclosure control protected is an aggregate under disclosure control whatever the SQL
+reads as (the template declares its counts and groups; the counts in the file are protected),
+and so, per the release rules, is not held for a senior analyst (a record-level template, which
+disclosure control cannot protect, is held like any record-level export).
 
 Area results whose code column is generic (``area_code`` with a ``geography`` column, as in
 ``crime-by-area``) get the column name the map exports join on (``ward_code`` …).
@@ -74,7 +78,11 @@ def export_run(
     else:
         data_class, reason = "record", "not classified"
     if run.disclosure is not None:
-        reason = f"{reason}; template {run.template.name}: {run.disclosure.summary()}"
+        data_class = "aggregate"
+        reason = (
+            f"aggregate under disclosure control (template {run.template.name}: "
+            f"{run.disclosure.summary()}); the SQL alone: {reason}"
+        )
     result = AuditedResult(
         query_id=run.query_id,
         table=map_ready(run),
