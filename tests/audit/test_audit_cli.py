@@ -107,3 +107,34 @@ def test_report_with_a_bad_date_is_a_clear_error(data_dir: DataDir) -> None:
     assert run.returncode == 2
     assert "is not an ISO date" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_report_run_on_the_host_is_audited_before_it_is_made(data_dir: DataDir) -> None:
+    with AuditLog.open(data_dir) as log:
+        log.record(make_started("Q1"))
+    run = run_gateway(
+        "audit", "report", "activity", "--data-dir", str(data_dir.root), "--since", "2020-01-01"
+    )
+    assert run.returncode == 0, run.stderr
+    with AuditLog.open(data_dir, checkpoint_interval=None) as log:
+        reviews = list(log.events(kinds=("access.audit_reviewed",)))
+    assert len(reviews) == 1
+    review = reviews[0]
+    assert review.actor.startswith("operator:")
+    assert review.details["subject"] == "report:activity"
+    assert review.details["details"]["channel"] == "cli"
+    assert review.details["details"]["since"].startswith("2020-01-01")
+    assert run_gateway("audit", "verify", "--data-dir", str(data_dir.root)).returncode == 0
+
+
+def test_a_report_is_refused_when_its_run_cannot_be_audited(
+    data_dir: DataDir, tamper: Tamper
+) -> None:
+    with AuditLog.open(data_dir, checkpoint_every=1) as log:
+        for i in range(3):
+            log.record(make_started(f"Q{i}"))
+    tamper(data_dir.audit, "DELETE FROM audit_event WHERE seq = 3")  # the log refuses appends
+    run = run_gateway("audit", "report", "activity", "--data-dir", str(data_dir.root))
+    assert run.returncode == 2
+    assert run.stderr.startswith("error: the audit log failed its integrity check")
+    assert "a.khan" not in run.stdout

@@ -11,6 +11,7 @@ import pytest
 import gateway
 from gateway.audit.facts import AccessEvent, ExportAction
 from gateway.audit.kinds import (
+    DUTY_KINDS,
     EXPORT_DECISIONS,
     EXPORT_KINDS,
     GOVERNANCE_FAMILIES,
@@ -39,8 +40,10 @@ def test_the_groups_partition_the_kinds_by_family() -> None:
     assert {k.family for k in PRODUCT_KINDS} == {"product"}
     assert set(PRODUCT_DECISIONS) <= set(PRODUCT_KINDS)
     assert all(k.family in GOVERNANCE_FAMILIES for k in GOVERNANCE_KINDS)
-    grouped = set(QUERY_KINDS) | set(EXPORT_KINDS) | set(PRODUCT_KINDS) | GOVERNANCE_KINDS
-    assert set(EventKind) - grouped == {EventKind.AUDIT_ACKNOWLEDGED}
+    grouped = (set(QUERY_KINDS) | set(EXPORT_KINDS) | set(PRODUCT_KINDS) | GOVERNANCE_KINDS) | set(
+        DUTY_KINDS
+    )
+    assert set(EventKind) - grouped == {EventKind.AUDIT_ACKNOWLEDGED, EventKind.AUDIT_DISPOSED}
 
 
 def _string_constants(path: Path) -> list[tuple[int, str]]:

@@ -31,6 +31,7 @@ from gateway.errors import (
     WrongRole,
 )
 from gateway.governance.workflow import STEPS
+from gateway.policy.audit_duties import AuditPlanItem
 from gateway.principal import Principal
 
 
@@ -52,6 +53,9 @@ SPOC_MBC = actor("m.spoc", "MBC", "spoc")
 SPOC_RCBC = actor("r.spoc", "RCBC", "spoc")
 MANAGER = actor("l.man", "MBC", "line_manager")
 SUPERINTENDENT = actor("s.int", "CP", "superintendent")
+LOCAL_AUDITOR_MBC = actor("l.aud", "MBC", "local_auditor")
+SENIOR_DUTY = AuditPlanItem("person-lookups", "person look-ups", 30, "senior_analyst")
+LOCAL_DUTY = AuditPlanItem("organisation-activity", "one organisation", 90, "local_auditor")
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,24 @@ TABLE: list[tuple[Principal, Action, object, type[GatewayError] | None]] = [
     (AUDITOR, Action.REVIEW_AUDIT, None, ALLOW),
     (ANALYST, Action.REVIEW_AUDIT, None, AccessDenied),
     (ADMIN, Action.REVIEW_AUDIT, None, AccessDenied),
+    # --- organisation-scoped audit review: a local auditor sees their own organisation only
+    (SENIOR, Action.REVIEW_ORGANISATION_AUDIT, Subject(organisation="MBC"), ALLOW),
+    (LOCAL_AUDITOR_MBC, Action.REVIEW_ORGANISATION_AUDIT, Subject(organisation="MBC"), ALLOW),
+    (
+        LOCAL_AUDITOR_MBC,
+        Action.REVIEW_ORGANISATION_AUDIT,
+        Subject(organisation="RCBC"),
+        AccessDenied,
+    ),
+    (LOCAL_AUDITOR_MBC, Action.REVIEW_ORGANISATION_AUDIT, Subject(), AccessDenied),
+    (LOCAL_AUDITOR_MBC, Action.REVIEW_AUDIT, None, AccessDenied),
+    (ANALYST, Action.REVIEW_ORGANISATION_AUDIT, Subject(organisation="MBC"), AccessDenied),
+    # --- audits done are recorded by the plan duty's role; anyone reports an incident
+    (SENIOR, Action.RECORD_AUDIT, SENIOR_DUTY, ALLOW),
+    (LOCAL_AUDITOR_MBC, Action.RECORD_AUDIT, LOCAL_DUTY, ALLOW),
+    (LOCAL_AUDITOR_MBC, Action.RECORD_AUDIT, SENIOR_DUTY, WrongRole),
+    (ANALYST, Action.REPORT_INCIDENT, None, ALLOW),
+    (actor("", "MBC"), Action.REPORT_INCIDENT, None, AccessDenied),
     (ADMIN, Action.ADMINISTER, None, ALLOW),
     (SENIOR, Action.ADMINISTER, None, AccessDenied),
     (ADMIN, Action.PUBLISH, None, ALLOW),
@@ -265,6 +287,9 @@ def test_the_permission_table(
 def test_every_action_is_decided_and_covered_by_the_table() -> None:
     decided = set(RULES) | {
         Action.REVIEW_AUDIT,
+        Action.REVIEW_ORGANISATION_AUDIT,
+        Action.RECORD_AUDIT,
+        Action.REPORT_INCIDENT,
         Action.SEE_EXPORT,
         Action.DOWNLOAD_EXPORT,
         Action.DECIDE_EXPORT,
@@ -335,3 +360,12 @@ def test_refusals_of_an_approval_step_name_the_missing_relation() -> None:
 
 def test_the_request_approver_roles_are_the_workflow_step_roles() -> None:
     assert frozenset(step.role for step in STEPS) == ACCESS_APPROVER_ROLES
+
+
+def test_audit_scope_is_the_force_or_the_local_auditors_organisation() -> None:
+    rules = Permissions()
+    assert rules.audit_scope(SENIOR) is None
+    assert rules.audit_scope(AUDITOR) is None
+    assert rules.audit_scope(LOCAL_AUDITOR_MBC) == "MBC"
+    with pytest.raises(AccessDenied, match="local_auditor"):
+        rules.audit_scope(ANALYST)

@@ -4,6 +4,11 @@ What the audit endpoints call. Who may review is the policy's decision (the role
 query the ``audit`` schema, see :data:`gateway.auth.permissions.Action.REVIEW_AUDIT`); every review
 is itself recorded as an ``access.audit_reviewed`` event, so reviewers are reviewed too.
 
+A local auditor (``[audit] local_auditor_roles``) reviews their own organisation only: the
+events and reports they are given are built from the records of that organisation's users
+alone (:meth:`gateway.auth.permissions.Permissions.audit_scope`), and the review is recorded
+with that ``scope``. Verification of the whole chain stays with the force's auditors.
+
 Example:
     >>> review = AuditReview(data_dir, audit, policy, catalog, directory)    # doctest: +SKIP
     >>> review.report(senior, "denied").to_pylist()                         # doctest: +SKIP
@@ -14,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
 import pyarrow as pa
 
@@ -22,6 +28,7 @@ from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
 from gateway.audit.reporting import REPORTS, ReportArguments, ReportSources, run_report
+from gateway.audit.scope import in_scope
 from gateway.audit.tables import audit_tables
 from gateway.audit.verify import VerifyReport, verify_data_dir
 from gateway.auth.permissions import Action, Permissions
@@ -55,6 +62,15 @@ class AuditReview:
 
     def _allow(self, principal: Principal, what: str, facts: Mapping[str, object]) -> None:
         Permissions.of(self.policy).require(principal, Action.REVIEW_AUDIT)
+        self._record(principal, what, facts)
+
+    def _scope(self, principal: Principal, what: str, facts: Mapping[str, object]) -> str | None:
+        """Whose records ``principal`` may review (None: all), the review recorded first."""
+        scope = Permissions.of(self.policy).audit_scope(principal)
+        self._record(principal, what, {**facts, "scope": scope})
+        return scope
+
+    def _record(self, principal: Principal, what: str, facts: Mapping[str, object]) -> None:
         self.audit.record(
             AccessEvent(
                 EventKind.ACCESS_AUDIT_REVIEWED,
@@ -76,8 +92,9 @@ class AuditReview:
         after_seq: int = 0,
         limit: int = 100,
     ) -> list[AuditEvent]:
-        """Events in log order matching every filter given (at most ``limit``)."""
-        self._allow(
+        """Events in log order matching every filter given (at most ``limit``); a local
+        auditor's are their organisation's only."""
+        scope = self._scope(
             principal,
             "events",
             {
@@ -88,11 +105,15 @@ class AuditReview:
                 "after_seq": after_seq or None,
             },
         )
-        return list(
-            self.audit.events(
-                after_seq, kinds=kinds or None, actor=actor, since=since, until=until, limit=limit
-            )
+        found = self.audit.events(
+            after_seq,
+            kinds=kinds or None,
+            actor=actor,
+            since=since,
+            until=until,
+            limit=limit if scope is None else None,
         )
+        return list(islice(in_scope(found, scope), limit))
 
     def report(self, principal: Principal, name: str, arguments: ReportArguments) -> pa.Table:
         """One of :data:`~gateway.audit.reporting.REPORTS` as an Arrow table (dormant users:
@@ -104,7 +125,7 @@ class AuditReview:
         if name not in REPORTS:
             raise NotFound(f"there is no report {name!r}; reports: {', '.join(REPORTS)}")
         since, until = arguments.since, arguments.until
-        self._allow(
+        scope = self._scope(
             principal,
             f"report:{name}",
             {
@@ -112,11 +133,20 @@ class AuditReview:
                 "until": until.isoformat() if until else None,
             },
         )
+        now = utc_now()
+
+        def users_with_access() -> list[str]:
+            users = self.directory.usernames()
+            if scope is None:
+                return users
+            principals = (self.directory.principal(u, now) for u in users)
+            return [p.username for p in principals if p is not None and p.organisation == scope]
+
         sources = ReportSources(
-            audit_tables(self.audit.events()),
+            audit_tables(in_scope(self.audit.events(), scope)),
             self.catalog,
-            self.directory.usernames,
-            utc_now(),
+            users_with_access,
+            now,
         )
         return run_report(name, sources, arguments).to_arrow()
 

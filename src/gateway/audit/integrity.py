@@ -13,6 +13,10 @@ the checkpoint files and the records written since the newest checkpoint, not th
 4. the records after the newest matching checkpoint: links, hashes and keyed MACs (a forged
    record appended with a valid plain hash fails here).
 
+A log whose oldest records were disposed of under the retention schedule starts after the last
+disposed record, as its authentic ``audit.disposed`` record names it
+(:mod:`gateway.audit.disposal`); checkpoints of disposed records are not held against it.
+
 A finding refuses the open with :class:`~gateway.errors.AuditUnavailable` naming it and the way
 out: investigate, then ``gateway audit acknowledge --data-dir DIR --reason …`` (see
 :func:`acknowledge`), which appends an ``audit.acknowledged`` record naming exactly the breaks
@@ -39,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from gateway.audit.checkpoints import CheckpointFile, CheckpointLine
+from gateway.audit.disposal import load_disposal
 from gateway.audit.kinds import EventKind
 from gateway.audit.store import AuditStore
 from gateway.audit.verify import (
@@ -185,10 +190,23 @@ def check_log(
             )
         )
     anchor, anchor_hash = 0, ""
+    disposed = load_disposal(store, key)
+    if disposed is not None:
+        anchor, anchor_hash = disposed.through_seq, disposed.through_hash
+        notes.append(disposed.note)
     for s in sorted(live, key=lambda s: s.checkpoint.seq):
         cp = s.checkpoint
         if cp.seq == 0 or cp.seq > head:
             continue
+        if disposed is not None and cp.seq <= disposed.through_seq:
+            if cp.seq == disposed.through_seq and cp.hash != disposed.through_hash:
+                findings.append(
+                    IntegrityFinding(
+                        f"the disposal recorded at seq {disposed.record_seq} names a record "
+                        f"seq {cp.seq} that differs from the signed checkpoint ({s.source})"
+                    )
+                )
+            continue  # disposed of: vouches for a record the log no longer holds
         record = store.stored_record(cp.seq)
         if record is None or record.hash != cp.hash or record.event_id != cp.event_id:
             findings.append(

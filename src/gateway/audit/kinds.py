@@ -8,7 +8,10 @@ log, so they never change; a new kind is a new member here. Code names kinds onl
     export.*      one export: registered, approved, rejected, downloaded; retention runs: pruned
     product.*     one product: registered (with its QA sampling), QA passed or returned,
                   downloaded
-    audit.*       the log itself: an operator's acknowledgement of integrity problems
+    audit.*       the log itself: an operator's acknowledgement of integrity problems; a
+                  disposal of records past the retention schedule; an audit carried out
+                  under the audit plan (:data:`DUTY_KINDS`)
+    incident.*    the security-incident and data-loss register
     access.*, token.*, policy.*, user.*, grant.*
                   access management (:data:`GOVERNANCE_FAMILIES`): requests and their steps,
                   suspensions, reviews, refused sign-ins, tokens, the policy loaded, the register
@@ -27,6 +30,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "DUTY_KINDS",
     "EXPORT_DECISIONS",
     "EXPORT_KINDS",
     "GOVERNANCE_FAMILIES",
@@ -58,6 +62,10 @@ class EventKind(StrEnum):
     PRODUCT_DOWNLOADED = "product.downloaded"
     # --- the log itself ---------------------------------------------------------------------
     AUDIT_ACKNOWLEDGED = "audit.acknowledged"
+    AUDIT_DISPOSED = "audit.disposed"  # records past the retention schedule deleted
+    # --- audit duties (policy 198): audits done under the plan, the incident register -------
+    AUDIT_PERFORMED = "audit.performed"
+    INCIDENT_REPORTED = "incident.reported"
     # --- the service, sign-in and review ----------------------------------------------------
     POLICY_LOADED = "policy.loaded"
     ACCESS_AUTHENTICATION_FAILED = "access.authentication_failed"
@@ -135,3 +143,5 @@ PRODUCT_KINDS = (
     EventKind.PRODUCT_QA_RETURNED,
     EventKind.PRODUCT_DOWNLOADED,
 )
+#: The audit duties' records: audits carried out under the plan, incidents reported.
+DUTY_KINDS = (EventKind.AUDIT_PERFORMED, EventKind.INCIDENT_REPORTED)

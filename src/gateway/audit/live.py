@@ -14,7 +14,8 @@ before it runs, its own ``query.started`` included):
 
 - the file's head (``seq``, ``hash`` of the last record it holds) is compared with the store's
   record at that ``seq``; a missing or unreadable file, another format, or a head the store
-  disagrees with (a restored or replaced log) means the file is rebuilt from the store;
+  disagrees with (a restored or replaced log), or records the store has disposed of under the
+  retention schedule, mean the file is rebuilt from the store;
 - the records after the head are read in batches, each applied in one DuckDB transaction with
   the new head, so a crash leaves the file at a batch boundary:
 
@@ -186,7 +187,8 @@ class LiveAuditTables:
             path.unlink(missing_ok=True)
 
     def _checked_head(self, con: duckdb.DuckDBPyConnection) -> int | None:
-        """The file's head ``seq`` if the store agrees with it, else None (rebuild)."""
+        """The file's head ``seq`` if the store agrees with it, else None (rebuild): also when
+        the file still holds records the store has since disposed of (retention)."""
         rows = con.execute(f"SELECT format, seq, hash FROM {_STATE}.head").fetchall()
         if len(rows) != 1 or rows[0][0] != FORMAT:
             return None
@@ -194,7 +196,13 @@ class LiveAuditTables:
         if seq == 0:
             return 0
         stored = self.store.stored_record(seq)
-        return seq if stored is not None and stored.hash == hash_ else None
+        if stored is None or stored.hash != hash_:
+            return None
+        oldest = con.execute("SELECT min(seq) FROM events").fetchall()
+        disposed = self.store.disposed_through()
+        if disposed and oldest and oldest[0][0] is not None and int(oldest[0][0]) <= disposed:
+            return None
+        return seq
 
     def _apply(self, con: duckdb.DuckDBPyConnection, batch: list[AuditEvent]) -> None:
         con.execute("BEGIN TRANSACTION")

@@ -8,7 +8,10 @@ Durability and ordering:
   serialised by SQLite's write lock, so the chain stays gap-free and valid; a writer waits up to
   ``busy_timeout`` seconds for the lock.
 - Triggers refuse ``UPDATE`` and ``DELETE`` (a guard against mistakes, not against someone
-  with write access to the file: that is what :mod:`gateway.audit.verify` is for).
+  with write access to the file: that is what :mod:`gateway.audit.verify` is for). The one
+  sanctioned deletion is :meth:`SQLiteAuditStore.dispose` (retention): in one transaction it
+  appends the ``audit.disposed`` record naming the last record disposed of, deletes the records
+  up to it and restores the guards (see :mod:`gateway.audit.disposal`).
 - With a ``record_key`` each record's keyed MAC (:func:`~gateway.audit.checkpoints.record_mac`)
   is inserted into ``audit_mac`` (keyed by the record's hash) in the same transaction, and
   ``audit_meta.keyed_from`` names the first keyed ``seq`` (1 for a new log; the next ``seq``
@@ -48,7 +51,7 @@ from gateway.audit.chain import (
 )
 from gateway.audit.checkpoints import record_mac
 from gateway.clock import utc_now
-from gateway.errors import AuditUnavailable
+from gateway.errors import AuditUnavailable, InputError
 from gateway.lifetime import ClosesOnExit
 from gateway.sqlite import connect, transaction
 
@@ -93,6 +96,16 @@ _KEYED_SCHEMA = (
        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
 )
 
+# Created by the first disposal (:meth:`SQLiteAuditStore.dispose`): where the log now starts.
+_DISPOSAL_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS audit_disposal (
+        through_seq INTEGER PRIMARY KEY, through_hash TEXT NOT NULL, record_seq INTEGER NOT NULL)""",
+    """CREATE TRIGGER IF NOT EXISTS audit_disposal_no_update BEFORE UPDATE ON audit_disposal
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_disposal_no_delete BEFORE DELETE ON audit_disposal
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+)
+
 _COLUMNS = "seq, event_id, time, kind, actor, organisation, details, prev_hash, hash"
 _TEXT_COLUMNS = ", ".join(
     ["e.seq"]
@@ -102,6 +115,13 @@ _TEXT_COLUMNS = ", ".join(
     ]
     + ["CAST(e.hash AS TEXT)"]
 )
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return int(row[0]) == 1
 
 
 def _why(exc: sqlite3.Error, busy_timeout: float) -> str:
@@ -253,40 +273,170 @@ class SQLiteAuditStore(ClosesOnExit):
             conn = self._connection()
             try:
                 with transaction(conn):
-                    row = conn.execute(
-                        "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
-                    ).fetchone()
-                    seq, prev_hash = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS_HASH)
-                    when = time if time is not None else utc_now()
-                    event = seal(
-                        seq, new_event_id(when), when, kind, actor, organisation, details, prev_hash
-                    )
-                    if self._key is None and self._has_macs and self._log_is_keyed(conn):
-                        raise AuditUnavailable(
-                            f"audit log {self.path} signs its records: open it with its key "
-                            "(AuditLog.open), not as a bare store"
-                        )
-                    conn.execute(
-                        f"INSERT INTO audit_event ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            event.seq,
-                            event.event_id,
-                            format_time(event.time),
-                            event.kind,
-                            event.actor,
-                            event.organisation,
-                            event.details_json,
-                            event.prev_hash,
-                            event.hash,
-                        ),
-                    )
-                    if self._key is not None:
-                        conn.execute(
-                            "INSERT INTO audit_mac (hash, mac) VALUES (?, ?)",
-                            (event.hash, record_mac(self._key, event.hash)),
-                        )
+                    return self._append_in(conn, kind, actor, organisation, details, time)
             except sqlite3.Error as exc:
                 raise self._unavailable("append", exc) from exc
+
+    def _append_in(
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+        time: datetime | None,
+    ) -> AuditEvent:
+        """Seal and insert one event (with its MAC) inside the caller's write transaction."""
+        row = conn.execute("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev_hash = (int(row[0]) + 1, str(row[1])) if row else self._after_disposal(conn)
+        when = time if time is not None else utc_now()
+        event = seal(seq, new_event_id(when), when, kind, actor, organisation, details, prev_hash)
+        if self._key is None and self._has_macs and self._log_is_keyed(conn):
+            raise AuditUnavailable(
+                f"audit log {self.path} signs its records: open it with its key "
+                "(AuditLog.open), not as a bare store"
+            )
+        conn.execute(
+            f"INSERT INTO audit_event ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.seq,
+                event.event_id,
+                format_time(event.time),
+                event.kind,
+                event.actor,
+                event.organisation,
+                event.details_json,
+                event.prev_hash,
+                event.hash,
+            ),
+        )
+        if self._key is not None:
+            conn.execute(
+                "INSERT INTO audit_mac (hash, mac) VALUES (?, ?)",
+                (event.hash, record_mac(self._key, event.hash)),
+            )
+        return event
+
+    @staticmethod
+    def _after_disposal(conn: sqlite3.Connection) -> tuple[int, str]:
+        """Where an empty table's next record goes: after the last disposed one, if any (a
+        disposal always leaves its own record, so this only guards a hand-emptied table)."""
+        if not _has_table(conn, "audit_disposal"):
+            return 1, GENESIS_HASH
+        row = conn.execute(
+            "SELECT through_seq, through_hash FROM audit_disposal ORDER BY through_seq DESC LIMIT 1"
+        ).fetchone()
+        return (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS_HASH)
+
+    # --- disposal (retention) ----------------------------------------------------------------
+
+    def last_seq_before(self, time: datetime) -> int:
+        """The highest ``seq`` such that it and every record before it are older than ``time``
+        (0: none), i.e. what a retention cut-off at ``time`` may dispose of."""
+        rows = self._page(
+            "SELECT (SELECT min(seq) FROM audit_event WHERE time >= ?), "
+            "(SELECT max(seq) FROM audit_event)",
+            (format_time(time),),
+        )
+        first_kept, last = rows[0]
+        if first_kept is not None:
+            return int(first_kept) - 1
+        return int(last) if last is not None else 0
+
+    def disposed_through(self) -> int:
+        """The last ``seq`` disposed of (0: none), as the database says; the ``audit.disposed``
+        record carries the value verification trusts (:mod:`gateway.audit.disposal`)."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                if not _has_table(conn, "audit_disposal"):
+                    return 0
+                row = conn.execute("SELECT max(through_seq) FROM audit_disposal").fetchone()
+            except sqlite3.Error as exc:
+                raise self._unavailable("read", exc) from exc
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def dispose(
+        self,
+        through_seq: int,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+    ) -> AuditEvent:
+        """Delete records ``..through_seq`` (and their MACs) and append the record of it, in one
+        transaction: the appended record names the last disposed record's ``seq``, ``hash`` and
+        ``event_id`` (``through_seq``, ``through_hash``, ``through_event_id``), the first and
+        the number disposed, so the chain of what remains still verifies from there. Deleted
+        content is overwritten (``secure_delete``) and the WAL checkpointed into the file.
+
+        Raises:
+            InputError: nothing to dispose of at ``through_seq`` (already disposed, or beyond
+                the head).
+            AuditUnavailable: nothing was disposed or recorded.
+        """
+        if self.read_only:
+            raise AuditUnavailable(f"audit log {self.path} was opened read-only")
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("PRAGMA secure_delete = ON")
+                with transaction(conn):
+                    event = self._dispose_in(conn, through_seq, kind, actor, organisation, details)
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise self._unavailable("dispose", exc) from exc
+        return event
+
+    def _dispose_in(
+        self,
+        conn: sqlite3.Connection,
+        through_seq: int,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+    ) -> AuditEvent:
+        row = conn.execute(
+            "SELECT hash, event_id, (SELECT min(seq) FROM audit_event) FROM audit_event "
+            "WHERE seq = ?",
+            (through_seq,),
+        ).fetchone()
+        if row is None:
+            raise InputError(
+                f"audit log {self.path} has no record seq {through_seq} to dispose up to"
+            )
+        through_hash, through_event_id, first_seq = str(row[0]), str(row[1]), int(row[2])
+        event = self._append_in(
+            conn,
+            kind,
+            actor,
+            organisation,
+            {
+                **details,
+                "first_seq": first_seq,
+                "through_seq": through_seq,
+                "through_hash": through_hash,
+                "through_event_id": through_event_id,
+                "records": through_seq - first_seq + 1,
+            },
+            None,
+        )
+        for statement in _DISPOSAL_SCHEMA:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO audit_disposal (through_seq, through_hash, record_seq) VALUES (?, ?, ?)",
+            (through_seq, through_hash, event.seq),
+        )
+        # The append-only guards are lifted for this one transaction, then put back as they were.
+        conn.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
+        conn.execute("DROP TRIGGER IF EXISTS audit_mac_no_delete")
+        conn.execute("DELETE FROM audit_event WHERE seq <= ?", (through_seq,))
+        if self._has_macs:
+            conn.execute("DELETE FROM audit_mac WHERE hash NOT IN (SELECT hash FROM audit_event)")
+        for statement in (*_SCHEMA, *_KEYED_SCHEMA):
+            if "no_delete" in statement:
+                conn.execute(statement)
         return event
 
     @staticmethod

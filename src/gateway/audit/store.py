@@ -86,6 +86,33 @@ class AuditStore(Protocol):
         """The first ``seq`` whose record carries a keyed MAC (None: the log is unkeyed)."""
         ...
 
+    def last_seq_before(self, time: datetime) -> int:
+        """The highest ``seq`` such that it and every record before it are older than ``time``
+        (0: none): what a retention cut-off at ``time`` may dispose of."""
+        ...
+
+    def disposed_through(self) -> int:
+        """The last ``seq`` disposed of (0: none), as the database says."""
+        ...
+
+    def dispose(
+        self,
+        through_seq: int,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+    ) -> AuditEvent:
+        """Delete the records up to ``through_seq`` and append the record of it, atomically;
+        the record names the last disposed record (``through_seq``, ``through_hash``,
+        ``through_event_id``) so what remains still verifies (:mod:`gateway.audit.disposal`).
+
+        Raises:
+            InputError: no record ``through_seq``.
+            AuditUnavailable: nothing was disposed or recorded.
+        """
+        ...
+
     def check_integrity(self, *, quick: bool = True) -> tuple[str, ...]:
         """The database's own consistency check: the problems found, or ``()``.
 

@@ -22,6 +22,9 @@ What verification finds, and the first record it names:
   starts with a genesis line);
 - **physical damage**: SQLite's ``integrity_check``.
 
+Records disposed of under the retention schedule are not a break: the walk starts after the
+last one, as an authentic ``audit.disposed`` record names it (:mod:`gateway.audit.disposal`).
+
 Problems an operator has acknowledged (``gateway audit acknowledge``, itself an authentic
 ``audit.acknowledged`` record naming the breaks and checkpoints it accepts) are reported as
 notes, not failures; anything new still fails.
@@ -70,6 +73,7 @@ from gateway.audit.checkpoints import (
     key_id,
     record_mac,
 )
+from gateway.audit.disposal import DisposalAnchor, load_disposal
 from gateway.audit.kinds import EventKind
 from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.store import AuditStore
@@ -152,6 +156,8 @@ class VerifyReport:
         damage: what the database's own integrity check found.
         problem_keys: identities of the untrustworthy checkpoint lines among
             ``checkpoint_problems``, as an acknowledgement names them.
+        disposed_through: the last ``seq`` disposed of under the retention schedule (0: none);
+            the chain was walked from the record after it (:mod:`gateway.audit.disposal`).
     """
 
     records: int
@@ -164,6 +170,7 @@ class VerifyReport:
     breaks: tuple[ChainBreak, ...] = ()
     damage: tuple[str, ...] = ()
     problem_keys: tuple[str, ...] = ()
+    disposed_through: int = 0
 
     @property
     def ok(self) -> bool:
@@ -183,7 +190,12 @@ class VerifyReport:
             if self.last_checkpoint_seq is not None
             else "no checkpoint yet"
         )
-        return f"audit chain valid: {self.records} records, {checkpoint}"
+        disposed = (
+            f" (records up to seq {self.disposed_through} disposed of)"
+            if self.disposed_through
+            else ""
+        )
+        return f"audit chain valid: {self.records} records{disposed}, {checkpoint}"
 
 
 @dataclass(frozen=True)
@@ -340,6 +352,7 @@ def verify(
     witnesses: Sequence[tuple[str, Sequence[CheckpointLine]]] = (),
     acknowledged: Acknowledgements | None = None,
     keyed_from: int | None = None,
+    disposed: DisposalAnchor | None = None,
     collect: bool = False,
 ) -> VerifyReport:
     """Recompute the chain and MACs over ``records`` (in ``seq`` order) and match checkpoints.
@@ -353,6 +366,9 @@ def verify(
         witnesses: ``(name, lines)`` of each readable witness.
         acknowledged: problems operators accepted (see :func:`load_acknowledgements`).
         keyed_from: the store's own idea of the first keyed ``seq`` (signed checkpoints win).
+        disposed: the authentic disposal (:func:`gateway.audit.disposal.load_disposal`):
+            ``records`` then start after its ``through_seq`` and link to its hash; signed
+            checkpoints below it are not held against the log, one at it must agree.
         collect: go on after a break (resynchronising) to find every one, e.g. to
             acknowledge them all.
     """
@@ -377,6 +393,10 @@ def verify(
     walk = ChainWalk(key, _keyed_from(every, keyed_from), acks)
     walk.notes.extend(f"acknowledged: {b.message}" for b in accepted)
     breaks: list[ChainBreak] = []
+    if disposed is not None:
+        walk.expected_seq, walk.prev_hash = disposed.through_seq + 1, disposed.through_hash
+        walk.notes.append(disposed.note)
+        breaks.extend(_disposal_contradictions(disposed, by_seq))
     count, checked, head = 0, 0, 0
     for record in records:
         count += 1
@@ -462,7 +482,27 @@ def verify(
         warnings=tuple([*warnings, *acks.notes, *walk.notes]),
         breaks=tuple(breaks),
         problem_keys=tuple(b.key for b in bad_lines),
+        disposed_through=disposed.through_seq if disposed is not None else 0,
     )
+
+
+def _disposal_contradictions(
+    disposed: DisposalAnchor, by_seq: Mapping[int, Sequence[SignedCheckpoint]]
+) -> list[ChainBreak]:
+    """A signed checkpoint of the last disposed record that disagrees with the disposal's
+    account of it: the disposal record names a record the log never had."""
+    return [
+        ChainBreak(
+            disposed.through_seq,
+            disposed.through_event_id or None,
+            f"the disposal recorded at seq {disposed.record_seq} names a record that differs "
+            f"from the signed checkpoint on {signed.source}",
+            checkpoints=(signed.checkpoint.mac,),
+        )
+        for signed in by_seq.get(disposed.through_seq, ())
+        if signed.checkpoint.hash != disposed.through_hash
+        or signed.checkpoint.event_id != disposed.through_event_id
+    ]
 
 
 def load_acknowledgements(store: AuditStore, key: bytes | None) -> Acknowledgements:
@@ -527,13 +567,15 @@ def verify_store(
             witness_lines.append((name, file.read()))
         except AuditUnavailable as exc:
             unreadable.append(f"{name} cannot be read: {exc.message}")
+    disposed = load_disposal(store, key)
     report = verify(
-        store.stored_records(),
+        store.stored_records(after_seq=disposed.through_seq if disposed else 0),
         lines,
         key,
         witnesses=witness_lines,
         acknowledged=load_acknowledgements(store, key),
         keyed_from=store.keyed_from(),
+        disposed=disposed,
         collect=collect,
     )
     problems = list(report.checkpoint_problems) + unreadable
@@ -553,6 +595,7 @@ def verify_store(
         warnings=report.warnings,
         breaks=report.breaks,
         problem_keys=report.problem_keys,
+        disposed_through=report.disposed_through,
     )
 
 

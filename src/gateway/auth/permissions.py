@@ -5,7 +5,14 @@ administration, seeing, downloading and deciding on exports, and each step of ac
 governance — and raises the error the caller has always raised (same HTTP status and code):
 
     Action                          who may                                        refused with
-    audit.review                    the policy's ``[schemas.audit] roles``         AccessDenied
+    audit.review                    the policy's ``[schemas.audit] roles`` (the    AccessDenied
+                                    whole force: events, reports, verify, SQL)
+    audit.review_organisation       those roles; a local auditor (``[audit]        AccessDenied
+                                    local_auditor_roles``) for their own
+                                    organisation only (:meth:`Permissions.
+                                    audit_scope`)
+    audit.record                    the plan duty's ``by`` role                    WrongRole
+    audit.report_incident           anyone signed in (everyone must report)        AccessDenied
     admin.administer                ``admin``                                      AccessDenied
     admin.publish                   ``admin`` (the police.uk extract)              WrongRole
     export.see                      its owner; its authorisers; the ``[exports]    NotFound
@@ -69,6 +76,7 @@ from gateway.errors import (
     WrongRole,
 )
 from gateway.policy import Policy
+from gateway.policy.audit_duties import DEFAULT_LOCAL_AUDITOR_ROLES
 
 __all__ = [
     "ADMIN_ROLE",
@@ -113,6 +121,9 @@ class Action(StrEnum):
 
     # --- the audit trail and administration -------------------------------------------------
     REVIEW_AUDIT = "audit.review"
+    REVIEW_ORGANISATION_AUDIT = "audit.review_organisation"
+    RECORD_AUDIT = "audit.record"
+    REPORT_INCIDENT = "audit.report_incident"
     ADMINISTER = "admin.administer"
     PUBLISH = "admin.publish"
     # --- exports ----------------------------------------------------------------------------
@@ -398,11 +409,14 @@ class Permissions:
     Attributes:
         approver_role: who approves held exports (``[exports] approver_role``).
         audit_roles: who reviews the audit trail (``[schemas.audit] roles``).
+        local_audit_roles: who reviews their own organisation's records only (``[audit]
+            local_auditor_roles``).
         rules: the governance and administrative rules (:data:`RULES`).
     """
 
     approver_role: str = DEFAULT_APPROVER_ROLE
     audit_roles: frozenset[str] = AUDIT_REVIEW_ROLES
+    local_audit_roles: frozenset[str] = DEFAULT_LOCAL_AUDITOR_ROLES
     rules: dict[Action, Rule] = field(default_factory=lambda: RULES)
 
     @classmethod
@@ -411,7 +425,21 @@ class Permissions:
         reviewers from ``[schemas.audit]``."""
         access = policy.schemas.get("audit")
         audit_roles = access.roles if access is not None else AUDIT_REVIEW_ROLES
-        return cls(policy.exports.approver_role, audit_roles)
+        return cls(policy.exports.approver_role, audit_roles, policy.audit.local_auditor_roles)
+
+    def audit_scope(self, actor: Actor) -> str | None:
+        """Whose records ``actor`` may review: None for the whole force (the audit roles),
+        else their own organisation (a local auditor).
+
+        Raises:
+            AccessDenied: neither an auditor of the force nor a local auditor.
+        """
+        if actor.roles & self.audit_roles:
+            return None
+        self.require(
+            actor, Action.REVIEW_ORGANISATION_AUDIT, Subject(organisation=actor.organisation)
+        )
+        return actor.organisation
 
     def require(self, actor: Actor, action: Action, resource: object = None) -> None:
         """Refuse unless ``actor`` may take ``action`` on ``resource``.
@@ -444,6 +472,33 @@ class Permissions:
         if not actor.roles & self.audit_roles:
             needed = " or ".join(sorted(self.audit_roles))
             raise AccessDenied(f"reviewing the audit trail needs the {needed} role")
+
+    def _review_organisation_audit(self, actor: Actor, subject: object) -> None:
+        organisation = subject.organisation if isinstance(subject, Subject) else ""
+        if actor.roles & self.audit_roles:
+            return
+        if not actor.roles & self.local_audit_roles:
+            needed = " or ".join(sorted(self.audit_roles | self.local_audit_roles))
+            raise AccessDenied(f"reviewing the audit trail needs the {needed} role")
+        if not organisation or organisation != actor.organisation:
+            raise AccessDenied(
+                f"{actor.username!r} is a local auditor of {actor.organisation} and may not "
+                f"review {organisation or 'every organisation'}'s records"
+            )
+
+    def _record_audit(self, actor: Actor, duty: object) -> None:
+        role = getattr(duty, "by", None)
+        if not isinstance(role, str):
+            raise TypeError(f"recording an audit needs a plan duty, not {duty!r}")
+        if role not in actor.roles:
+            raise WrongRole(
+                f"the audit duty {getattr(duty, 'name', '')!r} is carried out by the {role} "
+                f"role, which {actor.username!r} does not hold"
+            )
+
+    def _report_incident(self, actor: Actor, _: object) -> None:
+        if not actor.username:
+            raise AccessDenied("reporting an incident needs a signed-in user")
 
     def _see_export(self, actor: Actor, export: object) -> None:
         record = _export(export)
@@ -570,6 +625,9 @@ class Permissions:
 #: The decisions that read the policy's roles or the resource's state.
 _STATEFUL: dict[Action, Callable[[Permissions, Actor, object], None]] = {
     Action.REVIEW_AUDIT: Permissions._review_audit,
+    Action.REVIEW_ORGANISATION_AUDIT: Permissions._review_organisation_audit,
+    Action.RECORD_AUDIT: Permissions._record_audit,
+    Action.REPORT_INCIDENT: Permissions._report_incident,
     Action.SEE_EXPORT: Permissions._see_export,
     Action.DOWNLOAD_EXPORT: Permissions._download_export,
     Action.DECIDE_EXPORT: Permissions._decide_export,

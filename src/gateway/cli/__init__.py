@@ -43,6 +43,7 @@ def command_group(name: str, help: str, *, parent: typer.Typer = app) -> typer.T
 COMMAND_MODULES = (
     "access",
     "audit",
+    "audit_duties",
     "catalog",
     "config",
     "demo",

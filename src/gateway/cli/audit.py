@@ -6,6 +6,7 @@
                                                    accept what verify found (audited), so the
                                                    server starts again
     gateway audit report KIND --data-dir DIR [--since … --until … --format table|csv|json]
+                                                   (the run is audited as operator:<login>)
 
 The witness file defaults to ``GATEWAY_AUDIT_WITNESS_FILE`` (see :mod:`gateway.audit.witness`).
 
@@ -35,7 +36,9 @@ import polars as pl
 import typer
 
 from gateway.audit.checkpoints import CHECKPOINT_KEY
+from gateway.audit.facts import AccessEvent
 from gateway.audit.integrity import acknowledgement_of, operator_name
+from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
 from gateway.audit.reporting import (
     REPORT_PARAMETERS,
@@ -258,6 +261,26 @@ def _local_sources(data_dir: Path, now: datetime) -> ReportSources:
     return ReportSources(tables, load_catalog(), users_with_access, now)
 
 
+def _record_review(deployment: DataDir, kind: str, arguments: ReportArguments) -> None:
+    """Record a report run on the host (``access.audit_reviewed``, actor ``operator:<login>``)
+    before it is made: reviews are audited from every channel (no record, no report)."""
+    facts = {
+        "channel": "cli",
+        "since": arguments.since.isoformat() if arguments.since else None,
+        "until": arguments.until.isoformat() if arguments.until else None,
+    }
+    with AuditLog.open(deployment, checkpoint_interval=None) as log:
+        log.record(
+            AccessEvent(
+                EventKind.ACCESS_AUDIT_REVIEWED,
+                operator_name(None),
+                "",
+                subject=f"report:{kind}",
+                extra={k: v for k, v in facts.items() if v is not None},
+            )
+        )
+
+
 @audit_app.command("report")
 def report_command(
     kind: Annotated[ReportName, typer.Argument(help="Which report.")],
@@ -276,8 +299,9 @@ def report_command(
     months: Annotated[int, typer.Option(help=_help("months"))] = 6,
     url: UrlOption = None,
 ) -> None:
-    """Print a review report over the audit log (read-only); the same reports and parameters
-    as ``GET /v1/audit/reports/{name}`` (:data:`gateway.audit.reporting.REPORTS`)."""
+    """Print a review report over the audit log; the same reports and parameters as
+    ``GET /v1/audit/reports/{name}`` (:data:`gateway.audit.reporting.REPORTS`). Every run is
+    audited: on the host as ``operator:<login>``, through a server as the signed-in user."""
     zone = report_zone(timezone)
     arguments = ReportArguments(
         since=parse_when(since, zone),
@@ -303,7 +327,9 @@ def report_command(
                 users=arguments.users,
             )
     else:
-        sources = _local_sources(_local(data_dir), datetime.now(zone))
+        local = _local(data_dir)
+        _record_review(_existing(local), kind, arguments)
+        sources = _local_sources(local, datetime.now(zone))
         frame = run_report(kind, sources, arguments)
     print(render(frame, output), end="" if output == "csv" else "\n")
 

@@ -513,6 +513,44 @@ class Connection(ClosesOnExit):
         answer: dict[str, Any] = self._json("GET", "/v1/audit/verify")
         return answer
 
+    # --- audit duties ----------------------------------------------------------------------
+
+    def audit_plan(self) -> list[dict[str, Any]]:
+        """The audit plan: each duty, when last done, when due (``GET /v1/audit/plan``)."""
+        duties: list[dict[str, Any]] = self._json("GET", "/v1/audit/plan")["duties"]
+        return duties
+
+    def record_audit(
+        self,
+        duty: str,
+        findings: str,
+        *,
+        period_start: str | None = None,
+        period_end: str | None = None,
+    ) -> dict[str, Any]:
+        """Record an audit done under the plan's ``duty`` (``POST /v1/audit/audits``)."""
+        body = {
+            "duty": duty,
+            "findings": findings,
+            "period_start": period_start,
+            "period_end": period_end,
+        }
+        done: dict[str, Any] = self._json("POST", "/v1/audit/audits", json=body)
+        return done
+
+    def report_incident(
+        self, kind: str, discovered_at: str, summary: str, *, lost: str | None = None
+    ) -> dict[str, Any]:
+        """Report a security incident or data loss (``POST /v1/audit/incidents``)."""
+        body = {"kind": kind, "discovered_at": discovered_at, "summary": summary, "lost": lost}
+        incident: dict[str, Any] = self._json("POST", "/v1/audit/incidents", json=body)
+        return incident
+
+    def incidents(self) -> list[dict[str, Any]]:
+        """The incident register, late reports flagged (``GET /v1/audit/incidents``)."""
+        found: list[dict[str, Any]] = self._json("GET", "/v1/audit/incidents")["incidents"]
+        return found
+
     # --- lifetime --------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ from sqlglot.errors import ParseError
 
 from gateway.catalog import Catalog, Table
 from gateway.errors import ConfigurationError
+from gateway.policy.audit_duties import parse_audit_duties
 from gateway.policy.disclosure import parse_disclosure_settings
 from gateway.policy.exports import parse_export_settings
 from gateway.policy.model import (
@@ -47,6 +48,7 @@ from gateway.policy.model import (
     UnlinkableVictims,
 )
 from gateway.policy.products import parse_product_settings
+from gateway.policy.retention import parse_retention_settings
 from gateway.policy.tokens import parse_token_settings
 from gateway.policy.victims import TARGET, victim_filters
 
@@ -55,7 +57,17 @@ __all__ = ["PRINCIPAL_PLACEHOLDERS", "load_default_policy", "load_policy", "pars
 #: Principal attributes a row filter may use.
 PRINCIPAL_PLACEHOLDERS = frozenset({"areas", "organisation", "username"})
 
-_TOP_LEVEL = {"title", "schemas", "levels", "exports", "disclosure", "tokens", "products"}
+_TOP_LEVEL = {
+    "title",
+    "schemas",
+    "levels",
+    "exports",
+    "disclosure",
+    "tokens",
+    "products",
+    "retention",
+    "audit",
+}
 _MAX_TITLE = 200
 _NUMERIC = (
     "TINYINT",
@@ -145,6 +157,8 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
         exports=parse_export_settings(raw.get("exports"), source=source, levels=names),
         tokens=parse_token_settings(raw.get("tokens"), source=source),
         products=parse_product_settings(raw.get("products"), source=source),
+        retention=parse_retention_settings(raw.get("retention"), source=source),
+        audit=parse_audit_duties(raw.get("audit"), source=source),
         disclosure=parse_disclosure_settings(raw.get("disclosure"), levels=names, source=source),
         title=title,
         source=source,

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.policy.audit_duties import AuditDuties
 from gateway.policy.disclosure import DisclosureSettings
 from gateway.policy.exports import ExportSettings
 from gateway.policy.products import ProductSettings
+from gateway.policy.retention import RetentionSettings
 from gateway.policy.tokens import TokenSettings
 
 __all__ = [
@@ -180,6 +182,10 @@ class Policy:
             (:class:`~gateway.policy.disclosure.DisclosureSettings`).
         products: the ``[products]`` section: QA sampling and manifest retention
             (:class:`~gateway.policy.products.ProductSettings`).
+        retention: the ``[retention]`` section: how long audit records are kept
+            (:class:`~gateway.policy.retention.RetentionSettings`).
+        audit: the ``[audit]`` section: the audit plan, local auditors, incident reporting
+            (:class:`~gateway.policy.audit_duties.AuditDuties`).
         title: the ``title`` shown to administrators, if any.
         source: where it was loaded from (for messages).
     """
@@ -191,6 +197,8 @@ class Policy:
     disclosure: DisclosureSettings = field(default_factory=DisclosureSettings)
     tokens: TokenSettings = field(default_factory=TokenSettings)
     products: ProductSettings = field(default_factory=ProductSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    audit: AuditDuties = field(default_factory=AuditDuties)
     title: str | None = None
     source: str = "policy.toml"
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter
 from gateway.api.routes import (
     access,
     audit,
+    audit_duties,
     catalog,
     exports,
     health,
@@ -37,6 +38,7 @@ from gateway.api.routes import (
 __all__ = [
     "access",
     "audit",
+    "audit_duties",
     "catalog",
     "exports",
     "health",
@@ -58,6 +60,7 @@ def v1_routers() -> tuple[APIRouter, ...]:
         catalog.router,
         me.router,
         audit.router,
+        audit_duties.router,
         tokens.router,
         users.router,
         exports.router,

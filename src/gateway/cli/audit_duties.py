@@ -1,0 +1,167 @@
+"""``gateway audit dispose|plan|done|incident …``: retention and the audit duties.
+
+On the gateway's host (the host administrator; recorded as ``--by`` or
+``operator:<login>``)::
+
+    gateway audit dispose --data-dir DIR --reason TEXT [--dry-run]
+                          dispose of audit records past [retention] audit_days (audited;
+                          `gateway audit verify` stays valid)
+
+Through a gateway server, as the signed-in reviewer (token as for ``gateway query``)::
+
+    gateway audit plan [--url URL]                    the audit plan and what is due
+    gateway audit done NAME --findings TEXT [--period-start … --period-end …]
+                                                      record an audit carried out
+    gateway audit incident report --kind security|data_loss --discovered-at WHEN
+                          --summary TEXT [--lost TEXT]
+    gateway audit incident list                       the register, late reports flagged
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, Literal
+
+import typer
+
+from gateway.audit.integrity import operator_name
+from gateway.audit.log import AuditLog
+from gateway.audit.retention import dispose_expired
+from gateway.catalog import load_catalog
+from gateway.cli import command_group
+from gateway.cli.audit import audit_app
+from gateway.cli.config import UrlOption, connection
+from gateway.cli.options import DataDirOption
+from gateway.datadir import DataDir
+from gateway.deployment import load_deployment_policy
+from gateway.errors import AuditUnavailable, InputError
+
+__all__ = ["incident_app"]
+
+incident_app = command_group(
+    "incident", "The security-incident and data-loss register.", parent=audit_app
+)
+
+Output = Literal["table", "json"]
+
+
+@audit_app.command("dispose")
+def dispose_command(
+    data_dir: DataDirOption,
+    reason: Annotated[
+        str, typer.Option(help="Why: the schedule, a disposal reference (recorded).")
+    ] = "",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be disposed of; change nothing.")
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option(help="Who disposes (default: operator:<login>).")
+    ] = None,
+) -> None:
+    """Dispose of audit records older than the policy's [retention] audit_days: deleted with
+    an audited ``audit.disposed`` record naming the last one, from which verification goes on."""
+    dirs = DataDir(data_dir)
+    if not dirs.audit.is_file():
+        raise AuditUnavailable(f"audit log {dirs.audit}: no such file")
+    if not dry_run and not reason.strip():
+        raise InputError("give a --reason (the schedule, a disposal reference)")
+    settings = load_deployment_policy(dirs, load_catalog()).retention
+    log = AuditLog.open(dirs, checkpoint_interval=None)
+    try:
+        run = dispose_expired(
+            log, settings, actor=operator_name(by), reason=reason or "dry run", dry_run=dry_run
+        )
+    finally:
+        if dry_run:
+            log.store.close()  # a dry run writes nothing, not even a checkpoint
+        else:
+            log.close()
+    plan = run.plan
+    cutoff = f"{plan.cutoff:%Y-%m-%d %H:%M} UTC ({plan.retention_days} days)"
+    if not plan.through_seq:
+        print(f"nothing to dispose of: no record is older than {cutoff}")
+        return
+    span = f"{plan.records} records (seq {plan.first_seq}..{plan.through_seq})"
+    if run.record is None:
+        print(f"would dispose of {span}, older than {cutoff}")
+        return
+    print(f"disposed of {span}, older than {cutoff}; recorded at seq {run.record.seq}")
+
+
+def _show(rows: list[dict[str, Any]], output: Output, columns: tuple[str, ...]) -> None:
+    if output == "json":
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+OutputOption = Annotated[Output, typer.Option("--format", help="Output format.")]
+
+
+@audit_app.command("plan")
+def plan_command(url: UrlOption = None, output: OutputOption = "table") -> None:
+    """The audit plan (what is sampled, how often, by whom) and when each duty is due."""
+    with connection(url) as gw:
+        duties = gw.audit_plan()
+    _show(duties, output, ("name", "by", "every_days", "last_done", "due", "overdue", "sample"))
+
+
+@audit_app.command("done")
+def done_command(
+    name: Annotated[str, typer.Argument(help="The plan's duty carried out.")],
+    findings: Annotated[str, typer.Option(help="What the audit found (recorded).")],
+    period_start: Annotated[
+        str | None, typer.Option(help="Start of the period audited (ISO date).")
+    ] = None,
+    period_end: Annotated[
+        str | None, typer.Option(help="End of the period audited (ISO date).")
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Record an audit carried out under the plan, with its findings (audited)."""
+    with connection(url) as gw:
+        done = gw.record_audit(name, findings, period_start=period_start, period_end=period_end)
+    print(f"audit {done['audit_id']} of {done['duty']} recorded by {done['auditor']}")
+
+
+@incident_app.command("report")
+def incident_report_command(
+    kind: Annotated[Literal["security", "data_loss"], typer.Option(help="security or data_loss.")],
+    discovered_at: Annotated[str, typer.Option(help="When it was discovered (ISO date-time).")],
+    summary: Annotated[str, typer.Option(help="What happened.")],
+    lost: Annotated[
+        str | None, typer.Option(help="data_loss: what was lost (required for data loss).")
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Report a security incident or a loss of data (the 24-hour rule: later is flagged)."""
+    with connection(url) as gw:
+        incident = gw.report_incident(kind, discovered_at, summary, lost=lost)
+    late = (
+        " — LATE: reported more than the rule's hours after discovery" if incident["late"] else ""
+    )
+    print(f"incident {incident['incident_id']} recorded{late}")
+    if incident["late"]:
+        print(
+            f"warning: reported {incident['hours_to_report']:.1f} h after discovery",
+            file=sys.stderr,
+        )
+
+
+@incident_app.command("list")
+def incident_list_command(url: UrlOption = None, output: OutputOption = "table") -> None:
+    """The incident register, late reports flagged."""
+    with connection(url) as gw:
+        incidents = gw.incidents()
+    _show(
+        incidents,
+        output,
+        ("incident_id", "kind", "discovered_at", "reported_at", "late", "reported_by", "summary"),
+    )
