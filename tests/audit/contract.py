@@ -16,6 +16,7 @@ Collected by pytest through ``python_files`` (``contract.py``) in ``pyproject.to
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import multiprocessing
 import os
@@ -59,8 +60,22 @@ def _sqlite(location: Path, record_key: bytes | None) -> AuditStore:
     return SQLiteAuditStore(location / "audit.sqlite", record_key=record_key)
 
 
+def _postgres(location: Path, record_key: bytes | None) -> AuditStore:
+    """A schema of its own per location in the session's throwaway cluster."""
+    from tests.postgres_cluster import shared_dsn
+
+    from gateway.audit.postgresql import PostgresAuditStore
+
+    try:
+        dsn = shared_dsn()
+    except FileNotFoundError as exc:
+        pytest.skip(f"PostgreSQL server binaries are not installed: {exc}")
+    schema = "t_" + hashlib.sha256(str(location).encode()).hexdigest()[:16]
+    return PostgresAuditStore(dsn, schema=schema, record_key=record_key)
+
+
 #: Every implementation the contract runs against.
-STORES = (StoreKind("sqlite", _sqlite),)
+STORES = (StoreKind("sqlite", _sqlite), StoreKind("postgresql", _postgres))
 
 KEY = b"k" * 32
 

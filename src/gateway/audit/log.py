@@ -53,7 +53,7 @@ from gateway.audit.checkpoints import (
 from gateway.audit.facts import AuditFact
 from gateway.audit.integrity import check_log
 from gateway.audit.kinds import QUERY_KINDS, EventKind
-from gateway.audit.sqlite import SQLiteAuditStore
+from gateway.audit.location import open_audit_store
 from gateway.audit.store import AuditStore
 from gateway.audit.views import QueryView, assemble_queries
 from gateway.audit.witness import Witness, checkpoint_interval_from_env, witnesses_from_env
@@ -185,8 +185,8 @@ class AuditLog(ClosesOnExit):
             if checkpoint_interval == "environment"
             else checkpoint_interval
         )
-        store = SQLiteAuditStore(
-            data_dir.audit, busy_timeout=busy_timeout, max_size_bytes=max_size_bytes, record_key=key
+        store = open_audit_store(
+            data_dir, busy_timeout=busy_timeout, max_size_bytes=max_size_bytes, record_key=key
         )
         file = CheckpointFile(checkpoints or data_dir.audit_checkpoints)
         try:

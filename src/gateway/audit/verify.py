@@ -75,7 +75,7 @@ from gateway.audit.checkpoints import (
 )
 from gateway.audit.disposal import DisposalAnchor, load_disposal
 from gateway.audit.kinds import EventKind
-from gateway.audit.sqlite import SQLiteAuditStore
+from gateway.audit.location import open_audit_store
 from gateway.audit.store import AuditStore
 from gateway.audit.witness import Witness, readable_files, witnesses_from_env
 from gateway.datadir import DataDir
@@ -614,7 +614,7 @@ def verify_data_dir(
     """
     if witnesses is None:
         witnesses = witnesses_from_env(os.environ, data_dir=data_dir.root)
-    store = SQLiteAuditStore(data_dir.audit, read_only=True)
+    store = open_audit_store(data_dir, read_only=True)
     try:
         return verify_store(
             store,

@@ -39,6 +39,7 @@ from gateway.audit.checkpoints import CHECKPOINT_KEY
 from gateway.audit.facts import AccessEvent
 from gateway.audit.integrity import acknowledgement_of, operator_name
 from gateway.audit.kinds import EventKind
+from gateway.audit.location import embedded_log_missing, open_audit_store
 from gateway.audit.log import AuditLog
 from gateway.audit.reporting import (
     REPORT_PARAMETERS,
@@ -50,14 +51,13 @@ from gateway.audit.reporting import (
     run_report,
 )
 from gateway.audit.reports import users_seen
-from gateway.audit.sqlite import SQLiteAuditStore
 from gateway.audit.tables import AuditTables, audit_tables
 from gateway.audit.verify import verify_data_dir
 from gateway.audit.witness import FileWitness, Witness, witnesses_from_env
 from gateway.catalog import load_catalog
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, configured_url, connection
-from gateway.cli.options import DataDirOption
+from gateway.cli.options import AuditStoreOption, DataDirOption, use_audit_store
 from gateway.clock import parse_when
 from gateway.datadir import DataDir
 from gateway.deployment import Deployment
@@ -114,9 +114,11 @@ def verify_command(
     checkpoints: CheckpointsOption = None,
     witness: WitnessOption = None,
     url: UrlOption = None,
+    audit_store: AuditStoreOption = None,
 ) -> None:
     """Recompute the hash chain and record MACs, check the signed checkpoints (and witnesses)
     and the database; exit 1 if anything is wrong."""
+    use_audit_store(audit_store)
     if data_dir is None and configured_url(url):
         with connection(url) as gw:
             remote = gw.audit_verify()
@@ -142,7 +144,7 @@ def verify_command(
 
 def _existing(data_dir: Path) -> DataDir:
     deployment = DataDir(data_dir)
-    if not deployment.audit.is_file():
+    if embedded_log_missing(deployment):
         raise AuditUnavailable(f"audit log {deployment.audit}: no such file")
     return deployment
 
@@ -202,7 +204,7 @@ def acknowledge_command(
 
 
 def _load(data_dir: Path) -> AuditTables:
-    store = SQLiteAuditStore(DataDir(data_dir).audit, read_only=True)
+    store = open_audit_store(DataDir(data_dir), read_only=True)
     try:
         return audit_tables(store.events())
     finally:

@@ -330,6 +330,7 @@ def prune_command(
     """Administrators: delete export files older than the policy's retention_days (audited)."""
     import getpass
 
+    from gateway.audit.location import embedded_log_missing
     from gateway.audit.log import AuditLog
     from gateway.catalog import load_catalog
     from gateway.clock import utc_now
@@ -338,7 +339,7 @@ def prune_command(
     from gateway.exports.retention import prune_exports
 
     dirs = DataDir(data_dir)
-    if not dirs.audit.is_file():  # without the register, pending exports cannot be told apart
+    if embedded_log_missing(dirs):  # without the register, pending exports cannot be told apart
         raise AuditUnavailable(f"audit log {dirs.audit}: no such file")
     settings = load_deployment_policy(dirs, load_catalog()).exports
     log = AuditLog.open(dirs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,14 @@ import typer
 
 from gateway.errors import InputError
 
-__all__ = ["DataDirOption", "PurposeOption", "json_or_text", "name_value_pairs"]
+__all__ = [
+    "AuditStoreOption",
+    "DataDirOption",
+    "PurposeOption",
+    "json_or_text",
+    "name_value_pairs",
+    "use_audit_store",
+]
 
 #: ``--data-dir DIR`` (required): the deployment on this machine.
 DataDirOption = Annotated[
@@ -21,6 +29,24 @@ DataDirOption = Annotated[
 PurposeOption = Annotated[
     str | None, typer.Option(help="Approved purpose code (default: the config file's).")
 ]
+
+
+#: ``--audit-store postgresql://…[#schema]``: a shared audit log (default: DIR/audit.sqlite).
+AuditStoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--audit-store",
+        envvar="GATEWAY_AUDIT_STORE",
+        help="A PostgreSQL audit log shared by several gateway hosts: postgresql://…[#schema] "
+        "(default: the data directory's audit.sqlite).",
+    ),
+]
+
+
+def use_audit_store(location: str | None) -> None:
+    """Make ``--audit-store`` the setting of this process and the processes it starts."""
+    if location:
+        os.environ["GATEWAY_AUDIT_STORE"] = location
 
 
 def name_value_pairs(pairs: list[str], option: str) -> list[tuple[str, str]]:

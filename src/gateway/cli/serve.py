@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli import app
-from gateway.cli.options import DataDirOption
+from gateway.cli.options import AuditStoreOption, DataDirOption, use_audit_store
 from gateway.errors import ConfigurationError
 
 __all__ = ["serve", "serve_command"]
@@ -56,6 +56,8 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    audit_store: AuditStoreOption = None,
 ) -> None:
     """Run the gateway's HTTP API on a data directory."""
+    use_audit_store(audit_store)
     serve(data_dir, host=host, port=port, log_level=log_level)

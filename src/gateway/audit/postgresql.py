@@ -1,0 +1,479 @@
+"""The shared audit store: PostgreSQL, for several gateway hosts writing one hash chain.
+
+The same contract as the embedded store (:class:`gateway.audit.sqlite.SQLiteAuditStore`,
+``tests/audit/contract.py``), for deployments where gateway processes on several hosts append
+to one log:
+
+- **One chain, no forks.** An append takes a transaction-scoped advisory lock
+  (``pg_advisory_xact_lock`` on a key derived from the schema name) before it reads the head,
+  seals the record and inserts it, so appends from every process and host are serialised and
+  each record's ``prev_hash`` is the hash of the record before it. ``seq`` is also the primary
+  key: two writers could never both insert the same ``seq`` even without the lock.
+- **Durable before it returns.** The commit waits for the WAL flush (``synchronous_commit``
+  is forced ``on`` for the session; with a synchronous standby configured, for the standby
+  too).
+- **Append-only.** Triggers refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE`` on the tables (a
+  guard against mistakes; the hash chain, record MACs and checkpoints are what detect an
+  editor with rights to drop the triggers — :mod:`gateway.audit.verify`).
+- **Fail closed.** Every database failure (server down, connection lost, permission denied,
+  disk full, a statement timeout) becomes :class:`~gateway.errors.AuditUnavailable`; the
+  next call reconnects, so a restarted or failed-over server is picked up without restarting
+  the gateway.
+
+The tables live in their own schema (``gateway_audit`` unless told), created on first open, so
+the log can share a database with the governance register; the database role the gateway uses
+needs only ``CREATE`` on that schema the first time and ``SELECT``/``INSERT`` afterwards.
+
+Connection strings are libpq's (``postgresql://user@host:5432/db``); keep passwords out of
+them (``PGPASSFILE``, a client certificate or a service file).
+
+Example:
+    >>> store = PostgresAuditStore("postgresql://gateway@db.internal/audit")  # doctest: +SKIP
+    >>> store.append("policy.loaded", "system", "", {"policy_hash": "ab12"}).seq  # doctest: +SKIP
+    1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from gateway.audit.chain import (
+    GENESIS_HASH,
+    AuditEvent,
+    StoredRecord,
+    decode,
+    format_time,
+    new_event_id,
+    seal,
+)
+from gateway.audit.checkpoints import record_mac
+from gateway.clock import utc_now
+from gateway.errors import AuditUnavailable
+from gateway.lifetime import ClosesOnExit
+
+__all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "PostgresAuditStore", "is_postgres_location"]
+
+SCHEMA_VERSION = 1
+DEFAULT_SCHEMA = "gateway_audit"
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS audit_event (
+        seq BIGINT PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        time TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        organisation TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_event_kind ON audit_event (kind, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_event_actor ON audit_event (actor, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_event_time ON audit_event (time)",
+    "CREATE TABLE IF NOT EXISTS audit_mac (hash TEXT PRIMARY KEY, mac TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+       $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$""",
+)
+_GUARDED = ("audit_event", "audit_mac", "audit_meta")
+
+_COLUMNS = "seq, event_id, time, kind, actor, organisation, details, prev_hash, hash"
+_SELECT = f"SELECT {_COLUMNS} FROM audit_event e"
+_STORED = (
+    "SELECT e.seq, e.event_id, e.time, e.kind, e.actor, e.organisation, e.details, "
+    "e.prev_hash, e.hash, m.mac FROM audit_event e LEFT JOIN audit_mac m ON m.hash = e.hash"
+)
+
+
+def is_postgres_location(location: str) -> bool:
+    """Whether an audit store location names a PostgreSQL database (not a SQLite file).
+
+    >>> is_postgres_location("postgresql://gw@db/audit"), is_postgres_location("/srv/gw")
+    (True, False)
+    """
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def _lock_key(schema: str) -> int:
+    """The advisory lock serialising appends to one schema's chain (a signed 64-bit key)."""
+    digest = hashlib.sha256(f"gateway-audit:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _why(exc: psycopg.Error) -> str:
+    """A plain explanation of a database failure (no statement text, no values)."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if isinstance(exc, psycopg.OperationalError) and not state:
+        return "the audit database cannot be reached (server down or connection lost)"
+    if state.startswith("28"):
+        return "the audit database refused the gateway's credentials"
+    if state == "42501":
+        return "the gateway's database role lacks a permission on the audit tables"
+    if state.startswith("53"):
+        return "the audit database is out of resources (disk full or too many connections)"
+    if state == "57014":
+        return "an audit statement timed out"
+    if state.startswith("57") or state.startswith("08"):
+        return "the audit database is shutting down or the connection was lost"
+    if state == "P0001":
+        return "the audit log is append-only"
+    return type(exc).__name__
+
+
+class PostgresAuditStore(ClosesOnExit):
+    """Append-only, hash-chained audit events in a PostgreSQL schema.
+
+    Args:
+        dsn: a libpq connection string (``postgresql://…``).
+        schema: the schema holding the tables (created if missing unless ``read_only``).
+        read_only: open for reading and verification only; appends raise AuditUnavailable.
+        record_key: key of the record MACs; without it records are appended unkeyed, which a
+            keyed log refuses.
+        page_rows: rows fetched per read while iterating.
+        statement_timeout: seconds any one statement may run (0: no limit).
+
+    Raises:
+        AuditUnavailable: the database cannot be reached, the schema is not an audit log (read
+            only), or is from a newer version of the gateway.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        read_only: bool = False,
+        record_key: bytes | None = None,
+        page_rows: int = 1000,
+        statement_timeout: float = 30.0,
+    ) -> None:
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise AuditUnavailable(f"audit schema name {schema!r} is not a plain lower-case name")
+        self.dsn = dsn
+        self.schema = schema
+        self.read_only = read_only
+        self.page_rows = max(1, page_rows)
+        self.statement_timeout = statement_timeout
+        self._key = record_key or None
+        self._keyed_from: int | None = None
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._closed = False
+        with self._lock:
+            conn = self._connection("open")
+            try:
+                self._prepare(conn)
+            except psycopg.Error as exc:
+                self._drop()
+                raise self._unavailable("open", exc) from exc
+            except AuditUnavailable:
+                self._drop()
+                raise
+
+    @property
+    def where(self) -> str:
+        """The store's location for messages: host, port, database and schema (no password)."""
+        try:
+            info = psycopg.conninfo.conninfo_to_dict(self.dsn)
+        except psycopg.Error:
+            return f"schema {self.schema}"
+        host = info.get("host") or "localhost"
+        return f"postgresql://{host}:{info.get('port') or 5432}/{info.get('dbname')}#{self.schema}"
+
+    def _unavailable(self, action: str, exc: psycopg.Error) -> AuditUnavailable:
+        return AuditUnavailable(f"audit log {self.where} unavailable ({action}): {_why(exc)}")
+
+    # --- connection ------------------------------------------------------------------------
+
+    def _connection(self, action: str) -> psycopg.Connection[tuple[Any, ...]]:
+        """The open connection, reconnecting after a failure; call with ``_lock`` held."""
+        if self._closed:
+            raise AuditUnavailable(f"audit log {self.where} is closed")
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return self._conn
+        self._drop()
+        timeout = int(self.statement_timeout * 1000)
+        options = f"-c statement_timeout={timeout} -c synchronous_commit=on"
+        try:
+            conn = psycopg.connect(self.dsn, options=options, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise self._unavailable(action, exc) from exc
+        try:
+            conn.execute(
+                sql.SQL("SET search_path TO {}, pg_catalog").format(sql.Identifier(self.schema))
+            )
+            conn.commit()
+        except psycopg.Error as exc:
+            conn.close()
+            raise self._unavailable(action, exc) from exc
+        self._conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    def _prepare(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        exists = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.audit_event",)
+        ).fetchone()
+        conn.commit()
+        if not (exists and exists[0]):
+            if self.read_only:
+                raise AuditUnavailable(f"audit log {self.where} is not an audit database")
+            self._create(conn)
+        version = self._meta(conn, "schema_version")
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise AuditUnavailable(
+                f"audit log {self.where} has schema version {version}; this gateway reads "
+                f"up to {SCHEMA_VERSION}"
+            )
+        if not self.read_only and self._key is not None and self._meta(conn, "keyed_from") is None:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
+                conn.execute(
+                    "INSERT INTO audit_meta (name, value) "
+                    "SELECT 'keyed_from', (coalesce(max(seq), 0) + 1)::text FROM audit_event "
+                    "ON CONFLICT (name) DO NOTHING"
+                )
+        keyed = self._meta(conn, "keyed_from")
+        conn.commit()
+        try:
+            self._keyed_from = None if keyed is None else int(keyed)
+        except ValueError:
+            self._keyed_from = 1  # an edited value: hold every record to a MAC
+
+    def _create(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        with conn.transaction():
+            # Several processes may open a new log at once: one creates, the others wait.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            for statement in _TABLES:
+                conn.execute(statement.encode())
+            for table in _GUARDED:
+                conn.execute(
+                    sql.SQL(
+                        "CREATE OR REPLACE TRIGGER {name} BEFORE UPDATE OR DELETE ON {table} "
+                        "FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
+                    ).format(
+                        name=sql.Identifier(f"{table}_append_only"), table=sql.Identifier(table)
+                    )
+                )
+                conn.execute(
+                    sql.SQL(
+                        "CREATE OR REPLACE TRIGGER {name} BEFORE TRUNCATE ON {table} "
+                        "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()"
+                    ).format(
+                        name=sql.Identifier(f"{table}_no_truncate"), table=sql.Identifier(table)
+                    )
+                )
+            conn.execute(
+                "INSERT INTO audit_meta (name, value) VALUES ('schema_version', %s) "
+                "ON CONFLICT (name) DO NOTHING",
+                (str(SCHEMA_VERSION),),
+            )
+
+    @staticmethod
+    def _meta(conn: psycopg.Connection[tuple[Any, ...]], name: str) -> str | None:
+        row = conn.execute("SELECT value FROM audit_meta WHERE name = %s", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def append(
+        self,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+        *,
+        time: datetime | None = None,
+    ) -> AuditEvent:
+        """Append one event, durably; see :meth:`gateway.audit.store.AuditStore.append`."""
+        if self.read_only:
+            raise AuditUnavailable(f"audit log {self.where} was opened read-only")
+        with self._lock:
+            conn = self._connection("append")
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
+                    row = conn.execute(
+                        "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
+                    ).fetchone()
+                    seq, prev_hash = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS_HASH)
+                    when = time if time is not None else utc_now()
+                    event = seal(
+                        seq, new_event_id(when), when, kind, actor, organisation, details, prev_hash
+                    )
+                    if self._key is None and self._meta(conn, "keyed_from") is not None:
+                        raise AuditUnavailable(
+                            f"audit log {self.where} signs its records: open it with its key "
+                            "(AuditLog.open), not as a bare store"
+                        )
+                    conn.execute(
+                        f"INSERT INTO audit_event ({_COLUMNS}) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        (
+                            event.seq,
+                            event.event_id,
+                            format_time(event.time),
+                            event.kind,
+                            event.actor,
+                            event.organisation,
+                            event.details_json,
+                            event.prev_hash,
+                            event.hash,
+                        ),
+                    )
+                    if self._key is not None:
+                        conn.execute(
+                            "INSERT INTO audit_mac (hash, mac) VALUES (%s, %s)",
+                            (event.hash, record_mac(self._key, event.hash)),
+                        )
+            except psycopg.Error as exc:
+                self._drop_if_broken()
+                raise self._unavailable("append", exc) from exc
+        return event
+
+    def _drop_if_broken(self) -> None:
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            self._drop()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _page(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            conn = self._connection("read")
+            try:
+                rows = conn.execute(query.encode(), params).fetchall()
+                conn.commit()
+                return rows
+            except psycopg.Error as exc:
+                self._drop_if_broken()
+                if self._conn is not None:
+                    self._conn.rollback()
+                raise self._unavailable("read", exc) from exc
+
+    def stored_records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
+        """Every record as stored (text unparsed, with its MAC), in ``seq`` order."""
+        last = after_seq
+        while True:
+            rows = self._page(
+                f"{_STORED} WHERE e.seq > %s ORDER BY e.seq LIMIT %s", (last, self.page_rows)
+            )
+            for row in rows:
+                yield StoredRecord(*row)
+            if len(rows) < self.page_rows:
+                return
+            last = int(rows[-1][0])
+
+    def events(
+        self,
+        after_seq: int = 0,
+        *,
+        kinds: Collection[str] | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[AuditEvent]:
+        """Events in ``seq`` order; see :meth:`gateway.audit.store.AuditStore.events`."""
+        where: list[str] = []
+        params: list[Any] = []
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return
+            where.append("kind = ANY(%s)")
+            params.append(kinds)
+        if actor is not None:
+            where.append("actor = %s")
+            params.append(actor)
+        if since is not None:
+            where.append("time >= %s")
+            params.append(format_time(since))
+        if until is not None:
+            where.append("time < %s")
+            params.append(format_time(until))
+        condition = "".join(f" AND {w}" for w in where)
+        remaining = limit
+        last = after_seq
+        while remaining is None or remaining > 0:
+            page = self.page_rows if remaining is None else min(self.page_rows, remaining)
+            rows = self._page(
+                f"{_SELECT} WHERE seq > %s{condition} ORDER BY seq LIMIT %s",
+                (last, *params, page),
+            )
+            for row in rows:
+                yield decode(StoredRecord(*row))
+            if remaining is not None:
+                remaining -= len(rows)
+            if len(rows) < page:
+                return
+            last = int(rows[-1][0])
+
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""
+        rows = self._page("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1", ())
+        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
+
+    def stored_record(self, seq: int) -> StoredRecord | None:
+        """The record at ``seq`` as stored, or None if there is none."""
+        rows = self._page(f"{_STORED} WHERE e.seq = %s", (seq,))
+        return StoredRecord(*rows[0]) if rows else None
+
+    def keyed_from(self) -> int | None:
+        """The first ``seq`` that must carry a record MAC (None: the log is unkeyed), as the
+        database says; signed checkpoints carry the value verification trusts."""
+        return self._keyed_from
+
+    def check_integrity(self, *, quick: bool = True) -> tuple[str, ...]:
+        """The database's own consistency checks: every table readable (quick), and with
+        ``quick=False`` the B-tree indexes checked by ``amcheck`` where the extension is
+        installed. The problems found, or ``()``.
+
+        Raises:
+            AuditUnavailable: the check could not run.
+        """
+        problems: list[str] = []
+        for table in _GUARDED:
+            self._page(f"SELECT count(*) FROM {table}", ())
+        if quick:
+            return ()
+        installed = self._page("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'", ())
+        if installed:
+            indexes = self._page(
+                "SELECT c.oid::regclass::text FROM pg_index i JOIN pg_class c "
+                "ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s",
+                (self.schema,),
+            )
+            for (index,) in indexes:
+                try:
+                    self._page("SELECT bt_index_check(%s::regclass)", (index,))
+                except AuditUnavailable as exc:
+                    problems.append(f"index {index}: {exc}")
+        return tuple(problems)
+
+    # --- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (idempotent); further calls raise AuditUnavailable."""
+        with self._lock:
+            self._closed = True
+            self._drop()
