@@ -6,7 +6,8 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/basemaps.gpkg         base-map layers: authorities, wards, LSOAs, neighbourhoods, map points
     DIR/policy.toml           the access policy (its content hash is the policy version)
     DIR/users.toml            bootstrap principals (the governance store takes over later)
-    DIR/audit.sqlite          the append-only, hash-chained audit log
+    DIR/audit.sqlite          the append-only, hash-chained audit log (unless GATEWAY_AUDIT_STORE
+                              names a shared PostgreSQL log: gateway.audit.location)
     DIR/audit.checkpoints.jsonl  HMAC-signed checkpoints of the audit log (append-only)
     DIR/audit-tables.duckdb   the audit log as tables for SQL (derived from the log, rebuilt at will)
     DIR/governance.sqlite     users, access requests, grants and API tokens
