@@ -35,6 +35,7 @@ import pytest
 from gateway.audit import GENESIS_HASH, AuditLog, SQLiteAuditStore, verify_store
 from gateway.audit.chain import event_hash
 from gateway.audit.checkpoints import CheckpointFile, genesis_checkpoint, record_mac
+from gateway.audit.disposal import load_disposal
 from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.store import AuditStore
@@ -277,6 +278,36 @@ def test_processes_appending_at_once_build_one_valid_gap_free_chain(
     # The workers really interleaved (not one after another).
     actors = [e.actor for e in events]
     assert sum(a != b for a, b in itertools.pairwise(actors)) > 3
+
+
+# --- retention disposal -----------------------------------------------------------------------
+
+
+def test_a_disposal_removes_the_start_and_the_rest_still_verifies(
+    open_store: Callable[..., AuditStore],
+) -> None:
+    store = open_store(KEY)
+    old = datetime(2017, 1, 1, tzinfo=UTC)
+    for i in range(6):
+        store.append("token.issued", "gw.admin", "Org", {"i": i}, time=old + timedelta(days=i))
+    for i in range(2):
+        store.append("token.issued", "gw.admin", "Org", {"i": 6 + i})
+    assert store.last_seq_before(datetime(2018, 1, 1, tzinfo=UTC)) == 6
+    assert store.disposed_through() == 0
+    record = store.dispose(4, "audit.disposed", "operator:root", "", {"reason": "retention"})
+    assert record.seq == 9
+    assert (record.details["through_seq"], record.details["records"]) == (4, 4)
+    assert [r.seq for r in store.stored_records()] == [5, 6, 7, 8, 9]
+    assert store.disposed_through() == 4
+    assert load_disposal(store, KEY) is not None
+    with pytest.raises(InputError):
+        store.dispose(3, "audit.disposed", "operator:root", "", {"reason": "again"})
+    after = store.append("policy.loaded", "system", "", {})
+    assert (after.seq, after.prev_hash) == (10, record.hash)
+    report = verify_store(store, key=KEY)  # no checkpoint file here: the chain alone
+    assert report.breaks == ()
+    assert report.damage == ()
+    assert (report.disposed_through, report.records, report.head_seq) == (4, 6, 10)
 
 
 # --- a writer killed mid-append --------------------------------------------------------------

@@ -57,7 +57,7 @@ from gateway.audit.chain import (
 )
 from gateway.audit.checkpoints import record_mac
 from gateway.clock import utc_now
-from gateway.errors import AuditUnavailable
+from gateway.errors import AuditUnavailable, InputError
 from gateway.lifetime import ClosesOnExit
 
 __all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "PostgresAuditStore", "is_postgres_location"]
@@ -83,10 +83,13 @@ _TABLES = (
     "CREATE INDEX IF NOT EXISTS audit_event_time ON audit_event (time)",
     "CREATE TABLE IF NOT EXISTS audit_mac (hash TEXT PRIMARY KEY, mac TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Where the log now starts after a retention disposal (PostgresAuditStore.dispose).
+    """CREATE TABLE IF NOT EXISTS audit_disposal (
+        through_seq BIGINT PRIMARY KEY, through_hash TEXT NOT NULL, record_seq BIGINT NOT NULL)""",
     """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
        $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$""",
 )
-_GUARDED = ("audit_event", "audit_mac", "audit_meta")
+_GUARDED = ("audit_event", "audit_mac", "audit_meta", "audit_disposal")
 
 _COLUMNS = "seq, event_id, time, kind, actor, organisation, details, prev_hash, hash"
 _SELECT = f"SELECT {_COLUMNS} FROM audit_event e"
@@ -312,42 +315,170 @@ class PostgresAuditStore(ClosesOnExit):
             try:
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
-                    row = conn.execute(
-                        "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
-                    ).fetchone()
-                    seq, prev_hash = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS_HASH)
-                    when = time if time is not None else utc_now()
-                    event = seal(
-                        seq, new_event_id(when), when, kind, actor, organisation, details, prev_hash
-                    )
-                    if self._key is None and self._meta(conn, "keyed_from") is not None:
-                        raise AuditUnavailable(
-                            f"audit log {self.where} signs its records: open it with its key "
-                            "(AuditLog.open), not as a bare store"
-                        )
-                    conn.execute(
-                        f"INSERT INTO audit_event ({_COLUMNS}) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        (
-                            event.seq,
-                            event.event_id,
-                            format_time(event.time),
-                            event.kind,
-                            event.actor,
-                            event.organisation,
-                            event.details_json,
-                            event.prev_hash,
-                            event.hash,
-                        ),
-                    )
-                    if self._key is not None:
-                        conn.execute(
-                            "INSERT INTO audit_mac (hash, mac) VALUES (%s, %s)",
-                            (event.hash, record_mac(self._key, event.hash)),
-                        )
+                    event = self._append_in(conn, kind, actor, organisation, details, time)
             except psycopg.Error as exc:
                 self._drop_if_broken()
                 raise self._unavailable("append", exc) from exc
+        return event
+
+    def _append_in(
+        self,
+        conn: psycopg.Connection[tuple[Any, ...]],
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+        time: datetime | None,
+    ) -> AuditEvent:
+        """Seal and insert one record after the head; call holding the chain's advisory lock."""
+        row = conn.execute("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev_hash = (int(row[0]) + 1, str(row[1])) if row else self._after_disposal(conn)
+        when = time if time is not None else utc_now()
+        event = seal(seq, new_event_id(when), when, kind, actor, organisation, details, prev_hash)
+        if self._key is None and self._meta(conn, "keyed_from") is not None:
+            raise AuditUnavailable(
+                f"audit log {self.where} signs its records: open it with its key "
+                "(AuditLog.open), not as a bare store"
+            )
+        conn.execute(
+            f"INSERT INTO audit_event ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                event.seq,
+                event.event_id,
+                format_time(event.time),
+                event.kind,
+                event.actor,
+                event.organisation,
+                event.details_json,
+                event.prev_hash,
+                event.hash,
+            ),
+        )
+        if self._key is not None:
+            conn.execute(
+                "INSERT INTO audit_mac (hash, mac) VALUES (%s, %s)",
+                (event.hash, record_mac(self._key, event.hash)),
+            )
+        return event
+
+    @staticmethod
+    def _after_disposal(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[int, str]:
+        """Where an empty table's next record goes: after the last disposed one, if any."""
+        row = conn.execute(
+            "SELECT through_seq, through_hash FROM audit_disposal ORDER BY through_seq DESC LIMIT 1"
+        ).fetchone()
+        return (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS_HASH)
+
+    # --- disposal (retention) ----------------------------------------------------------------
+
+    def last_seq_before(self, time: datetime) -> int:
+        """The highest ``seq`` such that it and every record before it are older than ``time``
+        (0: none), i.e. what a retention cut-off at ``time`` may dispose of."""
+        rows = self._page(
+            "SELECT (SELECT min(seq) FROM audit_event WHERE time >= %s), "
+            "(SELECT max(seq) FROM audit_event)",
+            (format_time(time),),
+        )
+        first_kept, last = rows[0]
+        if first_kept is not None:
+            return int(first_kept) - 1
+        return int(last) if last is not None else 0
+
+    def disposed_through(self) -> int:
+        """The last ``seq`` disposed of (0: none), as the database says; the ``audit.disposed``
+        record carries the value verification trusts (:mod:`gateway.audit.disposal`)."""
+        rows = self._page("SELECT max(through_seq) FROM audit_disposal", ())
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def dispose(
+        self,
+        through_seq: int,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+    ) -> AuditEvent:
+        """Delete records ``..through_seq`` (and their MACs) and append the record of it, in one
+        transaction holding the chain's lock (see
+        :meth:`gateway.audit.sqlite.SQLiteAuditStore.dispose` for what the record names). The
+        append-only triggers are disabled for that transaction only (``ALTER TABLE … DISABLE
+        TRIGGER`` is transactional), which needs the role that owns the tables: disposal is an
+        administrator's job, not the serving role's. Deleted rows leave the table files at the
+        next ``VACUUM``.
+
+        Raises:
+            InputError: no record ``through_seq`` (already disposed of, or beyond the head).
+            AuditUnavailable: nothing was disposed or recorded.
+        """
+        if self.read_only:
+            raise AuditUnavailable(f"audit log {self.where} was opened read-only")
+        with self._lock:
+            conn = self._connection("dispose")
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
+                    event = self._dispose_in(conn, through_seq, kind, actor, organisation, details)
+            except psycopg.Error as exc:
+                self._drop_if_broken()
+                raise self._unavailable("dispose", exc) from exc
+        return event
+
+    def _dispose_in(
+        self,
+        conn: psycopg.Connection[tuple[Any, ...]],
+        through_seq: int,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+    ) -> AuditEvent:
+        row = conn.execute(
+            "SELECT hash, event_id, (SELECT min(seq) FROM audit_event) FROM audit_event "
+            "WHERE seq = %s",
+            (through_seq,),
+        ).fetchone()
+        if row is None:
+            raise InputError(
+                f"audit log {self.where} has no record seq {through_seq} to dispose up to"
+            )
+        through_hash, through_event_id, first_seq = str(row[0]), str(row[1]), int(row[2])
+        event = self._append_in(
+            conn,
+            kind,
+            actor,
+            organisation,
+            {
+                **details,
+                "first_seq": first_seq,
+                "through_seq": through_seq,
+                "through_hash": through_hash,
+                "through_event_id": through_event_id,
+                "records": through_seq - first_seq + 1,
+            },
+            None,
+        )
+        conn.execute(
+            "INSERT INTO audit_disposal (through_seq, through_hash, record_seq) "
+            "VALUES (%s, %s, %s)",
+            (through_seq, through_hash, event.seq),
+        )
+        for table in ("audit_event", "audit_mac"):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
+                    sql.Identifier(table), sql.Identifier(f"{table}_append_only")
+                )
+            )
+        conn.execute("DELETE FROM audit_event WHERE seq <= %s", (through_seq,))
+        conn.execute(
+            "DELETE FROM audit_mac m WHERE NOT EXISTS "
+            "(SELECT 1 FROM audit_event e WHERE e.hash = m.hash)"
+        )
+        for table in ("audit_event", "audit_mac"):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ENABLE TRIGGER {}").format(
+                    sql.Identifier(table), sql.Identifier(f"{table}_append_only")
+                )
+            )
         return event
 
     def _drop_if_broken(self) -> None:
