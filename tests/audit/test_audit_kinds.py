@@ -43,7 +43,11 @@ def test_the_groups_partition_the_kinds_by_family() -> None:
     grouped = (set(QUERY_KINDS) | set(EXPORT_KINDS) | set(PRODUCT_KINDS) | GOVERNANCE_KINDS) | set(
         DUTY_KINDS
     )
-    assert set(EventKind) - grouped == {EventKind.AUDIT_ACKNOWLEDGED, EventKind.AUDIT_DISPOSED}
+    assert set(EventKind) - grouped == {
+        EventKind.AUDIT_ACKNOWLEDGED,
+        EventKind.AUDIT_DISPOSED,
+        EventKind.PRODUCT_MANIFESTS_DISPOSED,
+    }
 
 
 def _string_constants(path: Path) -> list[tuple[int, str]]:

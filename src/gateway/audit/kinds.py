@@ -7,7 +7,7 @@ log, so they never change; a new kind is a new member here. Code names kinds onl
     query.*       one query: started (write-ahead), completed, denied
     export.*      one export: registered, approved, rejected, downloaded; retention runs: pruned
     product.*     one product: registered (with its QA sampling), QA passed or returned,
-                  downloaded
+                  downloaded; retention runs: manifests disposed of
     audit.*       the log itself: an operator's acknowledgement of integrity problems; a
                   disposal of records past the retention schedule; an audit carried out
                   under the audit plan (:data:`DUTY_KINDS`)
@@ -60,6 +60,7 @@ class EventKind(StrEnum):
     PRODUCT_QA_PASSED = "product.qa_passed"
     PRODUCT_QA_RETURNED = "product.qa_returned"
     PRODUCT_DOWNLOADED = "product.downloaded"
+    PRODUCT_MANIFESTS_DISPOSED = "product.manifests_disposed"  # past manifest_retention_days
     # --- the log itself ---------------------------------------------------------------------
     AUDIT_ACKNOWLEDGED = "audit.acknowledged"
     AUDIT_DISPOSED = "audit.disposed"  # records past the retention schedule deleted

@@ -4,8 +4,9 @@ On the gateway's host (the host administrator; recorded as ``--by`` or
 ``operator:<login>``)::
 
     gateway audit dispose --data-dir DIR --reason TEXT [--dry-run]
-                          dispose of audit records past [retention] audit_days (audited;
-                          `gateway audit verify` stays valid)
+                          dispose of product manifests past [products]
+                          manifest_retention_days and audit records past [retention]
+                          audit_days (audited; `gateway audit verify` stays valid)
 
 Through a gateway server, as the signed-in reviewer (token as for ``gateway query``)::
 
@@ -33,9 +34,11 @@ from gateway.cli import command_group
 from gateway.cli.audit import audit_app
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import DataDirOption
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.deployment import load_deployment_policy
 from gateway.errors import AuditUnavailable, InputError
+from gateway.products.retention import ManifestDisposal, dispose_manifests
 
 __all__ = ["incident_app"]
 
@@ -59,24 +62,29 @@ def dispose_command(
         str | None, typer.Option(help="Who disposes (default: operator:<login>).")
     ] = None,
 ) -> None:
-    """Dispose of audit records older than the policy's [retention] audit_days: deleted with
-    an audited ``audit.disposed`` record naming the last one, from which verification goes on."""
+    """Dispose of what is past the policy's schedules: product manifests older than [products]
+    manifest_retention_days (recorded first), then audit records older than [retention]
+    audit_days (deleted with an ``audit.disposed`` record naming the last one, from which
+    verification goes on)."""
     dirs = DataDir(data_dir)
     if not dirs.audit.is_file():
         raise AuditUnavailable(f"audit log {dirs.audit}: no such file")
     if not dry_run and not reason.strip():
         raise InputError("give a --reason (the schedule, a disposal reference)")
-    settings = load_deployment_policy(dirs, load_catalog()).retention
+    policy = load_deployment_policy(dirs, load_catalog())
+    actor, why = operator_name(by), reason.strip() or "dry run"
     log = AuditLog.open(dirs, checkpoint_interval=None)
     try:
-        run = dispose_expired(
-            log, settings, actor=operator_name(by), reason=reason or "dry run", dry_run=dry_run
+        manifests = dispose_manifests(
+            log, dirs, policy.products, actor=actor, reason=why, now=utc_now(), dry_run=dry_run
         )
+        run = dispose_expired(log, policy.retention, actor=actor, reason=why, dry_run=dry_run)
     finally:
         if dry_run:
             log.store.close()  # a dry run writes nothing, not even a checkpoint
         else:
             log.close()
+    _say_manifests(manifests, dry_run=dry_run)
     plan = run.plan
     cutoff = f"{plan.cutoff:%Y-%m-%d %H:%M} UTC ({plan.retention_days} days)"
     if not plan.through_seq:
@@ -87,6 +95,18 @@ def dispose_command(
         print(f"would dispose of {span}, older than {cutoff}")
         return
     print(f"disposed of {span}, older than {cutoff}; recorded at seq {run.record.seq}")
+
+
+def _say_manifests(found: ManifestDisposal, *, dry_run: bool) -> None:
+    if not found.expired:
+        return
+    names = ", ".join(m.product_id for m in found.expired)
+    if dry_run:
+        print(f"would dispose of {len(found.expired)} product manifests: {names}")
+        return
+    print(f"disposed of {len(found.disposed)} product manifests")
+    for problem in found.failed:
+        print(f"could not delete the manifest of {problem}", file=sys.stderr)
 
 
 def _show(rows: list[dict[str, Any]], output: Output, columns: tuple[str, ...]) -> None:

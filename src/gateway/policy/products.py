@@ -9,7 +9,7 @@ warehouse; the connection agreement keeps records for seven years. Every key is 
                                   # recorded and reproducible
     manifest_retention_days = 2557  # each product's manifest and hashes are kept at least this
                                     # long (7 years), even when its files are pruned earlier
-                                    # (nothing disposes of them yet)
+                                    # (then `gateway audit dispose` disposes of them)
 
 Example:
     >>> parse_product_settings({"qa_sample_rate": 0.25}).qa_sample_rate

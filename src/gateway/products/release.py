@@ -16,8 +16,8 @@ here (``product.registered``) with the QA it needs::
 The audit log is the register (as for exports): a product's state is folded from its
 ``product.*`` events. The manifest's and every file's SHA-256 are in ``product.registered``
 and so kept as long as the audit log is; the manifest itself is also kept under
-``DIR/products/`` — at least ``[products] manifest_retention_days`` (seven years; nothing
-disposes of it yet) — even when the files under ``DIR/exports/`` are pruned after the exports'
+``DIR/products/`` — ``[products] manifest_retention_days`` (seven years; then disposed of by
+:mod:`gateway.products.retention`) — even when the files under ``DIR/exports/`` are pruned after the exports'
 ``retention_days`` (which does not know products: a product left awaiting QA longer than that
 loses its files, and must be made again).
 
