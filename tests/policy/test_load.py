@@ -171,6 +171,14 @@ columns = { crime_id = "show" }
         ("[disclosure.levels.enhanced]\nmin_count = 5", "disclosure.levels.enhanced: no such"),
         ("[disclosure.publication]\nround_to = 'five'", "disclosure.publication.round_to"),
         ("[disclosure]\nthreshold = 10", "disclosure.threshold: unknown key"),
+        ("[retention]\naudit_days = 30", "retention.audit_days: must be a whole number"),
+        ("[retention]\nexports_days = 30", "retention.exports_days: unknown key"),
+        ("[audit]\nincident_report_hours = 0", "audit.incident_report_hours: must be"),
+        ("[[audit.plan]]\nname = 'x'\nsample = 's'\nevery_days = 7", "audit.plan[0].by"),
+        (
+            "[schemas.audit]\nroles = ['auditor']\n[audit]\nlocal_auditor_roles = ['auditor']",
+            "audit.local_auditor_roles: auditor may also query the whole audit schema",
+        ),
     ],
 )
 def test_optional_sections_are_checked_when_the_policy_loads(

@@ -146,6 +146,15 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
             raise problems.fail(f"schemas.{name}.roles", "must be a list of role names")
         schemas[name] = SchemaAccess(name=name, roles=frozenset(roles))
 
+    audit = parse_audit_duties(raw.get("audit"), source=source)
+    force_wide = schemas["audit"].roles if "audit" in schemas else frozenset()
+    if overlap := sorted(audit.local_auditor_roles & force_wide):
+        raise problems.fail(
+            "audit.local_auditor_roles",
+            f"{', '.join(overlap)} may also query the whole audit schema ([schemas.audit] "
+            "roles): a local auditor role must see its own organisation's records only",
+        )
+
     title = raw.get("title")
     if title is not None and (not isinstance(title, str) or len(title) > _MAX_TITLE):
         raise problems.fail("title", f"must be text of at most {_MAX_TITLE} characters")
@@ -158,7 +167,7 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
         tokens=parse_token_settings(raw.get("tokens"), source=source),
         products=parse_product_settings(raw.get("products"), source=source),
         retention=parse_retention_settings(raw.get("retention"), source=source),
-        audit=parse_audit_duties(raw.get("audit"), source=source),
+        audit=audit,
         disclosure=parse_disclosure_settings(raw.get("disclosure"), levels=names, source=source),
         title=title,
         source=source,
