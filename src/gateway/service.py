@@ -86,10 +86,12 @@ def new_query_id(now: datetime) -> str:
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """Where a request came from (for the audit record)."""
+    """Where a request came from (for the audit record): the peer's address, its user agent
+    and the door it used (``http``, ``flight``; empty: not recorded)."""
 
     address: str = ""
     user_agent: str = ""
+    channel: str = ""
 
 
 class ResultControl(Protocol):
@@ -231,6 +233,7 @@ class QueryService(ClosesOnExit):
             params=_json_params(params),
             template=template,
             person_lookups=self._lookups(sql if isinstance(sql, str) else ""),
+            channel=client.channel or None,
         )
         try:
             view = view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)

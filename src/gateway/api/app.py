@@ -11,7 +11,8 @@ One router per resource (:func:`gateway.api.routes.v1_routers`, then ``health``)
 The lifespan opens a :class:`~gateway.api.runtime.GatewayRuntime` (engine workers, audit log,
 token store) and the :class:`~gateway.api.resources.ServingResources` (disk quota, encoders,
 sweeper: leftover result files and export work folders are swept at start, periodically and at
-stop). On shutdown it withdraws the work in flight (:mod:`gateway.api.shutdown`), waits for it,
+stop), and, with ``settings.flight_port``, the Arrow Flight SQL server (:mod:`gateway.api.flight`)
+over the same runtime. On shutdown it withdraws the work in flight (:mod:`gateway.api.shutdown`), waits for it,
 then closes the runtime. Routes run their blocking work in the thread pool, so a slow query
 holds one thread and one engine worker, never the event loop.
 
@@ -35,6 +36,7 @@ import gateway
 from gateway.api.bodylimit import BodyLimitMiddleware
 from gateway.api.deps import reject_unknown_query
 from gateway.api.errors import install_error_handlers
+from gateway.api.flight import open_flight_server
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.resources import DiskQuota, ResultSweeper, ServingResources
 from gateway.api.routes import health, v1_routers
@@ -76,8 +78,12 @@ def create_app(
         app.state.runtime = runtime
         resources = _resources(settings, runtime)
         app.state.resources = resources
+        flight = None
         try:
             await run_in_threadpool(resources.sweeper.at_boundary)
+            flight = await run_in_threadpool(
+                open_flight_server, settings, runtime, resources, shutdown
+            )
             async with anyio.create_task_group() as housekeeping:
                 housekeeping.start_soon(resources.sweep_periodically, settings.sweep_interval_s)
                 try:
@@ -86,6 +92,8 @@ def create_app(
                     housekeeping.cancel_scope.cancel()
         finally:
             shutdown.begin()  # withdraw what still runs (the server began it on a signal)
+            if flight is not None:
+                await run_in_threadpool(flight.close)
             await run_in_threadpool(shutdown.wait_idle, settings.shutdown_grace_s)
             await run_in_threadpool(runtime.close)
             await run_in_threadpool(resources.sweeper.at_boundary)

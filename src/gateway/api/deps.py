@@ -63,9 +63,11 @@ SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 
 
 def client_info(request: Request) -> ClientInfo:
-    """Peer address and user agent (proxies are not trusted for the address)."""
+    """Peer address, user agent and channel (proxies are not trusted for the address)."""
     address = request.client.host if request.client else ""
-    return ClientInfo(address=address, user_agent=request.headers.get("user-agent", "")[:200])
+    return ClientInfo(
+        address=address, user_agent=request.headers.get("user-agent", "")[:200], channel="http"
+    )
 
 
 ClientDep = Annotated[ClientInfo, Depends(client_info)]

@@ -28,6 +28,10 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
     GATEWAY_MAX_REQUESTS_IN_FLIGHT      requests handled at once; more get 503 (default 200)
     GATEWAY_SHUTDOWN_GRACE_S            SIGTERM: wait for work in flight this long (default 10)
     GATEWAY_SWEEP_INTERVAL_S            look for leftover result files this often (default 60)
+    GATEWAY_FLIGHT_PORT                 serve Arrow Flight SQL on this port too (default: off)
+    GATEWAY_FLIGHT_HOST                 address the Flight SQL server listens on (127.0.0.1)
+    GATEWAY_FLIGHT_TLS_CERT, _KEY       PEM certificate chain and key: Flight SQL over TLS
+    GATEWAY_FLIGHT_TICKET_TTL_S         a Flight result waits this long for its DoGet (60)
 
 Example:
     >>> s = GatewaySettings.from_env({"GATEWAY_DATA_DIR": "/srv/gw", "GATEWAY_REQUEST_BURST": "5"})
@@ -86,6 +90,11 @@ class GatewaySettings:
         max_requests_in_flight: requests handled at once; more are answered 503.
         shutdown_grace_s: on SIGTERM, how long work in flight may take to end.
         sweep_interval_s: how often leftover result files are looked for while serving.
+        flight_port: also serve Arrow Flight SQL (:mod:`gateway.api.flight`) on this port.
+        flight_host: the address the Flight SQL server listens on.
+        flight_tls_cert, flight_tls_key: PEM files; with both, Flight SQL is served over TLS
+            (``grpc+tls``).
+        flight_ticket_ttl_s: how long a Flight SQL result waits for its ``DoGet``.
     """
 
     data_dir: Path = Path("demo-data")
@@ -112,6 +121,11 @@ class GatewaySettings:
     max_requests_in_flight: int = 200
     shutdown_grace_s: float = 10.0
     sweep_interval_s: float = 60.0
+    flight_port: int | None = None
+    flight_host: str = "127.0.0.1"
+    flight_tls_cert: Path | None = None
+    flight_tls_key: Path | None = None
+    flight_ticket_ttl_s: float = 60.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -146,7 +160,7 @@ class GatewaySettings:
 
 def _parse(name: str, kind: str, raw: str) -> object:
     try:
-        if kind == "Path":
+        if kind.startswith("Path"):
             return Path(raw)
         if kind.startswith("int"):
             return int(raw.replace("_", ""))

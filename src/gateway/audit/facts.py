@@ -101,6 +101,8 @@ class QueryRequest:
     ``person_lookups`` is the analysis of ``sql_submitted`` made when the query arrived
     (:func:`gateway.analysis.lookups.analyse_lookups`). Omitted from the record when None, so
     records without it read and hash as before; reports then analyse the SQL themselves.
+    ``channel`` is the door the query came through (``http``, ``flight``); omitted when None
+    (the command line, and records from before it was kept).
     """
 
     user: str
@@ -114,6 +116,7 @@ class QueryRequest:
     params: JsonObject = field(default_factory=dict)
     template: str | None = None
     person_lookups: LookupAnalysis | None = None
+    channel: str | None = None
 
     @classmethod
     def from_principal(
@@ -127,6 +130,7 @@ class QueryRequest:
         params: JsonObject | None = None,
         template: str | None = None,
         person_lookups: LookupAnalysis | None = None,
+        channel: str | None = None,
     ) -> QueryRequest:
         return cls(
             user=principal.username,
@@ -140,6 +144,7 @@ class QueryRequest:
             params=dict(params or {}),
             template=template,
             person_lookups=person_lookups,
+            channel=channel,
         )
 
     def details(self) -> dict[str, Any]:
@@ -157,6 +162,8 @@ class QueryRequest:
         }
         if self.person_lookups is not None:
             details["person_lookups"] = self.person_lookups.details()
+        if self.channel is not None:
+            details["channel"] = self.channel
         return details
 
 

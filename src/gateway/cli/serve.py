@@ -1,4 +1,5 @@
-"""``gateway serve --data-dir DIR --host 127.0.0.1 --port 8000``: run the HTTP service.
+"""``gateway serve --data-dir DIR --host 127.0.0.1 --port 8000``: run the HTTP service
+(``--flight-port 32010``: and Arrow Flight SQL, :mod:`gateway.api.flight`).
 
 One uvicorn process (the engine runs its own worker processes for queries) with a request
 deadline, a connection cap and a limit on requests in flight (:mod:`gateway.api.server`).
@@ -22,8 +23,17 @@ from gateway.errors import ConfigurationError
 __all__ = ["serve", "serve_command"]
 
 
-def serve(data_dir: Path, *, host: str, port: int, log_level: str = "info") -> None:
-    """Serve ``data_dir`` until interrupted.
+def serve(
+    data_dir: Path,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    flight_port: int | None = None,
+    flight_tls_cert: Path | None = None,
+    flight_tls_key: Path | None = None,
+) -> None:
+    """Serve ``data_dir`` until interrupted (and Arrow Flight SQL on ``flight_port``).
 
     Raises:
         ConfigurationError: no warehouse in ``data_dir`` (or the server extra is missing).
@@ -42,10 +52,24 @@ def serve(data_dir: Path, *, host: str, port: int, log_level: str = "info") -> N
             f"serving needs the server extra: pip install 'partnership-gateway[server]' ({exc})"
         ) from exc
     from gateway.api import GatewaySettings, create_app
+    from gateway.api.flight import PURPOSE_HEADER, flight_location
     from gateway.api.server import run_server
 
-    settings = GatewaySettings.from_env(os.environ, data_dir=data_dir)
+    settings = GatewaySettings.from_env(
+        os.environ,
+        data_dir=data_dir,
+        flight_port=flight_port,
+        flight_host=host if flight_port is not None else None,
+        flight_tls_cert=flight_tls_cert,
+        flight_tls_key=flight_tls_key,
+    )
     print(f"gateway: serving {data_dir} on http://{host}:{port} (API docs at /docs)", flush=True)
+    if settings.flight_port is not None:
+        print(
+            f"gateway: Arrow Flight SQL on {flight_location(settings)} "
+            f"(token as bearer or Basic password; purpose in the {PURPOSE_HEADER} header)",
+            flush=True,
+        )
     run_server(create_app(settings), settings, host=host, port=port, log_level=log_level)
     print("gateway: stopped", flush=True)
 
@@ -56,8 +80,29 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    flight_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Also serve Arrow Flight SQL (DBeaver, Power BI, ADBC) here."
+        ),
+    ] = None,
+    flight_tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain: serve Flight SQL over TLS.")
+    ] = None,
+    flight_tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key of --flight-tls-cert.")
+    ] = None,
     audit_store: AuditStoreOption = None,
 ) -> None:
-    """Run the gateway's HTTP API on a data directory."""
+    """Run the gateway's HTTP API (and, with --flight-port, Arrow Flight SQL) on a data
+    directory."""
     use_audit_store(audit_store)
-    serve(data_dir, host=host, port=port, log_level=log_level)
+    serve(
+        data_dir,
+        host=host,
+        port=port,
+        log_level=log_level,
+        flight_port=flight_port,
+        flight_tls_cert=flight_tls_cert,
+        flight_tls_key=flight_tls_key,
+    )

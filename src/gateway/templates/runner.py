@@ -299,6 +299,7 @@ class TemplateRunner:
             user_agent=client.user_agent,
             params={str(k): _json_value(v) for k, v in params.items()},
             template=template.name,
+            channel=client.channel or None,
         )
         self.service.audit.record(
             QueryDenied(

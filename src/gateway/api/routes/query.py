@@ -26,6 +26,7 @@ from starlette.responses import StreamingResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.disconnect import run_until_disconnect
+from gateway.api.querying import run_released
 from gateway.api.resources import ResourcesDep, ServingResources
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.runtime import GatewayRuntime
@@ -33,11 +34,9 @@ from gateway.api.schemas import QueryBody, QueryJSON, disclosure_data
 from gateway.api.streaming import MEDIA_TYPES, delivery_check, result_response
 from gateway.disclosure import parse_disclosure_request
 from gateway.disclosure.control import DisclosureControl
-from gateway.engines.base import Cancellation, QueryResult
-from gateway.exports.approval import query_release_check
+from gateway.engines.base import Cancellation
 from gateway.principal import Principal
-from gateway.rewrite import RewriteResult
-from gateway.service import ClientInfo, QueryOutcome
+from gateway.service import ClientInfo
 
 __all__ = ["router"]
 
@@ -98,35 +97,24 @@ def _answer(
         None if disclosure is None else DisclosureControl.for_service(runtime.service, disclosure)
     )
     settings = runtime.settings
-    service = runtime.service
-    released = query_release_check(service.policy.exports, service.catalog, principal.level)
     sendable = delivery_check(
         body.format,
         max_json_bytes=settings.max_json_result_bytes,
         max_row_bytes=settings.max_text_row_bytes,
     )
-
-    def deliverable(result: QueryResult, rewrite: RewriteResult) -> None:
-        released(result, rewrite)
-        sendable(result)
-
-    claim = resources.quota.claim(
-        principal.username, resources.reservation(runtime.service.policy, principal.level)
+    outcome, claim = run_released(
+        runtime,
+        resources,
+        principal,
+        body.sql,
+        body.purpose,
+        body.params,
+        client=client,
+        cancel=cancel,
+        control=control,
+        sendable=sendable,
     )
-    outcome: QueryOutcome | None = None
     try:
-        with runtime.limits.queries.slot(principal.username):
-            outcome = runtime.service.run_query(
-                principal,
-                body.sql,
-                body.purpose,
-                body.params,
-                client=client,
-                control=control,
-                cancel=cancel,
-                deliverable=deliverable,
-            )
-        claim.settle(outcome.result)
         return result_response(
             outcome,
             body.format,
@@ -136,7 +124,6 @@ def _answer(
             on_close=claim.release,
         )
     except BaseException:
-        if outcome is not None:  # audited, but it will not be sent: do not keep it
-            outcome.result.discard()
+        outcome.result.discard()  # audited, but it will not be sent: do not keep it
         claim.release()
         raise
