@@ -152,6 +152,7 @@ class LiveGateway:
     tokens: dict[str, dict[str, Any]]
     process: subprocess.Popen[bytes]
     log: Path
+    flight_url: str = ""  # grpc://127.0.0.1:PORT when started with Flight SQL
 
     def token(self, username: str) -> str:
         return str(self.tokens[username]["token"])
@@ -191,10 +192,16 @@ def prepare_data_dir(source: Path | None, target: Path) -> DataDir:
 
 
 def start_gateway(
-    data_dir: Path, *, env: Mapping[str, str] | None = None, timeout: float = 90.0
+    data_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 90.0,
+    flight: bool = False,
 ) -> LiveGateway:
-    """Run ``python -m gateway serve`` on a free port and wait until /healthz answers."""
+    """Run ``python -m gateway serve`` on a free port and wait until /healthz answers (with
+    ``flight``, Arrow Flight SQL on another free port too: it is up once /healthz answers)."""
     port = free_port()
+    flight_args = ["--flight-port", str(free_port())] if flight else []
     log = data_dir / f"server-{port}.log"
     full_env = {**os.environ, **SERVER_ENV, **(env or {})}
     full_env.pop("GATEWAY_TOKEN", None)
@@ -213,6 +220,7 @@ def start_gateway(
                 str(port),
                 "--log-level",
                 "warning",
+                *flight_args,
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -221,7 +229,8 @@ def start_gateway(
         )
     url = f"http://127.0.0.1:{port}"
     tokens = json.loads(DataDir(data_dir).demo_tokens.read_text("utf-8"))
-    gateway = LiveGateway(url, data_dir, tokens, process, log)
+    flight_url = f"grpc://127.0.0.1:{flight_args[1]}" if flight else ""
+    gateway = LiveGateway(url, data_dir, tokens, process, log, flight_url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

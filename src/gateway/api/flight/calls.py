@@ -16,7 +16,10 @@ connection property as a header). Without one, every call that touches data is r
 
 Errors: a :class:`~gateway.errors.GatewayError` becomes the Flight error of its status with
 ``[code] message (query q…)`` as its message (the code first, for programs to read); nothing
-else leaves a handler but a generic internal error (the traceback is logged).
+else leaves a handler but a generic internal error (the traceback is logged). Only
+``FlightError`` subclasses leave a handler: pyarrow sends any other exception with its Python
+traceback in the message, so a refusal for bad input (400, 404, 409, 413, 422) is a
+``FlightServerError`` (gRPC ``UNKNOWN``) rather than ``INVALID_ARGUMENT``/``NOT_FOUND``.
 
 Example:
     >>> credentials({"authorization": ["Basic YS5raGFuOnBnd19hYmM="]})
@@ -37,7 +40,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import pyarrow as pa
 import pyarrow.flight as flight
 
 from gateway.errors import AuthenticationError, GatewayError, InputError, PurposeRequired
@@ -186,12 +188,10 @@ def flight_error(exc: GatewayError) -> Exception:
         error = flight.FlightCancelledError(message)
     elif exc.code == "timeout":
         error = flight.FlightTimedOutError(message)
-    elif exc.status == 404:
-        error = KeyError(message)  # NOT_FOUND
     elif exc.status in _BY_STATUS:
         error = _BY_STATUS[exc.status](message)
-    else:
-        error = pa.ArrowInvalid(message)  # INVALID_ARGUMENT: the request's fault (4xx)
+    else:  # the request's fault (4xx): gRPC UNKNOWN, the code in the message says which
+        error = flight.FlightServerError(message)
     return error
 
 
@@ -208,7 +208,7 @@ def flight_errors(handler: Callable[..., T]) -> Callable[..., T]:
             return handler(*args, **kwargs)
         except GatewayError as exc:
             raise flight_error(exc) from None
-        except (flight.FlightError, pa.ArrowNotImplementedError):
+        except flight.FlightError:
             raise
         except Exception:
             log.exception("Flight SQL handler %s failed", handler.__name__)
