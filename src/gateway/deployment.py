@@ -32,7 +32,6 @@ from gateway.auth.tokens import TokenStore
 from gateway.catalog import Catalog, load_catalog
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
-from gateway.disclosure.cellkey import CELL_KEY_SECRET
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.errors import ConfigurationError
 from gateway.governance.admission import GovernedAuthenticator
@@ -287,5 +286,4 @@ def _open_service(
         schema_sources={"audit": live.catch_up},
         extra_schemas=extra_schemas,
         policy_sql=PolicySql(vault={d.name: d.value_type for d in domains.values()}),
-        disclosure_secret=data_dir.secret(CELL_KEY_SECRET),
     )

@@ -101,6 +101,10 @@ class ResultControl(Protocol):
     #: Rows the result may have for the control to work on (a lower cap than the level's).
     max_rows: int
 
+    def cell_keys(self, level: str) -> bool:
+        """Whether the rewrite must add a cell key beside each count, for an analyst of
+        ``level`` (:mod:`gateway.rewrite.cellkeys`)."""
+
     def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
         """Refuse the query before it runs (raise a GatewayError; audited as denied)."""
 
@@ -156,9 +160,6 @@ class QueryService(ClosesOnExit):
         extra_schemas: those schemas' tables and columns, for the rewriter.
         clock: returns the current UTC time (tests inject a fixed clock).
         policy_sql: builds (and caches) the policy subqueries.
-        disclosure_secret: the deployment's cell key secret, handed to disclosure control
-            (``DataDir.secret("disclosure-cell-key")``: :meth:`gateway.deployment.Deployment.open`);
-            empty: the cell key method refuses to run.
     """
 
     catalog: Catalog
@@ -170,7 +171,6 @@ class QueryService(ClosesOnExit):
     clock: Clock = field(default=utc_now)
     policy_sql: PolicySql = field(default_factory=PolicySql)
     rewrites: RewriteCache = field(default_factory=RewriteCache)
-    disclosure_secret: bytes = field(default=b"", repr=False)
     _lookup_cache: OrderedDict[str, LookupAnalysis] = field(
         default_factory=OrderedDict, init=False, repr=False
     )
@@ -249,6 +249,7 @@ class QueryService(ClosesOnExit):
                 max_rows=cap,
                 policy_sql=self.policy_sql,
                 cache=self.rewrites,
+                cell_keys=control is not None and control.cell_keys(view.level),
             )
             verified = self.engine.verify(result.sql, _expectation(result))
             if control is not None:

@@ -27,8 +27,6 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-import pytest
-
 from gateway.policy.disclosure import DisclosureRules
 from gateway.service import QueryService
 from gateway.templates import TemplateRun, TemplateRunner
@@ -154,12 +152,9 @@ def test_differencing_everything_released_pins_no_count(
     runner: TemplateRunner,
     template_service: QueryService,
     raw: Raw,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A fixed deployment secret, so that a failure can be replayed (another: set
-    # GATEWAY_ADVERSARY_SECRET).
-    secret = os.environ.get("GATEWAY_ADVERSARY_SECRET", "differencing adversary").encode()
-    monkeypatch.setattr(template_service, "disclosure_secret", secret)
+    # The template data directory's keyed-hash secret is fixed, so that a failure can be
+    # replayed (another: set GATEWAY_ADVERSARY_SECRET; tests/templates/fixtures.py).
     began = time.perf_counter()
     rules = runner.rules(USER.level, "policy")
     assert rules.perturbs  # the default policy: the cell key method
@@ -216,12 +211,6 @@ def test_the_periods_are_in_the_small_warehouse(raw: Raw) -> None:
     assert last.date() >= date(2026, 10, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14, open: a cell key comes from the cell's key values and true value, not "
-    "from its records (that needs sum(record key) through the rewrite), so the same records "
-    "under another label get an independent draw, and averaging many labels gives the count",
-)
 def test_the_same_records_under_other_labels_get_the_same_value(
     template_service: QueryService,
 ) -> None:

@@ -1,11 +1,16 @@
-"""The cell key method: bounded, consistent perturbation keyed by a secret."""
+"""The cell key method: bounded, consistent perturbation by cell keys (sums of record keys,
+computed by the engine: tests/disclosure/test_record_keys.py)."""
 
 from __future__ import annotations
 
+import random
+
 import pyarrow as pa
+import pytest
 
 from gateway.disclosure import parse_disclosure_spec, protect
-from gateway.disclosure.cellkey import PerturbationTable, cell_key
+from gateway.disclosure.cellkey import PerturbationTable
+from gateway.errors import NotProtectable
 from gateway.policy.disclosure import DisclosureRules, parse_disclosure_settings
 
 RULES = DisclosureRules(min_count=10, label="publication", method="cell_key", max_noise=2)
@@ -39,19 +44,36 @@ def test_a_published_value_never_narrows_its_truth_below_the_noise() -> None:
             assert values == set(range(published - 2, published + 3)), published
 
 
-def test_same_cell_same_value_different_secret_different_keys() -> None:
-    values = list(range(10, 400))
-    one = [cell_key(b"a", ("x", "y"), v, 256) for v in values]
-    assert one == [cell_key(b"a", ("y", "x"), v, 256) for v in values]
-    assert one != [cell_key(b"b", ("x", "y"), v, 256) for v in values]
+def _keys(n: int, seed: int = 1) -> list[int | None]:
+    draw = random.Random(seed)
+    return [draw.randrange(256) for _ in range(n)]
+
+
+def test_the_same_value_and_cell_key_give_the_same_published_value_whatever_the_label() -> None:
+    keys = _keys(300)
+    counts = [(i * 7) % 60 for i in range(300)]
+    one = protect(pa.table({"area": [f"a{i}" for i in range(300)], "n": counts}), SPEC, RULES,
+                  cell_keys={"n": keys})  # fmt: skip
+    other = protect(pa.table({"area": [f"label {i}" for i in range(300)], "n": counts}), SPEC,
+                    RULES, cell_keys={"n": keys})  # fmt: skip
+    assert one.table.column("n").to_pylist() == other.table.column("n").to_pylist()
+
+
+def test_a_count_without_cell_keys_is_refused() -> None:
+    table = pa.table({"area": ["a", "b"], "n": [12, 30]})
+    with pytest.raises(NotProtectable, match="cannot tell which records 'n' counts"):
+        protect(table, SPEC, RULES)
+    with pytest.raises(NotProtectable, match="has no cell key"):
+        protect(table, SPEC, RULES, cell_keys={"n": [None, 3]})  # records but no key
 
 
 def test_protect_perturbs_every_count_and_suppresses_small_ones() -> None:
     areas = [f"a{i}" for i in range(300)]
     counts = [(i * 7) % 60 for i in range(300)]
     table = pa.table({"area": areas, "n": counts})
-    out = protect(table, SPEC, RULES, secret=b"s").table
-    again = protect(table.slice(0, 150), SPEC, RULES, secret=b"s").table
+    keys = _keys(300)
+    out = protect(table, SPEC, RULES, cell_keys={"n": keys}).table
+    again = protect(table.slice(0, 150), SPEC, RULES, cell_keys={"n": keys[:150]}).table
     shown = out.column("n").to_pylist()
     assert shown[:150] == again.column("n").to_pylist()  # consistent across outputs
     moved = hidden = 0
@@ -69,7 +91,7 @@ def test_protect_perturbs_every_count_and_suppresses_small_ones() -> None:
             assert value is None
     assert moved > 50
     assert hidden >= sum(0 < t < 8 for t in counts)
-    report = protect(table, SPEC, RULES, secret=b"s").report
+    report = protect(table, SPEC, RULES, cell_keys={"n": keys}).report
     assert report.perturbed == moved
     assert report.to_dict()["method"] == "cell_key"
 

@@ -10,6 +10,8 @@ Registered for the whole suite through ``pytest_plugins`` in ``tests/conftest.py
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,10 +54,19 @@ class Raw:
 
 @pytest.fixture(scope="session")
 def template_data_dir(small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The copy, with a fixed keyed-hash secret (pseudonyms and the cell key method's record
+    keys) so that what the disclosure tests see replays: another with
+    ``GATEWAY_ADVERSARY_SECRET``."""
     root = tmp_path_factory.mktemp("template-data")
     for name in ("warehouse.duckdb", "basemaps.gpkg"):
         if (small_data_dir / name).exists():
             shutil.copy2(small_data_dir / name, root / name)
+    seed = os.environ.get("GATEWAY_ADVERSARY_SECRET", "differencing adversary").encode()
+    secrets = DataDir(root).secrets_dir
+    secrets.mkdir(mode=0o700)
+    key = secrets / f"{PSEUDONYM_KEY}.key"
+    key.write_text(hashlib.sha256(seed).hexdigest(), "ascii")
+    key.chmod(0o600)
     return root
 
 

@@ -97,6 +97,7 @@ __all__ = [
     "classify_rewrite",
     "classify_sql",
     "output_roles",
+    "without_cell_keys",
 ]
 
 DataClass = Literal["aggregate", "record", "reference"]
@@ -110,6 +111,8 @@ IDENTIFYING = frozenset({"key", "person_key", "direct_identifier", "exact_locati
 #: ... and the classes an order statistic (``max``, ``first`` …) may not return a value of.
 _NOT_PICKED = IDENTIFYING | {"quasi_identifier"}
 _MAX_DEPTH = 64
+#: Names the rewrite gives the columns it adds (record keys, cell keys).
+_GATEWAY_PREFIX = "__gw_"
 
 # --- the aggregate allow-list (rule 5) ----------------------------------------------------------
 # An aggregate call is one of four kinds. sqlglot models most DuckDB aggregates as classes; the
@@ -297,6 +300,8 @@ class Rewritten(Protocol):
     def tables(self) -> tuple[str, ...]: ...
     @property
     def schema_tables(self) -> tuple[str, ...]: ...
+    @property
+    def cell_keyed(self) -> bool: ...
 
 
 def classify_rewrite(result: Rewritten, catalog: Catalog) -> Classification:
@@ -309,14 +314,39 @@ def classify_rewrite(result: Rewritten, catalog: Catalog) -> Classification:
         and all(catalog.table(t).kind == TableKind.REFERENCE for t in result.tables)
     ):
         return Classification("reference", "reference tables only")
-    return classify_sql(result.sql, catalog)
+    return classify_sql(result.sql, catalog, cell_keys=result.cell_keyed)
 
 
-def classify_sql(sql: str, catalog: Catalog) -> Classification:
-    """Classify the executed SQL (see the module docstring for the rule)."""
+def without_cell_keys(tree: exp.Expr) -> exp.Expr:
+    """``tree`` without the columns the rewrite added for the cell key method (record keys in
+    policy subqueries, cell keys beside counts: every projection named ``__gw_…``), so the
+    analysis reads the analyst's query. Only for a statement rewritten with cell keys, where
+    the rewrite refused any ``__gw`` name of the analyst's (:mod:`gateway.rewrite.cellkeys`).
+
+    Example:
+        >>> tree = sqlglot.parse_one("SELECT a, sum(k) AS __gw_cell_key_1 FROM t GROUP BY a")
+        >>> without_cell_keys(tree).sql()
+        'SELECT a FROM t GROUP BY a'
+    """
+    for select in list(tree.find_all(exp.Select)):
+        kept = [
+            p
+            for p in select.expressions
+            if not (isinstance(p, exp.Alias) and p.alias.lower().startswith(_GATEWAY_PREFIX))
+        ]
+        if len(kept) != len(select.expressions):
+            select.set("expressions", kept)
+    return tree
+
+
+def classify_sql(sql: str, catalog: Catalog, *, cell_keys: bool = False) -> Classification:
+    """Classify the executed SQL (see the module docstring for the rule); ``cell_keys``: it
+    was rewritten with cell keys (:func:`without_cell_keys`)."""
     classifier = _Classifier(catalog)
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
+        if cell_keys:
+            tree = without_cell_keys(tree)
         scope = build_scope(classifier.annotate(tree))
     except SqlglotError:
         return Classification("record", "the query could not be analysed")
@@ -339,7 +369,9 @@ class OutputColumn:
     role: ColumnRole
 
 
-def output_roles(sql: str, catalog: Catalog | None = None) -> tuple[OutputColumn, ...]:
+def output_roles(
+    sql: str, catalog: Catalog | None = None, *, cell_keys: bool = False
+) -> tuple[OutputColumn, ...]:
     """The result columns of an aggregate query (executed SQL), in order, with their roles.
 
     Disclosure control protects every column derived from counting records or people, so a
@@ -372,7 +404,8 @@ def output_roles(sql: str, catalog: Catalog | None = None) -> tuple[OutputColumn
             operation branches that do not match.
     """
     try:
-        scope = build_scope(sqlglot.parse_one(sql, read="duckdb"))
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        scope = build_scope(without_cell_keys(tree) if cell_keys else tree)
     except SqlglotError as exc:
         raise ParameterError("disclosure: the query could not be analysed") from exc
     if scope is None:

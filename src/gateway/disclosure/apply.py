@@ -31,10 +31,10 @@ from typing import Any
 import pyarrow as pa
 
 from gateway.disclosure.budget import Budget
-from gateway.disclosure.cellkey import PerturbationTable, cell_key
+from gateway.disclosure.cellkey import PerturbationTable
 from gateway.disclosure.spec import Derived, DisclosureSpec
 from gateway.disclosure.suppression import Cell, suppress_grid
-from gateway.errors import InputError
+from gateway.errors import InputError, NotProtectable
 from gateway.policy.disclosure import DisclosureRules
 
 __all__ = [
@@ -287,14 +287,12 @@ def _formula(
 
 def _perturb(
     raw: Sequence[int | None],
-    data: Mapping[str, list[Any]],
-    keys: Sequence[str],
+    keys: Sequence[int | None],
     cells: _CellKeys,
     budget: Budget,
 ) -> tuple[list[int | None], list[bool], int, int]:
     """The cell key method on one count column: published values, suppressed flags, cells
     suppressed and cells whose published value differs from the truth."""
-    columns = [data[k] for k in keys]
     values: list[int | None] = []
     hidden: list[bool] = []
     small = changed = 0
@@ -305,7 +303,7 @@ def _perturb(
             continue
         if i % _CHECK_EVERY == 0:
             budget.check()
-        out = cells.publish(value, tuple(_hashable(column[i]) for column in columns))
+        out = cells.publish(value, keys[i])
         values.append(out)
         hidden.append(out is None)
         small += out is None
@@ -314,19 +312,21 @@ def _perturb(
 
 
 class _CellKeys:
-    """The cell key method with its secret and rules, for one output."""
+    """The cell key method with its rules, for one output."""
 
-    def __init__(self, secret: bytes, rules: DisclosureRules) -> None:
-        if not secret:
-            raise InputError("disclosure: the cell key method needs the deployment's secret")
-        self.secret, self.rules = secret, rules
+    def __init__(self, rules: DisclosureRules) -> None:
+        self.rules = rules
         self.table = PerturbationTable(rules.max_noise, rules.modulus)
 
-    def publish(self, value: int, keys: Sequence[Hashable]) -> int | None:
-        """The published value of the cell ``keys`` of true ``value`` (None: suppressed)."""
+    def publish(self, value: int, key: int | None) -> int | None:
+        """The published value of a cell of true ``value`` and cell key ``key`` (None:
+        suppressed); a cell of no records (key NULL) must count zero."""
         if value < 0:
             raise InputError("disclosure: counts must not be negative")
-        key = cell_key(self.secret, keys, value, self.rules.modulus)
+        if key is None:
+            if value:
+                raise NotProtectable("disclosure: a count above zero has no cell key")
+            key = 0
         return self.table.publish(value, key, self.rules.min_count, self.rules.round_to)
 
 
@@ -335,7 +335,7 @@ def protect(
     spec: DisclosureSpec,
     rules: DisclosureRules,
     *,
-    secret: bytes = b"",
+    cell_keys: Mapping[str, Sequence[int | None]] | None = None,
     budget: Budget = UNLIMITED,
 ) -> ProtectedTable:
     """Apply disclosure control to an aggregate result.
@@ -344,7 +344,9 @@ def protect(
         table: the result (long format: key columns, counts, derived columns, labels).
         spec: which columns are which.
         rules: threshold, rounding and secondary suppression, or the cell key method.
-        secret: the deployment's cell key secret (the cell key method only).
+        cell_keys: the cell key method only: each count column's cell keys, row by row — the
+            sum of the record keys of the records each cell counts, as the engine computed it
+            (:mod:`gateway.rewrite.cellkeys`), taken modulo the rules' ``modulus``.
         budget: the query's deadline and withdrawal, checked between cells.
 
     Returns:
@@ -355,6 +357,7 @@ def protect(
     Raises:
         InputError: the spec names a column the table lacks, a count column is not whole
             numbers, or two rows describe the same cell.
+        NotProtectable: the cell key method, and a count column without its cell keys.
         QueryTimeout, QueryCancelled: the budget ran out or the query was withdrawn.
     """
     table = _check(table, spec)
@@ -365,11 +368,19 @@ def protect(
     changed: dict[str, list[bool]] = {}
     flags: dict[str, list[bool]] = {}
     cells = primary = secondary = unprotected = perturbed = 0
-    keyed = _CellKeys(secret, rules) if rules.perturbs else None
+    keyed = _CellKeys(rules) if rules.perturbs else None
     for column in spec.protected_columns:
         raw: list[int | None] = data[column]
         if keyed is not None:
-            values, hidden, small, moved = _perturb(raw, data, spec.keys, keyed, budget)
+            keys = (cell_keys or {}).get(column)
+            if keys is None or len(keys) != n:
+                raise NotProtectable(
+                    f"disclosure control cannot tell which records {column!r} counts, so it "
+                    "cannot give it a cell key; count the records of one table (joined to "
+                    "others only by their keys) with count(*), count(DISTINCT <key column>) or "
+                    "a sum of 0/1 flags"
+                )
+            values, hidden, small, moved = _perturb(raw, keys, keyed, budget)
             cells += sum(v is not None for v in raw)
             primary += small
             perturbed += moved

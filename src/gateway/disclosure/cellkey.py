@@ -1,17 +1,19 @@
 """The cell key method: consistent, bounded perturbation of every published count.
 
-As for the England and Wales Census 2021 outputs and the ABS TableBuilder, each published
-count gets noise from a fixed **perturbation table** looked up by the cell's true value and
-its **cell key**, a number from 0 to ``modulus - 1`` that only the gateway can compute. Here the
-cell key is an HMAC, under a deployment secret (``DataDir.secret("disclosure-cell-key")``),
-of the cell's identity: its true value and the values of its grouping keys (sorted, so column
-order and aliases do not matter). Hence:
+As for the England and Wales Census 2021 outputs and the ABS TableBuilder, each record has a
+fixed secret **record key** (:mod:`gateway.policy.record_keys`: an HMAC of the record's identity
+under the deployment's keyed-hash secret, computed by the engine), a cell's **cell key** is the
+sum of the record keys of the records it counts, modulo ``modulus`` (the engine sums them beside
+the count: :mod:`gateway.rewrite.cellkeys`), and a fixed **perturbation table** looked up by the
+cell's true value and cell key gives its noise. Hence:
 
-- the same cell always gets the same published value, whatever query, alias, template or
-  geography produced it: asking again, or in another shape, gives nothing new to average;
-- a total is perturbed as a cell in its own right, so a total minus its published parts is
-  the suppressed part plus the sum of several independent noises — never the value;
-- nobody without the secret can compute a cell key, and nothing published reveals one.
+- the same records always get the same published value, whatever query, label, alias,
+  template or geography produced the cell: asking again, or in another shape, or under a
+  thousand different labels, gives nothing new to average;
+- a total is perturbed as a cell in its own right (its key is the sum of its parts' keys, but
+  its noise is a fresh look-up), so a total minus its published parts is the suppressed part
+  plus several noises — never the value;
+- nobody without the secret can compute a record key, and nothing published reveals one.
 
 The perturbation table gives noise from ``-max_noise`` to ``+max_noise`` with triangular
 probabilities (``max_noise + 1 - |e|``), spread over ``modulus`` slots; zeros stay zero (an
@@ -19,45 +21,22 @@ empty cell discloses nothing about a person) and no count above zero is publishe
 below (so a published zero means an empty cell, nothing else). Which counts are too small to
 publish is decided on the *perturbed* value (:meth:`PerturbationTable.publish`): deciding on the
 true value would tell whoever sees a published ``min_count - max_noise`` that the truth is
-``min_count`` exactly. The
-parameters are in the policy's ``[disclosure]`` section (``method``, ``max_noise``,
-``modulus``), recorded in every audit record with the number of cells perturbed.
+``min_count`` exactly. The parameters are in the policy's ``[disclosure]`` section (``method``,
+``max_noise``, ``modulus``), recorded in every audit record with the number of cells perturbed.
 
-The cost is one HMAC per cell: linear in cells (``benchmarks/bench_disclosure.py``).
+The cost is one table look-up per cell: linear in cells (``benchmarks/bench_disclosure.py``).
 
 Example:
     >>> table = PerturbationTable(max_noise=2, modulus=256)
     >>> table.noise(0, 17), all(abs(table.noise(7, k)) <= 2 for k in range(256))
     (0, True)
-    >>> key = cell_key(b"secret", ("E01000001", "burglary"), 12, 256)
-    >>> key == cell_key(b"secret", ("burglary", "E01000001"), 12, 256)  # order-free
-    True
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-__all__ = ["CELL_KEY_SECRET", "PerturbationTable", "cell_key"]
-
-#: The name of the deployment secret the cell keys are derived from.
-CELL_KEY_SECRET = "disclosure-cell-key"  # noqa: S105 (a file name, not the key)
-
-
-def _text(value: Any) -> str:
-    return json.dumps(value, default=str, sort_keys=True)
-
-
-def cell_key(secret: bytes, keys: Sequence[Hashable], value: int, modulus: int) -> int:
-    """The cell key of a cell: HMAC-SHA256 of its sorted key values and its true value."""
-    message = json.dumps([sorted(_text(k) for k in keys), int(value)]).encode()
-    digest = hmac.new(secret, message, hashlib.sha256).digest()
-    return int.from_bytes(digest[:8], "big") % modulus
+__all__ = ["PerturbationTable"]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,12 @@ The service (:meth:`gateway.service.QueryService.run_query` with ``control=``) c
 
 One control serves one query (``vet`` keeps what ``apply`` needs).
 
+Under the cell key method the service asks the rewrite for a cell key beside each count
+(:meth:`DisclosureControl.cell_keys`, :mod:`gateway.rewrite.cellkeys`): a count the rewrite could
+give no key (the records it counts cannot be told) is refused (``not_protectable``), and
+``apply`` takes the keys out of the result — they are never released — and perturbs each count
+by its own.
+
 :class:`DeclaredDisclosure` is the same hook for a query whose spec is declared and whose rules
 are already resolved (a template's header: :class:`gateway.templates.TemplateRunner`): nothing to
 vet, and ``apply`` protects and reports the same way, so a template run's completed record says
@@ -42,7 +48,7 @@ from gateway.disclosure.apply import DisclosureReport, protect
 from gateway.disclosure.budget import Budget
 from gateway.disclosure.request import DisclosureRequest, infer_spec
 from gateway.disclosure.spec import DisclosureSpec
-from gateway.errors import InputError, NotAggregate, TooManyRows
+from gateway.errors import InputError, NotAggregate, NotProtectable, TooManyRows
 from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
 from gateway.policy.view import PolicyView
 from gateway.rewrite import RewriteResult
@@ -56,6 +62,7 @@ __all__ = [
     "DeclaredDisclosure",
     "DisclosureControl",
     "audit_report",
+    "take_cell_keys",
 ]
 
 #: Largest result disclosure control works on (cells of a two-way table cost more than rows).
@@ -78,7 +85,6 @@ class DisclosureControl:
         settings: the policy's ``[disclosure]`` rules.
         catalog: the warehouse catalog (to tell aggregate from record-level queries).
         max_rows: results with more rows are refused (the service caps the query here).
-        secret: the deployment's cell key secret (the service's ``disclosure_secret``).
         max_seconds: the most time :meth:`apply` may take (less if the query's own deadline
             comes first).
     """
@@ -87,10 +93,10 @@ class DisclosureControl:
     settings: DisclosureSettings
     catalog: Catalog
     max_rows: int = DISCLOSURE_MAX_ROWS
-    secret: bytes = field(default=b"", repr=False)
     max_seconds: float = DISCLOSURE_MAX_SECONDS
     _rules: DisclosureRules | None = field(default=None, repr=False)
     _roles: tuple[ColumnRole, ...] = field(default=(), repr=False)
+    _keys: tuple[tuple[int, str], ...] = field(default=(), repr=False)
 
     @classmethod
     def for_service(cls, service: QueryService, request: DisclosureRequest) -> DisclosureControl:
@@ -99,8 +105,11 @@ class DisclosureControl:
             request=request,
             settings=service.policy.disclosure,
             catalog=service.catalog,
-            secret=service.disclosure_secret,
         )
+
+    def cell_keys(self, level: str) -> bool:
+        """Whether the counts need cell keys: the rules for ``level`` and the mode perturb."""
+        return self.settings.resolve(level, self.request.mode).perturbs
 
     @property
     def rules(self) -> DisclosureRules:
@@ -118,20 +127,27 @@ class DisclosureControl:
                 functions, subqueries), or a request that does not fit the columns.
         """
         rules = self.settings.resolve(view.level, self.request.mode)
-        verdict = classify_sql(rewrite.sql, self.catalog)
+        keyed = rewrite.cell_keyed
+        verdict = classify_sql(rewrite.sql, self.catalog, cell_keys=keyed)
         if verdict.data_class != "aggregate":
             raise NotAggregate(
                 "disclosure control applies to aggregate results (counts per group); this "
                 f"query returns record-level rows ({verdict.reason}). Group and count instead, "
                 "e.g. SELECT ward_code, count(*) AS crimes FROM crime GROUP BY ward_code"
             )
-        columns = output_roles(rewrite.sql, self.catalog)
+        columns = output_roles(rewrite.sql, self.catalog, cell_keys=keyed)
         self._rules, self._roles = rules, tuple(c.role for c in columns)
+        self._keys = rewrite.cell_keys
         names = [c.name or f"\0column {i}" for i, c in enumerate(columns, start=1)]
         named = {*self.request.counts, *(self.request.dimensions or ()), *self.request.totals}
         named |= set(self.request.strata or ())
         if all(c.name for c in columns) or named <= {c.name for c in columns}:
-            infer_spec(self.request, names, self._roles, rules)  # early: nothing has run yet
+            spec = infer_spec(self.request, names, self._roles, rules)  # early: nothing ran
+            if keyed:
+                with_keys = {names[position] for position, _ in self._keys}
+                missing = [c for c in spec.protected_columns if c not in with_keys]
+                if missing:
+                    raise NotProtectable(_no_key(missing[0]))
 
     def apply(
         self,
@@ -162,9 +178,10 @@ class DisclosureControl:
                 f"{self.max_rows:,} rows; group more coarsely or filter"
             )
         rules = self.rules
+        table, keys = take_cell_keys(table, self._keys, rules)
         spec = infer_spec(self.request, table.column_names, self._roles, rules)
         budget = _budget(deadline, cancelled, self.max_seconds)
-        protected = protect(table, spec, rules, secret=self.secret, budget=budget)
+        protected = protect(table, spec, rules, cell_keys=keys, budget=budget)
         report = protected.report
         if report.unprotected:
             raise InputError(
@@ -172,6 +189,36 @@ class DisclosureControl:
                 "from the totals of this table; group more coarsely"
             )
         return protected.table, audit_report(self.request.mode, rules, spec, report)
+
+
+def _no_key(column: str) -> str:
+    return (
+        f"disclosure control cannot tell which records {column!r} counts, so it cannot give it "
+        "a cell key: count the records of one table (joined to others only by their keys) "
+        "with count(*), count(DISTINCT <key column>) or a sum of 0/1 flags, in the query "
+        "itself or in a subquery it reads by name"
+    )
+
+
+def take_cell_keys(
+    table: pa.Table, keys: tuple[tuple[int, str], ...], rules: DisclosureRules
+) -> tuple[pa.Table, dict[str, list[int | None]]]:
+    """The result without its cell key columns, and each count column's cell keys (modulo
+    the rules' ``modulus``), by name.
+
+    Example:
+        >>> raw = pa.table({"n": [3, 0], "__gw_cell_key_0": [1000, None]})
+        >>> out, keys = take_cell_keys(raw, ((0, "__gw_cell_key_0"),), DisclosureRules(modulus=256))
+        >>> out.column_names, keys
+        (['n'], {'n': [232, None]})
+    """
+    found: dict[str, list[int | None]] = {}
+    for position, column in keys:
+        values = table.column(column).to_pylist()
+        found[table.column_names[position]] = [
+            None if v is None else int(v) % rules.modulus for v in values
+        ]
+    return table.drop_columns([column for _, column in keys]), found
 
 
 def audit_report(
@@ -238,11 +285,17 @@ class DeclaredDisclosure:
     mode: str
     max_rows: int = sys.maxsize
     report: DisclosureReport | None = field(default=None, repr=False)
-    secret: bytes = field(default=b"", repr=False)
     max_seconds: float = DISCLOSURE_MAX_SECONDS
+    _keys: tuple[tuple[int, str], ...] = field(default=(), repr=False)
+
+    def cell_keys(self, level: str) -> bool:
+        """Whether the counts need cell keys (the rules perturb)."""
+        return self.rules.perturbs
 
     def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
-        """Nothing to check before the run: the template declared its shape."""
+        """Nothing to check before the run (the template declared its shape); keep where the
+        rewrite put the cell keys."""
+        self._keys = rewrite.cell_keys
 
     def apply(
         self,
@@ -256,7 +309,8 @@ class DeclaredDisclosure:
         report (as :class:`DisclosureControl` writes it, plus the ``people`` columns,
         ``unprotected`` cells and ``spec: template``) goes into the completed audit record."""
         budget = _budget(deadline, cancelled, self.max_seconds)
-        protected = protect(table, self.spec, self.rules, secret=self.secret, budget=budget)
+        table, keys = take_cell_keys(table, self._keys, self.rules)
+        protected = protect(table, self.spec, self.rules, cell_keys=keys, budget=budget)
         self.report = protected.report
         return protected.table, {
             **audit_report(self.mode, self.rules, self.spec, protected.report),

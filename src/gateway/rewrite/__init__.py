@@ -7,6 +7,7 @@ One pass per module, run in order by :data:`RULES` (sqlglot-optimizer style)::
     resolve_tables       case-fold, catalog spellings, CTE shadowing, level  (resolve.py)
     analyse_columns      visible columns only; what the query touches        (analyse.py)
     check_parameters     named parameters match plain values                 (params.py)
+    add_cell_keys        a cell key beside each count (disclosure control)   (cellkeys.py)
     substitute_tables    base tables → policy subqueries behind a barrier    (substitute.py)
     cap_rows             result row cap                                      (cap.py)
 
@@ -41,6 +42,7 @@ from gateway.policy.view import PolicyView
 from gateway.rewrite.analyse import analyse_columns
 from gateway.rewrite.cache import RewriteCache
 from gateway.rewrite.cap import cap_rows
+from gateway.rewrite.cellkeys import add_cell_keys
 from gateway.rewrite.context import PolicyReference, RewriteContext, RewriteResult
 from gateway.rewrite.generate import generate
 from gateway.rewrite.guard import guard
@@ -67,6 +69,7 @@ RULES: tuple[Rule, ...] = (
     resolve_tables,
     analyse_columns,
     check_parameters,
+    add_cell_keys,
     substitute_tables,
     cap_rows,
 )
@@ -82,8 +85,12 @@ def rewrite(
     max_rows: int | None = None,
     policy_sql: PolicySql | None = None,
     cache: RewriteCache | None = None,
+    cell_keys: bool = False,
 ) -> RewriteResult:
     """Rewrite ``sql`` so it returns exactly what ``view`` allows.
+
+    With ``cell_keys`` (a disclosure-controlled statement), each count the result releases gets
+    a cell key column beside it (:mod:`gateway.rewrite.cellkeys`).
 
     With a ``cache``, a query already rewritten for the same view, schemas, cap and parameter
     shape is not rewritten again; its parameter values are still validated.
@@ -96,14 +103,14 @@ def rewrite(
     if cache is not None:
         key = cache.key(
             sql,
-            (*view.cache_key(), tuple(sorted(extra_schemas or {}))),
+            (*view.cache_key(), tuple(sorted(extra_schemas or {})), cell_keys),
             max_rows,
             params or {},
         )
         hit = cache.get(key)
         if hit is not None:
             return replace(hit, params=check_parameter_values(params or {}))
-    result = _rewrite(sql, view, catalog, params, extra_schemas, max_rows, policy_sql)
+    result = _rewrite(sql, view, catalog, params, extra_schemas, max_rows, policy_sql, cell_keys)
     if cache is not None and key is not None:
         cache.put(key, result)
     return result
@@ -117,6 +124,7 @@ def _rewrite(
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] | None,
     max_rows: int | None,
     policy_sql: PolicySql | None,
+    cell_keys: bool = False,
 ) -> RewriteResult:
     ctx = RewriteContext(
         sql=sql,
@@ -126,6 +134,7 @@ def _rewrite(
         extra_schemas=dict(extra_schemas or {}),
         max_rows=max_rows,
         policy_sql=policy_sql or PolicySql(),
+        cell_keys=cell_keys,
     )
     while ctx.nonce in sql:  # the analyst's text must not contain the placeholder nonce
         ctx.nonce = secrets.token_hex(8)
@@ -144,6 +153,8 @@ def _rewrite(
         params=dict(ctx.params),
         max_rows=max_rows,
         policy_subqueries=references,
+        cell_keys=tuple(sorted(ctx.cell_key_columns.items())),
+        cell_keyed=cell_keys,
     )
 
 

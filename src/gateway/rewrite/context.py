@@ -43,6 +43,8 @@ class RewriteContext:
         extra_schemas: read-only non-warehouse schemas (``{"audit": {table: {column: type}}}``)
             that exist in this deployment; the view says which the principal may use.
         max_rows: the row cap applied to the result (the engine reports truncation).
+        cell_keys: add a cell key beside each count (a disclosure-controlled statement:
+            :mod:`gateway.rewrite.cellkeys`).
     """
 
     sql: str
@@ -51,6 +53,7 @@ class RewriteContext:
     params: Mapping[str, object] = field(default_factory=dict)
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     max_rows: int | None = None
+    cell_keys: bool = False
     # discovered by the passes
     tables: set[str] = field(default_factory=set)
     schema_tables: set[str] = field(default_factory=set)
@@ -60,6 +63,8 @@ class RewriteContext:
     policy_sql: PolicySql | None = None
     nonce: str = field(default_factory=lambda: secrets.token_hex(8))
     splices: dict[str, PolicyReference] = field(default_factory=dict)
+    # output column position -> the name of the result column holding its cell key
+    cell_key_columns: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,10 @@ class RewriteResult:
         max_rows: the cap applied.
         policy_subqueries: each base-table reference and its policy subquery, in order — what
             the engine's invariant check (:mod:`gateway.engines.invariant`) must find in ``sql``.
+        cell_keys: ``(position, column)`` for each output column (by position) whose cell key
+            the result carries in ``column`` (after the analyst's columns; never released).
+        cell_keyed: rewritten for the cell key method (``sql`` has record and cell key columns,
+            all named ``__gw_…``, and no such name of the analyst's).
     """
 
     sql: str
@@ -88,6 +97,8 @@ class RewriteResult:
     params: Mapping[str, object]
     max_rows: int | None
     policy_subqueries: tuple[PolicyReference, ...] = ()
+    cell_keys: tuple[tuple[int, str], ...] = ()
+    cell_keyed: bool = False
 
     @property
     def uses_schema(self) -> str | None:

@@ -29,15 +29,27 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
+from gateway.catalog import Table
 from gateway.errors import ConfigurationError, PolicyCheckFailed
 from gateway.policy.load import parse_predicate
 from gateway.policy.masks import MaskContext, mask_expression
-from gateway.policy.view import PolicyView, TableView
+from gateway.policy.record_keys import RECORD_KEY, key_column, key_entity, record_key
+from gateway.policy.view import ColumnView, PolicyView, TableView
 from gateway.rewrite.context import PolicyReference, RewriteContext
 
-__all__ = ["BARRIER_LIMIT", "PolicySql", "policy_subquery", "splice", "substitute_tables"]
+__all__ = [
+    "BARRIER_LIMIT",
+    "KEYS_META",
+    "PolicySql",
+    "policy_subquery",
+    "splice",
+    "substitute_tables",
+]
 
 BARRIER_LIMIT = 9223372036854775807
+#: A table reference's ``meta`` entry naming the record keys its policy subquery must add
+#: (set by :mod:`gateway.rewrite.cellkeys`).
+KEYS_META = "gw_record_keys"
 
 
 @functools.lru_cache(maxsize=512)
@@ -121,18 +133,54 @@ def _row_filter(
     return tree
 
 
+def _masked(column: ColumnView, base_alias: str, ctx: MaskContext) -> exp.Expr:
+    raw = exp.column(column.name, table=base_alias)
+    show_when = None
+    if column.mask.show_when:
+        show_when = _qualify_outer_columns(_predicate(column.mask.show_when), base_alias)
+    return mask_expression(raw, column.type, column.mask, ctx, show_when)
+
+
+def _record_keys(
+    table_view: TableView, table: Table, keys: frozenset[str], base_alias: str, ctx: MaskContext
+) -> list[exp.Expr]:
+    """The record-key columns asked for (:mod:`gateway.policy.record_keys`): the row's own
+    key (``RECORD_KEY``) and, for a column, the key of the record it names — NULL where the
+    analyst sees NULL, so a distinct count of the column and the keys count the same records."""
+    out: list[exp.Expr] = []
+    if RECORD_KEY in keys:
+        raw = [exp.column(c, table=base_alias) for c in table.primary_key]
+        out.append(exp.alias_(record_key(table.name, raw), RECORD_KEY))
+    for name in sorted(keys - {RECORD_KEY}):
+        entity = key_entity(table, name)
+        if entity is None:
+            raise ConfigurationError(f"{table.name}.{name} names no record: it has no key")
+        key = record_key(entity, [exp.column(name, table=base_alias)])
+        shown = _masked(table_view.column(name), base_alias, ctx)
+        value = exp.Case(
+            ifs=[exp.If(this=exp.Is(this=shown, expression=exp.Null()), true=exp.Null())],
+            default=key,
+        )
+        out.append(exp.alias_(value, key_column(name)))
+    return out
+
+
 def policy_subquery(
     table_view: TableView,
     view: PolicyView,
     vault: Mapping[str, str] | None = None,
     columns: frozenset[str] | None = None,
+    keys: frozenset[str] = frozenset(),
+    table: Table | None = None,
 ) -> exp.Select:
     """The SELECT that is the principal's view of one table (see module docstring).
 
     ``vault`` names the pseudonym domains that may be looked up in the pseudonym vault
     instead of being computed per row (``{domain: value type}``). ``columns`` restricts the
     projection to the visible columns the query reads (None: all of them); a query that reads
-    none (``count(*)``) gets the first one, so the SELECT stays valid.
+    none (``count(*)``) gets the first one, so the SELECT stays valid. ``keys`` adds record-key
+    columns (a disclosure-controlled statement's, from :mod:`gateway.rewrite.cellkeys`) of the
+    catalog ``table``.
     """
     aliases = _Aliases()
     base_alias = f"__gw_{table_view.name}"
@@ -140,12 +188,11 @@ def policy_subquery(
     projections = []
     chosen = [c for c in table_view.columns if columns is None or c.name in columns]
     for column in chosen or list(table_view.columns[:1]):
-        raw = exp.column(column.name, table=base_alias)
-        show_when = None
-        if column.mask.show_when:
-            show_when = _qualify_outer_columns(_predicate(column.mask.show_when), base_alias)
-        value = mask_expression(raw, column.type, column.mask, ctx, show_when)
-        projections.append(exp.alias_(value, column.name))
+        projections.append(exp.alias_(_masked(column, base_alias, ctx), column.name))
+    if keys:
+        if table is None:
+            raise ConfigurationError("record keys need the table's catalog entry")
+        projections += _record_keys(table_view, table, keys, base_alias, ctx)
     select = exp.select(*projections).from_(
         exp.Table(
             this=exp.to_identifier(table_view.name),
@@ -176,10 +223,16 @@ class PolicySql:
         self._max = max_entries
 
     def sql(
-        self, table_view: TableView, view: PolicyView, columns: frozenset[str] | None = None
+        self,
+        table_view: TableView,
+        view: PolicyView,
+        columns: frozenset[str] | None = None,
+        keys: frozenset[str] = frozenset(),
+        table: Table | None = None,
     ) -> str:
         key = (
             columns,
+            keys,
             view.policy_version,
             view.level,
             view.areas,
@@ -193,7 +246,7 @@ class PolicySql:
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        text = policy_subquery(table_view, view, self.vault, columns).sql(
+        text = policy_subquery(table_view, view, self.vault, columns, keys, table).sql(
             dialect="duckdb", comments=False
         )
         with self._lock:
@@ -241,8 +294,10 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
         projected = tuple(c.name for c in table_view.columns if read is None or c.name in read) or (
             table_view.columns[0].name,
         )
+        keys = frozenset(node.meta.get(KEYS_META, ()))
+        table = ctx.catalog.table(table_view.name) if keys else None
         ctx.splices[placeholder] = PolicyReference(
-            table_view.name, projected, compiler.sql(table_view, ctx.view, read)
+            table_view.name, projected, compiler.sql(table_view, ctx.view, read, keys, table)
         )
         node.replace(
             exp.Table(

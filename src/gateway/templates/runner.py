@@ -357,9 +357,7 @@ class TemplateRunner:
             raise
         control = None
         if template.disclosure is not None:
-            control = DeclaredDisclosure(
-                template.disclosure, rules, disclosure, secret=self.service.disclosure_secret
-            )
+            control = DeclaredDisclosure(template.disclosure, rules, disclosure)
         outcome = self.service.run_query(
             principal,
             template.sql,
