@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from importlib import resources
@@ -92,13 +93,21 @@ def prepare(
     return tokens
 
 
-def serve(
-    root: Path, env: dict[str, str] | None = None, log_level: str = "warning"
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``gateway serve`` on a free loopback port with rate limits lifted (plus ``env``)."""
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return int(sock.getsockname()[1])
+
+
+def serve(
+    root: Path,
+    env: dict[str, str] | None = None,
+    log_level: str = "warning",
+    extra_args: Sequence[str] = (),
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``gateway serve`` on a free loopback port with rate limits lifted (plus ``env``
+    and ``extra_args``, e.g. ``--flight-port``)."""
+    port = free_port()
     settings = {
         **os.environ,
         "GATEWAY_REQUESTS_PER_MINUTE": "1000000",
@@ -107,7 +116,7 @@ def serve(
     }
     command = [sys.executable, "-m", "gateway", "serve", "--data-dir", str(root)]
     process = subprocess.Popen(
-        [*command, "--port", str(port), "--log-level", log_level], env=settings
+        [*command, "--port", str(port), "--log-level", log_level, *extra_args], env=settings
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):

@@ -8,6 +8,8 @@ One live ``gateway serve --flight-port`` on loopback, whose policy also hides a 
 from __future__ import annotations
 
 import secrets
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -386,3 +388,46 @@ def test_no_credentials_no_answer(gateway: LiveGateway) -> None:
             flight.FlightDescriptor.for_command(b"\x00garbage"), call_options(gateway, ANALYST)
         )
     assert httpx.get(f"{gateway.url}/healthz").status_code == 200
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveGateway, bytes]]:
+    """A gateway serving Flight SQL over TLS with a throwaway self-signed certificate."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    root = tmp_path_factory.mktemp("flight-tls")
+    cert, key = root / "cert.pem", root / "key.pem"
+    names = "subjectAltName=IP:127.0.0.1,DNS:localhost"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-addext", names, "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    data_dir = prepare_data_dir(generated_source(request), root / "data")
+    env = {"GATEWAY_FLIGHT_TLS_CERT": str(cert), "GATEWAY_FLIGHT_TLS_KEY": str(key)}
+    live = start_gateway(data_dir.root, env=env, flight=True)
+    live.flight_url = live.flight_url.replace("grpc://", "grpc+tls://")
+    yield live, cert.read_bytes()
+    live.stop()
+
+
+def test_flight_sql_over_tls(tls_gateway: tuple[LiveGateway, bytes]) -> None:
+    live, certificate = tls_gateway
+    trusted = {"adbc.flight.sql.client_option.tls_root_certs": certificate.decode()}
+    with connect(live, ANALYST, **trusted) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM crime")
+        assert cur.fetchone()[0] > 0
+    plain = flight.FlightClient(live.flight_url.replace("grpc+tls://", "grpc://"))
+    with pytest.raises(flight.FlightError):
+        plain.get_flight_info(
+            statement("SELECT 1"),
+            call_options(live, ANALYST),
+        )
