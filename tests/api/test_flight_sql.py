@@ -229,6 +229,12 @@ def test_a_prepared_statement_with_parameters(gateway: LiveGateway) -> None:
         pytest.raises(adbc_dbapi.Error, match=r"\[invalid_parameter\].*\$lsoa"),
     ):
         cur.execute(sql)  # a new statement with nothing bound
+    with (
+        connect(gateway, ANALYST) as conn,
+        conn.cursor() as cur,
+        pytest.raises(adbc_dbapi.Error, match=r"\[invalid_parameter\].*exactly one row"),
+    ):
+        cur.execute(sql, pa.record_batch({"lsoa": [row[0] for row in lsoas]}))
     assert got == expected
     assert all(n > 0 for n in got)
     flight_records = [
@@ -282,6 +288,23 @@ def test_without_a_purpose_everything_that_reads_data_is_refused(gateway: LiveGa
         pytest.raises(Exception, match=r"\[purpose_not_approved\]"),
     ):
         cur.execute(sql)  # another area's purpose: not one of a.khan's
+
+
+def test_the_purpose_can_be_the_statements(gateway: LiveGateway) -> None:
+    """A purpose set on one statement (ADBC statement option) is that statement's, in its
+    audit record; set on the connection too with another value, it is ambiguous: refused."""
+    sql = unique("SELECT count(*) AS n FROM crime")
+    header = "adbc.flight.sql.rpc.call_header.gateway.purpose"
+    with connect(gateway, ANALYST, purpose=None) as conn, conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{header: "JAG-2026-MBR"})
+        cur.execute(sql)
+        assert cur.fetchone()[0] > 0
+    started = [e for e in query_records(gateway, sql) if e["kind"] == "query.started"]
+    assert [e["details"]["purpose"] for e in started] == ["JAG-2026-MBR"]
+    with connect(gateway, ANALYST) as conn, conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{header: "JAG-2026-MBR"})
+        with pytest.raises(adbc_dbapi.Error, match=r"gateway\.purpose.*more than once"):
+            cur.execute(sql)
 
 
 def test_credentials_bearer_basic_and_wrong(gateway: LiveGateway) -> None:
@@ -379,7 +402,7 @@ def test_cancel_flight_info_withdraws_an_unfetched_result(gateway: LiveGateway) 
         client.do_get(info.endpoints[0].ticket, mine).read_all()
 
 
-def test_no_credentials_no_answer(gateway: LiveGateway) -> None:
+def test_no_credentials_malformed_or_oversized_no_answer(gateway: LiveGateway) -> None:
     client = raw_client(gateway)
     with pytest.raises(flight.FlightUnauthenticatedError, match=r"\[unauthenticated\]"):
         client.get_flight_info(statement("SELECT 1"))
@@ -387,6 +410,9 @@ def test_no_credentials_no_answer(gateway: LiveGateway) -> None:
         client.get_flight_info(
             flight.FlightDescriptor.for_command(b"\x00garbage"), call_options(gateway, ANALYST)
         )
+    huge = "SELECT 1 AS n WHERE 'x' <> '" + "x" * (2 << 20) + "'"
+    with pytest.raises(flight.FlightError, match=r"\[too_large\]"):
+        client.get_flight_info(statement(huge), call_options(gateway, ANALYST))
     assert httpx.get(f"{gateway.url}/healthz").status_code == 200
 
 

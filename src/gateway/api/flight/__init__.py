@@ -83,6 +83,7 @@ def open_flight_server(
             shutdown,
             tls_certificates=tls,
             ticket_ttl_s=settings.flight_ticket_ttl_s,
+            max_request_bytes=settings.max_request_bytes,
         )
     except OSError as exc:  # pyarrow raises ArrowIOError (an OSError) for a taken port
         raise ConfigurationError(f"cannot serve Flight SQL on {location}: {exc}") from exc

@@ -62,6 +62,7 @@ from gateway.errors import (
     InputError,
     ParameterError,
     StatementNotAllowed,
+    TooLarge,
 )
 from gateway.principal import Principal
 from gateway.service import ClientInfo
@@ -114,6 +115,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         shutdown: the process's stopping flag (running statements are withdrawn on it).
         tls_certificates: ``[(certificate PEM, key PEM)]`` for ``grpc+tls``.
         ticket_ttl_s: how long a result waits for its ``DoGet``.
+        max_request_bytes: largest command, ticket or action body accepted (as the HTTP API's
+            largest request body): 413 ``too_large`` before anything parses it.
     """
 
     def __init__(
@@ -125,8 +128,10 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         *,
         tls_certificates: list[tuple[bytes, bytes]] | None = None,
         ticket_ttl_s: float = 60.0,
+        max_request_bytes: int = 1 << 20,
     ) -> None:
         self.runtime = runtime
+        self.max_request_bytes = max_request_bytes
         self.resources = resources
         self.stopping = shutdown
         self.tickets = ResultTickets(ticket_ttl_s)
@@ -198,7 +203,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.FlightInfo:
         caller = self._caller(context)
-        name, command = _command(descriptor)
+        name, command = self._command(descriptor)
         if name == "CommandStatementQuery":
             return self._run(context, caller, descriptor, command.query, None)
         if name == "CommandPreparedStatementQuery":
@@ -217,7 +222,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.SchemaResult:
         self._caller(context)
-        name, command = _command(descriptor)
+        name, command = self._command(descriptor)
         if name in _METADATA_COMMANDS:
             return flight.SchemaResult(_metadata_schema(name, command))
         raise _unsupported(name, "a result's schema is known once it has run (GetFlightInfo)")
@@ -286,7 +291,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         self, context: flight.ServerCallContext, ticket: flight.Ticket
     ) -> flight.FlightDataStream:
         caller = self._caller(context)
-        name, command = unpack(ticket.ticket)
+        name, command = unpack(self._sized(ticket.ticket))
         if name == "TicketStatementQuery":
             pending = self.tickets.redeem(command.statement_handle, caller.username)
             context.add_header(QUERY_ID_HEADER, pending.query_id)
@@ -337,12 +342,12 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         writer: flight.FlightMetadataWriter,
     ) -> None:
         caller = self._caller(context)
-        name, command = _command(descriptor)
+        name, command = self._command(descriptor)
         if name != "CommandPreparedStatementQuery":
             raise _unsupported(name)
         handle = command.prepared_statement_handle
         self.prepared.get(handle, caller.username)
-        self.prepared.bind(handle, caller.username, bound_parameters(reader.read_all()))
+        self.prepared.bind(handle, caller.username, bound_parameters(_one_row(reader)))
         answer = message("DoPutPreparedStatementResult", prepared_statement_handle=handle)
         writer.write(pa.py_buffer(answer.SerializeToString()))
 
@@ -355,7 +360,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
         caller = self._caller(context)
         kind = action.type
-        body = action.body.to_pybytes() if action.body is not None else b""
+        body = self._sized(action.body.to_pybytes() if action.body is not None else b"")
         if kind == "CreatePreparedStatement":
             request = _action_body(body, "ActionCreatePreparedStatementRequest")
             if request.HasField("transaction_id"):
@@ -391,6 +396,20 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
                 cancelled |= self.tickets.cancel(command.statement_handle, caller.username)
         return CANCEL_STATUS["cancelled" if cancelled else "not_cancellable"]
 
+    # --- request size ------------------------------------------------------------------------
+
+    def _sized(self, data: bytes) -> bytes:
+        if len(data) > self.max_request_bytes:
+            raise TooLarge(
+                f"the request is larger than the gateway accepts ({self.max_request_bytes:,} bytes)"
+            )
+        return data
+
+    def _command(self, descriptor: flight.FlightDescriptor) -> tuple[str, Any]:
+        if descriptor.descriptor_type != flight.DescriptorType.CMD:
+            raise InputError("this server answers Flight SQL commands, not paths")
+        return unpack(self._sized(descriptor.command))
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -413,10 +432,20 @@ class _HeaderAuthentication(flight.ServerAuthHandler):  # type: ignore[misc]
         return ""
 
 
-def _command(descriptor: flight.FlightDescriptor) -> tuple[str, Any]:
-    if descriptor.descriptor_type != flight.DescriptorType.CMD:
-        raise InputError("this server answers Flight SQL commands, not paths")
-    return unpack(descriptor.command)
+def _one_row(reader: flight.MetadataRecordBatchReader) -> pa.Table:
+    """The bound values sent, read only as far as one row (more is refused, not buffered)."""
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    for chunk in reader:
+        if chunk.data is None:
+            continue
+        rows += chunk.data.num_rows
+        if rows > 1:
+            raise ParameterError(
+                "bind exactly one row of parameter values; the gateway runs one query at a time"
+            )
+        batches.append(chunk.data)
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 def _action_body(body: bytes, name: str) -> Any:
