@@ -199,6 +199,19 @@ def test_a_query_returns_the_same_rows_and_fingerprint_as_http(gateway: LiveGate
     assert channels["flight"]["outcome"] == channels["http"]["outcome"] == "ok"
     assert channels["flight"]["rows"] == over_flight.num_rows
     assert channels["flight"]["fingerprint"] == channels["http"]["fingerprint"] != ""
+    with gateway.client(SENIOR) as http:  # and senior analysts see the channel in SQL
+        audit = http.post(
+            "/v1/query",
+            json={
+                "sql": "SELECT channel, fingerprint FROM audit.queries "
+                "WHERE sql_submitted = $sql ORDER BY channel",
+                "purpose": PURPOSE,
+                "params": {"sql": sql},
+            },
+        )
+    assert audit.status_code == 200, audit.text
+    fingerprint = channels["http"]["fingerprint"]
+    assert audit.json()["rows"] == [["flight", fingerprint], ["http", fingerprint]]
 
 
 def test_a_prepared_statement_with_parameters(gateway: LiveGateway) -> None:

@@ -76,8 +76,8 @@ from gateway.errors import AuditUnavailable, GatewayError
 
 __all__ = ["FORMAT", "LiveAuditTables"]
 
-#: Version of the file's layout; a file of another version is rebuilt.
-FORMAT = 1
+#: Version of the file's layout; a file of another version is rebuilt (2: ``queries.channel``).
+FORMAT = 2
 
 log = logging.getLogger("gateway.audit")
 

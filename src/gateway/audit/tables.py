@@ -3,7 +3,8 @@
 Four tables, each with a fixed schema (:data:`SCHEMAS`) so SQL written against them keeps
 working as the log grows:
 
-- ``queries``: one row per query — request, decision (allowed/denied + reason), outcome,
+- ``queries``: one row per query — request (with ``channel``: ``http``, ``flight``, or null
+  for the command line and older records), decision (allowed/denied + reason), outcome,
   rows, bytes, duration, fingerprint, ``complete`` (false = started, no completion),
   ``disclosure`` (JSON: the disclosure control applied to the released result, if any) and
   ``person_lookups`` (JSON: the look-up analysis made when the query arrived, if any: see
@@ -73,6 +74,7 @@ QUERIES_SCHEMA = pa.schema(
         ("purpose", pa.string()),
         ("client_address", pa.string()),
         ("user_agent", pa.string()),
+        ("channel", pa.string()),
         ("template", pa.string()),
         ("sql_submitted", pa.string()),
         ("sql_executed", pa.string()),
@@ -208,6 +210,7 @@ def query_row(view: QueryView) -> dict[str, Any]:
         "purpose": _text(request.get("purpose")),
         "client_address": _text(request.get("client_address")),
         "user_agent": _text(request.get("user_agent")),
+        "channel": _text(request.get("channel")),
         "template": _text(request.get("template")),
         "sql_submitted": _text(request.get("sql_submitted")),
         "sql_executed": _text(request.get("sql_executed")),
