@@ -33,7 +33,8 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── PreconditionMissing       403  precondition_missing   (vetting, declarations, training …)
     │   │   └── VettingExpired        403  vetting_expired
     │   ├── ExportRequired            403  export_required        (a large record-level result: request an export)
-    │   └── ReleaseHeld               403  release_held           (a product awaiting or returned by QA)
+    │   ├── ReleaseHeld               403  release_held           (a product awaiting or returned by QA)
+    │   └── BreakGlassRefused         403  break_glass_refused    (break-glass host mode may not do that)
     ├── NotFound                      404  not_found
     │   └── ExportExpired             404  export_expired         (deleted at the end of its retention)
     ├── Conflict                      409  conflict
@@ -69,6 +70,7 @@ __all__ = [
     "AccountSuspended",
     "AuditUnavailable",
     "AuthenticationError",
+    "BreakGlassRefused",
     "ColumnNotFound",
     "CommentRequired",
     "ConfigurationError",
@@ -342,6 +344,14 @@ class ReleaseHeld(AccessDenied):
     """A product that awaits its senior analyst's quality assurance, or was returned by it."""
 
     code = "release_held"
+
+
+class BreakGlassRefused(AccessDenied):
+    """Break-glass host mode (bootstrap and recovery on the gateway's host) asked to do what
+    only an authenticated person may: approve, endorse, review, authorise, publish, decide a
+    release — or anything else outside bootstrap and recovery."""
+
+    code = "break_glass_refused"
 
 
 class CommentRequired(InputError):

@@ -51,8 +51,8 @@ def test_the_cli_refuses_a_token_longer_than_the_policy_allows(
     live_gateway: LiveGateway, demo_data_dir
 ) -> None:  # type: ignore[no-untyped-def]
     done = gateway(
-        "tokens", "issue", "r.wilson", "--data-dir", str(demo_data_dir.root),
-        "--days", "365", "--by", "gw.admin",
+        "tokens", "issue", "gw.admin", "--data-dir", str(demo_data_dir.root),
+        "--days", "365", "--reason", "CHG-3 recovery",
     )  # fmt: skip
     assert done.returncode != 0
     assert "at most 90 days" in done.stderr

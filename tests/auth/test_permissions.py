@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 import pytest
 
+from gateway.auth.breakglass import HostOperator
 from gateway.auth.permissions import (
     ACCESS_APPROVER_ROLES,
+    BREAK_GLASS_ACTIONS,
     RULES,
     Action,
+    Actor,
     ApprovalStep,
     Permissions,
     Subject,
@@ -23,6 +26,7 @@ from gateway.auth.permissions import (
 )
 from gateway.errors import (
     AccessDenied,
+    BreakGlassRefused,
     GatewayError,
     NotFound,
     ReleaseHeld,
@@ -102,7 +106,10 @@ ENDORSE_AS_SUPERINTENDENT = ApprovalStep(
     "endorsement by a superintendent", "superintendent", "a.khan", "l.man", "MBC", ("E06000002",)
 )
 
-TABLE: list[tuple[Principal, Action, object, type[GatewayError] | None]] = [
+#: The host operator in break-glass mode (bootstrap and recovery on the gateway's host).
+HOST = HostOperator("ops", 1000, "INC-1: every administrator locked out")
+
+TABLE: list[tuple[Actor, Action, object, type[GatewayError] | None]] = [
     # the audit trail (default roles: senior analysts and auditors) and administration
     (SENIOR, Action.REVIEW_AUDIT, None, ALLOW),
     (AUDITOR, Action.REVIEW_AUDIT, None, ALLOW),
@@ -261,17 +268,42 @@ TABLE: list[tuple[Principal, Action, object, type[GatewayError] | None]] = [
     (ADMIN, Action.RECORD_MEMORANDUM, None, ALLOW),
     (SPOC_MBC, Action.RECORD_MEMORANDUM, None, WrongRole),
     (ANALYST, Action.RUN_REVIEW_CYCLE, None, WrongRole),
+    (ADMIN, Action.SEE_REGISTER, None, ALLOW),
+    (ANALYST, Action.SEE_REGISTER, None, WrongRole),
+    # break-glass on the host: bootstrap and recovery, for administrator-only accounts
+    (HOST, Action.HOST_BOOTSTRAP, None, ALLOW),
+    (ADMIN, Action.HOST_BOOTSTRAP, None, WrongRole),
+    (HOST, Action.HOST_ADD_ADMINISTRATOR, None, ALLOW),
+    (ADMIN, Action.HOST_ADD_ADMINISTRATOR, None, WrongRole),
+    (HOST, Action.HOST_UNLOCK, ADMIN, ALLOW),
+    (HOST, Action.HOST_UNLOCK, HEAD, BreakGlassRefused),
+    (ADMIN, Action.HOST_UNLOCK, ADMIN, WrongRole),
+    (HOST, Action.HOST_ISSUE_TOKEN, ADMIN, ALLOW),
+    (HOST, Action.HOST_ISSUE_TOKEN, SENIOR, BreakGlassRefused),
+    (HOST, Action.HOST_ISSUE_TOKEN, actor("x", "CP", "admin", "spoc"), BreakGlassRefused),
+    (ADMIN, Action.HOST_ISSUE_TOKEN, ADMIN, WrongRole),
+    (HOST, Action.HOST_REVOKE_TOKEN, None, ALLOW),
+    (ADMIN, Action.HOST_REVOKE_TOKEN, None, WrongRole),
+    (HOST, Action.HOST_MAINTENANCE, None, ALLOW),
+    (SENIOR, Action.HOST_MAINTENANCE, None, WrongRole),
+    (HOST, Action.CHANGE_SETTINGS, None, ALLOW),
+    # … and never an approval, a release decision, QA or publication in anyone's name
+    (HOST, Action.TAKE_APPROVAL_STEP, ENDORSE_AS_MANAGER, BreakGlassRefused),
+    (HOST, Action.DECIDE_EXPORT, export("pending"), BreakGlassRefused),
+    (HOST, Action.QA_PRODUCT, product("pending"), BreakGlassRefused),
+    (HOST, Action.PUBLISH, None, BreakGlassRefused),
+    (HOST, Action.REGISTER_USER, None, BreakGlassRefused),
 ]
 
 
-def _row_id(row: tuple[Principal, Action, object, type[GatewayError] | None]) -> str:
+def _row_id(row: tuple[Actor, Action, object, type[GatewayError] | None]) -> str:
     who, action, _, outcome = row
     return f"{who.username}-{action.value}-{outcome.__name__ if outcome else 'allow'}"
 
 
 @pytest.mark.parametrize("row", TABLE, ids=[_row_id(r) for r in TABLE])
 def test_the_permission_table(
-    row: tuple[Principal, Action, object, type[GatewayError] | None],
+    row: tuple[Actor, Action, object, type[GatewayError] | None],
 ) -> None:
     who, action, resource, outcome = row
     if outcome is None:
@@ -297,6 +329,8 @@ def test_every_action_is_decided_and_covered_by_the_table() -> None:
         Action.DOWNLOAD_PRODUCT,
         Action.QA_PRODUCT,
         Action.TAKE_APPROVAL_STEP,
+        Action.HOST_ISSUE_TOKEN,
+        Action.HOST_UNLOCK,
     }
     assert decided == set(Action)
     assert {action for _, action, _, _ in TABLE} == set(Action)
@@ -369,3 +403,22 @@ def test_audit_scope_is_the_force_or_the_local_auditors_organisation() -> None:
     assert rules.audit_scope(LOCAL_AUDITOR_MBC) == "MBC"
     with pytest.raises(AccessDenied, match="local_auditor"):
         rules.audit_scope(ANALYST)
+
+
+@pytest.mark.parametrize("action", sorted(set(Action) - BREAK_GLASS_ACTIONS))
+def test_break_glass_can_do_nothing_but_bootstrap_and_recovery(action: Action) -> None:
+    with pytest.raises(BreakGlassRefused, match=r"break-glass host mode \(host:ops\) cannot"):
+        require(HOST, action, None)
+
+
+def test_no_person_can_take_a_break_glass_action() -> None:
+    everyone = [ADMIN, ANALYST, SENIOR, AUDITOR, ISO, HEAD, SPOC_MBC, MANAGER, SUPERINTENDENT]
+    for action in BREAK_GLASS_ACTIONS - {Action.CHANGE_SETTINGS}:
+        assert not any(allows(who, action, ADMIN) for who in everyone), action
+
+
+def test_an_approval_refused_to_break_glass_says_who_may_take_it() -> None:
+    with pytest.raises(BreakGlassRefused) as refused:
+        require(HOST, Action.TAKE_APPROVAL_STEP, ENDORSE_AS_MANAGER)
+    assert "approval step" in str(refused.value)
+    assert "gateway login --server URL" in str(refused.value)

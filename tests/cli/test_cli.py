@@ -191,52 +191,42 @@ def test_login_then_config(live_gateway, tmp_path):  # type: ignore[no-untyped-d
     assert_one_line_error(bad, "not an http(s) URL")
 
 
-def test_admin_tokens_and_users_on_the_data_dir(live_gateway, demo_data_dir):  # type: ignore[no-untyped-def]
+def test_admin_tokens_through_the_server_as_the_logged_in_admin(  # type: ignore[no-untyped-def]
+    live_gateway, demo_data_dir, as_user
+):
     root = str(demo_data_dir.root)
-    issued = gateway(
-        "tokens",
-        "issue",
-        "r.wilson",
-        "--data-dir",
-        root,
-        "--days",
-        "1",
-        "--label",
-        "cli-test",
-        "--by",
-        "gw.admin",
-    )
+    admin = as_user("gw.admin")
+    issued = gateway("tokens", "issue", "r.wilson", "--days", "1", "--label", "cli-test", env=admin)
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip()
     token_id = issued.stderr.split()[1]
     assert token.startswith("pgw_")
     assert token_id.startswith("tok_")
-    listed = gateway("tokens", "list", "--data-dir", root, "--user", "r.wilson")
-    assert token_id in listed.stdout
-    assert token not in listed.stdout
-    me = gateway(
-        "catalog",
-        env={
-            "GATEWAY_URL": live_gateway.url,
-            "GATEWAY_TOKEN": token,
-            "GATEWAY_CONFIG": "/nonexistent/config.toml",
-        },
-    )
+    for listed in (
+        gateway("tokens", "list", "--user", "r.wilson", env=admin),
+        gateway("tokens", "list", "--data-dir", root, "--user", "r.wilson"),
+    ):
+        assert token_id in listed.stdout
+        assert token not in listed.stdout
+    who = {"GATEWAY_URL": live_gateway.url, "GATEWAY_TOKEN": token,
+           "GATEWAY_CONFIG": "/nonexistent/config.toml"}  # fmt: skip
+    me = gateway("catalog", env=who)
     assert me.returncode == 0, me.stderr
-    revoked = gateway("tokens", "revoke", token_id, "--data-dir", root)
-    assert revoked.returncode == 0
+    # the token was issued by the person logged in, never by a name on the command line
+    with live_gateway.client("gw.admin") as http:
+        records = http.get("/v1/tokens", params={"username": "r.wilson"}).json()
+    assert {r["issued_by"] for r in records if r["token_id"] == token_id} == {"gw.admin"}
+    revoked = gateway("tokens", "revoke", token_id, env=admin)
+    assert revoked.returncode == 0, revoked.stderr
     assert "revoked" in revoked.stdout
-    after = gateway(
-        "catalog",
-        env={
-            "GATEWAY_URL": live_gateway.url,
-            "GATEWAY_TOKEN": token,
-            "GATEWAY_CONFIG": "/nonexistent/config.toml",
-        },
-    )
-    assert_one_line_error(after, "revoked")
-    unknown = gateway("tokens", "issue", "nobody", "--data-dir", root)
-    assert_one_line_error(unknown, "no user 'nobody'")
+    assert_one_line_error(gateway("catalog", env=who), "revoked")
+    assert_one_line_error(gateway("tokens", "issue", "nobody", env=admin), "no user 'nobody'")
+    not_admin = gateway("tokens", "issue", "r.wilson", env=as_user("s.patel"))
+    assert_one_line_error(not_admin, "admin role")
+    named = gateway("tokens", "issue", "r.wilson", "--by", "gw.admin", env=admin)
+    assert_one_line_error(named, "--as/--by are gone")
+    on_host = gateway("tokens", "issue", "r.wilson", "--data-dir", root, "--reason", "CHG-7")
+    assert_one_line_error(on_host, "administrator-only accounts")
     users = gateway("users", "list", "--data-dir", root)
     assert users.returncode == 0
     assert "e.okafor" in users.stdout

@@ -13,7 +13,6 @@ import pytest
 
 from gateway.client import connect
 from gateway.client.exports import ProgressEvent, download_layer, list_layers
-from gateway.datadir import DataDir
 from gateway.errors import AccessDenied, InputError
 from gateway.publish import HEADER
 from tests.exports.helpers import PER_LSOA_SQL, POINTS_SQL
@@ -112,21 +111,26 @@ def test_export_command(export_gateway: LiveGateway, tmp_path: Path) -> None:
     assert "Traceback" not in bad.stderr
 
 
-def test_publish_command(export_dir: DataDir, tmp_path: Path) -> None:
+def test_publish_command(export_gateway: LiveGateway, tmp_path: Path) -> None:
     target = tmp_path / "street.csv"
-    run = _cli(
-        "publish", "police-uk", "--month", "2026-02", "--data-dir", str(export_dir.root),
-        "-o", str(target), "--by", "p.admin", env={},
-    )  # fmt: skip
+    admin = {"GATEWAY_URL": export_gateway.url, "GATEWAY_TOKEN": export_gateway.token("gw.admin")}
+    run = _cli("publish", "police-uk", "--month", "2026-02", "-o", str(target), env=admin)
     assert run.returncode == 0, run.stderr
     with target.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     assert tuple(rows[0]) == HEADER
     assert {r[1] for r in rows[1:]} == {"2026-02"}
-    bad = _cli(
-        "publish", "police-uk", "--month", "Feb 2026", "--data-dir", str(export_dir.root),
-        env={},
-    )  # fmt: skip
+    bad = _cli("publish", "police-uk", "--month", "Feb 2026", env=admin)
     assert bad.returncode == 2
-    assert "month must be YYYY-MM" in bad.stderr
+    assert bad.stderr.startswith("error: month")
     assert "Traceback" not in bad.stderr
+    # publication is by the administrator logged in: never on the host, never under a --by name
+    host = _cli(
+        "publish", "police-uk", "--month", "2026-02", "--data-dir", str(export_gateway.data_dir),
+        "--reason", "CHG-9", env={},
+    )  # fmt: skip
+    assert host.returncode == 2
+    assert host.stderr.startswith("error: break-glass host mode")
+    named = _cli("publish", "police-uk", "--month", "2026-02", "--by", "p.admin", env=admin)
+    assert named.returncode == 2
+    assert "--as/--by are gone" in named.stderr

@@ -7,6 +7,7 @@ warehouse, so moving the clock forward cannot touch other tests' exports."""
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -277,14 +278,19 @@ def test_prune_from_the_command_line(deployment: Deployment) -> None:
     assert old.is_file()
     assert deployment.head() == head
 
-    done = run_gateway("export", "prune", "--data-dir", root, "--by", "ops.admin")
+    named = run_gateway("export", "prune", "--data-dir", root, "--by", "ops.admin")
+    assert named.returncode == 2
+    assert "--as/--by are gone" in named.stderr
+    done = run_gateway("export", "prune", "--data-dir", root, "--reason", "CHG-12 nightly")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["police-uk/2024-12-cleveland-street.csv"]
     assert "deleted 1 of" in done.stderr
     assert "older than 7 days" in done.stderr
     assert not old.exists()
     last = list(deployment.runtime.service.audit.events(after_seq=head))
-    assert [(e.kind, e.actor) for e in last] == [(EventKind.EXPORT_PRUNED, "ops.admin")]
+    assert [(e.kind, e.actor) for e in last] == [
+        (EventKind.EXPORT_PRUNED, f"host:{getpass.getuser()}")
+    ]
     assert verify_data_dir(deployment.data_dir).ok
 
 

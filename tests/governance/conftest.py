@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit import AuditLog
+from gateway.auth.breakglass import HostOperator
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
 from gateway.governance.model import NetworkRange, Organisation, Person
@@ -36,6 +37,8 @@ MBRO = "E06000002"
 HPOOL = "E06000001"
 START = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
 MBC_NETWORK = "192.0.2.0/28"
+#: The host operator who bootstraps the test registers (break-glass, audited as such).
+HOST = HostOperator("ops", 1000, "CHG-1: bootstrap of the test register")
 
 
 class Clock:
@@ -138,7 +141,7 @@ def build_world(service: GovernanceService, clock: Clock) -> None:
     force = Organisation(
         "CLE", "Cleveland Police", "force", (HPOOL, MBRO, "E06000003", "E06000004")
     )
-    service.bootstrap(person("root", "CLE", "admin"), force)
+    service.bootstrap(person("root", "CLE", "admin"), force, by=HOST)
     service.add_organisation(
         "root", Organisation("MBC", "Middlesbrough Council", "local_authority", (MBRO,))
     )

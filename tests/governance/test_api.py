@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
-from gateway.api.routes import access
 from gateway.api.settings import GatewaySettings
 from gateway.audit import AuditLog, verify_data_dir
 from gateway.auth.tokens import TokenStore
@@ -48,7 +47,7 @@ def tokens(app_dir: DataDir) -> dict[str, str]:
 @pytest.fixture
 def app(app_dir: DataDir) -> Any:
     settings = GatewaySettings(data_dir=app_dir.root, engine_workers=1)
-    return create_app(settings, extra_routers=[access.router])
+    return create_app(settings)
 
 
 @pytest.fixture
@@ -165,3 +164,56 @@ def test_lapsed_preconditions_are_refused_at_the_door_with_the_reason(
     assert "expired on" in refused.json()["error"]["message"]
     denied = [e.details["details"]["reason"] for e in audit.events(kinds=("access.denied",))]
     assert denied == ["vetting_expired"]
+
+
+def test_no_request_can_name_who_acts(inside: TestClient, tokens: dict[str, str]) -> None:
+    """The actor is the token's person: a name in the body or the query changes nothing."""
+    created = inside.post(
+        "/v1/access/requests",
+        json={"level": "general", "key_duties": "CSP analyst", "products": ["SA"],
+              "dissemination": ["CSP board"],
+              "purposes": [{"code": "SA-2026-MBRO", "description": "Strategic assessment"}]},
+        headers=auth(tokens, "a.khan"),
+    )  # fmt: skip
+    request_id = created.json()["request_id"]
+    path = f"/v1/access/requests/{request_id}/endorse"
+    in_body = inside.post(path, json={"comment": "ok", "actor": "m.jones", "username": "m.jones"},
+                          headers=auth(tokens, "a.khan"))  # fmt: skip
+    assert error(in_body) == (403, "self_approval")
+    in_query = inside.post(path, params={"as": "m.jones"}, json={}, headers=auth(tokens, "a.khan"))
+    assert in_query.status_code == 400
+    assert (
+        inside.get(f"/v1/access/requests/{request_id}", headers=auth(tokens, "a.khan")).json()[
+            "state"
+        ]
+        == "submitted"
+    )
+
+
+def test_register_routes_decide_by_the_callers_roles(
+    inside: TestClient, tokens: dict[str, str], audit: AuditLog
+) -> None:
+    org = {"code": "RCBC", "name": "Redcar and Cleveland Council", "areas": ["E06000003"]}
+    analyst = inside.post("/v1/access/organisations", json=org, headers=auth(tokens, "a.khan"))
+    assert error(analyst) == (403, "wrong_role")
+    admin = inside.post("/v1/access/organisations", json=org, headers=auth(tokens, "root"))
+    assert admin.status_code == 201, admin.text
+    assert error(inside.post("/v1/access/organisations", json=org,
+                             headers=auth(tokens, "root"))) == (409, "conflict")  # fmt: skip
+    listed = inside.get("/v1/access/organisations", headers=auth(tokens, "i.sec")).json()
+    assert "RCBC" in {o["code"] for o in listed}
+    assert error(inside.get("/v1/access/users", headers=auth(tokens, "a.khan"))) == (
+        403,
+        "wrong_role",
+    )
+    own = inside.post("/v1/access/users/i.sec/vetting", headers=auth(tokens, "i.sec"),
+                      json={"level": "NPPV3", "granted": "2026-01-01", "expires": "2030-01-01"})  # fmt: skip
+    assert error(own) == (403, "self_approval")
+    loopback = inside.patch("/v1/access/settings", json={"allow_loopback": True},
+                            headers=auth(tokens, "h.intel"))  # fmt: skip
+    assert error(loopback) == (403, "wrong_role")
+    changed = inside.patch("/v1/access/settings", json={"allow_loopback": True, "comment": "demo"},
+                           headers=auth(tokens, "root"))  # fmt: skip
+    assert changed.json()["allow_loopback"] is True
+    [event] = list(audit.events(kinds=("access.organisation_added",)))[-1:]
+    assert (event.actor, event.details["subject"]) == ("root", "RCBC")

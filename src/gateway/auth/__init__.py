@@ -5,6 +5,7 @@
     authenticate   Authenticator protocol; BearerTokenAuthenticator (token → principal)
     limits         per-user request rate and concurrent-query cap; failed-login throttling
     permissions    the one permission point: named actions, require(actor, action, resource)
+    breakglass     HostOperator: the host administrator in break-glass mode (bootstrap, recovery)
 
 Example:
     >>> import tempfile, pathlib
@@ -15,6 +16,7 @@ Example:
 
 from gateway.auth.admin import issue_token, revoke_token
 from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator, parse_bearer
+from gateway.auth.breakglass import HostOperator
 from gateway.auth.limits import ConcurrencyCap, RateLimitExceeded, TokenBucket, UsageLimits
 from gateway.auth.permissions import Action, Permissions, Subject, require
 from gateway.auth.tokens import (
@@ -31,6 +33,7 @@ __all__ = [
     "Authenticator",
     "BearerTokenAuthenticator",
     "ConcurrencyCap",
+    "HostOperator",
     "IssuedToken",
     "Permissions",
     "RateLimitExceeded",

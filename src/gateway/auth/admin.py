@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from gateway.audit.facts import AccessEvent
@@ -41,10 +42,12 @@ def issue_token(
     label: str = "",
     expires_in: timedelta | None = timedelta(days=90),
     max_lifetime: timedelta | None = None,
+    context: Mapping[str, object] | None = None,
 ) -> IssuedToken:
     """Issue a token for ``username`` and audit it (the secret is never recorded).
 
     Args:
+        context: more fields for the audit event (``break_glass`` on the host).
         max_lifetime: the policy's cap (``[tokens] max_lifetime_days``): a token without an
             end, or asked to last longer, is refused — never quietly shortened.
 
@@ -70,6 +73,7 @@ def issue_token(
                 subject=username,
                 comment=label,
                 extra={
+                    **(context or {}),
                     "token_id": new.token_id,
                     "expires_at": new.expires_at.isoformat() if new.expires_at else None,
                 },
@@ -104,8 +108,9 @@ def revoke_token(
     revoked_by: str,
     organisation: str = "",
     reason: str = "",
+    context: Mapping[str, object] | None = None,
 ) -> TokenRecord:
-    """Revoke a token by id and audit it.
+    """Revoke a token by id and audit it (``context``: more fields for the audit event).
 
     Raises:
         NotFound: no such token.
@@ -120,7 +125,7 @@ def revoke_token(
                 organisation,
                 subject=revoked.username,
                 comment=reason,
-                extra={"token_id": token_id},
+                extra={**(context or {}), "token_id": token_id},
             )
         )
 

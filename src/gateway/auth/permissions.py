@@ -36,6 +36,18 @@ governance — and raises the error the caller has always raised (same HTTP stat
     access.* / register.*           the governance roles of :data:`RULES`          WrongRole,
                                     (some for their own organisation only,         SelfApproval
                                     never on themselves)
+    host.*                          break-glass host mode only (a                  WrongRole,
+                                    :class:`~gateway.auth.breakglass.HostOperator`): AccessDenied
+                                    bootstrap, a first or replacement
+                                    administrator, unlocking or issuing a token
+                                    for an administrator-only account, revoking a
+                                    token, maintenance; plus changing settings
+
+Break-glass host mode (the ``break_glass`` role, held only by a
+:class:`~gateway.auth.breakglass.HostOperator`, never by a person in the register) may take the
+actions of :data:`BREAK_GLASS_ACTIONS` and nothing else: any other action — above all an
+approval step, a release decision, QA or publication — is refused with
+:class:`~gateway.errors.BreakGlassRefused` before any rule is read.
 
 An actor is anyone with a ``username``, ``organisation`` and ``roles`` (a
 :class:`~gateway.principal.Principal`, a governance ``Person``). Resources are an export record
@@ -68,6 +80,7 @@ from typing import Protocol
 
 from gateway.errors import (
     AccessDenied,
+    BreakGlassRefused,
     GatewayError,
     NotFound,
     ReleaseHeld,
@@ -81,6 +94,8 @@ from gateway.policy.audit_duties import DEFAULT_LOCAL_AUDITOR_ROLES
 __all__ = [
     "ADMIN_ROLE",
     "AUDIT_REVIEW_ROLES",
+    "BREAK_GLASS_ACTIONS",
+    "BREAK_GLASS_ROLE",
     "DEFAULT_APPROVER_ROLE",
     "OVERSIGHT_ROLES",
     "RULES",
@@ -97,6 +112,9 @@ __all__ = [
 ]
 
 ADMIN_ROLE = "admin"
+#: The role of break-glass host mode (:class:`~gateway.auth.breakglass.HostOperator`); no person
+#: in the register can hold it (it is not one of ``gateway.governance.model.ROLES``).
+BREAK_GLASS_ROLE = "break_glass"
 #: Who reviews the audit trail when the policy does not say (no ``[schemas.audit]``).
 AUDIT_REVIEW_ROLES = frozenset({"senior_analyst", "auditor"})
 #: Who approves held exports when ``[exports] approver_role`` does not say.
@@ -160,6 +178,29 @@ class Action(StrEnum):
     RECORD_DECLARATION = "register.declaration"
     RECORD_MEMORANDUM = "register.memorandum"
     DECLARE_CODE_OF_CONNECTION = "register.code_of_connection"
+    SEE_REGISTER = "register.see"
+    # --- break-glass on the gateway's host (bootstrap and recovery) -------------------------
+    HOST_BOOTSTRAP = "host.bootstrap"
+    HOST_ADD_ADMINISTRATOR = "host.add_administrator"
+    HOST_UNLOCK = "host.unlock"
+    HOST_ISSUE_TOKEN = "host.issue_token"  # noqa: S105 (an action, not a secret)
+    HOST_REVOKE_TOKEN = "host.revoke_token"  # noqa: S105
+    HOST_MAINTENANCE = "host.maintenance"
+
+
+#: Everything break-glass host mode may do: bootstrap and recovery. Nothing else — no approval,
+#: endorsement, review, authorisation, publication or release decision in anyone's name.
+BREAK_GLASS_ACTIONS = frozenset(
+    {
+        Action.HOST_BOOTSTRAP,
+        Action.HOST_ADD_ADMINISTRATOR,
+        Action.HOST_UNLOCK,
+        Action.HOST_ISSUE_TOKEN,
+        Action.HOST_REVOKE_TOKEN,
+        Action.HOST_MAINTENANCE,
+        Action.CHANGE_SETTINGS,
+    }
+)
 
 
 class Actor(Protocol):
@@ -349,7 +390,6 @@ RULES: dict[Action, Rule] = {
         not_on_self="confirm access",
     ),
     Action.RUN_REVIEW_CYCLE: _rule("the review cycle", ADMIN_ROLE),
-    Action.CHANGE_SETTINGS: _rule("changing governance settings", ADMIN_ROLE),
     Action.REGISTER_ORGANISATION: _rule("registering an organisation", ADMIN_ROLE),
     Action.ADD_NETWORK: _rule("registering a network range", ADMIN_ROLE),
     Action.REMOVE_NETWORK: _rule("removing a network range", ADMIN_ROLE),
@@ -368,6 +408,12 @@ RULES: dict[Action, Rule] = {
     Action.DECLARE_CODE_OF_CONNECTION: _rule(
         "the code-of-connection declaration", organisation_roles=frozenset({"spoc"})
     ),
+    Action.SEE_REGISTER: _rule("seeing the register", *OVERSIGHT_ROLES),
+    Action.CHANGE_SETTINGS: _rule("changing governance settings", ADMIN_ROLE, BREAK_GLASS_ROLE),
+    Action.HOST_BOOTSTRAP: _rule("bootstrapping the register", BREAK_GLASS_ROLE),
+    Action.HOST_ADD_ADMINISTRATOR: _rule("adding an administrator on the host", BREAK_GLASS_ROLE),
+    Action.HOST_REVOKE_TOKEN: _rule("revoking a token on the host", BREAK_GLASS_ROLE),
+    Action.HOST_MAINTENANCE: _rule("maintenance on the host", BREAK_GLASS_ROLE),
 }
 
 
@@ -448,6 +494,8 @@ class Permissions:
             AccessDenied, WrongRole, NotFound, SelfApproval, StepOutOfOrder: refused (which,
             for each action, in the module's table).
         """
+        if BREAK_GLASS_ROLE in actor.roles and action not in BREAK_GLASS_ACTIONS:
+            raise _break_glass_refusal(actor, action, self.rules.get(action))
         check = _STATEFUL.get(action)
         if check is not None:
             check(self, actor, resource)
@@ -457,6 +505,25 @@ class Permissions:
             raise AccessDenied(f"no one may {action.value}")
         subject = resource if isinstance(resource, Subject) else Subject()
         _check_rule(rule, actor, subject)
+
+    def _host_account(self, actor: Actor, account: object) -> None:
+        """Break-glass only, and only for an administrator-only account: a token issued or an
+        account unlocked on the host can never act as an approver, senior analyst or SPOC."""
+        _check_rule(
+            Rule("break-glass on the host", frozenset({BREAK_GLASS_ROLE})), actor, Subject()
+        )
+        roles = getattr(account, "roles", None)
+        name = getattr(account, "username", "?")
+        if not isinstance(roles, frozenset):
+            raise TypeError(f"a host account action needs a person or principal, not {account!r}")
+        if roles != frozenset({ADMIN_ROLE}):
+            held = ", ".join(sorted(roles)) or "no roles"
+            raise BreakGlassRefused(
+                f"break-glass host mode acts only for administrator-only accounts; {name!r} "
+                f"holds {held}: an administrator does this through the server "
+                "(`gateway login --server URL`, then `gateway tokens issue` / "
+                "`gateway access reinstate`)"
+            )
 
     def allows(self, actor: Actor, action: Action, resource: object = None) -> bool:
         """Whether :meth:`require` would let ``actor`` take ``action`` on ``resource``."""
@@ -635,7 +702,32 @@ _STATEFUL: dict[Action, Callable[[Permissions, Actor, object], None]] = {
     Action.DOWNLOAD_PRODUCT: Permissions._download_product,
     Action.QA_PRODUCT: Permissions._qa_product,
     Action.TAKE_APPROVAL_STEP: Permissions._take_step,
+    Action.HOST_ISSUE_TOKEN: Permissions._host_account,
+    Action.HOST_UNLOCK: Permissions._host_account,
 }
+
+
+#: The stateful actions in words (the others' words are their rule's ``what``).
+_DOING = {
+    Action.REVIEW_AUDIT: "reviewing the audit trail",
+    Action.SEE_EXPORT: "seeing an export",
+    Action.DOWNLOAD_EXPORT: "downloading an export",
+    Action.DECIDE_EXPORT: "approving or rejecting an export",
+    Action.SEE_PRODUCT: "seeing a product",
+    Action.DOWNLOAD_PRODUCT: "downloading a product",
+    Action.QA_PRODUCT: "quality assurance of a product",
+    Action.TAKE_APPROVAL_STEP: "an approval step (endorse, review, authorise or refuse)",
+}
+
+
+def _break_glass_refusal(actor: Actor, action: Action, rule: Rule | None) -> BreakGlassRefused:
+    what = rule.what if rule is not None else _DOING.get(action, action.value)
+    return BreakGlassRefused(
+        f"break-glass host mode ({actor.username}) cannot take {what!r}: it is for bootstrap and "
+        "recovery only. Approvals, endorsements, reviews, authorisations, publication and "
+        "release decisions are taken by the person themselves, logged in "
+        "(`gateway login --server URL` with their own token)"
+    )
 
 
 def _authorisers(record: ExportResource) -> str:

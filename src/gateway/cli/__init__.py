@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "access",
     "audit",
     "audit_duties",
+    "breakglass",
     "catalog",
     "config",
     "demo",

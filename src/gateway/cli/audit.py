@@ -2,7 +2,7 @@
 
     gateway audit verify --data-dir DIR [--witness FILE]   exit 0 valid, 1 broken (2 = unreadable)
     gateway audit checkpoint --data-dir DIR        sign the current head now (e.g. from cron)
-    gateway audit acknowledge --data-dir DIR --reason TEXT [--by NAME]
+    gateway audit acknowledge --data-dir DIR --reason TEXT       (break-glass: host:<OS user>)
                                                    accept what verify found (audited), so the
                                                    server starts again
     gateway audit report KIND --data-dir DIR [--since … --until … --format table|csv|json]
@@ -54,8 +54,11 @@ from gateway.audit.reports import users_seen
 from gateway.audit.tables import AuditTables, audit_tables
 from gateway.audit.verify import verify_data_dir
 from gateway.audit.witness import FileWitness, Witness, witnesses_from_env
+from gateway.auth.breakglass import HostOperator
+from gateway.auth.permissions import Action, require
 from gateway.catalog import load_catalog
 from gateway.cli import command_group
+from gateway.cli.access import NO_NAMED_ACTOR
 from gateway.cli.config import UrlOption, configured_url, connection
 from gateway.cli.options import AuditStoreOption, DataDirOption, use_audit_store
 from gateway.clock import parse_when
@@ -161,17 +164,20 @@ def checkpoint_command(data_dir: DataDirOption, checkpoints: CheckpointsOption =
 def acknowledge_command(
     data_dir: DataDirOption,
     reason: Annotated[str, typer.Option(help="Why the loss is accepted (an incident reference).")],
-    by: Annotated[
-        str | None, typer.Option(help="Who acknowledges (default: operator:<login>).")
-    ] = None,
     checkpoints: CheckpointsOption = None,
     witness: WitnessOption = None,
+    by: Annotated[str | None, typer.Option("--by", hidden=True)] = None,
 ) -> None:
-    """Accept what verification finds (a cut tail, a rollback, a forged or lost record) after
-    investigating it: appends an audited ``audit.acknowledged`` record naming exactly those
-    problems and checkpoints it, so the gateway serves again. New problems still fail."""
+    """Break-glass on the host: accept what verification finds (a cut tail, a rollback, a
+    forged or lost record) after investigating it: appends an audited ``audit.acknowledged``
+    record naming exactly those problems, by ``host:<your operating-system user>`` with the
+    reason, and checkpoints it, so the gateway serves again. New problems still fail."""
+    if by is not None:
+        raise InputError(NO_NAMED_ACTOR)
     if not reason.strip():
         raise InputError("give a --reason (what happened, an incident reference)")
+    host = HostOperator.current(reason)
+    require(host, Action.HOST_MAINTENANCE)
     deployment = _existing(data_dir)
     witnesses = _witnesses(data_dir, witness)
     with AuditLog.open(
@@ -186,8 +192,8 @@ def acknowledge_command(
             log.store,
             log.checkpoints,
             deployment.secret(CHECKPOINT_KEY),
-            actor=operator_name(by),
-            reason=reason.strip(),
+            actor=host.username,
+            reason=host.reason,
             witnesses=witnesses,
         )
         if not ack.needed:

@@ -6,7 +6,7 @@ talks to a server (a saved login makes ``audit report``/``audit verify`` go thro
 ``--url`` does). The token is never taken from the command line, where it would land in shell
 history::
 
-    gateway login --url http://127.0.0.1:8000      # asks for the token, checks it, saves both
+    gateway login --server http://127.0.0.1:8000   # asks for the token, checks it, saves both
     gateway config set purpose SA-2026
     gateway config show
 """
@@ -70,8 +70,19 @@ def _mask(token: str | None) -> str:
 
 
 @app.command("login")
-def login_command(url: UrlOption = None) -> None:
-    """Check a token against the gateway and save it with the URL in the config file."""
+def login_command(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            "--url",
+            help="Gateway URL (default: GATEWAY_URL, the config file, or local).",
+        ),
+    ] = None,
+) -> None:
+    """Check your own token against the gateway and save it with the URL in your profile
+    (mode 0600): every command that acts — governance, approvals, publication,
+    administration — then acts as you."""
     url = url or os.environ.get("GATEWAY_URL") or load_config().url or DEFAULT_URL
     token = os.environ.get("GATEWAY_TOKEN") or typer.prompt("API token", hide_input=True)
     token = token.strip()

@@ -30,7 +30,7 @@ designated senior analyst: the command then says so and saves nothing.
 ``prune`` applies the ``[exports] retention_days`` of the deployment's policy (see
 :mod:`gateway.exports.retention`; the server also prunes when it starts): files older than
 that are deleted, never one still pending approval, and the run is recorded in the audit log
-as ``--by`` or ``cli:<operating-system user>``.
+as ``host:<operating-system user>`` (host maintenance, with ``--reason``).
 
 Example:
     >>> parse_options(["geometry=grid", "cell_size=250", "csv_comment=false"])
@@ -323,21 +323,28 @@ def prune_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")
     ] = False,
-    by: Annotated[
-        str | None, typer.Option("--by", help="Who prunes (default: cli:<your login>).")
-    ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it runs now (recorded with your OS user).")
+    ] = "scheduled export retention",
+    by: Annotated[str | None, typer.Option("--by", hidden=True)] = None,
 ) -> None:
-    """Administrators: delete export files older than the policy's retention_days (audited)."""
-    import getpass
-
+    """On the host: delete export files older than the policy's retention_days (audited as
+    ``host:<your operating-system user>``)."""
     from gateway.audit.location import embedded_log_missing
     from gateway.audit.log import AuditLog
+    from gateway.auth.breakglass import HostOperator
+    from gateway.auth.permissions import Action, require
     from gateway.catalog import load_catalog
+    from gateway.cli.access import NO_NAMED_ACTOR
     from gateway.clock import utc_now
     from gateway.datadir import DataDir
     from gateway.deployment import load_deployment_policy
     from gateway.exports.retention import prune_exports
 
+    if by is not None:
+        raise InputError(NO_NAMED_ACTOR)
+    host = HostOperator.current(reason)
+    require(host, Action.HOST_MAINTENANCE)
     dirs = DataDir(data_dir)
     if embedded_log_missing(dirs):  # without the register, pending exports cannot be told apart
         raise AuditUnavailable(f"audit log {dirs.audit}: no such file")
@@ -349,7 +356,7 @@ def prune_command(
             dirs,
             settings,
             now=utc_now(),
-            actor=by or f"cli:{getpass.getuser()}",
+            actor=host.username,
             dry_run=dry_run,
         )
     finally:

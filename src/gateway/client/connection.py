@@ -23,6 +23,7 @@ import pyarrow as pa
 
 import gateway
 from gateway.client import templates as template_client
+from gateway.client.access import AccessClient
 from gateway.client.errors import (
     ClientError,
     ConnectionFailed,
@@ -421,6 +422,13 @@ class Connection(ClosesOnExit):
         path = f"/v1/products/{product_id}/{decision}"
         answer: dict[str, Any] = self._json("POST", path, json={"comment": comment})
         return answer
+
+    # --- access governance, as this connection's user (gateway.client.access) ---------------
+
+    @property
+    def access(self) -> AccessClient:
+        """Access requests, approvals, oversight and the register — always as yourself."""
+        return AccessClient(self)
 
     # --- about me and my data -------------------------------------------------------------
 

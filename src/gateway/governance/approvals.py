@@ -186,6 +186,23 @@ class ApprovalOperations(Operations):
         with self.store.reading() as r:
             return r.requests(applicant=applicant, open_only=open_only)
 
+    def requests_as(
+        self, actor: str, *, applicant: str | None = None, open_only: bool = False
+    ) -> list[AccessRequest]:
+        """The requests ``actor`` may see (:meth:`request_as`), oldest first."""
+        with self.store.reading() as r:
+            viewer = self._acting(r, actor, self.clock())
+            found = r.requests(applicant=applicant, open_only=open_only)
+        return [
+            request
+            for request in found
+            if permissions.allows(
+                viewer,
+                permissions.Action.SEE_REQUEST,
+                Subject(request.form.applicant, related=frozenset(request.participants)),
+            )
+        ]
+
     def pending(self, role: str, *, actor: str | None = None) -> list[AccessRequest]:
         """Open requests waiting for ``role``; with ``actor``, only those they may act on."""
         at = self.clock()

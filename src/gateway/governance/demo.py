@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gateway.auth.breakglass import HostOperator
 from gateway.governance.model import Organisation, OrganisationKind, Person
 from gateway.governance.preconditions import (
     Declaration,
@@ -91,7 +92,10 @@ def seed_register(
     force = next(o for o in organisations if o.kind == "force")
     admin = next(p for p in principals if p.has_role("admin"))
     root = admin.username
-    service.bootstrap(_person(root, force, "admin", title="Gateway administrator"), _org(force))
+    host = HostOperator.current("gateway demo --governed: seeding the demo register")
+    service.bootstrap(
+        _person(root, force, "admin", title="Gateway administrator"), _org(force), by=host
+    )
     service.set_settings(root, GovernanceSettings.demo(), "demo: users connect from this host")
     day = service.clock().date()
     for org in organisations:

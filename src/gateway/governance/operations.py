@@ -23,6 +23,7 @@ from typing import Any
 from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
+from gateway.auth.breakglass import HostOperator
 from gateway.auth.permissions import Action, Subject, require
 from gateway.clock import Clock, utc_now
 from gateway.errors import (
@@ -32,7 +33,11 @@ from gateway.governance.model import Person
 from gateway.governance.store import GovernanceStore, Reader, Writer
 from gateway.policy import Policy
 
-__all__ = ["Operations", "holds_access", "new_id"]
+__all__ = ["Acting", "Operations", "holds_access", "new_id"]
+
+#: Who acts: a person in the register (their username, taken from their authenticated
+#: principal), or — for bootstrap and recovery only — the host operator in break-glass mode.
+Acting = str | HostOperator
 
 #: The subject of an action that concerns no one in particular (the register's settings).
 _NOBODY = Subject()
@@ -63,20 +68,31 @@ class Operations:
         self,
         tx: Reader,
         action: EventKind,
-        actor: str,
+        actor: Acting,
         *,
         subject: str = "",
         comment: str = "",
         **extra: Any,
     ) -> None:
-        """Append the operation's audit event (last step of the transaction: fail closed)."""
-        person = tx.person(actor)
-        organisation = ""
-        if person is not None:
-            org = tx.organisation(person.organisation)
-            organisation = org.name if org is not None else person.organisation
+        """Append the operation's audit event (last step of the transaction: fail closed).
+
+        A host operator's event is marked as break-glass: ``break_glass`` names the operating
+        system user, their uid and the reason (also the comment when none is given)."""
+        if isinstance(actor, HostOperator):
+            extra["break_glass"] = actor.record()
+            name, organisation, comment = (
+                actor.username,
+                actor.organisation,
+                comment or actor.reason,
+            )
+        else:
+            name, organisation = actor, ""
+            person = tx.person(actor)
+            if person is not None:
+                org = tx.organisation(person.organisation)
+                organisation = org.name if org is not None else person.organisation
         self.audit.record(
-            AccessEvent(action, actor, organisation, subject=subject, comment=comment, extra=extra)
+            AccessEvent(action, name, organisation, subject=subject, comment=comment, extra=extra)
         )
 
     @staticmethod
@@ -100,15 +116,19 @@ class Operations:
 
     @contextmanager
     def _change_by(
-        self, actor: str, action: Action, subject: Subject = _NOBODY
+        self, actor: Acting, action: Action, subject: Subject = _NOBODY
     ) -> Iterator[tuple[Writer, datetime]]:
-        """A write transaction by ``actor``, who must be allowed ``action`` (see :meth:`_need`).
+        """A write transaction by ``actor``, who must be allowed ``action`` (see :meth:`_need`;
+        a host operator is judged by the permission point alone: break-glass actions only).
 
         Yields the transaction and the time of the change (read before the transaction opens).
         """
         at = self.clock()
         with self.store.writing() as tx:
-            self._need(tx, actor, action, at, subject)
+            if isinstance(actor, HostOperator):
+                require(actor, action, subject)
+            else:
+                self._need(tx, actor, action, at, subject)
             yield tx, at
 
 

@@ -282,6 +282,16 @@ class OversightOperations(Operations):
                 last_activity=user.last_activity.isoformat() if user.last_activity else None,
             )
 
+    def inactive_as(self, actor: str) -> list[InactiveUser]:
+        """:meth:`inactive`, for an administrator, ISO or head of intelligence.
+
+        Raises:
+            WrongRole: anyone else.
+        """
+        with self.store.reading() as r:
+            self._need(r, actor, Action.SEE_REGISTER, self.clock())
+        return self.inactive()
+
     def inactive(self, at: datetime | None = None) -> list[InactiveUser]:
         """Users holding data access with no query (allowed or denied) in the last
         ``inactivity_months``, from the audit log; ``last_activity`` None = never."""

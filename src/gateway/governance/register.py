@@ -4,8 +4,7 @@ that must be in place before access goes live, and settings.
 Who may do what:
 
 ==========================================  ==============================================
-bootstrap (first administrator)              anyone, once
-organisations, networks, people, settings    admin
+organisations, networks, people, settings    admin (settings also break-glass on the host)
 roles, line managers, workstations           admin (never on their own record)
 vetting, training records                    admin or information security officer (not own)
 declarations (confidentiality, DP, SyOPs)    the person themselves, or an admin
@@ -27,7 +26,6 @@ from typing import Any
 from gateway.audit.kinds import EventKind
 from gateway.auth.permissions import Action, Subject
 from gateway.errors import (
-    Conflict,
     InputError,
     WrongRole,
 )
@@ -36,7 +34,7 @@ from gateway.governance.model import (
     Organisation,
     Person,
 )
-from gateway.governance.operations import Operations
+from gateway.governance.operations import Acting, Operations
 from gateway.governance.preconditions import (
     DECLARATION_KINDS,
     TRAINING_KINDS,
@@ -56,38 +54,15 @@ __all__ = ["RegisterOperations"]
 class RegisterOperations(Operations):
     """Organisations, networks, people, precondition records, settings."""
 
-    # --- bootstrap and settings ---------------------------------------------------------------
-
-    def bootstrap(self, admin: Person, organisation: Organisation) -> Person:
-        """Create the first administrator (and their organisation), once.
-
-        Raises:
-            Conflict: an administrator already exists.
-        """
-        at = self.clock()
-        admin = replace(
-            admin, organisation=organisation.code, roles=frozenset({*admin.roles, "admin"})
-        )
-        with self.store.writing() as tx:
-            if tx.has_admin():
-                raise Conflict("an administrator already exists; bootstrap runs only once")
-            if tx.organisation(organisation.code) is None:
-                tx.add_organisation(organisation, at=at)
-            tx.put_person(admin, new=True)
-            self._event(
-                tx,
-                EventKind.USER_BOOTSTRAP_ADMIN,
-                admin.username,
-                subject=admin.username,
-                organisation_code=organisation.code,
-            )
-        return admin
+    # --- settings ------------------------------------------------------------------------------
 
     def settings(self) -> GovernanceSettings:
         with self.store.reading() as r:
             return r.settings()
 
-    def set_settings(self, actor: str, settings: GovernanceSettings, comment: str = "") -> None:
+    def set_settings(self, actor: Acting, settings: GovernanceSettings, comment: str = "") -> None:
+        """Change the settings (an administrator; or break-glass on the host, e.g. when the
+        origin checks lock every administrator out)."""
         with self._change_by(actor, Action.CHANGE_SETTINGS) as (tx, _):
             before = tx.settings()
             tx.set_settings(settings)
@@ -100,6 +75,41 @@ class RegisterOperations(Operations):
                 before=before.to_json(),
                 after=settings.to_json(),
             )
+
+    # --- what the register holds (administrators and oversight roles) -------------------------
+
+    def organisations_as(self, actor: str) -> list[Organisation]:
+        """Every organisation with its areas and networks.
+
+        Raises:
+            WrongRole: not an administrator, ISO or head of intelligence.
+        """
+        with self.store.reading() as r:
+            self._need(r, actor, Action.SEE_REGISTER, self.clock())
+            return r.organisations()
+
+    def people_as(self, actor: str) -> list[tuple[Person, str]]:
+        """Everyone in the register with their state now: ``left``, ``suspended`` or their
+        data level (``none``, ``general``, ``enhanced``).
+
+        Raises:
+            WrongRole: not an administrator, ISO or head of intelligence.
+        """
+        at = self.clock()
+        with self.store.reading() as r:
+            self._need(r, actor, Action.SEE_REGISTER, at)
+            people: list[tuple[Person, str]] = []
+            for person in r.people():
+                standing = r.standing(person, at)
+                state = (
+                    "left"
+                    if standing.left
+                    else "suspended"
+                    if standing.suspension
+                    else standing.principal.level
+                )
+                people.append((person, state))
+            return people
 
     # --- register: organisations, networks, people ------------------------------------------
 

@@ -8,7 +8,13 @@ module with its own table of who may do what:
 - :mod:`~gateway.governance.approvals` — access requests through their workflow, the grants
   they become, pending lists, standing;
 - :mod:`~gateway.governance.oversight` — suspension, reinstatement, revocation, access reviews,
-  inactivity.
+  inactivity;
+- :mod:`~gateway.governance.breakglass` — bootstrap and recovery by the host operator
+  (break-glass, audited as such; never an approval).
+
+Every other operation is taken by a person in the register: their username is the caller's
+authenticated principal (the API routes pass ``principal.username``; nothing takes it from a
+flag).
 
 Every operation writes in one ``BEGIN IMMEDIATE`` transaction whose last step appends its
 :class:`~gateway.audit.facts.AccessEvent`; if that fails, nothing changes (fail closed).
@@ -22,11 +28,14 @@ Example:
 from __future__ import annotations
 
 from gateway.governance.approvals import ApprovalOperations
+from gateway.governance.breakglass import BreakGlassOperations
 from gateway.governance.oversight import OversightOperations
 from gateway.governance.register import RegisterOperations
 
 __all__ = ["GovernanceService"]
 
 
-class GovernanceService(RegisterOperations, ApprovalOperations, OversightOperations):
+class GovernanceService(
+    RegisterOperations, ApprovalOperations, OversightOperations, BreakGlassOperations
+):
     """Runs the access-governance process for one deployment (see the module docstring)."""

@@ -30,6 +30,7 @@ from gateway.api.routes import (
     me,
     products,
     query,
+    register,
     templates,
     tokens,
     users,
@@ -46,6 +47,7 @@ __all__ = [
     "me",
     "products",
     "query",
+    "register",
     "templates",
     "tokens",
     "users",
@@ -68,4 +70,5 @@ def v1_routers() -> tuple[APIRouter, ...]:
         templates.router,
         products.router,
         access.router,
+        register.router,
     )

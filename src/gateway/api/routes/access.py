@@ -3,7 +3,7 @@
     GET  /v1/access/status                          your checklist ("what is missing")
     GET  /v1/access/status/{username}               someone's (line manager, SPOC, oversight)
     POST /v1/access/requests                        submit a request (general or enhanced)
-    GET  /v1/access/requests                        your requests
+    GET  /v1/access/requests                        your requests (?all: all you may see)
     GET  /v1/access/requests/{id}                   one request with its history
     POST /v1/access/requests/{id}/{action}          endorse | review | authorise | refuse | withdraw
     GET  /v1/access/pending?role=…                  requests waiting for you
@@ -16,11 +16,14 @@
     POST /v1/access/reviews/{id}/users/{username}   SPOC confirms or removes a user
     POST /v1/access/review-cycle                    the scheduled lifecycle run (admin)
 
-Routes are thin: the caller's username is the actor, and
-:class:`~gateway.governance.service.GovernanceService` decides whether they may act (roles,
-separation of duties, state). The register itself (organisations, networks, people, vetting,
-training, settings) is kept with ``gateway access …`` on the gateway's host. The governance
-service is the deployment's (:attr:`gateway.deployment.Deployment.governance`), opened once.
+Routes are thin: the actor is always the authenticated caller (``principal.username``; no
+body or parameter names who acts), and
+:class:`~gateway.governance.service.GovernanceService` decides through the permission point
+whether they may (roles, separation of duties, state). The register itself (organisations,
+networks, people, vetting, training, settings) has its routes in
+:mod:`gateway.api.routes.register`; ``gateway access …`` drives both as the logged-in person.
+The governance service is the deployment's (:attr:`gateway.deployment.Deployment.governance`),
+opened once.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pydantic import BaseModel, Field
 from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.governance.lifecycle import AccessReview
-from gateway.governance.preconditions import Declaration
+from gateway.governance.preconditions import Declaration, DeclarationKind
 from gateway.governance.requests import (
     AccessRequest,
     BusinessCase,
@@ -233,7 +236,7 @@ class RevokeIn(BaseModel):
 
 
 class DeclarationIn(BaseModel):
-    kind: Literal["confidentiality", "data_protection", "security_operating_procedures"]
+    kind: DeclarationKind
     signed: date | None = None
 
 
@@ -310,16 +313,23 @@ def submit(body: RequestIn, principal: PrincipalDep, governance: GovernanceDep) 
     return RequestOut.of(governance.submit(principal.username, body.form(principal.username)))
 
 
-@router.get("/requests", responses=errors(401, 403, 404, 429), summary="Your requests")
-def my_requests(
+@router.get("/requests", responses=errors(401, 403, 404, 429), summary="Requests")
+def list_requests(
     principal: PrincipalDep,
     governance: GovernanceDep,
     open_only: Annotated[bool, Query(alias="open", description="Only undecided ones.")] = False,
+    everyone: Annotated[
+        bool, Query(alias="all", description="Every request you may see, not only yours.")
+    ] = False,
+    applicant: Annotated[
+        str | None, Query(max_length=200, description="Only this applicant's.")
+    ] = None,
 ) -> list[RequestOut]:
-    return [
-        RequestOut.of(r)
-        for r in governance.requests(applicant=principal.username, open_only=open_only)
-    ]
+    """Your requests; with ``all`` (or ``applicant``), every request you may see."""
+    if not everyone and applicant is None:
+        applicant = principal.username
+    found = governance.requests_as(principal.username, applicant=applicant, open_only=open_only)
+    return [RequestOut.of(r) for r in found]
 
 
 @router.get("/requests/{request_id}", responses=errors(401, 403, 404, 429), summary="A request")
