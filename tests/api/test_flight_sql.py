@@ -7,8 +7,10 @@ One live ``gateway serve --flight-port`` on loopback, whose policy also hides a 
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -25,6 +27,9 @@ adbc_flightsql = pytest.importorskip("adbc_driver_flightsql.dbapi")
 adbc_dbapi = pytest.importorskip("adbc_driver_manager.dbapi")
 
 from gateway.api.flight.protocol import message, pack  # noqa: E402
+from gateway.audit.log import AuditLog  # noqa: E402
+from gateway.cli.demo import grant_demo_access  # noqa: E402
+from gateway.datadir import DataDir  # noqa: E402
 from tests.gateway_server import (  # noqa: E402
     LiveGateway,
     generated_source,
@@ -427,6 +432,49 @@ def test_no_credentials_malformed_or_oversized_no_answer(gateway: LiveGateway) -
     with pytest.raises(flight.FlightError, match=r"\[too_large\]"):
         client.get_flight_info(statement(huge), call_options(gateway, ANALYST))
     assert httpx.get(f"{gateway.url}/healthz").status_code == 200
+
+
+def test_sigterm_withdraws_a_running_flight_statement(gateway: LiveGateway, tmp_path: Path) -> None:
+    """A server stopped while a Flight statement runs cancels it (audited ``cancelled``),
+    tells the client it is shutting down, and exits with status 0."""
+    root = tmp_path / "data"
+    root.mkdir()
+    shutil.copyfile(DataDir(gateway.data_dir).warehouse, DataDir(root).warehouse)
+    grant_demo_access(root)
+    live = start_gateway(root, flight=True)
+    try:
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                raw_client(live).get_flight_info(statement(SLOW), call_options(live, ANALYST))
+            except flight.FlightError as exc:
+                failure.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.monotonic() + 10
+        while "gateway_engine_running 1" not in httpx.get(f"{live.url}/metrics").text:
+            assert time.monotonic() < deadline, "the statement never ran"
+            time.sleep(0.05)
+        live.process.send_signal(signal.SIGTERM)
+        live.process.wait(timeout=30)
+        worker.join(10)
+    finally:
+        live.stop()
+    assert live.process.returncode == 0
+    assert len(failure) == 1
+    assert re.search(r"\[engine_unavailable\] the gateway is shutting down", str(failure[0]))
+    with AuditLog.open(DataDir(root)) as log:
+        flight_queries = [
+            q
+            for q in log.queries(actor=ANALYST)
+            if q.started is not None and q.started.details.get("channel") == "flight"
+        ]
+    assert len(flight_queries) == 1
+    completed = flight_queries[0].completed
+    assert completed is not None
+    assert completed.details["outcome"] == "cancelled"
 
 
 # --- TLS ------------------------------------------------------------------------------------

@@ -30,9 +30,9 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
-from gateway.api.shutdown import Shutdown
+from gateway.api.shutdown import Shutdown, stopped_by_shutdown
 from gateway.engines.base import Cancellation
-from gateway.errors import EngineUnavailable, QueryCancelled
+from gateway.errors import QueryCancelled
 
 __all__ = ["DISCONNECT_POLL_S", "run_until_disconnect", "server_shutdown"]
 
@@ -71,12 +71,7 @@ async def run_until_disconnect(
             finally:
                 watchers.cancel_scope.cancel()
     if isinstance(failure, QueryCancelled) and shutdown.started:
-        stopped = EngineUnavailable(
-            "the gateway is shutting down: the query was cancelled (audited as cancelled); "
-            "send it again in a moment"
-        )
-        stopped.query_id = failure.query_id
-        raise stopped from failure
+        raise stopped_by_shutdown(failure) from failure
     if failure is not None:
         raise failure
     return value

@@ -26,7 +26,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["Shutdown"]
+from gateway.errors import EngineUnavailable, QueryCancelled
+
+__all__ = ["Shutdown", "stopped_by_shutdown"]
+
+
+def stopped_by_shutdown(cancelled: QueryCancelled) -> EngineUnavailable:
+    """What the client of a query the stopping server withdrew is told (503, its query id)."""
+    stopped = EngineUnavailable(
+        "the gateway is shutting down: the query was cancelled (audited as cancelled); "
+        "send it again in a moment"
+    )
+    stopped.query_id = cancelled.query_id
+    return stopped
 
 
 class Shutdown:

@@ -52,7 +52,7 @@ from gateway.api.flight.protocol import CANCEL_STATUS, message, pack, parse, unp
 from gateway.api.querying import run_released
 from gateway.api.resources import ServingResources
 from gateway.api.runtime import GatewayRuntime
-from gateway.api.shutdown import Shutdown
+from gateway.api.shutdown import Shutdown, stopped_by_shutdown
 from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.engines.base import Cancellation
@@ -61,6 +61,7 @@ from gateway.errors import (
     GatewayError,
     InputError,
     ParameterError,
+    QueryCancelled,
     StatementNotAllowed,
     TooLarge,
 )
@@ -265,7 +266,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
 
     def _watched(self, context: flight.ServerCallContext, work: Callable[[Cancellation], T]) -> T:
         """Run ``work`` here while a watcher withdraws it if the call is cancelled (client
-        cancel or disconnect) or the server stops; always waits for ``work`` to return."""
+        cancel or disconnect) or the server stops (then the client is told so: 503
+        ``engine_unavailable``); always waits for ``work`` to return."""
         cancel = Cancellation()
         done = threading.Event()
 
@@ -280,6 +282,10 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             watcher.start()
             try:
                 return work(cancel)
+            except QueryCancelled as exc:
+                if self.stopping.started:
+                    raise stopped_by_shutdown(exc) from exc
+                raise
             finally:
                 done.set()
                 watcher.join()
