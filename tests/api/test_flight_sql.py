@@ -165,6 +165,22 @@ def test_hidden_tables_and_columns_never_appear_in_metadata(gateway: LiveGateway
         conn.adbc_get_table_schema("intelligence_report")
 
 
+def test_key_metadata_answers_empty(gateway: LiveGateway) -> None:
+    """Tools ask for keys when a table is opened; none are declared, so none are listed."""
+    client = raw_client(gateway)
+    options = call_options(gateway, ANALYST)
+    for command in (
+        message("CommandGetPrimaryKeys", table="crime"),
+        message("CommandGetImportedKeys", table="crime"),
+        message("CommandGetCrossReference", pk_table="crime", fk_table="crime_person"),
+    ):
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(pack(command)), options)
+        table = client.do_get(info.endpoints[0].ticket, options).read_all()
+        assert table.num_rows == 0
+        assert table.schema.equals(info.schema)
+        assert "table_name" in table.schema.names or "pk_table_name" in table.schema.names
+
+
 def test_a_senior_analyst_also_sees_the_audit_schema(gateway: LiveGateway) -> None:
     """Granted extra schemas are listed (without a catalog: ``audit.queries`` is how they are
     queried); a general analyst's answer has none (above)."""

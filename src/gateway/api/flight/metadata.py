@@ -5,7 +5,9 @@
 ``audit`` for senior analysts), never from the warehouse file: a table or column the policy
 does not show the caller is not in any answer, and a column's type is its type as released
 (a pseudonymised id is text). ``GetSqlInfo`` answers a fixed, minimal description of the
-server. Each answer is an Arrow table with the schema FlightSql.proto prescribes.
+server; the key commands (``GetPrimaryKeys``, ``GetImportedKeys``, ``GetExportedKeys``,
+``GetCrossReference``: tools ask them when a table is opened) answer empty, as the warehouse
+declares no keys. Each answer is an Arrow table with the schema FlightSql.proto prescribes.
 
 Warehouse tables live in catalog ``warehouse``, schema ``main`` (the rewrite accepts ``crime``,
 ``main.crime`` and ``warehouse.main.crime``); an extra schema's tables in schema ``audit`` with
@@ -34,6 +36,8 @@ from gateway.policy.view import PolicyView
 __all__ = [
     "CATALOGS_SCHEMA",
     "DB_SCHEMAS_SCHEMA",
+    "FOREIGN_KEYS_SCHEMA",
+    "PRIMARY_KEYS_SCHEMA",
     "SQL_INFO_SCHEMA",
     "TABLES_SCHEMA",
     "TABLES_WITH_SCHEMA",
@@ -68,6 +72,35 @@ TABLES_SCHEMA = pa.schema(
 )
 TABLES_WITH_SCHEMA = TABLES_SCHEMA.append(pa.field("table_schema", pa.binary(), nullable=False))
 TABLE_TYPES_SCHEMA = pa.schema([pa.field("table_type", pa.string(), nullable=False)])
+#: ``GetPrimaryKeys``: the warehouse declares none, so its answer is always empty.
+PRIMARY_KEYS_SCHEMA = pa.schema(
+    [
+        pa.field("catalog_name", pa.string()),
+        pa.field("db_schema_name", pa.string()),
+        pa.field("table_name", pa.string(), nullable=False),
+        pa.field("column_name", pa.string(), nullable=False),
+        pa.field("key_name", pa.string()),
+        pa.field("key_sequence", pa.int32(), nullable=False),
+    ]
+)
+#: ``GetImportedKeys``/``GetExportedKeys``/``GetCrossReference``: none declared, always empty.
+FOREIGN_KEYS_SCHEMA = pa.schema(
+    [
+        pa.field("pk_catalog_name", pa.string()),
+        pa.field("pk_db_schema_name", pa.string()),
+        pa.field("pk_table_name", pa.string(), nullable=False),
+        pa.field("pk_column_name", pa.string(), nullable=False),
+        pa.field("fk_catalog_name", pa.string()),
+        pa.field("fk_db_schema_name", pa.string()),
+        pa.field("fk_table_name", pa.string(), nullable=False),
+        pa.field("fk_column_name", pa.string(), nullable=False),
+        pa.field("key_sequence", pa.int32(), nullable=False),
+        pa.field("fk_key_name", pa.string()),
+        pa.field("pk_key_name", pa.string()),
+        pa.field("update_rule", pa.uint8(), nullable=False),
+        pa.field("delete_rule", pa.uint8(), nullable=False),
+    ]
+)
 
 _SQL_INFO_VALUE = pa.dense_union(
     [

@@ -50,6 +50,12 @@ _INT32 = descriptor_pb2.FieldDescriptorProto.TYPE_INT32  # enums: the same varin
 #: (name, number, type, label) with label "optional" (proto3 ``optional``), "repeated" or "".
 _Field = tuple[str, int, int, str]
 
+_TABLE_REF: tuple[_Field, ...] = (
+    ("catalog", 1, _STRING, "optional"),
+    ("db_schema", 2, _STRING, "optional"),
+    ("table", 3, _STRING, ""),
+)
+
 _SQL_MESSAGES: dict[str, tuple[_Field, ...]] = {
     "CommandGetSqlInfo": (("info", 1, _UINT32, "repeated"),),
     "CommandGetCatalogs": (),
@@ -65,10 +71,16 @@ _SQL_MESSAGES: dict[str, tuple[_Field, ...]] = {
         ("include_schema", 5, _BOOL, ""),
     ),
     "CommandGetTableTypes": (),
-    "CommandGetPrimaryKeys": (
-        ("catalog", 1, _STRING, "optional"),
-        ("db_schema", 2, _STRING, "optional"),
-        ("table", 3, _STRING, ""),
+    "CommandGetPrimaryKeys": _TABLE_REF,
+    "CommandGetExportedKeys": _TABLE_REF,
+    "CommandGetImportedKeys": _TABLE_REF,
+    "CommandGetCrossReference": (
+        ("pk_catalog", 1, _STRING, "optional"),
+        ("pk_db_schema", 2, _STRING, "optional"),
+        ("pk_table", 3, _STRING, ""),
+        ("fk_catalog", 4, _STRING, "optional"),
+        ("fk_db_schema", 5, _STRING, "optional"),
+        ("fk_table", 6, _STRING, ""),
     ),
     "CommandStatementQuery": (
         ("query", 1, _STRING, ""),

@@ -10,6 +10,8 @@ rewrite, limits, release rules and write-ahead audit as ``POST /v1/query`` — w
                    CommandPreparedStatementQuery    run a prepared statement with its bound values
                    CommandGetCatalogs / GetDbSchemas / GetTables / GetTableTypes / GetSqlInfo
                                                     metadata, as the caller's policy view shows it
+                   CommandGetPrimaryKeys / ImportedKeys / ExportedKeys / CrossReference
+                                                    empty: the warehouse declares no keys
     DoGet          TicketStatementQuery             stream a result (single-use, owner-bound ticket)
                    a metadata command               its table, for the caller
     DoPut          CommandPreparedStatementQuery    bind parameter values (one row, named columns)
@@ -65,6 +67,7 @@ from gateway.errors import (
     StatementNotAllowed,
     TooLarge,
 )
+from gateway.policy.view import PolicyView
 from gateway.principal import Principal
 from gateway.service import ClientInfo
 
@@ -82,6 +85,10 @@ _METADATA_COMMANDS = {
     "CommandGetTables": metadata.TABLES_SCHEMA,
     "CommandGetTableTypes": metadata.TABLE_TYPES_SCHEMA,
     "CommandGetSqlInfo": metadata.SQL_INFO_SCHEMA,
+    "CommandGetPrimaryKeys": metadata.PRIMARY_KEYS_SCHEMA,
+    "CommandGetImportedKeys": metadata.FOREIGN_KEYS_SCHEMA,
+    "CommandGetExportedKeys": metadata.FOREIGN_KEYS_SCHEMA,
+    "CommandGetCrossReference": metadata.FOREIGN_KEYS_SCHEMA,
 }
 _NEEDS_VIEW = {"CommandGetCatalogs", "CommandGetDbSchemas", "CommandGetTables"}
 _ACTIONS = {
@@ -310,7 +317,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         view = self._view(caller)
         return metadata.visible_tables(view, self.runtime.service.extra_schemas)
 
-    def _view(self, caller: Caller) -> Any:
+    def _view(self, caller: Caller) -> PolicyView:
         purpose = self._purpose(caller, "metadata")
         return self.runtime.service.view(caller.principal, purpose)
 
@@ -319,6 +326,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
             return metadata.sql_info(list(command.info))
         if name == "CommandGetTableTypes":
             return metadata.table_types()
+        if name not in _NEEDS_VIEW:  # the key commands: no keys are declared
+            return _METADATA_COMMANDS[name].empty_table()
         found = self._view_tables(caller)
         if name == "CommandGetCatalogs":
             return metadata.catalogs(found)
