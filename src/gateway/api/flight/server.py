@@ -147,14 +147,11 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         super().__init__(
             location,
             auth_handler=_HeaderAuthentication(),
-            middleware={"headers": CallHeadersFactory(self._handshake)},
+            middleware={"headers": CallHeadersFactory(self._authenticate)},
             tls_certificates=tls_certificates or [],
         )
 
     # --- callers ---------------------------------------------------------------------------
-
-    def _handshake(self, presented: Credentials, address: str) -> Principal:
-        return self._authenticate(presented, address)
 
     def _authenticate(self, presented: Credentials, address: str) -> Principal:
         principal = self.runtime.authenticator.authenticate(presented.authorization, address)
