@@ -3,9 +3,9 @@
 Independent of the code under test. Each released count is a :class:`Release`: the set of
 *atoms* it sums (e.g. one LSOA × one month × one category of crime) and the interval of true
 sums its published value allows, as someone who knows the method (but not the secret) reads
-it (:func:`reading`): a published zero is an empty cell; a published ``p`` is within
-``max_noise`` (plus half the rounding step) of the truth and above zero; a suppressed count is
-from 1 to ``min_count - 1 + max_noise``.
+it (:func:`reading`): a published ``p`` is within ``max_noise`` (plus half the rounding step)
+of the truth and above zero; a suppressed count is from 0 to ``min_count - 1 + max_noise`` (an
+empty cell is suppressed too); a published zero (no threshold) is an empty cell.
 
 :class:`Adversary` combines all of them — every output, every geography, every period — and
 bounds the sum of any set of atoms by linear programming (scipy/HiGHS; the true atoms are
@@ -43,7 +43,7 @@ class Release:
 def reading(shown: int | None, suppressed: bool, rules: DisclosureRules) -> tuple[int, int]:
     """The true values a published count allows under ``rules`` (the cell key method)."""
     if suppressed:
-        return 1, rules.min_count - 1 + rules.max_noise
+        return 0 if rules.min_count > 1 else 1, rules.min_count - 1 + rules.max_noise
     assert shown is not None
     if shown == 0:
         return 0, 0

@@ -18,7 +18,7 @@ from gateway.policy.disclosure import (
 def test_default_policy_section(catalog: Catalog) -> None:
     policy = load_default_policy(catalog)
     settings = policy.disclosure
-    # the cell key method in both modes (issue 14), zeros shown, small counts suppressed
+    # the cell key method in both modes (issue 14), small counts (and zeros) suppressed
     assert settings.rules_for("general") == DisclosureRules(
         min_count=10, label="general", method="cell_key", max_noise=2, modulus=256
     )

@@ -16,13 +16,16 @@ cell's true value and cell key gives its noise. Hence:
 - nobody without the secret can compute a record key, and nothing published reveals one.
 
 The perturbation table gives noise from ``-max_noise`` to ``+max_noise`` with triangular
-probabilities (``max_noise + 1 - |e|``), spread over ``modulus`` slots; zeros stay zero (an
-empty cell discloses nothing about a person) and no count above zero is published as zero or
-below (so a published zero means an empty cell, nothing else). Which counts are too small to
-publish is decided on the *perturbed* value (:meth:`PerturbationTable.publish`): deciding on the
-true value would tell whoever sees a published ``min_count - max_noise`` that the truth is
-``min_count`` exactly. The parameters are in the policy's ``[disclosure]`` section (``method``,
-``max_noise``, ``modulus``), recorded in every audit record with the number of cells perturbed.
+probabilities (``max_noise + 1 - |e|``), spread over ``modulus`` slots; zeros get no noise and
+no count above zero is perturbed to zero or below. Which counts are too small to publish is
+decided on the *perturbed* value (:meth:`PerturbationTable.publish`): deciding on the true value
+would tell whoever sees a published ``min_count - max_noise`` that the truth is ``min_count``
+exactly. **Empty cells are suppressed with the small ones** (with a threshold): if a suppressed
+cell meant "at least one", a total minus a part whose two noises happen to be extreme would pin
+a count of 1 exactly (issue 14, about 1 pair in 81); a suppressed cell means "from 0 to
+``min_count - 1 + max_noise``". The parameters are in the policy's ``[disclosure]`` section
+(``method``, ``max_noise``, ``modulus``), recorded in every audit record with the number of
+cells perturbed.
 
 The cost is one table look-up per cell: linear in cells (``benchmarks/bench_disclosure.py``).
 
@@ -75,17 +78,18 @@ class PerturbationTable:
 
     def publish(self, value: int, key: int, min_count: int, round_to: int) -> int | None:
         """The published value of a cell, or None when it is suppressed: the perturbed value,
-        suppressed when from 1 to ``min_count - 1``, then rounded to ``round_to``.
+        suppressed when below ``min_count`` (an empty cell too, when there is a threshold),
+        then rounded to ``round_to``.
 
         Example:
             >>> table = PerturbationTable(max_noise=2, modulus=256)
-            >>> table.publish(0, 5, 10, 0), table.publish(3, 5, 10, 0)
-            (0, None)
+            >>> table.publish(0, 5, 10, 0), table.publish(3, 5, 10, 0), table.publish(0, 5, 0, 0)
+            (None, None, 0)
             >>> all(abs(table.publish(40, k, 10, 0) - 40) <= 2 for k in range(256))
             True
         """
         out = value + self.noise(value, key)
-        if 0 < out < min_count:
+        if out < min_count and (out > 0 or min_count > 1):
             return None
         if round_to > 1:
             out = round_to * ((2 * out + round_to) // (2 * round_to))  # nearest, halves up
