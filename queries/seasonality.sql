@@ -40,7 +40,7 @@
 -- dimensions = ["month_of_year"]
 -- counts = ["crimes"]
 -- derived.mean_per_year = { kind = "rate", count = "crimes", per = "years", scale = 1, digits = 1 }
--- derived.seasonal_index = { kind = "rate", count = "crimes", per = "expected", scale = 100, digits = 1 }
+-- derived.seasonal_index = { kind = "index", count = "crimes", per = "years", scale = 100, digits = 1 }
 WITH months AS (
     SELECT DISTINCT date_trunc('month', c.recorded_at) AS month_start
     FROM crime AS c
@@ -73,7 +73,6 @@ SELECT
     b.month_of_year,
     monthname(make_date(2000, b.month_of_year, 1)) AS month_name,
     b.years,
-    round(b.years * o.per_month, 3) AS expected,
     b.crimes,
     round(b.crimes * 1.0 / b.years, 1) AS mean_per_year,
     round(b.crimes * 100.0 / (b.years * o.per_month), 1) AS seasonal_index

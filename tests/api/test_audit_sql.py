@@ -4,6 +4,7 @@ derived, private DuckDB file that is rebuilt from the log when it does not match
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import uuid
@@ -16,9 +17,10 @@ from gateway.datadir import DataDir
 AUDIT = "AUDIT-2026"
 
 
-def _query(live_gateway, user: str, sql: str, purpose: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+def _query(live_gateway, user: str, sql: str, purpose: str, **extra: object) -> httpx.Response:  # type: ignore[no-untyped-def]
     with live_gateway.client(user) as http:
-        return http.post("/v1/query", json={"sql": sql, "purpose": purpose, "format": "json"})
+        body = {"sql": sql, "purpose": purpose, "format": "json", **extra}
+        return http.post("/v1/query", json=body)
 
 
 def _rows(response: httpx.Response) -> list[dict[str, object]]:
@@ -44,6 +46,36 @@ def test_an_audit_query_sees_the_query_just_before_it(live_gateway) -> None:  # 
         assert found == [
             {"user": "a.khan", "decision": "allowed", "outcome": "ok", "complete": True, "rows": 1}
         ]
+
+
+def test_every_release_records_its_disclosure_method_parameters_and_cells(live_gateway) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: ``audit.queries.disclosure`` says, for each disclosure-controlled release, the
+    method, its parameters, where the cell keys came from and how many cells it protected."""
+    sql = "SELECT ward_code, police_uk_category, count(*) AS n FROM crime GROUP BY ALL"
+    released = {}
+    for mode in ("policy", "publication"):
+        ran = _query(live_gateway, "a.khan", sql, "SA-2026", disclosure=mode)
+        assert ran.status_code == 200, ran.text
+        released[ran.headers["X-Query-Id"]] = (mode, len(ran.json()["rows"]))
+    ids = ", ".join(f"'{q}'" for q in released)
+    found = _rows(
+        _query(
+            live_gateway,
+            "s.patel",
+            f"SELECT query_id, disclosure FROM audit.queries WHERE query_id IN ({ids})",
+            AUDIT,
+        )
+    )
+    assert len(found) == 2
+    for row in found:
+        mode, cells = released[str(row["query_id"])]
+        applied = json.loads(str(row["disclosure"]))
+        assert (applied["mode"], applied["method"]) == (mode, "cell_key")
+        assert (applied["max_noise"], applied["modulus"], applied["min_count"]) == (2, 256, 10)
+        assert applied["round_to"] == (5 if mode == "publication" else 0)
+        assert applied["cell_keys"] == "record keys"
+        assert applied["cells"] == cells > 0
+        assert applied["perturbed"] + applied["primary"] <= cells
 
 
 def test_an_audit_query_sees_its_own_start_and_every_record_before_it(live_gateway) -> None:  # type: ignore[no-untyped-def]

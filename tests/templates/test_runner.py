@@ -227,6 +227,7 @@ ADHOC_DISCLOSURE_KEYS = {
     "mode", "rules", "min_count", "round_to", "secondary", "description", "counts",
     "dimensions", "strata", "totals", "measures", "cells", "primary", "secondary_suppressed",
     "withheld", "source_fingerprint", "method", "max_noise", "modulus", "perturbed",
+    "cell_keys",
 }  # fmt: skip
 
 
@@ -298,3 +299,20 @@ def test_templates_listing_individuals_record_no_disclosure_control(
     record = _completed(template_service, run.query_id)
     assert "disclosure" not in record  # as an ad-hoc query run without disclosure control
     assert (record["rows"], record["fingerprint"]) == (run.table.num_rows, run.fingerprint)
+
+
+def test_the_seasonal_index_is_worked_out_from_the_published_counts(runner: TemplateRunner) -> None:
+    """Issue 14: seasonality's ``expected`` (years × the exact mean month) gave the exact total
+    of every protected count away. Now no column carries it, and the index is the published
+    month's mean over the mean of the published months."""
+    params = {"start_month": "2024-11", "end_month": "2026-10"}
+    run = runner.run(USERS["a.khan"], "seasonality", params, purpose=PURPOSE)
+    assert "expected" not in run.table.column_names
+    rows = [r for r in run.table.to_pylist() if r["crimes"] is not None]
+    mean = sum(r["crimes"] for r in rows) / sum(r["years"] for r in rows)
+    assert rows
+    for row in rows:
+        index = row["crimes"] / row["years"] / mean * 100
+        assert row["seasonal_index"] == pytest.approx(index, abs=0.051)
+    for row in run.table.to_pylist():
+        assert (row["crimes"] is None) == row["seasonal_index_suppressed"]

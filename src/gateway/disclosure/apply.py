@@ -236,6 +236,10 @@ def _derive(
                 else:
                     values[i] = sum(v for v in shown if v is not None)
         return values, withheld
+    if derived.kind == "index":
+        return _index(derived, counts, data, spec), [
+            counts[sources[0]][i] is None for i in range(n)
+        ]
     if derived.kind == "rolling":
         source = sources[0]
         window = int(derived.options["window"])
@@ -262,6 +266,32 @@ def _derive(
             continue
         values[i] = _formula(derived, inputs, data, i)
     return values, withheld
+
+
+def _index(
+    derived: Derived,
+    counts: Mapping[str, list[int | None]],
+    data: Mapping[str, list[Any]],
+    spec: DisclosureSpec,
+) -> list[float | None]:
+    """``(count / per) / (sum of count / sum of per)`` per table (stratum), from the published
+    counts only (suppressed rows are left out of the mean and withheld)."""
+    published = counts[str(derived.options["count"])]
+    per = data[str(derived.options["per"])]
+    scale = float(derived.options.get("scale", 100))
+    tables: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for i in range(len(published)):
+        tables[tuple(_hashable(data[c][i]) for c in spec.strata)].append(i)
+    out: list[float | None] = [None] * len(published)
+    for rows in tables.values():
+        shown = [i for i in rows if published[i] is not None and per[i]]
+        total, weight = sum(published[i] or 0 for i in shown), sum(float(per[i]) for i in shown)
+        if not total:
+            continue
+        for i in shown:
+            value = float(published[i] or 0) / float(per[i]) / (total / weight) * scale
+            out[i] = _round(value, derived.digits)
+    return out
 
 
 def _formula(

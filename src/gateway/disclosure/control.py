@@ -256,6 +256,7 @@ def audit_report(
             {
                 "max_noise": rules.max_noise,
                 "modulus": rules.modulus,
+                "cell_keys": "record keys",  # sums of the counted records' keys (cellkeys.py)
                 "perturbed": report.perturbed,
             }
             if rules.perturbs

@@ -30,7 +30,7 @@ from gateway.errors import InputError
 
 __all__ = ["DERIVED_KINDS", "Derived", "DerivedKind", "DisclosureSpec", "parse_disclosure_spec"]
 
-DerivedKind = Literal["rate", "ratio", "change", "rolling", "measure"]
+DerivedKind = Literal["rate", "ratio", "change", "rolling", "measure", "index"]
 
 #: Derived kinds and the options each takes (name → required?).
 DERIVED_KINDS: Mapping[str, Mapping[str, bool]] = {
@@ -44,6 +44,9 @@ DERIVED_KINDS: Mapping[str, Mapping[str, bool]] = {
     "rolling": {"count": True, "window": True, "order": True},
     # a statistic of the records behind ``count`` (mean, median …): withheld with it
     "measure": {"count": True},
+    # (count / per) / (sum of count / sum of per over the table) * scale, e.g. a seasonal
+    # index: always from the published counts (an exact mean would give the exact total away)
+    "index": {"count": True, "per": True, "scale": False, "digits": False},
 }
 
 
@@ -70,12 +73,13 @@ class Derived:
             "change": ("current", "previous"),
             "rolling": ("count",),
             "measure": ("count",),
+            "index": ("count",),
         }[self.kind]
         return tuple(str(self.options[k]) for k in keys)
 
     @property
     def digits(self) -> int:
-        return int(self.options.get("digits", 2 if self.kind == "rate" else 1))
+        return int(self.options.get("digits", 2 if self.kind in ("rate", "index") else 1))
 
 
 @dataclass(frozen=True)
