@@ -36,7 +36,7 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
 }
 #: Front-end parameters that are not report parameters.
 API_ONLY = {"name", "principal", "runtime"}
-CLI_ONLY = {"kind", "data_dir", "output", "url", "users_file"}
+CLI_ONLY = {"kind", "data_dir", "output", "url", "users_file", "reason"}
 
 
 def _names(function: Any, exclude: set[str]) -> dict[str, Any]:

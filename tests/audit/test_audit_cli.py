@@ -120,7 +120,7 @@ def test_a_report_run_on_the_host_is_audited_before_it_is_made(data_dir: DataDir
         reviews = list(log.events(kinds=("access.audit_reviewed",)))
     assert len(reviews) == 1
     review = reviews[0]
-    assert review.actor.startswith("operator:")
+    assert review.actor.startswith("host:")
     assert review.details["subject"] == "report:activity"
     assert review.details["details"]["channel"] == "cli"
     assert review.details["details"]["since"].startswith("2020-01-01")

@@ -58,18 +58,19 @@ def test_disposal_past_the_schedule_is_recorded_and_verify_stays_valid(
         anchor = load_disposal(store, data_dir.secret("audit-checkpoint"))
     assert record is not None
     assert record.kind == "audit.disposed"
-    assert record.actor.startswith("operator:")
+    assert record.actor.startswith("host:")
     assert anchor is not None
     assert (anchor.through_seq, anchor.record_seq) == (6, 17)
     assert '"records":6' in (record.details or "")
     assert '"reason":"yearly disposal R-17"' in (record.details or "")
     assert '"retention_days":2557' in (record.details or "")
+    assert '"break_glass":{"os_uid":' in (record.details or "")
     # the disposed content is gone from the database file, not only unlinked
     assert OLD_MARKER.encode() not in data_dir.audit.read_bytes()
     verify = run_gateway("audit", "verify", "--data-dir", str(data_dir.root))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert verify.stdout.startswith("audit chain valid: 11 records (records up to seq 6 disposed")
-    assert "records up to seq 6 disposed of at seq 17 by operator:" in verify.stderr
+    assert "records up to seq 6 disposed of at seq 17 by host:" in verify.stderr
     # the startup check accepts the log, and appending goes on from the disposal record
     with AuditLog.open(data_dir, checkpoint_interval=None) as log:
         later = write_mixed(log, 2, prefix="after")
@@ -98,7 +99,7 @@ def test_a_record_inside_the_schedule_stops_the_disposal_before_it(data_dir: Dat
             log.store.append("token.issued", "gw.admin", "", {}, time=when)
         plan = plan_disposal(log.store, RetentionSettings(), now=NOW)
         assert (plan.first_seq, plan.through_seq, plan.records) == (1, 2, 2)
-        run = dispose_expired(log, RetentionSettings(), actor="operator:t", reason="R", now=NOW)
+        run = dispose_expired(log, RetentionSettings(), actor="host:t", reason="R", now=NOW)
     assert run.record is not None
     assert _seqs(data_dir) == [3, 4, 5, 6]
     report = verify_data_dir(data_dir)
@@ -117,11 +118,18 @@ def test_a_dry_run_disposes_of_nothing(data_dir: DataDir) -> None:
     assert len(before) == len(data_dir.audit.read_bytes())
 
 
-def test_a_disposal_needs_a_reason(data_dir: DataDir) -> None:
+def test_a_disposal_needs_a_reason_and_is_never_in_someone_elses_name(
+    data_dir: DataDir,
+) -> None:
     _fill(data_dir, old=2, old_age=SEVEN_YEARS * 2, recent=1)
     run = run_gateway("audit", "dispose", "--data-dir", str(data_dir.root))
     assert run.returncode == 2
     assert "--reason" in run.stderr
+    named = run_gateway(
+        "audit", "dispose", "--data-dir", str(data_dir.root), "--reason", "R", "--by", "s.patel"
+    )
+    assert named.returncode == 2
+    assert "--as/--by are gone" in named.stderr
     assert _seqs(data_dir) == [1, 2, 3]
 
 

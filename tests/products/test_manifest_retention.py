@@ -63,7 +63,7 @@ def test_manifests_past_the_schedule_are_disposed_of_and_recorded(tmp_path: Path
     assert record.details["manifests"] == [{"product_id": "p-old", "sha256": digest}]
     assert record.details["retention_days"] == 2557
     assert record.details["reason"] == "R-20"
-    assert record.actor.startswith("operator:")
+    assert record.actor.startswith("host:")
     assert run_gateway("audit", "verify", "--data-dir", str(data_dir.root)).returncode == 0
 
 

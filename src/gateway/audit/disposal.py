@@ -25,7 +25,7 @@ Example:
     >>> store = SQLiteAuditStore(pathlib.Path(tempfile.mkdtemp()) / "audit.sqlite")
     >>> for n in range(3):
     ...     _ = store.append("policy.loaded", "system", "", {"n": n})
-    >>> e = store.dispose(2, "audit.disposed", "operator:root", "", {"reason": "retention"})
+    >>> e = store.dispose(2, "audit.disposed", "host:root", "", {"reason": "retention"})
     >>> anchor = load_disposal(store, None)
     >>> anchor.through_seq, anchor.record_seq, [r.seq for r in store.stored_records()]
     (2, 4, [3, 4])

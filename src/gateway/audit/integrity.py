@@ -37,7 +37,6 @@ Example:
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -64,7 +63,6 @@ __all__ = [
     "IntegrityFinding",
     "acknowledgement_of",
     "check_log",
-    "operator_name",
 ]
 
 
@@ -253,7 +251,7 @@ class IntegrityAcknowledged:
     """An operator's acceptance of what verification found (``audit.acknowledged``).
 
     Attributes:
-        actor: who acknowledges (``operator:<login>`` from the command line).
+        actor: who acknowledges (``host:<operating-system user>`` from the command line).
         reason: why, in their words (an incident reference).
         report: the collecting verification it accepts.
     """
@@ -306,13 +304,3 @@ def acknowledgement_of(
             "acknowledging cannot make a damaged file sound"
         )
     return IntegrityAcknowledged(actor, reason, report)
-
-
-def operator_name(given: str | None) -> str:
-    """``operator:<name>``: the name given, else the login running the command."""
-    if given:
-        return given
-    try:
-        return f"operator:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "operator:unknown"

@@ -23,7 +23,7 @@ Example:
     ...     old = log.store.append("policy.loaded", "system", "",
     ...                            {}, time=datetime(2015, 1, 1, tzinfo=timezone.utc))
     ...     new = log.store.append("policy.loaded", "system", "", {})
-    ...     run = dispose_expired(log, RetentionSettings(), actor="operator:root",
+    ...     run = dispose_expired(log, RetentionSettings(), actor="host:root",
     ...                           reason="yearly disposal")
     >>> run.plan.through_seq, run.record.details["records"]
     (1, 1)
@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -107,8 +108,10 @@ def dispose_expired(
     organisation: str = "",
     now: datetime | None = None,
     dry_run: bool = False,
+    break_glass: Mapping[str, object] | None = None,
 ) -> DisposalRun:
-    """Dispose of every record past the schedule and record it (see the module docstring).
+    """Dispose of every record past the schedule and record it (see the module docstring);
+    ``break_glass``: the host operator's record (:mod:`gateway.auth.breakglass`), kept with it.
 
     Raises:
         InputError: no reason given.
@@ -128,6 +131,7 @@ def dispose_expired(
             "reason": reason.strip(),
             "retention_days": plan.retention_days,
             "cutoff": format_time(plan.cutoff),
+            **({"break_glass": dict(break_glass)} if break_glass else {}),
         },
     )
     log.checkpoint()

@@ -6,7 +6,7 @@
                                                    accept what verify found (audited), so the
                                                    server starts again
     gateway audit report KIND --data-dir DIR [--since … --until … --format table|csv|json]
-                                                   (the run is audited as operator:<login>)
+                                                   (the run is audited as host:<OS user>)
 
 The witness file defaults to ``GATEWAY_AUDIT_WITNESS_FILE`` (see :mod:`gateway.audit.witness`).
 
@@ -37,7 +37,7 @@ import typer
 
 from gateway.audit.checkpoints import CHECKPOINT_KEY
 from gateway.audit.facts import AccessEvent
-from gateway.audit.integrity import acknowledgement_of, operator_name
+from gateway.audit.integrity import acknowledgement_of
 from gateway.audit.kinds import EventKind
 from gateway.audit.location import embedded_log_missing, open_audit_store
 from gateway.audit.log import AuditLog
@@ -269,11 +269,15 @@ def _local_sources(data_dir: Path, now: datetime) -> ReportSources:
     return ReportSources(tables, load_catalog(), users_with_access, now)
 
 
-def _record_review(deployment: DataDir, kind: str, arguments: ReportArguments) -> None:
-    """Record a report run on the host (``access.audit_reviewed``, actor ``operator:<login>``)
-    before it is made: reviews are audited from every channel (no record, no report)."""
+def _record_review(
+    deployment: DataDir, kind: str, arguments: ReportArguments, host: HostOperator
+) -> None:
+    """Record a report run on the host (``access.audit_reviewed`` by ``host:<operating-system
+    user>``, with the reason) before it is made: reviews are audited from every channel (no
+    record, no report)."""
     facts = {
         "channel": "cli",
+        "break_glass": host.record(),
         "since": arguments.since.isoformat() if arguments.since else None,
         "until": arguments.until.isoformat() if arguments.until else None,
     }
@@ -281,7 +285,7 @@ def _record_review(deployment: DataDir, kind: str, arguments: ReportArguments) -
         log.record(
             AccessEvent(
                 EventKind.ACCESS_AUDIT_REVIEWED,
-                operator_name(None),
+                host.username,
                 "",
                 subject=f"report:{kind}",
                 extra={k: v for k, v in facts.items() if v is not None},
@@ -306,10 +310,14 @@ def report_command(
     ] = None,
     months: Annotated[int, typer.Option(help=_help("months"))] = 6,
     url: UrlOption = None,
+    reason: Annotated[
+        str, typer.Option(help="On the host: why the report is run (recorded with your OS user).")
+    ] = "audit report on the host",
 ) -> None:
     """Print a review report over the audit log; the same reports and parameters as
     ``GET /v1/audit/reports/{name}`` (:data:`gateway.audit.reporting.REPORTS`). Every run is
-    audited: on the host as ``operator:<login>``, through a server as the signed-in user."""
+    audited: on the host as ``host:<operating-system user>`` with ``--reason``, through a
+    server as the signed-in user."""
     zone = report_zone(timezone)
     arguments = ReportArguments(
         since=parse_when(since, zone),
@@ -336,7 +344,7 @@ def report_command(
             )
     else:
         local = _local(data_dir)
-        _record_review(_existing(local), kind, arguments)
+        _record_review(_existing(local), kind, arguments, HostOperator.current(reason))
         sources = _local_sources(local, datetime.now(zone))
         frame = run_report(kind, sources, arguments)
     print(render(frame, output), end="" if output == "csv" else "\n")

@@ -1,7 +1,7 @@
 """``gateway audit dispose|plan|done|incident …``: retention and the audit duties.
 
-On the gateway's host (the host administrator; recorded as ``--by`` or
-``operator:<login>``)::
+On the gateway's host (host maintenance: recorded as ``host:<operating-system user>`` with the
+reason, see :mod:`gateway.auth.breakglass`)::
 
     gateway audit dispose --data-dir DIR --reason TEXT [--dry-run]
                           dispose of product manifests past [products]
@@ -26,11 +26,13 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from gateway.audit.integrity import operator_name
 from gateway.audit.log import AuditLog
 from gateway.audit.retention import dispose_expired
+from gateway.auth.breakglass import HostOperator
+from gateway.auth.permissions import Action, require
 from gateway.catalog import load_catalog
 from gateway.cli import command_group
+from gateway.cli.access import NO_NAMED_ACTOR
 from gateway.cli.audit import audit_app
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import DataDirOption
@@ -58,27 +60,37 @@ def dispose_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be disposed of; change nothing.")
     ] = False,
-    by: Annotated[
-        str | None, typer.Option(help="Who disposes (default: operator:<login>).")
-    ] = None,
+    by: Annotated[str | None, typer.Option("--by", hidden=True)] = None,
 ) -> None:
     """Dispose of what is past the policy's schedules: product manifests older than [products]
     manifest_retention_days (recorded first), then audit records older than [retention]
     audit_days (deleted with an ``audit.disposed`` record naming the last one, from which
-    verification goes on)."""
+    verification goes on). Host maintenance: recorded as ``host:<your operating-system user>``
+    with the reason."""
+    if by is not None:
+        raise InputError(NO_NAMED_ACTOR)
     dirs = DataDir(data_dir)
     if not dirs.audit.is_file():
         raise AuditUnavailable(f"audit log {dirs.audit}: no such file")
     if not dry_run and not reason.strip():
         raise InputError("give a --reason (the schedule, a disposal reference)")
+    host = HostOperator.current(reason.strip() or "dry run")
+    require(host, Action.HOST_MAINTENANCE)
     policy = load_deployment_policy(dirs, load_catalog())
-    actor, why = operator_name(by), reason.strip() or "dry run"
+    actor, why = host.username, host.reason
     log = AuditLog.open(dirs, checkpoint_interval=None)
     try:
         manifests = dispose_manifests(
             log, dirs, policy.products, actor=actor, reason=why, now=utc_now(), dry_run=dry_run
         )
-        run = dispose_expired(log, policy.retention, actor=actor, reason=why, dry_run=dry_run)
+        run = dispose_expired(
+            log,
+            policy.retention,
+            actor=actor,
+            reason=why,
+            dry_run=dry_run,
+            break_glass=host.record(),
+        )
     finally:
         if dry_run:
             log.store.close()  # a dry run writes nothing, not even a checkpoint
