@@ -71,6 +71,22 @@ def test_the_same_records_give_the_same_value_however_the_query_reaches_them(
     assert abs(value - true) <= 2
 
 
+def test_a_join_on_a_grouped_subquerys_key_keeps_one_row_per_record(
+    template_service: QueryService,
+) -> None:
+    """Joined to a subquery grouped by the join column, each crime is counted once: the
+    same published values as the plain count."""
+    plain = _run(template_service, "SELECT ward_code, count(*) AS n FROM crime GROUP BY 1")
+    joined = _run(
+        template_service,
+        "SELECT c.ward_code, count(*) AS n FROM crime c JOIN (SELECT ward_code FROM crime "
+        "GROUP BY ward_code) g ON g.ward_code = c.ward_code GROUP BY 1",
+    )
+    assert dict(zip(plain["ward_code"], plain["n"], strict=True)) == dict(
+        zip(joined["ward_code"], joined["n"], strict=True)
+    )
+
+
 def test_a_person_has_one_key_in_every_table(template_service: QueryService) -> None:
     """Distinct people counted from the custody records and again through the same records
     under another label: the same published value."""
@@ -91,6 +107,10 @@ def test_a_person_has_one_key_in_every_table(template_service: QueryService) -> 
         "ON a.ward_code = b.ward_code GROUP BY 1",
         "SELECT c.ward_code, count(*) AS n FROM crime c JOIN "
         "(SELECT 'x' AS t UNION ALL SELECT 'x') AS d ON true GROUP BY 1",
+        # grouping sets repeat a key value: joining on it repeats records
+        "SELECT c.ward_code, count(*) AS n FROM crime c JOIN (SELECT ward_code, "
+        "police_uk_category FROM crime GROUP BY ward_code, ROLLUP (police_uk_category)) AS g "
+        "ON g.ward_code = c.ward_code GROUP BY 1",
         # a key equated to a generalised value names many rows
         "SELECT c.ward_code, count(*) AS n FROM crime c JOIN location l "
         "ON l.postcode = c.lsoa_code GROUP BY 1",

@@ -7,7 +7,7 @@ The policy's ``[disclosure]`` section configures them, parsed when the policy is
     method = "cell_key"               # the default: every count perturbed (cellkey.py)
     max_noise = 2                     # by at most ±2, the same cell always by the same amount
     modulus = 256                     # cell keys 0..255 over the perturbation table
-    min_count = 10                    # perturbed counts 1..9 suppressed (zeros are shown)
+    min_count = 10                    # perturbed counts 0..9 suppressed (empty cells too)
     round_to = 5                      # published counts rounded to the nearest 5
 
     [disclosure.levels.general]       # general-level analysts' template outputs and products
@@ -54,12 +54,13 @@ class DisclosureRules:
 
     Attributes:
         min_count: counts from 1 to ``min_count - 1`` are suppressed (0 or 1 = no suppression).
-            Zeros are shown: an empty cell discloses nothing about a person.
+            Cell suppression shows zeros; the cell key method suppresses them with the small
+            counts (so a suppressed cell does not say "at least one").
         round_to: published counts are rounded to the nearest multiple (0 or 1 = exact).
         secondary: apply secondary suppression, so that totals cannot reveal a suppressed cell.
         label: where the rules came from (``general``, ``publication``, ``none``), for reports.
         method: ``cell_key`` (the policy's default: every count perturbed by the cell key
-            method, perturbed counts 1..min_count-1 suppressed; see
+            method, perturbed counts 0..min_count-1 suppressed; see
             :mod:`gateway.disclosure.cellkey`), ``suppression`` (primary and secondary cell
             suppression; this class's default, exact values) or ``none``.
         max_noise: the cell key method's largest change to a count.

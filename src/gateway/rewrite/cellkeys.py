@@ -380,6 +380,8 @@ class _CellKeys:
         source = sources[alias]
         table = self._base(source)
         if table is not None:
+            if not self.ctx.catalog.table(str(table.name)).primary_key:
+                return None  # records without an identity have no keys
             self._mark(table, RECORD_KEY)
             return exp.column(RECORD_KEY, table=alias)
         assert isinstance(source, Scope)
@@ -505,8 +507,8 @@ def _is_aggregate(select: exp.Select) -> bool:
 def _grouped(select: exp.Select) -> list[exp.Expr]:
     """The projections a grouped SELECT groups by (positions, aliases and ALL resolved)."""
     group = select.args.get("group")
-    if group is None:
-        return []
+    if group is None or any(group.args.get(k) for k in ("rollup", "cube", "grouping_sets")):
+        return []  # grouping sets repeat key values across sets
     projections = select.expressions
     if group.args.get("all"):
         return [p for p in projections if not _plain_aggregate(p)]
