@@ -3,6 +3,7 @@ register with the 24-hour rule, the audit plan and the audits done — every one
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -321,6 +322,19 @@ def test_the_cli_reports_a_late_incident_and_lists_the_plan(duty_gateway: LiveGa
     listing = _cli(duty_gateway, SENIOR, "audit", "incident", "list", "--format", "json")
     assert listing.returncode == 0, listing.stderr
     assert "a map of 12 burglary locations" in listing.stdout
+    (incident,) = [i for i in json.loads(listing.stdout) if i["reported_by"] == "h.lee"]
+    closed = _cli(
+        duty_gateway,
+        SENIOR,
+        "audit",
+        "incident",
+        "close",
+        incident["incident_id"],
+        "--actions",
+        "printout recovered and shredded",
+    )
+    assert closed.returncode == 0, closed.stderr
+    assert f"closed by {SENIOR}" in closed.stdout
     plan = _cli(duty_gateway, SENIOR, "audit", "plan")
     assert plan.returncode == 0, plan.stderr
     assert "person-lookups" in plan.stdout
@@ -328,3 +342,40 @@ def test_the_cli_reports_a_late_incident_and_lists_the_plan(duty_gateway: LiveGa
     refused = _cli(duty_gateway, "h.lee", "audit", "plan")
     assert refused.returncode != 0
     assert "Traceback" not in refused.stderr
+
+
+def test_an_incident_is_closed_with_its_actions_never_by_its_reporter(
+    duty_gateway: LiveGateway,
+) -> None:
+    reported = _post(
+        duty_gateway,
+        "a.khan",
+        "/v1/audit/incidents",
+        {"kind": "security", "discovered_at": _ago(3), "summary": "password on a sticky note"},
+    ).json()["incident_id"]
+    close = f"/v1/audit/incidents/{reported}/close"
+    assert _post(duty_gateway, "a.khan", close, {"actions": "x"}).status_code == 403
+    assert _post(duty_gateway, LOCAL, close, {"actions": "x"}).json()["error"]["code"] == (
+        "wrong_role"
+    )
+    done = _post(duty_gateway, SENIOR, close, {"actions": "password changed; user retrained"})
+    assert done.status_code == 200, done.text
+    assert done.json()["closed_by"] == SENIOR
+    again = _post(duty_gateway, "m.hughes", close, {"actions": "again"})
+    assert again.status_code == 409
+    register = {
+        i["incident_id"]: i
+        for i in _get(duty_gateway, SENIOR, "/v1/audit/incidents").json()["incidents"]
+    }
+    assert register[reported]["actions"] == "password changed; user retrained"
+    missing = _post(duty_gateway, SENIOR, "/v1/audit/incidents/INC-0-NONE/close", {"actions": "x"})
+    assert missing.status_code == 404
+    own = _post(
+        duty_gateway,
+        SENIOR,
+        "/v1/audit/incidents",
+        {"kind": "security", "discovered_at": _ago(1), "summary": "badge lost"},
+    ).json()["incident_id"]
+    mine = _post(duty_gateway, SENIOR, f"/v1/audit/incidents/{own}/close", {"actions": "x"})
+    assert mine.status_code == 403
+    assert mine.json()["error"]["code"] == "self_approval"

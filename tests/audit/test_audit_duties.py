@@ -8,8 +8,8 @@ import pytest
 
 from gateway.audit.chain import GENESIS_HASH, seal
 from gateway.audit.duties import AuditPerformed, duty_status, new_audit
-from gateway.audit.incidents import incident_register, new_incident
-from gateway.errors import ConfigurationError, InputError
+from gateway.audit.incidents import close_incident, incident_register, new_incident
+from gateway.errors import ConfigurationError, InputError, StepOutOfOrder
 from gateway.policy.audit_duties import AuditPlanItem, parse_audit_duties
 
 FOUND = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -199,3 +199,44 @@ def test_the_plan_is_validated_at_load() -> None:
         parse_audit_duties({"schedule": []})
     with pytest.raises(ConfigurationError, match="incident_report_hours"):
         parse_audit_duties({"incident_report_hours": 0})
+
+
+def test_a_closure_is_folded_into_the_register_once() -> None:
+    fact = _incident(2)
+    reported = seal(
+        1, "E1", fact.reported_at, fact.kind.value, "a.khan", "MBC", fact.details(), GENESIS_HASH
+    )
+    (open_incident,) = incident_register([reported])
+    assert open_incident.closed_by is None
+    closure = close_incident(
+        open_incident, actions="user retrained", actor="s.patel", organisation="CP"
+    )
+    closed = seal(
+        2, "E2", FOUND, closure.kind.value, "s.patel", "CP", closure.details(), reported.hash
+    )
+    (entry,) = incident_register([reported, closed])
+    assert (entry.closed_by, entry.actions) == ("s.patel", "user retrained")
+    with pytest.raises(StepOutOfOrder):
+        close_incident(entry, actions="again", actor="m.hughes", organisation="CP")
+    with pytest.raises(InputError, match="actions taken"):
+        close_incident(open_incident, actions=" ", actor="s.patel", organisation="CP")
+
+
+def test_a_discovery_date_from_another_decade_is_refused_and_old_records_still_read() -> None:
+    with pytest.raises(InputError, match="ten years ago"):
+        new_incident(
+            "I",
+            "security",
+            datetime(147, 9, 27, tzinfo=UTC),
+            FOUND,
+            summary="s",
+            lost=None,
+            actor="a",
+            organisation="o",
+            report_hours=24,
+        )
+    # a record written before that check, its year without leading zeros, still reads
+    details = {**_incident(1).details(), "discovered_at": "147-09-27T14:19:02.000000Z"}
+    event = seal(1, "E1", FOUND, "incident.reported", "a.khan", "MBC", details, GENESIS_HASH)
+    (entry,) = incident_register([event])
+    assert entry.discovered_at == datetime(147, 9, 27, 14, 19, 2, tzinfo=UTC)

@@ -59,6 +59,15 @@ MANAGER = actor("l.man", "MBC", "line_manager")
 SUPERINTENDENT = actor("s.int", "CP", "superintendent")
 LOCAL_AUDITOR_MBC = actor("l.aud", "MBC", "local_auditor")
 SENIOR_DUTY = AuditPlanItem("person-lookups", "person look-ups", 30, "senior_analyst")
+
+
+@dataclass(frozen=True)
+class ReportedIncident:
+    incident_id: str
+    reported_by: str
+
+
+KHANS_INCIDENT = ReportedIncident("INC-1", "a.khan")
 LOCAL_DUTY = AuditPlanItem("organisation-activity", "one organisation", 90, "local_auditor")
 
 
@@ -132,6 +141,10 @@ TABLE: list[tuple[Actor, Action, object, type[GatewayError] | None]] = [
     (LOCAL_AUDITOR_MBC, Action.RECORD_AUDIT, LOCAL_DUTY, ALLOW),
     (LOCAL_AUDITOR_MBC, Action.RECORD_AUDIT, SENIOR_DUTY, WrongRole),
     (ANALYST, Action.REPORT_INCIDENT, None, ALLOW),
+    (SENIOR, Action.CLOSE_INCIDENT, KHANS_INCIDENT, ALLOW),
+    (ISO, Action.CLOSE_INCIDENT, KHANS_INCIDENT, ALLOW),
+    (ANALYST, Action.CLOSE_INCIDENT, KHANS_INCIDENT, WrongRole),
+    (actor("a.khan", "MBC", "senior_analyst"), Action.CLOSE_INCIDENT, KHANS_INCIDENT, SelfApproval),
     (actor("", "MBC"), Action.REPORT_INCIDENT, None, AccessDenied),
     (ADMIN, Action.ADMINISTER, None, ALLOW),
     (SENIOR, Action.ADMINISTER, None, AccessDenied),
@@ -322,6 +335,7 @@ def test_every_action_is_decided_and_covered_by_the_table() -> None:
         Action.REVIEW_ORGANISATION_AUDIT,
         Action.RECORD_AUDIT,
         Action.REPORT_INCIDENT,
+        Action.CLOSE_INCIDENT,
         Action.SEE_EXPORT,
         Action.DOWNLOAD_EXPORT,
         Action.DECIDE_EXPORT,

@@ -18,13 +18,19 @@ Example:
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from gateway.audit.chain import AuditEvent
 from gateway.audit.duties import DutyStatus, duty_status, new_audit
 from gateway.audit.facts import AccessEvent
-from gateway.audit.incidents import Incident, IncidentReported, incident_register, new_incident
+from gateway.audit.incidents import (
+    Incident,
+    IncidentReported,
+    close_incident,
+    incident_register,
+    new_incident,
+)
 from gateway.audit.kinds import DUTY_KINDS, EventKind
 from gateway.audit.log import AuditLog
 from gateway.audit.scope import in_scope
@@ -154,6 +160,28 @@ class AuditDutyDesk:
         )
         self.audit.record(fact)
         return fact
+
+    def close_incident(self, principal: Principal, incident_id: str, *, actions: str) -> Incident:
+        """Close an incident with the actions taken (audited before it answers).
+
+        Raises:
+            NotFound: no such incident.
+            WrongRole, SelfApproval: not an auditor or the information security officer, or
+                the incident's reporter.
+            StepOutOfOrder: closed already.
+            InputError: no actions recorded.
+            AuditUnavailable: not recorded.
+        """
+        register = {i.incident_id: i for i in incident_register(self._duty_records(None))}
+        incident = register.get(incident_id)
+        if incident is None:
+            raise NotFound(f"no incident {incident_id!r}")
+        self._permissions.require(principal, Action.CLOSE_INCIDENT, incident)
+        fact = close_incident(
+            incident, actions=actions, actor=principal.username, organisation=principal.organisation
+        )
+        event = self.audit.record(fact)
+        return replace(incident, closed_by=event.actor, closed_at=event.time, actions=fact.actions)
 
     def incidents(self, principal: Principal) -> list[Incident]:
         """The register (a local auditor: their organisation's incidents only)."""

@@ -5,8 +5,10 @@ within 24 hours of its discovery (``[audit] incident_report_hours``). A report i
 record, ``incident.reported`` (:class:`IncidentReported`): who reported it, when it was
 discovered and reported, how many hours lay between, and whether that was **late** (more than
 the rule allows) — decided when it is recorded, so the flag is part of the hash-chained record
-and cannot be dropped later. A data loss records what was lost. The register
-(:func:`incident_register`) is read back from those records.
+and cannot be dropped later. A data loss records what was lost. An incident is closed, with
+the actions taken, by someone other than its reporter (``incident.closed``,
+:class:`IncidentClosed`). The register (:func:`incident_register`) is read back from those
+records.
 
 Pure: no clock, no I/O.
 
@@ -24,19 +26,21 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, get_args
 
 from gateway.audit.chain import AuditEvent, format_time, parse_time
 from gateway.audit.kinds import EventKind
-from gateway.errors import InputError
+from gateway.errors import InputError, StepOutOfOrder
 
 __all__ = [
     "INCIDENT_KINDS",
     "Incident",
+    "IncidentClosed",
     "IncidentKind",
     "IncidentReported",
+    "close_incident",
     "incident_register",
     "new_incident",
 ]
@@ -47,6 +51,8 @@ INCIDENT_KINDS: tuple[str, ...] = get_args(IncidentKind)
 _MAX_TEXT = 4000
 #: A discovery time this far after the report is a clock difference, not the future.
 _SKEW = timedelta(minutes=5)
+#: A discovery time further back than this is a mistyped date.
+_OLDEST = timedelta(days=3660)
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ def new_incident(
         raise InputError("give the discovery time with its time zone (or as UTC)")
     if discovered_at > reported_at + _SKEW:
         raise InputError("an incident cannot be discovered after it is reported")
+    if reported_at - discovered_at > _OLDEST:
+        raise InputError("the discovery time is more than ten years ago: check the date")
     what_lost = (lost or "").strip()
     if incident_kind == "data_loss":
         what_lost = _text(what_lost, "record of what was lost (--lost / lost)")
@@ -156,8 +164,41 @@ def new_incident(
 
 
 @dataclass(frozen=True)
+class IncidentClosed:
+    """``incident.closed``: an incident closed, with the actions taken."""
+
+    incident_id: str
+    actions: str
+    actor: str
+    organisation: str
+
+    kind: ClassVar[EventKind] = EventKind.INCIDENT_CLOSED
+
+    def details(self) -> dict[str, Any]:
+        return {"incident_id": self.incident_id, "actions": self.actions}
+
+
+def close_incident(
+    incident: Incident, *, actions: str, actor: str, organisation: str
+) -> IncidentClosed:
+    """A validated closure (who may close is the permission point's decision).
+
+    Raises:
+        StepOutOfOrder: already closed.
+        InputError: no actions recorded.
+    """
+    if incident.closed_by is not None:
+        raise StepOutOfOrder(
+            f"incident {incident.incident_id} was closed by {incident.closed_by} already"
+        )
+    return IncidentClosed(
+        incident.incident_id, _text(actions, "actions taken"), actor, organisation
+    )
+
+
+@dataclass(frozen=True)
 class Incident:
-    """One entry of the register, read back from its record."""
+    """One entry of the register, read back from its records (``closed_by`` None: open)."""
 
     incident_id: str
     incident_kind: str
@@ -171,29 +212,53 @@ class Incident:
     reported_by: str
     organisation: str
     seq: int
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    actions: str = ""
 
 
 def incident_register(events: Iterable[AuditEvent]) -> list[Incident]:
-    """The incidents among ``events`` (other kinds are skipped), in the order reported."""
-    register: list[Incident] = []
+    """The incidents among ``events`` (other kinds are skipped), in the order reported, with
+    their closure when closed."""
+    register: dict[str, Incident] = {}
     for event in events:
+        d = event.details
+        if event.kind == EventKind.INCIDENT_CLOSED:
+            found = register.get(str(d.get("incident_id", "")))
+            if found is not None and found.closed_by is None:
+                register[found.incident_id] = replace(
+                    found,
+                    closed_by=event.actor,
+                    closed_at=event.time,
+                    actions=str(d.get("actions", "")),
+                )
+            continue
         if event.kind != EventKind.INCIDENT_REPORTED:
             continue
-        d = event.details
-        register.append(
-            Incident(
-                incident_id=str(d.get("incident_id", "")),
-                incident_kind=str(d.get("incident_kind", "")),
-                discovered_at=parse_time(str(d["discovered_at"])),
-                reported_at=parse_time(str(d["reported_at"])),
-                hours_to_report=float(d.get("hours_to_report", 0.0)),
-                report_hours=int(d.get("report_hours", 24)),
-                late=bool(d.get("late", False)),
-                summary=str(d.get("summary", "")),
-                lost=str(d.get("lost", "")),
-                reported_by=event.actor,
-                organisation=event.organisation,
-                seq=event.seq,
-            )
+        register[str(d.get("incident_id", ""))] = Incident(
+            incident_id=str(d.get("incident_id", "")),
+            incident_kind=str(d.get("incident_kind", "")),
+            discovered_at=_time(d.get("discovered_at")),
+            reported_at=_time(d.get("reported_at"), event.time),
+            hours_to_report=float(d.get("hours_to_report", 0.0)),
+            report_hours=int(d.get("report_hours", 24)),
+            late=bool(d.get("late", False)),
+            summary=str(d.get("summary", "")),
+            lost=str(d.get("lost", "")),
+            reported_by=event.actor,
+            organisation=event.organisation,
+            seq=event.seq,
         )
-    return register
+    return list(register.values())
+
+
+def _time(text: object, default: datetime | None = None) -> datetime:
+    """A stored time, read leniently: a register must stay readable whatever one record says
+    (years before 1000 were once written without leading zeros)."""
+    if isinstance(text, str):
+        year, dash, rest = text.partition("-")
+        try:
+            return parse_time(f"{year.zfill(4)}{dash}{rest}")
+        except ValueError:
+            pass
+    return default or datetime.min.replace(tzinfo=UTC)

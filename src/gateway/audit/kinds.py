@@ -11,7 +11,7 @@ log, so they never change; a new kind is a new member here. Code names kinds onl
     audit.*       the log itself: an operator's acknowledgement of integrity problems; a
                   disposal of records past the retention schedule; an audit carried out
                   under the audit plan (:data:`DUTY_KINDS`)
-    incident.*    the security-incident and data-loss register
+    incident.*    the security-incident and data-loss register: reported, closed
     access.*, token.*, policy.*, user.*, grant.*
                   access management (:data:`GOVERNANCE_FAMILIES`): requests and their steps,
                   suspensions, reviews, refused sign-ins, tokens, the policy loaded, the register
@@ -67,6 +67,7 @@ class EventKind(StrEnum):
     # --- audit duties (policy 198): audits done under the plan, the incident register -------
     AUDIT_PERFORMED = "audit.performed"
     INCIDENT_REPORTED = "incident.reported"
+    INCIDENT_CLOSED = "incident.closed"
     # --- the service, sign-in and review ----------------------------------------------------
     POLICY_LOADED = "policy.loaded"
     ACCESS_AUTHENTICATION_FAILED = "access.authentication_failed"
@@ -145,4 +146,4 @@ PRODUCT_KINDS = (
     EventKind.PRODUCT_DOWNLOADED,
 )
 #: The audit duties' records: audits carried out under the plan, incidents reported.
-DUTY_KINDS = (EventKind.AUDIT_PERFORMED, EventKind.INCIDENT_REPORTED)
+DUTY_KINDS = (EventKind.AUDIT_PERFORMED, EventKind.INCIDENT_REPORTED, EventKind.INCIDENT_CLOSED)

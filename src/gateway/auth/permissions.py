@@ -13,6 +13,8 @@ governance — and raises the error the caller has always raised (same HTTP stat
                                     audit_scope`)
     audit.record                    the plan duty's ``by`` role                    WrongRole
     audit.report_incident           anyone signed in (everyone must report)        AccessDenied
+    audit.close_incident            the audit roles, the information security      WrongRole,
+                                    officer; never the incident's reporter         SelfApproval
     admin.administer                ``admin``                                      AccessDenied
     admin.publish                   ``admin`` (the police.uk extract)              WrongRole
     export.see                      its owner; its authorisers; the ``[exports]    NotFound
@@ -142,6 +144,7 @@ class Action(StrEnum):
     REVIEW_ORGANISATION_AUDIT = "audit.review_organisation"
     RECORD_AUDIT = "audit.record"
     REPORT_INCIDENT = "audit.report_incident"
+    CLOSE_INCIDENT = "audit.close_incident"
     ADMINISTER = "admin.administer"
     PUBLISH = "admin.publish"
     # --- exports ----------------------------------------------------------------------------
@@ -563,6 +566,17 @@ class Permissions:
                 f"role, which {actor.username!r} does not hold"
             )
 
+    def _close_incident(self, actor: Actor, incident: object) -> None:
+        reporter = getattr(incident, "reported_by", None)
+        if not isinstance(reporter, str):
+            raise TypeError(f"closing an incident needs an incident, not {incident!r}")
+        allowed = self.audit_roles | {"information_security_officer"}
+        if not actor.roles & allowed:
+            needed = ", ".join(sorted(allowed))
+            raise WrongRole(f"closing an incident needs one of the roles {needed}")
+        if actor.username == reporter:
+            raise SelfApproval(f"{actor.username!r} cannot close an incident they reported")
+
     def _report_incident(self, actor: Actor, _: object) -> None:
         if not actor.username:
             raise AccessDenied("reporting an incident needs a signed-in user")
@@ -695,6 +709,7 @@ _STATEFUL: dict[Action, Callable[[Permissions, Actor, object], None]] = {
     Action.REVIEW_ORGANISATION_AUDIT: Permissions._review_organisation_audit,
     Action.RECORD_AUDIT: Permissions._record_audit,
     Action.REPORT_INCIDENT: Permissions._report_incident,
+    Action.CLOSE_INCIDENT: Permissions._close_incident,
     Action.SEE_EXPORT: Permissions._see_export,
     Action.DOWNLOAD_EXPORT: Permissions._download_export,
     Action.DECIDE_EXPORT: Permissions._decide_export,

@@ -15,6 +15,7 @@ Through a gateway server, as the signed-in reviewer (token as for ``gateway quer
                                                       record an audit carried out
     gateway audit incident report --kind security|data_loss --discovered-at WHEN
                           --summary TEXT [--lost TEXT]
+    gateway audit incident close ID --actions TEXT    close it (not by its reporter)
     gateway audit incident list                       the register, late reports flagged
 """
 
@@ -187,6 +188,19 @@ def incident_report_command(
         )
 
 
+@incident_app.command("close")
+def incident_close_command(
+    incident_id: Annotated[str, typer.Argument(help="The incident's reference.")],
+    actions: Annotated[str, typer.Option(help="The actions taken (recorded).")],
+    url: UrlOption = None,
+) -> None:
+    """Close an incident with the actions taken (auditors or the information security
+    officer; never its reporter)."""
+    with connection(url) as gw:
+        closed = gw.close_incident(incident_id, actions)
+    print(f"incident {closed['incident_id']} closed by {closed['closed_by']}")
+
+
 @incident_app.command("list")
 def incident_list_command(url: UrlOption = None, output: OutputOption = "table") -> None:
     """The incident register, late reports flagged."""
@@ -195,5 +209,14 @@ def incident_list_command(url: UrlOption = None, output: OutputOption = "table")
     _show(
         incidents,
         output,
-        ("incident_id", "kind", "discovered_at", "reported_at", "late", "reported_by", "summary"),
+        (
+            "incident_id",
+            "kind",
+            "discovered_at",
+            "reported_at",
+            "late",
+            "reported_by",
+            "closed_by",
+            "summary",
+        ),
     )

@@ -554,6 +554,15 @@ class Connection(ClosesOnExit):
         incident: dict[str, Any] = self._json("POST", "/v1/audit/incidents", json=body)
         return incident
 
+    def close_incident(self, incident_id: str, actions: str) -> dict[str, Any]:
+        """Close an incident with the actions taken (``POST /v1/audit/incidents/{id}/close``)."""
+        closed: dict[str, Any] = self._json(
+            "POST",
+            f"/v1/audit/incidents/{incident_id}/close",
+            json={"actions": actions},
+        )
+        return closed
+
     def incidents(self) -> list[dict[str, Any]]:
         """The incident register, late reports flagged (``GET /v1/audit/incidents``)."""
         found: list[dict[str, Any]] = self._json("GET", "/v1/audit/incidents")["incidents"]

@@ -8,6 +8,8 @@ GET  /v1/audit/incidents    the incident register, late reports flagged (auditor
                             auditor: their organisation's)
 POST /v1/audit/incidents    report a security incident or data loss (anyone signed in); more
                             than ``[audit] incident_report_hours`` after discovery is late
+POST /v1/audit/incidents/{id}/close   close it with the actions taken (auditors or the
+                            information security officer; never its reporter)
 
 Every answer and every record goes through :class:`gateway.api.audit_duties.AuditDutyDesk`.
 """
@@ -18,6 +20,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.audit_duties import AuditDutyDesk
@@ -111,6 +114,13 @@ class IncidentOut(BaseModel):
     lost: str
     reported_by: str
     organisation: str
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    actions: str = ""
+
+
+class CloseBody(_Strict):
+    actions: str = Field(min_length=1, max_length=4000, description="The actions taken (recorded).")
 
 
 class IncidentsOut(BaseModel):
@@ -130,6 +140,9 @@ def _incident_out(i: Incident) -> IncidentOut:
         lost=i.lost,
         reported_by=i.reported_by,
         organisation=i.organisation,
+        closed_by=i.closed_by,
+        closed_at=i.closed_at,
+        actions=i.actions,
     )
 
 
@@ -239,3 +252,18 @@ def report_incident(principal: PrincipalDep, desk: DeskDep, body: IncidentBody) 
         reported_by=fact.actor,
         organisation=fact.organisation,
     )
+
+
+@router.post(
+    "/incidents/{incident_id}/close",
+    responses=errors(400, 401, 403, 404, 409, 422, 429, 503),
+    summary="Close an incident",
+)
+def close(
+    incident_id: Annotated[str, PathParam(max_length=64)],
+    principal: PrincipalDep,
+    desk: DeskDep,
+    body: CloseBody,
+) -> IncidentOut:
+    """Close an incident with the actions taken (audited; never by its reporter)."""
+    return _incident_out(desk.close_incident(principal, incident_id, actions=body.actions))
