@@ -15,6 +15,7 @@ import pytest
 from gateway.disclosure import parse_disclosure_request
 from gateway.disclosure.control import DisclosureControl
 from gateway.errors import ColumnNotFound, GatewayError, NotProtectable
+from gateway.rewrite import rewrite
 from gateway.service import QueryService
 from tests.templates.fixtures import PURPOSE, USERS, Raw
 
@@ -184,3 +185,22 @@ def test_the_keys_are_computed_by_the_engine_and_never_released(
     assert "GW_HMAC_SHA256('#cell-key:crime:'" in executed
     assert "__gw_cell_key_1" in executed
     assert record.result["disclosure"]["method"] == "cell_key"
+
+
+def test_only_a_short_list_of_literal_rows_may_repeat_the_records_across_cells(
+    template_service: QueryService,
+) -> None:
+    """A template may join the counted records to a few literal rows (before-after's
+    intervention and comparison areas): each record once per row, in that row's cell. A long
+    list would put the same records in many differently perturbed cells of one query."""
+    view = template_service.view(USER, PURPOSE)
+
+    def keyed(rows: int) -> bool:
+        literals = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(rows))
+        sql = f"SELECT r.k, count(*) AS n FROM crime c, ({literals}) AS r GROUP BY r.k"
+        result = rewrite(sql, view, template_service.catalog, cell_keys=True)
+        return bool(result.cell_keys)
+
+    assert keyed(2)
+    assert keyed(4)
+    assert not keyed(5)

@@ -19,8 +19,9 @@ the analyst's columns (disclosure control reads and drops it: it is never releas
 
 **Which records a row is.** A row of ``FROM a JOIN b ON b.pk = a.fk …`` is one record of its
 *unit* ``a``: every other source is tied to it at most once (its whole primary key equated to
-columns of sources already tied, or to constants; or a one-row subquery; or a subquery grouped
-by columns so equated). The row key is the unit's record key. A join that can repeat a record
+columns of sources already tied, or to constants — a grouping column is a constant within one
+cell; or a one-row subquery; or a subquery grouped by columns so equated; or a list of at most
+four literal rows told apart by a grouping column). The row key is the unit's record key. A join that can repeat a record
 (a self-join on a non-key, a cross join with a list of values) has no unit: its counts get no
 cell key, and disclosure control refuses to release them (``not_protectable``) — which also
 stops the "multiply a count, divide the noise away" attack.
@@ -53,6 +54,10 @@ CELL_KEY_PREFIX = "__gw_cell_key_"
 _ROW_KEY = "__gw_row_key"
 _COMPANION = "__gw_ck_"
 _RESERVED = "__gw"
+#: The most rows a list of literal rows joined to the counted records may have: each record is
+#: counted once per row (in that row's cell), so a long list would let one query average many
+#: differently perturbed cells that share the same records.
+_MAX_LITERAL_ROWS = 4
 
 
 def add_cell_keys(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
@@ -544,7 +549,7 @@ def _literal_rows(union: exp.Union) -> tuple[str, ...] | None:
         else:
             return None
     width = {len(r.expressions) for r in rows}
-    if len(width) != 1:
+    if len(width) != 1 or len(rows) > _MAX_LITERAL_ROWS:
         return None
     for position, name in enumerate(union.named_selects):
         values = [_bare(r.expressions[position]) for r in rows]
