@@ -243,3 +243,24 @@ def test_an_unregistered_name_cannot_act(served: tuple[LiveGateway, People]) -> 
     assert "gateway login" in nobody.err
     for kind in (EventKind.ACCESS_REQUESTED, EventKind.ACCESS_ENDORSED, EventKind.TOKEN_ISSUED):
         assert all(e.actor != "not.a.registered.user" for e in events(live.data_dir, kind))
+
+
+@pytest.mark.parametrize(
+    ("command", "doing"),
+    [
+        (["export", "approve", "q-1", "--comment", "checked"], "approving or rejecting an export"),
+        (["export", "reject", "q-1", "--comment", "no"], "approving or rejecting an export"),
+        (["product", "pass", "p-1", "--comment", "fine"], "quality assurance of a product"),
+        (["product", "return", "p-1", "--comment", "redo"], "quality assurance of a product"),
+    ],
+)
+def test_release_decisions_are_never_taken_in_someone_elses_name(
+    served: tuple[LiveGateway, People], command: list[str], doing: str
+) -> None:
+    live, people = served
+    named = gateway(*command, "--as", "s.patel", env=people.profile("root"), code=2)
+    assert "--as/--by are gone" in named.err
+    host = ["--data-dir", str(live.data_dir), "--reason", "INC-6 backlog"]
+    on_host = gateway(*command, *host, code=2)
+    assert on_host.err.startswith("error: break-glass host mode (host:")
+    assert doing in on_host.err

@@ -46,6 +46,7 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli import command_group
+from gateway.cli.access import logged_in
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import DataDirOption, PurposeOption, json_or_text, name_value_pairs
 from gateway.cli.query import (
@@ -298,6 +299,7 @@ CommentOption = Annotated[
 
 
 @export_app.command("approve")
+@logged_in("export.decide")
 def approve_command(
     export_id: Annotated[str, typer.Argument(help="The held export's id.")],
     comment: CommentOption = "",
@@ -308,6 +310,7 @@ def approve_command(
 
 
 @export_app.command("reject")
+@logged_in("export.decide")
 def reject_command(
     export_id: Annotated[str, typer.Argument(help="The held export's id.")],
     comment: CommentOption = "",

@@ -30,6 +30,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli import command_group
+from gateway.cli.access import logged_in
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import PurposeOption
 from gateway.cli.template import DataDirOption, UserOption, local_session
@@ -174,6 +175,7 @@ def _decide(product_id: str, decision: str, comment: str, url: str | None) -> No
 
 
 @product_app.command("pass")
+@logged_in("product.qa")
 def pass_command(
     product_id: Annotated[str, typer.Argument(help="The product's id.")],
     comment: CommentOption = "",
@@ -184,6 +186,7 @@ def pass_command(
 
 
 @product_app.command("return")
+@logged_in("product.qa")
 def return_command(
     product_id: Annotated[str, typer.Argument(help="The product's id.")],
     comment: CommentOption = "",
