@@ -141,11 +141,11 @@ def resolve_profile(
         if saved.url and not _same_server(url, saved.url):
             raise ConfigurationError(
                 f"no token for {url}: the saved token is for {saved.url}; "
-                f"run `gateway login --url {url}` or set GATEWAY_TOKEN"
+                f"run `gateway login --server {url}` or set GATEWAY_TOKEN"
             )
         token = saved.token
     if not token:
         raise ConfigurationError(
-            "no token: run `gateway login --url URL` first, or set GATEWAY_TOKEN"
+            "no token: run `gateway login --server URL` first, or set GATEWAY_TOKEN"
         )
     return Login(url=url, token=token, purpose=purpose or saved.purpose)
