@@ -57,6 +57,7 @@ COMMAND_MODULES = (
     "template",
     "tokens",
     "users",
+    "warehouse",
 )
 #: Packages only the ``[server]`` extra installs: a light (client-only) install skips the
 #: commands that need them instead of failing to start.
