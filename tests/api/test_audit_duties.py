@@ -33,7 +33,14 @@ def duty_gateway(
 
     root = tmp_path_factory.mktemp("duties") / "data"
     root.mkdir(parents=True)
-    local = Principal(LOCAL, MBC, "none", roles=frozenset({"local_auditor"}))
+    local = Principal(
+        LOCAL,
+        MBC,
+        "general",
+        areas=("E06000002",),
+        purposes=("AUDIT-2026",),
+        roles=frozenset({"local_auditor"}),
+    )
     DataDir(root).users.write_text(users_toml([*demo_users(date.today()), local]), "utf-8")
     prepare_data_dir(generated_source(request), root)
     gateway = start_gateway(root)
@@ -108,10 +115,10 @@ def test_a_local_auditor_cannot_verify_the_chain_or_query_the_audit_schema(
     with duty_gateway.client(LOCAL) as http:
         sql = http.post(
             "/v1/query",
-            json={"sql": "SELECT organisation FROM audit.events", "purpose": "SA-2026"},
+            json={"sql": "SELECT organisation FROM audit.events", "purpose": "AUDIT-2026"},
         )
-    assert sql.status_code in (403, 400)  # never the force's records
-    assert "Stockton" not in sql.text
+    assert sql.status_code == 403  # never the force's records through SQL
+    assert sql.json()["error"]["code"] == "table_not_permitted"
 
 
 def test_an_analyst_is_no_auditor(duty_gateway: LiveGateway) -> None:
