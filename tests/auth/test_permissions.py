@@ -69,6 +69,7 @@ class ReportedIncident:
 
 KHANS_INCIDENT = ReportedIncident("INC-1", "a.khan")
 LOCAL_DUTY = AuditPlanItem("organisation-activity", "one organisation", 90, "local_auditor")
+OWNER = actor("s.own", "CP", "system_owner")
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,8 @@ TABLE: list[tuple[Actor, Action, object, type[GatewayError] | None]] = [
     (SPOC_MBC, Action.SUSPEND, KHAN, ALLOW),
     (SPOC_RCBC, Action.SUSPEND, KHAN, WrongRole),
     (OTHER, Action.SUSPEND, KHAN, WrongRole),
+    (MANAGER, Action.SUSPEND, KHAN, WrongRole),
+    (MANAGER, Action.SUSPEND, Subject("a.khan", "MBC", frozenset({"l.man"})), ALLOW),  # supervisor
     (ADMIN, Action.SUSPEND, Subject("root", "CP"), SelfApproval),
     (HEAD, Action.REINSTATE, KHAN, ALLOW),
     (SPOC_MBC, Action.REINSTATE, KHAN, WrongRole),
@@ -252,7 +255,9 @@ TABLE: list[tuple[Actor, Action, object, type[GatewayError] | None]] = [
     (SPOC_MBC, Action.DECIDE_REVIEW_ENTRY, KHAN, ALLOW),
     (SPOC_MBC, Action.DECIDE_REVIEW_ENTRY, Subject("m.spoc", "MBC"), SelfApproval),
     (SPOC_RCBC, Action.DECIDE_REVIEW_ENTRY, KHAN, WrongRole),
-    (ADMIN, Action.DECIDE_REVIEW_ENTRY, KHAN, WrongRole),
+    (ADMIN, Action.DECIDE_REVIEW_ENTRY, KHAN, ALLOW),  # e.g. the force's own accounts
+    (ADMIN, Action.DECIDE_REVIEW_ENTRY, Subject("root", "CP"), SelfApproval),
+    (MANAGER, Action.DECIDE_REVIEW_ENTRY, KHAN, WrongRole),
     (ADMIN, Action.RUN_REVIEW_CYCLE, None, ALLOW),
     # the register
     (ADMIN, Action.REGISTER_USER, None, ALLOW),
@@ -306,6 +311,23 @@ TABLE: list[tuple[Actor, Action, object, type[GatewayError] | None]] = [
     (HOST, Action.QA_PRODUCT, product("pending"), BreakGlassRefused),
     (HOST, Action.PUBLISH, None, BreakGlassRefused),
     (HOST, Action.REGISTER_USER, None, BreakGlassRefused),
+    # partner organisations as a whole
+    (ADMIN, Action.RECORD_SHARING_AGREEMENT, None, ALLOW),
+    (SPOC_MBC, Action.RECORD_SHARING_AGREEMENT, None, WrongRole),
+    (SPOC_MBC, Action.SPONSOR_ORGANISATION, Subject(organisation="MBC"), ALLOW),
+    (SPOC_RCBC, Action.SPONSOR_ORGANISATION, Subject(organisation="MBC"), WrongRole),
+    (ADMIN, Action.SPONSOR_ORGANISATION, Subject(organisation="MBC"), WrongRole),
+    (OWNER, Action.AUTHORISE_ORGANISATION, None, ALLOW),
+    (ADMIN, Action.AUTHORISE_ORGANISATION, None, WrongRole),
+    (HEAD, Action.AUTHORISE_ORGANISATION, None, WrongRole),
+    (ISO, Action.SUSPEND_ORGANISATION, None, ALLOW),
+    (OWNER, Action.SUSPEND_ORGANISATION, None, ALLOW),
+    (SPOC_MBC, Action.SUSPEND_ORGANISATION, None, WrongRole),
+    (ADMIN, Action.REINSTATE_ORGANISATION, None, ALLOW),
+    (ANALYST, Action.REINSTATE_ORGANISATION, None, WrongRole),
+    (OWNER, Action.TERMINATE_ORGANISATION, None, ALLOW),
+    (HEAD, Action.TERMINATE_ORGANISATION, None, ALLOW),
+    (ADMIN, Action.TERMINATE_ORGANISATION, None, WrongRole),
 ]
 
 

@@ -19,6 +19,7 @@ from gateway.auth.breakglass import HostOperator
 from gateway.catalog import Catalog
 from gateway.datadir import DataDir
 from gateway.governance.model import NetworkRange, Organisation, Person
+from gateway.governance.partnership import SharingAgreement
 from gateway.governance.preconditions import (
     Declaration,
     DeclarationKind,
@@ -36,6 +37,13 @@ from gateway.policy import Policy, load_default_policy
 MBRO = "E06000002"
 HPOOL = "E06000001"
 START = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+#: A Middlesbrough analyst's relations: line manager and local supervisor m.jones, designated
+#: senior analyst s.patel (``person(…, **MBC_ANALYST)``).
+MBC_ANALYST = {
+    "line_manager": "m.jones",
+    "local_supervisor": "m.jones",
+    "senior_analyst": "s.patel",
+}
 MBC_NETWORK = "192.0.2.0/28"
 #: The host operator who bootstraps the test registers (break-glass, audited as such).
 HOST = HostOperator("ops", 1000, "CHG-1: bootstrap of the test register")
@@ -97,6 +105,9 @@ def person(
     areas: tuple[str, ...] = (),
     workstations: tuple[str, ...] = (),
     role_title: str = "Officer",
+    senior_analyst: str | None = None,
+    local_supervisor: str | None = None,
+    phone: str = "01642 300000",
 ) -> Person:
     return Person(
         username=username,
@@ -108,11 +119,15 @@ def person(
         line_manager=line_manager,
         areas=areas,
         workstations=workstations,
+        senior_analyst=senior_analyst,
+        local_supervisor=local_supervisor,
+        phone=phone,
     )
 
 
 def make_ready(service: GovernanceService, username: str, *, vetting: str = "NPPV3") -> None:
-    """Record everything ``username`` needs before access goes live."""
+    """Record everything ``username`` needs before access goes live (their own memorandum of
+    understanding when they are of a partner organisation)."""
     day = service.clock().date()
     service.record_vetting(
         "i.sec", Vetting(username, vetting, day - timedelta(days=30), day + timedelta(days=3 * 365))
@@ -120,6 +135,7 @@ def make_ready(service: GovernanceService, username: str, *, vetting: str = "NPP
     declarations: tuple[DeclarationKind, ...] = (
         "confidentiality",
         "data_protection",
+        "official_secrets_act",
         "security_operating_procedures",
     )
     for kind in declarations:
@@ -127,16 +143,24 @@ def make_ready(service: GovernanceService, username: str, *, vetting: str = "NPP
     trainings: tuple[TrainingKind, ...] = ("gateway_training", "information_security_induction")
     for training in trainings:
         service.record_training("i.sec", Training(username, training, day))
+    with service.store.reading() as r:
+        organisation = r.require_person(username).organisation
+    if organisation != "CLE":
+        memorandum = Memorandum(organisation, f"MOU-{username}", day, username=username)
+        service.record_memorandum("root", memorandum)
 
 
 def build_world(service: GovernanceService, clock: Clock) -> None:
     """The force (CLE), Middlesbrough Council (MBC) and Hartlepool (HBC), with every role.
 
-    People: root (admin), a.khan (MBC analyst, line manager m.jones), b.lee (MBC analyst),
-    m.jones (MBC line manager), p.spoc (MBC SPOC), s.super and s.super2 (superintendents for
-    Middlesbrough), s.hpool (superintendent for Hartlepool only), a.man (analysis manager),
-    i.sec (information security officer), h.intel (head of intelligence). a.khan and b.lee have
-    every precondition in place; MBC has its memorandum and code of connection.
+    People: root (admin), a.khan (MBC analyst, line manager and local supervisor m.jones,
+    designated senior analyst s.patel), b.lee (the same), m.jones (MBC line manager and local
+    supervisor), p.spoc (MBC SPOC), s.super and s.super2 (superintendents for Middlesbrough),
+    s.hpool (superintendent for Hartlepool only), a.man (analysis manager), i.sec (information
+    security officer), h.intel (head of intelligence), s.patel (senior analyst), o.wner (system
+    owner). a.khan and b.lee have every precondition in place; MBC has its memorandum, code of
+    connection, information sharing agreement (copy with root) and the system owner's
+    authorisation.
     """
     force = Organisation(
         "CLE", "Cleveland Police", "force", (HPOOL, MBRO, "E06000003", "E06000004")
@@ -149,17 +173,14 @@ def build_world(service: GovernanceService, clock: Clock) -> None:
         "root", Organisation("HBC", "Hartlepool Borough Council", "local_authority", (HPOOL,))
     )
     service.add_network("root", NetworkRange("MBC", MBC_NETWORK, "Civic Centre analysts' VLAN"))
+    analyst = MBC_ANALYST
     for who in (
-        person("m.jones", "MBC", "line_manager"),
+        person("m.jones", "MBC", "line_manager", "local_supervisor"),
         person("p.spoc", "MBC", "spoc"),
-        person(
-            "a.khan",
-            "MBC",
-            "analyst",
-            line_manager="m.jones",
-            role_title="Community Safety Analyst",
-        ),
-        person("b.lee", "MBC", "analyst", line_manager="m.jones"),
+        person("s.patel", "CLE", "senior_analyst"),
+        person("o.wner", "CLE", "system_owner"),
+        person("a.khan", "MBC", "analyst", role_title="Community Safety Analyst", **analyst),
+        person("b.lee", "MBC", "analyst", **analyst),
         person("s.super", "CLE", "superintendent", areas=(MBRO,)),
         person("s.super2", "CLE", "superintendent", areas=(MBRO,)),
         person("s.hpool", "CLE", "superintendent", areas=(HPOOL,)),
@@ -171,6 +192,10 @@ def build_world(service: GovernanceService, clock: Clock) -> None:
     day = clock().date()
     service.record_memorandum("root", Memorandum("MBC", "MOU-MBC-2026", day - timedelta(days=60)))
     service.declare_code_of_connection("p.spoc", "MBC")
+    service.record_sharing_agreement(
+        "root", SharingAgreement("MBC", "ISA-MBC-2026", day - timedelta(days=60), None, "root")
+    )
+    service.authorise_organisation("o.wner", "MBC", "ISA and memorandum in place")
     make_ready(service, "a.khan")
     make_ready(service, "b.lee")
 
@@ -228,7 +253,10 @@ def enhanced_form(
         purposes=(Purpose(purpose, "Linthorpe Road burglary JAG problem profile"),),
         business_case=BusinessCase("JAG analyst", ("Problem profile",), ("JAG members",)),
         enhanced=EnhancedScope(
-            tables=tables, unmask=unmask, justification="MO themes for the burglary series"
+            tables=tables,
+            unmask=unmask,
+            justification="MO themes for the burglary series",
+            method="no force product reports MO themes; aggregates cannot show them",
         ),
         ends=ends,
     )

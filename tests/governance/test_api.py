@@ -23,7 +23,17 @@ from gateway.governance.model import NetworkRange
 from gateway.governance.preconditions import Vetting
 
 from . import warehouse
-from .conftest import CHAIN, MBC_NETWORK, MBRO, World, approve, general_form, make_ready, person
+from .conftest import (
+    CHAIN,
+    MBC_ANALYST,
+    MBC_NETWORK,
+    MBRO,
+    World,
+    approve,
+    general_form,
+    make_ready,
+    person,
+)
 
 INSIDE = ("192.0.2.5", 50000)
 OUTSIDE = ("198.51.100.7", 50000)
@@ -146,7 +156,7 @@ def test_lapsed_preconditions_are_refused_at_the_door_with_the_reason(
     service = world.service
     world.clock.now = datetime.now(UTC)  # the app runs on the real clock
     today = world.clock.now.date()
-    service.add_person("root", person("c.new", "MBC", "analyst", line_manager="m.jones"))
+    service.add_person("root", person("c.new", "MBC", "analyst", **MBC_ANALYST))
     make_ready(service, "c.new")
     approve(service, service.submit("c.new", general_form("c.new")).request_id)
     token = TokenStore(service.store.path).issue("c.new", issued_by="root").token
@@ -217,3 +227,61 @@ def test_register_routes_decide_by_the_callers_roles(
     assert changed.json()["allow_loopback"] is True
     [event] = list(audit.events(kinds=("access.organisation_added",)))[-1:]
     assert (event.actor, event.details["subject"]) == ("root", "RCBC")
+
+
+def test_an_organisation_suspended_as_a_whole_has_every_token_refused(
+    inside: TestClient, tokens: dict[str, str], world: World, audit: AuditLog
+) -> None:
+    world.clock.now = datetime.now(UTC)  # the app runs on the real clock
+    for who in ("a.khan", "b.lee"):
+        approve(world.service, world.service.submit(who, general_form(who)).request_id)
+    assert inside.get("/v1/me", headers=auth(tokens, "a.khan")).status_code == 200
+    refused = inside.post("/v1/access/organisations/MBC/suspend", json={"reason": "x"},
+                          headers=auth(tokens, "p.spoc"))  # fmt: skip
+    assert error(refused) == (403, "wrong_role")
+    done = inside.post("/v1/access/organisations/MBC/suspend",
+                       json={"reason": "data loss under investigation"},
+                       headers=auth(tokens, "i.sec"))  # fmt: skip
+    assert done.status_code == 200, done.text
+    for who in ("a.khan", "b.lee", "m.jones", "p.spoc"):  # analysts, approvers, the SPOC
+        assert error(inside.get("/v1/me", headers=auth(tokens, who))) == (403, "account_suspended")
+    assert inside.get("/v1/me", headers=auth(tokens, "s.super")).status_code == 200  # the force
+    back = inside.post("/v1/access/organisations/MBC/reinstate",
+                       json={"reason": "investigation closed"},
+                       headers=auth(tokens, "h.intel"))  # fmt: skip
+    assert back.status_code == 200, back.text
+    assert inside.get("/v1/me", headers=auth(tokens, "a.khan")).json()["level"] == "general"
+    kinds = [e.kind for e in audit.events() if e.details.get("subject") == "MBC"]
+    assert kinds[-2:] == ["access.organisation_suspended", "access.organisation_reinstated"]
+
+
+def test_the_published_list_of_organisations_and_their_agreements(
+    inside: TestClient, tokens: dict[str, str], world: World
+) -> None:
+    listed = inside.get("/v1/access/agreements", headers=auth(tokens, "a.khan"))
+    assert listed.status_code == 200, listed.text
+    by_code = {o["code"]: o for o in listed.json()}
+    assert by_code["MBC"]["agreement"]["reference"] == "ISA-MBC-2026"
+    assert by_code["MBC"]["agreement"]["copied_to"] == "root"
+    assert by_code["MBC"]["authorised"] is True
+    assert by_code["MBC"]["missing"] == []
+    assert by_code["HBC"]["agreement"] is None
+    assert by_code["HBC"]["missing"] == ["isa_missing", "system_owner_authorisation_missing"]
+    assert by_code["CLE"]["missing"] == []
+    assert inside.get("/v1/access/agreements").status_code == 401
+
+    recorded = inside.post(
+        "/v1/access/organisations/HBC/agreements",
+        json={"reference": "ISA-HBC-1", "signed": "2026-01-05", "copied_to": "root"},
+        headers=auth(tokens, "root"),
+    )
+    assert recorded.status_code == 201, recorded.text
+    not_admin = inside.post(
+        "/v1/access/organisations/HBC/agreements",
+        json={"reference": "ISA-HBC-2", "signed": "2026-01-05", "copied_to": "i.sec"},
+        headers=auth(tokens, "root"),
+    )
+    assert error(not_admin) == (403, "wrong_role")
+    by_code = {o["code"]: o for o in inside.get("/v1/access/agreements",
+                                                headers=auth(tokens, "b.lee")).json()}  # fmt: skip
+    assert by_code["HBC"]["agreement"]["reference"] == "ISA-HBC-1"

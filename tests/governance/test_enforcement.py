@@ -20,13 +20,14 @@ from gateway.datadir import DataDir
 from gateway.deployment import Deployment
 from gateway.errors import GatewayError
 from gateway.governance.directory import GovernanceDirectory
-from gateway.governance.preconditions import Declaration, Training, Vetting
+from gateway.governance.preconditions import Declaration, Memorandum, Training, Vetting
 from gateway.principal import Principal
 from gateway.service import QueryService
 
 from . import warehouse
 from .conftest import (
     CHAIN,
+    MBC_ANALYST,
     MBRO,
     Clock,
     World,
@@ -206,7 +207,9 @@ def _new_analyst(
     world: World, username: str, *, vetting_days: int, declarations: tuple[str, ...]
 ) -> None:
     service, day = world.service, world.clock().date()
-    service.add_person("root", person(username, "MBC", "analyst", line_manager="m.jones"))
+    service.add_person("root", person(username, "MBC", "analyst", **MBC_ANALYST))
+    memorandum = Memorandum("MBC", f"MOU-{username}", day, username=username)
+    service.record_memorandum("root", memorandum)
     service.record_vetting("i.sec", Vetting(username, "NPPV3", day - timedelta(days=700),
                                             day + timedelta(days=vetting_days)))  # fmt: skip
     for kind in declarations:
@@ -215,7 +218,12 @@ def _new_analyst(
         service.record_training("i.sec", Training(username, training, day))
 
 
-ALL_DECLARATIONS = ("confidentiality", "data_protection", "security_operating_procedures")
+ALL_DECLARATIONS = (
+    "confidentiality",
+    "data_protection",
+    "official_secrets_act",
+    "security_operating_procedures",
+)
 
 
 def test_expired_vetting_leaves_no_data_access(

@@ -38,30 +38,41 @@ def test_review_cycle_opens_reviews_and_suspends_the_unconfirmed(
     result = service.review_cycle("root")
     [review_id] = [r for r in result["opened"] if r.startswith("RV-MBC-")]
     review = service.access_review(review_id)
-    assert [e.username for e in review.entries] == ["a.khan", "b.lee"]
+    # every account of the organisation, not only those holding data access
+    assert [e.username for e in review.entries] == ["a.khan", "b.lee", "m.jones", "p.spoc"]
     assert review.due == clock().date() + timedelta(days=28)
 
     service.confirm_review("p.spoc", review_id, "a.khan", keep=True, comment="still on the SA")
     with pytest.raises(Conflict):  # decided once
         service.confirm_review("p.spoc", review_id, "a.khan", keep=True)
+    service.confirm_review("p.spoc", review_id, "m.jones", keep=True, comment="still manages")
+    with pytest.raises(SelfApproval):  # the SPOC's own account is confirmed by someone else
+        service.confirm_review("p.spoc", review_id, "p.spoc", keep=True)
+    service.confirm_review("i.sec", review_id, "p.spoc", keep=True, comment="still the SPOC")
     assert service.review_cycle("root")["suspended"] == []  # not overdue yet
 
     clock.advance(days=29)
-    result = service.review_cycle("root")
-    assert result["suspended"] == ["b.lee"]
+    result = service.scheduled_cycle()
+    assert "b.lee" in result["suspended"]
+    assert not {"a.khan", "m.jones", "p.spoc"} & set(result["suspended"])
+    # the force's approvers and its administrator were unconfirmed too: suspended alike
+    assert {"root", "h.intel", "i.sec", "s.super"} <= set(result["suspended"])
     assert review_id in result["closed"]
     assert service.standing("b.lee").principal.suspended
     assert service.standing("b.lee").suspension is not None
+    assert service.standing("root").principal.suspended
     assert service.standing("a.khan").principal.level == "general"
     assert "access.review_closed" in kinds(audit, review_id)
     assert kinds(audit, "b.lee")[-1] == "access.suspended"
     with pytest.raises(StepOutOfOrder):
         service.confirm_review("p.spoc", review_id, "b.lee", keep=True)
+    with pytest.raises(AccountSuspended):  # an unconfirmed administrator cannot act
+        service.review_cycle("root")
 
     # The next review is due six months after the last one opened.
-    assert service.review_cycle("root")["opened"] == []
+    assert service.scheduled_cycle()["opened"] == []
     clock.advance(days=31 * 5)
-    assert any(r.startswith("RV-MBC-") for r in service.review_cycle("root")["opened"])
+    assert any(r.startswith("RV-MBC-") for r in service.scheduled_cycle()["opened"])
 
 
 def test_spoc_removal_revokes_at_once(granted: World) -> None:
@@ -128,8 +139,11 @@ def test_suspension_rules(granted: World) -> None:
     service.add_person("root", person("h.spoc", "HBC", "spoc"))
     with pytest.raises(WrongRole):
         service.suspend("h.spoc", "a.khan", "not my organisation")
+    service.add_person("root", person("l.other", "MBC", "line_manager"))
     with pytest.raises(WrongRole):
-        service.suspend("m.jones", "a.khan", "line managers cannot suspend")
+        service.suspend("l.other", "a.khan", "a line manager who does not supervise")
+    service.suspend("m.jones", "b.lee", "their local supervisor may")
+    assert service.standing("b.lee").principal.suspended
     service.suspend("p.spoc", "a.khan", "left a session unlocked")
     with pytest.raises(WrongRole):
         service.reinstate("p.spoc", "a.khan", "SPOCs do not reinstate")

@@ -9,6 +9,11 @@ from typing import Any
 import pytest
 
 from gateway.governance.model import Grant, GrantLevel, Organisation, Person, Suspension
+from gateway.governance.partnership import (
+    OwnerAuthorisation,
+    PartnershipRecords,
+    SharingAgreement,
+)
 from gateway.governance.preconditions import (
     CodeOfConnection,
     Declaration,
@@ -34,15 +39,26 @@ def complete(**changes: Any) -> PreconditionRecords:
         declarations=(
             Declaration("a.khan", "confidentiality", date(2026, 1, 1)),
             Declaration("a.khan", "data_protection", date(2026, 1, 1)),
+            Declaration("a.khan", "official_secrets_act", date(2026, 1, 1)),
             Declaration("a.khan", "security_operating_procedures", date(2026, 1, 1)),
         ),
         training=(
             Training("a.khan", "gateway_training", date(2026, 1, 2)),
             Training("a.khan", "information_security_induction", date(2026, 1, 2)),
         ),
-        memoranda=(Memorandum("MBC", "MOU-1", date(2025, 4, 1)),),
+        memoranda=(
+            Memorandum("MBC", "MOU-1", date(2025, 4, 1)),
+            Memorandum("MBC", "MOU-a.khan", date(2025, 4, 2), username="a.khan"),
+        ),
         codes_of_connection=(
             CodeOfConnection("MBC", "p.spoc", date(2026, 3, 1), date(2027, 3, 1)),
+        ),
+        senior_analysts=("s.patel",),
+        local_supervisor="m.jones",
+        partnership=PartnershipRecords(
+            "local_authority",
+            agreements=(SharingAgreement("MBC", "ISA-1", date(2025, 3, 1), None, "root"),),
+            authorisations=(OwnerAuthorisation("MBC", "o.wner", AT - timedelta(days=90)),),
         ),
     )
     return replace(records, **changes)
@@ -62,16 +78,33 @@ def test_nothing_on_file_lists_everything() -> None:
         "vetting_missing",
         "declaration_missing",
         "declaration_missing",
+        "declaration_missing",
         "syops_missing",
         "training_missing",
         "training_missing",
+        "senior_analyst_missing",
+        "local_supervisor_missing",
+        "mou_missing",
         "mou_missing",
         "coc_missing",
+        "isa_missing",
+        "system_owner_authorisation_missing",
+    ]
+    assert codes_of(PreconditionRecords("other"))[-2:] == [
+        "sponsorship_missing",
+        "system_owner_authorisation_missing",
     ]
 
 
 def test_the_force_needs_no_memorandum_or_code_of_connection() -> None:
-    assert codes_of(complete(organisation_kind="force", memoranda=(), codes_of_connection=())) == []
+    force = complete(
+        organisation_kind="force",
+        memoranda=(),
+        codes_of_connection=(),
+        local_supervisor=None,
+        partnership=None,
+    )
+    assert codes_of(force) == []
 
 
 def test_vetting_expired_and_its_error_code() -> None:
@@ -107,8 +140,12 @@ def test_syops_must_be_re_accepted_every_year() -> None:
 
 
 def test_memorandum_and_code_of_connection_lapse() -> None:
-    records = complete(memoranda=(Memorandum("MBC", "MOU-1", date(2024, 1, 1), date(2026, 5, 1)),))
+    lapsed = Memorandum("MBC", "MOU-1", date(2024, 1, 1), date(2026, 5, 1))
+    records = complete(memoranda=(lapsed, complete().memoranda[1]))
     assert codes_of(records) == ["mou_expired"]
+    own_lapsed = replace(complete().memoranda[1], expires=date(2026, 5, 2))
+    found = shortfalls(complete(memoranda=(complete().memoranda[0], own_lapsed)), "general", DAY)
+    assert [(s.code, s.item) for s in found] == [("mou_expired", "applicant_memorandum")]
     assert codes_of(complete(), day=date(2027, 3, 2)) == ["syops_expired", "coc_expired"]
 
 

@@ -56,6 +56,10 @@ def test_enhanced_form_accepts_grantable_table_and_unmaskable_columns(policy: Po
         (EnhancedScope(areas=(MBRO,), justification="x"), "already among"),
         (EnhancedScope(justification="x"), "must name the extra"),
         (EnhancedScope(unmask=("crime.modus_operandi",)), "must say why"),
+        (
+            EnhancedScope(unmask=("crime.modus_operandi",), justification="MO themes"),
+            "most appropriate method",
+        ),
     ],
 )
 def test_enhanced_scope_refusals(policy: Policy, scope: EnhancedScope, message: str) -> None:
@@ -114,7 +118,11 @@ def test_enhanced_needs_an_end_date_within_the_limit(policy: Policy) -> None:
 
 
 def test_enhanced_extra_area_outside_the_organisation_is_allowed(policy: Policy) -> None:
-    scope = EnhancedScope(areas=(HPOOL,), justification="cross-border burglary series")
+    scope = EnhancedScope(
+        areas=(HPOOL,),
+        justification="cross-border burglary series",
+        method="the series crosses the border; no force product covers both areas",
+    )
     form = validate_form(replace(enhanced_form(), enhanced=scope), policy, MBC, today=TODAY)
     assert form.enhanced is not None
     assert form.enhanced.areas == (HPOOL,)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from .conftest import CHAIN, World, approve, enhanced_form, general_form, make_ready, person
+from .conftest import (
+    CHAIN,
+    MBC_ANALYST,
+    World,
+    approve,
+    enhanced_form,
+    general_form,
+    make_ready,
+    person,
+)
 
 
 def test_a_newcomer_sees_everything_to_do(world: World) -> None:
@@ -16,11 +25,17 @@ def test_a_newcomer_sees_everything_to_do(world: World) -> None:
         "vetting_missing",
         "declaration_missing",
         "declaration_missing",
+        "declaration_missing",
         "syops_missing",
         "training_missing",
         "training_missing",
+        "senior_analyst_missing",
+        "local_supervisor_missing",
+        "mou_missing",
         "mou_missing",
         "coc_missing",
+        "isa_missing",
+        "system_owner_authorisation_missing",
         "no_network",
     ]
     assert "Hartlepool Borough Council has not registered" in status.missing[-1].message
@@ -48,7 +63,7 @@ def test_an_applicant_sees_the_step_their_request_waits_for(world: World) -> Non
 
 def test_an_enhanced_request_shows_the_enhanced_vetting_needed(world: World) -> None:
     service = world.service
-    service.add_person("root", person("d.two", "MBC", "analyst", line_manager="m.jones"))
+    service.add_person("root", person("d.two", "MBC", "analyst", **MBC_ANALYST))
     make_ready(service, "d.two", vetting="NPPV2")
     service.submit("d.two", enhanced_form("d.two"))
     status = service.status("d.two")

@@ -12,7 +12,8 @@ The lifespan opens a :class:`~gateway.api.runtime.GatewayRuntime` (engine worker
 token store) and the :class:`~gateway.api.resources.ServingResources` (disk quota, encoders,
 sweeper: leftover result files and export work folders are swept at start, periodically and at
 stop), and, with ``settings.flight_port``, the Arrow Flight SQL server (:mod:`gateway.api.flight`)
-over the same runtime. On shutdown it withdraws the work in flight (:mod:`gateway.api.shutdown`), waits for it,
+over the same runtime; for a governed gateway it runs the lifecycle schedule
+(:mod:`gateway.api.lifecycle`). On shutdown it withdraws the work in flight (:mod:`gateway.api.shutdown`), waits for it,
 then closes the runtime. Routes run their blocking work in the thread pool, so a slow query
 holds one thread and one engine worker, never the event loop.
 
@@ -37,6 +38,7 @@ from gateway.api.bodylimit import BodyLimitMiddleware
 from gateway.api.deps import reject_unknown_query
 from gateway.api.errors import install_error_handlers
 from gateway.api.flight import open_flight_server
+from gateway.api.lifecycle import run_lifecycle
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.resources import DiskQuota, ResultSweeper, ServingResources
 from gateway.api.routes import health, v1_routers
@@ -44,6 +46,7 @@ from gateway.api.routes.common import API_PREFIX
 from gateway.api.runtime import GatewayRuntime, open_runtime
 from gateway.api.settings import GatewaySettings, get_settings
 from gateway.api.shutdown import Shutdown
+from gateway.governance.directory import GovernanceDirectory
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -86,6 +89,10 @@ def create_app(
             )
             async with anyio.create_task_group() as housekeeping:
                 housekeeping.start_soon(resources.sweep_periodically, settings.sweep_interval_s)
+                if isinstance(runtime.directory, GovernanceDirectory):
+                    housekeeping.start_soon(
+                        run_lifecycle, runtime.governance, settings.lifecycle_interval_s
+                    )
                 try:
                     yield
                 finally:

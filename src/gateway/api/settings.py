@@ -95,6 +95,8 @@ class GatewaySettings:
         flight_tls_cert, flight_tls_key: PEM files; with both, Flight SQL is served over TLS
             (``grpc+tls``).
         flight_ticket_ttl_s: how long a Flight SQL result waits for its ``DoGet``.
+        lifecycle_interval_s: how often a governed gateway runs its lifecycle schedule
+            (access reviews, code-of-connection reminders, inactivity; :mod:`gateway.api.lifecycle`).
     """
 
     data_dir: Path = Path("demo-data")
@@ -126,6 +128,7 @@ class GatewaySettings:
     flight_tls_cert: Path | None = None
     flight_tls_key: Path | None = None
     flight_ticket_ttl_s: float = 60.0
+    lifecycle_interval_s: float = 3600.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -107,6 +107,15 @@ class EventKind(StrEnum):
     USER_VETTING_RECORDED = "user.vetting_recorded"
     USER_DECLARATION_SIGNED = "user.declaration_signed"
     USER_TRAINING_RECORDED = "user.training_recorded"
+    # --- partner organisations as a whole, and the scheduled lifecycle run ------------------
+    ACCESS_SHARING_AGREEMENT_RECORDED = "access.sharing_agreement_recorded"
+    ACCESS_ORGANISATION_SPONSORED = "access.organisation_sponsored"
+    ACCESS_ORGANISATION_AUTHORISED = "access.organisation_authorised"
+    ACCESS_ORGANISATION_SUSPENDED = "access.organisation_suspended"
+    ACCESS_ORGANISATION_REINSTATED = "access.organisation_reinstated"
+    ACCESS_ORGANISATION_TERMINATED = "access.organisation_terminated"
+    ACCESS_CODE_OF_CONNECTION_DUE = "access.code_of_connection_due"
+    ACCESS_LIFECYCLE_RUN = "access.lifecycle_run"
 
     @property
     def family(self) -> str:

@@ -182,6 +182,13 @@ class Action(StrEnum):
     RECORD_MEMORANDUM = "register.memorandum"
     DECLARE_CODE_OF_CONNECTION = "register.code_of_connection"
     SEE_REGISTER = "register.see"
+    # --- partner organisations: agreements, sponsorship, authorisation, stops ---------------
+    RECORD_SHARING_AGREEMENT = "register.sharing_agreement"
+    SPONSOR_ORGANISATION = "register.sponsor_organisation"
+    AUTHORISE_ORGANISATION = "register.authorise_organisation"
+    SUSPEND_ORGANISATION = "access.suspend_organisation"
+    REINSTATE_ORGANISATION = "access.reinstate_organisation"
+    TERMINATE_ORGANISATION = "access.terminate_organisation"
     # --- break-glass on the gateway's host (bootstrap and recovery) -------------------------
     HOST_BOOTSTRAP = "host.bootstrap"
     HOST_ADD_ADMINISTRATOR = "host.add_administrator"
@@ -335,6 +342,29 @@ def _rule(what: str, *roles: str, **more: object) -> Rule:
 
 
 _ADMIN_OR_ISO = ("admin", "information_security_officer")
+#: Partner organisations as a whole: their ISA (recorded by an administrator, who holds the
+#: copy), a CSP's sponsorship (by that CSP's SPOC), the system owner's authorisation, and
+#: suspension (reversible) or termination (final) of every account of the organisation.
+_PARTNERSHIP_RULES: dict[Action, Rule] = {
+    Action.RECORD_SHARING_AGREEMENT: _rule(
+        "recording an information sharing agreement", ADMIN_ROLE
+    ),
+    Action.SPONSOR_ORGANISATION: _rule(
+        "sponsoring an organisation", organisation_roles=frozenset({"spoc"})
+    ),
+    Action.AUTHORISE_ORGANISATION: _rule(
+        "the system owner's authorisation of an organisation", "system_owner"
+    ),
+    Action.SUSPEND_ORGANISATION: _rule(
+        "suspending an organisation", *OVERSIGHT_ROLES, "system_owner"
+    ),
+    Action.REINSTATE_ORGANISATION: _rule(
+        "reinstating an organisation", *OVERSIGHT_ROLES, "system_owner"
+    ),
+    Action.TERMINATE_ORGANISATION: _rule(
+        "terminating an organisation", "system_owner", "head_of_intelligence"
+    ),
+}
 #: The rules of the governance and administrative actions (exports and audit review take
 #: their roles from the policy: see :class:`Permissions`).
 RULES: dict[Action, Rule] = {
@@ -377,9 +407,10 @@ RULES: dict[Action, Rule] = {
         "suspension",
         *OVERSIGHT_ROLES,
         organisation_roles=frozenset({"spoc"}),
+        related_may=True,
         not_on_self="suspend",
         refusal="suspension needs admin, information security officer, head of "
-        "intelligence, or the user's organisation SPOC",
+        "intelligence, the user's organisation SPOC or their local supervisor",
     ),
     Action.REINSTATE: _rule("reinstatement", *OVERSIGHT_ROLES, not_on_self="reinstate access"),
     Action.REVOKE: _rule("revocation", *OVERSIGHT_ROLES, not_on_self="revoke access"),
@@ -389,6 +420,7 @@ RULES: dict[Action, Rule] = {
     ),
     Action.DECIDE_REVIEW_ENTRY: _rule(
         "access review decisions",
+        *OVERSIGHT_ROLES,
         organisation_roles=frozenset({"spoc"}),
         not_on_self="confirm access",
     ),
@@ -417,6 +449,7 @@ RULES: dict[Action, Rule] = {
     Action.HOST_ADD_ADMINISTRATOR: _rule("adding an administrator on the host", BREAK_GLASS_ROLE),
     Action.HOST_REVOKE_TOKEN: _rule("revoking a token on the host", BREAK_GLASS_ROLE),
     Action.HOST_MAINTENANCE: _rule("maintenance on the host", BREAK_GLASS_ROLE),
+    **_PARTNERSHIP_RULES,
 }
 
 

@@ -56,6 +56,12 @@ class ApprovalOperations(Operations):
             submitter = self._acting(tx, actor, at)
             applicant = self._acting(tx, form.applicant, at)
             require(submitter, permissions.Action.SUBMIT_REQUEST, Subject(form.applicant))
+            if not applicant.phone.strip():
+                raise InputError(
+                    f"the request form needs the applicant's telephone number: "
+                    f"{applicant.username!r} has none on record (an administrator records it: "
+                    "gateway access user update --phone)"
+                )
             org = tx.require_organisation(applicant.organisation)
             settings = tx.settings()
             resolved = validate_form(
@@ -85,7 +91,11 @@ class ApprovalOperations(Operations):
                 ),
                 history=(
                     Transition(
-                        "submitted", actor, "applicant" if actor == form.applicant else "admin", at
+                        "submitted",
+                        actor,
+                        "applicant" if actor == form.applicant else "admin",
+                        at,
+                        phone=applicant.phone.strip(),
                     ),
                 ),
             )
@@ -221,6 +231,8 @@ class ApprovalOperations(Operations):
                     decide(
                         request, step.action, person, applicant=applicant, organisation=org, at=at
                     )
+                except InputError:  # theirs, once they give what the form asks (comment, phone)
+                    pass
                 except GatewayError:  # not theirs to take: own, already acted, wrong role
                     continue
                 out.append(request)
@@ -236,7 +248,7 @@ class ApprovalOperations(Operations):
         with self.store.reading() as r:
             viewer = r.require_person(actor)
             subject = r.require_person(username)
-        related = frozenset({subject.line_manager} if subject.line_manager else set[str]())
+        related = frozenset(u for u in (subject.line_manager, subject.local_supervisor) if u)
         require(
             viewer, permissions.Action.SEE_STATUS, Subject(username, subject.organisation, related)
         )
@@ -266,7 +278,7 @@ class ApprovalOperations(Operations):
             open_requests = r.requests(applicant=username, open_only=True)
             levels = {req.form.level for req in open_requests}
             wanted = "enhanced" if "enhanced" in levels else "general"
-            records = r.precondition_records(person)
+            records = r.precondition_records(person, at)
             rules = r.settings().preconditions
             organisation = r.require_organisation(person.organisation)
         return access_status(

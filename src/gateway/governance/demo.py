@@ -2,8 +2,11 @@
 
 :func:`seed_register` turns a list of demo principals (``gateway demo``'s users) into a
 governance register whose grants produce the same principals: each organisation is registered
-with its areas, memorandum and code of connection; each analyst gets a line manager, vetting,
-declarations and training, then a general request (and one enhanced request per
+with its areas, memorandum, code of connection, information sharing agreement (copy with the
+administrator) and the system owner's authorisation; each analyst gets a line manager who is
+also their local supervisor, their designated senior analyst (and that senior analyst's
+deputies), a telephone number, vetting, declarations (Official Secrets Act included), training
+and their own memorandum, then a general request (and one enhanced request per
 :class:`~gateway.principal.AccessGrant`) that goes through every step of the workflow —
 line manager, superintendent, analysis manager, information security officer, head of
 intelligence. Every step is an audited governance operation, so the demo's audit log shows the
@@ -24,6 +27,7 @@ from datetime import timedelta
 
 from gateway.auth.breakglass import HostOperator
 from gateway.governance.model import Organisation, OrganisationKind, Person
+from gateway.governance.partnership import SharingAgreement
 from gateway.governance.preconditions import (
     Declaration,
     DeclarationKind,
@@ -43,6 +47,7 @@ __all__ = ["DemoOrganisation", "seed_register"]
 _DECLARATIONS: tuple[DeclarationKind, ...] = (
     "confidentiality",
     "data_protection",
+    "official_secrets_act",
     "security_operating_procedures",
 )
 _TRAININGS: tuple[TrainingKind, ...] = ("gateway_training", "information_security_induction")
@@ -52,6 +57,7 @@ SUPERINTENDENT = "supt.cle"
 ANALYSIS_MANAGER = "am.cle"
 SECURITY_OFFICER = "iso.cle"
 HEAD_OF_INTELLIGENCE = "hoi.cle"
+SYSTEM_OWNER = "so.cle"
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,11 @@ class DemoOrganisation:
     @property
     def spoc(self) -> str:
         return f"spoc.{self.code.lower()}"
+
+    @property
+    def partner(self) -> bool:
+        """A partner organisation (not the force): it needs an ISA, authorisation, MoUs."""
+        return self.kind != "force"
 
 
 def seed_register(
@@ -98,41 +109,47 @@ def seed_register(
     )
     service.set_settings(root, GovernanceSettings.demo(), "demo: users connect from this host")
     day = service.clock().date()
-    for org in organisations:
-        if org.code != force.code:
-            service.add_organisation(root, _org(org))
-        service.add_person(root, _person(org.line_manager, org, "line_manager", title="Manager"))
-        service.add_person(root, _person(org.spoc, org, "spoc", title="Partnership SPOC"))
-        if org.kind != "force":
-            service.record_memorandum(
-                root, Memorandum(org.code, f"MOU-{org.code}-{day.year}", day - timedelta(days=90))
-            )
-        service.declare_code_of_connection(org.spoc, org.code)
     for username, role, title in (
         (SUPERINTENDENT, "superintendent", "Superintendent, local policing"),
         (ANALYSIS_MANAGER, "analysis_manager", "Analysis manager"),
         (SECURITY_OFFICER, "information_security_officer", "Information security officer"),
         (HEAD_OF_INTELLIGENCE, "head_of_intelligence", "Head of intelligence"),
+        (SYSTEM_OWNER, "system_owner", "System owner"),
     ):
         areas = force.areas if role == "superintendent" else ()
         service.add_person(root, _person(username, force, role, title=title, areas=areas))
-    done = []
-    for principal in principals:
-        if principal.username == root or principal.level == "none":
-            continue
-        org = by_name[principal.organisation]
-        roles = tuple(sorted(principal.roles))
+    for org in organisations:
+        if org.code != force.code:
+            service.add_organisation(root, _org(org))
         service.add_person(
             root,
-            _person(
-                principal.username,
-                org,
-                *roles,
-                title="Senior analyst" if "senior_analyst" in roles else "Community safety analyst",
-                line_manager=org.line_manager,
-            ),
+            _person(org.line_manager, org, "line_manager", "local_supervisor", title="Manager"),
         )
-        _make_ready(service, principal.username, principal.level)
+        service.add_person(root, _person(org.spoc, org, "spoc", title="Partnership SPOC"))
+        if org.partner:
+            service.record_memorandum(
+                root, Memorandum(org.code, f"MOU-{org.code}-{day.year}", day - timedelta(days=90))
+            )
+            isa = SharingAgreement(
+                org.code, f"ISA-{org.code}-{day.year}", day - timedelta(days=90), None, root
+            )
+            service.record_sharing_agreement(root, isa)
+            service.authorise_organisation(SYSTEM_OWNER, org.code, "demo: ISA and MoU in place")
+        service.declare_code_of_connection(org.spoc, org.code)
+    analysts = [p for p in principals if p.username != root and p.level != "none"]
+    for principal in analysts:
+        org = by_name[principal.organisation]
+        roles = tuple(sorted(principal.roles))
+        title = "Senior analyst" if "senior_analyst" in roles else "Community safety analyst"
+        line_manager = org.line_manager
+        service.add_person(
+            root, _person(principal.username, org, *roles, title=title, line_manager=line_manager)
+        )
+    _designate(service, root, analysts, by_name)
+    done = []
+    for principal in analysts:
+        org = by_name[principal.organisation]
+        _make_ready(service, root, principal.username, principal.level, org)
         requests = [_general_form(principal)]
         requests += [_enhanced_form(principal, g) for g in principal.grants]
         for form in requests:
@@ -143,6 +160,34 @@ def seed_register(
             f"{principal.username}: {len(requests)} request(s) authorised through the workflow"
         )
     return done
+
+
+def _designate(
+    service: GovernanceService,
+    root: str,
+    analysts: Sequence[Principal],
+    by_name: dict[str, DemoOrganisation],
+) -> None:
+    """Each analyst's designated senior analyst (the first of their ``senior_analysts``), the
+    rest as that senior analyst's deputies, and a partner analyst's local supervisor."""
+    deputies: dict[str, list[str]] = {}
+    for principal in analysts:
+        if principal.senior_analysts:
+            designated, *rest = principal.senior_analysts
+            chain = deputies.setdefault(designated, [])
+            chain += [d for d in rest if d not in chain and d != designated]
+    for senior, chain in deputies.items():
+        if chain:
+            service.update_person(root, senior, "demo: deputies", deputies=tuple(chain))
+    for principal in analysts:
+        org = by_name[principal.organisation]
+        changes: dict[str, object] = {}
+        if principal.senior_analysts:
+            changes["senior_analyst"] = principal.senior_analysts[0]
+        if org.partner:
+            changes["local_supervisor"] = org.line_manager
+        if changes:
+            service.update_person(root, principal.username, "demo: designations", **changes)
 
 
 def _chain(org: DemoOrganisation) -> tuple[tuple[str, Action], ...]:
@@ -176,10 +221,13 @@ def _person(
         roles=frozenset(roles),
         line_manager=line_manager,
         areas=areas,
+        phone=f"01642 {300000 + sum(map(ord, username)) % 700000:06d}",
     )
 
 
-def _make_ready(service: GovernanceService, username: str, level: str) -> None:
+def _make_ready(
+    service: GovernanceService, root: str, username: str, level: str, org: DemoOrganisation
+) -> None:
     day = service.clock().date()
     vetting = "NPPV3" if level == "enhanced" else "NPPV2"
     service.record_vetting(
@@ -190,6 +238,9 @@ def _make_ready(service: GovernanceService, username: str, level: str) -> None:
         service.record_declaration(username, Declaration(username, kind, day))
     for training in _TRAININGS:
         service.record_training(SECURITY_OFFICER, Training(username, training, day))
+    if org.partner:
+        memorandum = Memorandum(org.code, f"MOU-{username}", day, username=username)
+        service.record_memorandum(root, memorandum)
 
 
 def _general_form(principal: Principal) -> RequestForm:
@@ -222,6 +273,7 @@ def _enhanced_form(principal: Principal, grant: AccessGrant) -> RequestForm:
             unmask=grant.unmask,
             areas=grant.areas,
             justification=grant.reason or "demo enhanced grant",
+            method="demo: the problem profile needs these records; no force product has them",
         ),
         ends=grant.ends,
     )

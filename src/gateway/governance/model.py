@@ -53,6 +53,8 @@ Role = Literal[
     "spoc",
     "admin",
     "auditor",
+    "system_owner",
+    "local_supervisor",
 ]
 #: Every role a person may hold (non-data roles; data levels come from grants).
 ROLES: tuple[str, ...] = get_args(Role)
@@ -173,6 +175,12 @@ class Person:
         organisation: organisation code.
         roles: subset of :data:`ROLES`.
         line_manager: username of their line manager (endorses their requests).
+        senior_analyst: username of their designated senior analyst (authorises their
+            record-level releases, QAs their products; policy 198 appendix 2 and 3.2).
+        deputies: for a senior analyst, who may act for them (the designated senior analyst's
+            deputies complete each of their analysts' authoriser chain).
+        local_supervisor: username of their local supervisor in their own organisation (a
+            partner organisation's analysts need one before access goes live).
         areas: for superintendents, the local authority codes they police.
         workstations: designated workstation addresses (IP or CIDR); empty = any registered
             address of the organisation.
@@ -190,14 +198,24 @@ class Person:
     areas: tuple[str, ...] = ()
     workstations: tuple[str, ...] = ()
     left_on: datetime | None = None
+    senior_analyst: str | None = None
+    deputies: tuple[str, ...] = ()
+    local_supervisor: str | None = None
 
     def __post_init__(self) -> None:
         check_code(self.username, "username")
         unknown = sorted(set(self.roles) - set(ROLES))
         if unknown:
             raise InputError(f"unknown role {unknown[0]!r}; roles are {', '.join(ROLES)}")
-        if self.line_manager == self.username:
-            raise InputError("a person cannot be their own line manager")
+        for relation, whom in (
+            ("line manager", self.line_manager),
+            ("designated senior analyst", self.senior_analyst),
+            ("local supervisor", self.local_supervisor),
+        ):
+            if whom == self.username:
+                raise InputError(f"a person cannot be their own {relation}")
+        if self.username in self.deputies:
+            raise InputError("a senior analyst cannot be their own deputy")
         for address in self.workstations:
             parse_network(address)
 

@@ -33,7 +33,7 @@ from gateway.governance.model import Person
 from gateway.governance.store import GovernanceStore, Reader, Writer
 from gateway.policy import Policy
 
-__all__ = ["Acting", "Operations", "holds_access", "new_id"]
+__all__ = ["Acting", "Operations", "new_id"]
 
 #: Who acts: a person in the register (their username, taken from their authenticated
 #: principal), or — for bootstrap and recovery only — the host operator in break-glass mode.
@@ -97,12 +97,19 @@ class Operations:
 
     @staticmethod
     def _acting(tx: Reader, username: str, at: datetime) -> Person:
-        """The actor's record, refusing leavers and suspended people."""
+        """The actor's record, refusing leavers, suspended people and the people of a
+        suspended or terminated organisation."""
         person = tx.require_person(username)
         if not person.in_post(at):
             raise AccountSuspended(f"{username!r} has left; their account is closed")
         if any(s.in_force(at) for s in tx.suspensions(username)):
             raise AccountSuspended(f"{username!r} is suspended and cannot act")
+        stop = tx.organisation_stop(person.organisation, at)
+        if stop is not None:
+            raise AccountSuspended(
+                f"{username!r} cannot act: {person.organisation} was {stop.kind} on "
+                f"{stop.stopped_at:%Y-%m-%d}"
+            )
         return person
 
     def _need(
@@ -130,7 +137,3 @@ class Operations:
             else:
                 self._need(tx, actor, action, at, subject)
             yield tx, at
-
-
-def holds_access(r: Reader, person: Person, at: datetime) -> bool:
-    return person.in_post(at) and any(g.active_at(at) for g in r.grants(person.username))

@@ -1,12 +1,21 @@
 """Keeping access current: immediate suspension and reinstatement, revocation (leavers),
-six-monthly access reviews, and inactivity flags.
+six-monthly access reviews of every account, code-of-connection reminders, and inactivity flags.
 
 ==========================================  ==============================================
-suspend                                      admin, ISO, head of intelligence, or the SPOC
+suspend                                      admin, ISO, head of intelligence, the SPOC, or
+                                             the user's local supervisor
 reinstate, revoke                            admin, ISO or head of intelligence
-access reviews: open, review cycle           admin
-access reviews: confirm / remove a user      the organisation's SPOC
+access reviews: open, review cycle           admin (and the server's own schedule)
+access reviews: confirm / remove a user      the organisation's SPOC, or admin, ISO, head of
+                                             intelligence (never their own account)
 ==========================================  ==============================================
+
+The lifecycle run (:meth:`OversightOperations.scheduled_cycle`) is a built-in schedule: the
+serving process runs it at start and then periodically (:mod:`gateway.api.lifecycle`), as
+:data:`SCHEDULER`, no cron needed. Each run opens the access reviews that are due — every
+account of the organisation, approvers and administrators included — suspends the accounts left
+unconfirmed past a review's deadline, reminds each partner organisation whose code-of-connection
+declaration is due or lapsed (once per state), and flags inactive users.
 
 Example:
     >>> service.suspend("i.sec", "a.khan", "shared their login")         # doctest: +SKIP
@@ -32,6 +41,7 @@ from gateway.governance.lifecycle import (
     ReviewDecision,
     ReviewEntry,
     add_months,
+    coc_due,
     inactive_users,
     review_due,
 )
@@ -39,10 +49,13 @@ from gateway.governance.model import (
     SUSPENSION_KINDS,
     SuspensionKind,
 )
-from gateway.governance.operations import Operations, holds_access, new_id
-from gateway.governance.store import Writer
+from gateway.governance.operations import Operations, new_id
+from gateway.governance.store import Reader, Writer
 
-__all__ = ["OversightOperations"]
+__all__ = ["SCHEDULER", "OversightOperations"]
+
+#: Who the server's own scheduled lifecycle run acts as: not a person (no username has ``:``).
+SCHEDULER = "gateway:scheduler"
 
 _QUERY_KINDS = (EventKind.QUERY_STARTED, EventKind.QUERY_DENIED)
 
@@ -63,7 +76,9 @@ class OversightOperations(Operations):
         at = self.clock()
         with self.store.writing() as tx:
             target = tx.require_person(username)
-            self._need(tx, actor, Action.SUSPEND, at, Subject(username, target.organisation))
+            supervisor = frozenset([target.local_supervisor] if target.local_supervisor else [])
+            subject = Subject(username, target.organisation, supervisor)
+            self._need(tx, actor, Action.SUSPEND, at, subject)
             return self._suspend(tx, actor, username, kind, reason, at)
 
     def _suspend(
@@ -123,18 +138,21 @@ class OversightOperations(Operations):
     # --- lifecycle: access reviews, inactivity -----------------------------------------------------
 
     def open_review(self, actor: str, organisation: str) -> AccessReview:
-        """Open an access review listing every user of ``organisation`` with access now."""
+        """Open an access review listing every account of ``organisation`` in post now."""
         with self._change_by(actor, Action.OPEN_ACCESS_REVIEW) as (tx, at):
-            review = self._new_review(tx, actor, organisation, at)
-            self._event(
-                tx,
-                EventKind.ACCESS_REVIEW_OPENED,
-                actor,
-                subject=review.review_id,
-                organisation_code=organisation,
-                due=review.due.isoformat(),
-                users=[e.username for e in review.entries],
-            )
+            return self._opened(tx, actor, organisation, at)
+
+    def _opened(self, tx: Writer, actor: str, organisation: str, at: datetime) -> AccessReview:
+        review = self._new_review(tx, actor, organisation, at)
+        self._event(
+            tx,
+            EventKind.ACCESS_REVIEW_OPENED,
+            actor,
+            subject=review.review_id,
+            organisation_code=organisation,
+            due=review.due.isoformat(),
+            users=[e.username for e in review.entries],
+        )
         return review
 
     def access_review(self, review_id: str) -> AccessReview:
@@ -165,7 +183,8 @@ class OversightOperations(Operations):
         tx.require_organisation(organisation)
         if tx.reviews(organisation, open_only=True):
             raise Conflict(f"{organisation} already has an open access review")
-        users = [p.username for p in tx.people(organisation) if holds_access(tx, p, at)]
+        # every account, not only data users: approvers, SPOCs and administrators too
+        users = [p.username for p in tx.people(organisation) if p.in_post(at)]
         review = AccessReview(
             review_id=new_id(f"RV-{organisation}", at),
             organisation=organisation,
@@ -189,6 +208,8 @@ class OversightOperations(Operations):
                 raise NotFound(f"no access review {review_id!r}")
             subject = Subject(username, review.organisation)
             self._need(tx, actor, Action.DECIDE_REVIEW_ENTRY, at, subject)
+            if review.entry(username) is None:
+                raise NotFound(f"{username!r} is not in access review {review_id}")
             if review.closed_at is not None:
                 raise StepOutOfOrder(f"access review {review_id} is closed")
             decision: ReviewDecision = "confirmed" if keep else "removed"
@@ -211,22 +232,46 @@ class OversightOperations(Operations):
             )
 
     def review_cycle(self, actor: str) -> dict[str, list[str]]:
-        """The scheduled lifecycle run (e.g. daily from cron).
-
-        Opens reviews for organisations that are due, enforces overdue reviews (unconfirmed users
-        suspended, review closed), and flags users inactive for ``inactivity_months``. Each
-        change is its own audited operation.
+        """The lifecycle run on demand by an administrator: what :meth:`scheduled_cycle` does.
 
         Returns:
             ``{"opened": [review ids], "suspended": [usernames], "closed": [review ids],
-            "inactive": [usernames]}``.
+            "coc_reminders": [organisation codes], "inactive": [usernames]}``.
         """
         at = self.clock()
-        out: dict[str, list[str]] = {"opened": [], "suspended": [], "closed": [], "inactive": []}
         with self.store.reading() as r:
             self._need(r, actor, Action.RUN_REVIEW_CYCLE, at)
+        return self._cycle(actor, at)
+
+    def scheduled_cycle(self) -> dict[str, list[str]]:
+        """The server's built-in lifecycle run, as :data:`SCHEDULER` (no cron, no person).
+
+        Opens reviews for organisations that are due, enforces overdue reviews (unconfirmed
+        accounts suspended, review closed), reminds organisations whose code of connection is
+        due or lapsed, and flags users inactive for ``inactivity_months``. Each change is its
+        own audited operation; a run that changed anything is summarised in an
+        ``access.lifecycle_run`` record.
+        """
+        result = self._cycle(SCHEDULER, self.clock())
+        if any(result.values()):
+            with self.store.reading() as r:
+                self._event(r, EventKind.ACCESS_LIFECYCLE_RUN, SCHEDULER, subject="lifecycle",
+                            result=result)  # fmt: skip
+        return result
+
+    def _cycle(self, actor: str, at: datetime) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {
+            "opened": [],
+            "suspended": [],
+            "closed": [],
+            "coc_reminders": [],
+            "inactive": [],
+        }
+        with self.store.reading() as r:
             settings = r.settings()
-            organisations = r.organisations()
+            organisations = [
+                o for o in r.organisations() if r.organisation_stop(o.code, at) is None
+            ]
             reviews = r.reviews()
         for org in organisations:
             own = [rv for rv in reviews if rv.organisation == org.code]
@@ -234,7 +279,8 @@ class OversightOperations(Operations):
             if not any(rv.closed_at is None for rv in own) and review_due(
                 last, at, settings.review_interval_months
             ):
-                out["opened"].append(self.open_review(actor, org.code).review_id)
+                with self.store.writing() as tx:
+                    out["opened"].append(self._opened(tx, actor, org.code, at).review_id)
         for review in reviews:
             if review.overdue(at.date()):
                 for username in review.unconfirmed():
@@ -244,12 +290,49 @@ class OversightOperations(Operations):
                     out["suspended"].append(username)
                 self._close_review(actor, review)
                 out["closed"].append(review.review_id)
+        out["coc_reminders"] = self._remind_code_of_connection(actor, at, settings.coc_warn_days)
         flagged = self._last_flags()
         for user in self.inactive(at):
             since = flagged.get(user.username)
             if since is None or (user.last_activity is not None and since < user.last_activity):
                 self._flag_inactive(actor, user)
                 out["inactive"].append(user.username)
+        return out
+
+    def _remind_code_of_connection(self, actor: str, at: datetime, warn_days: int) -> list[str]:
+        """Remind each partner organisation whose code of connection is due, lapsed or missing
+        (:func:`~gateway.governance.lifecycle.coc_due`) — once per state and declaration."""
+        reminded: dict[str, tuple[object, object]] = {}
+        for event in self.audit.events(kinds=(EventKind.ACCESS_CODE_OF_CONNECTION_DUE,)):
+            extra = event.details.get("details", {})
+            reminded[str(event.details.get("subject", ""))] = (
+                extra.get("status"),
+                extra.get("valid_until"),
+            )
+        out: list[str] = []
+        with self.store.reading() as r:
+            if not r.settings().preconditions.partner_documents:
+                return out
+            for org in r.organisations():
+                if org.kind == "force" or r.organisation_stop(org.code, at) is not None:
+                    continue
+                declarations = r.codes_of_connection(org.code)
+                status = coc_due(declarations, at.date(), warn_days=warn_days)
+                latest = max((c.valid_until for c in declarations), default=None)
+                key = (status, latest.isoformat() if latest else None)
+                if status == "current" or reminded.get(org.code) == key:
+                    continue
+                self._event(
+                    r,
+                    EventKind.ACCESS_CODE_OF_CONNECTION_DUE,
+                    actor,
+                    subject=org.code,
+                    comment=f"code-of-connection declaration {status}",
+                    status=status,
+                    valid_until=key[1],
+                    spocs=_spocs(r, org.code, at),
+                )
+                out.append(org.code)
         return out
 
     def _last_flags(self) -> dict[str, datetime]:
@@ -311,3 +394,8 @@ class OversightOperations(Operations):
             for event in self.audit.events(kinds=_QUERY_KINDS, actor=username, until=at):
                 last[username] = event.time
         return inactive_users(holders, last, at, months, since)
+
+
+def _spocs(r: Reader, organisation: str, at: datetime) -> list[str]:
+    """Who is reminded: the organisation's SPOCs in post."""
+    return [p.username for p in r.people(organisation) if p.has_role("spoc") and p.in_post(at)]

@@ -1,10 +1,13 @@
 """What must be in place before access goes live, and what is missing. Pure: no I/O.
 
-Before a grant can be used its holder needs: vetting at the level's required clearance and in
-date; signed confidentiality and data-protection declarations; the gateway training and the
-information-security induction; acceptance of the security operating procedures (SyOPs) within
-the last year; and, for partner organisations (not the force itself), a signed memorandum of
-understanding and a current annual code-of-connection declaration.
+Before a grant can be used its holder needs: vetting at the level's required clearance (BPSS,
+NPPV1-3) and in date; signed confidentiality, data-protection and Official Secrets Act
+declarations; the gateway training and the information-security induction; acceptance of the
+security operating procedures (SyOPs) within the last year; a designated senior analyst in post;
+and, for partner organisations (not the force itself), their own signed memorandum of
+understanding, a local supervisor in their organisation, and their organisation's memorandum,
+current annual code-of-connection declaration, information sharing agreement, CSP sponsorship
+(new organisations) and system-owner authorisation (:mod:`gateway.governance.partnership`).
 
 :func:`shortfalls` lists everything missing or expired for one person at one day — the
 "what is missing before I can start" list — and :func:`refusal` turns it into the error a
@@ -27,9 +30,12 @@ from types import MappingProxyType
 from typing import Literal, get_args
 
 from gateway.errors import PreconditionMissing, VettingExpired
+from gateway.governance.partnership import PartnershipRecords, partnership_shortfalls
+from gateway.governance.shortfall import Shortfall
 
 __all__ = [
     "DECLARATION_KINDS",
+    "SIGNED_ONCE",
     "TRAINING_KINDS",
     "VETTING_LEVELS",
     "CodeOfConnection",
@@ -46,11 +52,20 @@ __all__ = [
     "shortfalls",
 ]
 
-#: Non-police personnel vetting levels, lowest first.
-VETTING_LEVELS: tuple[str, ...] = ("NPPV1", "NPPV2", "NPPV3")
+#: Vetting levels, lowest first: the Baseline Personnel Security Standard, then non-police
+#: personnel vetting.
+VETTING_LEVELS: tuple[str, ...] = ("BPSS", "NPPV1", "NPPV2", "NPPV3")
 
-DeclarationKind = Literal["confidentiality", "data_protection", "security_operating_procedures"]
+DeclarationKind = Literal[
+    "confidentiality", "data_protection", "official_secrets_act", "security_operating_procedures"
+]
 DECLARATION_KINDS: tuple[str, ...] = get_args(DeclarationKind)
+#: The one-off declarations everyone signs before access goes live (SyOPs: yearly, apart).
+SIGNED_ONCE: tuple[DeclarationKind, ...] = (
+    "confidentiality",
+    "data_protection",
+    "official_secrets_act",
+)
 
 TrainingKind = Literal["gateway_training", "information_security_induction"]
 TRAINING_KINDS: tuple[str, ...] = get_args(TrainingKind)
@@ -72,7 +87,7 @@ class Vetting:
 
 @dataclass(frozen=True)
 class Declaration:
-    """A signed declaration (confidentiality, data protection, SyOPs acceptance)."""
+    """A signed declaration (confidentiality, data protection, Official Secrets Act, SyOPs)."""
 
     username: str
     kind: DeclarationKind
@@ -90,12 +105,14 @@ class Training:
 
 @dataclass(frozen=True)
 class Memorandum:
-    """An organisation's signed memorandum of understanding (``expires`` None = open-ended)."""
+    """A signed memorandum of understanding (``expires`` None = open-ended): the
+    organisation's (``username`` None), or one applicant's own."""
 
     organisation: str
     reference: str
     signed: date
     expires: date | None = None
+    username: str | None = None
 
     def valid_on(self, day: date) -> bool:
         return self.signed <= day and (self.expires is None or day <= self.expires)
@@ -121,8 +138,12 @@ class PreconditionRules:
     Attributes:
         vetting_required: level → the lowest vetting that allows it.
         syops_valid_days: how long a SyOPs acceptance lasts before it must be re-accepted.
-        partner_documents: require a memorandum and code of connection from non-force
-            organisations.
+        partner_documents: require a memorandum, code of connection, information sharing
+            agreement, sponsorship (new organisations) and system-owner authorisation from
+            non-force organisations, and from their people their own memorandum and a local
+            supervisor.
+        designated_senior_analyst: require a designated senior analyst in post.
+        declarations: the one-off declarations required (SyOPs is required apart, yearly).
     """
 
     vetting_required: Mapping[str, str] = field(
@@ -130,11 +151,21 @@ class PreconditionRules:
     )
     syops_valid_days: int = 365
     partner_documents: bool = True
+    designated_senior_analyst: bool = True
+    declarations: tuple[str, ...] = SIGNED_ONCE
 
 
 @dataclass(frozen=True)
 class PreconditionRecords:
-    """Everything on file for one person and their organisation."""
+    """Everything on file for one person and their organisation.
+
+    Attributes:
+        memoranda: the organisation's memoranda and the person's own (``username`` set).
+        senior_analysts: their designated senior analyst then deputies, those in post holding
+            the senior analyst role (empty: none designated, or none in post).
+        local_supervisor: their local supervisor, if designated and in post with the role.
+        partnership: the organisation's ISA, sponsorship and system-owner authorisation.
+    """
 
     organisation_kind: str
     vetting: tuple[Vetting, ...] = ()
@@ -142,25 +173,9 @@ class PreconditionRecords:
     training: tuple[Training, ...] = ()
     memoranda: tuple[Memorandum, ...] = ()
     codes_of_connection: tuple[CodeOfConnection, ...] = ()
-
-
-@dataclass(frozen=True)
-class Shortfall:
-    """One thing missing or expired, with a plain explanation.
-
-    Attributes:
-        code: ``vetting_missing``, ``vetting_expired``, ``vetting_insufficient``,
-            ``declaration_missing``, ``syops_missing``, ``syops_expired``, ``training_missing``,
-            ``mou_missing``, ``mou_expired``, ``coc_missing`` or ``coc_expired``.
-        item: what it is about (``confidentiality``, ``NPPV3`` …).
-        message: what to do, for the applicant.
-        expired_on: the day it lapsed, where it lapsed.
-    """
-
-    code: str
-    item: str
-    message: str
-    expired_on: date | None = None
+    senior_analysts: tuple[str, ...] = ()
+    local_supervisor: str | None = None
+    partnership: PartnershipRecords | None = None
 
 
 def _vetting(
@@ -204,7 +219,7 @@ def _declarations(
 ) -> list[Shortfall]:
     out = []
     signed = {d.kind for d in records.declarations if d.signed <= day}
-    for kind in ("confidentiality", "data_protection"):
+    for kind in rules.declarations:
         if kind not in signed:
             out.append(
                 Shortfall(
@@ -253,27 +268,52 @@ def _training(records: PreconditionRecords, day: date) -> list[Shortfall]:
     ]
 
 
-def _partner_documents(records: PreconditionRecords, day: date) -> list[Shortfall]:
+def _memorandum(memoranda: list[Memorandum], day: date, item: str, whose: str) -> list[Shortfall]:
+    if any(m.valid_on(day) for m in memoranda):
+        return []
+    ended = [m.expires for m in memoranda if m.expires is not None and m.expires < day]
+    if ended:
+        return [
+            Shortfall(
+                "mou_expired",
+                item,
+                f"{whose} memorandum of understanding expired on {max(ended)}",
+                max(ended),
+            )
+        ]
+    return [Shortfall("mou_missing", item, f"{whose} memorandum of understanding is not signed")]
+
+
+def _designations(records: PreconditionRecords, rules: PreconditionRules) -> list[Shortfall]:
     out = []
-    if not any(m.valid_on(day) for m in records.memoranda):
-        ended = [m.expires for m in records.memoranda if m.expires is not None and m.expires < day]
-        if ended:
-            out.append(
-                Shortfall(
-                    "mou_expired",
-                    "memorandum",
-                    f"the organisation's memorandum of understanding expired on {max(ended)}",
-                    max(ended),
-                )
+    if rules.designated_senior_analyst and not records.senior_analysts:
+        out.append(
+            Shortfall(
+                "senior_analyst_missing",
+                "senior_analyst",
+                "no designated senior analyst in post (they authorise releases and QA products)",
             )
-        else:
-            out.append(
-                Shortfall(
-                    "mou_missing",
-                    "memorandum",
-                    "the organisation has no signed memorandum of understanding",
-                )
+        )
+    if (
+        rules.partner_documents
+        and records.organisation_kind != "force"
+        and records.local_supervisor is None
+    ):
+        out.append(
+            Shortfall(
+                "local_supervisor_missing",
+                "local_supervisor",
+                "no local supervisor in post in the organisation",
             )
+        )
+    return out
+
+
+def _partner_documents(records: PreconditionRecords, day: date) -> list[Shortfall]:
+    own = [m for m in records.memoranda if m.username is not None]
+    organisation = [m for m in records.memoranda if m.username is None]
+    out = _memorandum(organisation, day, "memorandum", "the organisation's")
+    out += _memorandum(own, day, "applicant_memorandum", "the applicant's own")
     if not any(c.valid_on(day) for c in records.codes_of_connection):
         ended = [c.valid_until for c in records.codes_of_connection if c.valid_until < day]
         if ended:
@@ -314,8 +354,12 @@ def shortfalls(
     out = _vetting(records, level, day, rules)
     out += _declarations(records, day, rules)
     out += _training(records, day)
+    out += _designations(records, rules)
     if rules.partner_documents and records.organisation_kind != "force":
         out += _partner_documents(records, day)
+        # no partnership records on file means none of them is in place (fail closed)
+        partnership = records.partnership or PartnershipRecords(records.organisation_kind)
+        out += partnership_shortfalls(partnership, day)
     return tuple(out)
 
 

@@ -5,10 +5,12 @@ Who may do what:
 
 ==========================================  ==============================================
 organisations, networks, people, settings    admin (settings also break-glass on the host)
-roles, line managers, workstations           admin (never on their own record)
+roles, line managers, workstations,         admin (never on their own record)
+designated senior analyst, local supervisor
 vetting, training records                    admin or information security officer (not own)
 declarations (confidentiality, DP, SyOPs)    the person themselves, or an admin
-memorandum of understanding                  admin
+memorandum of understanding (organisation    admin
+or applicant)
 code-of-connection declaration               the organisation's SPOC
 ==========================================  ==============================================
 
@@ -152,7 +154,7 @@ class RegisterOperations(Operations):
 
     def add_person(self, actor: str, person: Person) -> None:
         with self._change_by(actor, Action.REGISTER_USER) as (tx, _):
-            self._check_line_manager(tx, person)
+            self._check_relations(tx, person)
             tx.put_person(person, new=True)
             self._event(
                 tx,
@@ -165,14 +167,33 @@ class RegisterOperations(Operations):
             )
 
     @staticmethod
-    def _check_line_manager(tx: Reader, person: Person) -> None:
-        if person.line_manager is not None:
-            manager = tx.require_person(person.line_manager)
-            if not manager.has_role("line_manager"):
-                raise WrongRole(f"{manager.username!r} does not hold the line_manager role")
+    def _check_relations(tx: Reader, person: Person) -> None:
+        """The people ``person``'s record names hold the roles they are named for: their line
+        manager, designated senior analyst, (as a senior analyst) deputies, and local
+        supervisor — the last from their own organisation."""
+        named = [
+            (person.line_manager, "line_manager"),
+            (person.senior_analyst, "senior_analyst"),
+            (person.local_supervisor, "local_supervisor"),
+            *((d, "senior_analyst") for d in person.deputies),
+        ]
+        for username, role in named:
+            if username is None:
+                continue
+            other = tx.require_person(username)
+            if not other.has_role(role):
+                raise WrongRole(f"{other.username!r} does not hold the {role} role")
+            if role == "local_supervisor" and other.organisation != person.organisation:
+                raise WrongRole(
+                    f"{other.username!r} is not of {person.organisation}: a local supervisor "
+                    "is from the analyst's own organisation"
+                )
+        if person.deputies and not person.has_role("senior_analyst"):
+            raise WrongRole(f"only a senior analyst has deputies; {person.username!r} is not one")
 
     def update_person(self, actor: str, username: str, comment: str = "", **changes: Any) -> Person:
-        """Change a user's record (roles, line manager, areas, workstations, contact details).
+        """Change a user's record (roles, line manager, designated senior analyst, deputies,
+        local supervisor, areas, workstations, contact details).
 
         Raises:
             SelfApproval: an administrator changing their own record.
@@ -187,6 +208,9 @@ class RegisterOperations(Operations):
             "areas",
             "workstations",
             "organisation",
+            "senior_analyst",
+            "deputies",
+            "local_supervisor",
         }
         unknown = sorted(set(changes) - allowed)
         if unknown:
@@ -194,7 +218,7 @@ class RegisterOperations(Operations):
         with self._change_by(actor, Action.CHANGE_USER, Subject(username)) as (tx, _):
             before = tx.require_person(username)
             after = replace(before, **changes)
-            self._check_line_manager(tx, after)
+            self._check_relations(tx, after)
             tx.put_person(after, new=False)
             self._event(
                 tx,
@@ -273,14 +297,27 @@ class RegisterOperations(Operations):
             )
 
     def record_memorandum(self, actor: str, memorandum: Memorandum) -> None:
+        """The organisation's memorandum of understanding, or (``username``) an applicant's own.
+
+        Raises:
+            InputError: dated in the future, or an applicant of another organisation.
+        """
         self._not_in_future("memorandum signed", memorandum.signed)
         with self._change_by(actor, Action.RECORD_MEMORANDUM) as (tx, at):
+            if memorandum.username is not None:
+                signer = tx.require_person(memorandum.username)
+                if signer.organisation != memorandum.organisation:
+                    raise InputError(
+                        f"{signer.username!r} is of {signer.organisation}, not "
+                        f"{memorandum.organisation}"
+                    )
             tx.add_memorandum(memorandum, by=actor, at=at)
             self._event(
                 tx,
                 EventKind.ACCESS_MEMORANDUM_RECORDED,
                 actor,
-                subject=memorandum.organisation,
+                subject=memorandum.username or memorandum.organisation,
+                organisation_code=memorandum.organisation,
                 reference=memorandum.reference,
                 signed=memorandum.signed.isoformat(),
                 expires=memorandum.expires.isoformat() if memorandum.expires else None,

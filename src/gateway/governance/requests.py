@@ -19,7 +19,8 @@ Example:
     ...     applicant="a.khan", level="enhanced",
     ...     purposes=(Purpose("JAG-2026-07", "Linthorpe Road JAG problem profile"),),
     ...     business_case=BusinessCase("JAG analyst", ("problem profile",), ("JAG members",)),
-    ...     enhanced=EnhancedScope(unmask=("crime.modus_operandi",), justification="MO themes"),
+    ...     enhanced=EnhancedScope(unmask=("crime.modus_operandi",), justification="MO themes",
+    ...                            method="no force product covers MO themes"),
     ...     ends=date(2026, 12, 31))
     >>> validate_form(form, policy, org, today=date(2026, 5, 1)).areas
     ('E06000002',)
@@ -90,12 +91,20 @@ class BusinessCase:
 
 @dataclass(frozen=True)
 class EnhancedScope:
-    """Exactly what an enhanced request adds beyond general access, and why."""
+    """Exactly what an enhanced request adds beyond general access, and why.
+
+    Attributes:
+        justification: why it needs each addition.
+        method: the "most appropriate method" assessment: why direct enhanced access is the
+            most appropriate way to meet the need, and the alternatives considered (a product
+            from the force's analysts, general access, aggregate data).
+    """
 
     tables: tuple[str, ...] = ()
     unmask: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
     justification: str = ""
+    method: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,8 @@ class RequestForm:
 class Transition:
     """One step in a request's life: who moved it to which state, when, and what they said.
 
-    ``role`` is the capacity they acted in (``applicant``, ``line_manager`` …).
+    ``role`` is the capacity they acted in (``applicant``, ``line_manager`` …); ``phone`` the
+    telephone number they gave (applicants and endorsers give one, as on the forms).
     """
 
     state: RequestState
@@ -154,6 +164,7 @@ class Transition:
     role: str
     at: datetime
     comment: str = ""
+    phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -252,11 +263,17 @@ def _enhanced_scope(scope: EnhancedScope, policy: Policy, areas: tuple[str, ...]
     for area in scope.areas:
         if area in areas:
             raise InputError(f"area {area!r} is already among the requested areas")
+    if not scope.method.strip():
+        raise InputError(
+            "an enhanced request must assess why direct enhanced access is the most "
+            "appropriate method (and the alternatives considered)"
+        )
     return EnhancedScope(
         tables=tuple(dict.fromkeys(scope.tables)),
         unmask=tuple(dict.fromkeys(scope.unmask)),
         areas=tuple(dict.fromkeys(scope.areas)),
         justification=scope.justification.strip(),
+        method=scope.method.strip(),
     )
 
 

@@ -4,6 +4,10 @@ The file is shared with the API token table (``api_token``, owned by ``gateway.a
 governance tables below are this package's, and their schema version is kept in
 ``governance_schema`` (not ``PRAGMA user_version``, which would be shared).
 
+A file written by an older gateway is migrated when a store first opens it: each step of
+:data:`MIGRATIONS` takes the schema from one version to the next, in one transaction with the
+version bump (a failed step leaves the file as it was). A newer file is refused.
+
 Connections are opened by :func:`gateway.sqlite.connect` (WAL, ``synchronous=FULL``, foreign
 keys on, a busy timeout), one per operation (cheap for SQLite, and safe across threads and
 processes).
@@ -25,9 +29,42 @@ from gateway.errors import ConfigurationError
 from gateway.sqlite import connect as open_sqlite
 from gateway.sqlite import transaction
 
-__all__ = ["SCHEMA_VERSION", "TABLES", "connect"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TABLES", "connect"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Tables added in version 2: the organisation's agreements and authorisations, and stops.
+_PARTNERSHIP_DDL = (
+    """CREATE TABLE IF NOT EXISTS sharing_agreement (
+        id INTEGER PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
+        reference TEXT NOT NULL, signed TEXT NOT NULL, expires TEXT,
+        copied_to TEXT NOT NULL REFERENCES person (username),
+        recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS sponsorship (
+        id INTEGER PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
+        sponsor TEXT NOT NULL REFERENCES organisation (code), sponsored_by TEXT NOT NULL,
+        at TEXT NOT NULL, comment TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS owner_authorisation (
+        id INTEGER PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
+        authorised_by TEXT NOT NULL, at TEXT NOT NULL, comment TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS organisation_stop (
+        id INTEGER PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
+        kind TEXT NOT NULL, reason TEXT NOT NULL, stopped_by TEXT NOT NULL,
+        stopped_at TEXT NOT NULL, lifted_by TEXT, lifted_at TEXT,
+        lift_comment TEXT NOT NULL DEFAULT '')""",
+)
+
+#: ``MIGRATIONS[v]`` takes a version ``v`` file to version ``v + 1``.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE person ADD COLUMN senior_analyst TEXT",
+        "ALTER TABLE person ADD COLUMN deputies TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE person ADD COLUMN local_supervisor TEXT",
+        "ALTER TABLE memorandum ADD COLUMN username TEXT REFERENCES person (username)",
+        "ALTER TABLE request_transition ADD COLUMN phone TEXT NOT NULL DEFAULT ''",
+        *_PARTNERSHIP_DDL,
+    ),
+}
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS governance_schema (version INTEGER NOT NULL)",
@@ -42,7 +79,8 @@ _DDL = (
         username TEXT PRIMARY KEY, full_name TEXT NOT NULL,
         organisation TEXT NOT NULL REFERENCES organisation (code),
         role_title TEXT NOT NULL, email TEXT NOT NULL, phone TEXT NOT NULL, roles TEXT NOT NULL,
-        line_manager TEXT, areas TEXT NOT NULL, workstations TEXT NOT NULL, left_on TEXT)""",
+        line_manager TEXT, areas TEXT NOT NULL, workstations TEXT NOT NULL, left_on TEXT,
+        senior_analyst TEXT, deputies TEXT NOT NULL DEFAULT '[]', local_supervisor TEXT)""",
     """CREATE TABLE IF NOT EXISTS vetting (
         id INTEGER PRIMARY KEY, username TEXT NOT NULL REFERENCES person (username),
         level TEXT NOT NULL, granted TEXT NOT NULL, expires TEXT NOT NULL,
@@ -58,7 +96,8 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS memorandum (
         id INTEGER PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
         reference TEXT NOT NULL, signed TEXT NOT NULL, expires TEXT,
-        recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL)""",
+        recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL,
+        username TEXT REFERENCES person (username))""",
     """CREATE TABLE IF NOT EXISTS code_of_connection (
         id INTEGER PRIMARY KEY, organisation TEXT NOT NULL REFERENCES organisation (code),
         declared_by TEXT NOT NULL, declared_on TEXT NOT NULL, valid_until TEXT NOT NULL)""",
@@ -71,7 +110,8 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS request_transition (
         request_id TEXT NOT NULL REFERENCES access_request (request_id), seq INTEGER NOT NULL,
         state TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL, at TEXT NOT NULL,
-        comment TEXT NOT NULL, PRIMARY KEY (request_id, seq))""",
+        comment TEXT NOT NULL, phone TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (request_id, seq))""",
     """CREATE TABLE IF NOT EXISTS access_grant (
         grant_id TEXT PRIMARY KEY, request_id TEXT NOT NULL UNIQUE
             REFERENCES access_request (request_id),
@@ -95,6 +135,7 @@ _DDL = (
         username TEXT NOT NULL, decision TEXT, decided_by TEXT, decided_at TEXT,
         comment TEXT NOT NULL DEFAULT '', PRIMARY KEY (review_id, username))""",
     "CREATE TABLE IF NOT EXISTS governance_setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    *_PARTNERSHIP_DDL,
 )
 
 #: The tables this package owns.
@@ -115,21 +156,36 @@ TABLES = (
     "access_review",
     "access_review_entry",
     "governance_setting",
+    "sharing_agreement",
+    "sponsorship",
+    "owner_authorisation",
+    "organisation_stop",
 )
 
 
 def _create(conn: sqlite3.Connection) -> None:
     with transaction(conn):
-        for statement in _DDL:
-            conn.execute(statement)
-        row = conn.execute("SELECT version FROM governance_schema").fetchone()
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'governance_schema'"
+        ).fetchone()
+        row = conn.execute("SELECT version FROM governance_schema").fetchone() if found else None
         if row is None:
+            for statement in _DDL:
+                conn.execute(statement)
             conn.execute("INSERT INTO governance_schema (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif int(row[0]) > SCHEMA_VERSION:
+            return
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
             raise ConfigurationError(
-                f"the governance database has schema version {row[0]}; this gateway reads up "
+                f"the governance database has schema version {version}; this gateway reads up "
                 f"to {SCHEMA_VERSION}"
             )
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
+        for statement in _DDL:  # anything missing (e.g. a table dropped by hand) is recreated
+            conn.execute(statement)
+        conn.execute("UPDATE governance_schema SET version = ?", (SCHEMA_VERSION,))
 
 
 def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = True) -> sqlite3.Connection:

@@ -1,6 +1,6 @@
 """The governance service: every governance action, checked, stored and audited as one operation.
 
-:class:`GovernanceService` brings together the three groups of operations, each in its own
+:class:`GovernanceService` brings together the groups of operations, each in its own
 module with its own table of who may do what:
 
 - :mod:`~gateway.governance.register` — organisations, networks, people, roles, vetting,
@@ -8,7 +8,10 @@ module with its own table of who may do what:
 - :mod:`~gateway.governance.approvals` — access requests through their workflow, the grants
   they become, pending lists, standing;
 - :mod:`~gateway.governance.oversight` — suspension, reinstatement, revocation, access reviews,
-  inactivity;
+  inactivity, and the scheduled lifecycle run;
+- :mod:`~gateway.governance.partners` — partner organisations as a whole: information sharing
+  agreements, sponsorship, system-owner authorisation, the published list, suspension and
+  termination;
 - :mod:`~gateway.governance.breakglass` — bootstrap and recovery by the host operator
   (break-glass, audited as such; never an approval).
 
@@ -30,12 +33,17 @@ from __future__ import annotations
 from gateway.governance.approvals import ApprovalOperations
 from gateway.governance.breakglass import BreakGlassOperations
 from gateway.governance.oversight import OversightOperations
+from gateway.governance.partners import PartnershipOperations
 from gateway.governance.register import RegisterOperations
 
 __all__ = ["GovernanceService"]
 
 
 class GovernanceService(
-    RegisterOperations, ApprovalOperations, OversightOperations, BreakGlassOperations
+    RegisterOperations,
+    ApprovalOperations,
+    OversightOperations,
+    PartnershipOperations,
+    BreakGlassOperations,
 ):
     """Runs the access-governance process for one deployment (see the module docstring)."""

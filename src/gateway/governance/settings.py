@@ -21,7 +21,11 @@ from typing import Any
 
 from gateway.errors import ConfigurationError, InputError
 from gateway.governance.origin import OriginRules
-from gateway.governance.preconditions import VETTING_LEVELS, PreconditionRules
+from gateway.governance.preconditions import (
+    DECLARATION_KINDS,
+    VETTING_LEVELS,
+    PreconditionRules,
+)
 
 __all__ = ["GovernanceSettings"]
 
@@ -37,6 +41,7 @@ class GovernanceSettings:
         review_days: how long a SPOC has to confirm users before the unconfirmed are suspended.
         inactivity_months: no query for this long flags a user.
         coc_valid_days: how long a code-of-connection declaration lasts.
+        coc_warn_days: how long before it lapses the scheduled run reminds the SPOC.
         enhanced_max_days: the longest enhanced grant.
     """
 
@@ -46,6 +51,7 @@ class GovernanceSettings:
     review_days: int = 28
     inactivity_months: int = 6
     coc_valid_days: int = 365
+    coc_warn_days: int = 30
     enhanced_max_days: int = 366
 
     def __post_init__(self) -> None:
@@ -54,6 +60,7 @@ class GovernanceSettings:
             "review_days",
             "inactivity_months",
             "coc_valid_days",
+            "coc_warn_days",
             "enhanced_max_days",
         ):
             if getattr(self, name) < 1:
@@ -61,6 +68,9 @@ class GovernanceSettings:
         for level, vetting in self.preconditions.vetting_required.items():
             if vetting not in VETTING_LEVELS:
                 raise InputError(f"vetting for {level} must be one of {list(VETTING_LEVELS)}")
+        for kind in self.preconditions.declarations:
+            if kind not in DECLARATION_KINDS:
+                raise InputError(f"declaration {kind!r} must be one of {list(DECLARATION_KINDS)}")
 
     @classmethod
     def demo(cls) -> GovernanceSettings:
@@ -75,10 +85,13 @@ class GovernanceSettings:
                 "vetting_required": dict(self.preconditions.vetting_required),
                 "syops_valid_days": self.preconditions.syops_valid_days,
                 "partner_documents": self.preconditions.partner_documents,
+                "designated_senior_analyst": self.preconditions.designated_senior_analyst,
+                "declarations": list(self.preconditions.declarations),
                 "review_interval_months": self.review_interval_months,
                 "review_days": self.review_days,
                 "inactivity_months": self.inactivity_months,
                 "coc_valid_days": self.coc_valid_days,
+                "coc_warn_days": self.coc_warn_days,
                 "enhanced_max_days": self.enhanced_max_days,
             },
             sort_keys=True,
@@ -107,6 +120,14 @@ class GovernanceSettings:
                 partner_documents=bool(
                     raw.get("partner_documents", base.preconditions.partner_documents)
                 ),
+                designated_senior_analyst=bool(
+                    raw.get(
+                        "designated_senior_analyst", base.preconditions.designated_senior_analyst
+                    )
+                ),
+                declarations=tuple(
+                    str(k) for k in raw.get("declarations", base.preconditions.declarations)
+                ),
             ),
             review_interval_months=int(
                 raw.get("review_interval_months", base.review_interval_months)
@@ -114,6 +135,7 @@ class GovernanceSettings:
             review_days=int(raw.get("review_days", base.review_days)),
             inactivity_months=int(raw.get("inactivity_months", base.inactivity_months)),
             coc_valid_days=int(raw.get("coc_valid_days", base.coc_valid_days)),
+            coc_warn_days=int(raw.get("coc_warn_days", base.coc_warn_days)),
             enhanced_max_days=int(raw.get("enhanced_max_days", base.enhanced_max_days)),
         )
 

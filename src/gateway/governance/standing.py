@@ -12,7 +12,9 @@
   or to ``none`` with no purposes — the reason stays on the :class:`Standing`;
 - when every grant has run out, ``expires_at`` is the last end, so queries fail with
   ``access_expired``; a suspension sets ``suspended`` (``account_suspended``); a leaver is
-  suspended for good.
+  suspended for good; so is everyone of an organisation suspended or terminated as a whole;
+- the principal carries their designated senior analyst and deputies (``senior_analysts``), who
+  authorise their releases and QA their products.
 
 Example:
     >>> from datetime import date, datetime, timezone
@@ -37,6 +39,7 @@ from datetime import datetime
 
 from gateway.errors import AccessDenied, AccessExpired, AccountSuspended
 from gateway.governance.model import Grant, Organisation, Person, Suspension, end_of_day
+from gateway.governance.partnership import OrganisationStop
 from gateway.governance.preconditions import (
     PreconditionRecords,
     PreconditionRules,
@@ -60,6 +63,7 @@ class Standing:
         shortfalls: what is missing for ``granted_level`` (empty = nothing missing).
         suspension: the suspension in force, if any.
         left: the person has left (access revoked for good).
+        organisation_stop: their organisation's suspension or termination in force, if any.
     """
 
     principal: Principal
@@ -68,6 +72,7 @@ class Standing:
     shortfalls: tuple[Shortfall, ...]
     suspension: Suspension | None = None
     left: bool = False
+    organisation_stop: OrganisationStop | None = None
 
     @property
     def live(self) -> bool:
@@ -80,6 +85,12 @@ class Standing:
         Order: left or suspended, then expired grants, then no grant, then preconditions.
         """
         p = self.principal
+        stop = self.organisation_stop
+        if stop is not None:
+            return AccountSuspended(
+                f"the account {p.username!r} is stopped: their organisation was {stop.kind} on "
+                f"{stop.stopped_at:%Y-%m-%d} ({stop.reason})"
+            )
         if self.left:
             return AccountSuspended(f"the account {p.username!r} is closed (the user has left)")
         if self.suspension is not None:
@@ -111,6 +122,8 @@ def standing(
     records: PreconditionRecords,
     at: datetime,
     rules: PreconditionRules | None = None,
+    *,
+    organisation_stop: OrganisationStop | None = None,
 ) -> Standing:
     """The person's :class:`Standing` at ``at`` (see the module docstring for the rules)."""
     active = tuple(g for g in grants if g.username == person.username and g.active_at(at))
@@ -144,6 +157,7 @@ def standing(
         roles=frozenset(person.roles) if not left else frozenset(),
         grants=tuple(g.access_grant() for g in enhanced),
         expires_at=expires_at,
-        suspended=suspension is not None or left,
+        suspended=suspension is not None or left or organisation_stop is not None,
+        senior_analysts=records.senior_analysts,
     )
-    return Standing(principal, active, granted, missing, suspension, left)
+    return Standing(principal, active, granted, missing, suspension, left, organisation_stop)

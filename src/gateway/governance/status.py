@@ -28,8 +28,8 @@ __all__ = ["AccessStatus", "PendingRequest", "StatusItem", "access_status"]
 class StatusItem:
     """One thing standing between the user and live access.
 
-    ``code`` is a shortfall code (``vetting_expired`` …) or one of ``suspended``, ``left``,
-    ``no_request``, ``request_pending``, ``no_network``.
+    ``code`` is a shortfall code (``vetting_expired`` …) or one of ``organisation_stopped``,
+    ``suspended``, ``left``, ``no_request``, ``request_pending``, ``no_network``.
     """
 
     code: str
@@ -91,6 +91,14 @@ def access_status(
     """
     principal = standing.principal
     missing: list[StatusItem] = []
+    if standing.organisation_stop is not None:
+        stop = standing.organisation_stop
+        missing.append(
+            StatusItem(
+                "organisation_stopped",
+                f"{organisation.name} was {stop.kind} on {stop.stopped_at:%Y-%m-%d}: {stop.reason}",
+            )
+        )
     if standing.left:
         missing.append(StatusItem("left", "the account is closed: the user has left"))
     elif standing.suspension is not None:

@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.clock import from_time, to_time
+from gateway.clock import from_time, to_time, utc_now
 from gateway.errors import ConfigurationError, Conflict, NotFound
 from gateway.governance.codec import (
     decode_applicant,
@@ -46,6 +46,14 @@ from gateway.governance.codec import (
 )
 from gateway.governance.lifecycle import AccessReview, ReviewEntry
 from gateway.governance.model import Grant, NetworkRange, Organisation, Person, Suspension
+from gateway.governance.partnership import (
+    OrganisationStop,
+    OwnerAuthorisation,
+    PartnershipRecords,
+    SharingAgreement,
+    Sponsorship,
+    stop_in_force,
+)
 from gateway.governance.preconditions import (
     CodeOfConnection,
     Declaration,
@@ -114,7 +122,8 @@ class Reader:
 
     _PERSON = (
         "SELECT username, full_name, organisation, role_title, email, phone, roles, "
-        "line_manager, areas, workstations, left_on FROM person"
+        "line_manager, areas, workstations, left_on, senior_analyst, deputies, local_supervisor "
+        "FROM person"
     )
 
     @staticmethod
@@ -131,6 +140,9 @@ class Reader:
             areas=from_json_list(r[8]),
             workstations=from_json_list(r[9]),
             left_on=from_time(r[10]),
+            senior_analyst=r[11],
+            deputies=from_json_list(r[12]),
+            local_supervisor=r[13],
         )
 
     def person(self, username: str) -> Person | None:
@@ -160,13 +172,14 @@ class Reader:
 
     # --- preconditions ------------------------------------------------------------------------
 
-    def memoranda(self, organisation: str) -> tuple[Memorandum, ...]:
+    def memoranda(self, organisation: str, username: str | None = None) -> tuple[Memorandum, ...]:
+        """The organisation's memoranda (and, with ``username``, that person's own)."""
         rows = self._rows(
-            "SELECT organisation, reference, signed, expires FROM memorandum "
-            "WHERE organisation = ? ORDER BY signed",
-            (organisation,),
+            "SELECT organisation, reference, signed, expires, username FROM memorandum "
+            "WHERE organisation = ? AND (username IS NULL OR username = ?) ORDER BY signed",
+            (organisation, username),
         )
-        return tuple(Memorandum(r[0], r[1], _day(r[2]), from_day(r[3])) for r in rows)
+        return tuple(Memorandum(r[0], r[1], _day(r[2]), from_day(r[3]), r[4]) for r in rows)
 
     def codes_of_connection(self, organisation: str) -> tuple[CodeOfConnection, ...]:
         rows = self._rows(
@@ -176,7 +189,75 @@ class Reader:
         )
         return tuple(CodeOfConnection(r[0], r[1], _day(r[2]), _day(r[3])) for r in rows)
 
-    def precondition_records(self, person: Person) -> PreconditionRecords:
+    # --- the organisation's agreements, authorisations and stops ------------------------------
+
+    def sharing_agreements(self, organisation: str) -> tuple[SharingAgreement, ...]:
+        rows = self._rows(
+            "SELECT organisation, reference, signed, expires, copied_to FROM sharing_agreement "
+            "WHERE organisation = ? ORDER BY signed, id",
+            (organisation,),
+        )
+        return tuple(SharingAgreement(r[0], r[1], _day(r[2]), from_day(r[3]), r[4]) for r in rows)
+
+    def partnership(self, organisation: Organisation) -> PartnershipRecords:
+        """The organisation's ISAs, sponsorships and system-owner authorisations."""
+        code = (organisation.code,)
+        sponsorships = self._rows(
+            "SELECT organisation, sponsor, sponsored_by, at, comment FROM sponsorship "
+            "WHERE organisation = ? ORDER BY id",
+            code,
+        )
+        authorisations = self._rows(
+            "SELECT organisation, authorised_by, at, comment FROM owner_authorisation "
+            "WHERE organisation = ? ORDER BY id",
+            code,
+        )
+        return PartnershipRecords(
+            organisation.kind,
+            self.sharing_agreements(organisation.code),
+            tuple(Sponsorship(r[0], r[1], r[2], _time(r[3]), r[4]) for r in sponsorships),
+            tuple(OwnerAuthorisation(r[0], r[1], _time(r[2]), r[3]) for r in authorisations),
+        )
+
+    def organisation_stops(self, organisation: str) -> tuple[OrganisationStop, ...]:
+        rows = self._rows(
+            "SELECT id, organisation, kind, reason, stopped_by, stopped_at, lifted_by, lifted_at, "
+            "lift_comment FROM organisation_stop WHERE organisation = ? ORDER BY id",
+            (organisation,),
+        )
+        return tuple(
+            OrganisationStop(
+                int(r[0]), r[1], r[2], r[3], r[4], _time(r[5]), r[6], from_time(r[7]), r[8]
+            )
+            for r in rows
+        )
+
+    def organisation_stop(self, organisation: str, at: datetime) -> OrganisationStop | None:
+        """The suspension or termination of ``organisation`` in force at ``at``."""
+        return stop_in_force(self.organisation_stops(organisation), at)
+
+    def _in_post_with(self, username: str | None, role: str, at: datetime) -> bool:
+        found = self.person(username) if username else None
+        return found is not None and found.in_post(at) and found.has_role(role)
+
+    def senior_analysts(self, person: Person, at: datetime) -> tuple[str, ...]:
+        """``person``'s designated senior analyst then that senior analyst's deputies, those
+        in post holding the senior analyst role (empty when the designated one is not)."""
+        if not self._in_post_with(person.senior_analyst, "senior_analyst", at):
+            return ()
+        designated = self.require_person(person.senior_analyst or "")
+        deputies = tuple(
+            d
+            for d in designated.deputies
+            if d != person.username and self._in_post_with(d, "senior_analyst", at)
+        )
+        return (designated.username, *deputies)
+
+    def precondition_records(
+        self, person: Person, at: datetime | None = None
+    ) -> PreconditionRecords:
+        """Everything on file for ``person`` (designations judged at ``at``, default now)."""
+        at = at or utc_now()
         org = self.require_organisation(person.organisation)
         u = (person.username,)
         vetting = self._rows(
@@ -196,8 +277,13 @@ class Reader:
             vetting=tuple(Vetting(r[0], r[1], _day(r[2]), _day(r[3]), r[4]) for r in vetting),
             declarations=tuple(Declaration(r[0], r[1], _day(r[2])) for r in declarations),
             training=tuple(Training(r[0], r[1], _day(r[2])) for r in training),
-            memoranda=self.memoranda(org.code),
+            memoranda=self.memoranda(org.code, person.username),
             codes_of_connection=self.codes_of_connection(org.code),
+            senior_analysts=self.senior_analysts(person, at),
+            local_supervisor=person.local_supervisor
+            if self._in_post_with(person.local_supervisor, "local_supervisor", at)
+            else None,
+            partnership=self.partnership(org),
         )
 
     # --- requests and grants ------------------------------------------------------------------
@@ -212,9 +298,9 @@ class Reader:
             return None
         r = rows[0]
         history = tuple(
-            Transition(t[0], t[1], t[2], _time(t[3]), t[4])
+            Transition(t[0], t[1], t[2], _time(t[3]), t[4], t[5])
             for t in self._rows(
-                "SELECT state, actor, role, at, comment FROM request_transition "
+                "SELECT state, actor, role, at, comment, phone FROM request_transition "
                 "WHERE request_id = ? ORDER BY seq",
                 (request_id,),
             )
@@ -294,9 +380,10 @@ class Reader:
             self.require_organisation(person.organisation),
             self.grants(person.username),
             self.suspensions(person.username),
-            self.precondition_records(person),
+            self.precondition_records(person, at),
             at,
             self.settings().preconditions,
+            organisation_stop=self.organisation_stop(person.organisation, at),
         )
 
     # --- reviews and settings ---------------------------------------------------------------
@@ -413,6 +500,9 @@ class Writer(Reader):
             "areas": to_json_list(person.areas),
             "workstations": to_json_list(person.workstations),
             "left_on": to_time(person.left_on),
+            "senior_analyst": person.senior_analyst,
+            "deputies": to_json_list(person.deputies),
+            "local_supervisor": person.local_supervisor,
         }
         if new:
             self._insert("person", values)
@@ -475,8 +565,72 @@ class Writer(Reader):
                 "expires": to_day(memorandum.expires),
                 "recorded_by": by,
                 "recorded_at": to_time(at),
+                "username": memorandum.username,
             },
         )
+
+    def add_sharing_agreement(self, agreement: SharingAgreement, *, by: str, at: datetime) -> None:
+        self.require_organisation(agreement.organisation)
+        self._insert(
+            "sharing_agreement",
+            {
+                "organisation": agreement.organisation,
+                "reference": agreement.reference,
+                "signed": to_day(agreement.signed),
+                "expires": to_day(agreement.expires),
+                "copied_to": agreement.copied_to,
+                "recorded_by": by,
+                "recorded_at": to_time(at),
+            },
+        )
+
+    def add_sponsorship(self, sponsorship: Sponsorship) -> None:
+        self._insert(
+            "sponsorship",
+            {
+                "organisation": sponsorship.organisation,
+                "sponsor": sponsorship.sponsor,
+                "sponsored_by": sponsorship.sponsored_by,
+                "at": to_time(sponsorship.at),
+                "comment": sponsorship.comment,
+            },
+        )
+
+    def add_owner_authorisation(self, authorisation: OwnerAuthorisation) -> None:
+        self._insert(
+            "owner_authorisation",
+            {
+                "organisation": authorisation.organisation,
+                "authorised_by": authorisation.authorised_by,
+                "at": to_time(authorisation.at),
+                "comment": authorisation.comment,
+            },
+        )
+
+    def add_organisation_stop(
+        self, organisation: str, *, kind: str, reason: str, by: str, at: datetime
+    ) -> int:
+        return self._insert(
+            "organisation_stop",
+            {
+                "organisation": organisation,
+                "kind": kind,
+                "reason": reason,
+                "stopped_by": by,
+                "stopped_at": to_time(at),
+            },
+        )
+
+    def lift_organisation_stops(
+        self, organisation: str, *, by: str, at: datetime, comment: str
+    ) -> int:
+        """Lift the organisation's suspensions in force (a termination is never lifted)."""
+        cursor = self.conn.execute(
+            "UPDATE organisation_stop SET lifted_by = ?, lifted_at = ?, lift_comment = ? "
+            "WHERE organisation = ? AND kind = 'suspended' AND lifted_at IS NULL",
+            (by, to_time(at), comment, organisation),
+        )
+        return int(cursor.rowcount)
 
     def add_code_of_connection(self, coc: CodeOfConnection) -> None:
         self.require_organisation(coc.organisation)
@@ -502,6 +656,7 @@ class Writer(Reader):
                     "role": t.role,
                     "at": to_time(t.at),
                     "comment": t.comment,
+                    "phone": t.phone,
                 },
             )
 

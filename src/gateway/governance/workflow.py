@@ -10,7 +10,9 @@ Each step needs its role (:data:`STEPS`); the line manager must be the applicant
 superintendent must police one of the applicant organisation's areas. Nobody acts on their
 own request (``self_approval``) or twice in one chain (``separation_of_duties``); an action
 that is not the request's next step is ``step_out_of_order`` (e.g. an authorisation before
-the endorsements).
+the endorsements). As on the forms, an endorser gives a telephone number (recorded with the
+endorsement), and the analysis manager's review of an enhanced request records their
+"most appropriate method" assessment (its comment).
 
 Example:
     >>> from datetime import datetime, timezone
@@ -147,7 +149,9 @@ def decide(
         SelfApproval: the actor is the applicant.
         SeparationOfDuties: the actor already acted in this chain.
         WrongRole: the actor lacks the step's role or relation to the applicant.
-        InputError: an unknown action, or no comment on a refusal.
+        InputError: an unknown action; no comment on a refusal or on the analysis manager's
+            review of an enhanced request (the method assessment); an endorser with no
+            telephone number on record.
 
     Example:
         >>> from datetime import datetime, timezone
@@ -156,7 +160,8 @@ def decide(
         ...     Purpose, RequestForm, Transition)
         >>> t = datetime(2026, 5, 1, tzinfo=timezone.utc)
         >>> khan = Person("a.khan", "Aisha Khan", "MBC", "Analyst", "a@x.org", line_manager="m.jones")
-        >>> jones = Person("m.jones", "Mo Jones", "MBC", "Manager", "m@x.org", frozenset({"line_manager"}))
+        >>> jones = Person("m.jones", "Mo Jones", "MBC", "Manager", "m@x.org",
+        ...                frozenset({"line_manager"}), phone="01642 729000")
         >>> form = RequestForm("a.khan", "general", (Purpose("SA", "assessment"),),
         ...                    BusinessCase("duties", ("SA",), ("board",)))
         >>> request = AccessRequest("AR-1", form, Applicant("a.khan", "Aisha Khan", "Analyst",
@@ -201,9 +206,26 @@ def decide(
         return request.with_transition(
             Transition("refused", actor.username, step.role, at, comment)
         )
+    _check_form_duties(step, request, actor, comment)
+    phone = actor.phone.strip() if step.action == "endorse" else ""
     return request.with_transition(
-        Transition(step.becomes, actor.username, step.role, at, comment.strip())
+        Transition(step.becomes, actor.username, step.role, at, comment.strip(), phone)
     )
+
+
+def _check_form_duties(step: Step, request: AccessRequest, actor: Person, comment: str) -> None:
+    """What the forms ask of a step beyond its role: an endorser's telephone number, and the
+    analysis manager's "most appropriate method" assessment of an enhanced request."""
+    if step.action == "endorse" and not actor.phone.strip():
+        raise InputError(
+            f"{step.title} needs the endorser's telephone number: {actor.username!r} has none "
+            "on record (an administrator records it: gateway access user update --phone)"
+        )
+    if step.role == "analysis_manager" and request.form.level == "enhanced" and not comment.strip():
+        raise InputError(
+            "the analysis manager's review of an enhanced request must record the "
+            "assessment that direct enhanced access is the most appropriate method (--comment)"
+        )
 
 
 def _past(action: str) -> str:

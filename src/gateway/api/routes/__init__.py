@@ -28,6 +28,7 @@ from gateway.api.routes import (
     health,
     maps,
     me,
+    partners,
     products,
     query,
     register,
@@ -45,6 +46,7 @@ __all__ = [
     "health",
     "maps",
     "me",
+    "partners",
     "products",
     "query",
     "register",
@@ -71,4 +73,5 @@ def v1_routers() -> tuple[APIRouter, ...]:
         products.router,
         access.router,
         register.router,
+        partners.router,
     )

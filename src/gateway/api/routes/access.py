@@ -87,6 +87,11 @@ class RequestIn(BaseModel):
     unmask: Annotated[list[_Name], Field(max_length=100, description="table.column")] = []
     extra_areas: Annotated[list[_Name], Field(max_length=20)] = []
     justification: _Text = ""
+    method: _Text = Field(
+        "",
+        description="Enhanced: why direct enhanced access is the most appropriate method "
+        "(and the alternatives considered).",
+    )
     starts: date | None = None
     ends: date | None = None
     deputy_for: _Name | None = None
@@ -94,7 +99,11 @@ class RequestIn(BaseModel):
     def form(self, actor: str) -> RequestForm:
         enhanced = (
             EnhancedScope(
-                tuple(self.tables), tuple(self.unmask), tuple(self.extra_areas), self.justification
+                tuple(self.tables),
+                tuple(self.unmask),
+                tuple(self.extra_areas),
+                self.justification,
+                self.method,
             )
             if self.level == "enhanced"
             else None
@@ -120,6 +129,7 @@ class TransitionOut(BaseModel):
     role: str
     at: datetime
     comment: str
+    phone: str
 
 
 class RequestOut(BaseModel):
@@ -138,6 +148,7 @@ class RequestOut(BaseModel):
     unmask: list[str]
     extra_areas: list[str]
     justification: str
+    method: str
     starts: date | None
     ends: date | None
     deputy_for: str | None
@@ -170,11 +181,19 @@ class RequestOut(BaseModel):
             unmask=list(e.unmask) if e else [],
             extra_areas=list(e.areas) if e else [],
             justification=e.justification if e else "",
+            method=e.method if e else "",
             starts=form.starts,
             ends=form.ends,
             deputy_for=form.deputy_for,
             history=[
-                TransitionOut(state=t.state, actor=t.actor, role=t.role, at=t.at, comment=t.comment)
+                TransitionOut(
+                    state=t.state,
+                    actor=t.actor,
+                    role=t.role,
+                    at=t.at,
+                    comment=t.comment,
+                    phone=t.phone,
+                )
                 for t in request.history
             ],
         )
