@@ -34,9 +34,23 @@ for _module in COMMAND_MODULES:  # every command registered, as `gateway` itself
     __import__(f"gateway.cli.{_module}")
 
 PEOPLE = [
-    ("m.jones", "MBC", ["line_manager"], []),
+    ("m.jones", "MBC", ["line_manager", "local_supervisor"], []),
     ("p.spoc", "MBC", ["spoc"], []),
-    ("a.khan", "MBC", ["analyst"], ["--line-manager", "m.jones"]),
+    ("s.patel", "CLE", ["senior_analyst"], []),
+    ("o.wner", "CLE", ["system_owner"], []),
+    (
+        "a.khan",
+        "MBC",
+        ["analyst"],
+        [
+            "--line-manager",
+            "m.jones",
+            "--senior-analyst",
+            "s.patel",
+            "--local-supervisor",
+            "m.jones",
+        ],
+    ),
     ("s.super", "CLE", ["superintendent"], ["--area", MBRO]),
     ("a.man", "CLE", ["analysis_manager"], []),
     ("i.sec", "CLE", ["information_security_officer"], []),
@@ -114,12 +128,14 @@ def register(people: People) -> None:
     for username, org, roles, extra in PEOPLE:
         role_args = [a for r in roles for a in ("--role", r)]
         people("root", "user", "add", username, "--full-name", username.title(), "--org", org,
-               "--title", "Officer", "--email", f"{username}@example.org", *role_args, *extra)  # fmt: skip
+               "--title", "Officer", "--email", f"{username}@example.org", *role_args, *extra,
+               "--phone", "01642 300000")  # fmt: skip
         token = gateway("tokens", "issue", username, "--days", "2", env=people.profile("root"))
         people.login(username, token.out.strip())
     people("i.sec", "vetting", "a.khan", "--level", "NPPV3", "--granted",
            str(today - timedelta(days=10)), "--expires", str(today + timedelta(days=1000)))  # fmt: skip
-    for kind in ("confidentiality", "data_protection", "security_operating_procedures"):
+    kinds = ("confidentiality", "data_protection", "official_secrets_act")
+    for kind in (*kinds, "security_operating_procedures"):
         people("a.khan", "declaration", "a.khan", "--kind", kind)
     for kind in ("gateway_training", "information_security_induction"):
         people("i.sec", "training", "a.khan", "--kind", kind)
@@ -127,6 +143,12 @@ def register(people: People) -> None:
         "root", "mou", "MBC", "--reference", "MOU-1", "--signed", str(today - timedelta(days=30))
     )
     people("p.spoc", "declare-coc", "MBC")
+    signed = str(today - timedelta(days=20))
+    people("root", "mou", "MBC", "--reference", "MOU-a.khan", "--signed", signed, "--for", "a.khan")
+    assert "[isa_missing]" in people("a.khan", "status", code=1).out
+    people("root", "org", "isa", "MBC", "--reference", "ISA-MBC", "--signed", signed,
+           "--copied-to", "root")  # fmt: skip
+    people("o.wner", "org", "authorise", "MBC", "--comment", "ISA and MoU in place")
 
 
 def events(root: Path, kind: EventKind) -> list[Any]:
@@ -264,3 +286,22 @@ def test_release_decisions_are_never_taken_in_someone_elses_name(
     on_host = gateway(*command, *host, code=2)
     assert on_host.err.startswith("error: break-glass host mode (host:")
     assert doing in on_host.err
+
+
+def test_an_organisation_is_suspended_and_reinstated_from_the_command_line(
+    served: tuple[LiveGateway, People],
+) -> None:
+    """After the workflow test (module order): a.khan holds general access by now."""
+    live, people = served
+    listed = people("a.khan", "org", "agreements").out
+    assert "ISA-MBC" in listed
+    assert "copy: root" in listed
+    refused = people("p.spoc", "org", "suspend", "MBC", "--reason", "x", code=2)
+    assert "suspending an organisation needs one of the roles" in refused.err
+    people("i.sec", "org", "suspend", "MBC", "--reason", "data loss under investigation")
+    assert "suspended" in people("a.khan", "status", code=2).err  # their token is refused
+    assert "suspended" in people("m.jones", "pending", code=2).err
+    people("h.intel", "org", "reinstate", "MBC", "--reason", "investigation closed")
+    assert "ready: nothing missing" in people("a.khan", "status").out
+    [stop] = events(live.data_dir, EventKind.ACCESS_ORGANISATION_SUSPENDED)
+    assert (stop.actor, stop.details["subject"]) == ("i.sec", "MBC")

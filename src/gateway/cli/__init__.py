@@ -50,6 +50,7 @@ COMMAND_MODULES = (
     "demo",
     "export",
     "generate",
+    "partners",
     "product",
     "publish",
     "query",

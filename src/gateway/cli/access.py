@@ -16,7 +16,10 @@ anything else::
     gateway access vetting a.khan --level NPPV3 --granted 2026-01-05 --expires 2031-01-04
     gateway access declaration a.khan --kind confidentiality        # a.khan, logged in
     gateway access training a.khan --kind gateway_training
-    gateway access mou MBC --reference MOU-2026 --signed 2026-04-01
+    gateway access mou MBC --reference MOU-2026 --signed 2026-04-01 [--for a.khan]
+    gateway access user update a.khan --senior-analyst s.patel --local-supervisor m.jones
+    gateway access org isa|sponsor|authorise|suspend|reinstate|terminate MBC …  (gateway.cli.partners)
+    gateway access org agreements                                  the published list
     gateway access declare-coc MBC                                 # MBC's SPOC
     gateway access request submit --level general --purpose "SA-2026=Strategic assessment" \\
         --duties … --product … --disseminate …
@@ -46,7 +49,7 @@ from gateway.cli.config import UrlOption, connection
 from gateway.client.access import AccessClient
 from gateway.errors import InputError
 
-__all__ = ["access_app", "logged_in"]
+__all__ = ["access_app", "as_me", "day", "logged_in", "org_app"]
 
 access_app = command_group(
     "access", "Access governance: requests, approvals, preconditions, suspensions, reviews."
@@ -58,6 +61,12 @@ request_app = command_group("request", "Access requests.", parent=access_app)
 review_app = command_group("access-review", "Six-monthly access reviews.", parent=access_app)
 
 CommentOption = Annotated[str, typer.Option("--comment", help="What you say (recorded).")]
+SeniorAnalystOption = Annotated[
+    str | None, typer.Option(help="Their designated senior analyst (authorises their releases).")
+]
+LocalSupervisorOption = Annotated[
+    str | None, typer.Option(help="Their local supervisor (same organisation).")
+]
 Many = Annotated[list[str] | None, typer.Option()]
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -168,6 +177,7 @@ def _show(request: dict[str, Any]) -> None:
             f"{', '.join(request['extra_areas']) or '-'}"
         )
         print(f"  why: {request['justification']}")
+        print(f"  most appropriate method: {request['method']}")
     if request["deputy_for"]:
         print(f"  deputy for: {request['deputy_for']}")
     for t in request["history"]:
@@ -289,9 +299,13 @@ def user_add_command(
     line_manager: Annotated[str | None, typer.Option(help="Their line manager's username.")] = None,
     area: Many = None,
     workstation: Many = None,
+    senior_analyst: SeniorAnalystOption = None,
+    deputy: Many = None,
+    local_supervisor: LocalSupervisorOption = None,
     url: UrlOption = None,
 ) -> None:
-    """Register a person (--role, --area for superintendents, --workstation: repeatable)."""
+    """Register a person (--role, --area for superintendents, --workstation, --deputy for a
+    senior analyst: repeatable)."""
     person = {
         "username": username,
         "full_name": full_name,
@@ -303,6 +317,9 @@ def user_add_command(
         "line_manager": line_manager,
         "areas": list(area or ()),
         "workstations": list(workstation or ()),
+        "senior_analyst": senior_analyst,
+        "deputies": list(deputy or ()),
+        "local_supervisor": local_supervisor,
     }
     with as_me(url) as access:
         print(access.add_person(person))
@@ -319,10 +336,15 @@ def user_update_command(
     clear_workstations: Annotated[
         bool, typer.Option(help="Remove designated workstations.")
     ] = False,
+    phone: Annotated[str | None, typer.Option(help="Telephone.")] = None,
+    senior_analyst: SeniorAnalystOption = None,
+    deputy: Many = None,
+    local_supervisor: LocalSupervisorOption = None,
     comment: CommentOption = "",
     url: UrlOption = None,
 ) -> None:
-    """Change roles (replaces them), line manager, areas or designated workstations."""
+    """Change roles (replaces them), line manager, areas, designated workstations, telephone,
+    designated senior analyst, deputies (replaces them) or local supervisor."""
     changes: dict[str, Any] = {}
     if role:
         changes["roles"] = list(role)
@@ -332,6 +354,15 @@ def user_update_command(
         changes["areas"] = list(area)
     if workstation or clear_workstations:
         changes["workstations"] = list(workstation or ())
+    for name, value in (
+        ("phone", phone),
+        ("senior_analyst", senior_analyst),
+        ("local_supervisor", local_supervisor),
+    ):
+        if value is not None:
+            changes[name] = value
+    if deputy:
+        changes["deputies"] = list(deputy)
     if not changes:
         raise InputError("nothing to change")
     with as_me(url) as access:
@@ -406,13 +437,18 @@ def mou_command(
     reference: Annotated[str, typer.Option(help="The memorandum's reference.")],
     signed: Annotated[str, typer.Option(help="Date signed (ISO).")],
     expires: Annotated[str | None, typer.Option(help="Date it ends (ISO), if any.")] = None,
+    applicant: Annotated[
+        str | None, typer.Option("--for", help="An applicant's own memorandum (their username).")
+    ] = None,
     url: UrlOption = None,
 ) -> None:
-    """Record an organisation's signed memorandum of understanding."""
+    """Record an organisation's signed memorandum of understanding, or (--for) an applicant's."""
     signed_on = day(signed, "--signed") or ""
     with as_me(url) as access:
         print(
-            access.record_memorandum(organisation, reference, signed_on, day(expires, "--expires"))
+            access.record_memorandum(
+                organisation, reference, signed_on, day(expires, "--expires"), applicant
+            )
         )
 
 
@@ -447,6 +483,13 @@ def request_submit_command(
     unmask: Many = None,
     extra_area: Many = None,
     why: Annotated[str, typer.Option(help="Enhanced: why each addition is needed.")] = "",
+    method: Annotated[
+        str,
+        typer.Option(
+            help="Enhanced: why direct enhanced access is the most appropriate method "
+            "(the alternatives considered)."
+        ),
+    ] = "",
     starts: Annotated[str | None, typer.Option(help="First day (default today).")] = None,
     ends: Annotated[str | None, typer.Option(help="Last day (required for enhanced).")] = None,
     deputy_for: Annotated[
@@ -475,6 +518,7 @@ def request_submit_command(
             "unmask": list(unmask or ()),
             "extra_areas": list(extra_area or ()),
             "justification": why,
+            "method": method,
         }
     with as_me(url) as access:
         print(access.submit(form)["request_id"])

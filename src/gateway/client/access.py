@@ -172,9 +172,46 @@ class AccessClient:
         reference: str,
         signed: date | str,
         expires: date | str | None = None,
+        username: str | None = None,
     ) -> str:
+        """The organisation's memorandum, or (``username``) an applicant's own."""
         path = f"/organisations/{_part(organisation)}/memoranda"
-        body = {"reference": reference, "signed": _iso(signed), "expires": _iso(expires)}
+        body = {
+            "reference": reference,
+            "signed": _iso(signed),
+            "expires": _iso(expires),
+            "username": username,
+        }
+        return str(self._send("POST", path, body)["detail"])
+
+    # --- partner organisations as a whole -----------------------------------------------------
+
+    def agreements(self) -> list[dict[str, Any]]:
+        """The published list: organisations, their ISA in force, authorisation, what is missing."""
+        answer: list[dict[str, Any]] = self._get("/agreements")
+        return answer
+
+    def record_sharing_agreement(
+        self,
+        organisation: str,
+        reference: str,
+        signed: date | str,
+        copied_to: str,
+        expires: date | str | None = None,
+    ) -> str:
+        """An organisation's ISA, and the system administrator holding its copy."""
+        body = {
+            "reference": reference,
+            "signed": _iso(signed),
+            "expires": _iso(expires),
+            "copied_to": copied_to,
+        }
+        path = f"/organisations/{_part(organisation)}/agreements"
+        return str(self._send("POST", path, body)["detail"])
+
+    def organisation_action(self, organisation: str, action: str, body: dict[str, Any]) -> str:
+        """``sponsorship``, ``authorisation``, ``suspend``, ``reinstate`` or ``terminate``."""
+        path = f"/organisations/{_part(organisation)}/{_part(action)}"
         return str(self._send("POST", path, body)["detail"])
 
     def people(self) -> list[dict[str, Any]]:

@@ -6,7 +6,10 @@ driving enforcement directly. Modules, one job each:
     model          organisations, network ranges, people and roles, grants, suspensions
     requests       access request forms (business case, purposes, enhanced scope) + validation
     workflow       the request state machine and separation of duties (pure)
-    preconditions  vetting, declarations, training, MoU, SyOPs, code of connection (pure)
+    preconditions  vetting, declarations, training, MoU, SyOPs, code of connection,
+                   designated senior analyst, local supervisor (pure)
+    partnership    an organisation's ISA, sponsorship, system-owner authorisation, stops (pure)
+    shortfall      one thing missing before access goes live
     standing       grants + suspensions + preconditions → Principal, and why not (pure)
     status         "what is missing before I can start": a user's checklist (pure)
     lifecycle      access reviews, code-of-connection status, inactivity (pure)
@@ -14,7 +17,8 @@ driving enforcement directly. Modules, one job each:
     settings       deployment-wide governance settings
     schema, codec, store    DIR/governance.sqlite (WAL, BEGIN IMMEDIATE, versioned requests)
     operations     what every operation shares: audit append as the last step (fail closed)
-    register, approvals, oversight   the operations, by concern; service brings them together
+    register, approvals, oversight, partners   the operations, by concern; service brings
+                   them together
     directory      GovernanceDirectory: the PrincipalDirectory over the register + origin checks
 
 Example:

@@ -10,7 +10,7 @@ person.
     POST  /v1/access/organisations/{code}/memoranda    record a memorandum of understanding
     GET   /v1/access/users                             everyone in the register, with their state
     POST  /v1/access/users                             register a person (admin)
-    PATCH /v1/access/users/{username}                  change roles, line manager, areas …
+    PATCH /v1/access/users/{username}                  change roles, line manager, senior analyst …
     POST  /v1/access/users/{username}/vetting          record vetting (admin, ISO; not own)
     POST  /v1/access/users/{username}/training         record training (admin, ISO; not own)
     POST  /v1/access/reviews                           open an access review now (admin)
@@ -98,6 +98,9 @@ class MemorandumIn(BaseModel):
     reference: _Name
     signed: date
     expires: date | None = None
+    username: _Code | None = Field(
+        None, description="An applicant's own memorandum (default: the organisation's)."
+    )
 
 
 class PersonIn(BaseModel):
@@ -111,6 +114,9 @@ class PersonIn(BaseModel):
     line_manager: _Code | None = None
     areas: Annotated[list[_Code], Field(max_length=50)] = []
     workstations: Annotated[list[_Code], Field(max_length=50)] = []
+    senior_analyst: _Code | None = None
+    deputies: Annotated[list[_Code], Field(max_length=20)] = []
+    local_supervisor: _Code | None = None
 
     def person(self) -> Person:
         return Person(
@@ -124,6 +130,9 @@ class PersonIn(BaseModel):
             self.line_manager,
             tuple(self.areas),
             tuple(self.workstations),
+            senior_analyst=self.senior_analyst,
+            deputies=tuple(self.deputies),
+            local_supervisor=self.local_supervisor,
         )
 
 
@@ -134,6 +143,10 @@ class PersonChangeIn(BaseModel):
     line_manager: _Code | None = None
     areas: Annotated[list[_Code], Field(max_length=50)] | None = None
     workstations: Annotated[list[_Code], Field(max_length=50)] | None = None
+    phone: Annotated[str, Field(max_length=60)] | None = None
+    senior_analyst: _Code | None = None
+    deputies: Annotated[list[_Code], Field(max_length=20)] | None = None
+    local_supervisor: _Code | None = None
     comment: _Text = ""
 
     def changes(self) -> dict[str, object]:
@@ -146,6 +159,11 @@ class PersonChangeIn(BaseModel):
             found["areas"] = tuple(self.areas)
         if self.workstations is not None:
             found["workstations"] = tuple(self.workstations)
+        for name in ("phone", "senior_analyst", "local_supervisor"):
+            if (value := getattr(self, name)) is not None:
+                found[name] = value
+        if self.deputies is not None:
+            found["deputies"] = tuple(self.deputies)
         return found
 
 
@@ -254,9 +272,10 @@ def remove_network(
 def record_memorandum(
     code: str, body: MemorandumIn, principal: PrincipalDep, governance: GovernanceDep
 ) -> DoneOut:
-    memo = Memorandum(code, body.reference, body.signed, body.expires)
+    memo = Memorandum(code, body.reference, body.signed, body.expires, body.username)
     governance.record_memorandum(principal.username, memo)
-    return DoneOut(detail=f"memorandum {body.reference} recorded for {code}")
+    whose = f"{body.username} of {code}" if body.username else code
+    return DoneOut(detail=f"memorandum {body.reference} recorded for {whose}")
 
 
 # --- people ------------------------------------------------------------------------------------
