@@ -8,6 +8,9 @@ Modules, one job each:
                  AuditLog.record
     store        the AuditStore protocol (append durably, read back, head)
     sqlite       SQLiteAuditStore: the embedded default (WAL, synchronous=FULL, multi-process)
+    postgresql   PostgresAuditStore: one chain shared by several gateway hosts
+    location     which store a deployment uses (DIR/audit.sqlite or GATEWAY_AUDIT_STORE)
+    storage      what the SQL stores share: event filters, paging, disposal details
     log          AuditLog: record(fact), read views, checkpoints, health
     checkpoints  HMAC-signed checkpoints in an append-only file; the key's record MACs
     checkpointer checkpoints on count and every few seconds, retried, never undoing a record

@@ -56,6 +56,7 @@ from gateway.audit.chain import (
     seal,
 )
 from gateway.audit.checkpoints import record_mac
+from gateway.audit.storage import cutoff_seq, disposal_details, event_conditions, paged
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable, InputError
 from gateway.lifetime import ClosesOnExit
@@ -379,10 +380,7 @@ class PostgresAuditStore(ClosesOnExit):
             "(SELECT max(seq) FROM audit_event)",
             (format_time(time),),
         )
-        first_kept, last = rows[0]
-        if first_kept is not None:
-            return int(first_kept) - 1
-        return int(last) if last is not None else 0
+        return cutoff_seq(*rows[0])
 
     def disposed_through(self) -> int:
         """The last ``seq`` disposed of (0: none), as the database says; the ``audit.disposed``
@@ -447,14 +445,13 @@ class PostgresAuditStore(ClosesOnExit):
             kind,
             actor,
             organisation,
-            {
-                **details,
-                "first_seq": first_seq,
-                "through_seq": through_seq,
-                "through_hash": through_hash,
-                "through_event_id": through_event_id,
-                "records": through_seq - first_seq + 1,
-            },
+            disposal_details(
+                details,
+                first_seq=first_seq,
+                through_seq=through_seq,
+                through_hash=through_hash,
+                through_event_id=through_event_id,
+            ),
             None,
         )
         conn.execute(
@@ -502,16 +499,13 @@ class PostgresAuditStore(ClosesOnExit):
 
     def stored_records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
         """Every record as stored (text unparsed, with its MAC), in ``seq`` order."""
-        last = after_seq
-        while True:
-            rows = self._page(
-                f"{_STORED} WHERE e.seq > %s ORDER BY e.seq LIMIT %s", (last, self.page_rows)
-            )
-            for row in rows:
-                yield StoredRecord(*row)
-            if len(rows) < self.page_rows:
-                return
-            last = int(rows[-1][0])
+        query = f"{_STORED} WHERE e.seq > %s ORDER BY e.seq LIMIT %s"
+        for row in paged(
+            lambda last, page: self._page(query, (last, page)),
+            page_rows=self.page_rows,
+            after_seq=after_seq,
+        ):
+            yield StoredRecord(*row)
 
     def events(
         self,
@@ -524,39 +518,20 @@ class PostgresAuditStore(ClosesOnExit):
         limit: int | None = None,
     ) -> Iterator[AuditEvent]:
         """Events in ``seq`` order; see :meth:`gateway.audit.store.AuditStore.events`."""
-        where: list[str] = []
-        params: list[Any] = []
-        if kinds is not None:
-            kinds = list(kinds)
-            if not kinds:
-                return
-            where.append("kind = ANY(%s)")
-            params.append(kinds)
-        if actor is not None:
-            where.append("actor = %s")
-            params.append(actor)
-        if since is not None:
-            where.append("time >= %s")
-            params.append(format_time(since))
-        if until is not None:
-            where.append("time < %s")
-            params.append(format_time(until))
-        condition = "".join(f" AND {w}" for w in where)
-        remaining = limit
-        last = after_seq
-        while remaining is None or remaining > 0:
-            page = self.page_rows if remaining is None else min(self.page_rows, remaining)
-            rows = self._page(
-                f"{_SELECT} WHERE seq > %s{condition} ORDER BY seq LIMIT %s",
-                (last, *params, page),
-            )
-            for row in rows:
-                yield decode(StoredRecord(*row))
-            if remaining is not None:
-                remaining -= len(rows)
-            if len(rows) < page:
-                return
-            last = int(rows[-1][0])
+        conditions = event_conditions(kinds, actor, since, until, "%s")
+        if conditions is None:
+            return
+        query = (
+            f"SELECT {_COLUMNS} FROM audit_event e WHERE seq > %s{conditions.sql} "
+            "ORDER BY seq LIMIT %s"
+        )
+        for row in paged(
+            lambda last, page: self._page(query, (last, *conditions.params, page)),
+            page_rows=self.page_rows,
+            after_seq=after_seq,
+            limit=limit,
+        ):
+            yield decode(StoredRecord(*row))
 
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""

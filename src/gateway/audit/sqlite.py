@@ -50,6 +50,7 @@ from gateway.audit.chain import (
     seal,
 )
 from gateway.audit.checkpoints import record_mac
+from gateway.audit.storage import cutoff_seq, disposal_details, event_conditions, paged
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable, InputError
 from gateway.lifetime import ClosesOnExit
@@ -338,10 +339,7 @@ class SQLiteAuditStore(ClosesOnExit):
             "(SELECT max(seq) FROM audit_event)",
             (format_time(time),),
         )
-        first_kept, last = rows[0]
-        if first_kept is not None:
-            return int(first_kept) - 1
-        return int(last) if last is not None else 0
+        return cutoff_seq(*rows[0])
 
     def disposed_through(self) -> int:
         """The last ``seq`` disposed of (0: none), as the database says; the ``audit.disposed``
@@ -412,14 +410,13 @@ class SQLiteAuditStore(ClosesOnExit):
             kind,
             actor,
             organisation,
-            {
-                **details,
-                "first_seq": first_seq,
-                "through_seq": through_seq,
-                "through_hash": through_hash,
-                "through_event_id": through_event_id,
-                "records": through_seq - first_seq + 1,
-            },
+            disposal_details(
+                details,
+                first_seq=first_seq,
+                through_seq=through_seq,
+                through_hash=through_hash,
+                through_event_id=through_event_id,
+            ),
             None,
         )
         for statement in _DISPOSAL_SCHEMA:
@@ -466,17 +463,13 @@ class SQLiteAuditStore(ClosesOnExit):
 
     def stored_records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
         """Every record as stored (text unparsed, with its MAC), in ``seq`` order."""
-        last = after_seq
-        select = self._stored_select()
-        while True:
-            rows = self._page(
-                f"{select} WHERE e.seq > ? ORDER BY e.seq LIMIT ?", (last, self.page_rows)
-            )
-            for row in rows:
-                yield StoredRecord(*row)
-            if len(rows) < self.page_rows:
-                return
-            last = int(rows[-1][0])
+        query = f"{self._stored_select()} WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
+        for row in paged(
+            lambda last, page: self._page(query, (last, page)),
+            page_rows=self.page_rows,
+            after_seq=after_seq,
+        ):
+            yield StoredRecord(*row)
 
     def events(
         self,
@@ -489,40 +482,20 @@ class SQLiteAuditStore(ClosesOnExit):
         limit: int | None = None,
     ) -> Iterator[AuditEvent]:
         """Events in ``seq`` order; see :meth:`gateway.audit.store.AuditStore.events`."""
-        where: list[str] = []
-        params: list[Any] = []
-        if kinds is not None:
-            kinds = list(kinds)
-            if not kinds:
-                return
-            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            params.extend(kinds)
-        if actor is not None:
-            where.append("actor = ?")
-            params.append(actor)
-        if since is not None:
-            where.append("time >= ?")
-            params.append(format_time(since))
-        if until is not None:
-            where.append("time < ?")
-            params.append(format_time(until))
-        condition = "".join(f" AND {w}" for w in where)
-        remaining = limit
-        last = after_seq
-        while remaining is None or remaining > 0:
-            page = self.page_rows if remaining is None else min(self.page_rows, remaining)
-            rows = self._page(
-                f"SELECT {_TEXT_COLUMNS} FROM audit_event e WHERE seq > ?{condition} "
-                "ORDER BY seq LIMIT ?",
-                (last, *params, page),
-            )
-            for row in rows:
-                yield decode(StoredRecord(*row))
-            if remaining is not None:
-                remaining -= len(rows)
-            if len(rows) < page:
-                return
-            last = int(rows[-1][0])
+        conditions = event_conditions(kinds, actor, since, until, "?")
+        if conditions is None:
+            return
+        query = (
+            f"SELECT {_TEXT_COLUMNS} FROM audit_event e WHERE seq > ?{conditions.sql} "
+            "ORDER BY seq LIMIT ?"
+        )
+        for row in paged(
+            lambda last, page: self._page(query, (last, *conditions.params, page)),
+            page_rows=self.page_rows,
+            after_seq=after_seq,
+            limit=limit,
+        ):
+            yield decode(StoredRecord(*row))
 
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""
