@@ -28,6 +28,7 @@ from gateway.audit.log import AuditLog
 from gateway.audit.tables import SCHEMAS as AUDIT_SCHEMAS
 from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator
 from gateway.auth.limits import TokenBucket
+from gateway.auth.signin import SignIn
 from gateway.auth.tokens import TokenStore
 from gateway.catalog import Catalog, load_catalog
 from gateway.clock import utc_now
@@ -199,11 +200,22 @@ class Deployment(ClosesOnExit):
             GovernanceStore(self.data_dir.governance), self.audit, self.policy, clock
         )
 
+    @cached_property
+    def signin(self) -> SignIn:
+        """Web sign-in by the policy's ``[login]`` rules: accounts and sessions in
+        ``DIR/governance.sqlite``."""
+        return SignIn.open(self.data_dir.governance, self.directory, self.audit, self.policy.login)
+
     def authenticator(self, failed_logins: TokenBucket | None = None) -> Authenticator:
-        """Bearer tokens from the token store, plus the governance register's origin and
-        precondition checks when the directory is the register."""
+        """Bearer tokens from the token store (refused while their owner's sign-in account is
+        locked), plus the governance register's origin and precondition checks when the
+        directory is the register."""
         inner = BearerTokenAuthenticator(
-            self.tokens, self.directory, self.audit, failed_logins=failed_logins
+            self.tokens,
+            self.directory,
+            self.audit,
+            failed_logins=failed_logins,
+            locked=self.signin.locked,
         )
         if not isinstance(self.directory, GovernanceDirectory):
             return inner

@@ -26,6 +26,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── PurposeNotApproved        403  purpose_not_approved
     │   ├── AccountSuspended          403  account_suspended
     │   ├── AccessExpired             403  access_expired
+    │   ├── AccountLocked             403  account_locked         (too many failed sign-ins)
     │   ├── NetworkNotPermitted       403  network_not_permitted
     │   ├── WrongRole                 403  wrong_role             (governance step needs another role)
     │   ├── SeparationOfDuties        403  separation_of_duties   (acting twice in one chain)
@@ -67,6 +68,7 @@ from typing import ClassVar
 __all__ = [
     "AccessDenied",
     "AccessExpired",
+    "AccountLocked",
     "AccountSuspended",
     "AuditUnavailable",
     "AuthenticationError",
@@ -234,6 +236,10 @@ class AccountSuspended(AccessDenied):
 
 class AccessExpired(AccessDenied):
     code = "access_expired"
+
+
+class AccountLocked(AccessDenied):
+    code = "account_locked"
 
 
 class NetworkNotPermitted(AccessDenied):

@@ -6,7 +6,8 @@ One router per resource (:func:`gateway.api.routes.v1_routers`, then ``health``)
     /v1/exports/…  /v1/publish/police-uk  /v1/products/…
     /v1/audit/…  /v1/tokens/…  /v1/users  /v1/access/…
     /healthz  /readyz  /metrics                                      (open)
-    /docs  /openapi.json                                             (the API's description)
+    /docs  /openapi.json                                             (the API's description;
+                                                                     Swagger UI shipped in the package)
 
 The lifespan opens a :class:`~gateway.api.runtime.GatewayRuntime` (engine workers, audit log,
 token store) and the :class:`~gateway.api.resources.ServingResources` (disk quota, encoders,
@@ -36,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 import gateway
 from gateway.api.bodylimit import BodyLimitMiddleware
 from gateway.api.deps import reject_unknown_query
+from gateway.api.docs import install_docs
 from gateway.api.errors import install_error_handlers
 from gateway.api.flight import open_flight_server
 from gateway.api.lifecycle import run_lifecycle
@@ -111,7 +113,10 @@ def create_app(
         description=_DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
+        docs_url=None,  # served from the package's own assets (gateway.api.docs)
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.shutdown = shutdown
     install_error_handlers(app)

@@ -74,6 +74,13 @@ class EventKind(StrEnum):
     ACCESS_DENIED = "access.denied"
     ACCESS_AUDIT_REVIEWED = "access.audit_reviewed"
     ACCESS_REQUEST_REFUSED = "access.request_refused"  # a request refused for its input
+    # --- web sign-in (policy [login]) -------------------------------------------------------
+    ACCESS_SIGNED_IN = "access.signed_in"  # password right and SyOPs accepted
+    ACCESS_SIGNED_OUT = "access.signed_out"  # by the person, or idle / session too old
+    ACCESS_ACCOUNT_LOCKED = "access.account_locked"  # too many failed attempts
+    ACCESS_ACCOUNT_UNLOCKED = "access.account_unlocked"  # by an administrator, or its interval
+    ACCESS_PASSWORD_SET = "access.password_set"  # noqa: S105 (by an administrator or the demo)
+    ACCESS_PASSWORD_CHANGED = "access.password_changed"  # noqa: S105 (by its owner: the alert)
     # --- tokens -----------------------------------------------------------------------------
     TOKEN_ISSUED = "token.issued"  # noqa: S105 (a kind, not a secret)
     TOKEN_ISSUE_FAILED = "token.issue_failed"  # noqa: S105

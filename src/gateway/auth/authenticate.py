@@ -9,6 +9,7 @@ applies at once.
 
     missing / malformed / unknown / expired / revoked token, unknown user  → 401 unauthenticated
     suspended account                                                       → 403 account_suspended
+    account locked after failed web sign-ins                                → 403 account_locked
     expired access                                                          → 403 access_expired
     too many failures from one address                                      → 429 rate_limited
 
@@ -25,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -35,10 +37,16 @@ from gateway.audit.log import AuditLog
 from gateway.auth.limits import RateLimitExceeded, TokenBucket
 from gateway.auth.tokens import MAX_TOKEN_LENGTH, TokenRecord, TokenStore
 from gateway.clock import Clock, utc_now
-from gateway.errors import AccessExpired, AccountSuspended, AuthenticationError, GatewayError
+from gateway.errors import (
+    AccessExpired,
+    AccountLocked,
+    AccountSuspended,
+    AuthenticationError,
+    GatewayError,
+)
 from gateway.principal import Principal, PrincipalDirectory
 
-__all__ = ["Authenticator", "BearerTokenAuthenticator", "parse_bearer"]
+__all__ = ["Authenticator", "BearerTokenAuthenticator", "account_refusal", "parse_bearer"]
 
 
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -91,6 +99,8 @@ class BearerTokenAuthenticator:
         audit: where refusals are recorded.
         failed_logins: per-address budget of failed attempts; past it, 429 without an audit
             record each time (so a flood cannot fill the audit log).
+        locked: whether a username's sign-in account is locked at a moment
+            (:meth:`gateway.auth.signin.SignIn.locked`): a locked person's tokens stop too.
         clock: current UTC time.
     """
 
@@ -101,8 +111,10 @@ class BearerTokenAuthenticator:
         audit: AuditLog,
         *,
         failed_logins: TokenBucket | None = None,
+        locked: Callable[[str, datetime], bool] | None = None,
         clock: Clock = utc_now,
     ) -> None:
+        self.locked = locked
         self.tokens = tokens
         self.directory = directory
         self.audit = audit
@@ -147,7 +159,12 @@ class BearerTokenAuthenticator:
                 username=record.username,
                 token_id=record.token_id,
             )
-        refusal = _account_refusal(principal, now)
+        refusal = account_refusal(principal, now)
+        if refusal is None and self.locked is not None and self.locked(principal.username, now):
+            refusal = AccountLocked(
+                f"the account {principal.username!r} is locked after failed sign-in attempts; "
+                "an administrator can unlock it"
+            )
         if refusal is not None:
             return _Failure(
                 refusal,
@@ -190,7 +207,8 @@ class BearerTokenAuthenticator:
         )
 
 
-def _account_refusal(principal: Principal, now: datetime) -> GatewayError | None:
+def account_refusal(principal: Principal, now: datetime) -> GatewayError | None:
+    """Why a known principal may not use the gateway at ``now`` (suspended, expired), or None."""
     if principal.suspended:
         return AccountSuspended(f"the account {principal.username!r} is suspended")
     if principal.expires_at is not None and principal.expires_at <= now:

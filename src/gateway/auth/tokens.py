@@ -28,7 +28,7 @@ import hmac
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,6 +46,7 @@ __all__ = [
     "TokenState",
     "TokenStore",
     "TokenStoreUnavailable",
+    "credential_transaction",
     "hash_token",
     "new_token",
 ]
@@ -72,6 +73,28 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS api_token_username ON api_token (username)",
 )
+
+
+@contextmanager
+def credential_transaction(
+    path: Path, *, write: bool = False, busy_timeout: float = 10.0
+) -> Iterator[sqlite3.Connection]:
+    """A connection to a credential store (tokens, sign-in accounts, web sessions: tables of
+    ``DIR/governance.sqlite``) in a transaction committed on leaving the block (rolled back on
+    any exception); ``write`` takes the write lock at once (``BEGIN IMMEDIATE``).
+
+    Raises:
+        TokenStoreUnavailable: the file cannot be opened, read or written (503).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            closing(connect(path, busy_timeout=busy_timeout)) as con,
+            transaction(con, write=write),
+        ):
+            yield con
+    except sqlite3.Error as exc:
+        raise TokenStoreUnavailable(f"the credential store cannot be used: {exc}") from exc
 
 
 class TokenStoreUnavailable(GatewayError):
@@ -165,19 +188,8 @@ class TokenStore:
             for statement in _SCHEMA:
                 con.execute(statement)
 
-    @contextmanager
-    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """A connection in a transaction committed on leaving the block (rolled back on any
-        exception); ``write`` takes the write lock at once (``BEGIN IMMEDIATE``)."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with (
-                closing(connect(self.path, busy_timeout=self.busy_timeout)) as con,
-                transaction(con, write=write),
-            ):
-                yield con
-        except sqlite3.Error as exc:
-            raise TokenStoreUnavailable(f"the token store cannot be used: {exc}") from exc
+    def _connect(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+        return credential_transaction(self.path, write=write, busy_timeout=self.busy_timeout)
 
     # --- writing -------------------------------------------------------------------------
 

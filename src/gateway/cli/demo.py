@@ -11,9 +11,14 @@ It writes into the data directory:
 - ``policy.toml``: the packaged default policy, if there is none;
 - ``users.toml``: the demo users (below), if there is none — an existing file is kept as it is
   (an administrator may have edited it) and its users get the tokens;
-- ``demo-tokens.json``: ``{"<username>": {"token", "level", "roles", "organisation", "areas",
-  "purposes"}}`` for every user, tokens issued (and audited) through the token store; tokens
-  still valid from an earlier run are kept, so re-running is quick and changes nothing.
+- ``demo-tokens.json``: ``{"<username>": {"token", "password", "level", "roles",
+  "organisation", "areas", "purposes"}}`` for every user, tokens issued (and audited) through
+  the token store; tokens still valid from an earlier run are kept, so re-running is quick and
+  changes nothing. ``password`` is the web sign-in's initial password (set and audited through
+  :class:`~gateway.auth.signin.SignIn`, kept when the account exists): the policy makes its
+  owner change it at the first sign-in in a browser. Scripts use the token, which needs no
+  password change; a script that drives the web pages signs in as a person does (``POST
+  /login``, then ``/password`` the first time, then ``/syops``).
 
 Demo users: one general analyst per local authority, an enhanced analyst with a dated grant
 (``intelligence_report`` and a few unmasked columns, for one JAG purpose), a senior analyst
@@ -203,7 +208,8 @@ def _install_policy(data_dir: Path) -> str | None:
     return f"wrote the default policy to {target}"
 
 
-def _previous_tokens(path: Path) -> dict[str, str]:
+def _previous(path: Path, key: str) -> dict[str, str]:
+    """``key`` (token, password) of each user in an earlier ``demo-tokens.json``."""
     try:
         raw = json.loads(path.read_text("utf-8"))
     except (FileNotFoundError, ValueError):
@@ -211,9 +217,9 @@ def _previous_tokens(path: Path) -> dict[str, str]:
     if not isinstance(raw, dict):
         return {}
     return {
-        name: entry["token"]
+        name: entry[key]
         for name, entry in raw.items()
-        if isinstance(entry, dict) and isinstance(entry.get("token"), str)
+        if isinstance(entry, dict) and isinstance(entry.get(key), str)
     }
 
 
@@ -260,7 +266,8 @@ def grant_demo_access(
         notes.append(f"kept the existing {dd.users}")
     if governed:
         notes += _seed_governance(dd, today or now.date())
-    previous = _previous_tokens(dd.demo_tokens)
+    previous = _previous(dd.demo_tokens, "token")
+    passwords = _previous(dd.demo_tokens, "password")
     tokens: dict[str, dict[str, Any]] = {}
     with Deployment.open(dd, engine=False) as deployment:  # after seeding: the register decides
         directory, store, audit = deployment.directory, deployment.tokens, deployment.audit
@@ -283,8 +290,11 @@ def grant_demo_access(
                     ),
                     max_lifetime=deployment.policy.tokens.max_lifetime,
                 ).token
+            if deployment.signin.accounts.get(name) is None:  # an existing one is kept
+                passwords[name] = deployment.signin.set_password(name, None, by="gateway-demo")
             tokens[name] = {
                 "token": token,
+                "password": passwords.get(name, ""),
                 "level": principal.level,
                 "roles": sorted(principal.roles),
                 "organisation": principal.organisation,
@@ -332,11 +342,16 @@ def examples_text(setup: DemoSetup, url: str) -> str:
     sql = "SELECT police_uk_category, count(*) AS crimes FROM crime GROUP BY 1 ORDER BY 2 DESC"
     body = json.dumps({"sql": sql, "purpose": purpose})
     users = "\n".join(
-        f"  {name:<10} {t['level']:<9} {','.join(t['roles']):<15} {','.join(t['areas']) or '-'}"
+        f"  {name:<10} {t['level']:<9} {','.join(t['roles']):<15} "
+        f"{','.join(t['areas']) or '-':<40} {t.get('password') or '(changed)'}"
         for name, t in setup.tokens.items()
     )
     return f"""
-Demo users (tokens in {DataDir(setup.data_dir).demo_tokens}):
+Web application: {url}/  (sign in with a username and its initial password below; you will
+be asked to change it, then to accept the security operating procedures)
+
+Demo users (tokens and initial passwords in {DataDir(setup.data_dir).demo_tokens}):
+  {"user":<10} {"level":<9} {"roles":<15} {"areas":<40} initial password
 {users}
 
 Try it (as {analyst["organisation"]}'s analyst):

@@ -51,9 +51,10 @@ def serve(
         raise ConfigurationError(
             f"serving needs the server extra: pip install 'partnership-gateway[server]' ({exc})"
         ) from exc
-    from gateway.api import GatewaySettings, create_app
+    from gateway.api import GatewaySettings
     from gateway.api.flight import PURPOSE_HEADER, flight_location
     from gateway.api.server import run_server
+    from gateway.web import create_web_app
 
     settings = GatewaySettings.from_env(
         os.environ,
@@ -63,14 +64,18 @@ def serve(
         flight_tls_cert=flight_tls_cert,
         flight_tls_key=flight_tls_key,
     )
-    print(f"gateway: serving {data_dir} on http://{host}:{port} (API docs at /docs)", flush=True)
+    print(
+        f"gateway: serving {data_dir} on http://{host}:{port} (web application at /, "
+        "API docs at /docs)",
+        flush=True,
+    )
     if settings.flight_port is not None:
         print(
             f"gateway: Arrow Flight SQL on {flight_location(settings)} "
             f"(token as bearer or Basic password; purpose in the {PURPOSE_HEADER} header)",
             flush=True,
         )
-    run_server(create_app(settings), settings, host=host, port=port, log_level=log_level)
+    run_server(create_web_app(settings), settings, host=host, port=port, log_level=log_level)
     print("gateway: stopped", flush=True)
 
 
@@ -94,7 +99,7 @@ def serve_command(
     ] = None,
     audit_store: AuditStoreOption = None,
 ) -> None:
-    """Run the gateway's HTTP API (and, with --flight-port, Arrow Flight SQL) on a data
+    """Run the gateway's web application and HTTP API (and, with --flight-port, Arrow Flight SQL) on a data
     directory."""
     use_audit_store(audit_store)
     serve(

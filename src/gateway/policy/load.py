@@ -37,6 +37,7 @@ from gateway.errors import ConfigurationError
 from gateway.policy.audit_duties import parse_audit_duties
 from gateway.policy.disclosure import parse_disclosure_settings
 from gateway.policy.exports import parse_export_settings
+from gateway.policy.login import parse_login_settings
 from gateway.policy.model import (
     MASK_KINDS,
     LevelLimits,
@@ -64,6 +65,7 @@ _TOP_LEVEL = {
     "exports",
     "disclosure",
     "tokens",
+    "login",
     "products",
     "retention",
     "audit",
@@ -165,6 +167,7 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
         schemas=schemas,
         exports=parse_export_settings(raw.get("exports"), source=source, levels=names),
         tokens=parse_token_settings(raw.get("tokens"), source=source),
+        login=parse_login_settings(raw.get("login"), source=source),
         products=parse_product_settings(raw.get("products"), source=source),
         retention=parse_retention_settings(raw.get("retention"), source=source),
         audit=audit,

@@ -20,6 +20,7 @@ from typing import Any
 from gateway.policy.audit_duties import AuditDuties
 from gateway.policy.disclosure import DisclosureSettings
 from gateway.policy.exports import ExportSettings
+from gateway.policy.login import LoginSettings
 from gateway.policy.products import ProductSettings
 from gateway.policy.retention import RetentionSettings
 from gateway.policy.tokens import TokenSettings
@@ -186,6 +187,8 @@ class Policy:
             (:class:`~gateway.policy.retention.RetentionSettings`).
         audit: the ``[audit]`` section: the audit plan, local auditors, incident reporting
             (:class:`~gateway.policy.audit_duties.AuditDuties`).
+        login: the ``[login]`` section: passwords, lockout, idle sign-off, SyOPs
+            (:class:`~gateway.policy.login.LoginSettings`).
         title: the ``title`` shown to administrators, if any.
         source: where it was loaded from (for messages).
     """
@@ -196,6 +199,7 @@ class Policy:
     exports: ExportSettings = field(default_factory=ExportSettings)
     disclosure: DisclosureSettings = field(default_factory=DisclosureSettings)
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
     products: ProductSettings = field(default_factory=ProductSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     audit: AuditDuties = field(default_factory=AuditDuties)

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query
 
 from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
+from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import CatalogColumn, CatalogOut, CatalogTable
+from gateway.principal import Principal
 
-__all__ = ["router"]
+__all__ = ["catalog_for", "router"]
 
 router = APIRouter(prefix=API_PREFIX, tags=["catalog"])
 
@@ -25,6 +27,16 @@ def catalog(
     ] = None,
 ) -> CatalogOut:
     """Visible tables and columns for a purpose (grants may differ between purposes)."""
+    return catalog_for(runtime, principal, purpose)
+
+
+def catalog_for(runtime: GatewayRuntime, principal: Principal, purpose: str | None) -> CatalogOut:
+    """What ``principal`` may query for ``purpose`` (default: their first approved one), with
+    each column's mask and the row filters (the web console's catalog browser shows this too).
+
+    Raises:
+        PurposeNotApproved: the purpose is not one of theirs.
+    """
     chosen = purpose if purpose is not None else next(iter(principal.purposes), "")
     view = runtime.service.view(principal, chosen)
     declared = runtime.service.catalog

@@ -38,7 +38,7 @@ from gateway.engines.base import Cancellation
 from gateway.principal import Principal
 from gateway.service import ClientInfo
 
-__all__ = ["router"]
+__all__ = ["answer_query", "router"]
 
 router = APIRouter(prefix=API_PREFIX, tags=["query"])
 
@@ -79,11 +79,11 @@ async def run_query(
     counts null with ``<column>_suppressed`` flags; what was applied is in the audit record,
     the ``X-Disclosure`` header and, for JSON, the ``disclosure`` member)."""
     return await run_until_disconnect(
-        request, lambda cancel: _answer(body, principal, runtime, resources, client, cancel)
+        request, lambda cancel: answer_query(body, principal, runtime, resources, client, cancel)
     )
 
 
-def _answer(
+def answer_query(
     body: QueryBody,
     principal: Principal,
     runtime: GatewayRuntime,
@@ -91,7 +91,8 @@ def _answer(
     client: ClientInfo,
     cancel: Cancellation,
 ) -> StreamingResponse:
-    """The blocking part (in the thread pool): quota, slot, service, response."""
+    """The blocking part (in the thread pool): quota, slot, service, response. The web
+    application's console answers through this too (one path to the service for both)."""
     disclosure = parse_disclosure_request(disclosure_data(body.disclosure))
     control = (
         None if disclosure is None else DisclosureControl.for_service(runtime.service, disclosure)

@@ -1,0 +1,45 @@
+"""Server-rendered pages: Jinja2 templates from the package, escaped by default.
+
+Every page extends ``base.html`` (the monitoring notice, the signed-in person, the navigation,
+one stylesheet and at most one script file — never inline script, so the Content-Security-Policy
+can forbid it).
+
+Example:
+    >>> "<html" in render_text("error.html", title="Not found", message="no such page")
+    True
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse
+
+__all__ = ["page", "render_text"]
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("gateway.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_text(template: str, **context: Any) -> str:
+    """A template rendered with ``context`` (``user`` and ``csrf_token`` default to none)."""
+    context.setdefault("user", None)
+    context.setdefault("csrf_token", "")
+    context.setdefault("notice", "")
+    context.setdefault("idle_seconds", 0)
+    return _environment().get_template(template).render(**context)
+
+
+def page(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page response."""
+    return HTMLResponse(render_text(template, **context), status_code=status)

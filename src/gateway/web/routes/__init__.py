@@ -1,0 +1,13 @@
+"""The web application's routers: sign-in, the SQL console and query history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.web.routes import console, signin
+
+__all__ = ["web_routers"]
+
+
+def web_routers() -> tuple[APIRouter, ...]:
+    return (signin.router, console.router)
