@@ -270,7 +270,18 @@ def test_demo_prepares_a_data_dir_and_reruns_quickly(tmp_path):  # type: ignore[
         "gw.admin",
     }
     for entry in tokens.values():
-        assert set(entry) == {"token", "level", "roles", "organisation", "areas", "purposes"}
+        assert set(entry) == {
+            "token",
+            "password",
+            "level",
+            "roles",
+            "organisation",
+            "areas",
+            "purposes",
+        }
+    assert len({e["password"] for e in tokens.values()}) == len(tokens)
+    assert "Web application: http://127.0.0.1:8000/" in first.stdout
+    assert tokens["h.lee"]["password"] in first.stdout
     areas = sorted(
         e["areas"][0]
         for e in tokens.values()
@@ -288,7 +299,7 @@ def test_demo_prepares_a_data_dir_and_reruns_quickly(tmp_path):  # type: ignore[
     again = gateway(*args)
     assert again.returncode == 0, again.stderr
     assert time.monotonic() - began < 30
-    assert json.loads((root / "demo-tokens.json").read_text()) == tokens
+    assert json.loads((root / "demo-tokens.json").read_text()) == tokens  # passwords kept too
     other = gateway(
         "demo", "--data-dir", str(root), "--no-serve", "--years", "2", "--scale", "0.05"
     )

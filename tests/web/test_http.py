@@ -1,0 +1,152 @@
+"""The web application over plain HTTP: headers, cookies, CSRF, session fixation, cross-user
+pages, a locked person's tokens, /docs offline. Browser behaviour is in test_browser.py."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tests.cli_process import run_gateway
+from tests.gateway_server import LiveGateway
+from tests.web.conftest import PASSWORD, cookie, form_token
+
+PAGES = ("/", "/history", "/password")
+
+
+def test_pages_need_a_session(web_gateway: LiveGateway) -> None:
+    with httpx.Client(base_url=web_gateway.url) as http:
+        for path in PAGES:
+            response = http.get(path)
+            assert (response.status_code, response.headers["location"]) == (303, "/login")
+        forged = http.get("/", headers={"cookie": "gw_session=made-up"})
+        assert forged.headers["location"].startswith("/login")
+        query = http.post("/console/query", data={"sql": "SELECT 1", "purpose": "SA-2026"})
+        assert query.status_code == 401
+        assert query.json()["error"]["code"] == "unauthenticated"
+
+
+def test_security_headers_and_cookie_flags(web_client: Any) -> None:
+    client = web_client()
+    login = client.http.get("/login")
+    policy = login.headers["content-security-policy"]
+    assert "script-src 'self';" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in policy
+    assert login.headers["x-frame-options"] == "DENY"
+    assert login.headers["x-content-type-options"] == "nosniff"
+    assert login.headers["cache-control"] == "no-store"
+    signed_in = client.login("h.lee", PASSWORD)
+    session_cookie = next(
+        h for h in signed_in.headers.get_list("set-cookie") if h.startswith("gw_session=")
+    )
+    flags = {part.strip().lower() for part in session_cookie.split(";")[1:]}
+    assert {"secure", "httponly", "samesite=strict", "path=/"} <= flags
+
+
+def test_no_inline_script_on_any_page(web_client: Any) -> None:
+    client = web_client().sign_in("h.lee")
+    for path in ("/login", *PAGES, "/syops", "/docs"):
+        response = client.get(path)
+        assert response.status_code in (200, 303), path
+        assert not re.search(r"<script(?![^>]*\bsrc=)", response.text), path
+
+
+def test_the_login_form_refuses_a_post_without_its_token(
+    web_gateway: LiveGateway, web_client: Any
+) -> None:
+    with httpx.Client(base_url=web_gateway.url) as http:
+        token = form_token(http.get("/login").text)
+        # the field without its cookie: a form posted from another site
+        refused = http.post(
+            "/login", data={"username": "h.lee", "password": PASSWORD, "csrf_token": token}
+        )
+    assert refused.status_code == 403
+    assert cookie(refused, "gw_session") is None
+
+
+def test_forms_and_queries_refuse_a_missing_or_wrong_csrf_token(web_client: Any) -> None:
+    client = web_client().sign_in("a.khan")
+    before = client.get("/history").text.count("<tr>")
+    for token in ("", "not-the-token"):
+        response = client.post(
+            "/console/query",
+            {"sql": "SELECT count(*) FROM crime", "purpose": "SA-2026", "csrf_token": token},
+        )
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "csrf_failed"
+        out = client.post("/logout", {"csrf_token": token})
+        assert out.status_code == 403
+    assert client.get("/").status_code == 200  # still signed in
+    assert client.get("/history").text.count("<tr>") == before  # nothing ran
+    good = client.post(
+        "/console/query",
+        {"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"},
+        **{"X-CSRF-Token": client.csrf()},
+    )
+    assert good.status_code == 200, good.text
+
+
+def test_the_session_id_changes_at_each_sign_in_step(web_client: Any) -> None:
+    client = web_client()
+    client.session = "chosen-by-an-attacker"
+    response = client.login("m.hughes", PASSWORD)
+    pending = client.session
+    assert pending != "chosen-by-an-attacker"
+    syops = client.get("/syops")
+    client.post(
+        "/syops", {"csrf_token": form_token(syops.text), "accept": "yes", "version": "2026-1"}
+    )
+    assert client.session != pending
+    stale = httpx.get(f"{client.http.base_url}/", headers={"cookie": f"gw_session={pending}"})
+    assert stale.status_code == 303
+    assert response.status_code == 303
+
+
+def test_another_persons_query_page_is_refused(web_client: Any) -> None:
+    owner = web_client().sign_in("h.lee")
+    marker = "SELECT 'h-lee-private-marker' AS m, count(*) AS n FROM crime"
+    ran = owner.post(
+        "/console/query", {"sql": marker, "purpose": "SA-2026"}, **{"X-CSRF-Token": owner.csrf()}
+    )
+    query_id = ran.json()["query_id"]
+    assert owner.get(f"/history/{query_id}").status_code == 200
+    other = web_client().sign_in("a.khan")
+    refused = other.get(f"/history/{query_id}")
+    assert refused.status_code == 404
+    assert "h-lee-private-marker" not in refused.text
+    assert "h-lee-private-marker" not in other.get("/history").text
+    rerun = other.get(f"/?rerun={query_id}")
+    assert "h-lee-private-marker" not in rerun.text
+
+
+def test_a_locked_persons_tokens_stop_until_an_administrator_unlocks(
+    web_gateway: LiveGateway, web_client: Any
+) -> None:
+    client = web_client()
+    with web_gateway.client("j.taylor") as api:
+        assert api.get("/v1/me").status_code == 200
+        answers = [client.login("j.taylor", "not the password").status_code for _ in range(3)]
+        assert answers == [401, 401, 403]
+        locked = api.get("/v1/me")
+        assert locked.status_code == 403
+        assert locked.json()["error"]["code"] == "account_locked"
+        refused = client.login("j.taylor", PASSWORD)
+        assert refused.status_code == 403
+        assert "locked" in refused.text
+        done = run_gateway("users", "unlock", "j.taylor", "--data-dir", str(web_gateway.data_dir))
+        assert done.returncode == 0, done.stderr
+        assert api.get("/v1/me").status_code == 200
+    assert client.login("j.taylor", PASSWORD).headers["location"] == "/syops"
+
+
+def test_docs_are_served_from_the_package(web_gateway: LiveGateway) -> None:
+    with httpx.Client(base_url=web_gateway.url) as http:
+        html = http.get("/docs").text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert sources
+        assert all(s.startswith("/static/") for s in sources)
+        for source in sources:
+            assert http.get(source).status_code == 200, source
+        assert http.get("/openapi.json").status_code == 200
