@@ -311,16 +311,22 @@ class PostgresAuditStore(ClosesOnExit):
         """Append one event, durably; see :meth:`gateway.audit.store.AuditStore.append`."""
         if self.read_only:
             raise AuditUnavailable(f"audit log {self.where} was opened read-only")
+        with self._chain("append") as conn:
+            return self._append_in(conn, kind, actor, organisation, details, time)
+
+    @contextlib.contextmanager
+    def _chain(self, action: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """A transaction holding the chain's advisory lock (committed when the block ends;
+        any database failure becomes AuditUnavailable, and a broken connection is dropped)."""
         with self._lock:
-            conn = self._connection("append")
+            conn = self._connection(action)
             try:
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
-                    event = self._append_in(conn, kind, actor, organisation, details, time)
+                    yield conn
             except psycopg.Error as exc:
                 self._drop_if_broken()
-                raise self._unavailable("append", exc) from exc
-        return event
+                raise self._unavailable(action, exc) from exc
 
     def _append_in(
         self,
@@ -410,16 +416,8 @@ class PostgresAuditStore(ClosesOnExit):
         """
         if self.read_only:
             raise AuditUnavailable(f"audit log {self.where} was opened read-only")
-        with self._lock:
-            conn = self._connection("dispose")
-            try:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
-                    event = self._dispose_in(conn, through_seq, kind, actor, organisation, details)
-            except psycopg.Error as exc:
-                self._drop_if_broken()
-                raise self._unavailable("dispose", exc) from exc
-        return event
+        with self._chain("dispose") as conn:
+            return self._dispose_in(conn, through_seq, kind, actor, organisation, details)
 
     def _dispose_in(
         self,
