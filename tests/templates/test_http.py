@@ -3,6 +3,7 @@ live gateway server (tests/gateway_server.py) on the generated warehouse."""
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import httpx
 import pyarrow.csv as pacsv
 import pytest
 
+from gateway.audit import SQLiteAuditStore
 from gateway.cli.demo import SA_PURPOSE, users_toml
 from gateway.client import Connection, connect
 from gateway.errors import AccessDenied, NotFound, ParameterError
@@ -234,6 +236,14 @@ def test_cli_run_locally_with_export(local_dir: Path, tmp_path: Path) -> None:
     missing_user = gateway("template", "run", "crime-rates", "--data-dir", str(local_dir))
     assert missing_user.returncode != 0
     assert "--data-dir needs --user" in missing_user.stderr
+    # Run in r.wilson's scope, but the records say who was at the host's keyboard.
+    with SQLiteAuditStore(local_dir / "audit.sqlite", read_only=True) as store:
+        requests = [e.details for e in store.events(kinds=("query.started", "query.denied"))]
+    assert requests
+    host = f"host:{getpass.getuser()} (uid {os.getuid()})"
+    assert {(d["user"], d.get("channel"), d["user_agent"]) for d in requests} == {
+        ("r.wilson", "host", host)
+    }
 
 
 def test_cli_product_locally(local_dir: Path, tmp_path: Path) -> None:

@@ -9,7 +9,8 @@
 ``run`` talks to a gateway server (``--url``, else ``GATEWAY_URL`` or the config file, with
 your token), or — on the gateway's own machine — opens the data directory directly with
 ``--data-dir DIR --user NAME`` (the user from the deployment's directory: its governance
-register, else ``DIR/users.toml``; the run is audited as theirs).
+register, else ``DIR/users.toml``; the run is audited as theirs, with channel ``host`` and the
+operating-system user who ran it as the client, so the record says who was at the keyboard).
 Every run goes through the same policy and audit path as any query; aggregate results are
 disclosure-controlled by your level's rules (``--disclosure publication`` for the stricter
 rules of published outputs, ``none`` where the policy lets your level opt out).
@@ -23,16 +24,20 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from gateway.auth.breakglass import HostOperator
 from gateway.cli import command_group
 from gateway.cli.config import UrlOption, connection
 from gateway.cli.options import PurposeOption
 from gateway.client.deliver import save_delivered
 from gateway.clock import utc_now
 from gateway.errors import ConfigurationError, InputError
+
+if TYPE_CHECKING:
+    from gateway.service import ClientInfo
 
 __all__ = ["LocalSession", "local_session", "template_app", "write_table"]
 
@@ -77,10 +82,20 @@ class LocalSession:
         self.principal = principal
         self.purpose = purpose or (principal.purposes[0] if principal.purposes else "")
         self.service = self.deployment.service
-        self.runner = TemplateRunner(self.service, _library())
+        # The named user's scope, but the record says who really ran it: the host's OS user.
+        self.runner = TemplateRunner(self.service, _library(), client=host_client())
 
     def close(self) -> None:
         self.deployment.close()
+
+
+def host_client() -> ClientInfo:
+    """The audit record's client for a run on the gateway's host: channel ``host`` and the
+    operating-system user (who ran it, whichever user's scope it ran in)."""
+    from gateway.service import ClientInfo
+
+    operator = HostOperator.current("run on the gateway's host")
+    return ClientInfo(channel="host", user_agent=f"{operator.username} (uid {operator.uid})")
 
 
 @contextlib.contextmanager

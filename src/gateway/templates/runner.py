@@ -149,10 +149,13 @@ class TemplateRunner:
     Attributes:
         service: the query service (policy, rewrite, audit, engine).
         library: the templates.
+        client: who is running them, for the audit record when a run names no client (on the
+            gateway's host: the operating-system user, :class:`gateway.cli.template.LocalSession`).
     """
 
     service: QueryService
     library: TemplateLibrary
+    client: ClientInfo = field(default_factory=ClientInfo)
     _domains: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _areas: dict[str, str] | None = field(default=None, repr=False)
     _last_days: dict[tuple[str, ...], date | None] = field(default_factory=dict, repr=False)
@@ -166,7 +169,7 @@ class TemplateRunner:
     # --- lookups for parameter checks (reference tables, through the service) ------------
 
     def _lookup(self, principal: Principal, purpose: str, sql: str, what: str) -> pa.Table:
-        outcome = self.service.run_query(principal, sql, purpose, template=what)
+        outcome = self.service.run_query(principal, sql, purpose, template=what, client=self.client)
         return read_result(outcome.result)
 
     def _data_month(self, principal: Principal, purpose: str, areas: tuple[str, ...]) -> date:
@@ -290,7 +293,7 @@ class TemplateRunner:
             return
         now = self.service.clock()
         query_id = new_query_id(now)
-        client = client or ClientInfo()
+        client = client or self.client
         request = QueryRequest.from_principal(
             principal,
             purpose or "",
@@ -332,7 +335,7 @@ class TemplateRunner:
             purpose: an approved purpose code of the principal.
             disclosure: ``policy`` (the level's rules), ``publication`` (the stricter rules
                 for published outputs) or ``none`` (where the policy lets the level opt out).
-            client: address and user agent for the audit record.
+            client: address and user agent for the audit record (default: the runner's).
             cancel: withdraws the query while it runs (audited as ``cancelled``).
 
         Raises:
@@ -343,6 +346,7 @@ class TemplateRunner:
             GatewayError: anything the service refuses (audited as denied).
         """
         template = self.library.get(name)
+        client = client or self.client
         try:
             view = self.service.view(principal, purpose)
             rules = self.rules(view.level, disclosure)
