@@ -33,9 +33,9 @@ FIRST_LOGIN_USER = "r.wilson"
 CHROMIUM = Path(os.environ.get("GATEWAY_CHROMIUM", "/usr/bin/chromium"))
 
 
-def web_data_dir(root: Path, *, login: str = "") -> DataDir:
-    """The tiny warehouse with the demo users; ``login`` replaces lines of the policy's
-    ``[login]`` section (``"idle_minutes = 0.05"``)."""
+def web_data_dir(root: Path, *, login: str = "", source: Path | None = None) -> DataDir:
+    """The tiny warehouse (or ``source``'s) with the demo users; ``login`` replaces lines of
+    the policy's ``[login]`` section (``"idle_minutes = 0.05"``)."""
     from importlib import resources
 
     root.mkdir(parents=True, exist_ok=True)
@@ -45,7 +45,7 @@ def web_data_dir(root: Path, *, login: str = "") -> DataDir:
         policy, count = re.subn(rf"(?m)^{key} = .*$", line, policy)
         assert count == 1, key
     DataDir(root).policy.write_text(policy, "utf-8")
-    dd = prepare_data_dir(None, root)
+    dd = prepare_data_dir(source, root)
     hashed = hash_password(PASSWORD)
     with Deployment.open(dd, engine=False) as deployment:
         for name in deployment.directory.usernames():

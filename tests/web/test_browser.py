@@ -160,7 +160,7 @@ def test_errors_are_shown_as_the_api_gives_them_with_the_position_marked(
     assert lines[-1].endswith(f"line {expected['line']}, column {expected['column']}")
 
 
-@pytest.mark.parametrize("path", ["/", "/history", "/password"])
+@pytest.mark.parametrize("path", ["/", "/history", "/password", "/exports"])
 def test_pages_have_no_serious_accessibility_violations(
     page: Any, web_gateway: LiveGateway, path: str
 ) -> None:
@@ -176,3 +176,55 @@ def test_pages_have_no_serious_accessibility_violations(
         page.wait_for_url("**/history/q*")
         assert "SQL as executed" in page.locator("main").inner_text()
         assert not serious_violations(page)
+
+
+def test_a_held_export_is_approved_in_the_inbox_with_a_comment_then_downloaded(
+    page: Any, web_gateway: LiveGateway
+) -> None:
+    with web_gateway.client("a.khan") as owner:
+        held = owner.post(
+            "/v1/exports",
+            json={
+                "sql": "SELECT crime_id, recorded_at FROM crime LIMIT 25",
+                "purpose": "SA-2026",
+                "format": "csv",
+            },
+        ).json()
+        assert held["approval"] == "pending"
+        assert owner.get(held["download"]).status_code == 403
+    sign_in(page, web_gateway, "m.hughes")  # a deputy of a.khan's designated senior analyst
+    accept_syops(page)
+    page.get_by_role("link", name="Exports").click()
+    section = page.locator("section.export", has_text=held["file_name"])
+    assert "SELECT crime_id, recorded_at FROM crime LIMIT 25" in section.inner_text()
+    assert not serious_violations(page)
+    section.get_by_role("button", name="Approve").click()  # no comment: refused
+    assert "comment" in page.locator("#decision-error").inner_text()
+    section = page.locator("section.export", has_text=held["file_name"])
+    section.get_by_label("Comment").fill("aggregate-free extract checked: crime ids and dates only")
+    section.get_by_role("button", name="Approve").click()
+    page.wait_for_url("**/exports")
+    approval = page.locator("section.export", has_text=held["file_name"]).locator(".approval")
+    assert approval.inner_text().startswith("approved by m.hughes")
+    with web_gateway.client("a.khan") as owner:
+        released = owner.get(held["download"])
+        assert released.status_code == 200
+        assert len(released.text.splitlines()) == 26
+
+
+def test_nobody_decides_their_own_export_in_the_inbox(page: Any, web_gateway: LiveGateway) -> None:
+    with web_gateway.client("s.patel") as senior:
+        own = senior.post(
+            "/v1/exports",
+            json={
+                "sql": "SELECT crime_id FROM crime LIMIT 5",
+                "purpose": "SA-2026",
+                "format": "csv",
+            },
+        ).json()
+    sign_in(page, web_gateway, "s.patel")
+    accept_syops(page)
+    page.goto(f"{web_gateway.url}/exports")
+    section = page.locator("section.export", has_text=own["file_name"])
+    assert section.locator(".approval").inner_text() == "pending"
+    assert section.get_by_role("button", name="Approve").count() == 0  # no form for one's own

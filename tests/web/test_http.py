@@ -150,3 +150,30 @@ def test_docs_are_served_from_the_package(web_gateway: LiveGateway) -> None:
         for source in sources:
             assert http.get(source).status_code == 200, source
         assert http.get("/openapi.json").status_code == 200
+
+
+def test_an_export_decision_needs_the_token_and_the_right_person(
+    web_gateway: LiveGateway, web_client: Any
+) -> None:
+    with web_gateway.client("h.lee") as owner:
+        held = owner.post(
+            "/v1/exports",
+            json={
+                "sql": "SELECT crime_id FROM crime LIMIT 3",
+                "purpose": "SA-2026",
+                "format": "csv",
+            },
+        ).json()
+    path = f"/exports/{held['export_id']}/decision"
+    decision = {"decision": "approve", "comment": "looks fine"}
+    peer = web_client().sign_in("a.khan")  # another analyst: not an authoriser
+    refused = peer.post(path, {**decision, "csrf_token": peer.csrf()})
+    assert refused.status_code == 403
+    senior = web_client().sign_in("s.patel")
+    assert senior.post(path, {**decision, "csrf_token": "forged"}).status_code == 403
+    with web_gateway.client("h.lee") as owner:
+        assert owner.get(held["download"]).status_code == 403  # still held
+    approved = senior.post(path, {**decision, "csrf_token": senior.csrf()})
+    assert approved.status_code == 303
+    with web_gateway.client("h.lee") as owner:
+        assert owner.get(held["download"]).status_code == 200

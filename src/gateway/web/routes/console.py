@@ -35,7 +35,7 @@ from gateway.web.pages import page
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import ConsoleUserDep, PageUserDep, WebUser
 
-__all__ = ["HISTORY_PAGE_SIZE", "router"]
+__all__ = ["HISTORY_PAGE_SIZE", "common_context", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,7 +43,8 @@ HISTORY_PAGE_SIZE = 25
 _SQL_PREVIEW = 160
 
 
-def _common(user: WebUser, runtime: RuntimeDep) -> dict[str, Any]:
+def common_context(user: WebUser, runtime: RuntimeDep) -> dict[str, Any]:
+    """What every signed-in page's template needs (person, CSRF token, idle interval)."""
     return {
         "user": user.principal,
         "csrf_token": user.csrf_token,
@@ -80,7 +81,7 @@ def console(
         catalog=catalog,
         sql=sql,
         script="console.js",
-        **_common(user, runtime),
+        **common_context(user, runtime),
     )
 
 
@@ -162,7 +163,7 @@ def history(
         page_number=page_number,
         more=len(views) > start + HISTORY_PAGE_SIZE,
         total=len(views),
-        **_common(user, runtime),
+        **common_context(user, runtime),
     )
 
 
@@ -179,6 +180,8 @@ def history_item(
             status=404,
             title="Not found",
             message="There is no query of yours with that id.",
-            **_common(user, runtime),
+            **common_context(user, runtime),
         )
-    return page("query.html", title=f"Query {query_id}", q=_row(view), **_common(user, runtime))
+    return page(
+        "query.html", title=f"Query {query_id}", q=_row(view), **common_context(user, runtime)
+    )

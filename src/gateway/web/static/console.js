@@ -23,14 +23,13 @@
 
   function showError(error) {
     var message = error.message || "the query failed";
-    var lines = [error.code ? error.code + ": " + message : message];
+    errorBox.textContent = "";
+    errorBox.appendChild(text("p", error.code ? error.code + ": " + message : message));
     if (error.line && error.column) {
       var source = sql.value.split("\n")[error.line - 1] || "";
-      lines.push("");
-      lines.push(source);
-      lines.push(" ".repeat(Math.max(0, error.column - 1)) + "^ line " + error.line + ", column " + error.column);
+      var caret = " ".repeat(Math.max(0, error.column - 1)) + "^ line " + error.line + ", column " + error.column;
+      errorBox.appendChild(text("pre", source + "\n" + caret, { class: "position" }));
     }
-    errorBox.textContent = lines.join("\n");
   }
 
   function draw() {

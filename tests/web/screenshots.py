@@ -1,0 +1,123 @@
+"""Screenshots of the web application's main pages, for ``docs/screenshots/``.
+
+    PYTHONPATH=src python -m tests.web.screenshots [--out docs/screenshots]
+
+Generates a small synthetic warehouse (a few seconds), serves it as the browser tests do, signs
+in with Debian's Chromium through Playwright and saves one PNG per page: sign-in, the SyOPs,
+the first-login password change, the SQL console with a result, a refused query with its
+position marked, the query history, one query's audit details, /docs, and a senior
+analyst's export approval inbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from gateway import generate
+from gateway.datadir import DataDir
+from tests.gateway_server import start_gateway
+from tests.web.conftest import CHROMIUM, FIRST_LOGIN_USER, PASSWORD, web_data_dir
+
+REPO = Path(__file__).resolve().parents[2]
+SQL = """SELECT ward_code, police_uk_category, count(*) AS crimes
+FROM crime
+WHERE recorded_at >= DATE '2026-01-01'
+GROUP BY ALL
+ORDER BY crimes DESC"""
+BAD_SQL = "SELECT crime_ref,\n       surname\nFROM crime"
+
+
+def take(out: Path) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "generated"
+        generate.ensure(source, years=1, scale=0.05)
+        dd = web_data_dir(Path(work) / "data", source=source)
+        gateway = start_gateway(dd.root)
+        saved: list[Path] = []
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=["--no-sandbox"]
+                )
+                page = browser.new_page(viewport={"width": 1280, "height": 860})
+
+                def shot(name: str, full: bool = False) -> None:
+                    path = out / f"{name}.png"
+                    page.screenshot(path=str(path), full_page=full)
+                    saved.append(path)
+
+                def sign_in(username: str, password: str) -> None:
+                    page.goto(f"{gateway.url}/login")
+                    page.get_by_label("Username").fill(username)
+                    page.get_by_label("Password").fill(password)
+
+                initial = json.loads(DataDir(dd.root).demo_tokens.read_text("utf-8"))[
+                    FIRST_LOGIN_USER
+                ]["password"]
+                sign_in(FIRST_LOGIN_USER, initial)
+                shot("01-sign-in")
+                page.get_by_role("button", name="Sign in").click()
+                page.wait_for_url("**/password")
+                shot("02-first-login-password-change")
+                page.context.clear_cookies()
+                sign_in("h.lee", PASSWORD)
+                page.get_by_role("button", name="Sign in").click()
+                page.wait_for_url("**/syops")
+                shot("03-security-operating-procedures")
+                page.get_by_label("I have read and accept").check()
+                page.get_by_role("button", name="Accept and continue").click()
+                page.get_by_role("heading", name="SQL console").wait_for()
+                page.locator("details", has_text="crime").first.locator("summary").click()
+                page.get_by_label("SQL for purpose").fill(SQL)
+                page.get_by_role("button", name="Run").click()
+                page.locator("#result-grid").wait_for()
+                shot("04-sql-console", full=True)
+                page.get_by_label("SQL for purpose").fill(BAD_SQL)
+                page.get_by_role("button", name="Run").click()
+                page.locator("#error").wait_for(state="visible")
+                shot("05-sql-console-error")
+                page.get_by_role("link", name="Query history").click()
+                shot("06-query-history")
+                page.get_by_role("link", name="Details").first.click()
+                shot("07-query-details", full=True)
+                page.goto(f"{gateway.url}/docs")
+                page.locator(".swagger-ui .info").wait_for()
+                shot("08-api-docs")
+                with gateway.client("h.lee") as analyst:
+                    analyst.post(
+                        "/v1/exports",
+                        json={
+                            "sql": "SELECT crime_ref, recorded_at, ward_code, police_uk_category "
+                            "FROM crime WHERE police_uk_category = 'burglary'",
+                            "purpose": "SA-2026",
+                            "format": "csv",
+                        },
+                    )
+                page.context.clear_cookies()
+                sign_in("s.patel", PASSWORD)
+                page.get_by_role("button", name="Sign in").click()
+                page.get_by_label("I have read and accept").check()
+                page.get_by_role("button", name="Accept and continue").click()
+                page.get_by_role("link", name="Exports").click()
+                shot("09-export-approval-inbox", full=True)
+                browser.close()
+        finally:
+            gateway.stop()
+    return saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    for path in take(parser.parse_args().out):
+        print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+
+
+if __name__ == "__main__":
+    main()
