@@ -35,14 +35,14 @@ from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.errors import ConfigurationError
-from gateway.governance.admission import GovernedAuthenticator
+from gateway.governance.admission import GovernedAuthenticator, admit
 from gateway.governance.directory import GovernanceDirectory, has_register
 from gateway.governance.service import GovernanceService
 from gateway.governance.store import GovernanceStore
 from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
-from gateway.principal import PrincipalDirectory
+from gateway.principal import Principal, PrincipalDirectory
 from gateway.pseudonym_vault import VAULT_CATALOG, ensure_vault, vault_domains
 from gateway.rewrite import PolicySql
 from gateway.service import QueryService
@@ -220,6 +220,16 @@ class Deployment(ClosesOnExit):
         if not isinstance(self.directory, GovernanceDirectory):
             return inner
         return GovernedAuthenticator(inner, self.directory, self.audit, clock=self.service.clock)
+
+    def admit(self, principal: Principal, client_address: str) -> None:
+        """The register's origin and precondition checks for a principal authenticated by a
+        web session (tokens get them from :meth:`authenticator`); nothing without a register.
+
+        Raises:
+            NetworkNotPermitted, PreconditionMissing, VettingExpired: refused (audited).
+        """
+        if isinstance(self.directory, GovernanceDirectory):
+            admit(self.directory, self.audit, principal, client_address, self.service.clock())
 
     def close(self) -> None:
         """Stop catching up the audit tables, stop the engine's workers, then close the

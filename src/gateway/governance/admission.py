@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NoReturn, Protocol
 
 from gateway.audit.facts import AccessEvent
@@ -32,7 +33,7 @@ from gateway.errors import AccessDenied, NetworkNotPermitted
 from gateway.governance.directory import GovernanceDirectory
 from gateway.principal import Principal
 
-__all__ = ["CredentialCheck", "GovernedAuthenticator"]
+__all__ = ["CredentialCheck", "GovernedAuthenticator", "admit"]
 
 
 class CredentialCheck(Protocol):
@@ -73,30 +74,55 @@ class GovernedAuthenticator:
             PreconditionMissing, VettingExpired: grants held but not live (audited).
         """
         principal = self.inner.authenticate(authorization, client_address)
-        now = self.clock()
-        reason = self.directory.origin_refusal(principal.username, client_address, now)
-        if reason is not None:
-            self._refuse(
-                principal,
-                client_address,
-                NetworkNotPermitted(f"connection refused for {principal.username!r}: {reason}"),
-            )
-        standing = self.directory.standing(principal.username, now)
-        if standing is not None and standing.grants and standing.principal.level == "none":
-            refusal = standing.refusal(now)
-            if refusal is not None:
-                self._refuse(principal, client_address, refusal)
+        self.admit(principal, client_address)
         return principal
 
-    def _refuse(self, principal: Principal, client_address: str, error: AccessDenied) -> NoReturn:
-        self.audit.record(
-            AccessEvent(
-                EventKind.ACCESS_DENIED,
-                principal.username,
-                principal.organisation,
-                subject=principal.username,
-                comment=str(error),
-                extra={"reason": error.code, "client_address": client_address},
-            )
+    def admit(self, principal: Principal, client_address: str) -> None:
+        """Origin and preconditions for an authenticated principal (see :func:`admit`)."""
+        admit(self.directory, self.audit, principal, client_address, self.clock())
+
+
+def admit(
+    directory: GovernanceDirectory,
+    audit: AuditLog,
+    principal: Principal,
+    client_address: str,
+    now: datetime,
+) -> None:
+    """The register's origin and precondition checks for a principal authenticated by any
+    means (a token through :class:`GovernedAuthenticator`, a web session through
+    :meth:`gateway.deployment.Deployment.admit`); each refusal audited as ``access.denied``.
+
+    Raises:
+        NetworkNotPermitted: an address the user may not connect from.
+        PreconditionMissing, VettingExpired: grants held but not live.
+    """
+    reason = directory.origin_refusal(principal.username, client_address, now)
+    if reason is not None:
+        _refuse(
+            audit,
+            principal,
+            client_address,
+            NetworkNotPermitted(f"connection refused for {principal.username!r}: {reason}"),
         )
-        raise error
+    standing = directory.standing(principal.username, now)
+    if standing is not None and standing.grants and standing.principal.level == "none":
+        refusal = standing.refusal(now)
+        if refusal is not None:
+            _refuse(audit, principal, client_address, refusal)
+
+
+def _refuse(
+    audit: AuditLog, principal: Principal, client_address: str, error: AccessDenied
+) -> NoReturn:
+    audit.record(
+        AccessEvent(
+            EventKind.ACCESS_DENIED,
+            principal.username,
+            principal.organisation,
+            subject=principal.username,
+            comment=str(error),
+            extra={"reason": error.code, "client_address": client_address},
+        )
+    )
+    raise error

@@ -6,7 +6,9 @@
     StageSessionDep  any live session (the password-change and SyOPs pages)
 
 A session is resolved by :meth:`gateway.auth.signin.SignIn.resolve` on every request, so idle
-sign-off, locks and suspensions apply at once, on the server.
+sign-off, locks and suspensions apply at once, on the server; with a governance register its
+person then passes the same origin and precondition checks as a token
+(:meth:`gateway.deployment.Deployment.admit`).
 
 Example:
     >>> sign_in_redirect("idle").headers["location"]
@@ -21,7 +23,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import RedirectResponse
 
-from gateway.api.deps import RuntimeDep
+from gateway.api.deps import RuntimeDep, client_info
 from gateway.auth.sessions import WebSession
 from gateway.auth.signin import SessionEnded, SignIn
 from gateway.errors import AccessDenied, GatewayError
@@ -73,9 +75,16 @@ def signin_of(runtime: RuntimeDep) -> SignIn:
 SignInDep = Annotated[SignIn, Depends(signin_of)]
 
 
-def _resolve(request: Request, signin: SignIn) -> WebUser:
+def _resolve(request: Request, signin: SignIn, runtime: RuntimeDep) -> WebUser:
+    """The live session and its person, admitted by the register's origin and precondition
+    checks as a token would be (a refused session ends)."""
     secret = request.cookies.get(SESSION_COOKIE, "")
     session, principal = signin.resolve(secret)
+    try:
+        runtime.deployment.admit(principal, client_info(request).address)
+    except AccessDenied:
+        signin.sessions.end(session)
+        raise
     return WebUser(secret, session, principal)
 
 
@@ -85,11 +94,11 @@ def _ended_reason(exc: GatewayError) -> str:
     return exc.code
 
 
-def stage_session(request: Request, signin: SignInDep) -> WebUser:
+def stage_session(request: Request, signin: SignInDep, runtime: RuntimeDep) -> WebUser:
     if not request.cookies.get(SESSION_COOKIE):
         raise SignInRequired("/login")
     try:
-        return _resolve(request, signin)
+        return _resolve(request, signin, runtime)
     except (SessionEnded, AccessDenied) as exc:
         raise SignInRequired(sign_in_redirect(_ended_reason(exc)).headers["location"]) from exc
 
@@ -100,8 +109,8 @@ def page_user(user: Annotated[WebUser, Depends(stage_session)]) -> WebUser:
     return user
 
 
-def console_user(request: Request, signin: SignInDep) -> WebUser:
-    user = _resolve(request, signin)
+def console_user(request: Request, signin: SignInDep, runtime: RuntimeDep) -> WebUser:
+    user = _resolve(request, signin, runtime)
     if user.session.stage != "active":
         raise AccessDenied("finish signing in first (password change, security procedures)")
     return user

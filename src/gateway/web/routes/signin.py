@@ -32,6 +32,10 @@ _ENDED = {
     "account_locked": "The account is locked: ask an administrator to unlock it.",
     "account_suspended": "The account is suspended.",
     "access_expired": "Your access has expired.",
+    "network_not_permitted": "You may not use the gateway from this network.",
+    "precondition_missing": "Something your access needs is missing (vetting, declarations, "
+    "training): ask your administrator.",
+    "vetting_expired": "Your vetting has expired: ask your administrator.",
 }
 
 
