@@ -3,7 +3,7 @@
     gateway warehouse publish --data-dir DIR --format parquet DIR/lake [--replace]
 
 Writes every table of ``DIR/warehouse.duckdb`` as Parquet partitioned by authority and year
-(:mod:`gateway.publish.lake`), atomically (a temporary directory renamed into place). The lake
+(:mod:`gateway.engines.lake`), atomically (a temporary directory renamed into place). The lake
 holds raw warehouse data: it is as sensitive as the warehouse itself and only engines read it;
 the Spark engine (``gateway.engines.spark``) enforces the policy on it exactly as DuckDB does.
 """
@@ -41,7 +41,7 @@ def publish_command(
 ) -> None:
     """Publish the warehouse as a Parquet lake partitioned by authority and year."""
     from gateway.datadir import DataDir
-    from gateway.publish.lake import publish_lake
+    from gateway.engines.lake import publish_lake
 
     tables = publish_lake(DataDir(data_dir).warehouse, dest, replace=replace)
     partitioned = sum(1 for t in tables if t.partitioning.columns)

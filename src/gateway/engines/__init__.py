@@ -15,6 +15,8 @@ default implementation, running every query in a hardened, killable worker proce
     translate    DuckDB errors → gateway errors that never echo data values
     parameters   named parameters checked against the statement
     messages     what the parent and workers send each other
+    lake         the warehouse published as Parquet (partitioned, manifest) for Spark
+    spark/       SparkEngine: the same verified statement on Apache Spark over the lake
 """
 
 from __future__ import annotations

@@ -231,6 +231,8 @@ class Engine(ClosesOnExit):
     """
 
     dialect: ClassVar[str]
+    #: Whether :attr:`QueryLimits.memory_limit_mb` is enforced per query (ibis-style flag).
+    supports_memory_limit: ClassVar[bool] = True
 
     @abc.abstractmethod
     def execute(

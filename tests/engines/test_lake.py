@@ -1,4 +1,4 @@
-"""The warehouse published as a Parquet lake (gateway.publish.lake, gateway warehouse publish)."""
+"""The warehouse published as a Parquet lake (gateway.engines.lake, gateway warehouse publish)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from gateway.engines.lake import MANIFEST, publish_lake, read_manifest
 from gateway.errors import Conflict
-from gateway.publish.lake import MANIFEST, publish_lake, read_manifest
-from tests.engines.conftest import build_warehouse
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_warehouse(tmp_path_factory.mktemp("lake-src") / "warehouse.duckdb")
 
 
 def _lake_rows(lake: Path, table: str, columns: list[str]) -> list[tuple[object, ...]]:
