@@ -177,3 +177,24 @@ def test_an_export_decision_needs_the_token_and_the_right_person(
     assert approved.status_code == 303
     with web_gateway.client("h.lee") as owner:
         assert owner.get(held["download"]).status_code == 200
+
+
+def test_only_an_administrator_unlocks_an_account_in_the_web(web_client: Any) -> None:
+    locked = web_client()
+    for _ in range(3):
+        locked.login("j.taylor", "not the password")
+    assert locked.login("j.taylor", PASSWORD).status_code == 403
+    analyst = web_client().sign_in("a.khan")
+    assert analyst.get("/admin/accounts").status_code == 403
+    path = "/admin/accounts/j.taylor/unlock"
+    assert analyst.post(path, {"csrf_token": analyst.csrf()}).status_code == 403
+    admin = web_client().sign_in("gw.admin")
+    overview = admin.get("/admin/accounts")
+    assert overview.status_code == 200
+    assert 'action="/admin/accounts/j.taylor/unlock"' in overview.text
+    assert admin.post(path, {"csrf_token": "forged"}).status_code == 403
+    assert locked.login("j.taylor", PASSWORD).status_code == 403  # still locked
+    done = admin.post(path, {"csrf_token": admin.csrf(), "reason": "called the service desk"})
+    assert done.status_code == 303
+    assert 'action="/admin/accounts/j.taylor/unlock"' not in admin.get("/admin/accounts").text
+    assert locked.login("j.taylor", PASSWORD).headers["location"] == "/syops"

@@ -11,7 +11,8 @@
     resolve            a cookie's session → the principal, or why not (idle, too old, locked,
                        suspended …: a dead session is ended and audited)
     set_password       an administrator (or the demo) sets one: must be changed at first use
-    unlock             an administrator unlocks an account
+    unlock, unlock_as  an administrator unlocks an account (``unlock_as``: the signed-in
+                       administrator, checked against ``admin.administer``)
 
 Refusals are deliberately alike: an unknown username and a wrong password get the same answer
 after the same work (an argon2 verification), so the form does not tell who has an account.
@@ -54,6 +55,7 @@ from gateway.auth.passwords import (
     password_problem,
     verify_password,
 )
+from gateway.auth.permissions import Action, Permissions
 from gateway.auth.sessions import SessionStore, WebSession
 from gateway.clock import Clock, utc_now
 from gateway.errors import (
@@ -435,6 +437,22 @@ class SignIn:
         )
         self.sessions.end_all(username)
         return chosen
+
+    def unlock_as(
+        self, actor: Principal, username: str, *, permissions: Permissions, reason: str = ""
+    ) -> Account:
+        """An administrator (``admin.administer``) unlocks an account, as themselves.
+
+        Raises:
+            AccessDenied: ``actor`` is not an administrator.
+            NotFound: no such account.
+        """
+        permissions.require(actor, Action.ADMINISTER)
+        return self.unlock(username, by=actor.username, reason=reason)
+
+    def accounts_overview(self) -> list[Account]:
+        """Every sign-in account (hashes included: for administration pages, never shown)."""
+        return [a for name in self.accounts.usernames() if (a := self.accounts.get(name))]
 
     def unlock(self, username: str, *, by: str, reason: str = "") -> Account:
         """Unlock an account (audited).

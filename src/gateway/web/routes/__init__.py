@@ -1,13 +1,13 @@
-"""The web application's routers: sign-in, the SQL console and query history, exports."""
+"""The web application's routers: sign-in, the SQL console and query history, exports, account administration."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web.routes import console, exports, signin
+from gateway.web.routes import admin, console, exports, signin
 
 __all__ = ["web_routers"]
 
 
 def web_routers() -> tuple[APIRouter, ...]:
-    return (signin.router, console.router, exports.router)
+    return (signin.router, console.router, exports.router, admin.router)
