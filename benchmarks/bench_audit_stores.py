@@ -1,5 +1,7 @@
 """Audit appends per second: the embedded SQLite store vs the shared PostgreSQL store, with 1, 2
-and 4 processes appending to one chain at once (as 1, 2 and 4 gateway processes would).
+and 4 processes appending to one chain at once (as 1, 2 and 4 gateway processes would), and
+with 1, 4 and 16 threads of one process (concurrent queries in one server: group commit lets
+them share commits).
 
 Every append is durable when it returns (SQLite: WAL + synchronous=FULL; PostgreSQL:
 synchronous_commit=on, fsync on) and keyed (a record MAC, as a deployment's log is). The
@@ -7,7 +9,7 @@ PostgreSQL server is a throwaway cluster on this machine (``tests/postgres_clust
 both stores pay the same disk's fsync; a networked database adds a round trip per append.
 
 Usage:
-    python benchmarks/bench_audit_stores.py [--events N] [--processes 1 2 4]
+    python benchmarks/bench_audit_stores.py [--events N] [--processes 1 2 4] [--threads 1 4 16]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import multiprocessing
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -74,10 +77,38 @@ def appends_per_second(location: str, events: int, processes: int) -> float:
     return (events // processes) * processes / elapsed
 
 
+def appends_per_second_threads(location: str, events: int, threads: int) -> float:
+    """``events`` appends in total from ``threads`` threads sharing one store (one process)."""
+    store = _open(location)
+    per_thread = events // threads
+    start = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(per_thread):
+            store.append("query.completed", "bench", "Org", DETAILS)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    began = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - began
+    try:
+        if not verify_store(store).ok:
+            raise SystemExit(f"{location}: chain broken")
+    finally:
+        store.close()
+    return per_thread * threads / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 4, 16])
     args = parser.parse_args()
     print(f"{'processes':>9}  {'SQLite appends/s':>16}  {'PostgreSQL appends/s':>20}  ratio")
     with PostgresCluster.start() as cluster, tempfile.TemporaryDirectory() as folder:
@@ -86,6 +117,13 @@ def main() -> None:
             sqlite = appends_per_second(f"{folder}/audit-{n}.sqlite", args.events, n)
             postgres = appends_per_second(f"{dsn}#bench_{n}", args.events, n)
             print(f"{n:>9}  {sqlite:>16.0f}  {postgres:>20.0f}  {postgres / sqlite:5.2f}")
+        print(
+            f"\n{'threads':>9}  {'SQLite appends/s':>16}  {'PostgreSQL appends/s':>20}  (one process)"
+        )
+        for n in args.threads:
+            sqlite = appends_per_second_threads(f"{folder}/threads-{n}.sqlite", args.events, n)
+            postgres = appends_per_second_threads(f"{dsn}#threads_{n}", args.events, n)
+            print(f"{n:>9}  {sqlite:>16.0f}  {postgres:>20.0f}")
     print("(every run's chain verified valid afterwards)")
 
 

@@ -39,7 +39,7 @@ import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,7 +56,14 @@ from gateway.audit.chain import (
     seal,
 )
 from gateway.audit.checkpoints import record_mac
-from gateway.audit.storage import cutoff_seq, disposal_details, event_conditions, paged
+from gateway.audit.storage import (
+    GroupCommit,
+    PendingAppend,
+    cutoff_seq,
+    disposal_details,
+    event_conditions,
+    paged,
+)
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable, InputError
 from gateway.lifetime import ClosesOnExit
@@ -172,6 +179,7 @@ class PostgresAuditStore(ClosesOnExit):
         self._key = record_key or None
         self._keyed_from: int | None = None
         self._lock = threading.Lock()
+        self._group = GroupCommit(self._commit)
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self._closed = False
         with self._lock:
@@ -311,8 +319,18 @@ class PostgresAuditStore(ClosesOnExit):
         """Append one event, durably; see :meth:`gateway.audit.store.AuditStore.append`."""
         if self.read_only:
             raise AuditUnavailable(f"audit log {self.where} was opened read-only")
+        return self._group.append(kind, actor, organisation, details, time)
+
+    def _commit(self, batch: Sequence[PendingAppend]) -> None:
+        """Seal and insert a batch of appends in one transaction under the chain's lock."""
         with self._chain("append") as conn:
-            return self._append_in(conn, kind, actor, organisation, details, time)
+            for item in batch:
+                try:
+                    item.event = self._append_in(
+                        conn, item.kind, item.actor, item.organisation, item.details, item.time
+                    )
+                except (InputError, AuditUnavailable) as exc:  # this record only
+                    item.error = exc
 
     @contextlib.contextmanager
     def _chain(self, action: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,14 @@ from gateway.audit.chain import (
     seal,
 )
 from gateway.audit.checkpoints import record_mac
-from gateway.audit.storage import cutoff_seq, disposal_details, event_conditions, paged
+from gateway.audit.storage import (
+    GroupCommit,
+    PendingAppend,
+    cutoff_seq,
+    disposal_details,
+    event_conditions,
+    paged,
+)
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable, InputError
 from gateway.lifetime import ClosesOnExit
@@ -175,6 +182,7 @@ class SQLiteAuditStore(ClosesOnExit):
         self.read_only = read_only
         self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
+        self._group = GroupCommit(self._commit)
         self._conn: sqlite3.Connection | None = None
         self._key = record_key or None
         self._keyed_from: int | None = None
@@ -270,11 +278,22 @@ class SQLiteAuditStore(ClosesOnExit):
         """Append one event, durably; see :meth:`gateway.audit.store.AuditStore.append`."""
         if self.read_only:
             raise AuditUnavailable(f"audit log {self.path} was opened read-only")
+        return self._group.append(kind, actor, organisation, details, time)
+
+    def _commit(self, batch: Sequence[PendingAppend]) -> None:
+        """Seal and insert a batch of appends in one write transaction (group commit)."""
         with self._lock:
             conn = self._connection()
             try:
                 with transaction(conn):
-                    return self._append_in(conn, kind, actor, organisation, details, time)
+                    for item in batch:
+                        try:
+                            item.event = self._append_in(
+                                conn, item.kind, item.actor, item.organisation, item.details,
+                                item.time,
+                            )  # fmt: skip
+                        except (InputError, AuditUnavailable) as exc:  # this record only
+                            item.error = exc
             except sqlite3.Error as exc:
                 raise self._unavailable("append", exc) from exc
 

@@ -1,5 +1,14 @@
-"""What the SQL audit stores share, whatever the database: the event filters as SQL, reading in
-pages by ``seq``, the retention cut-off and what a disposal record says.
+"""What the SQL audit stores share, whatever the database: group commit of appends, the event
+filters as SQL, reading in pages by ``seq``, the retention cut-off and what a disposal record
+says.
+
+**Group commit.** Every append is durable when it returns, and the cost of that is one commit
+(an fsync) — milliseconds on most disks, far more than sealing the record. When several threads
+of one process append at once (concurrent queries, each writing its ``started`` and
+``completed`` records), :class:`GroupCommit` lets the first of them commit everything queued
+in one transaction while the others wait for it: each caller still returns only once its own
+record is committed (or gets the error that stopped it), records keep the order they were
+queued in, and a lone caller pays exactly what it paid before.
 
 Pure: each store (:mod:`gateway.audit.sqlite`, :mod:`gateway.audit.postgresql`) runs the SQL
 with its own driver and parameter style (``?`` or ``%s``).
@@ -16,14 +25,23 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.audit.chain import format_time
+from gateway.audit.chain import AuditEvent, format_time
 
-__all__ = ["EventConditions", "cutoff_seq", "disposal_details", "event_conditions", "paged"]
+__all__ = [
+    "EventConditions",
+    "GroupCommit",
+    "PendingAppend",
+    "cutoff_seq",
+    "disposal_details",
+    "event_conditions",
+    "paged",
+]
 
 Row = Sequence[Any]
 
@@ -114,3 +132,79 @@ def disposal_details(
         "through_event_id": through_event_id,
         "records": through_seq - first_seq + 1,
     }
+
+
+@dataclass
+class PendingAppend:
+    """One queued append and, once its batch is committed, its event or its error."""
+
+    kind: str
+    actor: str
+    organisation: str
+    details: Mapping[str, Any]
+    time: datetime | None
+    event: AuditEvent | None = None
+    error: BaseException | None = None
+    done: bool = field(default=False, repr=False)
+
+    def outcome(self) -> AuditEvent:
+        """The committed event, or raise the error that stopped it."""
+        if self.error is not None:
+            raise self.error
+        if self.event is None:  # pragma: no cover - a commit function that skipped a record
+            raise RuntimeError("an audit append was neither committed nor refused")
+        return self.event
+
+
+class GroupCommit:
+    """Appends from many threads, committed in batches (see the module docstring).
+
+    Args:
+        commit: writes a batch in ONE transaction and commits it durably, setting each item's
+            ``event`` — or its ``error`` when that item alone is refused (a malformed event),
+            leaving the others to commit. It raises when the transaction as a whole fails:
+            then nothing in the batch was recorded and every caller gets that error.
+
+    Example:
+        >>> batches = []
+        >>> def commit(batch):
+        ...     batches.append(len(batch))
+        ...     for item in batch:
+        ...         item.event = item.kind  # a stand-in for the sealed event
+        >>> GroupCommit(commit).append("policy.loaded", "system", "", {}, None)
+        'policy.loaded'
+        >>> batches
+        [1]
+    """
+
+    def __init__(self, commit: Callable[[Sequence[PendingAppend]], None]) -> None:
+        self._commit = commit
+        self._queue: list[PendingAppend] = []
+        self._queued = threading.Lock()
+        self._committing = threading.Lock()
+
+    def append(
+        self,
+        kind: str,
+        actor: str,
+        organisation: str,
+        details: Mapping[str, Any],
+        time: datetime | None,
+    ) -> AuditEvent:
+        """Queue one append and return once it is committed (by this caller or another)."""
+        pending = PendingAppend(kind, actor, organisation, details, time)
+        with self._queued:
+            self._queue.append(pending)
+        with self._committing:
+            if not pending.done:
+                with self._queued:
+                    batch, self._queue = self._queue, []
+                try:
+                    self._commit(batch)
+                except BaseException as exc:
+                    for item in batch:  # rolled back as a whole: nobody's record is in
+                        item.event, item.error = None, exc
+                finally:
+                    for item in batch:
+                        item.done = True
+        return pending.outcome()
