@@ -87,7 +87,7 @@ def new_query_id(now: datetime) -> str:
 @dataclass(frozen=True)
 class ClientInfo:
     """Where a request came from (for the audit record): the peer's address, its user agent
-    and the door it used (``http``, ``flight``; empty: not recorded)."""
+    and the door it used (``http``, ``flight``, ``host``; empty: not recorded)."""
 
     address: str = ""
     user_agent: str = ""

@@ -101,8 +101,8 @@ class QueryRequest:
     ``person_lookups`` is the analysis of ``sql_submitted`` made when the query arrived
     (:func:`gateway.analysis.lookups.analyse_lookups`). Omitted from the record when None, so
     records without it read and hash as before; reports then analyse the SQL themselves.
-    ``channel`` is the door the query came through (``http``, ``flight``); omitted when None
-    (the command line, and records from before it was kept).
+    ``channel`` is the door the query came through (``http``, ``flight``, ``host`` for a run
+    on the gateway's own machine); omitted when None (records from before it was kept).
     """
 
     user: str

@@ -3,8 +3,8 @@
 Four tables, each with a fixed schema (:data:`SCHEMAS`) so SQL written against them keeps
 working as the log grows:
 
-- ``queries``: one row per query — request (with ``channel``: ``http``, ``flight``, or null
-  for the command line and older records), decision (allowed/denied + reason), outcome,
+- ``queries``: one row per query — request (with ``channel``: ``http``, ``flight``, ``host``
+  — run on the gateway's host, the OS user in ``user_agent`` — or null for older records), decision (allowed/denied + reason), outcome,
   rows, bytes, duration, fingerprint, ``complete`` (false = started, no completion),
   ``disclosure`` (JSON: the disclosure control applied to the released result, if any) and
   ``person_lookups`` (JSON: the look-up analysis made when the query arrived, if any: see
