@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cli_process import run_gateway
-from tests.gateway_server import LiveGateway
-from tests.web.conftest import PASSWORD, cookie, form_token
+from tests.gateway_server import LiveGateway, start_gateway
+from tests.web.conftest import PASSWORD, WebClient, cookie, form_token, web_data_dir
 
 PAGES = ("/", "/history", "/password")
 
@@ -198,3 +199,24 @@ def test_only_an_administrator_unlocks_an_account_in_the_web(web_client: Any) ->
     assert done.status_code == 303
     assert 'action="/admin/accounts/j.taylor/unlock"' not in admin.get("/admin/accounts").text
     assert locked.login("j.taylor", PASSWORD).headers["location"] == "/syops"
+
+
+def test_sign_in_attempts_from_one_address_are_throttled(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    root = tmp_path_factory.mktemp("web-throttle") / "data"
+    gateway = start_gateway(
+        web_data_dir(root).root,
+        env={"GATEWAY_FAILED_LOGIN_BURST": "3", "GATEWAY_FAILED_LOGINS_PER_MINUTE": "1"},
+    )
+    try:
+        client = WebClient(gateway)
+        sprayed = [client.login(name, "Summer2026!") for name in ("h.lee", "a.khan", "s.patel")]
+        assert [r.status_code for r in sprayed] == [401, 401, 401]
+        refused = client.login("m.hughes", PASSWORD)  # even the right password: not checked
+        assert refused.status_code == 429
+        assert "Too many sign-in attempts" in refused.text
+        assert cookie(refused, "gw_session") is None
+        client.close()
+    finally:
+        gateway.stop()

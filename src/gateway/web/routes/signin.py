@@ -7,13 +7,14 @@ every step (a new cookie each time).
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.api.deps import ClientDep
+from gateway.api.deps import ClientDep, RuntimeDep
 from gateway.auth.signin import PasswordRejected
 from gateway.errors import AccessDenied, AuthenticationError, GatewayError
 from gateway.web.pages import page
@@ -76,11 +77,23 @@ def login_form(
 
 
 @router.post("/login")
-async def login(request: Request, signin: SignInDep, client: ClientDep) -> Response:
+async def login(
+    request: Request, signin: SignInDep, client: ClientDep, runtime: RuntimeDep
+) -> Response:
     form = await read_form(request)
     if not same_token(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form.get("csrf_token")):
         return _login_page(
             signin, error="The sign-in form had expired: please try again.", status=403
+        )
+    # Each address has a budget of attempts (GATEWAY_FAILED_LOGINS_PER_MINUTE, _BURST): a
+    # password sprayed over many accounts from one place stops here, before any is verified.
+    wait = runtime.limits.failed_logins.take(f"web:{client.address}")
+    if wait:
+        return _login_page(
+            signin,
+            error="Too many sign-in attempts from this address: "
+            f"try again in {math.ceil(wait)} seconds.",
+            status=429,
         )
     old = request.cookies.get(SESSION_COOKIE)
     if old:
