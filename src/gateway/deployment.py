@@ -34,6 +34,7 @@ from gateway.catalog import Catalog, load_catalog
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
+from gateway.engines.spark.engine import SparkEngine
 from gateway.errors import ConfigurationError
 from gateway.governance.admission import GovernedAuthenticator, admit
 from gateway.governance.directory import GovernanceDirectory, has_register
@@ -42,6 +43,7 @@ from gateway.governance.store import GovernanceStore
 from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
+from gateway.policy.model import LevelLimits
 from gateway.principal import Principal, PrincipalDirectory
 from gateway.pseudonym_vault import VAULT_CATALOG, ensure_vault, vault_domains
 from gateway.rewrite import PolicySql
@@ -134,10 +136,13 @@ class Deployment(ClosesOnExit):
         tuning: EngineTuning | None = None,
         audit_checkpoint_every: int = 100,
         warm_audit_tables: bool = False,
+        spark: str | None = None,
     ) -> Deployment:
         """Open a data directory: the policy, the audit log and, with ``engine``, the query
         service over the warehouse. ``warm_audit_tables`` (a server) builds or catches up the
         ``audit.*`` tables file in the background at once; otherwise the first audit query does.
+        ``spark`` (a Spark master: ``local[2]``, ``spark://host:7077``) runs queries on Spark
+        over ``DIR/lake`` (``gateway warehouse publish``) instead of DuckDB.
 
         Raises:
             ConfigurationError: no warehouse (with ``engine``), an invalid policy or users file,
@@ -169,6 +174,7 @@ class Deployment(ClosesOnExit):
                 workers=workers,
                 tuning=tuning,
                 warm_audit_tables=warm_audit_tables,
+                spark=spark,
             )
             return cls(data_dir, catalog, policy, audit, service, live)
         except BaseException:
@@ -251,6 +257,7 @@ def _open_service(
     workers: int | None,
     tuning: EngineTuning | None,
     warm_audit_tables: bool,
+    spark: str | None = None,
 ) -> QueryService:
     """The query service over the warehouse, with the engine's workers started."""
     audit.record(
@@ -269,6 +276,8 @@ def _open_service(
         (lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb
     )
     key = data_dir.secret(PSEUDONYM_KEY)
+    if spark is not None:
+        return _spark_service(data_dir, catalog, policy, audit, spark, key, limits)
     domains = vault_domains(policy, catalog)
     vault_path = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
     tuning = tuning or EngineTuning()
@@ -308,4 +317,32 @@ def _open_service(
         schema_sources={"audit": live.catch_up},
         extra_schemas=extra_schemas,
         policy_sql=PolicySql(vault={d.name: d.value_type for d in domains.values()}),
+    )
+
+
+def _spark_service(
+    data_dir: DataDir,
+    catalog: Catalog,
+    policy: Policy,
+    audit: AuditLog,
+    master: str,
+    key: bytes,
+    limits: LevelLimits,
+) -> QueryService:
+    """The query service on Spark over ``DIR/lake``: pseudonyms computed per row (no vault on
+    the lake), no ``audit`` schema (audit queries are refused on Spark)."""
+    engine = SparkEngine(
+        data_dir.root / "lake",
+        data_dir.results,
+        master=master,
+        limits=QueryLimits(
+            timeout_s=limits.timeout_s,
+            memory_limit_mb=limits.memory_limit_mb,
+            max_rows=limits.max_rows,
+            max_result_bytes=limits.max_result_bytes,
+        ),
+        pseudonym_key=key,
+    )
+    return QueryService(
+        catalog=catalog, policy=policy, engine=engine, audit=audit, policy_sql=PolicySql(vault={})
     )

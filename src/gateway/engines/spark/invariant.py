@@ -53,6 +53,7 @@ PLAN_NODES = frozenset(
     {
         "Project",
         "Filter",
+        "UnresolvedHaving",
         "Join",
         "SubqueryAlias",
         "Aggregate",
@@ -82,6 +83,7 @@ UNRESOLVED_EXPRESSIONS = frozenset(
         "UnresolvedExtractValue",
         "UnresolvedOrdinal",
         "UnresolvedNamedLambdaVariable",
+        "NamedParameter",  # :name, bound by Spark as a value
     }
 )
 #: Built-in functions no statement may call outside a policy subquery.
@@ -115,6 +117,14 @@ _NULL_FIELDS = frozenset(
         ("UnresolvedRelation", "options"),
         ("UnresolvedFunction", "filter"),
         ("SortOrder", "sameOrderExpressions"),
+    }
+)
+#: Fields that never hold an expression or a plan (Spark does not write them out).
+_SCALAR_FIELDS = frozenset(
+    {
+        "evalContext",  # an arithmetic operator's evaluation mode object
+        "evalMode",  # a cast's ANSI/LEGACY/TRY mode
+        "groupingSetIndexes",  # positions of GROUPING SETS in the GROUP BY list
     }
 )
 
@@ -196,7 +206,11 @@ class PlanCheck:
         for name, value in node.fields.items():
             if name == "cteRelations":
                 continue
-            if value is None and (node.kind, name) not in _NULL_FIELDS:
+            if (
+                value is None
+                and (node.kind, name) not in _NULL_FIELDS
+                and name not in _SCALAR_FIELDS
+            ):
                 raise PolicyCheckFailed(f"{_describe(node.kind)} could not be checked ({name})")
             self._value(value)
 
