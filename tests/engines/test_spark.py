@@ -206,3 +206,15 @@ def test_a_timed_out_and_a_cancelled_spark_query_are_audited_as_such(
         completed = records[error.query_id].completed
         assert completed is not None
         assert completed.details["outcome"] == outcome
+
+
+def test_the_serving_engine_is_chosen_by_setting() -> None:
+    from gateway.api.settings import GatewaySettings
+    from gateway.errors import ConfigurationError
+
+    env = {"GATEWAY_ENGINE": "spark:spark://spark-master:7077"}
+    assert GatewaySettings.from_env(env).spark_master == "spark://spark-master:7077"
+    assert GatewaySettings.from_env({}, engine="spark").spark_master == "local[2]"
+    for bad in ("oracle", "spark:", "sparkly"):
+        with pytest.raises(ConfigurationError):
+            GatewaySettings(engine=bad)

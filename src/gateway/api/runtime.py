@@ -112,6 +112,7 @@ def open_runtime(settings: GatewaySettings, *, metrics: Metrics | None = None) -
         workers=settings.workers,
         tuning=engine_tuning(settings),
         warm_audit_tables=True,
+        spark=settings.spark_master,
     )
     try:
         service = deployment.service

@@ -12,6 +12,8 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
     GATEWAY_CONCURRENT_QUERIES          per-user concurrent queries (default 2)     → 429
     GATEWAY_FAILED_LOGINS_PER_MINUTE    per-address failed logins (default 30)
     GATEWAY_FAILED_LOGIN_BURST          per-address burst of failures (default 30)  → 429
+    GATEWAY_ENGINE                      duckdb (default) | spark | spark:MASTER (e.g. spark://h:7077;
+                                        Spark reads DIR/lake, see `gateway warehouse publish`)
     GATEWAY_ENGINE_WORKERS              engine worker processes (default max(4, cores))
     GATEWAY_ENGINE_USER_SHARE           fraction of the workers one user may hold (0.5)
     GATEWAY_ENGINE_RESERVED_WORKERS     workers kept for users running nothing (default 1)
@@ -107,6 +109,7 @@ class GatewaySettings:
     concurrent_queries: int = 2
     failed_logins_per_minute: float = 30.0
     failed_login_burst: int = 30
+    engine: str = "duckdb"
     engine_workers: int | None = None
     engine_user_share: float = 0.5
     engine_reserved_workers: int = 1
@@ -135,6 +138,26 @@ class GatewaySettings:
             value = getattr(self, field.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ConfigurationError(f"setting {field.name} must be positive, got {value}")
+        if self.engine != "duckdb" and not (
+            self.engine == "spark" or (self.engine.startswith("spark:") and self.engine[6:])
+        ):
+            raise ConfigurationError(
+                f"engine must be duckdb, spark or spark:MASTER, not {self.engine!r}"
+            )
+
+    @property
+    def spark_master(self) -> str | None:
+        """The Spark master when the engine is Spark (``spark`` alone: local mode), else None.
+
+        Example:
+            >>> GatewaySettings(engine="spark:spark://h:7077").spark_master
+            'spark://h:7077'
+            >>> GatewaySettings(engine="spark").spark_master, GatewaySettings().spark_master
+            ('local[2]', None)
+        """
+        if self.engine == "duckdb":
+            return None
+        return self.engine.removeprefix("spark").removeprefix(":") or "local[2]"
 
     @property
     def workers(self) -> int:

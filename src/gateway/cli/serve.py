@@ -32,6 +32,7 @@ def serve(
     flight_port: int | None = None,
     flight_tls_cert: Path | None = None,
     flight_tls_key: Path | None = None,
+    engine: str | None = None,
 ) -> None:
     """Serve ``data_dir`` until interrupted (and Arrow Flight SQL on ``flight_port``).
 
@@ -63,6 +64,7 @@ def serve(
         flight_host=host if flight_port is not None else None,
         flight_tls_cert=flight_tls_cert,
         flight_tls_key=flight_tls_key,
+        engine=engine,
     )
     print(
         f"gateway: serving {data_dir} on http://{host}:{port} (web application at /, "
@@ -98,6 +100,13 @@ def serve_command(
         Path | None, typer.Option(help="PEM private key of --flight-tls-cert.")
     ] = None,
     audit_store: AuditStoreOption = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Query engine: duckdb (default), spark (local mode) or spark:MASTER; Spark "
+            "reads DIR/lake (gateway warehouse publish)."
+        ),
+    ] = None,
 ) -> None:
     """Run the gateway's web application and HTTP API (and, with --flight-port, Arrow Flight SQL) on a data
     directory."""
@@ -110,4 +119,5 @@ def serve_command(
         flight_port=flight_port,
         flight_tls_cert=flight_tls_cert,
         flight_tls_key=flight_tls_key,
+        engine=engine,
     )
