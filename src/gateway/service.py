@@ -105,6 +105,10 @@ class ResultControl(Protocol):
         """Whether the rewrite must add a cell key beside each count, for an analyst of
         ``level`` (:mod:`gateway.rewrite.cellkeys`)."""
 
+    def cell_rules(self, level: str) -> bool:
+        """Whether the statement's cells may be defined by published attributes only (the
+        analyst wrote it: :mod:`gateway.rewrite.cells`)."""
+
     def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
         """Refuse the query before it runs (raise a GatewayError; audited as denied)."""
 
@@ -250,6 +254,7 @@ class QueryService(ClosesOnExit):
                 policy_sql=self.policy_sql,
                 cache=self.rewrites,
                 cell_keys=control is not None and control.cell_keys(view.level),
+                cell_rules=control is not None and control.cell_rules(view.level),
             )
             verified = self.engine.verify(result.sql, _expectation(result))
             if control is not None:

@@ -72,6 +72,7 @@ class Column:
     description: str
     references: ForeignKey | None = None
     nullable: bool = False
+    high_cardinality: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def _parse_table(name: str, raw: Mapping[str, Any]) -> Table:
                     description=spec.get("description", ""),
                     references=fk,
                     nullable=bool(spec.get("nullable", False)),
+                    high_cardinality=bool(spec.get("high_cardinality", False)),
                 )
             )
         return Table(

@@ -111,6 +111,12 @@ class DisclosureControl:
         """Whether the counts need cell keys: the rules for ``level`` and the mode perturb."""
         return self.settings.resolve(level, self.request.mode).perturbs
 
+    def cell_rules(self, level: str) -> bool:
+        """Whether the analyst's cells must be published attributes compared with constants
+        (:mod:`gateway.rewrite.cells`): whenever the rules perturb — different record sets
+        get independent noise, so free ones could be averaged."""
+        return self.cell_keys(level)
+
     @property
     def rules(self) -> DisclosureRules:
         """The rules resolved by :meth:`vet`."""
@@ -292,6 +298,10 @@ class DeclaredDisclosure:
     def cell_keys(self, level: str) -> bool:
         """Whether the counts need cell keys (the rules perturb)."""
         return self.rules.perturbs
+
+    def cell_rules(self, level: str) -> bool:
+        """False: a template is reviewed SQL whose parameters are typed values."""
+        return False
 
     def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
         """Nothing to check before the run (the template declared its shape); keep where the

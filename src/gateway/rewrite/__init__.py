@@ -7,6 +7,7 @@ One pass per module, run in order by :data:`RULES` (sqlglot-optimizer style)::
     resolve_tables       case-fold, catalog spellings, CTE shadowing, level  (resolve.py)
     analyse_columns      visible columns only; what the query touches        (analyse.py)
     check_parameters     named parameters match plain values                 (params.py)
+    check_cells          cells from published attributes (analyst's, controlled) (cells.py)
     add_cell_keys        a cell key beside each count (disclosure control)   (cellkeys.py)
     substitute_tables    base tables → policy subqueries behind a barrier    (substitute.py)
     cap_rows             result row cap                                      (cap.py)
@@ -43,6 +44,7 @@ from gateway.rewrite.analyse import analyse_columns
 from gateway.rewrite.cache import RewriteCache
 from gateway.rewrite.cap import cap_rows
 from gateway.rewrite.cellkeys import add_cell_keys
+from gateway.rewrite.cells import check_cells
 from gateway.rewrite.context import PolicyReference, RewriteContext, RewriteResult
 from gateway.rewrite.generate import generate
 from gateway.rewrite.guard import guard
@@ -69,6 +71,7 @@ RULES: tuple[Rule, ...] = (
     resolve_tables,
     analyse_columns,
     check_parameters,
+    check_cells,
     add_cell_keys,
     substitute_tables,
     cap_rows,
@@ -86,11 +89,14 @@ def rewrite(
     policy_sql: PolicySql | None = None,
     cache: RewriteCache | None = None,
     cell_keys: bool = False,
+    cell_rules: bool = False,
 ) -> RewriteResult:
     """Rewrite ``sql`` so it returns exactly what ``view`` allows.
 
     With ``cell_keys`` (a disclosure-controlled statement), each count the result releases gets
-    a cell key column beside it (:mod:`gateway.rewrite.cellkeys`).
+    a cell key column beside it (:mod:`gateway.rewrite.cellkeys`); with ``cell_rules`` (the
+    analyst wrote it) its cells may be defined by published attributes only
+    (:mod:`gateway.rewrite.cells`).
 
     With a ``cache``, a query already rewritten for the same view, schemas, cap and parameter
     shape is not rewritten again; its parameter values are still validated.
@@ -103,14 +109,16 @@ def rewrite(
     if cache is not None:
         key = cache.key(
             sql,
-            (*view.cache_key(), tuple(sorted(extra_schemas or {})), cell_keys),
+            (*view.cache_key(), tuple(sorted(extra_schemas or {})), cell_keys, cell_rules),
             max_rows,
             params or {},
         )
         hit = cache.get(key)
         if hit is not None:
             return replace(hit, params=check_parameter_values(params or {}))
-    result = _rewrite(sql, view, catalog, params, extra_schemas, max_rows, policy_sql, cell_keys)
+    result = _rewrite(
+        sql, view, catalog, params, extra_schemas, max_rows, policy_sql, cell_keys, cell_rules
+    )
     if cache is not None and key is not None:
         cache.put(key, result)
     return result
@@ -125,6 +133,7 @@ def _rewrite(
     max_rows: int | None,
     policy_sql: PolicySql | None,
     cell_keys: bool = False,
+    cell_rules: bool = False,
 ) -> RewriteResult:
     ctx = RewriteContext(
         sql=sql,
@@ -135,6 +144,7 @@ def _rewrite(
         max_rows=max_rows,
         policy_sql=policy_sql or PolicySql(),
         cell_keys=cell_keys,
+        cell_rules=cell_rules,
     )
     while ctx.nonce in sql:  # the analyst's text must not contain the placeholder nonce
         ctx.nonce = secrets.token_hex(8)

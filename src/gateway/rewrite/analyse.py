@@ -19,7 +19,7 @@ from gateway.errors import ColumnNotFound, QueryError
 from gateway.rewrite.context import RewriteContext
 from gateway.rewrite.explain import did_you_mean, double_quote_hint
 
-__all__ = ["analyse_columns"]
+__all__ = ["analyse_columns", "qualified_copy"]
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 _COLUMN = re.compile(r"Column '([^']*)' could not be resolved|Unknown column: (\S+)")
@@ -57,17 +57,32 @@ def _error(
     return QueryError(f"could not resolve the query's columns: {summary}", position=position)
 
 
-def analyse_columns(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
-    """Validate column references and record ``table.column`` for every one touched."""
+def qualified_copy(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
+    """A copy of ``tree`` with every column qualified by its source (sqlglot's qualifier).
+
+    Raises:
+        ColumnNotFound, QueryError: a column that does not resolve.
+    """
     schema = _schema(ctx)
     try:
-        qualified = qualify(
+        return qualify(
             tree.copy(),
             dialect="duckdb",
             schema=dict(schema),
             quote_identifiers=False,
             validate_qualify_columns=True,
         )
+    except SqlglotError as exc:
+        raise _error(exc, tree, schema) from exc
+    except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise QueryError("could not analyse the query's columns; simplify the query") from exc
+
+
+def analyse_columns(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
+    """Validate column references and record ``table.column`` for every one touched."""
+    schema = _schema(ctx)
+    qualified = qualified_copy(tree, ctx)
+    try:
         scopes = traverse_scope(qualified)
     except SqlglotError as exc:
         raise _error(exc, tree, schema) from exc

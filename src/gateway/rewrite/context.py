@@ -45,6 +45,8 @@ class RewriteContext:
         max_rows: the row cap applied to the result (the engine reports truncation).
         cell_keys: add a cell key beside each count (a disclosure-controlled statement:
             :mod:`gateway.rewrite.cellkeys`).
+        cell_rules: cells may be defined by published attributes only (an analyst-written
+            disclosure-controlled statement: :mod:`gateway.rewrite.cells`).
     """
 
     sql: str
@@ -54,6 +56,7 @@ class RewriteContext:
     extra_schemas: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     max_rows: int | None = None
     cell_keys: bool = False
+    cell_rules: bool = False
     # discovered by the passes
     tables: set[str] = field(default_factory=set)
     schema_tables: set[str] = field(default_factory=set)
