@@ -85,6 +85,9 @@ REFUSED_SHAPES = {
     "a record id compared with a constant": (
         "SELECT count(*) AS n FROM crime WHERE crime_id <> 12"
     ),
+    "the first records by id": (
+        "SELECT count(*) AS n FROM (SELECT lsoa_code FROM crime ORDER BY crime_id LIMIT 500) s"
+    ),
     "NOT over two columns": (
         "SELECT count(*) AS n FROM crime WHERE NOT (ward_code = 'x' AND domestic_abuse)"
     ),

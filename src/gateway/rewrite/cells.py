@@ -23,6 +23,7 @@ with constants, in forms that cannot carve arbitrary subsets of records:
 * **Combinations.** ``AND`` freely; ``OR``, ``NOT`` and the ``WHEN`` conditions of one ``CASE``
   only within one column (``OR`` of two columns mixes a target with a partition). A condition
   is a condition: it may not be fed into arithmetic or a function (``greatest(a, b)`` is an OR).
+* **No arbitrary cuts.** No sample, and no ``LIMIT``/``OFFSET`` but on the final result.
 * **Counts are not attributes.** A count computed in a subquery may not be compared or grouped
   on (``WHERE k.n >= 3`` is a threshold probe of the exact count).
 
@@ -87,6 +88,9 @@ def check_cells(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     for scope in traverse_scope(qualified):
         for column in scope.columns:
             checker.column(column, scope)
+    for cut in qualified.find_all(exp.Limit, exp.Offset, exp.Fetch, exp.TableSample):
+        if cut.parent is not qualified or isinstance(cut, exp.TableSample):
+            raise _refuse("a sample, LIMIT or OFFSET inside the query picks arbitrary records", cut)
     for combined in qualified.find_all(exp.Or, exp.Not, exp.Xor, exp.Case, exp.If):
         checker.one_column(combined)
     for condition in qualified.find_all(*_CONDITION):
