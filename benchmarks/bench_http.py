@@ -114,7 +114,11 @@ def serve(
         "GATEWAY_REQUEST_BURST": "100000",
         **(env or {}),
     }
-    command = [sys.executable, "-m", "gateway", "serve", "--data-dir", str(root)]
+    # users.toml access (quick to prepare), enhanced analyst included: ungoverned, on purpose
+    command = [
+        *(sys.executable, "-m", "gateway", "serve", "--data-dir", str(root)),
+        "--allow-ungoverned",
+    ]
     process = subprocess.Popen(
         [*command, "--port", str(port), "--log-level", log_level, *extra_args], env=settings
     )

@@ -197,9 +197,13 @@ def start_gateway(
     env: Mapping[str, str] | None = None,
     timeout: float = 90.0,
     flight: bool = False,
+    allow_ungoverned: bool = True,
 ) -> LiveGateway:
     """Run ``python -m gateway serve`` on a free port and wait until /healthz answers (with
-    ``flight``, Arrow Flight SQL on another free port too: it is up once /healthz answers)."""
+    ``flight``, Arrow Flight SQL on another free port too: it is up once /healthz answers).
+
+    The test directories give their users access from ``users.toml`` (quick to prepare), so
+    the server is told ``--allow-ungoverned`` unless ``allow_ungoverned`` is false."""
     port = free_port()
     flight_args = ["--flight-port", str(free_port())] if flight else []
     log = data_dir / f"server-{port}.log"
@@ -221,6 +225,7 @@ def start_gateway(
                 "--log-level",
                 "warning",
                 *flight_args,
+                *(["--allow-ungoverned"] if allow_ungoverned else []),
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -19,7 +19,9 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── NotProtectable            400  not_protectable        (a count disclosure control cannot protect)
     │   ├── PolicyCheckFailed         400  policy_check_failed    (the SQL to run broke the enforcement invariant)
     │   ├── PurposeRequired           400  purpose_required
-    │   └── CommentRequired           400  comment_required       (an authorisation or QA decision without a comment)
+    │   ├── CommentRequired           400  comment_required       (an authorisation or QA decision without a comment)
+    │   ├── MarkingLowered            400  marking_lowered        (a protective marking lowered or removed)
+    │   └── MarkingUnknown            400  marking_unknown        (a marking not on the policy's scale)
     ├── AuthenticationError           401  unauthenticated
     ├── AccessDenied                  403  access_denied
     │   ├── TableNotPermitted         403  table_not_permitted
@@ -84,6 +86,8 @@ __all__ = [
     "FunctionNotAllowed",
     "GatewayError",
     "InputError",
+    "MarkingLowered",
+    "MarkingUnknown",
     "NetworkNotPermitted",
     "NotAggregate",
     "NotFound",
@@ -364,3 +368,16 @@ class CommentRequired(InputError):
     """An authorisation or QA decision given without the comment that records why."""
 
     code = "comment_required"
+
+
+class MarkingLowered(InputError):
+    """A protective marking below the policy's for the data, or none at all: markings may be
+    raised, never lowered or removed."""
+
+    code = "marking_lowered"
+
+
+class MarkingUnknown(InputError):
+    """A protective marking that is not on the policy's scale."""
+
+    code = "marking_unknown"

@@ -71,6 +71,7 @@ from gateway.engines.spill import spill_batches
 from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
 from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy
+from gateway.policy.markings import data_classes
 from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
 from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, audited_access, rewrite
@@ -134,6 +135,9 @@ class QueryOutcome:
         result: the spilled result (stream it with ``result.reader()``; ``discard()`` after).
         rewrite: what was executed and what it touched.
         view: the policy view applied.
+        marking: the protective marking the policy sets for what the result was read from
+            (:meth:`QueryService.marking_of`): the ``X-Protective-Marking`` header, and the
+            floor of any file made from it.
         disclosure: what disclosure control did to the result, when it was asked for (as
             recorded in the completed audit record).
     """
@@ -142,6 +146,7 @@ class QueryOutcome:
     result: QueryResult
     rewrite: RewriteResult
     view: PolicyView
+    marking: str
     disclosure: dict[str, Any] | None = None
 
     @property
@@ -377,8 +382,20 @@ class QueryService(ClosesOnExit):
             spilled.discard()  # nothing leaves without its completed record
             raise
         return QueryOutcome(
-            query_id=query_id, result=spilled, rewrite=result, view=view, disclosure=report
+            query_id=query_id,
+            result=spilled,
+            rewrite=result,
+            view=view,
+            marking=self.marking_of(result),
+            disclosure=report,
         )
+
+    def marking_of(self, rewrite: RewriteResult) -> str:
+        """The policy's marking for what a query reads: the highest of its tables' data classes
+        (``[markings]`` in the policy, :mod:`gateway.policy.markings`)."""
+        kinds = [self.catalog.table(t).kind for t in rewrite.tables if t in self.catalog]
+        classes = data_classes(kinds, audit=bool(rewrite.schema_tables))
+        return self.policy.markings.for_classes(classes)
 
     def _controlled(
         self,

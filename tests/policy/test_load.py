@@ -212,8 +212,9 @@ def test_good_optional_sections_load_as_frozen_typed_objects(catalog: Catalog) -
     with pytest.raises(dataclasses.FrozenInstanceError):
         policy.exports.marking = "UNMARKED"  # type: ignore[misc]
     # default approval_levels name "general"; a policy without that level still loads
-    other = MINIMAL.replace("levels.general", "levels.partner") + "[exports]\nmarking = 'X'\n"
-    assert parse_policy(other.encode(), catalog).exports.marking == "X"
+    other = MINIMAL.replace("levels.general", "levels.partner") + "[exports]\nmarking = 'SECRET'\n"
+    assert parse_policy(other.encode(), catalog).exports.marking == "SECRET"
+    assert parse_policy(other.encode(), catalog).markings.record == "SECRET"
     # absent sections are the defaults
     bare = parse_policy(MINIMAL.encode(), catalog)
     assert (bare.exports, bare.disclosure) == (ExportSettings(), DisclosureSettings())

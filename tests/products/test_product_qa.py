@@ -89,6 +89,9 @@ def test_a_returned_product_is_never_downloadable_a_passed_one_is(
     released = _get(release_gateway, "a.khan", f"/v1/products/{second}/file")
     assert released.status_code == 200
     assert released.headers["x-product-qa"] == "passed"
+    # the marking travels on the answer (the policy's for record data), held or released
+    assert built.headers["x-protective-marking"] == "OFFICIAL-SENSITIVE"
+    assert released.headers["x-protective-marking"] == "OFFICIAL-SENSITIVE"
 
 
 def test_a_senior_analysts_own_product_goes_to_their_senior_analyst(

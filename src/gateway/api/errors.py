@@ -12,7 +12,8 @@
 - anything else: 500 ``internal_error`` with a generic message; the traceback is logged for
   the administrators, never sent.
 
-A request refused for its input (validation, invalid JSON, an unreadable or oversized body) is
+A lowered, removed or unknown protective marking (400 ``marking_lowered`` /
+``marking_unknown``) is audited the same way. A request refused for its input (validation, invalid JSON, an unreadable or oversized body) is
 audited with the authenticated caller (:func:`gateway.api.refusals.record_refusal`); a caller
 without valid credentials gets 401 instead.
 
@@ -38,7 +39,7 @@ from gateway.api.operations import operation_index
 from gateway.api.refusals import Refused, record_refusal
 from gateway.api.streaming import QUERY_ID_HEADER
 from gateway.auth.limits import RateLimitExceeded
-from gateway.errors import EngineBusy, GatewayError
+from gateway.errors import EngineBusy, GatewayError, MarkingLowered, MarkingUnknown
 
 __all__ = ["error_document", "install_error_handlers", "validation_message"]
 
@@ -96,6 +97,9 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
 
 def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
+    if isinstance(exc, MarkingLowered | MarkingUnknown):  # an attempt on the marking: audited
+        ids = {QUERY_ID_HEADER: exc.query_id} if exc.query_id else {}
+        return _refusal(request, Refused(exc.status, exc.code, exc.message, ids))
     _count(request, exc.code, exc.status)
     if exc.status >= 500:
         log.warning("%s %s: %s (%s)", request.method, request.url.path, exc.code, exc)

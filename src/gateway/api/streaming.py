@@ -21,7 +21,8 @@ belong in arrow/csv/parquet), and CSV/JSON with a row above ``max_row_bytes``.
 - the spilled file is deleted when the response ends — finished, failed, stalled, or abandoned
   by the client — and ``on_close`` runs (the caller's quota claim is given back).
 
-Every response carries ``X-Query-Id``.
+Every response carries ``X-Query-Id`` and ``X-Protective-Marking`` (the policy's marking for
+the data it was read from, :meth:`gateway.service.QueryService.marking_of`).
 
 Example:
     >>> MEDIA_TYPES["arrow"]
@@ -60,6 +61,7 @@ from gateway.service import QueryOutcome
 
 __all__ = [
     "DISCLOSURE_HEADER",
+    "MARKING_HEADER",
     "MEDIA_TYPES",
     "QUERY_ID_HEADER",
     "SLICE_BYTES",
@@ -81,6 +83,9 @@ MEDIA_TYPES: dict[str, str] = {
     "parquet": "application/vnd.apache.parquet",
 }
 QUERY_ID_HEADER = "X-Query-Id"
+#: The protective marking the policy sets for the data in the answer (every data-carrying
+#: answer: query results, export and product files, template runs, map layers).
+MARKING_HEADER = "X-Protective-Marking"
 #: The disclosure control applied to the result, in a line (when it was asked for).
 DISCLOSURE_HEADER = "X-Disclosure"
 #: Arrow bytes encoded to CSV/JSON in one step (one short stay in a worker thread).
@@ -336,6 +341,7 @@ def result_response(
     filename = f"{outcome.query_id}.{'arrows' if fmt == 'arrow' else fmt}"
     headers = {
         QUERY_ID_HEADER: outcome.query_id,
+        MARKING_HEADER: outcome.marking,
         "X-Row-Count": str(result.num_rows),
         "X-Truncated": "true" if result.truncated else "false",
         "Cache-Control": "no-store",

@@ -1,6 +1,7 @@
 """``gateway demo``: a synthetic warehouse, demo users and their tokens, and a running gateway.
 
     gateway demo                                   ./demo-data, then serve on 127.0.0.1:8000
+    gateway demo --simple                          UNGOVERNED: access from users.toml only
     gateway demo --data-dir DIR --no-serve         prepare only (tests outside the repo use it)
     gateway demo --years 1 --scale 0.2 --seed 7    a smaller, faster warehouse
 
@@ -9,6 +10,9 @@ It writes into the data directory:
 - ``warehouse.duckdb`` (and base maps) through :func:`gateway.generate.ensure` — kept when it
   is already there with the same parameters;
 - ``policy.toml``: the packaged default policy, if there is none;
+- ``governance.sqlite``: the demo users' access granted through the governance register
+  (requests, endorsements, vetting, declarations, training, authorisation — each audited);
+  ``--simple`` skips it and serves UNGOVERNED access from ``users.toml`` (loudly labelled);
 - ``users.toml``: the demo users (below), if there is none — an existing file is kept as it is
   (an administrator may have edited it) and its users get the tokens;
 - ``demo-tokens.json``: ``{"<username>": {"token", "password", "level", "roles",
@@ -313,9 +317,10 @@ def prepare_demo(
     scale: float = 1.0,
     seed: int = 2026,
     force: bool = False,
-    governed: bool = False,
+    governed: bool = True,
 ) -> DemoSetup:
-    """Generate (or keep) the warehouse, then :func:`grant_demo_access`.
+    """Generate (or keep) the warehouse, then :func:`grant_demo_access` (through the governance
+    register unless ``governed`` is false).
 
     Raises:
         Conflict: a warehouse generated differently is there and ``force`` is not set.
@@ -389,13 +394,24 @@ def demo_command(
     governed: Annotated[
         bool,
         typer.Option(
-            help="Grant the demo users' access through the governance process (requests, "
-            "endorsements, reviews, authorisation) instead of users.toml."
+            "--governed/--simple",
+            help="--governed (the default): the demo users' access is granted through the "
+            "governance register (requests, endorsements, vetting, declarations, training, "
+            "authorisation). --simple: UNGOVERNED access straight from users.toml, without "
+            "any of those checks (a bootstrap for trying the API; served with "
+            "--allow-ungoverned).",
         ),
-    ] = False,
+    ] = True,
 ) -> None:
     """Generate a synthetic warehouse with demo users and tokens, then serve it."""
     print(f"gateway demo: preparing {data_dir} …", file=sys.stderr, flush=True)
+    if not governed:
+        print(
+            "gateway demo: WARNING: --simple: UNGOVERNED demo — access comes from users.toml "
+            "with no vetting, declarations, training or origin checks",
+            file=sys.stderr,
+            flush=True,
+        )
     setup = prepare_demo(
         data_dir, years=years, scale=scale, seed=seed, force=force, governed=governed
     )
@@ -406,4 +422,4 @@ def demo_command(
     if serve_after:
         from gateway.cli.serve import serve
 
-        serve(data_dir, host=host, port=port)
+        serve(data_dir, host=host, port=port, allow_ungoverned=not governed)

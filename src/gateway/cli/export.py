@@ -105,7 +105,8 @@ EXPORT_OPTIONS_HELP = (
     "encoding=WindowsLatin1|UTF-8 (MapInfo; default WindowsLatin1, UTF-8 needs 15.2+); "
     "name=NAME (file and layer name; default: the output's name); "
     "csv_comment=true|false (a '# marking' first line; default false); "
-    "formula_guard=true|false (CSV/XLSX; default true)."
+    "formula_guard=true|false (CSV/XLSX; default true); "
+    "marking=MARKING (raise the policy's protective marking, never lower it)."
 )
 
 

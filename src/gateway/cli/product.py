@@ -117,7 +117,9 @@ def _build_locally(
             area=area,
             year=year,
             purpose=session.purpose,
-            marking=marking or session.service.policy.exports.marking,
+            marking=session.service.policy.markings.resolve(
+                marking, floor=session.service.policy.markings.record
+            ),
             publication=publication,
         )
         product = build_strategic_assessment(session.runner, session.principal, request)

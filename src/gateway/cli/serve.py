@@ -6,13 +6,19 @@ deadline, a connection cap and a limit on requests in flight (:mod:`gateway.api.
 SIGTERM or Ctrl-C stops it cleanly: running queries are cancelled (audited ``cancelled``),
 temporary files removed, and the process exits with status 0. Other settings come from
 ``GATEWAY_*`` environment variables (see :mod:`gateway.api.settings`).
+
+Fail closed on governance (:mod:`gateway.governance.failclosed`): a directory without a
+governance register (principals from ``users.toml``) that gives anyone enhanced access is
+refused unless ``--allow-ungoverned`` is given; an ungoverned directory is announced in capitals
+at start either way, and ``GET /v1/me`` answers ``"governance": "ungoverned"``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,7 +26,10 @@ from gateway.cli import app
 from gateway.cli.options import AuditStoreOption, DataDirOption, use_audit_store
 from gateway.errors import ConfigurationError
 
-__all__ = ["serve", "serve_command"]
+if TYPE_CHECKING:
+    from gateway.datadir import DataDir
+
+__all__ = ["check_governance", "serve", "serve_command"]
 
 
 def serve(
@@ -33,11 +42,13 @@ def serve(
     flight_tls_cert: Path | None = None,
     flight_tls_key: Path | None = None,
     engine: str | None = None,
+    allow_ungoverned: bool = False,
 ) -> None:
     """Serve ``data_dir`` until interrupted (and Arrow Flight SQL on ``flight_port``).
 
     Raises:
-        ConfigurationError: no warehouse in ``data_dir`` (or the server extra is missing).
+        ConfigurationError: no warehouse in ``data_dir`` (or the server extra is missing), or
+            an ungoverned directory gives enhanced access and ``allow_ungoverned`` is not set.
     """
     from gateway.datadir import DataDir
 
@@ -45,6 +56,7 @@ def serve(
         raise ConfigurationError(
             f"no warehouse in {data_dir}: run `gateway demo --data-dir {data_dir} --no-serve` first"
         )
+    check_governance(DataDir(data_dir), allow_ungoverned=allow_ungoverned)
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -81,6 +93,38 @@ def serve(
     print("gateway: stopped", flush=True)
 
 
+def check_governance(data_dir: DataDir, *, allow_ungoverned: bool) -> None:
+    """Refuse an ungoverned directory that gives enhanced access (unless allowed); announce
+    an ungoverned directory on stderr.
+
+    Raises:
+        ConfigurationError: enhanced access without the governance register, not allowed.
+    """
+    from gateway.clock import utc_now
+    from gateway.deployment import Deployment
+    from gateway.governance.failclosed import governance_mode, ungoverned_enhanced
+
+    directory = Deployment.principal_directory(data_dir)
+    if governance_mode(directory) == "governed":
+        return
+    enhanced = ungoverned_enhanced(directory, utc_now())
+    if enhanced and not allow_ungoverned:
+        raise ConfigurationError(
+            f"{data_dir.root} is UNGOVERNED (principals from {data_dir.users.name}, no governance "
+            f"register) and gives enhanced access to {', '.join(enhanced)} without vetting, "
+            "declarations, training or origin checks: grant access through the governance "
+            "register (`gateway demo --data-dir DIR` seeds one), or pass --allow-ungoverned "
+            "to serve it anyway"
+        )
+    print(
+        f"gateway: WARNING: UNGOVERNED ACCESS: principals come from {data_dir.users} with no "
+        "vetting, declarations, training or origin checks"
+        + (f"; ENHANCED access for {', '.join(enhanced)}" if enhanced else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 @app.command("serve")
 def serve_command(
     data_dir: DataDirOption,
@@ -107,6 +151,14 @@ def serve_command(
             "reads DIR/lake (gateway warehouse publish)."
         ),
     ] = None,
+    allow_ungoverned: Annotated[
+        bool,
+        typer.Option(
+            "--allow-ungoverned",
+            help="Serve enhanced access from users.toml without the governance register "
+            "(no vetting, declarations, training or origin checks). Tests and bootstraps only.",
+        ),
+    ] = False,
 ) -> None:
     """Run the gateway's web application and HTTP API (and, with --flight-port, Arrow Flight SQL) on a data
     directory."""
@@ -120,4 +172,5 @@ def serve_command(
         flight_tls_cert=flight_tls_cert,
         flight_tls_key=flight_tls_key,
         engine=engine,
+        allow_ungoverned=allow_ungoverned,
     )

@@ -69,6 +69,10 @@ class Connection(ClosesOnExit):
         last_query_id: the audit id of the last query answered (also on errors that have one).
         last_disclosure: the disclosure control the server applied to the last query's result,
             in a line (None when none was asked for).
+        last_marking: the protective marking of the last query's result
+            (``X-Protective-Marking``: the policy's for the data read), e.g.
+            ``OFFICIAL-SENSITIVE``; also in a :meth:`query_arrow` table's schema metadata
+            (``gateway:marking``) and on :class:`ArrowResult` (``marking``).
         last_product: the record of the last product built when it was held for quality
             assurance (None when it came back at once).
     """
@@ -87,6 +91,7 @@ class Connection(ClosesOnExit):
         self.purpose = purpose
         self.last_query_id: str | None = None
         self.last_disclosure: str | None = None
+        self.last_marking: str | None = None
         self.last_product: dict[str, Any] | None = None
         self._http = httpx.Client(
             base_url=self.url,
@@ -165,6 +170,7 @@ class Connection(ClosesOnExit):
     def _answered(self, response: httpx.Response) -> None:
         self.last_query_id = response.headers.get("x-query-id")
         self.last_disclosure = response.headers.get("x-disclosure")
+        self.last_marking = response.headers.get("x-protective-marking")
 
     # --- queries -------------------------------------------------------------------------
 
@@ -176,7 +182,8 @@ class Connection(ClosesOnExit):
         params: Mapping[str, ParamValue] | None = None,
         disclosure: Disclosure = None,
     ) -> pa.Table:
-        """Run a query; the result as a :class:`pyarrow.Table`.
+        """Run a query; the result as a :class:`pyarrow.Table` (its protective marking in the
+        schema metadata ``gateway:marking``, and in :attr:`last_marking`).
 
         Args:
             sql: one SELECT; parameters are written ``$name``.
@@ -194,7 +201,11 @@ class Connection(ClosesOnExit):
         with self.query_stream(
             sql, purpose=purpose, params=params, disclosure=disclosure
         ) as result:
-            return result.read_all()
+            table = result.read_all()
+        if result.marking is None:
+            return table
+        metadata = {**(table.schema.metadata or {}), b"gateway:marking": result.marking.encode()}
+        return table.replace_schema_metadata(metadata)
 
     @contextmanager
     def query_stream(
@@ -221,6 +232,7 @@ class Connection(ClosesOnExit):
             yield ArrowResult(
                 self._body(response),
                 query_id=self.last_query_id,
+                marking=self.last_marking,
                 row_count=int(rows) if rows.isdigit() else None,
                 expected_sha256=response.headers.get("x-result-sha256"),
             )
@@ -233,7 +245,8 @@ class Connection(ClosesOnExit):
         params: Mapping[str, ParamValue] | None = None,
         disclosure: Disclosure = None,
     ) -> pl.DataFrame:
-        """Run a query; the result as a polars DataFrame (``.to_pandas()`` for pandas).
+        """Run a query; the result as a polars DataFrame (``.to_pandas()`` for pandas); its
+        protective marking is :attr:`last_marking`.
         ``disclosure`` as for :meth:`query_arrow`. Interrupting it (Ctrl-C, a notebook's stop
         button) closes the connection: the server stops the query and audits it as cancelled.
 

@@ -90,6 +90,7 @@ class ArrowResult:
     Args:
         chunks: the response body's byte chunks.
         query_id: the audit record's id (``X-Query-Id``).
+        marking: the result's protective marking (``X-Protective-Marking``), when sent.
         row_count: the rows the server says it sends (``X-Row-Count``), when it says.
         expected_sha256: the audit record's fingerprint (``X-Result-Sha256``), when sent.
 
@@ -112,10 +113,12 @@ class ArrowResult:
         chunks: Iterator[bytes],
         *,
         query_id: str | None,
+        marking: str | None = None,
         row_count: int | None = None,
         expected_sha256: str | None = None,
     ) -> None:
         self.query_id = query_id
+        self.marking = marking
         self.row_count = row_count
         self.finished = False
         self._expected = expected_sha256

@@ -168,6 +168,8 @@ class AuditedResult:
         level, purpose: the policy level applied and the purpose named.
         data_class, reason: ``record`` / ``aggregate`` / ``reference`` and why
             (see :mod:`gateway.analysis.classify`).
+        marking: the policy's protective marking for what it was read from (the floor of
+            the file's marking; see :meth:`gateway.service.QueryService.marking_of`).
         fingerprint: the audited result fingerprint.
         truncated: the row cap cut the result.
         template: the template name, when it came from the template library.
@@ -182,6 +184,7 @@ class AuditedResult:
     purpose: str
     data_class: str
     reason: str
+    marking: str
     fingerprint: str = ""
     truncated: bool = False
     template: str | None = None
@@ -254,6 +257,7 @@ def export_query(
             purpose=purpose,
             data_class=verdict.data_class,
             reason=verdict.reason if summary is None else f"{verdict.reason}; {summary}",
+            marking=outcome.marking,
             fingerprint=outcome.result.fingerprint,
             truncated=outcome.result.truncated,
             template=template,
@@ -299,6 +303,11 @@ def export_result(
         data_class = "aggregate"
         reason = f"hotspot grid: counts per {layer.geometry.cell_size:g} m cell"
     approval = PENDING if needs_approval(settings, result.level, data_class) else NOT_REQUIRED
+    try:
+        marking = service.policy.markings.resolve(options.marking, floor=result.marking)
+    except GatewayError as exc:  # a lowered or unknown marking: nothing is written
+        exc.query_id = result.query_id
+        raise
     provenance = Provenance(
         query_id=result.query_id,
         user=principal.username,
@@ -307,7 +316,7 @@ def export_result(
         purpose=result.purpose,
         created_at=service.clock(),
         policy_hash=service.policy.version,
-        marking=settings.marking,
+        marking=marking,
         format=options.format.name,
         rows=layer.features,
         crs=f"EPSG:{layer.epsg}" if layer.epsg else None,

@@ -25,6 +25,8 @@ OpenAPI document (``/docs``), the README and the CLI help are checked against::
     formula_guard true (default) | false: in CSV and XLSX, text starting with = + - @ tab or
                   carriage return gets a leading apostrophe so spreadsheets never run it as a
                   formula (OWASP CSV injection; see gateway.exports.formulas)
+    marking       a protective marking higher than the policy's for the data (default: the
+                  policy's; a lower one, or none, is refused: 400 marking_lowered)
 
 ``auto`` picks points when the result has easting/northing (or longitude/latitude) columns,
 else areas when it has an area code column; a map format with neither is refused.
@@ -154,6 +156,12 @@ OPTION_DOCS: tuple[OptionDoc, ...] = (
         "CSV and XLSX: text starting with = + - @ tab or carriage return gets a leading "
         "apostrophe so spreadsheets never run it as a formula. Default true.",
     ),
+    OptionDoc(
+        "marking",
+        "a marking on the policy's scale",
+        "Protective marking printed on the file: default the policy's for the data; you may "
+        "raise it (e.g. SECRET), never lower or remove it (400 marking_lowered).",
+    ),
 )
 _KEYS = tuple(doc.name for doc in OPTION_DOCS)
 
@@ -230,6 +238,8 @@ class ExportOptions:
         encoding: MapInfo charset (a key of :data:`MAPINFO_ENCODINGS`).
         csv_comment: write the leading comment line in CSV.
         formula_guard: guard CSV and XLSX text cells against formula injection.
+        marking: the marking the analyst asked for (None: the policy's); checked against
+            the policy's for the data when the file is written.
     """
 
     format: ExportFormat
@@ -239,6 +249,7 @@ class ExportOptions:
     encoding: str = "WindowsLatin1"
     csv_comment: bool = False
     formula_guard: bool = True
+    marking: str | None = None
 
     @property
     def output_epsg(self) -> int:
@@ -348,6 +359,9 @@ def parse_options(format: str | ExportFormat, options: Mapping[str, Any] | None)
         weight=_column_name(raw["weight"], "weight") if "weight" in raw else None,
         all_areas=_bool(raw.get("all_areas", True), "all_areas"),
     )
+    marking = raw.get("marking")
+    if marking is not None and (not isinstance(marking, str) or len(marking) > 80):
+        raise InputError("export option marking: expected a protective marking")
     crs = _epsg(raw.get("crs", fmt.default_epsg), "crs")
     if fmt.fixed_epsg and "crs" in raw and crs != fmt.fixed_epsg:
         raise InputError(f"{fmt.label} is always EPSG:{fmt.fixed_epsg}")
@@ -359,6 +373,7 @@ def parse_options(format: str | ExportFormat, options: Mapping[str, Any] | None)
         encoding=_encoding(fmt, raw.get("encoding")),
         csv_comment=_bool(raw.get("csv_comment", False), "csv_comment"),
         formula_guard=_bool(raw.get("formula_guard", True), "formula_guard"),
+        marking=marking,
     )
 
 

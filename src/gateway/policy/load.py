@@ -38,6 +38,7 @@ from gateway.policy.audit_duties import parse_audit_duties
 from gateway.policy.disclosure import parse_disclosure_settings
 from gateway.policy.exports import parse_export_settings
 from gateway.policy.login import parse_login_settings
+from gateway.policy.markings import parse_marking_settings
 from gateway.policy.model import (
     MASK_KINDS,
     LevelLimits,
@@ -69,6 +70,7 @@ _TOP_LEVEL = {
     "products",
     "retention",
     "audit",
+    "markings",
 }
 _MAX_TITLE = 200
 _NUMERIC = (
@@ -161,11 +163,18 @@ def parse_policy(data: bytes, catalog: Catalog, *, source: str = "policy.toml") 
     if title is not None and (not isinstance(title, str) or len(title) > _MAX_TITLE):
         raise problems.fail("title", f"must be text of at most {_MAX_TITLE} characters")
     names = tuple(levels)
+    exports = parse_export_settings(raw.get("exports"), source=source, levels=names)
     return Policy(
         version=hashlib.sha256(data).hexdigest(),
         levels=levels,
         schemas=schemas,
-        exports=parse_export_settings(raw.get("exports"), source=source, levels=names),
+        exports=exports,
+        markings=parse_marking_settings(
+            raw.get("markings"),
+            source=source,
+            record=exports.marking,
+            publication=exports.publication_marking,
+        ),
         tokens=parse_token_settings(raw.get("tokens"), source=source),
         login=parse_login_settings(raw.get("login"), source=source),
         products=parse_product_settings(raw.get("products"), source=source),

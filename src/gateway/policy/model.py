@@ -21,6 +21,7 @@ from gateway.policy.audit_duties import AuditDuties
 from gateway.policy.disclosure import DisclosureSettings
 from gateway.policy.exports import ExportSettings
 from gateway.policy.login import LoginSettings
+from gateway.policy.markings import MarkingSettings
 from gateway.policy.products import ProductSettings
 from gateway.policy.retention import RetentionSettings
 from gateway.policy.tokens import TokenSettings
@@ -181,6 +182,8 @@ class Policy:
         exports: the ``[exports]`` section (:class:`~gateway.policy.exports.ExportSettings`).
         disclosure: the ``[disclosure]`` section
             (:class:`~gateway.policy.disclosure.DisclosureSettings`).
+        markings: the ``[markings]`` section: the protective marking of each data class
+            (:class:`~gateway.policy.markings.MarkingSettings`).
         products: the ``[products]`` section: QA sampling and manifest retention
             (:class:`~gateway.policy.products.ProductSettings`).
         retention: the ``[retention]`` section: how long audit records are kept
@@ -203,6 +206,7 @@ class Policy:
     products: ProductSettings = field(default_factory=ProductSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     audit: AuditDuties = field(default_factory=AuditDuties)
+    markings: MarkingSettings = field(default_factory=MarkingSettings)
     title: str | None = None
     source: str = "policy.toml"
 

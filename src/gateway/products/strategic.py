@@ -45,7 +45,8 @@ class AssessmentRequest:
         area: local authority code (one of the caller's areas).
         year: calendar year assessed.
         purpose: approved purpose the queries are made for.
-        marking: protective marking (default: the policy's export marking).
+        marking: protective marking (callers pass the policy's marking for record data, or a
+            higher one the analyst asked for: :meth:`MarkingSettings.resolve`).
         publication: prepare for publication (publication disclosure rules).
     """
 

@@ -90,6 +90,7 @@ def export_run(
         purpose=run.purpose,
         data_class=data_class,
         reason=reason,
+        marking=run.marking,
         fingerprint=run.fingerprint,
         truncated=run.truncated,
         template=run.template.name,

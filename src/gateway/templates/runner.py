@@ -69,6 +69,7 @@ class TemplateRun:
         truncated: the engine cut the result at the level's row cap.
         fingerprint: the audited fingerprint of the released result (after disclosure control).
         rewrite: what the service executed (for classifying exports).
+        marking: the policy's protective marking for what it read (``X-Protective-Marking``).
         data_through: first day of the last complete month with data, when a relative month or
             year default was counted back from it (None: every period was given).
     """
@@ -83,6 +84,7 @@ class TemplateRun:
     purpose: str
     ran_at: datetime
     policy_version: str
+    marking: str
     truncated: bool = False
     fingerprint: str = ""
     rewrite: RewriteResult | None = field(default=None, repr=False, compare=False)
@@ -99,6 +101,7 @@ class TemplateRun:
     def provenance(self) -> dict[str, Any]:
         """Plain data recording where the result came from."""
         return {
+            "marking": self.marking,
             "template": self.template.name,
             "query_id": self.query_id,
             "user": self.username,
@@ -390,5 +393,6 @@ class TemplateRunner:
             truncated=truncated,
             fingerprint=fingerprint,
             rewrite=outcome.rewrite,
+            marking=outcome.marking,
             data_through=through,
         )

@@ -49,7 +49,7 @@ from gateway.api.schemas import (
     disclosure_data,
 )
 from gateway.api.shutdown import Shutdown
-from gateway.api.streaming import QUERY_ID_HEADER
+from gateway.api.streaming import MARKING_HEADER, QUERY_ID_HEADER
 from gateway.engines.base import Cancellation
 from gateway.errors import GatewayError, QueryCancelled
 from gateway.exports import (
@@ -215,7 +215,11 @@ def file_response(exported: ExportFile) -> FileResponse:
         exported.path,
         media_type=exported.media_type,
         filename=exported.file_name,
-        headers={QUERY_ID_HEADER: exported.export_id, EXPORT_SHA256_HEADER: exported.sha256},
+        headers={
+            QUERY_ID_HEADER: exported.export_id,
+            EXPORT_SHA256_HEADER: exported.sha256,
+            MARKING_HEADER: exported.provenance.marking,
+        },
     )
 
 
@@ -334,6 +338,7 @@ async def create_export(
         return StreamingResponse(_progress_stream(run, server_shutdown(request)), media_type=NDJSON)
     exported = await run_until_disconnect(request, lambda cancel: run(None, cancel))
     response.headers[QUERY_ID_HEADER] = exported.export_id
+    response.headers[MARKING_HEADER] = exported.provenance.marking
     return export_out(exported)
 
 

@@ -35,7 +35,7 @@ from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.routes.templates import RunnerDep
 from gateway.api.schemas import ErrorBody
-from gateway.api.streaming import QUERY_ID_HEADER
+from gateway.api.streaming import MARKING_HEADER, QUERY_ID_HEADER
 from gateway.products import AssessmentRequest, build_strategic_assessment, write_product
 from gateway.products.release import (
     ProductRecord,
@@ -88,7 +88,10 @@ class AssessmentBody(BaseModel):
     year: int = Field(ge=2000, le=2100, description="Calendar year assessed.")
     purpose: str = Field(max_length=200, description="One of your approved purpose codes.")
     marking: str | None = Field(
-        None, max_length=60, description="Protective marking (default: the policy's)."
+        None,
+        max_length=60,
+        description="Protective marking: default the policy's for record data; you may raise "
+        "it, never lower or remove it (400 marking_lowered).",
     )
     publication: bool = Field(
         False, description="Prepare for publication: the policy's publication disclosure rules."
@@ -159,6 +162,7 @@ def _zip(record: ProductRecord, archive: bytes, name: str) -> Response:
             PRODUCT_ID_HEADER: record.product_id,
             QUERY_ID_HEADER: record.product_id,
             PRODUCT_QA_HEADER: record.qa,
+            MARKING_HEADER: record.marking,
             "Content-Disposition": f'attachment; filename="{name}"',
         },
     )
@@ -185,12 +189,16 @@ def strategic_assessment(
     runner: RunnerDep,
 ) -> Response:
     """Run the pack's templates for your area and year; the marked documents come back at
-    once when the product is not sampled for QA, else once your senior analyst passes it."""
+    once when the product is not sampled for QA, else once your senior analyst passes it.
+
+    ``marking`` may raise the policy's marking for record data, never lower or remove it
+    (400 ``marking_lowered``, audited)."""
+    markings = runtime.service.policy.markings
     request = AssessmentRequest(
         area=body.area.strip().upper(),
         year=body.year,
         purpose=body.purpose,
-        marking=body.marking or runtime.service.policy.exports.marking,
+        marking=markings.resolve(body.marking, floor=markings.record),
         publication=body.publication,
     )
     with runtime.limits.queries.slot(principal.username):
@@ -203,7 +211,11 @@ def strategic_assessment(
         return JSONResponse(
             _out(record).model_dump(),
             status_code=202,
-            headers={PRODUCT_ID_HEADER: record.product_id, QUERY_ID_HEADER: record.product_id},
+            headers={
+                PRODUCT_ID_HEADER: record.product_id,
+                QUERY_ID_HEADER: record.product_id,
+                MARKING_HEADER: record.marking,
+            },
         )
     _, paths = open_product(runtime.service, runtime.data_dir, principal, record.product_id)
     name = f"{product.kind}-{product.area_code}-{product.year}.zip"

@@ -33,7 +33,7 @@ from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.routes.exports import ExportOut, export_out
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import ColumnOut, ParamValue
-from gateway.api.streaming import MEDIA_TYPES, QUERY_ID_HEADER
+from gateway.api.streaming import MARKING_HEADER, MEDIA_TYPES, QUERY_ID_HEADER
 from gateway.engines.base import Cancellation
 from gateway.principal import Principal
 from gateway.templates import TemplateRun, TemplateRunner, export_run, load_library
@@ -177,7 +177,7 @@ def _arrow(run: TemplateRun) -> Response:
     return Response(
         sink.getvalue().to_pybytes(),
         media_type=MEDIA_TYPES["arrow"],
-        headers={QUERY_ID_HEADER: run.query_id},
+        headers={QUERY_ID_HEADER: run.query_id, MARKING_HEADER: run.marking},
     )
 
 
@@ -233,10 +233,11 @@ async def run_template(
         request,
         lambda cancel: _answer(name, body, principal, runtime, resources, client, runner, cancel),
     )
-    if isinstance(answer, ExportOut):
-        response.headers[QUERY_ID_HEADER] = answer.export_id
-    elif isinstance(answer, TemplateRunOut):
-        response.headers[QUERY_ID_HEADER] = answer.query_id
+    if isinstance(answer, ExportOut | TemplateRunOut):
+        response.headers[QUERY_ID_HEADER] = (
+            answer.export_id if isinstance(answer, ExportOut) else answer.query_id
+        )
+        response.headers[MARKING_HEADER] = str(answer.provenance["marking"])
     return answer
 
 
