@@ -336,6 +336,13 @@ class Connection(ClosesOnExit):
         answer: dict[str, Any] = self._json("POST", path, json={"comment": comment})
         return answer
 
+    def sign_off_publication(self, extract_id: str, *, comment: str) -> dict[str, Any]:
+        """Administrators: sign off a police.uk extract another administrator prepared, for
+        publication (``comment``: what was checked). Its record comes back."""
+        path = f"/v1/publish/police-uk/{extract_id}/sign-off"
+        answer: dict[str, Any] = self._json("POST", path, json={"comment": comment})
+        return answer
+
     # --- templates and products (gateway.client.templates) ----------------------------------
 
     def templates(self) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
     policeuk   the police.uk street-level CSV layout and row shaping (pure)
     extract    publish_police_uk: run the month's queries through the service, write, audit
+    signoff    sign_off_publication: a second administrator signs the extract off (audited)
 
 Example:
     >>> from gateway.publish import HEADER
@@ -16,6 +17,7 @@ from gateway.publish.extract import (
     publish_police_uk,
 )
 from gateway.publish.policeuk import HEADER, StreetRecord, crime_id_hash, month_bounds
+from gateway.publish.signoff import sign_off_publication
 
 __all__ = [
     "HEADER",
@@ -26,4 +28,5 @@ __all__ = [
     "month_bounds",
     "publication_principal",
     "publish_police_uk",
+    "sign_off_publication",
 ]

@@ -19,7 +19,10 @@ Rules applied on top of the layout (:mod:`gateway.publish.policeuk`):
 - a month with no crimes and no anti-social behaviour is refused (``not_found``): an empty
   file would read as a month without crime;
 - the file is named as in police.uk's archive, ``YYYY-MM-<force>-street.csv``;
-- rows are ordered by LSOA, category and Crime ID, so the order reveals nothing about time.
+- rows are ordered by LSOA, category and Crime ID, so the order reveals nothing about time;
+- the file is registered with the policy's publication marking (``[markings] publication``,
+  ``OFFICIAL``) and held for a second administrator's sign-off before publication
+  (:mod:`gateway.publish.signoff`); whoever prepared it cannot sign it off.
 
 Example:
     >>> extract = publish_police_uk(service, admin, "2026-03", data_dir=DataDir(root))
@@ -45,6 +48,7 @@ from gateway.auth.permissions import Action, require
 from gateway.catalog.police_uk import ASB_LABEL
 from gateway.datadir import DataDir
 from gateway.errors import GatewayError, InputError, NotFound
+from gateway.exports.approval import PENDING
 from gateway.exports.geometry import transform_xy
 from gateway.exports.writers import sha256_file
 from gateway.principal import Principal
@@ -107,7 +111,10 @@ class PoliceUkExtract:
         crimes, asb: lines of each kind.
         no_location: lines published as ``No location`` (no publishable map point).
         sha256, bytes: the registered file.
-        query_ids: the audited queries it was made from (areas, crimes, ASB).
+        query_ids: the audited queries it was made from (areas, crimes, ASB); the crimes
+            query's id is the extract's id in the register (:attr:`extract_id`).
+        marking: the protective marking it is registered with (the policy's publication
+            marking).
     """
 
     path: Path
@@ -118,10 +125,17 @@ class PoliceUkExtract:
     sha256: str
     bytes: int
     query_ids: tuple[str, ...]
+    marking: str
 
     @property
     def rows(self) -> int:
         return self.crimes + self.asb
+
+    @property
+    def extract_id(self) -> str:
+        """Its id in the register of exports (the crimes query's audit id): the one a second
+        administrator signs off (:func:`gateway.publish.signoff.sign_off_publication`)."""
+        return self.query_ids[1]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +148,8 @@ class PoliceUkExtract:
             "sha256": self.sha256,
             "bytes": self.bytes,
             "query_ids": list(self.query_ids),
+            "extract_id": self.extract_id,
+            "marking": self.marking,
         }
 
 
@@ -288,6 +304,7 @@ def publish_police_uk(
     os.replace(tmp, target)
     digest = sha256_file(target)
     size = target.stat().st_size
+    marking = service.policy.markings.publication
     try:
         service.audit.record(
             ExportRegistered(
@@ -298,7 +315,8 @@ def publish_police_uk(
                 file_name=target.name,
                 file_sha256=digest,
                 bytes=size,
-                marking=settings.publication_marking,
+                marking=marking,
+                approval=PENDING,  # a second administrator signs it off (publish.signoff)
             )
         )
     except GatewayError:
@@ -313,4 +331,5 @@ def publish_police_uk(
         sha256=digest,
         bytes=size,
         query_ids=(areas_id, crimes_id, asb_id),
+        marking=marking,
     )

@@ -7,7 +7,10 @@
     GET  /v1/exports/{id}/file             download it, once released (audited)
     POST /v1/exports/{id}/approve|reject   the owner's designated senior analyst (or a deputy)
                                            decides on a held export, with a comment
-    POST /v1/publish/police-uk             administrators: the month's street-level CSV
+    POST /v1/publish/police-uk             administrators: prepare the month's street-level CSV
+                                           (sent to check; held for a second person's sign-off)
+    POST /v1/publish/police-uk/{id}/sign-off   another administrator signs it off, with a
+                                           comment (never the one who prepared it)
 
 Routes only translate HTTP: every decision is made in :mod:`gateway.exports` and
 :mod:`gateway.publish`. An export claims its level's ``max_result_bytes`` of the user's disk
@@ -67,7 +70,7 @@ from gateway.exports import (
 )
 from gateway.exports.options import options_markdown
 from gateway.principal import Principal
-from gateway.publish import publish_police_uk
+from gateway.publish import publish_police_uk, sign_off_publication
 
 __all__ = [
     "EXPORT_SHA256_HEADER",
@@ -178,6 +181,10 @@ class ExportRecordOut(BaseModel):
 
 class ExportList(BaseModel):
     exports: list[ExportRecordOut]
+
+
+#: The state of a police.uk extract: ``awaiting_sign_off`` until a second person signs it off.
+PUBLICATION_HEADER = "X-Publication"
 
 
 def _download(export_id: str) -> str:
@@ -432,7 +439,10 @@ def reject(
 def publish(
     body: PublishBody, principal: PrincipalDep, runtime: RuntimeDep, client: ClientDep
 ) -> FileResponse:
-    """Write the month's police.uk CSV through the service (audited) and send it."""
+    """Write the month's police.uk CSV through the service (audited) and send it to be
+    checked: it is marked and registered (``X-Protective-Marking``, the policy's publication
+    marking) and held until a second administrator signs it off for publication
+    (``X-Publication: awaiting_sign_off``; the extract id is ``X-Query-Id``)."""
     with runtime.limits.queries.slot(principal.username):
         extract = publish_police_uk(
             runtime.service, principal, body.month, data_dir=runtime.data_dir, client=client
@@ -444,6 +454,25 @@ def publish(
         headers={
             QUERY_ID_HEADER: extract.query_ids[1],
             EXPORT_SHA256_HEADER: extract.sha256,
+            MARKING_HEADER: extract.marking,
+            PUBLICATION_HEADER: "awaiting_sign_off",
             "X-Rows": str(extract.rows),
         },
+    )
+
+
+@router.post(
+    "/publish/police-uk/{extract_id}/sign-off",
+    response_model=ExportRecordOut,
+    responses={**errors(400, 401, 403, 404, 429), **_CONFLICT},
+    tags=["publish"],
+    summary="Sign off a police.uk extract for publication (a second administrator)",
+)
+def sign_off(
+    extract_id: str, body: DecisionBody, principal: PrincipalDep, runtime: RuntimeDep
+) -> ExportRecordOut:
+    """Another administrator than the one who prepared it: the extract is checked and may be
+    published (recorded with your comment; 403 ``self_approval`` for its preparer)."""
+    return _record_out(
+        sign_off_publication(runtime.service, principal, extract_id, comment=body.comment)
     )
