@@ -282,6 +282,11 @@ class SparkEngine(Engine):
             self._closed = True
         for group in list(self._running):
             self._context.cancelJobGroup(group)
+        # Stop the application with the engine: a job that ignored its cancellation (a task
+        # deep in a huge cartesian product) must not keep the JVM busy after the engine is
+        # gone. The next engine in this process starts a new one.
+        self._context.cancelAllJobs()
+        self._context.stop()
 
 
 def _builtin_functions(session: Any) -> frozenset[str]:
