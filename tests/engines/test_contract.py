@@ -23,7 +23,6 @@ import pytest
 
 from gateway.engines import Cancellation, DuckDBEngine, Engine, Expectation
 from gateway.engines.lake import publish_lake
-from gateway.engines.spark import spark_available
 from gateway.errors import (
     Conflict,
     GatewayError,
@@ -35,6 +34,7 @@ from gateway.errors import (
     StatementNotAllowed,
     TooLarge,
 )
+from tests.engines.spark_gate import spark_skip_reason
 
 from .conftest import CRIMES, KEY, KEY_NAME, LIMITS, TUNING
 from .heavy_queries import HEAVY
@@ -67,7 +67,7 @@ def _spark_engine(warehouse: Path, results: Path) -> Engine:
 
 def _available(name: str) -> str | None:
     """Why the engine ``name`` cannot run on this machine (None: it can)."""
-    return spark_available() if name == "spark" else None
+    return spark_skip_reason() if name == "spark" else None
 
 
 @pytest.fixture(scope="module", params=sorted(IMPLEMENTATIONS))

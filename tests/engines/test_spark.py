@@ -26,7 +26,6 @@ from gateway.datadir import DataDir
 from gateway.deployment import Deployment
 from gateway.engines import Cancellation, Expectation
 from gateway.engines.lake import publish_lake
-from gateway.engines.spark import spark_available
 from gateway.engines.spark.translate import to_spark
 from gateway.errors import (
     GatewayError,
@@ -38,11 +37,12 @@ from gateway.errors import (
 )
 from gateway.service import QueryService
 from gateway.templates import TemplateLibrary, TemplateRunner
+from tests.engines.spark_gate import spark_skip_reason
 from tests.templates.fixtures import ANALYSTS, NOW, PURPOSE, USERS
 
 from .test_invariant import CRIME, ONE_CRIME
 
-pytestmark = pytest.mark.skipif(spark_available() is not None, reason=str(spark_available()))
+pytestmark = pytest.mark.skipif(spark_skip_reason() is not None, reason=str(spark_skip_reason()))
 
 PERIOD = {"start_month": "2025-11", "end_month": "2026-10", "year": "2025"}
 #: A statement that runs for minutes on the small warehouse (a four-way cross join).
