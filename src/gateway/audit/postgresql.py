@@ -39,7 +39,7 @@ import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,8 +49,6 @@ from psycopg import sql
 from gateway.audit.chain import (
     GENESIS_HASH,
     AuditEvent,
-    StoredRecord,
-    decode,
     format_time,
     new_event_id,
     seal,
@@ -58,11 +56,9 @@ from gateway.audit.chain import (
 from gateway.audit.checkpoints import record_mac
 from gateway.audit.storage import (
     GroupCommit,
+    PagedReads,
     PendingAppend,
-    cutoff_seq,
     disposal_details,
-    event_conditions,
-    paged,
 )
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable, InputError
@@ -142,7 +138,7 @@ def _why(exc: psycopg.Error) -> str:
     return type(exc).__name__
 
 
-class PostgresAuditStore(ClosesOnExit):
+class PostgresAuditStore(PagedReads, ClosesOnExit):
     """Append-only, hash-chained audit events in a PostgreSQL schema.
 
     Args:
@@ -158,6 +154,9 @@ class PostgresAuditStore(ClosesOnExit):
         AuditUnavailable: the database cannot be reached, the schema is not an audit log (read
             only), or is from a newer version of the gateway.
     """
+
+    placeholder = "%s"
+    event_select = _SELECT
 
     def __init__(
         self,
@@ -396,16 +395,6 @@ class PostgresAuditStore(ClosesOnExit):
 
     # --- disposal (retention) ----------------------------------------------------------------
 
-    def last_seq_before(self, time: datetime) -> int:
-        """The highest ``seq`` such that it and every record before it are older than ``time``
-        (0: none), i.e. what a retention cut-off at ``time`` may dispose of."""
-        rows = self._page(
-            "SELECT (SELECT min(seq) FROM audit_event WHERE time >= %s), "
-            "(SELECT max(seq) FROM audit_event)",
-            (format_time(time),),
-        )
-        return cutoff_seq(*rows[0])
-
     def disposed_through(self) -> int:
         """The last ``seq`` disposed of (0: none), as the database says; the ``audit.disposed``
         record carries the value verification trusts (:mod:`gateway.audit.disposal`)."""
@@ -500,6 +489,9 @@ class PostgresAuditStore(ClosesOnExit):
 
     # --- reading ---------------------------------------------------------------------------
 
+    def _stored_select(self) -> str:
+        return _STORED
+
     def _page(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             conn = self._connection("read")
@@ -512,52 +504,6 @@ class PostgresAuditStore(ClosesOnExit):
                 if self._conn is not None:
                     self._conn.rollback()
                 raise self._unavailable("read", exc) from exc
-
-    def stored_records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
-        """Every record as stored (text unparsed, with its MAC), in ``seq`` order."""
-        query = f"{_STORED} WHERE e.seq > %s ORDER BY e.seq LIMIT %s"
-        for row in paged(
-            lambda last, page: self._page(query, (last, page)),
-            page_rows=self.page_rows,
-            after_seq=after_seq,
-        ):
-            yield StoredRecord(*row)
-
-    def events(
-        self,
-        after_seq: int = 0,
-        *,
-        kinds: Collection[str] | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
-    ) -> Iterator[AuditEvent]:
-        """Events in ``seq`` order; see :meth:`gateway.audit.store.AuditStore.events`."""
-        conditions = event_conditions(kinds, actor, since, until, "%s")
-        if conditions is None:
-            return
-        query = (
-            f"SELECT {_COLUMNS} FROM audit_event e WHERE seq > %s{conditions.sql} "
-            "ORDER BY seq LIMIT %s"
-        )
-        for row in paged(
-            lambda last, page: self._page(query, (last, *conditions.params, page)),
-            page_rows=self.page_rows,
-            after_seq=after_seq,
-            limit=limit,
-        ):
-            yield decode(StoredRecord(*row))
-
-    def head(self) -> tuple[int, str]:
-        """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""
-        rows = self._page("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1", ())
-        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
-
-    def stored_record(self, seq: int) -> StoredRecord | None:
-        """The record at ``seq`` as stored, or None if there is none."""
-        rows = self._page(f"{_STORED} WHERE e.seq = %s", (seq,))
-        return StoredRecord(*rows[0]) if rows else None
 
     def keyed_from(self) -> int | None:
         """The first ``seq`` that must carry a record MAC (None: the log is unkeyed), as the

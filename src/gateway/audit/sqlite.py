@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,6 @@ from typing import Any
 from gateway.audit.chain import (
     GENESIS_HASH,
     AuditEvent,
-    StoredRecord,
-    decode,
     format_time,
     new_event_id,
     seal,
@@ -52,11 +50,9 @@ from gateway.audit.chain import (
 from gateway.audit.checkpoints import record_mac
 from gateway.audit.storage import (
     GroupCommit,
+    PagedReads,
     PendingAppend,
-    cutoff_seq,
     disposal_details,
-    event_conditions,
-    paged,
 )
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable, InputError
@@ -149,7 +145,7 @@ def _why(exc: sqlite3.Error, busy_timeout: float) -> str:
     return str(exc)
 
 
-class SQLiteAuditStore(ClosesOnExit):
+class SQLiteAuditStore(PagedReads, ClosesOnExit):
     """Append-only, hash-chained audit events in a SQLite file.
 
     Args:
@@ -166,6 +162,9 @@ class SQLiteAuditStore(ClosesOnExit):
         AuditUnavailable: the file cannot be opened, is not an audit log, or is from a newer
             version of the gateway.
     """
+
+    placeholder = "?"
+    event_select = f"SELECT {_TEXT_COLUMNS} FROM audit_event e"
 
     def __init__(
         self,
@@ -350,16 +349,6 @@ class SQLiteAuditStore(ClosesOnExit):
 
     # --- disposal (retention) ----------------------------------------------------------------
 
-    def last_seq_before(self, time: datetime) -> int:
-        """The highest ``seq`` such that it and every record before it are older than ``time``
-        (0: none), i.e. what a retention cut-off at ``time`` may dispose of."""
-        rows = self._page(
-            "SELECT (SELECT min(seq) FROM audit_event WHERE time >= ?), "
-            "(SELECT max(seq) FROM audit_event)",
-            (format_time(time),),
-        )
-        return cutoff_seq(*rows[0])
-
     def disposed_through(self) -> int:
         """The last ``seq`` disposed of (0: none), as the database says; the ``audit.disposed``
         record carries the value verification trusts (:mod:`gateway.audit.disposal`)."""
@@ -479,52 +468,6 @@ class SQLiteAuditStore(ClosesOnExit):
                 "LEFT JOIN audit_mac m ON m.hash = e.hash"
             )
         return f"SELECT {_TEXT_COLUMNS}, NULL FROM audit_event e"
-
-    def stored_records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
-        """Every record as stored (text unparsed, with its MAC), in ``seq`` order."""
-        query = f"{self._stored_select()} WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
-        for row in paged(
-            lambda last, page: self._page(query, (last, page)),
-            page_rows=self.page_rows,
-            after_seq=after_seq,
-        ):
-            yield StoredRecord(*row)
-
-    def events(
-        self,
-        after_seq: int = 0,
-        *,
-        kinds: Collection[str] | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
-    ) -> Iterator[AuditEvent]:
-        """Events in ``seq`` order; see :meth:`gateway.audit.store.AuditStore.events`."""
-        conditions = event_conditions(kinds, actor, since, until, "?")
-        if conditions is None:
-            return
-        query = (
-            f"SELECT {_TEXT_COLUMNS} FROM audit_event e WHERE seq > ?{conditions.sql} "
-            "ORDER BY seq LIMIT ?"
-        )
-        for row in paged(
-            lambda last, page: self._page(query, (last, *conditions.params, page)),
-            page_rows=self.page_rows,
-            after_seq=after_seq,
-            limit=limit,
-        ):
-            yield decode(StoredRecord(*row))
-
-    def head(self) -> tuple[int, str]:
-        """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""
-        rows = self._page("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1", ())
-        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
-
-    def stored_record(self, seq: int) -> StoredRecord | None:
-        """The record at ``seq`` as stored, or None if there is none."""
-        rows = self._page(f"{self._stored_select()} WHERE e.seq = ?", (seq,))
-        return StoredRecord(*rows[0]) if rows else None
 
     def keyed_from(self) -> int | None:
         """The first ``seq`` that must carry a record MAC (None: the log is unkeyed), as the

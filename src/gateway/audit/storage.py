@@ -29,13 +29,14 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from gateway.audit.chain import AuditEvent, format_time
+from gateway.audit.chain import GENESIS_HASH, AuditEvent, StoredRecord, decode, format_time
 
 __all__ = [
     "EventConditions",
     "GroupCommit",
+    "PagedReads",
     "PendingAppend",
     "cutoff_seq",
     "disposal_details",
@@ -208,3 +209,79 @@ class GroupCommit:
                     for item in batch:
                         item.done = True
         return pending.outcome()
+
+
+class PagedReads:
+    """The read side of a SQL audit store, written once over its :meth:`_page` (one query, its
+    rows) and its driver's parameter marker: records as stored, events by filter, the head, one
+    record, the retention cut-off. :class:`~gateway.audit.sqlite.SQLiteAuditStore` and
+    :class:`~gateway.audit.postgresql.PostgresAuditStore` differ only in those."""
+
+    #: The driver's parameter marker (``?`` or ``%s``).
+    placeholder: ClassVar[str]
+    #: ``SELECT`` of the nine record columns (as text) ``FROM audit_event e``.
+    event_select: ClassVar[str]
+    page_rows: int
+
+    def _page(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _stored_select(self) -> str:
+        """``SELECT`` of the record columns and its MAC (or NULL) ``FROM audit_event e``."""
+        raise NotImplementedError
+
+    def stored_records(self, after_seq: int = 0) -> Iterator[StoredRecord]:
+        """Every record as stored (text unparsed, with its MAC), in ``seq`` order."""
+        mark = self.placeholder
+        query = f"{self._stored_select()} WHERE e.seq > {mark} ORDER BY e.seq LIMIT {mark}"
+        for row in paged(
+            lambda last, page: self._page(query, (last, page)),
+            page_rows=self.page_rows,
+            after_seq=after_seq,
+        ):
+            yield StoredRecord(*row)
+
+    def events(
+        self,
+        after_seq: int = 0,
+        *,
+        kinds: Collection[str] | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[AuditEvent]:
+        """Events in ``seq`` order; see :meth:`gateway.audit.store.AuditStore.events`."""
+        mark = self.placeholder
+        conditions = event_conditions(kinds, actor, since, until, mark)
+        if conditions is None:
+            return
+        query = f"{self.event_select} WHERE seq > {mark}{conditions.sql} ORDER BY seq LIMIT {mark}"
+        for row in paged(
+            lambda last, page: self._page(query, (last, *conditions.params, page)),
+            page_rows=self.page_rows,
+            after_seq=after_seq,
+            limit=limit,
+        ):
+            yield decode(StoredRecord(*row))
+
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the last event; ``(0, GENESIS_HASH)`` when empty."""
+        rows = self._page("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1", ())
+        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
+
+    def stored_record(self, seq: int) -> StoredRecord | None:
+        """The record at ``seq`` as stored, or None if there is none."""
+        rows = self._page(f"{self._stored_select()} WHERE e.seq = {self.placeholder}", (seq,))
+        return StoredRecord(*rows[0]) if rows else None
+
+    def last_seq_before(self, time: datetime) -> int:
+        """The highest ``seq`` such that it and every record before it are older than ``time``
+        (0: none), i.e. what a retention cut-off at ``time`` may dispose of."""
+        mark = self.placeholder
+        rows = self._page(
+            f"SELECT (SELECT min(seq) FROM audit_event WHERE time >= {mark}), "
+            "(SELECT max(seq) FROM audit_event)",
+            (format_time(time),),
+        )
+        return cutoff_seq(*rows[0])
