@@ -177,3 +177,19 @@ def page(browser: Any) -> Iterator[Any]:
     context.set_default_timeout(15000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="session")
+def generated_web_gateway(
+    small_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveGateway]:
+    """The session's small generated warehouse and its base maps, served with the web users:
+    templates with real trends, and maps with real boundaries."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("web-generated") / "data"
+    dd = web_data_dir(root, source=small_data_dir)
+    shutil.copyfile(small_data_dir / "basemaps.gpkg", dd.basemaps)
+    gateway = start_gateway(dd.root)
+    yield gateway
+    gateway.stop()

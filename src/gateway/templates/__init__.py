@@ -6,6 +6,7 @@
     runner.py   TemplateRunner: level check, binding, QueryService.run_query(template=…),
                 disclosure control of aggregate results
     exporting.py  export_run(): a run as a governed export file (gateway.exports)
+    form.py     a template's parameters as form fields (choices, resolved defaults)
 
 Example:
     >>> library = load_library()
@@ -14,6 +15,7 @@ Example:
 """
 
 from gateway.templates.exporting import export_run, map_ready
+from gateway.templates.form import FormField, form_fields
 from gateway.templates.format import (
     CHART_KINDS,
     OUTPUT_KINDS,
@@ -41,6 +43,7 @@ __all__ = [
     "PARAMETER_TYPES",
     "BindingContext",
     "ChartSpec",
+    "FormField",
     "MapSpec",
     "Parameter",
     "ParameterType",
@@ -52,6 +55,7 @@ __all__ = [
     "data_month_after",
     "default_directory",
     "export_run",
+    "form_fields",
     "load_library",
     "map_ready",
     "parse_assignments",

@@ -240,6 +240,22 @@ class TemplateRunner:
 
     # --- running ------------------------------------------------------------------------
 
+    def binding_context(self, principal: Principal, purpose: str) -> BindingContext:
+        """What binding knows about ``principal`` for ``purpose``: their areas, the reference
+        domains and the data month as their policy shows them (for a form's choices and
+        defaults, :func:`gateway.templates.form.form_fields`).
+
+        Raises:
+            GatewayError: the purpose is not approved, the account is suspended …
+        """
+        view = self.service.view(principal, purpose)
+        return self._context(
+            principal,
+            purpose,
+            view.areas,
+            lambda: self._data_month(principal, purpose, view.areas),
+        )
+
     def rules(self, level: str, disclosure: str) -> DisclosureRules:
         """The rules a run at ``level`` gets for a disclosure mode (policy/publication/none)."""
         return self.disclosure_settings.resolve(level, disclosure)

@@ -19,6 +19,8 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
@@ -42,8 +44,12 @@ from gateway.templates.format import LEVEL_ORDER
 __all__ = [
     "PROVENANCE_METADATA_KEY",
     "RunnerDep",
+    "TemplateRunBody",
+    "TemplateRunOut",
+    "answer_template",
     "router",
     "runner_dependency",
+    "template_run",
     "template_runner",
 ]
 
@@ -231,7 +237,9 @@ async def run_template(
     query runs withdraws it (audited as ``cancelled``)."""
     answer = await run_until_disconnect(
         request,
-        lambda cancel: _answer(name, body, principal, runtime, resources, client, runner, cancel),
+        lambda cancel: answer_template(
+            name, body, principal, runtime, resources, client, runner, cancel
+        ),
     )
     if isinstance(answer, ExportOut | TemplateRunOut):
         response.headers[QUERY_ID_HEADER] = (
@@ -241,7 +249,37 @@ async def run_template(
     return answer
 
 
-def _answer(
+@contextmanager
+def _quota(
+    principal: Principal, runtime: GatewayRuntime, resources: ServingResources
+) -> Iterator[None]:
+    """The caller's disk quota claimed for a run (released when it ends)."""
+    claim = resources.quota.claim(
+        principal.username, resources.reservation(runtime.service.policy, principal.level)
+    )
+    try:
+        yield
+    finally:
+        claim.release()
+
+
+def template_run(
+    name: str,
+    body: TemplateRunBody,
+    principal: Principal,
+    runtime: GatewayRuntime,
+    resources: ServingResources,
+    client: Any,
+    runner: TemplateRunner,
+    cancel: Cancellation,
+) -> TemplateRun:
+    """One run as every run over HTTP makes it (the caller's quota and query slot claimed),
+    its table in memory: for pages that draw it (the web map view). Blocking."""
+    with _quota(principal, runtime, resources):
+        return _run(runtime, runner, name, body, principal, client, cancel)
+
+
+def answer_template(
     name: str,
     body: TemplateRunBody,
     principal: Principal,
@@ -251,26 +289,16 @@ def _answer(
     runner: TemplateRunner,
     cancel: Cancellation,
 ) -> Any:
-    """The blocking part of :func:`run_template` (in the thread pool)."""
-    claim = resources.quota.claim(
-        principal.username, resources.reservation(runtime.service.policy, principal.level)
-    )
-    try:
-        return _answer_within_quota(name, body, principal, runtime, client, runner, cancel)
-    finally:
-        claim.release()
+    """The blocking part of :func:`run_template` (in the thread pool): the run's JSON or Arrow
+    answer, or its export. The web pages answer with it too (one path)."""
+    with _quota(principal, runtime, resources):
+        run = _run(runtime, runner, name, body, principal, client, cancel)
+        return _shaped(run, body, principal, runtime)
 
 
-def _answer_within_quota(
-    name: str,
-    body: TemplateRunBody,
-    principal: Principal,
-    runtime: GatewayRuntime,
-    client: Any,
-    runner: TemplateRunner,
-    cancel: Cancellation,
+def _shaped(
+    run: TemplateRun, body: TemplateRunBody, principal: Principal, runtime: GatewayRuntime
 ) -> Any:
-    run = _run(runtime, runner, name, body, principal, client, cancel)
     if body.export is not None:
         exported = export_run(
             runtime.service,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web.routes import admin, console, exports, signin
+from gateway.web.routes import admin, console, exports, signin, templates
 
 __all__ = ["web_routers"]
 
 
 def web_routers() -> tuple[APIRouter, ...]:
-    return (signin.router, console.router, exports.router, admin.router)
+    return (signin.router, console.router, exports.router, admin.router, templates.router)
