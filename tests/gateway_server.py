@@ -174,15 +174,16 @@ class LiveGateway:
                 self.process.wait(timeout=10)
 
 
-def prepare_data_dir(source: Path | None, target: Path) -> DataDir:
-    """A data directory of our own: the generated warehouse copied, or a tiny one built."""
+def prepare_data_dir(source: Path | None, target: Path, *, governed: bool = False) -> DataDir:
+    """A data directory of our own: the generated warehouse copied, or a tiny one built
+    (``governed``: the demo users' access granted through the governance register)."""
     target.mkdir(parents=True, exist_ok=True)
     dd = DataDir(target)
     if source is not None:
         shutil.copyfile(DataDir(source).warehouse, dd.warehouse)
     else:
         build_tiny_warehouse(dd.warehouse)
-    grant_demo_access(target)
+    grant_demo_access(target, governed=governed)
     # A fixed cell-key secret: the live server's disclosure noise is the same in every run, so
     # a disclosure test that fails once fails again (and can be replayed) instead of flaking.
     dd.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

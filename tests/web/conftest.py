@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,12 @@ FIRST_LOGIN_USER = "r.wilson"
 CHROMIUM = Path(os.environ.get("GATEWAY_CHROMIUM", "/usr/bin/chromium"))
 
 
-def web_data_dir(root: Path, *, login: str = "", source: Path | None = None) -> DataDir:
+def web_data_dir(
+    root: Path, *, login: str = "", source: Path | None = None, governed: bool = False
+) -> DataDir:
     """The tiny warehouse (or ``source``'s) with the demo users; ``login`` replaces lines of
-    the policy's ``[login]`` section (``"idle_minutes = 0.05"``)."""
+    the policy's ``[login]`` section (``"idle_minutes = 0.05"``); ``governed``: their access
+    granted through the governance register, whose approvers sign in too."""
     from importlib import resources
 
     root.mkdir(parents=True, exist_ok=True)
@@ -45,7 +49,7 @@ def web_data_dir(root: Path, *, login: str = "", source: Path | None = None) -> 
         policy, count = re.subn(rf"(?m)^{key} = .*$", line, policy)
         assert count == 1, key
     DataDir(root).policy.write_text(policy, "utf-8")
-    dd = prepare_data_dir(source, root)
+    dd = prepare_data_dir(source, root, governed=governed)
     hashed = hash_password(PASSWORD)
     with Deployment.open(dd, engine=False) as deployment:
         for name in deployment.directory.usernames():
@@ -65,6 +69,65 @@ def web_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatewa
 def idle_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     root = tmp_path_factory.mktemp("web-idle") / "data"
     gateway = start_gateway(web_data_dir(root, login="idle_minutes = 0.05").root)
+    yield gateway
+    gateway.stop()
+
+
+#: A new analyst of Hartlepool in the governed gateway's register: ready for general access
+#: (vetting, declarations, training, memorandum, designations) but holding no grant yet.
+APPLICANT = "n.ahmed"
+
+
+def _register_applicant(dd: DataDir) -> None:
+    """:data:`APPLICANT` registered as the administrator would, their records made by those who
+    may make them (vetting and training by the information security officer)."""
+    from gateway.governance.model import Person
+    from gateway.governance.preconditions import Declaration, Memorandum, Training, Vetting
+
+    with Deployment.open(dd, engine=False) as deployment:
+        service = deployment.governance
+        today = service.clock().date()
+        service.add_person(
+            "gw.admin",
+            Person(
+                username=APPLICANT,
+                full_name="Nadia Ahmed",
+                organisation="HPL",
+                role_title="Community safety analyst",
+                email="n.ahmed@example.org",
+                roles=frozenset({"analyst"}),
+                phone="01429 523000",
+                line_manager="lm.hpl",
+            ),
+        )
+        service.update_person(
+            "gw.admin", APPLICANT, "designations", senior_analyst="s.patel",
+            local_supervisor="lm.hpl",
+        )  # fmt: skip
+        year = timedelta(days=365)
+        service.record_vetting("iso.cle", Vetting(APPLICANT, "NPPV2", today - year, today + year))
+        for kind in ("confidentiality", "data_protection", "official_secrets_act"):
+            service.record_declaration(APPLICANT, Declaration(APPLICANT, kind, today))  # type: ignore[arg-type]
+        service.record_declaration(
+            APPLICANT, Declaration(APPLICANT, "security_operating_procedures", today)
+        )
+        for training in ("gateway_training", "information_security_induction"):
+            service.record_training("iso.cle", Training(APPLICANT, training, today))  # type: ignore[arg-type]
+        service.record_memorandum(
+            "gw.admin", Memorandum("HPL", f"MOU-{APPLICANT}", today, username=APPLICANT)
+        )
+        deployment.signin.accounts.set_password(
+            APPLICANT, hash_password(PASSWORD), must_change=False, keep=3
+        )
+
+
+@pytest.fixture(scope="session")
+def governed_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    """The demo's register (approvers included: line managers ``lm.*``, ``supt.cle``,
+    ``am.cle``, ``iso.cle``, ``hoi.cle``, administrator ``gw.admin``) plus :data:`APPLICANT`."""
+    dd = web_data_dir(tmp_path_factory.mktemp("web-governed") / "data", governed=True)
+    _register_applicant(dd)
+    gateway = start_gateway(dd.root, allow_ungoverned=False)
     yield gateway
     gateway.stop()
 

@@ -22,7 +22,8 @@ from gateway.errors import (
     GatewayError,
     InputError,
 )
-from gateway.governance.model import Grant
+from gateway.governance.checklist import ChecklistItem, checklist
+from gateway.governance.model import Grant, Person
 from gateway.governance.operations import Operations, new_id
 from gateway.governance.preconditions import shortfalls
 from gateway.governance.requests import (
@@ -268,6 +269,26 @@ class ApprovalOperations(Operations):
         )
         require(viewer, permissions.Action.SEE_REQUEST, seen_by)
         return request
+
+    def own_record(self, actor: str) -> Person:
+        """``actor``'s own register record (the applicant's details a request form shows)."""
+        with self.store.reading() as r:
+            return r.require_person(actor)
+
+    def checklist_as(self, actor: str, request_id: str) -> tuple[ChecklistItem, ...]:
+        """The request's precondition checklist (what is recorded for its applicant and their
+        organisation, what is missing, for the level asked), for whoever may see the request.
+
+        Raises:
+            WrongRole: anyone else; NotFound: no such request.
+        """
+        request = self.request_as(actor, request_id)
+        at = self.clock()
+        with self.store.reading() as r:
+            applicant = r.require_person(request.form.applicant)
+            records = r.precondition_records(applicant, at)
+            rules = r.settings().preconditions
+        return checklist(records, request.form.level, at.date(), rules)
 
     def status(self, username: str, at: datetime | None = None) -> AccessStatus:
         """ "What is missing before I can start": the user's checklist at ``at`` (default now)."""

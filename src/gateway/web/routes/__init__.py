@@ -1,13 +1,21 @@
-"""The web application's routers: sign-in, the SQL console and query history, exports, account administration."""
+"""The web application's routers: sign-in, the SQL console and query history, exports, account
+administration, access requests and their inboxes."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web.routes import admin, console, exports, signin, templates
+from gateway.web.routes import access, admin, console, exports, signin, templates
 
 __all__ = ["web_routers"]
 
 
 def web_routers() -> tuple[APIRouter, ...]:
-    return (signin.router, console.router, exports.router, admin.router, templates.router)
+    return (
+        signin.router,
+        console.router,
+        exports.router,
+        admin.router,
+        templates.router,
+        access.router,
+    )
