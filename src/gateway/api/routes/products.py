@@ -34,9 +34,12 @@ from starlette.responses import JSONResponse, Response
 from gateway.api.deps import PrincipalDep, RuntimeDep
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.routes.templates import RunnerDep
+from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import ErrorBody
 from gateway.api.streaming import MARKING_HEADER, QUERY_ID_HEADER
+from gateway.principal import Principal
 from gateway.products import AssessmentRequest, build_strategic_assessment, write_product
+from gateway.products.model import Product
 from gateway.products.release import (
     ProductRecord,
     list_products,
@@ -47,8 +50,16 @@ from gateway.products.release import (
     return_product,
     visible_product,
 )
+from gateway.templates import TemplateRunner
 
-__all__ = ["PRODUCT_ID_HEADER", "PRODUCT_QA_HEADER", "ProductOut", "router"]
+__all__ = [
+    "PRODUCT_ID_HEADER",
+    "PRODUCT_QA_HEADER",
+    "AssessmentBody",
+    "ProductOut",
+    "make_strategic_assessment",
+    "router",
+]
 
 router = APIRouter(prefix=f"{API_PREFIX}/products", tags=["products"])
 
@@ -168,6 +179,31 @@ def _zip(record: ProductRecord, archive: bytes, name: str) -> Response:
     )
 
 
+def make_strategic_assessment(
+    body: AssessmentBody, principal: Principal, runtime: GatewayRuntime, runner: TemplateRunner
+) -> tuple[Product, ProductRecord]:
+    """Build, write and register the pack (held for QA or released, as the release rules
+    decide): what ``POST /v1/products/strategic-assessment`` and the web form both do.
+
+    Raises:
+        GatewayError: a marking lowered, an area not yours, a section refused …
+    """
+    markings = runtime.service.policy.markings
+    request = AssessmentRequest(
+        area=body.area.strip().upper(),
+        year=body.year,
+        purpose=body.purpose,
+        marking=markings.resolve(body.marking, floor=markings.record),
+        publication=body.publication,
+    )
+    with runtime.limits.queries.slot(principal.username):
+        product = build_strategic_assessment(runner, principal, request)
+    bundle = write_product(
+        runtime.service, product, runtime.data_dir.export_folder(product.product_id)
+    )
+    return product, register_product(runtime.service, principal, bundle, runtime.data_dir)
+
+
 @router.post(
     "/strategic-assessment",
     response_class=Response,
@@ -193,20 +229,7 @@ def strategic_assessment(
 
     ``marking`` may raise the policy's marking for record data, never lower or remove it
     (400 ``marking_lowered``, audited)."""
-    markings = runtime.service.policy.markings
-    request = AssessmentRequest(
-        area=body.area.strip().upper(),
-        year=body.year,
-        purpose=body.purpose,
-        marking=markings.resolve(body.marking, floor=markings.record),
-        publication=body.publication,
-    )
-    with runtime.limits.queries.slot(principal.username):
-        product = build_strategic_assessment(runner, principal, request)
-    bundle = write_product(
-        runtime.service, product, runtime.data_dir.export_folder(product.product_id)
-    )
-    record = register_product(runtime.service, principal, bundle, runtime.data_dir)
+    product, record = make_strategic_assessment(body, principal, runtime, runner)
     if not record.released:
         return JSONResponse(
             _out(record).model_dump(),

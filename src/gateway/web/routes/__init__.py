@@ -1,11 +1,11 @@
 """The web application's routers: sign-in, the SQL console and query history, exports, account
-administration, access requests and their inboxes."""
+administration, access requests and their inboxes, templates and the strategic assessment pack."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web.routes import access, admin, console, exports, signin, templates
+from gateway.web.routes import access, admin, assessment, console, exports, signin, templates
 
 __all__ = ["web_routers"]
 
@@ -18,4 +18,5 @@ def web_routers() -> tuple[APIRouter, ...]:
         admin.router,
         templates.router,
         access.router,
+        assessment.router,
     )
