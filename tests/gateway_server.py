@@ -199,13 +199,15 @@ def start_gateway(
     timeout: float = 90.0,
     flight: bool = False,
     allow_ungoverned: bool = True,
+    port: int | None = None,
 ) -> LiveGateway:
     """Run ``python -m gateway serve`` on a free port and wait until /healthz answers (with
     ``flight``, Arrow Flight SQL on another free port too: it is up once /healthz answers).
 
     The test directories give their users access from ``users.toml`` (quick to prepare), so
-    the server is told ``--allow-ungoverned`` unless ``allow_ungoverned`` is false."""
-    port = free_port()
+    the server is told ``--allow-ungoverned`` unless ``allow_ungoverned`` is false. ``port``:
+    one chosen beforehand (a policy that names the gateway's own address); else a free one."""
+    port = port or free_port()
     flight_args = ["--flight-port", str(free_port())] if flight else []
     log = data_dir / f"server-{port}.log"
     full_env = {**os.environ, **SERVER_ENV, **(env or {})}

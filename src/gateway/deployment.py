@@ -28,6 +28,7 @@ from gateway.audit.log import AuditLog
 from gateway.audit.tables import SCHEMAS as AUDIT_SCHEMAS
 from gateway.auth.authenticate import Authenticator, BearerTokenAuthenticator
 from gateway.auth.limits import TokenBucket
+from gateway.auth.oidc import OidcProvider
 from gateway.auth.signin import SignIn
 from gateway.auth.tokens import TokenStore
 from gateway.catalog import Catalog, load_catalog
@@ -211,6 +212,12 @@ class Deployment(ClosesOnExit):
         """Web sign-in by the policy's ``[login]`` rules: accounts and sessions in
         ``DIR/governance.sqlite``."""
         return SignIn.open(self.data_dir.governance, self.directory, self.audit, self.policy.login)
+
+    @cached_property
+    def oidc(self) -> OidcProvider | None:
+        """The policy's OpenID Connect provider (``[login.oidc]``), or None."""
+        settings = self.policy.login.oidc
+        return OidcProvider(settings) if settings is not None else None
 
     def authenticator(self, failed_logins: TokenBucket | None = None) -> Authenticator:
         """Bearer tokens from the token store (refused while their owner's sign-in account is

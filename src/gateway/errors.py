@@ -23,6 +23,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── MarkingLowered            400  marking_lowered        (a protective marking lowered or removed)
     │   └── MarkingUnknown            400  marking_unknown        (a marking not on the policy's scale)
     ├── AuthenticationError           401  unauthenticated
+    │   └── IdentityRejected          401  identity_rejected      (an OpenID Connect answer that proves nothing)
     ├── AccessDenied                  403  access_denied
     │   ├── TableNotPermitted         403  table_not_permitted
     │   ├── PurposeNotApproved        403  purpose_not_approved
@@ -51,6 +52,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   └── ResourceLimit             422  resource_limit         (needed more memory than its limit)
     ├── EngineUnavailable             503  engine_unavailable     (a worker failed or could not start)
     │   └── EngineBusy                503  busy                   (every worker taken: try again, Retry-After)
+    ├── IdentityProviderUnavailable   503  identity_provider_unavailable
     └── AuditUnavailable              503  audit_unavailable      (fail closed: nothing ran)
 
 A query stopped by its own limits answers 422: retrying it gives the same answer, so load
@@ -85,6 +87,8 @@ __all__ = [
     "ExportRequired",
     "FunctionNotAllowed",
     "GatewayError",
+    "IdentityProviderUnavailable",
+    "IdentityRejected",
     "InputError",
     "MarkingLowered",
     "MarkingUnknown",
@@ -219,6 +223,20 @@ class PurposeRequired(InputError):
 class AuthenticationError(GatewayError):
     code = "unauthenticated"
     status = 401
+
+
+class IdentityRejected(AuthenticationError):
+    """The OpenID Connect provider's answer did not prove who the person is (bad state, code,
+    signature, issuer, audience, nonce, time or authentication level)."""
+
+    code = "identity_rejected"
+
+
+class IdentityProviderUnavailable(GatewayError):
+    """The OpenID Connect provider could not be reached or gave no usable answer."""
+
+    code = "identity_provider_unavailable"
+    status = 503
 
 
 class AccessDenied(GatewayError):

@@ -76,6 +76,7 @@ class EventKind(StrEnum):
     ACCESS_REQUEST_REFUSED = "access.request_refused"  # a request refused for its input
     # --- web sign-in (policy [login]) -------------------------------------------------------
     ACCESS_SIGNED_IN = "access.signed_in"  # password right and SyOPs accepted
+    ACCESS_IDENTITY_VERIFIED = "access.identity_verified"  # by the OpenID Connect provider
     ACCESS_SIGNED_OUT = "access.signed_out"  # by the person, or idle / session too old
     ACCESS_ACCOUNT_LOCKED = "access.account_locked"  # too many failed attempts
     ACCESS_ACCOUNT_UNLOCKED = "access.account_unlocked"  # by an administrator, or its interval

@@ -174,15 +174,25 @@ class SignIn:
             )
         )
 
-    def _failed(self, actor: _Actor, reason: str, client_address: str, **extra: int) -> None:
+    def _failed(
+        self,
+        actor: _Actor,
+        reason: str,
+        client_address: str,
+        *,
+        failures: int | None = None,
+        limit: int | None = None,
+        method: str | None = None,
+    ) -> None:
         self._record(
             EventKind.ACCESS_AUTHENTICATION_FAILED,
             actor,
             comment=reason,
             reason=reason,
             client_address=client_address,
-            failures=extra.get("failures"),
-            limit=extra.get("limit"),
+            failures=failures,
+            limit=limit,
+            **({"method": method} if method else {}),
         )
 
     # --- state -------------------------------------------------------------------------
@@ -244,6 +254,51 @@ class SignIn:
         rehashed = hash_password(password) if needs_rehash(account.password_hash) else None
         self.accounts.record_success(username, rehashed=rehashed)
         return self.sessions.create(username, "password_change" if account.must_change else "syops")
+
+    def sign_in_verified(
+        self, username: str, client_address: str, *, method: str, subject: str
+    ) -> tuple[str, WebSession]:
+        """Open a session for a person an identity provider has vouched for (OpenID Connect).
+
+        The provider only proves who the person is: they must be in the directory, and a
+        lock, suspension or expiry refuses them as it would a password. The session starts at
+        the SyOPs (no password is involved, so none is due for change).
+
+        Raises:
+            AuthenticationError: not a gateway user (401, the same answer as a wrong password).
+            AccountLocked, AccountSuspended, AccessExpired: they may not use the gateway now.
+        """
+        now = self.clock()
+        actor = self._actor(username)
+        account = self.accounts.get(username)
+        if account is not None:
+            account = self._lapse_expired_lock(account, now)
+            if account.locked(now, self.rules.unlock_after):
+                self._failed(actor, "account_locked", client_address, method=method)
+                raise AccountLocked(self._locked_message())
+        principal = self.directory.principal(username, now)
+        if principal is None:
+            self._failed(actor, "unknown_user", client_address, method=method)
+            raise AuthenticationError("the identity provider's account is not a gateway user")
+        refusal = account_refusal(principal, now)
+        if refusal is not None:
+            self._failed(actor, refusal.code, client_address, method=method)
+            raise refusal
+        secret, session = self.sessions.create(username, "syops")
+        self._record(
+            EventKind.ACCESS_IDENTITY_VERIFIED,
+            actor,
+            comment=f"identity verified by {method}",
+            method=method,
+            provider_subject=subject[:200],
+            client_address=client_address,
+            session=session.id_hash[:16],
+        )
+        return secret, session
+
+    def identity_rejected(self, reason: str, client_address: str, *, method: str) -> None:
+        """Record a sign-in through an identity provider that failed before anyone was known."""
+        self._failed(self._actor("anonymous"), reason, client_address, method=method)
 
     def _count_failure(self, actor: _Actor, client_address: str) -> NoReturn:
         limit = self.rules.max_failures

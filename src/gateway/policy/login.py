@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from gateway.errors import ConfigurationError
+from gateway.policy.oidc import OidcSettings, parse_oidc_settings
 
 __all__ = ["LoginSettings", "parse_login_settings"]
 
@@ -59,6 +60,8 @@ class LoginSettings:
         session_max_hours: a session ends this long after sign-in whatever its use.
         syops_version: the version of the SyOPs text; recorded with each acceptance.
         syops_text, monitoring_notice: what the sign-in pages show.
+        oidc: ``[login.oidc]``: sign-in through an OpenID Connect provider as well (None: by
+            password only; :class:`~gateway.policy.oidc.OidcSettings`).
     """
 
     min_length: int = 12
@@ -72,6 +75,7 @@ class LoginSettings:
     syops_version: str = "2026-1"
     syops_text: str = _SYOPS
     monitoring_notice: str = _NOTICE
+    oidc: OidcSettings | None = None
 
     @property
     def idle_timeout(self) -> timedelta:
@@ -125,6 +129,8 @@ def parse_login_settings(raw: Any, *, source: str = "policy.toml") -> LoginSetti
         elif key in _TEXT:
             if not isinstance(value, str) or not value.strip() or len(value) > _TEXT[key]:
                 raise ConfigurationError(f"{path}: must be text of 1 to {_TEXT[key]} characters")
+        elif key == "oidc":
+            value = parse_oidc_settings(value, source=source)
         elif key == "first_login_change":
             if not isinstance(value, bool):
                 raise ConfigurationError(f"{path}: must be true or false")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -146,12 +146,29 @@ async def read_form(request: Request) -> dict[str, str]:
     return parse_form(body)
 
 
-def set_cookie(response: Response, name: str, value: str, **options: Any) -> None:
-    """Set a cookie with the gateway's flags (Secure, HttpOnly, SameSite=Strict, Path=/)."""
+def set_cookie(
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    same_site: Literal["strict", "lax"] = "strict",
+    path: str = "/",
+    **options: Any,
+) -> None:
+    """Set a cookie with the gateway's flags (Secure, HttpOnly, SameSite=Strict, Path=/).
+
+    ``same_site="lax"`` only for a cookie that must come back on a top-level navigation from
+    another site (the identity provider's redirect back to the callback)."""
     response.set_cookie(
-        name, value, secure=True, httponly=True, samesite="strict", path="/", **options
+        name, value, secure=True, httponly=True, samesite=same_site, path=path, **options
     )
 
 
-def clear_cookie(response: Response, name: str) -> None:
-    response.delete_cookie(name, secure=True, httponly=True, samesite="strict", path="/")
+def clear_cookie(
+    response: Response,
+    name: str,
+    *,
+    same_site: Literal["strict", "lax"] = "strict",
+    path: str = "/",
+) -> None:
+    response.delete_cookie(name, secure=True, httponly=True, samesite=same_site, path=path)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web.routes import access, admin, assessment, console, exports, signin, templates
+from gateway.web.routes import (
+    access,
+    admin,
+    assessment,
+    console,
+    exports,
+    oidc,
+    signin,
+    templates,
+)
 
 __all__ = ["web_routers"]
 
@@ -13,6 +22,7 @@ __all__ = ["web_routers"]
 def web_routers() -> tuple[APIRouter, ...]:
     return (
         signin.router,
+        oidc.router,
         console.router,
         exports.router,
         admin.router,

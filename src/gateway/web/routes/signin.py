@@ -40,7 +40,7 @@ _ENDED = {
 }
 
 
-def _login_page(
+def login_page(
     signin: SignInDep, *, message: str = "", error: str = "", status: int = 200
 ) -> Response:
     token = secrets.token_urlsafe(32)
@@ -52,19 +52,20 @@ def _login_page(
         message=message,
         error=error,
         notice=signin.rules.monitoring_notice,
+        oidc_label=signin.rules.oidc.label if signin.rules.oidc else "",
     )
     set_cookie(response, LOGIN_CSRF_COOKIE, token, max_age=3600)
     return response
 
 
-def _go(location: str, secret: str | None = None) -> RedirectResponse:
+def go(location: str, secret: str | None = None) -> RedirectResponse:
     response = RedirectResponse(location, status_code=303)
     if secret is not None:
         set_cookie(response, SESSION_COOKIE, secret)
     return response
 
 
-def _next_page(stage: str) -> str:
+def next_page(stage: str) -> str:
     return {"password_change": "/password", "syops": "/syops"}.get(stage, "/")
 
 
@@ -73,7 +74,7 @@ def login_form(
     signin: SignInDep,
     ended: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    return _login_page(signin, message=_ENDED.get(ended or "", ""))
+    return login_page(signin, message=_ENDED.get(ended or "", ""))
 
 
 @router.post("/login")
@@ -82,14 +83,14 @@ async def login(
 ) -> Response:
     form = await read_form(request)
     if not same_token(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form.get("csrf_token")):
-        return _login_page(
+        return login_page(
             signin, error="The sign-in form had expired: please try again.", status=403
         )
     # Each address has a budget of attempts (GATEWAY_FAILED_LOGINS_PER_MINUTE, _BURST): a
     # password sprayed over many accounts from one place stops here, before any is verified.
     wait = runtime.limits.failed_logins.take(f"web:{client.address}")
     if wait:
-        return _login_page(
+        return login_page(
             signin,
             error="Too many sign-in attempts from this address: "
             f"try again in {math.ceil(wait)} seconds.",
@@ -103,8 +104,8 @@ async def login(
             form.get("username", ""), form.get("password", ""), client.address
         )
     except (AuthenticationError, AccessDenied) as exc:
-        return _login_page(signin, error=exc.message, status=exc.status)
-    response = _go(_next_page(session.stage), secret)
+        return login_page(signin, error=exc.message, status=exc.status)
+    response = go(next_page(session.stage), secret)
     clear_cookie(response, LOGIN_CSRF_COOKIE)
     return response
 
@@ -148,14 +149,14 @@ async def change_password(
     except AuthenticationError as exc:
         return _password_page(user, signin, error=exc.message, status=exc.status)
     except AccessDenied as exc:  # locked by this failure: the session is gone
-        return _login_page(signin, error=exc.message, status=exc.status)
-    return _go(_next_page(session.stage) if session.stage != "active" else "/", secret)
+        return login_page(signin, error=exc.message, status=exc.status)
+    return go(next_page(session.stage) if session.stage != "active" else "/", secret)
 
 
 @router.get("/syops")
 def syops_form(user: StageSessionDep, signin: SignInDep) -> Response:
     if user.session.stage != "syops":
-        return _go(_next_page(user.session.stage))
+        return go(next_page(user.session.stage))
     return page(
         "syops.html",
         title="Security operating procedures",
@@ -184,8 +185,8 @@ async def accept_syops(
     try:
         secret, _ = signin.accept_syops(user.secret, form.get("version", ""), client.address)
     except GatewayError as exc:
-        return _login_page(signin, error=exc.message, status=exc.status)
-    return _go("/", secret)
+        return login_page(signin, error=exc.message, status=exc.status)
+    return go("/", secret)
 
 
 @router.post("/logout")
@@ -193,6 +194,6 @@ async def logout(request: Request, user: StageSessionDep, signin: SignInDep) -> 
     form = await read_form(request)
     require_csrf(user.csrf_token, request, form)
     signin.sign_out(user.secret)
-    response = _go("/login?ended=signed_out")
+    response = go("/login?ended=signed_out")
     clear_cookie(response, SESSION_COOKIE)
     return response
