@@ -12,6 +12,7 @@ Layout (tests outside the repository rely on the first two names)::
     DIR/audit-tables.duckdb   the audit log as tables for SQL (derived from the log, rebuilt at will)
     DIR/governance.sqlite     users, access requests, grants and API tokens
     DIR/pseudonyms.duckdb     the pseudonym vault (keyed pseudonyms of identifying values)
+    DIR/projections/          precomputed masked projections (gateway.projections), one version
     DIR/secrets/              keys kept apart from the data they protect (mode 0700)
     DIR/exports/              files produced by exports
     DIR/exports/ID/           one export (or product bundle): its files and manifest
@@ -53,6 +54,10 @@ class DataDir:
     @property
     def pseudonyms(self) -> Path:
         return self.root / "pseudonyms.duckdb"
+
+    @property
+    def projections(self) -> Path:
+        return self.root / "projections"
 
     @property
     def basemaps(self) -> Path:

@@ -36,7 +36,7 @@ from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.engines.spark.engine import SparkEngine
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, GatewayError
 from gateway.governance.admission import GovernedAuthenticator, admit
 from gateway.governance.directory import GovernanceDirectory, has_register
 from gateway.governance.service import GovernanceService
@@ -45,7 +45,10 @@ from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
 from gateway.policy.model import LevelLimits
+from gateway.policy.projection import PROJECTION_CATALOG, ProjectionIndex, ProjectionSource
+from gateway.policy.view import view_for
 from gateway.principal import Principal, PrincipalDirectory
+from gateway.projections import ensure_projections
 from gateway.pseudonym_vault import VAULT_CATALOG, ensure_vault, vault_domains
 from gateway.rewrite import PolicySql
 from gateway.service import QueryService
@@ -138,12 +141,15 @@ class Deployment(ClosesOnExit):
         audit_checkpoint_every: int = 100,
         warm_audit_tables: bool = False,
         spark: str | None = None,
+        projections: bool = False,
     ) -> Deployment:
         """Open a data directory: the policy, the audit log and, with ``engine``, the query
         service over the warehouse. ``warm_audit_tables`` (a server) builds or catches up the
         ``audit.*`` tables file in the background at once; otherwise the first audit query does.
         ``spark`` (a Spark master: ``local[2]``, ``spark://host:7077``) runs queries on Spark
-        over ``DIR/lake`` (``gateway warehouse publish``) instead of DuckDB.
+        over ``DIR/lake`` (``gateway warehouse publish``) instead of DuckDB. ``projections``
+        materialises the policy subqueries of every known principal's views first
+        (:mod:`gateway.projections`; DuckDB only), so their queries scan plain columns.
 
         Raises:
             ConfigurationError: no warehouse (with ``engine``), an invalid policy or users file,
@@ -176,6 +182,7 @@ class Deployment(ClosesOnExit):
                 tuning=tuning,
                 warm_audit_tables=warm_audit_tables,
                 spark=spark,
+                projections=projections,
             )
             return cls(data_dir, catalog, policy, audit, service, live)
         except BaseException:
@@ -265,6 +272,7 @@ def _open_service(
     tuning: EngineTuning | None,
     warm_audit_tables: bool,
     spark: str | None = None,
+    projections: bool = False,
 ) -> QueryService:
     """The query service over the warehouse, with the engine's workers started."""
     audit.record(
@@ -287,6 +295,12 @@ def _open_service(
         return _spark_service(data_dir, catalog, policy, audit, spark, key, limits)
     domains = vault_domains(policy, catalog)
     vault_path = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
+    policy_sql = PolicySql(vault={d.name: d.value_type for d in domains.values()})
+    attachments = {VAULT_CATALOG: vault_path}
+    if projections:
+        path, index = _build_projections(data_dir, catalog, policy, audit, policy_sql, key)
+        attachments[PROJECTION_CATALOG] = path
+        policy_sql = PolicySql(vault=policy_sql.vault, projections=index)
     tuning = tuning or EngineTuning()
     if tuning.temp_directory is None:
         tuning = replace(tuning, temp_directory=data_dir.spill)
@@ -302,7 +316,7 @@ def _open_service(
         ),
         session_variables=pseudonym_session_variables(key),
         session_macros=(PSEUDONYM_MACRO,),
-        attachments={VAULT_CATALOG: vault_path},
+        attachments=attachments,
         schema_files={"audit": data_dir.audit_tables},
         tuning=tuning,
     )
@@ -323,8 +337,58 @@ def _open_service(
         audit=audit,
         schema_sources={"audit": live.catch_up},
         extra_schemas=extra_schemas,
-        policy_sql=PolicySql(vault={d.name: d.value_type for d in domains.values()}),
+        policy_sql=policy_sql,
     )
+
+
+def _build_projections(
+    data_dir: DataDir,
+    catalog: Catalog,
+    policy: Policy,
+    audit: AuditLog,
+    policy_sql: PolicySql,
+    key: bytes,
+) -> tuple[Path, ProjectionIndex]:
+    """Materialise the policy subqueries of every view a known principal has today
+    (:mod:`gateway.projections`), and audit the version built or reused."""
+    directory = Deployment.principal_directory(data_dir)
+    now = utc_now()
+    sources: dict[str, ProjectionSource] = {}
+    for username in directory.usernames():
+        principal = directory.principal(username, now)
+        if principal is None or principal.level == "none":
+            continue
+        for purpose in principal.purposes:
+            try:
+                view = view_for(policy, catalog, principal, purpose, now.date(), now=now)
+            except GatewayError:  # suspended, expired, not approved: no view to serve today
+                continue
+            for table_view in view.tables.values():
+                text = policy_sql.full_sql(table_view, view)
+                columns = tuple(c.name for c in table_view.columns)
+                sources.setdefault(text, ProjectionSource(table_view.name, text, columns))
+    path, index, took = ensure_projections(
+        data_dir.projections,
+        data_dir.warehouse,
+        (VAULT_CATALOG, data_dir.pseudonyms),
+        key,
+        policy.version,
+        sources.values(),
+    )
+    audit.record(
+        AccessEvent(
+            EventKind.POLICY_PROJECTIONS_READY,
+            "system",
+            "",
+            subject=index.version,
+            extra={
+                "policy_hash": policy.version,
+                "projections": len(index.names),
+                "built_s": round(took, 3),
+            },
+        )
+    )
+    return path, index
 
 
 def _spark_service(

@@ -113,6 +113,7 @@ def open_runtime(settings: GatewaySettings, *, metrics: Metrics | None = None) -
         tuning=engine_tuning(settings),
         warm_audit_tables=True,
         spark=settings.spark_master,
+        projections=settings.projections and settings.spark_master is None,
     )
     try:
         service = deployment.service

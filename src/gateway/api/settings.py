@@ -15,6 +15,7 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
     GATEWAY_ENGINE                      duckdb (default) | spark | spark:MASTER (e.g. spark://h:7077;
                                         Spark reads DIR/lake, see `gateway warehouse publish`)
     GATEWAY_ENGINE_WORKERS              engine worker processes (default max(4, cores))
+    GATEWAY_PROJECTIONS                 1: precompute masked projections at start (DuckDB; 0)
     GATEWAY_ENGINE_USER_SHARE           fraction of the workers one user may hold (0.5)
     GATEWAY_ENGINE_RESERVED_WORKERS     workers kept for users running nothing (default 1)
     GATEWAY_ENGINE_QUEUE_TIMEOUT_S      longest wait for a worker (default 10)      → 503
@@ -75,6 +76,8 @@ class GatewaySettings:
         engine_reserved_workers: free workers kept for users who have nothing running.
         engine_queue_timeout_s: how long a query waits for a worker before 503 ``busy``.
         engine_liveness_s: an idle worker that is stopped or dead this long is replaced.
+        projections: materialise the known principals' policy subqueries at start
+            (:mod:`gateway.projections`), so their queries scan plain columns.
         token_days: lifetime of tokens issued through the API.
         max_text_row_bytes: largest row (Arrow bytes) sent as CSV or JSON; results with a
             bigger one are refused with 413 ``too_large`` (and audited so).
@@ -115,6 +118,7 @@ class GatewaySettings:
     engine_reserved_workers: int = 1
     engine_queue_timeout_s: float = 10.0
     engine_liveness_s: float = 1.0
+    projections: bool = False
     token_days: int = 90
     max_text_row_bytes: int = 16 << 20
     send_timeout_s: float = 30.0
@@ -192,6 +196,10 @@ def _parse(name: str, kind: str, raw: str) -> object:
             return int(raw.replace("_", ""))
         if kind == "float":
             return float(raw)
+        if kind == "bool":
+            if raw.lower() not in {"0", "1", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes", "on"}
     except ValueError as exc:
         raise ConfigurationError(
             f"{_PREFIX}{name.upper()}={raw!r} is not a valid {kind.split()[0]}"

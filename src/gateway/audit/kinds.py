@@ -70,6 +70,7 @@ class EventKind(StrEnum):
     INCIDENT_CLOSED = "incident.closed"
     # --- the service, sign-in and review ----------------------------------------------------
     POLICY_LOADED = "policy.loaded"
+    POLICY_PROJECTIONS_READY = "policy.projections_ready"
     ACCESS_AUTHENTICATION_FAILED = "access.authentication_failed"
     ACCESS_DENIED = "access.denied"
     ACCESS_AUDIT_REVIEWED = "access.audit_reviewed"

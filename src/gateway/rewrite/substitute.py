@@ -33,6 +33,7 @@ from gateway.catalog import Table
 from gateway.errors import ConfigurationError, PolicyCheckFailed
 from gateway.policy.load import parse_predicate
 from gateway.policy.masks import MaskContext, mask_expression
+from gateway.policy.projection import ProjectionIndex
 from gateway.policy.record_keys import RECORD_KEY, key_column, key_entity, record_key
 from gateway.policy.view import ColumnView, PolicyView, TableView
 from gateway.rewrite.context import PolicyReference, RewriteContext
@@ -42,6 +43,7 @@ __all__ = [
     "KEYS_META",
     "PolicySql",
     "policy_subquery",
+    "projection_subquery",
     "splice",
     "substitute_tables",
 ]
@@ -207,6 +209,35 @@ def policy_subquery(
     return select.limit(BARRIER_LIMIT)
 
 
+def projection_subquery(
+    table_view: TableView, table: str, catalog: str, columns: frozenset[str] | None = None
+) -> exp.Select:
+    """The policy subquery as a scan of its materialisation (:mod:`gateway.policy.projection`):
+    the same columns as :func:`policy_subquery` projects for ``columns``, read from the
+    projection table ``catalog.main.table``, behind the same barrier ``LIMIT``.
+
+    Example:
+        >>> from gateway.policy.view import ColumnView, TableView
+        >>> from gateway.policy.model import MaskSpec
+        >>> tv = TableView("crime", (ColumnView("crime_id", "BIGINT", MaskSpec("show")),), None)
+        >>> projection_subquery(tv, "p_ab", "projections").sql("duckdb")
+        'SELECT __gw_crime.crime_id AS crime_id FROM projections.main.p_ab AS __gw_crime LIMIT 9223372036854775807'
+    """
+    base_alias = f"__gw_{table_view.name}"
+    chosen = [c for c in table_view.columns if columns is None or c.name in columns]
+    projections = [
+        exp.alias_(exp.column(column.name, table=base_alias), column.name)
+        for column in chosen or list(table_view.columns[:1])
+    ]
+    source = exp.Table(
+        this=exp.to_identifier(table),
+        db=exp.to_identifier("main"),
+        catalog=exp.to_identifier(catalog),
+        alias=exp.TableAlias(this=exp.to_identifier(base_alias)),
+    )
+    return exp.select(*projections).from_(source).limit(BARRIER_LIMIT)
+
+
 class PolicySql:
     """The generated SQL of policy subqueries, cached per principal view and table.
 
@@ -214,10 +245,21 @@ class PolicySql:
     and generating SQL: a few milliseconds for tables with linked-record filters. The result
     depends only on the policy version, the view's level, areas, organisation, username and
     grants, and the table — so it is cached under exactly that key (bounded, thread-safe).
+
+    With ``projections`` (an index of materialised policy subqueries), a subquery whose full
+    text (every visible column, no record keys) is materialised becomes a scan of that
+    table (:func:`projection_subquery`); any other runs live. The index is matched on the
+    exact text, so a projection of another policy, area set or grant is never used.
     """
 
-    def __init__(self, max_entries: int = 2048, vault: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        max_entries: int = 2048,
+        vault: Mapping[str, str] | None = None,
+        projections: ProjectionIndex | None = None,
+    ) -> None:
         self.vault = dict(vault or {})
+        self.projections = projections
         self._cache: OrderedDict[tuple[object, ...], str] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_entries
@@ -230,30 +272,66 @@ class PolicySql:
         keys: frozenset[str] = frozenset(),
         table: Table | None = None,
     ) -> str:
-        key = (
-            columns,
-            keys,
-            view.policy_version,
-            view.level,
-            view.areas,
-            view.organisation,
-            view.username,
-            view.grants,
-            table_view.name,
-        )
+        key = (columns, keys, *_view_key(table_view, view))
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        text = policy_subquery(table_view, view, self.vault, columns, keys, table).sql(
-            dialect="duckdb", comments=False
-        )
+        text = self._projected(table_view, view, columns, keys)
+        if text is None:
+            text = policy_subquery(table_view, view, self.vault, columns, keys, table).sql(
+                dialect="duckdb", comments=False
+            )
         with self._lock:
             self._cache[key] = text
             if len(self._cache) > self._max:
                 self._cache.popitem(last=False)
         return text
+
+    def _projected(
+        self,
+        table_view: TableView,
+        view: PolicyView,
+        columns: frozenset[str] | None,
+        keys: frozenset[str],
+    ) -> str | None:
+        """The projection scan standing for this subquery, or None (no exact match: live)."""
+        if self.projections is None or keys:
+            return None
+        name = self.projections.lookup(self.full_sql(table_view, view))
+        if name is None:
+            return None
+        return projection_subquery(table_view, name, self.projections.catalog, columns).sql(
+            dialect="duckdb", comments=False
+        )
+
+    def full_sql(self, table_view: TableView, view: PolicyView) -> str:
+        """The live policy subquery with every visible column and no record keys — the text a
+        projection materialises (cached like :meth:`sql`)."""
+        key = ("live", *_view_key(table_view, view))
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        text = policy_subquery(table_view, view, self.vault).sql(dialect="duckdb", comments=False)
+        with self._lock:
+            self._cache[key] = text
+            if len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return text
+
+
+def _view_key(table_view: TableView, view: PolicyView) -> tuple[object, ...]:
+    return (
+        view.policy_version,
+        view.level,
+        view.areas,
+        view.organisation,
+        view.username,
+        view.grants,
+        table_view.name,
+    )
 
 
 def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:

@@ -1,0 +1,212 @@
+"""Precomputed masked projections (gateway.projections): the same answers as the live policy
+subqueries, never a projection of another view, and the same walls.
+
+The attack suite and the random-query oracle run again, unchanged, against a service whose
+analyst's policy subqueries are materialised: every case must be refused the same way or
+return exactly the independent reference view's rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from gateway.audit.kinds import EventKind
+from gateway.catalog import Catalog
+from gateway.datadir import DataDir
+from gateway.deployment import PSEUDONYM_KEY, Deployment
+from gateway.engines.base import Expectation
+from gateway.errors import GatewayError, PolicyCheckFailed
+from gateway.policy.projection import PROJECTION_CATALOG, ProjectionSource, projection_name
+from gateway.principal import Principal
+from gateway.projections import ensure_projections
+from gateway.service import QueryService
+from tests.rewrite import test_attacks as attacks
+from tests.rewrite import test_property as oracle
+from tests.rewrite.conftest import ANALYST
+
+USERS = f"""
+[users."{ANALYST.username}"]
+organisation = "{ANALYST.organisation}"
+level = "general"
+areas = {list(ANALYST.areas)!r}
+purposes = ["SA"]
+roles = ["analyst"]
+""".replace("'", '"')
+
+#: Another authority's analyst: not in users.toml, so no projection was built for their view.
+STRANGER = Principal(
+    username="x.other",
+    organisation="Hartlepool Borough Council",
+    level="general",
+    areas=("E06000001",),
+    purposes=("SA",),
+    roles=frozenset({"analyst"}),
+)
+
+
+@pytest.fixture(scope="module")
+def projected_dir(
+    crafted_dir: Path,
+    reference: duckdb.DuckDBPyConnection,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """The crafted warehouse, policy and pseudonym key, with the analyst as a known user."""
+    root = tmp_path_factory.mktemp("projected")
+    for name in ("warehouse.duckdb", "policy.toml"):
+        shutil.copy2(crafted_dir / name, root / name)
+    shutil.copytree(crafted_dir / "secrets", root / "secrets")
+    (root / "users.toml").write_text(USERS, "utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def projected(projected_dir: Path) -> Iterator[Deployment]:
+    with Deployment.open(DataDir(projected_dir), workers=2, projections=True) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="module")
+def projected_service(projected: Deployment) -> QueryService:
+    return projected.service
+
+
+def _run(service: QueryService, who: Principal, sql: str) -> tuple[str, list[tuple[object, ...]]]:
+    outcome = service.run_query(who, sql, "SA")
+    try:
+        rows = sorted((tuple(r.values()) for r in outcome.result.to_table().to_pylist()), key=repr)
+    finally:
+        outcome.result.discard()
+    return outcome.rewrite.sql, rows
+
+
+@pytest.mark.parametrize("attack", attacks.ATTACKS, ids=[a.id for a in attacks.ATTACKS])
+def test_attack_on_projections(
+    attack: attacks.Attack,
+    projected_service: QueryService,
+    reference: duckdb.DuckDBPyConnection,
+) -> None:
+    attacks.test_attack(attack, projected_service, reference)
+
+
+def test_random_queries_on_projections_return_only_the_policy_view(
+    projected_service: QueryService, reference: duckdb.DuckDBPyConnection
+) -> None:
+    oracle.test_random_queries_return_only_the_policy_view(
+        crafted_service=projected_service, reference=reference
+    )
+
+
+@pytest.mark.parametrize(
+    "table", ["crime", "incident", "custody", "location", "crime_person", "vehicle", "property"]
+)
+def test_whole_tables_scan_their_projection_and_equal_the_reference(
+    table: str, projected_service: QueryService, reference: duckdb.DuckDBPyConnection
+) -> None:
+    sql = f"SELECT * FROM {table}"
+    ran, got = _run(projected_service, ANALYST, sql)
+    assert f"{PROJECTION_CATALOG}.main.p_" in ran
+    assert f"main.{table} " not in ran  # the live subquery is gone, not kept beside it
+    expected = sorted(
+        (tuple(r.values()) for r in reference.sql(sql).to_arrow_table().to_pylist()), key=repr
+    )
+    assert got == expected
+
+
+def test_a_mask_that_depends_on_the_date_runs_live(projected_service: QueryService) -> None:
+    ran, _ = _run(projected_service, ANALYST, "SELECT date_of_birth FROM person")
+    assert PROJECTION_CATALOG not in ran  # age bands change with the date: never materialised
+
+
+def test_a_view_not_built_runs_live_with_the_same_answer_as_without_projections(
+    projected_service: QueryService, crafted_service: QueryService
+) -> None:
+    sql = "SELECT local_authority_code, count(*) FROM crime GROUP BY 1"
+    ran, got = _run(projected_service, STRANGER, sql)
+    assert PROJECTION_CATALOG not in ran
+    assert got == _run(crafted_service, STRANGER, sql)[1]
+    assert {row[0] for row in got} <= set(STRANGER.areas)
+
+
+def test_the_same_queries_answer_the_same_with_and_without_projections(
+    projected_service: QueryService, crafted_service: QueryService
+) -> None:
+    for sql in (
+        "SELECT person_id, count(*) FROM crime_person WHERE role = 'victim' GROUP BY 1",
+        "SELECT disposal, count(*) FROM custody GROUP BY 1",
+        "SELECT l.map_point_id, l.postcode, count(*) FROM crime c JOIN location l "
+        "USING (location_id) GROUP BY ALL",
+        "SELECT c.crime_ref, p.person_id FROM crime c JOIN crime_person p USING (crime_id)",
+    ):
+        ran, got = _run(projected_service, ANALYST, sql)
+        assert PROJECTION_CATALOG in ran
+        assert got == _run(crafted_service, ANALYST, sql)[1], sql
+
+
+def test_the_analyst_cannot_name_a_projection(
+    projected: Deployment, projected_service: QueryService
+) -> None:
+    name = sorted(projected.service.policy_sql.projections.names)[0]  # type: ignore[union-attr]
+    for sql in (
+        f"SELECT * FROM {PROJECTION_CATALOG}.main.{name}",
+        f"SELECT * FROM {name}",
+        f'SELECT * FROM "{PROJECTION_CATALOG}"."main"."{name}"',
+    ):
+        with pytest.raises(GatewayError) as caught:
+            projected_service.run_query(ANALYST, sql, "SA")
+        assert caught.value.status < 500
+
+
+def test_the_engine_refuses_a_projection_read_outside_its_policy_subquery(
+    projected: Deployment, projected_service: QueryService
+) -> None:
+    outcome = projected_service.run_query(ANALYST, "SELECT count(*) FROM custody", "SA")
+    outcome.result.discard()
+    name = sorted(projected.service.policy_sql.projections.names)[0]  # type: ignore[union-attr]
+    expected = Expectation(
+        policy_subqueries=tuple((r.table, r.sql) for r in outcome.rewrite.policy_subqueries)
+    )
+    tampered = outcome.rewrite.sql.replace(
+        "count(*)", f"(SELECT count(*) FROM {PROJECTION_CATALOG}.main.{name})", 1
+    ).replace("COUNT(*)", f"(SELECT COUNT(*) FROM {PROJECTION_CATALOG}.main.{name})", 1)
+    assert tampered != outcome.rewrite.sql
+    with pytest.raises(PolicyCheckFailed):
+        projected_service.engine.verify(tampered, expected)
+
+
+def test_the_build_is_reused_audited_and_replaced_when_the_policy_changes(
+    projected: Deployment, projected_dir: Path, tmp_path: Path, catalog: Catalog
+) -> None:
+    ready = list(projected.audit.events(kinds={EventKind.POLICY_PROJECTIONS_READY}))
+    assert ready, "the build is audited"
+    details = ready[-1].details
+    assert details["details"]["policy_hash"] == projected.policy.version
+    assert details["details"]["projections"] == len(projected.service.policy_sql.projections.names)  # type: ignore[union-attr]
+    built = details["subject"]
+    data_dir = DataDir(projected_dir)
+    files = list(data_dir.projections.glob("*.duckdb"))
+    assert len(files) == 1
+    assert files[0].stat().st_mode & 0o077 == 0
+    assert data_dir.secret(PSEUDONYM_KEY).hex().encode() not in files[0].read_bytes()
+    sql = "SELECT 1 AS x FROM main.crime LIMIT 9223372036854775807"
+    source = ProjectionSource("crime", sql, ("x",))
+    vault = ("pseudonyms", data_dir.pseudonyms)
+    key = data_dir.secret(PSEUDONYM_KEY)
+    folder = tmp_path / "projections"
+    path, index, took = ensure_projections(folder, data_dir.warehouse, vault, key, "v1", [source])
+    assert index.names == {projection_name(sql)}
+    assert took > 0
+    again, same, took_again = ensure_projections(
+        folder, data_dir.warehouse, vault, key, "v1", [source]
+    )
+    assert (again, same, took_again) == (path, index, 0.0)  # unchanged: reused, not rebuilt
+    other, changed, _ = ensure_projections(folder, data_dir.warehouse, vault, key, "v2", [source])
+    assert changed.version != index.version
+    assert sorted(folder.glob("*.duckdb")) == sorted([path, other])  # the previous one stays
+    third, _, _ = ensure_projections(folder, data_dir.warehouse, vault, key, "v3", [source])
+    assert sorted(folder.glob("*.duckdb")) == sorted([other, third])  # older ones go
+    assert built not in {index.version, changed.version}
