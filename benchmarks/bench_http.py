@@ -104,9 +104,10 @@ def serve(
     env: dict[str, str] | None = None,
     log_level: str = "warning",
     extra_args: Sequence[str] = (),
+    start_timeout_s: float = 60.0,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``gateway serve`` on a free loopback port with rate limits lifted (plus ``env``
-    and ``extra_args``, e.g. ``--flight-port``)."""
+    and ``extra_args``, e.g. ``--flight-port``); wait up to ``start_timeout_s`` for it."""
     port = free_port()
     settings = {
         **os.environ,
@@ -123,7 +124,8 @@ def serve(
         [*command, "--port", str(port), "--log-level", log_level, *extra_args], env=settings
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    deadline = time.monotonic() + start_timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                 return process, url

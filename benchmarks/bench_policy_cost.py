@@ -10,7 +10,9 @@ For each warehouse (generated with the repository's generator and cached under
    all four authorities, so the gateway and raw DuckDB read the same rows) through a real
    ``gateway serve`` on loopback with the Python client (Arrow), and the same SQL on a plain
    read-only DuckDB connection with the same thread count; per query the medians and the ratio
-   gateway / raw, then the median ratio and the worst query;
+   gateway / raw, then the median ratio and the worst query — once with the policy subqueries
+   run live and once with precomputed masked projections (``GATEWAY_PROJECTIONS=1``; the
+   server's start, which builds them, is timed; ``--mode`` picks one);
 2. the fixed cost per query: p50/p99 of a trivial query (``SELECT 1``, Arrow) and of
    ``SELECT count(*) FROM crime`` (JSON) over HTTP, against the latter in-process.
 
@@ -50,6 +52,9 @@ def timed(fn: Callable[[], object], reps: int) -> list[float]:
         fn()
         out.append(time.perf_counter() - began)
     return out
+
+
+MODES = {"live": {}, "projections": {"GATEWAY_PROJECTIONS": "1"}}
 
 
 def query_set(url: str, token: str, warehouse: Path, reps: int, threads: int) -> None:
@@ -116,6 +121,9 @@ def main() -> None:
     parser.add_argument("--trivial", type=int, default=200, help="trivial queries timed")
     parser.add_argument("--threads", type=int, default=2, help="raw DuckDB threads")
     parser.add_argument(
+        "--mode", choices=sorted(MODES), action="append", help="repeatable; default both"
+    )
+    parser.add_argument(
         "--cache-dir",
         type=Path,
         default=Path(tempfile.gettempdir()) / "gateway-bench-policy-cost",
@@ -129,15 +137,18 @@ def main() -> None:
         print(
             f"\n=== scale {scale:g} x {args.years} years ({time.perf_counter() - began:.0f} s) ==="
         )
-        process, url = serve(root)
-        try:
-            warehouse = DataDir(root).warehouse
-            query_set(url, tokens[PRINCIPAL], warehouse, args.reps, args.threads)
-            print()
-            fixed_cost(url, tokens[PRINCIPAL], warehouse, args.trivial)
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=60)
+        for mode in args.mode or list(MODES):
+            began = time.perf_counter()
+            process, url = serve(root, env=MODES[mode], start_timeout_s=1800)
+            print(f"\n--- {mode}: server started in {time.perf_counter() - began:.1f} s ---")
+            try:
+                warehouse = DataDir(root).warehouse
+                query_set(url, tokens[PRINCIPAL], warehouse, args.reps, args.threads)
+                print()
+                fixed_cost(url, tokens[PRINCIPAL], warehouse, args.trivial)
+            finally:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=60)
 
 
 if __name__ == "__main__":
