@@ -38,8 +38,14 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
 
 Example:
     >>> s = GatewaySettings.from_env({"GATEWAY_DATA_DIR": "/srv/gw", "GATEWAY_REQUEST_BURST": "5"})
-    >>> s.data_dir.name, s.request_burst, s.max_request_bytes
-    ('gw', 5, 1048576)
+    >>> s.data_dir.name, s.request_burst, s.max_request_bytes, s.projections
+    ('gw', 5, 1048576, False)
+    >>> GatewaySettings.from_env({"GATEWAY_PROJECTIONS": "1"}).projections
+    True
+    >>> GatewaySettings.from_env({"GATEWAY_PROJECTIONS": "maybe"})
+    Traceback (most recent call last):
+    ...
+    gateway.errors.ConfigurationError: GATEWAY_PROJECTIONS='maybe' is not a valid bool
 """
 
 from __future__ import annotations
