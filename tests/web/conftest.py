@@ -212,6 +212,21 @@ def web_client(web_gateway: LiveGateway) -> Iterator[Any]:
         client.close()
 
 
+@pytest.fixture
+def signed_in(governed_gateway: LiveGateway) -> Iterator[Any]:
+    """``signed_in(username)``: a :class:`WebClient` of that person on the governed gateway."""
+    clients: list[WebClient] = []
+
+    def make(username: str) -> WebClient:
+        client = WebClient(governed_gateway).sign_in(username)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
 # --- the browser -----------------------------------------------------------------------------
 
 

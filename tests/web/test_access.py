@@ -6,12 +6,8 @@ page, CSRF. The whole chain in a real browser is in test_access_browser.py."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.gateway_server import LiveGateway
 from tests.web.conftest import WebClient, form_token
 
 GENERAL = {
@@ -21,20 +17,6 @@ GENERAL = {
     "products": "Strategic assessment\nJAG problem profiles",
     "dissemination": "CSP board",
 }
-
-
-@pytest.fixture
-def signed_in(governed_gateway: LiveGateway) -> Iterator[Any]:
-    clients: list[WebClient] = []
-
-    def make(username: str) -> WebClient:
-        client = WebClient(governed_gateway).sign_in(username)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def submit(client: WebClient, **fields: str) -> Any:

@@ -1,5 +1,6 @@
 """The web application's routers: sign-in, the SQL console and query history, exports, account
-administration, access requests and their inboxes, templates and the strategic assessment pack."""
+administration, access requests and their inboxes, the register (users, organisations,
+access reviews, tokens), templates and the strategic assessment pack."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gateway.web.routes import (
     console,
     exports,
     oidc,
+    register,
     signin,
     templates,
 )
@@ -29,4 +31,5 @@ def web_routers() -> tuple[APIRouter, ...]:
         templates.router,
         access.router,
         assessment.router,
+        register.router,
     )
