@@ -228,14 +228,14 @@ class Deployment(ClosesOnExit):
 
     def authenticator(self, failed_logins: TokenBucket | None = None) -> Authenticator:
         """Bearer tokens from the token store (refused while their owner's sign-in account is
-        locked), plus the governance register's origin and precondition checks when the
+        locked, or their owner is idle past the policy's ``token_idle_minutes``), plus the governance register's origin and precondition checks when the
         directory is the register."""
         inner = BearerTokenAuthenticator(
             self.tokens,
             self.directory,
             self.audit,
             failed_logins=failed_logins,
-            locked=self.signin.locked,
+            owner_refusal=self.signin.token_refusal,
         )
         if not isinstance(self.directory, GovernanceDirectory):
             return inner

@@ -30,6 +30,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── AccountSuspended          403  account_suspended
     │   ├── AccessExpired             403  access_expired
     │   ├── AccountLocked             403  account_locked         (too many failed sign-ins)
+    │   ├── AccountIdle               403  account_idle           (tokens of a person idle past policy)
     │   ├── NetworkNotPermitted       403  network_not_permitted
     │   ├── WrongRole                 403  wrong_role             (governance step needs another role)
     │   ├── SeparationOfDuties        403  separation_of_duties   (acting twice in one chain)
@@ -72,6 +73,7 @@ from typing import ClassVar
 __all__ = [
     "AccessDenied",
     "AccessExpired",
+    "AccountIdle",
     "AccountLocked",
     "AccountSuspended",
     "AuditUnavailable",
@@ -262,6 +264,12 @@ class AccessExpired(AccessDenied):
 
 class AccountLocked(AccessDenied):
     code = "account_locked"
+
+
+class AccountIdle(AccessDenied):
+    """A person's tokens after the policy's idle interval (a web sign-in starts them again)."""
+
+    code = "account_idle"
 
 
 class NetworkNotPermitted(AccessDenied):

@@ -15,7 +15,7 @@ from gateway.auth.authenticate import BearerTokenAuthenticator
 from gateway.auth.signin import PasswordRejected, SessionEnded, SignIn
 from gateway.auth.tokens import TokenStore
 from gateway.datadir import DataDir
-from gateway.errors import AccountLocked, AccountSuspended, AuthenticationError
+from gateway.errors import AccountIdle, AccountLocked, AccountSuspended, AuthenticationError
 from gateway.policy.login import LoginSettings
 from gateway.users import UsersFile
 
@@ -240,7 +240,11 @@ def test_a_locked_persons_tokens_stop(
     tokens = TokenStore(data_dir.governance, clock=clock)
     token = tokens.issue("a.khan", issued_by="gw.admin").token
     authenticator = BearerTokenAuthenticator(
-        tokens, UsersFile(data_dir.users), audit, locked=signin.locked, clock=clock
+        tokens,
+        UsersFile(data_dir.users),
+        audit,
+        owner_refusal=signin.token_refusal,
+        clock=clock,
     )
     assert authenticator.authenticate(f"Bearer {token}", "10.0.0.1").username == "a.khan"
     for _ in range(3):
@@ -249,4 +253,82 @@ def test_a_locked_persons_tokens_stop(
     with pytest.raises(AccountLocked):
         authenticator.authenticate(f"Bearer {token}", "10.0.0.1")
     signin.unlock("a.khan", by="gw.admin")
+    assert authenticator.authenticate(f"Bearer {token}", "10.0.0.1").username == "a.khan"
+
+
+def test_a_request_records_the_session_only_when_the_record_is_stale(
+    signin: SignIn, clock: Clock
+) -> None:
+    secret = active(signin)
+    start = clock.now
+    for _ in range(5):  # requests 10 s apart: within a twentieth of 15 minutes (45 s)
+        clock.advance(seconds=10)
+        session, _ = signin.resolve(secret)
+        assert session.last_seen <= start + timedelta(seconds=45)
+    stored = signin.sessions.find(secret)
+    assert stored is not None
+    assert stored.last_seen == start + timedelta(seconds=50)  # written once, at 50 s
+    clock.advance(seconds=10)  # a request at 60 s: not recorded
+    signin.resolve(secret)
+    stored = signin.sessions.find(secret)
+    assert stored is not None
+    assert stored.last_seen == start + timedelta(seconds=50)
+    # the expiry is exact to that interval: 15 minutes after the recorded request, so 10 s
+    # before 15 minutes after the last one (at most 45 s early, never late)
+    ends = stored.last_seen + timedelta(minutes=15)
+    rules = signin.rules
+    assert (
+        stored.ended_by(ends - timedelta(seconds=1), rules.idle_timeout, rules.session_lifetime)
+        is None
+    )
+    clock.now = ends
+    with pytest.raises(SessionEnded):
+        signin.resolve(secret)
+
+
+def test_a_persons_tokens_stop_when_they_are_idle_and_start_at_the_next_sign_in(
+    data_dir: DataDir, audit: AuditLog, clock: Clock
+) -> None:
+    signin = make_signin(data_dir, audit, clock, token_idle_minutes=60 * 24)
+    signin.set_password("a.khan", FIRST, by="gw.admin")
+    tokens = TokenStore(data_dir.governance, clock=clock)
+    token = tokens.issue("a.khan", issued_by="gw.admin").token
+    authenticator = BearerTokenAuthenticator(
+        tokens,
+        UsersFile(data_dir.users),
+        audit,
+        owner_refusal=signin.token_refusal,
+        clock=clock,
+    )
+    bearer = f"Bearer {token}"
+    clock.advance(hours=23)  # idle since the token was issued, not yet a day
+    assert authenticator.authenticate(bearer, "10.0.0.1").username == "a.khan"
+    clock.advance(hours=23)  # the use above counts
+    assert authenticator.authenticate(bearer, "10.0.0.1").username == "a.khan"
+    clock.advance(hours=20)
+    active(signin)  # the web counts too: the token alone was idle for 43 h 59 min below
+    clock.advance(hours=23, minutes=59)
+    assert authenticator.authenticate(bearer, "10.0.0.1").username == "a.khan"
+    clock.advance(days=1)
+    with pytest.raises(AccountIdle, match="sign in to the web application") as idle:
+        authenticator.authenticate(bearer, "10.0.0.1")
+    assert idle.value.status == 403
+    refused = list(audit.events(kinds=["access.authentication_failed"]))[-1]
+    assert refused.details["details"]["reason"] == "account_idle"
+    with pytest.raises(AccountIdle):  # a refused use does not count as a use
+        authenticator.authenticate(bearer, "10.0.0.1")
+    signin.sign_in("a.khan", SECOND, "10.0.0.1")
+    assert authenticator.authenticate(bearer, "10.0.0.1").username == "a.khan"
+
+
+def test_no_token_idle_rule_when_the_policy_sets_none(
+    data_dir: DataDir, audit: AuditLog, clock: Clock
+) -> None:
+    signin = make_signin(data_dir, audit, clock, token_idle_minutes=0)
+    tokens = TokenStore(data_dir.governance, clock=clock)
+    token = tokens.issue("a.khan", issued_by="gw.admin", expires_in=None).token
+    authenticator = BearerTokenAuthenticator(
+        tokens, UsersFile(data_dir.users), audit, owner_refusal=signin.token_refusal, clock=clock
+    )
+    clock.advance(days=365)
     assert authenticator.authenticate(f"Bearer {token}", "10.0.0.1").username == "a.khan"

@@ -3,7 +3,7 @@
 ``web_gateway`` serves the tiny warehouse under the default policy. Every demo user has signed
 in before (their password is :data:`PASSWORD`, no change due) except :data:`FIRST_LOGIN_USER`,
 who still has the demo's initial password. ``idle_gateway`` is the same with the policy's idle
-interval shortened to 3 seconds.
+interval and the tokens' idle interval (``token_idle_minutes``) shortened to 3 seconds.
 
 ``browser`` is one Chromium for the session: Debian's ``/usr/bin/chromium`` (``.ci/run``
 installs it), driven by Playwright, whose own browser download is never used. Without it, or
@@ -68,7 +68,9 @@ def web_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatewa
 @pytest.fixture(scope="session")
 def idle_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     root = tmp_path_factory.mktemp("web-idle") / "data"
-    gateway = start_gateway(web_data_dir(root, login="idle_minutes = 0.05").root)
+    gateway = start_gateway(
+        web_data_dir(root, login="idle_minutes = 0.05\ntoken_idle_minutes = 0.05").root
+    )
     yield gateway
     gateway.stop()
 

@@ -1,9 +1,10 @@
 """The web application over plain HTTP: headers, cookies, CSRF, session fixation, cross-user
-pages, a locked person's tokens, /docs offline. Browser behaviour is in test_browser.py."""
+pages, a locked, suspended or idle person's tokens, /docs offline. Browser behaviour is in test_browser.py."""
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -140,6 +141,55 @@ def test_a_locked_persons_tokens_stop_until_an_administrator_unlocks(
         assert done.returncode == 0, done.stderr
         assert api.get("/v1/me").status_code == 200
     assert client.login("j.taylor", PASSWORD).headers["location"] == "/syops"
+
+
+def test_a_suspended_persons_session_and_tokens_stop_at_once(
+    web_gateway: LiveGateway, web_client: Any
+) -> None:
+    users = web_gateway.data_dir / "users.toml"
+    original = users.read_text("utf-8")
+    header = '[users."m.hughes"]\n'
+    assert header in original
+    web = web_client().sign_in("m.hughes")
+    query = {"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"}
+    with web_gateway.client("m.hughes") as api:
+        assert api.get("/v1/me").status_code == 200
+        users.write_text(original.replace(header, header + "suspended = true\n"), "utf-8")
+        try:
+            token = api.post("/v1/query", json=query)
+            console = web.post("/console/query", {**query, "csrf_token": "any"})
+            page = web.get("/")
+        finally:
+            users.write_text(original, "utf-8")
+        assert (token.status_code, token.json()["error"]["code"]) == (403, "account_suspended")
+        assert page.headers["location"].startswith("/login")  # the session was ended
+        assert (console.status_code, console.json()["error"]["code"]) == (403, "account_suspended")
+        assert api.get("/v1/me").status_code == 200  # reinstated: the token works again
+    assert web.get("/").headers["location"].startswith("/login")  # and stays ended
+
+
+def test_an_idle_persons_tokens_stop_until_they_sign_in(idle_gateway: LiveGateway) -> None:
+    web = WebClient(idle_gateway)
+    with idle_gateway.client("a.khan") as api:
+        web.sign_in("a.khan")
+        for _ in range(3):  # each use keeps them going
+            assert api.get("/v1/me").status_code == 200
+            time.sleep(1.5)
+        time.sleep(3.5)  # past token_idle_minutes (3 s) without any use
+        idle = api.post("/v1/query", json={"sql": "SELECT 1 AS n FROM crime", "purpose": "SA-2026"})
+        assert (idle.status_code, idle.json()["error"]["code"]) == (403, "account_idle")
+        assert "sign in to the web application" in idle.json()["error"]["message"]
+        assert api.get("/v1/me").status_code == 403  # a refused use is no use
+        WebClient(idle_gateway).sign_in("a.khan")
+        assert api.get("/v1/me").status_code == 200
+    WebClient(idle_gateway).sign_in("s.patel").close()  # their tokens are idle too
+    with idle_gateway.client("s.patel") as senior:
+        events = senior.get(
+            "/v1/audit/events", params={"kind": "access.authentication_failed", "limit": 1000}
+        ).json()["events"]
+    reasons = [(e["actor"], e["details"]["details"]["reason"]) for e in events]
+    assert ("a.khan", "account_idle") in reasons
+    web.close()
 
 
 def test_docs_are_served_from_the_package(web_gateway: LiveGateway) -> None:

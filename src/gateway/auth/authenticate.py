@@ -10,6 +10,7 @@ applies at once.
     missing / malformed / unknown / expired / revoked token, unknown user  → 401 unauthenticated
     suspended account                                                       → 403 account_suspended
     account locked after failed web sign-ins                                → 403 account_locked
+    its owner idle past the policy's token_idle_minutes                     → 403 account_idle
     expired access                                                          → 403 access_expired
     too many failures from one address                                      → 429 rate_limited
 
@@ -39,7 +40,6 @@ from gateway.auth.tokens import MAX_TOKEN_LENGTH, TokenRecord, TokenStore
 from gateway.clock import Clock, utc_now
 from gateway.errors import (
     AccessExpired,
-    AccountLocked,
     AccountSuspended,
     AuthenticationError,
     GatewayError,
@@ -99,8 +99,9 @@ class BearerTokenAuthenticator:
         audit: where refusals are recorded.
         failed_logins: per-address budget of failed attempts; past it, 429 without an audit
             record each time (so a flood cannot fill the audit log).
-        locked: whether a username's sign-in account is locked at a moment
-            (:meth:`gateway.auth.signin.SignIn.locked`): a locked person's tokens stop too.
+        owner_refusal: why an active token's owner may not use it at a moment, or None
+            (:meth:`gateway.auth.signin.SignIn.token_refusal`: locked, or idle past the policy),
+            asked once suspension and expiry have passed.
         clock: current UTC time.
     """
 
@@ -111,10 +112,10 @@ class BearerTokenAuthenticator:
         audit: AuditLog,
         *,
         failed_logins: TokenBucket | None = None,
-        locked: Callable[[str, datetime], bool] | None = None,
+        owner_refusal: Callable[[TokenRecord, datetime], GatewayError | None] | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        self.locked = locked
+        self.owner_refusal = owner_refusal
         self.tokens = tokens
         self.directory = directory
         self.audit = audit
@@ -160,11 +161,8 @@ class BearerTokenAuthenticator:
                 token_id=record.token_id,
             )
         refusal = account_refusal(principal, now)
-        if refusal is None and self.locked is not None and self.locked(principal.username, now):
-            refusal = AccountLocked(
-                f"the account {principal.username!r} is locked after failed sign-in attempts; "
-                "an administrator can unlock it"
-            )
+        if refusal is None and self.owner_refusal is not None:
+            refusal = self.owner_refusal(record, now)
         if refusal is not None:
             return _Failure(
                 refusal,

@@ -16,8 +16,12 @@
 
 Refusals are deliberately alike: an unknown username and a wrong password get the same answer
 after the same work (an argon2 verification), so the form does not tell who has an account.
-A locked account says so (the person must ask an administrator), and its API tokens stop too
-(:class:`~gateway.auth.authenticate.BearerTokenAuthenticator` asks :meth:`SignIn.locked`).
+A locked account says so (the person must ask an administrator), and its API tokens stop too;
+so do the tokens of a person idle past ``token_idle_minutes`` until they sign in again
+(:class:`~gateway.auth.authenticate.BearerTokenAuthenticator` asks
+:meth:`SignIn.token_refusal`). A request's time is recorded only when the recorded one is
+older than a small fraction of the idle interval (:mod:`gateway.auth.activity`), so a page or
+console request does not write on every call.
 
 Example:
     >>> import tempfile, pathlib
@@ -48,6 +52,7 @@ from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
 from gateway.auth.accounts import Account, AccountStore
+from gateway.auth.activity import PersonActivity, refresh_due
 from gateway.auth.authenticate import account_refusal
 from gateway.auth.passwords import (
     hash_password,
@@ -57,9 +62,11 @@ from gateway.auth.passwords import (
 )
 from gateway.auth.permissions import Action, Permissions
 from gateway.auth.sessions import SessionStore, WebSession
+from gateway.auth.tokens import TokenRecord
 from gateway.clock import Clock, utc_now
 from gateway.errors import (
     AccessDenied,
+    AccountIdle,
     AccountLocked,
     AuthenticationError,
     GatewayError,
@@ -104,7 +111,7 @@ class SignIn:
     """The sign-in workflow over the account and session stores.
 
     Args:
-        accounts, sessions: the stores (tables of ``DIR/governance.sqlite``).
+        accounts, sessions, activity: the stores (tables of ``DIR/governance.sqlite``).
         directory: resolves a username to the principal as of now.
         audit: where every step is recorded.
         rules: the policy's ``[login]`` section.
@@ -119,10 +126,12 @@ class SignIn:
         audit: AuditLog,
         rules: LoginSettings,
         *,
+        activity: PersonActivity | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self.accounts = accounts
         self.sessions = sessions
+        self.activity = activity or PersonActivity(sessions.path)
         self.directory = directory
         self.audit = audit
         self.rules = rules
@@ -145,6 +154,7 @@ class SignIn:
             directory,
             audit,
             rules,
+            activity=PersonActivity(path),
             clock=clock,
         )
 
@@ -202,6 +212,35 @@ class SignIn:
         account = self.accounts.get(username)
         return account is not None and account.locked(at or self.clock(), self.rules.unlock_after)
 
+    def token_refusal(self, token: TokenRecord, at: datetime) -> GatewayError | None:
+        """Why the owner of an active token may not use it at ``at`` — locked, or idle past
+        ``token_idle_minutes`` (since their last use of the gateway, or the token's issue) —
+        else None, and the use is recorded (at most every refresh interval)."""
+        username = token.username
+        if self.locked(username, at):
+            return AccountLocked(
+                f"the account {username!r} is locked after failed sign-in attempts; "
+                "an administrator can unlock it"
+            )
+        idle = self.rules.token_idle_timeout
+        if idle is None:
+            return None
+        since = self.activity.idle_since(username, at, idle, floor=token.issued_at)
+        if since is not None:
+            return AccountIdle(
+                f"{username!r} has not used the gateway since {since:%Y-%m-%d %H:%M} UTC "
+                f"(tokens stop after {self.rules.token_idle_minutes:g} minutes without use): "
+                "sign in to the web application to use them again"
+            )
+        self.activity.seen(username, at, idle=idle)
+        return None
+
+    def _seen(self, username: str, at: datetime) -> None:
+        """A use of the gateway by ``username`` (keeps their tokens from going idle)."""
+        idle = self.rules.token_idle_timeout
+        if idle is not None:
+            self.activity.seen(username, at, idle=idle)
+
     def _lapse_expired_lock(self, account: Account, now: datetime) -> Account:
         """A lock whose interval is over ends (audited, by the system) before the attempt."""
         if account.locked_at is None or account.locked(now, self.rules.unlock_after):
@@ -253,6 +292,7 @@ class SignIn:
             raise refusal
         rehashed = hash_password(password) if needs_rehash(account.password_hash) else None
         self.accounts.record_success(username, rehashed=rehashed)
+        self._seen(username, now)
         return self.sessions.create(username, "password_change" if account.must_change else "syops")
 
     def sign_in_verified(
@@ -437,7 +477,8 @@ class SignIn:
         return session
 
     def resolve(self, secret: str) -> tuple[WebSession, Principal]:
-        """The session and its principal for a request; the idle interval starts again.
+        """The session and its principal for a request; the idle interval starts again
+        (recorded when the recorded time is older than a small fraction of the interval).
 
         Raises:
             SessionEnded: no live session (idle, too old, signed out).
@@ -456,7 +497,9 @@ class SignIn:
         if refusal is not None or principal is None:
             self.sessions.end(session)
             raise refusal or SessionEnded("you are not signed in")
-        self.sessions.touch(session)
+        if refresh_due(session.last_seen, now, self.rules.idle_timeout):
+            self.sessions.touch(session)
+        self._seen(session.username, now)
         return session, principal
 
     # --- administration ------------------------------------------------------------------

@@ -4,7 +4,9 @@ The connection agreement and policy 198 set the defaults: a password of at least
 or a passphrase of at least 3 words, not one of the commonly used passwords, not one of the
 last 3, changed at first sign-in; the account locked after 3 failed attempts (unlocked by an
 administrator, or by itself after ``unlock_after_minutes``; 0 = only by an administrator);
-signed off after 15 minutes idle; the security operating procedures (SyOPs) accepted at every
+signed off after 15 minutes idle; a person's API tokens stop after 7 days without any use of the
+gateway by that person (``token_idle_minutes``; 0 = never), until they sign in to the web
+application again; the security operating procedures (SyOPs) accepted at every
 sign-in, under the notice that use is monitored and audited.
 
 Example:
@@ -58,6 +60,9 @@ class LoginSettings:
             an administrator unlocks it).
         idle_minutes: a session unused this long is signed off (server-side).
         session_max_hours: a session ends this long after sign-in whatever its use.
+        token_idle_minutes: a person's API tokens stop when the person has not used the gateway
+            (web or token) for this long; signing in to the web application starts them again
+            (0 = tokens never stop for idleness).
         syops_version: the version of the SyOPs text; recorded with each acceptance.
         syops_text, monitoring_notice: what the sign-in pages show.
         oidc: ``[login.oidc]``: sign-in through an OpenID Connect provider as well (None: by
@@ -72,6 +77,7 @@ class LoginSettings:
     unlock_after_minutes: int = 30
     idle_minutes: float = 15
     session_max_hours: float = 10
+    token_idle_minutes: float = 7 * 24 * 60
     syops_version: str = "2026-1"
     syops_text: str = _SYOPS
     monitoring_notice: str = _NOTICE
@@ -80,6 +86,11 @@ class LoginSettings:
     @property
     def idle_timeout(self) -> timedelta:
         return timedelta(minutes=self.idle_minutes)
+
+    @property
+    def token_idle_timeout(self) -> timedelta | None:
+        """How long a person may be idle before their tokens stop (None: never)."""
+        return timedelta(minutes=self.token_idle_minutes) if self.token_idle_minutes else None
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -98,7 +109,11 @@ _WHOLE = {
     "max_failures": (1, 100),
     "unlock_after_minutes": (0, 60 * 24 * 30),
 }
-_NUMBER = {"idle_minutes": (0.01, 24 * 60.0), "session_max_hours": (0.01, 24 * 7.0)}
+_NUMBER = {
+    "idle_minutes": (0.01, 24 * 60.0),
+    "session_max_hours": (0.01, 24 * 7.0),
+    "token_idle_minutes": (0.0, 366 * 24 * 60.0),
+}
 _TEXT = {"syops_version": 40, "syops_text": 4000, "monitoring_notice": 2000}
 
 
