@@ -21,6 +21,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   ├── PurposeRequired           400  purpose_required
     │   ├── CommentRequired           400  comment_required       (an authorisation or QA decision without a comment)
     │   ├── MarkingLowered            400  marking_lowered        (a protective marking lowered or removed)
+    │   ├── MarkingRequired           400  marking_required       (an unmarked file the policy forbids)
     │   └── MarkingUnknown            400  marking_unknown        (a marking not on the policy's scale)
     ├── AuthenticationError           401  unauthenticated
     │   └── IdentityRejected          401  identity_rejected      (an OpenID Connect answer that proves nothing)
@@ -93,6 +94,7 @@ __all__ = [
     "IdentityRejected",
     "InputError",
     "MarkingLowered",
+    "MarkingRequired",
     "MarkingUnknown",
     "NetworkNotPermitted",
     "NotAggregate",
@@ -401,6 +403,13 @@ class MarkingLowered(InputError):
     raised, never lowered or removed."""
 
     code = "marking_lowered"
+
+
+class MarkingRequired(InputError):
+    """A file asked for without its protective marking inside (an unmarked CSV) where the
+    policy does not allow it."""
+
+    code = "marking_required"
 
 
 class MarkingUnknown(InputError):

@@ -190,7 +190,9 @@ def test_held_export_over_http(gateway: LiveGateway) -> None:
     with gateway.client(name) as http:
         released = http.get(body["download"])
         assert released.status_code == 200
-        assert released.text.splitlines()[0] == '"crime_id"'  # a CSV every reader reads
+        # a CSV every reader reads, its marking inside on every row
+        assert released.text.splitlines()[0] == '"crime_id","protective_marking"'
+        assert released.text.splitlines()[1].endswith(',"OFFICIAL-SENSITIVE"')
         assert "_OFFICIAL-SENSITIVE.csv" in released.headers["content-disposition"]
     with gateway.client("s.patel") as senior:
         report = senior.get("/v1/audit/reports/exports").json()

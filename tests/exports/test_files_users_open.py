@@ -153,9 +153,10 @@ def test_csv_reads_everywhere_and_keeps_its_marking(
     done = _export(tmp_path, as_analyst, PER_LSOA_SQL, "crimes.csv")
     assert done.returncode == 0, done.stderr
     path = tmp_path / "crimes.csv"
-    expected = ["lsoa_code", "crimes"]
+    expected = ["lsoa_code", "crimes", "protective_marking"]
     frame = pd.read_csv(path)
     assert list(frame.columns) == expected
+    assert set(frame["protective_marking"]) == {"OFFICIAL-SENSITIVE"}  # inside, on every row
     assert len(frame) > 10
     assert pd.api.types.is_integer_dtype(frame["crimes"])
     try:
@@ -170,9 +171,9 @@ def test_csv_reads_everywhere_and_keeps_its_marking(
     rows = con.execute(f"SELECT count(*), sum(crimes) FROM read_csv('{path}')").fetchone()
     assert rows == (len(frame), int(frame["crimes"].sum()))
     gdal = pyogrio.read_dataframe(path)
-    assert list(gdal.columns[:2]) == expected
+    assert list(gdal.columns[:3]) == expected
     assert len(gdal) == len(frame)
-    # The marking travels beside the file and in the name the server gives it.
+    # The marking also travels beside the file and in the name the server gives it.
     provenance = json.loads((tmp_path / "crimes.provenance.json").read_text("utf-8"))
     assert provenance["marking"] == "OFFICIAL-SENSITIVE"
     assert provenance["format"] == "csv"
@@ -184,16 +185,14 @@ def test_csv_reads_everywhere_and_keeps_its_marking(
         download = http.get(answer["download"])
     assert answer["file_name"].endswith("_OFFICIAL-SENSITIVE.csv")
     assert "_OFFICIAL-SENSITIVE.csv" in download.headers["content-disposition"]
-    assert download.text.startswith('"lsoa_code","crimes"\n') or download.text.startswith(
-        "lsoa_code,crimes\n"
-    )
+    assert download.text.startswith('"lsoa_code","crimes","protective_marking"\n')
     commented = _export(
         tmp_path, as_analyst, PER_LSOA_SQL, "commented.csv", "--option", "csv_comment=true"
     )
     assert commented.returncode == 0, commented.stderr
     first = (tmp_path / "commented.csv").read_text("utf-8").splitlines()[0]
     assert first.startswith("# OFFICIAL-SENSITIVE | query ")
-    assert list(pd.read_csv(tmp_path / "commented.csv", comment="#").columns) == expected
+    assert list(pd.read_csv(tmp_path / "commented.csv", comment="#").columns) == expected[:2]
 
 
 # --- 11: options documented and validated ---------------------------------------------------
@@ -351,7 +350,9 @@ def test_shapefile_field_names_are_readable_and_mapped_beside_the_file(
         "crimes_in_period",
         "crimes_flagged_domestic_abuse",
         "any_hate_crime",
+        "protective_marking",  # the field "marking": the file's marking on every feature
     }
+    assert mapping["marking"] == "protective_marking"
 
 
 # --- 15: GeoJSON in WGS84 ---------------------------------------------------------------------

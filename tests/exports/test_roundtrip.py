@@ -260,16 +260,18 @@ def test_csv_with_and_without_the_comment_line(
         == "crime_id,recorded_at,police_uk_category,domestic_abuse,easting,northing"
     )
 
-    bare = _export(service, export_dir, "csv")  # the default: no comment line
+    bare = _export(service, export_dir, "csv")  # the default: no comment line, a column
     frame = pyogrio.read_dataframe(bare.path)  # GDAL's CSV driver
-    assert list(frame.columns[:6]) == [
+    assert list(frame.columns[:7]) == [
         "crime_id",
         "recorded_at",
         "police_uk_category",
         "domestic_abuse",
         "easting",
         "northing",
+        "protective_marking",
     ]
+    assert set(frame["protective_marking"]) == {"OFFICIAL-SENSITIVE"}
     assert len(frame) == len(reference)
     assert set(frame["crime_id"].astype(np.int64)) == set(reference.index)
 

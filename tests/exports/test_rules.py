@@ -153,11 +153,11 @@ def test_auto_geometry_prefers_points_then_the_finest_area() -> None:
 
 def test_options_accept_text_values_from_the_command_line() -> None:
     opts = parse_options("MapInfo", {"crs": "EPSG:4326", "cell_size": "250", "csv_comment": "no"})
-    assert (opts.format.name, opts.crs, opts.geometry.cell_size, opts.csv_comment) == (
+    assert (opts.format.name, opts.crs, opts.geometry.cell_size, opts.csv_marking) == (
         "tab",
         4326,
         250.0,
-        False,
+        None,
     )
 
 

@@ -104,7 +104,9 @@ EXPORT_OPTIONS_HELP = (
     "crs=27700|4326 (default 27700, GeoJSON 4326); "
     "encoding=WindowsLatin1|UTF-8 (MapInfo; default WindowsLatin1, UTF-8 needs 15.2+); "
     "name=NAME (file and layer name; default: the output's name); "
-    "csv_comment=true|false (a '# marking' first line; default false); "
+    "csv_marking=column|comment|none (the marking inside a CSV: a protective_marking "
+    "column, the default, or a '# marking' first line; none only where the policy allows); "
+    "csv_comment=true|false (true: csv_marking=comment); "
     "formula_guard=true|false (CSV/XLSX; default true); "
     "marking=MARKING (raise the policy's protective marking, never lower it)."
 )

@@ -33,7 +33,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -291,10 +291,14 @@ def export_result(
     settings = service.policy.exports
     report(ExportProgress("layer", 0, result.table.num_rows))
     try:
+        # how a CSV carries its marking inside (never none unless the policy allows it)
+        options = replace(
+            options, csv_marking=service.policy.markings.csv_style(options.csv_marking)
+        )
         layer = build_layer(
             result.table, options, data_dir.basemaps, result.areas or principal.areas
         )
-        prepared = prepare(layer, options.format)
+        prepared = prepare(layer, options.format, csv_marking=options.csv_marking)
     except GatewayError as exc:
         exc.query_id = result.query_id
         raise

@@ -20,8 +20,12 @@ OpenAPI document (``/docs``), the README and the CLI help are checked against::
     encoding      MapInfo TAB and MIF: WindowsLatin1 (default; version 300, any MapInfo) |
                   UTF-8 (MapInfo 15.2 or later)
     name          file/layer name (default: the template name, else export_<query id>)
-    csv_comment   false (default) | true: a leading "# marking | provenance" line in CSV
-                  (pandas, polars, DuckDB and GDAL then need to be told to skip it)
+    csv_marking   column | comment | none: how a CSV carries its marking inside (default the
+                  policy's [markings] csv_marking, column: a trailing protective_marking
+                  column; comment: a first "# marking | provenance" line; none: only where
+                  the policy allows unmarked CSV, else 400 marking_required)
+    csv_comment   true: the same as csv_marking=comment (kept for older scripts); false: the
+                  policy's default (it never removes the marking)
     formula_guard true (default) | false: in CSV and XLSX, text starting with = + - @ tab or
                   carriage return gets a leading apostrophe so spreadsheets never run it as a
                   formula (OWASP CSV injection; see gateway.exports.formulas)
@@ -144,11 +148,19 @@ OPTION_DOCS: tuple[OptionDoc, ...] = (
         "and client use the output file's name).",
     ),
     OptionDoc(
+        "csv_marking",
+        "column | comment | none",
+        "How a CSV carries its protective marking inside. Default the policy's (column: a "
+        "trailing protective_marking column on every row, which pandas, polars, DuckDB, GDAL "
+        "and MapInfo read as it is); comment: a first '# marking | provenance' line (readers "
+        "must skip it); none: the marking only in the file name and sidecar, refused (400 "
+        "marking_required) unless the policy allows unmarked CSV.",
+    ),
+    OptionDoc(
         "csv_comment",
         "true | false",
-        "CSV: a leading '# marking | provenance' line. Default false, so pandas, polars, "
-        "DuckDB and GDAL read the file as it is; the marking travels in the file name and "
-        "the provenance sidecar.",
+        "CSV: true is csv_marking=comment (kept for older scripts); false keeps the "
+        "policy's default, never an unmarked file.",
     ),
     OptionDoc(
         "formula_guard",
@@ -236,7 +248,8 @@ class ExportOptions:
         crs: output EPSG code (27700 or 4326; KML is always 4326).
         name: file and layer name stem.
         encoding: MapInfo charset (a key of :data:`MAPINFO_ENCODINGS`).
-        csv_comment: write the leading comment line in CSV.
+        csv_marking: how a CSV carries its marking (``column``, ``comment``, ``none``; None:
+            the policy's ``[markings] csv_marking``), checked against the policy when written.
         formula_guard: guard CSV and XLSX text cells against formula injection.
         marking: the marking the analyst asked for (None: the policy's); checked against
             the policy's for the data when the file is written.
@@ -247,7 +260,7 @@ class ExportOptions:
     crs: int = 27700
     name: str | None = None
     encoding: str = "WindowsLatin1"
-    csv_comment: bool = False
+    csv_marking: str | None = None
     formula_guard: bool = True
     marking: str | None = None
 
@@ -286,6 +299,15 @@ def _bool(value: Any, key: str) -> bool:
     if text in {"false", "0", "no"}:
         return False
     raise InputError(f"export option {key}: expected true or false")
+
+
+def _csv_marking(raw: Mapping[str, Any]) -> str | None:
+    style = raw.get("csv_marking")
+    if style is not None:
+        if style not in ("column", "comment", "none"):
+            raise InputError("export option csv_marking: expected column, comment or none")
+        return str(style)
+    return "comment" if _bool(raw.get("csv_comment", False), "csv_comment") else None
 
 
 def _encoding(fmt: ExportFormat, value: Any) -> str:
@@ -371,7 +393,7 @@ def parse_options(format: str | ExportFormat, options: Mapping[str, Any] | None)
         crs=crs,
         name=name,
         encoding=_encoding(fmt, raw.get("encoding")),
-        csv_comment=_bool(raw.get("csv_comment", False), "csv_comment"),
+        csv_marking=_csv_marking(raw),
         formula_guard=_bool(raw.get("formula_guard", True), "formula_guard"),
         marking=marking,
     )

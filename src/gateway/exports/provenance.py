@@ -8,7 +8,9 @@ export (format, CRS, marking, approval). Each format carries it where it can:
     GeoJSON        a top-level "provenance" member + description
     KML            the document description
     XLSX           marking and summary on top of every sheet, a Provenance sheet
-    CSV            a leading ``# …`` comment line (can be switched off)
+    CSV            the marking in a trailing ``protective_marking`` column, or a leading
+                   ``# …`` comment line (``csv_marking=comment``)
+    Shapefile      the marking in a ``marking`` field of every feature
     Parquet        file key-value metadata (``gateway:provenance``)
     zips           ``<name>.provenance.json`` beside the layer files (Shapefile, MapInfo)
 

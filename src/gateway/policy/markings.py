@@ -13,6 +13,15 @@ optional::
                                    # people, places, vehicles, property (the [exports] marking)
     audit = "OFFICIAL-SENSITIVE"   # the audit schema
     publication = "OFFICIAL"       # the police.uk extract (the [exports] publication_marking)
+    aggregate = "OFFICIAL"         # counts released under disclosure control: stands in for
+                                   # the record class (never below the other classes read);
+                                   # default: the reference marking
+    csv_marking = "column"         # how a CSV carries its marking inside: a trailing
+                                   # protective_marking column on every row ("column", read
+                                   # as it is by pandas, GDAL, MapInfo) or a first "# …"
+                                   # line ("comment")
+    allow_unmarked_csv = false     # true: an export may ask for csv_marking=none (marking in
+                                   # the file name and sidecar only); else 400 marking_required
 
 Markings compare case- and spacing-insensitively (``official sensitive`` is
 ``OFFICIAL-SENSITIVE``) and are always given back as the scale spells them.
@@ -23,6 +32,12 @@ Example:
     ('OFFICIAL', 'OFFICIAL-SENSITIVE')
     >>> m.resolve("secret", floor="OFFICIAL-SENSITIVE")
     'SECRET'
+    >>> m.for_release(["reference", "record"], aggregate=True)
+    'OFFICIAL'
+    >>> m.for_release(["audit", "record"], aggregate=True)
+    'OFFICIAL-SENSITIVE'
+    >>> m.csv_style(None), m.csv_style("comment")
+    ('column', 'comment')
     >>> m.resolve("NOT PROTECTIVELY MARKED", floor="OFFICIAL-SENSITIVE")
     Traceback (most recent call last):
     ...
@@ -36,9 +51,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import ConfigurationError, MarkingLowered, MarkingUnknown
+from gateway.errors import ConfigurationError, MarkingLowered, MarkingRequired, MarkingUnknown
 
 __all__ = [
+    "CSV_MARKINGS",
     "DATA_CLASSES",
     "DEFAULT_SCALE",
     "MarkingSettings",
@@ -53,8 +69,11 @@ DEFAULT_SCALE = (
     "SECRET",
     "TOP SECRET",
 )
-#: The data classes a marking is set for.
-DATA_CLASSES = ("reference", "record", "audit", "publication")
+#: The data classes a marking is set for (``aggregate``: record data released as counts under
+#: disclosure control).
+DATA_CLASSES = ("reference", "record", "audit", "publication", "aggregate")
+#: How a CSV file carries its marking inside (``none``: only where the policy allows it).
+CSV_MARKINGS = ("column", "comment", "none")
 _MAX_MARKING = 80
 
 
@@ -71,6 +90,9 @@ class MarkingSettings:
     record: str = "OFFICIAL-SENSITIVE"
     audit: str = "OFFICIAL-SENSITIVE"
     publication: str = "OFFICIAL"
+    aggregate: str = "OFFICIAL"
+    csv_marking: str = "column"
+    allow_unmarked_csv: bool = False
 
     def rank(self, marking: str) -> int | None:
         """The marking's place on the scale (0 = lowest), None when it is not on it."""
@@ -100,6 +122,33 @@ class MarkingSettings:
         """
         found = [self.of_class(c) for c in classes]
         return self.highest(found or [self.reference])
+
+    def for_release(self, classes: Iterable[str], *, aggregate: bool) -> str:
+        """The marking of a release made from these classes. An ``aggregate`` release (counts
+        under disclosure control) takes the ``aggregate`` marking in place of the record
+        class's; every other class read keeps its own, so it is never below the policy's for
+        any class but the records it counts. Record-level data keeps :meth:`for_classes`."""
+        found = list(classes)
+        if aggregate:
+            found = ["aggregate" if c == "record" else c for c in found]
+        return self.for_classes(found)
+
+    def csv_style(self, requested: str | None) -> str:
+        """How a CSV carries its marking: ``requested`` (an export's ``csv_marking``) or the
+        policy's ``csv_marking``.
+
+        Raises:
+            MarkingRequired: ``none`` asked for where the policy does not allow unmarked CSV
+                (400 ``marking_required``).
+        """
+        style = requested or self.csv_marking
+        if style == "none" and not self.allow_unmarked_csv:
+            raise MarkingRequired(
+                "a CSV file carries its protective marking inside (csv_marking=column: a "
+                "protective_marking column; or comment: a first '# …' line); the policy does "
+                "not allow an unmarked CSV (csv_marking=none)"
+            )
+        return style
 
     def resolve(self, requested: str | None, *, floor: str) -> str:
         """The marking to print: ``floor`` (the policy's), or ``requested`` when higher.
@@ -178,6 +227,7 @@ def parse_marking_settings(
     if not isinstance(raw, Mapping):
         raise ConfigurationError(f"{source}: markings: must be a table")
     known = sorted(MarkingSettings.__dataclass_fields__)
+    _csv_keys(raw, source)
     for key in raw:
         if key not in known:
             raise ConfigurationError(
@@ -199,11 +249,40 @@ def parse_marking_settings(
     settings = MarkingSettings(scale=scale)
     chosen: dict[str, str] = {}
     for name, default in values.items():
-        value = _marking(raw.get(name, default), f"markings.{name}", source)
-        rank = settings.rank(value)
-        if rank is None:
-            raise ConfigurationError(
-                f"{source}: markings.{name}: {value!r} is not on the scale ({', '.join(scale)})"
-            )
-        chosen[name] = scale[rank]
-    return MarkingSettings(scale=scale, **chosen)
+        chosen[name] = _on_scale(raw.get(name, default), name, settings, source)
+    # aggregates default to the reference data's marking
+    chosen["aggregate"] = _on_scale(
+        raw.get("aggregate", chosen["reference"]), "aggregate", settings, source
+    )
+    return MarkingSettings(
+        scale=scale,
+        csv_marking=str(raw.get("csv_marking", defaults.csv_marking)),
+        allow_unmarked_csv=bool(raw.get("allow_unmarked_csv", defaults.allow_unmarked_csv)),
+        **chosen,
+    )
+
+
+def _on_scale(raw: Any, name: str, settings: MarkingSettings, source: str) -> str:
+    value = _marking(raw, f"markings.{name}", source)
+    rank = settings.rank(value)
+    if rank is None:
+        raise ConfigurationError(
+            f"{source}: markings.{name}: {value!r} is not on the scale "
+            f"({', '.join(settings.scale)})"
+        )
+    return settings.scale[rank]
+
+
+def _csv_keys(raw: Mapping[str, Any], source: str) -> None:
+    style = raw.get("csv_marking", "column")
+    if style not in CSV_MARKINGS:
+        raise ConfigurationError(
+            f"{source}: markings.csv_marking: expected one of {', '.join(CSV_MARKINGS)}"
+        )
+    allow = raw.get("allow_unmarked_csv", False)
+    if not isinstance(allow, bool):
+        raise ConfigurationError(f"{source}: markings.allow_unmarked_csv: expected true or false")
+    if style == "none" and not allow:
+        raise ConfigurationError(
+            f"{source}: markings.csv_marking: 'none' needs allow_unmarked_csv = true"
+        )

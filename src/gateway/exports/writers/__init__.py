@@ -6,6 +6,12 @@
     geoparquet   GeoParquet 1.1 (pyarrow)
     package      zip + provenance and field-name sidecars, SHA-256
 
+Every file carries its protective marking inside: in the format's own metadata (Parquet,
+GeoParquet, GeoPackage, FlatGeobuf, GeoJSON, MapInfo, KML, XLSX), or — where a format has no
+place for it — in a field of every row: a CSV's trailing ``protective_marking`` column (or,
+``csv_marking=comment``, its first ``# …`` line), a ``marking`` field of every feature in a
+Shapefile and a MapInfo MIF/MID (:func:`marking_field`).
+
 Example:
     >>> import pyarrow as pa
     >>> from gateway.exports.geometry import Layer
@@ -13,7 +19,7 @@ Example:
     >>> from gateway.exports.formats import export_format
     >>> prepared = prepare(Layer(pa.table({"n": [1]}), GeometrySpec("none")), export_format("csv"))
     >>> prepared.table.column_names, prepared.renamed
-    (['n'], {})
+    (['n', 'protective_marking'], {})
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, InputError
 from gateway.exports.formats import ExportFormat
 from gateway.exports.formulas import guard_formulas
 from gateway.exports.geometry import GEOMETRY_COLUMN, Bounds, Layer
@@ -42,10 +48,42 @@ from gateway.exports.writers.package import (
 )
 from gateway.exports.writers.tabular import write_csv, write_parquet, write_xlsx
 
-__all__ = ["PreparedLayer", "prepare", "sha256_file", "write"]
+__all__ = [
+    "MARKING_COLUMN",
+    "MARKING_FIELD",
+    "PreparedLayer",
+    "marking_field",
+    "prepare",
+    "sha256_file",
+    "write",
+]
 
 RowsWritten = Callable[[int], None]
 _RESERVED = (GEOMETRY_COLUMN, "fid", "ogc_fid")
+#: A CSV's column holding the marking on every row (``csv_marking=column``).
+MARKING_COLUMN = "protective_marking"
+#: The field holding the marking on every feature of a map format with no metadata GDAL
+#: reads back (a Shapefile's .dbf, a MIF/MID).
+MARKING_FIELD = "marking"
+_WITHOUT_METADATA = ("shp", "mif")
+
+
+def marking_field(fmt: ExportFormat, csv_marking: str | None) -> str | None:
+    """The field every row of a ``fmt`` file carries its marking in, if the format has no
+    metadata for it (None: the marking is in the format's metadata, or a CSV's comment line).
+
+    Example:
+        >>> from gateway.exports.formats import export_format
+        >>> marking_field(export_format("csv"), "column"), marking_field(export_format("csv"), "comment")
+        ('protective_marking', None)
+        >>> [marking_field(export_format(f), None) for f in ("shp", "mif", "tab", "gpkg")]
+        ['marking', 'marking', None, None]
+    """
+    if fmt.writer == "csv":
+        return MARKING_COLUMN if (csv_marking or "column") == "column" else None
+    if fmt.name in _WITHOUT_METADATA:
+        return MARKING_FIELD
+    return None
 
 
 @dataclass(frozen=True)
@@ -56,11 +94,14 @@ class PreparedLayer:
         table: attribute columns (renamed) plus the WKB geometry for map formats.
         renamed: new name → original column name.
         layer: the layer it came from.
+        marking_field: the field :func:`write` adds with the marking on every row (None:
+            the marking goes in the format's metadata).
     """
 
     table: pa.Table
     renamed: dict[str, str]
     layer: Layer
+    marking_field: str | None = None
 
     @property
     def field_names(self) -> list[tuple[str, str]]:
@@ -73,15 +114,45 @@ class PreparedLayer:
         ]
 
 
-def prepare(layer: Layer, fmt: ExportFormat) -> PreparedLayer:
-    """Convert and rename ``layer``'s attribute columns for ``fmt``."""
+def prepare(layer: Layer, fmt: ExportFormat, *, csv_marking: str | None = None) -> PreparedLayer:
+    """Convert and rename ``layer``'s attribute columns for ``fmt`` (``csv_marking``: how a
+    CSV carries its marking, :func:`marking_field`).
+
+    Raises:
+        InputError: a CSV result has a column of the marking column's name (an analyst's
+            column can never pose as the file's marking).
+    """
+    field = marking_field(fmt, csv_marking)
     attributes = layer.table.select(layer.attribute_names)
-    table, renamed = prepare_columns(attributes, fmt, reserved=_RESERVED)
+    if not fmt.spatial and field is not None and field in attributes.column_names:
+        raise InputError(
+            f"the column name {field!r} is kept for the file's protective marking: give your "
+            "column another name (AS …)"
+        )
+    reserved = (*_RESERVED, field) if field is not None else _RESERVED
+    table, renamed = prepare_columns(attributes, fmt, reserved=reserved)
+    if field is not None:
+        table = table.append_column(
+            pa.field(field, pa.string()), pa.nulls(table.num_rows, pa.string())
+        )
+        if field != MARKING_COLUMN:  # listed beside the file: "marking" holds the marking
+            renamed[field] = MARKING_COLUMN
     if layer.spatial:
         table = table.append_column(
             pa.field(GEOMETRY_COLUMN, pa.binary()), layer.table.column(GEOMETRY_COLUMN)
         )
-    return PreparedLayer(table, renamed, layer)
+    return PreparedLayer(table, renamed, layer, field)
+
+
+def _with_marking(prepared: PreparedLayer, marking: str) -> PreparedLayer:
+    """The marking written into the prepared layer's marking field, on every row."""
+    name = prepared.marking_field
+    if name is None:
+        return prepared
+    table = prepared.table
+    index = table.column_names.index(name)
+    values = pa.array([marking] * table.num_rows, pa.string())
+    return replace(prepared, table=table.set_column(index, pa.field(name, pa.string()), values))
 
 
 def write(
@@ -104,11 +175,12 @@ def write(
     """
     fmt = options.format
     layer = prepared.layer
+    prepared = _with_marking(prepared, provenance.marking)
     if fmt.writer in ("csv", "xlsx") and options.formula_guard:
         prepared = replace(prepared, table=guard_formulas(prepared.table))
     if fmt.writer == "csv":
         path = workdir / csv_file_name(stem, provenance.marking)
-        comment = provenance.summary() if options.csv_comment else None
+        comment = provenance.summary() if options.csv_marking == "comment" else None
         write_csv(prepared.table, path, comment=comment, progress=progress)
         return path
     if fmt.writer == "parquet":

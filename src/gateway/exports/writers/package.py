@@ -3,8 +3,8 @@
 A zipped layer (Shapefile, MapInfo) holds ``<name>.provenance.json`` and
 ``<name>.fieldnames.csv`` — ``field,column`` for every attribute field, so a shortened name
 (``pol_uk_cat``) is looked up beside the file, not inside the provenance. A CSV is named
-``<name>_<MARKING>.csv``: the protective marking travels in the file name, since a CSV that
-pandas, polars, DuckDB and GDAL read as it is has no place for it inside.
+``<name>_<MARKING>.csv``: the protective marking travels in the file name as well as inside
+the file (its ``protective_marking`` column or comment line).
 
 Example:
     >>> import tempfile, pathlib

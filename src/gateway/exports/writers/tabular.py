@@ -1,10 +1,12 @@
 """CSV, Parquet and XLSX writers, each carrying the marking and provenance where it fits.
 
-- **CSV**: the header and rows, UTF-8, RFC 4180 — a file pandas, polars, DuckDB and GDAL read
-  as it is; the marking travels in the file name (``<name>_<MARKING>.csv``) and in the
-  ``.provenance.json`` sidecar the client saves beside it. ``csv_comment=true`` adds a first
-  line ``# <marking> | query … | user … | time | purpose | policy`` (readers must then be told
-  to skip it: ``comment="#"``, ``skip_rows=1``).
+- **CSV**: the header and rows, UTF-8, RFC 4180 — a file pandas, polars, DuckDB, GDAL and
+  MapInfo read as it is, the marking inside it: by default a trailing ``protective_marking``
+  column on every row (added by :func:`gateway.exports.writers.prepare`); with
+  ``csv_marking=comment`` a first line ``# <marking> | query … | user … | time | purpose |
+  policy`` instead (readers must then be told to skip it: ``comment="#"``, ``skip_rows=1``).
+  The marking also travels in the file name (``<name>_<MARKING>.csv``) and in the
+  ``.provenance.json`` sidecar the client saves beside it.
 - **Parquet**: file metadata ``gateway:marking`` and ``gateway:provenance`` (JSON), zstd.
 - **XLSX**: every data sheet starts with the marking (row 1, bold red), the provenance summary
   (row 2) and the header (row 4, frozen); the print header and footer repeat the marking; a
