@@ -12,8 +12,9 @@ there::
     3. audit           write-ahead "started" record, durable — no audit, no query
     4. execute         hardened, killable worker; result spilled to a file (a caller may
                        withdraw the query with a Cancellation: stopped, audited "cancelled")
-    5. audit           "completed" record (rows, bytes, duration, fingerprint) — before any
-                       row leaves; if it cannot be written the result is discarded
+    5. audit           "completed" record (rows, bytes, duration, fingerprint, the marking
+                       released) — before any row leaves; if it cannot be written the
+                       result is discarded
     6. return          the spilled result, streamed by the caller
 
 A refusal at steps 1–2 is audited as a denial (with its reason code) and raised. Every error
@@ -71,13 +72,21 @@ from gateway.engines.spill import spill_batches
 from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
 from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy
+from gateway.policy.disclosure import DisclosureRules
 from gateway.policy.markings import data_classes
 from gateway.policy.view import PolicyView, view_for
 from gateway.principal import Principal
 from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, audited_access, rewrite
 from gateway.rewrite.explain import explain_engine_error
 
-__all__ = ["ClientInfo", "QueryOutcome", "QueryService", "ResultControl", "new_query_id"]
+__all__ = [
+    "ClientInfo",
+    "QueryOutcome",
+    "QueryService",
+    "ResultControl",
+    "new_query_id",
+    "under_disclosure_control",
+]
 
 
 def new_query_id(now: datetime) -> str:
@@ -376,8 +385,16 @@ class QueryService(ClosesOnExit):
                 exc.query_id = query_id
                 self._complete(started, outcome=exc.code, began=began, failure=exc)
                 raise
+        marking = self.marking_of(result, aggregate=under_disclosure_control(report))
         try:
-            self._complete(started, outcome="ok", began=began, spilled=spilled, disclosure=report)
+            self._complete(
+                started,
+                outcome="ok",
+                began=began,
+                spilled=spilled,
+                disclosure=report,
+                marking=marking,
+            )
         except AuditUnavailable:
             spilled.discard()  # nothing leaves without its completed record
             raise
@@ -386,16 +403,18 @@ class QueryService(ClosesOnExit):
             result=spilled,
             rewrite=result,
             view=view,
-            marking=self.marking_of(result),
+            marking=marking,
             disclosure=report,
         )
 
-    def marking_of(self, rewrite: RewriteResult) -> str:
+    def marking_of(self, rewrite: RewriteResult, *, aggregate: bool = False) -> str:
         """The policy's marking for what a query reads: the highest of its tables' data classes
-        (``[markings]`` in the policy, :mod:`gateway.policy.markings`)."""
+        (``[markings]`` in the policy, :mod:`gateway.policy.markings`); for an ``aggregate``
+        released under disclosure control, the policy's ``aggregate`` marking stands in for
+        the record class's."""
         kinds = [self.catalog.table(t).kind for t in rewrite.tables if t in self.catalog]
         classes = data_classes(kinds, audit=bool(rewrite.schema_tables))
-        return self.policy.markings.for_classes(classes)
+        return self.policy.markings.for_release(classes, aggregate=aggregate)
 
     def _controlled(
         self,
@@ -449,6 +468,7 @@ class QueryService(ClosesOnExit):
         spilled: QueryResult | None = None,
         failure: GatewayError | None = None,
         disclosure: dict[str, Any] | None = None,
+        marking: str | None = None,
     ) -> None:
         completed = QueryCompleted(
             query_id=started.query_id,
@@ -461,6 +481,7 @@ class QueryService(ClosesOnExit):
             fingerprint=spilled.fingerprint if spilled else "",
             truncated=spilled.truncated if spilled else False,
             disclosure=disclosure,
+            marking=marking,
         )
         try:
             self.audit.record(completed)
@@ -482,6 +503,30 @@ class QueryService(ClosesOnExit):
     def close(self) -> None:
         self.engine.close()
         self.audit.close()
+
+
+def under_disclosure_control(report: Mapping[str, Any] | None) -> bool:
+    """Whether a result was released under disclosure control that changed something (the
+    completed record's ``disclosure`` report: counts suppressed, rounded or perturbed), so it
+    takes the policy's aggregate marking. ``none``, or rules that change nothing, do not count.
+
+    Example:
+        >>> under_disclosure_control({"method": "suppression", "min_count": 10, "round_to": 0})
+        True
+        >>> under_disclosure_control({"method": "none", "min_count": 0, "round_to": 0})
+        False
+        >>> under_disclosure_control(None)
+        False
+    """
+    if report is None:
+        return False
+    rules = DisclosureRules(
+        min_count=int(report.get("min_count") or 0),
+        round_to=int(report.get("round_to") or 0),
+        method=str(report.get("method") or "none"),
+        max_noise=int(report.get("max_noise") or 0),
+    )
+    return rules.active
 
 
 def _expectation(result: RewriteResult) -> Expectation:

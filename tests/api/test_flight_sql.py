@@ -7,6 +7,7 @@ One live ``gateway serve --flight-port`` on loopback, whose policy also hides a 
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -233,6 +234,38 @@ def test_a_query_returns_the_same_rows_and_fingerprint_as_http(gateway: LiveGate
     assert audit.status_code == 200, audit.text
     fingerprint = channels["http"]["fingerprint"]
     assert audit.json()["rows"] == [["flight", fingerprint], ["http", fingerprint]]
+
+
+def test_a_result_carries_its_marking_as_its_audit_record_keeps_it(gateway: LiveGateway) -> None:
+    """The marking is in the result itself (Arrow schema metadata, for ADBC and pyarrow), the
+    FlightInfo's app_metadata and the completed audit record; reference data is OFFICIAL,
+    crime records OFFICIAL-SENSITIVE (the policy's [markings])."""
+    records_sql = unique("SELECT lsoa_code, count(*) AS n FROM crime GROUP BY ALL")
+    reference_sql = unique("SELECT count(*) AS n FROM local_authority")
+    with connect(gateway, ANALYST) as conn, conn.cursor() as cur:
+        cur.execute(records_sql)
+        records = cur.fetch_arrow_table()
+        cur.execute(reference_sql)
+        reference = cur.fetch_arrow_table()
+    assert records.schema.metadata[b"gateway:marking"] == b"OFFICIAL-SENSITIVE"
+    assert reference.schema.metadata[b"gateway:marking"] == b"OFFICIAL"
+
+    client = raw_client(gateway)
+    options = call_options(gateway, ANALYST)
+    info = client.get_flight_info(statement(records_sql), options)
+    assert info.schema.metadata[b"gateway:marking"] == b"OFFICIAL-SENSITIVE"
+    described = json.loads(info.app_metadata)
+    assert described["marking"] == "OFFICIAL-SENSITIVE"
+    fetched = client.do_get(info.endpoints[0].ticket, options).read_all()
+    assert fetched.schema.metadata[b"gateway:marking"] == b"OFFICIAL-SENSITIVE"
+
+    for sql, marking in ((records_sql, "OFFICIAL-SENSITIVE"), (reference_sql, "OFFICIAL")):
+        completed = [e for e in query_records(gateway, sql) if e["kind"] == "query.completed"]
+        assert completed
+        assert {e["details"]["marking"] for e in completed} == {marking}
+    assert described["query_id"] in {
+        e["details"]["query_id"] for e in query_records(gateway, records_sql)
+    }
 
 
 def test_a_prepared_statement_with_parameters(gateway: LiveGateway) -> None:

@@ -167,12 +167,16 @@ def test_template_runs_and_map_layers_carry_their_marking(export_gateway: LiveGa
         arrow = http.post("/v1/templates/crime-by-area/run", json={**body, "format": "arrow"})
         exported = http.post(
             "/v1/templates/crime-by-area/run",
-            json={**body, "export": {"format": "xlsx", "options": {"marking": "OFFICIAL"}}},
+            json={
+                **body,
+                "export": {"format": "xlsx", "options": {"marking": "NOT PROTECTIVELY MARKED"}},
+            },
         )
         layer = http.get("/v1/maps/local_authority", params={"purpose": purpose})
     assert run.status_code == 200, run.text
-    assert run.headers[MARKING] == run.json()["provenance"]["marking"] == "OFFICIAL-SENSITIVE"
-    assert arrow.headers[MARKING] == "OFFICIAL-SENSITIVE"
+    # counts under the policy's disclosure control: the aggregate marking
+    assert run.headers[MARKING] == run.json()["provenance"]["marking"] == "OFFICIAL"
+    assert arrow.headers[MARKING] == "OFFICIAL"
     assert (exported.status_code, exported.json()["error"]["code"]) == (400, "marking_lowered")
     assert layer.status_code == 200, layer.text
     assert layer.headers[MARKING] == "OFFICIAL"  # a base map is reference data
@@ -215,3 +219,107 @@ def test_the_cli_refuses_a_lowered_marking(export_gateway: LiveGateway, tmp_path
     assert done.returncode != 0
     assert "marking_lowered" in done.stderr or "lower than the policy" in done.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+# --- the marking in the query's own audit record, and aggregate markings --------------------
+
+
+def _completed(data_dir: Path, query_id: str) -> dict[str, Any]:
+    """The details of ``query_id``'s ``query.completed`` record."""
+    with SQLiteAuditStore(DataDir(data_dir).audit, read_only=True) as store:
+        [done] = [
+            e.details
+            for e in store.events(kinds=(EventKind.QUERY_COMPLETED,))
+            if e.details["query_id"] == query_id
+        ]
+    return done
+
+
+RECORDS_SQL = "SELECT crime_id, lsoa_code FROM crime LIMIT 20"
+
+
+def test_every_release_records_its_marking_in_the_querys_audit_record(
+    export_gateway: LiveGateway,
+) -> None:
+    name, purpose = analyst(export_gateway)
+    with export_gateway.client(name) as http:
+        answer = http.post("/v1/query", json={"sql": RECORDS_SQL, "purpose": purpose})
+        parquet = http.post(
+            "/v1/query", json={"sql": REFERENCE_SQL, "purpose": purpose, "format": "parquet"}
+        )
+        exported = http.post(
+            "/v1/exports",
+            json={
+                "sql": PER_LSOA_SQL,
+                "purpose": purpose,
+                "format": "csv",
+                "options": {"marking": "SECRET"},
+            },
+        )
+        run = http.post("/v1/templates/crime-by-area/run", json={"purpose": purpose})
+    assert answer.status_code == parquet.status_code == exported.status_code == 200
+    assert run.status_code == 200, run.text
+    # the answer, its header and its completed record agree
+    assert answer.json()["marking"] == answer.headers[MARKING] == "OFFICIAL-SENSITIVE"
+    assert _completed(export_gateway.data_dir, answer.json()["query_id"])["marking"] == (
+        "OFFICIAL-SENSITIVE"
+    )
+    inside = pq.read_schema(io.BytesIO(parquet.content)).metadata[b"gateway:marking"]
+    assert inside == b"OFFICIAL" == parquet.headers[MARKING].encode()
+    assert _completed(export_gateway.data_dir, parquet.headers["x-query-id"])["marking"] == (
+        "OFFICIAL"
+    )
+    # an export: the query's record keeps the data's marking, the file's registration the
+    # (raised) marking printed in it
+    export_id = exported.json()["export_id"]
+    assert _completed(export_gateway.data_dir, export_id)["marking"] == "OFFICIAL-SENSITIVE"
+    assert exported.headers[MARKING] == "SECRET"
+    assert _completed(export_gateway.data_dir, run.json()["query_id"])["marking"] == "OFFICIAL"
+    # and senior analysts see it in audit.queries
+    from gateway.audit.tables import queries_table
+
+    with SQLiteAuditStore(DataDir(export_gateway.data_dir).audit, read_only=True) as store:
+        table = queries_table(store.events())
+    rows = {r["query_id"]: r["marking"] for r in table.select(["query_id", "marking"]).to_pylist()}
+    assert rows[answer.json()["query_id"]] == "OFFICIAL-SENSITIVE"
+    assert rows[run.json()["query_id"]] == "OFFICIAL"
+
+
+def test_aggregates_under_disclosure_control_take_the_aggregate_marking(
+    export_gateway: LiveGateway,
+) -> None:
+    """``[markings] aggregate`` (OFFICIAL) for counts released under disclosure control; the
+    same counts without it, and record-level rows, keep the record class's marking."""
+    name, purpose = analyst(export_gateway)
+    with export_gateway.client(name) as http:
+        controlled = http.post(
+            "/v1/query", json={"sql": PER_LSOA_SQL, "purpose": purpose, "disclosure": "policy"}
+        )
+        bare = http.post("/v1/query", json={"sql": PER_LSOA_SQL, "purpose": purpose})
+        records = http.post("/v1/query", json={"sql": RECORDS_SQL, "purpose": purpose})
+        opted_out = http.post(
+            "/v1/templates/crime-by-area/run", json={"purpose": purpose, "disclosure": "none"}
+        )
+        exported = http.post(
+            "/v1/exports",
+            json={
+                "sql": PER_LSOA_SQL,
+                "purpose": purpose,
+                "format": "csv",
+                "disclosure": "policy",
+            },
+        )
+        download = http.get(exported.json()["download"])
+    for answer in (controlled, bare, records, opted_out, exported, download):
+        assert answer.status_code == 200, answer.text
+    assert controlled.headers[MARKING] == controlled.json()["marking"] == "OFFICIAL"
+    assert bare.headers[MARKING] == "OFFICIAL-SENSITIVE"
+    assert records.headers[MARKING] == "OFFICIAL-SENSITIVE"
+    assert opted_out.headers[MARKING] == "OFFICIAL-SENSITIVE"  # no control: records' marking
+    assert exported.headers[MARKING] == "OFFICIAL"
+    rows = download.text.splitlines()
+    assert rows[0].endswith('"protective_marking"')
+    assert all(row.endswith('"OFFICIAL"') for row in rows[1:])
+    assert _completed(export_gateway.data_dir, controlled.json()["query_id"])["marking"] == (
+        "OFFICIAL"
+    )

@@ -85,3 +85,39 @@ def test_exports_markings_are_the_defaults_for_their_classes() -> None:
     assert custom.for_classes(["reference"]) == "PUBLIC"
     with pytest.raises(MarkingLowered):
         custom.resolve("PUBLIC", floor=custom.record)
+
+
+def test_an_aggregate_release_takes_the_aggregate_marking_never_below_another_class() -> None:
+    m = parse_marking_settings({"aggregate": "OFFICIAL"})
+    assert m.for_release(["record"], aggregate=True) == "OFFICIAL"
+    assert m.for_release(["record"], aggregate=False) == "OFFICIAL-SENSITIVE"  # records
+    assert m.for_release(["audit", "record"], aggregate=True) == "OFFICIAL-SENSITIVE"
+    strict = parse_marking_settings({"reference": "OFFICIAL-SENSITIVE", "aggregate": "OFFICIAL"})
+    assert strict.for_release(["reference", "record"], aggregate=True) == "OFFICIAL-SENSITIVE"
+    # unset, the aggregate marking is the reference data's (on any scale)
+    custom = parse_marking_settings(
+        {
+            "scale": ["PUBLIC", "CONFIDENTIAL"],
+            "reference": "PUBLIC",
+            "record": "CONFIDENTIAL",
+            "audit": "CONFIDENTIAL",
+            "publication": "PUBLIC",
+        }
+    )
+    assert custom.aggregate == "PUBLIC"
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ({"aggregate": "RESTRICTED"}, "markings.aggregate"),
+        ({"csv_marking": "filename"}, "markings.csv_marking"),
+        ({"csv_marking": "none"}, "needs allow_unmarked_csv"),
+        ({"allow_unmarked_csv": "yes"}, "markings.allow_unmarked_csv"),
+    ],
+)
+def test_bad_aggregate_and_csv_settings_stop_the_policy_loading(
+    raw: dict[str, object], fragment: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=fragment):
+        parse_marking_settings(raw)

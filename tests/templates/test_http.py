@@ -129,10 +129,10 @@ def test_export_a_template_run(gw: Connection, tmp_path: Path) -> None:
     assert result.path == target
     assert hashlib.sha256(target.read_bytes()).hexdigest() == result.sha256
     assert result.provenance["template"] == "hotspot-lsoas"
-    table = pacsv.read_csv(target)  # a plain CSV; the marking is in the sidecar beside it
+    table = pacsv.read_csv(target)  # a plain CSV, its marking inside and in the sidecar
     assert table.num_rows == 5
     sidecar = json.loads((tmp_path / "hotspots.provenance.json").read_text("utf-8"))
-    assert sidecar["marking"] == "OFFICIAL-SENSITIVE"
+    assert set(table.column("protective_marking").to_pylist()) == {sidecar["marking"]}
 
 
 def test_strategic_assessment_through_the_client(
@@ -232,7 +232,7 @@ def test_cli_run_locally_with_export(local_dir: Path, tmp_path: Path) -> None:
     assert "(not_required)" in done.stdout  # an aggregate under disclosure control
     assert target.read_text("utf-8").startswith('"geography","lsoa_code"')  # readers read it
     sidecar = json.loads((tmp_path / "areas.provenance.json").read_text("utf-8"))
-    assert sidecar["marking"] == "OFFICIAL-SENSITIVE"
+    assert sidecar["marking"] == "OFFICIAL"  # counts under disclosure control: [markings] aggregate
     missing_user = gateway("template", "run", "crime-rates", "--data-dir", str(local_dir))
     assert missing_user.returncode != 0
     assert "--data-dir needs --user" in missing_user.stderr

@@ -146,6 +146,10 @@ class ColumnOut(BaseModel):
 
 class QueryJSON(BaseModel):
     query_id: str
+    marking: str = Field(
+        description="The protective marking of the answer (as X-Protective-Marking and the "
+        "completed audit record give it)."
+    )
     columns: list[ColumnOut]
     rows: list[list[Any]]
     row_count: int

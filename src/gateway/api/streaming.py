@@ -22,7 +22,11 @@ belong in arrow/csv/parquet), and CSV/JSON with a row above ``max_row_bytes``.
   by the client — and ``on_close`` runs (the caller's quota claim is given back).
 
 Every response carries ``X-Query-Id`` and ``X-Protective-Marking`` (the policy's marking for
-the data it was read from, :meth:`gateway.service.QueryService.marking_of`).
+the data it was read from, :meth:`gateway.service.QueryService.marking_of`, as the completed
+audit record keeps it); the answer carries it inside too: JSON's ``marking`` member, Parquet's
+``gateway:marking`` file metadata. (The Arrow stream is the spilled file byte for byte, which
+the audit fingerprint covers: its marking is the header, which the Python client copies into
+the table's schema metadata.)
 
 Example:
     >>> MEDIA_TYPES["arrow"]
@@ -57,6 +61,7 @@ from gateway.api.encode import (
 from gateway.engines.base import QueryResult
 from gateway.errors import TooLarge
 from gateway.exports.formulas import guard_formulas, guard_text
+from gateway.policy.markings import ARROW_MARKING_KEY
 from gateway.service import QueryOutcome
 
 __all__ = [
@@ -124,30 +129,34 @@ def csv_chunks(
     yield from sink.chunks()
 
 
-def parquet_chunks(result: QueryResult) -> Iterator[bytes]:
-    """A Parquet file, one row group per record batch."""
+def parquet_chunks(result: QueryResult, marking: str = "") -> Iterator[bytes]:
+    """A Parquet file, one row group per record batch; the protective ``marking`` in the
+    file's metadata (``gateway:marking``), as in a Parquet export."""
     sink = ChunkSink()
     writer: pq.ParquetWriter | None = None
     reader = result.reader()
+    metadata = {ARROW_MARKING_KEY: marking.encode()} if marking else {}
     for batch in reader:
         safe = parquet_safe(batch)
         if writer is None:
-            writer = pq.ParquetWriter(sink, safe.schema, compression="zstd")
+            schema = safe.schema.with_metadata({**(safe.schema.metadata or {}), **metadata})
+            writer = pq.ParquetWriter(sink, schema, compression="zstd")
         writer.write_batch(safe)
         yield from sink.chunks()
     if writer is None:  # no batches: a valid file with the schema and no rows
         empty = parquet_safe(pa.RecordBatch.from_pylist([], schema=reader.schema))
-        writer = pq.ParquetWriter(sink, empty.schema)
+        writer = pq.ParquetWriter(sink, empty.schema.with_metadata(metadata))
     writer.close()
     yield from sink.chunks()
 
 
 def json_chunks(outcome: QueryOutcome, *, slice_bytes: int = SLICE_BYTES) -> Iterator[bytes]:
-    """``{"query_id", "columns", "row_count", "truncated", "rows": [[…], …]}``, a slice of
-    rows at a time."""
+    """``{"query_id", "marking", "columns", "row_count", "truncated", "rows": [[…], …]}``, a
+    slice of rows at a time."""
     result = outcome.result
     head: dict[str, object] = {
         "query_id": outcome.query_id,
+        "marking": outcome.marking,
         "columns": column_types(result.schema),
         "row_count": result.num_rows,
         "truncated": result.truncated,
@@ -172,7 +181,7 @@ def _chunks(outcome: QueryOutcome, fmt: ResultFormat, formula_guard: bool) -> It
     if fmt == "csv":
         return csv_chunks(outcome.result, formula_guard=formula_guard)
     if fmt == "parquet":
-        return parquet_chunks(outcome.result)
+        return parquet_chunks(outcome.result, outcome.marking)
     return arrow_chunks(outcome.result)
 
 

@@ -8,7 +8,8 @@ A fact knows its :class:`~gateway.audit.kinds.EventKind`, who acted (``actor``,
                         what the submitted SQL looks up (LookupAnalysis, when analysed)
     QueryStarted        query.started    written before the query runs (write-ahead)
     QueryCompleted      query.completed  outcome, rows, bytes, duration, result fingerprint,
-                                         disclosure control applied (when asked for)
+                                         disclosure control applied (when asked for), the
+                                         protective marking released
     QueryDenied         query.denied     refused before execution, with the reason code
     ExportRegistered    export.registered  format, file name and hash, marking, approval
     ExportAction        export.approved / export.rejected / export.downloaded  after registration
@@ -251,6 +252,10 @@ class QueryCompleted:
             cells suppressed …), when the analyst asked for it; rows, bytes and fingerprint
             are then those of the protected result. Omitted from the record when None, so
             records without it read and hash as before.
+        marking: the protective marking of the result as released (the policy's for what it
+            read; the aggregate marking under disclosure control), whatever door it leaves by
+            (HTTP, Flight, export, template, product). Omitted when None (a failed query, or
+            a record from before it was kept).
     """
 
     kind: ClassVar[EventKind] = EventKind.QUERY_COMPLETED
@@ -265,6 +270,7 @@ class QueryCompleted:
     fingerprint: str = ""
     truncated: bool = False
     disclosure: JsonObject | None = None
+    marking: str | None = None
 
     @property
     def actor(self) -> str:
@@ -284,6 +290,8 @@ class QueryCompleted:
         }
         if self.disclosure is not None:
             details["disclosure"] = dict(self.disclosure)
+        if self.marking is not None:
+            details["marking"] = self.marking
         return details
 
 

@@ -76,8 +76,9 @@ from gateway.errors import AuditUnavailable, GatewayError
 
 __all__ = ["FORMAT", "LiveAuditTables"]
 
-#: Version of the file's layout; a file of another version is rebuilt (2: ``queries.channel``).
-FORMAT = 2
+#: Version of the file's layout; a file of another version is rebuilt (2: ``queries.channel``;
+#: 3: ``queries.marking``).
+FORMAT = 3
 
 log = logging.getLogger("gateway.audit")
 

@@ -98,6 +98,7 @@ QUERIES_SCHEMA = pa.schema(
         ("last_seq", pa.int64()),
         ("disclosure", pa.string()),
         ("person_lookups", pa.string()),
+        ("marking", pa.string()),
     ]
 )
 
@@ -234,6 +235,7 @@ def query_row(view: QueryView) -> dict[str, Any]:
         "last_seq": max(seqs),
         "disclosure": canonical_json(disclosure) if isinstance(disclosure, dict) else None,
         "person_lookups": lookups,
+        "marking": _text(result.get("marking")),
     }
 
 

@@ -54,6 +54,7 @@ from typing import Any
 from gateway.errors import ConfigurationError, MarkingLowered, MarkingRequired, MarkingUnknown
 
 __all__ = [
+    "ARROW_MARKING_KEY",
     "CSV_MARKINGS",
     "DATA_CLASSES",
     "DEFAULT_SCALE",
@@ -72,6 +73,9 @@ DEFAULT_SCALE = (
 #: The data classes a marking is set for (``aggregate``: record data released as counts under
 #: disclosure control).
 DATA_CLASSES = ("reference", "record", "audit", "publication", "aggregate")
+#: The key of the Arrow schema (and Parquet file) metadata that carries the marking: query
+#: answers in Parquet, Flight SQL results, Parquet and GeoParquet exports.
+ARROW_MARKING_KEY = b"gateway:marking"
 #: How a CSV file carries its marking inside (``none``: only where the policy allows it).
 CSV_MARKINGS = ("column", "comment", "none")
 _MAX_MARKING = 80

@@ -53,6 +53,7 @@ class PendingResult:
     result: QueryResult
     release: Callable[[], None]
     expires_at: float
+    marking: str = ""
 
     def discard(self) -> None:
         try:
@@ -71,12 +72,21 @@ class ResultTickets:
         self._lock = threading.Lock()
 
     def issue(
-        self, owner: str, query_id: str, result: QueryResult, release: Callable[[], None]
+        self,
+        owner: str,
+        query_id: str,
+        result: QueryResult,
+        release: Callable[[], None],
+        *,
+        marking: str = "",
     ) -> bytes:
-        """Keep ``result`` for ``owner``; the ticket handle to fetch it with."""
+        """Keep ``result`` (and its protective ``marking``) for ``owner``; the ticket handle
+        to fetch it with."""
         self.sweep()
         handle = _new_handle()
-        pending = PendingResult(owner, query_id, result, release, self.clock() + self.ttl_s)
+        pending = PendingResult(
+            owner, query_id, result, release, self.clock() + self.ttl_s, marking
+        )
         with self._lock:
             self._pending[handle] = pending
         return handle

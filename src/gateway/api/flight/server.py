@@ -24,12 +24,18 @@ A statement runs while its ``GetFlightInfo`` is in progress; if the client cance
 is withdrawn: the engine stops it and it is audited as ``cancelled``. Writes (updates, ingest,
 transactions, Substrait plans) are refused: the gateway is read-only.
 
+Every statement result carries its protective marking (the same the HTTP answer's
+``X-Protective-Marking`` gives, as recorded in its completed audit record): in the Arrow schema
+metadata (``gateway:marking``) of the FlightInfo and of the DoGet stream, in the FlightInfo's
+``app_metadata`` (JSON ``{"marking", "query_id"}``) and in the ``x-protective-marking`` header.
+
 Parameters are named: a prepared statement's ``$area`` takes the value of the bound column
 ``area`` (ADBC: ``cursor.execute(sql, {"area": "E06000002"})``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -55,6 +61,7 @@ from gateway.api.querying import run_released
 from gateway.api.resources import ServingResources
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.shutdown import Shutdown, stopped_by_shutdown
+from gateway.api.streaming import MARKING_HEADER
 from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.engines.base import Cancellation
@@ -67,11 +74,18 @@ from gateway.errors import (
     StatementNotAllowed,
     TooLarge,
 )
+from gateway.policy.markings import ARROW_MARKING_KEY
 from gateway.policy.view import PolicyView
 from gateway.principal import Principal
 from gateway.service import ClientInfo
 
-__all__ = ["CANCEL_POLL_S", "QUERY_ID_HEADER", "FlightSqlServer", "bound_parameters"]
+__all__ = [
+    "CANCEL_POLL_S",
+    "QUERY_ID_HEADER",
+    "FlightSqlServer",
+    "bound_parameters",
+    "marked_schema",
+]
 
 log = logging.getLogger("gateway.api.flight")
 
@@ -256,16 +270,24 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         )
         result = outcome.result
         try:
-            handle = self.tickets.issue(caller.username, outcome.query_id, result, claim.release)
+            handle = self.tickets.issue(
+                caller.username, outcome.query_id, result, claim.release, marking=outcome.marking
+            )
         except BaseException:
             result.discard()
             claim.release()
             raise
         context.add_header(QUERY_ID_HEADER, outcome.query_id)
+        context.add_header(MARKING_HEADER.lower(), outcome.marking)
         ticket = flight.Ticket(pack(message("TicketStatementQuery", statement_handle=handle)))
         endpoint = flight.FlightEndpoint(ticket, [])
         return flight.FlightInfo(
-            result.schema, descriptor, [endpoint], result.num_rows, result.num_bytes
+            marked_schema(result.schema, outcome.marking),
+            descriptor,
+            [endpoint],
+            result.num_rows,
+            result.num_bytes,
+            app_metadata=json.dumps({"marking": outcome.marking, "query_id": outcome.query_id}),
         )
 
     def _watched(self, context: flight.ServerCallContext, work: Callable[[Cancellation], T]) -> T:
@@ -305,7 +327,9 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         if name == "TicketStatementQuery":
             pending = self.tickets.redeem(command.statement_handle, caller.username)
             context.add_header(QUERY_ID_HEADER, pending.query_id)
-            return flight.GeneratorStream(pending.result.schema, _stream(pending))
+            context.add_header(MARKING_HEADER.lower(), pending.marking)
+            schema = marked_schema(pending.result.schema, pending.marking)
+            return flight.GeneratorStream(schema, _stream(pending, schema))
         if name in _METADATA_COMMANDS:
             return flight.RecordBatchStream(self._metadata(caller, name, command))
         raise _unsupported(name)
@@ -509,9 +533,22 @@ def bound_parameters(values: pa.Table) -> dict[str, object]:
     return out
 
 
-def _stream(pending: PendingResult) -> Iterator[pa.RecordBatch]:
-    """The result's batches; its file and quota are given back however the stream ends."""
+def marked_schema(schema: pa.Schema, marking: str) -> pa.Schema:
+    """``schema`` with the result's protective marking in its metadata (``gateway:marking``),
+    so every Arrow client (ADBC, pyarrow, DBeaver) finds it in the result itself.
+
+    Example:
+        >>> marked_schema(pa.schema([("n", pa.int64())]), "OFFICIAL").metadata
+        {b'gateway:marking': b'OFFICIAL'}
+    """
+    return schema.with_metadata({**(schema.metadata or {}), ARROW_MARKING_KEY: marking.encode()})
+
+
+def _stream(pending: PendingResult, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The result's batches under the marked ``schema``; its file and quota are given back
+    however the stream ends."""
     try:
-        yield from pending.result.reader()
+        for batch in pending.result.reader():
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
     finally:
         pending.discard()

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from gateway.exports.dependencies import require
 from gateway.exports.provenance import Provenance
+from gateway.policy.markings import ARROW_MARKING_KEY
 
 __all__ = ["BATCH_ROWS", "XLSX_MAX_ROWS", "write_csv", "write_parquet", "write_xlsx"]
 
@@ -75,7 +76,7 @@ def write_csv(table: pa.Table, path: Path, *, comment: str | None, progress: Row
 
 def parquet_metadata(provenance: Provenance) -> dict[bytes, bytes]:
     return {
-        b"gateway:marking": provenance.marking.encode("utf-8"),
+        ARROW_MARKING_KEY: provenance.marking.encode("utf-8"),
         b"gateway:provenance": json.dumps(provenance.to_dict(), ensure_ascii=False).encode("utf-8"),
     }
 
