@@ -1,6 +1,6 @@
 """The web application's routers: sign-in, the SQL console and query history, exports, account
 administration, access requests and their inboxes, the register (users, organisations,
-access reviews, tokens), templates and the strategic assessment pack."""
+access reviews, tokens), templates, the strategic assessment pack and the map view."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from gateway.web.routes import (
     assessment,
     console,
     exports,
+    maps,
     oidc,
     register,
     signin,
@@ -32,4 +33,5 @@ def web_routers() -> tuple[APIRouter, ...]:
         access.router,
         assessment.router,
         register.router,
+        maps.router,
     )

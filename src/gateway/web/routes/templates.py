@@ -43,7 +43,7 @@ from gateway.web.routes.console import common_context
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import PageUserDep, WebUser
 
-__all__ = ["PARAM_PREFIX", "chosen_purpose", "router"]
+__all__ = ["PARAM_PREFIX", "chosen_purpose", "may_run", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,14 +58,15 @@ def chosen_purpose(user: WebUser, purpose: str | None) -> str | None:
     return purpose if purpose in purposes else next(iter(purposes), None)
 
 
-def _may_run(template: Template, level: str) -> bool:
+def may_run(template: Template, level: str) -> bool:
+    """Whether ``level`` may run ``template`` (the runner checks it again when it runs)."""
     return level in LEVEL_ORDER and LEVEL_ORDER.index(level) >= LEVEL_ORDER.index(template.level)
 
 
 @router.get("/templates")
 def templates(user: PageUserDep, runtime: RuntimeDep, runner: RunnerDep) -> Response:
     level = user.principal.level
-    runnable = [t for t in runner.library if _may_run(t, level)]
+    runnable = [t for t in runner.library if may_run(t, level)]
     return page(
         "templates.html",
         title="Template library",
