@@ -27,6 +27,7 @@ runner = CliRunner()
 #: Parameters that make each report say something about a short, fresh log.
 ARGUMENTS: dict[str, dict[str, Any]] = {
     "activity": {},
+    "daily-activity": {},
     "person-lookups": {},
     "large-extractions": {"min_rows": 1},
     "out-of-hours": {"work_start": "00:00", "work_end": "00:00:01", "timezone": "Asia/Tokyo"},

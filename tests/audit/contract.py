@@ -141,9 +141,15 @@ def test_events_can_be_filtered(open_store: Callable[..., AuditStore]) -> None:
     store = open_store()
     for i in range(10):
         kind = "query.started" if i % 2 else "token.issued"
-        store.append(kind, f"user{i % 3}", "Org", {"i": i}, time=t0 + timedelta(hours=i))
+        org = "Org" if i < 8 else "Other"
+        store.append(kind, f"user{i % 3}", org, {"i": i}, time=t0 + timedelta(hours=i))
     assert [e.details["i"] for e in store.events(kinds=["query.started"])] == [1, 3, 5, 7, 9]
     assert [e.details["i"] for e in store.events(actor="user1")] == [1, 4, 7]
+    assert [e.details["i"] for e in store.events(organisation="Other")] == [8, 9]
+    assert [e.details["i"] for e in store.events(organisation="Org", actor="user2")] == [2, 5]
+    scoped = store.events(organisation="Org", after_seq=6, limit=5)
+    assert [e.details["i"] for e in scoped] == [6, 7]
+    assert list(store.events(organisation="org")) == []  # exact, not case-folded
     window = store.events(since=t0 + timedelta(hours=2), until=t0 + timedelta(hours=5))
     assert [e.details["i"] for e in window] == [2, 3, 4]
     assert list(store.events(kinds=[])) == []

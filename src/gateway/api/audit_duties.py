@@ -33,7 +33,6 @@ from gateway.audit.incidents import (
 )
 from gateway.audit.kinds import DUTY_KINDS, EventKind
 from gateway.audit.log import AuditLog
-from gateway.audit.scope import in_scope
 from gateway.auth.permissions import Action, Permissions
 from gateway.clock import utc_now
 from gateway.errors import NotFound
@@ -73,7 +72,7 @@ class AuditDutyDesk:
         return scope
 
     def _duty_records(self, scope: str | None) -> list[AuditEvent]:
-        return list(in_scope(self.audit.events(kinds=DUTY_KINDS), scope))
+        return list(self.audit.events(kinds=DUTY_KINDS, organisation=scope))
 
     # --- the plan and audits done -----------------------------------------------------------
 

@@ -7,7 +7,10 @@ is itself recorded as an ``access.audit_reviewed`` event, so reviewers are revie
 A local auditor (``[audit] local_auditor_roles``) reviews their own organisation only: the
 events and reports they are given are built from the records of that organisation's users
 alone (:meth:`gateway.auth.permissions.Permissions.audit_scope`), and the review is recorded
-with that ``scope``. Verification of the whole chain stays with the force's auditors.
+with that ``scope``. An organisation's records are those its users made (every record carries
+the acting user's organisation), so the scope is a filter of the audit store itself
+(``AuditStore.events(organisation=…)``): nothing of another organisation's is read, including
+records made by the force's own staff. Verification of the whole chain stays with the force's auditors.
 
 Example:
     >>> review = AuditReview(data_dir, audit, policy, catalog, directory)    # doctest: +SKIP
@@ -19,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 
 import pyarrow as pa
 
@@ -28,14 +30,14 @@ from gateway.audit.facts import AccessEvent
 from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
 from gateway.audit.reporting import REPORTS, ReportArguments, ReportSources, run_report
-from gateway.audit.scope import in_scope
 from gateway.audit.tables import audit_tables
 from gateway.audit.verify import VerifyReport, verify_data_dir
+from gateway.audit.views import QueryView
 from gateway.auth.permissions import Action, Permissions
 from gateway.catalog import Catalog
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
-from gateway.errors import NotFound
+from gateway.errors import AccessDenied, NotFound
 from gateway.policy import Policy
 from gateway.principal import Principal, PrincipalDirectory
 
@@ -64,9 +66,23 @@ class AuditReview:
         Permissions.of(self.policy).require(principal, Action.REVIEW_AUDIT)
         self._record(principal, what, facts)
 
-    def _scope(self, principal: Principal, what: str, facts: Mapping[str, object]) -> str | None:
-        """Whose records ``principal`` may review (None: all), the review recorded first."""
+    def _scope(
+        self,
+        principal: Principal,
+        what: str,
+        facts: Mapping[str, object],
+        organisation: str | None = None,
+    ) -> str | None:
+        """Whose records ``principal`` reviews (None: all), the review recorded first: their
+        scope, narrowed to ``organisation`` when they ask for one.
+
+        Raises:
+            AccessDenied: a local auditor asking for another organisation's records.
+        """
         scope = Permissions.of(self.policy).audit_scope(principal)
+        if organisation is not None and scope is not None and organisation != scope:
+            raise AccessDenied(f"{principal.username!r} reviews {scope!r}'s records only")
+        scope = organisation if organisation is not None else scope
         self._record(principal, what, {**facts, "scope": scope})
         return scope
 
@@ -109,18 +125,28 @@ class AuditReview:
             after_seq,
             kinds=kinds or None,
             actor=actor,
+            organisation=scope,
             since=since,
             until=until,
-            limit=limit if scope is None else None,
+            limit=limit,
         )
-        return list(islice(in_scope(found, scope), limit))
+        return list(found)
 
-    def report(self, principal: Principal, name: str, arguments: ReportArguments) -> pa.Table:
+    def report(
+        self,
+        principal: Principal,
+        name: str,
+        arguments: ReportArguments,
+        *,
+        organisation: str | None = None,
+    ) -> pa.Table:
         """One of :data:`~gateway.audit.reporting.REPORTS` as an Arrow table (dormant users:
-        everyone in the directory unless ``arguments.users`` names them).
+        everyone in the directory unless ``arguments.users`` names them), over the records of
+        ``organisation``'s users when one is given (a local auditor: only their own).
 
         Raises:
             NotFound: no report of that name.
+            AccessDenied: not a reviewer, or a local auditor naming another organisation.
         """
         if name not in REPORTS:
             raise NotFound(f"there is no report {name!r}; reports: {', '.join(REPORTS)}")
@@ -131,7 +157,9 @@ class AuditReview:
             {
                 "since": since.isoformat() if since else None,
                 "until": until.isoformat() if until else None,
+                "users": list(arguments.users) or None,
             },
+            organisation,
         )
         now = utc_now()
 
@@ -143,12 +171,26 @@ class AuditReview:
             return [p.username for p in principals if p is not None and p.organisation == scope]
 
         sources = ReportSources(
-            audit_tables(in_scope(self.audit.events(), scope)),
+            audit_tables(self.audit.events(organisation=scope)),
             self.catalog,
             users_with_access,
             now,
         )
         return run_report(name, sources, arguments).to_arrow()
+
+    def query(self, principal: Principal, query_id: str) -> QueryView:
+        """Everything the log says about one query (its request, the SQL executed, outcome),
+        if it is within ``principal``'s scope; the look-up is itself recorded.
+
+        Raises:
+            NotFound: no such query, or another organisation's (not revealed).
+            AccessDenied: not a reviewer.
+        """
+        scope = self._scope(principal, f"query:{query_id[:80]}", {})
+        for view in self.audit.queries(organisation=scope):
+            if view.query_id == query_id:
+                return view
+        raise NotFound(f"no query {query_id[:80]!r} in the records you review")
 
     def verify(self, principal: Principal) -> VerifyReport:
         """Recompute the hash chain and check the signed checkpoints."""

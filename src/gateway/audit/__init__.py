@@ -6,7 +6,8 @@ Modules, one job each:
     chain        AuditEvent, its canonical encoding and hash (the hash chain)
     facts        typed facts, one per kind (QueryStarted, AccessEvent …), written by
                  AuditLog.record
-    store        the AuditStore protocol (append durably, read back, head)
+    store        the AuditStore protocol (append durably, read back by kind, actor,
+                 organisation and time, head)
     sqlite       SQLiteAuditStore: the embedded default (WAL, synchronous=FULL, multi-process)
     postgresql   PostgresAuditStore: one chain shared by several gateway hosts
     location     which store a deployment uses (DIR/audit.sqlite or GATEWAY_AUDIT_STORE)
@@ -22,14 +23,13 @@ Modules, one job each:
     live         the same tables kept up to date incrementally (for serving audit.*)
     fingerprint  the result fingerprint recorded with a completed query
     reports      review reports over the tables (activity, look-ups, out of hours …)
-    scope        whose records a reviewer sees: the force, or one organisation (local auditor)
     disposal     where a log that disposed of old records starts: the anchor verify trusts
     retention    dispose of records past ``[retention] audit_days``, recorded and verifiable
     duties       audits done under the policy's audit plan, and when each duty is due
     incidents    the security-incident / data-loss register and its 24-hour rule
 
 ``reports`` needs the server extra (sqlglot) and is imported from its module, as are the
-audit duties and retention (``scope`` … ``incidents``); everything else is re-exported here
+audit duties and retention (``disposal`` … ``incidents``); everything else is re-exported here
 and imports without it. What a query's SQL looks up is analysed by
 :mod:`gateway.analysis.lookups` when the query arrives and stored with it
 (:class:`gateway.analysis.results.LookupAnalysis`).

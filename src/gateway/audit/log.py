@@ -293,18 +293,30 @@ class AuditLog(ClosesOnExit):
         *,
         kinds: Collection[str] | None = None,
         actor: str | None = None,
+        organisation: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
     ) -> Iterator[AuditEvent]:
         """Events in ``seq`` order (see :meth:`gateway.audit.store.AuditStore.events`)."""
         return self.store.events(
-            after_seq, kinds=kinds, actor=actor, since=since, until=until, limit=limit
+            after_seq,
+            kinds=kinds,
+            actor=actor,
+            organisation=organisation,
+            since=since,
+            until=until,
+            limit=limit,
         )
 
-    def queries(self, *, actor: str | None = None) -> list[QueryView]:
-        """One view per query (allowed, denied or incomplete), in log order."""
-        return assemble_queries(self.store.events(kinds=QUERY_KINDS, actor=actor))
+    def queries(
+        self, *, actor: str | None = None, organisation: str | None = None
+    ) -> list[QueryView]:
+        """One view per query (allowed, denied or incomplete), in log order; ``actor`` and
+        ``organisation`` as for :meth:`events`."""
+        return assemble_queries(
+            self.store.events(kinds=QUERY_KINDS, actor=actor, organisation=organisation)
+        )
 
     def incomplete_queries(self) -> list[QueryView]:
         """Queries that started but never recorded an outcome (killed worker, crash)."""

@@ -7,12 +7,16 @@ with :func:`run_report`; neither has a dispatch of its own. A report reads
 takes :class:`ReportArguments` (every parameter typed, with its default).
 
     activity            queries per user and purpose
+    daily-activity      queries per day (UTC): allowed, denied, incomplete, rows, users
     person-lookups      queries pinning a person to a literal, and SQL that could not be analysed
     large-extractions   queries returning at least ``min_rows`` rows
     out-of-hours        queries outside working hours (``work_start``–``work_end`` in ``timezone``)
     denied              refused queries with their reason
     exports             the export register
     dormant             ``users`` (default: everyone with access) with no query for ``months``
+
+Every report but ``dormant`` keeps only the rows of ``users`` when any are named (``dormant``
+checks exactly them).
 
 Example:
     >>> from datetime import datetime, timezone
@@ -29,7 +33,9 @@ Example:
     >>> run_report("dormant", sources, ReportArguments(months=1))["user"].to_list()
     ['b.lee']
     >>> [p.name for p in REPORTS["large-extractions"].parameters]
-    ['since', 'until', 'min_rows']
+    ['since', 'until', 'min_rows', 'users']
+    >>> run_report("denied", sources, ReportArguments(users=("b.lee",))).height
+    0
 """
 
 from __future__ import annotations
@@ -42,10 +48,13 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gateway.audit.reports import (
     WorkingHours,
     activity,
+    daily_activity,
     denied_attempts,
     dormant_users,
     exports_register,
@@ -72,6 +81,7 @@ __all__ = [
 
 ReportName = Literal[
     "activity",
+    "daily-activity",
     "person-lookups",
     "large-extractions",
     "out-of-hours",
@@ -113,7 +123,10 @@ MONTHS = ReportParameter(
     "months", int, 6, "dormant: inactivity period in months.", minimum=1, maximum=120
 )
 USERS = ReportParameter(
-    "users", list, (), "dormant: a user to check (repeatable; default: everyone with access)."
+    "users",
+    list,
+    (),
+    "Only this user's rows (repeatable); dormant: a user to check (default: everyone with access).",
 )
 #: Every parameter any report takes, by name.
 REPORT_PARAMETERS: Mapping[str, ReportParameter] = MappingProxyType(
@@ -219,20 +232,28 @@ _SPECS = (
     ReportSpec(
         "activity",
         "Queries per user, organisation and purpose: allowed, denied, incomplete, rows, bytes.",
-        (SINCE, UNTIL),
+        (SINCE, UNTIL, USERS),
         lambda s, a: activity(s.tables.queries, since=a.since, until=a.until),
+    ),
+    ReportSpec(
+        "daily-activity",
+        "Queries per day (UTC): allowed, denied, incomplete, rows and how many users.",
+        (SINCE, UNTIL, USERS),
+        lambda s, a: daily_activity(
+            _of_users(s.tables.queries, a.users), since=a.since, until=a.until
+        ),
     ),
     ReportSpec(
         "person-lookups",
         "Queries whose SQL pins a person identifier, name or address to a literal, and "
         "queries whose SQL could not be analysed.",
-        (SINCE, UNTIL),
+        (SINCE, UNTIL, USERS),
         lambda s, a: person_lookups(s.tables.queries, s.catalog, since=a.since, until=a.until),
     ),
     ReportSpec(
         "large-extractions",
         "Queries that returned at least min_rows rows, largest first.",
-        (SINCE, UNTIL, MIN_ROWS),
+        (SINCE, UNTIL, MIN_ROWS, USERS),
         lambda s, a: large_extractions(
             s.tables.queries, min_rows=a.min_rows, since=a.since, until=a.until
         ),
@@ -240,19 +261,19 @@ _SPECS = (
     ReportSpec(
         "out-of-hours",
         "Queries started outside working hours, at weekends or on holidays, with the reason.",
-        (SINCE, UNTIL, WORK_START, WORK_END, TIMEZONE),
+        (SINCE, UNTIL, WORK_START, WORK_END, TIMEZONE, USERS),
         lambda s, a: out_of_hours(s.tables.queries, hours=a.hours, since=a.since, until=a.until),
     ),
     ReportSpec(
         "denied",
         "Refused queries with their reason.",
-        (SINCE, UNTIL),
+        (SINCE, UNTIL, USERS),
         lambda s, a: denied_attempts(s.tables.queries, since=a.since, until=a.until),
     ),
     ReportSpec(
         "exports",
         "Exports with their purpose, approval state, decision and downloads.",
-        (SINCE, UNTIL),
+        (SINCE, UNTIL, USERS),
         lambda s, a: exports_register(
             s.tables.exports, s.tables.queries, since=a.since, until=a.until
         ),
@@ -279,4 +300,14 @@ def run_report(name: str, sources: ReportSources, arguments: ReportArguments) ->
     spec = REPORTS.get(name)
     if spec is None:
         raise NotFound(f"there is no report {name!r}; reports: {', '.join(REPORTS)}")
-    return spec.produce(sources, arguments)
+    frame = spec.produce(sources, arguments)
+    if arguments.users and "user" in frame.columns:
+        frame = frame.filter(pl.col("user").is_in(list(arguments.users)))
+    return frame
+
+
+def _of_users(queries: pa.Table, users: tuple[str, ...]) -> pa.Table:
+    """The queries of ``users`` (all when none are named)."""
+    if not users:
+        return queries
+    return queries.filter(pc.is_in(queries.column("user"), value_set=pa.array(users, pa.string())))

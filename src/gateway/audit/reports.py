@@ -5,6 +5,7 @@ Each takes tables from :mod:`gateway.audit.tables` and returns a polars DataFram
 parameters, :data:`gateway.audit.reporting.REPORTS`. Periods are half-open, ``since <= started_at < until``, in UTC.
 
     activity            queries per user and purpose: allowed, denied, incomplete, rows, bytes
+    daily_activity      queries per day (UTC): allowed, denied, incomplete, rows, users
     person_lookups      queries whose predicates pin a person identifier/name/address to a literal,
                         and queries whose SQL could not be analysed (flagged, never an error)
     large_extractions   queries returning at least ``min_rows`` rows
@@ -50,6 +51,7 @@ from gateway.errors import ConfigurationError, InputError
 __all__ = [
     "WorkingHours",
     "activity",
+    "daily_activity",
     "denied_attempts",
     "dormant_users",
     "exports_register",
@@ -103,6 +105,37 @@ def activity(
             pl.col("started_at").max().alias("last_at"),
         )
         .sort("user", "purpose", nulls_last=True)
+    )
+
+
+def daily_activity(
+    queries: pa.Table, *, since: datetime | None = None, until: datetime | None = None
+) -> pl.DataFrame:
+    """Activity over time: queries per day (UTC) in the period, oldest first; days without a
+    query are absent.
+
+    Columns: day, queries, allowed, denied, incomplete, rows, users (distinct).
+
+    Example:
+        >>> from gateway.audit.chain import GENESIS_HASH, seal
+        >>> from gateway.audit.tables import queries_table
+        >>> t = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)
+        >>> e = seal(1, "E1", t, "query.denied", "a.khan", "MBC", {"query_id": "Q1"}, GENESIS_HASH)
+        >>> daily_activity(queries_table([e])).row(0)
+        (datetime.date(2026, 1, 5), 1, 0, 1, 0, 0, 1)
+    """
+    frame = _queries(queries, since, until).filter(pl.col("started_at").is_not_null())
+    return (
+        frame.group_by(pl.col("started_at").dt.convert_time_zone("UTC").dt.date().alias("day"))
+        .agg(
+            pl.len().alias("queries"),
+            (pl.col("decision") == "allowed").sum().alias("allowed"),
+            (pl.col("decision") == "denied").sum().alias("denied"),
+            (~pl.col("complete")).sum().alias("incomplete"),
+            pl.col("rows").fill_null(0).sum().alias("rows"),
+            pl.col("user").n_unique().alias("users"),
+        )
+        .sort("day")
     )
 
 

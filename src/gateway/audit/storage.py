@@ -18,6 +18,8 @@ Example:
     >>> conditions = event_conditions(["query.started"], "s.patel", None, None, "?")
     >>> conditions.sql, conditions.params
     (' AND kind IN (?) AND actor = ?', ('query.started', 's.patel'))
+    >>> event_conditions(None, None, None, None, "%s", organisation="MBC").sql
+    ' AND organisation = %s'
     >>> pages = {0: [(1,), (2,)], 2: [(3,)]}
     >>> [row[0] for row in paged(lambda last, size: pages[last], page_rows=2)]
     [1, 2, 3]
@@ -61,9 +63,13 @@ def event_conditions(
     since: datetime | None,
     until: datetime | None,
     placeholder: str,
+    *,
+    organisation: str | None = None,
 ) -> EventConditions | None:
     """The filters of :meth:`gateway.audit.store.AuditStore.events` as SQL (None: an empty
-    ``kinds`` matches nothing, so there is nothing to read)."""
+    ``kinds`` matches nothing, so there is nothing to read). ``organisation`` is a local
+    auditor's scope (:class:`gateway.api.review.AuditReview`): only records made by that organisation's
+    users."""
     where: list[str] = []
     params: list[Any] = []
     if kinds is not None:
@@ -75,6 +81,9 @@ def event_conditions(
     if actor is not None:
         where.append(f"actor = {placeholder}")
         params.append(actor)
+    if organisation is not None:
+        where.append(f"organisation = {placeholder}")
+        params.append(organisation)
     if since is not None:
         where.append(f"time >= {placeholder}")
         params.append(format_time(since))
@@ -247,13 +256,14 @@ class PagedReads:
         *,
         kinds: Collection[str] | None = None,
         actor: str | None = None,
+        organisation: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
     ) -> Iterator[AuditEvent]:
         """Events in ``seq`` order; see :meth:`gateway.audit.store.AuditStore.events`."""
         mark = self.placeholder
-        conditions = event_conditions(kinds, actor, since, until, mark)
+        conditions = event_conditions(kinds, actor, since, until, mark, organisation=organisation)
         if conditions is None:
             return
         query = f"{self.event_select} WHERE seq > {mark}{conditions.sql} ORDER BY seq LIMIT {mark}"

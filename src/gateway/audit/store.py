@@ -51,6 +51,7 @@ class AuditStore(Protocol):
         *,
         kinds: Collection[str] | None = None,
         actor: str | None = None,
+        organisation: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
@@ -61,6 +62,8 @@ class AuditStore(Protocol):
             after_seq: only events with a greater ``seq``.
             kinds: only these kinds.
             actor: only this actor.
+            organisation: only events made by this organisation's users (a local auditor's
+                scope, :class:`gateway.api.review.AuditReview`).
             since: only events at or after this time.
             until: only events before this time.
             limit: at most this many.
