@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +31,34 @@ from tests.gateway_server import LiveGateway, prepare_data_dir, start_gateway
 PASSWORD = "quiet harbour lantern morning"
 #: A user who has never signed in: the demo's initial password, to be changed first.
 FIRST_LOGIN_USER = "r.wilson"
+#: Middlesbrough Council's local auditor (reviews the records of a.khan's organisation only).
+LOCAL_AUDITOR = "l.audit"
 CHROMIUM = Path(os.environ.get("GATEWAY_CHROMIUM", "/usr/bin/chromium"))
 
 
 def web_data_dir(
     root: Path, *, login: str = "", source: Path | None = None, governed: bool = False
 ) -> DataDir:
-    """The tiny warehouse (or ``source``'s) with the demo users; ``login`` replaces lines of
-    the policy's ``[login]`` section (``"idle_minutes = 0.05"``); ``governed``: their access
-    granted through the governance register, whose approvers sign in too."""
+    """The tiny warehouse (or ``source``'s) with the demo users (and :data:`LOCAL_AUDITOR`
+    unless ``governed``); ``login`` replaces lines of the policy's ``[login]`` section
+    (``"idle_minutes = 0.05"``); ``governed``: their access granted through the governance
+    register, whose approvers sign in too."""
     from importlib import resources
 
+    from gateway.cli.demo import demo_users, users_toml
+    from gateway.principal import Principal
+
     root.mkdir(parents=True, exist_ok=True)
+    if not governed:
+        local = Principal(
+            LOCAL_AUDITOR,
+            "Middlesbrough Council",
+            "general",
+            areas=("E06000002",),
+            purposes=("AUDIT-2026",),
+            roles=frozenset({"local_auditor"}),
+        )
+        DataDir(root).users.write_text(users_toml([*demo_users(date.today()), local]), "utf-8")
     policy = resources.files("gateway.policy").joinpath("default_policy.toml").read_text("utf-8")
     for line in filter(None, login.splitlines()):
         key = line.split("=")[0].strip()

@@ -40,11 +40,13 @@ def run_released(
     cancel: Cancellation,
     control: ResultControl | None = None,
     sendable: Callable[[QueryResult], None] | None = None,
+    max_rows: int | None = None,
 ) -> tuple[QueryOutcome, QuotaClaim]:
     """Run ``sql`` under quota, slot and release rules; the audited outcome and its claim.
 
     The caller sends ``outcome.result`` and then calls ``claim.release()`` (and discards the
-    result if it will not be sent).
+    result if it will not be sent). ``max_rows`` caps the result lower than the level's (a
+    sample).
 
     Raises:
         GatewayError: as :meth:`~gateway.service.QueryService.run_query`, plus 429 for the
@@ -70,6 +72,7 @@ def run_released(
                 purpose,
                 params,
                 client=client,
+                max_rows=max_rows,
                 control=control,
                 cancel=cancel,
                 deliverable=deliverable,

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
-__all__ = ["page", "render_text"]
+__all__ = ["error_page", "page", "render_text"]
 
 
 @cache
@@ -43,3 +43,13 @@ def render_text(template: str, **context: Any) -> str:
 def page(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     """A page response."""
     return HTMLResponse(render_text(template, **context), status_code=status)
+
+
+#: The title of an error page, by status.
+_ERROR_TITLES = {400: "Not understood", 403: "Not permitted", 404: "Not found", 409: "Conflict"}
+
+
+def error_page(status: int, message: str, **context: Any) -> HTMLResponse:
+    """An error page: ``status`` with its title and ``message`` (never a stack trace)."""
+    title = _ERROR_TITLES.get(status, "Refused" if status < 500 else "Unavailable")
+    return page("error.html", status=status, title=title, message=message, **context)

@@ -58,6 +58,7 @@ __all__ = [
     "AssessmentBody",
     "ProductOut",
     "make_strategic_assessment",
+    "product_zip",
     "router",
 ]
 
@@ -165,7 +166,8 @@ def _out(record: ProductRecord) -> ProductOut:
     )
 
 
-def _zip(record: ProductRecord, archive: bytes, name: str) -> Response:
+def product_zip(record: ProductRecord, archive: bytes, name: str) -> Response:
+    """The product's ZIP as a download, with its id, QA state and marking in headers."""
     return Response(
         archive,
         media_type="application/zip",
@@ -242,7 +244,7 @@ def strategic_assessment(
         )
     _, paths = open_product(runtime.service, runtime.data_dir, principal, record.product_id)
     name = f"{product.kind}-{product.area_code}-{product.year}.zip"
-    return _zip(record, product_archive(paths), name)
+    return product_zip(record, product_archive(paths), name)
 
 
 @router.get(
@@ -288,7 +290,7 @@ def download_product(
     """The ZIP, once released (QA passed, or not sampled); the designated senior analyst and
     deputies may download a held product to QA it; its owner never can before release."""
     record, paths = open_product(runtime.service, runtime.data_dir, principal, product_id)
-    return _zip(record, product_archive(paths), f"{record.product_kind}-{product_id}.zip")
+    return product_zip(record, product_archive(paths), f"{record.product_kind}-{product_id}.zip")
 
 
 @router.post(

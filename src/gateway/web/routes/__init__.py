@@ -1,6 +1,7 @@
-"""The web application's routers: sign-in, the SQL console and query history, exports, account
-administration, access requests and their inboxes, the register (users, organisations,
-access reviews, tokens), templates, the strategic assessment pack and the map view."""
+"""The web application's routers: sign-in, the SQL console and query history, exports, the audit
+dashboard, the product QA queue, account administration, access requests and their inboxes,
+the register (users, organisations, access reviews, tokens), templates, the strategic
+assessment pack and the map view."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from gateway.web.routes import (
     access,
     admin,
     assessment,
+    audit,
     console,
     exports,
     maps,
     oidc,
+    products,
     register,
     signin,
     templates,
@@ -28,6 +31,8 @@ def web_routers() -> tuple[APIRouter, ...]:
         oidc.router,
         console.router,
         exports.router,
+        audit.router,
+        products.router,
         admin.router,
         templates.router,
         access.router,
