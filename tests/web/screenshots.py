@@ -6,7 +6,8 @@ Generates a small synthetic warehouse (a few seconds), serves it as the browser 
 in with Debian's Chromium through Playwright and saves one PNG per page: sign-in, the SyOPs,
 the first-login password change, the SQL console with a result, a refused query with its
 position marked, the query history, one query's audit details, /docs, and a senior
-analyst's export approval inbox.
+analyst's export approval inbox, an export's sample as the approver may see it, the audit
+dashboard, its person look-ups, one query's record and the product QA queue.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gateway import generate
 from gateway.datadir import DataDir
-from tests.gateway_server import start_gateway
+from tests.gateway_server import LiveGateway, start_gateway
 from tests.web.conftest import CHROMIUM, FIRST_LOGIN_USER, PASSWORD, web_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,10 +109,39 @@ def take(out: Path) -> list[Path]:
                 page.get_by_role("button", name="Accept and continue").click()
                 page.get_by_role("link", name="Exports").click()
                 shot("09-export-approval-inbox", full=True)
+                senior_analyst_pages(page, gateway, shot)
                 browser.close()
         finally:
             gateway.stop()
     return saved
+
+
+def senior_analyst_pages(page: Any, gateway: LiveGateway, shot: Callable[..., None]) -> None:
+    """s.patel (signed in, on the exports page): an export's sample as she may see it, the
+    audit dashboard, person look-ups, one query's record, and the product QA queue."""
+    with gateway.client("h.lee") as analyst:
+        analyst.post(  # a person look-up, refused: it shows in the dashboard either way
+            "/v1/query",
+            json={"sql": "SELECT * FROM person WHERE surname = 'SMITH'", "purpose": "SA-2026"},
+        )
+        analyst.post(
+            "/v1/products/strategic-assessment",
+            json={"area": "E06000001", "year": 2026, "purpose": "SA-2026"},
+        )
+    page.get_by_role("link", name="Details and a sample").first.click()
+    page.get_by_role("button", name="Show a sample").click()
+    page.locator("#sample-grid, #sample-error").first.wait_for()
+    shot("20-export-sample", full=True)
+    page.get_by_role("link", name="Audit", exact=True).click()
+    shot("21-audit-dashboard", full=True)
+    page.get_by_role("link", name="Person look-ups").click()
+    shot("22-audit-person-lookups", full=True)
+    page.goto(f"{gateway.url}/audit?report=large-extractions&user=h.lee&min_rows=1")
+    page.get_by_role("link", name="Query record").first.click()
+    page.locator("#sql-submitted").wait_for()
+    shot("23-audit-query-record", full=True)
+    page.get_by_role("link", name="Products", exact=True).click()
+    shot("24-product-qa-queue", full=True)
 
 
 def main() -> None:
