@@ -146,6 +146,13 @@ def test_the_previewed_layer_is_exported_with_its_marking(
     assert export_id
     assert re.search(r'id="exported-marking">SECRET<', exported.text)
     assert re.search(r'id="exported-approval">not required<', exported.text)  # an aggregate
+    marking = re.search(r'id="result-marking">([^<]+)<', shown.text)
+    assert marking
+    offered = re.search(r'<select id="marking".*?</select>', shown.text, re.S)
+    assert offered
+    choices = re.findall(r'<option value="([^"]+)"', offered.group(0))
+    assert choices[0] == marking.group(1)  # the run's marking or higher, never lower
+    assert "SECRET" in choices
     with generated_web_gateway.client("h.lee") as api:
         record = api.get(f"/v1/exports/{export_id.group(1)}").json()
         assert record["marking"] == "SECRET"
@@ -199,7 +206,12 @@ def test_the_previewed_layer_is_exported_with_its_marking(
         ),
         (
             "/maps/export",
-            {"template": "hotspot-lsoas", "kind": "areas", "format": "gpkg", "marking": "OFFICIAL"},
+            {
+                "template": "hotspot-lsoas",
+                "kind": "areas",
+                "format": "gpkg",
+                "marking": "NOT PROTECTIVELY MARKED",
+            },
             400,
             "marking_lowered",
         ),

@@ -281,7 +281,7 @@ def _map_page(
         listed=listed,
         value_column=value,
         formats=[f for f in FORMATS.values() if f.spatial],
-        markings=_markings(runtime),
+        markings=_markings(runtime, run),
         exported=exported,
         error=problem,
         error_query_id=getattr(problem, "query_id", None),
@@ -291,10 +291,12 @@ def _map_page(
     )
 
 
-def _markings(runtime: GatewayRuntime) -> list[str]:
+def _markings(runtime: GatewayRuntime, run: TemplateRun | None) -> list[str]:
+    """The markings an export of ``run`` may carry: its own (the policy's for what it read) and
+    those above it — the export refuses a lower one."""
     markings = runtime.service.policy.markings
-    floor = markings.rank(markings.record) or 0
-    return list(markings.scale[floor:])
+    floor = markings.rank(run.marking) if run is not None else None
+    return list(markings.scale[floor or 0 :])
 
 
 async def _render(
