@@ -13,7 +13,8 @@ Every action is taken by the signed-in person and goes through the functions beh
 :class:`~gateway.governance.service.GovernanceService` call, so roles, separation of duties
 (nobody endorses their own request or acts twice in one chain), required comments and the
 audit record are decided there, never here. A refusal is shown on the page with its status
-(403 for someone acting on a request that is not theirs), never a stack trace.
+(403 for someone acting on a request that is not theirs, or a form without its CSRF token —
+checked before anything runs), never a stack trace.
 """
 
 from __future__ import annotations
@@ -187,13 +188,15 @@ def new_request(
 @router.post("/access/new")
 async def submit_request(request: Request, user: PageUserDep, runtime: RuntimeDep) -> Response:
     form = await read_form(request)
-    require_csrf(user.csrf_token, request, form)
     level = "enhanced" if form.get("level") == "enhanced" else "general"
     try:
+        require_csrf(user.csrf_token, request, form)
         body = request_body(form)
         done = access_api.submit(body, user.principal, runtime.governance)
     except GatewayError as exc:
-        return _form_page(user, runtime, level, values=form, error=str(exc), status=exc.status)
+        return _form_page(
+            user, runtime, level, values=form, error=f"{exc.code}: {exc}", status=exc.status
+        )
     return RedirectResponse(f"/access/requests/{done.request_id}?submitted=1", status_code=303)
 
 
@@ -284,9 +287,9 @@ async def act(
     action: Annotated[str, Path(max_length=20)],
 ) -> Response:
     form = await read_form(request)
-    require_csrf(user.csrf_token, request, form)
     comment = form.get("comment", "")
     try:
+        require_csrf(user.csrf_token, request, form)
         if action not in ACTIONS:
             raise InputError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
         try:

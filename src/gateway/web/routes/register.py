@@ -175,8 +175,8 @@ async def _act(
     """Check the form's CSRF token, take ``action`` as the signed-in person, then show the
     page again: with what was done, or with the refusal and its status."""
     form = await read_form(request)
-    require_csrf(user.csrf_token, request, form)
     try:
+        require_csrf(user.csrf_token, request, form)
         done = action(form)
     except GatewayError as exc:
         return _show(back, user, runtime, error=f"{exc.code}: {exc}", status=exc.status)
@@ -286,8 +286,8 @@ async def review_cycle(request: Request, user: PageUserDep, runtime: RuntimeDep)
 @router.post("/admin/tokens")
 async def issue_token(request: Request, user: PageUserDep, runtime: RuntimeDep) -> Response:
     form = await read_form(request)
-    require_csrf(user.csrf_token, request, form)
     try:
+        require_csrf(user.csrf_token, request, form)
         body = _body(
             TokenIssueBody,
             username=form.get("username", ""),
