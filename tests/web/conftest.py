@@ -96,7 +96,7 @@ def idle_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
 APPLICANT = "n.ahmed"
 
 
-def _register_applicant(dd: DataDir) -> None:
+def register_applicant(dd: DataDir) -> None:
     """:data:`APPLICANT` registered as the administrator would, their records made by those who
     may make them (vetting and training by the information security officer)."""
     from gateway.governance.model import Person
@@ -144,7 +144,7 @@ def governed_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveG
     """The demo's register (approvers included: line managers ``lm.*``, ``supt.cle``,
     ``am.cle``, ``iso.cle``, ``hoi.cle``, administrator ``gw.admin``) plus :data:`APPLICANT`."""
     dd = web_data_dir(tmp_path_factory.mktemp("web-governed") / "data", governed=True)
-    _register_applicant(dd)
+    register_applicant(dd)
     gateway = start_gateway(dd.root, allow_ungoverned=False)
     yield gateway
     gateway.stop()
