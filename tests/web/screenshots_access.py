@@ -69,8 +69,8 @@ def take(out: Path) -> list[Path]:
                 applicant.get_by_label("Your key duties").fill("JAG analyst for Hartlepool")
                 applicant.get_by_label("Products to be produced").fill("Problem profile")
                 applicant.get_by_label("Dissemination").fill("JAG members")
-                applicant.get_by_label("intelligence_report").check()
-                applicant.get_by_label("crime.modus_operandi").check()
+                applicant.get_by_label("intelligence_report", exact=True).check()
+                applicant.get_by_label("crime.modus_operandi", exact=True).check()
                 applicant.get_by_label("Justification").fill(
                     "MO themes and intelligence on repeat locations for the problem profile"
                 )
