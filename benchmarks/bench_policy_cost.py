@@ -10,9 +10,10 @@ For each warehouse (generated with the repository's generator and cached under
    all four authorities, so the gateway and raw DuckDB read the same rows) through a real
    ``gateway serve`` on loopback with the Python client (Arrow), and the same SQL on a plain
    read-only DuckDB connection with the same thread count; per query the medians and the ratio
-   gateway / raw, then the median ratio and the worst query — once with the policy subqueries
-   run live and once with precomputed masked projections (``GATEWAY_PROJECTIONS=1``; the
-   server's start, which builds them, is timed; ``--mode`` picks one);
+   gateway / raw, then the median ratio and the worst query — for two servers side by side,
+   one running the policy subqueries live and one scanning precomputed masked projections
+   (``GATEWAY_PROJECTIONS=1``; its start, which builds them, is timed; ``--mode`` picks one),
+   timed in turn rep by rep so passing load falls on every side alike;
 2. the fixed cost per query: p50/p99 of a trivial query (``SELECT 1``, Arrow) and of
    ``SELECT count(*) FROM crime`` (JSON) over HTTP, against the latter in-process.
 
@@ -23,11 +24,14 @@ query worse than 2x, trivial p50 <= 4 ms) are printed beside what was reached.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import signal
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
@@ -57,32 +61,52 @@ def timed(fn: Callable[[], object], reps: int) -> list[float]:
 MODES = {"live": {}, "projections": {"GATEWAY_PROJECTIONS": "1"}}
 
 
-def query_set(url: str, token: str, warehouse: Path, reps: int, threads: int) -> None:
-    """Per query: raw DuckDB vs the gateway over HTTP, medians and ratios."""
+def query_set(urls: dict[str, str], token: str, warehouse: Path, reps: int, threads: int) -> None:
+    """Per query: raw DuckDB vs each gateway over HTTP (timed in turn, rep by rep, so load
+    that comes and goes falls on every side alike), medians and ratios."""
     raw = duckdb.connect(str(warehouse), read_only=True, config={"threads": threads})
     counts = raw.sql("SELECT (SELECT count(*) FROM crime), (SELECT count(*) FROM incident)")
     crimes, incidents = counts.fetchall()[0]
     print(f"warehouse {warehouse}: {crimes:,} crimes, {incidents:,} incidents")
-    print(f"\n{'query':30} {'raw ms':>8} {'gateway ms':>11} {'gw/raw':>7} {'rows':>6}")
-    ratios: dict[str, float] = {}
-    timings: dict[str, tuple[float, float]] = {}
-    with connect(url, token, purpose=PURPOSE, timeout=600) as gateway:
+    header = "".join(f" {mode + ' ms':>16} {'/raw':>6}" for mode in urls)
+    print(f"\n{'query':30} {'raw ms':>8}{header} {'rows':>6}")
+    ratios: dict[str, dict[str, float]] = {mode: {} for mode in urls}
+    timings: dict[str, dict[str, tuple[float, float]]] = {mode: {} for mode in urls}
+    with ExitStack() as stack:
+        gateways = {
+            mode: stack.enter_context(connect(url, token, purpose=PURPOSE, timeout=600))
+            for mode, url in urls.items()
+        }
         for name, sql in QUERIES.items():
-            rows = gateway.query_arrow(sql).num_rows  # warm both sides once
+            rows = {mode: gw.query_arrow(sql).num_rows for mode, gw in gateways.items()}  # warm
             raw.sql(sql).to_arrow_table()
-            t_raw = statistics.median(timed(lambda sql=sql: raw.sql(sql).to_arrow_table(), reps))
-            t_gw = statistics.median(timed(lambda sql=sql: gateway.query_arrow(sql), reps))
-            ratios[name] = t_gw / t_raw
-            timings[name] = (t_raw, t_gw)
-            print(f"{name:30} {t_raw * 1e3:8.1f} {t_gw * 1e3:11.1f} {t_gw / t_raw:7.2f} {rows:6d}")
+            sides: dict[str, Callable[[], object]] = {
+                "raw": lambda sql=sql: raw.sql(sql).to_arrow_table()
+            }
+            sides.update(
+                {mode: lambda gw=gw, sql=sql: gw.query_arrow(sql) for mode, gw in gateways.items()}
+            )
+            times: dict[str, list[float]] = {side: [] for side in sides}
+            for _ in range(reps):
+                for side, fn in sides.items():
+                    times[side].extend(timed(fn, 1))
+            t_raw = statistics.median(times["raw"])
+            line = f"{name:30} {t_raw * 1e3:8.1f}"
+            for mode in urls:
+                t_gw = statistics.median(times[mode])
+                ratios[mode][name] = t_gw / t_raw
+                timings[mode][name] = (t_raw, t_gw)
+                line += f" {t_gw * 1e3:16.1f} {t_gw / t_raw:6.2f}"
+            print(f"{line} {'/'.join(str(n) for n in sorted(set(rows.values()))):>6}")
     raw.close()
-    worst = max(ratios, key=lambda name: ratios[name])
-    t_raw, t_gw = timings[worst]
-    print(
-        f"\nmedian gateway/raw {statistics.median(ratios.values()):.2f}x (target <= 1.3x at "
-        f"scale 10); worst {ratios[worst]:.2f}x, {worst} ({t_gw * 1e3:.0f} vs "
-        f"{t_raw * 1e3:.0f} ms; target <= 2x)"
-    )
+    for mode in urls:
+        worst = max(ratios[mode], key=lambda name: ratios[mode][name])
+        t_raw, t_gw = timings[mode][worst]
+        print(
+            f"{mode:12} median gateway/raw {statistics.median(ratios[mode].values()):.2f}x "
+            f"(target <= 1.3x at scale 10); worst {ratios[mode][worst]:.2f}x, {worst} "
+            f"({t_gw * 1e3:.0f} vs {t_raw * 1e3:.0f} ms; target <= 2x)"
+        )
 
 
 def fixed_cost(url: str, token: str, warehouse: Path, n: int) -> None:
@@ -111,6 +135,27 @@ def fixed_cost(url: str, token: str, warehouse: Path, n: int) -> None:
     print("target: trivial-query p50 over HTTP <= 4 ms")
 
 
+def data_dir_for(root: Path, mode: str) -> Path:
+    """``root`` for the live server; for another mode a copy of it beside it (its own audit
+    log, the same tokens, the warehouse hard-linked), so two servers never share a DuckDB file
+    they write; its projections are built afresh (the start time includes the build)."""
+    if mode == "live":
+        return root
+    copy = root.with_name(f"{root.name}-{mode}")
+    shutil.rmtree(copy, ignore_errors=True)
+
+    def link_or_copy(src: str, dst: str) -> object:
+        if Path(src).name == "warehouse.duckdb":
+            os.link(src, dst)
+            return dst
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(
+        root, copy, copy_function=link_or_copy, ignore=shutil.ignore_patterns("tmp", "projections")
+    )
+    return copy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -137,16 +182,22 @@ def main() -> None:
         print(
             f"\n=== scale {scale:g} x {args.years} years ({time.perf_counter() - began:.0f} s) ==="
         )
-        for mode in args.mode or list(MODES):
-            began = time.perf_counter()
-            process, url = serve(root, env=MODES[mode], start_timeout_s=1800)
-            print(f"\n--- {mode}: server started in {time.perf_counter() - began:.1f} s ---")
-            try:
-                warehouse = DataDir(root).warehouse
-                query_set(url, tokens[PRINCIPAL], warehouse, args.reps, args.threads)
-                print()
+        processes = {}
+        urls = {}
+        try:
+            for mode in args.mode or list(MODES):
+                began = time.perf_counter()
+                processes[mode], urls[mode] = serve(
+                    data_dir_for(root, mode), env=MODES[mode], start_timeout_s=1800
+                )
+                print(f"{mode}: server started in {time.perf_counter() - began:.1f} s")
+            warehouse = DataDir(root).warehouse
+            query_set(urls, tokens[PRINCIPAL], warehouse, args.reps, args.threads)
+            for mode, url in urls.items():
+                print(f"\n{mode}:")
                 fixed_cost(url, tokens[PRINCIPAL], warehouse, args.trivial)
-            finally:
+        finally:
+            for process in processes.values():
                 process.send_signal(signal.SIGINT)
                 process.wait(timeout=60)
 

@@ -139,17 +139,20 @@ class Cancellation:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """A finished query's result, spilled to an Arrow IPC stream file.
+    """A finished query's result: an Arrow IPC stream, spilled to a file or, when small,
+    held in memory.
 
     Attributes:
         query_id: the id the service gave the query (also the file's stem).
-        path: the ``.arrows`` file holding the result (Arrow IPC streaming format).
+        path: the ``.arrows`` file holding the result (Arrow IPC streaming format); it does
+            not exist when ``data`` holds the stream.
         schema: column names and Arrow types.
-        num_rows: rows in the file (at most ``max_rows``).
-        num_bytes: size of the file in bytes.
+        num_rows: rows in the stream (at most ``max_rows``).
+        num_bytes: size of the stream in bytes.
         truncated: True when the query produced more than ``max_rows`` rows.
-        fingerprint: SHA-256 (hex) of the file's bytes, i.e. of the IPC stream a client gets.
-        duration_s: time from dispatch to the worker until the file was complete.
+        fingerprint: SHA-256 (hex) of the stream's bytes, i.e. of the IPC stream a client gets.
+        duration_s: time from dispatch to the worker until the stream was complete.
+        data: the stream itself for a small result (no file was written), else None.
 
     Example:
         >>> result = engine.execute("SELECT 1 AS x", {}, limits=QueryLimits(), query_id="q1")
@@ -166,23 +169,34 @@ class QueryResult:
     truncated: bool
     fingerprint: str
     duration_s: float
+    data: bytes | None = None
 
     def reader(self) -> pa.RecordBatchReader:
-        """Stream the batches from the memory-mapped file (buffers are not copied)."""
+        """Stream the batches from memory or the memory-mapped file (buffers are not copied)."""
+        if self.data is not None:
+            return pa.ipc.open_stream(pa.py_buffer(self.data))
         return pa.ipc.open_stream(pa.memory_map(str(self.path), "r"))
 
     def to_table(self) -> pa.Table:
-        """The whole result as one table (zero-copy views on the memory-mapped file)."""
+        """The whole result as one table (zero-copy views on the stream's buffers)."""
         return self.reader().read_all()
 
     def iter_bytes(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """The raw IPC stream bytes (what the fingerprint covers), in chunks."""
+        if self.data is not None:
+            for start in range(0, len(self.data), chunk_size):
+                yield self.data[start : start + chunk_size]
+            return
         with self.path.open("rb") as fh:
             while chunk := fh.read(chunk_size):
                 yield chunk
 
+    def read_bytes(self) -> bytes:
+        """The whole IPC stream (what the fingerprint covers)."""
+        return self.data if self.data is not None else self.path.read_bytes()
+
     def discard(self) -> None:
-        """Delete the result file (idempotent)."""
+        """Delete the result file, if there is one (idempotent)."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 

@@ -65,6 +65,7 @@ __all__ = ["DuckDBEngine", "EngineTuning", "open_hardened"]
 
 T = TypeVar("T")
 
+_REMEMBERED_IDS = 100_000
 _QUERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _MACRO_NAME = re.compile(r"CREATE\s+TEMP\s+MACRO\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 
@@ -91,6 +92,8 @@ class EngineTuning:
         start_timeout_s: how long a new worker may take to start.
         grace_s: time after a query's timeout before its worker is killed.
         batch_rows: rows per Arrow batch pulled from DuckDB.
+        inline_result_bytes: results at most this large come back from the worker in memory
+            (no result file to create, rename, map and delete); 0 spills every result.
         user_share: fraction of the workers one user may hold at once (at least one).
         reserved_workers: free workers kept for users holding none.
         fair: False for first-come-first-served with no share or reserve (comparisons).
@@ -108,6 +111,7 @@ class EngineTuning:
     start_timeout_s: float = 60.0
     grace_s: float = 1.0
     batch_rows: int = 65_536
+    inline_result_bytes: int = 1 << 20
     user_share: float = 0.5
     reserved_workers: int = 1
     fair: bool = True
@@ -188,6 +192,7 @@ class DuckDBEngine(Engine):
             max_temp_directory_mb=tuning.max_temp_directory_mb,
             os_memory_guard=tuning.os_memory_guard,
             batch_rows=tuning.batch_rows,
+            inline_result_bytes=tuning.inline_result_bytes,
             session_variables=tuple((session_variables or {}).items()),
             session_macros=tuple(session_macros),
             attachments=tuple((n, str(Path(p).resolve())) for n, p in (attachments or {}).items()),
@@ -198,6 +203,9 @@ class DuckDBEngine(Engine):
         self._macros = frozenset(_MACRO_NAME.findall(" ".join(self._config.session_macros)))
         self._verified: OrderedDict[tuple[str, Expectation], Verified] = OrderedDict()
         self._verified_lock = threading.Lock()
+        # Ids of recent queries: a result held in memory leaves no file to show its id is
+        # taken (bounded: the service's ids are unique by construction; this catches reuse).
+        self._used_ids: OrderedDict[str, None] = OrderedDict()
         self._parser = SqlTreeParser()
         self._closed = False
         try:
@@ -267,8 +275,11 @@ class DuckDBEngine(Engine):
                     held.enter_context(self._file_locks[name.lower()].reading())
                 done = self._pool.run(request, snapshots, cancel, user=user)
             duration = time.perf_counter() - started
-            with pa.memory_map(str(path), "r") as source:
-                schema = pa.ipc.open_stream(source).schema
+            if done.data is not None:
+                schema = pa.ipc.open_stream(pa.py_buffer(done.data)).schema
+            else:
+                with pa.memory_map(str(path), "r") as source:
+                    schema = pa.ipc.open_stream(source).schema
         except BaseException:
             # A worker killed after it finished writing leaves a complete file nobody will
             # read (a killed one mid-write, a partial file): neither outlives the failure.
@@ -283,6 +294,7 @@ class DuckDBEngine(Engine):
             truncated=done.truncated,
             fingerprint=done.fingerprint,
             duration_s=duration,
+            data=done.data,
         )
 
     def verify(self, sql: str, expected: Expectation) -> Verified:
@@ -376,8 +388,12 @@ class DuckDBEngine(Engine):
                 "a query id is 1-128 letters, digits, '-' or '_', starting with a letter or digit"
             )
         path = self.results_dir / f"{query_id}.arrows"
-        if path.exists():
-            raise Conflict(f"a result for query {query_id} already exists")
+        with self._verified_lock:
+            if path.exists() or query_id in self._used_ids:
+                raise Conflict(f"a result for query {query_id} already exists")
+            self._used_ids[query_id] = None
+            if len(self._used_ids) > _REMEMBERED_IDS:
+                self._used_ids.popitem(last=False)
         return path
 
 

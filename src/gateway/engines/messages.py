@@ -50,6 +50,8 @@ class WorkerConfig:
         os_memory_guard: limit the data segment (RLIMIT_DATA) while a query runs to what its
             memory limit leaves; False leaves the OS limit off (the parent's watchdog stays).
         batch_rows: rows per Arrow batch pulled from DuckDB.
+        inline_result_bytes: a result stream at most this large comes back in the
+            :class:`QueryDone` message instead of a file (0: always a file).
         session_variables: ``SET VARIABLE`` name/value pairs set before the lock.
         session_macros: trusted ``CREATE TEMP MACRO`` statements run before the lock (the
             policy's pseudonym function, which keeps ``getvariable`` out of generated SQL).
@@ -70,6 +72,7 @@ class WorkerConfig:
     max_temp_directory_mb: int = 0
     os_memory_guard: bool = True
     batch_rows: int = 65_536
+    inline_result_bytes: int = 0
     session_variables: tuple[tuple[str, object], ...] = ()
     session_macros: tuple[str, ...] = ()
     attachments: tuple[tuple[str, str], ...] = ()
@@ -109,12 +112,14 @@ class Ready:
 
 @dataclass(frozen=True)
 class QueryDone:
-    """The result file is complete."""
+    """The result is complete: in the result file, or in ``data`` when it was small (then
+    there is no file)."""
 
     num_rows: int
     num_bytes: int
     truncated: bool
     fingerprint: str
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)

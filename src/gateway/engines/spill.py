@@ -2,8 +2,11 @@
 
 The file is written beside its final name (``<name>.part``) and renamed only when complete,
 so a reader never sees half a result; on any failure the partial file is removed. The
-fingerprint is the SHA-256 of the finished file, i.e. of the exact bytes a client receives
-when the service streams the file as ``application/vnd.apache.arrow.stream``.
+fingerprint is the SHA-256 of the finished stream, i.e. of the exact bytes a client receives
+when the service streams it as ``application/vnd.apache.arrow.stream``; it is computed while
+the stream is written, not by reading the file again. A small result (at most
+``inline_bytes``) never becomes a file at all: its bytes are returned in memory
+(:attr:`SpillSummary.data`), so a trivial query costs no file create, rename, map and unlink.
 
 Result files are the results directory's only content, and every one is temporary: a file is
 deleted when its response is done, :func:`discard_result_files` removes a query's files on a
@@ -29,6 +32,7 @@ import time
 from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -46,12 +50,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SpillSummary:
-    """What was written: rows kept, file size, whether rows were cut, and the file's hash."""
+    """What was written: rows kept, stream size, whether rows were cut, the stream's hash,
+    and the stream itself when it was small enough to keep in memory (then no file exists)."""
 
     num_rows: int
     num_bytes: int
     truncated: bool
     fingerprint: str
+    data: bytes | None = None
 
 
 def partial_path(path: Path) -> Path:
@@ -148,9 +154,15 @@ def sweep_results(
 
 
 def spill_batches(
-    batches: pa.RecordBatchReader, path: Path, *, max_rows: int, max_result_bytes: int
+    batches: pa.RecordBatchReader,
+    path: Path,
+    *,
+    max_rows: int,
+    max_result_bytes: int,
+    inline_bytes: int = 0,
 ) -> SpillSummary:
-    """Copy ``batches`` into an IPC stream file at ``path``, keeping at most ``max_rows`` rows.
+    """Copy ``batches`` into an IPC stream file at ``path``, keeping at most ``max_rows`` rows
+    — or, when the whole stream is at most ``inline_bytes``, into memory (no file is made).
 
     Reading stops as soon as one row beyond ``max_rows`` has been seen (the result is then
     marked truncated), so an over-long result costs no more than the rows kept.
@@ -159,36 +171,94 @@ def spill_batches(
         batches: the source; it is closed when this returns.
         path: the final file name (its directory must exist).
         max_rows: rows to keep.
-        max_result_bytes: largest file allowed.
+        max_result_bytes: largest stream allowed.
+        inline_bytes: largest stream returned in memory (0: always a file).
 
     Returns:
-        A :class:`SpillSummary` of the finished file.
+        A :class:`SpillSummary` of the finished stream.
 
     Raises:
-        gateway.errors.TooLarge: the file would exceed ``max_result_bytes`` (nothing is kept).
+        gateway.errors.TooLarge: the stream would exceed ``max_result_bytes`` (nothing is kept).
     """
     part = partial_path(path)
+    sink = _StreamSink(part, inline_bytes=inline_bytes, max_bytes=max_result_bytes)
     try:
-        rows, truncated = _write(batches, part, max_rows=max_rows, max_bytes=max_result_bytes)
-        size = part.stat().st_size
-        if size > max_result_bytes:
-            raise _too_large(max_result_bytes)
-        with part.open("rb") as fh:
-            fingerprint = hashlib.file_digest(fh, "sha256").hexdigest()
-        os.replace(part, path)
+        with pa.PythonFile(sink, mode="w") as stream:
+            rows, truncated = _write(batches, stream, max_rows=max_rows)
+        data = sink.finish()
+        if data is None:
+            os.replace(part, path)
     except BaseException:
+        sink.abandon()
         part.unlink(missing_ok=True)
         raise
     finally:
         batches.close()
-    return SpillSummary(rows, size, truncated, fingerprint)
+    return SpillSummary(rows, sink.size, truncated, sink.digest.hexdigest(), data)
+
+
+class _StreamSink:
+    """A write-only stream that hashes and counts what passes through it, keeps it in memory
+    while it is at most ``inline_bytes``, and past that moves it to ``part`` (0600) and writes
+    through; more than ``max_bytes`` in all is refused."""
+
+    def __init__(self, part: Path, *, inline_bytes: int, max_bytes: int) -> None:
+        self.part = part
+        self.inline_bytes = inline_bytes
+        self.max_bytes = max_bytes
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+        self._buffer = bytearray()
+        self._file: BinaryIO | None = None
+
+    def write(self, data: bytes) -> int:
+        n = len(data)
+        self.size += n
+        if self.size > self.max_bytes:
+            raise _too_large(self.max_bytes)
+        self.digest.update(data)
+        if self._file is not None:
+            self._file.write(data)
+            return n
+        self._buffer += data
+        if len(self._buffer) > self.inline_bytes:
+            fd = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self._file = os.fdopen(fd, "wb")
+            self._file.write(self._buffer)
+            self._buffer = bytearray()
+        return n
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def finish(self) -> bytes | None:
+        """The stream's bytes if it stayed in memory, else None (the file is complete)."""
+        if self._file is None:
+            return bytes(self._buffer)
+        self._file.close()
+        return None
+
+    def abandon(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def _write(
-    batches: pa.RecordBatchReader, part: Path, *, max_rows: int, max_bytes: int
+    batches: pa.RecordBatchReader, sink: pa.NativeFile, *, max_rows: int
 ) -> tuple[int, bool]:
     rows = 0
-    with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_stream(sink, batches.schema) as writer:
+    with pa.ipc.new_stream(sink, batches.schema) as writer:
         while True:
             try:
                 batch = batches.read_next_batch()
@@ -197,16 +267,9 @@ def _write(
             if rows + batch.num_rows > max_rows:
                 if max_rows > rows:
                     writer.write_batch(batch.slice(0, max_rows - rows))
-                    _check_size(sink, max_bytes)
                 return max_rows, True
             writer.write_batch(batch)
             rows += batch.num_rows
-            _check_size(sink, max_bytes)
-
-
-def _check_size(sink: pa.NativeFile, max_bytes: int) -> None:
-    if sink.tell() > max_bytes:
-        raise _too_large(max_bytes)
 
 
 def _too_large(max_bytes: int) -> TooLarge:

@@ -329,6 +329,7 @@ def _run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFa
                 Path(request.result_path),
                 max_rows=limits.max_rows,
                 max_result_bytes=limits.max_result_bytes,
+                inline_bytes=session.config.inline_result_bytes,
             )
     except GatewayError as exc:
         return _failed(exc)
@@ -341,7 +342,9 @@ def _run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFa
         if session.cancelled and not failure.worker_unhealthy:
             return _failed(_cancelled())
         return _failed(failure.error, worker_unhealthy=failure.worker_unhealthy)
-    return QueryDone(summary.num_rows, summary.num_bytes, summary.truncated, summary.fingerprint)
+    return QueryDone(
+        summary.num_rows, summary.num_bytes, summary.truncated, summary.fingerprint, summary.data
+    )
 
 
 def _describe(exc: BaseException, limits: QueryLimits, *, timed_out: bool) -> EngineFailure:

@@ -139,7 +139,7 @@ def _json_value(value: Any) -> Any:
 def read_result(outcome_result: Any) -> pa.Table:
     """Read a spilled result into memory and delete its file."""
     try:
-        data = outcome_result.path.read_bytes()
+        data = outcome_result.read_bytes()
     finally:
         outcome_result.discard()
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
