@@ -35,6 +35,7 @@ from gateway.catalog import Catalog, load_catalog
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
+from gateway.engines.hardening import file_identity
 from gateway.engines.spark.engine import SparkEngine
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.governance.admission import GovernedAuthenticator, admit
@@ -297,7 +298,9 @@ def _open_service(
     vault_path = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
     policy_sql = PolicySql(vault={d.name: d.value_type for d in domains.values()})
     attachments = {VAULT_CATALOG: vault_path}
+    identity = None
     if projections:
+        identity = file_identity(data_dir.warehouse)  # before the build: what it is built from
         path, index = _build_projections(data_dir, catalog, policy, audit, policy_sql, key)
         attachments[PROJECTION_CATALOG] = path
         policy_sql = PolicySql(vault=policy_sql.vault, projections=index)
@@ -319,6 +322,7 @@ def _open_service(
         attachments=attachments,
         schema_files={"audit": data_dir.audit_tables},
         tuning=tuning,
+        warehouse_identity=identity,
     )
     if warm_audit_tables:
         # Built (a long log, once) or caught up in the background: the service answers at once,

@@ -8,7 +8,9 @@ return exactly the independent reference view's rows.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -210,3 +212,25 @@ def test_the_build_is_reused_audited_and_replaced_when_the_policy_changes(
     third, _, _ = ensure_projections(folder, data_dir.warehouse, vault, key, "v3", [source])
     assert sorted(folder.glob("*.duckdb")) == sorted([other, third])  # older ones go
     assert built not in {index.version, changed.version}
+
+
+def test_a_replaced_warehouse_fails_closed_until_restart(
+    projected_dir: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "dir"
+    shutil.copytree(projected_dir, root, ignore=shutil.ignore_patterns("tmp", "audit*"))
+    sql = "SELECT count(*) AS n FROM custody"
+    with Deployment.open(DataDir(root), workers=1, projections=True) as deployment:
+        service = deployment.service
+        before = _run(service, ANALYST, sql)
+        assert PROJECTION_CATALOG in before[0]
+        fresh = root / "refresh.duckdb"
+        shutil.copy2(root / "warehouse.duckdb", fresh)
+        os.replace(fresh, root / "warehouse.duckdb")  # a refresh: a new file in its place
+        for pid in service.engine.worker_pids():  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)  # its replacement opens the new file
+        with pytest.raises(GatewayError) as caught:
+            _run(service, ANALYST, sql)
+        assert caught.value.status == 503
+    with Deployment.open(DataDir(root), workers=1, projections=True) as restarted:
+        assert _run(restarted.service, ANALYST, sql)[1] == before[1]  # rebuilt, answers again

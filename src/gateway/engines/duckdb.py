@@ -137,6 +137,7 @@ class DuckDBEngine(Engine):
         extra_tables: Mapping[str, Mapping[str, pa.Table]] | None = None,
         schema_files: Mapping[str, Path] | None = None,
         tuning: EngineTuning | None = None,
+        warehouse_identity: tuple[int, int, int, int] | None = None,
     ) -> None:
         """Open the warehouse and start the workers.
 
@@ -156,6 +157,10 @@ class DuckDBEngine(Engine):
                 appends to, ``{schema: path}`` (the audit tables); a query naming one reads
                 the file as it is after :meth:`update_schema_file`.
             tuning: see :class:`EngineTuning`.
+            warehouse_identity: the warehouse file's identity
+                (:func:`~gateway.engines.hardening.file_identity`) that data attached beside it
+                was derived from: a worker refuses to open a replaced or rewritten warehouse,
+                so queries fail closed (503) until the gateway restarts and rebuilds.
 
         Raises:
             gateway.errors.ConfigurationError: missing warehouse, bad names, or a worker
@@ -198,6 +203,7 @@ class DuckDBEngine(Engine):
             attachments=tuple((n, str(Path(p).resolve())) for n, p in (attachments or {}).items()),
             extra_schemas=tuple(extra),
             schema_files=tuple(files.items()),
+            warehouse_identity=warehouse_identity,
         )
         self._tables, self._reserved = _catalog_names(self._config)
         self._macros = frozenset(_MACRO_NAME.findall(" ".join(self._config.session_macros)))

@@ -44,13 +44,20 @@ Example:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import duckdb
 
 from gateway.engines.messages import WorkerConfig
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, EngineUnavailable
 
-__all__ = ["EXPECTED_SETTINGS", "open_hardened", "quote_identifier", "verify_hardening"]
+__all__ = [
+    "EXPECTED_SETTINGS",
+    "file_identity",
+    "open_hardened",
+    "quote_identifier",
+    "verify_hardening",
+]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -102,9 +109,11 @@ def open_hardened(config: WorkerConfig) -> duckdb.DuckDBPyConnection:
         gateway.errors.ConfigurationError: the warehouse cannot be opened, a name is not a
             plain identifier, or a setting did not hold after locking.
     """
+    _require_identity(config)
     con = duckdb.connect(":memory:", config=_connect_config(config))
     try:
         _attach(con, config)
+        _require_identity(config)  # and still the same once attached
         con.execute("SET enable_progress_bar = false")  # a worker's output is no terminal
         con.execute("SET enable_external_access = false")
         if config.temp_directory is None:
@@ -126,6 +135,34 @@ def open_hardened(config: WorkerConfig) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+def file_identity(path: Path) -> tuple[int, int, int, int]:
+    """``(device, inode, size, mtime_ns)`` of ``path``: changes when the file is replaced or
+    written.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as f:
+        ...     file_identity(Path(f.name)) == file_identity(Path(f.name))
+        True
+    """
+    stat = path.stat()
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _require_identity(config: WorkerConfig) -> None:
+    if config.warehouse_identity is None:
+        return
+    try:
+        found = file_identity(Path(config.warehouse))
+    except OSError:
+        found = None
+    if found != config.warehouse_identity:
+        raise EngineUnavailable(
+            f"the warehouse {config.warehouse} changed since the gateway started (data derived "
+            "from it, the masked projections, would no longer match): restart the gateway"
+        )
 
 
 def verify_hardening(con: duckdb.DuckDBPyConnection, config: WorkerConfig) -> None:

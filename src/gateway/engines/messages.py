@@ -58,6 +58,9 @@ class WorkerConfig:
         attachments: other DuckDB files attached read-only, ``(name, path)`` (the pseudonym
             vault); generated SQL may only reach them where the cross-check allows.
         extra_schemas: names of in-memory catalogs for :class:`TableSnapshot` tables.
+        warehouse_identity: when set, the warehouse file's ``(device, inode, size, mtime_ns)``
+            it must still have for a worker to open it (derived data — masked projections —
+            was built from exactly that file; a replaced warehouse fails closed until restart).
         schema_files: extra schemas kept in DuckDB files that the service appends to,
             ``(name, path)``; never attached to the worker's own connection (a writer could
             not open the file then), but to a hardened connection opened for each query that
@@ -78,6 +81,7 @@ class WorkerConfig:
     attachments: tuple[tuple[str, str], ...] = ()
     extra_schemas: tuple[str, ...] = ()
     schema_files: tuple[tuple[str, str], ...] = ()
+    warehouse_identity: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)

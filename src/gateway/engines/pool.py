@@ -194,7 +194,9 @@ class _Worker:
         except EOFError:
             raise EngineUnavailable("an engine worker stopped while starting") from None
         if isinstance(message, QueryFailed):
-            raise ConfigurationError(f"an engine worker could not start: {message.message}")
+            unavailable = message.error == EngineUnavailable.__name__  # e.g. a replaced warehouse
+            error = EngineUnavailable if unavailable else ConfigurationError
+            raise error(f"an engine worker could not start: {message.message}")
         if not isinstance(message, Ready):
             raise EngineUnavailable("an engine worker sent an unexpected message while starting")
         self.ready = True
