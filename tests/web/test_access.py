@@ -153,3 +153,35 @@ def test_governance_forms_refuse_a_post_without_the_csrf_token(signed_in: Any) -
     forged = manager.post(f"/access/requests/{request_id}/endorse", {"comment": "forged"})
     assert forged.status_code == 403
     assert request_id in manager.get("/access/inbox").text  # still waiting: nothing happened
+
+
+def test_an_enhanced_request_shows_what_is_missing_and_needs_the_method_assessment(
+    signed_in: Any,
+) -> None:
+    analyst = signed_in("h.lee")  # vetted NPPV2: enough for general, not for enhanced
+    enhanced = {
+        "level": "enhanced",
+        "purposes": "JAG-2027-01: Hartlepool town centre JAG problem profile",
+        "table:intelligence_report": "yes",
+        "unmask:crime.modus_operandi": "yes",
+        "justification": "MO themes for the problem profile",
+        "method": "No force product covers MO themes",
+        "ends": "2027-06-30",
+    }
+    request_id = submitted_id(submit(analyst, **enhanced))
+    shown = analyst.get(f"/access/requests/{request_id}").text
+    assert "Extra tables</dt><dd>intelligence_report" in shown
+    assert "Columns unmasked</dt><dd>crime.modus_operandi" in shown
+    assert "Most appropriate method</dt><dd>No force product covers MO themes" in shown
+    vetting = shown.split("Vetting</th>")[1].split("</tr>")[0]
+    assert "NPPV2 from" in vetting
+    assert "enhanced access needs NPPV3 vetting; held: NPPV2" in vetting
+    assert "1 missing" in shown
+    for who in ("lm.hpl", "supt.cle"):
+        assert act(signed_in(who), request_id, "endorse", "supported").status_code == 303
+    manager = signed_in("am.cle")
+    assert "required: your assessment" in manager.get(f"/access/requests/{request_id}").text
+    refused = act(manager, request_id, "review")
+    assert refused.status_code == 400
+    assert "most appropriate method" in refused.text
+    assert act(manager, request_id, "review", "Direct access is proportionate").status_code == 303

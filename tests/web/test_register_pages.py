@@ -141,8 +141,40 @@ def test_an_access_review_is_opened_and_decided_by_the_organisations_spoc(
     action = f"/admin/reviews/{review_id.group(1)}/users"
     own = post(spoc, "/admin/reviews", f"{action}/spoc.stk", decision="keep")
     assert own.status_code == 403
+    inbox = spoc.get("/access/inbox").text
+    assert f'<a href="/admin/reviews#review-{review_id.group(1)}">' in inbox
     kept = post(spoc, "/admin/reviews", f"{action}/lm.stk", decision="keep", comment="in post")
     assert notice(kept) == "lm.stk confirmed"
     other = signed_in("spoc.hpl")
     refused = post(other, "/admin/reviews", f"{action}/j.taylor", decision="remove")
     assert refused.status_code == 403
+
+
+def test_an_administrator_registers_a_person_and_others_may_only_look(signed_in: Any) -> None:
+    person = {
+        "username": "t.new",
+        "full_name": "Tom New",
+        "organisation": "HPL",
+        "role_title": "Community safety analyst",
+        "email": "t.new@example.org",
+        "phone": "01429 523111",
+        "role:analyst": "yes",
+        "line_manager": "lm.hpl",
+    }
+    security_officer = signed_in("iso.cle")  # sees the register, does not register people
+    assert "user-gw.admin" in security_officer.get("/admin/users").text
+    refused = post(security_officer, "/admin/users", "/admin/users", **person)
+    assert refused.status_code == 403
+    assert "registering a user needs one of the roles admin" in notice(refused)
+    admin = signed_in("gw.admin")
+    bad = post(admin, "/admin/users", "/admin/users", **{**person, "username": "t new!"})
+    assert bad.status_code == 400
+    assert "username 't new!' must be 1-40 letters" in notice(bad)
+    own = post(admin, "/admin/users", "/admin/users", **{**person, "line_manager": "t.new"})
+    assert own.status_code == 400
+    assert "cannot be their own line manager" in notice(own)
+    done = post(admin, "/admin/users", "/admin/users", **person)
+    assert notice(done) == "user t.new added"
+    assert "Tom New" in row(done, "user-t.new")
+    again = post(admin, "/admin/users", "/admin/users", **person)
+    assert again.status_code == 409

@@ -4,7 +4,8 @@
     GET  /access/new?level=general|enhanced   the request form (policy 198, appendix 3)
     POST /access/new                      submit it
     GET  /access/inbox                    what awaits you (endorse, review, authorise), each
-                                          with the applicant's precondition checklist
+                                          with the applicant's precondition checklist; for
+                                          administrators and SPOCs, access reviews still open
     GET  /access/requests/{id}            one request: every field, its history, the checklist
     POST /access/requests/{id}/{action}   endorse | review | authorise | refuse | withdraw
 
@@ -29,6 +30,7 @@ from gateway.api.deps import RuntimeDep
 from gateway.api.errors import validation_message
 from gateway.api.routes import access as access_api
 from gateway.errors import GatewayError, InputError
+from gateway.governance.lifecycle import AccessReview
 from gateway.governance.workflow import ACTIONS, Action, next_step
 from gateway.policy import Policy
 from gateway.web.pages import page
@@ -261,6 +263,21 @@ def show_request(
         return refused_page(user, runtime, exc)
 
 
+def _reviews_awaiting(runtime: RuntimeDep, user: WebUser) -> list[tuple[AccessReview, int]]:
+    """Open access reviews the person may see (administrators: all; a SPOC: their
+    organisation's) and how many of their accounts still await a decision (not their own)."""
+    me = user.principal.username
+    try:
+        reviews = runtime.governance.access_reviews_as(me)
+    except GatewayError:  # not a reviewer: nothing awaits them here
+        return []
+    return [
+        (r, sum(1 for e in r.entries if e.decision is None and e.username != me))
+        for r in reviews
+        if r.closed_at is None
+    ]
+
+
 @router.get("/access/inbox")
 def inbox(user: PageUserDep, runtime: RuntimeDep) -> Response:
     governance = runtime.governance
@@ -274,6 +291,7 @@ def inbox(user: PageUserDep, runtime: RuntimeDep) -> Response:
         "access_inbox.html",
         title="Access inbox",
         items=items,
+        reviews=_reviews_awaiting(runtime, user),
         **common_context(user, runtime),
     )
 

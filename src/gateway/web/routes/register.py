@@ -1,6 +1,7 @@
 """The register for administrators and oversight: people, organisations, access reviews, tokens.
 
     GET  /admin/users                                 everyone, their state; suspend, reinstate
+    POST /admin/users                                 register a person
     POST /admin/users/{username}/suspend|reinstate
     GET  /admin/organisations                         areas, networks, ISA, authorisation, stops
     POST /admin/organisations/{code}/suspend|reinstate
@@ -37,6 +38,7 @@ from gateway.api.routes import register as register_api
 from gateway.api.routes import tokens as tokens_api
 from gateway.api.schemas import TokenIssueBody
 from gateway.errors import GatewayError, InputError
+from gateway.governance.model import ROLES
 from gateway.web.pages import page
 from gateway.web.routes.access import refused_page
 from gateway.web.routes.console import common_context
@@ -65,8 +67,16 @@ def _body(model: type[_Model], **fields: Any) -> _Model:
 
 
 def _users(user: WebUser, runtime: RuntimeDep) -> dict[str, Any]:
-    people = runtime.governance.people_as(user.principal.username)
-    return {"title": "Users", "template": "admin_users.html", "people": people}
+    governance = runtime.governance
+    people = governance.people_as(user.principal.username)
+    organisations = [o.code for o in governance.organisations_as(user.principal.username)]
+    return {
+        "title": "Users",
+        "template": "admin_users.html",
+        "people": people,
+        "organisations": organisations,
+        "roles": ROLES,
+    }
 
 
 def _organisations(user: WebUser, runtime: RuntimeDep) -> dict[str, Any]:
@@ -181,6 +191,30 @@ async def _act(
     except GatewayError as exc:
         return _show(back, user, runtime, error=f"{exc.code}: {exc}", status=exc.status)
     return _show(back, user, runtime, done=done)
+
+
+@router.post("/admin/users")
+async def register_person(request: Request, user: PageUserDep, runtime: RuntimeDep) -> Response:
+    def action(form: dict[str, str]) -> str:
+        def optional(name: str) -> str | None:
+            return form.get(name, "").strip() or None
+
+        body = _body(
+            register_api.PersonIn,
+            username=form.get("username", "").strip(),
+            full_name=form.get("full_name", "").strip(),
+            organisation=form.get("organisation", ""),
+            role_title=form.get("role_title", "").strip(),
+            email=form.get("email", "").strip(),
+            phone=form.get("phone", "").strip(),
+            roles=sorted(k.removeprefix("role:") for k in form if k.startswith("role:")),
+            line_manager=optional("line_manager"),
+            senior_analyst=optional("senior_analyst"),
+            local_supervisor=optional("local_supervisor"),
+        )
+        return register_api.add_person(body, user.principal, runtime.governance).detail
+
+    return await _act(request, user, runtime, "users", action)
 
 
 @router.post("/admin/users/{username}/suspend")
