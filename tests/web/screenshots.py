@@ -7,13 +7,16 @@ in with Debian's Chromium through Playwright and saves one PNG per page: sign-in
 the first-login password change, the SQL console with a result, a refused query with its
 position marked, the query history, one query's audit details, /docs, and a senior
 analyst's export approval inbox, an export's sample as the approver may see it, the audit
-dashboard, its person look-ups, one query's record and the product QA queue.
+dashboard, its person look-ups, one query's record and the product QA queue; an analyst's
+template library, a template run with its chart, the strategic assessment pack sent to QA, and
+the map view (base map, choropleth, hotspot grid, export).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +44,7 @@ def take(out: Path) -> list[Path]:
         source = Path(work) / "generated"
         generate.ensure(source, years=1, scale=0.05)
         dd = web_data_dir(Path(work) / "data", source=source)
+        shutil.copyfile(DataDir(source).basemaps, dd.basemaps)
         gateway = start_gateway(dd.root)
         saved: list[Path] = []
         try:
@@ -92,6 +96,7 @@ def take(out: Path) -> list[Path]:
                 page.goto(f"{gateway.url}/docs")
                 page.locator(".swagger-ui .info").wait_for()
                 shot("08-api-docs")
+                analyst_product_pages(page, gateway, shot)
                 with gateway.client("h.lee") as analyst:
                     analyst.post(
                         "/v1/exports",
@@ -114,6 +119,43 @@ def take(out: Path) -> list[Path]:
         finally:
             gateway.stop()
     return saved
+
+
+def analyst_product_pages(page: Any, gateway: LiveGateway, shot: Callable[..., None]) -> None:
+    """h.lee (signed in): the template library, a template run with its chart, the strategic
+    assessment pack sent to QA, and the map view — base map, a choropleth, a hotspot grid and
+    an export."""
+    page.goto(f"{gateway.url}/templates")
+    shot("40-template-library", full=True)
+    page.get_by_role("link", name="Crime counts and rates per 1,000 residents by category").click()
+    page.get_by_role("button", name="Run template").click()
+    page.locator("#result-table").wait_for()
+    shot("41-template-run-chart", full=True)
+    page.get_by_role("link", name="Strategic assessment").click()
+    page.get_by_role("button", name="Build the pack").click()
+    page.locator("#made").wait_for()
+    shot("42-strategic-assessment-pack", full=True)
+    page.get_by_role("link", name="Map").click()
+    page.locator(".leaflet-base-pane path").first.wait_for()
+    shot("43-map-base")
+    page.get_by_label("Template").select_option("hotspot-lsoas")
+    page.locator("#base-picker").select_option("lsoa")
+    page.get_by_role("button", name="Choose").click()
+    page.get_by_role("button", name="Preview").click()
+    page.locator(".leaflet-result-pane path").first.wait_for()
+    shot("44-map-choropleth", full=True)
+    page.get_by_label("Template").select_option("hotspot-map-points")
+    page.locator("#base-picker").select_option("ward")
+    page.get_by_role("button", name="Choose").click()
+    page.get_by_label("Show as").select_option("grid")
+    page.get_by_label("Grid cell size").select_option("500")
+    page.get_by_role("button", name="Preview").click()
+    page.locator(".leaflet-result-pane path").first.wait_for()
+    shot("45-map-hotspot-grid")
+    page.get_by_label("Format").select_option("tab")
+    page.get_by_role("button", name="Export").click()
+    page.locator("#exported").wait_for()
+    shot("46-map-export")
 
 
 def senior_analyst_pages(page: Any, gateway: LiveGateway, shot: Callable[..., None]) -> None:
