@@ -10,6 +10,8 @@ Layout (tests outside the repository rely on the first two names)::
                               names a shared PostgreSQL log: gateway.audit.location)
     DIR/audit.checkpoints.jsonl  HMAC-signed checkpoints of the audit log (append-only)
     DIR/audit-tables.duckdb   the audit log as tables for SQL (derived from the log, rebuilt at will)
+    DIR/disclosure-ledger.sqlite  the differencing budget: custom selections released to each
+                              analyst (gateway.disclosure.ledger)
     DIR/governance.sqlite     users, access requests, grants and API tokens
     DIR/pseudonyms.duckdb     the pseudonym vault (keyed pseudonyms of identifying values)
     DIR/projections/          precomputed masked projections (gateway.projections), one version
@@ -82,6 +84,10 @@ class DataDir:
     @property
     def audit_tables(self) -> Path:
         return self.root / "audit-tables.duckdb"
+
+    @property
+    def disclosure_ledger(self) -> Path:
+        return self.root / "disclosure-ledger.sqlite"
 
     @property
     def governance(self) -> Path:

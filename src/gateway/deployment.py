@@ -34,6 +34,7 @@ from gateway.auth.tokens import TokenStore
 from gateway.catalog import Catalog, load_catalog
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
+from gateway.disclosure.resources import DisclosureResources
 from gateway.engines import DuckDBEngine, EngineTuning, QueryLimits
 from gateway.engines.hardening import file_identity
 from gateway.engines.spark.engine import SparkEngine
@@ -292,8 +293,11 @@ def _open_service(
         (lvl.limits for lvl in policy.levels.values()), key=lambda lim: lim.memory_limit_mb
     )
     key = data_dir.secret(PSEUDONYM_KEY)
+    # Before the engine: its protection processes start the shared fork server with their
+    # module preloaded beside the engine workers' (gateway.disclosure.isolation).
+    disclosure = DisclosureResources.open(data_dir.disclosure_ledger)
     if spark is not None:
-        return _spark_service(data_dir, catalog, policy, audit, spark, key, limits)
+        return _spark_service(data_dir, catalog, policy, audit, spark, key, limits, disclosure)
     domains = vault_domains(policy, catalog)
     vault_path = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
     policy_sql = PolicySql(vault={d.name: d.value_type for d in domains.values()})
@@ -342,6 +346,7 @@ def _open_service(
         schema_sources={"audit": live.catch_up},
         extra_schemas=extra_schemas,
         policy_sql=policy_sql,
+        disclosure=disclosure,
     )
 
 
@@ -403,6 +408,7 @@ def _spark_service(
     master: str,
     key: bytes,
     limits: LevelLimits,
+    disclosure: DisclosureResources,
 ) -> QueryService:
     """The query service on Spark over ``DIR/lake``: pseudonyms computed per row (no vault on
     the lake), no ``audit`` schema (audit queries are refused on Spark)."""
@@ -419,5 +425,10 @@ def _spark_service(
         pseudonym_key=key,
     )
     return QueryService(
-        catalog=catalog, policy=policy, engine=engine, audit=audit, policy_sql=PolicySql(vault={})
+        catalog=catalog,
+        policy=policy,
+        engine=engine,
+        audit=audit,
+        policy_sql=PolicySql(vault={}),
+        disclosure=disclosure,
     )

@@ -40,6 +40,7 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   │   └── VettingExpired        403  vetting_expired
     │   ├── ExportRequired            403  export_required        (a large record-level result: request an export)
     │   ├── ReleaseHeld               403  release_held           (a product awaiting or returned by QA)
+    │   ├── DisclosureBudgetExhausted 403  disclosure_budget_exhausted (too many overlapping cell sets)
     │   └── BreakGlassRefused         403  break_glass_refused    (break-glass host mode may not do that)
     ├── NotFound                      404  not_found
     │   └── ExportExpired             404  export_expired         (deleted at the end of its retention)
@@ -84,6 +85,7 @@ __all__ = [
     "CommentRequired",
     "ConfigurationError",
     "Conflict",
+    "DisclosureBudgetExhausted",
     "EngineBusy",
     "EngineUnavailable",
     "ExportExpired",
@@ -382,6 +384,15 @@ class ReleaseHeld(AccessDenied):
     """A product that awaits its senior analyst's quality assurance, or was returned by it."""
 
     code = "release_held"
+
+
+class DisclosureBudgetExhausted(AccessDenied):
+    """A disclosure-controlled release that would give the analyst one more set of records
+    overlapping too many different sets already released to them within the policy's period
+    (:mod:`gateway.disclosure.ledger`): averaging their independent noise would recover the
+    counts the noise protects."""
+
+    code = "disclosure_budget_exhausted"
 
 
 class BreakGlassRefused(AccessDenied):

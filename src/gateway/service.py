@@ -178,6 +178,11 @@ class QueryService(ClosesOnExit):
         extra_schemas: those schemas' tables and columns, for the rewriter.
         clock: returns the current UTC time (tests inject a fixed clock).
         policy_sql: builds (and caches) the policy subqueries.
+        disclosure: what disclosure control keeps beyond one query — the differencing
+            budget's ledger and the processes that protect large tables
+            (:class:`gateway.disclosure.resources.DisclosureResources`); the service only
+            carries it to the controls it is given, and closes it. None: no budget, every
+            table protected in the calling process.
     """
 
     catalog: Catalog
@@ -189,6 +194,7 @@ class QueryService(ClosesOnExit):
     clock: Clock = field(default=utc_now)
     policy_sql: PolicySql = field(default_factory=PolicySql)
     rewrites: RewriteCache = field(default_factory=RewriteCache)
+    disclosure: ClosesOnExit | None = None
     _lookup_cache: OrderedDict[str, LookupAnalysis] = field(
         default_factory=OrderedDict, init=False, repr=False
     )
@@ -502,6 +508,8 @@ class QueryService(ClosesOnExit):
 
     def close(self) -> None:
         self.engine.close()
+        if self.disclosure is not None:
+            self.disclosure.close()
         self.audit.close()
 
 

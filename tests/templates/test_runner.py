@@ -227,7 +227,7 @@ ADHOC_DISCLOSURE_KEYS = {
     "mode", "rules", "min_count", "round_to", "secondary", "description", "counts",
     "dimensions", "strata", "totals", "measures", "cells", "primary", "secondary_suppressed",
     "withheld", "source_fingerprint", "method", "max_noise", "modulus", "perturbed",
-    "cell_keys",
+    "cell_keys", "budget",
 }  # fmt: skip
 
 
@@ -261,6 +261,7 @@ def test_template_runs_record_their_disclosure_control_like_ad_hoc_queries(
         0,
     )
     assert applied["spec"] == "template"
+    assert applied["budget"]["limit"] == template_service.policy.disclosure.budget.overlapping
     assert (applied["method"], applied["max_noise"], applied["modulus"]) == ("cell_key", 2, 256)
     assert applied["perturbed"] == run.disclosure.perturbed > 0
     assert (applied["primary"], applied["secondary_suppressed"]) == (

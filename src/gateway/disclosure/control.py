@@ -13,6 +13,14 @@ The service (:meth:`gateway.service.QueryService.run_query` with ``control=``) c
 
 One control serves one query (``vet`` keeps what ``apply`` needs).
 
+**The differencing budget.** With a ledger (:mod:`gateway.disclosure.ledger`, the service's
+``release_ledger``), a perturbed release is charged its custom selections in ``vet`` — read
+from the analyst's statement (:func:`~gateway.disclosure.footprint.statement_footprint`) or a
+template's typed parameters (:func:`~gateway.disclosure.footprint.template_footprint`) — and
+refused (403 ``disclosure_budget_exhausted``, audited as a denial) when one of them is new
+and overlaps too many different ones already released to the analyst; ``apply`` adds the
+charge to the report (``budget``).
+
 Under the cell key method the service asks the rewrite for a cell key beside each count
 (:meth:`DisclosureControl.cell_keys`, :mod:`gateway.rewrite.cellkeys`): a count the rewrite could
 give no key (the records it counts cannot be told) is refused (``not_protectable``), and
@@ -43,13 +51,18 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from gateway.analysis.classify import ColumnRole, classify_sql, output_roles
-from gateway.catalog import Catalog
-from gateway.disclosure.apply import DisclosureReport, protect
+from gateway.catalog import Catalog, Sensitivity
+from gateway.clock import Clock, utc_now
+from gateway.disclosure.apply import DisclosureReport
 from gateway.disclosure.budget import Budget
+from gateway.disclosure.footprint import Selection, statement_footprint, template_footprint
+from gateway.disclosure.isolation import ProtectionProcesses, protect_bounded
+from gateway.disclosure.ledger import BudgetCharge, ReleaseLedger
 from gateway.disclosure.request import DisclosureRequest, infer_spec
+from gateway.disclosure.resources import resources_of
 from gateway.disclosure.spec import DisclosureSpec
 from gateway.errors import InputError, NotAggregate, NotProtectable, TooManyRows
-from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
+from gateway.policy.disclosure import DisclosureBudgetRules, DisclosureRules, DisclosureSettings
 from gateway.policy.view import PolicyView
 from gateway.rewrite import RewriteResult
 
@@ -62,6 +75,7 @@ __all__ = [
     "DeclaredDisclosure",
     "DisclosureControl",
     "audit_report",
+    "charge",
     "take_cell_keys",
 ]
 
@@ -87,6 +101,9 @@ class DisclosureControl:
         max_rows: results with more rows are refused (the service caps the query here).
         max_seconds: the most time :meth:`apply` may take (less if the query's own deadline
             comes first).
+        ledger: the differencing budget's ledger (None: no budget).
+        processes: where large tables are protected (None: in the calling process).
+        clock: the time charges are made at.
     """
 
     request: DisclosureRequest
@@ -94,17 +111,24 @@ class DisclosureControl:
     catalog: Catalog
     max_rows: int = DISCLOSURE_MAX_ROWS
     max_seconds: float = DISCLOSURE_MAX_SECONDS
+    ledger: ReleaseLedger | None = None
+    processes: ProtectionProcesses | None = None
+    clock: Clock = utc_now
     _rules: DisclosureRules | None = field(default=None, repr=False)
     _roles: tuple[ColumnRole, ...] = field(default=(), repr=False)
     _keys: tuple[tuple[int, str], ...] = field(default=(), repr=False)
+    _charge: BudgetCharge | None = field(default=None, repr=False)
 
     @classmethod
     def for_service(cls, service: QueryService, request: DisclosureRequest) -> DisclosureControl:
-        """A control with the rules of ``service``'s policy."""
+        """A control with the rules of ``service``'s policy and its ledger."""
         return cls(
             request=request,
             settings=service.policy.disclosure,
             catalog=service.catalog,
+            ledger=resources_of(service).ledger,
+            processes=resources_of(service).processes,
+            clock=service.clock,
         )
 
     def cell_keys(self, level: str) -> bool:
@@ -154,6 +178,9 @@ class DisclosureControl:
                 missing = [c for c in spec.protected_columns if c not in with_keys]
                 if missing:
                     raise NotProtectable(_no_key(missing[0]))
+        if rules.perturbs:
+            footprint = statement_footprint(rewrite.submitted, rewrite.params, _areas(self.catalog))
+            self._charge = charge(self.ledger, view, footprint, self.settings.budget, self.clock)
 
     def apply(
         self,
@@ -187,14 +214,47 @@ class DisclosureControl:
         table, keys = take_cell_keys(table, self._keys, rules)
         spec = infer_spec(self.request, table.column_names, self._roles, rules)
         budget = _budget(deadline, cancelled, self.max_seconds)
-        protected = protect(table, spec, rules, cell_keys=keys, budget=budget)
+        protected = protect_bounded(
+            table, spec, rules, cell_keys=keys, budget=budget, processes=self.processes
+        )
         report = protected.report
         if report.unprotected:
             raise InputError(
                 f"disclosure control could not protect {report.unprotected} suppressed cell(s) "
                 "from the totals of this table; group more coarsely"
             )
-        return protected.table, audit_report(self.request.mode, rules, spec, report)
+        return protected.table, {
+            **audit_report(self.request.mode, rules, spec, report),
+            **_budget_report(self._charge),
+        }
+
+
+def _areas(catalog: Catalog) -> frozenset[str]:
+    """The catalog's area columns (read as one attribute by the footprint)."""
+    return frozenset(
+        c.name for t in catalog for c in t.columns if c.sensitivity is Sensitivity.AREA
+    )
+
+
+def charge(
+    ledger: ReleaseLedger | None,
+    view: PolicyView,
+    footprint: frozenset[Selection],
+    rules: DisclosureBudgetRules,
+    clock: Clock,
+) -> BudgetCharge | None:
+    """Charge a perturbed release's footprint to the analyst (None: no ledger).
+
+    Raises:
+        DisclosureBudgetExhausted: the budget refuses it (the service audits the denial).
+    """
+    if ledger is None:
+        return None
+    return ledger.charge(view.username, footprint, clock(), rules)
+
+
+def _budget_report(charge: BudgetCharge | None) -> dict[str, Any]:
+    return {} if charge is None else {"budget": charge.to_dict()}
 
 
 def _no_key(column: str) -> str:
@@ -277,14 +337,19 @@ class DeclaredDisclosure:
     ``control`` (template runs: the spec from the template's header, the rules for the
     caller's level and mode).
 
-    Nothing is refused and no row cap is added (a template's result is protected as it
-    comes); :meth:`apply` keeps the full report in :attr:`report` for the caller.
+    No row cap is added (a template's result is protected as it comes), and only the
+    differencing budget refuses a run; :meth:`apply` keeps the full report in :attr:`report`
+    for the caller.
 
     Attributes:
         spec: the result's shape.
         rules: the rules to apply (``label`` ``none`` when control is switched off).
         mode: the mode asked for (``policy``, ``publication`` or ``none``), for the record.
         report: what :meth:`apply` did (None until it has run).
+        template, types: the template's name and each parameter's type (its footprint is
+            read from them).
+        ledger, budget, clock: the differencing budget (no ledger: none).
+        processes: where large tables are protected (None: in the calling process).
     """
 
     spec: DisclosureSpec
@@ -293,7 +358,14 @@ class DeclaredDisclosure:
     max_rows: int = sys.maxsize
     report: DisclosureReport | None = field(default=None, repr=False)
     max_seconds: float = DISCLOSURE_MAX_SECONDS
+    template: str = ""
+    types: dict[str, str] = field(default_factory=dict)
+    ledger: ReleaseLedger | None = None
+    processes: ProtectionProcesses | None = None
+    budget: DisclosureBudgetRules = field(default_factory=DisclosureBudgetRules)
+    clock: Clock = utc_now
     _keys: tuple[tuple[int, str], ...] = field(default=(), repr=False)
+    _charge: BudgetCharge | None = field(default=None, repr=False)
 
     def cell_keys(self, level: str) -> bool:
         """Whether the counts need cell keys (the rules perturb)."""
@@ -304,9 +376,16 @@ class DeclaredDisclosure:
         return False
 
     def vet(self, rewrite: RewriteResult, view: PolicyView) -> None:
-        """Nothing to check before the run (the template declared its shape); keep where the
-        rewrite put the cell keys."""
+        """Keep where the rewrite put the cell keys and, when the rules perturb, charge the
+        run's typed parameters to the differencing budget (the template declared its shape).
+
+        Raises:
+            DisclosureBudgetExhausted: the budget refuses the run.
+        """
         self._keys = rewrite.cell_keys
+        if self.rules.perturbs:
+            footprint = template_footprint(self.template, self.types, rewrite.params)
+            self._charge = charge(self.ledger, view, footprint, self.budget, self.clock)
 
     def apply(
         self,
@@ -321,11 +400,14 @@ class DeclaredDisclosure:
         ``unprotected`` cells and ``spec: template``) goes into the completed audit record."""
         budget = _budget(deadline, cancelled, self.max_seconds)
         table, keys = take_cell_keys(table, self._keys, self.rules)
-        protected = protect(table, self.spec, self.rules, cell_keys=keys, budget=budget)
+        protected = protect_bounded(
+            table, self.spec, self.rules, cell_keys=keys, budget=budget, processes=self.processes
+        )
         self.report = protected.report
         return protected.table, {
             **audit_report(self.mode, self.rules, self.spec, protected.report),
             "people": list(self.spec.people),
             "unprotected": protected.report.unprotected,
             "spec": "template",
+            **_budget_report(self._charge),
         }

@@ -15,6 +15,10 @@ The policy's ``[disclosure]`` section configures them, parsed when the policy is
     round_to = 0
     optional = true                   # may be switched off for working (unshared) outputs
 
+    [disclosure.budget]               # the differencing budget (gateway.disclosure.ledger)
+    overlapping = 4                   # different overlapping custom selections per analyst
+    days = 30                         # … within this many days
+
 ``method = "suppression"`` is cell suppression instead (exact published values, secondary
 suppression within one table; nothing links the protection of different outputs). Levels
 without an entry get no control by default (``min_count = 0``, no method), but publication
@@ -38,6 +42,7 @@ __all__ = [
     "DISCLOSURE_MODES",
     "NO_RULES",
     "PUBLICATION_RULES",
+    "DisclosureBudgetRules",
     "DisclosureMode",
     "DisclosureRules",
     "DisclosureSettings",
@@ -108,6 +113,30 @@ NO_RULES = DisclosureRules(method="none")
 
 
 @dataclass(frozen=True)
+class DisclosureBudgetRules:
+    """The differencing budget (:mod:`gateway.disclosure.ledger`): how many *different*
+    custom selections overlapping one another an analyst may be released within a period.
+
+    Attributes:
+        overlapping: a release is refused when one of its custom selections is new to the
+            analyst and overlaps this many different custom selections of the same attribute
+            already released to them within ``days`` (0: no budget).
+        days: the period the ledger looks back over.
+
+    Example:
+        >>> DisclosureBudgetRules().overlapping, DisclosureBudgetRules().days
+        (4, 30)
+    """
+
+    overlapping: int = 4
+    days: int = 30
+
+    @property
+    def active(self) -> bool:
+        return self.overlapping > 0
+
+
+@dataclass(frozen=True)
 class DisclosureSettings:
     """The validated ``[disclosure]`` section.
 
@@ -115,11 +144,13 @@ class DisclosureSettings:
         publication: rules for outputs marked for publication.
         levels: rules per access level for ordinary (not published) outputs.
         optional: levels whose analysts may switch control off for working outputs.
+        budget: the differencing budget over every perturbed release to one analyst.
     """
 
     publication: DisclosureRules = PUBLICATION_RULES
     levels: Mapping[str, DisclosureRules] = field(default_factory=dict)
     optional: frozenset[str] = frozenset()
+    budget: DisclosureBudgetRules = DisclosureBudgetRules()
 
     def rules_for(self, level: str, *, publication: bool = False) -> DisclosureRules:
         """The rules for an output made by an analyst of ``level``."""
@@ -217,10 +248,11 @@ def parse_disclosure_settings(
         return DisclosureSettings()
     if not isinstance(raw, Mapping):
         raise ConfigurationError(f"{source}: disclosure: must be a table")
-    unknown = set(raw) - {"publication", "levels"}
+    unknown = set(raw) - {"publication", "levels", "budget"}
     if unknown:
         raise ConfigurationError(
-            f"{source}: disclosure.{sorted(unknown)[0]}: unknown key (expected levels, publication)"
+            f"{source}: disclosure.{sorted(unknown)[0]}: unknown key "
+            "(expected budget, levels, publication)"
         )
     publication = PUBLICATION_RULES
     if "publication" in raw:
@@ -240,5 +272,29 @@ def parse_disclosure_settings(
         if may_disable:
             optional.add(str(name))
     return DisclosureSettings(
-        publication=publication, levels=per_level, optional=frozenset(optional)
+        publication=publication,
+        levels=per_level,
+        optional=frozenset(optional),
+        budget=_budget(raw.get("budget", {}), source),
     )
+
+
+def _budget(raw: Any, source: str) -> DisclosureBudgetRules:
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f"{source}: disclosure.budget: must be a table")
+    unknown = set(raw) - {"overlapping", "days"}
+    if unknown:
+        raise ConfigurationError(
+            f"{source}: disclosure.budget.{sorted(unknown)[0]}: unknown key "
+            "(expected days, overlapping)"
+        )
+    default = DisclosureBudgetRules()
+    values: dict[str, int] = {}
+    for key, low, high in (("overlapping", 0, 1000), ("days", 1, 3660)):
+        value = raw.get(key, getattr(default, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigurationError(
+                f"{source}: disclosure.budget.{key}: must be a whole number {low}–{high}"
+            )
+        values[key] = value
+    return DisclosureBudgetRules(**values)

@@ -165,6 +165,7 @@ def _rewrite(
         policy_subqueries=references,
         cell_keys=tuple(sorted(ctx.cell_key_columns.items())),
         cell_keyed=cell_keys,
+        submitted=sql,
     )
 
 

@@ -89,6 +89,8 @@ class RewriteResult:
             the result carries in ``column`` (after the analyst's columns; never released).
         cell_keyed: rewritten for the cell key method (``sql`` has record and cell key columns,
             all named ``__gw_…``, and no such name of the analyst's).
+        submitted: the statement as the analyst wrote it (disclosure control reads the
+            constants its cells are selected by: :mod:`gateway.disclosure.footprint`).
     """
 
     sql: str
@@ -102,6 +104,7 @@ class RewriteResult:
     policy_subqueries: tuple[PolicyReference, ...] = ()
     cell_keys: tuple[tuple[int, str], ...] = ()
     cell_keyed: bool = False
+    submitted: str = ""
 
     @property
     def uses_schema(self) -> str | None:

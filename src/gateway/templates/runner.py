@@ -31,6 +31,7 @@ import pyarrow as pa
 from gateway.audit.facts import QueryDenied, QueryRequest
 from gateway.disclosure import DisclosureReport
 from gateway.disclosure.control import DeclaredDisclosure
+from gateway.disclosure.resources import resources_of
 from gateway.engines.base import Cancellation
 from gateway.errors import AccessDenied, AuditUnavailable, GatewayError, NotFound, ParameterError
 from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
@@ -380,7 +381,17 @@ class TemplateRunner:
             raise
         control = None
         if template.disclosure is not None:
-            control = DeclaredDisclosure(template.disclosure, rules, disclosure)
+            control = DeclaredDisclosure(
+                template.disclosure,
+                rules,
+                disclosure,
+                template=template.name,
+                types={p.name: p.type for p in template.parameters},
+                ledger=resources_of(self.service).ledger,
+                processes=resources_of(self.service).processes,
+                budget=self.service.policy.disclosure.budget,
+                clock=self.service.clock,
+            )
         outcome = self.service.run_query(
             principal,
             template.sql,

@@ -1,0 +1,170 @@
+"""The averaging attack over allowed sets, against the differencing budget, over real HTTP
+(issue 14).
+
+Under the cell key method different record sets get independent noise, and the cell rules
+(gateway.rewrite.cells) still allow lists of areas and ranges of months: an analyst may ask
+for ``lsoa_code IN (target, A)``, ``IN (target, B)``, … and for ``A``, ``B``, … alone, and
+average the differences to recover the target's count. The budget (gateway.disclosure.ledger)
+refuses the next different list that overlaps ``[disclosure.budget] overlapping`` lists
+already released to the analyst (403 ``disclosure_budget_exhausted``, audited as a denial):
+the attack gets that many draws and no more. Asking again, and published areas and periods,
+cost nothing.
+
+The attacker has a gateway of their own (their ledger is not the shared server's), and the
+raw warehouse is the ground truth. ``pytest -s`` prints how many draws the attack got and how
+close their mean came.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import duckdb
+import pytest
+
+from gateway.cli.demo import SA_PURPOSE, demo_users, users_toml
+from gateway.datadir import DataDir
+from gateway.policy.disclosure import DisclosureBudgetRules
+from tests.gateway_server import LiveGateway, generated_source, prepare_data_dir, start_gateway
+
+ATTACKER = "b.averager"
+LIMIT = DisclosureBudgetRules().overlapping  # the default policy's budget
+
+
+@pytest.fixture(scope="module")
+def budget_gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveGateway]:
+    """A gateway of the attack's own: the demo users plus the attacker, a general analyst of
+    one authority."""
+    root = tmp_path_factory.mktemp("budget") / "data"
+    root.mkdir(parents=True)
+    users = demo_users(date.today())
+    attacker = replace(users[0], username=ATTACKER)
+    DataDir(root).users.write_text(users_toml([*users, attacker]), "utf-8")
+    prepare_data_dir(generated_source(request), root)
+    gateway = start_gateway(root)
+    yield gateway
+    gateway.stop()
+
+
+def _ask(gateway: LiveGateway, sql: str) -> Any:
+    with gateway.client(ATTACKER) as http:
+        return http.post(
+            "/v1/query",
+            json={"sql": sql, "purpose": SA_PURPOSE, "disclosure": "policy"},
+        )
+
+
+def _count(gateway: LiveGateway, sql: str) -> int | None:
+    answer = _ask(gateway, sql)
+    assert answer.status_code == 200, answer.text
+    row = answer.json()["rows"][0]
+    return None if row[1] else int(row[0])  # (n, n_suppressed)
+
+
+def _denied(gateway: LiveGateway, query_id: str) -> dict[str, Any]:
+    with gateway.client("s.patel") as http:
+        answer = http.get(
+            "/v1/audit/events", params={"kind": "query.denied", "actor": ATTACKER, "limit": 1000}
+        )
+    assert answer.status_code == 200, answer.text
+    (event,) = [e for e in answer.json()["events"] if e["details"].get("query_id") == query_id]
+    details: dict[str, Any] = event["details"]
+    return details
+
+
+def _truth(gateway: LiveGateway, area: str) -> tuple[str, str, int, list[str]]:
+    """A small target (category, LSOA, true count 2–9) and LSOAs whose counts are always
+    published, from the raw warehouse."""
+    con = duckdb.connect(str(DataDir(gateway.data_dir).warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT police_uk_category, lsoa_code, count(*) FROM crime "
+            "WHERE local_authority_code = ? GROUP BY ALL",
+            [area],
+        ).fetchall()
+    finally:
+        con.close()
+    best: tuple[str, str, int, list[str]] | None = None
+    for category in sorted({r[0] for r in rows}):
+        counts = {r[1]: r[2] for r in rows if r[0] == category}
+        small = sorted(k for k, n in counts.items() if 2 <= n <= 9)
+        large = sorted(k for k, n in counts.items() if n >= 13)  # published: 13 - 2 >= 10
+        if small and (best is None or len(large) > len(best[3])):
+            best = (category, small[0], counts[small[0]], large)
+    assert best is not None, "no target for the attack"
+    assert len(best[3]) > LIMIT, "too few areas to pair the target with"
+    return best
+
+
+def test_averaging_area_lists_around_a_target_is_refused_before_it_pins_it(
+    budget_gateway: LiveGateway,
+) -> None:
+    area = demo_users(date.today())[0].areas[0]
+    category, target, true, partners = _truth(budget_gateway, area)
+    base = f"SELECT count(*) AS n FROM crime WHERE police_uk_category = '{category}' AND "
+    draws: list[int] = []
+    refused: dict[str, Any] | None = None
+    for partner in partners[: LIMIT + 4]:
+        around = _ask(budget_gateway, base + f"lsoa_code IN ('{target}', '{partner}')")
+        if around.status_code != 200:
+            refused = around.json()["error"]
+            break
+        row = around.json()["rows"][0]
+        alone = _count(budget_gateway, base + f"lsoa_code = '{partner}'")  # one area: free
+        assert not row[1]
+        assert alone is not None
+        draws.append(int(row[0]) - alone)
+
+    mean = statistics.fmean(draws)
+    print(
+        f"\naveraging attack: {len(draws)} draws allowed (budget {LIMIT}), then refused; "
+        f"mean {mean:.2f} (sd of the mean ≈ {statistics.pstdev(draws) / len(draws) ** 0.5:.2f}) "
+        f"for a true {true}; draws {draws}"
+    )
+    assert len(draws) == LIMIT
+    assert refused is not None
+    assert refused["code"] == "disclosure_budget_exhausted"
+    assert "overlaps" in refused["message"]
+    denial = _denied(budget_gateway, refused["query_id"])
+    assert denial["reason"] == "disclosure_budget_exhausted"
+
+    # Asking again costs nothing (and gives the same answer: same records, same noise);
+    # published areas are never refused.
+    first = base + f"lsoa_code IN ('{target}', '{partners[0]}')"
+    assert _ask(budget_gateway, first).json()["rows"][0][0] == draws[0] + _count(
+        budget_gateway, base + f"lsoa_code = '{partners[0]}'"
+    )
+    assert _ask(budget_gateway, base + f"lsoa_code = '{target}'").status_code == 200
+    # A different list around the target stays refused, in another shape too.
+    shaped = (
+        f"SELECT count(*) FILTER (WHERE lsoa_code IN ('{target}', '{partners[-1]}')) AS n "
+        f"FROM crime WHERE police_uk_category = '{category}'"
+    )
+    assert _ask(budget_gateway, shaped).json()["error"]["code"] == "disclosure_budget_exhausted"
+
+
+def test_averaging_month_ranges_around_a_month_is_refused(budget_gateway: LiveGateway) -> None:
+    """Ranges of months all holding one month: the next different one after the budget is
+    refused; single months, quarters and calendar years stay free."""
+    statuses = []
+    for back in range(1, LIMIT + 3):  # July 2025 and the `back` months before it
+        start = date(2025 - (back > 6), (6 - back) % 12 + 1, 1)
+        sql = (
+            "SELECT count(*) AS n FROM crime WHERE police_uk_category = 'drugs' AND "
+            f"recorded_at >= DATE '{start}' AND recorded_at < DATE '2025-08-01'"
+        )
+        statuses.append(_ask(budget_gateway, sql).status_code)
+    assert statuses == [200] * LIMIT + [403] * 2
+    for low, high in (("2025-06-01", "2025-07-01"), ("2025-04-01", "2025-07-01"),
+                      ("2025-01-01", "2026-01-01")):  # fmt: skip
+        sql = (
+            "SELECT count(*) AS n FROM crime WHERE police_uk_category = 'drugs' AND "
+            f"recorded_at >= DATE '{low}' AND recorded_at < DATE '{high}'"
+        )
+        assert _ask(budget_gateway, sql).status_code == 200, (low, high)
