@@ -68,6 +68,8 @@ __all__ = ["IN_PROCESS_CELLS", "ProtectionProcesses", "protect_bounded"]
 IN_PROCESS_CELLS = {"cell_key": 4_000, "suppression": 150}
 #: How often the caller looks at the budget while the child works (seconds).
 _POLL_S = 0.01
+#: How much longer a child's own time limit runs than its caller's (seconds).
+_GRACE_S = 0.5
 #: What the shared fork server imports before it forks anything: the engine's workers' module
 #: and this one (the engine sets only its own, and the first to start the server decides).
 _PRELOAD = [engine_worker.__name__, __name__]
@@ -240,7 +242,11 @@ def _wait(child: _Child, budget: Budget) -> tuple[Any, ...]:
 
 
 def _seconds_left(budget: Budget) -> float:
-    return max(0.0, budget.deadline - time.monotonic()) if budget.deadline != float("inf") else -1.0
+    """The child's own time limit: the caller's, plus a grace, so that the caller (which kills
+    the child) acts first; the child's limit only stops one whose caller is gone."""
+    if budget.deadline == float("inf"):
+        return -1.0
+    return max(0.0, budget.deadline - time.monotonic()) + _GRACE_S
 
 
 def _serve(conn: Connection) -> None:
