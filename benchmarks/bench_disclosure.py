@@ -122,7 +122,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def over_http(root: Path) -> None:
-    from benchmarks.bench_http import prepare, serve
+    from benchmarks.bench_http import prepare
 
     tokens = prepare(root, years=3, scale=0.3, clients=1)
     run_day_by_flag(root, tokens)

@@ -53,10 +53,10 @@ from typing import Any
 import pyarrow as pa
 
 from gateway import errors
-from gateway.engines import worker as engine_worker
 from gateway.disclosure.apply import UNLIMITED, ProtectedTable, protect
 from gateway.disclosure.budget import Budget
 from gateway.disclosure.spec import DisclosureSpec
+from gateway.engines import worker as engine_worker
 from gateway.errors import EngineUnavailable, GatewayError
 from gateway.lifetime import ClosesOnExit
 from gateway.policy.disclosure import DisclosureRules
