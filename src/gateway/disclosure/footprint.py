@@ -45,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -57,6 +58,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.simplify import simplify
+
+from gateway.errors import NotProtectable
 
 __all__ = ["AREA", "Selection", "statement_footprint", "template_footprint"]
 
@@ -175,6 +178,9 @@ def statement_footprint(
         params: its parameter values.
         area_columns: the catalog's area columns (read as the one attribute ``area``).
 
+    Raises:
+        NotProtectable: the statement cannot be read (it passed the rewrite, so it should).
+
     Example:
         >>> sql = ("SELECT count(*) FILTER (WHERE police_uk_category <> 'drugs') AS n FROM crime "
         ...        "WHERE recorded_at >= $start AND recorded_at < $start + INTERVAL 2 MONTH")
@@ -184,12 +190,15 @@ def statement_footprint(
         recorded_at from 2025-01-01 to 2025-03-01
     """
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-        tree = _bind(tree, params)
-        tree = simplify(tree)
-    except (SqlglotError, ValueError, TypeError, RecursionError):
-        # It passed the rewrite, so it parses; a constant sqlglot cannot fold stays as text.
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = _bind(sqlglot.parse_one(sql, read="duckdb"), params)
+    except (SqlglotError, ValueError, TypeError, RecursionError) as exc:
+        raise NotProtectable(
+            "disclosure control cannot read which constants this statement's cells are "
+            "selected by; write it with plain comparisons of attributes with constants"
+        ) from exc
+    # A constant sqlglot cannot fold stays as text (a custom selection).
+    with contextlib.suppress(SqlglotError, ValueError, TypeError, RecursionError):
+        tree = simplify(tree.copy())
     found: set[Selection] = set()
     done: set[int] = set()
     for node in tree.walk():
