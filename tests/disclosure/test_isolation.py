@@ -1,7 +1,7 @@
-"""Costly disclosure control runs in a killable child process (gateway.disclosure.isolation):
-the same answer as in process, errors with their codes, and a withdrawn or timed-out request
-stops costing CPU at once — the child is killed and reaped, and the caller spent almost no CPU
-while it waited."""
+"""Costly disclosure control runs in a child process (gateway.disclosure.isolation): the same
+answer as in process, errors with their codes, and a withdrawn or timed-out request stops
+costing CPU at once — the child stops within one cell's work (or is killed when it does not),
+and the caller spent almost no CPU while it waited."""
 
 from __future__ import annotations
 
@@ -52,6 +52,15 @@ def gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def idle(pid: int) -> bool:
+    """The process is gone, or spends no CPU over a fifth of a second."""
+    if gone(pid):
+        return True
+    before = cpu_seconds(pid)
+    time.sleep(0.2)
+    return gone(pid) or cpu_seconds(pid) - before < 0.02
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +120,15 @@ def test_a_withdrawn_request_kills_the_child_at_once(processes: ProtectionProces
     waited_cpu = time.thread_time() - waited_cpu
     print(
         f"\nwithdrawn after the child's 0.3 s of CPU: the caller returned {stopped * 1000:.0f} ms "
-        f"later, the child gone; the caller's thread spent {waited_cpu:.3f} s CPU meanwhile"
+        f"later; the caller's thread spent {waited_cpu:.3f} s CPU meanwhile"
     )
-    assert gone(children[0])  # killed and reaped before the caller returned
-    assert stopped < 0.25
+    assert idle(children[0])  # it stopped working (and stays ready, or was killed)
+    assert stopped < 0.3
     assert waited_cpu < 0.25
+    # The same child takes the next table.
+    again: list[int] = []
+    processes.protect(day_by_flag(300), SPEC, SUPPRESSION, isolate=True, started=again.append)
+    assert again == children
 
 
 def test_a_request_out_of_time_kills_the_child(processes: ProtectionProcesses) -> None:
@@ -130,8 +143,8 @@ def test_a_request_out_of_time_kills_the_child(processes: ProtectionProcesses) -
             isolate=True,
             started=children.append,
         )
-    assert time.monotonic() - began < 1.5
-    assert gone(children[0])
+    assert time.monotonic() - began < 1.0
+    assert idle(children[0])
 
 
 def test_small_or_cheap_tables_stay_in_the_calling_process(

@@ -17,9 +17,12 @@ instead of importing pyarrow and the policy model itself (a second or more on a 
   over a pipe, a few milliseconds for the largest table disclosure control accepts);
 - the child runs under the query's own budget (deadline and a time cap), and the caller
   watches the same budget: when the query is withdrawn (the HTTP client went away) or out of
-  time, the child is **killed** at once (SIGKILL) and reaped — it costs no more CPU from that
-  moment — and the caller raises :class:`~gateway.errors.QueryCancelled` or
-  :class:`~gateway.errors.QueryTimeout` as the in-process check would;
+  time, the caller tells the child to stop (SIGUSR1: the protection stops at its next look at
+  its budget, within one cell's work, and the child stays ready for the next table) and waits
+  at most :data:`_GRACE_S` for it to say so, else **kills** it (SIGKILL) and reaps it — either
+  way it costs no more CPU from that moment — and raises
+  :class:`~gateway.errors.QueryCancelled` or :class:`~gateway.errors.QueryTimeout` as the
+  in-process check would;
 - a child that dies (killed by the kernel, a bug) ends the request with 503
   ``engine_unavailable``; an error the protection raises (``not_protectable``, bad input)
   is raised again in the caller with its code and message.
@@ -43,6 +46,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -57,7 +62,7 @@ from gateway.disclosure.apply import UNLIMITED, ProtectedTable, protect
 from gateway.disclosure.budget import Budget
 from gateway.disclosure.spec import DisclosureSpec
 from gateway.engines import worker as engine_worker
-from gateway.errors import EngineUnavailable, GatewayError
+from gateway.errors import EngineUnavailable, GatewayError, QueryCancelled, QueryTimeout
 from gateway.lifetime import ClosesOnExit
 from gateway.policy.disclosure import DisclosureRules
 
@@ -68,8 +73,9 @@ __all__ = ["IN_PROCESS_CELLS", "ProtectionProcesses", "protect_bounded"]
 IN_PROCESS_CELLS = {"cell_key": 4_000, "suppression": 150}
 #: How often the caller looks at the budget while the child works (seconds).
 _POLL_S = 0.01
-#: How much longer a child's own time limit runs than its caller's (seconds).
-_GRACE_S = 0.5
+#: How long a withdrawn child has to say it stopped before it is killed, and how much longer
+#: its own time limit runs than its caller's (seconds).
+_GRACE_S = 0.25
 #: What the shared fork server imports before it forks anything: the engine's workers' module
 #: and this one (the engine sets only its own, and the first to start the server decides).
 _PRELOAD = [engine_worker.__name__, __name__]
@@ -151,7 +157,11 @@ class ProtectionProcesses(ClosesOnExit):
                 started(child.process.pid or 0)
             job = (_ipc(table), spec, rules, dict(cell_keys or {}), _seconds_left(budget))
             child.conn.send(job)
-            answer = _wait(child, budget)
+            try:
+                answer = _wait(child, budget)
+            except (QueryCancelled, QueryTimeout):
+                reusable = _withdraw(child)  # stopped at once; killed if it does not stop
+                raise
             reusable = True
         finally:
             if reusable and not self._closed:
@@ -241,8 +251,23 @@ def _wait(child: _Child, budget: Budget) -> tuple[Any, ...]:
             raise EngineUnavailable("disclosure control stopped unexpectedly")
 
 
+def _withdraw(child: _Child) -> bool:
+    """Tell a busy child to stop (SIGUSR1: its protection stops at its next look at its
+    budget, within one cell's work) and wait for it to say so; kill it when it does not
+    within :data:`_GRACE_S`. True: it stopped and may take another table."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child.process.pid or 0, signal.SIGUSR1)
+    try:
+        if child.conn.poll(_GRACE_S):
+            child.conn.recv()  # its answer to the withdrawn table (stopped, or just done)
+            return True
+    except (EOFError, OSError):
+        pass
+    return False
+
+
 def _seconds_left(budget: Budget) -> float:
-    """The child's own time limit: the caller's, plus a grace, so that the caller (which kills
+    """The child's own time limit: the caller's, plus a grace, so that the caller (which stops
     the child) acts first; the child's limit only stops one whose caller is gone."""
     if budget.deadline == float("inf"):
         return -1.0
@@ -250,15 +275,24 @@ def _seconds_left(budget: Budget) -> float:
 
 
 def _serve(conn: Connection) -> None:
-    """A child process: protect one table after another, each within the time it was given,
-    until the pipe closes."""
+    """A child process: protect one table after another, each within the time it was given
+    and until its caller withdraws it (SIGUSR1), until the pipe closes."""
+    withdrawn = [False]  # set by the signal handler (no lock a handler could deadlock on)
+
+    def withdraw(*_: object) -> None:
+        withdrawn[0] = True
+
+    signal.signal(signal.SIGUSR1, withdraw)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server's Ctrl-C is the server's
     try:
         while True:
             try:
                 data, spec, rules, keys, seconds = conn.recv()
             except EOFError:
                 return
-            budget = Budget.within(seconds) if seconds >= 0 else UNLIMITED
+            withdrawn[0] = False  # a late signal for the previous table does not stop this one
+            deadline = time.monotonic() + seconds if seconds >= 0 else float("inf")
+            budget = Budget(deadline=deadline, cancelled=lambda: withdrawn[0])
             try:
                 out = protect(_table(data), spec, rules, cell_keys=keys, budget=budget)
             except GatewayError as exc:
