@@ -38,13 +38,14 @@ Example:
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -85,6 +86,8 @@ __all__ = [
     "QueryService",
     "ResultControl",
     "new_query_id",
+    "query_id_time",
+    "query_record_window",
     "under_disclosure_control",
 ]
 
@@ -92,6 +95,44 @@ __all__ = [
 def new_query_id(now: datetime) -> str:
     """Sortable, unguessable query id, e.g. ``q20261122T033910Z-5f2a9c0e7d31b4a8``."""
     return f"q{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(8)}"
+
+
+_QUERY_ID = re.compile(r"q([0-9]{8}T[0-9]{6})Z-[0-9a-f]{16}")
+
+
+def query_id_time(query_id: str) -> datetime | None:
+    """When the service gave out ``query_id`` (UTC, to the second; its records are written at
+    or after it), or None for an id :func:`new_query_id` did not make.
+
+    Example:
+        >>> query_id_time("q20261122T033910Z-5f2a9c0e7d31b4a8").isoformat()
+        '2026-11-22T03:39:10+00:00'
+        >>> query_id_time("q2026-not-an-id") is None
+        True
+    """
+    match = _QUERY_ID.fullmatch(query_id)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def query_record_window(query_id: str) -> tuple[datetime, datetime] | None:
+    """The period holding every audit record of query ``query_id``: from a minute before its
+    id's time (the clock read for the id and the store's stamp are one host's) to a day after
+    (the longest query timeout is minutes; a day leaves room for a queue). None: not an id
+    :func:`new_query_id` made.
+
+    Example:
+        >>> [t.isoformat() for t in query_record_window("q20261122T033910Z-5f2a9c0e7d31b4a8")]
+        ['2026-11-22T03:38:10+00:00', '2026-11-23T03:39:10+00:00']
+    """
+    given = query_id_time(query_id)
+    if given is None:
+        return None
+    return given - timedelta(minutes=1), given + timedelta(days=1)
 
 
 @dataclass(frozen=True)

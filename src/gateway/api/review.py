@@ -40,6 +40,7 @@ from gateway.datadir import DataDir
 from gateway.errors import AccessDenied, NotFound
 from gateway.policy import Policy
 from gateway.principal import Principal, PrincipalDirectory
+from gateway.service import query_record_window
 
 __all__ = ["AuditReview"]
 
@@ -187,7 +188,11 @@ class AuditReview:
             AccessDenied: not a reviewer.
         """
         scope = self._scope(principal, f"query:{query_id[:80]}", {})
-        for view in self.audit.queries(organisation=scope):
+        window = query_record_window(query_id)
+        if window is None:
+            raise NotFound(f"no query {query_id[:80]!r} in the records you review")
+        since, until = window
+        for view in self.audit.queries(organisation=scope, since=since, until=until):
             if view.query_id == query_id:
                 return view
         raise NotFound(f"no query {query_id[:80]!r} in the records you review")

@@ -310,12 +310,24 @@ class AuditLog(ClosesOnExit):
         )
 
     def queries(
-        self, *, actor: str | None = None, organisation: str | None = None
+        self,
+        *,
+        actor: str | None = None,
+        organisation: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[QueryView]:
-        """One view per query (allowed, denied or incomplete), in log order; ``actor`` and
-        ``organisation`` as for :meth:`events`."""
+        """One view per query (allowed, denied or incomplete), in log order, from the query
+        records matching the filters of :meth:`events` (a query whose records straddle
+        ``since`` or ``until`` is seen in part)."""
         return assemble_queries(
-            self.store.events(kinds=QUERY_KINDS, actor=actor, organisation=organisation)
+            self.store.events(
+                kinds=QUERY_KINDS,
+                actor=actor,
+                organisation=organisation,
+                since=since,
+                until=until,
+            )
         )
 
     def incomplete_queries(self) -> list[QueryView]:

@@ -34,6 +34,7 @@ from gateway.errors import GatewayError, InputError
 from gateway.exports import approve_export, list_exports, reject_export
 from gateway.exports.approval import ExportRecord
 from gateway.exports.release import open_export, visible_export
+from gateway.service import query_record_window
 from gateway.web.pages import error_page, page
 from gateway.web.routes.console import common_context
 from gateway.web.security import read_form, require_csrf
@@ -50,10 +51,15 @@ SAMPLE_ROWS = 10
 def _queries(
     runtime: RuntimeDep, user: WebUser, records: list[ExportRecord]
 ) -> dict[str, QueryView]:
-    """The queries the exports came from, by id, in one read of the log (only the person's
-    own when every export shown is theirs)."""
+    """The queries the exports came from, by id, in one read of the log: from the oldest
+    one's start on (an export's id is its query's), and only the person's own records when
+    every export shown is theirs."""
     own = all(r.owner == user.principal.username for r in records)
-    views = runtime.service.audit.queries(actor=user.principal.username if own else None)
+    windows = [query_record_window(r.export_id) for r in records]
+    since = None if None in windows or not windows else min(w[0] for w in windows if w)
+    views = runtime.service.audit.queries(
+        actor=user.principal.username if own else None, since=since
+    )
     wanted = {r.export_id for r in records}
     return {v.query_id: v for v in views if v.query_id in wanted}
 
