@@ -185,3 +185,38 @@ def test_an_enhanced_request_shows_what_is_missing_and_needs_the_method_assessme
     assert refused.status_code == 400
     assert "most appropriate method" in refused.text
     assert act(manager, request_id, "review", "Direct access is proportionate").status_code == 303
+
+
+def test_the_applicant_withdraws_and_the_request_leaves_the_inbox(signed_in: Any) -> None:
+    applicant = signed_in("a.khan")
+    request_id = submitted_id(submit(applicant, purposes="SA-2028: MBR assessment 2028"))
+    manager = signed_in("lm.mbr")
+    assert request_id in manager.get("/access/inbox").text
+    assert act(applicant, request_id, "withdraw", "no longer needed").status_code == 303
+    shown = applicant.get(f"/access/requests/{request_id}").text
+    assert '<dd class="state">withdrawn' in shown
+    assert "no longer needed" in shown
+    assert request_id not in manager.get("/access/inbox").text
+    late = act(manager, request_id, "endorse", "too late")
+    assert late.status_code == 409
+    assert "already withdrawn" in late.text
+
+
+def test_no_inline_script_on_the_governance_pages(signed_in: Any) -> None:
+    admin = signed_in("gw.admin")
+    request_id = submitted_id(submit(signed_in("j.taylor"), purposes="SA-2029: STK"))
+    for path in (
+        "/access",
+        "/access/new?level=general",
+        "/access/new?level=enhanced",
+        "/access/inbox",
+        f"/access/requests/{request_id}",
+        "/admin/users",
+        "/admin/organisations",
+        "/admin/reviews",
+        "/admin/tokens",
+    ):
+        response = admin.get(path)
+        assert response.status_code == 200, path
+        assert not re.search(r"<script(?![^>]*\bsrc=)", response.text), path
+        assert "script-src 'self';" in response.headers["content-security-policy"]

@@ -212,7 +212,7 @@ def _item(runtime: RuntimeDep, user: WebUser, request_id: str, mine: set[str]) -
         actions = [step.action, "refuse"]
     if shown.applicant["username"] == me and step is not None:
         actions.append("withdraw")
-    needs_comment = {"refuse", "withdraw"}
+    needs_comment = {"refuse"}
     if step is not None and step.role == "analysis_manager" and shown.level == "enhanced":
         needs_comment.add(step.action)
     return {
