@@ -262,3 +262,33 @@ def test_a_template_run_draws_its_chart_from_the_apis_values(
     assert painted["h"] > 100
     assert painted["n"] > 0.01 * painted["w"] * painted["h"]  # bars, axes and labels painted
     assert not serious_violations(page)
+
+
+def test_a_template_listing_individuals_is_shown_without_disclosure_control(
+    analyst: WebClient, generated_web_gateway: LiveGateway
+) -> None:
+    response = run_form(analyst, "repeat-offenders", {})
+    assert response.status_code == 200
+    summary = re.search(r'id="disclosure-summary">(.*?)</dd>', response.text, re.S)
+    assert summary
+    assert summary.group(1).startswith("none: this template lists individuals")
+    with generated_web_gateway.client("h.lee") as api:
+        answer = api.post("/v1/templates/repeat-offenders/run", json={"purpose": "SA-2026"})
+    assert result_cells(response.text) == api_cells(answer.json())
+    assert "<canvas" not in response.text  # no chart declared
+
+
+def test_an_enhanced_template_runs_only_for_the_purpose_of_the_grant(
+    generated_web_gateway: LiveGateway,
+) -> None:
+    enhanced = WebClient(generated_web_gateway).sign_in("e.okafor")
+    try:
+        assert 'href="/templates/intelligence-by-month"' in enhanced.get("/templates").text
+        granted = run_form(enhanced, "intelligence-by-month", {}, purpose="JAG-2026-07")
+        assert granted.status_code == 200
+        assert re.search(r'id="result-rows">\d+', granted.text)
+        other = run_form(enhanced, "intelligence-by-month", {}, purpose="SA-2026")
+        assert other.status_code == 403
+        assert page_error(other.text).startswith("table_not_permitted: ")
+    finally:
+        enhanced.close()
