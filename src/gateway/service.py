@@ -81,6 +81,7 @@ from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, audited_acce
 from gateway.rewrite.explain import explain_engine_error
 
 __all__ = [
+    "QUERY_RECORD_SPAN",
     "ClientInfo",
     "QueryOutcome",
     "QueryService",
@@ -97,6 +98,9 @@ def new_query_id(now: datetime) -> str:
     return f"q{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(8)}"
 
 
+#: The longest a query's audit records may span, from its id's time to its completion (the
+#: longest query timeout is minutes; a day leaves room for a queue).
+QUERY_RECORD_SPAN = timedelta(days=1)
 _QUERY_ID = re.compile(r"q([0-9]{8}T[0-9]{6})Z-[0-9a-f]{16}")
 
 
@@ -121,9 +125,8 @@ def query_id_time(query_id: str) -> datetime | None:
 
 def query_record_window(query_id: str) -> tuple[datetime, datetime] | None:
     """The period holding every audit record of query ``query_id``: from a minute before its
-    id's time (the clock read for the id and the store's stamp are one host's) to a day after
-    (the longest query timeout is minutes; a day leaves room for a queue). None: not an id
-    :func:`new_query_id` made.
+    id's time (the clock read for the id and the store's stamp are one host's) to
+    :data:`QUERY_RECORD_SPAN` after. None: not an id :func:`new_query_id` made.
 
     Example:
         >>> [t.isoformat() for t in query_record_window("q20261122T033910Z-5f2a9c0e7d31b4a8")]
@@ -132,7 +135,7 @@ def query_record_window(query_id: str) -> tuple[datetime, datetime] | None:
     given = query_id_time(query_id)
     if given is None:
         return None
-    return given - timedelta(minutes=1), given + timedelta(days=1)
+    return given - timedelta(minutes=1), given + QUERY_RECORD_SPAN
 
 
 @dataclass(frozen=True)

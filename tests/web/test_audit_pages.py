@@ -6,10 +6,12 @@ page, never a 500. Browser behaviour and accessibility are in test_browser.py.""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from gateway.web.routes.audit import DEFAULT_DAYS
 from tests.gateway_server import LiveGateway
 from tests.web.conftest import LOCAL_AUDITOR
 
@@ -305,3 +307,14 @@ def test_a_returned_product_is_shown_as_not_downloadable(
     assert download.headers["content-type"].startswith("text/html")
     with web_gateway.client("a.khan") as api:
         assert api.get(f"/v1/products/{product_id}/file").status_code == 403
+
+
+def test_the_dashboard_shows_the_last_thirty_days_unless_asked_otherwise(web_client: Any) -> None:
+    senior = web_client().sign_in("s.patel")
+    start = (datetime.now(UTC).date() - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+    first = senior.get("/audit").text
+    assert f'name="since" type="date" value="{start}"' in first
+    assert f"since={start}" in first  # the tabs keep the period
+    everything = senior.get("/audit?report=denied&since=").text
+    assert 'name="since" type="date" value=""' in everything
+    assert 'href="/audit?report=activity&amp;since="' in everything  # and "from the start"

@@ -14,6 +14,9 @@ rows, bytes, the result fingerprint, the disclosure method, the marking and the 
 Another organisation's query, for a local auditor, is "not found", as is one that does not
 exist.
 
+Without a start date it shows the last :data:`DEFAULT_DAYS` days (an empty start: from the
+beginning), so its first view reads only that part of the log.
+
 Example:
     GET /audit?report=denied&user=h.lee&since=2026-12-01&until=2026-12-04&page=2
 """
@@ -39,7 +42,7 @@ from gateway.web.pages import error_page, page
 from gateway.web.routes.console import common_context
 from gateway.web.session import PageUserDep
 
-__all__ = ["DASHBOARD", "PAGE_SIZE", "DashboardFilters", "router"]
+__all__ = ["DASHBOARD", "DEFAULT_DAYS", "PAGE_SIZE", "DashboardFilters", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -226,7 +229,17 @@ class DashboardFilters:
             "min_rows": str(self.min_rows) if report == "large-extractions" else "",
             "page": str(page) if page and page > 1 else "",
         }
-        return urlencode({k: v for k, v in pairs.items() if v})
+        # "since" stays even when empty: an empty start is "from the beginning", none at all
+        # is the default period
+        return urlencode({k: v for k, v in pairs.items() if v or k == "since"})
+
+
+#: The period the dashboard shows until another is asked for: the last 30 days.
+DEFAULT_DAYS = 30
+
+
+def _default_start() -> str:
+    return (datetime.now(UTC).date() - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
 
 
 def _number(text: str, name: str, default: int, low: int, high: int) -> int:
@@ -291,7 +304,7 @@ def dashboard(
     try:
         filters = DashboardFilters.parse(
             user=_field(user_filter, "user", 200),
-            since=_field(since, "From", 40),
+            since=_field(since, "From", 40) if since is not None else _default_start(),
             until=_field(until, "To", 40),
             organisation=_field(organisation, "organisation", 200),
             min_rows=_field(min_rows, "Rows at least", 20),
