@@ -24,7 +24,8 @@ allowed only the views. Here that is built faithfully enough to cost what it cos
 Then the template-like query set (``bench_rewrite.QUERIES``, written again in PostgreSQL's
 dialect: no ``GROUP BY ALL``) is timed for the same principal through the gateway over HTTP
 (Arrow) and on PostgreSQL (the analyst's session, psycopg, rows fetched), medians per query and
-the ratio PostgreSQL / gateway; row counts are compared. ``--principal all`` is ``s.patel``
+the ratio PostgreSQL / gateway; row counts are compared. ``--projections`` serves the gateway
+with precomputed masked projections (``bench_policy_cost.py`` compares the two gateway modes). ``--principal all`` is ``s.patel``
 (general, all four authorities: the rows raw DuckDB would read too); ``one`` is a one-authority
 analyst, the common case. The issue's targets (>= 10x faster than PostgreSQL+RLS at the median,
 >= 3x on the worst query) are printed beside what was reached. Figures are printed, never
@@ -47,7 +48,7 @@ import duckdb
 import httpx
 import psycopg
 from bench_http import prepare, serve
-from bench_policy_cost import timed
+from bench_policy_cost import MODES, data_dir_for, timed
 from bench_rewrite import QUERIES
 
 from gateway.client import connect
@@ -251,6 +252,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--principal", choices=sorted(PRINCIPALS), default="all")
     parser.add_argument(
+        "--projections",
+        action="store_true",
+        help="the gateway scans precomputed masked projections (GATEWAY_PROJECTIONS=1)",
+    )
+    parser.add_argument(
         "--cache-dir",
         type=Path,
         default=Path(tempfile.gettempdir()) / "gateway-bench-policy-cost",
@@ -273,7 +279,9 @@ def main() -> None:
             f"=== scale {args.scale:g} x {args.years} years: PostgreSQL loaded in "
             f"{time.perf_counter() - began:.0f} s ==="
         )
-        process, url = serve(root, start_timeout_s=1800)
+        mode = "projections" if args.projections else "live"
+        process, url = serve(data_dir_for(root, mode), env=MODES[mode], start_timeout_s=1800)
+        print(f"gateway: policy subqueries {mode}")
         try:
             key = dd.secret(PSEUDONYM_KEY).hex()
             compare(url, tokens[PRINCIPALS[args.principal]], dsn, key, args.reps)
