@@ -124,6 +124,10 @@ def test_the_inbox_holds_what_awaits_the_person_and_no_one_else(signed_in: Any) 
 def test_acting_on_a_request_that_is_not_yours_is_refused_with_403(signed_in: Any) -> None:
     request_id = submitted_id(submit(signed_in("j.taylor"), purposes="SA-2027: STK assessment"))
     other_manager = signed_in("lm.hpl")  # a line manager, not j.taylor's
+    seen_by_other = other_manager.get(f"/access/requests/{request_id}").text
+    assert "shown to the applicant and to those deciding the request" in seen_by_other
+    assert "Vetting</th>" not in seen_by_other  # the request, not the applicant's records
+    assert "Vetting</th>" in signed_in("lm.stk").get(f"/access/requests/{request_id}").text
     refused = act(other_manager, request_id, "endorse", "not mine to endorse")
     assert refused.status_code == 403
     assert "wrong_role" in refused.text

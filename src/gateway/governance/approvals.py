@@ -277,15 +277,29 @@ class ApprovalOperations(Operations):
 
     def checklist_as(self, actor: str, request_id: str) -> tuple[ChecklistItem, ...]:
         """The request's precondition checklist (what is recorded for its applicant and their
-        organisation, what is missing, for the level asked), for whoever may see the request.
+        organisation, what is missing, for the level asked), for those deciding it: the
+        applicant, whoever has acted on it or may take its next step, and whoever may see the
+        applicant's status (their line manager or local supervisor, their organisation's
+        SPOC, oversight). Another approver who may see the request does not see the
+        applicant's vetting and records.
 
         Raises:
             WrongRole: anyone else; NotFound: no such request.
         """
         request = self.request_as(actor, request_id)
+        deciding = actor in request.participants or any(
+            waiting.request_id == request_id for waiting in self.waiting_for(actor)
+        )
         at = self.clock()
         with self.store.reading() as r:
+            viewer = r.require_person(actor)
             applicant = r.require_person(request.form.applicant)
+            if not deciding:
+                related = frozenset(
+                    u for u in (applicant.line_manager, applicant.local_supervisor) if u
+                )
+                subject = Subject(applicant.username, applicant.organisation, related)
+                require(viewer, permissions.Action.SEE_STATUS, subject)
             records = r.precondition_records(applicant, at)
             rules = r.settings().preconditions
         return checklist(records, request.form.level, at.date(), rules)

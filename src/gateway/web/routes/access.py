@@ -29,7 +29,8 @@ from starlette.responses import RedirectResponse, Response
 from gateway.api.deps import RuntimeDep
 from gateway.api.errors import validation_message
 from gateway.api.routes import access as access_api
-from gateway.errors import GatewayError, InputError
+from gateway.errors import AccessDenied, GatewayError, InputError
+from gateway.governance.checklist import ChecklistItem
 from gateway.governance.lifecycle import AccessReview
 from gateway.governance.workflow import ACTIONS, Action, next_step
 from gateway.policy import Policy
@@ -215,9 +216,13 @@ def _item(runtime: RuntimeDep, user: WebUser, request_id: str, mine: set[str]) -
     needs_comment = {"refuse"}
     if step is not None and step.role == "analysis_manager" and shown.level == "enhanced":
         needs_comment.add(step.action)
+    try:
+        checklist: tuple[ChecklistItem, ...] | None = governance.checklist_as(me, request_id)
+    except AccessDenied:  # may see the request, not the applicant's records
+        checklist = None
     return {
         "request": shown,
-        "checklist": governance.checklist_as(me, request_id),
+        "checklist": checklist,
         "actions": actions,
         "needs_comment": needs_comment,
         "step_role": step.role if step else "",
