@@ -19,6 +19,7 @@ import pytest
 
 from gateway.audit.kinds import EventKind
 from gateway.catalog import Catalog
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.deployment import PSEUDONYM_KEY, Deployment
 from gateway.engines.base import Expectation
@@ -27,6 +28,7 @@ from gateway.policy.projection import PROJECTION_CATALOG, ProjectionSource, proj
 from gateway.principal import Principal
 from gateway.projections import ensure_projections
 from gateway.service import QueryService
+from tests.rewrite import crafted
 from tests.rewrite import test_attacks as attacks
 from tests.rewrite import test_property as oracle
 from tests.rewrite.conftest import ANALYST
@@ -38,6 +40,23 @@ level = "general"
 areas = {list(ANALYST.areas)!r}
 purposes = ["SA"]
 roles = ["analyst"]
+
+[users."e.grant"]
+organisation = "Middlesbrough Council"
+level = "enhanced"
+areas = ["{crafted.VISIBLE}"]
+purposes = ["SA", "JAG"]
+roles = ["analyst"]
+
+[[users."e.grant".grants]]
+grant_id = "G-T"
+purposes = ["JAG"]
+starts = 2020-01-01
+ends = 2099-12-31
+tables = []
+unmask = ["crime.modus_operandi"]
+areas = ["{crafted.HIDDEN}"]
+reason = "a JAG problem profile"
 """.replace("'", '"')
 
 #: Another authority's analyst: not in users.toml, so no projection was built for their view.
@@ -77,8 +96,10 @@ def projected_service(projected: Deployment) -> QueryService:
     return projected.service
 
 
-def _run(service: QueryService, who: Principal, sql: str) -> tuple[str, list[tuple[object, ...]]]:
-    outcome = service.run_query(who, sql, "SA")
+def _run(
+    service: QueryService, who: Principal, sql: str, purpose: str = "SA"
+) -> tuple[str, list[tuple[object, ...]]]:
+    outcome = service.run_query(who, sql, purpose)
     try:
         rows = sorted((tuple(r.values()) for r in outcome.result.to_table().to_pylist()), key=repr)
     finally:
@@ -234,3 +255,22 @@ def test_a_replaced_warehouse_fails_closed_until_restart(
         assert caught.value.status == 503
     with Deployment.open(DataDir(root), workers=1, projections=True) as restarted:
         assert _run(restarted.service, ANALYST, sql)[1] == before[1]  # rebuilt, answers again
+
+
+def test_a_grant_gets_its_own_projection_and_the_same_answers_as_live(
+    projected: Deployment, crafted_service: QueryService
+) -> None:
+    who = projected.directory.principal("e.grant", utc_now())
+    assert who is not None
+    sql = "SELECT local_authority_code, modus_operandi FROM crime"
+    runs = {}
+    for purpose in ("SA", "JAG"):  # the grant (unmask, another area) applies to JAG only
+        ran, got = _run(projected.service, who, sql, purpose)
+        assert f"{PROJECTION_CATALOG}.main.p_" in ran
+        assert got == _run(crafted_service, who, sql, purpose)[1], purpose
+        runs[purpose] = (ran, got)
+    assert runs["SA"][0] != runs["JAG"][0]  # another view, another projection
+    assert {area for area, _ in runs["SA"][1]} == {crafted.VISIBLE}
+    assert {area for area, _ in runs["JAG"][1]} == {crafted.VISIBLE, crafted.HIDDEN}
+    assert all(text is None for _, text in runs["SA"][1])
+    assert any(text is not None for _, text in runs["JAG"][1])
