@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
+from gateway.errors import WrongRole
 from gateway.governance.checklist import checklist
 from gateway.governance.partnership import OwnerAuthorisation, PartnershipRecords, SharingAgreement
 from gateway.governance.preconditions import (
@@ -16,6 +19,7 @@ from gateway.governance.preconditions import (
     Vetting,
     shortfalls,
 )
+from tests.governance.conftest import World, general_form
 
 DAY = date(2026, 5, 1)
 
@@ -90,3 +94,29 @@ def test_the_force_needs_no_partner_items() -> None:
     assert "Local supervisor" not in names
     assert "Information sharing agreement" not in names
     assert {"Vetting", "Designated senior analyst", "Gateway training"} <= names
+
+
+# --- who sees a request's checklist (GovernanceService.checklist_as) ------------------------
+
+
+def test_the_checklist_is_for_those_deciding_the_request(world: World) -> None:
+    service = world.service
+    request = service.submit("a.khan", general_form())
+    rid = request.request_id
+    items = service.checklist_as("m.jones", rid)  # their line manager, whose step it is
+    assert [i.item for i in items][:2] == ["Vetting", "Confidentiality declaration"]
+    assert all(i.ok for i in items)
+    assert service.checklist_as("a.khan", rid) == items  # the applicant
+    assert service.checklist_as("root", rid) == items  # oversight
+    # the superintendent for Hartlepool may see the request, not the applicant's records
+    assert service.request_as("s.hpool", rid).request_id == rid
+    with pytest.raises(WrongRole):
+        service.checklist_as("s.hpool", rid)
+    with pytest.raises(WrongRole):
+        service.checklist_as("b.lee", rid)  # another analyst may not even see the request
+    service.act("m.jones", rid, "endorse", "supports it")
+    assert service.checklist_as("s.super", rid) == items  # now their step
+    service.act("s.super", rid, "endorse", "supports it")
+    assert service.checklist_as("s.super", rid) == items  # a participant keeps seeing it
+    with pytest.raises(WrongRole):
+        service.checklist_as("s.super2", rid)  # a superintendent with no part in it
