@@ -178,3 +178,44 @@ def test_an_administrator_registers_a_person_and_others_may_only_look(signed_in:
     assert "Tom New" in row(done, "user-t.new")
     again = post(admin, "/admin/users", "/admin/users", **person)
     assert again.status_code == 409
+
+
+def test_bad_input_to_every_governance_form_is_a_clear_4xx_never_a_500(signed_in: Any) -> None:
+    admin = signed_in("gw.admin")
+    long_id = "AR-" + "9" * 76
+    cases: list[tuple[str, dict[str, str]]] = [
+        ("/access/new", {"level": "platinum", "purposes": "X: y", "key_duties": "d",
+                         "products": "p", "dissemination": "d"}),
+        ("/access/new", {"level": "general", "purposes": "SA-1: \x00", "ends": "2026-13-45",
+                         "starts": "yesterday", "areas": "x" * 300}),
+        ("/access/new", {"level": "enhanced", "purposes": "SA-1: y", "key_duties": "d",
+                         "products": "p", "dissemination": "d", "table:no_such": "yes",
+                         "unmask:nope": "yes", "justification": "j", "method": "m",
+                         "ends": "2027-01-01"}),
+        ("/access/requests/AR-nope/endorse", {"comment": "x"}),
+        (f"/access/requests/{long_id}/authorise", {"comment": "x" * 5000}),
+        ("/admin/users", {"username": "", "role:no_such_role": "yes"}),
+        ("/admin/users", {"username": "z.z", "full_name": "Z", "organisation": "NOPE",
+                          "role_title": "t", "email": "e", "line_manager": "nobody"}),
+        ("/admin/users/nobody/suspend", {"reason": "x", "kind": "nonsense"}),
+        ("/admin/users/nobody/suspend", {"reason": "x"}),
+        ("/admin/users/nobody/reinstate", {"comment": "x"}),
+        ("/admin/organisations/NOPE/suspend", {"reason": "x"}),
+        ("/admin/organisations/NOPE/networks", {"cidr": "::1/129"}),
+        ("/admin/organisations/HPL/networks", {"cidr": "not an address"}),
+        ("/admin/organisations/NOPE/networks/remove", {"cidr": "192.0.2.0/28"}),
+        ("/admin/reviews", {"organisation": "NOPE"}),
+        ("/admin/reviews", {"organisation": ""}),
+        ("/admin/reviews/RV-NOPE/users/x", {"decision": "keep"}),
+        ("/admin/tokens", {"username": "nobody"}),
+        ("/admin/tokens", {"username": "h.lee", "days": "-1"}),
+        ("/admin/tokens", {"username": "h.lee", "days": "abc"}),
+        ("/admin/tokens", {"username": "h.lee", "days": "99999999999999999999"}),
+        ("/admin/tokens/NOPE/revoke", {}),
+    ]  # fmt: skip
+    token = form_token(admin.get("/access").text)
+    for action, fields in cases:
+        response = admin.post(action, {"csrf_token": token, **fields})
+        assert 400 <= response.status_code < 500, (action, fields, response.status_code)
+        assert "Traceback" not in response.text, action
+        assert response.headers["content-type"].startswith("text/html"), action
