@@ -33,6 +33,7 @@ from gateway.governance.service import GovernanceService
 from gateway.governance.store import GovernanceStore
 from gateway.governance.workflow import Action
 from gateway.policy import Policy, load_default_policy
+from tests.conftest import REGISTER_IN_POSTGRESQL
 
 MBRO = "E06000002"
 HPOOL = "E06000001"
@@ -78,7 +79,7 @@ def data_dir(tmp_path: Path, request: pytest.FixtureRequest) -> DataDir:
     """An empty data directory — or, for tests using ``world``, a copy of the world's files
     (register, audit log, checkpoints, keys) built once per session."""
     root = tmp_path / "gw"
-    if "world" in request.fixturenames:
+    if "world" in request.fixturenames and not REGISTER_IN_POSTGRESQL:
         shutil.copytree(request.getfixturevalue("world_files"), root)
     else:
         root.mkdir()
@@ -220,7 +221,10 @@ class World:
 
 @pytest.fixture
 def world(service: GovernanceService, clock: Clock) -> World:
-    """The register of :func:`build_world` (a fresh copy per test), at ``START``."""
+    """The register of :func:`build_world` (a fresh copy per test), at ``START``; built for
+    the test itself when the register is in PostgreSQL (its schema is the test's own)."""
+    if REGISTER_IN_POSTGRESQL:
+        build_world(service, clock)
     return World(service, clock)
 
 

@@ -23,6 +23,9 @@ from gateway.datadir import DataDir
 from gateway.governance.directory import GovernanceDirectory, has_register
 from tests.gateway_server import LiveGateway, start_gateway
 
+#: The register as a file (migrated, or a session fixture copied between tests).
+pytestmark = pytest.mark.register_file
+
 ANALYSTS = [u for u in demo_users(datetime.now(UTC).date()) if u.level != "none"]
 
 

@@ -15,6 +15,9 @@ from gateway.governance.preconditions import shortfalls
 from gateway.governance.schema import SCHEMA_VERSION, TABLES
 from gateway.governance.store import GovernanceStore
 
+#: The register as a file (migrated, or a session fixture copied between tests).
+pytestmark = pytest.mark.register_file
+
 V1 = Path(__file__).parent / "fixtures" / "governance_v1.sql"
 AT = datetime(2026, 6, 1, 9, tzinfo=UTC)
 

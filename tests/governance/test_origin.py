@@ -128,11 +128,13 @@ def test_bootstrap_admin_from_users_toml_connects_from_loopback_only(
         directory.check_origin("ops", INSIDE, world.clock())
 
 
+@pytest.mark.register_file  # two directories, two registers
 def test_has_register(world: World, data_dir: DataDir, tmp_path: Path) -> None:
     assert has_register(data_dir)
     assert not has_register(DataDir(tmp_path / "empty"))
 
 
+@pytest.mark.register_file
 def test_the_deployment_uses_the_register_once_it_exists(
     world: World, data_dir: DataDir, tmp_path: Path
 ) -> None:

@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 from gateway.auth.tokens import credential_transaction
 from gateway.clock import Clock, from_time, to_time, utc_now
 from gateway.errors import NotFound
+from gateway.register_store import RegisterConnection
 
 __all__ = ["Account", "AccountStore"]
 
@@ -110,11 +110,11 @@ class AccountStore:
         with self._connect(write=True) as con:
             con.execute(_SCHEMA)
 
-    def _connect(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+    def _connect(self, *, write: bool = False) -> AbstractContextManager[RegisterConnection]:
         return credential_transaction(self.path, write=write, busy_timeout=self.busy_timeout)
 
     @staticmethod
-    def _read(con: sqlite3.Connection, username: str) -> Account | None:
+    def _read(con: RegisterConnection, username: str) -> Account | None:
         row = con.execute(
             f"SELECT {_COLUMNS} FROM login_account WHERE username = ?", (username,)
         ).fetchone()

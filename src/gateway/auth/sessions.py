@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from typing import Literal
 
 from gateway.auth.tokens import credential_transaction
 from gateway.clock import Clock, from_time, to_time, utc_now
+from gateway.register_store import RegisterConnection
 
 __all__ = ["SessionStage", "SessionStore", "WebSession"]
 
@@ -108,7 +108,7 @@ class SessionStore:
             for statement in _SCHEMA:
                 con.execute(statement)
 
-    def _connect(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+    def _connect(self, *, write: bool = False) -> AbstractContextManager[RegisterConnection]:
         return credential_transaction(self.path, write=write, busy_timeout=self.busy_timeout)
 
     def create(self, username: str, stage: SessionStage) -> tuple[str, WebSession]:
@@ -167,4 +167,5 @@ class SessionStore:
     def end_all(self, username: str) -> int:
         """End every session of ``username`` (locked, or the password changed elsewhere)."""
         with self._connect(write=True) as con:
-            return con.execute("DELETE FROM web_session WHERE username = ?", (username,)).rowcount
+            ended = con.execute("DELETE FROM web_session WHERE username = ?", (username,))
+            return int(ended.rowcount)

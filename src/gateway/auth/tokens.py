@@ -36,7 +36,7 @@ from typing import Literal
 
 from gateway.clock import Clock, from_time, to_time, utc_now
 from gateway.errors import GatewayError, NotFound
-from gateway.sqlite import connect, transaction
+from gateway.register_store import RegisterConnection, connect, transaction
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -78,7 +78,7 @@ _SCHEMA = (
 @contextmanager
 def credential_transaction(
     path: Path, *, write: bool = False, busy_timeout: float = 10.0
-) -> Iterator[sqlite3.Connection]:
+) -> Iterator[RegisterConnection]:
     """A connection to a credential store (tokens, sign-in accounts, web sessions: tables of
     ``DIR/governance.sqlite``) in a transaction committed on leaving the block (rolled back on
     any exception); ``write`` takes the write lock at once (``BEGIN IMMEDIATE``).
@@ -188,7 +188,7 @@ class TokenStore:
             for statement in _SCHEMA:
                 con.execute(statement)
 
-    def _connect(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+    def _connect(self, *, write: bool = False) -> AbstractContextManager[RegisterConnection]:
         return credential_transaction(self.path, write=write, busy_timeout=self.busy_timeout)
 
     # --- writing -------------------------------------------------------------------------

@@ -15,9 +15,11 @@ __all__ = [
     "AuditStoreOption",
     "DataDirOption",
     "PurposeOption",
+    "RegisterStoreOption",
     "json_or_text",
     "name_value_pairs",
     "use_audit_store",
+    "use_register_store",
 ]
 
 #: ``--data-dir DIR`` (required): the deployment on this machine.
@@ -47,6 +49,26 @@ def use_audit_store(location: str | None) -> None:
     """Make ``--audit-store`` the setting of this process and the processes it starts."""
     if location:
         os.environ["GATEWAY_AUDIT_STORE"] = location
+
+
+#: ``--register-store postgresql://…[#schema]``: a shared governance register (tokens,
+#: accounts, sessions too; default: DIR/governance.sqlite).
+RegisterStoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--register-store",
+        envvar="GATEWAY_REGISTER_STORE",
+        help="A PostgreSQL governance register (with the API tokens, sign-in accounts and web "
+        "sessions) shared by several gateway hosts: postgresql://…[#schema] (default: the data "
+        "directory's governance.sqlite).",
+    ),
+]
+
+
+def use_register_store(location: str | None) -> None:
+    """Make ``--register-store`` the setting of this process and the processes it starts."""
+    if location:
+        os.environ["GATEWAY_REGISTER_STORE"] = location
 
 
 def name_value_pairs(pairs: list[str], option: str) -> list[tuple[str, str]]:

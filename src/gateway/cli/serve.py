@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gateway.cli import app
-from gateway.cli.options import AuditStoreOption, DataDirOption, use_audit_store
+from gateway.cli.options import (
+    AuditStoreOption,
+    DataDirOption,
+    RegisterStoreOption,
+    use_audit_store,
+    use_register_store,
+)
 from gateway.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -144,6 +150,7 @@ def serve_command(
         Path | None, typer.Option(help="PEM private key of --flight-tls-cert.")
     ] = None,
     audit_store: AuditStoreOption = None,
+    register_store: RegisterStoreOption = None,
     engine: Annotated[
         str | None,
         typer.Option(
@@ -163,6 +170,7 @@ def serve_command(
     """Run the gateway's web application and HTTP API (and, with --flight-port, Arrow Flight SQL) on a data
     directory."""
     use_audit_store(audit_store)
+    use_register_store(register_store)
     serve(
         data_dir,
         host=host,

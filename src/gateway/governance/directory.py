@@ -32,12 +32,12 @@ from gateway.audit.kinds import EventKind
 from gateway.audit.log import AuditLog
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
-from gateway.errors import AccessDenied, NetworkNotPermitted
+from gateway.errors import AccessDenied, ConfigurationError, NetworkNotPermitted
 from gateway.governance.origin import origin_refusal
 from gateway.governance.standing import Standing
 from gateway.governance.store import GovernanceStore
 from gateway.principal import Principal, PrincipalDirectory
-from gateway.sqlite import connect
+from gateway.register_store import connect, is_shared, table_exists
 from gateway.users import UsersFile
 
 __all__ = ["GovernanceDirectory", "has_register"]
@@ -46,23 +46,33 @@ __all__ = ["GovernanceDirectory", "has_register"]
 def has_register(data_dir: DataDir) -> bool:
     """Whether ``DIR/governance.sqlite`` holds a governance register (with at least one user).
 
-    The file may exist for API tokens alone; then ``users.toml`` stays the directory.
+    The file may exist for API tokens alone; then ``users.toml`` stays the directory. A shared
+    register (``GATEWAY_REGISTER_STORE``) that cannot be read is an error, never a fall-back
+    to ``users.toml``.
+
+    Raises:
+        ConfigurationError: the shared register cannot be reached.
     """
     path = data_dir.governance
-    if not path.is_file():
+    shared = is_shared(path)
+    if not shared and not path.is_file():
         return False
     try:
         con = connect(path, mode="ro")
-    except sqlite3.Error:
+    except sqlite3.Error as exc:
+        if shared:
+            raise ConfigurationError(
+                f"the shared governance register cannot be read: {exc}"
+            ) from exc
         return False
     try:
-        found = con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'person'"
-        ).fetchone()
-        return (
-            found is not None and con.execute("SELECT 1 FROM person LIMIT 1").fetchone() is not None
-        )
-    except sqlite3.Error:
+        found = table_exists(con, "person")
+        return found and con.execute("SELECT 1 FROM person LIMIT 1").fetchone() is not None
+    except sqlite3.Error as exc:
+        if shared:
+            raise ConfigurationError(
+                f"the shared governance register cannot be read: {exc}"
+            ) from exc
         return False
     finally:
         con.close()

@@ -22,14 +22,15 @@ Example:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
 from gateway.errors import ConfigurationError
-from gateway.sqlite import connect as open_sqlite
-from gateway.sqlite import transaction
+from gateway.register_store import RegisterConnection, table_exists, transaction
+from gateway.register_store import connect as open_register
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TABLES", "connect"]
+__all__ = ["MIGRATIONS", "NUMBERED_TABLES", "SCHEMA_VERSION", "TABLES", "connect"]
 
 SCHEMA_VERSION = 2
 
@@ -139,6 +140,13 @@ _DDL = (
 )
 
 #: The tables this package owns.
+#: Tables whose rows are numbered (``id INTEGER PRIMARY KEY``): an insert returns the id.
+NUMBERED_TABLES = frozenset(
+    re.search(r"TABLE IF NOT EXISTS (\w+)", ddl).group(1)  # type: ignore[union-attr]
+    for ddl in _DDL
+    if "id INTEGER PRIMARY KEY" in ddl
+)
+
 TABLES = (
     "governance_schema",
     "organisation",
@@ -163,11 +171,9 @@ TABLES = (
 )
 
 
-def _create(conn: sqlite3.Connection) -> None:
+def _create(conn: RegisterConnection) -> None:
     with transaction(conn):
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'governance_schema'"
-        ).fetchone()
+        found = table_exists(conn, "governance_schema")
         row = conn.execute("SELECT version FROM governance_schema").fetchone() if found else None
         if row is None:
             for statement in _DDL:
@@ -188,7 +194,7 @@ def _create(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE governance_schema SET version = ?", (SCHEMA_VERSION,))
 
 
-def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = True) -> sqlite3.Connection:
+def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = True) -> RegisterConnection:
     """Open the governance database; with ``create``, also create or check its tables (done
     once when a store opens; the per-operation connections skip it).
 
@@ -196,7 +202,7 @@ def connect(path: Path, *, busy_timeout: float = 10.0, create: bool = True) -> s
         ConfigurationError: the file cannot be opened or is from a newer gateway.
     """
     try:
-        conn = open_sqlite(path, mode="rwc" if create else "rw", busy_timeout=busy_timeout)
+        conn = open_register(path, mode="rwc" if create else "rw", busy_timeout=busy_timeout)
     except sqlite3.Error as exc:
         raise ConfigurationError(f"cannot open the governance database {path}: {exc}") from exc
     if create:

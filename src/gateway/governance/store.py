@@ -63,9 +63,10 @@ from gateway.governance.preconditions import (
     Vetting,
 )
 from gateway.governance.requests import AccessRequest, Transition
-from gateway.governance.schema import SCHEMA_VERSION, connect
+from gateway.governance.schema import NUMBERED_TABLES, SCHEMA_VERSION, connect
 from gateway.governance.settings import GovernanceSettings
 from gateway.governance.standing import Standing, standing
+from gateway.register_store import RegisterConnection, is_shared, table_exists
 
 __all__ = ["GovernanceStore", "Reader", "Writer"]
 
@@ -85,10 +86,10 @@ def _time(text: str) -> datetime:
 class Reader:
     """Queries over one connection (inside a transaction opened by the store)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: RegisterConnection) -> None:
         self.conn = conn
 
-    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return list(self.conn.execute(sql, params).fetchall())
 
     # --- organisations and people -----------------------------------------------------------
@@ -127,7 +128,7 @@ class Reader:
     )
 
     @staticmethod
-    def _person(r: sqlite3.Row) -> Person:
+    def _person(r: Any) -> Person:
         return Person(
             username=r[0],
             full_name=r[1],
@@ -436,15 +437,18 @@ class Writer(Reader):
     """Reads and writes inside one ``BEGIN IMMEDIATE`` transaction."""
 
     def _insert(self, table: str, values: dict[str, Any]) -> int:
+        """Insert one row; its ``id`` when the table numbers its rows (else 0)."""
         columns = ", ".join(values)
         marks = ", ".join("?" * len(values))
+        returning = " RETURNING id" if table in NUMBERED_TABLES else ""
         try:
-            cursor = self.conn.execute(
-                f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values())
-            )
+            row = self.conn.execute(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks}){returning}",
+                tuple(values.values()),
+            ).fetchone()
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"{table}: {exc}") from exc
-        return int(cursor.lastrowid or 0)
+        return int(row[0]) if returning and row else 0
 
     def add_organisation(self, org: Organisation, *, at: datetime) -> None:
         if self.organisation(org.code) is not None:
@@ -819,14 +823,12 @@ class GovernanceStore:
             connect(self.path, busy_timeout=busy_timeout, create=True).close()
 
     def _ready(self) -> bool:
-        """The file exists with this schema version (opening then costs one read)."""
-        if not self.path.is_file():
+        """The register exists with this schema version (opening then costs one read)."""
+        if not is_shared(self.path) and not self.path.is_file():
             return False
         conn = connect(self.path, busy_timeout=self.busy_timeout, create=False)
         try:
-            found = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'governance_schema'"
-            ).fetchone()
+            found = table_exists(conn, "governance_schema")
             row = (
                 conn.execute("SELECT version FROM governance_schema").fetchone() if found else None
             )
@@ -835,7 +837,7 @@ class GovernanceStore:
         return row is not None and int(row[0]) == SCHEMA_VERSION
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> Iterator[RegisterConnection]:
         conn = connect(self.path, busy_timeout=self.busy_timeout, create=False)
         try:
             yield conn
