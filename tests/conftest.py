@@ -5,7 +5,7 @@ register's database for the run (``GATEWAY_TEST_REGISTER``).
 PostgreSQL cluster (``GATEWAY_REGISTER_STORE``, inherited by servers the test starts) instead of
 ``DIR/governance.sqlite``; e.g. the register's own suites::
 
-    GATEWAY_TEST_REGISTER=postgresql python -m pytest tests/governance tests/auth tests/web/test_http.py
+    GATEWAY_TEST_REGISTER=postgresql python -m pytest tests/governance tests/auth
 """
 
 from __future__ import annotations

@@ -106,8 +106,11 @@ class PersonActivity:
             return
         with self._connect(write=True) as con:
             con.execute(
+                # the later of the two, in SQL both SQLite and PostgreSQL (a shared register) run
                 "INSERT INTO person_activity (username, last_seen) VALUES (?, ?)"
-                " ON CONFLICT (username) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+                " ON CONFLICT (username) DO UPDATE SET last_seen = CASE"
+                " WHEN excluded.last_seen > person_activity.last_seen THEN excluded.last_seen"
+                " ELSE person_activity.last_seen END",
                 (username, to_time(at)),
             )
         self._remember(username, at)
