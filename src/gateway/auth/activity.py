@@ -33,13 +33,13 @@ Example:
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from gateway.auth.tokens import credential_transaction
 from gateway.clock import from_time, to_time
+from gateway.register_store import RegisterConnection
 
 __all__ = ["PersonActivity", "refresh_due", "refresh_interval"]
 
@@ -85,7 +85,7 @@ class PersonActivity:
         with self._connect(write=True) as con:
             con.execute(_SCHEMA)
 
-    def _connect(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+    def _connect(self, *, write: bool = False) -> AbstractContextManager[RegisterConnection]:
         return credential_transaction(self.path, write=write, busy_timeout=self.busy_timeout)
 
     def last_seen(self, username: str) -> datetime | None:
