@@ -224,9 +224,15 @@ def test_a_sample_of_what_the_approver_may_not_see_is_refused(
         f"/exports/{held['export_id']}/sample",
         {"csrf_token": senior.csrf(), "purpose": "SA-2026"},
     )
-    assert sample.status_code == 200
+    assert sample.status_code == 403  # table_not_permitted, shown on the page
     assert "intelligence_report" in _sample_error(sample.text)
     assert 'id="sample-grid"' not in sample.text
+    not_theirs = senior.post(
+        f"/exports/{held['export_id']}/sample",
+        {"csrf_token": senior.csrf(), "purpose": "JAG-2026-07"},  # the requester's purpose
+    )
+    assert not_theirs.status_code == 403
+    assert "purpose" in _sample_error(not_theirs.text)
 
 
 def _sample_error(html: str) -> str:

@@ -191,7 +191,7 @@ async def export_sample(
         )
     except GatewayError as exc:
         refused: dict[str, Any] = {"error": f"{exc.code}: {exc.message}", "rows": []}
-        return _export_page(user, runtime, export_id, sample=refused)
+        return _export_page(user, runtime, export_id, sample=refused, status=exc.status)
     try:
         table = outcome.result.to_table()
         sample: dict[str, Any] = {
