@@ -11,6 +11,22 @@ computes the *same values* DuckDB does, or the statement is refused
 - ``regexp_replace(x, '^…$', '…\\1…')`` keeps its anchored pattern, with ``$1`` back-references;
 - ``date_sub('year', a, b)`` (whole years, the age-band mask) becomes
   ``timestampdiff(YEAR, a, b)``;
+- a record key, ``CAST('0x' || LEFT(gw_hmac_sha256(…), n) AS BIGINT)`` (DuckDB reads the hex
+  text), becomes ``CAST(conv(LEFT(…), 16, 10) AS DECIMAL(20, 0))``: the same number, and its
+  sums stay exact as DuckDB's HUGEINT sums do (Spark's BIGINT sums would wrap); any other
+  ``'0x' ||`` text cast to a number is refused (Spark would read it as NULL);
+- ``a / b`` divides as DOUBLE (``CAST(a AS DOUBLE) / b``) and ``avg(x)`` averages DOUBLE, as
+  DuckDB does for every numeric type (Spark keeps DECIMAL);
+- ``monthname``/``dayname`` give full names (``date_format`` with ``MMMM``/``EEEE``), as DuckDB
+  does (Spark's functions abbreviate);
+- ``to_months(n)`` becomes ``make_ym_interval(0, n)``;
+- a named window (``WINDOW w AS (…)`` … ``OVER w``) is written out in every ``OVER`` that names
+  it (the Spark check does not trust the plan's window definitions, which Spark writes as
+  null);
+- a struct ``IN`` (``{'k': a, 'p': b} IN (SELECT {'k': x, 'p': y} …)``, the person policy's
+  link test) becomes a row ``IN``: ``(a, b) IN (SELECT x, y …)`` (Spark spreads a struct on the
+  left over columns); a NULL field then matches nothing, where DuckDB may match it to a NULL
+  field — a row filter that can only keep fewer rows;
 - the pseudonym vault (``pseudonyms.main.<domain>``) is not published to the lake: a statement
   using it is refused (the per-row HMAC, ``gw_hmac_sha256``, is computed by Spark instead).
 
@@ -64,6 +80,7 @@ def to_spark(sql: str) -> SparkStatement:
     tree = statements[0]
     if not isinstance(tree, exp.Query):
         raise StatementNotAllowed("only SELECT statements are allowed")
+    tree = _inline_windows(tree)
     tree = tree.transform(_for_spark)
     names: set[str] = set()
     for node in tree.find_all(exp.Placeholder, exp.Parameter):
@@ -90,7 +107,122 @@ def _for_spark(node: exp.Expr) -> exp.Expr:
         "date_sub",
     ):
         return _function(node.name.lower(), list(node.expressions))
+    if isinstance(node, exp.Cast):
+        return _cast(node)
+    if isinstance(node, exp.Div):
+        return _double_division(node)
+    if isinstance(node, exp.Avg) and not isinstance(node.this, exp.Distinct):
+        return exp.Avg(this=exp.cast(node.this, exp.DType.DOUBLE))
+    if isinstance(node, exp.In) and isinstance(node.this, exp.Struct):
+        return _row_in(node)
+    if isinstance(node, (exp.Monthname, exp.Dayname)):
+        pattern = "MMMM" if isinstance(node, exp.Monthname) else "EEEE"
+        return exp.Anonymous(
+            this="date_format", expressions=[node.this, exp.Literal.string(pattern)]
+        )
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "to_months":
+        if len(node.expressions) != 1:
+            raise StatementNotAllowed("to_months takes one argument")
+        return exp.Anonymous(
+            this="make_ym_interval", expressions=[exp.Literal.number(0), node.expressions[0]]
+        )
     return node
+
+
+def _cast(node: exp.Cast) -> exp.Expr:
+    text = node.this
+    if not (
+        isinstance(text, exp.DPipe)
+        and isinstance(text.this, exp.Literal)
+        and text.this.is_string
+        and text.this.name.lower().startswith("0x")
+    ):
+        return node
+    digits = text.expression
+    if not (
+        text.this.name == "0x"
+        and node.to.this in (exp.DType.BIGINT, exp.DType.UBIGINT)
+        and isinstance(digits, exp.Left)
+        and isinstance(digits.this, exp.Anonymous)
+        and digits.this.name.lower() == "gw_hmac_sha256"
+        and isinstance(digits.expression, exp.Literal)
+        and digits.expression.is_int
+        and 0 < int(digits.expression.name) <= 15
+    ):
+        raise StatementNotAllowed("on Spark, hexadecimal text cannot be cast to a number")
+    converted = exp.Anonymous(
+        this="conv", expressions=[digits, exp.Literal.number(16), exp.Literal.number(10)]
+    )
+    return exp.cast(converted, exp.DataType.build("DECIMAL(20, 0)"))
+
+
+def _double_division(node: exp.Div) -> exp.Expr:
+    numerator = node.this
+    if isinstance(numerator, exp.Cast) and numerator.to.this == exp.DType.DOUBLE:
+        return node
+    node.set("this", exp.cast(numerator, exp.DType.DOUBLE))
+    return node
+
+
+def _row_in(node: exp.In) -> exp.Expr:
+    left = node.this
+    query = node.args.get("query")
+    select = query.this if isinstance(query, exp.Subquery) else None
+    if not (
+        isinstance(left, exp.Struct)
+        and isinstance(select, exp.Select)
+        and len(select.expressions) == 1
+        and isinstance(select.expressions[0], exp.Struct)
+        and not node.expressions
+    ):
+        raise StatementNotAllowed("on Spark, a struct IN must compare with a subquery of structs")
+    right = select.expressions[0]
+    names = [_field_name(f) for f in left.expressions]
+    if names != [_field_name(f) for f in right.expressions] or None in names:
+        raise StatementNotAllowed("on Spark, a struct IN must compare structs of the same fields")
+    select.set("expressions", [f.expression for f in right.expressions])
+    return exp.In(this=exp.Tuple(expressions=[f.expression for f in left.expressions]),
+                  query=query)
+
+
+def _field_name(field: exp.Expr) -> str | None:
+    if isinstance(field, exp.PropertyEQ):
+        return field.this.name.lower()
+    return None
+
+
+def _inline_windows(tree: exp.Expr) -> exp.Expr:
+    """Write each named window out where ``OVER`` names it, and drop the ``WINDOW`` clause."""
+    for select in list(tree.find_all(exp.Select)):
+        definitions = select.args.get("windows") or []
+        if not definitions:
+            continue
+        named: dict[str, exp.Window] = {}
+        for definition in definitions:
+            if definition.args.get("alias") is not None:
+                raise StatementNotAllowed("on Spark, a named window may not name another window")
+            named[definition.this.name.lower()] = definition
+        for window in list(select.find_all(exp.Window)):
+            if window.parent_select is not select or window in definitions:
+                continue
+            alias = window.args.get("alias")
+            if alias is None:
+                continue
+            base = named.get(alias.name.lower())
+            if base is None:
+                continue  # a window of an inner SELECT of the same name is resolved there
+            for key in ("partition_by", "order", "spec"):
+                own, inherited = window.args.get(key), base.args.get(key)
+                if own and inherited:
+                    raise StatementNotAllowed(
+                        f"on Spark, a window may not redefine the {key} of window {alias.name}"
+                    )
+                if inherited:
+                    window.set(key, inherited.copy() if isinstance(inherited, exp.Expr)
+                               else [e.copy() for e in inherited])
+            window.set("alias", None)
+        select.set("windows", None)
+    return tree
 
 
 def _table(node: exp.Table) -> exp.Expr:
