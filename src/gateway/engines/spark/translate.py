@@ -20,6 +20,11 @@ computes the *same values* DuckDB does, or the statement is refused
 - ``monthname``/``dayname`` give full names (``date_format`` with ``MMMM``/``EEEE``), as DuckDB
   does (Spark's functions abbreviate);
 - ``to_months(n)`` becomes ``make_ym_interval(0, n)``;
+- days of the week are numbered as DuckDB numbers them: ``dayofweek``/``weekday``/``dow``
+  0 (Sunday) to 6, ``isodow`` 1 (Monday) to 7 (Spark's ``dayofweek`` is 1 to 7 from Sunday);
+- in ``ORDER BY``, a bare name inside an expression (``ORDER BY c IS NULL``) names the
+  ``FROM`` column, as DuckDB binds it, not the output column of that name, as Spark would: it
+  is qualified with the one source that has it (refused when that is not known);
 - a named window (``WINDOW w AS (…)`` … ``OVER w``) is written out in every ``OVER`` that names
   it (the Spark check does not trust the plan's window definitions, which Spark writes as
   null);
@@ -44,6 +49,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
+from sqlglot.optimizer.scope import Scope, build_scope
 
 from gateway.errors import ParameterError, SqlParseError, StatementNotAllowed
 
@@ -81,7 +87,8 @@ def to_spark(sql: str) -> SparkStatement:
     if not isinstance(tree, exp.Query):
         raise StatementNotAllowed("only SELECT statements are allowed")
     tree = _inline_windows(tree)
-    tree = tree.transform(_for_spark)
+    tree = _order_by_sources(tree)
+    tree = _bottom_up(tree)
     names: set[str] = set()
     for node in tree.find_all(exp.Placeholder, exp.Parameter):
         name = node.name if isinstance(node, exp.Placeholder) else node.this.name
@@ -89,6 +96,20 @@ def to_spark(sql: str) -> SparkStatement:
             raise ParameterError("use named parameters ($name) only, not positional ones (?)")
         names.add(name)
     return SparkStatement(tree.sql(dialect="spark"), frozenset(names))
+
+
+def _bottom_up(tree: exp.Expr) -> exp.Expr:
+    """:func:`_for_spark` on every node, children first, so a node rewritten into a new one
+    still has its own arguments rewritten (sqlglot's ``transform`` skips a replaced node's)."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        new = _for_spark(node)
+        if new is node:
+            continue
+        if node is tree:
+            tree = new
+        else:
+            node.replace(new)
+    return tree
 
 
 def _for_spark(node: exp.Expr) -> exp.Expr:
@@ -120,6 +141,9 @@ def _for_spark(node: exp.Expr) -> exp.Expr:
         return exp.Anonymous(
             this="date_format", expressions=[node.this, exp.Literal.string(pattern)]
         )
+    weekday = _weekday(node)
+    if weekday is not None:
+        return weekday
     if isinstance(node, exp.Anonymous) and node.name.lower() == "to_months":
         if len(node.expressions) != 1:
             raise StatementNotAllowed("to_months takes one argument")
@@ -277,3 +301,76 @@ def _function(name: str, args: list[exp.Expr | None]) -> exp.Expr:
         ):
             return exp.Anonymous(this="timestampdiff", expressions=[exp.var("YEAR"), start, end])
     raise StatementNotAllowed(f"{name} with these arguments is not supported on Spark")
+
+
+def _weekday(node: exp.Expr) -> exp.Expr | None:
+    """DuckDB's day-of-week numbers (module docstring), or None when ``node`` is none."""
+    field: str | None = None
+    value: exp.Expr | None = None
+    if isinstance(node, exp.DayOfWeekIso):
+        field, value = "isodow", node.this
+    elif isinstance(node, exp.DayOfWeek):
+        field, value = "dow", node.this
+    elif isinstance(node, exp.Extract) and isinstance(node.this, (exp.Var, exp.Column)):
+        field, value = node.this.name.lower(), node.expression
+    elif isinstance(node, exp.Anonymous) and node.name.lower() == "weekday":
+        field, value = "dow", node.expressions[0] if len(node.expressions) == 1 else None
+    elif isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart"):
+        if len(node.expressions) == 2 and isinstance(node.expressions[0], exp.Literal):
+            field, value = node.expressions[0].name.lower(), node.expressions[1]
+    if field == "dow" and value is not None:
+        return exp.paren(exp.Anonymous(this="dayofweek", expressions=[value]) - 1)
+    if field == "isodow" and value is not None:
+        return exp.paren(exp.Anonymous(this="weekday", expressions=[value]) + 1)
+    if field in ("dow", "isodow", "weekday"):
+        raise StatementNotAllowed(f"{field} with these arguments is not supported on Spark")
+    return None
+
+
+def _order_by_sources(tree: exp.Expr) -> exp.Expr:
+    """Qualify the ``ORDER BY`` names DuckDB binds to a ``FROM`` column (module docstring)."""
+    root = build_scope(tree)
+    if root is None:
+        return tree
+    for scope in root.traverse():
+        select = scope.expression
+        order = select.args.get("order") if isinstance(select, exp.Select) else None
+        if order is None:
+            continue
+        aliases = {
+            projection.alias.lower(): projection.this
+            for projection in select.expressions
+            if isinstance(projection, exp.Alias)
+        }
+        for key in order.expressions:
+            for column in list(key.find_all(exp.Column)):
+                if column is key.this or column.table:
+                    continue
+                name = column.name.lower()
+                shown = aliases.get(name)
+                if shown is None or (isinstance(shown, exp.Column) and shown.name.lower() == name):
+                    continue
+                column.set("table", exp.to_identifier(_source_of(scope, name)))
+    return tree
+
+
+def _source_of(scope: Scope, name: str) -> str:
+    """The one source of ``scope`` with an output column ``name`` (module docstring)."""
+    found: list[str] = []
+    for alias, source in scope.selected_sources.items():
+        inner = source[1]
+        if not isinstance(inner, Scope) or not isinstance(inner.expression, exp.Select):
+            raise StatementNotAllowed(
+                f'on Spark, ORDER BY cannot tell which column "{name}" names: qualify it'
+            )
+        if any(isinstance(p, exp.Star) for p in inner.expression.expressions):
+            raise StatementNotAllowed(
+                f'on Spark, ORDER BY cannot tell which column "{name}" names: qualify it'
+            )
+        if name in {n.lower() for n in inner.expression.named_selects}:
+            found.append(alias)
+    if len(found) != 1:
+        raise StatementNotAllowed(
+            f'on Spark, ORDER BY cannot tell which column "{name}" names: qualify it'
+        )
+    return found[0]
