@@ -117,6 +117,7 @@ _NULL_FIELDS = frozenset(
         ("UnresolvedRelation", "options"),
         ("UnresolvedFunction", "filter"),
         ("SortOrder", "sameOrderExpressions"),
+        ("Literal", "value"),  # the NULL literal (a scalar field: never a tree)
     }
 )
 #: Fields that never hold an expression or a plan (Spark does not write them out).

@@ -20,6 +20,19 @@ computes the *same values* DuckDB does, or the statement is refused
 - ``monthname``/``dayname`` give full names (``date_format`` with ``MMMM``/``EEEE``), as DuckDB
   does (Spark's functions abbreviate);
 - ``to_months(n)`` becomes ``make_ym_interval(0, n)``;
+- ``date_diff(unit, a, b)`` counts the unit's boundaries between ``a`` and ``b``, as DuckDB
+  does (``timestampdiff`` of both truncated to the unit; Spark's alone counts whole units);
+- ``round(x, n)`` of a DOUBLE (a division, an average, a median, a percentile, a cast to
+  DOUBLE) rounds the exact binary value half away from zero, as DuckDB does (Spark rounds the
+  shortest decimal text: 9.45, stored as 9.4499…, gives 9.5 on Spark and 9.4 on DuckDB): the
+  product ``x·10ⁿ`` is split exactly into its double and its rounding error (Dekker's product),
+  and the error decides a product that lands on a half; other types round alike on both;
+- ``quantile_cont(x, p)`` and ``percentile_cont(p) WITHIN GROUP (ORDER BY x)`` become Spark's
+  exact ``percentile(x, p)`` (sqlglot would write an *approximate* percentile); discrete and
+  approximate quantiles and approximate distinct counts are refused (other algorithms);
+- ``string_agg(DISTINCT x, sep ORDER BY x)`` becomes the sorted set of ``x`` joined by
+  ``sep`` (NULL when there is none), as Spark's ``listagg(DISTINCT …) WITHIN GROUP`` fails in
+  a grouped query;
 - days of the week are numbered as DuckDB numbers them: ``dayofweek``/``weekday``/``dow``
   0 (Sunday) to 6, ``isodow`` 1 (Monday) to 7 (Spark's ``dayofweek`` is 1 to 7 from Sunday);
 - in ``ORDER BY``, a bare name inside an expression (``ORDER BY c IS NULL``) names the
@@ -141,6 +154,19 @@ def _for_spark(node: exp.Expr) -> exp.Expr:
         return exp.Anonymous(
             this="date_format", expressions=[node.this, exp.Literal.string(pattern)]
         )
+    if isinstance(node, (exp.PercentileCont, exp.WithinGroup)):
+        return _percentile(node)
+    if isinstance(node, (exp.PercentileDisc, exp.ApproxQuantile, exp.ApproxDistinct)):
+        raise StatementNotAllowed(
+            f"{node.sql('duckdb').split('(')[0].lower()} is not supported on Spark "
+            "(its algorithm differs): use quantile_cont or count(DISTINCT …)"
+        )
+    if isinstance(node, exp.Round):
+        return _round(node)
+    if isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary"):
+        return _boundaries(node)
+    if isinstance(node, exp.GroupConcat):
+        return _string_agg(node)
     weekday = _weekday(node)
     if weekday is not None:
         return weekday
@@ -374,3 +400,130 @@ def _source_of(scope: Scope, name: str) -> str:
             f'on Spark, ORDER BY cannot tell which column "{name}" names: qualify it'
         )
     return found[0]
+
+
+def _percentile(node: exp.Expr) -> exp.Expr:
+    """DuckDB's continuous quantile as Spark's exact ``percentile`` (module docstring)."""
+    if isinstance(node, exp.PercentileCont) and node.expression is not None:
+        return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
+    if isinstance(node, exp.PercentileCont) and isinstance(node.parent, exp.WithinGroup):
+        return node  # the WITHIN GROUP around it is rewritten next
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
+        order = node.expression
+        keys = order.expressions if isinstance(order, exp.Order) else []
+        if len(keys) == 1 and not keys[0].args.get("desc"):
+            return exp.Anonymous(this="percentile", expressions=[keys[0].this, node.this.this])
+    if isinstance(node, exp.WithinGroup) and not isinstance(node.this, exp.PercentileDisc):
+        return node
+    raise StatementNotAllowed("this percentile form is not supported on Spark")
+
+
+def _string_agg(node: exp.GroupConcat) -> exp.Expr:
+    """``string_agg(DISTINCT x, sep ORDER BY x)`` as a sorted set (module docstring)."""
+    order = node.this
+    if not (isinstance(order, exp.Order) and isinstance(order.this, exp.Distinct)):
+        return node
+    values = order.this.expressions
+    keys = order.expressions
+    if not (
+        len(values) == 1
+        and len(keys) == 1
+        and not keys[0].args.get("desc")
+        and keys[0].this == values[0]
+        and not isinstance(node.parent, exp.Filter)
+    ):
+        raise StatementNotAllowed(
+            "on Spark, string_agg(DISTINCT x …) may only be ordered by x itself, ascending"
+        )
+    separator = node.args.get("separator") or exp.Literal.string(",")
+    value = values[0]
+    joined = exp.Anonymous(
+        this="array_join",
+        expressions=[
+            exp.Anonymous(
+                this="array_sort",
+                expressions=[exp.Anonymous(this="collect_set", expressions=[value.copy()])],
+            ),
+            separator,
+        ],
+    )
+    empty = exp.EQ(this=exp.Count(this=value.copy()), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=empty, true=exp.null())], default=joined)
+
+
+_BOUNDARY_UNITS = frozenset({"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND"})
+
+
+def _boundaries(node: exp.DateDiff) -> exp.Expr:
+    """DuckDB's ``date_diff``: unit boundaries crossed (module docstring)."""
+    unit = node.args.get("unit")
+    name = unit.name.upper() if isinstance(unit, (exp.Var, exp.Literal)) else ""
+    if name not in _BOUNDARY_UNITS:
+        raise StatementNotAllowed(f"date_diff in {name.lower() or 'this unit'} is not supported on Spark")
+
+    def truncated(value: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="date_trunc", expressions=[exp.Literal.string(name), value])
+
+    return exp.Anonymous(
+        this="timestampdiff",
+        expressions=[exp.var(name), truncated(node.expression), truncated(node.this)],
+    )
+
+
+_DOUBLE_RESULTS = (
+    exp.Div,
+    exp.Avg,
+    exp.Median,
+    exp.Stddev,
+    exp.StddevPop,
+    exp.StddevSamp,
+    exp.Variance,
+    exp.VariancePop,
+)
+
+
+def _is_double(value: exp.Expr) -> bool:
+    """Whether DuckDB computes ``value`` (as translated) as a DOUBLE whatever its inputs."""
+    value = value.unnest()
+    if isinstance(value, exp.Cast):
+        return value.to.this in (exp.DType.DOUBLE, exp.DType.FLOAT)
+    if isinstance(value, exp.Anonymous):
+        return value.name.lower() == "percentile"
+    return isinstance(value, _DOUBLE_RESULTS)
+
+
+def _round(node: exp.Round) -> exp.Expr:
+    """DuckDB's rounding of a DOUBLE to ``n`` decimals (module docstring)."""
+    decimals = node.args.get("decimals")
+    if decimals is None or not _is_double(node.this):
+        return node
+    if not (isinstance(decimals, exp.Literal) and decimals.is_int and 0 <= int(decimals.name) <= 7):
+        raise StatementNotAllowed("on Spark, a DOUBLE is rounded to 0 to 7 decimals only")
+    if int(decimals.name) == 0:
+        return node
+    scale = str(10 ** int(decimals.name))
+    rounded = sqlglot.parse_one(_EXACT_ROUND.replace("{s}", scale), read="spark")
+    value = node.this
+
+    def substitute(part: exp.Expr) -> exp.Expr:
+        if isinstance(part, exp.Column) and part.name == "x":
+            return exp.paren(value.copy())
+        return part
+
+    return rounded.transform(substitute)
+
+
+#: Half away from zero on the exact value of x·s (s = 10ⁿ < 2²⁶, so s splits into itself):
+#: p = fl(x·s), e = x·s − p exactly (Dekker, with Veltkamp's split of x), and a p that is a
+#: half is moved toward zero when the exact product lies short of it.
+_EXACT_ROUND = """(CASE
+  WHEN x * {s} - FLOOR(x * {s}) = 0.5 AND x > 0
+   AND ((x - (134217729.0 * x - (134217729.0 * x - x))) * {s}
+        + ((134217729.0 * x - (134217729.0 * x - x)) * {s} - x * {s})) < 0
+  THEN FLOOR(x * {s})
+  WHEN CEIL(x * {s}) - x * {s} = 0.5 AND x < 0
+   AND ((x - (134217729.0 * x - (134217729.0 * x - x))) * {s}
+        + ((134217729.0 * x - (134217729.0 * x - x)) * {s} - x * {s})) > 0
+  THEN CEIL(x * {s})
+  ELSE ROUND(x * {s})
+END) / CAST({s} AS DOUBLE)"""
