@@ -7,7 +7,11 @@ the same text as one Spark job group, bounded:
 
 - the job group is cancelled (``cancelJobGroup``, interrupting its tasks) when the time limit
   is spent (:class:`~gateway.errors.QueryTimeout`) or the caller withdraws the query
-  (:class:`~gateway.errors.QueryCancelled`), and no result file is left behind;
+  (:class:`~gateway.errors.QueryCancelled`), and no result file is left behind; a query whose
+  jobs are still running ``grace_s`` after that (a task that ignores interruption) is stopped
+  harder: the engine restarts its Spark application (every job of it ends; queries running
+  beside it fail with :class:`~gateway.errors.EngineUnavailable`), so the next query is not
+  starved of the executors' cores — the Spark counterpart of killing a DuckDB worker;
 - at most ``max_rows + 1`` rows reach the driver (``LIMIT`` on the plan), collected as Arrow and
   spilled with the same row and byte limits as every engine (:mod:`gateway.engines.spill`);
 - parameters are bound by Spark (``spark.sql(text, args=…)``), never spliced into text.
@@ -78,6 +82,8 @@ class SparkEngine(Engine):
         limits: default limits (the service passes its own per query).
         pseudonym_key: the HMAC key of keyed pseudonyms (None: statements using the
             pseudonym function fail to run).
+        grace_s: how long a stopped query's jobs may take to end before the application is
+            restarted.
     """
 
     dialect: ClassVar[str] = "spark"
@@ -91,19 +97,26 @@ class SparkEngine(Engine):
         master: str = "local[2]",
         limits: QueryLimits | None = None,
         pseudonym_key: bytes | None = None,
+        grace_s: float = _GRACE_S,
     ) -> None:
         self.limits = limits or QueryLimits()
         self.results = results
+        self.grace_s = grace_s
         results.mkdir(mode=0o700, parents=True, exist_ok=True)
-        root = spark_context_session(master)
-        self._session, self._tables = lake_session(root, lake, pseudonym_key)
-        self._context = root.sparkContext
-        self._builtins = _builtin_functions(self._session)
+        self._master, self._lake, self._key = master, lake, pseudonym_key
+        self._start()
         self._lock = threading.Lock()
         self._closed = False
         self._used: set[str] = set()
         self._counts: Counter[str] = Counter()
         self._running: set[str] = set()  # job groups of queries running now
+
+    def _start(self) -> None:
+        """Start (or restart) the Spark application and this engine's session on it."""
+        root = spark_context_session(self._master)
+        self._session, self._tables = lake_session(root, self._lake, self._key)
+        self._context = root.sparkContext
+        self._builtins = _builtin_functions(self._session)
 
     # -- the invariant -------------------------------------------------------------------
 
@@ -250,11 +263,23 @@ class SparkEngine(Engine):
 
     def _stop(self, group: str, worker: threading.Thread) -> None:
         """Cancel ``group`` until its thread ends: a job the query submits after a
-        cancellation (Spark plans before it runs) is cancelled in turn."""
-        give_up = time.monotonic() + _GRACE_S
+        cancellation (Spark plans before it runs) is cancelled in turn. A query still running
+        after :attr:`grace_s` is stopped harder (module docstring)."""
+        give_up = time.monotonic() + self.grace_s
         while worker.is_alive() and time.monotonic() < give_up:
             self._context.cancelJobGroup(group)
             worker.join(_POLL_S)
+        if worker.is_alive():
+            self._restart()
+            worker.join(self.grace_s)
+
+    def _restart(self) -> None:
+        """Stop the Spark application (every job ends) and start a new one."""
+        with self._lock:
+            self._counts["restarts"] += 1
+            self._context.cancelAllJobs()
+            self._context.stop()
+            self._start()
 
     def _count(self, what: str) -> None:
         with self._lock:
@@ -266,7 +291,7 @@ class SparkEngine(Engine):
             return EngineStats(
                 workers=1,
                 workers_alive=alive,
-                restarts=0,
+                restarts=self._counts["restarts"],
                 queue_depth=0,
                 running=self._counts["running"],
                 completed=self._counts["completed"],

@@ -231,13 +231,12 @@ def _row_in(node: exp.In) -> exp.Expr:
     if names != [_field_name(f) for f in right.expressions] or None in names:
         raise StatementNotAllowed("on Spark, a struct IN must compare structs of the same fields")
     select.set("expressions", [f.expression for f in right.expressions])
-    return exp.In(this=exp.Tuple(expressions=[f.expression for f in left.expressions]),
-                  query=query)
+    return exp.In(this=exp.Tuple(expressions=[f.expression for f in left.expressions]), query=query)
 
 
 def _field_name(field: exp.Expr) -> str | None:
     if isinstance(field, exp.PropertyEQ):
-        return field.this.name.lower()
+        return str(field.this.name).lower()
     return None
 
 
@@ -268,8 +267,12 @@ def _inline_windows(tree: exp.Expr) -> exp.Expr:
                         f"on Spark, a window may not redefine the {key} of window {alias.name}"
                     )
                 if inherited:
-                    window.set(key, inherited.copy() if isinstance(inherited, exp.Expr)
-                               else [e.copy() for e in inherited])
+                    window.set(
+                        key,
+                        inherited.copy()
+                        if isinstance(inherited, exp.Expr)
+                        else [e.copy() for e in inherited],
+                    )
             window.set("alias", None)
         select.set("windows", None)
     return tree
@@ -341,9 +344,13 @@ def _weekday(node: exp.Expr) -> exp.Expr | None:
         field, value = node.this.name.lower(), node.expression
     elif isinstance(node, exp.Anonymous) and node.name.lower() == "weekday":
         field, value = "dow", node.expressions[0] if len(node.expressions) == 1 else None
-    elif isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart"):
-        if len(node.expressions) == 2 and isinstance(node.expressions[0], exp.Literal):
-            field, value = node.expressions[0].name.lower(), node.expressions[1]
+    elif (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() in ("date_part", "datepart")
+        and len(node.expressions) == 2
+        and isinstance(node.expressions[0], exp.Literal)
+    ):
+        field, value = node.expressions[0].name.lower(), node.expressions[1]
     if field == "dow" and value is not None:
         return exp.paren(exp.Anonymous(this="dayofweek", expressions=[value]) - 1)
     if field == "isodow" and value is not None:
@@ -459,7 +466,9 @@ def _boundaries(node: exp.DateDiff) -> exp.Expr:
     unit = node.args.get("unit")
     name = unit.name.upper() if isinstance(unit, (exp.Var, exp.Literal)) else ""
     if name not in _BOUNDARY_UNITS:
-        raise StatementNotAllowed(f"date_diff in {name.lower() or 'this unit'} is not supported on Spark")
+        raise StatementNotAllowed(
+            f"date_diff in {name.lower() or 'this unit'} is not supported on Spark"
+        )
 
     def truncated(value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="date_trunc", expressions=[exp.Literal.string(name), value])
