@@ -219,3 +219,23 @@ def test_bad_input_to_every_governance_form_is_a_clear_4xx_never_a_500(signed_in
         assert 400 <= response.status_code < 500, (action, fields, response.status_code)
         assert "Traceback" not in response.text, action
         assert response.headers["content-type"].startswith("text/html"), action
+
+
+def test_revoking_a_leavers_access_closes_the_account(signed_in: Any) -> None:
+    admin = signed_in("gw.admin")
+    registered = post(
+        admin, "/admin/users", "/admin/users", username="l.eaver", full_name="Lee Eaver",
+        organisation="HPL", role_title="Analyst", email="l.eaver@example.org",
+    )  # fmt: skip
+    assert notice(registered) == "user l.eaver added"
+    no_reason = post(admin, "/admin/users", "/admin/users/l.eaver/revoke", reason="")
+    assert no_reason.status_code == 400
+    done = post(
+        admin, "/admin/users", "/admin/users/l.eaver/revoke", reason="left the council",
+        leaver="yes",
+    )  # fmt: skip
+    assert notice(done) == "0 grant(s) revoked; account closed"
+    assert "left" in row(done, "user-l.eaver")
+    analyst = signed_in("h.lee")
+    refused = post(analyst, "/access", "/admin/users/a.khan/revoke", reason="x")
+    assert refused.status_code == 403

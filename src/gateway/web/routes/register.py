@@ -2,7 +2,8 @@
 
     GET  /admin/users                                 everyone, their state; suspend, reinstate
     POST /admin/users                                 register a person
-    POST /admin/users/{username}/suspend|reinstate
+    POST /admin/users/{username}/suspend|reinstate|revoke   (revoke: grants ended; a leaver's
+                                                      account closed)
     GET  /admin/organisations                         areas, networks, ISA, authorisation, stops
     POST /admin/organisations/{code}/suspend|reinstate
     POST /admin/organisations/{code}/networks         register a network range
@@ -225,6 +226,19 @@ async def suspend_user(
         kind = form.get("kind") or "misuse"
         body = _body(access_api.SuspendIn, reason=form.get("reason", ""), kind=kind)
         return access_api.suspend(username, body, user.principal, runtime.governance).detail
+
+    return await _act(request, user, runtime, "users", action)
+
+
+@router.post("/admin/users/{username}/revoke")
+async def revoke_user(
+    request: Request, user: PageUserDep, runtime: RuntimeDep, username: _Name
+) -> Response:
+    def action(form: dict[str, str]) -> str:
+        body = _body(
+            access_api.RevokeIn, reason=form.get("reason", ""), leaver=form.get("leaver") == "yes"
+        )
+        return access_api.revoke(username, body, user.principal, runtime.governance).detail
 
     return await _act(request, user, runtime, "users", action)
 
