@@ -115,7 +115,7 @@ def in_process() -> None:
         f"{'child cell key':>15} {'child suppression':>18}"
     )
     with ProtectionProcesses(spares=1) as processes:
-        time.sleep(3)  # the spare child starts (imports) before the first table
+        processes.protect(table(10), SPEC, SUPPRESSION, isolate=True)  # waits for the spare
         for cells in (100, 500, 1020, 2181, 5000, 10000, DISCLOSURE_MAX_ROWS):
             data = table(cells)
             key = float(seconds(data, CELL_KEY, Budget()))

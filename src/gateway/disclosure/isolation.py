@@ -7,8 +7,9 @@ and Python code in a thread cannot be stopped from outside: it stops only where 
 budget. So :meth:`ProtectionProcesses.protect` protects a small or cheap table in the calling process
 and hands any other to a **child process** (multiprocessing's ``forkserver``, as the engine's
 workers: never forked from the threaded server) while the caller only waits. Children are
-started ahead (``spares``, from a background thread) and reused while they answer; a killed one
-is replaced in the background. The fork server is shared with the engine's workers and is
+started ahead (``spares``, from a background thread; each warms up — both methods on a
+one-cell table — before it says it is ready and joins the idle ones) and reused while they
+answer; a killed one is replaced in the background. The fork server is shared with the engine's workers and is
 started with both this module and the workers' preloaded (:class:`ProtectionProcesses` is
 opened before the engine, :mod:`gateway.deployment`), so a child is ready within milliseconds
 instead of importing pyarrow and the policy model itself (a second or more on a busy host):
@@ -73,6 +74,10 @@ __all__ = ["IN_PROCESS_CELLS", "ProtectionProcesses", "protect_bounded"]
 IN_PROCESS_CELLS = {"cell_key": 4_000, "suppression": 150}
 #: How often the caller looks at the budget while the child works (seconds).
 _POLL_S = 0.01
+#: What a child says once it is ready (imported, warmed up).
+_READY = ("ready",)
+#: How long a spare child may take to be ready (seconds).
+_START_S = 120.0
 #: How long a withdrawn child has to say it stopped before it is killed, and how much longer
 #: its own time limit runs than its caller's (seconds).
 _GRACE_S = 0.25
@@ -203,6 +208,13 @@ class ProtectionProcesses(ClosesOnExit):
     def _start(self, count: int) -> None:
         for _ in range(count):
             child = _Child(self._context)
+            try:
+                ready = child.conn.poll(_START_S) and child.conn.recv() == _READY
+            except (EOFError, OSError):
+                ready = False
+            if not ready:
+                child.stop()
+                continue
             with self._lock:
                 if self._closed or len(self._idle) >= self.spares:
                     keep = False
@@ -244,7 +256,8 @@ def _wait(child: _Child, budget: Budget) -> tuple[Any, ...]:
         try:
             if child.conn.poll(_POLL_S):
                 answer: tuple[Any, ...] = child.conn.recv()
-                return answer
+                if answer != _READY:  # a child started for this table says it is ready first
+                    return answer
         except (EOFError, OSError) as exc:
             raise EngineUnavailable("disclosure control stopped unexpectedly") from exc
         if not child.process.is_alive() and not child.conn.poll(0):
@@ -257,10 +270,11 @@ def _withdraw(child: _Child) -> bool:
     within :data:`_GRACE_S`. True: it stopped and may take another table."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(child.process.pid or 0, signal.SIGUSR1)
+    until = time.monotonic() + _GRACE_S
     try:
-        if child.conn.poll(_GRACE_S):
-            child.conn.recv()  # its answer to the withdrawn table (stopped, or just done)
-            return True
+        while child.conn.poll(max(0.0, until - time.monotonic())):
+            if child.conn.recv() != _READY:  # its answer to the withdrawn table
+                return True
     except (EOFError, OSError):
         pass
     return False
@@ -285,6 +299,8 @@ def _serve(conn: Connection) -> None:
     signal.signal(signal.SIGUSR1, withdraw)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server's Ctrl-C is the server's
     try:
+        _warm_up()
+        conn.send(_READY)
         while True:
             try:
                 data, spec, rules, keys, seconds = conn.recv()
@@ -301,6 +317,15 @@ def _serve(conn: Connection) -> None:
             conn.send(("ok", _ipc(out.table), out.report))
     finally:
         conn.close()
+
+
+def _warm_up() -> None:
+    """Run both methods once on a one-cell table, so that what they load on first use is
+    loaded before the child says it is ready."""
+    tiny = _table(_ipc(pa.table({"n": [3]})))
+    spec = DisclosureSpec(counts=("n",))
+    protect(tiny, spec, DisclosureRules(min_count=10))
+    protect(tiny, spec, DisclosureRules(min_count=10, method="cell_key"), cell_keys={"n": [1]})
 
 
 def _ipc(table: pa.Table) -> bytes:
