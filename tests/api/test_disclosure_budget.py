@@ -13,11 +13,21 @@ cost nothing.
 The attacker has a gateway of their own (their ledger is not the shared server's), and the
 raw warehouse is the ground truth. ``pytest -s`` prints how many draws the attack got and how
 close their mean came.
+
+On the same gateway the enhanced level's control is cell suppression, whose cost grows fast
+with the cells: its large tables are protected in a child process of the server
+(gateway.disclosure.isolation), and a request whose client goes away stops that child's work
+at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
 import statistics
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -47,6 +57,11 @@ def budget_gateway(
     attacker = replace(users[0], username=ATTACKER)
     DataDir(root).users.write_text(users_toml([*users, attacker]), "utf-8")
     prepare_data_dir(generated_source(request), root)
+    policy = DataDir(root).policy
+    text = policy.read_text("utf-8")
+    enhanced = text.index("[disclosure.levels.enhanced]")
+    switched = text[enhanced:].replace('method = "cell_key"', 'method = "suppression"', 1)
+    policy.write_text(text[:enhanced] + switched, "utf-8")
     gateway = start_gateway(root)
     yield gateway
     gateway.stop()
@@ -168,3 +183,99 @@ def test_averaging_month_ranges_around_a_month_is_refused(budget_gateway: LiveGa
             f"recorded_at >= DATE '{low}' AND recorded_at < DATE '{high}'"
         )
         assert _ask(budget_gateway, sql).status_code == 200, (low, high)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process (None: gone)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    except FileNotFoundError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
+            except FileNotFoundError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return sorted(found)
+
+
+def _protection_child(server: int) -> int:
+    """The server's protection process: a child of its fork server that, unlike the engine's
+    workers, has no warehouse open."""
+    for child in _children(server):
+        if "forkserver" not in open(f"/proc/{child}/cmdline").read():  # noqa: SIM115
+            continue
+        for candidate in _children(child):
+            files = []
+            for fd in os.listdir(f"/proc/{candidate}/fd"):
+                with contextlib.suppress(FileNotFoundError):
+                    files.append(os.readlink(f"/proc/{candidate}/fd/{fd}"))
+            if not any(f.endswith("warehouse.duckdb") for f in files):
+                return candidate
+    raise AssertionError("the server has no protection process")
+
+
+def test_a_withdrawn_request_stops_its_disclosure_control_at_once(
+    budget_gateway: LiveGateway,
+) -> None:
+    """e.okafor (enhanced: cell suppression here) asks for a category × day table, larger than
+    suppression may take in the server's own process; the client goes away while the child
+    works; its CPU stops growing at once and the query is audited as cancelled."""
+    child = _protection_child(budget_gateway.process.pid)
+    before = _cpu(child)
+    assert before is not None
+    sql = (
+        "SELECT police_uk_category, CAST(recorded_at AS DATE) AS day, count(*) AS crimes "
+        "FROM crime GROUP BY ALL"
+    )  # ~1,500 cells: about 0.45 s of secondary suppression
+    body = json.dumps({"sql": sql, "purpose": SA_PURPOSE, "disclosure": "policy"}).encode()
+    host, port = budget_gateway.url.removeprefix("http://").split(":")
+    request = (
+        f"POST /v1/query HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {budget_gateway.token('e.okafor')}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(request)
+    deadline = time.monotonic() + 30
+    sock.settimeout(0.005)
+    while (_cpu(child) or 0) - before < 0.05:  # the child is working on the table
+        with contextlib.suppress(TimeoutError):
+            answer = sock.recv(4096)
+            raise AssertionError(f"answered before the child worked: {answer[:300]!r}")
+        assert time.monotonic() < deadline, "the protection child never worked"
+    sock.close()  # the client goes away
+    withdrawn = time.monotonic()
+    time.sleep(0.3)  # the server notices (every 50 ms) and tells the child to stop
+    settled = _cpu(child)
+    time.sleep(0.3)
+    after = _cpu(child)
+    print(
+        f"\nwithdrawn: the child's CPU {(settled or 0) - before:.2f} s by "
+        f"{time.monotonic() - withdrawn - 0.3:.1f} s after, then "
+        f"{'gone' if after is None else f'+{after - (settled or 0):.3f} s over 0.3 s'}"
+    )
+    assert after is None or settled is None or after - settled < 0.02
+    outcomes: list[str] = []
+    for _ in range(50):  # the completed record is written once the work has returned
+        with budget_gateway.client("s.patel") as http:
+            events = http.get(
+                "/v1/audit/events",
+                params={"kind": "query.completed", "actor": "e.okafor", "limit": 1000},
+            ).json()["events"]
+        outcomes = [e["details"]["outcome"] for e in events]
+        if "cancelled" in outcomes:
+            break
+        time.sleep(0.1)
+    assert outcomes == ["cancelled"]

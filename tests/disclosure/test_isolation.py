@@ -147,7 +147,7 @@ def test_a_request_out_of_time_kills_the_child(processes: ProtectionProcesses) -
     assert idle(children[0])
 
 
-def test_small_or_cheap_tables_stay_in_the_calling_process(
+def test_small_or_cheap_tables_stay_in_the_calling_process_others_go_to_a_child(
     processes: ProtectionProcesses,
 ) -> None:
     children: list[int] = []
@@ -160,3 +160,5 @@ def test_small_or_cheap_tables_stay_in_the_calling_process(
         started=children.append,
     )
     assert children == []
+    processes.protect(day_by_flag(300), SPEC, SUPPRESSION, started=children.append)
+    assert len(children) == 1  # a larger table of suppression goes to a child
