@@ -58,7 +58,7 @@ from gateway.audit.storage import (
     GroupCommit,
     PagedReads,
     PendingAppend,
-    disposal_details,
+    record_disposal,
 )
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable, InputError
@@ -435,34 +435,12 @@ class PostgresAuditStore(PagedReads, ClosesOnExit):
         organisation: str,
         details: Mapping[str, Any],
     ) -> AuditEvent:
-        row = conn.execute(
-            "SELECT hash, event_id, (SELECT min(seq) FROM audit_event) FROM audit_event "
-            "WHERE seq = %s",
-            (through_seq,),
-        ).fetchone()
-        if row is None:
-            raise InputError(
-                f"audit log {self.where} has no record seq {through_seq} to dispose up to"
-            )
-        through_hash, through_event_id, first_seq = str(row[0]), str(row[1]), int(row[2])
-        event = self._append_in(
+        event = record_disposal(
             conn,
-            kind,
-            actor,
-            organisation,
-            disposal_details(
-                details,
-                first_seq=first_seq,
-                through_seq=through_seq,
-                through_hash=through_hash,
-                through_event_id=through_event_id,
-            ),
-            None,
-        )
-        conn.execute(
-            "INSERT INTO audit_disposal (through_seq, through_hash, record_seq) "
-            "VALUES (%s, %s, %s)",
-            (through_seq, through_hash, event.seq),
+            "%s",
+            through_seq,
+            details,
+            lambda full: self._append_in(conn, kind, actor, organisation, full, None),
         )
         for table in ("audit_event", "audit_mac"):
             conn.execute(

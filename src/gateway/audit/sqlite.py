@@ -52,7 +52,7 @@ from gateway.audit.storage import (
     GroupCommit,
     PagedReads,
     PendingAppend,
-    disposal_details,
+    record_disposal,
 )
 from gateway.clock import utc_now
 from gateway.errors import AuditUnavailable, InputError
@@ -403,35 +403,14 @@ class SQLiteAuditStore(PagedReads, ClosesOnExit):
         organisation: str,
         details: Mapping[str, Any],
     ) -> AuditEvent:
-        row = conn.execute(
-            "SELECT hash, event_id, (SELECT min(seq) FROM audit_event) FROM audit_event "
-            "WHERE seq = ?",
-            (through_seq,),
-        ).fetchone()
-        if row is None:
-            raise InputError(
-                f"audit log {self.path} has no record seq {through_seq} to dispose up to"
-            )
-        through_hash, through_event_id, first_seq = str(row[0]), str(row[1]), int(row[2])
-        event = self._append_in(
-            conn,
-            kind,
-            actor,
-            organisation,
-            disposal_details(
-                details,
-                first_seq=first_seq,
-                through_seq=through_seq,
-                through_hash=through_hash,
-                through_event_id=through_event_id,
-            ),
-            None,
-        )
         for statement in _DISPOSAL_SCHEMA:
             conn.execute(statement)
-        conn.execute(
-            "INSERT INTO audit_disposal (through_seq, through_hash, record_seq) VALUES (?, ?, ?)",
-            (through_seq, through_hash, event.seq),
+        event = record_disposal(
+            conn,
+            "?",
+            through_seq,
+            details,
+            lambda full: self._append_in(conn, kind, actor, organisation, full, None),
         )
         # The append-only guards are lifted for this one transaction, then put back as they were.
         conn.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")

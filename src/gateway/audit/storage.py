@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from gateway.audit.chain import GENESIS_HASH, AuditEvent, StoredRecord, decode, format_time
+from gateway.errors import InputError
 
 __all__ = [
     "EventConditions",
@@ -44,6 +45,7 @@ __all__ = [
     "disposal_details",
     "event_conditions",
     "paged",
+    "record_disposal",
 ]
 
 Row = Sequence[Any]
@@ -142,6 +144,47 @@ def disposal_details(
         "through_event_id": through_event_id,
         "records": through_seq - first_seq + 1,
     }
+
+
+def record_disposal(
+    conn: Any,
+    mark: str,
+    through_seq: int,
+    details: Mapping[str, Any],
+    append: Callable[[Mapping[str, Any]], AuditEvent],
+) -> AuditEvent:
+    """Inside a store's locked write transaction on ``conn`` (parameter marker ``mark``):
+    append, through ``append``, the record of a disposal of ``..through_seq`` (naming the last
+    disposed record's seq, hash and event id and the first one) and note it in
+    ``audit_disposal`` (which must exist). The store then deletes the rows with its append-only
+    guards lifted, its own way.
+
+    Raises:
+        InputError: no record ``through_seq`` (already disposed, or beyond the head).
+    """
+    row = conn.execute(
+        "SELECT hash, event_id, (SELECT min(seq) FROM audit_event) FROM audit_event "
+        f"WHERE seq = {mark}",
+        (through_seq,),
+    ).fetchone()
+    if row is None:
+        raise InputError(f"the audit log has no record seq {through_seq} to dispose up to")
+    through_hash, through_event_id, first_seq = str(row[0]), str(row[1]), int(row[2])
+    event = append(
+        disposal_details(
+            details,
+            first_seq=first_seq,
+            through_seq=through_seq,
+            through_hash=through_hash,
+            through_event_id=through_event_id,
+        )
+    )
+    conn.execute(
+        "INSERT INTO audit_disposal (through_seq, through_hash, record_seq) "
+        f"VALUES ({mark}, {mark}, {mark})",
+        (through_seq, through_hash, event.seq),
+    )
+    return event
 
 
 @dataclass
