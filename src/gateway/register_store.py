@@ -46,12 +46,11 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.errors import ConfigurationError
-from gateway.sqlite import OpenMode
+from gateway.sqlite import OpenMode, transaction
 from gateway.sqlite import connect as open_sqlite
 
 __all__ = [
@@ -133,24 +132,6 @@ def connect(
         return open_sqlite(path, mode=mode, busy_timeout=busy_timeout)
     dsn, _, schema = location.partition("#")
     return PostgresRegisterConnection.open(dsn, schema or "gateway_register", busy_timeout)
-
-
-@contextmanager
-def transaction(conn: RegisterConnection, *, write: bool = True) -> Iterator[RegisterConnection]:
-    """One transaction: ``BEGIN IMMEDIATE`` (``write``: the write lock at once, waiting up to
-    the busy timeout) or ``BEGIN`` (a read snapshot); ``COMMIT`` when the block completes,
-    ``ROLLBACK`` if it raises or the commit fails.
-
-    Raises:
-        sqlite3.Error: the transaction could not begin or commit.
-    """
-    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
 
 
 def table_exists(conn: RegisterConnection, name: str) -> bool:

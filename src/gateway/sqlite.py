@@ -48,7 +48,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 __all__ = ["OpenMode", "connect", "transaction"]
 
@@ -90,8 +90,21 @@ def connect(
     return conn
 
 
+class Transactional(Protocol):
+    """A connection :func:`transaction` can drive (SQLite's, or the register's on PostgreSQL:
+    :mod:`gateway.register_store`)."""
+
+    def execute(self, sql: str, /) -> Any: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+
+Conn = TypeVar("Conn", bound=Transactional)
+
+
 @contextmanager
-def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+def transaction(conn: Conn, *, write: bool = True) -> Iterator[Conn]:
     """One transaction on a :func:`connect` connection: ``BEGIN IMMEDIATE`` (``write``: the
     write lock at once, waiting up to the busy timeout) or ``BEGIN`` (a read snapshot);
     ``COMMIT`` when the block completes, ``ROLLBACK`` if it raises or the commit fails.
