@@ -33,9 +33,10 @@ published periods are free, each template's numbers are charged once, and the 12
 overlapping selection (``tests/disclosure/test_budget_library.py``), leaving 3 of the default
 4 for the analyst's own lists and ranges.
 
-**State.** ``DIR/disclosure-ledger.sqlite`` beside the audit log (WAL, synchronous FULL), one
-row per analyst and selection with when it was released: it survives
-restarts, and the check and the charge happen in one ``BEGIN IMMEDIATE`` transaction, so
+**State.** ``DIR/disclosure-ledger.sqlite`` beside the audit log (WAL, synchronous FULL) — or,
+when the register is shared (``GATEWAY_REGISTER_STORE``), a table of its PostgreSQL schema, so
+every gateway host charges the same budget — one row per analyst and selection with when it
+was released: it survives restarts, and the check and the charge happen in one ``BEGIN IMMEDIATE`` transaction, so
 concurrent requests of one analyst (threads or processes) are charged one after another. A
 selection is charged when the release is authorised (before the query runs): a query that then
 fails still counts — a refund would let a timed-out query probe for free. The charge also goes
@@ -64,6 +65,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,20 +75,19 @@ from gateway.disclosure.footprint import Selection
 from gateway.errors import AuditUnavailable, DisclosureBudgetExhausted
 from gateway.lifetime import ClosesOnExit
 from gateway.policy.disclosure import DisclosureBudgetRules
-from gateway.sqlite import connect, transaction
+from gateway.register_store import connect, transaction
 
 __all__ = ["BudgetCharge", "ReleaseLedger"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS released_selection (
-    username    TEXT NOT NULL,
-    attribute   TEXT NOT NULL,
-    selection   TEXT NOT NULL,
-    released_at TEXT NOT NULL,
-    PRIMARY KEY (username, selection, released_at)
-);
-CREATE INDEX IF NOT EXISTS released_by_user ON released_selection (username, released_at);
-"""
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS released_selection (
+        username    TEXT NOT NULL,
+        attribute   TEXT NOT NULL,
+        selection   TEXT NOT NULL,
+        released_at TEXT NOT NULL,
+        PRIMARY KEY (username, selection, released_at))""",
+    "CREATE INDEX IF NOT EXISTS released_by_user ON released_selection (username, released_at)",
+)
 
 
 @dataclass(frozen=True)
@@ -116,25 +117,29 @@ class BudgetCharge:
 
 
 class ReleaseLedger(ClosesOnExit):
-    """The custom selections released to each analyst (one SQLite file)."""
+    """The custom selections released to each analyst: the SQLite file ``path``, or the shared
+    register's PostgreSQL schema when ``GATEWAY_REGISTER_STORE`` names one (then every gateway
+    host charges one budget per analyst). One connection per operation."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()  # one connection, shared by the server's threads
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()  # one charge at a time within the process
 
     @classmethod
     def open(cls, path: Path) -> ReleaseLedger:
-        """Open (creating) the ledger file.
+        """Open (creating) the ledger.
 
         Raises:
-            AuditUnavailable: the file cannot be opened (nothing disclosure-controlled runs).
+            AuditUnavailable: it cannot be opened (nothing disclosure-controlled runs).
         """
+        ledger = cls(path)
         try:
-            conn = connect(path)
-            conn.executescript(_SCHEMA)
+            with closing(connect(path)) as conn, transaction(conn):
+                for statement in _SCHEMA:
+                    conn.execute(statement)
         except sqlite3.Error as exc:
             raise AuditUnavailable(f"the disclosure ledger cannot be opened: {exc}") from exc
-        return cls(conn)
+        return ledger
 
     def charge(
         self,
@@ -155,8 +160,8 @@ class ReleaseLedger(ClosesOnExit):
             return BudgetCharge(wanted, 0, 0, rules)
         since = (now - timedelta(days=rules.days)).astimezone(UTC).isoformat()
         try:
-            with self._lock, transaction(self._conn):
-                rows = self._conn.execute(
+            with self._lock, closing(connect(self.path)) as conn, transaction(conn):
+                rows = conn.execute(
                     "SELECT DISTINCT selection FROM released_selection "
                     "WHERE username = ? AND released_at >= ?",
                     (username, since),
@@ -164,10 +169,11 @@ class ReleaseLedger(ClosesOnExit):
                 known = {Selection.from_json(r[0]) for r in rows}
                 new, most = self._admit(wanted, known, rules)
                 stamp = now.astimezone(UTC).isoformat()
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO released_selection VALUES (?, ?, ?, ?)",
-                    [(username, s.attribute, s.to_json(), stamp) for s in new],
-                )
+                for selection in new:
+                    conn.execute(
+                        "INSERT INTO released_selection VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (username, selection.attribute, selection.to_json(), stamp),
+                    )
         except sqlite3.Error as exc:
             raise AuditUnavailable(f"the disclosure ledger cannot be written: {exc}") from exc
         return BudgetCharge(wanted, len(new), most, rules)
@@ -197,13 +203,12 @@ class ReleaseLedger(ClosesOnExit):
 
     def released(self, username: str) -> list[Selection]:
         """Every selection recorded for ``username`` (for reports and tests)."""
-        with self._lock:
-            rows = self._conn.execute(
+        with closing(connect(self.path)) as conn, transaction(conn, write=False):
+            rows = conn.execute(
                 "SELECT DISTINCT selection FROM released_selection WHERE username = ?",
                 (username,),
             ).fetchall()
         return sorted(Selection.from_json(r[0]) for r in rows)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Nothing held open between operations."""
