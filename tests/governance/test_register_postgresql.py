@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,7 @@ from gateway.audit.location import AUDIT_STORE_VARIABLE
 from gateway.datadir import DataDir
 from gateway.errors import ConfigurationError
 from gateway.governance.directory import has_register
+from gateway.policy.disclosure import DisclosureBudgetRules
 from gateway.register_store import REGISTER_STORE_VARIABLE, register_location
 from tests.cli_process import run_gateway
 from tests.gateway_server import LiveGateway, free_port, start_gateway
@@ -142,3 +144,26 @@ def test_a_plain_http_request_to_either_host_names_no_register(hosts: Hosts) -> 
     for host in (hosts.a, hosts.b):
         health = httpx.get(f"{host.url}/healthz")
         assert "postgresql://" not in health.text
+
+
+def test_the_differencing_budget_is_one_per_analyst_across_hosts(hosts: Hosts) -> None:
+    """Month ranges all holding July 2025, asked alternately of the two hosts: the budget
+    counts them together (one ledger in the shared register), so the next different range is
+    refused, whichever host is asked."""
+    limit = DisclosureBudgetRules().overlapping
+    statuses = []
+    for back in range(1, limit + 2):  # July 2025 and the `back` months before it
+        start = date(2025, 7 - back, 1)
+        sql = (
+            "SELECT count(*) AS n FROM crime WHERE "
+            f"recorded_at >= DATE '{start}' AND recorded_at < DATE '2025-08-01'"
+        )
+        host = (hosts.a, hosts.b)[back % 2]
+        with host.client("a.khan") as api:
+            answer = api.post(
+                "/v1/query", json={"sql": sql, "purpose": "SA-2026", "disclosure": "policy"}
+            )
+        statuses.append(
+            answer.status_code if answer.status_code == 200 else answer.json()["error"]["code"]
+        )
+    assert statuses == [200] * limit + ["disclosure_budget_exhausted"]
