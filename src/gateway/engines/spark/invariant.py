@@ -118,6 +118,8 @@ _NULL_FIELDS = frozenset(
         ("UnresolvedFunction", "filter"),
         ("SortOrder", "sameOrderExpressions"),
         ("Literal", "value"),  # the NULL literal (a scalar field: never a tree)
+        ("Like", "escapeChar"),  # a character, which Spark does not write out
+        ("ILike", "escapeChar"),
     }
 )
 #: Fields that never hold an expression or a plan (Spark does not write them out).

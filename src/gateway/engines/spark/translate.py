@@ -33,6 +33,10 @@ computes the *same values* DuckDB does, or the statement is refused
 - ``string_agg(DISTINCT x, sep ORDER BY x)`` becomes the sorted set of ``x`` joined by
   ``sep`` (NULL when there is none), as Spark's ``listagg(DISTINCT …) WITHIN GROUP`` fails in
   a grouped query;
+- ``x LIKE p`` (and ``ILIKE``) without ``ESCAPE`` matches a backslash in ``p`` literally, as
+  DuckDB does (Spark escapes with it by default): ``p``'s backslashes are doubled;
+- ``list``/``array_agg`` are refused: DuckDB keeps NULL elements and gives NULL for no rows,
+  Spark's ``collect_list`` drops NULLs and gives an empty array;
 - days of the week are numbered as DuckDB numbers them: ``dayofweek``/``weekday``/``dow``
   0 (Sunday) to 6, ``isodow`` 1 (Monday) to 7 (Spark's ``dayofweek`` is 1 to 7 from Sunday);
 - in ``ORDER BY``, a bare name inside an expression (``ORDER BY c IS NULL``) names the
@@ -167,6 +171,20 @@ def _for_spark(node: exp.Expr) -> exp.Expr:
         return _boundaries(node)
     if isinstance(node, exp.GroupConcat):
         return _string_agg(node)
+    if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
+        backslash = exp.Literal.string("\\")
+        node.set(
+            "expression",
+            exp.Anonymous(
+                this="replace",
+                expressions=[node.expression, backslash, exp.Literal.string("\\\\")],
+            ),
+        )
+        return node
+    if isinstance(node, exp.ArrayAgg):
+        raise StatementNotAllowed(
+            "list/array_agg is not supported on Spark (it drops NULLs): use string_agg"
+        )
     weekday = _weekday(node)
     if weekday is not None:
         return weekday
