@@ -38,13 +38,16 @@ from gateway.errors import (
 from gateway.principal import Principal
 from gateway.service import QueryService
 from gateway.templates import TemplateLibrary, TemplateRunner, load_library
-from tests.engines.spark_gate import spark_skip_reason
+from tests.engines.spark_gate import opt_in, spark_unavailable
 from tests.templates.fixtures import NOW, PURPOSE, USERS, Raw
 from tests.templates.test_runner import params_for
 
 from .test_invariant import CRIME, ONE_CRIME
 
-pytestmark = pytest.mark.skipif(spark_skip_reason() is not None, reason=str(spark_skip_reason()))
+pytestmark = pytest.mark.skipif(spark_unavailable() is not None, reason=str(spark_unavailable()))
+#: Templates of the default run (cell keys and grouping sets; a named window); the rest of the
+#: library is opt-in (:mod:`tests.engines.spark_gate`).
+FAST_TEMPLATES = ("asb-by-type", "crime-by-month")
 
 #: A statement that runs for minutes on the small warehouse (a four-way cross join).
 ENDLESS = (
@@ -91,7 +94,10 @@ def _template_params(name: str, user: Principal, raw: Raw) -> dict[str, object]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", load_library().names())
+@pytest.mark.parametrize(
+    "name",
+    [n if n in FAST_TEMPLATES else pytest.param(n, marks=opt_in) for n in load_library().names()],
+)
 def test_every_template_gives_duckdbs_rows_on_spark_for_every_demo_user(
     name: str,
     spark_service: QueryService,
@@ -118,13 +124,18 @@ def test_every_template_gives_duckdbs_rows_on_spark_for_every_demo_user(
 @pytest.mark.parametrize(
     ("sql", "outcome"),
     [
-        (
+        pytest.param(
             "SELECT person_id, count(*) AS n FROM crime_person GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20",
             "same",
+            marks=opt_in,
         ),
         ("SELECT postcode, easting, northing FROM location ORDER BY location_id LIMIT 50", "same"),
         ("SELECT crime_id, recorded_at FROM crime ORDER BY crime_id LIMIT 50", "same"),
-        ("SELECT date_of_birth, forename FROM person ORDER BY person_id LIMIT 50", "same"),
+        pytest.param(
+            "SELECT date_of_birth, forename FROM person ORDER BY person_id LIMIT 50",
+            "same",
+            marks=opt_in,
+        ),
     ],
 )
 def test_masked_columns_have_the_same_values_on_spark(
@@ -220,6 +231,7 @@ def test_a_timed_out_and_a_cancelled_spark_query_are_audited_as_such(
         assert completed.details["outcome"] == outcome
 
 
+@opt_in
 def test_a_query_that_outlives_its_cancellation_restarts_spark_and_the_next_is_not_starved(
     spark_service: QueryService,
 ) -> None:
