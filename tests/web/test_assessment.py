@@ -106,7 +106,7 @@ def test_building_needs_the_forms_token(analyst: WebClient) -> None:
     assert response.json()["error"]["code"] == "csrf_failed"
 
 
-def test_the_pack_form_submits_in_the_browser_and_the_pack_is_queued(
+def test_the_pack_form_submits_in_the_browser_and_the_pack_is_in_the_qa_queue(
     page: Any, generated_web_gateway: LiveGateway
 ) -> None:
     sign_in(page, generated_web_gateway, "h.lee")
@@ -122,3 +122,11 @@ def test_the_pack_form_submits_in_the_browser_and_the_pack_is_queued(
     assert product_id in qa_queue(generated_web_gateway)
     assert product_id in page.locator("#packs").inner_text()
     assert not serious_violations(page)
+    # the designated senior analyst finds it in her QA queue, with a Pass button
+    page.context.clear_cookies()
+    sign_in(page, generated_web_gateway, "s.patel")
+    accept_syops(page)
+    page.get_by_role("link", name="Products", exact=True).click()
+    queued = page.locator("section.product", has_text=product_id)
+    assert queued.locator(".qa").inner_text() == "awaiting QA"
+    assert queued.get_by_role("button", name="Pass").count() == 1
