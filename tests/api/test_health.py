@@ -25,6 +25,7 @@ from gateway.api.routes.health import assess
 from gateway.api.schemas import AuditHealthOut
 from gateway.cli.demo import grant_demo_access
 from gateway.datadir import DataDir
+from gateway.disclosure.isolation import PROCESS_NAME
 from gateway.engines import EngineStats
 from tests.gateway_server import LiveGateway, start_gateway
 
@@ -255,7 +256,8 @@ def _children(pid: int) -> list[int]:
 
 
 def _engine_workers(gateway: LiveGateway) -> set[int]:
-    """The server's engine workers: the children of its multiprocessing forkserver."""
+    """The server's engine workers: the children of its multiprocessing forkserver, except
+    the disclosure-control child that shares it (named apart)."""
     workers: set[int] = set()
     for child in _children(gateway.process.pid):
         try:
@@ -263,8 +265,15 @@ def _engine_workers(gateway: LiveGateway) -> set[int]:
         except OSError:
             continue
         if b"forkserver" in command:
-            workers.update(_children(child))
+            workers.update(w for w in _children(child) if _name(w) != PROCESS_NAME)
     return workers
+
+
+def _name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text("ascii").strip()
+    except OSError:
+        return ""
 
 
 def _signal_all(pids: set[int], sig: signal.Signals) -> None:

@@ -54,6 +54,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -290,6 +291,17 @@ def _seconds_left(budget: Budget) -> float:
     return max(0.0, budget.deadline - time.monotonic()) + _GRACE_S
 
 
+#: The child's name in ``ps`` and ``/proc/PID/comm`` (apart from the engine's workers, which
+#: share the same fork server).
+PROCESS_NAME = "gw-disclosure"
+
+
+def name_process(name: str) -> None:
+    """Set this process's kernel name (Linux ``/proc/self/comm``; elsewhere nothing)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(name[:15], "ascii")
+
+
 def _serve(conn: Connection) -> None:
     """A child process: protect one table after another, each within the time it was given
     and until its caller withdraws it (SIGUSR1), until the pipe closes."""
@@ -300,6 +312,7 @@ def _serve(conn: Connection) -> None:
 
     signal.signal(signal.SIGUSR1, withdraw)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server's Ctrl-C is the server's
+    name_process(PROCESS_NAME)
     try:
         _warm_up()
         conn.send(_READY)
