@@ -95,6 +95,9 @@ def test_empty_results_in_every_format(live_gateway):  # type: ignore[no-untyped
         answer = _post(live_gateway, "h.lee", {"sql": sql, "purpose": "SA-2026", "format": fmt})
         assert answer.status_code == 200, (fmt, answer.text)
         assert answer.headers["x-row-count"] == "0"
+        if fmt == "csv":  # an empty CSV is marked too
+            assert answer.text == '"crime_id","recorded_at","protective_marking"\n'
+
     parquet = pq.read_table(io.BytesIO(answer.content))
     assert parquet.num_rows == 0
     assert parquet.schema.names == ["crime_id", "recorded_at"]
@@ -147,7 +150,27 @@ def test_csv_answers_guard_text_that_spreadsheets_would_run(live_gateway):  # ty
     raw = _post(live_gateway, "a.khan", {**body, "formula_guard": False})
     assert guarded.status_code == raw.status_code == 200, guarded.text
     header, row = list(csv.reader(io.StringIO(guarded.text)))
-    assert header == ["note", "tab", "fine", "n", "x", "name"]
+    assert header == ["note", "tab", "fine", "n", "x", "name", "protective_marking"]
+    assert row[-1] == guarded.headers["x-protective-marking"] == "OFFICIAL"  # marked inside
     assert row[:5] == ['\'=HYPERLINK("http://evil.example")', "'\t@SUM(A1)", "a-b", "-5", "-2.5"]
     (_, unguarded) = list(csv.reader(io.StringIO(raw.text)))
     assert unguarded[:2] == ['=HYPERLINK("http://evil.example")', "\t@SUM(A1)"]
+
+
+def test_a_csv_answer_carries_its_marking_on_every_row(live_gateway):  # type: ignore[no-untyped-def]
+    """The marking inside the CSV answer (as inside a CSV export), which pandas/polars read as
+    a column; a result column cannot pose as it (400, audited as the query's outcome)."""
+    sql = "SELECT crime_id, police_uk_category FROM crime ORDER BY 1 LIMIT 5"
+    answer = _post(live_gateway, "h.lee", {"sql": sql, "purpose": "SA-2026", "format": "csv"})
+    assert answer.status_code == 200, answer.text
+    frame = pl.read_csv(io.BytesIO(answer.content))
+    assert frame.columns == ["crime_id", "police_uk_category", "protective_marking"]
+    assert set(frame["protective_marking"]) == {answer.headers["x-protective-marking"]}
+    assert answer.headers["x-protective-marking"] == "OFFICIAL-SENSITIVE"
+    posing = "SELECT 'NOT PROTECTIVELY MARKED' AS protective_marking FROM crime LIMIT 1"
+    refused = _post(live_gateway, "h.lee", {"sql": posing, "purpose": "SA-2026", "format": "csv"})
+    assert refused.status_code == 400
+    assert "kept for the answer's protective marking" in refused.json()["error"]["message"]
+    as_json = _post(live_gateway, "h.lee", {"sql": posing, "purpose": "SA-2026"})
+    assert as_json.status_code == 200  # JSON names its marking in its own member
+    assert as_json.json()["marking"] == "OFFICIAL-SENSITIVE"

@@ -92,8 +92,9 @@ def test_query_formats_and_parameters(as_user, tmp_path):  # type: ignore[no-unt
     )
     assert csv.returncode == parquet.returncode == doc.returncode == 0, csv.stderr
     lines = csv.stdout.strip().splitlines()
-    assert lines[0] == '"crime_id","police_uk_category"'
+    assert lines[0] == '"crime_id","police_uk_category","protective_marking"'
     table = pq.read_table(out)
+    assert table.schema.metadata[b"gateway:marking"] == b"OFFICIAL-SENSITIVE"  # inside, too
     assert table.num_rows == len(lines) - 1 == json.loads(doc.stdout)["row_count"]
     assert "wrote" in parquet.stderr
     assert str(out) in parquet.stderr
@@ -110,9 +111,10 @@ def test_query_with_disclosure_control(as_user, tmp_path):  # type: ignore[no-un
     assert "disclosure control: counts perturbed by the cell key method" in done.stderr
     assert "counts from 1 to 9 after perturbation suppressed" in done.stderr
     lines = out.read_text("utf-8").strip().splitlines()
-    assert lines[0] == '"police_uk_category","crimes","crimes_suppressed"'
+    assert lines[0] == '"police_uk_category","crimes","crimes_suppressed","protective_marking"'
     for line in lines[1:]:
-        _, crimes, suppressed = line.split(",")
+        _, crimes, suppressed, marking = line.split(",")
+        assert marking == '"OFFICIAL"'  # counts under disclosure control: [markings] aggregate
         assert (crimes == "") == (suppressed == "true")
         assert crimes == "" or int(crimes) % 5 == 0
         assert crimes == "" or int(crimes) >= 10

@@ -112,7 +112,7 @@ def test_catalog_me_and_tables(gw):  # type: ignore[no-untyped-def]
 
 def test_query_bytes_streams_other_formats(gw):  # type: ignore[no-untyped-def]
     text = b"".join(gw.query_bytes("SELECT 1 AS x, 'a' AS y", format="csv")).decode()
-    assert text.splitlines() == ['"x","y"', '1,"a"']
+    assert text.splitlines() == ['"x","y","protective_marking"', '1,"a","OFFICIAL"']
 
 
 def test_disclosure_control_from_the_client(gw, live_gateway):  # type: ignore[no-untyped-def]

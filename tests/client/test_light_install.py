@@ -80,5 +80,5 @@ def test_query_command_runs_without_server_packages(live_gateway):  # type: igno
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
-    assert lines[0].strip('"') == "n"
-    assert int(lines[1]) > 0
+    assert lines[0] == '"n","protective_marking"'
+    assert int(lines[1].split(",")[0]) > 0

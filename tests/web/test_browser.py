@@ -117,6 +117,8 @@ def test_a_general_analyst_sees_masked_values_and_only_their_area(
     crime.locator("summary").click()
     assert "last_n" in crime.inner_text()
     assert "null" in crime.inner_text()
+    banners = page.locator("[data-page-marking]")
+    assert banners.all_inner_texts() == ["OFFICIAL", "OFFICIAL"]  # no data shown yet
     run_query(
         page,
         "SELECT local_authority_code, crime_ref, modus_operandi FROM crime ORDER BY crime_id",
@@ -125,6 +127,8 @@ def test_a_general_analyst_sees_masked_values_and_only_their_area(
     grid.wait_for()
     rows = grid.locator("tbody tr")
     assert rows.count() == 50  # one page of the grid
+    # the page now shows crime records: both banners carry their marking
+    assert banners.all_inner_texts() == ["OFFICIAL-SENSITIVE", "OFFICIAL-SENSITIVE"]
     for i in range(rows.count()):
         cells = rows.nth(i).locator("td").all_inner_texts()
         assert cells[0] == "E06000001"  # Hartlepool only
@@ -140,6 +144,7 @@ def test_a_general_analyst_sees_masked_values_and_only_their_area(
     assert records
     assert {r["local_authority_code"] for r in records} == {"E06000001"}
     assert all(r["modus_operandi"] == "" for r in records)
+    assert {r["protective_marking"] for r in records} == {"OFFICIAL-SENSITIVE"}  # as the API's
 
 
 def test_errors_are_shown_as_the_api_gives_them_with_the_position_marked(

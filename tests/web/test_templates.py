@@ -171,6 +171,8 @@ def test_a_run_shows_the_apis_answer_with_disclosure_control_and_marking(
     assert any("*" in row for row in expected[1])  # the small cells are suppressed on both
     marking = answer.headers["x-protective-marking"]
     assert f'<strong id="result-marking">{marking}</strong>' in response.text
+    banners = re.findall(r"data-page-marking>([^<]*)<", response.text)
+    assert banners == [marking, marking]  # the page shows the answer: its marking, top and bottom
     disclosure = answer.json()["provenance"]["disclosure"]
     summary = re.search(r'id="disclosure-summary">(.*?)</dd>', response.text, re.S)
     assert summary

@@ -24,7 +24,8 @@ belong in arrow/csv/parquet), and CSV/JSON with a row above ``max_row_bytes``.
 Every response carries ``X-Query-Id`` and ``X-Protective-Marking`` (the policy's marking for
 the data it was read from, :meth:`gateway.service.QueryService.marking_of`, as the completed
 audit record keeps it); the answer carries it inside too: JSON's ``marking`` member, Parquet's
-``gateway:marking`` file metadata. (The Arrow stream is the spilled file byte for byte, which
+``gateway:marking`` file metadata, CSV's trailing ``protective_marking`` column on every row
+(or first ``# marking`` line: the policy's ``[markings] csv_marking``). (The Arrow stream is the spilled file byte for byte, which
 the audit fingerprint covers: its marking is the header, which the Python client copies into
 the table's schema metadata.)
 
@@ -59,9 +60,9 @@ from gateway.api.encode import (
     parquet_safe,
 )
 from gateway.engines.base import QueryResult
-from gateway.errors import TooLarge
+from gateway.errors import InputError, TooLarge
 from gateway.exports.formulas import guard_formulas, guard_text
-from gateway.policy.markings import ARROW_MARKING_KEY
+from gateway.policy.markings import ARROW_MARKING_KEY, MARKING_COLUMN
 from gateway.service import QueryOutcome
 
 __all__ = [
@@ -105,24 +106,40 @@ def arrow_chunks(result: QueryResult) -> Iterator[bytes]:
 
 
 def csv_chunks(
-    result: QueryResult, *, formula_guard: bool = True, slice_bytes: int = SLICE_BYTES
+    result: QueryResult,
+    *,
+    formula_guard: bool = True,
+    slice_bytes: int = SLICE_BYTES,
+    marking: str = "",
+    csv_marking: str = "column",
 ) -> Iterator[bytes]:
     """CSV with a header line, a slice at a time; with ``formula_guard`` text cells (and
-    names) a spreadsheet would run as formulas get a leading apostrophe."""
+    names) a spreadsheet would run as formulas get a leading apostrophe. The protective
+    ``marking`` goes inside as the policy's ``csv_marking`` says: a trailing
+    ``protective_marking`` column on every row (``column``) or a first ``# marking`` line
+    (``comment``)."""
     reader = result.reader()
     sink = ChunkSink()
     writer: pacsv.CSVWriter | None = None
+    column = bool(marking) and csv_marking == "column"
+    if marking and csv_marking == "comment":
+        yield f"# {marking}\n".encode()
     for batch in reader:
         for piece in byte_slices(batch, slice_bytes):
             safe = csv_safe(piece)
             if formula_guard:
                 safe = guard_formulas(safe)
+            if column:
+                safe = safe.append_column(
+                    MARKING_COLUMN, pa.array([marking] * safe.num_rows, pa.string())
+                )
             if writer is None:
                 writer = pacsv.CSVWriter(sink, safe.schema)
             writer.write_batch(safe)
             yield from sink.chunks()
     if writer is None:  # no batches: header only
         names = [guard_text(n) if formula_guard else n for n in reader.schema.names]
+        names += [MARKING_COLUMN] if column else []
         yield (",".join(json.dumps(name) for name in names) + "\n").encode()
         return
     writer.close()
@@ -175,18 +192,25 @@ def json_chunks(outcome: QueryOutcome, *, slice_bytes: int = SLICE_BYTES) -> Ite
     yield b"]}"
 
 
-def _chunks(outcome: QueryOutcome, fmt: ResultFormat, formula_guard: bool) -> Iterator[bytes]:
+def _chunks(
+    outcome: QueryOutcome, fmt: ResultFormat, formula_guard: bool, csv_marking: str
+) -> Iterator[bytes]:
     if fmt == "json":
         return json_chunks(outcome)
     if fmt == "csv":
-        return csv_chunks(outcome.result, formula_guard=formula_guard)
+        return csv_chunks(
+            outcome.result,
+            formula_guard=formula_guard,
+            marking=outcome.marking,
+            csv_marking=csv_marking,
+        )
     if fmt == "parquet":
         return parquet_chunks(outcome.result, outcome.marking)
     return arrow_chunks(outcome.result)
 
 
 def delivery_check(
-    fmt: ResultFormat, *, max_json_bytes: int, max_row_bytes: int
+    fmt: ResultFormat, *, max_json_bytes: int, max_row_bytes: int, csv_marking: str = "column"
 ) -> Callable[[QueryResult], None]:
     """What the service runs on a finished result before it is audited as completed
     (``run_query(…, deliverable=…)``): refuse what cannot be sent as ``fmt``.
@@ -194,6 +218,8 @@ def delivery_check(
     Raises (from the returned check):
         TooLarge: JSON over ``max_json_bytes``; CSV or JSON with a row over ``max_row_bytes``
             (text encoders hold a row's text whole; arrow and parquet stream it).
+        InputError: a CSV answer whose result has a column named as the marking column
+            (``csv_marking`` ``column``): no column of the analyst's poses as the marking.
 
     Example:
         >>> check = delivery_check("json", max_json_bytes=10, max_row_bytes=10)
@@ -204,6 +230,11 @@ def delivery_check(
     """
 
     def check(result: QueryResult) -> None:
+        if fmt == "csv" and csv_marking == "column" and MARKING_COLUMN in result.schema.names:
+            raise InputError(
+                f"the column name {MARKING_COLUMN!r} is kept for the answer's protective "
+                "marking in CSV: give your column another name (AS …)"
+            )
         if fmt == "json" and result.num_bytes > max_json_bytes:
             raise TooLarge(
                 f"the result ({result.num_rows:,} rows, {result.num_bytes:,} bytes) is too "
@@ -340,11 +371,12 @@ def result_response(
     *,
     send_timeout_s: float,
     formula_guard: bool = True,
+    csv_marking: str = "column",
     encoders: anyio.CapacityLimiter | None = None,
     on_close: Callable[[], None] | None = None,
 ) -> ResultResponse:
-    """A streaming response for ``outcome`` in ``fmt`` (``formula_guard``: see
-    :func:`csv_chunks`; the others: see :class:`ResultResponse`). The result must have
+    """A streaming response for ``outcome`` in ``fmt`` (``formula_guard``, ``csv_marking``:
+    see :func:`csv_chunks`; the others: see :class:`ResultResponse`). The result must have
     passed :func:`delivery_check` for ``fmt``."""
     result = outcome.result
     filename = f"{outcome.query_id}.{'arrows' if fmt == 'arrow' else fmt}"
@@ -365,7 +397,7 @@ def result_response(
     heavy = fmt != "arrow" and result.num_bytes > SMALL_RESULT_BYTES
     return ResultResponse(
         result,
-        _chunks(outcome, fmt, formula_guard),
+        _chunks(outcome, fmt, formula_guard, csv_marking),
         media_type=MEDIA_TYPES[fmt],
         headers=headers,
         send_timeout_s=send_timeout_s,

@@ -58,6 +58,7 @@ __all__ = [
     "CSV_MARKINGS",
     "DATA_CLASSES",
     "DEFAULT_SCALE",
+    "MARKING_COLUMN",
     "MarkingSettings",
     "data_classes",
     "parse_marking_settings",
@@ -76,6 +77,9 @@ DATA_CLASSES = ("reference", "record", "audit", "publication", "aggregate")
 #: The key of the Arrow schema (and Parquet file) metadata that carries the marking: query
 #: answers in Parquet, Flight SQL results, Parquet and GeoParquet exports.
 ARROW_MARKING_KEY = b"gateway:marking"
+#: The trailing column that carries the marking on every row of a CSV (``csv_marking =
+#: "column"``): CSV exports and CSV answers of ``/v1/query``.
+MARKING_COLUMN = "protective_marking"
 #: How a CSV file carries its marking inside (``none``: only where the policy allows it).
 CSV_MARKINGS = ("column", "comment", "none")
 _MAX_MARKING = 80

@@ -2,7 +2,10 @@
 
 Every page extends ``base.html`` (the monitoring notice, the signed-in person, the navigation,
 one stylesheet and at most one script file — never inline script, so the Content-Security-Policy
-can forbid it).
+can forbid it), and carries the protective marking of what it shows in a banner at its top and
+bottom (``page_marking``: the highest marking of the data displayed, :func:`page_marking`;
+:data:`NO_DATA_MARKING` for a page showing none). Pages whose script fetches data (the SQL
+console) raise the banners to the answer's ``X-Protective-Marking`` when it arrives.
 
 Example:
     >>> "<html" in render_text("error.html", title="Not found", message="no such page")
@@ -17,7 +20,23 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
-__all__ = ["error_page", "page", "render_text"]
+from gateway.policy.markings import MarkingSettings
+
+__all__ = ["NO_DATA_MARKING", "error_page", "page", "page_marking", "render_text"]
+
+#: The marking of a page that shows no data from the warehouse, the audit trail or a product.
+NO_DATA_MARKING = "OFFICIAL"
+
+
+def page_marking(markings: MarkingSettings, *shown: str) -> str:
+    """The banner of a page showing data of these markings: the highest of them (never
+    below :data:`NO_DATA_MARKING`).
+
+    Example:
+        >>> page_marking(MarkingSettings()), page_marking(MarkingSettings(), "OFFICIAL-SENSITIVE")
+        ('OFFICIAL', 'OFFICIAL-SENSITIVE')
+    """
+    return markings.highest([NO_DATA_MARKING, *shown])
 
 
 @cache
@@ -37,6 +56,7 @@ def render_text(template: str, **context: Any) -> str:
     context.setdefault("csrf_token", "")
     context.setdefault("notice", "")
     context.setdefault("idle_seconds", 0)
+    context.setdefault("page_marking", NO_DATA_MARKING)
     return _environment().get_template(template).render(**context)
 
 

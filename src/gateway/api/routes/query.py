@@ -98,10 +98,12 @@ def answer_query(
         None if disclosure is None else DisclosureControl.for_service(runtime.service, disclosure)
     )
     settings = runtime.settings
+    csv_marking = runtime.service.policy.markings.csv_marking
     sendable = delivery_check(
         body.format,
         max_json_bytes=settings.max_json_result_bytes,
         max_row_bytes=settings.max_text_row_bytes,
+        csv_marking=csv_marking,
     )
     outcome, claim = run_released(
         runtime,
@@ -121,6 +123,7 @@ def answer_query(
             body.format,
             send_timeout_s=settings.send_timeout_s,
             formula_guard=body.formula_guard,
+            csv_marking=csv_marking,
             encoders=resources.encoders,
             on_close=claim.release,
         )

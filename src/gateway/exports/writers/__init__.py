@@ -47,6 +47,7 @@ from gateway.exports.writers.package import (
     zip_layer,
 )
 from gateway.exports.writers.tabular import write_csv, write_parquet, write_xlsx
+from gateway.policy.markings import MARKING_COLUMN
 
 __all__ = [
     "MARKING_COLUMN",
@@ -60,8 +61,6 @@ __all__ = [
 
 RowsWritten = Callable[[int], None]
 _RESERVED = (GEOMETRY_COLUMN, "fid", "ogc_fid")
-#: A CSV's column holding the marking on every row (``csv_marking=column``).
-MARKING_COLUMN = "protective_marking"
 #: The field holding the marking on every feature of a map format with no metadata GDAL
 #: reads back (a Shapefile's .dbf, a MIF/MID).
 MARKING_FIELD = "marking"

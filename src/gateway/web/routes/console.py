@@ -31,7 +31,7 @@ from gateway.api.routes.query import answer_query
 from gateway.api.schemas import QueryBody
 from gateway.audit.views import QueryView
 from gateway.errors import GatewayError, InputError
-from gateway.web.pages import page
+from gateway.web.pages import page, page_marking
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import ConsoleUserDep, PageUserDep, WebUser
 
@@ -118,6 +118,12 @@ async def console_query(
     return response
 
 
+def _audit_marking(runtime: RuntimeDep) -> str:
+    """The banner of a page showing audit records (the person's own queries, exports)."""
+    markings = runtime.service.policy.markings
+    return page_marking(markings, markings.audit)
+
+
 def _own_query(user: WebUser, runtime: RuntimeDep, query_id: str) -> QueryView | None:
     for view in runtime.service.audit.queries(actor=user.principal.username):
         if view.query_id == query_id:
@@ -159,6 +165,7 @@ def history(
     return page(
         "history.html",
         title="Query history",
+        page_marking=_audit_marking(runtime),
         rows=rows,
         page_number=page_number,
         more=len(views) > start + HISTORY_PAGE_SIZE,
@@ -183,5 +190,9 @@ def history_item(
             **common_context(user, runtime),
         )
     return page(
-        "query.html", title=f"Query {query_id}", q=_row(view), **common_context(user, runtime)
+        "query.html",
+        title=f"Query {query_id}",
+        q=_row(view),
+        page_marking=_audit_marking(runtime),
+        **common_context(user, runtime),
     )

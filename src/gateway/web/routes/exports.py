@@ -35,7 +35,7 @@ from gateway.exports import approve_export, list_exports, reject_export
 from gateway.exports.approval import ExportRecord
 from gateway.exports.release import open_export, visible_export
 from gateway.service import query_record_window
-from gateway.web.pages import error_page, page
+from gateway.web.pages import error_page, page, page_marking
 from gateway.web.routes.console import common_context
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import PageUserDep, WebUser
@@ -100,10 +100,12 @@ def _exports_page(
     records = list_exports(runtime.service, user.principal)[:100]
     views = _queries(runtime, user, records)
     rows = [_row(user, runtime, r, views.get(r.export_id)) for r in records]
+    markings = runtime.service.policy.markings
     return page(
         "exports.html",
         status=status,
         title="Exports",
+        page_marking=page_marking(markings, markings.audit),  # the register of exports
         rows=rows,
         error=error,
         **common_context(user, runtime),
@@ -127,10 +129,13 @@ def _export_page(
     row = _row(user, runtime, record, _queries(runtime, user, [record]).get(record.export_id))
     purposes = list(user.principal.purposes)
     chosen = row["contents"]["purpose"] if row["contents"]["purpose"] in purposes else None
+    markings = runtime.service.policy.markings
+    shown = [markings.audit, *([sample["marking"]] if sample and sample.get("marking") else [])]
     return page(
         "export.html",
         status=status,
         title=f"Export {record.file_name}",
+        page_marking=page_marking(markings, *shown),  # the register, and any sample's rows
         row=row,
         purposes=purposes,
         chosen=chosen or (purposes[0] if purposes else ""),
@@ -197,6 +202,7 @@ async def export_sample(
         sample: dict[str, Any] = {
             "error": "",
             "query_id": outcome.result.query_id,
+            "marking": outcome.marking,
             "purpose": form.get("purpose", ""),
             "columns": table.column_names,
             "rows": [

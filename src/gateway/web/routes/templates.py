@@ -37,7 +37,7 @@ from gateway.api.routes.templates import (
 from gateway.errors import GatewayError, InputError, NotFound
 from gateway.templates import Template, TemplateRunner, form_fields
 from gateway.templates.format import LEVEL_ORDER
-from gateway.web.pages import page
+from gateway.web.pages import page, page_marking
 from gateway.web.results import result_table
 from gateway.web.routes.console import common_context
 from gateway.web.security import read_form, require_csrf
@@ -105,10 +105,12 @@ def _template_page(
     result = None
     if answer is not None:
         result = result_table([c.name for c in answer.columns], answer.rows)
+    shown = [str(answer.provenance["marking"])] if answer is not None else []
     return page(
         "template.html",
         status=problem.status if problem is not None else 200,
         title=template.title,
+        page_marking=page_marking(runtime.service.policy.markings, *shown),
         tpl=template,
         purpose=purpose,
         fields=fields,

@@ -89,6 +89,10 @@
       body: new URLSearchParams(new FormData(form)),
       credentials: "same-origin",
     }).then(function (response) {
+      var marking = response.headers.get("X-Protective-Marking");
+      if (marking) { // the page now shows this data: its banners say so
+        document.querySelectorAll("[data-page-marking]").forEach(function (banner) { banner.textContent = marking; });
+      }
       return response.json().then(function (data) { return { ok: response.ok, status: response.status, data: data }; });
     }).then(function (result) {
       if (!result.ok) {
