@@ -41,6 +41,13 @@ def test_pages_show_the_marking_of_their_data_at_top_and_bottom(web_client: Any)
         ], path
 
 
+def test_the_audit_dashboard_carries_the_audit_marking(web_client: Any) -> None:
+    senior = web_client().sign_in("s.patel")
+    page = senior.get("/audit")
+    assert page.status_code == 200, page.text
+    assert banners(page.text) == [("top", "OFFICIAL-SENSITIVE"), ("bottom", "OFFICIAL-SENSITIVE")]
+
+
 def test_a_console_download_carries_its_marking_as_the_api_does(web_client: Any) -> None:
     client = web_client().sign_in("a.khan")
     token = client.csrf()

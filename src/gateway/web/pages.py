@@ -22,7 +22,14 @@ from starlette.responses import HTMLResponse
 
 from gateway.policy.markings import MarkingSettings
 
-__all__ = ["NO_DATA_MARKING", "error_page", "page", "page_marking", "render_text"]
+__all__ = [
+    "NO_DATA_MARKING",
+    "audit_marking",
+    "error_page",
+    "page",
+    "page_marking",
+    "render_text",
+]
 
 #: The marking of a page that shows no data from the warehouse, the audit trail or a product.
 NO_DATA_MARKING = "OFFICIAL"
@@ -37,6 +44,12 @@ def page_marking(markings: MarkingSettings, *shown: str) -> str:
         ('OFFICIAL', 'OFFICIAL-SENSITIVE')
     """
     return markings.highest([NO_DATA_MARKING, *shown])
+
+
+def audit_marking(markings: MarkingSettings) -> str:
+    """The banner of a page showing audit records (query history, the exports register, the
+    audit dashboard): the policy's ``audit`` marking."""
+    return page_marking(markings, markings.audit)
 
 
 @cache

@@ -38,7 +38,7 @@ from gateway.audit.reporting import ReportArguments
 from gateway.audit.views import QueryView
 from gateway.auth.permissions import Permissions
 from gateway.errors import GatewayError, InputError
-from gateway.web.pages import error_page, page
+from gateway.web.pages import audit_marking, error_page, page
 from gateway.web.routes.console import common_context
 from gateway.web.session import PageUserDep
 
@@ -332,6 +332,7 @@ def dashboard(
     return page(
         "audit.html",
         title="Audit dashboard",
+        page_marking=audit_marking(runtime.service.policy.markings),
         tabs=DASHBOARD,
         tab=tab,
         headings=[c.replace("_", " ") for c in tab.columns if c != "query_id"],
@@ -427,6 +428,7 @@ def query_record(
     return page(
         "audit_query.html",
         title=f"Query {query_id}",
+        page_marking=audit_marking(runtime.service.policy.markings),
         q=_query_facts(view),
         **context,
     )

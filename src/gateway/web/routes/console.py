@@ -31,7 +31,7 @@ from gateway.api.routes.query import answer_query
 from gateway.api.schemas import QueryBody
 from gateway.audit.views import QueryView
 from gateway.errors import GatewayError, InputError
-from gateway.web.pages import page, page_marking
+from gateway.web.pages import audit_marking, page
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import ConsoleUserDep, PageUserDep, WebUser
 
@@ -118,12 +118,6 @@ async def console_query(
     return response
 
 
-def _audit_marking(runtime: RuntimeDep) -> str:
-    """The banner of a page showing audit records (the person's own queries, exports)."""
-    markings = runtime.service.policy.markings
-    return page_marking(markings, markings.audit)
-
-
 def _own_query(user: WebUser, runtime: RuntimeDep, query_id: str) -> QueryView | None:
     for view in runtime.service.audit.queries(actor=user.principal.username):
         if view.query_id == query_id:
@@ -165,7 +159,7 @@ def history(
     return page(
         "history.html",
         title="Query history",
-        page_marking=_audit_marking(runtime),
+        page_marking=audit_marking(runtime.service.policy.markings),
         rows=rows,
         page_number=page_number,
         more=len(views) > start + HISTORY_PAGE_SIZE,
@@ -193,6 +187,6 @@ def history_item(
         "query.html",
         title=f"Query {query_id}",
         q=_row(view),
-        page_marking=_audit_marking(runtime),
+        page_marking=audit_marking(runtime.service.policy.markings),
         **common_context(user, runtime),
     )

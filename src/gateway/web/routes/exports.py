@@ -35,7 +35,7 @@ from gateway.exports import approve_export, list_exports, reject_export
 from gateway.exports.approval import ExportRecord
 from gateway.exports.release import open_export, visible_export
 from gateway.service import query_record_window
-from gateway.web.pages import error_page, page, page_marking
+from gateway.web.pages import audit_marking, error_page, page, page_marking
 from gateway.web.routes.console import common_context
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import PageUserDep, WebUser
@@ -105,7 +105,7 @@ def _exports_page(
         "exports.html",
         status=status,
         title="Exports",
-        page_marking=page_marking(markings, markings.audit),  # the register of exports
+        page_marking=audit_marking(markings),  # the register of exports
         rows=rows,
         error=error,
         **common_context(user, runtime),

@@ -58,7 +58,7 @@ from gateway.principal import Principal
 from gateway.service import ClientInfo
 from gateway.templates import Template, TemplateRun, TemplateRunner, form_fields, map_ready
 from gateway.templates.runner import read_result
-from gateway.web.pages import page
+from gateway.web.pages import page, page_marking
 from gateway.web.results import ResultTable, result_table
 from gateway.web.routes.console import common_context
 from gateway.web.routes.templates import PARAM_PREFIX, chosen_purpose, may_run
@@ -264,6 +264,9 @@ def _map_page(
         "maps.html",
         status=problem.status if problem is not None else 200,
         title="Map",
+        page_marking=page_marking(
+            runtime.service.policy.markings, *([run.marking] if run is not None else [])
+        ),
         purpose=purpose,
         templates=templates,
         tpl=template,
