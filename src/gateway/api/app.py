@@ -43,6 +43,7 @@ from gateway.api.flight import open_flight_server
 from gateway.api.lifecycle import run_lifecycle
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.resources import DiskQuota, ResultSweeper, ServingResources
+from gateway.api.retention import run_retention
 from gateway.api.routes import health, v1_routers
 from gateway.api.routes.common import API_PREFIX
 from gateway.api.runtime import GatewayRuntime, open_runtime
@@ -94,6 +95,10 @@ def create_app(
                 if isinstance(runtime.directory, GovernanceDirectory):
                     housekeeping.start_soon(
                         run_lifecycle, runtime.governance, settings.lifecycle_interval_s
+                    )
+                if settings.retention_interval_s > 0:
+                    housekeeping.start_soon(
+                        run_retention, runtime.deployment, settings.retention_interval_s
                     )
                 try:
                     yield

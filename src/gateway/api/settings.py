@@ -108,6 +108,9 @@ class GatewaySettings:
         flight_ticket_ttl_s: how long a Flight SQL result waits for its ``DoGet``.
         lifecycle_interval_s: how often a governed gateway runs its lifecycle schedule
             (access reviews, code-of-connection reminders, inactivity; :mod:`gateway.api.lifecycle`).
+        retention_interval_s: how often the server disposes of what is past the policy's
+            retention schedules (audit records, product manifests; :mod:`gateway.api.retention`;
+            0 = never: disposal by ``gateway audit dispose`` only).
     """
 
     data_dir: Path = Path("demo-data")
@@ -142,6 +145,7 @@ class GatewaySettings:
     flight_tls_key: Path | None = None
     flight_ticket_ttl_s: float = 60.0
     lifecycle_interval_s: float = 3600.0
+    retention_interval_s: float = 86400.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
