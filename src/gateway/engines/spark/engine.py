@@ -266,12 +266,24 @@ class SparkEngine(Engine):
         cancellation (Spark plans before it runs) is cancelled in turn. A query still running
         after :attr:`grace_s` is stopped harder (module docstring)."""
         give_up = time.monotonic() + self.grace_s
-        while worker.is_alive() and time.monotonic() < give_up:
+        while (worker.is_alive() or self._tasks_running(group)) and time.monotonic() < give_up:
             self._context.cancelJobGroup(group)
             worker.join(_POLL_S)
-        if worker.is_alive():
+        if worker.is_alive() or self._tasks_running(group):
             self._restart()
             worker.join(self.grace_s)
+
+    def _tasks_running(self, group: str) -> bool:
+        """Whether tasks of ``group``'s jobs still hold executor cores (a cancelled job is
+        marked failed at once; its tasks end when they notice their interruption)."""
+        tracker = self._context.statusTracker()
+        for job_id in tracker.getJobIdsForGroup(group):
+            job = tracker.getJobInfo(job_id)
+            for stage_id in job.stageIds if job is not None else ():
+                stage = tracker.getStageInfo(stage_id)
+                if stage is not None and stage.numActiveTasks > 0:
+                    return True
+        return False
 
     def _restart(self) -> None:
         """Stop the Spark application (every job ends) and start a new one."""
