@@ -2,7 +2,9 @@
 by the server itself (no cron), as ``gateway audit dispose`` does by hand.
 
 Once at start and then every ``retention_interval_s`` (``GATEWAY_RETENTION_INTERVAL_S``,
-default a day; 0 turns it off), the server records and deletes the product manifests older than
+default a day; 0 turns it off), the server disposes of the register's history past
+``[retention] governance_days`` (:mod:`gateway.governance.retention`), records and deletes the
+product manifests older than
 ``[products] manifest_retention_days``, then deletes the audit records older than
 ``[retention] audit_days`` with the ``audit.disposed`` record naming the last one (from which
 verification goes on) — both as ``system``, with the schedule as the reason. A run that fails
@@ -24,6 +26,7 @@ from gateway.audit.retention import DisposalRun, dispose_expired
 from gateway.clock import utc_now
 from gateway.deployment import Deployment
 from gateway.errors import GatewayError
+from gateway.governance.retention import dispose_history
 from gateway.products.retention import ManifestDisposal, dispose_manifests
 
 __all__ = ["SCHEDULE_ACTOR", "run_retention", "run_retention_once"]
@@ -32,13 +35,19 @@ _log = logging.getLogger(__name__)
 
 #: Who a scheduled disposal is recorded as.
 SCHEDULE_ACTOR = "system"
-_REASON = "the retention schedule run by the server ([retention] audit_days, [products] manifest_retention_days)"
+_REASON = (
+    "the retention schedule run by the server ([retention] audit_days and governance_days, "
+    "[products] manifest_retention_days)"
+)
 
 
 def run_retention_once(deployment: Deployment) -> tuple[ManifestDisposal, DisposalRun] | None:
     """One scheduled disposal; None if it failed (logged, tried again next time)."""
     policy, log = deployment.policy, deployment.audit
     try:
+        dispose_history(
+            deployment.governance, policy.retention, actor=SCHEDULE_ACTOR, reason=_REASON
+        )
         manifests = dispose_manifests(
             log,
             deployment.data_dir,

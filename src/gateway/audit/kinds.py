@@ -125,6 +125,7 @@ class EventKind(StrEnum):
     ACCESS_ORGANISATION_TERMINATED = "access.organisation_terminated"
     ACCESS_CODE_OF_CONNECTION_DUE = "access.code_of_connection_due"
     ACCESS_LIFECYCLE_RUN = "access.lifecycle_run"
+    ACCESS_HISTORY_DISPOSED = "access.history_disposed"  # the register's past [retention]
 
     @property
     def family(self) -> str:

@@ -41,6 +41,9 @@ from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.deployment import load_deployment_policy
 from gateway.errors import AuditUnavailable, InputError
+from gateway.governance.retention import dispose_history
+from gateway.governance.service import GovernanceService
+from gateway.governance.store import GovernanceStore
 from gateway.products.retention import ManifestDisposal, dispose_manifests
 
 __all__ = ["incident_app"]
@@ -81,6 +84,9 @@ def dispose_command(
     actor, why = host.username, host.reason
     log = AuditLog.open(dirs, checkpoint_interval=None)
     try:
+        if not dry_run:
+            register = GovernanceService(GovernanceStore(dirs.governance), log, policy)
+            dispose_history(register, policy.retention, actor=host, reason=why)
         manifests = dispose_manifests(
             log, dirs, policy.products, actor=actor, reason=why, now=utc_now(), dry_run=dry_run
         )

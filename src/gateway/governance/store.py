@@ -800,6 +800,49 @@ class Writer(Reader):
         if cursor.rowcount != 1:
             raise Conflict(f"access review {review_id} is already closed")
 
+    def dispose_history(self, ended_before: str, day_before: str) -> dict[str, int]:
+        """Delete what ended before ``ended_before`` (a stored time; ``day_before``: the same
+        as a date): ended or revoked grants, the final requests without a grant left and their
+        steps, lifted suspensions and organisation stops, closed reviews. Returns the number of
+        rows deleted per kind. (The caller records it in the same transaction.)"""
+        counts: dict[str, int] = {}
+
+        def delete(kind: str, sql: str, params: tuple[Any, ...]) -> None:
+            counts[kind] = counts.get(kind, 0) + int(self.conn.execute(sql, params).rowcount)
+
+        delete(
+            "grants",
+            "DELETE FROM access_grant WHERE revoked_at < ? OR (ends IS NOT NULL AND ends < ?)",
+            (ended_before, day_before),
+        )
+        final = "state IN ('authorised', 'refused', 'withdrawn') AND submitted_at < ?"
+        unattached = "request_id NOT IN (SELECT request_id FROM access_grant)"
+        gone = f"SELECT request_id FROM access_request WHERE {final} AND {unattached}"
+        delete(
+            "request_steps",
+            f"DELETE FROM request_transition WHERE request_id IN ({gone})",
+            (ended_before,),
+        )
+        delete(
+            "requests",
+            f"DELETE FROM access_request WHERE {final} AND {unattached}",
+            (ended_before,),
+        )
+        delete("suspensions", "DELETE FROM suspension WHERE lifted_at < ?", (ended_before,))
+        delete(
+            "organisation_stops",
+            "DELETE FROM organisation_stop WHERE lifted_at < ?",
+            (ended_before,),
+        )
+        closed = "SELECT review_id FROM access_review WHERE closed_at < ?"
+        delete(
+            "review_entries",
+            f"DELETE FROM access_review_entry WHERE review_id IN ({closed})",
+            (ended_before,),
+        )
+        delete("reviews", "DELETE FROM access_review WHERE closed_at < ?", (ended_before,))
+        return counts
+
     def set_settings(self, settings: GovernanceSettings) -> None:
         self.conn.execute(
             "INSERT INTO governance_setting (key, value) VALUES (?, ?) "

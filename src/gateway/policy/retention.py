@@ -42,13 +42,20 @@ _MAX_DAYS = 36_500
 
 @dataclass(frozen=True)
 class RetentionSettings:
-    """``[retention]``: ``audit_days`` is how long audit records are kept."""
+    """``[retention]``: ``audit_days`` is how long audit records are kept; ``governance_days``
+    how long the register keeps what is over (refused, withdrawn and lapsed requests, ended
+    grants, lifted suspensions and stops, closed reviews, dead tokens) after it ended."""
 
     audit_days: int = SEVEN_YEARS_DAYS
+    governance_days: int = SEVEN_YEARS_DAYS
 
     @property
     def audit_period(self) -> timedelta:
         return timedelta(days=self.audit_days)
+
+    @property
+    def governance_period(self) -> timedelta:
+        return timedelta(days=self.governance_days)
 
 
 def parse_retention_settings(raw: Any, *, source: str = "policy.toml") -> RetentionSettings:
@@ -61,15 +68,20 @@ def parse_retention_settings(raw: Any, *, source: str = "policy.toml") -> Retent
         return RetentionSettings()
     if not isinstance(raw, Mapping):
         raise ConfigurationError(f"{source}: retention: must be a table")
+    known = ("audit_days", "governance_days")
     for key in raw:
-        if key != "audit_days":
+        if key not in known:
             raise ConfigurationError(
-                f"{source}: retention.{key}: unknown key (expected audit_days)"
+                f"{source}: retention.{key}: unknown key (expected one of {', '.join(known)})"
             )
-    days = raw.get("audit_days", SEVEN_YEARS_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or not _MIN_DAYS <= days <= _MAX_DAYS:
-        raise ConfigurationError(
-            f"{source}: retention.audit_days: must be a whole number of days from {_MIN_DAYS} "
-            f"to {_MAX_DAYS}"
-        )
-    return RetentionSettings(audit_days=days)
+    values: dict[str, int] = {}
+    for key in known:
+        days = raw.get(key, SEVEN_YEARS_DAYS)
+        whole = isinstance(days, int) and not isinstance(days, bool)
+        if not whole or not _MIN_DAYS <= days <= _MAX_DAYS:
+            raise ConfigurationError(
+                f"{source}: retention.{key}: must be a whole number of days from {_MIN_DAYS} "
+                f"to {_MAX_DAYS}"
+            )
+        values[key] = days
+    return RetentionSettings(**values)
