@@ -267,6 +267,15 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+def set_sql(page: Any, sql: str) -> None:
+    """Put ``sql`` in the console's editor (CodeMirror when its script ran, else the textarea)."""
+    page.locator("#query-form").wait_for()
+    if page.locator(".CodeMirror").count():
+        page.evaluate("sql => document.querySelector('.CodeMirror').CodeMirror.setValue(sql)", sql)
+    else:
+        page.locator("textarea#sql").fill(sql)
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(accept_downloads=True)

@@ -25,7 +25,7 @@ from typing import Any
 from gateway import generate
 from gateway.datadir import DataDir
 from tests.gateway_server import LiveGateway, start_gateway
-from tests.web.conftest import CHROMIUM, FIRST_LOGIN_USER, PASSWORD, web_data_dir
+from tests.web.conftest import CHROMIUM, FIRST_LOGIN_USER, PASSWORD, set_sql, web_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SQL = """SELECT ward_code, police_uk_category, count(*) AS crimes
@@ -81,12 +81,12 @@ def take(out: Path) -> list[Path]:
                 page.get_by_role("button", name="Accept and continue").click()
                 page.get_by_role("heading", name="SQL console").wait_for()
                 page.locator("details", has_text="crime").first.locator("summary").click()
-                page.get_by_label("SQL for purpose").fill(SQL)
-                page.get_by_role("button", name="Run").click()
+                set_sql(page, SQL)
+                page.get_by_role("button", name="Run", exact=True).click()
                 page.locator("#result-grid").wait_for()
                 shot("04-sql-console", full=True)
-                page.get_by_label("SQL for purpose").fill(BAD_SQL)
-                page.get_by_role("button", name="Run").click()
+                set_sql(page, BAD_SQL)
+                page.get_by_role("button", name="Run", exact=True).click()
                 page.locator("#error").wait_for(state="visible")
                 shot("05-sql-console-error")
                 page.get_by_role("link", name="Query history").click()

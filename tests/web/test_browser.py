@@ -15,7 +15,7 @@ import pytest
 
 from gateway.datadir import DataDir
 from tests.gateway_server import LiveGateway
-from tests.web.conftest import FIRST_LOGIN_USER, PASSWORD
+from tests.web.conftest import FIRST_LOGIN_USER, PASSWORD, set_sql
 
 AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
 
@@ -52,8 +52,8 @@ def serious_violations(page: Any) -> list[str]:
 
 
 def run_query(page: Any, sql: str) -> None:
-    page.get_by_label("SQL for purpose").fill(sql)
-    page.get_by_role("button", name="Run").click()
+    set_sql(page, sql)
+    page.get_by_role("button", name="Run", exact=True).click()
 
 
 def test_sign_in_shows_the_syops_and_the_monitoring_notice(
@@ -137,13 +137,20 @@ def test_a_general_analyst_sees_masked_values_and_only_their_area(
     page.get_by_role("button", name="Next").click()
     assert page.locator("#page-label").inner_text().startswith("Page 2 of")
     assert not serious_violations(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download CSV").click()
+    page.get_by_role("button", name="CSV").click()  # record-level: an export, held
+    held = page.locator("#export-held")
+    held.wait_for()
+    assert "held" in held.inner_text()
+    assert page.get_by_role("link", name="your export register").get_attribute("href") == "/exports"
+    assert not serious_violations(page)
+    page.get_by_role("link", name="Back to the SQL console").click()
+    set_sql(page, "SELECT local_authority_code, count(*) AS crimes FROM crime GROUP BY 1")
+    with page.expect_download() as download:  # an aggregate: released at once
+        page.get_by_role("button", name="CSV").click()
     text = Path(download.value.path()).read_text("utf-8")
-    records = list(csv.DictReader(io.StringIO(text)))
+    records = list(csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#")))
     assert records
     assert {r["local_authority_code"] for r in records} == {"E06000001"}
-    assert all(r["modus_operandi"] == "" for r in records)
     assert {r["protective_marking"] for r in records} == {"OFFICIAL-SENSITIVE"}  # as the API's
 
 

@@ -40,7 +40,7 @@ from starlette.responses import FileResponse, StreamingResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.disconnect import run_until_disconnect, server_shutdown
-from gateway.api.resources import ResourcesDep
+from gateway.api.resources import ResourcesDep, ServingResources
 from gateway.api.routes.common import API_PREFIX, errors
 from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import (
@@ -71,6 +71,7 @@ from gateway.exports import (
 from gateway.exports.options import options_markdown
 from gateway.principal import Principal
 from gateway.publish import publish_police_uk, sign_off_publication
+from gateway.service import ClientInfo
 
 __all__ = [
     "EXPORT_SHA256_HEADER",
@@ -79,6 +80,7 @@ __all__ = [
     "export_out",
     "file_response",
     "router",
+    "run_export",
 ]
 
 router = APIRouter(prefix=API_PREFIX, tags=["exports"])
@@ -291,6 +293,41 @@ def _progress(p: ExportProgress) -> dict[str, Any]:
     return {"stage": p.stage, "done": p.done, "total": p.total}
 
 
+def run_export(
+    body: ExportBody,
+    principal: Principal,
+    runtime: GatewayRuntime,
+    resources: ServingResources,
+    client: ClientInfo,
+    report: ProgressCallback | None,
+    cancel: Cancellation,
+) -> ExportFile:
+    """What ``POST /v1/exports`` does once its body is read (the web console's downloads too):
+    the user's disk quota claimed and a query slot taken while :func:`gateway.exports.export_query`
+    runs the query under the policy, writes the file and registers it (held or released)."""
+    claim = resources.quota.claim(
+        principal.username, resources.reservation(runtime.service.policy, principal.level)
+    )
+    try:
+        with runtime.limits.queries.slot(principal.username):
+            return export_query(
+                runtime.service,
+                principal,
+                body.sql,
+                body.purpose,
+                format=body.format,
+                data_dir=runtime.data_dir,
+                options=body.options,
+                params=body.params,
+                client=client,
+                progress=cancellable(report, cancel),
+                disclosure=disclosure_data(body.disclosure),
+                cancel=cancel,
+            )
+    finally:
+        claim.release()
+
+
 @router.post(
     "/exports",
     response_model=ExportOut,
@@ -319,27 +356,7 @@ async def create_export(
     goes away while the query runs withdraws it (audited as ``cancelled``)."""
 
     def run(report: ProgressCallback | None, cancel: Cancellation) -> ExportFile:
-        claim = resources.quota.claim(
-            principal.username, resources.reservation(runtime.service.policy, principal.level)
-        )
-        try:
-            with runtime.limits.queries.slot(principal.username):
-                return export_query(
-                    runtime.service,
-                    principal,
-                    body.sql,
-                    body.purpose,
-                    format=body.format,
-                    data_dir=runtime.data_dir,
-                    options=body.options,
-                    params=body.params,
-                    client=client,
-                    progress=cancellable(report, cancel),
-                    disclosure=disclosure_data(body.disclosure),
-                    cancel=cancel,
-                )
-        finally:
-            claim.release()
+        return run_export(body, principal, runtime, resources, client, report, cancel)
 
     if progress:
         return StreamingResponse(_progress_stream(run, server_shutdown(request)), media_type=NDJSON)

@@ -1,13 +1,25 @@
-"""The analyst's pages: ``/`` (the SQL console), ``/console/query``, ``/history``.
+"""The analyst's pages: ``/`` (the SQL console), ``/console/query``, ``/console/cancel``,
+``/console/export``, ``/exports/{id}/file``, ``/history``.
 
 The console is a server-rendered page: a purpose picker from the person's approved purposes, a
 catalog browser (every visible table and column with its description and mask, and the row
 filter applied — :func:`gateway.api.routes.catalog.catalog_for`, what ``GET /v1/catalog``
-answers), and a SQL form. ``console.js`` sends the form to ``/console/query`` and draws the
-result in a paged grid, or the API's error with its position marked under the SQL; without
-JavaScript the same form downloads the result as CSV. ``/console/query`` answers through
+answers), and a SQL form. ``console.js`` turns the textarea into a CodeMirror 5 editor (SQL
+highlighting; Ctrl-Space completes the table and column names of that same catalog, so never a
+name the person cannot see; Tab leaves the editor; Ctrl-Enter runs), sends the form to
+``/console/query`` and draws the result in a paged grid, or the API's error with its position
+marked under the SQL. ``/console/query`` answers through
 :func:`gateway.api.routes.query.answer_query`, the same path as ``POST /v1/query`` (policy,
-rewrite, audit, limits, release rules — nothing of its own).
+rewrite, audit, limits, release rules — nothing of its own). A running query can be cancelled
+(``/console/cancel`` with the page's run id, :mod:`gateway.web.running`; and the page drops its
+request, which withdraws the query as a disconnect would): audited ``cancelled``.
+
+Downloads (CSV, XLSX, Parquet, GeoPackage) are exports: ``/console/export`` calls
+:func:`gateway.api.routes.exports.run_export`, what ``POST /v1/exports`` runs, so each file is
+written by the export writers with its marking and registered with its hash; a released file is
+then downloaded from ``/exports/{id}/file`` (audited, :func:`gateway.exports.open_export`), and a
+held one (record-level data, for the person's designated senior analyst) is shown as held with
+a link to its state. Without JavaScript the form works as it is: Run downloads CSV.
 
 History is the person's own queries, read from the audit log
 (:meth:`gateway.audit.log.AuditLog.queries`); one query's page is refused to anyone else.
@@ -18,24 +30,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
-from starlette.responses import Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from gateway.api.deps import ClientDep, RuntimeDep
 from gateway.api.disconnect import run_until_disconnect
 from gateway.api.errors import validation_message
 from gateway.api.resources import ResourcesDep
 from gateway.api.routes.catalog import catalog_for
+from gateway.api.routes.exports import ExportBody, file_response, run_export
 from gateway.api.routes.query import answer_query
-from gateway.api.schemas import QueryBody
+from gateway.api.schemas import CatalogOut, QueryBody
 from gateway.audit.views import QueryView
-from gateway.errors import GatewayError, InputError
+from gateway.engines.base import Cancellation
+from gateway.errors import GatewayError, InputError, NotFound
+from gateway.exports import open_export
 from gateway.web.pages import audit_marking, page
+from gateway.web.running import RunningQueries, running_queries, valid_run_id
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import ConsoleUserDep, PageUserDep, WebUser
 
-__all__ = ["HISTORY_PAGE_SIZE", "common_context", "router"]
+__all__ = ["DOWNLOAD_FORMATS", "HISTORY_PAGE_SIZE", "common_context", "completion", "router"]
+
+#: The console's download buttons: export format → label.
+DOWNLOAD_FORMATS = {
+    "csv": "CSV",
+    "xlsx": "Excel (XLSX)",
+    "parquet": "Parquet",
+    "gpkg": "GeoPackage (results with coordinates)",
+}
+RunsDep = Annotated[RunningQueries, Depends(running_queries)]
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,6 +76,19 @@ def common_context(user: WebUser, runtime: RuntimeDep) -> dict[str, Any]:
         "idle_seconds": int(runtime.service.policy.login.idle_timeout.total_seconds()),
         "notice": runtime.service.policy.login.monitoring_notice,
     }
+
+
+def completion(catalog: CatalogOut | None) -> dict[str, list[str]]:
+    """The editor's completion words: each table the catalog shows, with its columns (the
+    person's view for the chosen purpose, nothing else).
+
+    Example:
+        >>> completion(None)
+        {}
+    """
+    if catalog is None:
+        return {}
+    return {t.name: [c.name for c in t.columns] for t in catalog.tables}
 
 
 @router.get("/")
@@ -79,8 +117,17 @@ def console(
         title="SQL console",
         purpose=chosen,
         catalog=catalog,
+        completion=completion(catalog),
+        downloads=DOWNLOAD_FORMATS,
         sql=sql,
-        script="console.js",
+        stylesheets=("vendor/codemirror/codemirror.css", "vendor/codemirror/show-hint.css"),
+        scripts=(
+            "vendor/codemirror/codemirror.js",
+            "vendor/codemirror/sql.js",
+            "vendor/codemirror/show-hint.js",
+            "vendor/codemirror/sql-hint.js",
+            "console.js",
+        ),
         **common_context(user, runtime),
     )
 
@@ -92,8 +139,10 @@ async def console_query(
     runtime: RuntimeDep,
     resources: ResourcesDep,
     client: ClientDep,
+    runs: RunsDep,
 ) -> Response:
-    """Run the console's SQL: JSON for the grid (``format=json``) or a CSV download."""
+    """Run the console's SQL: JSON for the grid (``format=json``) or a CSV answer (the form
+    without JavaScript); with a ``run_id``, cancellable by ``/console/cancel``."""
     form = await read_form(request)
     require_csrf(user.csrf_token, request, form)
     answer_format: Literal["json", "csv"] = "csv" if form.get("format") == "csv" else "json"
@@ -108,14 +157,102 @@ async def console_query(
     except ValidationError as exc:
         raise InputError(validation_message(exc.errors())) from exc
     principal = user.principal
-    response = await run_until_disconnect(
-        request,
-        lambda cancel: answer_query(body, principal, runtime, resources, client, cancel),
-    )
+    run_id = form.get("run_id", "")
+    if run_id and not valid_run_id(run_id):
+        raise InputError("run_id: 8 to 64 letters, digits, '-' or '_'")
+
+    def work(cancel: Cancellation) -> Response:
+        if not run_id:
+            return answer_query(body, principal, runtime, resources, client, cancel)
+        with runs.running(principal.username, run_id, cancel):
+            return answer_query(body, principal, runtime, resources, client, cancel)
+
+    response = await run_until_disconnect(request, work)
     if answer_format == "csv":
         name = response.headers.get("x-query-id", "result")
         response.headers["content-disposition"] = f'attachment; filename="{name}.csv"'
     return response
+
+
+@router.post("/console/cancel")
+async def console_cancel(request: Request, user: ConsoleUserDep, runs: RunsDep) -> Response:
+    """Withdraw one of the person's running console queries (by the page's run id)."""
+    form = await read_form(request)
+    require_csrf(user.csrf_token, request, form)
+    run_id = form.get("run_id", "")
+    if not valid_run_id(run_id) or not runs.cancel(user.principal.username, run_id):
+        raise NotFound("no query of yours is running with that id (it may have finished)")
+    return JSONResponse({"cancelled": True, "run_id": run_id})
+
+
+@router.post("/console/export")
+async def console_export(
+    request: Request,
+    user: PageUserDep,
+    runtime: RuntimeDep,
+    resources: ResourcesDep,
+    client: ClientDep,
+) -> Response:
+    """The console's SQL as a file, by the API's export path: a released file is downloaded
+    at once (redirect), a held one is shown as held with a link to its state."""
+    form = await read_form(request)
+    require_csrf(user.csrf_token, request, form)
+    chosen = form.get("export_format", "")
+    context = common_context(user, runtime)
+    try:
+        if chosen not in DOWNLOAD_FORMATS:
+            raise InputError(f"export_format: one of {', '.join(DOWNLOAD_FORMATS)}")
+        try:
+            body = ExportBody.model_validate(
+                {"sql": form.get("sql", ""), "purpose": form.get("purpose", ""), "format": chosen}
+            )
+        except ValidationError as exc:
+            raise InputError(validation_message(exc.errors())) from exc
+        principal = user.principal
+        exported = await run_until_disconnect(
+            request,
+            lambda cancel: run_export(body, principal, runtime, resources, client, None, cancel),
+        )
+    except GatewayError as exc:
+        return page(
+            "export_result.html",
+            status=exc.status,
+            title="Download refused",
+            error=exc,
+            exported=None,
+            **context,
+        )
+    if exported.approval in ("not_required", "approved"):
+        return RedirectResponse(f"/exports/{exported.export_id}/file", status_code=303)
+    return page(
+        "export_result.html",
+        title="Download held for release",
+        error=None,
+        exported=exported,
+        label=DOWNLOAD_FORMATS[chosen],
+        **context,
+    )
+
+
+@router.get("/exports/{export_id}/file")
+def export_file(
+    user: PageUserDep,
+    runtime: RuntimeDep,
+    export_id: Annotated[str, Path(max_length=80)],
+) -> Response:
+    """An export's file for the signed-in person, once the release rules allow (audited)."""
+    try:
+        exported = open_export(runtime.service, runtime.data_dir, user.principal, export_id)
+    except GatewayError as exc:
+        return page(
+            "export_result.html",
+            status=exc.status,
+            title="Download refused",
+            error=exc,
+            exported=None,
+            **common_context(user, runtime),
+        )
+    return file_response(exported)
 
 
 def _own_query(user: WebUser, runtime: RuntimeDep, query_id: str) -> QueryView | None:
