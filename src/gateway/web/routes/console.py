@@ -1,5 +1,5 @@
 """The analyst's pages: ``/`` (the SQL console), ``/console/query``, ``/console/cancel``,
-``/console/export``, ``/exports/{id}/file``, ``/history``.
+``/console/export``, ``/history``.
 
 The console is a server-rendered page: a purpose picker from the person's approved purposes, a
 catalog browser (every visible table and column with its description and mask, and the row
@@ -17,7 +17,7 @@ request, which withdraws the query as a disconnect would): audited ``cancelled``
 Downloads (CSV, XLSX, Parquet, GeoPackage) are exports: ``/console/export`` calls
 :func:`gateway.api.routes.exports.run_export`, what ``POST /v1/exports`` runs, so each file is
 written by the export writers with its marking and registered with its hash; a released file is
-then downloaded from ``/exports/{id}/file`` (audited, :func:`gateway.exports.open_export`), and a
+then downloaded from ``/exports/{id}/file`` (:mod:`gateway.web.routes.exports`, audited), and a
 held one (record-level data, for the person's designated senior analyst) is shown as held with
 a link to its state. Without JavaScript the form works as it is: Run downloads CSV.
 
@@ -39,13 +39,12 @@ from gateway.api.disconnect import run_until_disconnect
 from gateway.api.errors import validation_message
 from gateway.api.resources import ResourcesDep
 from gateway.api.routes.catalog import catalog_for
-from gateway.api.routes.exports import ExportBody, file_response, run_export
+from gateway.api.routes.exports import ExportBody, run_export
 from gateway.api.routes.query import answer_query
 from gateway.api.schemas import CatalogOut, QueryBody
 from gateway.audit.views import QueryView
 from gateway.engines.base import Cancellation
 from gateway.errors import GatewayError, InputError, NotFound
-from gateway.exports import open_export
 from gateway.web.pages import audit_marking, page
 from gateway.web.running import RunningQueries, running_queries, valid_run_id
 from gateway.web.security import read_form, require_csrf
@@ -232,27 +231,6 @@ async def console_export(
         label=DOWNLOAD_FORMATS[chosen],
         **context,
     )
-
-
-@router.get("/exports/{export_id}/file")
-def export_file(
-    user: PageUserDep,
-    runtime: RuntimeDep,
-    export_id: Annotated[str, Path(max_length=80)],
-) -> Response:
-    """An export's file for the signed-in person, once the release rules allow (audited)."""
-    try:
-        exported = open_export(runtime.service, runtime.data_dir, user.principal, export_id)
-    except GatewayError as exc:
-        return page(
-            "export_result.html",
-            status=exc.status,
-            title="Download refused",
-            error=exc,
-            exported=None,
-            **common_context(user, runtime),
-        )
-    return file_response(exported)
 
 
 def _own_query(user: WebUser, runtime: RuntimeDep, query_id: str) -> QueryView | None:
