@@ -71,7 +71,11 @@ REFUSED_SHAPES = {
         "WHERE s.part = 3"
     ),
     "grouping by a record id": "SELECT crime_id, count(*) AS n FROM crime GROUP BY 1",
-    "grouping by an hour": "SELECT hour(recorded_at) AS h, count(*) AS n FROM crime GROUP BY 1",
+    "grouping by a minute": "SELECT minute(recorded_at) AS m, count(*) AS n FROM crime GROUP BY 1",
+    "a day range": (
+        "SELECT count(*) AS n FROM crime WHERE CAST(recorded_at AS DATE) "
+        "BETWEEN DATE '2025-01-03' AND DATE '2025-01-20'"
+    ),
     "grouping by a string function": (
         "SELECT substr(lsoa_code, 1, 8) AS prefix, count(*) AS n FROM crime GROUP BY 1"
     ),
@@ -125,6 +129,14 @@ ALLOWED = {
         "SELECT l.location_type, CASE WHEN c.police_uk_category IN ('burglary', 'robbery') "
         "THEN 'acquisitive' ELSE 'other' END AS family, count(*) AS crimes "
         "FROM crime c JOIN location l ON l.location_id = c.location_id GROUP BY 1, 2"
+    ),
+    "by day and flag (finding 4's shape)": (
+        "SELECT CAST(recorded_at AS DATE) AS day, domestic_abuse AS flag, count(*) AS crimes "
+        "FROM crime WHERE recorded_at >= DATE '2025-01-01' AND recorded_at < DATE '2025-02-01' "
+        "GROUP BY ALL"
+    ),
+    "by hour of the day": (
+        "SELECT hour(recorded_at) AS hour, count(*) AS crimes FROM crime GROUP BY 1"
     ),
     "people counted by their key": (
         "SELECT cp.role, count(DISTINCT cp.person_id) AS people FROM crime_person cp "

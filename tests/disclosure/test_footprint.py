@@ -120,3 +120,28 @@ def test_a_template_run_is_read_from_its_typed_parameters() -> None:
     assert [s.describe() for s in template_footprint("grid", types, month)] == [
         "grid.$cell_size = 250"
     ]
+
+
+def test_an_or_of_two_granularities_of_one_column_is_custom() -> None:
+    """``month = M OR day = d`` is a different record set around month M for every day d
+    outside it: each is a custom selection on the column, overlapping every other."""
+    sqls = [
+        "SELECT count(*) AS n FROM crime WHERE lsoa_code = 'E01' AND "
+        f"(date_trunc('month', recorded_at) = DATE '2025-03-01' "
+        f"OR CAST(recorded_at AS DATE) = DATE '2025-05-{d:02d}')"
+        for d in (1, 2)
+    ]
+    first, second = (statement_footprint(s, {}, AREAS) for s in sqls)
+    assert [s.attribute for s in first] == ["recorded_at"]
+    assert first != second
+    assert next(iter(first)).overlaps(next(iter(second)))
+
+
+def test_one_column_read_at_two_granularities_overlaps() -> None:
+    days = Selection("CAST(recorded_at AS DATE)", "values", ("2025-03-04", "2025-03-05"))
+    months = Selection("recorded_at", "range", ("2025-03-01", "2025-05-01"))
+    hours = Selection("hour(recorded_at)", "values", ("1", "2"))
+    assert days.overlaps(months)
+    assert months.overlaps(days)
+    assert hours.overlaps(days)
+    assert not days.overlaps(Selection("police_uk_category", "values", ("a", "b")))

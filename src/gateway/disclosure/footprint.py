@@ -46,6 +46,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -107,7 +108,9 @@ class Selection:
             True
         """
         if self.attribute != other.attribute:
-            return False
+            # one column read at two granularities (a day list, a month range): their cells
+            # nest, so some record may be in both
+            return _base(self.attribute) == _base(other.attribute)
         if self.kind == VALUES and other.kind == VALUES:
             if set(self.values) & set(other.values):
                 return True
@@ -312,7 +315,9 @@ def _conjunction(node: exp.And, done: set[int], areas: frozenset[str]) -> set[Se
 
 
 def _disjunction(node: exp.Or, done: set[int], areas: frozenset[str]) -> set[Selection]:
-    """Equalities on one attribute OR'ed together are one set of values."""
+    """Equalities on one attribute OR'ed together are one set of values; any other OR within
+    one column (a month OR a day, a range OR a value) is one custom selection of its own on
+    that column, overlapping every other (each different one is a different record set)."""
     parts = _chain(node, exp.Or, set())
     read = [_single(p, areas) for p in parts]
     if all(s is not None and s.kind == VALUES for s in read):
@@ -322,7 +327,27 @@ def _disjunction(node: exp.Or, done: set[int], areas: frozenset[str]) -> set[Sel
             done.update(id(n) for n in _chain_nodes(node, exp.Or))
             values = sorted({v for s in read if s is not None for v in s.values})
             return _custom(Selection(attributes.pop(), VALUES, tuple(values)))
-    return set()
+    columns = {c.name.lower() for part in parts for c in part.find_all(exp.Column)}
+    if len(columns) != 1:
+        return set()  # the cell rules allow OR within one column only
+    done.update(id(n) for n in _chain_nodes(node, exp.Or))
+    column = columns.pop()
+    return {Selection(AREA if column in areas else column, ANY, (node.sql("duckdb"),))}
+
+
+@functools.lru_cache(maxsize=1024)
+def _base(attribute: str) -> str:
+    """The column an attribute reads (``year(recorded_at)`` → ``recorded_at``).
+
+    Example:
+        >>> _base("year(recorded_at)"), _base("CAST(recorded_at AS DATE)"), _base("area")
+        ('recorded_at', 'recorded_at', 'area')
+    """
+    try:
+        columns = {c.name.lower() for c in sqlglot.parse_one(attribute).find_all(exp.Column)}
+    except (SqlglotError, ValueError, RecursionError):
+        return attribute
+    return columns.pop() if len(columns) == 1 else attribute
 
 
 def _chain(node: exp.Expr, kind: type[exp.Expr], done: set[int]) -> list[exp.Expr]:

@@ -17,9 +17,14 @@ with constants, in forms that cannot carve arbitrary subsets of records:
 * **Forms.** An attribute is compared with constants (literals, parameters, arithmetic on
   them): ``=``, ``<>``, ``IN (…)``, ``IS [NOT] NULL``; ranges only on numeric attributes. No
   arithmetic, string, hash or other function on a column, and no pattern (``LIKE``).
-* **Dates** at published granularity only: ``date_trunc``/``strftime`` to month, quarter or
-  year, ``year()``/``quarter()``/``month()``, and ranges on a raw date whose bounds are first
-  days of months (``recorded_at >= '2025-01-01' AND recorded_at < '2025-04-01'``).
+* **Dates** at published granularity or as fixed partitions only: ``date_trunc``/``strftime``
+  to month, quarter or year, ``year()``/``quarter()``/``month()``, and ranges on a raw date
+  whose bounds are first days of months (``recorded_at >= '2025-01-01' AND recorded_at <
+  '2025-04-01'``); and each day, week, hour of the day or day of the week (a cast to DATE,
+  ``date_trunc('day'|'week')``, ``hour()``, ``dayofweek()``, ``strftime`` to a day) as a
+  grouping key or compared with ``=``/``IN`` — every day is one fixed record set with its own
+  consistent noise (issue 14, finding 4's day × flag table), while a *range* of days, minutes,
+  seconds or arithmetic on a time would choose records and stay refused.
 * **Combinations.** ``AND`` freely; ``OR``, ``NOT`` and the ``WHEN`` conditions of one ``CASE``
   only within one column (``OR`` of two columns mixes a target with a partition). A condition
   is a condition: it may not be fed into arithmetic or a function (``greatest(a, b)`` is an OR).
@@ -68,8 +73,13 @@ class Kind(enum.IntEnum):
 _ATTRIBUTE_SENSITIVITIES = {Sensitivity.ATTRIBUTE, Sensitivity.AREA, Sensitivity.QUASI_IDENTIFIER}
 _NUMERIC = ("INT", "DOUBLE", "DECIMAL", "FLOAT", "REAL", "NUMERIC", "BIGINT", "SMALLINT")
 _GRANULES = {"MONTH", "QUARTER", "YEAR"}
+#: Finer fixed partitions of time: each day, week, hour of the day or day of the week is a
+#: fixed record set (its own consistent noise), never a choice of records.
+_FINE = {"DAY", "WEEK", "HOUR", "DOW", "ISODOW", "DAYOFWEEK"}
+_FINE_FUNCTIONS = (exp.Hour, exp.Day, exp.DayOfWeek, exp.DayOfWeekIso, exp.Dayname)
 _DATE_PART = {"date_part", "datepart"}
 _FORMATS = {"%Y", "%Y-%m", "%Y-%m-01", "%m", "%B", "%b", "%Y %B", "%B %Y"}
+_FINE_FORMATS = {"%Y-%m-%d", "%d/%m/%Y", "%H", "%A", "%a", "%u", "%w"}
 _EQUALITY = (exp.EQ, exp.NEQ, exp.In, exp.Is, exp.NullSafeEQ, exp.NullSafeNEQ)
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
 _LOGIC = (exp.And, exp.Or, exp.Not, exp.Xor, exp.Paren)
@@ -203,11 +213,11 @@ class _Cells:
         truncated = False
         while True:
             parent = node.parent
-            if isinstance(parent, exp.Paren | exp.Cast | exp.TryCast):
-                node = parent
-            elif _granule(parent, node):
+            if _granule(parent, node):
                 node, truncated = parent, True  # type: ignore[assignment]
-            elif isinstance(parent, exp.Coalesce) and all(_constant(e) for e in parent.expressions):
+            elif isinstance(parent, exp.Paren | exp.Cast | exp.TryCast) or (
+                isinstance(parent, exp.Coalesce) and all(_constant(e) for e in parent.expressions)
+            ):
                 node = parent
             else:
                 break
@@ -291,7 +301,8 @@ class _Cells:
                 )
             if kind is Kind.DATETIME:  # a count as a key: classify refuses it
                 raise _refuse(
-                    f"{name} is an exact time: group by its month, quarter or year",
+                    f"{name} is an exact time: group by its day, week, month, quarter or "
+                    "year, hour of the day or day of the week",
                     column,
                 )
         elif node is not column and kind > Kind.ATTRIBUTE:
@@ -402,21 +413,27 @@ def _attribute_subquery(node: exp.Expr) -> bool:
 
 
 def _granule(parent: exp.Expr | None, node: exp.Expr) -> bool:
-    """A truncation of a date to month, quarter or year (or its formatting)."""
-    if isinstance(parent, exp.Year | exp.Quarter | exp.Month) and parent.this is node:
-        return True
+    """A truncation of a date to month, quarter or year, or to a fixed finer partition — day,
+    week, hour of the day, day of the week (a cast to DATE, ``date_trunc``, ``hour()``,
+    ``strftime`` with such a format …) — never a choice of records (minutes, seconds and
+    arithmetic on times stay refused)."""
+    units = _GRANULES | _FINE
+    if isinstance(parent, (exp.Year, exp.Quarter, exp.Month, *_FINE_FUNCTIONS)):
+        return parent.this is node
+    if isinstance(parent, exp.Cast | exp.TryCast) and parent.this is node:
+        return parent.to.this is exp.DataType.Type.DATE
     if isinstance(parent, exp.Extract) and parent.expression is node:
-        return parent.this.name.upper() in _GRANULES
+        return parent.this.name.upper() in units
     if isinstance(parent, exp.Anonymous) and str(parent.this).lower() in _DATE_PART:
         first, *rest = parent.expressions
-        return rest == [node] and isinstance(first, exp.Literal) and first.name.upper() in _GRANULES
+        return rest == [node] and isinstance(first, exp.Literal) and first.name.upper() in units
     if isinstance(parent, exp.DateTrunc | exp.TimestampTrunc) and parent.this is node:
         unit = parent.args.get("unit")
-        return unit is not None and unit.name.upper() in _GRANULES
+        return unit is not None and unit.name.upper() in units
     if isinstance(parent, exp.TimeToStr) and parent.this is node:
         fmt = parent.args.get("format")
-        truncated = isinstance(_unwrap(node), exp.DateTrunc | exp.TimestampTrunc)
-        return truncated or (isinstance(fmt, exp.Literal) and fmt.name in _FORMATS)
+        truncated = isinstance(_unwrap(node), exp.DateTrunc | exp.TimestampTrunc | exp.Cast)
+        return truncated or (isinstance(fmt, exp.Literal) and fmt.name in _FORMATS | _FINE_FORMATS)
     return False
 
 
