@@ -124,9 +124,9 @@ def in_process() -> None:
             data = table(cells)
             key = float(seconds(data, CELL_KEY, Budget()))
             budget = Budget.within(DISCLOSURE_MAX_SECONDS)
-            sup = seconds(data, SUPPRESSION, budget) if cells <= 2181 else "-"
+            sup = seconds(data, SUPPRESSION, budget)
             child_key = through_child(processes, data, CELL_KEY)
-            child_sup = through_child(processes, data, SUPPRESSION) if cells <= 2181 else "-"
+            child_sup = through_child(processes, data, SUPPRESSION)
             print(
                 f"{cells:>7} {key:11.3f} {key / cells * 1e6:8.1f} {sup:>15} "
                 f"{child_key:>15} {child_sup:>18}"

@@ -27,7 +27,7 @@ CELL_KEY = DisclosureRules(min_count=10, label="general", method="cell_key", max
 #: secondary suppression.
 DAY_BY_CATEGORY = (
     "SELECT CAST(recorded_at AS DATE) AS day, "
-    "police_uk_category || CAST(domestic_abuse AS VARCHAR) AS kind, count(*) AS crimes "
+    "lsoa_code || CAST(domestic_abuse AS VARCHAR) AS kind, count(*) AS crimes "
     "FROM crime GROUP BY ALL"
 )
 
@@ -57,14 +57,14 @@ def test_the_2181_cell_table_is_protected_well_within_two_seconds() -> None:
 
 
 def test_withdrawn_protection_stops_within_one_step() -> None:
-    """Cell suppression of 2,181 cells takes seconds; withdrawn after 0.2 s, it raises at
+    """Cell suppression of 10,000 cells takes seconds; withdrawn after 0.2 s, it raises at
     the next step and its thread spends no more CPU."""
     withdrawn = threading.Event()
     outcome: dict[str, float | BaseException] = {}
 
     def work() -> None:
         try:
-            protect(_table(2181), SPEC, SUPPRESSION, budget=Budget(cancelled=withdrawn.is_set))
+            protect(_table(10_000), SPEC, SUPPRESSION, budget=Budget(cancelled=withdrawn.is_set))
         except QueryCancelled as exc:
             outcome["error"] = exc
         outcome["stopped"] = time.perf_counter()
@@ -85,7 +85,7 @@ def test_withdrawn_protection_stops_within_one_step() -> None:
 def test_out_of_time_protection_stops_at_the_deadline() -> None:
     began = time.perf_counter()
     with pytest.raises(QueryTimeout, match="time budget"):
-        protect(_table(2181), SPEC, SUPPRESSION, budget=Budget.within(0.3))
+        protect(_table(10_000), SPEC, SUPPRESSION, budget=Budget.within(0.3))
     assert time.perf_counter() - began < 0.5
 
 

@@ -87,7 +87,7 @@ def test_a_refusal_in_the_child_keeps_its_code(processes: ProtectionProcesses) -
 
 
 def test_a_withdrawn_request_kills_the_child_at_once(processes: ProtectionProcesses) -> None:
-    """2,181 cells of suppression (many seconds of CPU): withdrawn once the child has worked
+    """10,000 cells of suppression (seconds of CPU): withdrawn once the child has worked
     for 0.3 s of CPU."""
     children: list[int] = []
     withdrawn_at: list[float] = []
@@ -109,7 +109,7 @@ def test_a_withdrawn_request_kills_the_child_at_once(processes: ProtectionProces
     waited_cpu = time.thread_time()
     with pytest.raises(QueryCancelled):
         processes.protect(
-            day_by_flag(2181),
+            day_by_flag(10_000),
             SPEC,
             SUPPRESSION,
             budget=Budget(cancelled=withdrawn),
@@ -136,7 +136,7 @@ def test_a_request_out_of_time_kills_the_child(processes: ProtectionProcesses) -
     began = time.monotonic()
     with pytest.raises(QueryTimeout):
         processes.protect(
-            day_by_flag(2181),
+            day_by_flag(10_000),
             SPEC,
             SUPPRESSION,
             budget=Budget.within(0.4),

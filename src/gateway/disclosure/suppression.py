@@ -112,17 +112,21 @@ class _Grid:
             self.arcs[column].append((row, cell))  # -1 on the cell
 
     def _reaches(self, start: Node, goal: Node, avoid: Cell) -> bool:
+        """Depth first, reading each node's arcs lazily: a safe cell's cycle is usually found
+        after a few arcs, not after a whole line's (what keeps the search near-linear)."""
         seen = {start}
-        queue = deque([start])
-        while queue:
-            node = queue.popleft()
-            for target, cell in self.arcs[node]:
+        stack = [iter(self.arcs[start])]
+        while stack:
+            for target, cell in stack[-1]:
                 if cell == avoid or target in seen:
                     continue
                 if target == goal:
                     return True
                 seen.add(target)
-                queue.append(target)
+                stack.append(iter(self.arcs[target]))
+                break
+            else:
+                stack.pop()
         return False
 
     def exposed(self, cell: Cell) -> bool:
@@ -144,30 +148,42 @@ class _Grid:
         row, column = cell
         if row not in self.public_rows or column not in self.public_columns:
             return []
+        values, order, hidden = self.values, self.order, self.suppressed
         best: tuple[tuple[int, int, int], list[Cell]] | None = None
-        in_column = [c for c in self.by_node[self.column_node(cell)] if c != cell]
-        in_row = [c for c in self.by_node[self.row_node(cell)] if c != cell]
-        for other_row in in_column:
-            if other_row[0] not in self.public_rows:
-                continue
-            for other_column in in_row:
-                if other_column[1] not in self.public_columns:
-                    continue
+        in_column = [
+            c
+            for c in self.by_node[self.column_node(cell)]
+            if c != cell and c[0] in self.public_rows
+        ]
+        in_row = [
+            c
+            for c in self.by_node[self.row_node(cell)]
+            if c != cell and c[1] in self.public_columns
+        ]
+        for other_column in in_row:
+            column_value = values[other_column]
+            column_new = other_column not in hidden
+            for other_row in in_column:
                 corner = (other_row[0], other_column[1])
-                if corner not in self.values:
+                corner_value = values.get(corner)
+                if corner_value is None:
                     continue
-                three = [other_column, corner, other_row]
-                movable = self.values[corner] > 0 or (
-                    self.values[other_column] > 0 and self.values[other_row] > 0
-                )
-                if not movable:
+                row_value = values[other_row]
+                if not (corner_value > 0 or (column_value > 0 and row_value > 0)):
+                    continue  # the counts could not move without going below zero
+                new = [
+                    c
+                    for c, fresh in (
+                        (other_column, column_new),
+                        (corner, corner not in hidden),
+                        (other_row, other_row not in hidden),
+                    )
+                    if fresh
+                ]
+                cost = sum(values[c] for c in new)
+                if best is not None and cost > best[0][0]:
                     continue
-                new = [c for c in three if c not in self.suppressed]
-                score = (
-                    sum(self.values[c] for c in new),
-                    len(new),
-                    min(self.order[c] for c in three),
-                )
+                score = (cost, len(new), min(order[other_column], order[corner], order[other_row]))
                 if best is None or score < best[0]:
                     best = (score, new)
         return best[1] if best is not None else []
@@ -232,30 +248,26 @@ def suppress_grid(
     for cell in sorted(primary, key=grid.order.__getitem__):
         grid.hide(cell)
     unprotected: set[Cell] = set()
-
-    def still_exposed(cells: Iterable[Cell]) -> list[Cell]:
-        out = []
-        for c in cells:
-            check()
-            if grid.exposed(c):
-                out.append(c)
-        return out
-
-    exposed = still_exposed(sorted(primary, key=grid.order.__getitem__))
-    while exposed:
+    # Each cell is checked when it comes up: one that is safe stays safe (hiding only adds
+    # arcs), so nothing checked safe is checked again; a fixed cell is checked again at once,
+    # and the cells hidden to fix it after the others.
+    pending = deque(sorted(primary, key=grid.order.__getitem__))
+    while pending:
         check()
-        cell = exposed[0]
+        cell = pending.popleft()
+        if not grid.exposed(cell):
+            continue
         partners = grid.rectangle(cell)
         if not partners:
             partner = grid.partner(cell)
             if partner is None:
                 unprotected.add(cell)
-                exposed.pop(0)
                 continue
             partners = [partner]
         for partner in partners:
             grid.hide(partner)
-        exposed = still_exposed([*exposed, *partners])
+        pending.appendleft(cell)
+        pending.extend(partners)
     return Suppression(
         primary=primary,
         secondary=frozenset(grid.suppressed - primary),
