@@ -42,6 +42,7 @@ from gateway.policy.disclosure import DisclosureBudgetRules
 from tests.gateway_server import LiveGateway, generated_source, prepare_data_dir, start_gateway
 
 ATTACKER = "b.averager"
+RECOMBINER = "c.recombiner"  # recombines lists already released (a budget of their own)
 LIMIT = DisclosureBudgetRules().overlapping  # the default policy's budget
 
 
@@ -54,8 +55,8 @@ def budget_gateway(
     root = tmp_path_factory.mktemp("budget") / "data"
     root.mkdir(parents=True)
     users = demo_users(date.today())
-    attacker = replace(users[0], username=ATTACKER)
-    DataDir(root).users.write_text(users_toml([*users, attacker]), "utf-8")
+    attackers = [replace(users[0], username=name) for name in (ATTACKER, RECOMBINER)]
+    DataDir(root).users.write_text(users_toml([*users, *attackers]), "utf-8")
     prepare_data_dir(generated_source(request), root)
     policy = DataDir(root).policy
     text = policy.read_text("utf-8")
@@ -67,8 +68,8 @@ def budget_gateway(
     gateway.stop()
 
 
-def _ask(gateway: LiveGateway, sql: str) -> Any:
-    with gateway.client(ATTACKER) as http:
+def _ask(gateway: LiveGateway, sql: str, who: str = ATTACKER) -> Any:
+    with gateway.client(who) as http:
         return http.post(
             "/v1/query",
             json={"sql": sql, "purpose": SA_PURPOSE, "disclosure": "policy"},
@@ -82,10 +83,10 @@ def _count(gateway: LiveGateway, sql: str) -> int | None:
     return None if row[1] else int(row[0])  # (n, n_suppressed)
 
 
-def _denied(gateway: LiveGateway, query_id: str) -> dict[str, Any]:
+def _denied(gateway: LiveGateway, query_id: str, who: str = ATTACKER) -> dict[str, Any]:
     with gateway.client("s.patel") as http:
         answer = http.get(
-            "/v1/audit/events", params={"kind": "query.denied", "actor": ATTACKER, "limit": 1000}
+            "/v1/audit/events", params={"kind": "query.denied", "actor": who, "limit": 1000}
         )
     assert answer.status_code == 200, answer.text
     (event,) = [e for e in answer.json()["events"] if e["details"].get("query_id") == query_id]
@@ -183,6 +184,47 @@ def test_averaging_month_ranges_around_a_month_is_refused(budget_gateway: LiveGa
             f"recorded_at >= DATE '{low}' AND recorded_at < DATE '{high}'"
         )
         assert _ask(budget_gateway, sql).status_code == 200, (low, high)
+
+
+def test_recombining_released_area_and_category_lists_is_refused(
+    budget_gateway: LiveGateway,
+) -> None:
+    """Area lists and category lists around one target cell, each list within the budget on
+    its own: released together on the diagonal (area list i with category list i), then
+    recombined (list 1 with list 2) — a new record set around the target, refused although
+    every list in it was already released: draws add up per column instead of multiplying."""
+    area = demo_users(date.today())[0].areas[0]
+    category, target, _, partners = _truth(budget_gateway, area)
+    others = [c for c in _categories(budget_gateway) if c != category][:LIMIT]
+    assert len(others) == LIMIT
+
+    def release(i: int, j: int) -> Any:
+        sql = (
+            "SELECT count(*) AS n FROM crime WHERE "
+            f"lsoa_code IN ('{target}', '{partners[i]}') "
+            f"AND police_uk_category IN ('{category}', '{others[j]}')"
+        )
+        return _ask(budget_gateway, sql, RECOMBINER)
+
+    assert [release(i, i).status_code for i in range(LIMIT)] == [200] * LIMIT
+    assert release(0, 0).status_code == 200  # asking again costs nothing
+    recombined = release(0, 1)
+    assert recombined.status_code == 403, recombined.text
+    error = recombined.json()["error"]
+    assert error["code"] == "disclosure_budget_exhausted"
+    assert "together" in error["message"]
+    assert _denied(budget_gateway, error["query_id"], RECOMBINER)["reason"] == (
+        "disclosure_budget_exhausted"
+    )
+
+
+def _categories(gateway: LiveGateway) -> list[str]:
+    con = duckdb.connect(str(DataDir(gateway.data_dir).warehouse), read_only=True)
+    try:
+        rows = con.execute("SELECT DISTINCT police_uk_category FROM crime ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    return [str(r[0]) for r in rows]
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")

@@ -98,3 +98,26 @@ def test_no_budget_when_the_policy_sets_none(tmp_path: Path) -> None:
         off = DisclosureBudgetRules(overlapping=0)
         for x in "ABCDEFG":
             assert ledger.charge("a", {around("T", x)}, NOW, off).new == 0
+
+
+def among(*categories: str) -> Selection:
+    return Selection("police_uk_category", "values", tuple(sorted(categories)))
+
+
+def test_known_selections_recombined_are_new_draws(tmp_path: Path) -> None:
+    """Area lists and category lists, each within the budget on its own: recombining them
+    (list 1 with list 2 …) defines new record sets around the same cell, refused once the
+    releases overlapping it reach the budget — draws add up per column, never multiply."""
+    areas = [around("T", x) for x in "ABC"]
+    kinds = [among("x", y) for y in "yzw"]
+    with ReleaseLedger.open(tmp_path / "ledger.sqlite") as ledger:
+        for area, kind in zip(areas, kinds, strict=True):
+            ledger.charge("a", {area, kind}, NOW, RULES)  # the diagonal: 3 releases
+        assert {s for s in ledger.released("a")} == {*areas, *kinds}
+        with pytest.raises(DisclosureBudgetExhausted) as refused:
+            ledger.charge("a", {areas[0], kinds[1]}, NOW, RULES)  # both already known
+        assert "together" in refused.value.message
+        assert ledger.charge("a", {areas[0], kinds[0]}, NOW, RULES).new == 0  # asked again
+        # the same selections with a column of their own besides are charged by that column
+        assert ledger.charge("b", {areas[0]}, NOW, RULES).overlapping == 0
+        assert ledger.charge("b", {areas[0], kinds[0]}, NOW, RULES).overlapping == 0

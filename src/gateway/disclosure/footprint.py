@@ -62,7 +62,7 @@ from sqlglot.optimizer.simplify import simplify
 
 from gateway.errors import NotProtectable
 
-__all__ = ["AREA", "Selection", "statement_footprint", "template_footprint"]
+__all__ = ["AREA", "Selection", "base_attribute", "statement_footprint", "template_footprint"]
 
 #: The one attribute every area column is read as.
 AREA = "area"
@@ -110,7 +110,7 @@ class Selection:
         if self.attribute != other.attribute:
             # one column read at two granularities (a day list, a month range): their cells
             # nest, so some record may be in both
-            return _base(self.attribute) == _base(other.attribute)
+            return base_attribute(self.attribute) == base_attribute(other.attribute)
         if self.kind == VALUES and other.kind == VALUES:
             if set(self.values) & set(other.values):
                 return True
@@ -336,12 +336,14 @@ def _disjunction(node: exp.Or, done: set[int], areas: frozenset[str]) -> set[Sel
 
 
 @functools.lru_cache(maxsize=1024)
-def _base(attribute: str) -> str:
+def base_attribute(attribute: str) -> str:
     """The column an attribute reads (``year(recorded_at)`` → ``recorded_at``).
 
     Example:
-        >>> _base("year(recorded_at)"), _base("CAST(recorded_at AS DATE)"), _base("area")
-        ('recorded_at', 'recorded_at', 'area')
+        >>> base_attribute("year(recorded_at)"), base_attribute("CAST(recorded_at AS DATE)")
+        ('recorded_at', 'recorded_at')
+        >>> base_attribute("area")
+        'area'
     """
     try:
         columns = {c.name.lower() for c in sqlglot.parse_one(attribute).find_all(exp.Column)}

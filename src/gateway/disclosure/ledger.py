@@ -21,8 +21,16 @@ count plus the difference of two noises (±``max_noise``, triangular: standard d
 for max_noise 2, exact about 1 time in 4); the mean of k draws has a standard deviation of
 about ``1.63 / sqrt(k)``: 0.82 with the default 4, so rounding it gives the count a little
 under half the time, and the analyst cannot tell when (unbounded, 10 draws gave 7.10 for a
-true 7). What is not bounded: draws from different attributes combined (area lists *and*
-category lists — at most ``overlapping`` per attribute, so their products), and nesting of
+true 7). **Releases as a whole.** Selections already given are free on their own, but
+recombined (area list 1 with category list 2, …) they define new record sets around the same
+cells: so each release's selections are also recorded together (its *footprint*), and a new
+footprint is refused when it overlaps ``overlapping`` different footprints already released
+(different as seen on its own columns)
+(two overlap when, on every column both select on, some of their selections overlap, and on one
+of them at least they select differently — :func:`footprints_overlap`). Draws around one cell are then bounded
+by ``overlapping`` per column selected on (area lists alone, then category lists alone),
+added, not multiplied: 4 area lists × 4 category lists give at most 8 draws, not 16. One
+column read at two granularities (a day list and a month range) is one column. Nesting of
 area levels is not worked out (lists at different levels are taken to overlap, which costs an
 honest analyst more, never an attacker less).
 
@@ -62,6 +70,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -71,7 +80,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.disclosure.footprint import Selection
+from gateway.disclosure.footprint import Selection, base_attribute
 from gateway.errors import AuditUnavailable, DisclosureBudgetExhausted
 from gateway.lifetime import ClosesOnExit
 from gateway.policy.disclosure import DisclosureBudgetRules
@@ -87,7 +96,55 @@ _SCHEMA = (
         released_at TEXT NOT NULL,
         PRIMARY KEY (username, selection, released_at))""",
     "CREATE INDEX IF NOT EXISTS released_by_user ON released_selection (username, released_at)",
+    """CREATE TABLE IF NOT EXISTS released_footprint (
+        username    TEXT NOT NULL,
+        footprint   TEXT NOT NULL,
+        released_at TEXT NOT NULL,
+        PRIMARY KEY (username, footprint, released_at))""",
+    "CREATE INDEX IF NOT EXISTS footprint_by_user ON released_footprint (username, released_at)",
 )
+
+
+def _footprint_json(selections: frozenset[Selection]) -> str:
+    return json.dumps([s.to_json() for s in sorted(selections)], ensure_ascii=False)
+
+
+def _footprint_from_json(text: str) -> frozenset[Selection]:
+    return frozenset(Selection.from_json(s) for s in json.loads(text))
+
+
+def footprints_overlap(one: frozenset[Selection], other: frozenset[Selection]) -> bool:
+    """Whether two releases are different draws around a common cell: on every column both
+    select on, some selection of one overlaps one of the other, and on at least one of those
+    columns they select differently (the same selections on every common column, with
+    selections on other columns besides, are charged by those columns' own selections).
+
+    Example:
+        >>> a1 = Selection("area", "values", ("lsoa_code=T", "lsoa_code=A"))
+        >>> a2 = Selection("area", "values", ("lsoa_code=T", "lsoa_code=B"))
+        >>> c1 = Selection("police_uk_category", "values", ("x", "y"))
+        >>> c2 = Selection("police_uk_category", "values", ("z", "w"))
+        >>> footprints_overlap(frozenset({a1, c1}), frozenset({a2, c1})), footprints_overlap(
+        ...     frozenset({a1, c1}), frozenset({a2, c2}))
+        (True, False)
+        >>> footprints_overlap(frozenset({a1}), frozenset({a1, c1}))
+        False
+    """
+    by_column_one, by_column_other = _by_column(one), _by_column(other)
+    different = False
+    for column in by_column_one.keys() & by_column_other.keys():
+        mine, theirs = by_column_one[column], by_column_other[column]
+        if not any(a.overlaps(b) for a in mine for b in theirs):
+            return False  # no record can be in both
+        different = different or mine != theirs
+    return different
+
+
+def _by_column(selections: frozenset[Selection]) -> dict[str, frozenset[Selection]]:
+    out: dict[str, set[Selection]] = {}
+    for selection in selections:
+        out.setdefault(base_attribute(selection.attribute), set()).add(selection)
+    return {column: frozenset(found) for column, found in out.items()}
 
 
 @dataclass(frozen=True)
@@ -167,8 +224,22 @@ class ReleaseLedger(ClosesOnExit):
                     (username, since),
                 ).fetchall()
                 known = {Selection.from_json(r[0]) for r in rows}
+                released = {
+                    _footprint_from_json(r[0])
+                    for r in conn.execute(
+                        "SELECT DISTINCT footprint FROM released_footprint "
+                        "WHERE username = ? AND released_at >= ?",
+                        (username, since),
+                    ).fetchall()
+                }
                 new, most = self._admit(wanted, known, rules)
+                most = max(most, self._admit_footprint(wanted, released, rules))
                 stamp = now.astimezone(UTC).isoformat()
+                if wanted not in released:
+                    conn.execute(
+                        "INSERT INTO released_footprint VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        (username, _footprint_json(wanted), stamp),
+                    )
                 for selection in new:
                     conn.execute(
                         "INSERT INTO released_selection VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -177,6 +248,38 @@ class ReleaseLedger(ClosesOnExit):
         except sqlite3.Error as exc:
             raise AuditUnavailable(f"the disclosure ledger cannot be written: {exc}") from exc
         return BudgetCharge(wanted, len(new), most, rules)
+
+    @staticmethod
+    def _admit_footprint(
+        wanted: frozenset[Selection],
+        released: set[frozenset[Selection]],
+        rules: DisclosureBudgetRules,
+    ) -> int:
+        """The release as a whole (its selections together define its record sets): a new
+        combination is refused when it overlaps ``rules.overlapping`` different releases
+        already made — so known selections recombined (4 area lists × 4 category lists) are
+        new draws, charged like any other."""
+        if wanted in released:
+            return 0
+        columns = _by_column(wanted).keys()
+        overlapping = len(
+            {
+                frozenset(s for s in r if base_attribute(s.attribute) in columns)
+                for r in released
+                if footprints_overlap(wanted, r)
+            }
+        )  # as seen on this release's columns: the same period with other templates is one
+        if overlapping >= rules.overlapping:
+            described = "; ".join(s.describe() for s in sorted(wanted))
+            raise DisclosureBudgetExhausted(
+                f"disclosure budget: this release's selections together ({described}) overlap "
+                f"{overlapping} different releases already made to you in the last "
+                f"{rules.days} days (the policy allows {rules.overlapping}): recombining "
+                "selections gives new record sets around the same cells, and averaging them "
+                "would undo the protection. Repeat a release you already have (asking again "
+                "costs nothing), or use published areas and periods"
+            )
+        return overlapping
 
     @staticmethod
     def _admit(
