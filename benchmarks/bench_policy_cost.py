@@ -184,11 +184,14 @@ def main() -> None:
         )
         processes = {}
         urls = {}
+        # every copy is made before any server starts: a server writes its audit log and
+        # register, and a copy taken while it writes could be torn
+        roots = {mode: data_dir_for(root, mode) for mode in args.mode or list(MODES)}
         try:
-            for mode in args.mode or list(MODES):
+            for mode, mode_root in roots.items():
                 began = time.perf_counter()
                 processes[mode], urls[mode] = serve(
-                    data_dir_for(root, mode), env=MODES[mode], start_timeout_s=1800
+                    mode_root, env=MODES[mode], start_timeout_s=1800
                 )
                 print(f"{mode}: server started in {time.perf_counter() - began:.1f} s")
             warehouse = DataDir(root).warehouse

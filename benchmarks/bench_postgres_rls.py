@@ -15,7 +15,9 @@ allowed only the views. Here that is built faithfully enough to cost what it cos
 - RLS on crime, incident, custody and location: ``local_authority_code = ANY(areas)``, the areas
   being the principal's (set per session in ``gw.areas``, as a pooler would); crime_person's
   rows only for crimes the analyst may see (``crime_id IN (SELECT crime_id FROM crime)``, itself
-  under RLS), as the policy says;
+  under RLS), as the policy says; the unlinkable-victims rule (a victim of a sensitive crime is
+  not linked to it: crime_person keeps linkable roles only on a sensitive crime, custody only a
+  person crime_person links to it in such a role);
 - the masks as views owned by a masking role: person ids as HMAC-SHA256 pseudonyms (pgcrypto,
   the gateway's own key), references to their last 4 characters, free text nulled, postcodes to
   their sector, dwelling coordinates snapped to their map point;
@@ -60,7 +62,24 @@ from tests.postgres_cluster import PostgresCluster
 
 PURPOSE = "SA-2026"
 PRINCIPALS = {"all": "s.patel", "one": "bench00"}
-TABLES = ("lsoa", "map_point", "location", "crime", "crime_person", "incident", "custody")
+TABLES = (
+    "lsoa",
+    "map_point",
+    "location",
+    "offence_type",
+    "crime",
+    "crime_person",
+    "incident",
+    "custody",
+)
+#: The general level's unlinkable-victims rule (default_policy.toml,
+#: [levels.general.unlinkable_victims]): a crime is sensitive unless known not to be (NULL is
+#: sensitive); on one, a person stays linked only in a linkable role.
+NOT_SENSITIVE = (
+    "SELECT c.crime_id FROM wh.crime c WHERE (c.domestic_abuse OR c.ho_offence_code NOT IN "
+    "(SELECT o.ho_offence_code FROM wh.offence_type o WHERE NOT o.sensitive)) IS FALSE"
+)
+LINKABLE = "('suspect', 'offender', 'witness')"
 AREA_FILTERED = ("crime", "incident", "custody", "location")
 
 #: bench_rewrite.QUERIES in PostgreSQL's dialect (the same questions and the same rows).
@@ -83,6 +102,7 @@ assert PG_QUERIES.keys() == QUERIES.keys()
 #: The general level's masks as view bodies over schema ``wh`` (see default_policy.toml).
 VIEWS = {
     "lsoa": "SELECT * FROM wh.lsoa",
+    "offence_type": "SELECT * FROM wh.offence_type",
     "map_point": "SELECT * FROM wh.map_point",
     "crime": """SELECT crime_id, right(crime_ref, 4) AS crime_ref, recorded_at, committed_from,
         committed_to, ho_offence_code, offence_description, police_uk_category, location_id,
@@ -171,9 +191,18 @@ def enforce(con: psycopg.Connection[Any]) -> None:
     con.execute("ALTER TABLE wh.crime_person ENABLE ROW LEVEL SECURITY")
     con.execute(
         "CREATE POLICY linked ON wh.crime_person FOR SELECT "
-        "USING (crime_id IN (SELECT crime_id FROM wh.crime))"
+        "USING (crime_id IN (SELECT crime_id FROM wh.crime) "
+        f"AND (role IN {LINKABLE} OR crime_id IN ({NOT_SENSITIVE})))"
     )
-    for table in ("lsoa", "map_point"):
+    # custody reaches a crime too: kept when the crime is absent or not sensitive, or when
+    # crime_person (as the analyst sees it) links the same person to it in a linkable role
+    con.execute(
+        "CREATE POLICY unlinkable ON wh.custody AS RESTRICTIVE FOR SELECT USING ("
+        f"crime_id IS NULL OR crime_id IN ({NOT_SENSITIVE}) OR EXISTS (SELECT 1 FROM "
+        "wh.crime_person cp WHERE cp.crime_id = custody.crime_id "
+        f"AND cp.person_id = custody.person_id AND cp.role IN {LINKABLE}))"
+    )
+    for table in ("lsoa", "map_point", "offence_type"):
         con.execute(f"ALTER TABLE wh.{table} ENABLE ROW LEVEL SECURITY")
         con.execute(f"CREATE POLICY everyone ON wh.{table} FOR SELECT USING (true)")
     con.execute("SET ROLE masker")
