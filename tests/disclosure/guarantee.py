@@ -51,6 +51,21 @@ def check_column(
     return hidden, moved
 
 
+def check_table(
+    true: dict[Any, Any], published: dict[Any, tuple[Any, bool]], rules: DisclosureRules
+) -> tuple[int, int]:
+    """Assert the guarantee for a table of cells: every true cell is published (a value and
+    its suppressed flag), none dropped; returns (cells suppressed, cells changed)."""
+    assert published.keys() == true.keys()  # every cell is still there: marked, not dropped
+    cells = list(true)
+    return check_column(
+        [true[c] for c in cells],
+        [published[c][0] for c in cells],
+        [published[c][1] for c in cells],
+        rules,
+    )
+
+
 #: The default policy's rules for general-level outputs (tests/disclosure/test_rules.py checks
 #: the default policy says exactly this).
 GENERAL = DisclosureRules(
