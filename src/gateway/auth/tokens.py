@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
@@ -36,7 +38,8 @@ from typing import Literal
 
 from gateway.clock import Clock, from_time, to_time, utc_now
 from gateway.errors import GatewayError, NotFound
-from gateway.register_store import RegisterConnection, connect, transaction
+from gateway.register_store import RegisterConnection, connect, is_shared, transaction
+from gateway.sqlite import connect as open_sqlite
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -87,6 +90,10 @@ def credential_transaction(
         TokenStoreUnavailable: the file cannot be opened, read or written (503).
     """
     try:
+        if not write and not is_shared(path):
+            with _READERS.reading(path, busy_timeout) as reader:
+                yield reader
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         with (
             closing(connect(path, busy_timeout=busy_timeout)) as con,
@@ -95,6 +102,49 @@ def credential_transaction(
             yield con
     except sqlite3.Error as exc:
         raise TokenStoreUnavailable(f"the credential store cannot be used: {exc}") from exc
+
+
+class _Readers(threading.local):
+    """One open read connection per thread and credential file: every request reads the
+    token store (and the sign-in account) before anything else, and opening the file with its
+    pragmas cost more than the read. Each use is its own read transaction (a fresh snapshot:
+    a revocation committed a moment ago is seen), the connection is dropped on any error, and
+    a file replaced on disk (another inode) or a forked process opens afresh. A nested use
+    opens a connection of its own."""
+
+    def __init__(self) -> None:
+        self.idle: dict[Path, tuple[sqlite3.Connection, tuple[int, int, int]]] = {}
+
+    @contextmanager
+    def reading(self, path: Path, busy_timeout: float) -> Iterator[sqlite3.Connection]:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            stat = None
+        identity = (os.getpid(), stat.st_dev, stat.st_ino) if stat is not None else None
+        con: sqlite3.Connection | None = None
+        kept = self.idle.pop(path, None)
+        if kept is not None:
+            if kept[1] == identity:
+                con = kept[0]
+            else:
+                kept[0].close()
+        if con is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = open_sqlite(path, busy_timeout=busy_timeout)
+        try:
+            with transaction(con, write=False):
+                yield con
+        except BaseException:
+            con.close()
+            raise
+        if identity is None or path in self.idle:
+            con.close()
+        else:
+            self.idle[path] = (con, identity)
+
+
+_READERS = _Readers()
 
 
 class TokenStoreUnavailable(GatewayError):
