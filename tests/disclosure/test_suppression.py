@@ -218,3 +218,19 @@ def test_exposure_check_agrees_with_brute_force(
     for cell in hidden:
         if values[cell] > 0:
             assert (cell in exposed) == (len(possible[cell]) == 1), cell
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_long_day_by_flag_tables_no_cell_recoverable(seed: int) -> None:
+    """Finding 4's shape: many rows of two or three columns, small counts everywhere (the
+    rectangle search scores a whole column at once here)."""
+    import random
+
+    rng = random.Random(seed)
+    width = 2 + seed % 2
+    values = {
+        (f"d{d:03d}", f"f{f}"): rng.choice((0, 1, 2, 3, 5, 8, 12, 20, 40))
+        for d in range(60)
+        for f in range(width)
+    }
+    assert_protected(values)

@@ -39,6 +39,8 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["Cell", "Suppression", "exposed_cells", "suppress_grid"]
 
 Cell = tuple[Hashable, Hashable]
@@ -77,6 +79,36 @@ _FREE_COLUMN = ("column", _FreeLine())
 Node = tuple[str, object]
 
 
+class _Column:
+    """One public column's cells as arrays, for the rectangle search: its rows, counts, order
+    in the table, whether each row is public, and which cells are hidden."""
+
+    def __init__(
+        self,
+        cells: list[Cell],
+        values: Mapping[Cell, int],
+        order: Mapping[Cell, int],
+        public_rows: set[Hashable],
+    ) -> None:
+        self.cells = cells
+        self.rows = [cell[0] for cell in cells]
+        self.position = {row: i for i, row in enumerate(self.rows)}
+        self.values = np.array([values[cell] for cell in cells], dtype=np.int64)
+        self.order = np.array([order[cell] for cell in cells], dtype=np.int64)
+        self.public = np.array([row in public_rows for row in self.rows], dtype=bool)
+        self.hidden = np.zeros(len(cells), dtype=bool)
+        self._aligned: dict[Hashable, np.ndarray] = {}
+
+    def aligned(self, other: _Column, name: Hashable) -> np.ndarray:
+        """The position in ``other`` (column ``name``) of each of this column's rows (-1:
+        absent there)."""
+        found = self._aligned.get(name)
+        if found is None:
+            found = np.array([other.position.get(row, -1) for row in self.rows], dtype=np.int64)
+            self._aligned[name] = found
+        return found
+
+
 class _Grid:
     """The public lines of a table and the directed graph of its suppressed cells."""
 
@@ -97,6 +129,10 @@ class _Grid:
             self.by_node[self.column_node(cell)].append(cell)
         self.arcs: dict[Node, list[tuple[Node, Cell]]] = defaultdict(list)
         self.suppressed: set[Cell] = set()
+        self.columns = {
+            column: _Column(self.by_node[("column", column)], values, self.order, self.public_rows)
+            for column in self.public_columns
+        }
 
     def row_node(self, cell: Cell) -> Node:
         return ("row", cell[0]) if cell[0] in self.public_rows else _FREE_ROW
@@ -106,6 +142,9 @@ class _Grid:
 
     def hide(self, cell: Cell) -> None:
         self.suppressed.add(cell)
+        if cell[1] in self.public_columns:
+            arrays = self.columns[cell[1]]
+            arrays.hidden[arrays.position[cell[0]]] = True
         row, column = self.row_node(cell), self.column_node(cell)
         self.arcs[row].append((column, cell))  # +1 on the cell
         if self.values[cell] > 0:
@@ -144,48 +183,46 @@ class _Grid:
 
     def rectangle(self, cell: Cell) -> list[Cell]:
         """The cheapest three cells that put ``cell`` on a four-cell cycle (two public rows ×
-        two public columns) that can move without going below zero; [] when there is none."""
+        two public columns) that can move without going below zero; [] when there is none.
+
+        Cheapest: the least total of the counts newly hidden, then the fewest newly hidden,
+        then the earliest in the table. For each other cell of the row, every other row of
+        the column is scored at once (arrays), so a long column costs one pass, not a loop.
+        """
         row, column = cell
         if row not in self.public_rows or column not in self.public_columns:
             return []
-        values, order, hidden = self.values, self.order, self.suppressed
+        here = self.columns[column]
+        rows_ok = here.public.copy()
+        rows_ok[here.position[row]] = False
+        row_values, row_fresh = here.values, ~here.hidden
+        step = len(self.values) + 1  # an order is below it; at most 3 cells are new
         best: tuple[tuple[int, int, int], list[Cell]] | None = None
-        in_column = [
-            c
-            for c in self.by_node[self.column_node(cell)]
-            if c != cell and c[0] in self.public_rows
-        ]
-        in_row = [
-            c
-            for c in self.by_node[self.row_node(cell)]
-            if c != cell and c[1] in self.public_columns
-        ]
-        for other_column in in_row:
-            column_value = values[other_column]
-            column_new = other_column not in hidden
-            for other_row in in_column:
-                corner = (other_row[0], other_column[1])
-                corner_value = values.get(corner)
-                if corner_value is None:
-                    continue
-                row_value = values[other_row]
-                if not (corner_value > 0 or (column_value > 0 and row_value > 0)):
-                    continue  # the counts could not move without going below zero
-                new = [
-                    c
-                    for c, fresh in (
-                        (other_column, column_new),
-                        (corner, corner not in hidden),
-                        (other_row, other_row not in hidden),
-                    )
-                    if fresh
-                ]
-                cost = sum(values[c] for c in new)
-                if best is not None and cost > best[0][0]:
-                    continue
-                score = (cost, len(new), min(order[other_column], order[corner], order[other_row]))
-                if best is None or score < best[0]:
-                    best = (score, new)
+        for other_column in self.by_node[self.row_node(cell)]:
+            if other_column == cell or other_column[1] not in self.public_columns:
+                continue
+            there = self.columns[other_column[1]]
+            positions = here.aligned(there, other_column[1])
+            ok = rows_ok & (positions >= 0)
+            at = np.where(positions >= 0, positions, 0)
+            corner_values, corner_fresh = there.values[at], ~there.hidden[at]
+            column_value = self.values[other_column]
+            column_fresh = other_column not in self.suppressed
+            # the counts could move without going below zero
+            ok &= (corner_values > 0) | ((column_value > 0) & (row_values > 0))
+            if not ok.any():
+                continue
+            cost = column_value * column_fresh + corner_values * corner_fresh
+            cost = cost + row_values * row_fresh
+            new = int(column_fresh) + corner_fresh.astype(np.int64) + row_fresh
+            first = np.minimum(np.minimum(there.order[at], here.order), self.order[other_column])
+            key = np.where(ok, (cost * 4 + new) * step + first, np.iinfo(np.int64).max)
+            i = int(np.argmin(key))
+            score = (int(cost[i]), int(new[i]), int(first[i]))
+            if best is None or score < best[0]:
+                three = [other_column, (here.rows[i], other_column[1]), here.cells[i]]
+                fresh = [column_fresh, bool(corner_fresh[i]), bool(row_fresh[i])]
+                best = (score, [c for c, f in zip(three, fresh, strict=True) if f])
         return best[1] if best is not None else []
 
     def partner(self, cell: Cell) -> Cell | None:
