@@ -19,14 +19,15 @@ allowed only the views. Here that is built faithfully enough to cost what it cos
   not linked to it: crime_person keeps linkable roles only on a sensitive crime, custody only a
   person crime_person links to it in such a role);
 - the masks as views owned by a masking role: person ids as HMAC-SHA256 pseudonyms (pgcrypto,
-  the gateway's own key), references to their last 4 characters, free text nulled, postcodes to
+  the gateway's own key and message ``person:<id>``, ``P`` and 16 hex characters: the same values), references to their last 4 characters, free text nulled, postcodes to
   their sector, dwelling coordinates snapped to their map point;
 - the analyst role may read the views only.
 
 Then the template-like query set (``bench_rewrite.QUERIES``, written again in PostgreSQL's
 dialect: no ``GROUP BY ALL``) is timed for the same principal through the gateway over HTTP
 (Arrow) and on PostgreSQL (the analyst's session, psycopg, rows fetched), medians per query and
-the ratio PostgreSQL / gateway; row counts are compared. ``--projections`` serves the gateway
+the ratio PostgreSQL / gateway; every answer is compared row by row, value by value (pseudonyms
+included), and the run fails when one differs. ``--projections`` serves the gateway
 with precomputed masked projections (``bench_policy_cost.py`` compares the two gateway modes). ``--principal all`` is ``s.patel``
 (general, all four authorities: the rows raw DuckDB would read too); ``one`` is a one-authority
 analyst, the common case. The issue's targets (>= 10x faster than PostgreSQL+RLS at the median,
@@ -50,7 +51,18 @@ import duckdb
 import httpx
 import psycopg
 from bench_http import prepare, serve
-from bench_policy_cost import MODES, data_dir_for, timed
+from bench_policy_cost import (
+    LINKABLE,
+    MODES,
+    QUICK,
+    agreement,
+    answer_rows,
+    data_dir_for,
+    is_top,
+    load,
+    not_sensitive,
+    timed,
+)
 from bench_rewrite import QUERIES
 
 from gateway.client import connect
@@ -72,14 +84,7 @@ TABLES = (
     "incident",
     "custody",
 )
-#: The general level's unlinkable-victims rule (default_policy.toml,
-#: [levels.general.unlinkable_victims]): a crime is sensitive unless known not to be (NULL is
-#: sensitive); on one, a person stays linked only in a linkable role.
-NOT_SENSITIVE = (
-    "SELECT c.crime_id FROM wh.crime c WHERE (c.domestic_abuse OR c.ho_offence_code NOT IN "
-    "(SELECT o.ho_offence_code FROM wh.offence_type o WHERE NOT o.sensitive)) IS FALSE"
-)
-LINKABLE = "('suspect', 'offender', 'witness')"
+NOT_SENSITIVE = not_sensitive("wh.")
 AREA_FILTERED = ("crime", "incident", "custody", "location")
 
 #: bench_rewrite.QUERIES in PostgreSQL's dialect (the same questions and the same rows).
@@ -108,14 +113,14 @@ VIEWS = {
         committed_to, ho_offence_code, offence_description, police_uk_category, location_id,
         local_authority_code, lsoa_code, ward_code, neighbourhood_code, domestic_abuse,
         hate_crime, NULL::text AS modus_operandi, outcome, outcome_at FROM wh.crime""",
-    "crime_person": """SELECT crime_id, encode(hmac(convert_to(person_id::text, 'UTF8'),
-        decode(current_setting('gw.key'), 'hex'), 'sha256'), 'hex') AS person_id, role FROM wh.crime_person""",
+    "crime_person": """SELECT crime_id, 'P' || left(encode(hmac(convert_to('person:' || person_id::text,
+        'UTF8'), decode(current_setting('gw.key'), 'hex'), 'sha256'), 'hex'), 16) AS person_id, role FROM wh.crime_person""",
     "incident": """SELECT incident_id, right(incident_ref, 4) AS incident_ref, reported_at,
         opening_code, closing_code, grade, arrived_at, closed_at, asb_type, location_id,
         local_authority_code, lsoa_code, crime_id, NULL::text AS narrative FROM wh.incident""",
     "custody": """SELECT custody_id, right(custody_ref, 4) AS custody_ref,
-        encode(hmac(convert_to(person_id::text, 'UTF8'),
-        decode(current_setting('gw.key'), 'hex'), 'sha256'), 'hex') AS person_id,
+        'P' || left(encode(hmac(convert_to('person:' || person_id::text,
+        'UTF8'), decode(current_setting('gw.key'), 'hex'), 'sha256'), 'hex'), 16) AS person_id,
         arrested_at, arrived_at, detention_authorised_at, released_at, arrest_offence_code,
         custody_suite, disposal, crime_id, arrest_location_id, local_authority_code
         FROM wh.custody""",
@@ -150,7 +155,7 @@ def pg_type(duck: str) -> str:
     return duck.replace("TIMESTAMP WITH TIME ZONE", "timestamptz")
 
 
-def load(warehouse: Path, con: psycopg.Connection[Any], work: Path) -> None:
+def load_tables(warehouse: Path, con: psycopg.Connection[Any], work: Path) -> None:
     """Copy the tables from DuckDB into schema ``wh`` (CSV through ``COPY … FROM STDIN``)."""
     duck = duckdb.connect(str(warehouse), read_only=True)
     con.execute("CREATE SCHEMA wh")
@@ -244,23 +249,26 @@ def compare(url: str, token: str, dsn: str, key: str, reps: int) -> None:
     except psycopg.errors.InsufficientPrivilege:
         print("the analyst's own read of wh.crime_person: refused (views only)")
 
-    def pg(sql: str) -> int:
-        return len(analyst.execute(sql).fetchall())
+    def pg(sql: str) -> list[tuple[Any, ...]]:
+        return analyst.execute(sql).fetchall()
 
-    print(f"\n{'query':30} {'gateway ms':>11} {'pg+rls ms':>10} {'pg/gw':>7} {'rows gw/pg':>11}")
+    print(f"\n{'query':30} {'gateway ms':>11} {'pg+rls ms':>10} {'pg/gw':>7} {'rows':>5}  values")
     ratios: dict[str, float] = {}
     timings: dict[str, tuple[float, float]] = {}
+    verdicts: list[str] = []
     with connect(url, token, purpose=PURPOSE, timeout=600) as gateway:
         for name, sql in QUERIES.items():
-            rows_gw = gateway.query_arrow(sql).num_rows
-            rows_pg = pg(PG_QUERIES[name])
+            got = answer_rows(gateway.query_arrow(sql))
+            expected = answer_rows(pg(PG_QUERIES[name]))
+            verdict = agreement(got, expected, top=is_top(sql))
+            verdicts.append(verdict)
             t_gw = statistics.median(timed(lambda sql=sql: gateway.query_arrow(sql), reps))
             t_pg = statistics.median(timed(lambda name=name: pg(PG_QUERIES[name]), reps))
             ratios[name] = t_pg / t_gw
             timings[name] = (t_gw, t_pg)
             print(
                 f"{name:30} {t_gw * 1e3:11.1f} {t_pg * 1e3:10.1f} {t_pg / t_gw:7.2f} "
-                f"{rows_gw:>5}/{rows_pg:<5}"
+                f"{len(got):>5}  {verdict}"
             )
     analyst.close()
     worst = min(ratios, key=lambda name: ratios[name])
@@ -268,8 +276,12 @@ def compare(url: str, token: str, dsn: str, key: str, reps: int) -> None:
     print(
         f"\ngateway faster than PostgreSQL+RLS: median {statistics.median(ratios.values()):.2f}x "
         f"(target >= 10x); least {ratios[worst]:.2f}x, {worst} ({t_gw * 1e3:.0f} vs "
-        f"{t_pg * 1e3:.0f} ms; target >= 3x)"
+        f"{t_pg * 1e3:.0f} ms; target >= 3x); {load()}"
     )
+    differ = [v for v in verdicts if v != "same"]
+    print(f"answers: {len(verdicts) - len(differ)} of {len(verdicts)} the same on both sides")
+    if differ:
+        raise SystemExit("the gateway and PostgreSQL+RLS disagree: the comparison is void")
 
 
 def main() -> None:
@@ -291,7 +303,14 @@ def main() -> None:
         default=Path(tempfile.gettempdir()) / "gateway-bench-policy-cost",
         help="generated warehouses are kept here (shared with bench_policy_cost.py)",
     )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"smoke test: {QUICK} unless given (< 2 min)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        for name in ("scale", "years", "reps"):
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, QUICK[name])
     root = args.cache_dir / f"s{args.scale:g}-y{args.years}"
     tokens = prepare(root, args.years, args.scale, clients=1)
     dd = DataDir(root)
@@ -300,7 +319,7 @@ def main() -> None:
         tune(cluster)
         dsn = cluster.create_database("warehouse")
         with psycopg.connect(dsn) as con:
-            load(dd.warehouse, con, Path(work))
+            load_tables(dd.warehouse, con, Path(work))
             enforce(con)
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute("VACUUM ANALYZE")
