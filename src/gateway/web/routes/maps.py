@@ -61,7 +61,13 @@ from gateway.templates.runner import read_result
 from gateway.web.pages import page, page_marking
 from gateway.web.results import ResultTable, result_table
 from gateway.web.routes.console import common_context
-from gateway.web.routes.templates import PARAM_PREFIX, chosen_purpose, may_run
+from gateway.web.routes.templates import (
+    PARAM_PREFIX,
+    chosen_purpose,
+    filled_params,
+    given_params,
+    may_run,
+)
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import PageUserDep, WebUser
 
@@ -347,11 +353,7 @@ def _options(form: dict[str, str], template: Template) -> dict[str, Any]:
 def _run_body(
     form: dict[str, str], template: Template, export: dict[str, Any] | None
 ) -> TemplateRunBody:
-    params = {
-        key[len(PARAM_PREFIX) :]: value.strip()
-        for key, value in form.items()
-        if key.startswith(PARAM_PREFIX) and value.strip()
-    }
+    params = filled_params(form)
     options = _options(form, template)
     body: dict[str, Any] = {"purpose": form.get("purpose", ""), "params": params}
     if export is not None:
@@ -378,7 +380,7 @@ async def map_preview(
     runner: RunnerDep,
 ) -> Response:
     form = await _posted(request, user)
-    given = {k[len(PARAM_PREFIX) :]: v for k, v in form.items() if k.startswith(PARAM_PREFIX)}
+    given = given_params(form)
     principal = user.principal
 
     def preview(cancel: Cancellation) -> tuple[TemplateRun, dict[str, Any]]:
@@ -416,7 +418,7 @@ async def map_export(
     runner: RunnerDep,
 ) -> Response:
     form = await _posted(request, user)
-    given = {k[len(PARAM_PREFIX) :]: v for k, v in form.items() if k.startswith(PARAM_PREFIX)}
+    given = given_params(form)
     principal = user.principal
 
     def export(cancel: Cancellation) -> Any:

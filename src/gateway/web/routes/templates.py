@@ -43,7 +43,14 @@ from gateway.web.routes.console import common_context
 from gateway.web.security import read_form, require_csrf
 from gateway.web.session import PageUserDep, WebUser
 
-__all__ = ["PARAM_PREFIX", "chosen_purpose", "may_run", "router"]
+__all__ = [
+    "PARAM_PREFIX",
+    "chosen_purpose",
+    "filled_params",
+    "given_params",
+    "may_run",
+    "router",
+]
 
 router = APIRouter(include_in_schema=False)
 
@@ -136,17 +143,31 @@ def template_form(
     return _template_page(user, runtime, runner, name, chosen_purpose(user, purpose))
 
 
+def given_params(form: dict[str, str]) -> dict[str, str]:
+    """The template parameters a form carries, as typed, named without the form's prefix.
+
+    >>> given_params({"param.area": " E06 ", "purpose": "SA-2026"})
+    {'area': ' E06 '}
+    """
+    return {k[len(PARAM_PREFIX) :]: v for k, v in form.items() if k.startswith(PARAM_PREFIX)}
+
+
+def filled_params(form: dict[str, str]) -> dict[str, str]:
+    """The parameters a form fills in, trimmed; an empty field is left out (its default applies).
+
+    >>> filled_params({"param.area": " E06 ", "param.since": " "})
+    {'area': 'E06'}
+    """
+    return {k: v.strip() for k, v in given_params(form).items() if v.strip()}
+
+
 def run_body(form: dict[str, str]) -> TemplateRunBody:
     """The API's request body from a template form (empty fields: the defaults apply).
 
     Raises:
         InputError: the form does not make a valid body (400, the API's message).
     """
-    params = {
-        key[len(PARAM_PREFIX) :]: value.strip()
-        for key, value in form.items()
-        if key.startswith(PARAM_PREFIX) and value.strip()
-    }
+    params = filled_params(form)
     try:
         return TemplateRunBody.model_validate(
             {
@@ -172,7 +193,7 @@ async def template_run(
     form = await read_form(request)
     require_csrf(user.csrf_token, request, form)
     purpose = chosen_purpose(user, form.get("purpose"))
-    given = {k[len(PARAM_PREFIX) :]: v for k, v in form.items() if k.startswith(PARAM_PREFIX)}
+    given = given_params(form)
     disclosure = form.get("disclosure", "policy")
     context: dict[str, Any] = {"given": given, "disclosure": disclosure}
     try:
