@@ -48,7 +48,8 @@ errors (sqlglot, DuckDB, SQLite) are mapped at the boundary where they occur wit
     │   └── StepOutOfOrder            409  step_out_of_order      (request not at that step)
     ├── QueryCancelled                409  cancelled              (its client withdrew it; see below)
     ├── TooLarge                      413  too_large
-    │   └── TooManyRows               413  too_many_rows
+    │   ├── TooManyRows               413  too_many_rows
+    │   └── TooManyCells              413  too_many_cells
     ├── RateLimited                   429  rate_limited
     ├── QueryLimitExceeded            422  limit_exceeded         (the query's own limits: the request's fault)
     │   ├── QueryTimeout              422  timeout                (ran longer than its time limit)
@@ -123,6 +124,7 @@ __all__ = [
     "TableNotFound",
     "TableNotPermitted",
     "TooLarge",
+    "TooManyCells",
     "TooManyRows",
     "VettingExpired",
     "WrongRole",
@@ -321,6 +323,10 @@ class TooLarge(GatewayError):
 
 class TooManyRows(TooLarge):
     code = "too_many_rows"
+
+
+class TooManyCells(TooLarge):
+    code = "too_many_cells"
 
 
 class RateLimited(GatewayError):

@@ -38,6 +38,7 @@ import pytest
 
 from gateway.cli.demo import SA_PURPOSE, demo_users, users_toml
 from gateway.datadir import DataDir
+from gateway.disclosure.control import DISCLOSURE_MAX_ROWS, SUPPRESSION_MAX_CELLS
 from gateway.policy.disclosure import DisclosureBudgetRules
 from tests.gateway_server import LiveGateway, generated_source, prepare_data_dir, start_gateway
 
@@ -321,3 +322,29 @@ def test_a_withdrawn_request_stops_its_disclosure_control_at_once(
             break
         time.sleep(0.1)
     assert outcomes == ["cancelled"]
+
+
+def test_a_table_too_large_for_suppression_is_refused_before_any_protection_work(
+    budget_gateway: LiveGateway,
+) -> None:
+    """e.okafor (enhanced: cell suppression here) asks for an LSOA × day table of more cells
+    than suppression protects within its time limit: 413 ``too_many_cells`` at once, and the
+    server's protection process spent no CPU on it (never a time-out after a second of work)."""
+    sql = (
+        "SELECT lsoa_code, CAST(reported_at AS DATE) AS day, count(*) AS incidents "
+        "FROM incident GROUP BY ALL"
+    )
+    child = _protection_child(budget_gateway.process.pid)
+    before = _cpu(child)
+    started = time.monotonic()
+    answer = _ask(budget_gateway, sql, who="e.okafor")
+    took = time.monotonic() - started
+    assert answer.status_code == 413, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "too_many_cells"
+    cells = int(error["message"].split("this table has ")[1].split(";")[0].replace(",", ""))
+    assert SUPPRESSION_MAX_CELLS < cells <= DISCLOSURE_MAX_ROWS
+    assert f"{SUPPRESSION_MAX_CELLS:,}" in error["message"]
+    assert (_cpu(child) or 0) - (before or 0) < 0.02
+    print(f"\n{cells:,} cells refused in {took:.3f} s")
+    assert _ask(budget_gateway, sql).status_code == 200  # a general analyst: cell key method
