@@ -24,11 +24,11 @@ under half the time, and the analyst cannot tell when (unbounded, 10 draws gave 
 true 7). **Releases as a whole.** Selections already given are free on their own, but
 recombined (area list 1 with category list 2, …) they define new record sets around the same
 cells: so each release's selections are also recorded together (its *footprint*), and a new
-footprint is refused when it overlaps ``overlapping`` different footprints already released
-(different as seen on its own columns)
-(two overlap when, on every column both select on, some of their selections overlap, and on one
-of them at least they select differently — :func:`footprints_overlap`). Draws around one cell are then bounded
-by ``overlapping`` per column selected on (area lists alone, then category lists alone),
+footprint is refused when it overlaps ``overlapping`` footprints already released that differ
+as seen on its own columns (two overlap when, on every column both select on, some of their
+selections overlap, and on at least one of those columns they select differently:
+:func:`footprints_overlap`). Draws around one cell are then bounded by ``overlapping`` per
+column selected on (area lists alone, then category lists alone),
 added, not multiplied: 4 area lists × 4 category lists give at most 8 draws, not 16. One
 column read at two granularities (a day list and a month range) is one column. Nesting of
 area levels is not worked out (lists at different levels are taken to overlap, which costs an

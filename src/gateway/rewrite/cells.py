@@ -432,7 +432,7 @@ def _granule(parent: exp.Expr | None, node: exp.Expr) -> bool:
         return unit is not None and unit.name.upper() in units
     if isinstance(parent, exp.TimeToStr) and parent.this is node:
         fmt = parent.args.get("format")
-        truncated = isinstance(_unwrap(node), exp.DateTrunc | exp.TimestampTrunc | exp.Cast)
+        truncated = isinstance(_unwrap(node), exp.DateTrunc | exp.TimestampTrunc)
         return truncated or (isinstance(fmt, exp.Literal) and fmt.name in _FORMATS | _FINE_FORMATS)
     return False
 
