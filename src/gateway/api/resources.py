@@ -246,7 +246,7 @@ class ServingResources:
             await anyio.to_thread.run_sync(self.sweeper.while_serving, held)
 
 
-def serving_resources(request: Request) -> ServingResources:
+async def serving_resources(request: Request) -> ServingResources:
     """FastAPI dependency: the app's :class:`ServingResources`."""
     resources: ServingResources = request.app.state.resources
     return resources

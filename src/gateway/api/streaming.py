@@ -47,7 +47,7 @@ import anyio.to_thread
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.encode import (
@@ -72,8 +72,10 @@ __all__ = [
     "QUERY_ID_HEADER",
     "SLICE_BYTES",
     "SMALL_RESULT_BYTES",
+    "WHOLE_RESPONSE_BYTES",
     "ResultFormat",
     "ResultResponse",
+    "WholeResponse",
     "delivery_check",
     "result_response",
 ]
@@ -98,6 +100,10 @@ DISCLOSURE_HEADER = "X-Disclosure"
 SLICE_BYTES = 256 * 1024
 #: Results up to this size are encoded without waiting for the encoders' limiter.
 SMALL_RESULT_BYTES = 1 << 20
+#: Results up to this size (spilled Arrow bytes) are encoded whole by the thread that ran the
+#: query, their file deleted there, and sent in one piece (:class:`WholeResponse`): no further
+#: trip to the thread pool per chunk, and nothing left on disk while the answer goes out.
+WHOLE_RESPONSE_BYTES = 64 * 1024
 
 
 def arrow_chunks(result: QueryResult) -> Iterator[bytes]:
@@ -351,6 +357,29 @@ class ResultResponse(StreamingResponse):
         self._cleanup()
 
 
+class WholeResponse(Response):
+    """A small result already encoded (its file gone): sent in one piece, closed with the
+    connection dropped when the client reads none of it for ``send_timeout_s``."""
+
+    def __init__(
+        self, body: bytes, *, media_type: str, headers: dict[str, str], send_timeout_s: float
+    ) -> None:
+        super().__init__(body, media_type=media_type, headers=headers)
+        self.send_timeout_s = send_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with anyio.move_on_after(self.send_timeout_s) as waited:
+            await super().__call__(scope, receive, send)
+        if waited.cancelled_caught:
+            log.warning(
+                "%s %s: the client read nothing for %g s; response closed",
+                scope.get("method"),
+                scope.get("path"),
+                self.send_timeout_s,
+            )
+            await _abort(scope)
+
+
 def _release(
     chunks: Iterator[bytes], result: QueryResult, on_close: Callable[[], None] | None
 ) -> None:
@@ -374,10 +403,12 @@ def result_response(
     csv_marking: str = "column",
     encoders: anyio.CapacityLimiter | None = None,
     on_close: Callable[[], None] | None = None,
-) -> ResultResponse:
-    """A streaming response for ``outcome`` in ``fmt`` (``formula_guard``, ``csv_marking``:
-    see :func:`csv_chunks`; the others: see :class:`ResultResponse`). The result must have
-    passed :func:`delivery_check` for ``fmt``."""
+) -> Response:
+    """The response for ``outcome`` in ``fmt`` (``formula_guard``, ``csv_marking``: see
+    :func:`csv_chunks`; the others: see :class:`ResultResponse`): a result up to
+    :data:`WHOLE_RESPONSE_BYTES` encoded here, at once (call this in a worker thread), and
+    its file deleted; a larger one streamed. The result must have passed
+    :func:`delivery_check` for ``fmt``."""
     result = outcome.result
     filename = f"{outcome.query_id}.{'arrows' if fmt == 'arrow' else fmt}"
     headers = {
@@ -394,10 +425,20 @@ def result_response(
         headers["Content-Length"] = str(result.num_bytes)
     if fmt != "json":
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    chunks = _chunks(outcome, fmt, formula_guard, csv_marking)
+    if result.num_bytes <= WHOLE_RESPONSE_BYTES:
+        try:
+            body = b"".join(chunks)
+        finally:
+            _release(chunks, result, on_close)
+        headers.pop("Content-Length", None)  # the body's own length is sent
+        return WholeResponse(
+            body, media_type=MEDIA_TYPES[fmt], headers=headers, send_timeout_s=send_timeout_s
+        )
     heavy = fmt != "arrow" and result.num_bytes > SMALL_RESULT_BYTES
     return ResultResponse(
         result,
-        _chunks(outcome, fmt, formula_guard, csv_marking),
+        chunks,
         media_type=MEDIA_TYPES[fmt],
         headers=headers,
         send_timeout_s=send_timeout_s,

@@ -8,7 +8,8 @@ A worker is started by :mod:`gateway.engines.pool` and talks to it over a pipe (
    this query alone, so the service can append to the file between queries),
 2. refuses anything but exactly one SELECT statement (``SET VARIABLE``, ``PRAGMA``,
    ``CHECKPOINT`` … never reach DuckDB, whatever the caller checked before),
-3. runs it with a timer that calls ``con.interrupt()`` when the time limit is spent,
+3. runs it with its deadline armed: a watch thread (:mod:`gateway.engines.deadline`) calls
+   ``con.interrupt()`` when the time limit is spent,
 4. streams Arrow batches into the result file (:func:`~gateway.engines.spill.spill_batches`),
 5. answers with the file's summary or a translated, value-free error.
 
@@ -45,12 +46,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from types import TracebackType
 
 import duckdb
 import pyarrow as pa
 
 from gateway.engines.base import QueryLimits
+from gateway.engines.deadline import QueryDeadline
 from gateway.engines.hardening import open_hardened, quote_identifier
 from gateway.engines.memory import (
     MemoryBudget,
@@ -172,6 +173,8 @@ class WorkerSession:
         self.versions: dict[str, int] = {}
         self.baseline_mb = -(-baseline_bytes // 2**20)
         self.duckdb_memory_mb = config.memory_limit_mb
+        #: Interrupts the running query when its time limit is spent (one thread, armed per query).
+        self.deadline = QueryDeadline()
         self._lock = threading.Lock()
         self._running: str | None = None
         self._withdrawn: str | None = None  # interrupted before it began
@@ -311,9 +314,11 @@ def _run_query(session: WorkerSession, request: RunQuery) -> QueryDone | QueryFa
         session.set_duckdb_memory(budget.duckdb_mb)
     except GatewayError as exc:
         return _failed(exc)
-    timer = _InterruptTimer(con, limits.timeout_s)
     try:
-        with timer, session.memory_guard(budget):
+        with (
+            session.deadline.armed(limits.timeout_s, con.interrupt) as timer,
+            session.memory_guard(budget),
+        ):
             try:
                 _apply_snapshots(con, request.snapshots, session.versions)
             except duckdb.Error as exc:  # loading a snapshot failed (e.g. out of memory)
@@ -405,33 +410,6 @@ def _apply_snapshots(
             finally:
                 con.unregister("__gateway_snapshot")
         versions[snapshot.schema] = snapshot.version
-
-
-class _InterruptTimer:
-    """Interrupts the connection's running query once ``timeout_s`` has passed."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
-        self._con = con
-        self._timer = threading.Timer(timeout_s, self._fire)
-        self._timer.daemon = True
-        self.fired = False
-
-    def _fire(self) -> None:
-        self.fired = True
-        self._con.interrupt()
-
-    def __enter__(self) -> _InterruptTimer:
-        self._timer.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._timer.cancel()
-        self._timer.join()
 
 
 def _die_with_parent() -> None:

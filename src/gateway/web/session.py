@@ -23,7 +23,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import RedirectResponse
 
-from gateway.api.deps import RuntimeDep, client_info
+from gateway.api.deps import RuntimeDep, client_of
 from gateway.auth.sessions import WebSession
 from gateway.auth.signin import SessionEnded, SignIn
 from gateway.errors import AccessDenied, GatewayError
@@ -81,7 +81,7 @@ def _resolve(request: Request, signin: SignIn, runtime: RuntimeDep) -> WebUser:
     secret = request.cookies.get(SESSION_COOKIE, "")
     session, principal = signin.resolve(secret)
     try:
-        runtime.deployment.admit(principal, client_info(request).address)
+        runtime.deployment.admit(principal, client_of(request).address)
     except AccessDenied:
         signin.sessions.end(session)
         raise

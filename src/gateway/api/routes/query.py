@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from gateway.api.deps import ClientDep, PrincipalDep, RuntimeDep
 from gateway.api.disconnect import run_until_disconnect
@@ -72,7 +72,7 @@ async def run_query(
     resources: ResourcesDep,
     client: ClientDep,
     request: Request,
-) -> StreamingResponse:
+) -> Response:
     """Run one SELECT for an approved purpose; the result streams in the format asked for.
 
     With ``disclosure`` an aggregate result is disclosure-controlled before it leaves (small
@@ -90,7 +90,7 @@ def answer_query(
     resources: ServingResources,
     client: ClientInfo,
     cancel: Cancellation,
-) -> StreamingResponse:
+) -> Response:
     """The blocking part (in the thread pool): quota, slot, service, response. The web
     application's console answers through this too (one path to the service for both)."""
     disclosure = parse_disclosure_request(disclosure_data(body.disclosure))
