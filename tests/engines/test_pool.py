@@ -268,3 +268,19 @@ def test_worker_that_cannot_start_gives_a_clear_error(
         with pytest.raises(ConfigurationError) as err:
             _ok(engine, qid)
         assert "could not start" in err.value.message
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_a_worker_scans_with_the_cores_it_is_given(
+    threads: int | None,
+    make_engine: Callable[..., DuckDBEngine],
+    qid: Callable[[], str],
+) -> None:
+    # Default: every core the process may use, so a query alone on the engine is not held to
+    # one (raw DuckDB uses them all); a deployment may still pin it.
+    engine = make_engine(tuning=replace(TUNING, threads_per_worker=threads))
+    result = engine.execute(
+        "SELECT current_setting('threads') AS t", {}, limits=LIMITS, query_id=qid()
+    )
+    expected = threads or len(os.sched_getaffinity(0))
+    assert int(result.to_table().column("t")[0].as_py()) == expected

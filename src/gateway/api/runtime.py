@@ -93,6 +93,7 @@ def engine_tuning(settings: GatewaySettings) -> EngineTuning:
         0.25
     """
     return EngineTuning(
+        threads_per_worker=settings.engine_threads,
         user_share=settings.engine_user_share,
         reserved_workers=settings.engine_reserved_workers,
         queue_timeout_s=settings.engine_queue_timeout_s,

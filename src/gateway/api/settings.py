@@ -15,6 +15,7 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
     GATEWAY_ENGINE                      duckdb (default) | spark | spark:MASTER (e.g. spark://h:7077;
                                         Spark reads DIR/lake, see `gateway warehouse publish`)
     GATEWAY_ENGINE_WORKERS              engine worker processes (default max(4, cores))
+    GATEWAY_ENGINE_THREADS              DuckDB threads per worker (default: the cores)
     GATEWAY_PROJECTIONS                 1: precompute masked projections at start (DuckDB; 0)
     GATEWAY_ENGINE_USER_SHARE           fraction of the workers one user may hold (0.5)
     GATEWAY_ENGINE_RESERVED_WORKERS     workers kept for users running nothing (default 1)
@@ -77,6 +78,8 @@ class GatewaySettings:
         concurrent_queries: per-user cap on queries running at once.
         failed_logins_per_minute, failed_login_burst: per-address budget of failed logins.
         engine_workers: engine worker processes (None: max(4, CPU cores)).
+        engine_threads: DuckDB threads in each engine worker (None: the CPU cores the server
+            may use; a lone query scans with all of them).
         engine_user_share: fraction of the workers one user may hold at once (at least one
             worker); further queries of theirs wait for one of their own to end.
         engine_reserved_workers: free workers kept for users who have nothing running.
@@ -123,6 +126,7 @@ class GatewaySettings:
     failed_login_burst: int = 30
     engine: str = "duckdb"
     engine_workers: int | None = None
+    engine_threads: int | None = None
     engine_user_share: float = 0.5
     engine_reserved_workers: int = 1
     engine_queue_timeout_s: float = 10.0

@@ -75,7 +75,9 @@ class EngineTuning:
     """Knobs most deployments leave alone.
 
     Attributes:
-        threads_per_worker: DuckDB threads in each worker (parallelism comes from workers).
+        threads_per_worker: DuckDB threads in each worker; None: the CPU cores this process may
+            use, so a query alone on the engine scans with all of them (queries running at
+            once share the cores through the OS; the workers bound how many run).
         spill: let DuckDB spill sorts, joins and aggregates larger than its share of a
             query's memory limit to disk; False refuses them (``resource_limit``) and disables
             DuckDB's local file system altogether.
@@ -101,7 +103,7 @@ class EngineTuning:
         frozen_query_s: a busy worker stopped this long is killed and replaced.
     """
 
-    threads_per_worker: int = 1
+    threads_per_worker: int | None = None
     spill: bool = True
     temp_directory: Path | None = None
     max_temp_directory_mb: int = 1024
@@ -117,6 +119,14 @@ class EngineTuning:
     fair: bool = True
     liveness_deadline_s: float = 1.0
     frozen_query_s: float = 10.0
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, else the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class DuckDBEngine(Engine):
@@ -192,7 +202,7 @@ class DuckDBEngine(Engine):
             warehouse=str(warehouse),
             catalog=self.catalog,
             memory_limit_mb=self.limits.memory_limit_mb,
-            threads=tuning.threads_per_worker,
+            threads=tuning.threads_per_worker or usable_cores(),
             temp_directory=None if spill_dir is None else str(spill_dir),
             max_temp_directory_mb=tuning.max_temp_directory_mb,
             os_memory_guard=tuning.os_memory_guard,
