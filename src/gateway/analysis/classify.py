@@ -68,6 +68,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -339,9 +341,41 @@ def without_cell_keys(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+#: Classifications kept per executed SQL text (templates and dashboards repeat the same
+#: statements; classifying one costs a parse and a type annotation, ~2 ms for a template).
+_CLASSIFIED_MAX = 1024
+_classified: OrderedDict[tuple[int, str, bool], tuple[Catalog, Classification]] = OrderedDict()
+_classified_lock = threading.Lock()
+
+
 def classify_sql(sql: str, catalog: Catalog, *, cell_keys: bool = False) -> Classification:
     """Classify the executed SQL (see the module docstring for the rule); ``cell_keys``: it
-    was rewritten with cell keys (:func:`without_cell_keys`)."""
+    was rewritten with cell keys (:func:`without_cell_keys`). The verdict depends only on the
+    text and the catalog, so it is remembered for the last :data:`_CLASSIFIED_MAX` texts.
+
+    Example:
+        >>> from gateway.catalog import load_catalog
+        >>> catalog = load_catalog()
+        >>> sql = "SELECT count(*) AS n FROM crime"
+        >>> classify_sql(sql, catalog) is classify_sql(sql, catalog)
+        True
+    """
+    key = (id(catalog), sql, cell_keys)
+    with _classified_lock:
+        kept = _classified.get(key)
+        if kept is not None and kept[0] is catalog:
+            _classified.move_to_end(key)
+            return kept[1]
+    verdict = _classify_sql(sql, catalog, cell_keys=cell_keys)
+    with _classified_lock:
+        _classified[key] = (catalog, verdict)
+        _classified.move_to_end(key)
+        while len(_classified) > _CLASSIFIED_MAX:
+            _classified.popitem(last=False)
+    return verdict
+
+
+def _classify_sql(sql: str, catalog: Catalog, *, cell_keys: bool) -> Classification:
     classifier = _Classifier(catalog)
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
