@@ -50,10 +50,9 @@ from typing import Any
 import duckdb
 import httpx
 import psycopg
-from bench_http import prepare, serve
+from bench_http import prepare
 from bench_policy_cost import (
     LINKABLE,
-    MODES,
     QUICK,
     agreement,
     answer_rows,
@@ -61,6 +60,7 @@ from bench_policy_cost import (
     is_top,
     load,
     not_sensitive,
+    serve_mode,
     timed,
 )
 from bench_rewrite import QUERIES
@@ -328,7 +328,7 @@ def main() -> None:
             f"{time.perf_counter() - began:.0f} s ==="
         )
         mode = "projections" if args.projections else "live"
-        process, url = serve(data_dir_for(root, mode), env=MODES[mode], start_timeout_s=1800)
+        process, url = serve_mode(data_dir_for(root, mode), mode)
         print(f"gateway: policy subqueries {mode}")
         try:
             key = dd.secret(PSEUDONYM_KEY).hex()

@@ -50,6 +50,7 @@ from gateway.policy.model import LevelLimits
 from gateway.policy.projection import PROJECTION_CATALOG, ProjectionIndex, ProjectionSource
 from gateway.policy.view import view_for
 from gateway.principal import Principal, PrincipalDirectory
+from gateway.projection_switch import ProjectionSwitch
 from gateway.projections import ensure_projections
 from gateway.pseudonym_vault import VAULT_CATALOG, ensure_vault, vault_domains
 from gateway.rewrite import PolicySql
@@ -114,6 +115,7 @@ class Deployment(ClosesOnExit):
         audit: AuditLog,
         service: QueryService | None = None,
         audit_tables: LiveAuditTables | None = None,
+        projections: ProjectionSwitch | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.catalog = catalog
@@ -121,6 +123,8 @@ class Deployment(ClosesOnExit):
         self.audit = audit
         self._service = service
         self._audit_tables = audit_tables
+        #: The masked projections being built while serving (``projections_in_background``).
+        self.projections = projections
         self.directory = self.principal_directory(data_dir)
 
     @staticmethod
@@ -144,6 +148,7 @@ class Deployment(ClosesOnExit):
         warm_audit_tables: bool = False,
         spark: str | None = None,
         projections: bool = False,
+        projections_in_background: bool = False,
     ) -> Deployment:
         """Open a data directory: the policy, the audit log and, with ``engine``, the query
         service over the warehouse. ``warm_audit_tables`` (a server) builds or catches up the
@@ -151,7 +156,9 @@ class Deployment(ClosesOnExit):
         ``spark`` (a Spark master: ``local[2]``, ``spark://host:7077``) runs queries on Spark
         over ``DIR/lake`` (``gateway warehouse publish``) instead of DuckDB. ``projections``
         materialises the policy subqueries of every known principal's views first
-        (:mod:`gateway.projections`; DuckDB only), so their queries scan plain columns.
+        (:mod:`gateway.projections`; DuckDB only), so their queries scan plain columns;
+        ``projections_in_background`` (a server) serves live at once and switches to them once
+        built (:mod:`gateway.projection_switch`, :attr:`projections`).
 
         Raises:
             ConfigurationError: no warehouse (with ``engine``), an invalid policy or users file,
@@ -174,7 +181,7 @@ class Deployment(ClosesOnExit):
             if not engine:
                 return cls(data_dir, catalog, policy, audit)
             live = LiveAuditTables(audit.store, data_dir.audit_tables)
-            service = _open_service(
+            service, switch = _open_service(
                 data_dir,
                 catalog,
                 policy,
@@ -185,8 +192,12 @@ class Deployment(ClosesOnExit):
                 warm_audit_tables=warm_audit_tables,
                 spark=spark,
                 projections=projections,
+                projections_in_background=projections_in_background,
             )
-            return cls(data_dir, catalog, policy, audit, service, live)
+            deployment = cls(data_dir, catalog, policy, audit, service, live, switch)
+            if switch is not None:
+                switch.start()
+            return deployment
         except BaseException:
             audit.close()
             raise
@@ -275,8 +286,10 @@ def _open_service(
     warm_audit_tables: bool,
     spark: str | None = None,
     projections: bool = False,
-) -> QueryService:
-    """The query service over the warehouse, with the engine's workers started."""
+    projections_in_background: bool = False,
+) -> tuple[QueryService, ProjectionSwitch | None]:
+    """The query service over the warehouse, with the engine's workers started (and the
+    projections still to build, when they are built in the background)."""
     audit.record(
         AccessEvent(
             EventKind.POLICY_LOADED,
@@ -297,7 +310,10 @@ def _open_service(
     # module preloaded beside the engine workers' (gateway.disclosure.isolation).
     disclosure = DisclosureResources.open(data_dir.disclosure_ledger)
     if spark is not None:
-        return _spark_service(data_dir, catalog, policy, audit, spark, key, limits, disclosure)
+        spark_service = _spark_service(
+            data_dir, catalog, policy, audit, spark, key, limits, disclosure
+        )
+        return spark_service, None
     domains = vault_domains(policy, catalog)
     vault_path = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
     policy_sql = PolicySql(vault={d.name: d.value_type for d in domains.values()})
@@ -305,6 +321,7 @@ def _open_service(
     identity = None
     if projections:
         identity = file_identity(data_dir.warehouse)  # before the build: what it is built from
+    if projections and not projections_in_background:
         path, index = _build_projections(data_dir, catalog, policy, audit, policy_sql, key)
         attachments[PROJECTION_CATALOG] = path
         policy_sql = PolicySql(vault=policy_sql.vault, projections=index)
@@ -338,7 +355,7 @@ def _open_service(
             for name, schema in AUDIT_SCHEMAS.items()
         }
     }
-    return QueryService(
+    service = QueryService(
         catalog=catalog,
         policy=policy,
         engine=engine,
@@ -348,6 +365,14 @@ def _open_service(
         policy_sql=policy_sql,
         disclosure=disclosure,
     )
+    if not (projections and projections_in_background):
+        return service, None
+    live_sql = policy_sql
+
+    def build() -> tuple[Path, ProjectionIndex]:
+        return _build_projections(data_dir, catalog, policy, audit, live_sql, key)
+
+    return service, ProjectionSwitch(build, engine, service)
 
 
 def _build_projections(

@@ -243,6 +243,7 @@ class QueryService(ClosesOnExit):
         default_factory=OrderedDict, init=False, repr=False
     )
     _lookup_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _rewriting_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # --- the one entry point ------------------------------------------------------------
 
@@ -303,6 +304,8 @@ class QueryService(ClosesOnExit):
             person_lookups=self._lookups(sql if isinstance(sql, str) else ""),
             channel=client.channel or None,
         )
+        with self._rewriting_lock:  # the pair switched together (use_policy_sql)
+            policy_sql, rewrites = self.policy_sql, self.rewrites
         try:
             view = view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
             cap = view.limits.max_rows if max_rows is None else min(max_rows, view.limits.max_rows)
@@ -315,8 +318,8 @@ class QueryService(ClosesOnExit):
                 params=params,
                 extra_schemas=self.extra_schemas,
                 max_rows=cap,
-                policy_sql=self.policy_sql,
-                cache=self.rewrites,
+                policy_sql=policy_sql,
+                cache=rewrites,
                 cell_keys=control is not None and control.cell_keys(view.level),
                 cell_rules=control is not None and control.cell_rules(view.level),
             )
@@ -329,6 +332,13 @@ class QueryService(ClosesOnExit):
         return self._execute(
             query_id, request, view, result, verified, control, cancel, deliverable
         )
+
+    def use_policy_sql(self, policy_sql: PolicySql) -> None:
+        """Rewrite with ``policy_sql`` from now on (the masked projections, once built and
+        attached to the engine), with a fresh rewrite cache: a statement rewritten before
+        keeps its live policy subqueries, which are always right, only slower."""
+        with self._rewriting_lock:
+            self.policy_sql, self.rewrites = policy_sql, RewriteCache()
 
     # --- steps ----------------------------------------------------------------------------
 

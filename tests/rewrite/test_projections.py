@@ -274,3 +274,62 @@ def test_a_grant_gets_its_own_projection_and_the_same_answers_as_live(
     assert {area for area, _ in runs["JAG"][1]} == {crafted.VISIBLE, crafted.HIDDEN}
     assert all(text is None for _, text in runs["SA"][1])
     assert any(text is not None for _, text in runs["JAG"][1])
+
+
+BACKGROUND_QUERIES = (
+    "SELECT count(*) AS n FROM custody",
+    "SELECT local_authority_code, count(*) AS n FROM crime GROUP BY ALL",
+    "SELECT * FROM crime_person",
+)
+
+
+def test_projections_built_in_background_switch_in_without_a_different_answer(
+    projected_dir: Path, tmp_path: Path, crafted_service: QueryService
+) -> None:
+    # A server serves at once, live, and switches once the build is attached to fresh workers:
+    # queries keep running through the switch and every answer is the live one.
+    root = tmp_path / "dir"
+    shutil.copytree(projected_dir, root, ignore=shutil.ignore_patterns("tmp", "audit*", "proj*"))
+    expected = {sql: _run(crafted_service, ANALYST, sql)[1] for sql in BACKGROUND_QUERIES}
+    with Deployment.open(
+        DataDir(root), workers=2, projections=True, projections_in_background=True
+    ) as deployment:
+        switch, service = deployment.projections, deployment.service
+        assert switch is not None
+        before = set(service.engine.worker_pids())  # type: ignore[attr-defined]
+        ran: list[str] = []
+        while not switch.wait(0):  # through the build, the attach and the switch
+            for sql in BACKGROUND_QUERIES:
+                text, rows = _run(service, ANALYST, sql)
+                assert rows == expected[sql]
+                ran.append(text)
+        assert switch.state == "ready", switch.reason
+        assert all(PROJECTION_CATALOG not in text for text in ran[:3])  # live at first
+        after = set(service.engine.worker_pids())  # type: ignore[attr-defined]
+        assert not before & after  # every worker replaced by one with the projections
+        for sql in BACKGROUND_QUERIES:
+            text, rows = _run(service, ANALYST, sql)
+            assert f"{PROJECTION_CATALOG}.main.p_" in text
+            assert rows == expected[sql]
+        ready = list(deployment.audit.events(kinds={EventKind.POLICY_PROJECTIONS_READY}))
+        assert len(ready) == 1  # audited as at start
+
+
+def test_a_failed_background_build_leaves_the_gateway_live(
+    projected_dir: Path, tmp_path: Path, crafted_service: QueryService
+) -> None:
+    root = tmp_path / "dir"
+    shutil.copytree(projected_dir, root, ignore=shutil.ignore_patterns("tmp", "audit*", "proj*"))
+    (root / "projections").write_text("not a folder", "utf-8")  # the build cannot write
+    sql = BACKGROUND_QUERIES[0]
+    with Deployment.open(
+        DataDir(root), workers=1, projections=True, projections_in_background=True
+    ) as deployment:
+        switch = deployment.projections
+        assert switch is not None
+        assert switch.wait(60)
+        assert switch.state == "failed"
+        assert switch.reason
+        text, rows = _run(deployment.service, ANALYST, sql)
+        assert PROJECTION_CATALOG not in text
+        assert rows == _run(crafted_service, ANALYST, sql)[1]

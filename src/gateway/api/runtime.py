@@ -115,6 +115,7 @@ def open_runtime(settings: GatewaySettings, *, metrics: Metrics | None = None) -
         warm_audit_tables=True,
         spark=settings.spark_master,
         projections=settings.projections and settings.spark_master is None,
+        projections_in_background=True,  # serve at once, live, until they are built
     )
     try:
         service = deployment.service

@@ -347,6 +347,11 @@ class HealthOut(BaseModel):
     reasons: list[str] = Field(default_factory=list, description="Why not ok, one line each.")
     engine: EngineOut
     audit: AuditHealthOut = Field(default_factory=lambda: AuditHealthOut(status="ok"))
+    projections: Literal["off", "building", "ready", "failed"] = Field(
+        default="off",
+        description="The masked projections (GATEWAY_PROJECTIONS): building while queries run "
+        "the live policy subqueries, ready once queries scan them, failed (live; see reasons).",
+    )
 
 
 class ReadyOut(BaseModel):

@@ -244,6 +244,28 @@ class DuckDBEngine(Engine):
             self._parser.close()
             raise
 
+    def attach(self, name: str, path: Path) -> None:
+        """Attach the DuckDB file ``path`` read-only as catalog ``name`` in every worker from
+        now on (the masked projections, built while the engine served: :mod:`gateway.projections`).
+
+        A statement verified or dispatched after this returns sees it: the workers started
+        without it are replaced (:meth:`WorkerPool.reconfigure`). Like the vault, the catalog
+        is admitted only inside the policy subqueries the engine verifies.
+
+        Raises:
+            ConfigurationError: the file cannot be attached (nothing changed).
+            EngineUnavailable: a worker with it did not start.
+        """
+        self._require_open()
+        attached = (*self._config.attachments, (name, str(Path(path).resolve())))
+        config = replace(self._config, attachments=attached)
+        tables, reserved = _catalog_names(config)  # opens it as a worker will
+        self._pool.reconfigure(config)
+        self._config = config
+        self._tables, self._reserved = tables, reserved
+        with self._verified_lock:
+            self._verified.clear()
+
     @property
     def warehouse_tables(self) -> frozenset[str]:
         """Names of the warehouse's tables and views (lower case)."""

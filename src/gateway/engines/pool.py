@@ -179,6 +179,8 @@ class _Worker:
         self.lost_reason = ""
         #: Resident memory once it was ready (its own footprint), in bytes.
         self.baseline_bytes = 0
+        #: The pool configuration it was started with (:meth:`WorkerPool.reconfigure`).
+        self.generation = 0
 
     def responsive(self) -> bool:
         """Alive and not stopped: it would answer a message now."""
@@ -259,6 +261,7 @@ class WorkerPool:
         self._cancelled = 0
         self._stop_watching = threading.Event()
         self._watchdog: threading.Thread | None = None
+        self._generation = 0  # bumped by reconfigure: workers of an older one are replaced
         if config.temp_directory is not None:
             sweep_spill_directories(config.temp_directory)
         started = [self._start_worker() for _ in range(settings.size)]
@@ -314,6 +317,47 @@ class WorkerPool:
             raise
         finally:
             self._finish(ticket, outcome)
+
+    def reconfigure(self, config: WorkerConfig) -> None:
+        """Start workers with ``config`` from now on and retire those started before.
+
+        A query dispatched after this returns runs on a worker started with ``config``: a
+        worker of an older configuration is replaced before it takes a query. Idle ones are
+        replaced here, one at a time, a fresh worker ready before the old one leaves (the
+        pool is one worker short meanwhile, never a query kept waiting for a start); busy
+        ones when their query ends.
+
+        Raises:
+            gateway.errors.EngineUnavailable: a worker with ``config`` did not start (the
+                others keep serving; later replacements still use ``config``).
+        """
+        with self._lock:
+            if self._closed:
+                raise EngineUnavailable("the engine is closed")
+            self.config = config
+            self._generation += 1
+            generation = self._generation
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                old = next((w for w in self._idle if w.generation != generation), None)
+                if old is None:
+                    return  # the busy ones are replaced when their query ends
+                self._idle.remove(old)
+            fresh = self._start_worker()
+            try:
+                fresh.wait_ready(self.settings.start_timeout_s)
+            except GatewayError:
+                fresh.kill(config.temp_directory)
+                with self._lock:
+                    self._workers.discard(fresh)
+                self._checkin(old)  # still answers; replaced before its next query
+                raise
+            with self._lock:
+                self._workers.discard(old)
+            self._checkin(fresh)
+            old.stop(2.0, config.temp_directory)
 
     def stats(self) -> EngineStats:
         """Workers answering, restarts, queue depth and query counts right now."""
@@ -463,8 +507,10 @@ class WorkerPool:
     def _prepare(self, worker: _Worker, limits: QueryLimits) -> _Worker:
         """``worker`` ready to take a query under ``limits``: a dead or stopped one, or one
         holding more memory than the query may start with, is replaced first."""
-        if not worker.responsive() or (
-            worker.ready and not worker.budget(limits).may_start(worker.memory().resident)
+        if (
+            not worker.responsive()
+            or worker.generation != self._generation
+            or (worker.ready and not worker.budget(limits).may_start(worker.memory().resident))
         ):
             worker = self._replace(worker, checkin=False)
         try:
@@ -589,11 +635,13 @@ class WorkerPool:
     # -- worker lifecycle --------------------------------------------------------------------
 
     def _start_worker(self) -> _Worker:
+        with self._lock:
+            config, generation = self.config, self._generation
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         control_in, control_out = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=serve,
-            args=(child_end, self.config, control_in),
+            args=(child_end, config, control_in),
             name="gateway-engine-worker",
             daemon=True,
         )
@@ -601,6 +649,7 @@ class WorkerPool:
         child_end.close()
         control_in.close()
         worker = _Worker(process, parent_end, control_out)
+        worker.generation = generation
         with self._lock:
             self._workers.add(worker)
         return worker
@@ -613,9 +662,12 @@ class WorkerPool:
 
     def _checkin_or_recycle(self, worker: _Worker) -> None:
         """Reuse ``worker`` unless it holds more than a query at the engine's default limit
-        may start with (a query with another limit checks again before it runs)."""
+        may start with (a query with another limit checks again before it runs), or it was
+        started with a configuration the pool no longer uses."""
         default = QueryLimits(memory_limit_mb=self.config.memory_limit_mb)
-        if worker.budget(default).may_start(worker.memory().resident):
+        if worker.generation == self._generation and worker.budget(default).may_start(
+            worker.memory().resident
+        ):
             self._checkin(worker)
         else:
             self._replace(worker)

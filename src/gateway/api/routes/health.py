@@ -30,8 +30,9 @@ from gateway.api.runtime import GatewayRuntime
 from gateway.api.schemas import AuditHealthOut, EngineOut, HealthOut, HealthStatus, ReadyOut
 from gateway.engines.base import EngineStats
 from gateway.errors import GatewayError
+from gateway.projection_switch import ProjectionSwitch
 
-__all__ = ["assess", "audit_health", "router"]
+__all__ = ["assess", "audit_health", "router", "with_projections"]
 
 router = APIRouter(tags=["operations"])
 
@@ -152,7 +153,31 @@ def audit_health(runtime: GatewayRuntime) -> AuditHealthOut:
     return AuditHealthOut(status="ok")
 
 
+def with_projections(health: HealthOut, switch: ProjectionSwitch | None) -> HealthOut:
+    """``health`` with the masked projections' state; a failed build degrades it (queries
+    still run, live and slower).
+
+    Example:
+        >>> from gateway.engines import EngineStats
+        >>> stats = EngineStats(workers=1, workers_alive=1, restarts=0, queue_depth=0,
+        ...                     running=0, completed=0, failed=0, idle=1, max_queue=8)
+        >>> with_projections(assess(stats, AuditHealthOut(status="ok"), stopping=False),
+        ...                  None).projections
+        'off'
+    """
+    if switch is None:
+        return health
+    if switch.state != "failed":
+        return health.model_copy(update={"projections": switch.state})
+    reason = f"masked projections not built ({switch.reason}): queries run live"
+    status: HealthStatus = max(health.status, "degraded", key=_RANK.__getitem__)
+    return health.model_copy(
+        update={"projections": "failed", "status": status, "reasons": [*health.reasons, reason]}
+    )
+
+
 def _health(runtime: GatewayRuntime, request: Request) -> HealthOut:
     shutdown = getattr(request.app.state, "shutdown", None)
     stopping = bool(getattr(shutdown, "started", False))
-    return assess(runtime.service.engine.stats(), audit_health(runtime), stopping=stopping)
+    health = assess(runtime.service.engine.stats(), audit_health(runtime), stopping=stopping)
+    return with_projections(health, runtime.deployment.projections)
