@@ -211,6 +211,25 @@ def test_worker_runs_only_single_selects(
     assert con.sql("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]
 
 
+def test_a_worker_remembers_only_the_statements_that_passed(
+    con: duckdb.DuckDBPyConnection, config: WorkerConfig, tmp_path: Path
+) -> None:
+    # The single-SELECT check is remembered per text that passed; a refused text is checked
+    # (and refused) every time, however often a good one ran before it.
+    session = WorkerSession(con, config)
+    good, bad = "SELECT 1 AS x", "SELECT 1 AS x; SET memory_limit = '10GB'"
+    for i in range(3):
+        for sql, refused in ((good, False), (bad, True)):
+            path = tmp_path / f"w{i}{refused}.arrows"
+            reply = run_query(session, RunQuery(f"w{i}{refused}", sql, (), LIMITS, str(path)))
+            assert isinstance(reply, QueryFailed) is refused
+            if refused:
+                assert isinstance(reply, QueryFailed)
+                assert reply.error == StatementNotAllowed.__name__
+    assert session.known_single_select(good)
+    assert not session.known_single_select(bad)
+
+
 # --- the same through the engine ----------------------------------------------------------
 
 
@@ -226,9 +245,10 @@ ENGINE_ATTACKS = [
 def test_engine_refuses_non_select_statements(
     sql: str, engine: DuckDBEngine, qid: Callable[[], str]
 ) -> None:
-    with pytest.raises(GatewayError) as err:
-        engine.execute(sql, {}, limits=LIMITS, query_id=qid())
-    assert err.value.code in ("statement_not_allowed", "parse_error", "invalid_parameter")
+    for _ in range(2):  # and again: only texts that passed the checks are remembered
+        with pytest.raises(GatewayError) as err:
+            engine.execute(sql, {}, limits=LIMITS, query_id=qid())
+        assert err.value.code in ("statement_not_allowed", "parse_error", "invalid_parameter")
 
 
 def test_engine_worker_connection_is_locked(engine: DuckDBEngine, qid: Callable[[], str]) -> None:

@@ -51,7 +51,7 @@ from gateway.engines.base import (
     QueryResult,
     Verified,
 )
-from gateway.engines.crosscheck import SqlTreeParser, check_tree
+from gateway.engines.crosscheck import ParsedQuery, SqlTreeParser, check_tree
 from gateway.engines.hardening import open_hardened, quote_identifier
 from gateway.engines.invariant import verify
 from gateway.engines.messages import RunQuery, TableSnapshot, WorkerConfig
@@ -218,6 +218,7 @@ class DuckDBEngine(Engine):
         self._tables, self._reserved = _catalog_names(self._config)
         self._macros = frozenset(_MACRO_NAME.findall(" ".join(self._config.session_macros)))
         self._verified: OrderedDict[tuple[str, Expectation], Verified] = OrderedDict()
+        self._structured: OrderedDict[str, None] = OrderedDict()  # texts that passed check_tree
         self._verified_lock = threading.Lock()
         # Ids of recent queries: a result held in memory leaves no file to show its id is
         # taken (bounded: the service's ids are unique by construction; this catches reuse).
@@ -243,6 +244,19 @@ class DuckDBEngine(Engine):
         except BaseException:
             self._parser.close()
             raise
+
+    def _check_structure(self, parsed: ParsedQuery) -> None:
+        """:func:`check_tree`'s structure check (no table functions, no SHOW …), remembered
+        for the texts that passed it: a pure function of the text, which templates repeat."""
+        with self._verified_lock:
+            if parsed.sql in self._structured:
+                self._structured.move_to_end(parsed.sql)
+                return
+        check_tree(parsed, allowed_tables=None)
+        with self._verified_lock:
+            self._structured[parsed.sql] = None
+            if len(self._structured) > 256:
+                self._structured.popitem(last=False)
 
     def attach(self, name: str, path: Path) -> None:
         """Attach the DuckDB file ``path`` read-only as catalog ``name`` in every worker from
@@ -297,7 +311,7 @@ class DuckDBEngine(Engine):
         self._require_open()
         path = self._result_path(query_id)
         parsed = self._parser.parse(sql)
-        check_tree(parsed, allowed_tables=None)
+        self._check_structure(parsed)
         bound = bind_parameters(params, parsed.parameter_names())
         request = RunQuery(query_id, sql, bound, limits, str(path))
         # Only the extra schemas this query names travel with it; a worker loads a new
