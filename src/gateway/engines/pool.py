@@ -181,6 +181,9 @@ class _Worker:
         self.baseline_bytes = 0
         #: The pool configuration it was started with (:meth:`WorkerPool.reconfigure`).
         self.generation = 0
+        #: Its resident memory as last sampled, when it has run nothing since (idle workers
+        #: do not grow): the next query's start check reads this instead of /proc again.
+        self.resident_since_last_query: int | None = None
 
     def responsive(self) -> bool:
         """Alive and not stopped: it would answer a message now."""
@@ -510,7 +513,7 @@ class WorkerPool:
         if (
             not worker.responsive()
             or worker.generation != self._generation
-            or (worker.ready and not worker.budget(limits).may_start(worker.memory().resident))
+            or (worker.ready and not worker.budget(limits).may_start(_resident(worker)))
         ):
             worker = self._replace(worker, checkin=False)
         try:
@@ -536,6 +539,7 @@ class WorkerPool:
             self._checkin(worker)
             raise ResourceLimit(too_small)
         stale = tuple(s for s in snapshots.values() if worker.versions.get(s.schema) != s.version)
+        worker.resident_since_last_query = None  # running from now on
         peak_resets = reset_peak(worker.process.pid)
         try:
             worker.conn.send(replace(request, snapshots=stale))
@@ -593,6 +597,7 @@ class WorkerPool:
 
         def over_memory() -> ResourceLimit | None:
             memory = worker.memory()
+            worker.resident_since_last_query = memory.resident  # the query may have ended
             used = memory.peak if peak_resets else memory.resident
             if used <= budget.limit_bytes:
                 return None
@@ -666,7 +671,7 @@ class WorkerPool:
         started with a configuration the pool no longer uses."""
         default = QueryLimits(memory_limit_mb=self.config.memory_limit_mb)
         if worker.generation == self._generation and worker.budget(default).may_start(
-            worker.memory().resident
+            _resident(worker)
         ):
             self._checkin(worker)
         else:
@@ -724,6 +729,14 @@ class WorkerPool:
                 return False
             self._idle.remove(worker)
             return True
+
+
+def _resident(worker: _Worker) -> int:
+    """``worker``'s resident memory: the sample taken when its last query ended, if it has
+    run nothing since, else read now (and kept until its next query)."""
+    if worker.resident_since_last_query is None:
+        worker.resident_since_last_query = worker.memory().resident
+    return worker.resident_since_last_query
 
 
 def _process_state(pid: int | None) -> str:
