@@ -284,3 +284,25 @@ def test_a_worker_scans_with_the_cores_it_is_given(
     )
     expected = threads or len(os.sched_getaffinity(0))
     assert int(result.to_table().column("t")[0].as_py()) == expected
+
+
+def test_one_callers_queries_in_turn_run_on_the_worker_that_ran_the_last(
+    make_engine: Callable[..., DuckDBEngine], qid: Callable[[], str]
+) -> None:
+    # The most recently used idle worker takes the next query (its DuckDB buffers still hold
+    # what the last one read), so an analyst's queries in turn meet a warm worker instead of
+    # going round the pool to the coldest one. Each worker spills into its own folder
+    # (worker-<pid>), which names the worker that ran a query.
+    engine = make_engine(workers=3)
+    assert len(engine.worker_pids()) == 3
+
+    def worker_of_query() -> str:
+        result = engine.execute(
+            "SELECT current_setting('temp_directory') AS d", {}, limits=LIMITS, query_id=qid()
+        )
+        return str(result.to_table().column("d")[0].as_py())
+
+    ran_on = {worker_of_query() for _ in range(6)}
+    assert len(ran_on) == 1
+    (folder,) = ran_on
+    assert Path(folder).name in {f"worker-{pid}" for pid in engine.worker_pids()}
