@@ -82,6 +82,7 @@ from sqlglot.optimizer.scope import Scope, build_scope
 
 from gateway.catalog import Catalog
 from gateway.catalog.model import TableKind
+from gateway.catalog.sqlglot_schemas import mapping_schema
 from gateway.errors import NotProtectable, ParameterError
 
 __all__ = [
@@ -1001,7 +1002,8 @@ class _Classifier:
                     column.set("table", exp.to_identifier(owners[0]))
         # A failure leaves types unknown: every order statistic then counts as record-level.
         with contextlib.suppress(SqlglotError, KeyError, ValueError, TypeError, AttributeError):
-            annotate_types(tree, schema={"main": self.catalog.sqlglot_schema()}, dialect="duckdb")
+            schema = mapping_schema({"main": self.catalog.sqlglot_schema()})
+            annotate_types(tree, schema=schema, dialect="duckdb")
         return tree
 
     # --- the top level -------------------------------------------------------------------

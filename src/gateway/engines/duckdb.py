@@ -253,8 +253,12 @@ class DuckDBEngine(Engine):
                 self._structured.move_to_end(parsed.sql)
                 return
         check_tree(parsed, allowed_tables=None)
+        self._remember_structured(parsed.sql)
+
+    def _remember_structured(self, sql: str) -> None:
         with self._verified_lock:
-            self._structured[parsed.sql] = None
+            self._structured[sql] = None
+            self._structured.move_to_end(sql)
             if len(self._structured) > 256:
                 self._structured.popitem(last=False)
 
@@ -378,6 +382,7 @@ class DuckDBEngine(Engine):
             self._verified[key] = found
             if len(self._verified) > 256:
                 self._verified.popitem(last=False)
+        self._remember_structured(sql)  # verify ran check_tree on this very parse
         return found
 
     def publish_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:

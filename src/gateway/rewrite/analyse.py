@@ -15,6 +15,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
+from gateway.catalog.sqlglot_schemas import mapping_schema
 from gateway.errors import ColumnNotFound, QueryError
 from gateway.rewrite.context import RewriteContext
 from gateway.rewrite.explain import did_you_mean, double_quote_hint
@@ -68,7 +69,7 @@ def qualified_copy(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
         return qualify(
             tree.copy(),
             dialect="duckdb",
-            schema=dict(schema),
+            schema=mapping_schema(schema),
             quote_identifiers=False,
             validate_qualify_columns=True,
         )
