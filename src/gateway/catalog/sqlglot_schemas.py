@@ -40,7 +40,7 @@ USES = 1000
 Shape = tuple[tuple[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]], ...]
 
 _lock = threading.Lock()
-_built: OrderedDict[Shape, tuple[MappingSchema, list[int]]] = OrderedDict()
+_built: OrderedDict[Shape, tuple[MappingSchema, int]] = OrderedDict()  # with its uses
 
 
 def mapping_schema(schema: Mapping[str, Mapping[str, Mapping[str, str]]]) -> MappingSchema:
@@ -52,19 +52,16 @@ def mapping_schema(schema: Mapping[str, Mapping[str, Mapping[str, str]]]) -> Map
     )
     with _lock:
         found = _built.get(shape)
-        if found is not None:
-            built, uses = found
-            uses[0] += 1
-            if uses[0] <= USES:
-                _built.move_to_end(shape)
-                return built
-            del _built[shape]
+        if found is not None and found[1] < USES:
+            _built[shape] = (found[0], found[1] + 1)
+            _built.move_to_end(shape)
+            return found[0]
     built = MappingSchema(
         {db: {t: dict(cols) for t, cols in tables.items()} for db, tables in schema.items()},
         dialect="duckdb",
     )
     with _lock:
-        _built[shape] = (built, [1])
+        _built[shape] = (built, 1)
         _built.move_to_end(shape)
         while len(_built) > KEPT:
             _built.popitem(last=False)
