@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -206,6 +207,16 @@ def guarded_protocol(limits: ConnectionLimits) -> type[GuardedH11Protocol]:
     return type("GuardedH11Protocol", (GuardedH11Protocol,), {"limits": limits})
 
 
+def settle_startup_heap() -> None:
+    """Take what the process holds once it has started (the runtime, the catalog, the policy,
+    imported modules: hundreds of thousands of objects kept for its life) out of the garbage
+    collector's reach, so a full collection walks only what queries have made since. Without
+    it a full collection on a running server took 119 ms, stalling whichever request ran.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class GracefulServer(uvicorn.Server):
     """uvicorn's server; a signal starts ``on_stop`` and a clean shutdown, and the process
     then exits normally (status 0) instead of dying of the re-raised signal."""
@@ -213,6 +224,10 @@ class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, *, on_stop: Callable[[], None]) -> None:
         super().__init__(config)
         self.on_stop = on_stop
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        settle_startup_heap()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.on_stop()  # withdraw the work in flight first, so its responses end promptly

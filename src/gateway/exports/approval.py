@@ -51,6 +51,7 @@ __all__ = [
     "needs_approval",
     "query_release_check",
     "query_release_refusal",
+    "within_query_limits",
 ]
 
 NOT_REQUIRED = "not_required"
@@ -88,9 +89,9 @@ def query_release_refusal(
         >>> query_release_refusal(s, "general", "aggregate", 10**6, 10**8) is None
         True
     """
-    if not needs_approval(settings, level, data_class):
-        return None
-    if rows <= settings.query_record_max_rows and nbytes <= settings.query_record_max_bytes:
+    if not needs_approval(settings, level, data_class) or within_query_limits(
+        settings, rows, nbytes
+    ):
         return None
     return ExportRequired(
         f"this record-level result ({rows:,} rows, {nbytes:,} bytes) is larger than a query "
@@ -99,6 +100,18 @@ def query_release_refusal(
         "(POST /v1/exports, `gateway export query`), which your designated senior analyst "
         "authorises, or aggregate it (with disclosure control)"
     )
+
+
+def within_query_limits(settings: ExportSettings, rows: int, nbytes: int) -> bool:
+    """Whether a result is small enough to leave over ``/v1/query`` whatever its class (at
+    most ``query_record_max_rows`` rows and ``query_record_max_bytes`` bytes).
+
+    Example:
+        >>> s = ExportSettings(query_record_max_rows=100)
+        >>> within_query_limits(s, 100, 2_000), within_query_limits(s, 101, 2_000)
+        (True, False)
+    """
+    return rows <= settings.query_record_max_rows and nbytes <= settings.query_record_max_bytes
 
 
 def query_release_check(
@@ -117,6 +130,8 @@ def query_release_check(
             return  # nothing this level sends is held: no need to classify
         if not rewrite.tables and not rewrite.schema_tables:
             return  # reads no table (``SELECT 1``, ``range()``): releases no data
+        if within_query_limits(settings, result.num_rows, result.num_bytes):
+            return  # small enough to leave whatever its class: no need to classify
         refusal = query_release_refusal(
             settings,
             level,
