@@ -42,7 +42,6 @@ import re
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -72,10 +71,11 @@ from gateway.engines.base import (
 from gateway.engines.spill import spill_batches
 from gateway.errors import AuditUnavailable, ConfigurationError, GatewayError
 from gateway.lifetime import ClosesOnExit
+from gateway.lru import LruCache
 from gateway.policy import Policy
 from gateway.policy.disclosure import DisclosureRules
 from gateway.policy.markings import data_classes
-from gateway.policy.view import PolicyView, view_for
+from gateway.policy.view import PolicyView, check_principal, view_for
 from gateway.principal import Principal
 from gateway.rewrite import PolicySql, RewriteCache, RewriteResult, audited_access, rewrite
 from gateway.rewrite.explain import explain_engine_error
@@ -239,18 +239,19 @@ class QueryService(ClosesOnExit):
     policy_sql: PolicySql = field(default_factory=PolicySql)
     rewrites: RewriteCache = field(default_factory=RewriteCache)
     disclosure: ClosesOnExit | None = None
-    _lookup_cache: OrderedDict[str, LookupAnalysis] = field(
-        default_factory=OrderedDict, init=False, repr=False
+    _lookups_seen: LruCache[str, LookupAnalysis] = field(
+        default_factory=lambda: LruCache(512), init=False, repr=False
     )
-    _lookup_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _views: LruCache[tuple[Principal, str, date, str], PolicyView] = field(
+        default_factory=lambda: LruCache(256), init=False, repr=False
+    )
     _rewriting_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # --- the one entry point ------------------------------------------------------------
 
     def view(self, principal: Principal, purpose: str) -> PolicyView:
         """The policy view ``principal`` gets for ``purpose`` now (raises if refused)."""
-        now = self.clock()
-        return view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
+        return self._view(principal, purpose, self.clock())
 
     def run_query(
         self,
@@ -307,7 +308,7 @@ class QueryService(ClosesOnExit):
         with self._rewriting_lock:  # the pair switched together (use_policy_sql)
             policy_sql, rewrites = self.policy_sql, self.rewrites
         try:
-            view = view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
+            view = self._view(principal, purpose, now)
             cap = view.limits.max_rows if max_rows is None else min(max_rows, view.limits.max_rows)
             if control is not None:
                 cap = min(cap, control.max_rows)
@@ -342,19 +343,27 @@ class QueryService(ClosesOnExit):
 
     # --- steps ----------------------------------------------------------------------------
 
+    def _view(self, principal: Principal, purpose: str, now: datetime) -> PolicyView:
+        """:func:`view_for` at ``now``, remembered per principal (every field of it: areas,
+        grants, expiry, suspension), purpose and day under this policy, as an analyst's queries
+        repeat them. The principal's own checks (suspended, expired, purpose approved) run
+        again on every call, so a view is never handed out after its principal lost access."""
+        key = (principal, purpose, now.date(), self.policy.version)
+        known = self._views.get(key)
+        if known is not None:
+            check_principal(principal, purpose, now)
+            return known
+        view = view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
+        self._views.put(key, view)
+        return view
+
     def _lookups(self, sql: str) -> LookupAnalysis:
         """The person look-ups the submitted SQL pins (stored in the record, so review reports
         never parse hostile SQL again); cached per SQL text, as templates repeat."""
-        with self._lookup_lock:
-            found = self._lookup_cache.get(sql)
-            if found is not None:
-                self._lookup_cache.move_to_end(sql)
-                return found
-        found = analyse_lookups(sql, self.catalog)
-        with self._lookup_lock:
-            self._lookup_cache[sql] = found
-            if len(self._lookup_cache) > 512:
-                self._lookup_cache.popitem(last=False)
+        found = self._lookups_seen.get(sql)
+        if found is None:
+            found = analyse_lookups(sql, self.catalog)
+            self._lookups_seen.put(sql, found)
         return found
 
     def _deny(self, query_id: str, request: QueryRequest, exc: GatewayError) -> None:

@@ -9,6 +9,8 @@ DuckDB could spill, else 422 ``resource_limit``; the pool answers the next query
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,6 +25,9 @@ from gateway.engines.memory import (
     MIN_QUERY_MB,
     MemoryBudget,
     PeakWatch,
+    ProcessMemory,
+    limit_data_segment,
+    process_memory,
     sweep_spill_directories,
     worker_spill_directory,
 )
@@ -211,3 +216,44 @@ def test_a_worker_left_holding_more_than_a_query_may_start_with_is_replaced(
         engine.execute("SELECT 1 AS x", {}, limits=tight, query_id=qid())
     assert engine.worker_pids() == [after]
     assert watch.peaks[after] <= 160 * _MB
+
+
+def _status_fields(pid: int | str) -> dict[str, int]:
+    """VmRSS, VmHWM and VmData from a full read of ``/proc/<pid>/status`` (bytes)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text("ascii", errors="replace").splitlines():
+        name, _, value = line.partition(":")
+        if name in {"VmRSS", "VmHWM", "VmData"}:
+            fields[name] = int(value.split()[0]) * 1024
+    return fields
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_memory_sample_reads_the_three_figures_of_the_process() -> None:
+    # A process that is not this one and holds still, so two reads agree exactly.
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.1)
+        sample = process_memory(sleeper.pid)
+        expected = _status_fields(sleeper.pid)
+        assert (sample.resident, sample.peak, sample.data) == (
+            expected["VmRSS"],
+            expected["VmHWM"],
+            expected["VmData"],
+        )
+        assert 0 < sample.resident <= sample.peak
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert process_memory(sleeper.pid) == ProcessMemory()  # gone: all 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_the_data_segment_limit_starts_from_the_sample_it_is_given() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    now = process_memory()
+    with limit_data_segment(64 * _MB, now):
+        inside = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    expected = now.data + 64 * _MB
+    assert inside == (expected if hard == resource.RLIM_INFINITY else min(expected, hard))
+    assert resource.getrlimit(resource.RLIMIT_DATA) == (soft, hard)  # restored

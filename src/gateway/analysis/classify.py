@@ -68,8 +68,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -84,6 +82,7 @@ from gateway.catalog import Catalog
 from gateway.catalog.model import TableKind
 from gateway.catalog.sqlglot_schemas import mapping_schema
 from gateway.errors import NotProtectable, ParameterError
+from gateway.lru import LruCache
 
 __all__ = [
     "AGGREGATE_NAMES",
@@ -345,8 +344,9 @@ def without_cell_keys(tree: exp.Expr) -> exp.Expr:
 #: Classifications kept per executed SQL text (templates and dashboards repeat the same
 #: statements; classifying one costs a parse and a type annotation, ~2 ms for a template).
 _CLASSIFIED_MAX = 1024
-_classified: OrderedDict[tuple[int, str, bool], tuple[Catalog, Classification]] = OrderedDict()
-_classified_lock = threading.Lock()
+_classified: LruCache[tuple[int, str, bool], tuple[Catalog, Classification]] = LruCache(
+    _CLASSIFIED_MAX
+)
 
 
 def classify_sql(sql: str, catalog: Catalog, *, cell_keys: bool = False) -> Classification:
@@ -362,17 +362,11 @@ def classify_sql(sql: str, catalog: Catalog, *, cell_keys: bool = False) -> Clas
         True
     """
     key = (id(catalog), sql, cell_keys)
-    with _classified_lock:
-        kept = _classified.get(key)
-        if kept is not None and kept[0] is catalog:
-            _classified.move_to_end(key)
-            return kept[1]
+    kept = _classified.get(key)
+    if kept is not None and kept[0] is catalog:
+        return kept[1]
     verdict = _classify_sql(sql, catalog, cell_keys=cell_keys)
-    with _classified_lock:
-        _classified[key] = (catalog, verdict)
-        _classified.move_to_end(key)
-        while len(_classified) > _CLASSIFIED_MAX:
-            _classified.popitem(last=False)
+    _classified.put(key, (catalog, verdict))
     return verdict
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +44,7 @@ from gateway.errors import (
     SyntaxNotAllowed,
     TableNotPermitted,
 )
+from gateway.lru import LruCache
 
 __all__ = ["AllowedTables", "ParsedQuery", "SqlTreeParser", "check_tree", "line_column"]
 
@@ -172,8 +172,7 @@ class SqlTreeParser:
         )
         self._con.execute("SET lock_configuration = true")
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, ParsedQuery] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LruCache[str, ParsedQuery] = LruCache(cache_size)
         self._types: frozenset[str] | None = None
 
     def parse(self, sql: str) -> ParsedQuery:
@@ -186,7 +185,6 @@ class SqlTreeParser:
         with self._lock:
             cached = self._cache.get(sql)
             if cached is not None:
-                self._cache.move_to_end(sql)
                 return cached
             try:
                 rows = self._con.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchall()
@@ -201,9 +199,7 @@ class SqlTreeParser:
                     f"exactly one statement may run, the query has {len(statements)}"
                 )
             parsed = ParsedQuery(sql, statements[0])
-            self._cache[sql] = parsed
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._cache.put(sql, parsed)
             return parsed
 
     def builtin_types(self) -> frozenset[str]:

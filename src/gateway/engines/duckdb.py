@@ -60,6 +60,7 @@ from gateway.engines.pool import PoolSettings, WorkerPool
 from gateway.engines.schema_files import SchemaFileLock
 from gateway.engines.spill import discard_result_files
 from gateway.errors import ConfigurationError, Conflict, GatewayError, ParameterError
+from gateway.lru import LruCache
 
 __all__ = ["DuckDBEngine", "EngineTuning", "open_hardened"]
 
@@ -217,9 +218,9 @@ class DuckDBEngine(Engine):
         )
         self._tables, self._reserved = _catalog_names(self._config)
         self._macros = frozenset(_MACRO_NAME.findall(" ".join(self._config.session_macros)))
-        self._verified: OrderedDict[tuple[str, Expectation], Verified] = OrderedDict()
-        self._structured: OrderedDict[str, None] = OrderedDict()  # texts that passed check_tree
-        self._verified_lock = threading.Lock()
+        self._verified: LruCache[tuple[str, Expectation], Verified] = LruCache(256)
+        self._structured: LruCache[str, bool] = LruCache(256)  # texts that passed check_tree
+        self._ids_lock = threading.Lock()
         # Ids of recent queries: a result held in memory leaves no file to show its id is
         # taken (bounded: the service's ids are unique by construction; this catches reuse).
         self._used_ids: OrderedDict[str, None] = OrderedDict()
@@ -248,19 +249,10 @@ class DuckDBEngine(Engine):
     def _check_structure(self, parsed: ParsedQuery) -> None:
         """:func:`check_tree`'s structure check (no table functions, no SHOW …), remembered
         for the texts that passed it: a pure function of the text, which templates repeat."""
-        with self._verified_lock:
-            if parsed.sql in self._structured:
-                self._structured.move_to_end(parsed.sql)
-                return
+        if self._structured.get(parsed.sql):
+            return
         check_tree(parsed, allowed_tables=None)
-        self._remember_structured(parsed.sql)
-
-    def _remember_structured(self, sql: str) -> None:
-        with self._verified_lock:
-            self._structured[sql] = None
-            self._structured.move_to_end(sql)
-            if len(self._structured) > 256:
-                self._structured.popitem(last=False)
+        self._structured.put(parsed.sql, True)
 
     def attach(self, name: str, path: Path) -> None:
         """Attach the DuckDB file ``path`` read-only as catalog ``name`` in every worker from
@@ -281,8 +273,7 @@ class DuckDBEngine(Engine):
         self._pool.reconfigure(config)
         self._config = config
         self._tables, self._reserved = tables, reserved
-        with self._verified_lock:
-            self._verified.clear()
+        self._verified.clear()
 
     @property
     def warehouse_tables(self) -> frozenset[str]:
@@ -366,11 +357,9 @@ class DuckDBEngine(Engine):
         """
         self._require_open()
         key = (sql, expected)
-        with self._verified_lock:  # a pure function of the text and the expectation: cached
-            known = self._verified.get(key)
-            if known is not None:
-                self._verified.move_to_end(key)
-                return known
+        known = self._verified.get(key)  # a pure function of the text and the expectation
+        if known is not None:
+            return known
         found = verify(
             self._parser,
             sql,
@@ -378,11 +367,8 @@ class DuckDBEngine(Engine):
             catalog=self.catalog,
             reserved=self._reserved,
         )
-        with self._verified_lock:
-            self._verified[key] = found
-            if len(self._verified) > 256:
-                self._verified.popitem(last=False)
-        self._remember_structured(sql)  # verify ran check_tree on this very parse
+        self._verified.put(key, found)
+        self._structured.put(sql, True)  # verify ran check_tree on this very parse
         return found
 
     def publish_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
@@ -445,7 +431,7 @@ class DuckDBEngine(Engine):
                 "a query id is 1-128 letters, digits, '-' or '_', starting with a letter or digit"
             )
         path = self.results_dir / f"{query_id}.arrows"
-        with self._verified_lock:
+        with self._ids_lock:
             if path.exists() or query_id in self._used_ids:
                 raise Conflict(f"a result for query {query_id} already exists")
             self._used_ids[query_id] = None

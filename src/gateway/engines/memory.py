@@ -169,12 +169,16 @@ def process_memory(pid: int | str | None = "self") -> ProcessMemory:
         True
     """
     fields = {"VmRSS": 0, "VmHWM": 0, "VmData": 0}
+    wanted = len(fields)
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
             for line in fh:
                 name, _, value = line.partition(":")
                 if name in fields:
                     fields[name] = int(value.split()[0]) * 1024
+                    wanted -= 1
+                    if wanted == 0:  # the rest of the file (signals, capabilities) is not read
+                        break
     except (OSError, ValueError, IndexError):
         return ProcessMemory()
     return ProcessMemory(fields["VmRSS"], fields["VmHWM"], fields["VmData"])
@@ -195,13 +199,14 @@ def reset_peak(pid: int | str | None = "self") -> bool:
 
 
 @contextlib.contextmanager
-def limit_data_segment(growth_bytes: int) -> Iterator[None]:
+def limit_data_segment(growth_bytes: int, now: ProcessMemory | None = None) -> Iterator[None]:
     """Within the block, let the data segment grow by at most ``growth_bytes``.
 
-    Sets the soft ``RLIMIT_DATA`` from the current ``VmData`` and restores the previous soft
-    limit afterwards; off Linux (no ``VmData``) it does nothing.
+    Sets the soft ``RLIMIT_DATA`` from the current ``VmData`` (``now``'s, a sample of this
+    process just taken, else read here) and restores the previous soft limit afterwards; off
+    Linux (no ``VmData``) it does nothing.
     """
-    data = process_memory().data
+    data = (now or process_memory()).data
     if data == 0:
         yield
         return

@@ -13,10 +13,9 @@ Example:
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 
+from gateway.lru import LruCache
 from gateway.rewrite.context import RewriteResult
 
 __all__ = ["RewriteCache"]
@@ -24,9 +23,7 @@ __all__ = ["RewriteCache"]
 
 class RewriteCache:
     def __init__(self, max_entries: int = 4096) -> None:
-        self._entries: OrderedDict[tuple[object, ...], RewriteResult] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max = max_entries
+        self._entries: LruCache[tuple[object, ...], RewriteResult] = LruCache(max_entries)
 
     @staticmethod
     def key(
@@ -41,14 +38,7 @@ class RewriteCache:
         return (sql, view_key, max_rows, shape)
 
     def get(self, key: tuple[object, ...]) -> RewriteResult | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
+        return self._entries.get(key)
 
     def put(self, key: tuple[object, ...], result: RewriteResult) -> None:
-        with self._lock:
-            self._entries[key] = result
-            if len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+        self._entries.put(key, result)

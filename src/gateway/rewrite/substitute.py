@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import functools
 import itertools
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 
 from sqlglot import exp
 
 from gateway.catalog import Table
 from gateway.errors import ConfigurationError, PolicyCheckFailed
+from gateway.lru import LruCache
 from gateway.policy.load import parse_predicate
 from gateway.policy.masks import MaskContext, mask_expression
 from gateway.policy.projection import ProjectionIndex
@@ -260,9 +259,7 @@ class PolicySql:
     ) -> None:
         self.vault = dict(vault or {})
         self.projections = projections
-        self._cache: OrderedDict[tuple[object, ...], str] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max = max_entries
+        self._cache: LruCache[tuple[object, ...], str] = LruCache(max_entries)
 
     def sql(
         self,
@@ -273,20 +270,15 @@ class PolicySql:
         table: Table | None = None,
     ) -> str:
         key = (columns, keys, *_view_key(table_view, view))
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         text = self._projected(table_view, view, columns, keys)
         if text is None:
             text = policy_subquery(table_view, view, self.vault, columns, keys, table).sql(
                 dialect="duckdb", comments=False
             )
-        with self._lock:
-            self._cache[key] = text
-            if len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+        self._cache.put(key, text)
         return text
 
     def _projected(
@@ -310,15 +302,11 @@ class PolicySql:
         """The live policy subquery with every visible column and no record keys — the text a
         projection materialises (cached like :meth:`sql`)."""
         key = ("live", *_view_key(table_view, view))
-        with self._lock:
-            cached = self._cache.get(key)
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
         text = policy_subquery(table_view, view, self.vault).sql(dialect="duckdb", comments=False)
-        with self._lock:
-            self._cache[key] = text
-            if len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+        self._cache.put(key, text)
         return text
 
 
