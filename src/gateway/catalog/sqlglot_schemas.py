@@ -24,11 +24,11 @@ Example:
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 
 from sqlglot.schema import MappingSchema
+
+from gateway.lru import LruCache
 
 __all__ = ["KEPT", "USES", "mapping_schema"]
 
@@ -39,8 +39,7 @@ USES = 1000
 
 Shape = tuple[tuple[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]], ...]
 
-_lock = threading.Lock()
-_built: OrderedDict[Shape, tuple[MappingSchema, int]] = OrderedDict()  # with its uses
+_built: LruCache[Shape, tuple[MappingSchema, int]] = LruCache(KEPT)  # with its uses
 
 
 def mapping_schema(schema: Mapping[str, Mapping[str, Mapping[str, str]]]) -> MappingSchema:
@@ -50,19 +49,14 @@ def mapping_schema(schema: Mapping[str, Mapping[str, Mapping[str, str]]]) -> Map
         (str(db), tuple((str(t), tuple(cols.items())) for t, cols in tables.items()))
         for db, tables in schema.items()
     )
-    with _lock:
-        found = _built.get(shape)
-        if found is not None and found[1] < USES:
-            _built[shape] = (found[0], found[1] + 1)
-            _built.move_to_end(shape)
-            return found[0]
+    found = _built.get(shape)
+    if found is not None and found[1] < USES:
+        # Two threads may count one use between them: the bound on uses is approximate.
+        _built.put(shape, (found[0], found[1] + 1))
+        return found[0]
     built = MappingSchema(
         {db: {t: dict(cols) for t, cols in tables.items()} for db, tables in schema.items()},
         dialect="duckdb",
     )
-    with _lock:
-        _built[shape] = (built, 1)
-        _built.move_to_end(shape)
-        while len(_built) > KEPT:
-            _built.popitem(last=False)
+    _built.put(shape, (built, 1))
     return built
