@@ -58,13 +58,18 @@ def _error(
     return QueryError(f"could not resolve the query's columns: {summary}", position=position)
 
 
-def qualified_copy(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
-    """A copy of ``tree`` with every column qualified by its source (sqlglot's qualifier).
+def qualified_copy(
+    tree: exp.Expr,
+    ctx: RewriteContext,
+    schema: dict[str, dict[str, dict[str, str]]] | None = None,
+) -> exp.Expr:
+    """A copy of ``tree`` with every column qualified by its source (sqlglot's qualifier),
+    against ``schema`` (default: the view's visible columns and its extra schemas).
 
     Raises:
         ColumnNotFound, QueryError: a column that does not resolve.
     """
-    schema = _schema(ctx)
+    schema = _schema(ctx) if schema is None else schema
     try:
         return qualify(
             tree.copy(),
@@ -82,7 +87,7 @@ def qualified_copy(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
 def analyse_columns(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
     """Validate column references and record ``table.column`` for every one touched."""
     schema = _schema(ctx)
-    qualified = qualified_copy(tree, ctx)
+    qualified = qualified_copy(tree, ctx, schema)
     try:
         scopes = traverse_scope(qualified)
     except SqlglotError as exc:
