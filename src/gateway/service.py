@@ -349,7 +349,10 @@ class QueryService(ClosesOnExit):
         repeat them. The principal's own checks (suspended, expired, purpose approved) run
         again on every call, so a view is never handed out after its principal lost access."""
         key = (principal, purpose, now.date(), self.policy.version)
-        known = self._views.get(key)
+        try:
+            known = self._views.get(key)
+        except TypeError:  # a principal built with a list somewhere: not kept, only built
+            return view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
         if known is not None:
             check_principal(principal, purpose, now)
             return known

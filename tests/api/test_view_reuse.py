@@ -76,3 +76,14 @@ def test_a_changed_principal_gets_a_view_of_its_own(
     assert _areas(service, narrower) == {"E06000002"}
     with pytest.raises(AccountSuspended):
         service.view(replace(narrower, suspended=True), "SA-2026")
+
+
+def test_a_principal_that_cannot_be_a_key_still_gets_its_view(
+    service: QueryService, principal_of: Callable[[str], Principal]
+) -> None:
+    # A caller that built the principal with a list (not a tuple) of areas: the view is built
+    # for it each time instead of failing the query.
+    analyst = principal_of("a.khan")
+    unhashable = replace(analyst, areas=list(analyst.areas))  # type: ignore[arg-type]
+    assert tuple(service.view(unhashable, "SA-2026").areas) == tuple(analyst.areas)
+    assert _areas(service, unhashable) <= set(analyst.areas)
