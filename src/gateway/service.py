@@ -351,13 +351,15 @@ class QueryService(ClosesOnExit):
         key = (principal, purpose, now.date(), self.policy.version)
         try:
             known = self._views.get(key)
-        except TypeError:  # a principal built with a list somewhere: not kept, only built
-            return view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
+            keep = True
+        except TypeError:  # a principal built with a list somewhere: built, never kept
+            known, keep = None, False
         if known is not None:
             check_principal(principal, purpose, now)
             return known
         view = view_for(self.policy, self.catalog, principal, purpose, now.date(), now=now)
-        self._views.put(key, view)
+        if keep:
+            self._views.put(key, view)
         return view
 
     def _lookups(self, sql: str) -> LookupAnalysis:
