@@ -515,11 +515,17 @@ class WorkerPool:
 
     def _prepare(self, worker: _Worker, limits: QueryLimits) -> _Worker:
         """``worker`` ready to take a query under ``limits``: a dead or stopped one, or one
-        holding more memory than the query may start with, is replaced first."""
+        holding more memory than the query may start with, is replaced first (not for a limit
+        no worker can meet: that query is refused as it is, and the worker kept)."""
+        budget = worker.budget(limits)
         if (
             not worker.responsive()
             or worker.generation != self._generation
-            or (worker.ready and not worker.budget(limits).may_start(_resident(worker)))
+            or (
+                worker.ready
+                and budget.problem() is None
+                and not budget.may_start(_resident(worker))
+            )
         ):
             worker = self._replace(worker, checkin=False)
         try:
