@@ -270,6 +270,9 @@ def browser() -> Iterator[Any]:
 def set_sql(page: Any, sql: str) -> None:
     """Put ``sql`` in the console's editor (CodeMirror when its script ran, else the textarea)."""
     page.locator("#query-form").wait_for()
+    # The editor replaces the textarea when its script has run: decide only once the page has
+    # loaded, or a textarea hidden a moment later is waited on until the timeout.
+    page.wait_for_load_state("load")
     if page.locator(".CodeMirror").count():
         page.evaluate("sql => document.querySelector('.CodeMirror').CodeMirror.setValue(sql)", sql)
     else:
