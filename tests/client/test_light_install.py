@@ -1,4 +1,4 @@
-"""The client needs only httpx, pyarrow and polars: import it (and run a query) in a fresh
+"""The client needs only pyarrow and polars (HTTP is the standard library's): import it (and run a query) in a fresh
 interpreter where the server's packages cannot be imported at all."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import sys
 import textwrap
 
 BLOCKED = (
+    "httpx",  # the client speaks HTTP with http.client (gateway.client.http)
+    "httpcore",
     "duckdb",
     "sqlglot",
     "fastapi",

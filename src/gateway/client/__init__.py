@@ -1,4 +1,5 @@
-"""The light Python client for notebooks: needs only httpx, pyarrow and polars.
+"""The light Python client for notebooks: needs only pyarrow and polars (HTTP is
+Python's own ``http.client``: :mod:`gateway.client.http`).
 
     >>> from gateway.client import connect                                     # doctest: +SKIP
     >>> gw = connect("http://127.0.0.1:8000", "pgw_…", purpose="SA-2026")        # doctest: +SKIP

@@ -17,7 +17,6 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import polars as pl
 import pyarrow as pa
 
@@ -32,6 +31,7 @@ from gateway.client.errors import (
     error_from_answer,
 )
 from gateway.client.exports import ExportResult, ProgressEvent, download_export, run_export
+from gateway.client.http import HttpClient, Response, TransportFailed, TransportTimedOut
 from gateway.client.profile import resolve_profile
 from gateway.client.stream import ArrowResult
 from gateway.client.templates import TemplateResult
@@ -44,6 +44,9 @@ ParamValue = str | int | float | bool | date | datetime | None | list[Any] | tup
 #: Disclosure control asked of a query or export: a mode name or a request object.
 Disclosure = str | Mapping[str, Any] | None
 _ARROW = "application/vnd.apache.arrow.stream"
+#: An Arrow answer of a known size up to this is read in one go and its batches read in
+#: place; a larger one (or one of unknown size) batch by batch as it arrives.
+_READ_AT_ONCE = 1 << 20
 
 
 def _plain(value: ParamValue) -> Any:
@@ -63,7 +66,10 @@ class Connection(ClosesOnExit):
         purpose: default purpose for queries that do not name one.
         timeout: seconds to wait for an answer (a long query needs a long timeout).
         connect_timeout: seconds to wait for a connection.
-        transport: an httpx transport (tests, proxies).
+
+    HTTP goes through :mod:`gateway.client.http` (the standard library's ``http.client``):
+    connections kept alive, TLS verified against the system's certificates, proxies from
+    ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``.
 
     Attributes:
         last_query_id: the audit id of the last query answered (also on errors that have one).
@@ -85,7 +91,6 @@ class Connection(ClosesOnExit):
         purpose: str | None = None,
         timeout: float = 300.0,
         connect_timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.purpose = purpose
@@ -93,20 +98,21 @@ class Connection(ClosesOnExit):
         self.last_disclosure: str | None = None
         self.last_marking: str | None = None
         self.last_product: dict[str, Any] | None = None
-        self._http = httpx.Client(
-            base_url=self.url,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "User-Agent": f"partnership-gateway-client/{gateway.__version__}",
-            },
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            transport=transport,
-        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "User-Agent": f"partnership-gateway-client/{gateway.__version__}",
+        }
+        try:
+            self._http = HttpClient(
+                self.url, headers, timeout=timeout, connect_timeout=connect_timeout
+            )
+        except (ValueError, TransportFailed) as exc:
+            raise ClientError(f"cannot use {url!r}: {exc}") from None
 
     # --- plumbing ------------------------------------------------------------------------
 
     @contextmanager
-    def _request(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+    def _request(self, method: str, path: str, **kwargs: Any) -> Iterator[Response]:
         """Send a request and yield the (streaming) response; raise the server's error."""
         with self._transport_errors(), self._http.stream(method, path, **kwargs) as response:
             if response.status_code >= 400:
@@ -116,20 +122,25 @@ class Connection(ClosesOnExit):
 
     @contextmanager
     def _transport_errors(self) -> Iterator[None]:
-        """httpx's failures to get (or finish reading) an answer, as the client's errors."""
+        """Failures to get (or finish reading) an answer, as the client's errors."""
         try:
             yield
-        except httpx.TimeoutException as exc:
+        except TransportTimedOut as exc:
             raise RequestTimedOut(f"no answer from {self.url} in time: {exc}") from exc
-        except httpx.TransportError as exc:
+        except TransportFailed as exc:
             raise ConnectionFailed(f"cannot reach the gateway at {self.url}: {exc}") from exc
 
-    def _body(self, response: httpx.Response) -> Iterator[bytes]:
+    def _body(self, response: Response) -> Iterator[bytes]:
         """The response's bytes as they arrive (a failure mid-way is the client's error)."""
         with self._transport_errors():
             yield from response.iter_bytes()
 
-    def _error(self, response: httpx.Response) -> GatewayError:
+    def _whole_body(self, response: Response) -> bytes:
+        """The response's bytes in one read (a failure is the client's error)."""
+        with self._transport_errors():
+            return response.read()
+
+    def _error(self, response: Response) -> GatewayError:
         try:
             body = response.json()
         except ValueError:
@@ -167,7 +178,7 @@ class Connection(ClosesOnExit):
             body["disclosure"] = disclosure if isinstance(disclosure, str) else dict(disclosure)
         return body
 
-    def _answered(self, response: httpx.Response) -> None:
+    def _answered(self, response: Response) -> None:
         self.last_query_id = response.headers.get("x-query-id")
         self.last_disclosure = response.headers.get("x-disclosure")
         self.last_marking = response.headers.get("x-protective-marking")
@@ -229,8 +240,10 @@ class Connection(ClosesOnExit):
             if response.headers.get("content-type", "").split(";")[0] != _ARROW:
                 raise UnexpectedResponse("the query answer is not an Arrow stream")
             rows = response.headers.get("x-row-count", "")
+            size = response.headers.get("content-length", "")
+            small = size.isdigit() and int(size) <= _READ_AT_ONCE
             yield ArrowResult(
-                self._body(response),
+                self._whole_body(response) if small else self._body(response),
                 query_id=self.last_query_id,
                 marking=self.last_marking,
                 row_count=int(rows) if rows.isdigit() else None,

@@ -1,6 +1,6 @@
 """Exports from the light client: ask the gateway for a file, follow its progress, download it.
 
-Needs only httpx (no GIS libraries on the analyst's machine: the server writes the file).
+Needs no GIS libraries on the analyst's machine: the server writes the file.
 
     >>> result = gw.export("SELECT lsoa_code, count(*) AS n FROM crime GROUP BY 1",
     ...                    format="tab", output="crime_by_lsoa.tab")        # doctest: +SKIP

@@ -88,7 +88,8 @@ class ArrowResult:
     bytes read are checked against the audit record's fingerprint.
 
     Args:
-        chunks: the response body's byte chunks.
+        chunks: the response body's byte chunks, or the whole body when it was small enough
+            to read at once (then batches are read from it in place).
         query_id: the audit record's id (``X-Query-Id``).
         marking: the result's protective marking (``X-Protective-Marking``), when sent.
         row_count: the rows the server says it sends (``X-Row-Count``), when it says.
@@ -106,11 +107,15 @@ class ArrowResult:
         ...                      expected_sha256=hashlib.sha256(data).hexdigest())
         >>> [b.num_rows for b in iter(result.next_batch, None)], result.finished
         ([2, 1], True)
+        >>> ArrowResult(data, query_id="q1", expected_sha256="0" * 64).read_all()  # whole body
+        Traceback (most recent call last):
+        ...
+        gateway.client.errors.UnexpectedResponse: the result does not match its audit fingerprint (damaged in transit)
     """
 
     def __init__(
         self,
-        chunks: Iterator[bytes],
+        chunks: Iterator[bytes] | bytes,
         *,
         query_id: str | None,
         marking: str | None = None,
@@ -122,9 +127,11 @@ class ArrowResult:
         self.row_count = row_count
         self.finished = False
         self._expected = expected_sha256
-        self._body = ResponseBody(chunks)
+        self._whole = chunks if isinstance(chunks, bytes) else None
+        self._body = None if isinstance(chunks, bytes) else ResponseBody(chunks)
+        source = self._body if self._body is not None else pa.py_buffer(chunks)
         try:
-            self._reader = pa.ipc.open_stream(self._body)
+            self._reader = pa.ipc.open_stream(source)
         except pa.ArrowInvalid as exc:
             raise UnexpectedResponse(f"the result stream is damaged: {exc}") from exc
 
@@ -150,9 +157,13 @@ class ArrowResult:
         return pa.Table.from_batches(list(iter(self.next_batch, None)), schema=self.schema)
 
     def _finish(self) -> None:
-        self._body.drain()
+        if self._body is not None:
+            self._body.drain()
+            digest = self._body.sha256()
+        else:
+            digest = hashlib.sha256(self._whole or b"").hexdigest()
         self.finished = True
-        if self._expected and self._expected != self._body.sha256():
+        if self._expected and self._expected != digest:
             raise UnexpectedResponse(
                 "the result does not match its audit fingerprint (damaged in transit)"
             )

@@ -1,7 +1,7 @@
 """Templates and products from the light client: run library templates, export their results,
 fetch the strategic assessment pack.
 
-Needs only httpx and pyarrow (the server runs the templates and renders the documents).
+Needs only pyarrow (the server runs the templates and renders the documents).
 
     >>> gw.templates()[0]["name"]                                                 # doctest: +SKIP
     'asb-by-type'
