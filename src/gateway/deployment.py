@@ -56,6 +56,7 @@ from gateway.pseudonym_vault import VAULT_CATALOG, ensure_vault, vault_domains
 from gateway.rewrite import PolicySql
 from gateway.service import QueryService
 from gateway.users import UsersFile
+from gateway.warehouse_refresh import Rebuilt, WarehouseRefresh
 
 __all__ = [
     "PSEUDONYM_KEY",
@@ -116,6 +117,7 @@ class Deployment(ClosesOnExit):
         service: QueryService | None = None,
         audit_tables: LiveAuditTables | None = None,
         projections: ProjectionSwitch | None = None,
+        warehouse_refresh: WarehouseRefresh | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.catalog = catalog
@@ -125,6 +127,9 @@ class Deployment(ClosesOnExit):
         self._audit_tables = audit_tables
         #: The masked projections being built while serving (``projections_in_background``).
         self.projections = projections
+        #: Takes up a refreshed warehouse file (DuckDB; a server starts it:
+        #: ``GATEWAY_WAREHOUSE_CHECK_S``).
+        self.warehouse_refresh = warehouse_refresh
         self.directory = self.principal_directory(data_dir)
 
     @staticmethod
@@ -181,7 +186,7 @@ class Deployment(ClosesOnExit):
             if not engine:
                 return cls(data_dir, catalog, policy, audit)
             live = LiveAuditTables(audit.store, data_dir.audit_tables)
-            service, switch = _open_service(
+            service, switch, refresh = _open_service(
                 data_dir,
                 catalog,
                 policy,
@@ -194,7 +199,7 @@ class Deployment(ClosesOnExit):
                 projections=projections,
                 projections_in_background=projections_in_background,
             )
-            deployment = cls(data_dir, catalog, policy, audit, service, live, switch)
+            deployment = cls(data_dir, catalog, policy, audit, service, live, switch, refresh)
             if switch is not None:
                 switch.start()
             return deployment
@@ -269,6 +274,8 @@ class Deployment(ClosesOnExit):
         audit log."""
         if self._audit_tables is not None:
             self._audit_tables.stop()
+        if self.warehouse_refresh is not None:
+            self.warehouse_refresh.stop()
         if self._service is not None:
             self._service.engine.close()
         self.audit.close()
@@ -287,9 +294,10 @@ def _open_service(
     spark: str | None = None,
     projections: bool = False,
     projections_in_background: bool = False,
-) -> tuple[QueryService, ProjectionSwitch | None]:
+) -> tuple[QueryService, ProjectionSwitch | None, WarehouseRefresh | None]:
     """The query service over the warehouse, with the engine's workers started (and the
-    projections still to build, when they are built in the background)."""
+    projections still to build, when they are built in the background), and what takes up a
+    refreshed warehouse file (not started; DuckDB only)."""
     audit.record(
         AccessEvent(
             EventKind.POLICY_LOADED,
@@ -313,14 +321,14 @@ def _open_service(
         spark_service = _spark_service(
             data_dir, catalog, policy, audit, spark, key, limits, disclosure
         )
-        return spark_service, None
+        return spark_service, None, None
+    # Before the vault and projections are built: the version of the file they come from, the
+    # only one a worker will open (a replaced file is taken up by the WarehouseRefresh).
+    identity = file_identity(data_dir.warehouse)
     domains = vault_domains(policy, catalog)
     vault_path = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
     policy_sql = PolicySql(vault={d.name: d.value_type for d in domains.values()})
     attachments = {VAULT_CATALOG: vault_path}
-    identity = None
-    if projections:
-        identity = file_identity(data_dir.warehouse)  # before the build: what it is built from
     if projections and not projections_in_background:
         path, index = _build_projections(data_dir, catalog, policy, audit, policy_sql, key)
         attachments[PROJECTION_CATALOG] = path
@@ -365,14 +373,33 @@ def _open_service(
         policy_sql=policy_sql,
         disclosure=disclosure,
     )
-    if not (projections and projections_in_background):
-        return service, None
-    live_sql = policy_sql
+    live_sql = PolicySql(vault=policy_sql.vault)
 
-    def build() -> tuple[Path, ProjectionIndex]:
-        return _build_projections(data_dir, catalog, policy, audit, live_sql, key)
+    def rebuild() -> Rebuilt:
+        vault = ensure_vault(data_dir.pseudonyms, data_dir.warehouse, key, domains)
+        if not projections:
+            return Rebuilt({VAULT_CATALOG: vault}, live_sql)
+        path, index = _build_projections(data_dir, catalog, policy, audit, live_sql, key)
+        files = {VAULT_CATALOG: vault, PROJECTION_CATALOG: path}
+        return Rebuilt(files, PolicySql(vault=live_sql.vault, projections=index), index.version)
 
-    return service, ProjectionSwitch(build, engine, service)
+    switch = None
+    if projections and projections_in_background:
+
+        def build() -> tuple[Path, ProjectionIndex]:
+            return _build_projections(data_dir, catalog, policy, audit, live_sql, key)
+
+        switch = ProjectionSwitch(build, engine, service)
+    refresh = WarehouseRefresh(
+        data_dir.warehouse,
+        identity,
+        rebuild,
+        engine,
+        service,
+        audit,
+        before_first=None if switch is None else switch.wait,
+    )
+    return service, switch, refresh
 
 
 def _build_projections(

@@ -119,6 +119,8 @@ def open_runtime(settings: GatewaySettings, *, metrics: Metrics | None = None) -
     )
     try:
         service = deployment.service
+        if deployment.warehouse_refresh is not None:
+            deployment.warehouse_refresh.start(settings.warehouse_check_s)
         apply_retention(service, deployment.data_dir)  # export files past retention_days
         limits = UsageLimits.build(
             requests_per_minute=settings.requests_per_minute,

@@ -352,6 +352,12 @@ class HealthOut(BaseModel):
         description="The masked projections (GATEWAY_PROJECTIONS): building while queries run "
         "the live policy subqueries, ready once queries scan them, failed (live; see reasons).",
     )
+    warehouse: Literal["current", "refreshing", "failed"] = Field(
+        default="current",
+        description="The warehouse version served: current, refreshing (a replaced file is "
+        "being taken up; the previous version answers meanwhile) or failed (the previous "
+        "version answers; see reasons).",
+    )
 
 
 class ReadyOut(BaseModel):

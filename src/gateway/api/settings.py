@@ -17,6 +17,7 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
     GATEWAY_ENGINE_WORKERS              engine worker processes (default max(4, cores))
     GATEWAY_ENGINE_THREADS              DuckDB threads per worker (default: the cores)
     GATEWAY_PROJECTIONS                 1: precompute masked projections at start (DuckDB; 0)
+    GATEWAY_WAREHOUSE_CHECK_S           look for a replaced warehouse file this often (default 10)
     GATEWAY_ENGINE_USER_SHARE           fraction of the workers one user may hold (0.5)
     GATEWAY_ENGINE_RESERVED_WORKERS     workers kept for users running nothing (default 1)
     GATEWAY_ENGINE_QUEUE_TIMEOUT_S      longest wait for a worker (default 10)      → 503
@@ -87,6 +88,8 @@ class GatewaySettings:
         engine_liveness_s: an idle worker that is stopped or dead this long is replaced.
         projections: materialise the known principals' policy subqueries at start
             (:mod:`gateway.projections`), so their queries scan plain columns.
+        warehouse_check_s: how often the server looks for a replaced warehouse file, and takes
+            it up once it stood still that long (:mod:`gateway.warehouse_refresh`; DuckDB).
         token_days: lifetime of tokens issued through the API.
         max_text_row_bytes: largest row (Arrow bytes) sent as CSV or JSON; results with a
             bigger one are refused with 413 ``too_large`` (and audited so).
@@ -132,6 +135,7 @@ class GatewaySettings:
     engine_queue_timeout_s: float = 10.0
     engine_liveness_s: float = 1.0
     projections: bool = False
+    warehouse_check_s: float = 10.0
     token_days: int = 90
     max_text_row_bytes: int = 16 << 20
     send_timeout_s: float = 30.0

@@ -71,6 +71,7 @@ class EventKind(StrEnum):
     # --- the service, sign-in and review ----------------------------------------------------
     POLICY_LOADED = "policy.loaded"
     POLICY_PROJECTIONS_READY = "policy.projections_ready"
+    POLICY_WAREHOUSE_REFRESHED = "policy.warehouse_refreshed"  # derived files rebuilt, switched
     ACCESS_AUTHENTICATION_FAILED = "access.authentication_failed"
     ACCESS_DENIED = "access.denied"
     ACCESS_AUDIT_REVIEWED = "access.audit_reviewed"

@@ -130,6 +130,13 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _attached(config: WorkerConfig, files: Mapping[str, Path]) -> tuple[tuple[str, str], ...]:
+    """``config``'s attachments with ``files`` attached under their names (replacing any)."""
+    attached = dict(config.attachments)
+    attached.update({name: str(Path(path).resolve()) for name, path in files.items()})
+    return tuple(attached.items())
+
+
 class DuckDBEngine(Engine):
     """The default engine: a read-only DuckDB warehouse behind hardened, killable workers."""
 
@@ -171,7 +178,8 @@ class DuckDBEngine(Engine):
             warehouse_identity: the warehouse file's identity
                 (:func:`~gateway.engines.hardening.file_identity`) that data attached beside it
                 was derived from: a worker refuses to open a replaced or rewritten warehouse,
-                so queries fail closed (503) until the gateway restarts and rebuilds.
+                so queries fail closed (503) until :meth:`refresh` switches to it
+                (:mod:`gateway.warehouse_refresh` rebuilds the derived files first).
 
         Raises:
             gateway.errors.ConfigurationError: missing warehouse, bad names, or a worker
@@ -267,8 +275,31 @@ class DuckDBEngine(Engine):
             EngineUnavailable: a worker with it did not start.
         """
         self._require_open()
-        attached = (*self._config.attachments, (name, str(Path(path).resolve())))
-        config = replace(self._config, attachments=attached)
+        self._switch(replace(self._config, attachments=_attached(self._config, {name: path})))
+
+    def refresh(
+        self, warehouse_identity: tuple[int, int, int, int], attachments: Mapping[str, Path]
+    ) -> None:
+        """Serve the warehouse file as it is now, ``warehouse_identity``
+        (:func:`~gateway.engines.hardening.file_identity`), with the files derived from it:
+        ``attachments`` replace those attached under the same names (the vault, the
+        projections). A worker started before has the old file open and is replaced as by
+        :meth:`attach`; one started from now on refuses any other version of the file.
+
+        Raises:
+            ConfigurationError: the files cannot be opened as they are now (nothing changed).
+            EngineUnavailable: a worker with them did not start.
+        """
+        self._require_open()
+        self._switch(
+            replace(
+                self._config,
+                attachments=_attached(self._config, attachments),
+                warehouse_identity=warehouse_identity,
+            )
+        )
+
+    def _switch(self, config: WorkerConfig) -> None:
         tables, reserved = _catalog_names(config)  # opens it as a worker will
         self._pool.reconfigure(config)
         self._config = config

@@ -59,8 +59,9 @@ class WorkerConfig:
             vault); generated SQL may only reach them where the cross-check allows.
         extra_schemas: names of in-memory catalogs for :class:`TableSnapshot` tables.
         warehouse_identity: when set, the warehouse file's ``(device, inode, size, mtime_ns)``
-            it must still have for a worker to open it (derived data — masked projections —
-            was built from exactly that file; a replaced warehouse fails closed until restart).
+            it must still have for a worker to open it (derived data — the vault, masked
+            projections — was built from exactly that file; a replaced warehouse fails closed
+            until the engine is switched to it: :meth:`DuckDBEngine.refresh`).
         schema_files: extra schemas kept in DuckDB files that the service appends to,
             ``(name, path)``; never attached to the worker's own connection (a writer could
             not open the file then), but to a hardened connection opened for each query that

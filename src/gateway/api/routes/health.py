@@ -31,8 +31,9 @@ from gateway.api.schemas import AuditHealthOut, EngineOut, HealthOut, HealthStat
 from gateway.engines.base import EngineStats
 from gateway.errors import GatewayError
 from gateway.projection_switch import ProjectionSwitch
+from gateway.warehouse_refresh import WarehouseRefresh
 
-__all__ = ["assess", "audit_health", "router", "with_projections"]
+__all__ = ["assess", "audit_health", "router", "with_projections", "with_warehouse"]
 
 router = APIRouter(tags=["operations"])
 
@@ -176,8 +177,30 @@ def with_projections(health: HealthOut, switch: ProjectionSwitch | None) -> Heal
     )
 
 
+def with_warehouse(health: HealthOut, refresh: WarehouseRefresh | None) -> HealthOut:
+    """``health`` with the warehouse refresh's state; a failed one degrades it (the previous
+    version still answers).
+
+    Example:
+        >>> from gateway.engines import EngineStats
+        >>> stats = EngineStats(workers=1, workers_alive=1, restarts=0, queue_depth=0,
+        ...                     running=0, completed=0, failed=0, idle=1, max_queue=8)
+        >>> with_warehouse(assess(stats, AuditHealthOut(status="ok"), stopping=False),
+        ...                None).warehouse
+        'current'
+    """
+    if refresh is None or refresh.state != "failed":
+        return health.model_copy(update={"warehouse": refresh.state if refresh else "current"})
+    reason = f"the refreshed warehouse was not taken up ({refresh.reason}): the previous answers"
+    status: HealthStatus = max(health.status, "degraded", key=_RANK.__getitem__)
+    return health.model_copy(
+        update={"warehouse": "failed", "status": status, "reasons": [*health.reasons, reason]}
+    )
+
+
 def _health(runtime: GatewayRuntime, request: Request) -> HealthOut:
     shutdown = getattr(request.app.state, "shutdown", None)
     stopping = bool(getattr(shutdown, "started", False))
     health = assess(runtime.service.engine.stats(), audit_health(runtime), stopping=stopping)
-    return with_projections(health, runtime.deployment.projections)
+    health = with_projections(health, runtime.deployment.projections)
+    return with_warehouse(health, runtime.deployment.warehouse_refresh)
