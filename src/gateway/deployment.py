@@ -398,6 +398,7 @@ def _open_service(
         service,
         audit,
         before_first=None if switch is None else switch.wait,
+        after_switch=None if switch is None else lambda rebuilt: switch.rebuilt(),
     )
     return service, switch, refresh
 

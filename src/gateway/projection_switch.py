@@ -75,6 +75,12 @@ class ProjectionSwitch:
         """Whether the build ended (switched or failed) within ``timeout_s``."""
         return self._done.wait(timeout_s)
 
+    def rebuilt(self) -> None:
+        """The projections were built again and switched in by another way (a refreshed
+        warehouse taken up: :mod:`gateway.warehouse_refresh`): ``ready`` from now on, whatever
+        became of this build."""
+        self.state, self.reason = "ready", ""
+
     def _run(self) -> None:
         try:
             path, index = self._build()

@@ -83,6 +83,8 @@ class WarehouseRefresh:
         engine, service, audit: what to switch, and where the switch is recorded.
         before_first: waited on before the first look, called with a timeout until it says
             it is done (the projections being built at start: the two never switch at once).
+        after_switch: told of each refresh taken up (the projections' build at start is
+            ``ready`` once a refresh has built them, whatever became of it).
 
     Attributes:
         state: ``current``, ``refreshing`` (the new version is being built; the old one is
@@ -102,6 +104,7 @@ class WarehouseRefresh:
         audit: AuditLog,
         *,
         before_first: Callable[[float], bool] | None = None,
+        after_switch: Callable[[Rebuilt], object] | None = None,
     ) -> None:
         self.warehouse = warehouse
         self.serving = serving
@@ -110,6 +113,7 @@ class WarehouseRefresh:
         self._service = service
         self._audit = audit
         self._before_first = before_first
+        self._after_switch = after_switch
         self.state: RefreshState = "current"
         self.reason = ""
         self.refreshes = 0
@@ -158,6 +162,8 @@ class WarehouseRefresh:
             self._audit.record(self._record(version, rebuilt))
             self._engine.refresh(version, rebuilt.attachments)
             self._service.use_policy_sql(rebuilt.policy_sql)
+            if self._after_switch is not None:
+                self._after_switch(rebuilt)
         except Exception as exc:  # the gateway keeps the version it serves; /healthz says why
             # /healthz answers anyone: the error's kind there, its message (paths) in the log.
             self.reason = type(exc).__name__

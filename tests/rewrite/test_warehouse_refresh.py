@@ -167,7 +167,10 @@ def test_a_server_takes_up_a_refreshed_warehouse_by_itself(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     data = prepare_data_dir(generated_source(request), tmp_path / "served")
-    gateway = start_gateway(data.root, env={"GATEWAY_WAREHOUSE_CHECK_S": "0.2"})
+    # With projections built in the background at start, as a server does: the refresh waits
+    # for that switch, then rebuilds them for the new file.
+    env = {"GATEWAY_WAREHOUSE_CHECK_S": "0.2", "GATEWAY_PROJECTIONS": "1"}
+    gateway = start_gateway(data.root, env=env)
     try:
         headers = gateway.headers("s.patel")
         body = {"sql": "SELECT count(*) AS n FROM custody", "purpose": "SA-2026"}
@@ -188,5 +191,6 @@ def test_a_server_takes_up_a_refreshed_warehouse_by_itself(
                 assert time.monotonic() < deadline, health  # answers come a moment before
                 time.sleep(0.05)
         assert health["status"] == "ok", health["reasons"]
+        assert health["projections"] == "ready"
     finally:
         gateway.stop()

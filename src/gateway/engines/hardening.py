@@ -160,8 +160,9 @@ def _require_identity(config: WorkerConfig) -> None:
         found = None
     if found != config.warehouse_identity:
         raise EngineUnavailable(
-            f"the warehouse {config.warehouse} changed since the gateway started (data derived "
-            "from it, the masked projections, would no longer match): restart the gateway"
+            "the warehouse was replaced after the files derived from it (pseudonym vault, "
+            "masked projections) were built: queries resume once the gateway has rebuilt them "
+            "for the new version"
         )
 
 
