@@ -171,10 +171,7 @@ def with_projections(health: HealthOut, switch: ProjectionSwitch | None) -> Heal
     if switch.state != "failed":
         return health.model_copy(update={"projections": switch.state})
     reason = f"masked projections not built ({switch.reason}): queries run live"
-    status: HealthStatus = max(health.status, "degraded", key=_RANK.__getitem__)
-    return health.model_copy(
-        update={"projections": "failed", "status": status, "reasons": [*health.reasons, reason]}
-    )
+    return _degraded(health, "projections", reason)
 
 
 def with_warehouse(health: HealthOut, refresh: WarehouseRefresh | None) -> HealthOut:
@@ -192,9 +189,14 @@ def with_warehouse(health: HealthOut, refresh: WarehouseRefresh | None) -> Healt
     if refresh is None or refresh.state != "failed":
         return health.model_copy(update={"warehouse": refresh.state if refresh else "current"})
     reason = f"the refreshed warehouse was not taken up ({refresh.reason}): the previous answers"
+    return _degraded(health, "warehouse", reason)
+
+
+def _degraded(health: HealthOut, part: str, reason: str) -> HealthOut:
+    """``health`` with ``part`` failed: at least degraded, ``reason`` added."""
     status: HealthStatus = max(health.status, "degraded", key=_RANK.__getitem__)
     return health.model_copy(
-        update={"warehouse": "failed", "status": status, "reasons": [*health.reasons, reason]}
+        update={part: "failed", "status": status, "reasons": [*health.reasons, reason]}
     )
 
 
