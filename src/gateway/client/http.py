@@ -18,7 +18,8 @@ What it keeps of what the client relied on:
 - ``connect_timeout`` for the connection, ``timeout`` for every wait on the server after it;
 - ``https://`` verified against the system's trust store (``SSL_CERT_FILE`` and
   ``SSL_CERT_DIR`` are honoured, as OpenSSL does);
-- ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (and lower case) as ``urllib`` reads them:
+- ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` (and lower case) as ``urllib``
+  reads them:
   ``http://`` through a proxy as an absolute URI, ``https://`` through a ``CONNECT`` tunnel,
   credentials in the proxy URL as ``Proxy-Authorization: Basic``.
 
@@ -338,10 +339,12 @@ def _proxy_for(
         >>> proxies = {"http": "http://proxy:3128", "no": "intra.local"}
         >>> _proxy_for("http", "gw.example", proxies).netloc, _proxy_for("http", "gw.intra.local", proxies)
         ('proxy:3128', None)
+        >>> _proxy_for("https", "gw.example", {"all": "corp:8080"}).netloc
+        'corp:8080'
     """
     if proxies is None:
         proxies = urllib.request.getproxies_environment()
-    url = proxies.get(scheme)
+    url = proxies.get(scheme) or proxies.get("all")  # ALL_PROXY: any scheme without its own
     bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
     if not url or bypass(host, proxies):
         return None
