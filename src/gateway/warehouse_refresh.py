@@ -24,7 +24,8 @@ A worker reads one version of the warehouse and the files built from that versio
 mix; a projection keeps its name (the hash of its policy subquery) across versions, so a
 statement rewritten just before the switch reads the new version consistently. A failed
 refresh keeps the gateway on the version it serves (``failed`` and the reason, on
-``/healthz``) and is tried again once the file changes again.
+``/healthz``) and is tried again when the file changes again, or after ``retry_s``, doubling
+after each failure up to an hour (a full disk freed, a worker that did not start).
 
 Example:
     >>> refresh = WarehouseRefresh(path, identity, rebuild, engine, service, audit)  # doctest: +SKIP
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +52,13 @@ from gateway.errors import GatewayError
 from gateway.rewrite import PolicySql
 from gateway.service import QueryService
 
-__all__ = ["Rebuilt", "RefreshState", "WarehouseRefresh"]
+__all__ = ["MAX_RETRY_S", "Rebuilt", "RefreshState", "WarehouseRefresh"]
 
 log = logging.getLogger("gateway.warehouse")
 
 Identity = tuple[int, int, int, int]
+#: The longest wait before a failed version is tried again.
+MAX_RETRY_S = 3600.0
 RefreshState = Literal["current", "refreshing", "failed"]
 
 
@@ -85,6 +89,9 @@ class WarehouseRefresh:
             it is done (the projections being built at start: the two never switch at once).
         after_switch: told of each refresh taken up (the projections' build at start is
             ``ready`` once a refresh has built them, whatever became of it).
+        retry_s: wait before trying a failed version again (doubled after each failure, at
+            most :data:`MAX_RETRY_S`).
+        clock: monotonic seconds (tests pass their own).
 
     Attributes:
         state: ``current``, ``refreshing`` (the new version is being built; the old one is
@@ -92,6 +99,7 @@ class WarehouseRefresh:
         reason: why the last refresh failed: the error's kind (its message, which names
             files, goes to the server's log).
         refreshes: how many refreshes were taken up.
+        clock: what measures the wait before a retry (a test moves its own forward).
     """
 
     def __init__(
@@ -105,6 +113,8 @@ class WarehouseRefresh:
         *,
         before_first: Callable[[float], bool] | None = None,
         after_switch: Callable[[Rebuilt], object] | None = None,
+        retry_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.warehouse = warehouse
         self.serving = serving
@@ -119,6 +129,10 @@ class WarehouseRefresh:
         self.refreshes = 0
         self._seen: Identity | None = None  # a new version seen at the last look
         self._failed: Identity | None = None  # the version whose refresh failed
+        self._failures = 0  # in a row, for that version
+        self._retry_at = 0.0
+        self._retry_s = retry_s
+        self.clock = clock
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,9 +157,11 @@ class WarehouseRefresh:
                 now = file_identity(self.warehouse)
             except OSError:  # between the unlink and the rename of a replacement
                 return False
-            if now == self.serving or now == self._failed:
+            if now == self.serving:
                 self._seen = None
                 return False
+            if now == self._failed:  # it stood still since it failed: again once it is time
+                return self.clock() >= self._retry_at and self._take_up(now)
             if now != self._seen:
                 self._seen = now  # seen once: take it up if it stands still until next time
                 return False
@@ -167,11 +183,16 @@ class WarehouseRefresh:
         except Exception as exc:  # the gateway keeps the version it serves; /healthz says why
             # /healthz answers anyone: the error's kind there, its message (paths) in the log.
             self.reason = type(exc).__name__
+            self._failures = self._failures + 1 if version == self._failed else 1
             self.state, self._failed, self._seen = "failed", version, None
+            wait = min(MAX_RETRY_S, self._retry_s * 2 ** (self._failures - 1))
+            self._retry_at = self.clock() + wait
             detail = exc.message if isinstance(exc, GatewayError) else repr(exc)
-            log.warning("the refreshed warehouse was not taken up: %s", detail)
+            log.warning(
+                "the refreshed warehouse was not taken up (again in %.0f s): %s", wait, detail
+            )
             return False
-        self.serving, self._seen, self._failed = version, None, None
+        self.serving, self._seen, self._failed, self._failures = version, None, None, 0
         self.state, self.reason = "current", ""
         self.refreshes += 1
         log.info("warehouse refreshed: queries now read the new version")

@@ -223,13 +223,11 @@ def test_an_answer_cut_short_is_a_failure_not_a_short_body() -> None:
         handler.wfile.write(b"x" * 10)
         handler.close_connection = True
 
-    with (
-        serving(cut) as server,
-        _client(server) as client,
-        pytest.raises(TransportFailed),
-        client.stream("GET", "/") as response,
-    ):
-        response.read()
+    with serving(cut) as server, _client(server) as client:
+        with pytest.raises(TransportFailed), client.stream("GET", "/") as response:
+            response.read()
+        with pytest.raises(TransportFailed), client.stream("GET", "/") as response:
+            b"".join(response.iter_bytes())  # streamed: the same failure, not a short body
 
 
 def test_plain_http_goes_through_the_environments_proxy(monkeypatch) -> None:  # type: ignore[no-untyped-def]

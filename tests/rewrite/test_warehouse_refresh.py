@@ -163,6 +163,36 @@ def test_a_failed_refresh_keeps_the_previous_version_answering(root: Path, tmp_p
         assert _answers(service) != before
 
 
+def test_a_failure_that_passes_is_retried_without_a_new_file(root: Path) -> None:
+    # The projections cannot be written (an operator's mistake, a full disk); once that is
+    # mended the same version is taken up at the next retry, later ones waiting longer.
+    with Deployment.open(DataDir(root), workers=1, projections=True) as deployment:
+        service, refresh = deployment.service, _refresh(deployment)
+        now = [0.0]
+        refresh.clock = lambda: now[0]
+        before = _answers(service)
+        shutil.rmtree(root / "projections")
+        (root / "projections").write_text("not a folder", "utf-8")
+        refreshed_copy(root / "warehouse.duckdb")
+        assert not refresh.check()
+        assert not refresh.check()
+        assert refresh.state == "failed"
+        now[0] += 59
+        assert not refresh.check()  # not yet: a minute after the failure
+        now[0] += 2
+        assert not refresh.check()  # tried again, failed again: now two minutes
+        assert refresh.state == "failed"
+        now[0] += 119
+        assert not refresh.check()
+        assert _answers(service) == before
+        (root / "projections").unlink()  # mended
+        now[0] += 2
+        assert refresh.check()
+        assert refresh.state == "current"
+        assert _answers(service) != before
+        assert len(list(deployment.audit.events(kinds={EventKind.POLICY_WAREHOUSE_REFRESHED}))) == 1
+
+
 def test_a_server_takes_up_a_refreshed_warehouse_by_itself(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

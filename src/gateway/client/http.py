@@ -119,6 +119,9 @@ class Response:
             return
         while chunk := _guarded(self._raw.read1, _CHUNK):
             yield chunk
+        if self._raw.length:  # the server closed before the size it announced: not the end
+            self._raw.close()
+            raise TransportFailed("the answer ended early (the connection closed)")
         # read1 answers b"" at the end of a sized body but leaves the response open, and
         # http.client sends no next request on a connection whose response is open.
         self._raw.close()
