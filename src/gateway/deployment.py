@@ -47,7 +47,12 @@ from gateway.lifetime import ClosesOnExit
 from gateway.policy import Policy, load_default_policy, load_policy
 from gateway.policy.masks import PSEUDONYM_MACRO, pseudonym_session_variables
 from gateway.policy.model import LevelLimits
-from gateway.policy.projection import PROJECTION_CATALOG, ProjectionIndex, ProjectionSource
+from gateway.policy.projection import (
+    PROJECTION_CATALOG,
+    ProjectionIndex,
+    ProjectionSource,
+    materialisable,
+)
 from gateway.policy.view import view_for
 from gateway.principal import Principal, PrincipalDirectory
 from gateway.projection_switch import ProjectionSwitch
@@ -390,6 +395,16 @@ def _open_service(
             return _build_projections(data_dir, catalog, policy, audit, live_sql, key)
 
         switch = ProjectionSwitch(build, engine, service)
+
+    def covered() -> bool:
+        """Whether the projections served materialise every view known today (a principal
+        added, a grant begun since they were built: those run live until a rebuild)."""
+        served = service.policy_sql.projections
+        if served is None:  # not built (yet): nothing to keep up to date
+            return True
+        wanted = _projection_sources(data_dir, catalog, policy, live_sql)
+        return all(served.lookup(text) for text in wanted if materialisable(text))
+
     refresh = WarehouseRefresh(
         data_dir.warehouse,
         identity,
@@ -399,6 +414,7 @@ def _open_service(
         audit,
         before_first=None if switch is None else switch.wait,
         after_switch=None if switch is None else lambda rebuilt: switch.rebuilt(),
+        covered=covered if projections else None,
     )
     return service, switch, refresh
 
@@ -413,22 +429,7 @@ def _build_projections(
 ) -> tuple[Path, ProjectionIndex]:
     """Materialise the policy subqueries of every view a known principal has today
     (:mod:`gateway.projections`), and audit the version built or reused."""
-    directory = Deployment.principal_directory(data_dir)
-    now = utc_now()
-    sources: dict[str, ProjectionSource] = {}
-    for username in directory.usernames():
-        principal = directory.principal(username, now)
-        if principal is None or principal.level == "none":
-            continue
-        for purpose in principal.purposes:
-            try:
-                view = view_for(policy, catalog, principal, purpose, now.date(), now=now)
-            except GatewayError:  # suspended, expired, not approved: no view to serve today
-                continue
-            for table_view in view.tables.values():
-                text = policy_sql.full_sql(table_view, view)
-                columns = tuple(c.name for c in table_view.columns)
-                sources.setdefault(text, ProjectionSource(table_view.name, text, columns))
+    sources = _projection_sources(data_dir, catalog, policy, policy_sql)
     path, index, took = ensure_projections(
         data_dir.projections,
         data_dir.warehouse,
@@ -451,6 +452,29 @@ def _build_projections(
         )
     )
     return path, index
+
+
+def _projection_sources(
+    data_dir: DataDir, catalog: Catalog, policy: Policy, policy_sql: PolicySql
+) -> dict[str, ProjectionSource]:
+    """The policy subqueries of every view a known principal has today, by their text."""
+    directory = Deployment.principal_directory(data_dir)
+    now = utc_now()
+    sources: dict[str, ProjectionSource] = {}
+    for username in directory.usernames():
+        principal = directory.principal(username, now)
+        if principal is None or principal.level == "none":
+            continue
+        for purpose in principal.purposes:
+            try:
+                view = view_for(policy, catalog, principal, purpose, now.date(), now=now)
+            except GatewayError:  # suspended, expired, not approved: no view to serve today
+                continue
+            for table_view in view.tables.values():
+                text = policy_sql.full_sql(table_view, view)
+                columns = tuple(c.name for c in table_view.columns)
+                sources.setdefault(text, ProjectionSource(table_view.name, text, columns))
+    return sources
 
 
 def _spark_service(

@@ -20,6 +20,11 @@ still for one interval (a copy still being written is not taken up), it
    another version);
 4. and only then rewrites with the new policy SQL (:meth:`QueryService.use_policy_sql`).
 
+The same switch keeps the projections covering every view known today: every ``covered_s``
+(5 minutes) it asks whether a principal added or a grant begun since the build has a view the
+projections do not hold (those queries run live meanwhile), and if so rebuilds them from the
+version served.
+
 A worker reads one version of the warehouse and the files built from that version, never a
 mix; a projection keeps its name (the hash of its policy subquery) across versions, so a
 statement rewritten just before the switch reads the new version consistently. A failed
@@ -91,6 +96,10 @@ class WarehouseRefresh:
             ``ready`` once a refresh has built them, whatever became of it).
         retry_s: wait before trying a failed version again (doubled after each failure, at
             most :data:`MAX_RETRY_S`).
+        covered: whether the derived files still cover what is asked of them (the
+            projections: every view known today), asked every ``covered_s``; when not, they
+            are rebuilt from the version served and switched in the same way (without a
+            ``policy.warehouse_refreshed`` record: the build records itself).
         clock: monotonic seconds (tests pass their own).
 
     Attributes:
@@ -99,6 +108,7 @@ class WarehouseRefresh:
         reason: why the last refresh failed: the error's kind (its message, which names
             files, goes to the server's log).
         refreshes: how many refreshes were taken up.
+        rebuilds: how many times the derived files were rebuilt for views they did not cover.
         clock: what measures the wait before a retry (a test moves its own forward).
     """
 
@@ -114,6 +124,8 @@ class WarehouseRefresh:
         before_first: Callable[[float], bool] | None = None,
         after_switch: Callable[[Rebuilt], object] | None = None,
         retry_s: float = 60.0,
+        covered: Callable[[], bool] | None = None,
+        covered_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.warehouse = warehouse
@@ -127,12 +139,16 @@ class WarehouseRefresh:
         self.state: RefreshState = "current"
         self.reason = ""
         self.refreshes = 0
+        self.rebuilds = 0  # from the version served, for views not covered
         self._seen: Identity | None = None  # a new version seen at the last look
         self._failed: Identity | None = None  # the version whose refresh failed
         self._failures = 0  # in a row, for that version
         self._retry_at = 0.0
         self._retry_s = retry_s
         self.clock = clock
+        self._covered = covered
+        self._covered_s = covered_s
+        self._covered_at = clock() + covered_s
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -159,7 +175,7 @@ class WarehouseRefresh:
                 return False
             if now == self.serving:
                 self._seen = None
-                return False
+                return self._keep_covered(now)
             if now == self._failed:  # it stood still since it failed: again once it is time
                 return self.clock() >= self._retry_at and self._take_up(now)
             if now != self._seen:
@@ -167,7 +183,23 @@ class WarehouseRefresh:
                 return False
             return self._take_up(now)
 
+    def _keep_covered(self, version: Identity) -> bool:
+        """Rebuild from the version served when the derived files no longer cover what is
+        asked of them (checked every ``covered_s``); whether they were rebuilt now."""
+        if self._covered is None or self.clock() < self._covered_at:
+            return False
+        self._covered_at = self.clock() + self._covered_s
+        try:
+            if self._covered():
+                return False
+        except Exception as exc:  # e.g. the users file mid-edit: ask again next time
+            log.warning("could not tell what the derived files must cover: %s", _detail(exc))
+            return False
+        log.info("views not covered by the derived files: rebuilding them")
+        return self._take_up(version)
+
     def _take_up(self, version: Identity) -> bool:
+        new_version = version != self.serving
         self.state = "refreshing"
         try:
             rebuilt = self._rebuild()
@@ -175,27 +207,36 @@ class WarehouseRefresh:
                 self.state = "current" if self._failed is None else "failed"
                 self._seen = None  # replaced again while building: start over
                 return False
-            self._audit.record(self._record(version, rebuilt))
+            if new_version:
+                self._audit.record(self._record(version, rebuilt))
             self._engine.refresh(version, rebuilt.attachments)
             self._service.use_policy_sql(rebuilt.policy_sql)
             if self._after_switch is not None:
                 self._after_switch(rebuilt)
         except Exception as exc:  # the gateway keeps the version it serves; /healthz says why
             # /healthz answers anyone: the error's kind there, its message (paths) in the log.
-            self.reason = type(exc).__name__
+            self.reason, self.state, self._seen = type(exc).__name__, "failed", None
+            if not new_version:  # the version served stays; covered_s until the next try
+                log.warning("the derived files were not rebuilt: %s", _detail(exc))
+                return False
             self._failures = self._failures + 1 if version == self._failed else 1
-            self.state, self._failed, self._seen = "failed", version, None
+            self._failed = version
             wait = min(MAX_RETRY_S, self._retry_s * 2 ** (self._failures - 1))
             self._retry_at = self.clock() + wait
-            detail = exc.message if isinstance(exc, GatewayError) else repr(exc)
             log.warning(
-                "the refreshed warehouse was not taken up (again in %.0f s): %s", wait, detail
+                "the refreshed warehouse was not taken up (again in %.0f s): %s",
+                wait,
+                _detail(exc),
             )
             return False
         self.serving, self._seen, self._failed, self._failures = version, None, None, 0
         self.state, self.reason = "current", ""
-        self.refreshes += 1
-        log.info("warehouse refreshed: queries now read the new version")
+        if new_version:
+            self.refreshes += 1
+            log.info("warehouse refreshed: queries now read the new version")
+        else:
+            self.rebuilds += 1
+            log.info("derived files rebuilt: every view known now is covered")
         return True
 
     def _record(self, version: Identity, rebuilt: Rebuilt) -> AccessEvent:
@@ -217,7 +258,14 @@ class WarehouseRefresh:
             if self._stop.is_set():
                 return
         while not self._stop.wait(interval_s):
-            self.check()
+            try:
+                self.check()
+            except Exception:  # never the end of the looking: the next look tries again
+                log.exception("looking at the warehouse file failed")
+
+
+def _detail(exc: Exception) -> str:
+    return exc.message if isinstance(exc, GatewayError) else repr(exc)
 
 
 def _describe(identity: Identity) -> dict[str, int]:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from gateway.audit.kinds import EventKind
+from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.deployment import Deployment
 from gateway.engines.hardening import file_identity
@@ -191,6 +192,53 @@ def test_a_failure_that_passes_is_retried_without_a_new_file(root: Path) -> None
         assert refresh.state == "current"
         assert _answers(service) != before
         assert len(list(deployment.audit.events(kinds={EventKind.POLICY_WAREHOUSE_REFRESHED}))) == 1
+
+
+NEWCOMER = """
+[users."n.new"]
+organisation = "Hartlepool Borough Council"
+level = "general"
+areas = ["E06000001"]
+purposes = ["SA"]
+roles = ["analyst"]
+"""
+
+
+def test_a_principal_added_after_the_start_gets_projections_within_the_check(
+    root: Path, crafted_service: QueryService
+) -> None:
+    sql = "SELECT local_authority_code, count(*) AS n FROM crime GROUP BY ALL"
+    with Deployment.open(DataDir(root), workers=1, projections=True) as deployment:
+        service, refresh = deployment.service, _refresh(deployment)
+        now = [refresh.clock()]  # the first question is due covered_s after the start
+        refresh.clock = lambda: now[0]
+        with (root / "users.toml").open("a", encoding="utf-8") as users:
+            users.write(NEWCOMER)  # access granted after the start
+        newcomer = deployment.directory.principal("n.new", utc_now())
+        assert newcomer is not None
+        first = service.run_query(newcomer, sql, "SA")
+        first.result.discard()
+        assert PROJECTION_CATALOG not in first.rewrite.sql  # not built for them: live
+        assert not refresh.check()  # not time to ask yet
+        now[0] += 301
+        assert refresh.check()  # asked: their views are not covered, rebuilt and switched
+        assert (refresh.rebuilds, refresh.refreshes) == (1, 0)
+        again = service.run_query(newcomer, sql, "SA")
+        try:
+            assert f"{PROJECTION_CATALOG}.main.p_" in again.rewrite.sql
+            rows = sorted(tuple(r.values()) for r in again.result.to_table().to_pylist())
+        finally:
+            again.result.discard()
+        live = crafted_service.run_query(newcomer, sql, "SA")
+        try:
+            assert rows == sorted(tuple(r.values()) for r in live.result.to_table().to_pylist())
+        finally:
+            live.result.discard()
+        now[0] += 301
+        assert not refresh.check()  # covered now: nothing to do
+        assert not list(deployment.audit.events(kinds={EventKind.POLICY_WAREHOUSE_REFRESHED}))
+        built = list(deployment.audit.events(kinds={EventKind.POLICY_PROJECTIONS_READY}))
+        assert len(built) == 2  # at start, and the rebuild (each build records itself)
 
 
 def test_a_server_takes_up_a_refreshed_warehouse_by_itself(
