@@ -386,7 +386,7 @@ def _open_service(
             return Rebuilt({VAULT_CATALOG: vault}, live_sql)
         path, index = _build_projections(data_dir, catalog, policy, audit, live_sql, key)
         files = {VAULT_CATALOG: vault, PROJECTION_CATALOG: path}
-        return Rebuilt(files, PolicySql(vault=live_sql.vault, projections=index), index.version)
+        return Rebuilt(files, PolicySql(vault=live_sql.vault, projections=index))
 
     switch = None
     if projections and projections_in_background:

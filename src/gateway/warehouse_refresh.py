@@ -73,13 +73,11 @@ class Rebuilt:
 
     Attributes:
         attachments: catalog name → file (the vault, the projections when built).
-        policy_sql: how to rewrite with them.
-        projections: the projections' version, when built.
+        policy_sql: how to rewrite with them (its ``projections`` index, when built).
     """
 
     attachments: Mapping[str, Path]
     policy_sql: PolicySql
-    projections: str | None = None
 
 
 class WarehouseRefresh:
@@ -240,6 +238,7 @@ class WarehouseRefresh:
         return True
 
     def _record(self, version: Identity, rebuilt: Rebuilt) -> AccessEvent:
+        projections = rebuilt.policy_sql.projections
         return AccessEvent(
             EventKind.POLICY_WAREHOUSE_REFRESHED,
             "system",
@@ -248,7 +247,7 @@ class WarehouseRefresh:
             extra={
                 "previous": _describe(self.serving),
                 "version": _describe(version),
-                "projections": rebuilt.projections,
+                "projections": None if projections is None else projections.version,
                 "policy_hash": self._service.policy.version,
             },
         )

@@ -140,18 +140,23 @@ def test_an_answer_left_unread_closes_its_connection() -> None:
         answer(handler, b"x" * 1_000_000)
 
     with serving(large) as server, _client(server) as client:
-
-        def interrupted_mid_answer() -> None:
-            with client.stream("GET", "/big") as response:
-                next(response.iter_bytes())
-                raise KeyboardInterrupt  # the notebook's stop button
-
-        with pytest.raises(KeyboardInterrupt):
-            interrupted_mid_answer()
+        _interrupt_mid_answer(client)
         assert server.closed.wait(5), "the server never saw the connection end"
         with client.stream("GET", "/big") as response:  # a fresh connection serves the next
             assert len(response.read()) == 1_000_000
         assert server.connections == 2
+
+
+def _interrupt_mid_answer(client: HttpClient) -> None:
+    """Read the first chunk of ``GET /big``, then stop as the notebook's stop button does."""
+
+    def interrupted() -> None:
+        with client.stream("GET", "/big") as response:
+            next(response.iter_bytes())
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
 
 
 def test_an_unread_answer_on_a_closing_connection_still_closes_it() -> None:
@@ -163,14 +168,7 @@ def test_an_unread_answer_on_a_closing_connection_still_closes_it() -> None:
         handler.wfile.write(b"z" * 1_000_000)
 
     with serving(closing) as server, _client(server) as client:
-
-        def interrupted_mid_answer() -> None:
-            with client.stream("GET", "/big") as response:
-                next(response.iter_bytes())
-                raise KeyboardInterrupt
-
-        with pytest.raises(KeyboardInterrupt):
-            interrupted_mid_answer()
+        _interrupt_mid_answer(client)
         assert server.closed.wait(5), "the server never saw the connection end"
 
 

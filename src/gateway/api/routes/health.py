@@ -188,7 +188,10 @@ def with_warehouse(health: HealthOut, refresh: WarehouseRefresh | None) -> Healt
     """
     if refresh is None or refresh.state != "failed":
         return health.model_copy(update={"warehouse": refresh.state if refresh else "current"})
-    reason = f"the refreshed warehouse was not taken up ({refresh.reason}): the previous answers"
+    # a new version not taken up, or the projections not rebuilt for views they miss
+    reason = (
+        f"the warehouse's files were not rebuilt ({refresh.reason}): the version served answers"
+    )
     return _degraded(health, "warehouse", reason)
 
 
