@@ -107,7 +107,10 @@ def serve(
     start_timeout_s: float = 60.0,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``gateway serve`` on a free loopback port with rate limits lifted (plus ``env``
-    and ``extra_args``, e.g. ``--flight-port``); wait up to ``start_timeout_s`` for it."""
+    and ``extra_args``, e.g. ``--flight-port``); wait up to ``start_timeout_s`` for it to
+    answer and to have settled: its masked projections (on unless ``GATEWAY_PROJECTIONS=0``),
+    built in the background while it serves live, switched in, so nothing is timed during the
+    build."""
     port = free_port()
     settings = {
         **os.environ,
@@ -127,12 +130,19 @@ def serve(
     deadline = time.monotonic() + start_timeout_s
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return process, url
+            health = httpx.get(url + "/healthz", timeout=1)
         except httpx.TransportError:
             time.sleep(0.2)
+            continue
+        projections = health.json().get("projections") if health.status_code == 200 else None
+        if projections in ("off", "ready"):
+            return process, url
+        if projections == "failed":
+            process.kill()
+            raise SystemExit(f"the masked projections were not built: {health.json()['reasons']}")
+        time.sleep(0.2)
     process.kill()
-    raise SystemExit("the gateway did not start")
+    raise SystemExit("the gateway did not start (and settle) in time")
 
 
 def small_latency(url: str, token: str, warehouse: Path, n: int = 200) -> None:

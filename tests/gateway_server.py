@@ -201,8 +201,10 @@ def start_gateway(
     allow_ungoverned: bool = True,
     port: int | None = None,
 ) -> LiveGateway:
-    """Run ``python -m gateway serve`` on a free port and wait until /healthz answers (with
-    ``flight``, Arrow Flight SQL on another free port too: it is up once /healthz answers).
+    """Run ``python -m gateway serve`` on a free port and wait until /healthz answers and the
+    masked projections it builds in the background (the default) are switched in or failed, so
+    tests see the server settled, its workers those that serve (with ``flight``, Arrow Flight
+    SQL on another free port too: it is up once /healthz answers).
 
     The test directories give their users access from ``users.toml`` (quick to prepare), so
     the server is told ``--allow-ungoverned`` unless ``allow_ungoverned`` is false. ``port``:
@@ -244,7 +246,8 @@ def start_gateway(
         if process.poll() is not None:
             raise RuntimeError(f"gateway exited early:\n{log.read_text(errors='replace')}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            health = httpx.get(f"{url}/healthz", timeout=2)
+            if health.status_code == 200 and health.json().get("projections") != "building":
                 return gateway
         except httpx.TransportError:
             pass

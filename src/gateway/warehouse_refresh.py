@@ -2,8 +2,8 @@
 
 The warehouse is read-only between refreshes, and a refresh replaces the file: the load job
 writes the new version beside it and renames it over the old one. Everything the gateway derives
-from the file — the pseudonym vault, and with ``GATEWAY_PROJECTIONS`` the masked projections —
-was built from one version of it, and an engine worker refuses to open any other
+from the file — the pseudonym vault, and (unless ``GATEWAY_PROJECTIONS=0``) the masked
+projections — was built from one version of it, and an engine worker refuses to open any other
 (:func:`~gateway.engines.hardening.file_identity`). So after a replacement the workers running
 keep answering from the version they have open, and a worker started meanwhile fails closed
 (503), until the gateway takes the new version up:

@@ -111,6 +111,18 @@ def test_healthz_reports_workers_queue_and_audit(live_gateway: LiveGateway) -> N
     assert (ready.status_code, ready.json()) == (200, {"ready": True, "reasons": []})
 
 
+def test_a_server_scans_masked_projections_by_default(live_gateway: LiveGateway) -> None:
+    """The shared server sets nothing about projections: it builds them and switches in."""
+    _eventually(lambda: _health(live_gateway).json()["projections"] == "ready", within_s=60)
+    answer = httpx.post(
+        live_gateway.url + "/v1/query",
+        json={"sql": "SELECT count(*) AS n FROM crime", "purpose": "SA-2026"},
+        headers=live_gateway.headers("a.khan"),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def _stats(**changes: int) -> EngineStats:
     base = {
         "workers": 4,

@@ -16,7 +16,7 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
                                         Spark reads DIR/lake, see `gateway warehouse publish`)
     GATEWAY_ENGINE_WORKERS              engine worker processes (default max(4, cores))
     GATEWAY_ENGINE_THREADS              DuckDB threads per worker (default: the cores)
-    GATEWAY_PROJECTIONS                 1: precompute masked projections at start (DuckDB; 0)
+    GATEWAY_PROJECTIONS                 0: no masked projections; policy runs live (default 1)
     GATEWAY_WAREHOUSE_CHECK_S           look for a replaced warehouse file this often (default 10)
     GATEWAY_ENGINE_USER_SHARE           fraction of the workers one user may hold (0.5)
     GATEWAY_ENGINE_RESERVED_WORKERS     workers kept for users running nothing (default 1)
@@ -41,9 +41,9 @@ caches the result; :func:`gateway.api.app.create_app` takes explicit settings in
 Example:
     >>> s = GatewaySettings.from_env({"GATEWAY_DATA_DIR": "/srv/gw", "GATEWAY_REQUEST_BURST": "5"})
     >>> s.data_dir.name, s.request_burst, s.max_request_bytes, s.projections
-    ('gw', 5, 1048576, False)
-    >>> GatewaySettings.from_env({"GATEWAY_PROJECTIONS": "1"}).projections
-    True
+    ('gw', 5, 1048576, True)
+    >>> GatewaySettings.from_env({"GATEWAY_PROJECTIONS": "0"}).projections
+    False
     >>> GatewaySettings.from_env({"GATEWAY_PROJECTIONS": "maybe"})
     Traceback (most recent call last):
     ...
@@ -86,8 +86,9 @@ class GatewaySettings:
         engine_reserved_workers: free workers kept for users who have nothing running.
         engine_queue_timeout_s: how long a query waits for a worker before 503 ``busy``.
         engine_liveness_s: an idle worker that is stopped or dead this long is replaced.
-        projections: materialise the known principals' policy subqueries at start
-            (:mod:`gateway.projections`), so their queries scan plain columns.
+        projections: materialise the known principals' policy subqueries once built in the
+            background after the start (:mod:`gateway.projections`), so their queries scan
+            plain columns (on by default; off: every policy subquery runs live, no file).
         warehouse_check_s: how often the server looks for a replaced warehouse file, and takes
             it up once it stood still that long (:mod:`gateway.warehouse_refresh`; DuckDB).
         token_days: lifetime of tokens issued through the API.
@@ -134,7 +135,7 @@ class GatewaySettings:
     engine_reserved_workers: int = 1
     engine_queue_timeout_s: float = 10.0
     engine_liveness_s: float = 1.0
-    projections: bool = False
+    projections: bool = True
     warehouse_check_s: float = 10.0
     token_days: int = 90
     max_text_row_bytes: int = 16 << 20
