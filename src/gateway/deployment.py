@@ -403,7 +403,8 @@ def _open_service(
         if served is None:  # not built (yet): nothing to keep up to date
             return True
         wanted = _projection_sources(data_dir, catalog, policy, live_sql)
-        return all(served.lookup(text) for text in wanted if materialisable(text))
+        # Parsed (materialisable) only when not served: the common case parses nothing.
+        return all(served.lookup(text) or not materialisable(text) for text in wanted)
 
     refresh = WarehouseRefresh(
         data_dir.warehouse,

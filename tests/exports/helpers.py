@@ -7,8 +7,18 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
+from gateway.catalog import Catalog
 from gateway.datadir import DataDir
+from gateway.policy import load_default_policy
+from gateway.policy.projection import (
+    PROJECTION_CATALOG,
+    ProjectionIndex,
+    materialisable,
+    projection_name,
+)
+from gateway.policy.view import view_for
 from gateway.principal import AccessGrant, Principal
+from gateway.rewrite import PolicySql, RewriteResult, rewrite
 
 MIDDLESBROUGH = "E06000002"
 ALL_AREAS = ("E06000001", "E06000002", "E06000003", "E06000004")
@@ -95,6 +105,33 @@ POINTS_SQL = (
 )
 #: An aggregate: crimes per LSOA.
 PER_LSOA_SQL = "SELECT lsoa_code, count(*) AS crimes FROM crime GROUP BY ALL"
+
+
+#: How a server rewrites: policy subqueries live, or scans of masked projections (the default).
+REWRITE_MODES = ("live", "projections")
+
+
+def rewritten(
+    sql: str,
+    catalog: Catalog,
+    principal: Principal = ANALYST,
+    purpose: str = "SA-2026",
+    *,
+    mode: str = "live",
+) -> RewriteResult:
+    """``sql`` rewritten for ``principal`` on 1 May 2026 under the default policy, as a server
+    in ``mode`` rewrites it: ``projections`` with every materialisable policy subquery of the
+    view projected (an index only: rewriting is pure, nothing is scanned)."""
+    view = view_for(load_default_policy(catalog), catalog, principal, purpose, date(2026, 5, 1))
+    policy_sql = PolicySql()
+    if mode == "projections":
+        texts = (policy_sql.full_sql(table_view, view) for table_view in view.tables.values())
+        names = frozenset(projection_name(text) for text in texts if materialisable(text))
+        policy_sql = PolicySql(projections=ProjectionIndex("test", names))
+    result = rewrite(sql, view, catalog, max_rows=1000, policy_sql=policy_sql)
+    if mode == "projections":  # the mode is what is tested: it scans projections
+        assert f"{PROJECTION_CATALOG}.main.p_" in result.sql, result.sql
+    return result
 
 
 def make_data_dir(source: Path, target: Path, extra_policy: str = EXPORTS_SECTION) -> DataDir:

@@ -9,8 +9,6 @@ a general analyst; the HTTP tests export through a real ``gateway serve`` with a
 
 from __future__ import annotations
 
-from datetime import date
-
 import duckdb
 import pytest
 import sqlglot
@@ -26,10 +24,7 @@ from gateway.analysis.classify import (
     output_roles,
 )
 from gateway.catalog import Catalog
-from gateway.policy import load_default_policy
-from gateway.policy.view import view_for
-from gateway.rewrite import rewrite
-from tests.exports.helpers import ANALYST
+from tests.exports.helpers import REWRITE_MODES, rewritten
 from tests.gateway_server import LiveGateway
 
 #: The same crimes, packed per LSOA: each must be held like the record-level export it is.
@@ -249,19 +244,13 @@ STATISTICS_RAW = [
 ]  # fmt: skip
 
 
-def _executed(sql: str, catalog: Catalog) -> str:
-    view = view_for(load_default_policy(catalog), catalog, ANALYST, "SA-2026", date(2026, 5, 1))
-    executed: str = rewrite(sql, view, catalog, max_rows=1000).sql
-    return executed
-
-
 # --- classify_sql on the executed SQL -------------------------------------------------------
 
 
+@pytest.mark.parametrize("mode", REWRITE_MODES)
 @pytest.mark.parametrize(("sql", "word"), [p[1:] for p in PACKED], ids=[p[0] for p in PACKED])
-def test_packed_records_are_record_level(catalog: Catalog, sql: str, word: str) -> None:
-    view = view_for(load_default_policy(catalog), catalog, ANALYST, "SA-2026", date(2026, 5, 1))
-    verdict = classify_rewrite(rewrite(sql, view, catalog, max_rows=1000), catalog)
+def test_packed_records_are_record_level(catalog: Catalog, sql: str, word: str, mode: str) -> None:
+    verdict = classify_rewrite(rewritten(sql, catalog, mode=mode), catalog)
     assert verdict.data_class == "record", verdict.reason
     assert word in verdict.reason
 
@@ -272,9 +261,10 @@ def test_packing_the_guard_refuses_is_record_level_too(catalog: Catalog, sql: st
     assert verdict.data_class == "record", verdict.reason
 
 
+@pytest.mark.parametrize("mode", REWRITE_MODES)
 @pytest.mark.parametrize("sql", [s[1] for s in STATISTICS], ids=[s[0] for s in STATISTICS])
-def test_statistics_stay_aggregate(catalog: Catalog, sql: str) -> None:
-    verdict = classify_sql(_executed(sql, catalog), catalog)
+def test_statistics_stay_aggregate(catalog: Catalog, sql: str, mode: str) -> None:
+    verdict = classify_rewrite(rewritten(sql, catalog, mode=mode), catalog)
     assert verdict.data_class == "aggregate", verdict.reason
 
 
@@ -285,11 +275,11 @@ def test_statistics_as_executed_stay_aggregate(catalog: Catalog, sql: str) -> No
 
 
 def test_reason_names_the_column_and_the_function(catalog: Catalog) -> None:
-    verdict = classify_sql(_executed(PACKED[0][1], catalog), catalog)
+    verdict = classify_sql(rewritten(PACKED[0][1], catalog).sql, catalog)
     assert verdict.reason == (
         "column 2 (records): group_concat() packs the records of each group into one value"
     )
-    verdict = classify_sql(_executed(PACKED[9][1], catalog), catalog)
+    verdict = classify_sql(rewritten(PACKED[9][1], catalog).sql, catalog)
     assert verdict.reason == "column 2 (latest): arg_max() of crime_person.person_id (person_key)"
 
 

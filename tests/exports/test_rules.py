@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,12 +17,9 @@ from gateway.exports import parse_options
 from gateway.exports.approval import export_records, needs_approval
 from gateway.exports.fieldnames import shorten_names
 from gateway.exports.options import resolve_geometry
-from gateway.policy import load_default_policy
 from gateway.policy.exports import ExportSettings, parse_export_settings
-from gateway.policy.view import view_for
 from gateway.principal import AccessGrant
-from gateway.rewrite import rewrite
-from tests.exports.helpers import ANALYST, ENHANCED
+from tests.exports.helpers import ENHANCED, REWRITE_MODES, rewritten
 
 # --- field names --------------------------------------------------------------------------
 
@@ -118,16 +115,16 @@ def test_shortened_names_are_unique_legal_and_short(names: list[str], limit: int
         ("SELECT m.name, o.description FROM map_point m, offence_type o", "reference"),
     ],
 )
-def test_classification(catalog: Catalog, sql: str, expected: str) -> None:
-    view = view_for(load_default_policy(catalog), catalog, ANALYST, "SA-2026", date(2026, 5, 1))
-    verdict = classify_rewrite(rewrite(sql, view, catalog, max_rows=1000), catalog)
+@pytest.mark.parametrize("mode", REWRITE_MODES)
+def test_classification(catalog: Catalog, sql: str, expected: str, mode: str) -> None:
+    verdict = classify_rewrite(rewritten(sql, catalog, mode=mode), catalog)
     assert verdict.data_class == expected, verdict.reason
 
 
-def test_unmasked_coordinates_make_a_grouping_record_level(catalog: Catalog) -> None:
-    view = view_for(load_default_policy(catalog), catalog, ENHANCED, "JAG-2026", date(2026, 5, 1))
+@pytest.mark.parametrize("mode", REWRITE_MODES)
+def test_unmasked_coordinates_make_a_grouping_record_level(catalog: Catalog, mode: str) -> None:
     sql = "SELECT l.easting, count(*) FROM crime c JOIN location l USING (location_id) GROUP BY 1"
-    verdict = classify_rewrite(rewrite(sql, view, catalog, max_rows=1000), catalog)
+    verdict = classify_rewrite(rewritten(sql, catalog, ENHANCED, "JAG-2026", mode=mode), catalog)
     assert verdict.data_class == "record"
     assert "location.easting (exact_location)" in verdict.reason
     assert isinstance(ENHANCED.grants[0], AccessGrant)

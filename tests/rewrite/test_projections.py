@@ -22,8 +22,11 @@ from gateway.catalog import Catalog
 from gateway.clock import utc_now
 from gateway.datadir import DataDir
 from gateway.deployment import PSEUDONYM_KEY, Deployment
+from gateway.disclosure import parse_disclosure_request
+from gateway.disclosure.control import DisclosureControl
 from gateway.engines.base import Expectation
-from gateway.errors import GatewayError, PolicyCheckFailed
+from gateway.errors import GatewayError, NotAggregate, PolicyCheckFailed
+from gateway.policy.disclosure import DisclosureRules, DisclosureSettings
 from gateway.policy.projection import PROJECTION_CATALOG, ProjectionSource, projection_name
 from gateway.principal import Principal
 from gateway.projections import ensure_projections
@@ -168,6 +171,34 @@ def test_the_same_queries_answer_the_same_with_and_without_projections(
         ran, got = _run(projected_service, ANALYST, sql)
         assert PROJECTION_CATALOG in ran
         assert got == _run(crafted_service, ANALYST, sql)[1], sql
+
+
+def test_disclosure_control_reads_an_aggregate_on_projections_as_on_live_subqueries(
+    projected_service: QueryService, crafted_service: QueryService
+) -> None:
+    """Cell suppression (no cell keys, so the statement scans projections): the columns of a
+    projection trace to the warehouse as the live subquery's do, so the count per map point is
+    the same aggregate with the same cells suppressed, and a record-level query is refused."""
+    rules = DisclosureSettings(
+        levels={"general": DisclosureRules(min_count=3, label="general", method="suppression")}
+    )
+
+    def controlled(service: QueryService, sql: str) -> dict[str, list[object]]:
+        control = DisclosureControl(parse_disclosure_request("policy"), rules, service.catalog)
+        outcome = service.run_query(ANALYST, sql, "SA", control=control)
+        try:
+            assert (PROJECTION_CATALOG in outcome.rewrite.sql) == (service is projected_service)
+            return outcome.result.to_table().sort_by("map_point_id").to_pydict()
+        finally:
+            outcome.result.discard()
+
+    per_point = (
+        "SELECT l.map_point_id, count(*) AS n FROM crime c JOIN location l USING (location_id) "
+        "GROUP BY ALL"
+    )
+    assert controlled(projected_service, per_point) == controlled(crafted_service, per_point)
+    with pytest.raises(NotAggregate):
+        controlled(projected_service, "SELECT person_id AS map_point_id FROM crime_person")
 
 
 def test_the_analyst_cannot_name_a_projection(

@@ -297,7 +297,7 @@ class Rewritten(Protocol):
     """What classification reads of a rewrite (:class:`gateway.rewrite.RewriteResult`)."""
 
     @property
-    def sql(self) -> str: ...
+    def sql_for_analysis(self) -> str: ...
     @property
     def tables(self) -> tuple[str, ...]: ...
     @property
@@ -316,7 +316,7 @@ def classify_rewrite(result: Rewritten, catalog: Catalog) -> Classification:
         and all(catalog.table(t).kind == TableKind.REFERENCE for t in result.tables)
     ):
         return Classification("reference", "reference tables only")
-    return classify_sql(result.sql, catalog, cell_keys=result.cell_keyed)
+    return classify_sql(result.sql_for_analysis, catalog, cell_keys=result.cell_keyed)
 
 
 def without_cell_keys(tree: exp.Expr) -> exp.Expr:

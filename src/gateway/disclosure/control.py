@@ -191,14 +191,14 @@ class DisclosureControl:
         """
         rules = self.settings.resolve(view.level, self.request.mode)
         keyed = rewrite.cell_keyed
-        verdict = classify_sql(rewrite.sql, self.catalog, cell_keys=keyed)
+        verdict = classify_sql(rewrite.sql_for_analysis, self.catalog, cell_keys=keyed)
         if verdict.data_class != "aggregate":
             raise NotAggregate(
                 "disclosure control applies to aggregate results (counts per group); this "
                 f"query returns record-level rows ({verdict.reason}). Group and count instead, "
                 "e.g. SELECT ward_code, count(*) AS crimes FROM crime GROUP BY ward_code"
             )
-        columns = output_roles(rewrite.sql, self.catalog, cell_keys=keyed)
+        columns = output_roles(rewrite.sql_for_analysis, self.catalog, cell_keys=keyed)
         self._rules, self._roles = rules, tuple(c.role for c in columns)
         self._keys = rewrite.cell_keys
         names = [c.name or f"\0column {i}" for i, c in enumerate(columns, start=1)]

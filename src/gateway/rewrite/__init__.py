@@ -153,8 +153,11 @@ def _rewrite(
         tree = rule(tree, ctx)
     references = tuple(ctx.splices.values())
     masks, row_filters = audited_access(view, references)
+    generated = generate(tree)
+    live = {p: replace(r, sql=r.live_sql) for p, r in ctx.splices.items() if r.sql != r.live_sql}
     return RewriteResult(
-        sql=splice(generate(tree), ctx.splices),
+        sql=splice(generated, ctx.splices),
+        live_sql=splice(generated, {**ctx.splices, **live}) if live else "",
         tables=tuple(sorted(ctx.tables)),
         schema_tables=tuple(sorted(ctx.schema_tables)),
         columns=tuple(sorted(ctx.columns)),

@@ -24,11 +24,15 @@ class PolicyReference:
         table: the warehouse table.
         columns: the visible columns the policy subquery projects.
         sql: the policy subquery's generated SQL (what the engine must find, unchanged).
+        live_sql: the live policy subquery ``sql`` stands for: the same text, or, when ``sql``
+            scans a masked projection (:mod:`gateway.policy.projection`), the subquery that
+            projection materialises, with the same columns.
     """
 
     table: str
     columns: tuple[str, ...]
     sql: str
+    live_sql: str
 
 
 @dataclass
@@ -91,6 +95,10 @@ class RewriteResult:
             all named ``__gw_…``, and no such name of the analyst's).
         submitted: the statement as the analyst wrote it (disclosure control reads the
             constants its cells are selected by: :mod:`gateway.disclosure.footprint`).
+        live_sql: ``sql`` with each masked projection scan replaced by the live policy subquery
+            it materialises (empty: ``sql`` scans none). The same rows by construction; what
+            is analysed (:attr:`sql_for_analysis`), as a projection hides the warehouse
+            columns a masked column is computed from.
     """
 
     sql: str
@@ -105,6 +113,14 @@ class RewriteResult:
     cell_keys: tuple[tuple[int, str], ...] = ()
     cell_keyed: bool = False
     submitted: str = ""
+    live_sql: str = ""
+
+    @property
+    def sql_for_analysis(self) -> str:
+        """The statement classification and disclosure control read
+        (:mod:`gateway.analysis.classify`): every policy subquery live, so each column traces
+        to the warehouse columns and masks it comes from, whether or not a projection ran it."""
+        return self.live_sql or self.sql
 
     @property
     def uses_schema(self) -> str | None:

@@ -269,15 +269,36 @@ class PolicySql:
         keys: frozenset[str] = frozenset(),
         table: Table | None = None,
     ) -> str:
+        """The policy subquery to run for ``table_view`` in ``view`` (only ``columns``, plus
+        record ``keys``): a scan of its masked projection when one materialises it exactly,
+        else :meth:`live_sql`."""
         key = (columns, keys, *_view_key(table_view, view))
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         text = self._projected(table_view, view, columns, keys)
         if text is None:
-            text = policy_subquery(table_view, view, self.vault, columns, keys, table).sql(
-                dialect="duckdb", comments=False
-            )
+            text = self.live_sql(table_view, view, columns, keys, table)
+        self._cache.put(key, text)
+        return text
+
+    def live_sql(
+        self,
+        table_view: TableView,
+        view: PolicyView,
+        columns: frozenset[str] | None = None,
+        keys: frozenset[str] = frozenset(),
+        table: Table | None = None,
+    ) -> str:
+        """The live policy subquery: masks and row filter computed from the warehouse (cached
+        like :meth:`sql`)."""
+        key = ("live", columns, keys, *_view_key(table_view, view))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        text = policy_subquery(table_view, view, self.vault, columns, keys, table).sql(
+            dialect="duckdb", comments=False
+        )
         self._cache.put(key, text)
         return text
 
@@ -301,13 +322,7 @@ class PolicySql:
     def full_sql(self, table_view: TableView, view: PolicyView) -> str:
         """The live policy subquery with every visible column and no record keys — the text a
         projection materialises (cached like :meth:`sql`)."""
-        key = ("live", *_view_key(table_view, view))
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        text = policy_subquery(table_view, view, self.vault).sql(dialect="duckdb", comments=False)
-        self._cache.put(key, text)
-        return text
+        return self.live_sql(table_view, view)
 
 
 def _view_key(table_view: TableView, view: PolicyView) -> tuple[object, ...]:
@@ -363,7 +378,10 @@ def substitute_tables(tree: exp.Expr, ctx: RewriteContext) -> exp.Expr:
         keys = frozenset(node.meta.get(KEYS_META, ()))
         table = ctx.catalog.table(table_view.name) if keys else None
         ctx.splices[placeholder] = PolicyReference(
-            table_view.name, projected, compiler.sql(table_view, ctx.view, read, keys, table)
+            table_view.name,
+            projected,
+            compiler.sql(table_view, ctx.view, read, keys, table),
+            compiler.live_sql(table_view, ctx.view, read, keys, table),
         )
         node.replace(
             exp.Table(
