@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlglot import exp
 
@@ -272,15 +272,13 @@ class PolicySql:
         """The policy subquery to run for ``table_view`` in ``view`` (only ``columns``, plus
         record ``keys``): a scan of its masked projection when one materialises it exactly,
         else :meth:`live_sql`."""
-        key = (columns, keys, *_view_key(table_view, view))
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        text = self._projected(table_view, view, columns, keys)
-        if text is None:
-            text = self.live_sql(table_view, view, columns, keys, table)
-        self._cache.put(key, text)
-        return text
+        return self._cached(
+            (columns, keys, *_view_key(table_view, view)),
+            lambda: (
+                self._projected(table_view, view, columns, keys)
+                or self.live_sql(table_view, view, columns, keys, table)
+            ),
+        )
 
     def live_sql(
         self,
@@ -292,14 +290,18 @@ class PolicySql:
     ) -> str:
         """The live policy subquery: masks and row filter computed from the warehouse (cached
         like :meth:`sql`)."""
-        key = ("live", columns, keys, *_view_key(table_view, view))
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        text = policy_subquery(table_view, view, self.vault, columns, keys, table).sql(
-            dialect="duckdb", comments=False
+        return self._cached(
+            ("live", columns, keys, *_view_key(table_view, view)),
+            lambda: policy_subquery(table_view, view, self.vault, columns, keys, table).sql(
+                dialect="duckdb", comments=False
+            ),
         )
-        self._cache.put(key, text)
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[], str]) -> str:
+        text = self._cache.get(key)
+        if text is None:
+            text = make()
+            self._cache.put(key, text)
         return text
 
     def _projected(
