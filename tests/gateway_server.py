@@ -256,6 +256,15 @@ def start_gateway(
     raise RuntimeError(f"gateway did not start in {timeout} s:\n{log.read_text(errors='replace')}")
 
 
+def wait_settled(app: Any, timeout_s: float = 60.0) -> None:
+    """Wait until an in-process app's masked projections (built in the background after the
+    start, by default) are switched in or failed: from then on its audit log grows only by
+    what the test does, and its engine workers are those that serve."""
+    switch = app.state.runtime.deployment.projections
+    if switch is not None:
+        assert switch.wait(timeout_s), "the masked projections were not built in time"
+
+
 def generated_source(request: pytest.FixtureRequest) -> Path | None:
     """The generator's ``small_data_dir`` when that fixture exists (else None: build tiny)."""
     try:

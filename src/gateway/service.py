@@ -411,6 +411,7 @@ class QueryService(ClosesOnExit):
             or result.columns,
             masks=masks,
             row_filters=row_filters,
+            sql_with_policy=result.live_sql,
         )
         try:
             self.audit.record(started)  # write-ahead: no record, no query

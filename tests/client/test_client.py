@@ -159,7 +159,7 @@ def test_senior_analyst_review_from_the_client(live_gateway):  # type: ignore[no
 
 
 def test_timeouts_and_unreachable_servers(live_gateway):  # type: ignore[no-untyped-def]
-    part = "(SELECT incident_id AS i FROM incident ORDER BY 1 LIMIT 700)"
+    part = "(SELECT incident_id AS i FROM incident ORDER BY 1 LIMIT 1500)"  # 3.4e9 pairs
     slow = f"SELECT count(*) AS n FROM {part} a, {part} b, {part} c WHERE a.i + b.i > c.i"
     with (
         Connection(

@@ -38,6 +38,7 @@ from gateway.exports.retention import (
 from gateway.policy.exports import parse_export_settings
 from tests.cli_process import run_gateway
 from tests.exports.helpers import EXPORTS_SECTION, PER_LSOA_SQL, POINTS_SQL, make_data_dir
+from tests.gateway_server import wait_settled
 
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -159,6 +160,7 @@ def deployment(
     _plant(data_dir.exports / ".tmp-q20250101T000000Z-crashed" / "export.csv", 30 * DAY)
     app = create_app(GatewaySettings(data_dir=root, engine_workers=1))
     with TestClient(app) as http:
+        wait_settled(app)
         runtime: GatewayRuntime = app.state.runtime
         pruned = [e for e in runtime.service.audit.events(kinds=(EventKind.EXPORT_PRUNED,))]
         startup = dict(pruned[0].details, actor=pruned[0].actor) if pruned else None

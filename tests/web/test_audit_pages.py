@@ -58,7 +58,12 @@ def test_the_drill_down_shows_a_querys_sql_as_submitted_and_executed(
     assert "drill-marker" in record.text
     executed = re.search(r'<pre id="sql-executed"><code>(.*?)</code>', record.text, re.S)
     assert executed, record.text
-    assert "E06000001" in executed.group(1)  # h.lee's area filter, applied by the policy
+    assert "projections.main.p_" in executed.group(1)  # masked projections (the default)
+    # ... each written out as the policy subquery it holds, h.lee's area filter in it
+    written_out = re.search(r'<pre id="sql-with-policy"><code>(.*?)</code>', record.text, re.S)
+    assert written_out, record.text
+    assert "E06000001" in written_out.group(1)
+    assert "drill-marker" in written_out.group(1)
     assert "completed (ok)" in record.text
     with web_gateway.client("s.patel") as api:
         reviews = api.get("/v1/audit/events", params={"kind": "access.audit_reviewed"}).json()

@@ -96,7 +96,10 @@ def test_the_drill_down_shows_the_sql_executed_for_a_query_run_in_the_test(
     assert "browser-drill-marker" in page.locator("#sql-submitted").inner_text()
     executed = page.locator("#sql-executed").inner_text()
     assert "browser-drill-marker" in executed
-    assert "E06000001" in executed  # h.lee's area, applied by the policy
+    assert "projections.main.p_" in executed  # the server scans masked projections (default)
+    written_out = page.locator("#sql-with-policy").inner_text()
+    assert "browser-drill-marker" in written_out
+    assert "E06000001" in written_out  # h.lee's area, applied by the policy
     assert "h.lee" in page.locator("dl.facts").inner_text()
     assert not serious_violations(page)
     senior.close()

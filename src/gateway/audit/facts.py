@@ -181,6 +181,9 @@ class QueryStarted:
         columns: ``table.column`` touched.
         masks: ``table.column=mask`` applied.
         row_filters: ``table: predicate`` applied.
+        sql_with_policy: ``sql_executed`` with each masked projection it scans written out as
+            the live policy subquery that projection materialises (the same rows: a reviewer
+            reads the masks and row filters there); empty, and not recorded, when it scans none.
     """
 
     kind: ClassVar[EventKind] = EventKind.QUERY_STARTED
@@ -193,6 +196,7 @@ class QueryStarted:
     columns: tuple[str, ...] = ()
     masks: tuple[str, ...] = ()
     row_filters: tuple[str, ...] = ()
+    sql_with_policy: str = ""
 
     @property
     def actor(self) -> str:
@@ -207,6 +211,7 @@ class QueryStarted:
             "query_id": self.query_id,
             **self.request.details(),
             "sql_executed": self.sql_executed,
+            **({"sql_with_policy": self.sql_with_policy} if self.sql_with_policy else {}),
             "policy_hash": self.policy_hash,
             "tables": _text_list(self.tables),
             "columns": _text_list(self.columns),

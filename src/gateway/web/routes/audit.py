@@ -400,6 +400,7 @@ def _query_facts(view: QueryView) -> dict[str, Any]:
         "params": json.dumps(request.get("params")) if request.get("params") else "",
         "sql": str(request.get("sql_submitted") or ""),
         "sql_executed": str(started.get("sql_executed") or ""),
+        "sql_with_policy": str(started.get("sql_with_policy") or ""),
     }
 
 

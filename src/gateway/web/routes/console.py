@@ -257,6 +257,7 @@ def _row(view: QueryView) -> dict[str, Any]:
         "sql": sql,
         "preview": sql if len(sql) <= _SQL_PREVIEW else sql[:_SQL_PREVIEW] + "…",
         "sql_executed": str(request.get("sql_executed") or ""),
+        "sql_with_policy": str(request.get("sql_with_policy") or ""),
         "fingerprint": outcome.get("fingerprint") or "",
         "duration_ms": outcome.get("duration_ms"),
     }
