@@ -201,6 +201,28 @@ def test_disclosure_control_reads_an_aggregate_on_projections_as_on_live_subquer
         controlled(projected_service, "SELECT person_id AS map_point_id FROM crime_person")
 
 
+def test_the_started_record_writes_each_projection_out_as_its_policy_subquery(
+    projected_service: QueryService,
+) -> None:
+    sql = "SELECT local_authority_code, count(*) AS n FROM crime GROUP BY 1"
+    started = {}
+    for who in (ANALYST, STRANGER):  # projected, and live (no projection of that view)
+        outcome = projected_service.run_query(who, sql, "SA")
+        outcome.result.discard()
+        events = projected_service.audit.events(kinds={EventKind.QUERY_STARTED})
+        started[who.username] = next(
+            e.details for e in events if e.details["query_id"] == outcome.query_id
+        )
+    projected, live = started[ANALYST.username], started[STRANGER.username]
+    assert f"{PROJECTION_CATALOG}.main.p_" in projected["sql_executed"]
+    written_out = projected["sql_with_policy"]
+    assert f"{PROJECTION_CATALOG}.main.p_" not in written_out
+    assert "main.crime" in written_out
+    assert ANALYST.areas[0] in written_out
+    assert "sql_with_policy" not in live  # nothing to write out: the record is as before
+    assert "main.crime" in live["sql_executed"]
+
+
 def test_the_analyst_cannot_name_a_projection(
     projected: Deployment, projected_service: QueryService
 ) -> None:
